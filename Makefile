@@ -1,0 +1,71 @@
+# kith: `make demo` runs the main job, `make test` runs every test (installing what the
+# tests need when run as root). `make help` lists the targets.
+
+SHELL := /bin/bash
+GO ?= go
+BUF_VERSION := v1.75.0
+BUF := $(GO) run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+TEST_TIMEOUT ?= 14m
+FUZZTIME ?= 60s
+BENCHTIME ?= 1x
+
+# command:debian-package pairs the tests need (each test also checks for itself).
+TEST_DEPS := redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools \
+	turnutils_uclient:coturn ip:iproute2 tc:iproute2 iptables:iptables conntrack:conntrack
+
+.PHONY: help build test deps lint proto proto-check bench demo fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+build: ## build bin/kith and bin/kith-rendezvous
+	$(GO) build -o bin/ ./peer/cmd/kith ./rendezvous/cmd/kith-rendezvous
+
+test: deps proto-check build ## run every test (CI=true: a missing component fails instead of skipping)
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+deps: ## install what the tests need with apt-get (as root), or say exactly what to install
+	@missing=""; for d in $(TEST_DEPS); do \
+		command -v $${d%%:*} >/dev/null 2>&1 || case " $$missing " in *" $${d#*:} "*) ;; *) missing="$$missing $${d#*:}";; esac; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+			|| { echo "make deps: apt-get install$$missing failed" >&2; exit 1; }; \
+		if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn redis-server >/dev/null 2>&1 || true; fi; \
+	else \
+		echo "make deps: MISSING:$$missing. Install them with: sudo apt-get install$$missing" >&2; \
+		echo "make deps: tests that need them will skip (and fail under CI=true)." >&2; \
+	fi
+
+lint: ## gofmt, go vet, buf lint
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BUF) lint
+
+proto: ## regenerate proto/**/*.pb.go with buf (offline, plugins pinned in go.mod)
+	$(BUF) generate
+
+proto-check: ## fail when the committed generated code is stale or buf lint fails
+	@$(BUF) lint
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUF) generate -o "$$tmp" || exit 1; \
+	diff <(cd proto && find . -name '*.go' | sort) <(cd "$$tmp/proto" && find . -name '*.go' | sort) \
+		|| { echo "proto-check: generated files differ from the .proto files; run make proto"; exit 1; }; \
+	for f in $$(cd "$$tmp/proto" && find . -name '*.go'); do \
+		cmp -s "proto/$$f" "$$tmp/proto/$$f" || { echo "proto-check: proto/$$f is stale; run make proto"; exit 1; }; \
+	done
+
+bench: deps build ## run the benchmarks; each prints its figure beside a baseline measured in the same run
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...
+
+fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
+	$(GO) test -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME) ./shared/identity
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./shared/signed
+
+demo: build ## two peers and a rendezvous on loopback: befriend, post a photo, sync, show the timeline
+	@echo "make demo: the two-peer demo arrives with the kith CLI (issue 7); bin/ is built."
+
+clean: ## remove build output
+	rm -rf bin

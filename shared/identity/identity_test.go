@@ -1,0 +1,148 @@
+package identity
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func newKey(t *testing.T) *Key {
+	t.Helper()
+	k, err := Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestIDRoundTrip(t *testing.T) {
+	k := newKey(t)
+	id := k.ID()
+	if len(id) != 52 || strings.ToLower(string(id)) != string(id) {
+		t.Fatalf("ID %q: want 52 lowercase characters", id)
+	}
+	got, err := ParseID(string(id))
+	if err != nil {
+		t.Fatalf("ParseID(%q): %v", id, err)
+	}
+	if got != k.Public() {
+		t.Fatalf("ParseID(%q) = %x, want %x", id, got, k.Public())
+	}
+	fp := k.Public().Fingerprint()
+	if fp == Fingerprint(id) || len(fp) != 52 {
+		t.Fatalf("fingerprint %q: want a 52-char hash distinct from the ID", fp)
+	}
+	if _, err := ParseFingerprint(string(fp)); err != nil {
+		t.Fatalf("ParseFingerprint(%q): %v", fp, err)
+	}
+	if got, err := id.Fingerprint(); err != nil || got != fp {
+		t.Fatalf("ID.Fingerprint() = %q, %v; want %q", got, err, fp)
+	}
+}
+
+func TestParseIDRejects(t *testing.T) {
+	valid := string(newKey(t).ID())
+	// The last character carries 4 unused bits; 'b' sets one of them unless valid ends in it.
+	nonCanonical := valid[:51] + "b"
+	if valid[51] == 'b' {
+		nonCanonical = valid[:51] + "c"
+	}
+	tests := []struct {
+		name, in, wantMsg string
+	}{
+		{"empty", "", "empty"},
+		{"short", valid[:51], "want 52 characters, got 51"},
+		{"long", valid + "a", "want 52 characters, got 53"},
+		{"uppercase", strings.ToUpper(valid), "must be lowercase"},
+		{"padding", valid[:48] + "====", "padding"},
+		{"bad character", "1" + valid[1:], "not in the base32 alphabet"},
+		{"space", " " + valid[1:], "not in the base32 alphabet"},
+		{"unicode", "é" + valid[2:], "not in the base32 alphabet"},
+		{"non-canonical", nonCanonical, "not canonical"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseID(tc.in)
+			if !errors.Is(err, ErrMalformedID) {
+				t.Fatalf("ParseID(%q) = %v, want ErrMalformedID", tc.in, err)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("ParseID(%q) error %q, want it to mention %q", tc.in, err, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestSignVerify(t *testing.T) {
+	k, other := newKey(t), newKey(t)
+	payload := []byte("hello")
+	sig := k.Sign(ContextPost, payload)
+	if err := Verify(k.Public(), ContextPost, payload, sig); err != nil {
+		t.Fatalf("valid signature: %v", err)
+	}
+	bad := []struct {
+		name    string
+		pub     PublicKey
+		ctx     Context
+		payload []byte
+		sig     []byte
+	}{
+		{"other key", other.Public(), ContextPost, payload, sig},
+		{"other context", k.Public(), ContextRegistration, payload, sig},
+		{"other payload", k.Public(), ContextPost, []byte("hellO"), sig},
+		{"short signature", k.Public(), ContextPost, payload, sig[:63]},
+		{"flipped bit", k.Public(), ContextPost, payload, flip(sig)},
+	}
+	for _, tc := range bad {
+		if err := Verify(tc.pub, tc.ctx, tc.payload, tc.sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: Verify = %v, want ErrBadSignature", tc.name, err)
+		}
+	}
+}
+
+func flip(b []byte) []byte {
+	c := bytes.Clone(b)
+	c[0] ^= 1
+	return c
+}
+
+// A context that is a prefix of another would let (ctx1 || p1) equal (ctx2 || p2).
+func TestContextsPrefixFree(t *testing.T) {
+	for i, a := range Contexts {
+		for j, b := range Contexts {
+			if i != j && strings.HasPrefix(string(b), string(a)) {
+				t.Errorf("context %q is a prefix of %q", a, b)
+			}
+		}
+	}
+}
+
+func TestFromSeed(t *testing.T) {
+	k := newKey(t)
+	k2, err := FromSeed(k.Seed())
+	if err != nil || k2.Public() != k.Public() {
+		t.Fatalf("FromSeed: %v, key %s want %s", err, k2.ID(), k.ID())
+	}
+	if _, err := FromSeed([]byte("short")); err == nil {
+		t.Fatal("FromSeed(short) succeeded")
+	}
+}
+
+func FuzzParseID(f *testing.F) {
+	f.Add("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseID(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedID) {
+				t.Fatalf("ParseID(%q): error %v is not ErrMalformedID", s, err)
+			}
+			return
+		}
+		// Anything accepted must be canonical: it is the ID of the key it parses to.
+		if string(k.ID()) != s {
+			t.Fatalf("ParseID(%q) accepted a non-canonical ID (canonical %q)", s, k.ID())
+		}
+	})
+}
