@@ -1,35 +1,27 @@
 // Command kith is a person's kith node: the daemon that keeps their posts and syncs them
-// with friends, and the commands that talk to it.
+// with friends, and the commands that talk to it. Run `kith --help`.
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"os"
+
+	"golang.org/x/term"
+
+	"github.com/kithnet/kith/peer/cli"
 )
 
-const usage = `kith: share posts, photos and status updates with your friends, peer to peer.
-
-Usage:
-  kith [--home DIR] COMMAND [arguments]
-
-Run 'kith COMMAND --help' for a command's own help.
-`
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+	env := cli.Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv:     os.Getenv,
+		IsTerminal: term.IsTerminal,
+		ReadPassword: func(prompt string) ([]byte, error) {
+			fmt.Fprint(os.Stderr, prompt)
+			defer fmt.Fprintln(os.Stderr)
+			return term.ReadPassword(int(os.Stdin.Fd()))
+		},
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "kith: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	os.Exit(cli.Run(context.Background(), os.Args[1:], env))
 }

@@ -88,6 +88,318 @@ func (AudienceKind) EnumDescriptor() ([]byte, []int) {
 	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{0}
 }
 
+// ExportKeyRequest is empty.
+type ExportKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportKeyRequest) Reset() {
+	*x = ExportKeyRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportKeyRequest) ProtoMessage() {}
+
+func (x *ExportKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportKeyRequest.ProtoReflect.Descriptor instead.
+func (*ExportKeyRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{0}
+}
+
+// ExportKeyResponse holds the key.
+type ExportKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seed is the 32-byte ed25519 seed of the identity key.
+	Seed          []byte `protobuf:"bytes,1,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportKeyResponse) Reset() {
+	*x = ExportKeyResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportKeyResponse) ProtoMessage() {}
+
+func (x *ExportKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportKeyResponse.ProtoReflect.Descriptor instead.
+func (*ExportKeyResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExportKeyResponse) GetSeed() []byte {
+	if x != nil {
+		return x.Seed
+	}
+	return nil
+}
+
+// ExportHomeRequest is empty.
+type ExportHomeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportHomeRequest) Reset() {
+	*x = ExportHomeRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportHomeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportHomeRequest) ProtoMessage() {}
+
+func (x *ExportHomeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportHomeRequest.ProtoReflect.Descriptor instead.
+func (*ExportHomeRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{2}
+}
+
+// ExportHomeResponse is one chunk of the store snapshot.
+type ExportHomeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// chunk is the next part of the snapshot.
+	Chunk []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// total is the snapshot's size in bytes, for progress.
+	Total         uint64 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportHomeResponse) Reset() {
+	*x = ExportHomeResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportHomeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportHomeResponse) ProtoMessage() {}
+
+func (x *ExportHomeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportHomeResponse.ProtoReflect.Descriptor instead.
+func (*ExportHomeResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ExportHomeResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *ExportHomeResponse) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// RecoverRequest says where to start recovery.
+type RecoverRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// from_id is the friend to fetch the recovery kit from; empty means any known friend.
+	FromId string `protobuf:"bytes,1,opt,name=from_id,json=fromId,proto3" json:"from_id,omitempty"`
+	// address is the friend's host:port, for direct mode.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoverRequest) Reset() {
+	*x = RecoverRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoverRequest) ProtoMessage() {}
+
+func (x *RecoverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoverRequest.ProtoReflect.Descriptor instead.
+func (*RecoverRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RecoverRequest) GetFromId() string {
+	if x != nil {
+		return x.FromId
+	}
+	return ""
+}
+
+func (x *RecoverRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+// RecoverResponse is one step of recovery.
+type RecoverResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// friend_id is the friend this step concerns.
+	FriendId string `protobuf:"bytes,1,opt,name=friend_id,json=friendId,proto3" json:"friend_id,omitempty"`
+	// posts is the number of own posts this friend gave back (verified).
+	Posts uint32 `protobuf:"varint,2,opt,name=posts,proto3" json:"posts,omitempty"`
+	// friends is the number of friends learned from the kit (on the kit step).
+	Friends uint32 `protobuf:"varint,3,opt,name=friends,proto3" json:"friends,omitempty"`
+	// error is why this friend could not help, if it could not.
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// done is set on the last message; the totals are then in posts and friends.
+	Done          bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoverResponse) Reset() {
+	*x = RecoverResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoverResponse) ProtoMessage() {}
+
+func (x *RecoverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoverResponse.ProtoReflect.Descriptor instead.
+func (*RecoverResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RecoverResponse) GetFriendId() string {
+	if x != nil {
+		return x.FriendId
+	}
+	return ""
+}
+
+func (x *RecoverResponse) GetPosts() uint32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+func (x *RecoverResponse) GetFriends() uint32 {
+	if x != nil {
+		return x.Friends
+	}
+	return 0
+}
+
+func (x *RecoverResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *RecoverResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
 // Audience is one element of a post's audience; a post's audience is their union.
 type Audience struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -103,7 +415,7 @@ type Audience struct {
 
 func (x *Audience) Reset() {
 	*x = Audience{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	mi := &file_kith_local_v1_local_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +427,7 @@ func (x *Audience) String() string {
 func (*Audience) ProtoMessage() {}
 
 func (x *Audience) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	mi := &file_kith_local_v1_local_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +440,7 @@ func (x *Audience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audience.ProtoReflect.Descriptor instead.
 func (*Audience) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{0}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Audience) GetKind() AudienceKind {
@@ -161,7 +473,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	mi := &file_kith_local_v1_local_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -173,7 +485,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	mi := &file_kith_local_v1_local_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -186,7 +498,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{1}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{7}
 }
 
 // StatusResponse is what `kith status` prints.
@@ -206,7 +518,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	mi := &file_kith_local_v1_local_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +530,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	mi := &file_kith_local_v1_local_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +543,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{2}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StatusResponse) GetId() string {
@@ -279,7 +591,7 @@ type RendezvousStatus struct {
 
 func (x *RendezvousStatus) Reset() {
 	*x = RendezvousStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	mi := &file_kith_local_v1_local_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +603,7 @@ func (x *RendezvousStatus) String() string {
 func (*RendezvousStatus) ProtoMessage() {}
 
 func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	mi := &file_kith_local_v1_local_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +616,7 @@ func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RendezvousStatus.ProtoReflect.Descriptor instead.
 func (*RendezvousStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{3}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RendezvousStatus) GetMode() string {
@@ -354,7 +666,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	mi := &file_kith_local_v1_local_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -366,7 +678,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	mi := &file_kith_local_v1_local_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -379,7 +691,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{4}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PeerStatus) GetId() string {
@@ -434,7 +746,7 @@ type Friend struct {
 
 func (x *Friend) Reset() {
 	*x = Friend{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	mi := &file_kith_local_v1_local_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +758,7 @@ func (x *Friend) String() string {
 func (*Friend) ProtoMessage() {}
 
 func (x *Friend) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	mi := &file_kith_local_v1_local_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +771,7 @@ func (x *Friend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Friend.ProtoReflect.Descriptor instead.
 func (*Friend) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{5}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Friend) GetId() string {
@@ -501,7 +813,7 @@ type AddFriendRequest struct {
 
 func (x *AddFriendRequest) Reset() {
 	*x = AddFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[6]
+	mi := &file_kith_local_v1_local_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +825,7 @@ func (x *AddFriendRequest) String() string {
 func (*AddFriendRequest) ProtoMessage() {}
 
 func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[6]
+	mi := &file_kith_local_v1_local_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +838,7 @@ func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendRequest.ProtoReflect.Descriptor instead.
 func (*AddFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{6}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AddFriendRequest) GetFriend() *Friend {
@@ -549,7 +861,7 @@ type AddFriendResponse struct {
 
 func (x *AddFriendResponse) Reset() {
 	*x = AddFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[7]
+	mi := &file_kith_local_v1_local_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +873,7 @@ func (x *AddFriendResponse) String() string {
 func (*AddFriendResponse) ProtoMessage() {}
 
 func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[7]
+	mi := &file_kith_local_v1_local_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +886,7 @@ func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendResponse.ProtoReflect.Descriptor instead.
 func (*AddFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{7}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AddFriendResponse) GetFriend() *Friend {
@@ -600,7 +912,7 @@ type ListFriendsRequest struct {
 
 func (x *ListFriendsRequest) Reset() {
 	*x = ListFriendsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[8]
+	mi := &file_kith_local_v1_local_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +924,7 @@ func (x *ListFriendsRequest) String() string {
 func (*ListFriendsRequest) ProtoMessage() {}
 
 func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[8]
+	mi := &file_kith_local_v1_local_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +937,7 @@ func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsRequest.ProtoReflect.Descriptor instead.
 func (*ListFriendsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{8}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{14}
 }
 
 // ListFriendsResponse lists friends by name.
@@ -639,7 +951,7 @@ type ListFriendsResponse struct {
 
 func (x *ListFriendsResponse) Reset() {
 	*x = ListFriendsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[9]
+	mi := &file_kith_local_v1_local_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +963,7 @@ func (x *ListFriendsResponse) String() string {
 func (*ListFriendsResponse) ProtoMessage() {}
 
 func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[9]
+	mi := &file_kith_local_v1_local_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +976,7 @@ func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsResponse.ProtoReflect.Descriptor instead.
 func (*ListFriendsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{9}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListFriendsResponse) GetFriends() []*Friend {
@@ -685,7 +997,7 @@ type RemoveFriendRequest struct {
 
 func (x *RemoveFriendRequest) Reset() {
 	*x = RemoveFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[10]
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +1009,7 @@ func (x *RemoveFriendRequest) String() string {
 func (*RemoveFriendRequest) ProtoMessage() {}
 
 func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[10]
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +1022,7 @@ func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendRequest.ProtoReflect.Descriptor instead.
 func (*RemoveFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{10}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RemoveFriendRequest) GetId() string {
@@ -729,7 +1041,7 @@ type RemoveFriendResponse struct {
 
 func (x *RemoveFriendResponse) Reset() {
 	*x = RemoveFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[11]
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +1053,7 @@ func (x *RemoveFriendResponse) String() string {
 func (*RemoveFriendResponse) ProtoMessage() {}
 
 func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[11]
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +1066,7 @@ func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendResponse.ProtoReflect.Descriptor instead.
 func (*RemoveFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{11}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
 }
 
 // ListGroupsRequest is empty.
@@ -766,7 +1078,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +1090,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +1103,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{12}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
 }
 
 // Group is a named set of friends.
@@ -807,7 +1119,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[13]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1131,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[13]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1144,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{13}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Group) GetName() string {
@@ -860,7 +1172,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[14]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +1184,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[14]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +1197,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{14}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -910,7 +1222,7 @@ type UpdateGroupRequest struct {
 
 func (x *UpdateGroupRequest) Reset() {
 	*x = UpdateGroupRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[15]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1234,7 @@ func (x *UpdateGroupRequest) String() string {
 func (*UpdateGroupRequest) ProtoMessage() {}
 
 func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[15]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1247,7 @@ func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{15}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateGroupRequest) GetName() string {
@@ -970,7 +1282,7 @@ type UpdateGroupResponse struct {
 
 func (x *UpdateGroupResponse) Reset() {
 	*x = UpdateGroupResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1294,7 @@ func (x *UpdateGroupResponse) String() string {
 func (*UpdateGroupResponse) ProtoMessage() {}
 
 func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1307,7 @@ func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupResponse.ProtoReflect.Descriptor instead.
 func (*UpdateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateGroupResponse) GetGroup() *Group {
@@ -1020,7 +1332,7 @@ type CreatePostRequest struct {
 
 func (x *CreatePostRequest) Reset() {
 	*x = CreatePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1344,7 @@ func (x *CreatePostRequest) String() string {
 func (*CreatePostRequest) ProtoMessage() {}
 
 func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1357,7 @@ func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostRequest.ProtoReflect.Descriptor instead.
 func (*CreatePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreatePostRequest) GetText() string {
@@ -1080,7 +1392,7 @@ type CreatePostResponse struct {
 
 func (x *CreatePostResponse) Reset() {
 	*x = CreatePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1404,7 @@ func (x *CreatePostResponse) String() string {
 func (*CreatePostResponse) ProtoMessage() {}
 
 func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1417,7 @@ func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostResponse.ProtoReflect.Descriptor instead.
 func (*CreatePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreatePostResponse) GetPost() *TimelinePost {
@@ -1128,7 +1440,7 @@ type EditPostRequest struct {
 
 func (x *EditPostRequest) Reset() {
 	*x = EditPostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1452,7 @@ func (x *EditPostRequest) String() string {
 func (*EditPostRequest) ProtoMessage() {}
 
 func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1465,7 @@ func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostRequest.ProtoReflect.Descriptor instead.
 func (*EditPostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EditPostRequest) GetPostId() string {
@@ -1181,7 +1493,7 @@ type EditPostResponse struct {
 
 func (x *EditPostResponse) Reset() {
 	*x = EditPostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1505,7 @@ func (x *EditPostResponse) String() string {
 func (*EditPostResponse) ProtoMessage() {}
 
 func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1518,7 @@ func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostResponse.ProtoReflect.Descriptor instead.
 func (*EditPostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EditPostResponse) GetPost() *TimelinePost {
@@ -1227,7 +1539,7 @@ type DeletePostRequest struct {
 
 func (x *DeletePostRequest) Reset() {
 	*x = DeletePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1551,7 @@ func (x *DeletePostRequest) String() string {
 func (*DeletePostRequest) ProtoMessage() {}
 
 func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1564,7 @@ func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostRequest.ProtoReflect.Descriptor instead.
 func (*DeletePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeletePostRequest) GetPostId() string {
@@ -1271,7 +1583,7 @@ type DeletePostResponse struct {
 
 func (x *DeletePostResponse) Reset() {
 	*x = DeletePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1595,7 @@ func (x *DeletePostResponse) String() string {
 func (*DeletePostResponse) ProtoMessage() {}
 
 func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1608,7 @@ func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostResponse.ProtoReflect.Descriptor instead.
 func (*DeletePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
 }
 
 // TimelineRequest filters the timeline.
@@ -1314,7 +1626,7 @@ type TimelineRequest struct {
 
 func (x *TimelineRequest) Reset() {
 	*x = TimelineRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1638,7 @@ func (x *TimelineRequest) String() string {
 func (*TimelineRequest) ProtoMessage() {}
 
 func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1651,7 @@ func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineRequest.ProtoReflect.Descriptor instead.
 func (*TimelineRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TimelineRequest) GetTag() string {
@@ -1382,7 +1694,7 @@ type TimelineAttachment struct {
 
 func (x *TimelineAttachment) Reset() {
 	*x = TimelineAttachment{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1706,7 @@ func (x *TimelineAttachment) String() string {
 func (*TimelineAttachment) ProtoMessage() {}
 
 func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1719,7 @@ func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineAttachment.ProtoReflect.Descriptor instead.
 func (*TimelineAttachment) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TimelineAttachment) GetSha256() string {
@@ -1474,7 +1786,7 @@ type TimelinePost struct {
 
 func (x *TimelinePost) Reset() {
 	*x = TimelinePost{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1798,7 @@ func (x *TimelinePost) String() string {
 func (*TimelinePost) ProtoMessage() {}
 
 func (x *TimelinePost) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1811,7 @@ func (x *TimelinePost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelinePost.ProtoReflect.Descriptor instead.
 func (*TimelinePost) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TimelinePost) GetId() string {
@@ -1583,7 +1895,7 @@ type TimelineResponse struct {
 
 func (x *TimelineResponse) Reset() {
 	*x = TimelineResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1907,7 @@ func (x *TimelineResponse) String() string {
 func (*TimelineResponse) ProtoMessage() {}
 
 func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1920,7 @@ func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineResponse.ProtoReflect.Descriptor instead.
 func (*TimelineResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TimelineResponse) GetPosts() []*TimelinePost {
@@ -1629,7 +1941,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1953,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1966,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SyncRequest) GetFriendId() string {
@@ -1683,7 +1995,7 @@ type SyncResult struct {
 
 func (x *SyncResult) Reset() {
 	*x = SyncResult{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +2007,7 @@ func (x *SyncResult) String() string {
 func (*SyncResult) ProtoMessage() {}
 
 func (x *SyncResult) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +2020,7 @@ func (x *SyncResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResult.ProtoReflect.Descriptor instead.
 func (*SyncResult) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SyncResult) GetFriendId() string {
@@ -1757,7 +2069,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +2081,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +2094,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SyncResponse) GetResults() []*SyncResult {
@@ -1796,7 +2108,23 @@ var File_kith_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
-	"\x19kith/local/v1/local.proto\x12\rkith.local.v1\"n\n" +
+	"\x19kith/local/v1/local.proto\x12\rkith.local.v1\"\x12\n" +
+	"\x10ExportKeyRequest\"'\n" +
+	"\x11ExportKeyResponse\x12\x12\n" +
+	"\x04seed\x18\x01 \x01(\fR\x04seed\"\x13\n" +
+	"\x11ExportHomeRequest\"@\n" +
+	"\x12ExportHomeResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x04R\x05total\"C\n" +
+	"\x0eRecoverRequest\x12\x17\n" +
+	"\afrom_id\x18\x01 \x01(\tR\x06fromId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x88\x01\n" +
+	"\x0fRecoverResponse\x12\x1b\n" +
+	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\x12\x14\n" +
+	"\x05posts\x18\x02 \x01(\rR\x05posts\x12\x18\n" +
+	"\afriends\x18\x03 \x01(\rR\afriends\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\"n\n" +
 	"\bAudience\x12/\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.kith.local.v1.AudienceKindR\x04kind\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1b\n" +
@@ -1910,7 +2238,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x15AUDIENCE_KIND_FRIENDS\x10\x02\x12\x17\n" +
 	"\x13AUDIENCE_KIND_GROUP\x10\x03\x12\x18\n" +
 	"\x14AUDIENCE_KIND_FRIEND\x10\x04\x12\x18\n" +
-	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\xfe\x06\n" +
+	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\xef\b\n" +
 	"\fLocalService\x12E\n" +
 	"\x06Status\x12\x1c.kith.local.v1.StatusRequest\x1a\x1d.kith.local.v1.StatusResponse\x12N\n" +
 	"\tAddFriend\x12\x1f.kith.local.v1.AddFriendRequest\x1a .kith.local.v1.AddFriendResponse\x12T\n" +
@@ -1925,7 +2253,11 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"DeletePost\x12 .kith.local.v1.DeletePostRequest\x1a!.kith.local.v1.DeletePostResponse\x12K\n" +
 	"\bTimeline\x12\x1e.kith.local.v1.TimelineRequest\x1a\x1f.kith.local.v1.TimelineResponse\x12?\n" +
-	"\x04Sync\x12\x1a.kith.local.v1.SyncRequest\x1a\x1b.kith.local.v1.SyncResponseB5Z3github.com/kithnet/kith/proto/kith/local/v1;localv1b\x06proto3"
+	"\x04Sync\x12\x1a.kith.local.v1.SyncRequest\x1a\x1b.kith.local.v1.SyncResponse\x12N\n" +
+	"\tExportKey\x12\x1f.kith.local.v1.ExportKeyRequest\x1a .kith.local.v1.ExportKeyResponse\x12S\n" +
+	"\n" +
+	"ExportHome\x12 .kith.local.v1.ExportHomeRequest\x1a!.kith.local.v1.ExportHomeResponse0\x01\x12J\n" +
+	"\aRecover\x12\x1d.kith.local.v1.RecoverRequest\x1a\x1e.kith.local.v1.RecoverResponse0\x01B5Z3github.com/kithnet/kith/proto/kith/local/v1;localv1b\x06proto3"
 
 var (
 	file_kith_local_v1_local_proto_rawDescOnce sync.Once
@@ -1940,79 +2272,91 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
-	(*Audience)(nil),             // 1: kith.local.v1.Audience
-	(*StatusRequest)(nil),        // 2: kith.local.v1.StatusRequest
-	(*StatusResponse)(nil),       // 3: kith.local.v1.StatusResponse
-	(*RendezvousStatus)(nil),     // 4: kith.local.v1.RendezvousStatus
-	(*PeerStatus)(nil),           // 5: kith.local.v1.PeerStatus
-	(*Friend)(nil),               // 6: kith.local.v1.Friend
-	(*AddFriendRequest)(nil),     // 7: kith.local.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),    // 8: kith.local.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),   // 9: kith.local.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),  // 10: kith.local.v1.ListFriendsResponse
-	(*RemoveFriendRequest)(nil),  // 11: kith.local.v1.RemoveFriendRequest
-	(*RemoveFriendResponse)(nil), // 12: kith.local.v1.RemoveFriendResponse
-	(*ListGroupsRequest)(nil),    // 13: kith.local.v1.ListGroupsRequest
-	(*Group)(nil),                // 14: kith.local.v1.Group
-	(*ListGroupsResponse)(nil),   // 15: kith.local.v1.ListGroupsResponse
-	(*UpdateGroupRequest)(nil),   // 16: kith.local.v1.UpdateGroupRequest
-	(*UpdateGroupResponse)(nil),  // 17: kith.local.v1.UpdateGroupResponse
-	(*CreatePostRequest)(nil),    // 18: kith.local.v1.CreatePostRequest
-	(*CreatePostResponse)(nil),   // 19: kith.local.v1.CreatePostResponse
-	(*EditPostRequest)(nil),      // 20: kith.local.v1.EditPostRequest
-	(*EditPostResponse)(nil),     // 21: kith.local.v1.EditPostResponse
-	(*DeletePostRequest)(nil),    // 22: kith.local.v1.DeletePostRequest
-	(*DeletePostResponse)(nil),   // 23: kith.local.v1.DeletePostResponse
-	(*TimelineRequest)(nil),      // 24: kith.local.v1.TimelineRequest
-	(*TimelineAttachment)(nil),   // 25: kith.local.v1.TimelineAttachment
-	(*TimelinePost)(nil),         // 26: kith.local.v1.TimelinePost
-	(*TimelineResponse)(nil),     // 27: kith.local.v1.TimelineResponse
-	(*SyncRequest)(nil),          // 28: kith.local.v1.SyncRequest
-	(*SyncResult)(nil),           // 29: kith.local.v1.SyncResult
-	(*SyncResponse)(nil),         // 30: kith.local.v1.SyncResponse
+	(*ExportKeyRequest)(nil),     // 1: kith.local.v1.ExportKeyRequest
+	(*ExportKeyResponse)(nil),    // 2: kith.local.v1.ExportKeyResponse
+	(*ExportHomeRequest)(nil),    // 3: kith.local.v1.ExportHomeRequest
+	(*ExportHomeResponse)(nil),   // 4: kith.local.v1.ExportHomeResponse
+	(*RecoverRequest)(nil),       // 5: kith.local.v1.RecoverRequest
+	(*RecoverResponse)(nil),      // 6: kith.local.v1.RecoverResponse
+	(*Audience)(nil),             // 7: kith.local.v1.Audience
+	(*StatusRequest)(nil),        // 8: kith.local.v1.StatusRequest
+	(*StatusResponse)(nil),       // 9: kith.local.v1.StatusResponse
+	(*RendezvousStatus)(nil),     // 10: kith.local.v1.RendezvousStatus
+	(*PeerStatus)(nil),           // 11: kith.local.v1.PeerStatus
+	(*Friend)(nil),               // 12: kith.local.v1.Friend
+	(*AddFriendRequest)(nil),     // 13: kith.local.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),    // 14: kith.local.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),   // 15: kith.local.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),  // 16: kith.local.v1.ListFriendsResponse
+	(*RemoveFriendRequest)(nil),  // 17: kith.local.v1.RemoveFriendRequest
+	(*RemoveFriendResponse)(nil), // 18: kith.local.v1.RemoveFriendResponse
+	(*ListGroupsRequest)(nil),    // 19: kith.local.v1.ListGroupsRequest
+	(*Group)(nil),                // 20: kith.local.v1.Group
+	(*ListGroupsResponse)(nil),   // 21: kith.local.v1.ListGroupsResponse
+	(*UpdateGroupRequest)(nil),   // 22: kith.local.v1.UpdateGroupRequest
+	(*UpdateGroupResponse)(nil),  // 23: kith.local.v1.UpdateGroupResponse
+	(*CreatePostRequest)(nil),    // 24: kith.local.v1.CreatePostRequest
+	(*CreatePostResponse)(nil),   // 25: kith.local.v1.CreatePostResponse
+	(*EditPostRequest)(nil),      // 26: kith.local.v1.EditPostRequest
+	(*EditPostResponse)(nil),     // 27: kith.local.v1.EditPostResponse
+	(*DeletePostRequest)(nil),    // 28: kith.local.v1.DeletePostRequest
+	(*DeletePostResponse)(nil),   // 29: kith.local.v1.DeletePostResponse
+	(*TimelineRequest)(nil),      // 30: kith.local.v1.TimelineRequest
+	(*TimelineAttachment)(nil),   // 31: kith.local.v1.TimelineAttachment
+	(*TimelinePost)(nil),         // 32: kith.local.v1.TimelinePost
+	(*TimelineResponse)(nil),     // 33: kith.local.v1.TimelineResponse
+	(*SyncRequest)(nil),          // 34: kith.local.v1.SyncRequest
+	(*SyncResult)(nil),           // 35: kith.local.v1.SyncResult
+	(*SyncResponse)(nil),         // 36: kith.local.v1.SyncResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
 	0,  // 0: kith.local.v1.Audience.kind:type_name -> kith.local.v1.AudienceKind
-	4,  // 1: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
-	5,  // 2: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
-	6,  // 3: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
-	6,  // 4: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
-	6,  // 5: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
-	14, // 6: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
-	14, // 7: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
-	1,  // 8: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
-	26, // 9: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
-	26, // 10: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
-	25, // 11: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
-	26, // 12: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
-	29, // 13: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
-	2,  // 14: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	7,  // 15: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	9,  // 16: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	11, // 17: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	13, // 18: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	16, // 19: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	18, // 20: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	20, // 21: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	22, // 22: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	24, // 23: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	28, // 24: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	3,  // 25: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	8,  // 26: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	10, // 27: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	12, // 28: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	15, // 29: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	17, // 30: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	19, // 31: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	21, // 32: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	23, // 33: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	27, // 34: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	30, // 35: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	25, // [25:36] is the sub-list for method output_type
-	14, // [14:25] is the sub-list for method input_type
+	10, // 1: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
+	11, // 2: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
+	12, // 3: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
+	12, // 4: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
+	12, // 5: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
+	20, // 6: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
+	20, // 7: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
+	7,  // 8: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
+	32, // 9: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
+	32, // 10: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
+	31, // 11: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
+	32, // 12: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
+	35, // 13: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
+	8,  // 14: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	13, // 15: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	15, // 16: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	17, // 17: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	19, // 18: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	22, // 19: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	24, // 20: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	26, // 21: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	28, // 22: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	30, // 23: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	34, // 24: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	1,  // 25: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	3,  // 26: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	5,  // 27: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	9,  // 28: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	14, // 29: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	16, // 30: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	18, // 31: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	21, // 32: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	23, // 33: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	25, // 34: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	27, // 35: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	29, // 36: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	33, // 37: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	36, // 38: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	2,  // 39: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	4,  // 40: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	6,  // 41: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	28, // [28:42] is the sub-list for method output_type
+	14, // [14:28] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -2029,7 +2373,7 @@ func file_kith_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,9 @@ const (
 	LocalService_DeletePost_FullMethodName   = "/kith.local.v1.LocalService/DeletePost"
 	LocalService_Timeline_FullMethodName     = "/kith.local.v1.LocalService/Timeline"
 	LocalService_Sync_FullMethodName         = "/kith.local.v1.LocalService/Sync"
+	LocalService_ExportKey_FullMethodName    = "/kith.local.v1.LocalService/ExportKey"
+	LocalService_ExportHome_FullMethodName   = "/kith.local.v1.LocalService/ExportHome"
+	LocalService_Recover_FullMethodName      = "/kith.local.v1.LocalService/Recover"
 )
 
 // LocalServiceClient is the client API for LocalService service.
@@ -63,6 +66,13 @@ type LocalServiceClient interface {
 	Timeline(ctx context.Context, in *TimelineRequest, opts ...grpc.CallOption) (*TimelineResponse, error)
 	// Sync pulls from one or all friends now and returns when done.
 	Sync(ctx context.Context, in *SyncRequest, opts ...grpc.CallOption) (*SyncResponse, error)
+	// ExportKey returns the identity key's seed, for `kith key export` to encrypt.
+	ExportKey(ctx context.Context, in *ExportKeyRequest, opts ...grpc.CallOption) (*ExportKeyResponse, error)
+	// ExportHome streams a consistent snapshot of the store, for `kith export` to encrypt.
+	ExportHome(ctx context.Context, in *ExportHomeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportHomeResponse], error)
+	// Recover fetches the recovery kit from a friend, then this identity's own posts and
+	// friend list back from every friend in it, streaming progress as it goes.
+	Recover(ctx context.Context, in *RecoverRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RecoverResponse], error)
 }
 
 type localServiceClient struct {
@@ -183,6 +193,54 @@ func (c *localServiceClient) Sync(ctx context.Context, in *SyncRequest, opts ...
 	return out, nil
 }
 
+func (c *localServiceClient) ExportKey(ctx context.Context, in *ExportKeyRequest, opts ...grpc.CallOption) (*ExportKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportKeyResponse)
+	err := c.cc.Invoke(ctx, LocalService_ExportKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *localServiceClient) ExportHome(ctx context.Context, in *ExportHomeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportHomeResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LocalService_ServiceDesc.Streams[0], LocalService_ExportHome_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportHomeRequest, ExportHomeResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LocalService_ExportHomeClient = grpc.ServerStreamingClient[ExportHomeResponse]
+
+func (c *localServiceClient) Recover(ctx context.Context, in *RecoverRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RecoverResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LocalService_ServiceDesc.Streams[1], LocalService_Recover_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RecoverRequest, RecoverResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LocalService_RecoverClient = grpc.ServerStreamingClient[RecoverResponse]
+
 // LocalServiceServer is the server API for LocalService service.
 // All implementations must embed UnimplementedLocalServiceServer
 // for forward compatibility.
@@ -211,6 +269,13 @@ type LocalServiceServer interface {
 	Timeline(context.Context, *TimelineRequest) (*TimelineResponse, error)
 	// Sync pulls from one or all friends now and returns when done.
 	Sync(context.Context, *SyncRequest) (*SyncResponse, error)
+	// ExportKey returns the identity key's seed, for `kith key export` to encrypt.
+	ExportKey(context.Context, *ExportKeyRequest) (*ExportKeyResponse, error)
+	// ExportHome streams a consistent snapshot of the store, for `kith export` to encrypt.
+	ExportHome(*ExportHomeRequest, grpc.ServerStreamingServer[ExportHomeResponse]) error
+	// Recover fetches the recovery kit from a friend, then this identity's own posts and
+	// friend list back from every friend in it, streaming progress as it goes.
+	Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error
 	mustEmbedUnimplementedLocalServiceServer()
 }
 
@@ -253,6 +318,15 @@ func (UnimplementedLocalServiceServer) Timeline(context.Context, *TimelineReques
 }
 func (UnimplementedLocalServiceServer) Sync(context.Context, *SyncRequest) (*SyncResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Sync not implemented")
+}
+func (UnimplementedLocalServiceServer) ExportKey(context.Context, *ExportKeyRequest) (*ExportKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportKey not implemented")
+}
+func (UnimplementedLocalServiceServer) ExportHome(*ExportHomeRequest, grpc.ServerStreamingServer[ExportHomeResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportHome not implemented")
+}
+func (UnimplementedLocalServiceServer) Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error {
+	return status.Error(codes.Unimplemented, "method Recover not implemented")
 }
 func (UnimplementedLocalServiceServer) mustEmbedUnimplementedLocalServiceServer() {}
 func (UnimplementedLocalServiceServer) testEmbeddedByValue()                      {}
@@ -473,6 +547,46 @@ func _LocalService_Sync_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LocalService_ExportKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocalServiceServer).ExportKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocalService_ExportKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocalServiceServer).ExportKey(ctx, req.(*ExportKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocalService_ExportHome_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportHomeRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LocalServiceServer).ExportHome(m, &grpc.GenericServerStream[ExportHomeRequest, ExportHomeResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LocalService_ExportHomeServer = grpc.ServerStreamingServer[ExportHomeResponse]
+
+func _LocalService_Recover_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RecoverRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LocalServiceServer).Recover(m, &grpc.GenericServerStream[RecoverRequest, RecoverResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LocalService_RecoverServer = grpc.ServerStreamingServer[RecoverResponse]
+
 // LocalService_ServiceDesc is the grpc.ServiceDesc for LocalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -524,7 +638,22 @@ var LocalService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Sync",
 			Handler:    _LocalService_Sync_Handler,
 		},
+		{
+			MethodName: "ExportKey",
+			Handler:    _LocalService_ExportKey_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportHome",
+			Handler:       _LocalService_ExportHome_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Recover",
+			Handler:       _LocalService_Recover_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "kith/local/v1/local.proto",
 }

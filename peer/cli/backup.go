@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"filippo.io/age"
+
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// exportMagic starts the plaintext of every export, so a decrypted file of another kind
+// is refused before anything is written.
+const exportMagic = "kith-export-v1\n"
+
+// ErrWrongPassphrase means the passphrase does not open the file.
+var ErrWrongPassphrase = errors.New("wrong passphrase (or not a kith export)")
+
+func runKeyExport(ctx context.Context, c *call) error {
+	fs := newFlags("key export")
+	out := fs.String("out", "", "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out FILE is required")
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		pass, err := c.passphrase("Passphrase for the key backup: ", true)
+		if err != nil {
+			return err
+		}
+		resp, err := cl.ExportKey(ctx, &localv1.ExportKeyRequest{})
+		if err != nil {
+			return err
+		}
+		k, err := identity.FromSeed(resp.GetSeed())
+		if err != nil {
+			return err
+		}
+		if err := identity.WriteKeyFile(*out, k, identity.KeyFileOptions{Passphrase: pass, ScryptWorkFactor: c.workFactor()}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "key of %s written to %s (encrypted)\n", k.ID(), *out)
+		return nil
+	})
+}
+
+func runExport(ctx context.Context, c *call) error {
+	fs := newFlags("export")
+	out := fs.String("out", "", "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out FILE is required")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s already exists; refusing to overwrite it", *out)
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		pass, err := c.passphrase("Passphrase for the export: ", true)
+		if err != nil {
+			return err
+		}
+		stream, err := cl.ExportHome(ctx, &localv1.ExportHomeRequest{})
+		if err != nil {
+			return err
+		}
+		n, err := writeEncrypted(*out, pass, c.workFactor(), func(w io.Writer, progress func(done, total uint64)) (uint64, error) {
+			var n uint64
+			for {
+				msg, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					return n, nil
+				}
+				if err != nil {
+					return n, err
+				}
+				if _, err := w.Write(msg.GetChunk()); err != nil {
+					return n, err
+				}
+				n += uint64(len(msg.GetChunk()))
+				progress(n, msg.GetTotal())
+			}
+		}, c.progress("export"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "exported %s to %s (encrypted)\n", humanBytes(n), *out)
+		return nil
+	})
+}
+
+// writeEncrypted writes exportMagic and what fill writes, age-encrypted under pass, to a
+// temporary file beside path, and moves it into place only when all went well.
+func writeEncrypted(path string, pass []byte, workFactor int,
+	fill func(io.Writer, func(done, total uint64)) (uint64, error), progress func(done, total uint64)) (uint64, error) {
+	r, err := age.NewScryptRecipient(string(pass))
+	if err != nil {
+		return 0, err
+	}
+	if workFactor > 0 {
+		r.SetWorkFactor(workFactor)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".kith-export-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	w, err := age.Encrypt(bw, r)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := io.WriteString(w, exportMagic); err != nil {
+		return 0, err
+	}
+	n, err := fill(w, progress)
+	if err != nil {
+		return n, err
+	}
+	if err := w.Close(); err != nil {
+		return n, err
+	}
+	if err := bw.Flush(); err != nil {
+		return n, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return n, err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		return n, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return n, fmt.Errorf("write %s: %w", path, err)
+	}
+	return n, nil
+}
+
+func runImport(ctx context.Context, c *call) error {
+	pos, err := parse(newFlags("import"), c.args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if c.env.Import == nil {
+		return errors.New("import is not available in this build")
+	}
+	if entries, err := os.ReadDir(c.home); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty; import restores into a fresh home only (pass --home NEWDIR)", c.home)
+	}
+	src, err := os.Open(pos[0])
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer src.Close()
+	pass, err := c.passphrase("Passphrase of the export: ", false)
+	if err != nil {
+		return err
+	}
+	createdHome := false
+	if _, err := os.Stat(c.home); errors.Is(err, os.ErrNotExist) {
+		createdHome = true
+	}
+	if err := os.MkdirAll(c.home, 0o700); err != nil {
+		return err
+	}
+	snapshot, err := decryptTo(c.home, src, pass, c.progress("import"))
+	if err == nil {
+		err = c.env.Import(ctx, c.home, snapshot)
+		os.Remove(snapshot)
+	}
+	if err != nil {
+		if createdHome {
+			os.RemoveAll(c.home)
+		}
+		return fmt.Errorf("import %s: %w; nothing was written", pos[0], err)
+	}
+	fmt.Fprintf(c.env.Stdout, "imported %s into %s; start it with 'kith --home %s daemon'\n", pos[0], c.home, c.home)
+	return nil
+}
+
+// decryptTo decrypts an export into a temporary file in dir and returns its path. age
+// authenticates every chunk and the end of the stream, so a corrupted or truncated file
+// fails here, before anything is installed.
+func decryptTo(dir string, src *os.File, pass []byte, progress func(done, total uint64)) (string, error) {
+	id, err := age.NewScryptIdentity(string(pass))
+	if err != nil {
+		return "", err
+	}
+	st, _ := src.Stat()
+	r, err := age.Decrypt(bufio.NewReaderSize(src, 1<<20), id)
+	if err != nil {
+		var nomatch *age.NoIdentityMatchError
+		if errors.As(err, &nomatch) {
+			return "", ErrWrongPassphrase
+		}
+		return "", fmt.Errorf("not a kith export, or damaged: %v", err)
+	}
+	magic := make([]byte, len(exportMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, []byte(exportMagic)) {
+		return "", errors.New("not a kith export, or damaged")
+	}
+	tmp, err := os.CreateTemp(dir, ".import-*")
+	if err != nil {
+		return "", err
+	}
+	defer tmp.Close()
+	counting := &countingReader{r: r, progress: progress, total: uint64(st.Size())}
+	if _, err := io.Copy(tmp, counting); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("damaged or truncated: %v", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
+}
+
+type countingReader struct {
+	r        io.Reader
+	n, total uint64
+	progress func(done, total uint64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	c.progress(c.n, c.total)
+	return n, err
+}
+
+func runRecover(ctx context.Context, c *call) error {
+	fs := newFlags("recover")
+	from := fs.String("from", "", "")
+	addr := fs.String("addr", "", "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	if *from != "" {
+		if _, err := identity.ParseID(*from); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		stream, err := cl.Recover(ctx, &localv1.RecoverRequest{FromId: *from, Address: *addr})
+		if err != nil {
+			return err
+		}
+		for {
+			msg, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return errors.New("recovery ended without a result")
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case msg.GetDone():
+				fmt.Fprintf(c.env.Stdout, "recovered %d post(s) and %d friend(s)\n", msg.GetPosts(), msg.GetFriends())
+				return nil
+			case msg.GetError() != "":
+				fmt.Fprintf(c.env.Stdout, "%s: could not help: %s\n", msg.GetFriendId(), msg.GetError())
+			case msg.GetFriends() > 0:
+				fmt.Fprintf(c.env.Stdout, "%s: recovery kit with %d friend(s)\n", msg.GetFriendId(), msg.GetFriends())
+			default:
+				fmt.Fprintf(c.env.Stdout, "%s: %d post(s) back, signatures verified\n", msg.GetFriendId(), msg.GetPosts())
+			}
+		}
+	})
+}

@@ -1,0 +1,479 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// MaxAttachment is the largest file a post may carry.
+const MaxAttachment = 1 << 30
+
+func commands() []*command {
+	return []*command{
+		{name: "init", args: "[--name NAME] [--key FILE]", summary: "make a new identity, or restore one from a key backup", run: runInit, help: `
+Creates the home directory and your identity: a new key, or the one in FILE (a backup
+made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
+Refuses to touch a home that already has an identity.`},
+		{name: "id", summary: "print my ID", run: runID, help: `
+Prints your ID: the 52-character public key your friends add with 'kith friend add'.`},
+		{name: "daemon", args: "[--listen ADDR] [--rendezvous HOST:PORT[,HOST:PORT...]|none]", summary: "run my node (in the foreground)", run: runDaemon, help: `
+Runs your node until interrupted: it serves your posts to your friends (and public posts
+to anyone), pulls theirs, and answers the other kith commands over a unix socket in the
+home directory. Only one daemon may run per home.
+
+  --listen ADDR        UDP address for peer connections (default :4700)
+  --rendezvous LIST    rendezvous servers to register with, comma-separated, or none
+                       (direct mode: friends are dialled at their --addr). Default: none,
+                       or $KITH_RENDEZVOUS.`},
+		{name: "status", args: "[--json]", summary: "show my node, its rendezvous and connected friends", run: runStatus, help: `
+Shows your ID, the rendezvous in use and, for each connected friend, whether the path is
+direct or through a relay. --json prints
+{"id", "rendezvous": {...}, "peers": [{"id", "name", "path", "remote"}]}.`},
+		{name: "friend add", args: "ID [--name N] [--addr HOST:PORT] [--group G]...", summary: "add a friend (or update one)", run: runFriendAdd, help: `
+Adds the person with this ID as a friend: they may see your posts for friends and you pull
+theirs. On a known ID it updates the name, address and groups given.
+
+  --name N          what to call them
+  --addr HOST:PORT  where their node listens, for direct connections
+  --group G         a group to put them in (repeatable)`},
+		{name: "friend ls", args: "[--json]", summary: "list friends", run: runFriendLs, help: `
+Lists your friends. --json prints a list of {"id", "name", "addr", "groups"}.`},
+		{name: "friend rm", args: "ID", summary: "remove a friend", run: runFriendRm, help: `
+Removes a friend: they no longer see your private posts; their posts stay in your
+timeline until you delete them.`},
+		{name: "group ls", summary: "list groups", run: runGroupLs, help: `Lists your groups and who is in each.`},
+		{name: "group add", args: "NAME ID...", summary: "add friends to a group (creating it)", run: runGroupAdd, help: `
+Adds friends (by ID or name) to the group NAME, creating it if needed.`},
+		{name: "group rm", args: "NAME ID...", summary: "remove friends from a group", run: runGroupRm, help: `
+Removes friends (by ID or name) from the group NAME.`},
+		{name: "post", args: "[--to me|friends|public|GROUP|NAME|ID]... [--attach FILE]... TEXT", summary: "write a post; prints its id", run: runPost, help: `
+Signs and stores a post, and prints its id. Words starting with # become hashtags.
+
+  --to AUDIENCE   who may see it (repeatable; the union). me, friends (the default),
+                  public (anyone, including search engines), a group's name, a friend's
+                  name or ID.
+  --attach FILE   a photo or other file to attach (repeatable; up to 1 GiB each)
+
+Start TEXT after -- if it begins with a dash: kith post -- "-5 degrees today"`},
+		{name: "edit", args: "POST_ID TEXT", summary: "replace a post's text", run: runEdit, help: `
+Replaces the text of one of your posts with a new signed version; friends who can see it
+get the edit on their next sync.`},
+		{name: "rm", args: "POST_ID", summary: "delete a post", run: runRm, help: `
+Deletes one of your posts: a signed tombstone replaces it, and friends drop it on their
+next sync.`},
+		{name: "timeline", args: "[--json] [--tag TAG] [--from ID]", summary: "show posts, newest first", run: runTimeline, help: `
+Shows your posts and your friends', newest first.
+
+  --tag TAG   only posts with this hashtag
+  --from ID   only posts by this friend (ID or name)
+  --json      a list of {"id", "author", "name", "text", "tags", "visibility",
+              "attachments", "created", "updated"}`},
+		{name: "sync", args: "[ID]", summary: "sync now with one or all friends", run: runSync, help: `
+Pulls new posts from one friend (ID or name) or all of them, and returns when done.
+Exits with 4 when a friend could not be reached.`},
+		{name: "key export", args: "--out FILE", summary: "back up my identity key, passphrase-encrypted", run: runKeyExport, help: `
+Writes your identity key to FILE, encrypted with a passphrase (asked twice, or read from
+KITH_PASSPHRASE). With it, 'kith init --key FILE' and 'kith recover' bring you back after
+a lost disk. Keep it somewhere other than this machine.`},
+		{name: "export", args: "--out FILE", summary: "back up the whole home, encrypted", run: runExport, help: `
+Writes everything (identity, friends, groups, posts, photos) to FILE, encrypted with age
+under a passphrase (asked twice, or read from KITH_PASSPHRASE). Restore with 'kith import'.`},
+		{name: "import", args: "FILE", summary: "restore a home from 'kith export'", run: runImport, help: `
+Restores a home made by 'kith export' into an empty --home. A wrong passphrase, or a
+corrupted or truncated file, is refused and nothing is written.`},
+		{name: "recover", args: "[--from ID --addr HOST:PORT]", summary: "get my posts and friends back from friends", run: runRecover, help: `
+After a lost disk, with the key restored ('kith init --key FILE') and the daemon running:
+fetches your recovery kit (your friend list) from one friend, then pulls back every post
+of yours that each friend holds, verifying every signature. Reports what came back from
+whom.
+
+  --from ID         the friend to ask first
+  --addr HOST:PORT  where that friend's node listens`},
+	}
+}
+
+func runInit(ctx context.Context, c *call) error {
+	fs := newFlags("init")
+	name := fs.String("name", "", "")
+	key := fs.String("key", "", "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	if c.env.Init == nil {
+		return errors.New("init is not available in this build")
+	}
+	cfg := InitConfig{Home: c.home, Name: *name, KeyFile: *key,
+		Passphrase: func() ([]byte, error) { return c.passphrase("Passphrase of the key backup: ", false) }}
+	id, err := c.env.Init(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.env.Stdout, id)
+	fmt.Fprintf(c.env.Stderr, "kith: identity ready in %s; start your node with 'kith --home %s daemon'\n", c.home, c.home)
+	return nil
+}
+
+func runID(ctx context.Context, c *call) error {
+	if _, err := parse(newFlags("id"), c.args, 0, 0); err != nil {
+		return err
+	}
+	cl, done, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := cl.Status(ctx, &localv1.StatusRequest{})
+	if err != nil {
+		return rpcError(c.home, err)
+	}
+	fmt.Fprintln(c.env.Stdout, st.GetId())
+	return nil
+}
+
+func runDaemon(ctx context.Context, c *call) error {
+	fs := newFlags("daemon")
+	listen := fs.String("listen", "", "")
+	rdv := fs.String("rendezvous", c.env.Getenv("KITH_RENDEZVOUS"), "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	cfg := DaemonConfig{Home: c.home, Listen: *listen}
+	if r := strings.TrimSpace(*rdv); r != "" && r != "none" {
+		for _, a := range splitList(r) {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return usagef("--rendezvous %q: want HOST:PORT[,HOST:PORT...] or none", a)
+			}
+			cfg.Rendezvous = append(cfg.Rendezvous, a)
+		}
+	}
+	if c.env.Daemon == nil {
+		return errors.New("daemon is not available in this build")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return c.env.Daemon(ctx, cfg)
+}
+
+func runFriendAdd(ctx context.Context, c *call) error {
+	fs := newFlags("friend add")
+	name := fs.String("name", "", "")
+	addr := fs.String("addr", "", "")
+	var groups multi
+	fs.Var(&groups, "group", "")
+	pos, err := parse(fs, c.args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := identity.ParseID(pos[0]); err != nil {
+		return usageError{err.Error()}
+	}
+	if *addr != "" {
+		if _, _, err := net.SplitHostPort(*addr); err != nil {
+			return usagef("--addr %q: want HOST:PORT", *addr)
+		}
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		resp, err := cl.AddFriend(ctx, &localv1.AddFriendRequest{Friend: &localv1.Friend{
+			Id: pos[0], Name: *name, Address: *addr, Groups: splitList(groups...)}})
+		if err != nil {
+			return err
+		}
+		verb := "updated"
+		if resp.GetCreated() {
+			verb = "added"
+		}
+		fmt.Fprintf(c.env.Stdout, "%s friend %s\n", verb, describeFriend(resp.GetFriend()))
+		return nil
+	})
+}
+
+func runFriendLs(ctx context.Context, c *call) error {
+	fs := newFlags("friend ls")
+	asJSON := fs.Bool("json", false, "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		resp, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.env.Stdout, friendsJSON(resp.GetFriends()))
+		}
+		printFriends(c.env.Stdout, resp.GetFriends())
+		return nil
+	})
+}
+
+func runFriendRm(ctx context.Context, c *call) error {
+	pos, err := parse(newFlags("friend rm"), c.args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := identity.ParseID(pos[0]); err != nil {
+		return usageError{err.Error()}
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		if _, err := cl.RemoveFriend(ctx, &localv1.RemoveFriendRequest{Id: pos[0]}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "removed friend %s\n", pos[0])
+		return nil
+	})
+}
+
+func runGroupLs(ctx context.Context, c *call) error {
+	if _, err := parse(newFlags("group ls"), c.args, 0, 0); err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		resp, err := cl.ListGroups(ctx, &localv1.ListGroupsRequest{})
+		if err != nil {
+			return err
+		}
+		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		if err != nil {
+			return err
+		}
+		printGroups(c.env.Stdout, resp.GetGroups(), friends.GetFriends())
+		return nil
+	})
+}
+
+func runGroupAdd(ctx context.Context, c *call) error { return groupChange(ctx, c, "group add", true) }
+func runGroupRm(ctx context.Context, c *call) error  { return groupChange(ctx, c, "group rm", false) }
+
+func groupChange(ctx context.Context, c *call, name string, add bool) error {
+	pos, err := parse(newFlags(name), c.args, 2, -1)
+	if err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, who := range pos[1:] {
+			id, err := resolveFriend(friends.GetFriends(), who)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		req := &localv1.UpdateGroupRequest{Name: pos[0]}
+		if add {
+			req.Add = ids
+		} else {
+			req.Remove = ids
+		}
+		resp, err := cl.UpdateGroup(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "group %s: %d member(s)\n", resp.GetGroup().GetName(), len(resp.GetGroup().GetMemberIds()))
+		return nil
+	})
+}
+
+func runPost(ctx context.Context, c *call) error {
+	fs := newFlags("post")
+	var to, attach multi
+	fs.Var(&to, "to", "")
+	fs.Var(&attach, "attach", "")
+	pos, err := parse(fs, c.args, 1, -1)
+	if err != nil {
+		return err
+	}
+	text := strings.Join(pos, " ")
+	paths, err := checkAttachments(attach)
+	if err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		audience, err := resolveAudience(ctx, cl, splitList(to...))
+		if err != nil {
+			return err
+		}
+		resp, err := cl.CreatePost(ctx, &localv1.CreatePostRequest{Text: text, Audience: audience, AttachmentPaths: paths})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.env.Stdout, resp.GetPost().GetId())
+		return nil
+	})
+}
+
+// checkAttachments refuses missing, unreadable, non-regular and too-big files before
+// anything is sent, and makes paths absolute for the daemon.
+func checkAttachments(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("attach %s: %w", p, errors.Unwrap(err))
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("attach %s: not a regular file", p)
+		}
+		if st.Size() > MaxAttachment {
+			return nil, fmt.Errorf("attach %s: %s is too big; the limit is 1 GiB", p, humanBytes(uint64(st.Size())))
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("attach %s: %w", p, errors.Unwrap(err))
+		}
+		f.Close()
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("attach %s: %w", p, err)
+		}
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
+func runEdit(ctx context.Context, c *call) error {
+	pos, err := parse(newFlags("edit"), c.args, 2, -1)
+	if err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		resp, err := cl.EditPost(ctx, &localv1.EditPostRequest{PostId: pos[0], Text: strings.Join(pos[1:], " ")})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "edited %s (version %d)\n", resp.GetPost().GetId(), resp.GetPost().GetVersion())
+		return nil
+	})
+}
+
+func runRm(ctx context.Context, c *call) error {
+	pos, err := parse(newFlags("rm"), c.args, 1, 1)
+	if err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		if _, err := cl.DeletePost(ctx, &localv1.DeletePostRequest{PostId: pos[0]}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "deleted %s\n", pos[0])
+		return nil
+	})
+}
+
+func runTimeline(ctx context.Context, c *call) error {
+	fs := newFlags("timeline")
+	asJSON := fs.Bool("json", false, "")
+	tag := fs.String("tag", "", "")
+	from := fs.String("from", "", "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		req := &localv1.TimelineRequest{Tag: strings.TrimPrefix(strings.ToLower(*tag), "#")}
+		if *from != "" {
+			friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+			if err != nil {
+				return err
+			}
+			st, err := cl.Status(ctx, &localv1.StatusRequest{})
+			if err != nil {
+				return err
+			}
+			if req.FromId, err = resolveAuthor(friends.GetFriends(), st.GetId(), *from); err != nil {
+				return err
+			}
+		}
+		resp, err := cl.Timeline(ctx, req)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.env.Stdout, timelineJSON(resp.GetPosts()))
+		}
+		printTimeline(c.env.Stdout, resp.GetPosts())
+		return nil
+	})
+}
+
+func runSync(ctx context.Context, c *call) error {
+	pos, err := parse(newFlags("sync"), c.args, 0, 1)
+	if err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		req := &localv1.SyncRequest{}
+		if len(pos) == 1 {
+			friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+			if err != nil {
+				return err
+			}
+			if req.FriendId, err = resolveFriend(friends.GetFriends(), pos[0]); err != nil {
+				return err
+			}
+		}
+		resp, err := cl.Sync(ctx, req)
+		if err != nil {
+			return err
+		}
+		return printSync(c.env.Stdout, resp.GetResults())
+	})
+}
+
+// withDaemon dials the daemon, runs f, and maps its error for a person.
+func (c *call) withDaemon(ctx context.Context, f func(localv1.LocalServiceClient) error) error {
+	cl, done, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return rpcError(c.home, f(cl))
+}
+
+func runStatus(ctx context.Context, c *call) error {
+	fs := newFlags("status")
+	asJSON := fs.Bool("json", false, "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		st, err := cl.Status(ctx, &localv1.StatusRequest{})
+		if err != nil {
+			return err
+		}
+		r := st.GetRendezvous()
+		j := statusJSON{ID: st.GetId(), Listen: st.GetListenAddress(), Peers: []peerJSON{},
+			Rendezvous: rendezvousJSON{Mode: r.GetMode(), Address: r.GetAddress(), Registered: r.GetRegistered(), Reflexive: r.GetReflexiveAddress()}}
+		for _, p := range st.GetPeers() {
+			j.Peers = append(j.Peers, peerJSON{ID: p.GetId(), Name: p.GetName(), Path: p.GetPath(), Remote: p.GetRemote(), LastSync: stamp(p.GetLastSyncUnixMs())})
+		}
+		if *asJSON {
+			return writeJSON(c.env.Stdout, j)
+		}
+		fmt.Fprintf(c.env.Stdout, "id:          %s\nlistening:   %s\n", j.ID, orDash(j.Listen))
+		if j.Rendezvous.Mode == "rendezvous" {
+			fmt.Fprintf(c.env.Stdout, "rendezvous:  %s (registered: %v, seen as %s)\n", orDash(j.Rendezvous.Address), j.Rendezvous.Registered, orDash(j.Rendezvous.Reflexive))
+		} else {
+			fmt.Fprintln(c.env.Stdout, "rendezvous:  none (direct mode)")
+		}
+		if len(j.Peers) == 0 {
+			fmt.Fprintln(c.env.Stdout, "connected:   nobody right now")
+		}
+		for _, p := range j.Peers {
+			fmt.Fprintf(c.env.Stdout, "connected:   %s  %s via %s\n", orDash(p.Name), p.Remote, p.Path)
+		}
+		return nil
+	})
+}

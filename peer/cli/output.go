@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+)
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// friendJSON is one element of `kith friend ls --json`.
+type friendJSON struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Addr   string   `json:"addr"`
+	Groups []string `json:"groups"`
+}
+
+func friendsJSON(fs []*localv1.Friend) []friendJSON {
+	out := []friendJSON{}
+	for _, f := range fs {
+		out = append(out, friendJSON{ID: f.GetId(), Name: f.GetName(), Addr: f.GetAddress(), Groups: nonNil(f.GetGroups())})
+	}
+	return out
+}
+
+// postJSON is one element of `kith timeline --json` (a contract: keep the field names).
+type postJSON struct {
+	ID          string           `json:"id"`
+	Author      string           `json:"author"`
+	Name        string           `json:"name"`
+	Text        string           `json:"text"`
+	Tags        []string         `json:"tags"`
+	Visibility  string           `json:"visibility"`
+	Attachments []attachmentJSON `json:"attachments"`
+	Created     string           `json:"created"`
+	Updated     string           `json:"updated"`
+}
+
+type attachmentJSON struct {
+	SHA256    string `json:"sha256"`
+	Size      uint64 `json:"size"`
+	MediaType string `json:"media_type"`
+	FileName  string `json:"file_name"`
+	Present   bool   `json:"present"`
+}
+
+func timelineJSON(ps []*localv1.TimelinePost) []postJSON {
+	out := []postJSON{}
+	for _, p := range ps {
+		j := postJSON{ID: p.GetId(), Author: p.GetAuthor(), Name: p.GetName(), Text: p.GetText(),
+			Tags: nonNil(p.GetTags()), Visibility: p.GetVisibility(), Attachments: []attachmentJSON{},
+			Created: stamp(p.GetCreatedUnixMs()), Updated: stamp(p.GetUpdatedUnixMs())}
+		for _, a := range p.GetAttachments() {
+			j.Attachments = append(j.Attachments, attachmentJSON{SHA256: a.GetSha256(), Size: a.GetSize(),
+				MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: a.GetPresent()})
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// statusJSON is `kith status --json` (a contract: keep the field names).
+type statusJSON struct {
+	ID         string         `json:"id"`
+	Listen     string         `json:"listen"`
+	Rendezvous rendezvousJSON `json:"rendezvous"`
+	Peers      []peerJSON     `json:"peers"`
+}
+
+type rendezvousJSON struct {
+	Mode       string `json:"mode"`
+	Address    string `json:"address"`
+	Registered bool   `json:"registered"`
+	Reflexive  string `json:"reflexive"`
+}
+
+type peerJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	Remote   string `json:"remote"`
+	LastSync string `json:"last_sync"`
+}
+
+func stamp(ms int64) string {
+	if ms == 0 {
+		return ""
+	}
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func describeFriend(f *localv1.Friend) string {
+	s := f.GetId()
+	if f.GetName() != "" {
+		s = f.GetName() + " (" + s + ")"
+	}
+	if f.GetAddress() != "" {
+		s += " at " + f.GetAddress()
+	}
+	if len(f.GetGroups()) > 0 {
+		s += " in " + strings.Join(f.GetGroups(), ", ")
+	}
+	return s
+}
+
+func printFriends(w io.Writer, fs []*localv1.Friend) {
+	if len(fs) == 0 {
+		fmt.Fprintln(w, "no friends yet: add one with 'kith friend add ID --name NAME'")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tID\tADDRESS\tGROUPS")
+	for _, f := range fs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", orDash(f.GetName()), f.GetId(), orDash(f.GetAddress()), orDash(strings.Join(f.GetGroups(), ",")))
+	}
+	tw.Flush()
+}
+
+func printGroups(w io.Writer, gs []*localv1.Group, fs []*localv1.Friend) {
+	if len(gs) == 0 {
+		fmt.Fprintln(w, "no groups yet: make one with 'kith group add NAME FRIEND...'")
+		return
+	}
+	names := map[string]string{}
+	for _, f := range fs {
+		names[f.GetId()] = f.GetName()
+	}
+	for _, g := range gs {
+		var members []string
+		for _, id := range g.GetMemberIds() {
+			if n := names[id]; n != "" {
+				members = append(members, n)
+			} else {
+				members = append(members, id)
+			}
+		}
+		fmt.Fprintf(w, "%s: %s\n", g.GetName(), strings.Join(members, ", "))
+	}
+}
+
+func printTimeline(w io.Writer, ps []*localv1.TimelinePost) {
+	if len(ps) == 0 {
+		fmt.Fprintln(w, "nothing yet: write with 'kith post TEXT', or 'kith sync' with friends")
+		return
+	}
+	for _, p := range ps {
+		who := p.GetName()
+		if who == "" {
+			who = p.GetAuthor()[:12] + "…"
+		}
+		vis := ""
+		if p.GetVisibility() == "public" {
+			vis = "  [public]"
+		}
+		fmt.Fprintf(w, "%s  %s  %s%s\n", stamp(p.GetCreatedUnixMs()), who, p.GetId(), vis)
+		for _, line := range strings.Split(p.GetText(), "\n") {
+			fmt.Fprintf(w, "    %s\n", line)
+		}
+		for _, a := range p.GetAttachments() {
+			state := ""
+			if !a.GetPresent() {
+				state = " (not fetched yet)"
+			}
+			fmt.Fprintf(w, "    📎 %s  %s  %s%s\n", a.GetFileName(), a.GetMediaType(), humanBytes(a.GetSize()), state)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func printSync(w io.Writer, rs []*localv1.SyncResult) error {
+	if len(rs) == 0 {
+		fmt.Fprintln(w, "no friends to sync with")
+		return nil
+	}
+	failed := 0
+	for _, r := range rs {
+		if r.GetError() != "" {
+			failed++
+			fmt.Fprintf(w, "%s: not reached: %s\n", r.GetFriendId(), r.GetError())
+			continue
+		}
+		fmt.Fprintf(w, "%s: %d new or updated, %d revoked (%s)\n", r.GetFriendId(), r.GetPulled(), r.GetRevoked(), orDash(r.GetPath()))
+	}
+	if failed > 0 {
+		return exitError{ExitUnreachable, fmt.Errorf("%d of %d friends could not be reached", failed, len(rs))}
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

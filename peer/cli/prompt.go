@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// passphrase reads KITH_PASSPHRASE, or asks on the terminal (twice when confirm is set,
+// for a new passphrase). Without either it says what to do.
+func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
+	if p := c.env.Getenv("KITH_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	if c.env.ReadPassword == nil || c.env.IsTerminal == nil || !c.env.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, errors.New("a passphrase is needed: run in a terminal, or set KITH_PASSPHRASE")
+	}
+	p, err := c.env.ReadPassword(prompt)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty passphrase")
+	}
+	if confirm {
+		again, err := c.env.ReadPassword("Again: ")
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		if !bytes.Equal(p, again) {
+			return nil, errors.New("the two passphrases differ")
+		}
+	}
+	return p, nil
+}
+
+// workFactor lets tests lower scrypt's cost (KITH_SCRYPT_WORK_FACTOR); 0 means age's default.
+func (c *call) workFactor() int {
+	n, _ := strconv.Atoi(c.env.Getenv("KITH_SCRYPT_WORK_FACTOR"))
+	if n < 10 || n > 22 {
+		return 0
+	}
+	return n
+}
+
+// progress returns a progress callback that draws a bar on stderr when stderr is a
+// terminal, at most ten times a second, and does nothing otherwise.
+func (c *call) progress(label string) func(done, total uint64) {
+	f, ok := c.env.Stderr.(*os.File)
+	if !ok || c.env.IsTerminal == nil || !c.env.IsTerminal(int(f.Fd())) {
+		return func(uint64, uint64) {}
+	}
+	var last time.Time
+	return func(done, total uint64) {
+		now := time.Now()
+		if now.Sub(last) < 100*time.Millisecond && done != total {
+			return
+		}
+		last = now
+		if total == 0 || done > total {
+			fmt.Fprintf(f, "\r%s  %s ", label, humanBytes(done))
+			return
+		}
+		const width = 30
+		filled := int(done * width / total)
+		bar := bytes.Repeat([]byte("#"), filled)
+		bar = append(bar, bytes.Repeat([]byte("."), width-filled)...)
+		fmt.Fprintf(f, "\r%s  [%s] %3d%%  %s ", label, bar, done*100/total, humanBytes(done))
+		if done == total {
+			fmt.Fprintln(f)
+		}
+	}
+}

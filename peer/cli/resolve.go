@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// resolveFriend turns a friend's ID or name into their ID. A well-formed ID of someone
+// who is not a friend is an error; so is a name two friends share.
+func resolveFriend(friends []*localv1.Friend, who string) (string, error) {
+	if _, err := identity.ParseID(who); err == nil {
+		for _, f := range friends {
+			if f.GetId() == who {
+				return who, nil
+			}
+		}
+		return "", fmt.Errorf("%s is not one of your friends: add them with 'kith friend add %s'", who, who)
+	}
+	var match []string
+	for _, f := range friends {
+		if strings.EqualFold(f.GetName(), who) {
+			match = append(match, f.GetId())
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		if len(who) == 52 {
+			_, err := identity.ParseID(who)
+			return "", usageError{err.Error()}
+		}
+		return "", fmt.Errorf("no friend is called %q and it is not an ID (see 'kith friend ls')", who)
+	}
+	return "", fmt.Errorf("%d friends are called %q; use the ID instead: %s", len(match), who, quoteList(match))
+}
+
+// resolveAuthor is resolveFriend that also accepts the person's own ID or "me".
+func resolveAuthor(friends []*localv1.Friend, self, who string) (string, error) {
+	if who == self || who == "me" {
+		return self, nil
+	}
+	return resolveFriend(friends, who)
+}
+
+// resolveAudience turns --to words into audience elements: me, friends, public, then a
+// group's name, then a friend's name or ID.
+func resolveAudience(ctx context.Context, cl localv1.LocalServiceClient, to []string) ([]*localv1.Audience, error) {
+	var out []*localv1.Audience
+	var groups []*localv1.Group
+	var friends []*localv1.Friend
+	loaded := false
+	for _, w := range to {
+		switch strings.ToLower(w) {
+		case "me":
+			out = append(out, &localv1.Audience{Kind: localv1.AudienceKind_AUDIENCE_KIND_ME})
+			continue
+		case "friends":
+			out = append(out, &localv1.Audience{Kind: localv1.AudienceKind_AUDIENCE_KIND_FRIENDS})
+			continue
+		case "public":
+			out = append(out, &localv1.Audience{Kind: localv1.AudienceKind_AUDIENCE_KIND_PUBLIC})
+			continue
+		}
+		if !loaded {
+			g, err := cl.ListGroups(ctx, &localv1.ListGroupsRequest{})
+			if err != nil {
+				return nil, err
+			}
+			f, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+			if err != nil {
+				return nil, err
+			}
+			groups, friends, loaded = g.GetGroups(), f.GetFriends(), true
+		}
+		if g := findGroup(groups, w); g != "" {
+			out = append(out, &localv1.Audience{Kind: localv1.AudienceKind_AUDIENCE_KIND_GROUP, Group: g})
+			continue
+		}
+		id, err := resolveFriend(friends, w)
+		if err != nil {
+			return nil, fmt.Errorf("--to %s: not me, friends, public, a group or a friend: %w", w, err)
+		}
+		out = append(out, &localv1.Audience{Kind: localv1.AudienceKind_AUDIENCE_KIND_FRIEND, FriendId: id})
+	}
+	return out, nil
+}
+
+func findGroup(groups []*localv1.Group, name string) string {
+	for _, g := range groups {
+		if strings.EqualFold(g.GetName(), name) {
+			return g.GetName()
+		}
+	}
+	return ""
+}
