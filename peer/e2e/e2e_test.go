@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// binDir holds kith and kith-rendezvous built once for all scripts.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kith-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/kithnet/kith/peer/cmd/kith", "github.com/kithnet/kith/rendezvous/cmd/kith-rendezvous")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building the binaries failed:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			env.Setenv("KITH_SCRYPT_WORK_FACTOR", "10") // backups: fast scrypt in tests
+			env.Values["procs"] = map[string]*exec.Cmd{}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"daemon":   cmdDaemon,
+			"stop":     cmdStop,
+			"kill9":    cmdKill9,
+			"capture":  cmdCapture,
+			"freeaddr": cmdFreeAddr,
+			"waitfile": cmdWaitFile,
+			"exits":    cmdExits,
+		},
+	})
+}
+
+func procs(ts *testscript.TestScript) map[string]*exec.Cmd {
+	return ts.Value("procs").(map[string]*exec.Cmd)
+}
+
+// daemon NAME HOME [flag...]: start `kith --home HOME daemon flag...` in the background,
+// logging to $WORK/NAME.log, and wait until its socket accepts connections.
+// With !, expect the daemon to refuse to start (exit non-zero within 10 s).
+func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: daemon NAME HOME [flag...]")
+	}
+	name, home := args[0], ts.MkAbs(args[1])
+	logPath := ts.MkAbs(name + ".log")
+	logf, err := os.Create(logPath)
+	ts.Check(err)
+	cmd := exec.Command(filepath.Join(binDir, "kith"), append([]string{"--home", home, "daemon"}, args[2:]...)...)
+	cmd.Env = scriptEnv(ts)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	ts.Check(cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logf.Close() }()
+	ts.Defer(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			out, _ := os.ReadFile(logPath)
+			if neg {
+				ts.Logf("daemon %s refused to start as expected:\n%s", name, out)
+				return
+			}
+			ts.Fatalf("daemon %s exited: %v\n%s", name, err, out)
+		default:
+		}
+		if !neg {
+			if c, err := net.Dial("unix", filepath.Join(home, "kith.sock")); err == nil {
+				c.Close()
+				procs(ts)[name] = cmd
+				ts.Setenv("EXITED_"+name, "")
+				go func() { err := <-exited; exited <- err }()
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if neg {
+		ts.Fatalf("daemon %s started, but it should have refused", name)
+	}
+	out, _ := os.ReadFile(logPath)
+	ts.Fatalf("daemon %s: socket not ready in 20s\n%s", name, out)
+}
+
+func scriptEnv(ts *testscript.TestScript) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "KITH_SCRYPT_WORK_FACTOR", "KITH_PASSPHRASE", "TMPDIR"} {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	return env
+}
+
+// stop NAME: SIGTERM the daemon and expect a clean exit (status 0) within 10 s.
+func cmdStop(ts *testscript.TestScript, neg bool, args []string) {
+	cmd := procOf(ts, args)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if !waitExit(cmd, 10*time.Second) {
+		cmd.Process.Kill()
+		ts.Fatalf("daemon %s did not exit within 10s of SIGTERM", args[0])
+	}
+	delete(procs(ts), args[0])
+	if code := cmd.ProcessState.ExitCode(); (code != 0) != neg {
+		ts.Fatalf("daemon %s exited with %d", args[0], code)
+	}
+}
+
+// kill9 NAME: SIGKILL the daemon, as a crash or power cut would.
+func cmdKill9(ts *testscript.TestScript, neg bool, args []string) {
+	cmd := procOf(ts, args)
+	cmd.Process.Kill()
+	waitExit(cmd, 10*time.Second)
+	delete(procs(ts), args[0])
+}
+
+func procOf(ts *testscript.TestScript, args []string) *exec.Cmd {
+	if len(args) != 1 {
+		ts.Fatalf("usage: stop|kill9 NAME")
+	}
+	cmd := procs(ts)[args[0]]
+	if cmd == nil {
+		ts.Fatalf("no daemon called %s is running", args[0])
+	}
+	return cmd
+}
+
+func waitExit(cmd *exec.Cmd, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cmd.ProcessState != nil {
+			return true
+		}
+		var ws syscall.WaitStatus
+		if pid, _ := syscall.Wait4(cmd.Process.Pid, &ws, syscall.WNOHANG, nil); pid == 0 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		return true
+	}
+	return cmd.ProcessState != nil
+}
+
+// capture VAR PROG [arg...]: run PROG (from the binaries under test) and set $VAR to its
+// trimmed stdout; fails when PROG fails.
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: capture VAR PROG [arg...]")
+	}
+	cmd := exec.Command(filepath.Join(binDir, args[1]), args[2:]...)
+	cmd.Env = scriptEnv(ts)
+	cmd.Dir = ts.Getenv("WORK")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		ts.Fatalf("capture %s: %v\n%s", strings.Join(args[1:], " "), err, errb.String())
+	}
+	ts.Setenv(args[0], strings.TrimSpace(out.String()))
+}
+
+// freeaddr VAR: set $VAR to a free UDP address on 127.0.0.1.
+func cmdFreeAddr(ts *testscript.TestScript, neg bool, args []string) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], c.LocalAddr().String())
+	c.Close()
+}
+
+// waitfile FILE TEXT [SECONDS]: wait until FILE contains TEXT (a daemon's log, say).
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitfile FILE TEXT [SECONDS]")
+	}
+	d := 10 * time.Second
+	if len(args) == 3 {
+		secs, err := time.ParseDuration(args[2] + "s")
+		ts.Check(err)
+		d = secs
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		if bytes.Contains(b, []byte(args[1])) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("%s does not contain %q after %v", args[0], args[1], d)
+}
+
+// exits CODE PROG [arg...]: run PROG and require exit status CODE; its output feeds the
+// stdout and stderr assertions that follow, as exec's does.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROG [arg...]")
+	}
+	cmd := exec.Command(filepath.Join(binDir, args[1]), args[2:]...)
+	cmd.Env = scriptEnv(ts)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	if fmt.Sprint(code) != args[0] {
+		ts.Fatalf("%s exited with %d, want %s", strings.Join(args[1:], " "), code, args[0])
+	}
+}
