@@ -3,11 +3,13 @@ package deploy
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"sigs.k8s.io/yaml"
 )
 
@@ -135,10 +137,35 @@ func TestCompose(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(s.Build.Context, s.Build.Dockerfile)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+		if hc := s.Healthcheck; hc != nil && len(hc.Test) > 1 && !slices.Contains(imageFiles(t), hc.Test[1]) {
+			t.Errorf("%s: healthcheck runs %s, which the image does not hold (it has %v)", name, hc.Test[1], imageFiles(t))
+		}
 		if !s.ReadOnly || !slices.Equal(s.CapDrop, []string{"ALL"}) {
 			t.Errorf("%s: read_only %v, cap_drop %v; want a read-only root and no capabilities", name, s.ReadOnly, s.CapDrop)
 		}
 	}
+}
+
+// imageFiles lists the files the Dockerfile's final stage copies in from other stages.
+func imageFiles(t *testing.T) []string {
+	t.Helper()
+	src, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, err := parseDockerfile(string(src))
+	if err != nil || len(stages) == 0 {
+		t.Fatalf("Dockerfile: %v", err)
+	}
+	var files []string
+	for _, cmd := range stages[len(stages)-1].Commands {
+		if c, ok := cmd.(*instructions.CopyCommand); ok && c.From != "" {
+			for _, p := range c.SourcePaths {
+				files = append(files, path.Join(c.DestPath, path.Base(p)))
+			}
+		}
+	}
+	return files
 }
 
 // TestCheckComposeRejects proves the compose checks can fail.

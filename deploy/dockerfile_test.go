@@ -94,8 +94,8 @@ func TestDockerfile(t *testing.T) {
 		return
 	}
 	build, final := stages[0], stages[len(stages)-1]
-	if !strings.HasPrefix(build.BaseName, "golang:1.26.") {
-		t.Errorf("builder stage from %q, want a pinned golang:1.26.x image (go.mod's Go)", build.BaseName)
+	if want := "golang:" + goVersion(t) + "-"; !strings.HasPrefix(build.BaseName, want) {
+		t.Errorf("builder stage from %q, want %s... (the Go release go.mod asks for, on a pinned OS)", build.BaseName, want)
 	}
 	var cgoOff, trimpath bool
 	for _, cmd := range build.Commands {
@@ -139,6 +139,22 @@ func TestDockerfile(t *testing.T) {
 	if len(entrypoint) == 0 || !strings.HasSuffix(entrypoint[0], "/kith-rendezvous") {
 		t.Errorf("ENTRYPOINT %q, want kith-rendezvous in exec form", entrypoint)
 	}
+}
+
+// goVersion is the go directive of the module's go.mod.
+func goVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "go "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("go.mod has no go directive")
+	return ""
 }
 
 // TestCheckDockerfileRejects proves the checks can fail.
