@@ -4,6 +4,7 @@ package post
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -78,9 +79,11 @@ func ParseIDString(s string) (ID, error) {
 	if len(s) != 2*IDSize {
 		return id, fmt.Errorf("%w: post id %q: want %d hex digits", ErrInvalid, clip(s), 2*IDSize)
 	}
-	if _, err := fmt.Sscanf(s, "%x", &id); err != nil || fmt.Sprintf("%x", id[:]) != strings.ToLower(s) {
-		return id, fmt.Errorf("%w: post id %q is not hexadecimal", ErrInvalid, clip(s))
+	b, err := hex.DecodeString(s)
+	if err != nil || hex.EncodeToString(b) != s {
+		return id, fmt.Errorf("%w: post id %q is not lowercase hexadecimal", ErrInvalid, clip(s))
 	}
+	copy(id[:], b)
 	return id, nil
 }
 

@@ -107,6 +107,9 @@ func (s *Store) PutFriend(f Friend) error {
 	if err := CheckFriend(f); err != nil {
 		return err
 	}
+	if s.hasSelf && f.Key == s.self {
+		return fmt.Errorf("add friend: that is this home's own ID")
+	}
 	return s.update(func(tx *bolt.Tx) error {
 		before := s.viewerOf(tx, f.Key)
 		v, err := json.Marshal(f)
