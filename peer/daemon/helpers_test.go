@@ -42,6 +42,12 @@ func newPeer(t *testing.T, name string) *peer {
 	if err := st.Init(key, name); err != nil {
 		t.Fatal(err)
 	}
+	return &peer{name: name, key: key, st: st, node: startNode(t, st)}
+}
+
+// startNode starts a node for st on a loopback UDP socket.
+func startNode(t *testing.T, st *store.Store) *daemon.Node {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +58,7 @@ func newPeer(t *testing.T, name string) *peer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { node.Close() })
-	return &peer{name: name, key: key, st: st, node: node}
+	return node
 }
 
 // befriend makes b a friend of a (one way: a's store knows b, with b's address).

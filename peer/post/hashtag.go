@@ -10,16 +10,16 @@ import (
 const maxTagLen = 100
 
 // Hashtags returns the distinct hashtags of text, lowercase, without '#', in order of
-// first appearance. A tag starts with '#' at the start of the text or after a character
-// that is not a letter, digit or '_' (so "a#b" and URLs' fragments are not tags), and runs
-// over letters, digits and '_'. A tag of digits only is not a tag ("#1").
+// first appearance. A tag starts with '#' at the start of the text, after a space or
+// after punctuation other than '/', '#' and '&' (so "a#b", "##b" and URLs' fragments are
+// not tags), and runs over letters, digits, marks and '_'. Digits only is not a tag ("#1").
 func Hashtags(text string) []string {
 	var tags []string
 	seen := map[string]bool{}
 	prev := rune(' ')
 	for i := 0; i < len(text); {
 		r, n := utf8.DecodeRuneInString(text[i:])
-		if r != '#' || isTagRune(prev) || prev == '#' {
+		if r != '#' || !opensTag(prev) {
 			prev = r
 			i += n
 			continue
@@ -44,6 +44,10 @@ func Hashtags(text string) []string {
 		i = j
 	}
 	return tags
+}
+
+func opensTag(prev rune) bool {
+	return unicode.IsSpace(prev) || unicode.IsPunct(prev) && !strings.ContainsRune("/#&_", prev)
 }
 
 func isTagRune(r rune) bool {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"math"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kithnet/kith/peer/feed"
@@ -38,6 +40,9 @@ func (s *Store) Changes(viewer identity.PublicKey, since uint64, limit int) (Pag
 		v := s.viewerOf(tx, viewer)
 		me := s.self
 		pg.Last = since
+		if since == math.MaxUint64 {
+			return nil // nothing can follow, and since+1 would wrap to the start
+		}
 		c := tx.Bucket(bChanges).Cursor()
 		examined := 0
 		k, id := c.Seek(u64(since + 1))
