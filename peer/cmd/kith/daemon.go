@@ -45,7 +45,7 @@ func cmdDaemon(e *env, args []string) error {
 	node, err := daemon.Start(daemon.Config{
 		Store: st, PacketConn: pc, Logger: log, BatchSize: *batch,
 		Progress: func(friend identity.PublicKey, step store.Applied, cursor uint64) {
-			log.Info("pull step", "friend", friend.ID(), "stored", step.Stored, "dropped", step.Dropped, "cursor", cursor)
+			log.Info("pull step", "friend", friend.ID(), "cursor", cursor, "stored", step.Stored, "dropped", step.Dropped)
 		},
 	})
 	if err != nil {

@@ -101,27 +101,18 @@ func startDaemon(t *testing.T, home, listen string, extra ...string) *proc {
 	return p
 }
 
-// stop ends the daemon with SIGTERM and returns its peak RSS in KiB.
-func (p *proc) stop(t *testing.T) int64 {
+// stop ends the daemon with SIGTERM.
+func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	if p.cmd.ProcessState != nil {
-		return maxRSS(p.cmd)
+		return
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
-	return maxRSS(p.cmd)
 }
 
-func maxRSS(cmd *exec.Cmd) int64 {
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss
-	}
-	return -1
-}
-
-// syncOnce runs a daemon on home that pulls every friend once and exits; it returns
-// the process's peak RSS in KiB.
-func syncOnce(t *testing.T, home string, extra ...string) int64 {
+// syncOnce runs a daemon on home that pulls every friend once and exits.
+func syncOnce(t *testing.T, home string, extra ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -131,7 +122,6 @@ func syncOnce(t *testing.T, home string, extra ...string) int64 {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("kith daemon --sync-once on %s: %v\n%s", home, err, stderr.String())
 	}
-	return maxRSS(cmd)
 }
 
 // openStore opens a home whose daemon has stopped.
