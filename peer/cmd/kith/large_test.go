@@ -147,13 +147,10 @@ func TestLargeAttachmentBoundedMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
-	pullerRSS := f.stop()
-	authorRSS, err := vmHWM(d.cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pullerMem := f.stop()
+	authorMem := readMemory(d.cmd.Process.Pid)
 	d.stop(t)
-	t.Logf("200 MiB attachment synced in %v; peak RSS: author %d MiB, puller %d MiB", elapsed.Round(time.Millisecond), authorRSS>>10, pullerRSS>>10)
+	t.Logf("200 MiB attachment synced in %v; peak RSS: author %v, puller %v", elapsed.Round(time.Millisecond), authorMem, pullerMem)
 
 	pst := openStoreNoCleanup(t, puller)
 	defer pst.Close()
@@ -162,7 +159,7 @@ func TestLargeAttachmentBoundedMemory(t *testing.T) {
 		t.Fatalf("puller's copy of the blob: %d bytes, %v; want %d", got, err, size)
 	}
 	bf.Close()
-	for who, rss := range map[string]int64{"author": authorRSS, "puller": pullerRSS} {
+	for who, rss := range map[string]int64{"author": authorMem.peak, "puller": pullerMem.peak} {
 		if rss <= 0 || rss > maxRSSKiB {
 			t.Errorf("%s peak RSS %d KiB, want at most %d KiB", who, rss, maxRSSKiB)
 		}

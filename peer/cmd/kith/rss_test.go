@@ -14,17 +14,37 @@ import (
 // vmHWM reads a live process's peak resident set size, in KiB, from /proc. (rusage's
 // maxrss is no good for a child of a big test process: Linux carries the pre-exec
 // high-water mark, the parent's, across exec.)
-func vmHWM(pid int) (int64, error) {
+func vmHWM(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
+
+// procStatus reads one kB field of /proc/PID/status.
+func procStatus(pid int, field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// memory is a process's peak RSS and, at the time of reading, how much of its resident
+// memory is its own (anonymous: heap, stacks) and how much is file pages it maps (bbolt's
+// mmap: reclaimable cache that VmHWM counts too).
+type memory struct{ peak, anon, file int64 }
+
+func (m memory) String() string {
+	return fmt.Sprintf("%d MiB (at the end: %d MiB anonymous, %d MiB mapped file)", m.peak>>10, m.anon>>10, m.file>>10)
+}
+
+func readMemory(pid int) memory {
+	var m memory
+	m.peak, _ = procStatus(pid, "VmHWM")
+	m.anon, _ = procStatus(pid, "RssAnon")
+	m.file, _ = procStatus(pid, "RssFile")
+	return m
 }
 
 // follower is a `kith daemon` process whose log lines the test reads as they come.
@@ -84,10 +104,10 @@ func containsAll(s string, subs []string) bool {
 	return true
 }
 
-// stop reads the peak RSS (KiB), then ends the daemon.
-func (f *follower) stop() int64 {
-	rss, _ := vmHWM(f.cmd.Process.Pid)
+// stop reads the process's memory, then ends the daemon.
+func (f *follower) stop() memory {
+	m := readMemory(f.cmd.Process.Pid)
 	f.cmd.Process.Signal(os.Interrupt)
 	f.cmd.Wait()
-	return rss
+	return m
 }
