@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+)
+
+// seedPosts opens a stopped home, befriends friendID and publishes n posts to friends.
+func seedPosts(t *testing.T, home, friendID string, n, textSize int) {
+	t.Helper()
+	st := openStoreNoCleanup(t, home)
+	defer st.Close()
+	if err := st.PutFriend(store.Friend{Key: mustParseID(t, friendID), Name: "puller"}); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("x", textSize)
+	for done := 0; done < n; {
+		batch := make([]store.NewPost, min(2000, n-done))
+		for i := range batch {
+			batch[i] = store.NewPost{Text: fmt.Sprintf("%d %s", done+i, text)}
+		}
+		if _, err := st.PublishMany(batch); err != nil {
+			t.Fatal(err)
+		}
+		done += len(batch)
+	}
+}
+
+func openStoreNoCleanup(t *testing.T, home string) *store.Store {
+	t.Helper()
+	st, err := store.Open(store.Config{Home: home, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestSIGKILLMidSync kills the puller in the middle of a large sync, restarts it, and
+// checks that every post arrived exactly once and the cursor is where the feed ends.
+func TestSIGKILLMidSync(t *testing.T) {
+	const n = 8000
+	author, authorID := newHome(t, "author")
+	puller, pullerID := newHome(t, "puller")
+	seedPosts(t, author, pullerID, n, 100)
+	d := startDaemon(t, author, "127.0.0.1:0")
+	kith(t, puller, "friend", "add", authorID, "--addr", d.addr)
+
+	cmd := exec.Command(kithBin, "--home", puller, "daemon", "--listen", "127.0.0.1:0", "--sync-once", "--batch", "100")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	sc := bufio.NewScanner(stderr)
+	steps := 0
+	for steps < 5 && sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "pull step") {
+			steps++
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	go io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("the puller was not killed mid-sync (exit %v, steps seen %d):\n%s", err, steps, log.String())
+	}
+
+	st := openStoreNoCleanup(t, puller)
+	partial, _ := st.CountPosts(mustParseID(t, authorID))
+	st.Close()
+	if partial == 0 || partial >= n {
+		t.Fatalf("after SIGKILL the puller holds %d posts; want some but not all of %d", partial, n)
+	}
+	t.Logf("killed after %d posts of %d", partial, n)
+
+	syncOnce(t, puller, "--batch", "100")
+	syncOnce(t, puller, "--batch", "100") // a repeat changes nothing
+	d.stop(t)
+
+	ast := openStoreNoCleanup(t, author)
+	last, _ := ast.LastSeq()
+	var want []store.Stored
+	ast.Posts(nil, func(p store.Stored) bool { want = append(want, p); return true })
+	ast.Close()
+	st = openStoreNoCleanup(t, puller)
+	defer st.Close()
+	a := mustParseID(t, authorID)
+	if got, _ := st.CountPosts(a); got != n || len(want) != n {
+		t.Fatalf("after the restart the puller holds %d posts (author has %d); want exactly %d", got, len(want), n)
+	}
+	for _, p := range want {
+		got, err := st.Post(a, p.ID())
+		if err != nil || !bytes.Equal(got.Envelope.Signature, p.Envelope.Signature) {
+			t.Fatalf("post %s: %v, or not the author's exact envelope", p.ID(), err)
+		}
+	}
+	if c, _ := st.Cursor(a); c != last {
+		t.Errorf("cursor %d, want the author's last sequence number %d", c, last)
+	}
+}
+
+// TestLargeAttachmentBoundedMemory syncs a 200 MiB attachment between two processes and
+// bounds the peak RSS of both.
+func TestLargeAttachmentBoundedMemory(t *testing.T) {
+	const size = 200 << 20
+	const maxRSSKiB = 64 << 10 // a third of the attachment: memory must not follow its size
+	author, authorID := newHome(t, "author")
+	puller, pullerID := newHome(t, "puller")
+	st := openStoreNoCleanup(t, author)
+	if err := st.PutFriend(store.Friend{Key: mustParseID(t, pullerID)}); err != nil {
+		t.Fatal(err)
+	}
+	att, err := st.PutBlob(io.LimitReader(rand.NewChaCha8([32]byte{1}), size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	att.MediaType, att.FileName = "image/jpeg", "big.jpg"
+	if _, err := st.Publish(store.NewPost{Text: "a big photo", Attachments: []*postv1.Attachment{att}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	d := startDaemon(t, author, "127.0.0.1:0")
+	kith(t, puller, "friend", "add", authorID, "--addr", d.addr)
+	start := time.Now()
+	f, err := startFollower(puller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.waitFor(time.Minute, "pull step", "stored=1 "); err != nil {
+		f.stop()
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	pullerMem := f.stop()
+	authorMem := readMemory(d.cmd.Process.Pid)
+	d.stop(t)
+	t.Logf("200 MiB attachment synced in %v; peak RSS: author %v, puller %v", elapsed.Round(time.Millisecond), authorMem, pullerMem)
+
+	pst := openStoreNoCleanup(t, puller)
+	defer pst.Close()
+	bf, got, err := pst.OpenBlob(att.Sha256)
+	if err != nil || got != size {
+		t.Fatalf("puller's copy of the blob: %d bytes, %v; want %d", got, err, size)
+	}
+	bf.Close()
+	for who, rss := range map[string]int64{"author": authorMem.peak, "puller": pullerMem.peak} {
+		if rss <= 0 || rss > maxRSSKiB {
+			t.Errorf("%s peak RSS %d KiB, want at most %d KiB", who, rss, maxRSSKiB)
+		}
+	}
+}

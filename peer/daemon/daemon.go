@@ -1,0 +1,218 @@
+// Package daemon runs a kith node: the store, the QUIC transport serving kith.sync.v1,
+// and pullers that keep friends' posts flowing in.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/syncer"
+	"github.com/kithnet/kith/peer/transport"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Config is what a node needs.
+type Config struct {
+	// Store is the open store; the node does not close it.
+	Store *store.Store
+	// PacketConn carries QUIC; the node does not close it.
+	PacketConn net.PacketConn
+	// Path is transport.Direct (default) or transport.Relay.
+	Path string
+	// Logger receives what the node has to say; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Retry is how long Follow waits before reconnecting to a friend; 2s when zero.
+	Retry time.Duration
+	// BatchSize is how many changes a pull step asks for; the server default when zero.
+	BatchSize int
+	// Progress, when set, is called after every stored pull step.
+	Progress func(friend identity.PublicKey, step store.Applied, cursor uint64)
+}
+
+// Node serves the sync API and pulls from friends.
+type Node struct {
+	cfg    Config
+	st     *store.Store
+	tr     *transport.Transport
+	srv    *grpc.Server
+	puller *syncer.Puller
+	log    *slog.Logger
+	wg     sync.WaitGroup
+}
+
+// Start opens the transport on cfg.PacketConn and starts serving.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Retry == 0 {
+		cfg.Retry = 2 * time.Second
+	}
+	key, err := cfg.Store.Key()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := transport.New(transport.Config{Key: key, PacketConn: cfg.PacketConn, Path: cfg.Path, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := tr.Listen()
+	if err != nil {
+		tr.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	srv := grpc.NewServer(grpc.Creds(transport.Credentials()))
+	syncv1.RegisterSyncServiceServer(srv, syncer.NewServer(cfg.Store, cfg.Logger))
+	n := &Node{
+		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, log: cfg.Logger,
+		puller: syncer.NewPuller(syncer.PullerConfig{Store: cfg.Store, Logger: cfg.Logger, BatchSize: cfg.BatchSize, Progress: cfg.Progress}),
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			n.log.Error("sync server stopped", "err", err)
+		}
+	}()
+	return n, nil
+}
+
+// Transport returns the node's transport (for `kith status`: Peers).
+func (n *Node) Transport() *transport.Transport { return n.tr }
+
+// Addr returns the address the node listens on.
+func (n *Node) Addr() net.Addr { return n.tr.Addr() }
+
+// Close stops serving and waits for the node's goroutines; the caller first cancels the
+// context given to Follow.
+func (n *Node) Close() error {
+	n.srv.Stop()
+	err := n.tr.Close()
+	n.wg.Wait()
+	return err
+}
+
+// client connects to a friend at its known address.
+func (n *Node) client(f store.Friend) (*grpc.ClientConn, error) {
+	if f.Addr == "" {
+		return nil, fmt.Errorf("friend %s has no known address (add one with --addr HOST:PORT)", f.Key.Short())
+	}
+	addr, err := net.ResolveUDPAddr("udp", f.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("friend %s address %q: %w", f.Key.Short(), f.Addr, err)
+	}
+	return n.tr.Client(addr, f.Key)
+}
+
+// Sync pulls one friend's feed to the end, once.
+func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) {
+	cc, err := n.client(f)
+	if err != nil {
+		return syncer.Result{}, err
+	}
+	defer cc.Close()
+	return n.puller.Pull(ctx, syncv1.NewSyncServiceClient(cc), f.Key)
+}
+
+// SyncAll pulls every friend that has an address, once. It returns the friends that
+// could not be synced, joined.
+func (n *Node) SyncAll(ctx context.Context) error {
+	fs, err := n.st.Friends()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range fs {
+		if f.Addr == "" {
+			continue
+		}
+		res, err := n.Sync(ctx, f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n.log.Info("synced", "friend", f.Key.ID(), "name", f.Name, "stored", res.Stored, "dropped", res.Dropped, "blobs", res.Blobs, "cursor", res.Cursor)
+	}
+	return errors.Join(errs...)
+}
+
+// Recover asks one friend for every own post it holds.
+func (n *Node) Recover(ctx context.Context, f store.Friend) (int, error) {
+	cc, err := n.client(f)
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Close()
+	key, err := n.st.Key()
+	if err != nil {
+		return 0, err
+	}
+	return n.puller.Recover(ctx, syncv1.NewSyncServiceClient(cc), key.Public())
+}
+
+// Follow keeps every friend with an address watched until ctx ends, reconnecting after
+// failures. Friends added later are picked up within Retry.
+func (n *Node) Follow(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	running := map[identity.PublicKey]context.CancelFunc{}
+	defer func() {
+		for _, cancel := range running {
+			cancel()
+		}
+	}()
+	for {
+		fs, err := n.st.Friends()
+		if err != nil {
+			n.log.Error("list friends", "err", err)
+		}
+		for _, f := range fs {
+			if f.Addr == "" || running[f.Key] != nil {
+				continue
+			}
+			fctx, cancel := context.WithCancel(ctx)
+			running[f.Key] = cancel
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.follow(fctx, f)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.cfg.Retry):
+		}
+	}
+}
+
+func (n *Node) follow(ctx context.Context, f store.Friend) {
+	for ctx.Err() == nil {
+		err := func() error {
+			cc, err := n.client(f)
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			return n.puller.Watch(ctx, syncv1.NewSyncServiceClient(cc), f.Key)
+		}()
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("following a friend", "friend", f.Key.ID(), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(n.cfg.Retry):
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kithnet/kith/peer/post"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+)
+
+// Blob bytes live in files under home/blobs, named by their SHA-256, and the bbolt file
+// indexes them. Keeping gigabytes out of bbolt keeps its memory map, and so the peer's
+// resident memory, small: bbolt reads through mmap, so serving a 1 GiB value from it
+// would make the whole value resident. A blob file is complete and fsynced before the
+// index names it, so a crash leaves at worst an unnamed temporary file.
+const blobDir = "blobs"
+
+// ErrBlobMismatch means received bytes do not hash to, or are not the size of, the
+// attachment they claim to be.
+var ErrBlobMismatch = errors.New("blob content does not match its address")
+
+// BlobWriter receives a blob's bytes in order and commits it once its hash checks out.
+type BlobWriter struct {
+	s    *Store
+	f    *os.File
+	h    hash.Hash
+	size uint64
+}
+
+// NewBlob starts writing a blob.
+func (s *Store) NewBlob() (*BlobWriter, error) {
+	f, err := os.CreateTemp(filepath.Join(s.home, blobDir), ".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("new blob: %w", err)
+	}
+	return &BlobWriter{s: s, f: f, h: sha256.New()}, nil
+}
+
+// Write appends p.
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	if w.size+uint64(len(p)) > post.MaxAttachmentSize {
+		return 0, fmt.Errorf("blob: larger than %d bytes (1 GiB)", post.MaxAttachmentSize)
+	}
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.size += uint64(n)
+	return n, err
+}
+
+// Size returns the bytes written so far.
+func (w *BlobWriter) Size() uint64 { return w.size }
+
+// Abort discards the blob.
+func (w *BlobWriter) Abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// Commit checks the blob against want (its SHA-256 and size, when want is not nil),
+// makes it durable and indexes it. It returns the blob's SHA-256.
+func (w *BlobWriter) Commit(want *postv1.Attachment) ([]byte, error) {
+	sum := w.h.Sum(nil)
+	if want != nil && (string(sum) != string(want.GetSha256()) || w.size != want.GetSize()) {
+		w.Abort()
+		return nil, fmt.Errorf("%w: got sha256 %x (%d bytes), want %x (%d bytes)", ErrBlobMismatch, sum[:8], w.size, want.GetSha256(), want.GetSize())
+	}
+	if err := w.f.Sync(); err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
+	}
+	if err := w.f.Close(); err != nil {
+		os.Remove(w.f.Name())
+		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
+	}
+	if err := os.Rename(w.f.Name(), w.s.blobPath(sum)); err != nil {
+		os.Remove(w.f.Name())
+		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
+	}
+	err := w.s.update(func(tx *bolt.Tx) error { return tx.Bucket(bBlobs).Put(sum, u64(w.size)) })
+	if err != nil {
+		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
+	}
+	return sum, nil
+}
+
+// PutBlob copies r into a new blob and returns its attachment (name and type unset).
+func (s *Store) PutBlob(r io.Reader) (*postv1.Attachment, error) {
+	w, err := s.NewBlob()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 256<<10)
+	if _, err := io.CopyBuffer(w, r, buf); err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("put blob: %w", err)
+	}
+	size := w.Size()
+	sum, err := w.Commit(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &postv1.Attachment{Sha256: sum, Size: size}, nil
+}
+
+// HasBlob reports whether the blob with this SHA-256 is stored.
+func (s *Store) HasBlob(sha []byte) (bool, error) {
+	ok := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bBlobs).Get(sha) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// OpenBlob opens a stored blob for reading.
+func (s *Store) OpenBlob(sha []byte) (*os.File, uint64, error) {
+	ok, err := s.HasBlob(sha)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok || len(sha) != sha256.Size {
+		return nil, 0, fmt.Errorf("blob %x: %w", sha, ErrNotFound)
+	}
+	f, err := os.Open(s.blobPath(sha))
+	if err != nil {
+		return nil, 0, fmt.Errorf("blob %x: %w", sha, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("blob %x: %w", sha, err)
+	}
+	return f, uint64(st.Size()), nil
+}
+
+func (s *Store) blobPath(sha []byte) string {
+	return filepath.Join(s.home, blobDir, hex.EncodeToString(sha))
+}
+
+// checkBlobs refuses an own post whose attachments are not stored with their sizes.
+func checkBlobs(tx *bolt.Tx, atts []*postv1.Attachment) error {
+	for _, a := range atts {
+		v := tx.Bucket(bBlobs).Get(a.GetSha256())
+		if v == nil {
+			return fmt.Errorf("attachment %x: %w (store it with PutBlob first)", a.GetSha256(), ErrNotFound)
+		}
+		if getU64(v) != a.GetSize() {
+			return fmt.Errorf("attachment %x: size %d, stored blob has %d", a.GetSha256(), a.GetSize(), getU64(v))
+		}
+	}
+	return nil
+}

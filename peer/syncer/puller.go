@@ -1,0 +1,259 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Errors a caller may test for with errors.Is.
+var (
+	// ErrTampered means a friend served something that does not verify as theirs: a bad
+	// signature, a forged author, a post other than the one asked for, or a blob that
+	// does not match its hash. Nothing of that step is stored.
+	ErrTampered = errors.New("friend served data that does not verify")
+	// ErrProtocol means a friend's answer breaks the sync protocol.
+	ErrProtocol = errors.New("friend's answer breaks the sync protocol")
+)
+
+// PullerConfig configures a Puller.
+type PullerConfig struct {
+	// Store is where pulled posts go.
+	Store *store.Store
+	// Logger receives rejections and progress; slog.Default() when nil.
+	Logger *slog.Logger
+	// BatchSize is how many changes one step asks for; DefaultLimit when zero.
+	BatchSize int
+	// Progress, when set, is called after every stored step.
+	Progress func(friend identity.PublicKey, step store.Applied, cursor uint64)
+}
+
+// Puller pulls friends' changes feeds into the store.
+type Puller struct {
+	cfg PullerConfig
+	log *slog.Logger
+}
+
+// NewPuller returns a Puller.
+func NewPuller(cfg PullerConfig) *Puller {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultLimit
+	}
+	return &Puller{cfg: cfg, log: cfg.Logger}
+}
+
+// Result sums up a pull.
+type Result struct {
+	store.Applied
+	// Cursor is the friend's sequence number reached.
+	Cursor uint64
+	// Blobs is how many attachments were fetched.
+	Blobs int
+}
+
+// Pull brings the store up to date with friend's feed, step by step: each step's posts
+// are verified, their attachments fetched and checked, and then the posts and the
+// advanced cursor are stored in one transaction.
+func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey) (Result, error) {
+	var res Result
+	cursor, err := p.cfg.Store.Cursor(friend)
+	if err != nil {
+		return res, err
+	}
+	res.Cursor = cursor
+	for {
+		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)})
+		if err != nil {
+			return res, fmt.Errorf("pull %s: changes since %d: %w", friend.Short(), cursor, err)
+		}
+		batch, blobs, err := p.step(ctx, c, friend, cursor, resp)
+		if err != nil {
+			return res, fmt.Errorf("pull %s: %w", friend.Short(), err)
+		}
+		n, err := p.cfg.Store.Apply(friend, batch)
+		if err != nil {
+			return res, fmt.Errorf("pull %s: %w", friend.Short(), err)
+		}
+		cursor = batch.Cursor
+		res.Stored += n.Stored
+		res.Ignored += n.Ignored
+		res.Dropped += n.Dropped
+		res.Blobs += blobs
+		res.Cursor = cursor
+		if p.cfg.Progress != nil {
+			p.cfg.Progress(friend, n, cursor)
+		}
+		if !resp.GetMore() {
+			return res, nil
+		}
+	}
+}
+
+// step turns one Changes answer into a verified batch.
+func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, since uint64, resp *syncv1.ChangesResponse) (store.Batch, int, error) {
+	b := store.Batch{Cursor: resp.GetLastSeq()}
+	if b.Cursor < since {
+		return b, 0, fmt.Errorf("%w: last_seq %d is before since %d", ErrProtocol, b.Cursor, since)
+	}
+	want := map[post.ID]bool{}
+	var ids [][]byte
+	for _, ch := range resp.GetChanges() {
+		id, err := post.ParseID(ch.GetPostId())
+		if err != nil || ch.GetSeq() <= since || ch.GetSeq() > b.Cursor {
+			return b, 0, fmt.Errorf("%w: bad change %v", ErrProtocol, ch)
+		}
+		switch ch.GetKind() {
+		case syncv1.ChangeKind_CHANGE_KIND_POST:
+			if !want[id] {
+				want[id] = true
+				ids = append(ids, id[:])
+			}
+		case syncv1.ChangeKind_CHANGE_KIND_REVOKED:
+			b.Revoked = append(b.Revoked, id)
+		default:
+			return b, 0, fmt.Errorf("%w: unknown change kind %v", ErrProtocol, ch.GetKind())
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), MaxIDs)
+		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: ids[:n]})
+		if err != nil {
+			return b, 0, fmt.Errorf("get posts: %w", err)
+		}
+		ids = ids[n:]
+		for _, env := range got.GetPosts() {
+			pl, err := post.OpenFrom(env, friend)
+			if err == nil && !want[post.ID(pl.GetId())] {
+				err = fmt.Errorf("post %x was not asked for", pl.GetId())
+			}
+			if err != nil {
+				p.log.Warn("rejected a post a friend served", "friend", friend.ID(), "err", err)
+				return b, 0, fmt.Errorf("%w: %w", ErrTampered, err)
+			}
+			delete(want, post.ID(pl.GetId())) // a second copy of one id is not accepted
+			b.Posts = append(b.Posts, store.Verified{Envelope: env, Payload: pl})
+		}
+	}
+	blobs, err := p.fetchBlobs(ctx, c, friend, b.Posts)
+	return b, blobs, err
+}
+
+// fetchBlobs stores the attachments of posts that the store lacks, checking each.
+func (p *Puller) fetchBlobs(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, posts []store.Verified) (int, error) {
+	n := 0
+	for _, v := range posts {
+		for _, a := range v.Payload.GetAttachments() {
+			ok, err := p.cfg.Store.HasBlob(a.GetSha256())
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				continue
+			}
+			if err := p.fetchBlob(ctx, c, a); err != nil {
+				if errors.Is(err, store.ErrBlobMismatch) {
+					p.log.Warn("rejected a blob a friend served", "friend", friend.ID(), "err", err)
+					return n, fmt.Errorf("%w: %w", ErrTampered, err)
+				}
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (p *Puller) fetchBlob(ctx context.Context, c syncv1.SyncServiceClient, a *postv1.Attachment) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.GetBlob(ctx, &syncv1.GetBlobRequest{Sha256: a.GetSha256()})
+	if err != nil {
+		return fmt.Errorf("get blob %x: %w", a.GetSha256()[:8], err)
+	}
+	w, err := p.cfg.Store.NewBlob()
+	if err != nil {
+		return err
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			w.Abort()
+			return fmt.Errorf("get blob %x: %w", a.GetSha256()[:8], err)
+		}
+		if msg.GetOffset() != w.Size() || w.Size()+uint64(len(msg.GetChunk())) > a.GetSize() {
+			w.Abort()
+			return fmt.Errorf("get blob %x: %w: chunk at %d, have %d of %d bytes", a.GetSha256()[:8], store.ErrBlobMismatch, msg.GetOffset(), w.Size(), a.GetSize())
+		}
+		if _, err := w.Write(msg.GetChunk()); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	_, err = w.Commit(a)
+	return err
+}
+
+// Watch keeps friend's posts flowing in: it pulls once, then pulls again whenever the
+// friend's Watch stream says something changed. It returns when ctx ends (nil) or the
+// stream fails (the caller reconnects).
+func (p *Puller) Watch(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey) error {
+	res, err := p.Pull(ctx, c, friend)
+	if err != nil {
+		return err
+	}
+	stream, err := c.Watch(ctx, &syncv1.WatchRequest{Since: res.Cursor})
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", friend.Short(), err)
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch %s: %w", friend.Short(), err)
+		}
+		if _, err := p.Pull(ctx, c, friend); err != nil {
+			return err
+		}
+	}
+}
+
+// Recover asks a friend for every post of the caller's own (self) and stores those that
+// verify as self's. It returns how many were new.
+func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self identity.PublicKey) (int, error) {
+	stream, err := c.Recover(ctx, &syncv1.RecoverRequest{})
+	if err != nil {
+		return 0, fmt.Errorf("recover: %w", err)
+	}
+	var got []store.Verified
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("recover: %w", err)
+		}
+		pl, err := post.OpenFrom(msg.GetPost(), self)
+		if err != nil {
+			p.log.Warn("rejected a recovered post", "err", err)
+			continue
+		}
+		got = append(got, store.Verified{Envelope: msg.GetPost(), Payload: pl})
+	}
+	return p.cfg.Store.Recovered(got)
+}

@@ -1,0 +1,235 @@
+// Package syncer runs kith's sync: the Server answers kith.sync.v1 from the store, the
+// Puller verifies and stores what friends' servers answer.
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kithnet/kith/peer/feed"
+	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/transport"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Limits of the server.
+const (
+	// DefaultLimit is how many changes one Changes call returns when the caller says 0.
+	DefaultLimit = 500
+	// MaxLimit caps the limit a caller may ask for.
+	MaxLimit = 2000
+	// MaxIDs caps GetPosts.
+	MaxIDs = 1000
+	// ChunkSize is the size of a GetBlob chunk.
+	ChunkSize = 256 << 10
+)
+
+// Server answers kith.sync.v1 for one store. Register it on a grpc.Server built with
+// transport.Credentials().
+type Server struct {
+	syncv1.UnimplementedSyncServiceServer
+	st  *store.Store
+	log *slog.Logger
+	// caller finds the caller's key; transport.Caller in production.
+	caller func(context.Context) (identity.PublicKey, bool)
+}
+
+// NewServer returns a Server over st.
+func NewServer(st *store.Store, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{st: st, log: log, caller: transport.Caller}
+}
+
+func (s *Server) who(ctx context.Context) (identity.PublicKey, error) {
+	k, ok := s.caller(ctx)
+	if !ok {
+		return k, status.Error(codes.Unauthenticated, "the caller is not authenticated by the kith transport")
+	}
+	return k, nil
+}
+
+// Changes answers feed entries the caller may see.
+func (s *Server) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*syncv1.ChangesResponse, error) {
+	k, err := s.who(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.changes(k, req.GetSince(), int(req.GetLimit()))
+}
+
+func (s *Server) changes(k identity.PublicKey, since uint64, limit int) (*syncv1.ChangesResponse, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	pg, err := s.st.Changes(k, since, limit)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &syncv1.ChangesResponse{Changes: toWire(pg.Changes), LastSeq: pg.Last, More: pg.More}, nil
+}
+
+func toWire(cs []store.Change) []*syncv1.Change {
+	out := make([]*syncv1.Change, 0, len(cs))
+	for _, c := range cs {
+		w := &syncv1.Change{Seq: c.Seq, PostId: c.ID[:], Version: c.Version, Kind: syncv1.ChangeKind_CHANGE_KIND_POST}
+		if c.Kind == feed.Revoked {
+			w.Kind = syncv1.ChangeKind_CHANGE_KIND_REVOKED
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// GetPosts answers the envelopes among the ids that the caller may see.
+func (s *Server) GetPosts(ctx context.Context, req *syncv1.GetPostsRequest) (*syncv1.GetPostsResponse, error) {
+	k, err := s.who(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.GetIds()) > MaxIDs {
+		return nil, status.Errorf(codes.InvalidArgument, "%d ids, at most %d per call", len(req.GetIds()), MaxIDs)
+	}
+	ids := make([]post.ID, 0, len(req.GetIds()))
+	for i, b := range req.GetIds() {
+		id, err := post.ParseID(b)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "ids[%d]: %v", i, err)
+		}
+		ids = append(ids, id)
+	}
+	envs, err := s.st.VisiblePosts(k, ids)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &syncv1.GetPostsResponse{Posts: envs}, nil
+}
+
+// GetBlob streams a blob attached to a post the caller may see. A blob the caller may
+// not see is answered exactly like a blob that does not exist.
+func (s *Server) GetBlob(req *syncv1.GetBlobRequest, stream syncv1.SyncService_GetBlobServer) error {
+	k, err := s.who(stream.Context())
+	if err != nil {
+		return err
+	}
+	if len(req.GetSha256()) != 32 {
+		return status.Errorf(codes.InvalidArgument, "sha256 must be 32 bytes, got %d", len(req.GetSha256()))
+	}
+	ok, err := s.st.BlobVisible(k, req.GetSha256())
+	if err != nil {
+		return toStatus(err)
+	}
+	if !ok {
+		return status.Errorf(codes.NotFound, "no blob %x", req.GetSha256())
+	}
+	f, size, err := s.st.OpenBlob(req.GetSha256())
+	if err != nil {
+		return toStatus(err)
+	}
+	defer f.Close()
+	if req.GetOffset() > size {
+		return status.Errorf(codes.OutOfRange, "offset %d is past the blob's %d bytes", req.GetOffset(), size)
+	}
+	buf := make([]byte, ChunkSize)
+	for off := req.GetOffset(); off < size || (size == 0 && off == 0); {
+		n, err := f.ReadAt(buf, int64(off))
+		if n == 0 && err != nil && !errors.Is(err, io.EOF) {
+			return toStatus(err)
+		}
+		if err := stream.Send(&syncv1.GetBlobResponse{Offset: off, Chunk: buf[:n], Size: size}); err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		off += uint64(n)
+	}
+	return nil
+}
+
+// Watch streams the caller's visible entries as they happen.
+func (s *Server) Watch(req *syncv1.WatchRequest, stream syncv1.SyncService_WatchServer) error {
+	k, err := s.who(stream.Context())
+	if err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	since := req.GetSince()
+	for {
+		changed := s.st.Changed()
+		resp, err := s.changes(k, since, MaxLimit)
+		if err != nil {
+			return err
+		}
+		if len(resp.Changes) > 0 {
+			if err := stream.Send(&syncv1.WatchResponse{Changes: resp.Changes, LastSeq: resp.LastSeq}); err != nil {
+				return err
+			}
+		}
+		since = resp.LastSeq
+		if resp.More {
+			continue
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// Recover streams every post this peer holds that the caller authored.
+func (s *Server) Recover(_ *syncv1.RecoverRequest, stream syncv1.SyncService_RecoverServer) error {
+	k, err := s.who(stream.Context())
+	if err != nil {
+		return err
+	}
+	var envs []*signedv1.Envelope
+	var sendErr error
+	err = s.st.Posts(&k, func(p store.Stored) bool {
+		envs = append(envs, p.Envelope)
+		if len(envs) == 100 {
+			sendErr = sendAll(stream, envs)
+			envs = envs[:0]
+		}
+		return sendErr == nil
+	})
+	if err != nil {
+		return toStatus(err)
+	}
+	if sendErr != nil {
+		return sendErr
+	}
+	return sendAll(stream, envs)
+}
+
+func sendAll(stream syncv1.SyncService_RecoverServer, envs []*signedv1.Envelope) error {
+	for _, e := range envs {
+		if err := stream.Send(&syncv1.RecoverResponse{Post: e}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toStatus is the one place store errors become gRPC statuses.
+func toStatus(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	return status.Error(codes.Internal, fmt.Sprintf("internal error: %v", err))
+}

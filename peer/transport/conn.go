@@ -1,0 +1,62 @@
+package transport
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Conn is one authenticated QUIC connection's single stream, as a net.Conn.
+type Conn struct {
+	qc      *quic.Conn
+	st      *quic.Stream
+	peer    identity.PublicKey
+	path    string
+	inbound bool
+	t       *Transport
+	once    sync.Once
+}
+
+// PeerKey returns the other end's key, proved in the TLS handshake.
+func (c *Conn) PeerKey() identity.PublicKey { return c.peer }
+
+// Info describes the connection.
+func (c *Conn) Info() Peer {
+	return Peer{ID: c.peer.ID(), Path: c.path, Remote: c.qc.RemoteAddr().String(), Inbound: c.inbound}
+}
+
+// Read reads from the stream.
+func (c *Conn) Read(b []byte) (int, error) { return c.st.Read(b) }
+
+// Write writes to the stream.
+func (c *Conn) Write(b []byte) (int, error) { return c.st.Write(b) }
+
+// Close closes the stream and the connection it is alone on.
+func (c *Conn) Close() error {
+	c.once.Do(func() {
+		c.st.CancelRead(0)
+		c.st.Close()
+		c.qc.CloseWithError(0, "")
+		c.t.forget(c)
+	})
+	return nil
+}
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.qc.LocalAddr() }
+
+// RemoteAddr returns the other end's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.qc.RemoteAddr() }
+
+// SetDeadline sets both deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.st.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.st.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.st.SetWriteDeadline(t) }

@@ -1,0 +1,101 @@
+package transport
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// listener accepts QUIC connections and hands out their first stream as a net.Conn.
+type listener struct {
+	t      *Transport
+	ql     *quic.Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+	conns  chan *Conn
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Listen starts accepting connections from any key; the returned listener feeds a
+// grpc.Server (with Credentials). Only one listener per Transport.
+func (t *Transport) Listen() (net.Listener, error) {
+	ql, err := t.qt.Listen(tlsConfig(t.cert, nil), t.quicConfig())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{t: t, ql: ql, ctx: ctx, cancel: cancel, conns: make(chan *Conn)}
+	t.mu.Lock()
+	t.ln = l
+	t.mu.Unlock()
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l, nil
+}
+
+func (l *listener) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		qc, err := l.ql.Accept(l.ctx)
+		if err != nil {
+			return
+		}
+		l.wg.Add(1)
+		go l.firstStream(qc)
+	}
+}
+
+// firstStream waits (briefly) for the dialler's stream, so one slow dialler cannot hold
+// up the others.
+func (l *listener) firstStream(qc *quic.Conn) {
+	defer l.wg.Done()
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	defer cancel()
+	st, err := qc.AcceptStream(ctx)
+	if err != nil {
+		qc.CloseWithError(0, "no stream")
+		return
+	}
+	var raw [][]byte
+	for _, c := range qc.ConnectionState().TLS.PeerCertificates {
+		raw = append(raw, c.Raw)
+	}
+	k, err := peerKey(raw)
+	if err != nil {
+		qc.CloseWithError(0, "bad certificate")
+		return
+	}
+	c := l.t.track(qc, st, k, true)
+	select {
+	case l.conns <- c:
+	case <-l.ctx.Done():
+		c.Close()
+	}
+}
+
+// Accept returns the next connection.
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.ctx.Done():
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting and waits for the accepting goroutines.
+func (l *listener) Close() error {
+	l.once.Do(func() {
+		l.cancel()
+		l.ql.Close()
+		l.wg.Wait()
+	})
+	return nil
+}
+
+// Addr returns the listening address.
+func (l *listener) Addr() net.Addr { return l.ql.Addr() }

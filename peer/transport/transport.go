@@ -1,0 +1,191 @@
+// Package transport carries kith's sync API: QUIC (quic-go) over any net.PacketConn, TLS
+// 1.3 certificates bound to identity keys and checked on both ends, and one QUIC stream
+// per connection presented as a net.Conn for gRPC.
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Paths a connection may take.
+const (
+	// Direct is a connection straight between the two peers' sockets.
+	Direct = "direct"
+	// Relay is a connection through a TURN relay.
+	Relay = "relay"
+)
+
+// ErrClosed means the transport was closed.
+var ErrClosed = errors.New("transport closed")
+
+// Config is what a Transport needs.
+type Config struct {
+	// Key is this peer's identity; its certificate is made from it.
+	Key *identity.Key
+	// PacketConn carries the QUIC packets: a UDP socket, a demultiplexed share of one
+	// (STUN and punching on the same port), or a TURN relay's PacketConn. The caller
+	// owns it and closes it after the Transport.
+	PacketConn net.PacketConn
+	// Path is what connections over PacketConn are: Direct (the default) or Relay.
+	Path string
+	// Logger receives what the transport has to say; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock for certificates; time.Now when nil.
+	Now func() time.Time
+	// IdleTimeout closes a connection silent for that long; 30s when zero. Keep-alives
+	// are sent at a third of it.
+	IdleTimeout time.Duration
+}
+
+// Transport dials and accepts authenticated QUIC connections on one PacketConn.
+type Transport struct {
+	cfg  Config
+	qt   *quic.Transport
+	cert tls.Certificate
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+	ln    *listener
+}
+
+// New starts a transport on cfg.PacketConn.
+func New(cfg Config) (*Transport, error) {
+	if cfg.Key == nil || cfg.PacketConn == nil {
+		return nil, errors.New("transport: Config.Key and Config.PacketConn are required")
+	}
+	if cfg.Path == "" {
+		cfg.Path = Direct
+	}
+	if cfg.Path != Direct && cfg.Path != Relay {
+		return nil, fmt.Errorf("transport: path %q: want %q or %q", cfg.Path, Direct, Relay)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	cert, err := certificate(cfg.Key, cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &Transport{
+		cfg: cfg, cert: cert, log: cfg.Logger,
+		qt:    &quic.Transport{Conn: cfg.PacketConn},
+		conns: map[*Conn]struct{}{},
+	}, nil
+}
+
+func (t *Transport) quicConfig() *quic.Config {
+	return &quic.Config{
+		MaxIdleTimeout:  t.cfg.IdleTimeout,
+		KeepAlivePeriod: t.cfg.IdleTimeout / 3,
+		// One bidirectional stream carries gRPC; a second is never needed.
+		MaxIncomingStreams:    1,
+		MaxIncomingUniStreams: -1,
+	}
+}
+
+// Addr returns the local address of the PacketConn.
+func (t *Transport) Addr() net.Addr { return t.cfg.PacketConn.LocalAddr() }
+
+// ID returns this peer's ID.
+func (t *Transport) ID() identity.ID { return t.cfg.Key.ID() }
+
+// Dial connects to the peer at addr, which must prove it holds want's key.
+func (t *Transport) Dial(ctx context.Context, addr net.Addr, want identity.PublicKey) (*Conn, error) {
+	qc, err := t.qt.Dial(ctx, addr, tlsConfig(t.cert, &want), t.quicConfig())
+	if err != nil {
+		return nil, fmt.Errorf("dial %s at %s: %w", want.Short(), addr, err)
+	}
+	st, err := qc.OpenStreamSync(ctx)
+	if err != nil {
+		qc.CloseWithError(0, "")
+		return nil, fmt.Errorf("dial %s at %s: open stream: %w", want.Short(), addr, err)
+	}
+	return t.track(qc, st, want, false), nil
+}
+
+// ReadNonQUICPacket returns the next packet on the PacketConn that is not QUIC (STUN,
+// punching), for the NAT traversal that shares the socket.
+func (t *Transport) ReadNonQUICPacket(ctx context.Context, b []byte) (int, net.Addr, error) {
+	return t.qt.ReadNonQUICPacket(ctx, b)
+}
+
+// WriteTo sends a non-QUIC packet on the shared PacketConn.
+func (t *Transport) WriteTo(b []byte, addr net.Addr) (int, error) { return t.qt.WriteTo(b, addr) }
+
+// Peer describes a live connection, for `kith status`.
+type Peer struct {
+	// ID is the other end's identity, proved in the handshake.
+	ID identity.ID `json:"id"`
+	// Path is Direct or Relay.
+	Path string `json:"path"`
+	// Remote is the other end's address as this socket sees it.
+	Remote string `json:"remote"`
+	// Inbound is true when the other end dialled.
+	Inbound bool `json:"inbound"`
+}
+
+// Peers lists the live connections.
+func (t *Transport) Peers() []Peer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Peer
+	for c := range t.conns {
+		if c.qc.Context().Err() != nil {
+			delete(t.conns, c)
+			continue
+		}
+		out = append(out, c.Info())
+	}
+	return out
+}
+
+func (t *Transport) track(qc *quic.Conn, st *quic.Stream, peer identity.PublicKey, inbound bool) *Conn {
+	c := &Conn{qc: qc, st: st, peer: peer, path: t.cfg.Path, inbound: inbound, t: t}
+	t.mu.Lock()
+	t.conns[c] = struct{}{}
+	t.mu.Unlock()
+	return c
+}
+
+func (t *Transport) forget(c *Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+// Close closes the listener and every connection, then stops reading the PacketConn
+// (which stays open: the caller owns it).
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	ln := t.ln
+	conns := make([]*Conn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	return t.qt.Close()
+}
