@@ -49,6 +49,7 @@ type Node struct {
 	puller *syncer.Puller
 	log    *slog.Logger
 	wg     sync.WaitGroup
+	wake   chan struct{} // Follow looks at the friend list now, not at its next poll
 }
 
 // Start opens the transport on cfg.PacketConn and starts serving.
@@ -75,7 +76,7 @@ func Start(cfg Config) (*Node, error) {
 	srv := grpc.NewServer(grpc.Creds(transport.Credentials()))
 	syncv1.RegisterSyncServiceServer(srv, syncer.NewServer(cfg.Store, cfg.Logger))
 	n := &Node{
-		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, log: cfg.Logger,
+		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, log: cfg.Logger, wake: make(chan struct{}, 1),
 		puller: syncer.NewPuller(syncer.PullerConfig{Store: cfg.Store, Logger: cfg.Logger, BatchSize: cfg.BatchSize, Progress: cfg.Progress}),
 	}
 	n.wg.Add(1)
@@ -193,7 +194,16 @@ func (n *Node) Follow(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(n.cfg.Retry):
+		case <-n.wake:
 		}
+	}
+}
+
+// Wake makes Follow pick up a changed friend list now rather than at its next poll.
+func (n *Node) Wake() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
 	}
 }
 

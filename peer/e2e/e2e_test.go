@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,13 +49,14 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"daemon":   cmdDaemon,
-			"stop":     cmdStop,
-			"kill9":    cmdKill9,
-			"capture":  cmdCapture,
-			"freeaddr": cmdFreeAddr,
-			"waitfile": cmdWaitFile,
-			"exits":    cmdExits,
+			"daemon":     cmdDaemon,
+			"stop":       cmdStop,
+			"kill9":      cmdKill9,
+			"capture":    cmdCapture,
+			"freeaddr":   cmdFreeAddr,
+			"waitfile":   cmdWaitFile,
+			"exits":      cmdExits,
+			"eventually": cmdEventually,
 		},
 	})
 }
@@ -243,5 +245,33 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if fmt.Sprint(code) != args[0] {
 		ts.Fatalf("%s exited with %d, want %s", strings.Join(args[1:], " "), code, args[0])
+	}
+}
+
+// eventually SECONDS REGEXP PROG [arg...]: run PROG until its stdout matches REGEXP, for
+// at most SECONDS; for state that converges (a connection forming, a live pull).
+func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: eventually SECONDS REGEXP PROG [arg...]")
+	}
+	d, err := time.ParseDuration(args[0] + "s")
+	ts.Check(err)
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(d)
+	var last []byte
+	for {
+		cmd := exec.Command(filepath.Join(binDir, args[2]), args[3:]...)
+		cmd.Env = scriptEnv(ts)
+		cmd.Dir = ts.Getenv("WORK")
+		last, _ = cmd.Output()
+		if re.Match(last) {
+			fmt.Fprintf(ts.Stdout(), "%s", last)
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: no match for %q within %v; last output:\n%s", strings.Join(args[2:], " "), args[1], d, last)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

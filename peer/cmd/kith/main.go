@@ -5,11 +5,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"golang.org/x/term"
 
 	"github.com/kithnet/kith/peer/cli"
+	"github.com/kithnet/kith/peer/daemon"
 )
 
 func main() {
@@ -22,6 +24,15 @@ func main() {
 			defer fmt.Fprintln(os.Stderr)
 			return term.ReadPassword(int(os.Stdin.Fd()))
 		},
+		Daemon: func(ctx context.Context, c cli.DaemonConfig) error {
+			return daemon.Run(ctx, daemon.RunConfig{Home: c.Home, Listen: c.Listen, Socket: cli.SocketPath(c.Home),
+				Rendezvous: c.Rendezvous, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		},
+		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {
+			id, err := daemon.Init(daemon.InitConfig{Home: c.Home, Name: c.Name, KeyFile: c.KeyFile, Passphrase: c.Passphrase})
+			return string(id), err
+		},
+		Import: func(ctx context.Context, home, snapshot string) error { return daemon.Import(home, snapshot) },
 	}
 	os.Exit(cli.Run(context.Background(), os.Args[1:], env))
 }

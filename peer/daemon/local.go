@@ -1,0 +1,488 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"mime"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kithnet/kith/peer/feed"
+	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Local serves kith.local.v1: what the kith CLI (and the web app) ask of the daemon.
+type Local struct {
+	localv1.UnimplementedLocalServiceServer
+	st     *store.Store
+	node   *Node
+	status func() *localv1.RendezvousStatus
+	synced *SyncTimes
+}
+
+// NewLocal returns the local API over a store and its running node. status reports the
+// rendezvous state; nil means direct mode.
+func NewLocal(st *store.Store, node *Node, synced *SyncTimes, status func() *localv1.RendezvousStatus) *Local {
+	if status == nil {
+		status = func() *localv1.RendezvousStatus { return &localv1.RendezvousStatus{Mode: "none"} }
+	}
+	return &Local{st: st, node: node, status: status, synced: synced}
+}
+
+// Status reports identity, rendezvous and live connections.
+func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.StatusResponse, error) {
+	k, err := l.st.Key()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	names := map[identity.ID]string{}
+	fs, _ := l.st.Friends()
+	for _, f := range fs {
+		names[f.Key.ID()] = f.Name
+	}
+	resp := &localv1.StatusResponse{Id: string(k.ID()), Rendezvous: l.status(), ListenAddress: l.node.Addr().String()}
+	seen := map[identity.ID]bool{}
+	for _, p := range l.node.Transport().Peers() {
+		if seen[p.ID] {
+			continue
+		}
+		seen[p.ID] = true
+		resp.Peers = append(resp.Peers, &localv1.PeerStatus{Id: string(p.ID), Name: names[p.ID], Path: p.Path,
+			Remote: p.Remote, LastSyncUnixMs: l.synced.Get(p.ID)})
+	}
+	slices.SortFunc(resp.Peers, func(a, b *localv1.PeerStatus) int { return cmp.Compare(a.Id, b.Id) })
+	return resp, nil
+}
+
+// AddFriend adds a friend or updates the given fields of a known one.
+func (l *Local) AddFriend(ctx context.Context, req *localv1.AddFriendRequest) (*localv1.AddFriendResponse, error) {
+	in := req.GetFriend()
+	k, err := identity.ParseID(in.GetId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	self, err := l.st.Key()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if k == self.Public() {
+		return nil, status.Error(codes.InvalidArgument, "that is your own ID; a friend's ID is what 'kith id' prints on their machine")
+	}
+	f, err := l.st.Friend(k)
+	created := errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrNotFriend)
+	if err != nil && !created {
+		return nil, grpcError(err)
+	}
+	f.Key = k
+	if in.GetName() != "" {
+		f.Name = in.GetName()
+	}
+	if in.GetAddress() != "" {
+		f.Addr = in.GetAddress()
+	}
+	for _, g := range in.GetGroups() {
+		if err := store.CheckGroupName(g); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		if !slices.Contains(f.Groups, g) {
+			f.Groups = append(f.Groups, g)
+		}
+	}
+	if err := store.CheckFriend(f); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	for _, g := range f.Groups {
+		if err := l.st.AddGroup(g); err != nil {
+			return nil, grpcError(err)
+		}
+	}
+	if err := l.st.PutFriend(f); err != nil {
+		return nil, grpcError(err)
+	}
+	l.node.Wake()
+	return &localv1.AddFriendResponse{Friend: friendProto(f), Created: created}, nil
+}
+
+// ListFriends lists friends by name, then ID.
+func (l *Local) ListFriends(ctx context.Context, _ *localv1.ListFriendsRequest) (*localv1.ListFriendsResponse, error) {
+	fs, err := l.st.Friends()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	resp := &localv1.ListFriendsResponse{}
+	for _, f := range fs {
+		resp.Friends = append(resp.Friends, friendProto(f))
+	}
+	slices.SortFunc(resp.Friends, func(a, b *localv1.Friend) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.Id, b.Id))
+	})
+	return resp, nil
+}
+
+// RemoveFriend removes a friend.
+func (l *Local) RemoveFriend(ctx context.Context, req *localv1.RemoveFriendRequest) (*localv1.RemoveFriendResponse, error) {
+	k, err := identity.ParseID(req.GetId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if _, err := l.st.Friend(k); err != nil {
+		return nil, grpcError(fmt.Errorf("%s is not one of your friends: %w", req.GetId(), err))
+	}
+	if err := l.st.RemoveFriend(k); err != nil {
+		return nil, grpcError(err)
+	}
+	return &localv1.RemoveFriendResponse{}, nil
+}
+
+// ListGroups lists groups with their members.
+func (l *Local) ListGroups(ctx context.Context, _ *localv1.ListGroupsRequest) (*localv1.ListGroupsResponse, error) {
+	gs, err := l.st.Groups()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	fs, err := l.st.Friends()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	resp := &localv1.ListGroupsResponse{}
+	for _, g := range gs {
+		resp.Groups = append(resp.Groups, groupProto(g, fs))
+	}
+	return resp, nil
+}
+
+// UpdateGroup adds members to a group (creating it) or removes them.
+func (l *Local) UpdateGroup(ctx context.Context, req *localv1.UpdateGroupRequest) (*localv1.UpdateGroupResponse, error) {
+	name := req.GetName()
+	if err := store.CheckGroupName(name); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	var changes []store.Friend
+	for i, ids := range [][]string{req.GetAdd(), req.GetRemove()} {
+		for _, id := range ids {
+			k, err := identity.ParseID(id)
+			if err != nil {
+				return nil, status.Error(codes.InvalidArgument, err.Error())
+			}
+			f, err := l.st.Friend(k)
+			if err != nil {
+				return nil, grpcError(fmt.Errorf("%s is not one of your friends: %w", id, err))
+			}
+			f.Groups = slices.DeleteFunc(f.Groups, func(g string) bool { return g == name })
+			if i == 0 {
+				f.Groups = append(f.Groups, name)
+			}
+			changes = append(changes, f)
+		}
+	}
+	if err := l.st.AddGroup(name); err != nil {
+		return nil, grpcError(err)
+	}
+	for _, f := range changes {
+		if err := l.st.PutFriend(f); err != nil {
+			return nil, grpcError(err)
+		}
+	}
+	fs, err := l.st.Friends()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &localv1.UpdateGroupResponse{Group: groupProto(name, fs)}, nil
+}
+
+// CreatePost stores the attachments, then signs and stores the post.
+func (l *Local) CreatePost(ctx context.Context, req *localv1.CreatePostRequest) (*localv1.CreatePostResponse, error) {
+	a, err := audience(req.GetAudience())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	var atts []*postv1.Attachment
+	for _, path := range req.GetAttachmentPaths() {
+		att, err := l.attach(path)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		atts = append(atts, att)
+	}
+	id, err := l.st.Publish(store.NewPost{Text: req.GetText(), Attachments: atts, Audience: a})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	p, err := l.timelinePost(id)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &localv1.CreatePostResponse{Post: p}, nil
+}
+
+// attach stores a file as a blob, streamed, and describes it.
+func (l *Local) attach(path string) (*postv1.Attachment, error) {
+	if !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("attach %s: the daemon needs an absolute path", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("attach %s: not a regular file", path)
+	}
+	if info.Size() > post.MaxAttachmentSize {
+		return nil, fmt.Errorf("attach %s: %d bytes; the limit is 1 GiB", path, info.Size())
+	}
+	att, err := l.st.PutBlob(f)
+	if err != nil {
+		return nil, fmt.Errorf("attach %s: %w", path, err)
+	}
+	att.FileName = filepath.Base(path)
+	att.MediaType = mime.TypeByExtension(strings.ToLower(filepath.Ext(path)))
+	if att.MediaType == "" {
+		att.MediaType = "application/octet-stream"
+	}
+	return att, nil
+}
+
+// EditPost replaces an own post's text.
+func (l *Local) EditPost(ctx context.Context, req *localv1.EditPostRequest) (*localv1.EditPostResponse, error) {
+	id, err := post.ParseIDString(req.GetPostId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := l.st.Edit(id, req.GetText()); err != nil {
+		return nil, grpcError(err)
+	}
+	p, err := l.timelinePost(id)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &localv1.EditPostResponse{Post: p}, nil
+}
+
+// DeletePost replaces an own post with a signed tombstone.
+func (l *Local) DeletePost(ctx context.Context, req *localv1.DeletePostRequest) (*localv1.DeletePostResponse, error) {
+	id, err := post.ParseIDString(req.GetPostId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := l.st.Delete(id); err != nil {
+		return nil, grpcError(err)
+	}
+	return &localv1.DeletePostResponse{}, nil
+}
+
+// Timeline lists live posts, own and friends', newest first.
+func (l *Local) Timeline(ctx context.Context, req *localv1.TimelineRequest) (*localv1.TimelineResponse, error) {
+	var author *identity.PublicKey
+	if req.GetFromId() != "" {
+		k, err := identity.ParseID(req.GetFromId())
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		author = &k
+	}
+	names, err := l.names()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	var out []*localv1.TimelinePost
+	err = l.st.Posts(author, func(p store.Stored) bool {
+		pl := p.Payload
+		if pl.GetDeleted() || req.GetTag() != "" && !slices.Contains(pl.GetHashtags(), req.GetTag()) {
+			return true
+		}
+		out = append(out, l.toTimeline(pl, names))
+		return true
+	})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	slices.SortStableFunc(out, func(a, b *localv1.TimelinePost) int {
+		return cmp.Or(cmp.Compare(b.CreatedUnixMs, a.CreatedUnixMs), cmp.Compare(a.Id, b.Id))
+	})
+	if n := int(req.GetLimit()); n > 0 && len(out) > n {
+		out = out[:n]
+	}
+	return &localv1.TimelineResponse{Posts: out}, nil
+}
+
+// names maps author IDs to what the person calls them; their own name for themselves.
+func (l *Local) names() (map[string]string, error) {
+	names := map[string]string{}
+	fs, err := l.st.Friends()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs {
+		names[string(f.Key.ID())] = f.Name
+	}
+	k, err := l.st.Key()
+	if err != nil {
+		return nil, err
+	}
+	me, _ := l.st.Name()
+	names[string(k.ID())] = cmp.Or(me, "me")
+	return names, nil
+}
+
+func (l *Local) timelinePost(id post.ID) (*localv1.TimelinePost, error) {
+	k, err := l.st.Key()
+	if err != nil {
+		return nil, err
+	}
+	p, err := l.st.Post(k.Public(), id)
+	if err != nil {
+		return nil, err
+	}
+	names, err := l.names()
+	if err != nil {
+		return nil, err
+	}
+	return l.toTimeline(p.Payload, names), nil
+}
+
+func (l *Local) toTimeline(pl *postv1.Payload, names map[string]string) *localv1.TimelinePost {
+	author, _ := identity.PublicKeyFromBytes(pl.GetAuthor())
+	vis := "private"
+	if pl.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC {
+		vis = "public"
+	}
+	tp := &localv1.TimelinePost{
+		Id: hex.EncodeToString(pl.GetId()), Author: string(author.ID()), Name: names[string(author.ID())],
+		Text: pl.GetText(), Tags: pl.GetHashtags(), Visibility: vis, Version: pl.GetVersion(),
+		CreatedUnixMs: pl.GetCreatedUnixMs(), UpdatedUnixMs: pl.GetUpdatedUnixMs(),
+	}
+	for _, a := range pl.GetAttachments() {
+		present, _ := l.st.HasBlob(a.GetSha256())
+		tp.Attachments = append(tp.Attachments, &localv1.TimelineAttachment{Sha256: hex.EncodeToString(a.GetSha256()),
+			Size: a.GetSize(), MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: present})
+	}
+	return tp
+}
+
+// Sync pulls from one friend or all, and reports each.
+func (l *Local) Sync(ctx context.Context, req *localv1.SyncRequest) (*localv1.SyncResponse, error) {
+	var friends []store.Friend
+	if req.GetFriendId() != "" {
+		k, err := identity.ParseID(req.GetFriendId())
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		f, err := l.st.Friend(k)
+		if err != nil {
+			return nil, grpcError(fmt.Errorf("%s is not one of your friends: %w", req.GetFriendId(), err))
+		}
+		friends = []store.Friend{f}
+	} else {
+		fs, err := l.st.Friends()
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		friends = fs
+	}
+	resp := &localv1.SyncResponse{}
+	for _, f := range friends {
+		r := &localv1.SyncResult{FriendId: string(f.Key.ID())}
+		res, err := l.node.Sync(ctx, f)
+		if err != nil {
+			r.Error = err.Error()
+		} else {
+			l.synced.Mark(f.Key.ID())
+			r.Pulled, r.Revoked, r.Path = uint32(res.Stored), uint32(res.Dropped), l.path(f.Key.ID())
+		}
+		resp.Results = append(resp.Results, r)
+	}
+	return resp, nil
+}
+
+// path is how the node reaches a friend now: "direct" or "relay".
+func (l *Local) path(id identity.ID) string {
+	for _, p := range l.node.Transport().Peers() {
+		if p.ID == id {
+			return p.Path
+		}
+	}
+	return ""
+}
+
+// ExportKey returns the identity seed, for an encrypted key backup.
+func (l *Local) ExportKey(ctx context.Context, _ *localv1.ExportKeyRequest) (*localv1.ExportKeyResponse, error) {
+	k, err := l.st.Key()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &localv1.ExportKeyResponse{Seed: k.Seed()}, nil
+}
+
+func audience(in []*localv1.Audience) (feed.Audience, error) {
+	var a feed.Audience
+	for _, e := range in {
+		switch e.GetKind() {
+		case localv1.AudienceKind_AUDIENCE_KIND_ME:
+			a.Me = true
+		case localv1.AudienceKind_AUDIENCE_KIND_FRIENDS:
+			a.Friends = true
+		case localv1.AudienceKind_AUDIENCE_KIND_PUBLIC:
+			a.Public = true
+		case localv1.AudienceKind_AUDIENCE_KIND_GROUP:
+			a.Groups = append(a.Groups, e.GetGroup())
+		case localv1.AudienceKind_AUDIENCE_KIND_FRIEND:
+			k, err := identity.ParseID(e.GetFriendId())
+			if err != nil {
+				return a, err
+			}
+			a.People = append(a.People, k.ID())
+		default:
+			return a, fmt.Errorf("audience kind %v is not known", e.GetKind())
+		}
+	}
+	if a.IsZero() {
+		return feed.Default(), nil
+	}
+	return a, nil
+}
+
+func friendProto(f store.Friend) *localv1.Friend {
+	return &localv1.Friend{Id: string(f.Key.ID()), Name: f.Name, Address: f.Addr, Groups: f.Groups}
+}
+
+func groupProto(name string, fs []store.Friend) *localv1.Group {
+	g := &localv1.Group{Name: name}
+	for _, f := range fs {
+		if slices.Contains(f.Groups, name) {
+			g.MemberIds = append(g.MemberIds, string(f.Key.ID()))
+		}
+	}
+	return g
+}
+
+// grpcError is the one place store and feed errors become statuses for the CLI.
+func grpcError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotFriend):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, feed.ErrBadAudience), errors.Is(err, post.ErrInvalid):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}

@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	"github.com/kithnet/kith/peer/store"
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// DefaultListen is the UDP address a daemon listens on when not told otherwise.
+const DefaultListen = ":4700"
+
+// RunConfig is what `kith daemon` was asked for.
+type RunConfig struct {
+	// Home is the home directory.
+	Home string
+	// Listen is the UDP address for QUIC; DefaultListen when empty.
+	Listen string
+	// Socket is the unix socket path for the local API (the CLI decides where it lives).
+	Socket string
+	// Rendezvous lists rendezvous servers; empty is direct mode.
+	Rendezvous []string
+	// Logger receives the daemon's logs; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Run runs a node on a home until ctx ends: the sync service on UDP, the local API on
+// <home>/kith.sock, and pullers following every friend.
+func Run(ctx context.Context, cfg RunConfig) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if len(cfg.Rendezvous) > 0 {
+		return errors.New("rendezvous mode is not available in this build yet; run with --rendezvous none and give friends' addresses with --addr")
+	}
+	st, err := store.Open(store.Config{Home: cfg.Home, Logger: log})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("a kith daemon is already running for %s (only one may use a home at a time)", cfg.Home)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, err := st.Key()
+	if errors.Is(err, store.ErrNoIdentity) {
+		return fmt.Errorf("no identity in %s yet: run 'kith --home %s init' first", cfg.Home, cfg.Home)
+	}
+	if err != nil {
+		return err
+	}
+	pc, err := net.ListenPacket("udp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (pick another with --listen)", cfg.Listen, err)
+	}
+	defer pc.Close()
+	synced := NewSyncTimes(nil)
+	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log,
+		Progress: func(friend identity.PublicKey, _ store.Applied, _ uint64) { synced.Mark(friend.ID()) }})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+
+	sock := cfg.Socket
+	os.Remove(sock) // a stale socket of a crashed daemon: we hold the store's lock, so no daemon owns it
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("local socket %s: %w", sock, err)
+	}
+	defer os.Remove(sock)
+	if err := os.Chmod(sock, 0o600); err != nil {
+		return fmt.Errorf("local socket %s: %w", sock, err)
+	}
+	srv := grpc.NewServer()
+	localv1.RegisterLocalServiceServer(srv, NewLocal(st, node, synced, nil))
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	fctx, stopFollow := context.WithCancel(ctx)
+	defer stopFollow()
+	wg.Add(2)
+	go func() { defer wg.Done(); node.Follow(fctx) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			log.Error("local API stopped", "err", err)
+		}
+	}()
+	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock)
+	<-ctx.Done()
+	log.Info("kith daemon stopping")
+	srv.GracefulStop()
+	stopFollow()
+	return nil
+}
+
+// InitConfig is what `kith init` was asked for.
+type InitConfig struct {
+	// Home is the home directory to create.
+	Home string
+	// Name is the person's display name.
+	Name string
+	// KeyFile restores an identity from a key backup when non-empty.
+	KeyFile string
+	// Passphrase is asked only when KeyFile is encrypted.
+	Passphrase func() ([]byte, error)
+}
+
+// Init creates a home with a new identity, or one restored from a key backup, and
+// returns its ID. It never replaces an existing identity.
+func Init(cfg InitConfig) (identity.ID, error) {
+	var k *identity.Key
+	var err error
+	if cfg.KeyFile != "" {
+		k, err = identity.ReadKeyFile(cfg.KeyFile, cfg.Passphrase)
+	} else {
+		k, err = identity.Generate(rand.Reader)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
+		return "", err
+	}
+	st, err := store.Open(store.Config{Home: cfg.Home, Logger: slog.New(slog.DiscardHandler)})
+	if errors.Is(err, store.ErrLocked) {
+		return "", fmt.Errorf("a kith daemon is running for %s; this home already has an identity", cfg.Home)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	if err := st.Init(k, cfg.Name); err != nil {
+		if errors.Is(err, store.ErrHasIdentity) {
+			old, _ := st.Key()
+			return "", fmt.Errorf("%s already has an identity (%s); use another --home", cfg.Home, old.ID())
+		}
+		return "", err
+	}
+	return k.ID(), nil
+}
+
+// Import installs a decrypted export file as the home's store.
+func Import(home, snapshotPath string) error {
+	f, err := os.Open(snapshotPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return store.Import(home, f)
+}

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrBadExport means an export stream is not one this store wrote, or is damaged.
+var ErrBadExport = errors.New("not a kith home export, or damaged")
+
+// Export writes the whole home as a tar stream: a consistent snapshot of the bbolt file,
+// then every blob it indexes. progress, when set, is told bytes written and the total.
+func (s *Store) Export(w io.Writer, progress func(done, total uint64)) error {
+	if progress == nil {
+		progress = func(uint64, uint64) {}
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		type blob struct {
+			sha  []byte
+			size int64
+		}
+		var blobs []blob
+		total := uint64(tx.Size())
+		err := tx.Bucket(bBlobs).ForEach(func(k, v []byte) error {
+			size := int64(binary.BigEndian.Uint64(v))
+			blobs = append(blobs, blob{append([]byte(nil), k...), size})
+			total += uint64(size)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		tw := tar.NewWriter(w)
+		var done uint64
+		count := func(n int64) { done += uint64(n); progress(done, total) }
+		if err := tw.WriteHeader(&tar.Header{Name: FileName, Mode: 0o600, Size: tx.Size()}); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		n, err := tx.WriteTo(tw)
+		if err != nil {
+			return fmt.Errorf("export %s: %w", FileName, err)
+		}
+		count(n)
+		for _, b := range blobs {
+			if err := exportBlob(tw, s.blobPath(b.sha), b.sha, b.size); err != nil {
+				return err
+			}
+			count(b.size)
+		}
+		return tw.Close()
+	})
+}
+
+func exportBlob(tw *tar.Writer, path string, sha []byte, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("export blob %x: %w", sha, err)
+	}
+	defer f.Close()
+	name := blobDir + "/" + hex.EncodeToString(sha)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: size}); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if _, err := io.CopyN(tw, f, size); err != nil {
+		return fmt.Errorf("export blob %x: %w", sha, err)
+	}
+	return nil
+}
+
+var blobName = regexp.MustCompile(`^` + blobDir + `/[0-9a-f]{64}$`)
+
+// Import restores an Export stream into home, which must hold no store yet. Everything is
+// unpacked beside the home's files and checked — the store opens, has an identity, and
+// every blob matches its hash — before anything takes its final name; on any error nothing
+// is left behind.
+func Import(home string, r io.Reader) (err error) {
+	if _, err := os.Stat(filepath.Join(home, FileName)); err == nil {
+		return fmt.Errorf("import: %s already has a store", home)
+	}
+	tmp, err := os.MkdirTemp(home, ".import-")
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Mkdir(filepath.Join(tmp, blobDir), 0o700); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	if err := unpack(tmp, r); err != nil {
+		return err
+	}
+	st, err := Open(Config{Home: tmp})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadExport, err)
+	}
+	_, keyErr := st.Key()
+	st.Close()
+	if keyErr != nil {
+		return fmt.Errorf("%w: %v", ErrBadExport, keyErr)
+	}
+	if err := os.Rename(filepath.Join(tmp, blobDir), filepath.Join(home, blobDir)); err != nil {
+		if err := moveBlobs(filepath.Join(tmp, blobDir), filepath.Join(home, blobDir)); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+	}
+	return os.Rename(filepath.Join(tmp, FileName), filepath.Join(home, FileName))
+}
+
+// moveBlobs moves blob files into an existing (empty) blob directory.
+func moveBlobs(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unpack writes the store and blob entries of an export into dir, checking names and
+// blob hashes; any other entry is an error.
+func unpack(dir string, r io.Reader) error {
+	tr := tar.NewReader(r)
+	sawDB := false
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadExport, err)
+		}
+		switch {
+		case h.Name == FileName && !sawDB:
+			sawDB = true
+			if err := writeFile(filepath.Join(dir, FileName), tr, h.Size, nil); err != nil {
+				return err
+			}
+		case blobName.MatchString(h.Name) && sawDB:
+			want, _ := hex.DecodeString(h.Name[len(blobDir)+1:])
+			if err := writeFile(filepath.Join(dir, filepath.FromSlash(h.Name)), tr, h.Size, want); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%w: unexpected entry %q", ErrBadExport, h.Name)
+		}
+	}
+	if !sawDB {
+		return fmt.Errorf("%w: no %s in it", ErrBadExport, FileName)
+	}
+	return nil
+}
+
+func writeFile(path string, r io.Reader, size int64, wantSHA []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if err != nil || n != size {
+		return fmt.Errorf("%w: %s is truncated", ErrBadExport, filepath.Base(path))
+	}
+	if wantSHA != nil && string(h.Sum(nil)) != string(wantSHA) {
+		return fmt.Errorf("%w: blob %x does not match its hash", ErrBadExport, wantSHA)
+	}
+	return f.Sync()
+}
