@@ -16,6 +16,7 @@ import (
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/syncer"
 	"github.com/kithnet/kith/peer/transport"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -123,7 +124,12 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 		return syncer.Result{}, err
 	}
 	defer cc.Close()
-	return n.puller.Pull(ctx, syncv1.NewSyncServiceClient(cc), f.Key)
+	c := syncv1.NewSyncServiceClient(cc)
+	res, err := n.puller.Pull(ctx, c, f.Key)
+	if err == nil {
+		n.fetchKit(ctx, c, f)
+	}
+	return res, err
 }
 
 // SyncAll pulls every friend that has an address, once. It returns the friends that
@@ -148,18 +154,26 @@ func (n *Node) SyncAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Recover asks one friend for every own post it holds.
-func (n *Node) Recover(ctx context.Context, f store.Friend) (int, error) {
+// Recover asks one friend for every own post it holds, and for the own recovery kit it
+// keeps (nil when it keeps none).
+func (n *Node) Recover(ctx context.Context, f store.Friend) (int, *signedv1.Envelope, error) {
 	cc, err := n.client(f)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer cc.Close()
 	key, err := n.st.Key()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	return n.puller.Recover(ctx, syncv1.NewSyncServiceClient(cc), key.Public())
+}
+
+// fetchKit keeps the friend's newest recovery kit; failing to is logged, never fatal.
+func (n *Node) fetchKit(ctx context.Context, c syncv1.SyncServiceClient, f store.Friend) {
+	if _, err := n.puller.FetchKit(ctx, c, f.Key); err != nil && ctx.Err() == nil {
+		n.log.Warn("could not keep a friend's recovery kit", "friend", f.Key.ID(), "err", err)
+	}
 }
 
 // Follow keeps every friend with an address watched until ctx ends, reconnecting after
@@ -215,7 +229,9 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 				return err
 			}
 			defer cc.Close()
-			return n.puller.Watch(ctx, syncv1.NewSyncServiceClient(cc), f.Key)
+			c := syncv1.NewSyncServiceClient(cc)
+			n.fetchKit(ctx, c, f)
+			return n.puller.Watch(ctx, c, f.Key)
 		}()
 		if err != nil && ctx.Err() == nil {
 			n.log.Warn("following a friend", "friend", f.Key.ID(), "err", err)

@@ -68,7 +68,7 @@ func TestRecoverOwnPosts(t *testing.T) {
 	f, _ := st.Friend(friend.pub())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := restored.node.Recover(ctx, f)
+	n, _, err := restored.node.Recover(ctx, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestRecoverOwnPosts(t *testing.T) {
 		t.Fatal("the tombstone did not come back as a tombstone")
 	}
 	// A repeat brings nothing new.
-	if n, err := restored.node.Recover(ctx, f); err != nil || n != 0 {
+	if n, _, err := restored.node.Recover(ctx, f); err != nil || n != 0 {
 		t.Fatalf("repeated recovery: %d new, %v; want 0", n, err)
 	}
 }

@@ -39,11 +39,16 @@ var (
 const FileName = "kith.db"
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations returns, for each schema v, the step that upgrades a file from v to v+1
-// inside the opening transaction. Schema 1 is the first; none exist yet.
-func migrations() map[uint64]func(*bolt.Tx) error { return map[uint64]func(*bolt.Tx) error{} }
+// inside the opening transaction. Schema 1 is the first.
+func migrations() map[uint64]func(*bolt.Tx) error {
+	return map[uint64]func(*bolt.Tx) error{
+		// 1 -> 2: friends' recovery kits.
+		1: func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bKits); return err },
+	}
+}
 
 // Buckets.
 var (
@@ -57,7 +62,8 @@ var (
 	bCursors  = []byte("cursors")  // friend key(32) -> seq(8)
 	bBlobs    = []byte("blobs")    // sha256(32) -> size(8)
 	bBlobRefs = []byte("blobrefs") // sha256(32) || id(16) -> empty: own posts that attach a blob
-	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs}
+	bKits     = []byte("kits")     // friend key(32) -> that friend's signed recovery kit (schema 2)
+	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs, bKits}
 )
 
 // Config says where the store lives and what it uses.

@@ -10,6 +10,7 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -234,19 +235,24 @@ func (p *Puller) Watch(ctx context.Context, c syncv1.SyncServiceClient, friend i
 
 // Recover asks a friend for every post of the caller's own (self) and stores those that
 // verify as self's. It returns how many were new.
-func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self identity.PublicKey) (int, error) {
+func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self identity.PublicKey) (int, *signedv1.Envelope, error) {
 	stream, err := c.Recover(ctx, &syncv1.RecoverRequest{})
 	if err != nil {
-		return 0, fmt.Errorf("recover: %w", err)
+		return 0, nil, fmt.Errorf("recover: %w", err)
 	}
 	var got []store.Verified
+	var kit *signedv1.Envelope
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("recover: %w", err)
+			return 0, nil, fmt.Errorf("recover: %w", err)
+		}
+		if msg.GetRecoveryKit() != nil {
+			kit = msg.GetRecoveryKit() // the caller opens it with its key: recovery.Open
+			continue
 		}
 		pl, err := post.OpenFrom(msg.GetPost(), self)
 		if err != nil {
@@ -255,5 +261,6 @@ func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self i
 		}
 		got = append(got, store.Verified{Envelope: msg.GetPost(), Payload: pl})
 	}
-	return p.cfg.Store.Recovered(got)
+	n, err := p.cfg.Store.Recovered(got)
+	return n, kit, err
 }

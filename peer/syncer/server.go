@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -41,6 +42,8 @@ type Server struct {
 	log *slog.Logger
 	// caller finds the caller's key; transport.Caller in production.
 	caller func(context.Context) (identity.PublicKey, bool)
+	// now stamps recovery kits; time.Now in production.
+	now func() time.Time
 }
 
 // NewServer returns a Server over st.
@@ -48,7 +51,7 @@ func NewServer(st *store.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{st: st, log: log, caller: transport.Caller}
+	return &Server{st: st, log: log, caller: transport.Caller, now: time.Now}
 }
 
 func (s *Server) who(ctx context.Context) (identity.PublicKey, error) {
@@ -193,6 +196,9 @@ func (s *Server) Watch(req *syncv1.WatchRequest, stream syncv1.SyncService_Watch
 func (s *Server) Recover(_ *syncv1.RecoverRequest, stream syncv1.SyncService_RecoverServer) error {
 	k, err := s.who(stream.Context())
 	if err != nil {
+		return err
+	}
+	if err := s.sendKit(k, stream); err != nil {
 		return err
 	}
 	var envs []*signedv1.Envelope

@@ -620,11 +620,14 @@ func (*RecoverRequest) Descriptor() ([]byte, []int) {
 	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
-// RecoverResponse is one of the caller's own posts, as signed by the caller.
+// RecoverResponse is one of the caller's own posts, as signed by the caller, or the
+// caller's recovery kit (first, and at most once).
 type RecoverResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// post is an Envelope whose payload is a kith.post.v1.Payload authored by the caller.
-	Post          *v1.Envelope `protobuf:"bytes,1,opt,name=post,proto3" json:"post,omitempty"`
+	Post *v1.Envelope `protobuf:"bytes,1,opt,name=post,proto3" json:"post,omitempty"`
+	// recovery_kit is an Envelope whose payload is a RecoveryKit signed by the caller.
+	RecoveryKit   *v1.Envelope `protobuf:"bytes,2,opt,name=recovery_kit,json=recoveryKit,proto3" json:"recovery_kit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -666,6 +669,289 @@ func (x *RecoverResponse) GetPost() *v1.Envelope {
 	return nil
 }
 
+func (x *RecoverResponse) GetRecoveryKit() *v1.Envelope {
+	if x != nil {
+		return x.RecoveryKit
+	}
+	return nil
+}
+
+// GetRecoveryKitRequest is empty: the serving peer's own kit is meant.
+type GetRecoveryKitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecoveryKitRequest) Reset() {
+	*x = GetRecoveryKitRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecoveryKitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecoveryKitRequest) ProtoMessage() {}
+
+func (x *GetRecoveryKitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecoveryKitRequest.ProtoReflect.Descriptor instead.
+func (*GetRecoveryKitRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{11}
+}
+
+// GetRecoveryKitResponse carries the serving peer's kit.
+type GetRecoveryKitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kit is an Envelope whose payload is a RecoveryKit signed by the serving peer.
+	Kit           *v1.Envelope `protobuf:"bytes,1,opt,name=kit,proto3" json:"kit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecoveryKitResponse) Reset() {
+	*x = GetRecoveryKitResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecoveryKitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecoveryKitResponse) ProtoMessage() {}
+
+func (x *GetRecoveryKitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecoveryKitResponse.ProtoReflect.Descriptor instead.
+func (*GetRecoveryKitResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetRecoveryKitResponse) GetKit() *v1.Envelope {
+	if x != nil {
+		return x.Kit
+	}
+	return nil
+}
+
+// RecoveryKit is what a peer gives each friend to keep (signed, context
+// kith/recovery-kit/v1): its friend list, readable only by its own key.
+type RecoveryKit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// owner is the raw 32-byte key of the peer the kit belongs to; it signs the kit.
+	Owner []byte `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	// created_unix_ms orders kits: a holder keeps the newest.
+	CreatedUnixMs int64 `protobuf:"varint,2,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// ciphertext is an age file, encrypted to owner's key, holding RecoveryKitContents.
+	Ciphertext    []byte `protobuf:"bytes,3,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryKit) Reset() {
+	*x = RecoveryKit{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryKit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryKit) ProtoMessage() {}
+
+func (x *RecoveryKit) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryKit.ProtoReflect.Descriptor instead.
+func (*RecoveryKit) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RecoveryKit) GetOwner() []byte {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *RecoveryKit) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *RecoveryKit) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
+// RecoveryKitContents is what the kit's ciphertext holds.
+type RecoveryKitContents struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the owner's display name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// friends are the owner's friends.
+	Friends       []*KitFriend `protobuf:"bytes,2,rep,name=friends,proto3" json:"friends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryKitContents) Reset() {
+	*x = RecoveryKitContents{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryKitContents) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryKitContents) ProtoMessage() {}
+
+func (x *RecoveryKitContents) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryKitContents.ProtoReflect.Descriptor instead.
+func (*RecoveryKitContents) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RecoveryKitContents) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecoveryKitContents) GetFriends() []*KitFriend {
+	if x != nil {
+		return x.Friends
+	}
+	return nil
+}
+
+// KitFriend is one friend in a recovery kit.
+type KitFriend struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the friend's raw 32-byte public key.
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// name is what the owner calls the friend.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// address is the friend's host:port as the owner knew it.
+	Address string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	// groups are the owner's groups the friend is in.
+	Groups        []string `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KitFriend) Reset() {
+	*x = KitFriend{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KitFriend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KitFriend) ProtoMessage() {}
+
+func (x *KitFriend) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KitFriend.ProtoReflect.Descriptor instead.
+func (*KitFriend) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *KitFriend) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KitFriend) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *KitFriend) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *KitFriend) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -699,20 +985,39 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\rWatchResponse\x12.\n" +
 	"\achanges\x18\x01 \x03(\v2\x14.kith.sync.v1.ChangeR\achanges\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"\x10\n" +
-	"\x0eRecoverRequest\"?\n" +
+	"\x0eRecoverRequest\"|\n" +
 	"\x0fRecoverResponse\x12,\n" +
-	"\x04post\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04post*X\n" +
+	"\x04post\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04post\x12;\n" +
+	"\frecovery_kit\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeR\vrecoveryKit\"\x17\n" +
+	"\x15GetRecoveryKitRequest\"D\n" +
+	"\x16GetRecoveryKitResponse\x12*\n" +
+	"\x03kit\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x03kit\"k\n" +
+	"\vRecoveryKit\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\fR\x05owner\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x02 \x01(\x03R\rcreatedUnixMs\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x03 \x01(\fR\n" +
+	"ciphertext\"\\\n" +
+	"\x13RecoveryKitContents\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\afriends\x18\x02 \x03(\v2\x17.kith.sync.v1.KitFriendR\afriends\"c\n" +
+	"\tKitFriend\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x16\n" +
+	"\x06groups\x18\x04 \x03(\tR\x06groups*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xf8\x02\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xd5\x03\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
 	"\aGetBlob\x12\x1c.kith.sync.v1.GetBlobRequest\x1a\x1d.kith.sync.v1.GetBlobResponse0\x01\x12B\n" +
 	"\x05Watch\x12\x1a.kith.sync.v1.WatchRequest\x1a\x1b.kith.sync.v1.WatchResponse0\x01\x12H\n" +
-	"\aRecover\x12\x1c.kith.sync.v1.RecoverRequest\x1a\x1d.kith.sync.v1.RecoverResponse0\x01B3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"\aRecover\x12\x1c.kith.sync.v1.RecoverRequest\x1a\x1d.kith.sync.v1.RecoverResponse0\x01\x12[\n" +
+	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -727,43 +1032,53 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
-	(ChangeKind)(0),          // 0: kith.sync.v1.ChangeKind
-	(*Change)(nil),           // 1: kith.sync.v1.Change
-	(*ChangesRequest)(nil),   // 2: kith.sync.v1.ChangesRequest
-	(*ChangesResponse)(nil),  // 3: kith.sync.v1.ChangesResponse
-	(*GetPostsRequest)(nil),  // 4: kith.sync.v1.GetPostsRequest
-	(*GetPostsResponse)(nil), // 5: kith.sync.v1.GetPostsResponse
-	(*GetBlobRequest)(nil),   // 6: kith.sync.v1.GetBlobRequest
-	(*GetBlobResponse)(nil),  // 7: kith.sync.v1.GetBlobResponse
-	(*WatchRequest)(nil),     // 8: kith.sync.v1.WatchRequest
-	(*WatchResponse)(nil),    // 9: kith.sync.v1.WatchResponse
-	(*RecoverRequest)(nil),   // 10: kith.sync.v1.RecoverRequest
-	(*RecoverResponse)(nil),  // 11: kith.sync.v1.RecoverResponse
-	(*v1.Envelope)(nil),      // 12: kith.signed.v1.Envelope
+	(ChangeKind)(0),                // 0: kith.sync.v1.ChangeKind
+	(*Change)(nil),                 // 1: kith.sync.v1.Change
+	(*ChangesRequest)(nil),         // 2: kith.sync.v1.ChangesRequest
+	(*ChangesResponse)(nil),        // 3: kith.sync.v1.ChangesResponse
+	(*GetPostsRequest)(nil),        // 4: kith.sync.v1.GetPostsRequest
+	(*GetPostsResponse)(nil),       // 5: kith.sync.v1.GetPostsResponse
+	(*GetBlobRequest)(nil),         // 6: kith.sync.v1.GetBlobRequest
+	(*GetBlobResponse)(nil),        // 7: kith.sync.v1.GetBlobResponse
+	(*WatchRequest)(nil),           // 8: kith.sync.v1.WatchRequest
+	(*WatchResponse)(nil),          // 9: kith.sync.v1.WatchResponse
+	(*RecoverRequest)(nil),         // 10: kith.sync.v1.RecoverRequest
+	(*RecoverResponse)(nil),        // 11: kith.sync.v1.RecoverResponse
+	(*GetRecoveryKitRequest)(nil),  // 12: kith.sync.v1.GetRecoveryKitRequest
+	(*GetRecoveryKitResponse)(nil), // 13: kith.sync.v1.GetRecoveryKitResponse
+	(*RecoveryKit)(nil),            // 14: kith.sync.v1.RecoveryKit
+	(*RecoveryKitContents)(nil),    // 15: kith.sync.v1.RecoveryKitContents
+	(*KitFriend)(nil),              // 16: kith.sync.v1.KitFriend
+	(*v1.Envelope)(nil),            // 17: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	12, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	17, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	12, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	2,  // 5: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 6: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 7: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 8: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 9: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	3,  // 10: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 11: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 12: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 13: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 14: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	17, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	17, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	17, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	16, // 7: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
+	2,  // 8: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 9: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 10: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 11: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 12: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 13: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	3,  // 14: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 15: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 16: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 17: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 18: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 19: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -777,7 +1092,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,11 +23,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_Changes_FullMethodName  = "/kith.sync.v1.SyncService/Changes"
-	SyncService_GetPosts_FullMethodName = "/kith.sync.v1.SyncService/GetPosts"
-	SyncService_GetBlob_FullMethodName  = "/kith.sync.v1.SyncService/GetBlob"
-	SyncService_Watch_FullMethodName    = "/kith.sync.v1.SyncService/Watch"
-	SyncService_Recover_FullMethodName  = "/kith.sync.v1.SyncService/Recover"
+	SyncService_Changes_FullMethodName        = "/kith.sync.v1.SyncService/Changes"
+	SyncService_GetPosts_FullMethodName       = "/kith.sync.v1.SyncService/GetPosts"
+	SyncService_GetBlob_FullMethodName        = "/kith.sync.v1.SyncService/GetBlob"
+	SyncService_Watch_FullMethodName          = "/kith.sync.v1.SyncService/Watch"
+	SyncService_Recover_FullMethodName        = "/kith.sync.v1.SyncService/Recover"
+	SyncService_GetRecoveryKit_FullMethodName = "/kith.sync.v1.SyncService/GetRecoveryKit"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -44,8 +45,11 @@ type SyncServiceClient interface {
 	GetBlob(ctx context.Context, in *GetBlobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetBlobResponse], error)
 	// Watch streams new feed entries visible to the caller, live.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
-	// Recover streams every post authored by the caller's own key that this peer holds.
+	// Recover streams every post authored by the caller's own key that this peer holds,
+	// after the caller's recovery kit when this peer keeps one.
 	Recover(ctx context.Context, in *RecoverRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RecoverResponse], error)
+	// GetRecoveryKit returns the serving peer's own recovery kit, for a friend to keep.
+	GetRecoveryKit(ctx context.Context, in *GetRecoveryKitRequest, opts ...grpc.CallOption) (*GetRecoveryKitResponse, error)
 }
 
 type syncServiceClient struct {
@@ -133,6 +137,16 @@ func (c *syncServiceClient) Recover(ctx context.Context, in *RecoverRequest, opt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SyncService_RecoverClient = grpc.ServerStreamingClient[RecoverResponse]
 
+func (c *syncServiceClient) GetRecoveryKit(ctx context.Context, in *GetRecoveryKitRequest, opts ...grpc.CallOption) (*GetRecoveryKitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecoveryKitResponse)
+	err := c.cc.Invoke(ctx, SyncService_GetRecoveryKit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -147,8 +161,11 @@ type SyncServiceServer interface {
 	GetBlob(*GetBlobRequest, grpc.ServerStreamingServer[GetBlobResponse]) error
 	// Watch streams new feed entries visible to the caller, live.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
-	// Recover streams every post authored by the caller's own key that this peer holds.
+	// Recover streams every post authored by the caller's own key that this peer holds,
+	// after the caller's recovery kit when this peer keeps one.
 	Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error
+	// GetRecoveryKit returns the serving peer's own recovery kit, for a friend to keep.
+	GetRecoveryKit(context.Context, *GetRecoveryKitRequest) (*GetRecoveryKitResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -173,6 +190,9 @@ func (UnimplementedSyncServiceServer) Watch(*WatchRequest, grpc.ServerStreamingS
 }
 func (UnimplementedSyncServiceServer) Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error {
 	return status.Error(codes.Unimplemented, "method Recover not implemented")
+}
+func (UnimplementedSyncServiceServer) GetRecoveryKit(context.Context, *GetRecoveryKitRequest) (*GetRecoveryKitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRecoveryKit not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -264,6 +284,24 @@ func _SyncService_Recover_Handler(srv interface{}, stream grpc.ServerStream) err
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SyncService_RecoverServer = grpc.ServerStreamingServer[RecoverResponse]
 
+func _SyncService_GetRecoveryKit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecoveryKitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).GetRecoveryKit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_GetRecoveryKit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).GetRecoveryKit(ctx, req.(*GetRecoveryKitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -278,6 +316,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPosts",
 			Handler:    _SyncService_GetPosts_Handler,
+		},
+		{
+			MethodName: "GetRecoveryKit",
+			Handler:    _SyncService_GetRecoveryKit_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
