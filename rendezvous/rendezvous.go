@@ -1,0 +1,310 @@
+package rendezvous
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/rendezvous/metrics"
+	"github.com/kithnet/kith/rendezvous/server"
+	"github.com/kithnet/kith/rendezvous/store"
+	"github.com/kithnet/kith/rendezvous/turn"
+)
+
+// Config is everything an instance needs; the command fills it from flags and
+// KITH_RENDEZVOUS_* variables. Zero fields take the documented defaults.
+type Config struct {
+	// Listen is the gRPC address (--listen); ":7000" by default.
+	Listen string
+	// STUN is the UDP STUN/TURN address (--stun); ":3478" by default.
+	STUN string
+	// RedisURL is redis://… or rediss://… (--redis); with master_name=… it names a
+	// Sentinel deployment. Empty with no RedisCluster: the in-memory store.
+	RedisURL string
+	// RedisCluster lists Redis Cluster nodes host:port (--redis-cluster).
+	RedisCluster []string
+	// TURNSecret is the TURN REST-API secret (--turn-secret); empty disables TURN.
+	TURNSecret string
+	// TURNRelayIP is the IP relays are announced at (--turn-relay-ip); by default the
+	// STUN address's IP, or 127.0.0.1 when that is unspecified.
+	TURNRelayIP string
+	// TURNAllowPrivate permits relaying to private and loopback peers (--turn-allow-private).
+	TURNAllowPrivate bool
+	// TURNQuota is the most allocations one user may hold; 8 by default.
+	TURNQuota int
+	// PublicHost is the host put in the stun:/turn: URIs given to peers (--public-host);
+	// TURNRelayIP by default.
+	PublicHost string
+	// Metrics is the HTTP address of /metrics (--metrics); empty serves none.
+	Metrics string
+	// TLSCert and TLSKey are PEM files (--tls-cert, --tls-key); empty serves plaintext gRPC.
+	TLSCert, TLSKey string
+	// MaxMessageBytes bounds a gRPC message; 64 KiB by default.
+	MaxMessageBytes int
+	// MaxStreams bounds concurrent streams per connection; 16 by default.
+	MaxStreams uint32
+	// Limits, RateLimit and Keepalive tune the service (server.Config).
+	Limits    server.Limits
+	RateLimit server.RateLimit
+	Keepalive time.Duration
+	// DrainTimeout bounds a graceful stop; 10 s by default.
+	DrainTimeout time.Duration
+	// Logger receives structured logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Store, when set, is used instead of one made from RedisURL/RedisCluster (tests).
+	// Stop closes it.
+	Store store.Store
+}
+
+// Instance is a running rendezvous.
+type Instance struct {
+	// GRPCAddr, STUNAddr and MetricsAddr are the bound addresses (MetricsAddr nil when off).
+	GRPCAddr, STUNAddr, MetricsAddr net.Addr
+
+	cfg     Config
+	log     *slog.Logger
+	store   store.Store
+	svc     *server.Server
+	grpc    *grpc.Server
+	health  *health.Server
+	turn    *turn.Server
+	http    *http.Server
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	err     error
+	stop    sync.Once
+}
+
+// Run serves cfg until ctx ends, then drains streams and stops.
+func Run(ctx context.Context, cfg Config) error {
+	inst, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	inst.log.Info("rendezvous: shutting down")
+	return inst.Stop()
+}
+
+// Start binds every socket of cfg and serves in the background until Stop.
+func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
+	cfg = withDefaults(cfg)
+	inst := &Instance{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			inst.closeAll()
+		}
+	}()
+	m := metrics.New()
+	if err := inst.openStore(); err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	inst.GRPCAddr = lis.Addr()
+	pc, err := net.ListenPacket("udp", cfg.STUN)
+	if err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("stun %s: %w", cfg.STUN, err)
+	}
+	inst.STUNAddr = pc.LocalAddr()
+	relayIP := relayIP(cfg, pc.LocalAddr())
+	inst.turn, err = turn.Start(turn.Config{
+		PacketConn: pc, RelayIP: relayIP, RelayBind: relayBind(relayIP), Secret: cfg.TURNSecret,
+		AllowPrivate: cfg.TURNAllowPrivate, Quota: cfg.TURNQuota, Now: cfg.Now, Logger: cfg.Logger, Metrics: m,
+	})
+	if err != nil {
+		lis.Close()
+		pc.Close()
+		return nil, err
+	}
+	stunURIs, turnURIs := uris(cfg, relayIP, pc.LocalAddr())
+	inst.svc, err = server.New(server.Config{
+		Store: inst.store, Logger: cfg.Logger, Now: cfg.Now, Limits: cfg.Limits, RateLimit: cfg.RateLimit,
+		STUNURIs: stunURIs, TURNURIs: turnURIs, TURNSecret: cfg.TURNSecret, Keepalive: cfg.Keepalive, Metrics: m,
+	})
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+	if err := inst.newGRPC(); err != nil {
+		lis.Close()
+		return nil, err
+	}
+	inst.wg.Add(1)
+	go func() {
+		defer inst.wg.Done()
+		if err := inst.grpc.Serve(lis); err != nil {
+			inst.fail(fmt.Errorf("grpc: %w", err))
+		}
+	}()
+	if err := inst.serveMetrics(m); err != nil {
+		return nil, err
+	}
+	inst.log.Info("rendezvous: serving", "grpc", inst.GRPCAddr.String(), "stun", inst.STUNAddr.String(),
+		"store", storeName(cfg), "turn", cfg.TURNSecret != "", "tls", cfg.TLSCert != "")
+	return inst, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Listen == "" {
+		cfg.Listen = ":7000"
+	}
+	if cfg.STUN == "" {
+		cfg.STUN = ":3478"
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = 64 << 10
+	}
+	if cfg.MaxStreams == 0 {
+		cfg.MaxStreams = 16
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+func storeName(cfg Config) string {
+	switch {
+	case cfg.Store != nil:
+		return "given"
+	case len(cfg.RedisCluster) > 0:
+		return "redis-cluster"
+	case cfg.RedisURL != "":
+		return "redis"
+	}
+	return "memory"
+}
+
+func (inst *Instance) openStore() error {
+	cfg := inst.cfg
+	switch {
+	case cfg.Store != nil:
+		inst.store = cfg.Store
+	case cfg.RedisURL != "" || len(cfg.RedisCluster) > 0:
+		r, err := store.Dial(cfg.RedisURL, cfg.RedisCluster)
+		if err != nil {
+			return err
+		}
+		inst.store = r
+	default:
+		inst.store = store.NewMemory(cfg.Now)
+	}
+	return nil
+}
+
+func (inst *Instance) newGRPC() error {
+	cfg := inst.cfg
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(cfg.MaxStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.ChainUnaryInterceptor(inst.svc.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(inst.svc.StreamInterceptor()),
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		creds, err := credentials.NewServerTLSFromFile(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		opts = append(opts, grpc.Creds(creds))
+	}
+	inst.grpc = grpc.NewServer(opts...)
+	rendezvousv1.RegisterRendezvousServiceServer(inst.grpc, inst.svc)
+	inst.health = health.NewServer()
+	inst.health.SetServingStatus(rendezvousv1.RendezvousService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(inst.grpc, inst.health)
+	reflection.Register(inst.grpc)
+	return nil
+}
+
+func (inst *Instance) serveMetrics(m *metrics.Metrics) error {
+	if inst.cfg.Metrics == "" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", inst.cfg.Metrics)
+	if err != nil {
+		return fmt.Errorf("metrics %s: %w", inst.cfg.Metrics, err)
+	}
+	inst.MetricsAddr = lis.Addr()
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	inst.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	inst.wg.Add(1)
+	go func() {
+		defer inst.wg.Done()
+		if err := inst.http.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			inst.fail(fmt.Errorf("metrics: %w", err))
+		}
+	}()
+	return nil
+}
+
+func (inst *Instance) fail(err error) {
+	inst.errOnce.Do(func() { inst.err = err })
+	inst.log.Error("rendezvous: server failed", "err", err)
+}
+
+// Stop drains Listen streams, stops gracefully (forcibly after DrainTimeout), closes
+// TURN, metrics and the store, and waits for every goroutine. It is idempotent.
+func (inst *Instance) Stop() error {
+	inst.stop.Do(func() {
+		if inst.health != nil {
+			inst.health.Shutdown()
+		}
+		if inst.svc != nil {
+			inst.svc.Drain()
+		}
+		if inst.grpc != nil {
+			done := make(chan struct{})
+			go func() { inst.grpc.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(inst.cfg.DrainTimeout):
+				inst.log.Warn("rendezvous: drain timed out; stopping")
+				inst.grpc.Stop()
+				<-done
+			}
+		}
+		inst.closeAll()
+		inst.wg.Wait()
+	})
+	return inst.err
+}
+
+func (inst *Instance) closeAll() {
+	if inst.http != nil {
+		inst.http.Close()
+	}
+	if inst.turn != nil {
+		inst.turn.Close()
+	}
+	if inst.store != nil {
+		inst.store.Close()
+	}
+}
