@@ -13,11 +13,11 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/rendezvous/metrics"
 	"github.com/kithnet/kith/rendezvous/store"
 	"github.com/kithnet/kith/rendezvous/turn"
-	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
