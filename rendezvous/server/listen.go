@@ -36,16 +36,9 @@ func sessionFrame(session []byte) []byte { return append([]byte{frameSession}, s
 // sent once offers can be received; then offers, with a keepalive when idle.
 func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.RendezvousService_ListenServer) error {
 	ctx := stream.Context()
-	a, signer, err := s.cfg.Limits.Auth(req.GetAuth(), identity.ContextListen, s.cfg.Now())
+	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextListen, "listen")
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	fp := signer.Fingerprint()
-	if err := s.allowFingerprint(ctx, fp); err != nil {
-		return fmt.Errorf("listen %s: %w", fp, err)
-	}
-	if err := s.claimNonce(ctx, "listen", fp, a.GetNonce()); err != nil {
-		return fmt.Errorf("listen %s: %w", fp, err)
+		return err
 	}
 	sub, err := s.store.Subscribe(ctx, fp)
 	if err != nil {
@@ -118,7 +111,7 @@ func (s *Server) Connect(ctx context.Context, req *rendezvousv1.ConnectRequest) 
 	if err := s.allowFingerprint(ctx, fp); err != nil {
 		return nil, fmt.Errorf("connect %s to %s: %w", fp, target, err)
 	}
-	if err := s.claimNonce(ctx, "offer-"+o.GetKind().String(), fp, o.GetNonce()); err != nil {
+	if err := s.claimNonce(ctx, string(identity.ContextOffer)+o.GetKind().String(), fp, o.GetNonce()); err != nil {
 		return nil, fmt.Errorf("connect %s to %s: %w", fp, target, err)
 	}
 	rec, err := s.record(ctx, target)

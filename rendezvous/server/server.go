@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -157,6 +158,23 @@ func (s *Server) claimNonce(ctx context.Context, kind string, fp identity.Finger
 	return nil
 }
 
+// authenticate verifies a signed Auth under c for op, charges the key's rate limit and
+// claims the Auth's nonce, so a captured proof cannot be replayed.
+func (s *Server) authenticate(ctx context.Context, env *signedv1.Envelope, c identity.Context, op string) (*rendezvousv1.Auth, identity.Fingerprint, error) {
+	a, signer, err := s.cfg.Limits.Auth(env, c, s.cfg.Now())
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", op, err)
+	}
+	fp := signer.Fingerprint()
+	if err := s.allowFingerprint(ctx, fp); err != nil {
+		return nil, fp, fmt.Errorf("%s %s: %w", op, fp, err)
+	}
+	if err := s.claimNonce(ctx, string(c), fp, a.GetNonce()); err != nil {
+		return nil, fp, fmt.Errorf("%s %s: %w", op, fp, err)
+	}
+	return a, fp, nil
+}
+
 // Register implements RendezvousServiceServer.
 func (s *Server) Register(ctx context.Context, req *rendezvousv1.RegisterRequest) (*rendezvousv1.RegisterResponse, error) {
 	reg, signer, ttl, err := s.cfg.Limits.Registration(req.GetRecord(), s.cfg.Now())
@@ -220,16 +238,9 @@ func (s *Server) Lookup(ctx context.Context, req *rendezvousv1.LookupRequest) (*
 
 // Unregister implements RendezvousServiceServer.
 func (s *Server) Unregister(ctx context.Context, req *rendezvousv1.UnregisterRequest) (*rendezvousv1.UnregisterResponse, error) {
-	a, signer, err := s.cfg.Limits.Auth(req.GetAuth(), identity.ContextUnregister, s.cfg.Now())
+	a, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextUnregister, "unregister")
 	if err != nil {
-		return nil, fmt.Errorf("unregister: %w", err)
-	}
-	fp := signer.Fingerprint()
-	if err := s.allowFingerprint(ctx, fp); err != nil {
-		return nil, fmt.Errorf("unregister %s: %w", fp, err)
-	}
-	if err := s.claimNonce(ctx, "unregister", fp, a.GetNonce()); err != nil {
-		return nil, fmt.Errorf("unregister %s: %w", fp, err)
+		return nil, err
 	}
 	if err := s.store.Delete(ctx, fp, a.GetTimestampUnixMs()); err != nil {
 		return nil, fmt.Errorf("unregister %s: %w", fp, err)
@@ -242,19 +253,12 @@ func (s *Server) TurnCredentials(ctx context.Context, req *rendezvousv1.TurnCred
 	if s.cfg.TURNSecret == "" {
 		return nil, fmt.Errorf("turn credentials: %w", ErrTURNDisabled)
 	}
-	a, signer, err := s.cfg.Limits.Auth(req.GetAuth(), identity.ContextTurnCredentials, s.cfg.Now())
+	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextTurnCredentials, "turn credentials")
 	if err != nil {
-		return nil, fmt.Errorf("turn credentials: %w", err)
-	}
-	fp := signer.Fingerprint()
-	if err := s.allowFingerprint(ctx, fp); err != nil {
-		return nil, fmt.Errorf("turn credentials %s: %w", fp, err)
-	}
-	if err := s.claimNonce(ctx, "turn", fp, a.GetNonce()); err != nil {
-		return nil, fmt.Errorf("turn credentials %s: %w", fp, err)
+		return nil, err
 	}
 	if _, err := s.store.Get(ctx, fp); err != nil {
-		if err == store.ErrNotFound {
+		if errors.Is(err, store.ErrNotFound) {
 			err = ErrNotRegistered
 		}
 		return nil, fmt.Errorf("turn credentials %s: %w", fp, err)

@@ -191,3 +191,21 @@ func TestAllocationQuota(t *testing.T) {
 		t.Fatal("allocation with a wrong secret was granted")
 	}
 }
+
+// FuzzParseUsername checks the REST username parser never panics and that the user it
+// returns is everything after the first colon.
+func FuzzParseUsername(f *testing.F) {
+	f.Add("1700000000:alice")
+	f.Add("x:")
+	f.Add(":::")
+	f.Fuzz(func(t *testing.T, s string) {
+		now := time.Unix(1, 0)
+		user, err := turn.ParseUsername(s, now)
+		if err != nil {
+			return
+		}
+		if _, rest, _ := strings.Cut(s, ":"); rest != user {
+			t.Fatalf("ParseUsername(%q) = %q, want %q", s, user, rest)
+		}
+	})
+}
