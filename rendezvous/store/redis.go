@@ -172,12 +172,12 @@ func (r *Redis) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscri
 		return nil, fmt.Errorf("redis subscribe %s: %w", fp, err)
 	}
 	s := &redisSub{ch: make(chan []byte, subBuffer), stop: make(chan struct{})}
-	in := ps.Channel()
+	in := ps.ChannelWithSubscriptions()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer close(s.ch)
-		defer ps.Close()
+		defer unsubscribe(ps, in, offersKey(fp))
 		for {
 			select {
 			case <-ctx.Done():
@@ -188,14 +188,39 @@ func (r *Redis) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscri
 				if !ok {
 					return
 				}
+				msg, isMsg := m.(*redis.Message)
+				if !isMsg {
+					continue // (re)subscription confirmations
+				}
 				select {
-				case s.ch <- []byte(m.Payload):
+				case s.ch <- []byte(msg.Payload):
 				default: // a listener that does not read loses offers rather than blocking
 				}
 			}
 		}
 	}()
 	return s, nil
+}
+
+// unsubscribe leaves the channel and waits (up to a second) for Redis to confirm, so a
+// Publish after Close reports ErrNoListener; then it closes the connection.
+func unsubscribe(ps *redis.PubSub, in <-chan any, channel string) {
+	defer ps.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if ps.SUnsubscribe(ctx, channel) != nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-in:
+			if sub, isSub := m.(*redis.Subscription); !ok || isSub && sub.Kind == "sunsubscribe" {
+				return
+			}
+		}
+	}
 }
 
 // Close implements Store.
