@@ -44,6 +44,13 @@
 //  7. Unregister(Auth, context kith/unregister/v1) removes the record if it is older than
 //     the Auth's timestamp; removing an absent record succeeds.
 //
+// # Connection limits
+//
+// A connection may carry at most 16 concurrent streams (Config.MaxStreams) and messages
+// of at most 64 KiB; client keepalive pings may come no more often than every 10 s
+// (faster pings get the connection closed with ENHANCE_YOUR_CALM). The server pings idle
+// connections every 2 minutes.
+//
 // # Errors
 //
 // Every refusal is a gRPC status whose message says what was wrong (server/errors.go

@@ -458,3 +458,30 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestConnectionLimits: a connection gets at most MaxStreams concurrent streams (more wait),
+// while another connection is unaffected.
+func TestConnectionLimits(t *testing.T) {
+	srv := rendezvoustest.Start(t, rendezvous.Config{MaxStreams: 1})
+	c := srv.Client(t)
+	listen(t, c, rendezvoustest.NewKey(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.Lookup(ctx, &rendezvousv1.LookupRequest{Fingerprint: string(rendezvoustest.NewKey(t).Public().Fingerprint())})
+	wantCode(t, err, codes.DeadlineExceeded, "")
+	_, err = srv.Client(t).Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(rendezvoustest.NewKey(t).Public().Fingerprint())})
+	wantCode(t, err, codes.NotFound, "no record")
+}
+
+// TestRateLimitSharedThroughRedis: the per-key budget is one budget across instances.
+func TestRateLimitSharedThroughRedis(t *testing.T) {
+	r := redistest.Start(t)
+	limits := server.RateLimit{PerFingerprint: 2}
+	a := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL(), RateLimit: limits})
+	b := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL(), RateLimit: limits})
+	k := rendezvoustest.NewKey(t)
+	register(t, a.Client(t), k, time.Now())
+	register(t, b.Client(t), k, time.Now().Add(time.Millisecond))
+	_, err := a.Client(t).Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now().Add(2*time.Millisecond), time.Minute)})
+	wantCode(t, err, codes.ResourceExhausted, "rate limit exceeded")
+}
