@@ -84,6 +84,9 @@ type Instance struct {
 	health  *health.Server
 	turn    *turn.Server
 	http    *http.Server
+	lis     net.Listener   // bound, not yet served
+	pc      net.PacketConn // bound, not yet given to TURN
+	mlis    net.Listener   // bound, not yet served
 	wg      sync.WaitGroup
 	errOnce sync.Once
 	err     error
@@ -101,7 +104,8 @@ func Run(ctx context.Context, cfg Config) error {
 	return inst.Stop()
 }
 
-// Start binds every socket of cfg and serves in the background until Stop.
+// Start binds every socket of cfg and serves in the background until Stop. The context
+// is not retained: Stop ends the instance.
 func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	cfg = withDefaults(cfg)
 	inst := &Instance{cfg: cfg, log: cfg.Logger}
@@ -110,44 +114,65 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 			inst.closeAll()
 		}
 	}()
-	m := metrics.New()
 	if err := inst.openStore(); err != nil {
 		return nil, err
 	}
-	lis, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	if err := inst.bind(); err != nil {
+		return nil, err
 	}
-	inst.GRPCAddr = lis.Addr()
-	pc, err := net.ListenPacket("udp", cfg.STUN)
-	if err != nil {
-		lis.Close()
-		return nil, fmt.Errorf("stun %s: %w", cfg.STUN, err)
-	}
-	inst.STUNAddr = pc.LocalAddr()
-	relayIP := relayIP(cfg, pc.LocalAddr())
+	m := metrics.New()
+	relayIP := relayIP(cfg, inst.STUNAddr)
 	inst.turn, err = turn.Start(turn.Config{
-		PacketConn: pc, RelayIP: relayIP, RelayBind: relayBind(relayIP), Secret: cfg.TURNSecret,
+		PacketConn: inst.pc, RelayIP: relayIP, RelayBind: relayBind(relayIP), Secret: cfg.TURNSecret,
 		AllowPrivate: cfg.TURNAllowPrivate, Quota: cfg.TURNQuota, Now: cfg.Now, Logger: cfg.Logger, Metrics: m,
 	})
 	if err != nil {
-		lis.Close()
-		pc.Close()
 		return nil, err
 	}
-	stunURIs, turnURIs := uris(cfg, relayIP, pc.LocalAddr())
+	inst.pc = nil // the TURN server owns it now
+	stunURIs, turnURIs := uris(cfg, relayIP, inst.STUNAddr)
 	inst.svc, err = server.New(server.Config{
 		Store: inst.store, Logger: cfg.Logger, Now: cfg.Now, Limits: cfg.Limits, RateLimit: cfg.RateLimit,
 		STUNURIs: stunURIs, TURNURIs: turnURIs, TURNSecret: cfg.TURNSecret, Keepalive: cfg.Keepalive, Metrics: m,
 	})
 	if err != nil {
-		lis.Close()
 		return nil, err
 	}
 	if err := inst.newGRPC(); err != nil {
-		lis.Close()
 		return nil, err
 	}
+	inst.serve(m)
+	inst.log.Info("rendezvous: serving", "grpc", inst.GRPCAddr.String(), "stun", inst.STUNAddr.String(),
+		"store", storeName(cfg), "turn", cfg.TURNSecret != "", "tls", cfg.TLSCert != "")
+	return inst, nil
+}
+
+// bind opens the gRPC, STUN and metrics sockets, so a busy port fails Start before
+// anything serves.
+func (inst *Instance) bind() error {
+	cfg := inst.cfg
+	var err error
+	if inst.lis, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	}
+	inst.GRPCAddr = inst.lis.Addr()
+	if inst.pc, err = net.ListenPacket("udp", cfg.STUN); err != nil {
+		return fmt.Errorf("--stun %s: %w", cfg.STUN, err)
+	}
+	inst.STUNAddr = inst.pc.LocalAddr()
+	if cfg.Metrics != "" {
+		if inst.mlis, err = net.Listen("tcp", cfg.Metrics); err != nil {
+			return fmt.Errorf("--metrics %s: %w", cfg.Metrics, err)
+		}
+		inst.MetricsAddr = inst.mlis.Addr()
+	}
+	return nil
+}
+
+// serve starts the gRPC and metrics servers on the bound sockets.
+func (inst *Instance) serve(m *metrics.Metrics) {
+	lis := inst.lis
+	inst.lis = nil // the gRPC server owns it now
 	inst.wg.Add(1)
 	go func() {
 		defer inst.wg.Done()
@@ -155,12 +180,21 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 			inst.fail(fmt.Errorf("grpc: %w", err))
 		}
 	}()
-	if err := inst.serveMetrics(m); err != nil {
-		return nil, err
+	if inst.mlis == nil {
+		return
 	}
-	inst.log.Info("rendezvous: serving", "grpc", inst.GRPCAddr.String(), "stun", inst.STUNAddr.String(),
-		"store", storeName(cfg), "turn", cfg.TURNSecret != "", "tls", cfg.TLSCert != "")
-	return inst, nil
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	inst.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	mlis := inst.mlis
+	inst.mlis = nil
+	inst.wg.Add(1)
+	go func() {
+		defer inst.wg.Done()
+		if err := inst.http.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			inst.fail(fmt.Errorf("metrics: %w", err))
+		}
+	}()
 }
 
 func withDefaults(cfg Config) Config {
@@ -243,28 +277,6 @@ func (inst *Instance) newGRPC() error {
 	return nil
 }
 
-func (inst *Instance) serveMetrics(m *metrics.Metrics) error {
-	if inst.cfg.Metrics == "" {
-		return nil
-	}
-	lis, err := net.Listen("tcp", inst.cfg.Metrics)
-	if err != nil {
-		return fmt.Errorf("metrics %s: %w", inst.cfg.Metrics, err)
-	}
-	inst.MetricsAddr = lis.Addr()
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	inst.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	inst.wg.Add(1)
-	go func() {
-		defer inst.wg.Done()
-		if err := inst.http.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			inst.fail(fmt.Errorf("metrics: %w", err))
-		}
-	}()
-	return nil
-}
-
 func (inst *Instance) fail(err error) {
 	inst.errOnce.Do(func() { inst.err = err })
 	inst.log.Error("rendezvous: server failed", "err", err)
@@ -298,6 +310,15 @@ func (inst *Instance) Stop() error {
 }
 
 func (inst *Instance) closeAll() {
+	if inst.lis != nil {
+		inst.lis.Close()
+	}
+	if inst.pc != nil {
+		inst.pc.Close()
+	}
+	if inst.mlis != nil {
+		inst.mlis.Close()
+	}
 	if inst.http != nil {
 		inst.http.Close()
 	}

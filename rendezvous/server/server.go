@@ -30,7 +30,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for timestamps and credential expiry; time.Now when nil.
 	Now func() time.Time
-	// Limits bound what a signed request may contain; see DefaultLimits.
+	// Limits bound what a signed request may contain; zero fields take DefaultLimits'.
 	Limits Limits
 	// RateLimit bounds requests per client IP and per fingerprint.
 	RateLimit RateLimit
@@ -86,9 +86,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits
-	}
+	cfg.Limits.ClockWindow = orDur(cfg.Limits.ClockWindow, DefaultLimits.ClockWindow)
+	cfg.Limits.MinTTL = orDur(cfg.Limits.MinTTL, DefaultLimits.MinTTL)
+	cfg.Limits.MaxTTL = orDur(cfg.Limits.MaxTTL, DefaultLimits.MaxTTL)
+	cfg.Limits.MaxCandidates = orInt(cfg.Limits.MaxCandidates, DefaultLimits.MaxCandidates)
+	cfg.Limits.MaxPayload = orInt(cfg.Limits.MaxPayload, DefaultLimits.MaxPayload)
 	cfg.RateLimit.PerIP = orInt(cfg.RateLimit.PerIP, 1200)
 	cfg.RateLimit.PerFingerprint = orInt(cfg.RateLimit.PerFingerprint, 120)
 	cfg.RateLimit.Window = orDur(cfg.RateLimit.Window, time.Minute)
