@@ -339,6 +339,7 @@ func TestRedisOutage(t *testing.T) {
 	k := rendezvoustest.NewKey(t)
 	fp := string(k.Public().Fingerprint())
 	register(t, c, k, time.Now())
+	st := listen(t, c, k)
 
 	r.Stop()
 	_, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: fp})
@@ -360,6 +361,23 @@ func TestRedisOutage(t *testing.T) {
 	}
 	if _, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: fp}); err != nil {
 		t.Fatalf("lookup after Redis restart: %v", err)
+	}
+	// The Listen stream opened before the outage resubscribes by itself and gets offers.
+	b := rendezvoustest.NewKey(t)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		offer := rendezvoustest.Offer(t, b, k.Public().Fingerprint(), connectKind, time.Now())
+		_, err := c.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: fp, Offer: offer})
+		if err == nil {
+			if got := recvOffer(t, st); !proto.Equal(got.GetOffer(), offer) {
+				t.Fatal("the listener got another offer than the one sent")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connect to a listener still failing 10s after Redis came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
