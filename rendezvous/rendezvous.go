@@ -60,6 +60,9 @@ type Config struct {
 	Limits    server.Limits
 	RateLimit server.RateLimit
 	Keepalive time.Duration
+	// HealthInterval is how often the store is pinged to set the gRPC health status
+	// (NOT_SERVING while Redis is unreachable); 2 s by default.
+	HealthInterval time.Duration
 	// DrainTimeout bounds a graceful stop; 10 s by default.
 	DrainTimeout time.Duration
 	// Logger receives structured logs; slog.Default() when nil.
@@ -88,6 +91,7 @@ type Instance struct {
 	pc      net.PacketConn // bound, not yet given to TURN
 	mlis    net.Listener   // bound, not yet served
 	wg      sync.WaitGroup
+	done    chan struct{} // closed by Stop, ends background loops
 	errOnce sync.Once
 	err     error
 	stop    sync.Once
@@ -108,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 // is not retained: Stop ends the instance.
 func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	cfg = withDefaults(cfg)
-	inst := &Instance{cfg: cfg, log: cfg.Logger}
+	inst := &Instance{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			inst.closeAll()
@@ -169,8 +173,51 @@ func (inst *Instance) bind() error {
 	return nil
 }
 
-// serve starts the gRPC and metrics servers on the bound sockets.
+// setHealth sets the overall status and the service's.
+func (inst *Instance) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
+	inst.health.SetServingStatus("", st)
+	inst.health.SetServingStatus(rendezvousv1.RendezvousService_ServiceDesc.ServiceName, st)
+}
+
+// pinger is a store that can say whether it is reachable.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// watchStore reports NOT_SERVING while the store does not answer, SERVING when it does.
+func (inst *Instance) watchStore(p pinger) {
+	defer inst.wg.Done()
+	tick := time.NewTicker(inst.cfg.HealthInterval)
+	defer tick.Stop()
+	healthy := true
+	for {
+		select {
+		case <-inst.done:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), inst.cfg.HealthInterval)
+		err := p.Ping(ctx)
+		cancel()
+		if ok := err == nil; ok != healthy {
+			healthy = ok
+			if ok {
+				inst.log.Info("rendezvous: store reachable again; SERVING")
+				inst.setHealth(healthpb.HealthCheckResponse_SERVING)
+			} else {
+				inst.log.Warn("rendezvous: store unreachable; NOT_SERVING", "err", err)
+				inst.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
+			}
+		}
+	}
+}
+
+// serve starts the gRPC and metrics servers on the bound sockets, and the store watch.
 func (inst *Instance) serve(m *metrics.Metrics) {
+	if p, ok := inst.store.(pinger); ok {
+		inst.wg.Add(1)
+		go inst.watchStore(p)
+	}
 	lis := inst.lis
 	inst.lis = nil // the gRPC server owns it now
 	inst.wg.Add(1)
@@ -209,6 +256,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.MaxStreams == 0 {
 		cfg.MaxStreams = 16
+	}
+	if cfg.HealthInterval == 0 {
+		cfg.HealthInterval = 2 * time.Second
 	}
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 10 * time.Second
@@ -271,7 +321,7 @@ func (inst *Instance) newGRPC() error {
 	inst.grpc = grpc.NewServer(opts...)
 	rendezvousv1.RegisterRendezvousServiceServer(inst.grpc, inst.svc)
 	inst.health = health.NewServer()
-	inst.health.SetServingStatus(rendezvousv1.RendezvousService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	inst.setHealth(healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(inst.grpc, inst.health)
 	reflection.Register(inst.grpc)
 	return nil
@@ -286,6 +336,7 @@ func (inst *Instance) fail(err error) {
 // TURN, metrics and the store, and waits for every goroutine. It is idempotent.
 func (inst *Instance) Stop() error {
 	inst.stop.Do(func() {
+		close(inst.done)
 		if inst.health != nil {
 			inst.health.Shutdown()
 		}

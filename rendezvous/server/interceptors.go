@@ -4,15 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 )
 
 // UnaryInterceptor charges each call to its client IP, and turns the handler's error into
 // its status (Status), counting and logging refusals: the one place errors cross the wire.
 func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if !ours(info.FullMethod) {
+			return h(ctx, req) // health and reflection answer even when the store is down
+		}
 		if err := s.allowIP(ctx); err != nil {
 			return nil, s.wire(ctx, info.FullMethod, err)
 		}
@@ -27,6 +33,9 @@ func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 // StreamInterceptor is UnaryInterceptor for streams.
 func (s *Server) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if !ours(info.FullMethod) {
+			return h(srv, ss)
+		}
 		if err := s.allowIP(ss.Context()); err != nil {
 			return s.wire(ss.Context(), info.FullMethod, err)
 		}
@@ -35,6 +44,11 @@ func (s *Server) StreamInterceptor() grpc.StreamServerInterceptor {
 		}
 		return nil
 	}
+}
+
+// ours reports whether a method belongs to RendezvousService.
+func ours(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/"+rendezvousv1.RendezvousService_ServiceDesc.ServiceName+"/")
 }
 
 func (s *Server) allowIP(ctx context.Context) error {

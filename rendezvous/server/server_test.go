@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -334,7 +335,7 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 
 func TestRedisOutage(t *testing.T) {
 	r := redistest.Start(t)
-	srv := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL()})
+	srv := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL(), HealthInterval: 100 * time.Millisecond})
 	c := srv.Client(t)
 	k := rendezvoustest.NewKey(t)
 	fp := string(k.Public().Fingerprint())
@@ -342,12 +343,14 @@ func TestRedisOutage(t *testing.T) {
 	st := listen(t, c, k)
 
 	r.Stop()
+	waitHealth(t, srv, healthpb.HealthCheckResponse_NOT_SERVING)
 	_, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: fp})
 	wantCode(t, err, codes.Unavailable, "store unavailable")
 	_, err = c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now(), time.Minute)})
 	wantCode(t, err, codes.Unavailable, "store unavailable")
 
 	r.Restart() // an empty Redis: the peer registers again, as it does every TTL
+	waitHealth(t, srv, healthpb.HealthCheckResponse_SERVING)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now(), time.Minute)})
@@ -378,6 +381,28 @@ func TestRedisOutage(t *testing.T) {
 			t.Fatalf("connect to a listener still failing 10s after Redis came back: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitHealth waits up to 10 s for the gRPC health status want.
+func waitHealth(t *testing.T, srv *rendezvoustest.Server, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	conn, err := grpc.NewClient(srv.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := hc.Check(ctxT(t), &healthpb.HealthCheckRequest{})
+		if err == nil && resp.GetStatus() == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health = %v, %v after 10s; want %v", resp.GetStatus(), err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -223,6 +223,14 @@ func unsubscribe(ps *redis.PubSub, in <-chan any, channel string) {
 	}
 }
 
+// Ping checks that Redis answers, for health checks.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis ping: %w", err)
+	}
+	return nil
+}
+
 // Close implements Store.
 func (r *Redis) Close() error {
 	if err := r.c.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
