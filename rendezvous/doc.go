@@ -51,6 +51,13 @@
 // (faster pings get the connection closed with ENHANCE_YOUR_CALM). The server pings idle
 // connections every 2 minutes.
 //
+// # Operations
+//
+// gRPC health (grpc.health.v1) answers SERVING for "" and kith.rendezvous.v1.RendezvousService,
+// NOT_SERVING while Redis does not answer (checked every Config.HealthInterval) and once
+// the instance shuts down. Reflection lists every service. Neither counts against rate
+// limits.
+//
 // # Errors
 //
 // Every refusal is a gRPC status whose message says what was wrong (server/errors.go
