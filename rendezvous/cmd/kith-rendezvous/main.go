@@ -4,11 +4,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/kithnet/kith/rendezvous"
 )
 
 const usage = `kith-rendezvous: the matchmaker a community hosts for kith peers.
@@ -18,6 +25,9 @@ delivers connection offers so two peers can punch through their NATs at the same
 and runs STUN and TURN for peers that need a relay. It never sees posts, and peers never
 trust it for authenticity: everything it returns is signed by the peer it describes.
 
+Every flag can also be set in the environment as KITH_RENDEZVOUS_<FLAG>, upper case with
+dashes as underscores (KITH_RENDEZVOUS_TURN_SECRET); a flag on the command line wins.
+
 Usage:
   kith-rendezvous [flags]
 
@@ -25,12 +35,29 @@ Flags:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kith-rendezvous", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	var cfg rendezvous.Config
+	var cluster, level string
+	fs.StringVar(&cfg.Listen, "listen", ":7000", "gRPC `address`")
+	fs.StringVar(&cfg.STUN, "stun", ":3478", "UDP `address` of STUN and TURN")
+	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis `URL` (redis:// or rediss://; add ?master_name=NAME for Sentinel); empty: in-memory store")
+	fs.StringVar(&cluster, "redis-cluster", "", "Redis Cluster nodes, comma-separated `host:port,...`")
+	fs.StringVar(&cfg.TURNSecret, "turn-secret", "", "TURN REST-API shared `secret` (as coturn's static-auth-secret); empty disables TURN")
+	fs.StringVar(&cfg.TURNRelayIP, "turn-relay-ip", "", "`IP` TURN relays are announced at (default: the --stun IP, or 127.0.0.1)")
+	fs.BoolVar(&cfg.TURNAllowPrivate, "turn-allow-private", false, "allow relaying to loopback, private, link-local and multicast peers")
+	fs.StringVar(&cfg.PublicHost, "public-host", "", "`host` put in the stun:/turn: URIs given to peers (default: the relay IP)")
+	fs.StringVar(&cfg.Metrics, "metrics", "", "HTTP `address` serving Prometheus /metrics; empty: off")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM) for gRPC")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key `file` (PEM) for gRPC")
+	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info, warn or error")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, usage)
 		fs.SetOutput(w)
@@ -45,6 +72,48 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printUsage(stderr)
 		return 2
 	}
-	fmt.Fprintln(stderr, "kith-rendezvous: the service is not built yet (issue 4)")
-	return 1
+	if err := fromEnv(fs, getenv); err != nil {
+		fmt.Fprintln(stderr, "kith-rendezvous:", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kith-rendezvous: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		fmt.Fprintf(stderr, "kith-rendezvous: --log-level %q: want debug, info, warn or error\n", level)
+		return 2
+	}
+	if cluster != "" {
+		cfg.RedisCluster = strings.Split(cluster, ",")
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	if err := rendezvous.Run(ctx, cfg); err != nil {
+		cfg.Logger.Error("kith-rendezvous: exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// fromEnv sets every flag not given on the command line from KITH_RENDEZVOUS_<FLAG>.
+func fromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v := getenv(name); v != "" && !given[f.Name] && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, serr)
+			}
+		}
+	})
+	return err
+}
+
+// envName is the environment variable of a flag: KITH_RENDEZVOUS_ and the flag's name in
+// upper case with dashes as underscores.
+func envName(flagName string) string {
+	return "KITH_RENDEZVOUS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }

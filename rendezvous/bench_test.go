@@ -1,0 +1,227 @@
+package rendezvous_test
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/rendezvous"
+	"github.com/kithnet/kith/rendezvous/rendezvoustest"
+	"github.com/kithnet/kith/rendezvous/server"
+	"github.com/kithnet/kith/shared/identity"
+	"github.com/kithnet/kith/shared/redistest"
+	"github.com/kithnet/kith/shared/testenv"
+)
+
+// BenchmarkRedisStore measures Register and Lookup on loopback against the Redis store at
+// 1, 16 and 64 concurrent clients (each on its own connection), beside redis-benchmark GET
+// and SET against the same redis-server in the same run, and Redis memory per registered
+// peer after 100k registrations. It does its own measurement and ignores b.N: run it with
+// `make bench` (-benchtime 1x).
+func BenchmarkRedisStore(b *testing.B) {
+	rb := testenv.Command(b, "redis-benchmark", "redis-tools")
+	r := redistest.Start(b)
+	srv := rendezvoustest.Start(b, rendezvous.Config{
+		RedisURL:  r.URL(),
+		RateLimit: server.RateLimit{PerIP: -1, PerFingerprint: -1}, // measure the service, not the limiter
+	})
+	fmt.Printf("\nkith-rendezvous on Redis, loopback, %s\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("%-8s %7s %12s %9s %9s %12s %12s %9s %9s\n", "op", "clients", "ops/s", "p50", "p99",
+		"redis GET/s", "redis SET/s", "÷GET", "÷SET")
+	for _, clients := range []int{1, 16, 64} {
+		get, set := redisBenchmark(b, rb, r.Addr(), clients)
+		ops := 3000
+		if clients > 1 {
+			ops = 12000
+		}
+		conns := dialN(b, srv.GRPC, clients)
+		keys, regs := presign(b, clients, ops/clients)
+		for _, op := range []string{"Register", "Lookup"} {
+			var call func(c rendezvousv1.RendezvousServiceClient, client, i int) error
+			switch op {
+			case "Register":
+				call = func(c rendezvousv1.RendezvousServiceClient, client, i int) error {
+					_, err := c.Register(context.Background(), &rendezvousv1.RegisterRequest{Record: regs[client][i]})
+					return err
+				}
+			case "Lookup":
+				call = func(c rendezvousv1.RendezvousServiceClient, client, i int) error {
+					fp := keys[(client+i)%clients].Public().Fingerprint()
+					_, err := c.Lookup(context.Background(), &rendezvousv1.LookupRequest{Fingerprint: string(fp)})
+					return err
+				}
+			}
+			rate, p50, p99 := measure(b, conns, ops/clients, call)
+			fmt.Printf("%-8s %7d %12.0f %9s %9s %12.0f %12.0f %9.3f %9.3f\n", op, clients, rate,
+				p50.Round(time.Microsecond), p99.Round(time.Microsecond), get, set, rate/get, rate/set)
+			b.ReportMetric(rate, fmt.Sprintf("%s-%dc-ops/s", op, clients))
+			b.ReportMetric(rate/get, fmt.Sprintf("%s-%dc-ratio-to-GET", op, clients))
+		}
+	}
+	perPeer := memoryPerPeer(b, r, srv.GRPC, 100_000)
+	fmt.Printf("Redis memory per registered peer after 100000 registrations: %.0f bytes\n", perPeer)
+	b.ReportMetric(perPeer, "redis-bytes/peer")
+}
+
+// redisBenchmark runs redis-benchmark GET and SET with clients connections and returns
+// requests per second.
+func redisBenchmark(b *testing.B, bin, addr string, clients int) (get, set float64) {
+	b.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	n := "20000"
+	if clients > 1 {
+		n = "100000"
+	}
+	out, err := exec.Command(bin, "-h", host, "-p", port, "-t", "get,set", "-n", n, "-c", strconv.Itoa(clients), "--csv").Output()
+	if err != nil {
+		b.Fatalf("redis-benchmark: %v\n%s", err, out)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
+	if err != nil {
+		b.Fatalf("redis-benchmark output: %v\n%s", err, out)
+	}
+	for _, row := range rows {
+		if len(row) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(row[1], 64)
+		switch row[0] {
+		case "GET":
+			get = v
+		case "SET":
+			set = v
+		}
+	}
+	if get == 0 || set == 0 {
+		b.Fatalf("redis-benchmark: no GET/SET figures in\n%s", out)
+	}
+	return get, set
+}
+
+func dialN(b *testing.B, addr string, n int) []rendezvousv1.RendezvousServiceClient {
+	b.Helper()
+	cs := make([]rendezvousv1.RendezvousServiceClient, n)
+	for i := range cs {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { conn.Close() })
+		cs[i] = rendezvousv1.NewRendezvousServiceClient(conn)
+	}
+	return cs
+}
+
+// presign makes one key per client and perClient registrations of it with increasing
+// timestamps, so signing is not measured.
+func presign(b *testing.B, clients, perClient int) ([]*identity.Key, [][]*signedv1.Envelope) {
+	b.Helper()
+	keys := make([]*identity.Key, clients)
+	regs := make([][]*signedv1.Envelope, clients)
+	base := time.Now()
+	for c := range clients {
+		keys[c] = rendezvoustest.NewKey(b)
+		for i := range perClient {
+			regs[c] = append(regs[c], rendezvoustest.Registration(b, keys[c], base.Add(time.Duration(i)*time.Millisecond),
+				5*time.Minute, "192.0.2.1:4000", "198.51.100.7:4000", "[2001:db8::1]:4000"))
+		}
+	}
+	return keys, regs
+}
+
+// measure runs perClient calls on each client concurrently and returns throughput and
+// the 50th and 99th latency percentiles.
+func measure(b *testing.B, conns []rendezvousv1.RendezvousServiceClient, perClient int,
+	call func(c rendezvousv1.RendezvousServiceClient, client, i int) error) (float64, time.Duration, time.Duration) {
+	b.Helper()
+	lat := make([][]time.Duration, len(conns))
+	errs := make(chan error, len(conns))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for ci, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perClient {
+				t0 := time.Now()
+				if err := call(c, ci, i); err != nil {
+					errs <- err
+					return
+				}
+				lat[ci] = append(lat[ci], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatalf("call failed: %v", err)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	return float64(len(all)) / elapsed.Seconds(), all[len(all)/2], all[len(all)*99/100]
+}
+
+// memoryPerPeer registers n distinct peers on an emptied Redis and returns the growth of
+// used_memory per peer.
+func memoryPerPeer(b *testing.B, r *redistest.Server, addr string, n int) float64 {
+	b.Helper()
+	if _, err := r.Do("FLUSHALL"); err != nil {
+		b.Fatal(err)
+	}
+	before := usedMemory(b, r)
+	const clients = 16
+	conns := dialN(b, addr, clients)
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for ci := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := ci; i < n; i += clients {
+				k := rendezvoustest.NewKey(b)
+				env := rendezvoustest.Registration(b, k, time.Now(), 10*time.Minute, "192.0.2.1:4000", "198.51.100.7:4000", "[2001:db8::1]:4000")
+				if _, err := conns[ci].Register(context.Background(), &rendezvousv1.RegisterRequest{Record: env}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatalf("register: %v", err)
+	}
+	keys, err := r.Do("DBSIZE")
+	if err != nil || keys != strconv.Itoa(n) {
+		b.Fatalf("DBSIZE = %s, %v; want %d records", keys, err, n)
+	}
+	return float64(usedMemory(b, r)-before) / float64(n)
+}
+
+func usedMemory(b *testing.B, r *redistest.Server) int64 {
+	b.Helper()
+	v, err := r.Info("used_memory")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}

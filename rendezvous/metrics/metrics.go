@@ -1,0 +1,111 @@
+// Package metrics holds the rendezvous's Prometheus series, all prefixed kith_, on a
+// registry of its own (no global state). A nil *Metrics records nothing.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is one instance's set of series.
+type Metrics struct {
+	reg           *prometheus.Registry
+	registrations prometheus.Counter
+	lookups       *prometheus.CounterVec
+	offers        *prometheus.CounterVec
+	refusals      *prometheus.CounterVec
+	allocations   prometheus.Counter
+	allocActive   prometheus.Gauge
+	storeLatency  *prometheus.HistogramVec
+}
+
+// New makes the series on a fresh registry, with Go and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		registrations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kith_rendezvous_registrations_total", Help: "Registrations accepted.",
+		}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kith_rendezvous_lookups_total", Help: "Lookups answered, by result (found, not_found).",
+		}, []string{"result"}),
+		offers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kith_rendezvous_offers_total", Help: "Offers delivered to a listener, by kind.",
+		}, []string{"kind"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kith_rendezvous_refusals_total", Help: "Requests refused, by reason.",
+		}, []string{"reason"}),
+		allocations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kith_rendezvous_turn_allocations_total", Help: "TURN allocations created.",
+		}),
+		allocActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kith_rendezvous_turn_allocations_active", Help: "TURN allocations alive now.",
+		}),
+		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kith_rendezvous_store_latency_seconds", Help: "Store operation latency, by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
+		}, []string{"op"}),
+	}
+	m.reg.MustRegister(m.registrations, m.lookups, m.offers, m.refusals, m.allocations, m.allocActive,
+		m.storeLatency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the series in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registered counts an accepted registration.
+func (m *Metrics) Registered() {
+	if m != nil {
+		m.registrations.Inc()
+	}
+}
+
+// Lookup counts a lookup by result.
+func (m *Metrics) Lookup(result string) {
+	if m != nil {
+		m.lookups.WithLabelValues(result).Inc()
+	}
+}
+
+// Offer counts a delivered offer by kind.
+func (m *Metrics) Offer(kind string) {
+	if m != nil {
+		m.offers.WithLabelValues(kind).Inc()
+	}
+}
+
+// Refused counts a refusal by reason.
+func (m *Metrics) Refused(reason string) {
+	if m != nil {
+		m.refusals.WithLabelValues(reason).Inc()
+	}
+}
+
+// Allocated counts a new TURN allocation.
+func (m *Metrics) Allocated() {
+	if m != nil {
+		m.allocations.Inc()
+		m.allocActive.Inc()
+	}
+}
+
+// Released counts the end of a TURN allocation.
+func (m *Metrics) Released() {
+	if m != nil {
+		m.allocActive.Dec()
+	}
+}
+
+// StoreOp records how long one store operation took.
+func (m *Metrics) StoreOp(op string, d time.Duration) {
+	if m != nil {
+		m.storeLatency.WithLabelValues(op).Observe(d.Seconds())
+	}
+}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/rendezvous/store"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Frames on a fingerprint's channel: an offer for its listener, or the announcement of a
+// new Listen session, which ends every other session for the fingerprint.
+const (
+	frameOffer   byte = 'o'
+	frameSession byte = 's'
+)
+
+func offerFrame(resp *rendezvousv1.ListenResponse) ([]byte, error) {
+	b, err := proto.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{frameOffer}, b...), nil
+}
+
+func sessionFrame(session []byte) []byte { return append([]byte{frameSession}, session...) }
+
+// Listen implements RendezvousServiceServer. The first message is an empty keepalive
+// sent once offers can be received; then offers, with a keepalive when idle.
+func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.RendezvousService_ListenServer) error {
+	ctx := stream.Context()
+	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextListen, "listen")
+	if err != nil {
+		return err
+	}
+	sub, err := s.store.Subscribe(ctx, fp)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", fp, err)
+	}
+	defer sub.Close()
+	session := make([]byte, 16)
+	rand.Read(session)
+	if err := s.store.Publish(ctx, fp, sessionFrame(session)); err != nil && !errors.Is(err, store.ErrNoListener) {
+		return fmt.Errorf("listen %s: %w", fp, err)
+	}
+	s.log.Debug("listen", "fingerprint", fp, "peer", observed(ctx))
+	return s.serveListen(ctx, stream, sub, session, fp)
+}
+
+func (s *Server) serveListen(ctx context.Context, stream rendezvousv1.RendezvousService_ListenServer,
+	sub store.Subscription, session []byte, fp identity.Fingerprint) error {
+	keepalive := time.NewTicker(s.cfg.Keepalive)
+	defer keepalive.Stop()
+	if err := stream.Send(&rendezvousv1.ListenResponse{}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.drain:
+			return fmt.Errorf("listen %s: %w", fp, ErrShuttingDown)
+		case <-keepalive.C:
+			if err := stream.Send(&rendezvousv1.ListenResponse{}); err != nil {
+				return err
+			}
+		case msg, ok := <-sub.Messages():
+			if !ok {
+				return fmt.Errorf("listen %s: subscription ended: %w", fp, ErrShuttingDown)
+			}
+			if len(msg) == 0 {
+				continue
+			}
+			switch msg[0] {
+			case frameSession:
+				if !bytes.Equal(msg[1:], session) {
+					return fmt.Errorf("listen %s: %w", fp, ErrReplaced)
+				}
+			case frameOffer:
+				resp := &rendezvousv1.ListenResponse{}
+				if err := proto.Unmarshal(msg[1:], resp); err != nil {
+					s.log.Warn("listen: dropping a malformed frame", "fingerprint", fp, "err", err)
+					continue
+				}
+				if err := stream.Send(resp); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// Connect implements RendezvousServiceServer.
+func (s *Server) Connect(ctx context.Context, req *rendezvousv1.ConnectRequest) (*rendezvousv1.ConnectResponse, error) {
+	target, err := identity.ParseFingerprint(req.GetTargetFingerprint())
+	if err != nil {
+		return nil, fmt.Errorf("connect: target: %w", err)
+	}
+	o, signer, err := s.cfg.Limits.Offer(req.GetOffer(), target, s.cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
+	}
+	fp := signer.Fingerprint()
+	if err := s.allowFingerprint(ctx, fp); err != nil {
+		return nil, fmt.Errorf("connect %s to %s: %w", fp, target, err)
+	}
+	if err := s.claimNonce(ctx, string(identity.ContextOffer)+o.GetKind().String(), fp, o.GetNonce()); err != nil {
+		return nil, fmt.Errorf("connect %s to %s: %w", fp, target, err)
+	}
+	rec, err := s.record(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
+	}
+	frame, err := offerFrame(&rendezvousv1.ListenResponse{Offer: req.GetOffer(), ObservedAddress: observed(ctx)})
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
+	}
+	if err := s.store.Publish(ctx, target, frame); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w (it must keep a Listen stream open)", target, err)
+	}
+	s.cfg.Metrics.Offer(o.GetKind().String())
+	return &rendezvousv1.ConnectResponse{Record: rec}, nil
+}

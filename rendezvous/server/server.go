@@ -1,0 +1,281 @@
+// Package server is the rendezvous's gRPC service: it validates signed requests, calls
+// the store, and turns every failure into a status that says what was wrong (errors.go).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/proto"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/rendezvous/metrics"
+	"github.com/kithnet/kith/rendezvous/store"
+	"github.com/kithnet/kith/rendezvous/turn"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Config configures the service. Zero fields take the documented defaults.
+type Config struct {
+	// Store holds records and carries offers; required.
+	Store store.Store
+	// Logger receives structured logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock for timestamps and credential expiry; time.Now when nil.
+	Now func() time.Time
+	// Limits bound what a signed request may contain; zero fields take DefaultLimits'.
+	Limits Limits
+	// RateLimit bounds requests per client IP and per fingerprint.
+	RateLimit RateLimit
+	// STUNURIs and TURNURIs are returned to registering peers ("stun:host:3478").
+	STUNURIs, TURNURIs []string
+	// TURNSecret is the shared secret of TURN REST credentials; empty disables TurnCredentials.
+	TURNSecret string
+	// TURNCredentialTTL is how long TURN credentials stay valid; 1 hour by default.
+	TURNCredentialTTL time.Duration
+	// Keepalive is how often an idle Listen stream gets an empty message; 20 s by default.
+	Keepalive time.Duration
+	// Metrics receives counters; nil records nothing.
+	Metrics *metrics.Metrics
+}
+
+// RateLimit is a fixed-window budget, shared through the store (so through Redis when
+// the store is Redis). Zero fields take defaults; a negative limit disables it.
+type RateLimit struct {
+	// PerIP bounds requests from one client IP per Window; 1200 by default.
+	PerIP int
+	// PerFingerprint bounds signed requests of one key per Window; 120 by default.
+	PerFingerprint int
+	// Window is the counting window; one minute by default.
+	Window time.Duration
+}
+
+// DefaultLimits are the bounds: ±60 s clock window, TTL clamped to [30 s, 10 min],
+// at most 16 candidates, 4 KiB signed payloads.
+var DefaultLimits = Limits{
+	ClockWindow: 60 * time.Second, MinTTL: 30 * time.Second, MaxTTL: 10 * time.Minute,
+	MaxCandidates: 16, MaxPayload: 4 << 10,
+}
+
+// Server implements RendezvousServiceServer.
+type Server struct {
+	rendezvousv1.UnimplementedRendezvousServiceServer
+
+	cfg   Config
+	log   *slog.Logger
+	store store.Store
+	drain chan struct{}
+	once  sync.Once
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("rendezvous server: Config.Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Limits.ClockWindow = orDur(cfg.Limits.ClockWindow, DefaultLimits.ClockWindow)
+	cfg.Limits.MinTTL = orDur(cfg.Limits.MinTTL, DefaultLimits.MinTTL)
+	cfg.Limits.MaxTTL = orDur(cfg.Limits.MaxTTL, DefaultLimits.MaxTTL)
+	cfg.Limits.MaxCandidates = orInt(cfg.Limits.MaxCandidates, DefaultLimits.MaxCandidates)
+	cfg.Limits.MaxPayload = orInt(cfg.Limits.MaxPayload, DefaultLimits.MaxPayload)
+	cfg.RateLimit.PerIP = orInt(cfg.RateLimit.PerIP, 1200)
+	cfg.RateLimit.PerFingerprint = orInt(cfg.RateLimit.PerFingerprint, 120)
+	cfg.RateLimit.Window = orDur(cfg.RateLimit.Window, time.Minute)
+	cfg.TURNCredentialTTL = orDur(cfg.TURNCredentialTTL, time.Hour)
+	cfg.Keepalive = orDur(cfg.Keepalive, 20*time.Second)
+	return &Server{
+		cfg: cfg, log: cfg.Logger, drain: make(chan struct{}),
+		store: timed{s: cfg.Store, m: cfg.Metrics},
+	}, nil
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Drain ends every Listen stream with Unavailable, so a graceful stop can finish.
+func (s *Server) Drain() { s.once.Do(func() { close(s.drain) }) }
+
+// observed is the caller's address as this server sees it.
+func observed(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+// allow charges one request to key against limit.
+func (s *Server) allow(ctx context.Context, key string, limit int) error {
+	if limit < 0 {
+		return nil
+	}
+	ok, err := s.store.Allow(ctx, key, limit, s.cfg.RateLimit.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w (%d requests per %s for %s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, key)
+	}
+	return nil
+}
+
+// allowFingerprint charges a signed request to its key.
+func (s *Server) allowFingerprint(ctx context.Context, fp identity.Fingerprint) error {
+	return s.allow(ctx, "fp:"+string(fp), s.cfg.RateLimit.PerFingerprint)
+}
+
+// claimNonce refuses a signed proof used before; it is remembered for twice the clock
+// window, longer than any timestamp stays fresh.
+func (s *Server) claimNonce(ctx context.Context, kind string, fp identity.Fingerprint, nonce []byte) error {
+	ok, err := s.store.Claim(ctx, fmt.Sprintf("n:%s:%s:%x", fp, kind, nonce), 2*s.cfg.Limits.ClockWindow)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrReplayedNonce
+	}
+	return nil
+}
+
+// authenticate verifies a signed Auth under c for op, charges the key's rate limit and
+// claims the Auth's nonce, so a captured proof cannot be replayed.
+func (s *Server) authenticate(ctx context.Context, env *signedv1.Envelope, c identity.Context, op string) (*rendezvousv1.Auth, identity.Fingerprint, error) {
+	a, signer, err := s.cfg.Limits.Auth(env, c, s.cfg.Now())
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", op, err)
+	}
+	fp := signer.Fingerprint()
+	if err := s.allowFingerprint(ctx, fp); err != nil {
+		return nil, fp, fmt.Errorf("%s %s: %w", op, fp, err)
+	}
+	if err := s.claimNonce(ctx, string(c), fp, a.GetNonce()); err != nil {
+		return nil, fp, fmt.Errorf("%s %s: %w", op, fp, err)
+	}
+	return a, fp, nil
+}
+
+// Register implements RendezvousServiceServer.
+func (s *Server) Register(ctx context.Context, req *rendezvousv1.RegisterRequest) (*rendezvousv1.RegisterResponse, error) {
+	reg, signer, ttl, err := s.cfg.Limits.Registration(req.GetRecord(), s.cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	fp := signer.Fingerprint()
+	if err := s.allowFingerprint(ctx, fp); err != nil {
+		return nil, fmt.Errorf("register %s: %w", fp, err)
+	}
+	env, err := marshalEnvelope(req.GetRecord())
+	if err != nil {
+		return nil, fmt.Errorf("register %s: %w", fp, err)
+	}
+	if err := s.store.Put(ctx, fp, store.Record{Envelope: env, TimestampMs: reg.GetTimestampUnixMs()}, ttl); err != nil {
+		return nil, fmt.Errorf("register %s: %w", fp, err)
+	}
+	s.cfg.Metrics.Registered()
+	return &rendezvousv1.RegisterResponse{
+		ObservedAddress: observed(ctx),
+		TtlSeconds:      uint32(ttl / time.Second),
+		StunUris:        s.cfg.STUNURIs,
+		TurnUris:        s.cfg.TURNURIs,
+	}, nil
+}
+
+// marshalEnvelope keeps exactly the signed fields, so a lookup returns them byte for byte.
+func marshalEnvelope(env *signedv1.Envelope) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(&signedv1.Envelope{
+		Signer: env.GetSigner(), Payload: env.GetPayload(), Signature: env.GetSignature(),
+	})
+}
+
+// record loads fp's stored envelope.
+func (s *Server) record(ctx context.Context, fp identity.Fingerprint) (*signedv1.Envelope, error) {
+	rec, err := s.store.Get(ctx, fp)
+	if err != nil {
+		return nil, err
+	}
+	env := &signedv1.Envelope{}
+	if err := proto.Unmarshal(rec.Envelope, env); err != nil {
+		return nil, fmt.Errorf("stored record is corrupt: %v", err)
+	}
+	return env, nil
+}
+
+// Lookup implements RendezvousServiceServer.
+func (s *Server) Lookup(ctx context.Context, req *rendezvousv1.LookupRequest) (*rendezvousv1.LookupResponse, error) {
+	fp, err := identity.ParseFingerprint(req.GetFingerprint())
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	env, err := s.record(ctx, fp)
+	if err != nil {
+		s.cfg.Metrics.Lookup("not_found")
+		return nil, fmt.Errorf("lookup %s: %w", fp, err)
+	}
+	s.cfg.Metrics.Lookup("found")
+	return &rendezvousv1.LookupResponse{Record: env}, nil
+}
+
+// Unregister implements RendezvousServiceServer.
+func (s *Server) Unregister(ctx context.Context, req *rendezvousv1.UnregisterRequest) (*rendezvousv1.UnregisterResponse, error) {
+	a, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextUnregister, "unregister")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Delete(ctx, fp, a.GetTimestampUnixMs()); err != nil {
+		return nil, fmt.Errorf("unregister %s: %w", fp, err)
+	}
+	return &rendezvousv1.UnregisterResponse{}, nil
+}
+
+// TurnCredentials implements RendezvousServiceServer.
+func (s *Server) TurnCredentials(ctx context.Context, req *rendezvousv1.TurnCredentialsRequest) (*rendezvousv1.TurnCredentialsResponse, error) {
+	if s.cfg.TURNSecret == "" {
+		return nil, fmt.Errorf("turn credentials: %w", ErrTURNDisabled)
+	}
+	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextTurnCredentials, "turn credentials")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.Get(ctx, fp); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = ErrNotRegistered
+		}
+		return nil, fmt.Errorf("turn credentials %s: %w", fp, err)
+	}
+	user, pass := turn.Credentials(s.cfg.TURNSecret, string(fp), s.cfg.Now().Add(s.cfg.TURNCredentialTTL))
+	return &rendezvousv1.TurnCredentialsResponse{
+		Username: user, Password: pass,
+		TtlSeconds: uint32(s.cfg.TURNCredentialTTL / time.Second), Uris: s.cfg.TURNURIs,
+	}, nil
+}
+
+// hostOf is the IP part of a peer address, for per-IP limits.
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/identity"
+	"github.com/kithnet/kith/shared/signed"
+)
+
+// Limits are the bounds validation applies; Config fills them.
+type Limits struct {
+	// ClockWindow is how far a signed timestamp may lie from server time, either way.
+	ClockWindow time.Duration
+	// MinTTL and MaxTTL clamp a registration's TTL.
+	MinTTL, MaxTTL time.Duration
+	// MaxCandidates bounds the candidates of a registration or offer.
+	MaxCandidates int
+	// MaxPayload bounds a signed payload in bytes.
+	MaxPayload int
+}
+
+// nonceLen is the length of Auth and Offer nonces.
+const nonceLen = 16
+
+// keyed is a payload that names its signer's key.
+type keyed interface {
+	proto.Message
+	GetPublicKey() []byte
+}
+
+// open verifies env under ctx with the payload bound, parses it into msg and checks
+// that the payload's key field names the signer.
+func (l Limits) open(env *signedv1.Envelope, ctx identity.Context, msg keyed) (identity.PublicKey, error) {
+	signer, err := signed.Verify(env, ctx, l.MaxPayload)
+	if err != nil {
+		return signer, err
+	}
+	if err := proto.Unmarshal(env.GetPayload(), msg); err != nil {
+		return signer, fmt.Errorf("%w (%s): %v", signed.ErrMalformedPayload, ctx, err)
+	}
+	if err := signed.CheckKeyField(signer, msg.GetPublicKey()); err != nil {
+		return signer, err
+	}
+	return signer, nil
+}
+
+// fresh checks a signed timestamp against now.
+func (l Limits) fresh(tsMs int64, now time.Time) error {
+	skew := now.Sub(time.UnixMilli(tsMs))
+	if skew > l.ClockWindow || skew < -l.ClockWindow {
+		return fmt.Errorf("%w: %s away from server time, allowed ±%s", ErrStaleTimestamp,
+			skew.Round(time.Millisecond), l.ClockWindow)
+	}
+	return nil
+}
+
+// candidates checks count and syntax of candidate addresses.
+func (l Limits) candidates(cs []*rendezvousv1.Candidate) error {
+	if len(cs) > l.MaxCandidates {
+		return fmt.Errorf("%w: %d, at most %d", ErrTooManyCandidates, len(cs), l.MaxCandidates)
+	}
+	for i, c := range cs {
+		ap, err := netip.ParseAddrPort(c.GetAddress())
+		if err != nil || ap.Port() == 0 || ap.Addr().Zone() != "" {
+			return fmt.Errorf("%w: candidate %d is %q", ErrBadCandidate, i, clip(c.GetAddress()))
+		}
+	}
+	return nil
+}
+
+// Registration verifies a signed registration at time now and returns its payload, its
+// signer and the TTL to store it with.
+func (l Limits) Registration(env *signedv1.Envelope, now time.Time) (*rendezvousv1.Registration, identity.PublicKey, time.Duration, error) {
+	reg := &rendezvousv1.Registration{}
+	signer, err := l.open(env, identity.ContextRegistration, reg)
+	if err != nil {
+		return nil, signer, 0, err
+	}
+	if err := l.fresh(reg.GetTimestampUnixMs(), now); err != nil {
+		return nil, signer, 0, err
+	}
+	if err := l.candidates(reg.GetCandidates()); err != nil {
+		return nil, signer, 0, err
+	}
+	ttl := min(max(time.Duration(reg.GetTtlSeconds())*time.Second, l.MinTTL), l.MaxTTL)
+	return reg, signer, ttl, nil
+}
+
+// Auth verifies a signed Auth under ctx at time now.
+func (l Limits) Auth(env *signedv1.Envelope, ctx identity.Context, now time.Time) (*rendezvousv1.Auth, identity.PublicKey, error) {
+	a := &rendezvousv1.Auth{}
+	signer, err := l.open(env, ctx, a)
+	if err != nil {
+		return nil, signer, err
+	}
+	if err := l.fresh(a.GetTimestampUnixMs(), now); err != nil {
+		return nil, signer, err
+	}
+	if len(a.GetNonce()) != nonceLen {
+		return nil, signer, fmt.Errorf("%w, got %d", ErrBadNonce, len(a.GetNonce()))
+	}
+	return a, signer, nil
+}
+
+// Offer verifies a signed Offer for target at time now.
+func (l Limits) Offer(env *signedv1.Envelope, target identity.Fingerprint, now time.Time) (*rendezvousv1.Offer, identity.PublicKey, error) {
+	o := &rendezvousv1.Offer{}
+	signer, err := l.open(env, identity.ContextOffer, o)
+	if err != nil {
+		return nil, signer, err
+	}
+	if o.GetTargetFingerprint() != string(target) {
+		return nil, signer, fmt.Errorf("%w: offer names %q, request %q", ErrTargetMismatch, clip(o.GetTargetFingerprint()), target)
+	}
+	if err := l.fresh(o.GetTimestampUnixMs(), now); err != nil {
+		return nil, signer, err
+	}
+	if len(o.GetNonce()) != nonceLen {
+		return nil, signer, fmt.Errorf("%w, got %d", ErrBadNonce, len(o.GetNonce()))
+	}
+	if _, ok := rendezvousv1.OfferKind_name[int32(o.GetKind())]; !ok || o.GetKind() == rendezvousv1.OfferKind_OFFER_KIND_UNSPECIFIED {
+		return nil, signer, fmt.Errorf("%w: %d", ErrBadOfferKind, o.GetKind())
+	}
+	if err := l.candidates(o.GetCandidates()); err != nil {
+		return nil, signer, err
+	}
+	return o, signer, nil
+}
+
+// clip keeps echoed input short in error messages.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

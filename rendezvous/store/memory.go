@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Memory is the in-process Store for a single rendezvous instance. Expiry follows the
+// clock it is given, so tests can move time.
+type Memory struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	closed  bool
+	records map[identity.Fingerprint]memRecord
+	claims  map[string]time.Time
+	windows map[string]memWindow
+	subs    map[identity.Fingerprint]map[*memSub]struct{}
+	ops     int
+}
+
+type memRecord struct {
+	rec     Record
+	expires time.Time
+}
+
+type memWindow struct {
+	start time.Time
+	count int
+}
+
+// NewMemory returns an empty in-memory store on clock now (time.Now when nil).
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{
+		now:     now,
+		records: map[identity.Fingerprint]memRecord{},
+		claims:  map[string]time.Time{},
+		windows: map[string]memWindow{},
+		subs:    map[identity.Fingerprint]map[*memSub]struct{}{},
+	}
+}
+
+// sweepEvery bounds memory by dropping expired entries every so many writes, so no
+// goroutine is needed.
+const sweepEvery = 1024
+
+func (m *Memory) write() {
+	m.ops++
+	if m.ops%sweepEvery != 0 {
+		return
+	}
+	now := m.now()
+	for fp, r := range m.records {
+		if !now.Before(r.expires) {
+			delete(m.records, fp)
+		}
+	}
+	for k, exp := range m.claims {
+		if !now.Before(exp) {
+			delete(m.claims, k)
+		}
+	}
+	for k := range m.windows {
+		delete(m.windows, k) // counters restart at worst one window early
+	}
+}
+
+// Put implements Store.
+func (m *Memory) Put(ctx context.Context, fp identity.Fingerprint, rec Record, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	now := m.now()
+	if old, ok := m.records[fp]; ok && now.Before(old.expires) && old.rec.TimestampMs >= rec.TimestampMs {
+		return ErrNotNewer
+	}
+	rec.Envelope = append([]byte(nil), rec.Envelope...)
+	m.records[fp] = memRecord{rec: rec, expires: now.Add(ttl)}
+	m.write()
+	return nil
+}
+
+// Get implements Store.
+func (m *Memory) Get(ctx context.Context, fp identity.Fingerprint) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Record{}, ErrClosed
+	}
+	r, ok := m.records[fp]
+	if !ok || !m.now().Before(r.expires) {
+		return Record{}, ErrNotFound
+	}
+	r.rec.Envelope = append([]byte(nil), r.rec.Envelope...)
+	return r.rec, nil
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if r, ok := m.records[fp]; ok && r.rec.TimestampMs < beforeMs {
+		delete(m.records, fp)
+	}
+	return nil
+}
+
+// Claim implements Store.
+func (m *Memory) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false, ErrClosed
+	}
+	now := m.now()
+	if exp, ok := m.claims[key]; ok && now.Before(exp) {
+		return false, nil
+	}
+	m.claims[key] = now.Add(ttl)
+	m.write()
+	return true, nil
+}
+
+// Allow implements Store.
+func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false, ErrClosed
+	}
+	now := m.now()
+	w := m.windows[key]
+	if w.start.IsZero() || !now.Before(w.start.Add(window)) {
+		w = memWindow{start: now}
+	}
+	w.count++
+	m.windows[key] = w
+	m.write()
+	return w.count <= limit, nil
+}
+
+// Publish implements Store.
+func (m *Memory) Publish(ctx context.Context, fp identity.Fingerprint, msg []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if len(m.subs[fp]) == 0 {
+		return ErrNoListener
+	}
+	for s := range m.subs[fp] {
+		select {
+		case s.ch <- append([]byte(nil), msg...):
+		default: // a listener that does not read loses offers rather than blocking others
+		}
+	}
+	return nil
+}
+
+// Subscribe implements Store.
+func (m *Memory) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscription, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	s := &memSub{m: m, fp: fp, ch: make(chan []byte, subBuffer), done: make(chan struct{})}
+	if m.subs[fp] == nil {
+		m.subs[fp] = map[*memSub]struct{}{}
+	}
+	m.subs[fp][s] = struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-ctx.Done():
+			s.end()
+		case <-s.done:
+		}
+	}()
+	return s, nil
+}
+
+// subBuffer is how many messages wait for a slow listener before new ones are dropped.
+const subBuffer = 64
+
+// Close implements Store: it ends every subscription.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	var all []*memSub
+	for _, set := range m.subs {
+		for s := range set {
+			all = append(all, s)
+		}
+	}
+	m.closed = true
+	m.mu.Unlock()
+	for _, s := range all {
+		s.Close()
+	}
+	return nil
+}
+
+type memSub struct {
+	m    *Memory
+	fp   identity.Fingerprint
+	ch   chan []byte
+	done chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+func (s *memSub) Messages() <-chan []byte { return s.ch }
+
+// end unsubscribes and closes the channel; Publish holds the same lock, so it never
+// sends on a closed channel.
+func (s *memSub) end() {
+	s.once.Do(func() {
+		s.m.mu.Lock()
+		delete(s.m.subs[s.fp], s)
+		if len(s.m.subs[s.fp]) == 0 {
+			delete(s.m.subs, s.fp)
+		}
+		close(s.done)
+		close(s.ch)
+		s.m.mu.Unlock()
+	})
+}
+
+func (s *memSub) Close() error {
+	s.end()
+	s.wg.Wait()
+	return nil
+}

@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Redis is the Store that any number of rendezvous instances share. Every key carries
+// a hash tag, so each operation touches one slot of a Cluster, and offers travel by
+// sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7), which also works on a single node.
+type Redis struct {
+	c redis.UniversalClient
+}
+
+// NewRedis returns a Store on c; Close closes c.
+func NewRedis(c redis.UniversalClient) *Redis { return &Redis{c: c} }
+
+// Client returns the underlying client, for health checks and benchmarks.
+func (r *Redis) Client() redis.UniversalClient { return r.c }
+
+// Dial connects to Redis: cluster lists Cluster node addresses (host:port); otherwise
+// url is redis:// or rediss://, a Sentinel deployment when it has master_name=...
+// Unset timeouts default to one second so an outage is reported quickly.
+func Dial(url string, cluster []string) (*Redis, error) {
+	var c redis.UniversalClient
+	switch {
+	case len(cluster) > 0:
+		o := &redis.ClusterOptions{Addrs: cluster}
+		if url != "" {
+			so, err := redis.ParseURL(url)
+			if err != nil {
+				return nil, fmt.Errorf("redis URL: %w", err)
+			}
+			o.Username, o.Password, o.TLSConfig = so.Username, so.Password, so.TLSConfig
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, time.Second, time.Second
+		c = redis.NewClusterClient(o)
+	case strings.Contains(url, "master_name="):
+		o, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis sentinel URL: %w", err)
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = orSecond(o.DialTimeout), orSecond(o.ReadTimeout), orSecond(o.WriteTimeout)
+		c = redis.NewFailoverClient(o)
+	default:
+		o, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis URL: %w", err)
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = orSecond(o.DialTimeout), orSecond(o.ReadTimeout), orSecond(o.WriteTimeout)
+		o.MaxRetries = 1
+		c = redis.NewClient(o)
+	}
+	return NewRedis(c), nil
+}
+
+func orSecond(d time.Duration) time.Duration {
+	if d == 0 {
+		return time.Second
+	}
+	return d
+}
+
+func recordKey(fp identity.Fingerprint) string { return "kith:rdv:{" + string(fp) + "}:rec" }
+func offersKey(fp identity.Fingerprint) string { return "kith:rdv:{" + string(fp) + "}:offers" }
+func claimKey(k string) string                 { return "kith:rdv:{" + k + "}:claim" }
+func rateKey(k string) string                  { return "kith:rdv:{" + k + "}:rate" }
+
+// putScript stores (ts, env) unless the stored ts is at least as new.
+var putScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 't')
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 't', ARGV[1], 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`)
+
+// deleteScript deletes the record if it is older than ARGV[1].
+var deleteScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 't')
+if cur and tonumber(cur) < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+return 0`)
+
+// allowScript counts one event in a fixed window.
+var allowScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`)
+
+// Put implements Store.
+func (r *Redis) Put(ctx context.Context, fp identity.Fingerprint, rec Record, ttl time.Duration) error {
+	n, err := putScript.Run(ctx, r.c, []string{recordKey(fp)}, rec.TimestampMs, rec.Envelope, ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("redis put %s: %w", fp, err)
+	}
+	if n == 0 {
+		return ErrNotNewer
+	}
+	return nil
+}
+
+// Get implements Store.
+func (r *Redis) Get(ctx context.Context, fp identity.Fingerprint) (Record, error) {
+	v, err := r.c.HMGet(ctx, recordKey(fp), "t", "e").Result()
+	if err != nil {
+		return Record{}, fmt.Errorf("redis get %s: %w", fp, err)
+	}
+	ts, ok1 := v[0].(string)
+	env, ok2 := v[1].(string)
+	if !ok1 || !ok2 {
+		return Record{}, ErrNotFound
+	}
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return Record{}, fmt.Errorf("redis get %s: stored timestamp %q: %w", fp, ts, err)
+	}
+	return Record{Envelope: []byte(env), TimestampMs: t}, nil
+}
+
+// Delete implements Store.
+func (r *Redis) Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error {
+	if err := deleteScript.Run(ctx, r.c, []string{recordKey(fp)}, beforeMs).Err(); err != nil {
+		return fmt.Errorf("redis delete %s: %w", fp, err)
+	}
+	return nil
+}
+
+// Claim implements Store.
+func (r *Redis) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	ok, err := r.c.SetNX(ctx, claimKey(key), 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis claim: %w", err)
+	}
+	return ok, nil
+}
+
+// Allow implements Store.
+func (r *Redis) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+	n, err := allowScript.Run(ctx, r.c, []string{rateKey(key)}, window.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis rate limit: %w", err)
+	}
+	return n <= limit, nil
+}
+
+// Publish implements Store.
+func (r *Redis) Publish(ctx context.Context, fp identity.Fingerprint, msg []byte) error {
+	n, err := r.c.SPublish(ctx, offersKey(fp), msg).Result()
+	if err != nil {
+		return fmt.Errorf("redis publish %s: %w", fp, err)
+	}
+	if n == 0 {
+		return ErrNoListener
+	}
+	return nil
+}
+
+// Subscribe implements Store. It returns once Redis has confirmed the subscription, so a
+// Publish that follows is delivered.
+func (r *Redis) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscription, error) {
+	ps := r.c.SSubscribe(ctx, offersKey(fp))
+	if _, err := ps.Receive(ctx); err != nil {
+		ps.Close()
+		return nil, fmt.Errorf("redis subscribe %s: %w", fp, err)
+	}
+	s := &redisSub{ch: make(chan []byte, subBuffer), stop: make(chan struct{})}
+	in := ps.ChannelWithSubscriptions()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(s.ch)
+		defer unsubscribe(ps, in, offersKey(fp))
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.stop:
+				return
+			case m, ok := <-in:
+				if !ok {
+					return
+				}
+				msg, isMsg := m.(*redis.Message)
+				if !isMsg {
+					continue // (re)subscription confirmations
+				}
+				select {
+				case s.ch <- []byte(msg.Payload):
+				default: // a listener that does not read loses offers rather than blocking
+				}
+			}
+		}
+	}()
+	return s, nil
+}
+
+// unsubscribe leaves the channel and waits (up to a second) for Redis to confirm, so a
+// Publish after Close reports ErrNoListener; then it closes the connection.
+func unsubscribe(ps *redis.PubSub, in <-chan any, channel string) {
+	defer ps.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if ps.SUnsubscribe(ctx, channel) != nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-in:
+			if sub, isSub := m.(*redis.Subscription); !ok || isSub && sub.Kind == "sunsubscribe" {
+				return
+			}
+		}
+	}
+}
+
+// Ping checks that Redis answers, for health checks.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (r *Redis) Close() error {
+	if err := r.c.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+type redisSub struct {
+	ch   chan []byte
+	stop chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+func (s *redisSub) Messages() <-chan []byte { return s.ch }
+
+func (s *redisSub) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	s.wg.Wait()
+	return nil
+}

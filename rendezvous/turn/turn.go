@@ -1,0 +1,179 @@
+package turn
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pion/logging"
+	pturn "github.com/pion/turn/v2"
+
+	"github.com/kithnet/kith/rendezvous/metrics"
+)
+
+// Config configures the embedded STUN/TURN server.
+type Config struct {
+	// PacketConn is the UDP socket STUN and TURN are served on; required. Close closes it.
+	PacketConn net.PacketConn
+	// RelayIP is the address relays are announced at (--turn-relay-ip); required for TURN.
+	RelayIP net.IP
+	// RelayBind is the address relay sockets are bound to; "0.0.0.0" by default.
+	RelayBind string
+	// Realm is the TURN realm; "kith" by default.
+	Realm string
+	// Secret is the REST-API shared secret; empty serves STUN only and refuses every
+	// allocation.
+	Secret string
+	// AllowPrivate permits relaying to the addresses PeerAllowed refuses (tests, labs).
+	AllowPrivate bool
+	// Quota is the most allocations one user may hold at once; 8 by default.
+	Quota int
+	// Now is the clock for credential expiry; time.Now when nil.
+	Now func() time.Time
+	// Logger receives structured logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Metrics counts allocations; nil records nothing.
+	Metrics *metrics.Metrics
+}
+
+// Server is a running STUN/TURN server.
+type Server struct {
+	cfg  Config
+	srv  *pturn.Server
+	mu   sync.Mutex
+	last string         // user of the request being handled (pion handles one socket serially)
+	held map[string]int // allocations per user
+}
+
+// Start serves STUN and TURN on cfg.PacketConn until Close.
+func Start(cfg Config) (*Server, error) {
+	if cfg.PacketConn == nil {
+		return nil, errors.New("turn: Config.PacketConn is required")
+	}
+	if cfg.RelayIP == nil {
+		cfg.RelayIP = net.IPv4(127, 0, 0, 1)
+	}
+	if cfg.RelayBind == "" {
+		cfg.RelayBind = "0.0.0.0"
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "kith"
+	}
+	if cfg.Quota == 0 {
+		cfg.Quota = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, held: map[string]int{}}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
+	srv, err := pturn.NewServer(pturn.ServerConfig{
+		Realm:         cfg.Realm,
+		AuthHandler:   s.auth,
+		LoggerFactory: lf,
+		PacketConnConfigs: []pturn.PacketConnConfig{{
+			PacketConn: cfg.PacketConn,
+			RelayAddressGenerator: &quotaGenerator{s: s, RelayAddressGenerator: &pturn.RelayAddressGeneratorStatic{
+				RelayAddress: cfg.RelayIP, Address: cfg.RelayBind,
+			}},
+			PermissionHandler: s.permit,
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("turn: %w", err)
+	}
+	s.srv = srv
+	return s, nil
+}
+
+// Close stops the server and closes its socket and relays.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// Allocations returns how many allocations are alive.
+func (s *Server) Allocations() int { return s.srv.AllocationCount() }
+
+// auth answers pion with the long-term key for a REST-API username.
+func (s *Server) auth(username, realm string, src net.Addr) ([]byte, bool) {
+	if s.cfg.Secret == "" {
+		return nil, false
+	}
+	user, err := ParseUsername(username, s.cfg.Now())
+	if err != nil {
+		s.cfg.Logger.Info("turn: refused", "client", src.String(), "err", err)
+		s.cfg.Metrics.Refused("turn_credentials")
+		return nil, false
+	}
+	s.mu.Lock()
+	s.last = user
+	s.mu.Unlock()
+	return pturn.GenerateAuthKey(username, realm, Password(s.cfg.Secret, username)), true
+}
+
+// permit applies the peer-address policy to CreatePermission and ChannelBind.
+func (s *Server) permit(client net.Addr, peer net.IP) bool {
+	if s.cfg.AllowPrivate {
+		return true
+	}
+	ip, _ := netip.AddrFromSlice(peer)
+	if err := PeerAllowed(ip); err != nil {
+		s.cfg.Logger.Info("turn: refused permission", "client", client.String(), "err", err)
+		s.cfg.Metrics.Refused("turn_private_peer")
+		return false
+	}
+	return true
+}
+
+// quotaGenerator charges each relay to the user whose request is being handled, and
+// releases the charge when pion closes the relay.
+type quotaGenerator struct {
+	pturn.RelayAddressGenerator
+	s *Server
+}
+
+func (g *quotaGenerator) AllocatePacketConn(network string, port int) (net.PacketConn, net.Addr, error) {
+	s := g.s
+	s.mu.Lock()
+	user := s.last
+	if s.held[user] >= s.cfg.Quota {
+		s.mu.Unlock()
+		s.cfg.Metrics.Refused("turn_quota")
+		return nil, nil, fmt.Errorf("%w (%d)", ErrQuota, s.cfg.Quota)
+	}
+	s.held[user]++
+	s.mu.Unlock()
+	conn, addr, err := g.RelayAddressGenerator.AllocatePacketConn(network, port)
+	if err != nil {
+		s.release(user)
+		return nil, nil, err
+	}
+	s.cfg.Metrics.Allocated()
+	return &relayConn{PacketConn: conn, release: func() { s.release(user); s.cfg.Metrics.Released() }}, addr, nil
+}
+
+func (s *Server) release(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[user]--; s.held[user] <= 0 {
+		delete(s.held, user)
+	}
+}
+
+// relayConn releases its quota charge once, when closed.
+type relayConn struct {
+	net.PacketConn
+	once    sync.Once
+	release func()
+}
+
+func (c *relayConn) Close() error {
+	c.once.Do(c.release)
+	return c.PacketConn.Close()
+}
