@@ -1,0 +1,68 @@
+package public
+
+import "net/http"
+
+// The JSON Feed 1.1 (https://jsonfeed.org/version/1.1) fields the feed uses.
+type jsonFeed struct {
+	Version     string         `json:"version"`
+	Title       string         `json:"title"`
+	HomePageURL string         `json:"home_page_url"`
+	FeedURL     string         `json:"feed_url"`
+	NextURL     string         `json:"next_url,omitempty"`
+	Authors     []jsonAuthor   `json:"authors"`
+	Items       []jsonFeedItem `json:"items"`
+}
+
+type jsonAuthor struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+type jsonFeedItem struct {
+	ID            string           `json:"id"`
+	URL           string           `json:"url"`
+	Title         string           `json:"title,omitempty"`
+	ContentText   string           `json:"content_text"`
+	DatePublished string           `json:"date_published"`
+	DateModified  string           `json:"date_modified"`
+	Tags          []string         `json:"tags,omitempty"`
+	Attachments   []jsonAttachment `json:"attachments,omitempty"`
+}
+
+type jsonAttachment struct {
+	URL         string `json:"url"`
+	MimeType    string `json:"mime_type"`
+	Title       string `json:"title,omitempty"`
+	SizeInBytes uint64 `json:"size_in_bytes"`
+}
+
+// serveJSONFeed is /feed.json: the same posts as /feed.atom, paged by next_url.
+func (s *server) serveJSONFeed(w http.ResponseWriter, r *http.Request) {
+	prof, page, err := s.list(r, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	base := s.base(r)
+	pf := newProfileView(prof, base)
+	posts := newPostViews(page.Posts, base)
+	f := jsonFeed{
+		Version: "https://jsonfeed.org/version/1.1", Title: pf.Name + " on kith",
+		HomePageURL: base + "/", FeedURL: selfURL(base, "/feed.json", r),
+		Authors: []jsonAuthor{{Name: pf.Name, URL: pf.URL}}, Items: []jsonFeedItem{},
+	}
+	if page.Next != "" {
+		f.NextURL = base + "/feed.json?after=" + page.Next
+	}
+	for _, p := range posts {
+		it := jsonFeedItem{
+			ID: p.URL, URL: p.URL, Title: p.Title, ContentText: p.Text, Tags: p.Tags,
+			DatePublished: atomTime(p.Published), DateModified: atomTime(p.Updated),
+		}
+		for _, a := range p.Attachments {
+			it.Attachments = append(it.Attachments, jsonAttachment{URL: a.URL, MimeType: a.MediaType, Title: a.FileName, SizeInBytes: a.Size})
+		}
+		f.Items = append(f.Items, it)
+	}
+	s.serveJSON(w, r, "application/feed+json", newest(maxTime(page.Modified, prof.Updated), posts), f)
+}
