@@ -164,3 +164,9 @@ func (f *fixture) noSecrets(t testing.TB, what string, a answer) {
 type contextT = context.Context
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newRequest(method, target string) *http.Request {
+	return httptest.NewRequest(method, "http://alice.example"+target, nil)
+}
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }

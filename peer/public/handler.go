@@ -52,7 +52,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.securityHeaders(w.Header())
 	if s.limit != nil {
 		if ok, retry := s.limit.allow(s.cfg.ClientAddr(r)); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)+1))
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
 			refuse(w, http.StatusTooManyRequests, "too many requests from your address; retry later")
 			return
 		}
