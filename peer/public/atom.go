@@ -61,27 +61,40 @@ func (s *server) serveAtom(w http.ResponseWriter, r *http.Request) {
 	pf := newProfileView(prof, base)
 	posts := newPostViews(page.Posts, base)
 	modified := newest(maxTime(page.Modified, prof.Updated), posts)
+	self := selfURL(base, "/feed.atom", r)
+	key := newCacheKey("atom").add(base, self, page.Next).time(modified).profile(pf).posts(posts...).sum()
+	rd, err := s.cached(key, func() ([]byte, error) {
+		return atomBody(pf, posts, base, self, page.Next, modified)
+	})
+	if err != nil {
+		s.log.Error("public: encode atom", "err", err)
+		refuse(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	serveRendered(w, r, "application/atom+xml; charset=utf-8", modified, rd)
+}
+
+// atomBody renders the feed; serveAtom's cache key names every argument.
+func atomBody(pf profileView, posts []postView, base, self, next string, modified time.Time) ([]byte, error) {
 	f := atomFeed{
 		ID: base + "/", Title: pf.Name + " on kith", Updated: atomTime(modified),
 		Author: atomPerson{Name: pf.Name, URI: pf.URL},
 		Links: []atomLink{
-			{Rel: "self", Href: selfURL(base, "/feed.atom", r), Type: "application/atom+xml"},
+			{Rel: "self", Href: self, Type: "application/atom+xml"},
 			{Rel: "alternate", Href: base + "/", Type: "text/html"},
 		},
 	}
-	if page.Next != "" {
-		f.Links = append(f.Links, atomLink{Rel: "next", Href: base + "/feed.atom?after=" + page.Next, Type: "application/atom+xml"})
+	if next != "" {
+		f.Links = append(f.Links, atomLink{Rel: "next", Href: base + "/feed.atom?after=" + next, Type: "application/atom+xml"})
 	}
 	for _, p := range posts {
 		f.Entries = append(f.Entries, atomEntryOf(p, base))
 	}
 	body, err := xml.MarshalIndent(f, "", " ")
 	if err != nil {
-		s.log.Error("public: encode atom", "err", err)
-		refuse(w, http.StatusInternalServerError, "internal error")
-		return
+		return nil, err
 	}
-	serveBody(w, r, "application/atom+xml; charset=utf-8", modified, append([]byte(xml.Header), append(body, '\n')...))
+	return append([]byte(xml.Header), append(body, '\n')...), nil
 }
 
 func atomEntryOf(p postView, base string) atomEntry {

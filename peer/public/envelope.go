@@ -69,13 +69,18 @@ func (s *server) serveEnvelope(w http.ResponseWriter, r *http.Request, raw strin
 }
 
 func (s *server) serveJSON(w http.ResponseWriter, r *http.Request, contentType string, modified time.Time, v any) {
-	body, err := json.MarshalIndent(v, "", "  ")
+	body, err := marshalJSON(v)
 	if err != nil {
 		s.log.Error("public: encode json", "err", err)
 		refuse(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	serveBody(w, r, contentType+"; charset=utf-8", modified, append(body, '\n'))
+	serveBody(w, r, contentType+"; charset=utf-8", modified, body)
+}
+
+func marshalJSON(v any) ([]byte, error) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	return append(body, '\n'), err
 }
 
 func nonNil(s []string) []string {

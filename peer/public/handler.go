@@ -13,10 +13,12 @@ import (
 
 // server is the HTTP face; Handler builds it from a Config.
 type server struct {
-	cfg   Config
-	log   *slog.Logger
-	pages *template.Template
-	limit *limiter // nil when the rate limit is off
+	cfg    Config
+	log    *slog.Logger
+	pages  *template.Template
+	limit  *limiter // nil when the rate limit is off
+	cache  entryCache
+	bodies bodyCache
 }
 
 // NewHandler returns the HTTP face described by cfg, or an error saying what in cfg is
@@ -30,7 +32,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, pages: pages}
+	s := &server{cfg: cfg, log: cfg.Logger, pages: pages,
+		cache: entryCache{m: map[string]template.HTML{}}, bodies: bodyCache{m: map[[32]byte]rendered{}}}
 	if cfg.RatePerSecond > 0 {
 		s.limit = newLimiter(cfg.RatePerSecond, cfg.RateBurst, cfg.Clock)
 	}

@@ -1,6 +1,8 @@
 package public
 
-import "net/http"
+import (
+	"net/http"
+)
 
 // The JSON Feed 1.1 (https://jsonfeed.org/version/1.1) fields the feed uses.
 type jsonFeed struct {
@@ -46,13 +48,26 @@ func (s *server) serveJSONFeed(w http.ResponseWriter, r *http.Request) {
 	base := s.base(r)
 	pf := newProfileView(prof, base)
 	posts := newPostViews(page.Posts, base)
+	self := selfURL(base, "/feed.json", r)
+	key := newCacheKey("jsonfeed").add(base, self, page.Next).profile(pf).posts(posts...).sum()
+	rd, err := s.cached(key, func() ([]byte, error) { return jsonFeedBody(pf, posts, base, self, page.Next) })
+	if err != nil {
+		s.log.Error("public: encode json feed", "err", err)
+		refuse(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	serveRendered(w, r, "application/feed+json; charset=utf-8", newest(maxTime(page.Modified, prof.Updated), posts), rd)
+}
+
+// jsonFeedBody renders the feed; serveJSONFeed's cache key names every argument.
+func jsonFeedBody(pf profileView, posts []postView, base, self, next string) ([]byte, error) {
 	f := jsonFeed{
 		Version: "https://jsonfeed.org/version/1.1", Title: pf.Name + " on kith",
-		HomePageURL: base + "/", FeedURL: selfURL(base, "/feed.json", r),
+		HomePageURL: base + "/", FeedURL: self,
 		Authors: []jsonAuthor{{Name: pf.Name, URL: pf.URL}}, Items: []jsonFeedItem{},
 	}
-	if page.Next != "" {
-		f.NextURL = base + "/feed.json?after=" + page.Next
+	if next != "" {
+		f.NextURL = base + "/feed.json?after=" + next
 	}
 	for _, p := range posts {
 		it := jsonFeedItem{
@@ -64,5 +79,5 @@ func (s *server) serveJSONFeed(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Items = append(f.Items, it)
 	}
-	s.serveJSON(w, r, "application/feed+json", newest(maxTime(page.Modified, prof.Updated), posts), f)
+	return marshalJSON(f)
 }

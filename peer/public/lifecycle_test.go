@@ -2,6 +2,7 @@ package public
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -67,5 +68,33 @@ func TestEditDeletePrivateFollowAtOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCachedBodiesFollowTheProfile: pages and feeds are cached by what they are rendered
+// from, so a change of published name shows at once too.
+func TestCachedBodiesFollowTheProfile(t *testing.T) {
+	f := newFixture(t, Config{})
+	for _, path := range []string{"/", "/feed.atom", "/feed.json", "/p/" + idOf(f.pubA)} {
+		f.get(t, path, 200)
+	}
+	f.src.mu.Lock()
+	f.src.name = "Alice Renamed"
+	f.src.mu.Unlock()
+	for _, path := range []string{"/", "/feed.atom", "/feed.json", "/p/" + idOf(f.pubA)} {
+		if body := f.get(t, path, 200).Body; !strings.Contains(body, "Alice Renamed") {
+			t.Errorf("%s still shows the old name", path)
+		}
+	}
+}
+
+// TestPageKeyNamesEveryField guards pageKey: a field added to pageView must be added
+// to the key too, or a page could be served from the cache with the field's old value.
+func TestPageKeyNamesEveryField(t *testing.T) {
+	if n := reflect.TypeFor[pageView]().NumField(); n != 13 {
+		t.Errorf("pageView has %d fields; pageKey names 13: update pageKey, then this test", n)
+	}
+	if n := reflect.TypeFor[profileView]().NumField(); n != 5 {
+		t.Errorf("profileView has %d fields; cacheKey.profile names 5: update it, then this test", n)
 	}
 }

@@ -80,6 +80,8 @@ func live(p *postv1.Payload) bool {
 }
 
 func (m *memSource) Profile(ctx context.Context) (Profile, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	return Profile{ID: m.key.Public(), Name: m.name}, nil
 }
 

@@ -2,6 +2,7 @@ package public
 
 import (
 	"bytes"
+	"html/template"
 	"net/http"
 	"net/url"
 	"time"
@@ -18,7 +19,8 @@ type pageView struct {
 	Base        string
 	Profile     profileView
 	Posts       []postView
-	Post        postView // the post of a single-post page
+	Entries     []template.HTML // the rendered h-entry of each of Posts
+	Post        postView        // the post of a single-post page
 	Tag         string
 	Next        string // URL of the next page, rel=next
 }
@@ -123,13 +125,31 @@ func (s *server) listView(r *http.Request, prof Profile, page Page, base, path s
 }
 
 func (s *server) render(w http.ResponseWriter, r *http.Request, name string, modified time.Time, v pageView) {
-	var buf bytes.Buffer
-	if err := s.pages.ExecuteTemplate(&buf, name, v); err != nil {
+	rd, err := s.cached(pageKey(name, v), func() ([]byte, error) {
+		var buf bytes.Buffer
+		var err error
+		if v.Entries, err = s.entries(v.Posts, v.Base); err == nil {
+			err = s.pages.ExecuteTemplate(&buf, name, v)
+		}
+		return buf.Bytes(), err
+	})
+	if err != nil {
 		s.log.Error("public: render", "page", name, "err", err)
 		refuse(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	serveBody(w, r, "text/html; charset=utf-8", newest(modified, v.Posts), buf.Bytes())
+	serveRendered(w, r, "text/html; charset=utf-8", newest(modified, v.Posts), rd)
+}
+
+// pageKey names everything a page is rendered from: every field of pageView but
+// Entries, which is made from Posts. A field added to pageView must be added here.
+func pageKey(name string, v pageView) [32]byte {
+	noindex := "index"
+	if v.NoIndex {
+		noindex = "noindex"
+	}
+	k := newCacheKey("page").add(name, v.Title, v.Description, v.Canonical, v.OGType, v.OGImage, noindex, v.Base, v.Tag, v.Next)
+	return k.profile(v.Profile).posts(v.Posts...).posts(v.Post).sum()
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -3,8 +3,6 @@ package public
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
@@ -15,15 +13,19 @@ import (
 // Range. Answers are revalidated on every use (no-cache), so that a post that
 // disappears disappears from caches at once too.
 func serveBody(w http.ResponseWriter, r *http.Request, contentType string, modified time.Time, body []byte) {
-	sum := sha256.Sum256(body)
+	serveRendered(w, r, contentType, modified, newRendered(body))
+}
+
+// serveRendered is serveBody for a body whose ETag is known.
+func serveRendered(w http.ResponseWriter, r *http.Request, contentType string, modified time.Time, rd rendered) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	h.Set("ETag", rd.etag)
 	h.Set("Cache-Control", "public, no-cache")
 	if modified.IsZero() || modified.Unix() <= 0 {
 		modified = time.Unix(1, 0) // nothing was ever published: still a valid Last-Modified
 	}
-	http.ServeContent(w, r, "", modified.UTC().Truncate(time.Second), bytes.NewReader(body))
+	http.ServeContent(w, r, "", modified.UTC().Truncate(time.Second), bytes.NewReader(rd.body))
 }
 
 // fail answers a Source error with its status: 404 and 410 as the contract says, 400

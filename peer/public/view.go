@@ -30,6 +30,8 @@ type postView struct {
 	Edited      bool
 	Version     uint64
 	Attachments []attachmentView
+
+	signature string // the envelope's signature: names this exact version
 }
 
 type attachmentView struct {
@@ -70,6 +72,7 @@ func newPostView(p Post, base string) postView {
 		Updated:   time.UnixMilli(pl.GetUpdatedUnixMs()).UTC(),
 		Edited:    pl.GetVersion() > 1,
 		Version:   pl.GetVersion(),
+		signature: string(p.Envelope.GetSignature()),
 	}
 	if v.Title == "" {
 		v.Title = "Post " + id[:8]
