@@ -29,16 +29,19 @@ func serveRendered(w http.ResponseWriter, r *http.Request, contentType string, m
 }
 
 // fail answers a Source error with its status: 404 and 410 as the contract says, 400
-// for a bad cursor, 503 when the Source was too slow, 500 (logged) for the rest.
+// for a bad cursor, 503 when the Source was too slow, 500 (logged) for the rest, and
+// nothing when the client has gone.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case r.Context().Err() != nil:
+		return // the client went away: nobody to answer
 	case errors.Is(err, ErrNotFound):
 		refuse(w, http.StatusNotFound, "not found")
 	case errors.Is(err, ErrGone):
 		refuse(w, http.StatusGone, "this post was public and no longer is")
 	case errors.Is(err, ErrBadCursor):
 		refuse(w, http.StatusBadRequest, "malformed pagination cursor")
-	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+	case errors.Is(err, context.DeadlineExceeded):
 		s.log.Warn("public: source too slow", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
 		refuse(w, http.StatusServiceUnavailable, "busy; retry later")
