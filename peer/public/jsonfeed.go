@@ -23,7 +23,6 @@ type jsonAuthor struct {
 type jsonFeedItem struct {
 	ID            string           `json:"id"`
 	URL           string           `json:"url"`
-	Title         string           `json:"title,omitempty"`
 	ContentText   string           `json:"content_text"`
 	DatePublished string           `json:"date_published"`
 	DateModified  string           `json:"date_modified"`
@@ -59,7 +58,8 @@ func (s *server) serveJSONFeed(w http.ResponseWriter, r *http.Request) {
 	serveRendered(w, r, "application/feed+json; charset=utf-8", newest(maxTime(page.Modified, prof.Updated), posts), rd)
 }
 
-// jsonFeedBody renders the feed; serveJSONFeed's cache key names every argument.
+// jsonFeedBody renders the feed; serveJSONFeed's cache key names every argument. Items
+// have no title, as JSON Feed recommends for microblog posts.
 func jsonFeedBody(pf profileView, posts []postView, base, self, next string) ([]byte, error) {
 	f := jsonFeed{
 		Version: "https://jsonfeed.org/version/1.1", Title: pf.Name + " on kith",
@@ -71,7 +71,7 @@ func jsonFeedBody(pf profileView, posts []postView, base, self, next string) ([]
 	}
 	for _, p := range posts {
 		it := jsonFeedItem{
-			ID: p.URL, URL: p.URL, Title: p.Title, ContentText: p.Text, Tags: p.Tags,
+			ID: p.URL, URL: p.URL, ContentText: p.Text, Tags: p.Tags,
 			DatePublished: atomTime(p.Published), DateModified: atomTime(p.Updated),
 		}
 		for _, a := range p.Attachments {

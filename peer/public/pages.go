@@ -105,7 +105,7 @@ func (s *server) servePost(w http.ResponseWriter, r *http.Request, raw string) {
 			break
 		}
 	}
-	s.render(w, r, "post", pv.Updated, v)
+	s.render(w, r, "post", maxTime(pv.Updated, prof.Updated), v)
 }
 
 // listView is the part of a list page that the index and tag pages share.
