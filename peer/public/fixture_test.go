@@ -63,23 +63,23 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 
 	f.priv = newPayload("SECRET-TEXT-1 for friends only #kith #secrettag", private, t0+3000)
 	f.priv.Attachments = []*postv1.Attachment{att(f.blobPriv, "image/jpeg", "private.jpg"), att(f.blobShared, "text/plain", "note.txt")}
-	f.f(t, src.put(t, f.priv).Envelope.GetSignature())
+	f.secret(src.put(t, f.priv).Envelope.GetSignature())
 	f.privEdited = newPayload("SECRET-TEXT-2 first draft", private, t0+4000)
 	src.put(t, f.privEdited)
 	f.privEdited = edit(f.privEdited, t0+5000, func(p *postv1.Payload) { p.Text = "SECRET-TEXT-3 second draft" })
-	f.f(t, src.put(t, f.privEdited).Envelope.GetSignature())
+	f.secret(src.put(t, f.privEdited).Envelope.GetSignature())
 
 	f.deleted = newPayload("SECRET-TEXT-4 public, then deleted #kith", public, t0+6000)
-	f.f(t, src.put(t, f.deleted).Envelope.GetSignature())
+	f.secret(src.put(t, f.deleted).Envelope.GetSignature())
 	f.deleted = edit(f.deleted, t0+7000, func(p *postv1.Payload) {
 		p.Deleted, p.Text, p.Hashtags, p.Attachments = true, "", nil, nil
 	})
 	src.put(t, f.deleted)
 	f.madePrivate = newPayload("SECRET-TEXT-5 public, then private #kith #goneTag", public, t0+8000)
 	f.madePrivate.Attachments = []*postv1.Attachment{att(f.blobGone, "image/jpeg", "gone.jpg")}
-	f.f(t, src.put(t, f.madePrivate).Envelope.GetSignature())
+	f.secret(src.put(t, f.madePrivate).Envelope.GetSignature())
 	f.madePrivate = edit(f.madePrivate, t0+9000, func(p *postv1.Payload) { p.Visibility = private })
-	f.f(t, src.put(t, f.madePrivate).Envelope.GetSignature())
+	f.secret(src.put(t, f.madePrivate).Envelope.GetSignature())
 
 	for _, p := range []*postv1.Payload{f.priv, f.privEdited, f.deleted, f.madePrivate} {
 		f.secrets = append(f.secrets, idOf(p), strings.ToUpper(idOf(p)), base64.StdEncoding.EncodeToString(p.GetId()))
@@ -108,8 +108,8 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	return f
 }
 
-// f records a signature of a post that is not public now as a secret.
-func (f *fixture) f(t testing.TB, sig []byte) {
+// secret records the signature of a post that is not public now.
+func (f *fixture) secret(sig []byte) {
 	f.secrets = append(f.secrets, base64.StdEncoding.EncodeToString(sig))
 }
 

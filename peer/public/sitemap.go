@@ -1,6 +1,7 @@
 package public
 
 import (
+	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"maps"
@@ -25,51 +26,71 @@ type sitemapURL struct {
 
 // serveSitemap is /sitemap.xml: the profile page, every public post and every tag page.
 func (s *server) serveSitemap(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := s.sourceCtx(r)
-	defer cancel()
-	prof, err := s.cfg.Source.Profile(ctx)
+	prof, posts, modified, err := s.allPublic(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	base := s.base(r)
-	var posts []sitemapURL
-	tags := map[string]time.Time{}
+	key := newCacheKey("sitemap").add(base, string(prof.ID.ID())).time(modified)
+	for _, p := range posts {
+		key.add(string(p.Envelope.GetSignature()))
+	}
+	rd, err := s.cached(key.sum(), func() ([]byte, error) { return sitemapBody(base, modified, posts) })
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("encode sitemap: %w", err))
+		return
+	}
+	serveRendered(w, r, "application/xml; charset=utf-8", modified, rd)
+}
+
+// allPublic reads every public post, up to what one sitemap may list, and the newest
+// change among them and the profile.
+func (s *server) allPublic(r *http.Request) (Profile, []Post, time.Time, error) {
+	ctx, cancel := s.sourceCtx(r)
+	defer cancel()
+	prof, err := s.cfg.Source.Profile(ctx)
+	if err != nil {
+		return prof, nil, time.Time{}, err
+	}
+	var posts []Post
 	modified := prof.Updated
 	q := Query{Limit: MaxPageSize}
 	for len(posts) < maxSitemapURLs {
 		page, err := s.cfg.Source.PublicPosts(ctx, q)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return prof, nil, modified, err
 		}
 		modified = maxTime(modified, page.Modified)
-		for _, p := range newPostViews(s.keepPublic(page.Posts, prof.ID, ""), base) {
-			posts = append(posts, sitemapURL{Loc: p.URL, LastMod: atomTime(p.Updated)})
-			for _, t := range p.Tags {
-				tags[t] = maxTime(tags[t], p.Updated)
-			}
-		}
+		posts = append(posts, s.keepPublic(page.Posts, prof.ID, "")...)
 		if page.Next == "" || page.Next == q.After {
 			break
 		}
 		q.After = page.Next
 	}
-	set := urlSet{URLs: []sitemapURL{{Loc: base + "/", LastMod: atomTime(maxTime(modified, prof.Updated))}}}
-	set.URLs = append(set.URLs, posts...)
-	for _, t := range slices.Sorted(maps.Keys(tags)) {
-		if len(set.URLs) >= maxSitemapURLs {
-			break
+	return prof, posts, modified, nil
+}
+
+// sitemapBody renders the sitemap; serveSitemap's cache key names every argument.
+func sitemapBody(base string, modified time.Time, posts []Post) ([]byte, error) {
+	set := urlSet{URLs: []sitemapURL{{Loc: base + "/", LastMod: atomTime(modified)}}}
+	tags := map[string]time.Time{}
+	for _, p := range posts {
+		updated := time.UnixMilli(p.Payload.GetUpdatedUnixMs())
+		set.URLs = append(set.URLs, sitemapURL{Loc: base + "/p/" + hex.EncodeToString(p.Payload.GetId()), LastMod: atomTime(updated)})
+		for _, t := range p.Payload.GetHashtags() {
+			tags[t] = maxTime(tags[t], updated)
 		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(tags)) {
 		set.URLs = append(set.URLs, sitemapURL{Loc: base + "/tags/" + url.PathEscape(t), LastMod: atomTime(tags[t])})
 	}
 	set.URLs = set.URLs[:min(len(set.URLs), maxSitemapURLs)]
 	body, err := xml.MarshalIndent(set, "", " ")
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("encode sitemap: %w", err))
-		return
+		return nil, err
 	}
-	serveBody(w, r, "application/xml; charset=utf-8", modified, append([]byte(xml.Header), append(body, '\n')...))
+	return append([]byte(xml.Header), append(body, '\n')...), nil
 }
 
 // serveRobots is /robots.txt: crawling is allowed; with NoIndex the pages say noindex
