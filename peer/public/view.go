@@ -22,7 +22,6 @@ type postView struct {
 	URL         string
 	JSONURL     string
 	Text        string
-	Segments    []segment
 	Tags        []string
 	Title       string // a short excerpt for titles and OpenGraph
 	Published   time.Time
@@ -65,7 +64,6 @@ func newPostView(p Post, base string) postView {
 		URL:       base + "/p/" + id,
 		JSONURL:   base + "/p/" + id + ".json",
 		Text:      pl.GetText(),
-		Segments:  segments(pl.GetText(), pl.GetHashtags()),
 		Tags:      pl.GetHashtags(),
 		Title:     excerpt(pl.GetText(), 80),
 		Published: time.UnixMilli(pl.GetCreatedUnixMs()).UTC(),
@@ -89,6 +87,10 @@ func newPostView(p Post, base string) postView {
 	}
 	return v
 }
+
+// Segments is the text split for linking its hashtags; only a template rendering the
+// post asks for it, and the entry cache keeps the result.
+func (v postView) Segments() []segment { return segments(v.Text, v.Tags) }
 
 func newPostViews(posts []Post, base string) []postView {
 	out := make([]postView, 0, len(posts))
