@@ -1,7 +1,8 @@
-package public
+package public_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // benchPosts is the size of the node the benchmark serves.
@@ -31,11 +36,15 @@ const (
 // posts, beside net/http.FileServer serving the same bytes pre-rendered from a temp dir,
 // both over loopback HTTP in the same run, and reports the ratio.
 func BenchmarkPublicHTTP(b *testing.B) {
-	src := newMemSource(b, "Bench Person")
-	for i := range benchPosts {
-		src.put(b, newPayload(fmt.Sprintf("post number %d of the benchmark, with some words #bench #tag%d", i, i%50), public, t0+int64(i)*1000))
+	key, err := identity.Generate(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
 	}
-	h := Handler(Config{Source: src, BaseURL: "https://bench.example", RatePerSecond: -1, Logger: discardLogger()})
+	src := publictest.NewMemory(key.Public())
+	for i := range benchPosts {
+		put(b, src, key, publictest.NewPayload(fmt.Sprintf("post number %d of the benchmark, with some words #bench #tag%d", i, i%50), publictest.Public, t0+int64(i)*1000))
+	}
+	h := public.Handler(public.Config{Source: src, BaseURL: "https://bench.example", RatePerSecond: -1, Logger: discardLogger()})
 	dir := b.TempDir()
 	for path, file := range map[string]string{"/": "index.html", "/feed.atom": "feed.atom"} {
 		a := do(b, h, http.MethodGet, path)

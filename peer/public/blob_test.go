@@ -1,4 +1,4 @@
-package public
+package public_test
 
 import (
 	"encoding/hex"
@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 )
 
 func TestBlob(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, public.Config{})
 	path := "/blob/" + hex.EncodeToString(f.blobPub[:])
 	a := f.get(t, path, http.StatusOK)
 	if a.Body != "\x89PNG public picture bytes" {
@@ -39,7 +41,7 @@ func TestBlob(t *testing.T) {
 // TestBlobMediaTypes: a type the author declared that a browser would run (HTML, SVG)
 // is served as a download, in a sandbox.
 func TestBlobMediaTypes(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, public.Config{})
 	for _, tc := range []struct{ declared, want string }{
 		{"image/jpeg", "image/jpeg"},
 		{"text/plain", "text/plain; charset=utf-8"},
@@ -48,10 +50,10 @@ func TestBlobMediaTypes(t *testing.T) {
 		{"application/javascript", "application/octet-stream"},
 		{"nonsense", "application/octet-stream"},
 	} {
-		sum := f.src.putBlob([]byte("<script>alert(1)</script> as " + tc.declared))
-		p := newPayload("with a blob", public, t0+50000)
+		sum := f.src.PutBlob([]byte("<script>alert(1)</script> as " + tc.declared))
+		p := publictest.NewPayload("with a blob", publictest.Public, t0+50000)
 		p.Attachments = []*postv1.Attachment{{Sha256: sum[:], Size: 10, MediaType: tc.declared}}
-		f.src.put(t, p)
+		f.put(t, p)
 		a := f.get(t, "/blob/"+hex.EncodeToString(sum[:]), http.StatusOK)
 		if got := a.Header.Get("Content-Type"); got != tc.want {
 			t.Errorf("declared %q: served as %q, want %q", tc.declared, got, tc.want)

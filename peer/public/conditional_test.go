@@ -1,16 +1,19 @@
-package public
+package public_test
 
 import (
 	"encoding/hex"
 	"net/http"
 	"testing"
+
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 )
 
 // TestConditionalRequests: every page and feed has an ETag and a Last-Modified, and
 // answers 304 to either validator.
 func TestConditionalRequests(t *testing.T) {
-	f := newFixture(t, Config{})
-	for _, path := range []string{"/", "/?after=" + idOf(f.pubB), "/tags/kith", "/p/" + idOf(f.pubA), "/p/" + idOf(f.pubA) + ".json",
+	f := newFixture(t, public.Config{})
+	for _, path := range []string{"/", "/?after=" + publictest.ID(f.pubB), "/tags/kith", "/p/" + publictest.ID(f.pubA), "/p/" + publictest.ID(f.pubA) + ".json",
 		"/feed.atom", "/feed.json", "/sitemap.xml", "/robots.txt", "/blob/" + hex.EncodeToString(f.blobPub[:])} {
 		a := f.get(t, path, http.StatusOK)
 		etag, lm := a.Header.Get("ETag"), a.Header.Get("Last-Modified")

@@ -1,21 +1,22 @@
-package public
+package public_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	"github.com/kithnet/kith/shared/identity"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestEnvelopeVerifiesAgainstThePage does what a stranger would: read /p/ID.json, verify
 // the signature with the ID shown on /p/ID, and find the post's text in what was signed.
 func TestEnvelopeVerifiesAgainstThePage(t *testing.T) {
-	f := newFixture(t, Config{})
-	page := f.get(t, "/p/"+idOf(f.pubA), 200).Body
+	f := newFixture(t, public.Config{})
+	page := f.get(t, "/p/"+publictest.ID(f.pubA), 200).Body
 	var doc struct {
 		Signer    string `json:"signer"`
 		Context   string `json:"context"`
@@ -26,7 +27,7 @@ func TestEnvelopeVerifiesAgainstThePage(t *testing.T) {
 			Hashtags []string
 		} `json:"post"`
 	}
-	a := f.get(t, "/p/"+idOf(f.pubA)+".json", 200)
+	a := f.get(t, "/p/"+publictest.ID(f.pubA)+".json", 200)
 	if ct := a.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
@@ -47,7 +48,7 @@ func TestEnvelopeVerifiesAgainstThePage(t *testing.T) {
 	if err := proto.Unmarshal(doc.Payload, &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.GetText() != f.pubA.Text || doc.Post.Text != p.GetText() || doc.Post.ID != idOf(&p) || len(doc.Post.Hashtags) != 2 {
+	if p.GetText() != f.pubA.Text || doc.Post.Text != p.GetText() || doc.Post.ID != publictest.ID(&p) || len(doc.Post.Hashtags) != 2 {
 		t.Errorf("signed text %q, parsed fields %+v; want %q", p.GetText(), doc.Post, f.pubA.Text)
 	}
 	doc.Payload[len(doc.Payload)-1] ^= 1

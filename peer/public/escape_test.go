@@ -1,15 +1,18 @@
-package public
+package public_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 )
 
 // TestTextIsText: a post's markup renders as text on every page, and only the tags the
 // signed payload lists become links.
 func TestTextIsText(t *testing.T) {
-	f := newFixture(t, Config{PageSize: 10})
-	for _, path := range []string{"/", "/p/" + idOf(f.pubB), "/tags/go"} {
+	f := newFixture(t, public.Config{PageSize: 10})
+	for _, path := range []string{"/", "/p/" + publictest.ID(f.pubB), "/tags/go"} {
 		body := f.get(t, path, 200).Body
 		if strings.Contains(body, "<script>alert") || strings.Contains(body, "<b>bold") {
 			t.Errorf("%s renders the post's markup as markup", path)
@@ -25,37 +28,10 @@ func TestTextIsText(t *testing.T) {
 			t.Errorf("%s lacks h-entry, h-card, canonical or OpenGraph markup", path)
 		}
 	}
-	post := f.get(t, "/p/"+idOf(f.pubA), 200).Body
-	for _, want := range []string{string(f.src.key.ID()), "/p/" + idOf(f.pubA) + ".json", "kith/post/v1", `property="og:image"`} {
+	post := f.get(t, "/p/"+publictest.ID(f.pubA), 200).Body
+	for _, want := range []string{string(f.key.ID()), "/p/" + publictest.ID(f.pubA) + ".json", "kith/post/v1", `property="og:image"`} {
 		if !strings.Contains(post, want) {
 			t.Errorf("post page lacks %q (ID, envelope link, how to verify, og:image)", want)
-		}
-	}
-}
-
-func TestSegments(t *testing.T) {
-	for _, tc := range []struct {
-		text string
-		tags []string
-		want string // tags in brackets
-	}{
-		{"plain", []string{"x"}, "plain"},
-		{"#Go and #rust, #go!", []string{"go"}, "[#Go:go] and #rust, [#go:go]!"},
-		{"##go #", []string{"go"}, "#[#go:go] #"},
-		{"a#go", []string{"go"}, "a[#go:go]"},
-		{"#café au lait", []string{"café"}, "[#café:café] au lait"},
-		{"#go", nil, "#go"},
-	} {
-		var b strings.Builder
-		for _, s := range segments(tc.text, tc.tags) {
-			if s.Tag != "" {
-				b.WriteString("[" + s.Text + ":" + s.Tag + "]")
-			} else {
-				b.WriteString(s.Text)
-			}
-		}
-		if b.String() != tc.want {
-			t.Errorf("segments(%q, %q) = %q, want %q", tc.text, tc.tags, b.String(), tc.want)
 		}
 	}
 }

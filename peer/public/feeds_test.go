@@ -1,4 +1,4 @@
-package public
+package public_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kithnet/kith/peer/public"
 	"github.com/mmcdole/gofeed"
 )
 
@@ -36,7 +37,7 @@ type rfc4287Feed struct {
 }
 
 func TestAtomFollowsRFC4287(t *testing.T) {
-	f := newFixture(t, Config{PageSize: 10})
+	f := newFixture(t, public.Config{PageSize: 10})
 	var feed rfc4287Feed
 	if err := xml.Unmarshal([]byte(f.get(t, "/feed.atom", 200).Body), &feed); err != nil {
 		t.Fatalf("feed.atom does not parse as Atom: %v", err)
@@ -64,7 +65,7 @@ func TestAtomFollowsRFC4287(t *testing.T) {
 }
 
 func TestFeedsParseWithGofeed(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, public.Config{})
 	for _, path := range []string{"/feed.atom", "/feed.json"} {
 		var titles []string
 		next := path

@@ -1,7 +1,7 @@
-package public
+package public_test
 
 import (
-	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
@@ -12,12 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
-)
-
-const (
-	public  = postv1.Visibility_VISIBILITY_PUBLIC
-	private = postv1.Visibility_VISIBILITY_PRIVATE
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // t0 is when the fixture's first post was written.
@@ -26,8 +24,10 @@ var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
 // fixture is a node with the audience matrix: public posts, private ones, a deleted one,
 // one made private, and blobs reachable from each kind.
 type fixture struct {
-	src *memSource
-	h   http.Handler
+	key    *identity.Key
+	src    *publictest.Memory
+	latest map[public.PostID]public.Post // the newest version of every post, public or not
+	h      http.Handler
 
 	pubA, pubB, pubShared *postv1.Payload // public
 	priv, privEdited      *postv1.Payload // private, never public
@@ -40,49 +40,54 @@ type fixture struct {
 	secrets []string
 }
 
-func newFixture(t testing.TB, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg public.Config) *fixture {
 	t.Helper()
-	src := newMemSource(t, "Alice Example")
-	f := &fixture{src: src}
-	f.blobPub = src.putBlob([]byte("\x89PNG public picture bytes"))
-	f.blobShared = src.putBlob([]byte("shared between a private and a public post"))
-	f.blobPriv = src.putBlob([]byte("private picture SECRET-BLOB-1"))
-	f.blobGone = src.putBlob([]byte("picture of a post made private SECRET-BLOB-2"))
+	key, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := publictest.NewMemory(key.Public())
+	src.SetProfile(public.Profile{ID: key.Public(), Name: "Alice Example"})
+	f := &fixture{key: key, src: src, latest: map[public.PostID]public.Post{}}
+	f.blobPub = src.PutBlob([]byte("\x89PNG public picture bytes"))
+	f.blobShared = src.PutBlob([]byte("shared between a private and a public post"))
+	f.blobPriv = src.PutBlob([]byte("private picture SECRET-BLOB-1"))
+	f.blobGone = src.PutBlob([]byte("picture of a post made private SECRET-BLOB-2"))
 	att := func(sum [32]byte, mt, name string) *postv1.Attachment {
 		return &postv1.Attachment{Sha256: sum[:], Size: 40, MediaType: mt, FileName: name}
 	}
 
-	f.pubA = newPayload("Hello from kith #kith #intro", public, t0)
+	f.pubA = publictest.NewPayload("Hello from kith #kith #intro", publictest.Public, t0)
 	f.pubA.Attachments = []*postv1.Attachment{att(f.blobPub, "image/png", "hello.png")}
-	src.put(t, f.pubA)
-	f.pubB = newPayload("<script>alert('x')</script> & <b>bold</b> #Go", public, t0+1000)
-	src.put(t, f.pubB)
-	f.pubShared = newPayload("a public post sharing a picture #kith", public, t0+2000)
+	f.put(t, f.pubA)
+	f.pubB = publictest.NewPayload("<script>alert('x')</script> & <b>bold</b> #Go", publictest.Public, t0+1000)
+	f.put(t, f.pubB)
+	f.pubShared = publictest.NewPayload("a public post sharing a picture #kith", publictest.Public, t0+2000)
 	f.pubShared.Attachments = []*postv1.Attachment{att(f.blobShared, "text/plain", "note.txt")}
-	src.put(t, f.pubShared)
+	f.put(t, f.pubShared)
 
-	f.priv = newPayload("SECRET-TEXT-1 for friends only #kith #secrettag", private, t0+3000)
+	f.priv = publictest.NewPayload("SECRET-TEXT-1 for friends only #kith #secrettag", publictest.Private, t0+3000)
 	f.priv.Attachments = []*postv1.Attachment{att(f.blobPriv, "image/jpeg", "private.jpg"), att(f.blobShared, "text/plain", "note.txt")}
-	f.secret(src.put(t, f.priv).Envelope.GetSignature())
-	f.privEdited = newPayload("SECRET-TEXT-2 first draft", private, t0+4000)
-	src.put(t, f.privEdited)
-	f.privEdited = edit(f.privEdited, t0+5000, func(p *postv1.Payload) { p.Text = "SECRET-TEXT-3 second draft" })
-	f.secret(src.put(t, f.privEdited).Envelope.GetSignature())
+	f.secret(f.put(t, f.priv).Envelope.GetSignature())
+	f.privEdited = publictest.NewPayload("SECRET-TEXT-2 first draft", publictest.Private, t0+4000)
+	f.put(t, f.privEdited)
+	f.privEdited = publictest.Edit(f.privEdited, t0+5000, func(p *postv1.Payload) { p.Text = "SECRET-TEXT-3 second draft" })
+	f.secret(f.put(t, f.privEdited).Envelope.GetSignature())
 
-	f.deleted = newPayload("SECRET-TEXT-4 public, then deleted #kith", public, t0+6000)
-	f.secret(src.put(t, f.deleted).Envelope.GetSignature())
-	f.deleted = edit(f.deleted, t0+7000, func(p *postv1.Payload) {
+	f.deleted = publictest.NewPayload("SECRET-TEXT-4 public, then deleted #kith", publictest.Public, t0+6000)
+	f.secret(f.put(t, f.deleted).Envelope.GetSignature())
+	f.deleted = publictest.Edit(f.deleted, t0+7000, func(p *postv1.Payload) {
 		p.Deleted, p.Text, p.Hashtags, p.Attachments = true, "", nil, nil
 	})
-	src.put(t, f.deleted)
-	f.madePrivate = newPayload("SECRET-TEXT-5 public, then private #kith #goneTag", public, t0+8000)
+	f.put(t, f.deleted)
+	f.madePrivate = publictest.NewPayload("SECRET-TEXT-5 public, then private #kith #goneTag", publictest.Public, t0+8000)
 	f.madePrivate.Attachments = []*postv1.Attachment{att(f.blobGone, "image/jpeg", "gone.jpg")}
-	f.secret(src.put(t, f.madePrivate).Envelope.GetSignature())
-	f.madePrivate = edit(f.madePrivate, t0+9000, func(p *postv1.Payload) { p.Visibility = private })
-	f.secret(src.put(t, f.madePrivate).Envelope.GetSignature())
+	f.secret(f.put(t, f.madePrivate).Envelope.GetSignature())
+	f.madePrivate = publictest.Edit(f.madePrivate, t0+9000, func(p *postv1.Payload) { p.Visibility = publictest.Private })
+	f.secret(f.put(t, f.madePrivate).Envelope.GetSignature())
 
 	for _, p := range []*postv1.Payload{f.priv, f.privEdited, f.deleted, f.madePrivate} {
-		f.secrets = append(f.secrets, idOf(p), strings.ToUpper(idOf(p)), base64.StdEncoding.EncodeToString(p.GetId()))
+		f.secrets = append(f.secrets, publictest.ID(p), strings.ToUpper(publictest.ID(p)), base64.StdEncoding.EncodeToString(p.GetId()))
 	}
 	f.secrets = append(f.secrets, "SECRET-", "secrettag", "gonetag", "private.jpg", "gone.jpg",
 		hex.EncodeToString(f.blobPriv[:]), hex.EncodeToString(f.blobGone[:]))
@@ -100,7 +105,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = 2
 	}
-	h, err := NewHandler(cfg)
+	h, err := public.NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +166,24 @@ func (f *fixture) noSecrets(t testing.TB, what string, a answer) {
 	}
 }
 
-type contextT = context.Context
+// put signs p as the fixture's person and stores it as its post's newest version.
+func (f *fixture) put(t testing.TB, p *postv1.Payload) public.Post {
+	t.Helper()
+	return put(t, f.src, f.key, p, f.latest)
+}
+
+// put signs p with key and stores it in src, recording it in each of latest.
+func put(t testing.TB, src *publictest.Memory, key *identity.Key, p *postv1.Payload, latest ...map[public.PostID]public.Post) public.Post {
+	t.Helper()
+	post, err := src.Put(publictest.Sign(key, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range latest {
+		m[public.PostID(p.GetId())] = post
+	}
+	return post
+}
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

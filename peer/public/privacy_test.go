@@ -1,12 +1,18 @@
-package public
+package public_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 )
 
 var hrefRE = regexp.MustCompile(`(?:href|src)="([^"]+)"|<loc>([^<]+)</loc>|"(?:url|next_url)": "([^"]+)"`)
@@ -15,10 +21,10 @@ var hrefRE = regexp.MustCompile(`(?:href|src)="([^"]+)"|<loc>([^<]+)</loc>|"(?:u
 // sitemap, and asks directly for each non-public post and blob: nothing that is not public
 // shows, anywhere.
 func TestAudienceMatrix(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, public.Config{})
 	seen := map[string]bool{}
 	queue := []string{"/", "/feed.atom", "/feed.json", "/sitemap.xml", "/robots.txt",
-		"/tags/kith", "/tags/go", "/feed.atom?after=" + idOf(f.pubShared)}
+		"/tags/kith", "/tags/go", "/feed.atom?after=" + publictest.ID(f.pubShared)}
 	for len(queue) > 0 {
 		target := queue[0]
 		queue = queue[1:]
@@ -41,8 +47,8 @@ func TestAudienceMatrix(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"/p/" + idOf(f.pubA), "/p/" + idOf(f.pubB) + ".json", "/blob/" + hex.EncodeToString(f.blobPub[:]),
-		"/blob/" + hex.EncodeToString(f.blobShared[:]), "/tags/intro", "/?after=" + idOf(f.pubB)} {
+	for _, want := range []string{"/p/" + publictest.ID(f.pubA), "/p/" + publictest.ID(f.pubB) + ".json", "/blob/" + hex.EncodeToString(f.blobPub[:]),
+		"/blob/" + hex.EncodeToString(f.blobShared[:]), "/tags/intro", "/?after=" + publictest.ID(f.pubB)} {
 		if !seen[want] {
 			t.Errorf("the crawl never reached %s; reached %v", want, keys(seen))
 		}
@@ -55,13 +61,13 @@ func TestAudienceMatrix(t *testing.T) {
 		target string
 		want   int
 	}{
-		{"/p/" + idOf(f.priv), http.StatusNotFound},
-		{"/p/" + idOf(f.priv) + ".json", http.StatusNotFound},
-		{"/p/" + idOf(f.privEdited), http.StatusNotFound},
-		{"/p/" + idOf(f.deleted), http.StatusGone},
-		{"/p/" + idOf(f.deleted) + ".json", http.StatusGone},
-		{"/p/" + idOf(f.madePrivate), http.StatusGone},
-		{"/p/" + idOf(f.madePrivate) + ".json", http.StatusGone},
+		{"/p/" + publictest.ID(f.priv), http.StatusNotFound},
+		{"/p/" + publictest.ID(f.priv) + ".json", http.StatusNotFound},
+		{"/p/" + publictest.ID(f.privEdited), http.StatusNotFound},
+		{"/p/" + publictest.ID(f.deleted), http.StatusGone},
+		{"/p/" + publictest.ID(f.deleted) + ".json", http.StatusGone},
+		{"/p/" + publictest.ID(f.madePrivate), http.StatusGone},
+		{"/p/" + publictest.ID(f.madePrivate) + ".json", http.StatusGone},
 		{"/blob/" + hex.EncodeToString(f.blobPriv[:]), http.StatusNotFound},
 		{"/blob/" + hex.EncodeToString(f.blobGone[:]), http.StatusNotFound},
 	} {
@@ -87,33 +93,29 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-// faultySource returns what it must not: a private post in lists and by id.
-type faultySource struct{ *memSource }
-
-func (s faultySource) PublicPosts(ctx contextT, q Query) (Page, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var page Page
-	for _, p := range s.posts {
-		page.Posts = append(page.Posts, p)
-	}
-	return page, nil
+// faultySource returns what it must not: every post's newest version, public or not,
+// in lists and by id.
+type faultySource struct {
+	*publictest.Memory
+	posts map[public.PostID]public.Post
 }
 
-func (s faultySource) PublicPost(ctx contextT, id PostID) (Post, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s faultySource) PublicPosts(ctx context.Context, q public.Query) (public.Page, error) {
+	return public.Page{Posts: slices.Collect(maps.Values(s.posts))}, nil
+}
+
+func (s faultySource) PublicPost(ctx context.Context, id public.PostID) (public.Post, error) {
 	if p, ok := s.posts[id]; ok {
 		return p, nil
 	}
-	return Post{}, ErrNotFound
+	return public.Post{}, public.ErrNotFound
 }
 
 // TestFaultySourceFailsClosed: the handler checks each post itself, so a Source that
 // breaks the contract still shows nothing private.
 func TestFaultySourceFailsClosed(t *testing.T) {
-	f := newFixture(t, Config{})
-	h, err := NewHandler(Config{Source: faultySource{f.src}, BaseURL: "https://alice.example", RatePerSecond: -1, PageSize: 100,
+	f := newFixture(t, public.Config{})
+	h, err := public.NewHandler(public.Config{Source: faultySource{f.src, f.latest}, BaseURL: "https://alice.example", RatePerSecond: -1, PageSize: 100,
 		Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -122,11 +124,11 @@ func TestFaultySourceFailsClosed(t *testing.T) {
 	for _, target := range []string{"/", "/feed.atom", "/feed.json", "/sitemap.xml", "/tags/kith"} {
 		a := f.get(t, target, http.StatusOK)
 		f.noSecrets(t, "faulty source: GET "+target, a)
-		if !strings.Contains(a.Body, idOf(f.pubA)) {
+		if !strings.Contains(a.Body, publictest.ID(f.pubA)) {
 			t.Errorf("faulty source: GET %s lost the public post", target)
 		}
 	}
-	for _, p := range []string{idOf(f.priv), idOf(f.deleted), idOf(f.madePrivate)} {
+	for _, p := range []string{publictest.ID(f.priv), publictest.ID(f.deleted), publictest.ID(f.madePrivate)} {
 		f.noSecrets(t, "faulty source: GET /p/ID", f.get(t, "/p/"+p, http.StatusNotFound))
 		f.noSecrets(t, "faulty source: GET /p/ID.json", f.get(t, "/p/"+p+".json", http.StatusNotFound))
 	}

@@ -1,14 +1,17 @@
-package public
+package public_test
 
 import (
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 )
 
 func TestRefusals(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, public.Config{})
 	long := strings.Repeat("a", 300)
 	for _, tc := range []struct {
 		method, target string
@@ -19,14 +22,14 @@ func TestRefusals(t *testing.T) {
 		{"GET", "/blob/..%2fetc%2fpasswd", 400},
 		{"GET", "/blob/%252e%252e/x", 400},
 		{"GET", "/p/..%5c..%5cx", 400},
-		{"GET", "/p/./" + idOf(f.pubA), 400},
-		{"GET", "//p/" + idOf(f.pubA), 400},
+		{"GET", "/p/./" + publictest.ID(f.pubA), 400},
+		{"GET", "//p/" + publictest.ID(f.pubA), 400},
 		{"GET", "/blob/abc%00", 400},
 		{"GET", "/p/xyz", 400},
-		{"GET", "/p/" + strings.ToUpper(idOf(f.pubA)), 400},
-		{"GET", "/p/" + idOf(f.pubA) + "00", 400},
+		{"GET", "/p/" + strings.ToUpper(publictest.ID(f.pubA)), 400},
+		{"GET", "/p/" + publictest.ID(f.pubA) + "00", 400},
 		{"GET", "/p/", 400},
-		{"GET", "/p/" + idOf(f.pubA) + ".xml", 400},
+		{"GET", "/p/" + publictest.ID(f.pubA) + ".xml", 400},
 		{"GET", "/blob/1234", 400},
 		{"GET", "/tags/a-b", 400},
 		{"GET", "/tags/%23kith", 400},
@@ -41,7 +44,7 @@ func TestRefusals(t *testing.T) {
 		{"GET", "/nothing", 404},
 		{"GET", "/index.html", 404},
 		{"POST", "/", 405},
-		{"PUT", "/p/" + idOf(f.pubA), 405},
+		{"PUT", "/p/" + publictest.ID(f.pubA), 405},
 		{"DELETE", "/blob/x", 405},
 		{"OPTIONS", "/", 405},
 		{"GET", "/tags/Kith", 301},
@@ -66,7 +69,7 @@ func TestRefusals(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	f := newFixture(t, Config{RatePerSecond: 1, RateBurst: 3, Clock: func() time.Time { return now }})
+	f := newFixture(t, public.Config{RatePerSecond: 1, RateBurst: 3, Clock: func() time.Time { return now }})
 	for range 3 {
 		f.get(t, "/robots.txt", 200)
 	}
@@ -103,7 +106,7 @@ func doFrom(t *testing.T, h http.Handler, remote, target string) int {
 
 func TestNoIndex(t *testing.T) {
 	for _, noindex := range []bool{false, true} {
-		f := newFixture(t, Config{NoIndex: noindex})
+		f := newFixture(t, public.Config{NoIndex: noindex})
 		robots := f.get(t, "/robots.txt", 200).Body
 		if !strings.Contains(robots, "Allow: /") || strings.Contains(robots, "Disallow") {
 			t.Errorf("noindex=%v: robots.txt must allow crawling:\n%s", noindex, robots)
@@ -111,7 +114,7 @@ func TestNoIndex(t *testing.T) {
 		if got := strings.Contains(robots, "Sitemap: https://alice.example/sitemap.xml"); got == noindex {
 			t.Errorf("noindex=%v: Sitemap line present=%v", noindex, got)
 		}
-		for _, path := range []string{"/", "/p/" + idOf(f.pubA), "/feed.atom", "/blob/x"} {
+		for _, path := range []string{"/", "/p/" + publictest.ID(f.pubA), "/feed.atom", "/blob/x"} {
 			a := do(t, f.h, "GET", path)
 			if got := a.Header.Get("X-Robots-Tag") == "noindex"; got != noindex {
 				t.Errorf("noindex=%v: %s X-Robots-Tag %q", noindex, path, a.Header.Get("X-Robots-Tag"))

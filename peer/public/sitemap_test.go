@@ -1,18 +1,21 @@
-package public
+package public_test
 
 import (
 	"encoding/xml"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/public/publictest"
 )
 
 // TestSitemapListsEveryPublicPost walks more than one Source page and lists each public
 // post once, the profile page and each tag page, as absolute URLs.
 func TestSitemapListsEveryPublicPost(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, public.Config{})
 	for i := range 250 {
-		f.src.put(t, newPayload(fmt.Sprintf("post %d #many", i), public, t0+100000+int64(i)))
+		f.put(t, publictest.NewPayload(fmt.Sprintf("post %d #many", i), publictest.Public, t0+100000+int64(i)))
 	}
 	var set struct {
 		URLs []struct {

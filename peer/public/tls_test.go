@@ -1,4 +1,4 @@
-package public
+package public_test
 
 import (
 	"context"
@@ -16,19 +16,21 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/kithnet/kith/peer/public"
 )
 
 // TestServeTLS: with a certificate and key, the face is served over TLS only.
 func TestServeTLS(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
-	f := newFixture(t, Config{})
+	f := newFixture(t, public.Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeListener(ctx, ln, NewServer("", f.h), certFile, keyFile) }()
+	go func() { done <- public.ServeListener(ctx, ln, public.NewServer("", f.h), certFile, keyFile) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
