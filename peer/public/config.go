@@ -3,9 +3,7 @@ package public
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -37,9 +35,8 @@ type Config struct {
 	// RateBurst is how many requests a client may make at once before the rate applies;
 	// default 40.
 	RateBurst int
-	// ClientAddr says which client a request comes from, for the rate limit; default: the
-	// IP of RemoteAddr, IPv6 grouped by /64. Behind a reverse proxy, plug in a function
-	// that trusts the proxy's X-Forwarded-For (and only the proxy's).
+	// ClientAddr says which client a request comes from, for the rate limit; default:
+	// RemoteIP. Behind a reverse proxy, use ForwardedFor with the proxy's addresses.
 	ClientAddr func(*http.Request) string
 	// MaxQuery bounds the raw query string in bytes (414 beyond); default 256.
 	MaxQuery int
@@ -102,23 +99,4 @@ func (c Config) withDefaults() (Config, error) {
 		c.SourceTimeout = DefaultSourceTimeout
 	}
 	return c, nil
-}
-
-// RemoteIP is the default Config.ClientAddr: the request's peer IP, with IPv6 addresses
-// grouped by their /64, which one subscriber usually holds whole.
-func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
 }
