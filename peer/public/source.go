@@ -25,7 +25,10 @@ var (
 
 // Source is what the HTTP face reads: the person's own public posts and their blobs.
 // Every method is called with the request's context (bounded by Config.SourceTimeout)
-// and may be called concurrently.
+// and may be called concurrently. Answers reflect the store as it is at the call (no
+// caching of its own), so that an edit, delete or change of audience shows at once.
+// publictest.TestSource checks an implementation against this contract, and
+// publictest.Memory is the reference implementation.
 //
 // The privacy rule, which every method keeps: only the newest version of a post whose
 // visibility is PUBLIC and which is not deleted is public. A post that is or was
@@ -94,7 +97,8 @@ type Page struct {
 }
 
 // Post is one verified public post: its signed envelope as stored, and the payload that
-// verifying it produced (OpenPost makes both from an envelope).
+// verifying it produced (OpenPost makes both from an envelope). Payload must be exactly
+// the parse of Envelope.Payload: lists render Payload, /p/ID.json shows Envelope.
 type Post struct {
 	// Envelope is the signed envelope exactly as the author signed it.
 	Envelope *signedv1.Envelope
