@@ -13,6 +13,7 @@ import (
 
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/public/publictest"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 var hrefRE = regexp.MustCompile(`(?:href|src)="([^"]+)"|<loc>([^<]+)</loc>|"(?:url|next_url)": "([^"]+)"`)
@@ -115,6 +116,17 @@ func (s faultySource) PublicPost(ctx context.Context, id public.PostID) (public.
 // breaks the contract still shows nothing private.
 func TestFaultySourceFailsClosed(t *testing.T) {
 	f := newFixture(t, public.Config{})
+	friend, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := publictest.NewPayload("FRIEND-TEXT a friend's public post #kith", publictest.Public, t0+500)
+	post, err := public.OpenPost(publictest.Sign(friend, fp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.latest[public.PostID(fp.GetId())] = post
+	f.secrets = append(f.secrets, publictest.ID(fp), "FRIEND-TEXT", string(friend.ID()))
 	h, err := public.NewHandler(public.Config{Source: faultySource{f.src, f.latest}, BaseURL: "https://alice.example", RatePerSecond: -1, PageSize: 100,
 		Logger: discardLogger()})
 	if err != nil {
@@ -128,7 +140,7 @@ func TestFaultySourceFailsClosed(t *testing.T) {
 			t.Errorf("faulty source: GET %s lost the public post", target)
 		}
 	}
-	for _, p := range []string{publictest.ID(f.priv), publictest.ID(f.deleted), publictest.ID(f.madePrivate)} {
+	for _, p := range []string{publictest.ID(f.priv), publictest.ID(f.deleted), publictest.ID(f.madePrivate), publictest.ID(fp)} {
 		f.noSecrets(t, "faulty source: GET /p/ID", f.get(t, "/p/"+p, http.StatusNotFound))
 		f.noSecrets(t, "faulty source: GET /p/ID.json", f.get(t, "/p/"+p+".json", http.StatusNotFound))
 	}

@@ -34,7 +34,9 @@ var (
 // visibility is PUBLIC and which is not deleted is public. A post that is or was
 // private and never public must answer exactly like an id that does not exist
 // (ErrNotFound), in every method, so that no response reveals that it exists. Only a
-// post that was public once and now is deleted or private answers ErrGone.
+// post that was public once and now is deleted or private answers ErrGone. Only the
+// person's own posts are ever public here: the posts of friends that the store holds,
+// public or not, answer like unknown ids, and their blobs are never served.
 type Source interface {
 	// Profile returns the person: their ID always; their name and follow list only if
 	// they chose to publish them (empty otherwise).

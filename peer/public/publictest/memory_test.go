@@ -9,7 +9,7 @@ import (
 )
 
 func TestMemory(t *testing.T) {
-	TestSource(t, func(t *testing.T, key *identity.Key, history []*signedv1.Envelope, blobs [][]byte) public.Source {
+	TestSource(t, func(t *testing.T, key *identity.Key, history, friends []*signedv1.Envelope, blobs [][]byte) public.Source {
 		m := NewMemory(key.Public())
 		for _, b := range blobs {
 			m.PutBlob(b)
@@ -17,6 +17,11 @@ func TestMemory(t *testing.T) {
 		for _, env := range history {
 			if _, err := m.Put(env); err != nil {
 				t.Fatal(err)
+			}
+		}
+		for _, env := range friends {
+			if _, err := m.Put(env); err == nil {
+				t.Fatal("Memory took a friend's post as the person's own")
 			}
 		}
 		return m

@@ -18,8 +18,10 @@ import (
 
 // Opener makes the Source under test: a fresh store of the person whose key is key,
 // holding blobs and the signed posts of history, stored in that order (later versions
-// of a post after earlier ones), as the person's own node would have written them.
-type Opener func(t *testing.T, key *identity.Key, history []*signedv1.Envelope, blobs [][]byte) public.Source
+// of a post after earlier ones), as the person's own node would have written them, and
+// friends: posts of other people the node holds as it would after a sync (public ones
+// among them), which must never show.
+type Opener func(t *testing.T, key *identity.Key, history, friends []*signedv1.Envelope, blobs [][]byte) public.Source
 
 // history is the audience matrix the suite loads: what each post was and is now.
 type history struct {
@@ -31,6 +33,9 @@ type history struct {
 	deleted, madePrivate     *postv1.Payload // public once
 	blobPub, blobPriv, blobG [32]byte        // of a public, a private, a made-private post
 	blobShared               [32]byte        // of a private and a public post
+	friends                  []*signedv1.Envelope
+	friendPost               *postv1.Payload // a friend's public post
+	blobFriend               [32]byte        // of the friend's post
 	newestChange             time.Time       // the newest update of any post ever public
 }
 
@@ -74,6 +79,15 @@ func newHistory(t *testing.T) *history {
 		h.envs = append(h.envs, Sign(key, p))
 	}
 	h.newestChange = time.UnixMilli(ms0 + 9000)
+
+	friend, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.blobFriend = blob("a friend's blob")
+	h.friendPost = NewPayload("a friend's public post #a #b", Public, ms0+11000)
+	h.friendPost.Attachments = att(h.blobFriend, "image/png")
+	h.friends = append(h.friends, Sign(friend, h.friendPost))
 	return h
 }
 
@@ -84,7 +98,7 @@ func memSum(b []byte) [32]byte { return NewMemory(identity.PublicKey{}).PutBlob(
 // blobs. Every implementation (the in-memory one here, the peer's store) must pass it.
 func TestSource(t *testing.T, open Opener) {
 	h := newHistory(t)
-	src := open(t, h.key, h.envs, h.blobs)
+	src := open(t, h.key, h.envs, h.friends, h.blobs)
 	ctx := context.Background()
 
 	t.Run("Profile", func(t *testing.T) {
@@ -179,6 +193,7 @@ func testOne(t *testing.T, ctx context.Context, src public.Source, h *history) {
 		{"unknown", unknown, public.ErrNotFound},
 		{"deleted", h.deleted, public.ErrGone},
 		{"made private", h.madePrivate, public.ErrGone},
+		{"a friend's public", h.friendPost, public.ErrNotFound},
 	} {
 		id, _ := public.PostIDFromBytes(tc.p.GetId())
 		got, err := src.PublicPost(ctx, id)
@@ -209,6 +224,7 @@ func testBlobs(t *testing.T, ctx context.Context, src public.Source, h *history)
 		{"of a private and a public post", h.blobShared, "shared blob"},
 		{"of a private post only", h.blobPriv, ""},
 		{"of a post made private", h.blobG, ""},
+		{"of a friend's public post", h.blobFriend, ""},
 		{"unknown", memSum([]byte("never stored")), ""},
 	} {
 		b, err := src.PublicBlob(ctx, tc.sum)
