@@ -69,6 +69,8 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzChanges$$' -fuzztime $(FUZZTIME) ./peer/syncer
 	$(GO) test -run '^$$' -fuzz '^FuzzRegistration$$' -fuzztime $(FUZZTIME) ./rendezvous/server
 	$(GO) test -run '^$$' -fuzz '^FuzzParseUsername$$' -fuzztime $(FUZZTIME) ./rendezvous/turn
+	for f in FuzzNormalizeTag FuzzSegments FuzzCheckPath FuzzParseIDs; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./peer/public || exit 1; done
 
 demo: build ## two peers and a rendezvous on loopback: befriend, post a photo, sync, show the timeline
 	@echo "make demo: the two-peer demo arrives with the kith CLI (issue 7); bin/ is built."

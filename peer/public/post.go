@@ -1,0 +1,70 @@
+package public
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/identity"
+	"github.com/kithnet/kith/shared/signed"
+)
+
+// errNotPublic is what the handler's own check finds when a Source breaks its contract.
+var errNotPublic = errors.New("post is not public")
+
+// OpenPost verifies env as a post (context kith/post/v1, payload author = signer) and
+// returns it with its parsed payload: how a Source makes a Post from a stored envelope.
+func OpenPost(env *signedv1.Envelope) (Post, error) {
+	var p postv1.Payload
+	signer, err := signed.Open(env, identity.ContextPost, &p)
+	if err != nil {
+		return Post{}, fmt.Errorf("open post: %w", err)
+	}
+	if err := signed.CheckKeyField(signer, p.GetAuthor()); err != nil {
+		return Post{}, fmt.Errorf("open post: %w", err)
+	}
+	if _, err := PostIDFromBytes(p.GetId()); err != nil {
+		return Post{}, fmt.Errorf("open post: %w", err)
+	}
+	return Post{Envelope: env, Payload: &p}, nil
+}
+
+// checkPublic is the handler's own privacy check of what a Source returned: the post
+// must be public, live, by the node's person, and its envelope signed by them. It does
+// not verify the signature (serveEnvelope and servePost do, through OpenPost).
+func checkPublic(p Post, author identity.PublicKey) error {
+	pl := p.Payload
+	switch {
+	case pl == nil || p.Envelope == nil:
+		return fmt.Errorf("%w: missing payload or envelope", errNotPublic)
+	case pl.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC:
+		return fmt.Errorf("%w: visibility %v", errNotPublic, pl.GetVisibility())
+	case pl.GetDeleted():
+		return fmt.Errorf("%w: deleted", errNotPublic)
+	case string(pl.GetAuthor()) != string(author[:]) || string(p.Envelope.GetSigner()) != string(author[:]):
+		return fmt.Errorf("%w: not by this node's person", errNotPublic)
+	case len(pl.GetId()) != len(PostID{}):
+		return fmt.Errorf("%w: malformed id", errNotPublic)
+	}
+	return nil
+}
+
+// keepPublic filters a page's posts through checkPublic (and the tag, when the list is
+// a tag's), logging each post a faulty Source let through.
+func (s *server) keepPublic(posts []Post, author identity.PublicKey, tag string) []Post {
+	out := posts[:0:0]
+	for _, p := range posts {
+		err := checkPublic(p, author)
+		if err == nil && tag != "" && !slices.Contains(p.Payload.GetHashtags(), tag) {
+			err = fmt.Errorf("listed under #%s but does not carry it", tag)
+		}
+		if err != nil {
+			s.log.Error("public: source returned a post it must not; left out", "err", err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
