@@ -28,6 +28,8 @@ type Stored struct {
 	Payload  *postv1.Payload
 	// Audience is set for own posts only.
 	Audience feed.Audience
+	// EverPublic is set for own posts only: some version of the post was public.
+	EverPublic bool
 }
 
 // ID returns the post's id.
@@ -361,6 +363,11 @@ func (s *Store) Posts(author *identity.PublicKey, fn func(Stored) bool) error {
 			st, err := decodeStored(v)
 			if err != nil {
 				return fmt.Errorf("post %x: %w", k, err)
+			}
+			if s.hasSelf && hasPrefix(k, s.self[:]) {
+				if m, err := getMeta(tx, st.ID()); err == nil {
+					st.Audience, st.EverPublic = m.Audience, m.Shared.Public
+				}
 			}
 			if !fn(st) {
 				return nil

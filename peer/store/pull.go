@@ -99,14 +99,8 @@ func (s *Store) Recovered(posts []Verified) (int, error) {
 			if storedVersion(tx, s.self, id) >= v.Payload.GetVersion() {
 				continue
 			}
-			a := feed.Default()
-			if v.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC {
-				a = feed.Audience{Public: true}
-			}
-			if m, err := getMeta(tx, id); err == nil {
-				a = m.Audience
-			}
-			if err := s.putOwn(tx, s.self, v.Envelope, v.Payload, a, nil); err != nil {
+			a, shared := recoveredAudience(tx, id, v.Payload)
+			if err := s.putOwn(tx, s.self, v.Envelope, v.Payload, a, shared); err != nil {
 				return err
 			}
 			n++
@@ -114,4 +108,25 @@ func (s *Store) Recovered(posts []Verified) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// recoveredAudience is the audience a recovered version gets: the one held locally when
+// there is one, but never wider or narrower than the signed visibility says (the public
+// part always follows the payload, so a version its author made private is never served
+// as public), and all friends when nothing else is known. The sharing history is kept.
+func recoveredAudience(tx *bolt.Tx, id post.ID, p *postv1.Payload) (feed.Audience, *feed.Shared) {
+	public := p.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC
+	m, err := getMeta(tx, id)
+	if err != nil {
+		if public {
+			return feed.Audience{Public: true}, nil
+		}
+		return feed.Default(), nil
+	}
+	a := m.Audience
+	a.Public = public
+	if a.IsZero() {
+		a = feed.Default()
+	}
+	return a, &m.Shared
 }
