@@ -33,6 +33,8 @@ type Env struct {
 	Daemon func(ctx context.Context, cfg DaemonConfig) error
 	// Init creates a new home with a new or restored identity (`kith init`).
 	Init func(ctx context.Context, cfg InitConfig) (id string, err error)
+	// LocalID reads the identity from a home whose daemon is not running (`kith id`).
+	LocalID func(home string) (string, error)
 	// Import installs a verified, decrypted store snapshot (a file in home) as the home's
 	// store (`kith import`); it checks the snapshot before anything replaces anything.
 	Import func(ctx context.Context, home, snapshotPath string) error
@@ -50,8 +52,12 @@ type DaemonConfig struct {
 	Listen string
 	// Rendezvous lists rendezvous host:port addresses; nil means direct mode ("none").
 	Rendezvous []string
-	// Extra holds the daemon flags a later feature adds, by name.
-	Extra map[string]string
+	// PublicHTTP is the address of the public HTTP face; empty: off.
+	PublicHTTP string
+	// PublicTLSCert and PublicTLSKey serve the public face over TLS.
+	PublicTLSCert, PublicTLSKey string
+	// PublicNoIndex asks search engines not to index the public face.
+	PublicNoIndex bool
 }
 
 // InitConfig is what `kith init` was asked for.

@@ -25,7 +25,8 @@ Creates the home directory and your identity: a new key, or the one in FILE (a b
 made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
 Refuses to touch a home that already has an identity.`},
 		{name: "id", summary: "print my ID", run: runID, help: `
-Prints your ID: the 52-character public key your friends add with 'kith friend add'.`},
+Prints your ID: the 52-character public key your friends add with 'kith friend add'.
+Works with or without the daemon running.`},
 		{name: "daemon", args: "[--listen ADDR] [--rendezvous HOST:PORT[,HOST:PORT...]|none]", summary: "run my node (in the foreground)", run: runDaemon, help: `
 Runs your node until interrupted: it serves your posts to your friends (and public posts
 to anyone), pulls theirs, and answers the other kith commands over a unix socket in the
@@ -34,7 +35,12 @@ home directory. Only one daemon may run per home.
   --listen ADDR        UDP address for peer connections (default :4700)
   --rendezvous LIST    rendezvous servers to register with, comma-separated, or none
                        (direct mode: friends are dialled at their --addr). Default: none,
-                       or $KITH_RENDEZVOUS.`},
+                       or $KITH_RENDEZVOUS.
+  --public-http ADDR   serve your public posts (and nothing else) over HTTP on ADDR, for
+                       search engines and anyone with a browser. Default: off.
+  --public-tls-cert FILE, --public-tls-key FILE
+                       serve the public face over HTTPS with this certificate and key
+  --public-noindex     ask search engines not to index your public posts`},
 		{name: "status", args: "[--json]", summary: "show my node, its rendezvous and connected friends", run: runStatus, help: `
 Shows your ID, the rendezvous in use and, for each connected friend, whether the path is
 direct or through a relay. --json prints
@@ -128,6 +134,18 @@ func runID(ctx context.Context, c *call) error {
 		return err
 	}
 	cl, done, err := c.dial(ctx)
+	var ee exitError
+	if errors.As(err, &ee) && ee.code == ExitNoDaemon && c.env.LocalID != nil {
+		if _, serr := os.Stat(c.home); serr != nil {
+			return err // no home at all: say how to make one
+		}
+		id, lerr := c.env.LocalID(c.home)
+		if lerr != nil {
+			return lerr
+		}
+		fmt.Fprintln(c.env.Stdout, id)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -144,10 +162,18 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs := newFlags("daemon")
 	listen := fs.String("listen", "", "")
 	rdv := fs.String("rendezvous", c.env.Getenv("KITH_RENDEZVOUS"), "")
+	var cfg DaemonConfig
+	fs.StringVar(&cfg.PublicHTTP, "public-http", "", "")
+	fs.StringVar(&cfg.PublicTLSCert, "public-tls-cert", "", "")
+	fs.StringVar(&cfg.PublicTLSKey, "public-tls-key", "", "")
+	fs.BoolVar(&cfg.PublicNoIndex, "public-noindex", false, "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
-	cfg := DaemonConfig{Home: c.home, Listen: *listen}
+	if (cfg.PublicTLSCert == "") != (cfg.PublicTLSKey == "") {
+		return usagef("--public-tls-cert and --public-tls-key go together")
+	}
+	cfg.Home, cfg.Listen = c.home, *listen
 	if r := strings.TrimSpace(*rdv); r != "" && r != "none" {
 		for _, a := range splitList(r) {
 			if _, _, err := net.SplitHostPort(a); err != nil {

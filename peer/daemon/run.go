@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 
 	"google.golang.org/grpc"
 
+	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/store"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -30,6 +32,12 @@ type RunConfig struct {
 	Socket string
 	// Rendezvous lists rendezvous servers; empty is direct mode.
 	Rendezvous []string
+	// PublicHTTP is the address of the public HTTP face (public posts only); empty: off.
+	PublicHTTP string
+	// PublicTLSCert and PublicTLSKey serve the public face over TLS when both are set.
+	PublicTLSCert, PublicTLSKey string
+	// PublicNoIndex asks search engines not to index the public face.
+	PublicNoIndex bool
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -88,6 +96,17 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	srv := grpc.NewServer()
 	localv1.RegisterLocalServiceServer(srv, NewLocal(st, node, synced, nil))
 
+	var publicLn net.Listener
+	var publicHandler http.Handler
+	if cfg.PublicHTTP != "" {
+		if publicHandler, err = public.NewHandler(public.Config{Source: NewPublicSource(st), Logger: log, NoIndex: cfg.PublicNoIndex}); err != nil {
+			return err
+		}
+		if publicLn, err = net.Listen("tcp", cfg.PublicHTTP); err != nil {
+			return fmt.Errorf("--public-http %s: %w", cfg.PublicHTTP, err)
+		}
+	}
+
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	fctx, stopFollow := context.WithCancel(ctx)
@@ -100,6 +119,17 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			log.Error("local API stopped", "err", err)
 		}
 	}()
+	if publicLn != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv := public.NewServer(publicLn.Addr().String(), publicHandler)
+			if err := public.ServeListener(fctx, publicLn, srv, cfg.PublicTLSCert, cfg.PublicTLSKey); err != nil {
+				log.Error("public HTTP face stopped", "err", err)
+			}
+		}()
+		log.Info("serving public posts over HTTP", "addr", publicLn.Addr().String(), "tls", cfg.PublicTLSCert != "")
+	}
 	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock)
 	<-ctx.Done()
 	log.Info("kith daemon stopping")
@@ -162,4 +192,21 @@ func Import(home, snapshotPath string) error {
 	}
 	defer f.Close()
 	return store.Import(home, f)
+}
+
+// LocalID reads the identity of a home whose daemon is not running.
+func LocalID(home string) (identity.ID, error) {
+	st, err := store.Open(store.Config{Home: home, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	k, err := st.Key()
+	if errors.Is(err, store.ErrNoIdentity) {
+		return "", fmt.Errorf("no identity in %s yet: run 'kith --home %s init'", home, home)
+	}
+	if err != nil {
+		return "", err
+	}
+	return k.ID(), nil
 }

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +59,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":   cmdWaitFile,
 			"exits":      cmdExits,
 			"eventually": cmdEventually,
+			"httpget":    cmdHTTPGet,
 		},
 	})
 }
@@ -274,4 +277,32 @@ func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// httpget URL [STATUS]: GET URL and require STATUS (default 200); the body feeds the
+// stdout assertions that follow.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: httpget URL [STATUS]")
+	}
+	want := "200"
+	if len(args) == 2 {
+		want = args[1]
+	}
+	var resp *http.Response
+	var err error
+	for range 50 { // the daemon may still be binding
+		if resp, err = http.Get(args[0]); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	if fmt.Sprint(resp.StatusCode) != want {
+		ts.Fatalf("GET %s: %s, want %s\n%s", args[0], resp.Status, want, body)
+	}
+	ts.Stdout().Write(body)
 }

@@ -342,12 +342,21 @@ func (s *Store) Post(author identity.PublicKey, id post.ID) (Stored, error) {
 		if st, err = s.get(tx, author, id); err != nil {
 			return err
 		}
-		if m, err := getMeta(tx, id); err == nil && string(st.Payload.Author) == string(author[:]) {
-			st.Audience = m.Audience
-		}
+		s.withOwnMeta(tx, &st)
 		return nil
 	})
 	return st, err
+}
+
+// withOwnMeta fills in the local metadata of an own post: its audience and whether it
+// was ever public. Friends' posts have none.
+func (s *Store) withOwnMeta(tx *bolt.Tx, st *Stored) {
+	if !s.hasSelf || string(st.Payload.GetAuthor()) != string(s.self[:]) {
+		return
+	}
+	if m, err := getMeta(tx, st.ID()); err == nil {
+		st.Audience, st.EverPublic = m.Audience, m.Shared.Public
+	}
 }
 
 // Posts calls fn for every stored post, own and friends', tombstones included, until fn
@@ -364,11 +373,7 @@ func (s *Store) Posts(author *identity.PublicKey, fn func(Stored) bool) error {
 			if err != nil {
 				return fmt.Errorf("post %x: %w", k, err)
 			}
-			if s.hasSelf && hasPrefix(k, s.self[:]) {
-				if m, err := getMeta(tx, st.ID()); err == nil {
-					st.Audience, st.EverPublic = m.Audience, m.Shared.Public
-				}
-			}
+			s.withOwnMeta(tx, &st)
 			if !fn(st) {
 				return nil
 			}

@@ -26,10 +26,16 @@ func main() {
 		},
 		Daemon: func(ctx context.Context, c cli.DaemonConfig) error {
 			return daemon.Run(ctx, daemon.RunConfig{Home: c.Home, Listen: c.Listen, Socket: cli.SocketPath(c.Home),
-				Rendezvous: c.Rendezvous, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+				Rendezvous: c.Rendezvous, PublicHTTP: c.PublicHTTP, PublicTLSCert: c.PublicTLSCert,
+				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex,
+				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {
 			id, err := daemon.Init(daemon.InitConfig{Home: c.Home, Name: c.Name, KeyFile: c.KeyFile, Passphrase: c.Passphrase})
+			return string(id), err
+		},
+		LocalID: func(home string) (string, error) {
+			id, err := daemon.LocalID(home)
 			return string(id), err
 		},
 		Import: func(ctx context.Context, home, snapshot string) error { return daemon.Import(home, snapshot) },
