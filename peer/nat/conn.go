@@ -1,6 +1,7 @@
 package nat
 
 import (
+	"errors"
 	"net"
 	"os"
 	"sync"
@@ -58,29 +59,32 @@ func (c *queueConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			timer = time.NewTimer(d)
 			timeout = timer.C
 		}
-		n, from, err, again := c.wait(p, timeout, changed)
+		d, err := c.wait(timeout, changed)
 		if timer != nil {
 			timer.Stop()
 		}
-		if !again {
-			return n, from, err
+		if err != errDeadlineMoved {
+			return copy(p, d.b), d.from, err
 		}
 	}
 }
 
-// wait takes one datagram, or reports why not; again means the deadline moved.
-func (c *queueConn) wait(p []byte, timeout <-chan time.Time, changed chan struct{}) (n int, from net.Addr, err error, again bool) {
+// errDeadlineMoved makes ReadFrom start over with the new deadline.
+var errDeadlineMoved = errors.New("nat: read deadline moved")
+
+// wait takes one datagram, or says why not.
+func (c *queueConn) wait(timeout <-chan time.Time, changed chan struct{}) (datagram, error) {
 	select {
 	case d := <-c.in:
-		return copy(p, d.b), d.from, nil, false
+		return d, nil
 	case <-c.closed:
-		return 0, nil, net.ErrClosed, false
+		return datagram{}, net.ErrClosed
 	case <-c.mux.done:
-		return 0, nil, net.ErrClosed, false
+		return datagram{}, net.ErrClosed
 	case <-timeout:
-		return 0, nil, os.ErrDeadlineExceeded, false
+		return datagram{}, os.ErrDeadlineExceeded
 	case <-changed:
-		return 0, nil, nil, true
+		return datagram{}, errDeadlineMoved
 	}
 }
 

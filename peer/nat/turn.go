@@ -43,7 +43,7 @@ type Relay struct {
 // server sends is diverted to the TURN client (Divert), QUIC and punching go on beside it.
 func (m *Mux) AllocateTURN(ctx context.Context, cfg TURNConfig) (*Relay, error) {
 	d := m.Divert(cfg.Server)
-	r, err := allocate(ctx, d, cfg)
+	r, err := allocate(ctx, d, m.conn, cfg)
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -55,10 +55,12 @@ func (m *Mux) AllocateTURN(ctx context.Context, cfg TURNConfig) (*Relay, error) 
 // AllocateTURN allocates a relay on cfg.Server from conn, a socket of the caller's that
 // nothing else reads. Closing the Relay leaves conn open.
 func AllocateTURN(ctx context.Context, conn net.PacketConn, cfg TURNConfig) (*Relay, error) {
-	return allocate(ctx, conn, cfg)
+	return allocate(ctx, conn, conn, cfg)
 }
 
-func allocate(ctx context.Context, conn net.PacketConn, cfg TURNConfig) (*Relay, error) {
+// allocate runs a TURN client on conn; socket is the UDP socket under it, whose
+// buffers QUIC on the relay may size.
+func allocate(ctx context.Context, conn, socket net.PacketConn, cfg TURNConfig) (*Relay, error) {
 	server := unmap(cfg.Server).String()
 	client, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: server, TURNServerAddr: server,
@@ -102,7 +104,33 @@ func allocate(ctx context.Context, conn net.PacketConn, cfg TURNConfig) (*Relay,
 		client.Close()
 		return nil, errors.New("nat: TURN relayed address is not UDP")
 	}
-	return &Relay{Conn: res.conn, Addr: unmap(relayed.AddrPort()), client: client}, nil
+	return &Relay{Conn: relayConn{res.conn, socket}, Addr: unmap(relayed.AddrPort()), client: client}, nil
+}
+
+// relayConn is pion's relayed PacketConn with the buffer setters quic-go looks for,
+// applied to the socket that really carries the relay's datagrams.
+type relayConn struct {
+	net.PacketConn
+	socket net.PacketConn
+}
+
+type bufferSetter interface {
+	SetReadBuffer(int) error
+	SetWriteBuffer(int) error
+}
+
+func (c relayConn) SetReadBuffer(n int) error {
+	if s, ok := c.socket.(bufferSetter); ok {
+		return s.SetReadBuffer(n)
+	}
+	return nil
+}
+
+func (c relayConn) SetWriteBuffer(n int) error {
+	if s, ok := c.socket.(bufferSetter); ok {
+		return s.SetWriteBuffer(n)
+	}
+	return nil
 }
 
 // Close releases the allocation (a refresh with lifetime 0) and stops the client.

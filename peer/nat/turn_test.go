@@ -1,0 +1,173 @@
+package nat
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/stun"
+
+	"github.com/kithnet/kith/shared/testenv"
+)
+
+// coturn is a turnserver process started for one test.
+type coturn struct {
+	addr   netip.AddrPort
+	secret string
+}
+
+// startCoturn starts coturn's turnserver on a free loopback port with REST
+// credentials (use-auth-secret) and loopback peers allowed, and stops it when t ends.
+func startCoturn(t *testing.T) *coturn {
+	t.Helper()
+	bin := testenv.Command(t, "turnserver", "coturn")
+	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.LocalAddr().(*net.UDPAddr).Port
+	probe.Close()
+	dir := t.TempDir()
+	c := &coturn{addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), secret: "test-secret-" + strconv.Itoa(port)}
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "-n", "--listening-ip", "127.0.0.1", "--listening-port", strconv.Itoa(port),
+		"--relay-ip", "127.0.0.1", "--use-auth-secret", "--static-auth-secret", c.secret, "--realm", "kith.test",
+		"--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp",
+		"--userdb", dir+"/turndb", "--pidfile", dir+"/turnserver.pid", "--log-file", "stdout", "--simple-log")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start turnserver: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("turnserver log:\n%s", log.String())
+		}
+	})
+	if !stunAnswers(c.addr, 5*time.Second) {
+		t.Fatalf("turnserver on %s did not answer STUN within 5s", c.addr)
+	}
+	return c
+}
+
+// stunAnswers reports whether a STUN server answers a binding request within d.
+func stunAnswers(server netip.AddrPort, d time.Duration) bool {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
+	buf := make([]byte, 1500)
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		_, _ = conn.WriteToUDPAddrPort(req, server)
+		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, _, err := conn.ReadFrom(buf); err == nil && stun.IsMessage(buf[:n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// credentials makes the TURN REST credentials the rendezvous hands out.
+func (c *coturn) credentials(fingerprint string, expiry time.Time) (user, pass string) {
+	user = fmt.Sprintf("%d:%s", expiry.Unix(), fingerprint)
+	mac := hmac.New(sha1.New, []byte(c.secret))
+	mac.Write([]byte(user))
+	return user, base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func (c *coturn) config(user, pass string) TURNConfig {
+	return TURNConfig{Server: c.addr, Username: user, Password: pass}
+}
+
+// TestTURNAgainstCoturn allocates on a real coturn from the shared socket, runs QUIC
+// to a friend through the relay while the same socket still does STUN, and checks
+// that wrong or expired credentials are refused.
+func TestTURNAgainstCoturn(t *testing.T) {
+	srv := startCoturn(t)
+	user, pass := srv.credentials("fingerprintoftheallocatingpeer", time.Now().Add(time.Hour))
+
+	t.Run("relay on the shared socket carries QUIC", func(t *testing.T) {
+		a, friend := newMux(t), newMux(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		relay, err := a.AllocateTURN(ctx, srv.config(user, pass))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer relay.Close()
+		if relay.Addr.Addr() != srv.addr.Addr() || relay.Addr.Port() == srv.addr.Port() {
+			t.Errorf("relayed address %s, want a relay port on %s", relay.Addr, srv.addr.Addr())
+		}
+		// The TURN server's answers to our own Binding still reach Binding.
+		if got, err := a.Binding(ctx, srv.addr); err != nil || got != a.LocalAddr() {
+			t.Errorf("Binding to the TURN server while allocated = %s, %v; want %s", got, err, a.LocalAddr())
+		}
+		// QUIC: the friend serves on its own socket, we dial through the relay. The
+		// friend's answers go to relay.Addr, which coturn forwards to us.
+		if err := quicEcho(t, friend.PacketConn(), relay.Conn, net.UDPAddrFromAddrPort(friend.LocalAddr())); err != nil {
+			t.Fatalf("QUIC through the relay: %v", err)
+		}
+	})
+
+	t.Run("relay on its own socket", func(t *testing.T) {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		relay, err := AllocateTURN(ctx, conn, srv.config(user, pass))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer relay.Close()
+		peer, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		defer peer.Close()
+		if _, err := relay.Conn.WriteTo([]byte("via relay"), peer.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 100)
+		_ = peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := peer.ReadFromUDPAddrPort(buf)
+		if err != nil || string(buf[:n]) != "via relay" || unmap(from) != relay.Addr {
+			t.Errorf("peer got %q from %s (%v); want \"via relay\" from the relay %s", buf[:n], from, err, relay.Addr)
+		}
+	})
+
+	for _, tc := range []struct {
+		name       string
+		user, pass string
+	}{
+		{"wrong password", user, pass + "x"},
+		{"expired", func() string { u, _ := srv.credentials("fp", time.Now().Add(-time.Minute)); return u }(),
+			func() string { _, p := srv.credentials("fp", time.Now().Add(-time.Minute)); return p }()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newMux(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			relay, err := a.AllocateTURN(ctx, srv.config(tc.user, tc.pass))
+			if err == nil {
+				relay.Close()
+				t.Fatal("allocation succeeded")
+			}
+			if !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+				t.Errorf("error %q does not say the credentials were refused", err)
+			}
+		})
+	}
+}
