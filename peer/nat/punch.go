@@ -27,7 +27,8 @@ type PunchConfig struct {
 	// Interval is the time between rounds of pings to every target. Zero: 100 ms.
 	Interval time.Duration
 	// Linger is how long, after Punch returns, this Mux still answers the friend's
-	// pings of the attempt, so that the friend's side completes too. Zero: 5 s.
+	// pings of the attempt, so that the friend's side completes too. Zero: 5 s;
+	// never less than three Intervals.
 	Linger time.Duration
 }
 
@@ -68,6 +69,7 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 		return Path{}, ErrShortNonce
 	}
 	timeout, interval, linger := orDefault(cfg.Timeout, 5*time.Second), orDefault(cfg.Interval, 100*time.Millisecond), orDefault(cfg.Linger, 5*time.Second)
+	linger = max(linger, 3*interval) // the friend's next round of pings must still be answered
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 

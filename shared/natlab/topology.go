@@ -142,6 +142,9 @@ func (l *Lab) buildHome(ctx context.Context, i int, h Home) error {
 		if err := iptables(ctx, cgn, "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"); err != nil {
 			return err
 		}
+		if err := dropUnsolicited(ctx, cgn); err != nil {
+			return err
+		}
 		router.Addr, router.Public, router.link = routerWAN.Addr(), cgn.Public, cgn.link
 	} else if err := l.connectInternet(ctx, router); err != nil {
 		return err
@@ -177,7 +180,20 @@ func (l *Lab) buildHome(ctx context.Context, i int, h Home) error {
 		host.Addr, host.Public, host.link = addr.Addr(), router.Public, router.link
 		hosts = append(hosts, host)
 	}
+	if err := dropUnsolicited(ctx, router); err != nil {
+		return err
+	}
 	return natRules(ctx, router, h.NAT, hosts)
+}
+
+// dropUnsolicited drops new connections from the WAN to the router itself, as every
+// home router's firewall does. It matters beyond realism: a datagram that is
+// delivered locally (to a closed port) leaves a confirmed conntrack entry, and
+// when a peer's punch arrives before the host's own first packet to that peer, the
+// entry occupies the reply tuple, MASQUERADE then picks another port for the host,
+// and simultaneous open fails. A dropped packet's entry is never confirmed.
+func dropUnsolicited(ctx context.Context, n *Node) error {
+	return iptables(ctx, n, "-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP")
 }
 
 // natRules installs the home router's NAT of the given kind.
