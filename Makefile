@@ -63,6 +63,8 @@ bench: deps build ## run the benchmarks; each prints its figure beside a baselin
 fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME) ./shared/identity
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./shared/signed
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePacket$$' -fuzztime $(FUZZTIME) ./peer/nat
+	$(GO) test -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME) ./peer/nat
 
 demo: build ## two peers and a rendezvous on loopback: befriend, post a photo, sync, show the timeline
 	@echo "make demo: the two-peer demo arrives with the kith CLI (issue 7); bin/ is built."

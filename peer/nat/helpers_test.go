@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
-
-	"github.com/kithnet/kith/shared/natlab"
 )
 
 // newMux opens a Mux on a loopback socket, closed when t ends.
@@ -34,21 +32,6 @@ func muxOn(t *testing.T, conn *net.UDPConn) *Mux {
 	m := NewMux(conn, MuxConfig{})
 	t.Cleanup(func() { m.Close() })
 	return m
-}
-
-// serveSTUN runs a STUN reflector on conn until t ends.
-func serveSTUN(t *testing.T, conn net.PacketConn) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := natlab.ServeSTUN(ctx, conn); err != nil {
-			t.Errorf("STUN reflector: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
 // tlsConfigs returns a server config with a fresh self-signed ed25519 certificate and

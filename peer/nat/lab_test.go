@@ -36,8 +36,24 @@ func newLabPeer(t *testing.T, lab *natlab.Lab, host string, stunServer netip.Add
 	if err != nil {
 		t.Fatalf("%s: %v", host, err)
 	}
-	hostCand := netip.AddrPortFrom(n.Addr, m.LocalAddr().Port())
-	return &labPeer{name: host, mux: m, candidates: []netip.AddrPort{hostCand, srflx}}
+	var hosts []netip.AddrPort
+	err = n.Do(func() (err error) { hosts, err = HostCandidates(m.LocalAddr().Port()); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := netip.AddrPortFrom(n.Addr, m.LocalAddr().Port()); len(hosts) != 1 || hosts[0] != want {
+		t.Fatalf("%s: host candidates %v, want [%s]", host, hosts, want)
+	}
+	return &labPeer{name: host, mux: m, candidates: append(hosts, srflx)}
+}
+
+// punchPeers punches between a and b at once with a fresh shared nonce, each given
+// the other's candidates, as signalling would.
+func punchPeers(a, b *labPeer, timeout time.Duration) (pa, pb Path, ea, eb error) {
+	nonce := NewNonce()
+	return punchBoth(a.mux, b.mux,
+		PunchConfig{Nonce: nonce, Candidates: b.candidates, Timeout: timeout},
+		PunchConfig{Nonce: nonce, Candidates: a.candidates, Timeout: timeout})
 }
 
 // startReflector serves STUN on the lab's rv host until t ends.
@@ -48,7 +64,7 @@ func startReflector(t *testing.T, lab *natlab.Lab) netip.AddrPort {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveSTUN(t, conn)
+	natlab.RunSTUN(t, conn)
 	return netip.AddrPortFrom(rv.Addr, 3478)
 }
 
@@ -80,10 +96,7 @@ func TestNATMatrix(t *testing.T) {
 		t.Run(tc.a+"-"+tc.b, func(t *testing.T) {
 			t.Parallel()
 			a, b := newLabPeer(t, lab, tc.a, stunServer), newLabPeer(t, lab, tc.b, stunServer)
-			nonce := NewNonce()
-			pa, pb, ea, eb := punchBoth(a.mux, b.mux,
-				PunchConfig{Nonce: nonce, Candidates: b.candidates, Timeout: 2 * time.Second},
-				PunchConfig{Nonce: nonce, Candidates: a.candidates, Timeout: 2 * time.Second})
+			pa, pb, ea, eb := punchPeers(a, b, 2*time.Second)
 			formed := ea == nil && eb == nil
 			t.Logf("%s: candidates %v / %v; a: %+v %v; b: %+v %v", pair, a.candidates, b.candidates, pa, ea, pb, eb)
 			if formed != tc.direct {
@@ -137,10 +150,7 @@ func TestKeepaliveHoldsMappings(t *testing.T) {
 		t.Run(fmt.Sprintf("keepalive=%v", tc.keepalive), func(t *testing.T) {
 			t.Parallel()
 			a, b := newLabPeer(t, lab, tc.a, stunServer), newLabPeer(t, lab, tc.b, stunServer)
-			nonce := NewNonce()
-			pa, pb, ea, eb := punchBoth(a.mux, b.mux,
-				PunchConfig{Nonce: nonce, Candidates: b.candidates, Timeout: 2 * time.Second},
-				PunchConfig{Nonce: nonce, Candidates: a.candidates, Timeout: 2 * time.Second})
+			pa, pb, ea, eb := punchPeers(a, b, 2*time.Second)
 			if ea != nil || eb != nil {
 				t.Fatalf("punch: %v, %v", ea, eb)
 			}
@@ -148,8 +158,14 @@ func TestKeepaliveHoldsMappings(t *testing.T) {
 			var wg sync.WaitGroup
 			if tc.keepalive {
 				wg.Add(2)
-				go func() { defer wg.Done(); _ = Keepalive(ctx, a.mux, net.UDPAddrFromAddrPort(pa.Remote), 500*time.Millisecond) }()
-				go func() { defer wg.Done(); _ = Keepalive(ctx, b.mux, net.UDPAddrFromAddrPort(pb.Remote), 500*time.Millisecond) }()
+				go func() {
+					defer wg.Done()
+					_ = Keepalive(ctx, a.mux, net.UDPAddrFromAddrPort(pa.Remote), 500*time.Millisecond)
+				}()
+				go func() {
+					defer wg.Done()
+					_ = Keepalive(ctx, b.mux, net.UDPAddrFromAddrPort(pb.Remote), 500*time.Millisecond)
+				}()
 			}
 			time.Sleep(4 * time.Second)
 			cancel()

@@ -1,7 +1,9 @@
 package nat
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -106,8 +108,8 @@ func (m *Mux) Close() error {
 // read is the Mux's one reader; it owns no other goroutine.
 func (m *Mux) read() {
 	defer m.wg.Done()
+	buf := make([]byte, 65536)
 	for {
-		buf := make([]byte, 2048)
 		n, from, err := m.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -123,7 +125,7 @@ func (m *Mux) read() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		m.route(buf[:n], unmap(from))
+		m.route(bytes.Clone(buf[:n]), unmap(from))
 	}
 }
 
@@ -150,4 +152,26 @@ func (m *Mux) route(b []byte, from netip.AddrPort) {
 // unmap turns an IPv4-mapped IPv6 address into plain IPv4, so addresses compare.
 func unmap(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// HostCandidates lists the host's own unicast addresses (not loopback, not
+// link-local) with port: the host candidates of a socket bound to all interfaces.
+func HostCandidates(port uint16) ([]netip.AddrPort, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("nat: host candidates: %w", err)
+	}
+	var out []netip.AddrPort
+	for _, a := range addrs {
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		ip := p.Addr().Unmap()
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() || ip.IsUnspecified() {
+			continue
+		}
+		out = append(out, netip.AddrPortFrom(ip, port))
+	}
+	return out, nil
 }

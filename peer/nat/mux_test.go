@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kithnet/kith/shared/natlab"
 )
 
 func TestBindingLearnsReflexiveAddress(t *testing.T) {
@@ -16,7 +18,7 @@ func TestBindingLearnsReflexiveAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveSTUN(t, reflector)
+	natlab.RunSTUN(t, reflector)
 	m := newMux(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -118,7 +120,7 @@ func TestQUICBesideSTUNAndPunch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveSTUN(t, reflector)
+	natlab.RunSTUN(t, reflector)
 	a, b := newMux(t), newMux(t)
 	nonce := NewNonce()
 	pa, _, ea, eb := punchBoth(a, b, PunchConfig{Nonce: nonce, Candidates: []netip.AddrPort{b.LocalAddr()}},

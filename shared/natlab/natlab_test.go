@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,17 +33,7 @@ var kindsLab = natlab.Config{
 // reflector serves STUN on node:port until t ends and returns its address.
 func reflector(t *testing.T, n *natlab.Node, port int) netip.AddrPort {
 	t.Helper()
-	conn := listen(t, n, port)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := natlab.ServeSTUN(ctx, conn); err != nil {
-			t.Errorf("reflector on %s:%d: %v", n.Name, port, err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	natlab.RunSTUN(t, listen(t, n, port))
 	return netip.AddrPortFrom(n.Addr, uint16(port))
 }
 

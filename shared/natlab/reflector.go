@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"testing"
 
 	"github.com/pion/stun"
 )
@@ -55,4 +56,19 @@ func bindingResponse(req []byte, from net.Addr) ([]byte, bool) {
 		return nil, false
 	}
 	return resp.Raw, true
+}
+
+// RunSTUN serves STUN on conn (ServeSTUN) until t ends, and fails t if serving fails.
+func RunSTUN(t testing.TB, conn net.PacketConn) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ServeSTUN(ctx, conn); err != nil {
+			t.Errorf("natlab: STUN reflector on %s: %v", conn.LocalAddr(), err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
 }
