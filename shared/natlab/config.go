@@ -49,7 +49,8 @@ type Home struct {
 	Hosts []string
 }
 
-// Netem is a tc netem setting for an internet link. The zero value means none.
+// Netem is what an internet link does to packets, after tc netem (see
+// Lab.SetNetem for how). The zero value means nothing.
 type Netem struct {
 	// Delay is added to every packet crossing the link towards the node.
 	Delay time.Duration

@@ -2,7 +2,6 @@ package natlab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,21 +18,19 @@ func (l *Lab) uplink(name string) (string, error) {
 	return "n" + strconv.Itoa(n.link), nil
 }
 
-// ErrNoNetem says the kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so a lab
-// cannot delay packets; loss still works, through iptables.
-var ErrNoNetem = errors.New("natlab: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so links cannot be delayed")
-
 // SetNetem sets delay, jitter and loss on the internet link of the named node (a
 // home host means its outermost NAT's link), in the direction towards the node: each
 // one-way trip across the lab's internet crosses exactly one such setting. A zero
-// Netem removes it. Loss is an iptables statistic rule, so it works on any kernel;
-// delay needs tc netem and fails with ErrNoNetem where the kernel lacks it.
+// Netem removes it. Loss is an iptables statistic rule; delay is an NFQUEUE whose
+// packets a delayer of this process holds (see delay.go), so neither needs the
+// kernel's netem qdisc, and the delay lasts as long as the Lab does.
 func (l *Lab) SetNetem(ctx context.Context, name string, n Netem) error {
 	dev, err := l.uplink(name)
 	if err != nil {
 		return err
 	}
 	inet := l.nodes["inet"]
+	queue := uint16(l.nodes[name].link)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	old := l.netem[dev]
@@ -42,10 +39,12 @@ func (l *Lab) SetNetem(ctx context.Context, name string, n Netem) error {
 			return err
 		}
 	}
-	if old.Delay > 0 {
-		if _, err := inet.Exec(ctx, "tc", "qdisc", "del", "dev", dev, "root"); err != nil {
+	if d := l.delayers[dev]; d != nil {
+		if err := iptables(ctx, inet, delayRule("-D", dev, queue)...); err != nil {
 			return err
 		}
+		d.Close()
+		delete(l.delayers, dev)
 	}
 	l.netem[dev] = Netem{}
 	if n.Loss > 0 {
@@ -55,16 +54,15 @@ func (l *Lab) SetNetem(ctx context.Context, name string, n Netem) error {
 		l.netem[dev] = Netem{Loss: n.Loss}
 	}
 	if n.Delay > 0 {
-		args := []string{"qdisc", "replace", "dev", dev, "root", "netem", "limit", "10000", "delay", ms(n.Delay)}
-		if n.Jitter > 0 {
-			args = append(args, ms(n.Jitter))
-		}
-		if out, err := inet.Exec(ctx, "tc", args...); err != nil {
-			if strings.Contains(out, "qdisc kind is unknown") {
-				return fmt.Errorf("%w (%s)", ErrNoNetem, dev)
-			}
+		d, err := startDelayer(inet.NS, queue, n.Delay, n.Jitter)
+		if err != nil {
 			return err
 		}
+		if err := iptables(ctx, inet, delayRule("-A", dev, queue)...); err != nil {
+			d.Close()
+			return err
+		}
+		l.delayers[dev] = d
 		l.netem[dev] = n
 	}
 	return nil
@@ -77,24 +75,44 @@ func lossRule(op, dev string, loss float64) []string {
 		"--probability", strconv.FormatFloat(loss/100, 'f', -1, 64), "-j", "DROP"}
 }
 
-func ms(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + "ms"
+// delayRule is the iptables rule (op -A or -D) queueing the packets the internet
+// router forwards out of dev to the delayer. With --queue-bypass, packets pass
+// undelayed when no delayer listens, instead of being dropped.
+func delayRule(op, dev string, queue uint16) []string {
+	return []string{op, "FORWARD", "-o", dev, "-j", "NFQUEUE", "--queue-num", strconv.Itoa(int(queue)), "--queue-bypass"}
+}
+
+// stopDelayers stops every delayer of the lab.
+func (l *Lab) stopDelayers() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for dev, d := range l.delayers {
+		d.Close()
+		delete(l.delayers, dev)
+	}
 }
 
 // LinkDown cuts the internet link of the named node (a home host: its outermost
-// NAT's, so the whole home goes offline). LinkUp restores it.
-func (l *Lab) LinkDown(ctx context.Context, name string) error { return l.setLink(ctx, name, "down") }
+// NAT's, so the whole home goes offline): the internet router drops everything to
+// and from it, as when an ISP goes down. LinkUp restores it. The devices stay up,
+// so nothing waits for carrier or address resolution when the link comes back.
+func (l *Lab) LinkDown(ctx context.Context, name string) error { return l.setLink(ctx, name, "-I") }
 
 // LinkUp restores a link cut by LinkDown.
-func (l *Lab) LinkUp(ctx context.Context, name string) error { return l.setLink(ctx, name, "up") }
+func (l *Lab) LinkUp(ctx context.Context, name string) error { return l.setLink(ctx, name, "-D") }
 
-func (l *Lab) setLink(ctx context.Context, name, state string) error {
+func (l *Lab) setLink(ctx context.Context, name, op string) error {
 	dev, err := l.uplink(name)
 	if err != nil {
 		return err
 	}
-	_, err = l.nodes["inet"].Exec(ctx, "ip", "link", "set", dev, state)
-	return err
+	inet := l.nodes["inet"]
+	for _, dir := range []string{"-i", "-o"} {
+		if err := iptables(ctx, inet, op, "FORWARD", dir, dev, "-j", "DROP"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetUDPTimeout sets the conntrack UDP timeouts (unreplied and stream) in every NAT

@@ -25,8 +25,9 @@ type Lab struct {
 	nodes  map[string]*Node
 	links  int // internet links made so far; link k joins inet's n<k> to a node's wan
 
-	mu    sync.Mutex
-	netem map[string]Netem // by the internet router's device
+	mu       sync.Mutex
+	netem    map[string]Netem    // by the internet router's device
+	delayers map[string]*delayer // by the internet router's device
 }
 
 // Node is one namespace of the lab: a host, a NAT router, or the internet router.
@@ -48,15 +49,12 @@ type Node struct {
 }
 
 // New builds the lab described by cfg for t and removes it when t ends, also when t
-// fails. It skips t (fails it under CI=true) without root, ip, iptables or tc.
+// fails. It skips t (fails it under CI=true) without root, ip or iptables.
 func New(t testing.TB, cfg Config) *Lab {
 	t.Helper()
 	testenv.Root(t)
 	testenv.Command(t, "ip", "iproute2")
 	testenv.Command(t, "iptables", "iptables")
-	if cfg.Netem.Delay > 0 {
-		testenv.Command(t, "tc", "iproute2")
-	}
 	ctx := context.Background()
 	if err := RemoveLeftovers(ctx); err != nil {
 		t.Logf("natlab: %v", err)
@@ -64,7 +62,11 @@ func New(t testing.TB, cfg Config) *Lab {
 	var r [3]byte
 	_, _ = rand.Read(r[:])
 	prefix := fmt.Sprintf("natlab-%d-%s-", os.Getpid(), hex.EncodeToString(r[:]))
+	var lab *Lab
 	t.Cleanup(func() {
+		if lab != nil {
+			lab.stopDelayers()
+		}
 		if err := RemoveNamespaces(context.Background(), prefix); err != nil {
 			t.Errorf("natlab: cleanup: %v", err)
 		}
@@ -85,8 +87,9 @@ func Build(ctx context.Context, prefix string, cfg Config) (*Lab, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	l := &Lab{prefix: prefix, nodes: map[string]*Node{}, netem: map[string]Netem{}}
+	l := &Lab{prefix: prefix, nodes: map[string]*Node{}, netem: map[string]Netem{}, delayers: map[string]*delayer{}}
 	if err := l.build(ctx, cfg); err != nil {
+		l.stopDelayers()
 		if rerr := RemoveNamespaces(context.WithoutCancel(ctx), prefix); rerr != nil {
 			err = fmt.Errorf("%w (and %v)", err, rerr)
 		}
@@ -95,8 +98,11 @@ func Build(ctx context.Context, prefix string, cfg Config) (*Lab, error) {
 	return l, nil
 }
 
-// Close removes every namespace of the lab.
-func (l *Lab) Close(ctx context.Context) error { return RemoveNamespaces(ctx, l.prefix) }
+// Close stops the lab's delayers and removes every namespace of the lab.
+func (l *Lab) Close(ctx context.Context) error {
+	l.stopDelayers()
+	return RemoveNamespaces(ctx, l.prefix)
+}
 
 // Node returns the named node, or nil.
 func (l *Lab) Node(name string) *Node { return l.nodes[name] }
