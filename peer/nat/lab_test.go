@@ -201,3 +201,34 @@ func sendQUICLike(t *testing.T, a *Mux, to netip.AddrPort, b *Mux) bool {
 		}
 	}
 }
+
+// TestPunchUnderLossAndDelay punches and runs QUIC across an internet with 40 ms
+// towards every node (80 ms round trips) and 5% loss on every link, both through two
+// endpoint-independent NATs and through full cone against symmetric.
+func TestPunchUnderLossAndDelay(t *testing.T) {
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "pr1", NAT: natlab.PortRestricted}, {Name: "fc1", NAT: natlab.FullCone},
+			{Name: "sym1", NAT: natlab.Symmetric}, {Name: "dbl1", NAT: natlab.PortRestricted, CGN: true},
+		},
+		Netem: natlab.Netem{Delay: 40 * time.Millisecond, Loss: 5},
+	})
+	stunServer := startReflector(t, lab)
+	for _, tc := range []struct{ a, b string }{{"pr1", "dbl1"}, {"fc1", "sym1"}} {
+		t.Run(tc.a+"-"+tc.b, func(t *testing.T) {
+			t.Parallel()
+			a, b := newLabPeer(t, lab, tc.a, stunServer), newLabPeer(t, lab, tc.b, stunServer)
+			pa, pb, ea, eb := punchPeers(a, b, 4*time.Second)
+			if ea != nil || eb != nil {
+				t.Fatalf("%s-%s with loss and delay: no path: %v, %v", tc.a, tc.b, ea, eb)
+			}
+			if pa.RTT < 80*time.Millisecond || pb.RTT < 80*time.Millisecond {
+				t.Errorf("punch round trips %v and %v, want at least the 80 ms the lab adds", pa.RTT, pb.RTT)
+			}
+			if err := quicEcho(t, b.mux.PacketConn(), a.mux.PacketConn(), net.UDPAddrFromAddrPort(pa.Remote)); err != nil {
+				t.Errorf("%s-%s: QUIC with loss and delay: %v", tc.a, tc.b, err)
+			}
+		})
+	}
+}
