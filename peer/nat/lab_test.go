@@ -232,3 +232,45 @@ func TestPunchUnderLossAndDelay(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayWhereDirectFails takes the pairs of the matrix that cannot punch and
+// connects them the way the fallback does: the caller allocates on a real
+// TURN server (coturn on the lab's rendezvous host) from its shared socket, gives the
+// friend its relay address through signalling (here: the test), and QUIC runs from
+// the friend's socket to the relay and on to the caller's relay PacketConn.
+func TestRelayWhereDirectFails(t *testing.T) {
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "sym1", NAT: natlab.Symmetric}, {Name: "sym2", NAT: natlab.Symmetric},
+			{Name: "pr1", NAT: natlab.PortRestricted},
+		},
+	})
+	stunServer := startReflector(t, lab)
+	turnServer := startCoturnIn(t, lab.Host("rv"))
+	for _, tc := range []struct{ caller, friend string }{{"sym1", "sym2"}, {"pr1", "sym1"}} {
+		pair := fmt.Sprintf("%s(%s)->%s(%s)", tc.caller, kindOf(tc.caller), tc.friend, kindOf(tc.friend))
+		t.Run(tc.caller+"-"+tc.friend, func(t *testing.T) {
+			t.Parallel()
+			a, b := newLabPeer(t, lab, tc.caller, stunServer), newLabPeer(t, lab, tc.friend, stunServer)
+			if _, _, ea, eb := punchPeers(a, b, time.Second); ea == nil || eb == nil {
+				t.Fatalf("%s: punch formed a direct path (%v, %v); this test wants the relay case", pair, ea, eb)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			user, pass := turnServer.credentials("fingerprint-of-"+tc.caller, time.Now().Add(time.Hour))
+			relay, err := a.mux.AllocateTURN(ctx, turnServer.config(user, pass))
+			if err != nil {
+				t.Fatalf("%s: allocate: %v", pair, err)
+			}
+			defer relay.Close()
+			// A permission covers the friend's IP, whatever port its NAT picks.
+			if _, err := relay.Conn.WriteTo([]byte{0}, net.UDPAddrFromAddrPort(b.candidates[1])); err != nil {
+				t.Fatal(err)
+			}
+			if err := quicEcho(t, relay.Conn, b.mux.PacketConn(), net.UDPAddrFromAddrPort(relay.Addr)); err != nil {
+				t.Errorf("%s: QUIC through the relay %s: %v", pair, relay.Addr, err)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pion/stun"
 
+	"github.com/kithnet/kith/shared/natlab"
 	"github.com/kithnet/kith/shared/testenv"
 )
 
@@ -35,15 +36,16 @@ func startCoturn(t *testing.T) *coturn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := probe.LocalAddr().(*net.UDPAddr).Port
-	probe.Close()
-	dir := t.TempDir()
-	c := &coturn{addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), secret: "test-secret-" + strconv.Itoa(port)}
+	defer probe.Close()
+	free, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.LocalAddr().(*net.UDPAddr).Port
+	free.Close() // turnserver takes the port
+	c := newCoturn(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
 	var log bytes.Buffer
-	cmd := exec.Command(bin, "-n", "--listening-ip", "127.0.0.1", "--listening-port", strconv.Itoa(port),
-		"--relay-ip", "127.0.0.1", "--use-auth-secret", "--static-auth-secret", c.secret, "--realm", "kith.test",
-		"--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp",
-		"--userdb", dir+"/turndb", "--pidfile", dir+"/turnserver.pid", "--log-file", "stdout", "--simple-log")
+	cmd := exec.Command(bin, append(c.args(t.TempDir()), "--allow-loopback-peers")...)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start turnserver: %v", err)
@@ -55,29 +57,53 @@ func startCoturn(t *testing.T) *coturn {
 			t.Logf("turnserver log:\n%s", log.String())
 		}
 	})
-	if !stunAnswers(c.addr, 5*time.Second) {
-		t.Fatalf("turnserver on %s did not answer STUN within 5s", c.addr)
-	}
+	c.waitReady(t, probe)
 	return c
 }
 
-// stunAnswers reports whether a STUN server answers a binding request within d.
-func stunAnswers(server netip.AddrPort, d time.Duration) bool {
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+// startCoturnIn starts turnserver inside a lab node on port 3479, relaying from the
+// node's address, and returns it once it answers STUN.
+func startCoturnIn(t *testing.T, n *natlab.Node) *coturn {
+	t.Helper()
+	testenv.Command(t, "turnserver", "coturn")
+	c := newCoturn(netip.AddrPortFrom(n.Addr, 3479))
+	n.Start(t, "turnserver", c.args(t.TempDir())...)
+	probe, err := n.ListenUDP(":0")
 	if err != nil {
-		return false
+		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer probe.Close()
+	c.waitReady(t, probe)
+	return c
+}
+
+func newCoturn(addr netip.AddrPort) *coturn {
+	return &coturn{addr: addr, secret: "test-secret-" + strconv.Itoa(int(addr.Port()))}
+}
+
+// args are turnserver's arguments: no config file, UDP only on c.addr, relaying from
+// its address, REST credentials with c.secret, state in dir.
+func (c *coturn) args(dir string) []string {
+	ip, port := c.addr.Addr().String(), strconv.Itoa(int(c.addr.Port()))
+	return []string{"-n", "--listening-ip", ip, "--listening-port", port, "--relay-ip", ip,
+		"--use-auth-secret", "--static-auth-secret", c.secret, "--realm", "kith.test",
+		"--no-cli", "--no-tls", "--no-dtls", "--no-tcp",
+		"--userdb", dir + "/turndb", "--pidfile", dir + "/turnserver.pid", "--log-file", "stdout", "--simple-log"}
+}
+
+// waitReady waits up to 5 s until the server answers a STUN binding from probe.
+func (c *coturn) waitReady(t *testing.T, probe *net.UDPConn) {
+	t.Helper()
 	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
 	buf := make([]byte, 1500)
-	for end := time.Now().Add(d); time.Now().Before(end); {
-		_, _ = conn.WriteToUDPAddrPort(req, server)
-		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		if n, _, err := conn.ReadFrom(buf); err == nil && stun.IsMessage(buf[:n]) {
-			return true
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		_, _ = probe.WriteToUDPAddrPort(req, c.addr)
+		_ = probe.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, _, err := probe.ReadFrom(buf); err == nil && stun.IsMessage(buf[:n]) {
+			return
 		}
 	}
-	return false
+	t.Fatalf("turnserver on %s did not answer STUN within 5s", c.addr)
 }
 
 // credentials makes the TURN REST credentials the rendezvous hands out.
