@@ -21,6 +21,7 @@ import (
 
 // Lab is a running NAT lab.
 type Lab struct {
+	t      testing.TB // nil for a lab made by Build
 	prefix string
 	nodes  map[string]*Node
 	links  int // internet links made so far; link k joins inet's n<k> to a node's wan
@@ -76,6 +77,7 @@ func New(t testing.TB, cfg Config) *Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lab.t = t
 	t.Logf("natlab: %d namespaces %s* up in %v", len(lab.nodes), prefix, time.Since(start).Round(time.Millisecond))
 	return lab
 }
@@ -107,12 +109,17 @@ func (l *Lab) Close(ctx context.Context) error {
 // Node returns the named node, or nil.
 func (l *Lab) Node(name string) *Node { return l.nodes[name] }
 
-// Host returns the named node and panics if there is none: a test asking for a node
-// its Config did not declare is a bug in the test.
+// Host returns the named node. A test asking for a node its Config did not declare
+// has a bug: Host fails the lab's test (panics for a lab made by Build).
 func (l *Lab) Host(name string) *Node {
 	n := l.nodes[name]
 	if n == nil {
-		panic(fmt.Sprintf("natlab: no node %q in this lab (have %s)", name, strings.Join(l.Names(), ", ")))
+		msg := fmt.Sprintf("natlab: no node %q in this lab (have %s)", name, strings.Join(l.Names(), ", "))
+		if l.t != nil {
+			l.t.Helper()
+			l.t.Fatal(msg)
+		}
+		panic(msg)
 	}
 	return n
 }
