@@ -45,7 +45,6 @@ type Node struct {
 	// public hosts, the outermost NAT's public address for home hosts and routers.
 	Public netip.Addr
 
-	lab  *Lab
 	link int // the internet link this node's traffic crosses
 }
 

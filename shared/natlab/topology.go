@@ -57,7 +57,7 @@ func (l *Lab) build(ctx context.Context, cfg Config) error {
 
 // addNode makes the node's namespace with its loopback up.
 func (l *Lab) addNode(ctx context.Context, name string) (*Node, error) {
-	n := &Node{Name: name, NS: l.prefix + name, lab: l}
+	n := &Node{Name: name, NS: l.prefix + name}
 	if _, err := run(ctx, "ip", "netns", "add", n.NS); err != nil {
 		return nil, err
 	}
