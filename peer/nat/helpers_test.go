@@ -27,7 +27,7 @@ func newMux(t *testing.T) *Mux {
 }
 
 // muxOn starts a Mux on conn, closed when t ends.
-func muxOn(t *testing.T, conn *net.UDPConn) *Mux {
+func muxOn(t testing.TB, conn *net.UDPConn) *Mux {
 	t.Helper()
 	m := NewMux(conn, MuxConfig{})
 	t.Cleanup(func() { m.Close() })
@@ -36,7 +36,7 @@ func muxOn(t *testing.T, conn *net.UDPConn) *Mux {
 
 // tlsConfigs returns a server config with a fresh self-signed ed25519 certificate and
 // a client config that accepts it (identity checks belong to the transport, not here).
-func tlsConfigs(t *testing.T) (server, client *tls.Config) {
+func tlsConfigs(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}

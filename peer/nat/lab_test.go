@@ -22,7 +22,7 @@ type labPeer struct {
 
 // newLabPeer opens a socket in host, learns its reflexive address from the STUN
 // reflector and returns the peer with its candidates.
-func newLabPeer(t *testing.T, lab *natlab.Lab, host string, stunServer netip.AddrPort) *labPeer {
+func newLabPeer(t testing.TB, lab *natlab.Lab, host string, stunServer netip.AddrPort) *labPeer {
 	t.Helper()
 	n := lab.Host(host)
 	conn, err := n.ListenUDP(":0")
@@ -57,7 +57,7 @@ func punchPeers(a, b *labPeer, timeout time.Duration) (pa, pb Path, ea, eb error
 }
 
 // startReflector serves STUN on the lab's rv host until t ends.
-func startReflector(t *testing.T, lab *natlab.Lab) netip.AddrPort {
+func startReflector(t testing.TB, lab *natlab.Lab) netip.AddrPort {
 	t.Helper()
 	rv := lab.Host("rv")
 	conn, err := rv.ListenUDP(":3478")

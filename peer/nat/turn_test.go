@@ -63,7 +63,7 @@ func startCoturn(t *testing.T) *coturn {
 
 // startCoturnIn starts turnserver inside a lab node on port 3479, relaying from the
 // node's address, and returns it once it answers STUN.
-func startCoturnIn(t *testing.T, n *natlab.Node) *coturn {
+func startCoturnIn(t testing.TB, n *natlab.Node) *coturn {
 	t.Helper()
 	testenv.Command(t, "turnserver", "coturn")
 	c := newCoturn(netip.AddrPortFrom(n.Addr, 3479))
@@ -92,7 +92,7 @@ func (c *coturn) args(dir string) []string {
 }
 
 // waitReady waits up to 5 s until the server answers a STUN binding from probe.
-func (c *coturn) waitReady(t *testing.T, probe *net.UDPConn) {
+func (c *coturn) waitReady(t testing.TB, probe *net.UDPConn) {
 	t.Helper()
 	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
 	buf := make([]byte, 1500)
