@@ -1,0 +1,179 @@
+package nat
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// ErrNoPath says no candidate answered a punch in time: the NATs on the way do not
+// allow a direct path (or the friend is gone); fall back to TURN.
+var ErrNoPath = errors.New("nat: no candidate answered the punch")
+
+// PunchConfig is one hole punching attempt.
+type PunchConfig struct {
+	// Nonce is this attempt's secret, shared with the friend through signed
+	// signalling; both ends must use the same one. At least MinNonceLen bytes.
+	Nonce []byte
+	// Candidates are the friend's addresses: host, server-reflexive, relay.
+	Candidates []netip.AddrPort
+	// Timeout bounds the attempt. Zero: 5 s.
+	Timeout time.Duration
+	// Interval is the time between rounds of pings to every target. Zero: 100 ms.
+	Interval time.Duration
+	// Linger is how long, after Punch returns, this Mux still answers the friend's
+	// pings of the attempt, so that the friend's side completes too. Zero: 5 s;
+	// never less than three Intervals.
+	Linger time.Duration
+}
+
+// Path is a direct path that answered.
+type Path struct {
+	// Local is the shared socket's address.
+	Local netip.AddrPort
+	// Remote is the friend's address that answered: dial QUIC there.
+	Remote netip.AddrPort
+	// PeerReflexive says Remote was not among the candidates: the friend's NAT
+	// (typically a symmetric one) gave its pings a new mapping we learnt from them.
+	PeerReflexive bool
+	// RTT is the round trip of the ping that answered.
+	RTT time.Duration
+}
+
+// punchEvent is a verified punch packet of a session, from the Mux's reader.
+type punchEvent struct {
+	kind Kind
+	tx   [8]byte
+	from netip.AddrPort
+	at   time.Time
+}
+
+// session is a punch attempt registered with the Mux.
+type session struct {
+	nonce  []byte
+	events chan punchEvent
+	until  time.Time // zero while Punch runs; then the end of its linger
+}
+
+// Punch sends pings to every candidate at once, answers the friend's pings (those
+// from addresses not among the candidates too, which then become targets), and
+// returns the first path whose ping was answered. It fails with ErrNoPath when
+// nothing answers within the timeout.
+func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
+	if len(cfg.Nonce) < MinNonceLen {
+		return Path{}, ErrShortNonce
+	}
+	timeout, interval, linger := orDefault(cfg.Timeout, 5*time.Second), orDefault(cfg.Interval, 100*time.Millisecond), orDefault(cfg.Linger, 5*time.Second)
+	linger = max(linger, 3*interval) // the friend's next round of pings must still be answered
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	s := &session{nonce: slices.Clone(cfg.Nonce), events: make(chan punchEvent, 64)}
+	id := SessionID(cfg.Nonce)
+	m.mu.Lock()
+	for k, old := range m.sessions {
+		if !old.until.IsZero() && time.Now().After(old.until) {
+			delete(m.sessions, k)
+		}
+	}
+	m.sessions[id] = s
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		s.until = time.Now().Add(linger)
+		m.mu.Unlock()
+	}()
+
+	var candidates []netip.AddrPort
+	for _, c := range cfg.Candidates {
+		if c = unmap(c); c.IsValid() && !slices.Contains(candidates, c) {
+			candidates = append(candidates, c)
+		}
+	}
+	targets := slices.Clone(candidates)
+	sent := map[[8]byte]time.Time{}
+	ping := func(to netip.AddrPort) {
+		p := Packet{Kind: Ping}
+		_, _ = rand.Read(p.Tx[:])
+		p.Sign(s.nonce)
+		sent[p.Tx] = time.Now()
+		if _, err := m.conn.WriteToUDPAddrPort(p.Marshal(), to); err != nil {
+			m.log.Debug("nat: punch", "to", to, "err", err)
+		}
+	}
+	round := func() {
+		for _, t := range targets {
+			ping(t)
+		}
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	round()
+	for {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return Path{}, fmt.Errorf("%w: tried %v for %v", ErrNoPath, targets, timeout)
+			}
+			return Path{}, fmt.Errorf("nat: punch: %w", ctx.Err())
+		case <-m.done:
+			return Path{}, fmt.Errorf("nat: punch: %w", net.ErrClosed)
+		case ev := <-s.events:
+			switch {
+			case ev.kind == Pong && !sent[ev.tx].IsZero():
+				return Path{Local: m.LocalAddr(), Remote: ev.from, PeerReflexive: !slices.Contains(candidates, ev.from),
+					RTT: ev.at.Sub(sent[ev.tx])}, nil
+			case ev.kind == Ping && !slices.Contains(targets, ev.from):
+				// A peer-reflexive address: the friend's NAT mapped its pings to a
+				// port no candidate names. Answering alone may not open our NAT.
+				targets = append(targets, ev.from)
+				ping(ev.from)
+			}
+		case <-tick.C:
+			round()
+		}
+	}
+}
+
+// handlePunch answers a verified ping of a known session with a pong and tells the
+// session about pings and pongs. Unknown sessions, bad tags and keepalives are dropped.
+func (m *Mux) handlePunch(b []byte, from netip.AddrPort) {
+	p, err := ParsePacket(b)
+	if err != nil || p.Kind == KeepaliveKind {
+		return
+	}
+	m.mu.Lock()
+	s := m.sessions[p.Session]
+	if s != nil && !s.until.IsZero() && time.Now().After(s.until) {
+		delete(m.sessions, p.Session)
+		s = nil
+	}
+	m.mu.Unlock()
+	if s == nil || !p.Verify(s.nonce) {
+		m.log.Debug("nat: dropped punch packet", "from", from)
+		return
+	}
+	if p.Kind == Ping {
+		pong := Packet{Kind: Pong, Tx: p.Tx}
+		pong.Sign(s.nonce)
+		if _, err := m.conn.WriteToUDPAddrPort(pong.Marshal(), from); err != nil {
+			m.log.Debug("nat: pong", "to", from, "err", err)
+		}
+	}
+	select {
+	case s.events <- punchEvent{kind: p.Kind, tx: p.Tx, from: from, at: time.Now()}:
+	default:
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,147 @@
+package nat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v2"
+)
+
+// TURNConfig says where and as whom to allocate a relay.
+type TURNConfig struct {
+	// Server is the TURN server's UDP address (the rendezvous' embedded one, or a coturn).
+	Server netip.AddrPort
+	// Username and Password are the time-limited REST credentials the rendezvous
+	// hands out: username "expiry:fingerprint", password
+	// base64(HMAC-SHA1(secret, username)).
+	Username, Password string
+	// Realm is the server's realm; empty learns it from the server's first answer.
+	Realm string
+	// LoggerFactory receives pion's logs; nil: pion's default (errors to stderr).
+	LoggerFactory logging.LoggerFactory
+}
+
+// Relay is a TURN allocation.
+type Relay struct {
+	// Conn carries datagrams to and from friends through the relay; QUIC runs on
+	// it as on a socket. Writing to an address creates the permission it needs.
+	Conn net.PacketConn
+	// Addr is the relayed transport address to send to the friend as a candidate.
+	Addr netip.AddrPort
+
+	client *turn.Client
+	under  net.PacketConn // the diverted queue, or nil on a caller's own socket
+	once   sync.Once
+}
+
+// AllocateTURN allocates a relay on cfg.Server from the shared socket: everything the
+// server sends is diverted to the TURN client (Divert), QUIC and punching go on beside it.
+func (m *Mux) AllocateTURN(ctx context.Context, cfg TURNConfig) (*Relay, error) {
+	d := m.Divert(cfg.Server)
+	r, err := allocate(ctx, d, m.conn, cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	r.under = d
+	return r, nil
+}
+
+// AllocateTURN allocates a relay on cfg.Server from conn, a socket of the caller's that
+// nothing else reads. Closing the Relay leaves conn open.
+func AllocateTURN(ctx context.Context, conn net.PacketConn, cfg TURNConfig) (*Relay, error) {
+	return allocate(ctx, conn, conn, cfg)
+}
+
+// allocate runs a TURN client on conn; socket is the UDP socket under it, whose
+// buffers QUIC on the relay may size.
+func allocate(ctx context.Context, conn, socket net.PacketConn, cfg TURNConfig) (*Relay, error) {
+	server := unmap(cfg.Server).String()
+	client, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: server, TURNServerAddr: server,
+		Username: cfg.Username, Password: cfg.Password, Realm: cfg.Realm,
+		Conn: conn, LoggerFactory: cfg.LoggerFactory,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nat: TURN client for %s: %w", server, err)
+	}
+	if err := client.Listen(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("nat: TURN client for %s: %w", server, err)
+	}
+	type result struct {
+		conn net.PacketConn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := client.Allocate()
+		done <- result{c, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		client.Close() // fails the allocation's pending transaction
+		res = <-done
+		if res.err == nil {
+			res.conn.Close()
+		}
+		return nil, fmt.Errorf("nat: TURN allocate on %s: %w", server, ctx.Err())
+	}
+	if res.err != nil {
+		client.Close()
+		return nil, fmt.Errorf("nat: TURN allocate on %s as %q: %w", server, cfg.Username, res.err)
+	}
+	relayed, ok := res.conn.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		res.conn.Close()
+		client.Close()
+		return nil, errors.New("nat: TURN relayed address is not UDP")
+	}
+	return &Relay{Conn: relayConn{res.conn, socket}, Addr: unmap(relayed.AddrPort()), client: client}, nil
+}
+
+// relayConn is pion's relayed PacketConn with the buffer setters quic-go looks for,
+// applied to the socket that really carries the relay's datagrams.
+type relayConn struct {
+	net.PacketConn
+	socket net.PacketConn
+}
+
+type bufferSetter interface {
+	SetReadBuffer(int) error
+	SetWriteBuffer(int) error
+}
+
+func (c relayConn) SetReadBuffer(n int) error {
+	if s, ok := c.socket.(bufferSetter); ok {
+		return s.SetReadBuffer(n)
+	}
+	return nil
+}
+
+func (c relayConn) SetWriteBuffer(n int) error {
+	if s, ok := c.socket.(bufferSetter); ok {
+		return s.SetWriteBuffer(n)
+	}
+	return nil
+}
+
+// Close releases the allocation (a refresh with lifetime 0) and stops the client.
+func (r *Relay) Close() error {
+	var err error
+	r.once.Do(func() {
+		err = r.Conn.Close()
+		r.client.Close()
+		if r.under != nil {
+			r.under.Close()
+		}
+	})
+	return err
+}

@@ -1,0 +1,199 @@
+package nat
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/stun"
+
+	"github.com/kithnet/kith/shared/natlab"
+	"github.com/kithnet/kith/shared/testenv"
+)
+
+// coturn is a turnserver process started for one test.
+type coturn struct {
+	addr   netip.AddrPort
+	secret string
+}
+
+// startCoturn starts coturn's turnserver on a free loopback port with REST
+// credentials (use-auth-secret) and loopback peers allowed, and stops it when t ends.
+func startCoturn(t *testing.T) *coturn {
+	t.Helper()
+	bin := testenv.Command(t, "turnserver", "coturn")
+	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	free, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.LocalAddr().(*net.UDPAddr).Port
+	free.Close() // turnserver takes the port
+	c := newCoturn(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
+	var log bytes.Buffer
+	cmd := exec.Command(bin, append(c.args(t.TempDir()), "--allow-loopback-peers")...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start turnserver: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("turnserver log:\n%s", log.String())
+		}
+	})
+	c.waitReady(t, probe)
+	return c
+}
+
+// startCoturnIn starts turnserver inside a lab node on port 3479, relaying from the
+// node's address, and returns it once it answers STUN.
+func startCoturnIn(t testing.TB, n *natlab.Node) *coturn {
+	t.Helper()
+	testenv.Command(t, "turnserver", "coturn")
+	c := newCoturn(netip.AddrPortFrom(n.Addr, 3479))
+	n.Start(t, "turnserver", c.args(t.TempDir())...)
+	probe, err := n.ListenUDP(":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	c.waitReady(t, probe)
+	return c
+}
+
+func newCoturn(addr netip.AddrPort) *coturn {
+	return &coturn{addr: addr, secret: "test-secret-" + strconv.Itoa(int(addr.Port()))}
+}
+
+// args are turnserver's arguments: no config file, UDP only on c.addr, relaying from
+// its address, REST credentials with c.secret, state in dir.
+func (c *coturn) args(dir string) []string {
+	ip, port := c.addr.Addr().String(), strconv.Itoa(int(c.addr.Port()))
+	return []string{"-n", "--listening-ip", ip, "--listening-port", port, "--relay-ip", ip,
+		"--use-auth-secret", "--static-auth-secret", c.secret, "--realm", "kith.test",
+		"--no-cli", "--no-tls", "--no-dtls", "--no-tcp",
+		"--userdb", dir + "/turndb", "--pidfile", dir + "/turnserver.pid", "--log-file", "stdout", "--simple-log"}
+}
+
+// waitReady waits up to 5 s until the server answers a STUN binding from probe.
+func (c *coturn) waitReady(t testing.TB, probe *net.UDPConn) {
+	t.Helper()
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
+	buf := make([]byte, 1500)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		_, _ = probe.WriteToUDPAddrPort(req, c.addr)
+		_ = probe.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, _, err := probe.ReadFrom(buf); err == nil && stun.IsMessage(buf[:n]) {
+			return
+		}
+	}
+	t.Fatalf("turnserver on %s did not answer STUN within 5s", c.addr)
+}
+
+// credentials makes the TURN REST credentials the rendezvous hands out.
+func (c *coturn) credentials(fingerprint string, expiry time.Time) (user, pass string) {
+	user = fmt.Sprintf("%d:%s", expiry.Unix(), fingerprint)
+	mac := hmac.New(sha1.New, []byte(c.secret))
+	mac.Write([]byte(user))
+	return user, base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func (c *coturn) config(user, pass string) TURNConfig {
+	return TURNConfig{Server: c.addr, Username: user, Password: pass}
+}
+
+// TestTURNAgainstCoturn allocates on a real coturn from the shared socket, runs QUIC
+// to a friend through the relay while the same socket still does STUN, and checks
+// that wrong or expired credentials are refused.
+func TestTURNAgainstCoturn(t *testing.T) {
+	srv := startCoturn(t)
+	user, pass := srv.credentials("fingerprintoftheallocatingpeer", time.Now().Add(time.Hour))
+
+	t.Run("relay on the shared socket carries QUIC", func(t *testing.T) {
+		a, friend := newMux(t), newMux(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		relay, err := a.AllocateTURN(ctx, srv.config(user, pass))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer relay.Close()
+		if relay.Addr.Addr() != srv.addr.Addr() || relay.Addr.Port() == srv.addr.Port() {
+			t.Errorf("relayed address %s, want a relay port on %s", relay.Addr, srv.addr.Addr())
+		}
+		// The TURN server's answers to our own Binding still reach Binding.
+		if got, err := a.Binding(ctx, srv.addr); err != nil || got != a.LocalAddr() {
+			t.Errorf("Binding to the TURN server while allocated = %s, %v; want %s", got, err, a.LocalAddr())
+		}
+		// QUIC: the friend serves on its own socket, we dial through the relay. The
+		// friend's answers go to relay.Addr, which coturn forwards to us.
+		if err := quicEcho(t, friend.PacketConn(), relay.Conn, net.UDPAddrFromAddrPort(friend.LocalAddr())); err != nil {
+			t.Fatalf("QUIC through the relay: %v", err)
+		}
+	})
+
+	t.Run("relay on its own socket", func(t *testing.T) {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		relay, err := AllocateTURN(ctx, conn, srv.config(user, pass))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer relay.Close()
+		peer, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		defer peer.Close()
+		if _, err := relay.Conn.WriteTo([]byte("via relay"), peer.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 100)
+		_ = peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := peer.ReadFromUDPAddrPort(buf)
+		if err != nil || string(buf[:n]) != "via relay" || unmap(from) != relay.Addr {
+			t.Errorf("peer got %q from %s (%v); want \"via relay\" from the relay %s", buf[:n], from, err, relay.Addr)
+		}
+	})
+
+	for _, tc := range []struct {
+		name       string
+		user, pass string
+	}{
+		{"wrong password", user, pass + "x"},
+		{"expired", func() string { u, _ := srv.credentials("fp", time.Now().Add(-time.Minute)); return u }(),
+			func() string { _, p := srv.credentials("fp", time.Now().Add(-time.Minute)); return p }()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newMux(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			relay, err := a.AllocateTURN(ctx, srv.config(tc.user, tc.pass))
+			if err == nil {
+				relay.Close()
+				t.Fatal("allocation succeeded")
+			}
+			if !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+				t.Errorf("error %q does not say the credentials were refused", err)
+			}
+		})
+	}
+}
