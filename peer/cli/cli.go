@@ -58,6 +58,10 @@ type DaemonConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// Batch is how many changes one pull step asks for; 0 is the server's default.
+	Batch int
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
 }
 
 // InitConfig is what `kith init` was asked for.

@@ -40,7 +40,9 @@ home directory. Only one daemon may run per home.
                        search engines and anyone with a browser. Default: off.
   --public-tls-cert FILE, --public-tls-key FILE
                        serve the public face over HTTPS with this certificate and key
-  --public-noindex     ask search engines not to index your public posts`},
+  --public-noindex     ask search engines not to index your public posts
+  --batch N            changes per pull step (default: what the friend's node offers)
+  --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr`},
 		{name: "status", args: "[--json]", summary: "show my node, its rendezvous and connected friends", run: runStatus, help: `
 Shows your ID, the rendezvous in use and, for each connected friend, whether the path is
 direct or through a relay. --json prints
@@ -167,8 +169,18 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.PublicTLSCert, "public-tls-cert", "", "")
 	fs.StringVar(&cfg.PublicTLSKey, "public-tls-key", "", "")
 	fs.BoolVar(&cfg.PublicNoIndex, "public-noindex", false, "")
+	fs.IntVar(&cfg.Batch, "batch", 0, "")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
+	}
+	if cfg.Batch < 0 || cfg.Batch > 10000 {
+		return usagef("--batch %d: want 0 to 10000", cfg.Batch)
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return usagef("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
 	if (cfg.PublicTLSCert == "") != (cfg.PublicTLSKey == "") {
 		return usagef("--public-tls-cert and --public-tls-key go together")

@@ -38,6 +38,8 @@ type RunConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// Batch is how many changes one pull step asks for; 0 is the server's default.
+	Batch int
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -76,8 +78,11 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	defer pc.Close()
 	synced := NewSyncTimes(nil)
-	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log,
-		Progress: func(friend identity.PublicKey, _ store.Applied, _ uint64) { synced.Mark(friend.ID()) }})
+	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log, BatchSize: cfg.Batch,
+		Progress: func(friend identity.PublicKey, step store.Applied, cursor uint64) {
+			synced.Mark(friend.ID())
+			log.Debug("pull step", "friend", friend.ID(), "cursor", cursor, "stored", step.Stored, "dropped", step.Dropped)
+		}})
 	if err != nil {
 		return err
 	}

@@ -139,12 +139,13 @@ func BenchmarkSync(b *testing.B) {
 		author, authorID, puller, last := seedHomes(b, n)
 		addr := freeAddrB(b)
 		d := startDaemonB(b, author, addr)
-		runB(b, "--home", puller, "friend", "add", authorID, "--addr", addr)
-		start := time.Now()
-		f, err := startFollower(puller)
+		f, err := startFollower(puller, "--log-level", "debug")
 		if err != nil {
 			b.Fatal(err)
 		}
+		waitSocket(b, puller)
+		start := time.Now()
+		runB(b, "--home", puller, "friend", "add", authorID, "--addr", addr)
 		if _, err := f.waitFor(10*time.Minute, "pull step", fmt.Sprintf("cursor=%d ", last)); err != nil {
 			f.stop()
 			b.Fatal(err)
@@ -194,7 +195,7 @@ func incremental(b *testing.B, author, puller, addr string) []time.Duration {
 		b.Fatal(err)
 	}
 	defer node.Close()
-	cmd := exec.Command(kithBin, "--home", puller, "daemon", "--listen", "127.0.0.1:0")
+	cmd := exec.Command(kithBin, "--home", puller, "daemon", "--listen", "127.0.0.1:0", "--log-level", "debug")
 	stderr, _ := cmd.StderrPipe()
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
@@ -245,16 +246,11 @@ type procB struct{ cmd *exec.Cmd }
 
 func startDaemonB(b *testing.B, home, addr string) *procB {
 	cmd := exec.Command(kithBin, "--home", home, "daemon", "--listen", addr)
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = io.Discard
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() {
-		b.Fatal("daemon did not start")
-	}
-	go io.Copy(io.Discard, out)
+	waitSocket(b, home)
 	return &procB{cmd}
 }
 

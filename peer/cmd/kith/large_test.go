@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,30 +52,24 @@ func TestSIGKILLMidSync(t *testing.T) {
 	puller, pullerID := newHome(t, "puller")
 	seedPosts(t, author, pullerID, n, 100)
 	d := startDaemon(t, author, "127.0.0.1:0")
-	kith(t, puller, "friend", "add", authorID, "--addr", d.addr)
 
-	cmd := exec.Command(kithBin, "--home", puller, "daemon", "--listen", "127.0.0.1:0", "--sync-once", "--batch", "100")
-	stderr, err := cmd.StderrPipe()
+	// The puller's daemon starts following the author the moment it is befriended.
+	f, err := startFollower(puller, "--batch", "100", "--log-level", "debug")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	sc := bufio.NewScanner(stderr)
-	steps := 0
-	for steps < 5 && sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "pull step") {
-			steps++
+	waitSocket(t, puller)
+	kith(t, puller, "friend", "add", authorID, "--addr", d.addr)
+	for steps := 0; steps < 5; steps++ {
+		if _, err := f.waitFor(time.Minute, "pull step"); err != nil {
+			f.cmd.Process.Kill()
+			t.Fatalf("step %d: %v", steps, err)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	go io.Copy(io.Discard, stderr)
-	err = cmd.Wait()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		t.Fatalf("the puller was not killed mid-sync (exit %v, steps seen %d):\n%s", err, steps, log.String())
+	f.cmd.Process.Signal(syscall.SIGKILL)
+	err = f.cmd.Wait()
+	if ws, ok := f.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("the puller was not killed mid-sync (exit %v)", err)
 	}
 
 	st := openStoreNoCleanup(t, puller)
@@ -136,12 +128,13 @@ func TestLargeAttachmentBoundedMemory(t *testing.T) {
 	st.Close()
 
 	d := startDaemon(t, author, "127.0.0.1:0")
-	kith(t, puller, "friend", "add", authorID, "--addr", d.addr)
-	start := time.Now()
-	f, err := startFollower(puller)
+	f, err := startFollower(puller, "--log-level", "debug")
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitSocket(t, puller)
+	start := time.Now()
+	kith(t, puller, "friend", "add", authorID, "--addr", d.addr)
 	if _, err := f.waitFor(time.Minute, "pull step", "stored=1 "); err != nil {
 		f.stop()
 		t.Fatal(err)

@@ -27,8 +27,8 @@ func main() {
 		Daemon: func(ctx context.Context, c cli.DaemonConfig) error {
 			return daemon.Run(ctx, daemon.RunConfig{Home: c.Home, Listen: c.Listen, Socket: cli.SocketPath(c.Home),
 				Rendezvous: c.Rendezvous, PublicHTTP: c.PublicHTTP, PublicTLSCert: c.PublicTLSCert,
-				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex,
-				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, Batch: c.Batch,
+				Logger: logger(c.LogLevel)})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {
 			id, err := daemon.Init(daemon.InitConfig{Home: c.Home, Name: c.Name, KeyFile: c.KeyFile, Passphrase: c.Passphrase})
@@ -41,4 +41,11 @@ func main() {
 		Import: func(ctx context.Context, home, snapshot string) error { return daemon.Import(home, snapshot) },
 	}
 	os.Exit(cli.Run(context.Background(), os.Args[1:], env))
+}
+
+// logger writes text logs to stderr at level ("debug", "info", "warn" or "error").
+func logger(level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level)) // the CLI has checked it
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }

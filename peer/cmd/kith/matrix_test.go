@@ -48,10 +48,11 @@ func TestAudienceMatrixProcesses(t *testing.T) {
 	outside, outsideID := newHome(t, "outside")
 	stranger, _ := newHome(t, "stranger")
 	addr := freePort(t)
+	startDaemon(t, author, addr)
 	kith(t, author, "friend", "add", insideID, "--name", "inside", "--group", "close")
 	kith(t, author, "friend", "add", outsideID, "--name", "outside")
 	for _, h := range []string{inside, outside, stranger} {
-		kith(t, h, "friend", "add", authorID, "--name", "author", "--addr", addr)
+		withDaemon(t, h, func() { kith(t, h, "friend", "add", authorID, "--name", "author", "--addr", addr) })
 	}
 	rows := []struct {
 		name                     string
@@ -75,7 +76,6 @@ func TestAudienceMatrixProcesses(t *testing.T) {
 		}
 		ids[r.name] = kith(t, author, append(args, "post for "+r.name)...)
 	}
-	d := startDaemon(t, author, addr)
 	viewers := []struct {
 		name, home string
 		sees       func(int) bool
@@ -102,11 +102,9 @@ func TestAudienceMatrixProcesses(t *testing.T) {
 	}
 
 	// Edit, delete, and take inside out of the group: a revocation for the group post.
-	d.stop(t)
 	kith(t, author, "edit", ids["friends"], "edited #now")
 	kith(t, author, "rm", ids["default"])
 	kith(t, author, "group", "rm", "close", insideID)
-	startDaemon(t, author, addr)
 	for _, v := range viewers {
 		syncOnce(t, v.home)
 	}

@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,49 +60,77 @@ func newHome(t *testing.T, name string) (string, string) {
 
 // proc is a running kith daemon.
 type proc struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *bytes.Buffer
-	done   chan struct{}
+	cmd  *exec.Cmd
+	addr string
+	log  *lockedBuffer
 }
 
-// startDaemon runs `kith daemon` on home and waits until it listens.
+// lockedBuffer collects a daemon's log while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// readyLine matches the daemon's "ready" log line and its UDP address.
+var readyLine = regexp.MustCompile(`msg="kith daemon ready".* listen=(\S+)`)
+
+// startDaemon runs `kith daemon` on home and waits until its local socket answers; the
+// commands of the CLI then go through it.
 func startDaemon(t *testing.T, home, listen string, extra ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(kithBin, append([]string{"--home", home, "daemon", "--listen", listen}, extra...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, stderr: new(bytes.Buffer), done: make(chan struct{})}
-	cmd.Stderr = p.stderr
+	p := &proc{cmd: cmd, log: &lockedBuffer{}}
+	cmd.Stdout, cmd.Stderr = io.Discard, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			line <- sc.Text()
-		}
-		close(line)
-		io.Copy(io.Discard, out)
-	}()
 	t.Cleanup(func() { p.stop(t) })
-	select {
-	case l, ok := <-line:
-		f := strings.Fields(l)
-		if !ok || len(f) < 5 {
-			t.Fatalf("daemon on %s did not start: %q\n%s", home, l, p.stderr)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := readyLine.FindStringSubmatch(p.log.String()); m != nil && socketUp(home) {
+			p.addr = m[1]
+			return p
 		}
-		p.addr = f[len(f)-1]
-	case <-time.After(20 * time.Second):
-		t.Fatalf("daemon on %s did not start in 20s\n%s", home, p.stderr)
+		time.Sleep(20 * time.Millisecond)
 	}
-	return p
+	t.Fatalf("daemon on %s did not start in 20s\n%s", home, p.log)
+	return nil
 }
 
-// stop ends the daemon with SIGTERM.
+// socketUp reports whether home's daemon answers on its local socket.
+func socketUp(home string) bool {
+	c, err := net.Dial("unix", filepath.Join(home, "kith.sock"))
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// waitSocket waits until home's daemon answers on its local socket.
+func waitSocket(t testing.TB, home string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if socketUp(home) {
+			return
+		}
+	}
+	t.Fatalf("daemon on %s: local socket not up in 20s", home)
+}
+
+// stop ends the daemon with SIGTERM and waits for it.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	if p.cmd.ProcessState != nil {
@@ -111,17 +140,20 @@ func (p *proc) stop(t *testing.T) {
 	p.cmd.Wait()
 }
 
-// syncOnce runs a daemon on home that pulls every friend once and exits.
+// withDaemon runs fn with a daemon running on home, then stops it (so the test may open
+// the store itself afterwards).
+func withDaemon(t *testing.T, home string, fn func(), extra ...string) {
+	t.Helper()
+	p := startDaemon(t, home, "127.0.0.1:0", extra...)
+	defer p.stop(t)
+	fn()
+}
+
+// syncOnce starts a daemon on home, pulls every friend once with `kith sync` (which must
+// succeed), and stops the daemon.
 func syncOnce(t *testing.T, home string, extra ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, kithBin, append([]string{"--home", home, "daemon", "--listen", "127.0.0.1:0", "--sync-once"}, extra...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("kith daemon --sync-once on %s: %v\n%s", home, err, stderr.String())
-	}
+	withDaemon(t, home, func() { kith(t, home, "sync") }, extra...)
 }
 
 // openStore opens a home whose daemon has stopped.
