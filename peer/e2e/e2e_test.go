@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"exits":      cmdExits,
 			"eventually": cmdEventually,
 			"httpget":    cmdHTTPGet,
+			"flipbyte":   cmdFlipByte,
 		},
 	})
 }
@@ -305,4 +307,21 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("GET %s: %s, want %s\n%s", args[0], resp.Status, want, body)
 	}
 	ts.Stdout().Write(body)
+}
+
+// flipbyte FILE OFFSET: invert one byte of FILE, as a bad disk or a bad copy would.
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if off >= len(b) {
+		ts.Fatalf("flipbyte: %s has %d bytes", args[0], len(b))
+	}
+	b[off] ^= 0xff
+	ts.Check(os.WriteFile(path, b, 0o600))
 }
