@@ -154,11 +154,19 @@ func TestNonQUICPacketsShareTheSocket(t *testing.T) {
 	}
 	defer other.Close()
 	stun := []byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
-	if _, err := other.WriteTo(stun, tr.Addr()); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// quic-go queues non-QUIC packets only once someone reads them, so keep sending
+	// until the reader below has started.
+	sent := make(chan struct{})
+	defer func() { cancel(); <-sent }()
+	go func() {
+		defer close(sent)
+		for ctx.Err() == nil {
+			other.WriteTo(stun, tr.Addr())
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	buf := make([]byte, 1500)
 	n, from, err := tr.ReadNonQUICPacket(ctx, buf)
 	if err != nil || string(buf[:n]) != string(stun) || from.String() != other.LocalAddr().String() {
