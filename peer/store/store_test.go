@@ -196,3 +196,38 @@ func TestBlobs(t *testing.T) {
 		t.Fatalf("Commit of wrong content: %v, want ErrBlobMismatch", err)
 	}
 }
+
+func TestPostsAfterPages(t *testing.T) {
+	s, k := initT(t)
+	nps := make([]NewPost, 250)
+	for i := range nps {
+		nps[i] = NewPost{Text: "p"}
+	}
+	if _, err := s.PublishMany(nps); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[post.ID]bool{}
+	var after post.ID
+	for {
+		page, err := s.PostsAfter(k.Public(), after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page {
+			if seen[p.ID()] {
+				t.Fatalf("post %s twice", p.ID())
+			}
+			seen[p.ID()] = true
+			after = p.ID()
+		}
+		if len(page) < 100 {
+			break
+		}
+	}
+	if len(seen) != 250 {
+		t.Fatalf("paged through %d posts, want 250", len(seen))
+	}
+	if page, _ := s.PostsAfter(newKey(t).Public(), post.ID{}, 10); len(page) != 0 {
+		t.Fatal("another author's page is not empty")
+	}
+}

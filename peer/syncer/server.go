@@ -16,7 +16,6 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/transport"
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -189,38 +188,28 @@ func (s *Server) Watch(req *syncv1.WatchRequest, stream syncv1.SyncService_Watch
 	}
 }
 
-// Recover streams every post this peer holds that the caller authored.
+// Recover streams every post this peer holds that the caller authored, a page at a time.
 func (s *Server) Recover(_ *syncv1.RecoverRequest, stream syncv1.SyncService_RecoverServer) error {
 	k, err := s.who(stream.Context())
 	if err != nil {
 		return err
 	}
-	var envs []*signedv1.Envelope
-	var sendErr error
-	err = s.st.Posts(&k, func(p store.Stored) bool {
-		envs = append(envs, p.Envelope)
-		if len(envs) == 100 {
-			sendErr = sendAll(stream, envs)
-			envs = envs[:0]
+	var after post.ID
+	for {
+		page, err := s.st.PostsAfter(k, after, 100)
+		if err != nil {
+			return toStatus(err)
 		}
-		return sendErr == nil
-	})
-	if err != nil {
-		return toStatus(err)
-	}
-	if sendErr != nil {
-		return sendErr
-	}
-	return sendAll(stream, envs)
-}
-
-func sendAll(stream syncv1.SyncService_RecoverServer, envs []*signedv1.Envelope) error {
-	for _, e := range envs {
-		if err := stream.Send(&syncv1.RecoverResponse{Post: e}); err != nil {
-			return err
+		for _, p := range page {
+			if err := stream.Send(&syncv1.RecoverResponse{Post: p.Envelope}); err != nil {
+				return err
+			}
+			after = p.ID()
+		}
+		if len(page) < 100 {
+			return nil
 		}
 	}
-	return nil
 }
 
 // toStatus is the one place store errors become gRPC statuses.
