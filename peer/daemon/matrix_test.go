@@ -2,10 +2,12 @@ package daemon_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -217,4 +219,26 @@ func TestRegroupingResequences(t *testing.T) {
 		t.Fatal("outside, out of the group again, still holds the group's post")
 	}
 	_ = inside
+}
+
+// Posts near the 64 KiB limit add up past gRPC's message limit: every one still arrives.
+func TestLargePostsArriveInSeveralAnswers(t *testing.T) {
+	author, reader := newPeer(t, "author"), newPeer(t, "reader")
+	befriend(t, author, reader)
+	befriend(t, reader, author)
+	nps := make([]store.NewPost, 120)
+	for i := range nps {
+		nps[i] = store.NewPost{Text: strings.Repeat("w", post.MaxText-10)}
+	}
+	if _, err := author.st.PublishMany(nps); err != nil {
+		t.Fatal(err)
+	}
+	hidden := author.publish(t, "not for reader", feed.Audience{Me: true})
+	res := reader.sync(t, author)
+	if res.Stored != len(nps) || reader.count(t, author) != len(nps) {
+		t.Fatalf("stored %d, holds %d; want %d", res.Stored, reader.count(t, author), len(nps))
+	}
+	if ok, _, _ := reader.holds(t, author, hidden); ok {
+		t.Fatal("reader holds a post for the author alone")
+	}
 }

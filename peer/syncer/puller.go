@@ -126,12 +126,11 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		}
 	}
 	for len(ids) > 0 {
-		n := min(len(ids), MaxIDs)
-		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: ids[:n]})
+		asked := ids[:min(len(ids), MaxIDs)]
+		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: asked})
 		if err != nil {
 			return b, 0, fmt.Errorf("get posts: %w", err)
 		}
-		ids = ids[n:]
 		for _, env := range got.GetPosts() {
 			pl, err := post.OpenFrom(env, friend)
 			if err == nil && !want[post.ID(pl.GetId())] {
@@ -144,6 +143,17 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 			delete(want, post.ID(pl.GetId())) // a second copy of one id is not accepted
 			b.Posts = append(b.Posts, store.Verified{Envelope: env, Payload: pl})
 		}
+		// The server leaves out posts we may not see and, past its answer size, the
+		// rest: ask again for what is still wanted until an answer brings nothing.
+		var again [][]byte
+		if len(got.GetPosts()) > 0 {
+			for _, id := range asked {
+				if want[post.ID(id)] {
+					again = append(again, id)
+				}
+			}
+		}
+		ids = append(again, ids[len(asked):]...)
 	}
 	blobs, err := p.fetchBlobs(ctx, c, friend, b.Posts)
 	return b, blobs, err

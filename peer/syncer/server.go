@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
@@ -30,6 +31,9 @@ const (
 	MaxIDs = 1000
 	// ChunkSize is the size of a GetBlob chunk.
 	ChunkSize = 256 << 10
+	// MaxAnswer bounds a GetPosts answer, in bytes, well under gRPC's 4 MiB message limit;
+	// the caller asks again for the posts left out.
+	MaxAnswer = 3 << 20
 )
 
 // Server answers kith.sync.v1 for one store. Register it on a grpc.Server built with
@@ -111,6 +115,13 @@ func (s *Server) GetPosts(ctx context.Context, req *syncv1.GetPostsRequest) (*sy
 	envs, err := s.st.VisiblePosts(k, ids)
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	size := 0
+	for i, env := range envs {
+		if size += proto.Size(env) + 8; size > MaxAnswer && i > 0 {
+			envs = envs[:i]
+			break
+		}
 	}
 	return &syncv1.GetPostsResponse{Posts: envs}, nil
 }
