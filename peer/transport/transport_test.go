@@ -187,3 +187,42 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("New with an unknown path succeeded")
 	}
 }
+
+// Closing a Conn releases a Write blocked because the other end stopped reading.
+func TestCloseReleasesBlockedWrite(t *testing.T) {
+	ks := key(t)
+	server, _ := newTransport(t, ks, false)
+	client, _ := newTransport(t, key(t), false)
+	ln, err := server.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := accept(t, ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, server.Addr(), ks.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte{1})
+	in := <-got // never read from: flow control soon blocks the writer
+	if in == nil {
+		t.Fatal("no inbound connection")
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := in.Write(make([]byte, 32<<20))
+		wrote <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	in.Close()
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Fatal("a write of 32 MiB nobody read succeeded")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close did not release a Write blocked on flow control")
+	}
+	c.Close()
+}
