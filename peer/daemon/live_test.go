@@ -2,12 +2,14 @@ package daemon_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 )
 
 // A following node pulls a friend's new post within a second, through Watch.
@@ -46,6 +48,14 @@ func TestRecoverOwnPosts(t *testing.T) {
 	for _, a := range []feed.Audience{feed.Default(), {Public: true}, {People: nil, Groups: nil, Friends: true}} {
 		author.publish(t, "keep me", a)
 	}
+	photo, err := author.st.PutBlob(strings.NewReader("a photo of the sea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo.MediaType, photo.FileName = "image/jpeg", "sea.jpg"
+	if _, err := author.st.Publish(store.NewPost{Text: "the sea", Attachments: []*postv1.Attachment{photo}}); err != nil {
+		t.Fatal(err)
+	}
 	hidden := author.publish(t, "only me", feed.Audience{Me: true})
 	del := author.publish(t, "gone", feed.Default())
 	if err := author.st.Delete(del); err != nil {
@@ -72,8 +82,11 @@ func TestRecoverOwnPosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 4 || restored.count(t, author) != 4 {
-		t.Fatalf("recovered %d posts (holds %d), want 4 (3 posts and 1 tombstone)", n, restored.count(t, author))
+	if n != 5 || restored.count(t, author) != 5 {
+		t.Fatalf("recovered %d posts (holds %d), want 5 (4 posts and 1 tombstone)", n, restored.count(t, author))
+	}
+	if ok, _ := st.HasBlob(photo.Sha256); !ok {
+		t.Fatal("the photo did not come back with its post")
 	}
 	if ok, _, _ := restored.holds(t, author, hidden); ok {
 		t.Fatal("recovered a post the friend never had")

@@ -98,10 +98,18 @@ func (s *Store) VisiblePosts(viewer identity.PublicKey, ids []post.ID) ([]*signe
 }
 
 // BlobVisible reports whether viewer may fetch a blob: one of the own posts attaching it,
-// in its current version, is visible to them.
+// in its current version, is visible to them, or viewer is the author of a post held
+// here that attaches it (recovery gives an author their own photos back).
 func (s *Store) BlobVisible(viewer identity.PublicKey, sha []byte) (bool, error) {
 	ok := false
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if len(sha) == 32 {
+			pfx := append(append([]byte(nil), sha...), viewer[:]...)
+			if k, _ := tx.Bucket(bHeld).Cursor().Seek(pfx); k != nil && hasPrefix(k, pfx) {
+				ok = true
+				return nil
+			}
+		}
 		v := s.viewerOf(tx, viewer)
 		c := tx.Bucket(bBlobRefs).Cursor()
 		for k, _ := c.Seek(sha); k != nil && hasPrefix(k, sha) && len(sha) == 32; k, _ = c.Next() {

@@ -39,11 +39,30 @@ var (
 const FileName = "kith.db"
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations returns, for each schema v, the step that upgrades a file from v to v+1
-// inside the opening transaction. Schema 1 is the first; none exist yet.
-func migrations() map[uint64]func(*bolt.Tx) error { return map[uint64]func(*bolt.Tx) error{} }
+// inside the opening transaction.
+func migrations() map[uint64]func(*bolt.Tx) error {
+	return map[uint64]func(*bolt.Tx) error{
+		1: addHeldRefs,
+	}
+}
+
+// addHeldRefs (schema 1 -> 2) indexes the attachments of every held post, so a peer can
+// give an author back their own blobs (recovery).
+func addHeldRefs(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bHeld); err != nil {
+		return err
+	}
+	return tx.Bucket(bPosts).ForEach(func(k, v []byte) error {
+		st, err := decodeStored(v)
+		if err != nil {
+			return fmt.Errorf("post %x: %w", k, err)
+		}
+		return putHeldRefs(tx, k, st.Payload)
+	})
+}
 
 // Buckets.
 var (
@@ -57,7 +76,8 @@ var (
 	bCursors  = []byte("cursors")  // friend key(32) -> seq(8)
 	bBlobs    = []byte("blobs")    // sha256(32) -> size(8)
 	bBlobRefs = []byte("blobrefs") // sha256(32) || id(16) -> empty: own posts that attach a blob
-	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs}
+	bHeld     = []byte("heldrefs") // sha256(32) || author(32) || id(16) -> empty: held posts that attach a blob (schema 2)
+	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs, bHeld}
 )
 
 // Config says where the store lives and what it uses.

@@ -231,3 +231,47 @@ func TestPostsAfterPages(t *testing.T) {
 		t.Fatal("another author's page is not empty")
 	}
 }
+
+// A schema 1 file is migrated to schema 2: held posts' attachments get indexed, so their
+// author may fetch them back.
+func TestMigrateSchema1(t *testing.T) {
+	home := t.TempDir()
+	s := openT(t, home)
+	s.Init(newKey(t), "me")
+	fk := newKey(t)
+	s.PutFriend(Friend{Key: fk.Public()})
+	att, err := s.PutBlob(strings.NewReader("photo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, p, err := post.Seal(fk, post.Draft{Text: "with photo", Attachments: []*postv1.Attachment{att}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(fk.Public(), Batch{Posts: []Verified{{env, p}}, Cursor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a schema 1 file, as an older kith wrote it.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bHeld); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), u64(1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := openT(t, home)
+	var schema uint64
+	s2.db.View(func(tx *bolt.Tx) error { schema = getU64(tx.Bucket(bMeta).Get([]byte("schema"))); return nil })
+	if schema != SchemaVersion {
+		t.Fatalf("schema %d after migration, want %d", schema, SchemaVersion)
+	}
+	if ok, err := s2.BlobVisible(fk.Public(), att.Sha256); !ok || err != nil {
+		t.Fatalf("after migration the author may not fetch their own blob: %v", err)
+	}
+	if ok, _ := s2.BlobVisible(newKey(t).Public(), att.Sha256); ok {
+		t.Fatal("after migration a stranger may fetch the blob")
+	}
+}

@@ -265,5 +265,14 @@ func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self i
 		}
 		got = append(got, store.Verified{Envelope: msg.GetPost(), Payload: pl})
 	}
-	return p.cfg.Store.Recovered(got)
+	n, err := p.cfg.Store.Recovered(got)
+	if err != nil {
+		return n, err
+	}
+	// The posts are back; their photos follow, each checked against its hash. A photo
+	// that cannot be fetched is reported, and does not undo the posts.
+	if _, err := p.fetchBlobs(ctx, c, self, got); err != nil {
+		return n, fmt.Errorf("recover attachments: %w", err)
+	}
+	return n, nil
 }
