@@ -3,11 +3,15 @@ package daemon_test
 import (
 	"context"
 	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"testing"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -240,5 +244,53 @@ func TestLargePostsArriveInSeveralAnswers(t *testing.T) {
 	}
 	if ok, _, _ := reader.holds(t, author, hidden); ok {
 		t.Fatal("reader holds a post for the author alone")
+	}
+}
+
+// GetBlob answers only those who may see a post attaching the blob; to the others a
+// blob they may not see is exactly like one that does not exist.
+func TestBlobAudience(t *testing.T) {
+	author, inside, outside, stranger := matrixPeers(t)
+	att, err := author.st.PutBlob(strings.NewReader("a photo for the close group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := author.st.Publish(store.NewPost{Text: "photo", Attachments: []*postv1.Attachment{att}, Audience: feed.Audience{Groups: []string{"close"}}}); err != nil {
+		t.Fatal(err)
+	}
+	missing := make([]byte, 32)
+	for _, tc := range []struct {
+		who  *peer
+		sha  []byte
+		want codes.Code
+	}{
+		{inside, att.Sha256, codes.OK},
+		{outside, att.Sha256, codes.NotFound},
+		{stranger, att.Sha256, codes.NotFound},
+		{inside, missing, codes.NotFound},
+		{inside, []byte("short"), codes.InvalidArgument},
+	} {
+		stream, err := tc.who.client(t, author).GetBlob(context.Background(), &syncv1.GetBlobRequest{Sha256: tc.sha})
+		if err == nil {
+			var msg *syncv1.GetBlobResponse
+			msg, err = stream.Recv()
+			if err == nil && string(msg.Chunk) != "a photo for the close group" {
+				t.Errorf("%s got %q", tc.who.name, msg.Chunk)
+			}
+		}
+		if got := status.Code(err); got != tc.want {
+			t.Errorf("%s GetBlob(%x): %v, want %v", tc.who.name, tc.sha[:4], err, tc.want)
+		}
+	}
+	for _, p := range []*peer{inside, outside, stranger} {
+		p.sync(t, author)
+	}
+	if ok, _ := inside.st.HasBlob(att.Sha256); !ok {
+		t.Error("inside did not get the photo with the post")
+	}
+	for _, p := range []*peer{outside, stranger} {
+		if ok, _ := p.st.HasBlob(att.Sha256); ok {
+			t.Errorf("%s got a photo outside its audience", p.name)
+		}
 	}
 }
