@@ -136,6 +136,9 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	if b.Cursor < since {
 		return b, 0, fmt.Errorf("%w: last_seq %d is before since %d", ErrProtocol, b.Cursor, since)
 	}
+	if resp.GetMore() && b.Cursor == since {
+		return b, 0, fmt.Errorf("%w: more to come, but last_seq did not move from %d", ErrProtocol, since)
+	}
 	want := map[post.ID]bool{}
 	var ids [][]byte
 	for _, ch := range resp.GetChanges() {
