@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -273,5 +275,44 @@ func TestMigrateSchema1(t *testing.T) {
 	}
 	if ok, _ := s2.BlobVisible(newKey(t).Public(), att.Sha256); ok {
 		t.Fatal("after migration a stranger may fetch the blob")
+	}
+}
+
+func TestSnapshotOpensAsAStore(t *testing.T) {
+	s, k := initT(t)
+	id, err := s.Publish(NewPost{Text: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, _ := s.PutBlob(strings.NewReader("blob"))
+	home := t.TempDir()
+	f, err := os.Create(filepath.Join(home, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Snapshot(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c := openT(t, home)
+	if got, err := c.Key(); err != nil || got.Public() != k.Public() {
+		t.Fatalf("snapshot key: %v", err)
+	}
+	if _, err := c.Post(k.Public(), id); err != nil {
+		t.Fatalf("snapshot lacks the post: %v", err)
+	}
+	var blobs int
+	s.Blobs(func(sha []byte, size uint64, path string) error {
+		if !bytes.Equal(sha, att.Sha256) || size != 4 {
+			t.Errorf("blob %x size %d", sha, size)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Error(err)
+		}
+		blobs++
+		return nil
+	})
+	if blobs != 1 {
+		t.Fatalf("%d blobs listed, want 1", blobs)
 	}
 }
