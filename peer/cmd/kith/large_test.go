@@ -56,7 +56,7 @@ func TestSIGKILLMidSync(t *testing.T) {
 	d := startDaemon(t, author, "127.0.0.1:0")
 	kith(t, puller, "friend", "add", authorID, "--addr", d.addr)
 
-	cmd := exec.Command(kithBin, "--home", puller, "daemon", "--listen", "127.0.0.1:0", "--sync-once", "--batch", "100")
+	cmd := exec.Command(kithBin, "--home", puller, "daemon", "--listen", "127.0.0.1:0", "--sync-once", "--batch", "50")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
