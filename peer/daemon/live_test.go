@@ -99,3 +99,32 @@ func TestRecoverOwnPosts(t *testing.T) {
 		t.Fatalf("repeated recovery: %d new, %v; want 0", n, err)
 	}
 }
+
+// Follow picks up a friend added while it runs, and a friend's new address.
+func TestFollowSeesFriendListChanges(t *testing.T) {
+	author, reader := newPeer(t, "author"), newPeer(t, "reader")
+	befriend(t, author, reader)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); reader.node.Follow(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	// Known first at a wrong address, then at the right one.
+	if err := reader.st.PutFriend(store.Friend{Key: author.pub(), Addr: "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	id := author.publish(t, "hello", feed.Default())
+	time.Sleep(300 * time.Millisecond)
+	befriend(t, reader, author)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if ok, _, _ := reader.holds(t, author, id); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Follow did not pick up the friend's corrected address")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
