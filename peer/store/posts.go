@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -400,3 +401,5 @@ func (s *Store) CountPosts(author identity.PublicKey) (int, error) {
 func hasPrefix(k, p []byte) bool { return len(k) >= len(p) && string(k[:len(p)]) == string(p) }
 
 func seqOf(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+func timeMs(ms int64) time.Time { return time.UnixMilli(ms) }
