@@ -73,38 +73,55 @@ func accept(t *testing.T, ln net.Listener) chan *Conn {
 	return ch
 }
 
-func TestBothEndsKnowEachOther(t *testing.T) {
-	ks, kc := key(t), key(t)
-	server, wrapped := newTransport(t, ks, true)
-	client, _ := newTransport(t, kc, false)
-	ln, err := server.Listen()
+// connected is a dialled connection and the server's side of it.
+type connected struct {
+	server, client *Transport
+	ks, kc         *identity.Key
+	out, in        *Conn
+	wrapped        *countingConn
+}
+
+// connect dials a server transport (on a wrapped PacketConn) from a client transport.
+// The client writes one byte, since a QUIC stream is announced by its first data.
+func connect(t *testing.T) connected {
+	t.Helper()
+	c := connected{ks: key(t), kc: key(t)}
+	c.server, c.wrapped = newTransport(t, c.ks, true)
+	c.client, _ = newTransport(t, c.kc, false)
+	ln, err := c.server.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := accept(t, ln)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, server.Addr(), ks.Public())
-	if err != nil {
+	if c.out, err = c.client.Dial(ctx, c.server.Addr(), c.ks.Public()); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if _, err := c.Write([]byte("hi")); err != nil {
+	t.Cleanup(func() { c.out.Close() })
+	if _, err := c.out.Write([]byte("h")); err != nil {
 		t.Fatal(err)
 	}
-	in := <-got
-	if in == nil || in.PeerKey() != kc.Public() {
-		t.Fatalf("server sees the caller as %v, want %s", in, kc.ID())
+	if c.in = <-got; c.in == nil {
+		t.Fatal("no inbound connection")
 	}
-	buf := make([]byte, 2)
-	if _, err := io.ReadFull(in, buf); err != nil || string(buf) != "hi" {
+	return c
+}
+
+func TestBothEndsKnowEachOther(t *testing.T) {
+	c := connect(t)
+	if c.in.PeerKey() != c.kc.Public() || c.out.PeerKey() != c.ks.Public() {
+		t.Fatalf("the ends see %s and %s, want %s and %s", c.in.PeerKey().Short(), c.out.PeerKey().Short(), c.kc.Public().Short(), c.ks.Public().Short())
+	}
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(c.in, buf); err != nil || string(buf) != "h" {
 		t.Fatalf("read %q, %v", buf, err)
 	}
-	if wrapped.reads.Load() == 0 {
+	if c.wrapped.reads.Load() == 0 {
 		t.Error("the transport did not read through the PacketConn it was given")
 	}
-	ps := server.Peers()
-	if len(ps) != 1 || ps[0].ID != kc.ID() || !ps[0].Inbound || ps[0].Path != Direct || ps[0].Remote != client.Addr().String() {
+	ps := c.server.Peers()
+	if len(ps) != 1 || ps[0].ID != c.kc.ID() || !ps[0].Inbound || ps[0].Path != Direct || ps[0].Remote != c.client.Addr().String() {
 		t.Errorf("server Peers() = %+v", ps)
 	}
 }
@@ -190,32 +207,14 @@ func TestConfigErrors(t *testing.T) {
 
 // Closing a Conn releases a Write blocked because the other end stopped reading.
 func TestCloseReleasesBlockedWrite(t *testing.T) {
-	ks := key(t)
-	server, _ := newTransport(t, ks, false)
-	client, _ := newTransport(t, key(t), false)
-	ln, err := server.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := accept(t, ln)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, server.Addr(), ks.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Write([]byte{1})
-	in := <-got // never read from: flow control soon blocks the writer
-	if in == nil {
-		t.Fatal("no inbound connection")
-	}
+	c := connect(t) // c.out is never read from: flow control soon blocks c.in's writer
 	wrote := make(chan error, 1)
 	go func() {
-		_, err := in.Write(make([]byte, 32<<20))
+		_, err := c.in.Write(make([]byte, 32<<20))
 		wrote <- err
 	}()
 	time.Sleep(200 * time.Millisecond)
-	in.Close()
+	c.in.Close()
 	select {
 	case err := <-wrote:
 		if err == nil {
@@ -224,5 +223,4 @@ func TestCloseReleasesBlockedWrite(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("Close did not release a Write blocked on flow control")
 	}
-	c.Close()
 }
