@@ -293,3 +293,25 @@ func TestBlobAudience(t *testing.T) {
 		}
 	}
 }
+
+// A friend removed becomes a stranger: its next pull drops what it may no longer see and
+// keeps what is public.
+func TestRemovedFriendGetsRevocations(t *testing.T) {
+	author, inside, _, _ := matrixPeers(t)
+	private := author.publish(t, "for friends", feed.Default())
+	public := author.publish(t, "for all", feed.Audience{Public: true})
+	inside.sync(t, author)
+	if inside.count(t, author) != 2 {
+		t.Fatalf("inside holds %d posts before removal, want 2", inside.count(t, author))
+	}
+	if err := author.st.RemoveFriend(inside.pub()); err != nil {
+		t.Fatal(err)
+	}
+	res := inside.sync(t, author)
+	if ok, _, _ := inside.holds(t, author, private); ok || res.Dropped != 1 {
+		t.Errorf("after removal: still holds the friends-only post (dropped %d)", res.Dropped)
+	}
+	if ok, _, _ := inside.holds(t, author, public); !ok {
+		t.Error("after removal: lost the public post")
+	}
+}
