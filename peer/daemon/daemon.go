@@ -177,32 +177,51 @@ func (n *Node) fetchKit(ctx context.Context, c syncv1.SyncServiceClient, f store
 }
 
 // Follow keeps every friend with an address watched until ctx ends, reconnecting after
-// failures. Friends added later are picked up within Retry.
+// failures. It looks at the friend list every Retry: new friends are followed, removed
+// ones dropped, and a changed address is followed anew.
 func (n *Node) Follow(ctx context.Context) {
+	type watcher struct {
+		addr   string
+		cancel context.CancelFunc
+	}
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	running := map[identity.PublicKey]context.CancelFunc{}
+	running := map[identity.PublicKey]watcher{}
 	defer func() {
-		for _, cancel := range running {
-			cancel()
+		for _, w := range running {
+			w.cancel()
 		}
+		wg.Wait()
 	}()
 	for {
 		fs, err := n.st.Friends()
 		if err != nil {
 			n.log.Error("list friends", "err", err)
 		}
+		seen := map[identity.PublicKey]bool{}
 		for _, f := range fs {
-			if f.Addr == "" || running[f.Key] != nil {
+			seen[f.Key] = true
+			if w, ok := running[f.Key]; ok && w.addr == f.Addr {
+				continue
+			} else if ok {
+				w.cancel()
+				delete(running, f.Key)
+			}
+			if f.Addr == "" {
 				continue
 			}
 			fctx, cancel := context.WithCancel(ctx)
-			running[f.Key] = cancel
+			running[f.Key] = watcher{f.Addr, cancel}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				n.follow(fctx, f)
 			}()
+		}
+		for k, w := range running {
+			if !seen[k] {
+				w.cancel()
+				delete(running, k)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -2,12 +2,14 @@ package daemon_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 )
 
 // A following node pulls a friend's new post within a second, through Watch.
@@ -46,6 +48,14 @@ func TestRecoverOwnPosts(t *testing.T) {
 	for _, a := range []feed.Audience{feed.Default(), {Public: true}, {People: nil, Groups: nil, Friends: true}} {
 		author.publish(t, "keep me", a)
 	}
+	photo, err := author.st.PutBlob(strings.NewReader("a photo of the sea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo.MediaType, photo.FileName = "image/jpeg", "sea.jpg"
+	if _, err := author.st.Publish(store.NewPost{Text: "the sea", Attachments: []*postv1.Attachment{photo}}); err != nil {
+		t.Fatal(err)
+	}
 	hidden := author.publish(t, "only me", feed.Audience{Me: true})
 	del := author.publish(t, "gone", feed.Default())
 	if err := author.st.Delete(del); err != nil {
@@ -72,8 +82,11 @@ func TestRecoverOwnPosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 4 || restored.count(t, author) != 4 {
-		t.Fatalf("recovered %d posts (holds %d), want 4 (3 posts and 1 tombstone)", n, restored.count(t, author))
+	if n != 5 || restored.count(t, author) != 5 {
+		t.Fatalf("recovered %d posts (holds %d), want 5 (4 posts and 1 tombstone)", n, restored.count(t, author))
+	}
+	if ok, _ := st.HasBlob(photo.Sha256); !ok {
+		t.Fatal("the photo did not come back with its post")
 	}
 	if ok, _, _ := restored.holds(t, author, hidden); ok {
 		t.Fatal("recovered a post the friend never had")
@@ -84,5 +97,34 @@ func TestRecoverOwnPosts(t *testing.T) {
 	// A repeat brings nothing new.
 	if n, _, err := restored.node.Recover(ctx, f); err != nil || n != 0 {
 		t.Fatalf("repeated recovery: %d new, %v; want 0", n, err)
+	}
+}
+
+// Follow picks up a friend added while it runs, and a friend's new address.
+func TestFollowSeesFriendListChanges(t *testing.T) {
+	author, reader := newPeer(t, "author"), newPeer(t, "reader")
+	befriend(t, author, reader)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); reader.node.Follow(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	// Known first at a wrong address, then at the right one.
+	if err := reader.st.PutFriend(store.Friend{Key: author.pub(), Addr: "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	id := author.publish(t, "hello", feed.Default())
+	time.Sleep(300 * time.Millisecond)
+	befriend(t, reader, author)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if ok, _, _ := reader.holds(t, author, id); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Follow did not pick up the friend's corrected address")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -2,10 +2,16 @@ package daemon_test
 
 import (
 	"context"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"testing"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -200,7 +206,7 @@ func TestEditDeleteRevoke(t *testing.T) {
 
 // A friend moved into a group gets the group's earlier posts; moved out, a revocation.
 func TestRegroupingResequences(t *testing.T) {
-	author, inside, outside, _ := matrixPeers(t)
+	author, _, outside, _ := matrixPeers(t)
 	id := author.publish(t, "group news", feed.Audience{Groups: []string{"close"}})
 	outside.sync(t, author)
 	if ok, _, _ := outside.holds(t, author, id); ok {
@@ -216,5 +222,96 @@ func TestRegroupingResequences(t *testing.T) {
 	if ok, _, _ := outside.holds(t, author, id); ok {
 		t.Fatal("outside, out of the group again, still holds the group's post")
 	}
-	_ = inside
+}
+
+// Posts near the 64 KiB limit add up past gRPC's message limit: every one still arrives.
+func TestLargePostsArriveInSeveralAnswers(t *testing.T) {
+	author, reader := newPeer(t, "author"), newPeer(t, "reader")
+	befriend(t, author, reader)
+	befriend(t, reader, author)
+	nps := make([]store.NewPost, 120)
+	for i := range nps {
+		nps[i] = store.NewPost{Text: strings.Repeat("w", post.MaxText-10)}
+	}
+	if _, err := author.st.PublishMany(nps); err != nil {
+		t.Fatal(err)
+	}
+	hidden := author.publish(t, "not for reader", feed.Audience{Me: true})
+	res := reader.sync(t, author)
+	if res.Stored != len(nps) || reader.count(t, author) != len(nps) {
+		t.Fatalf("stored %d, holds %d; want %d", res.Stored, reader.count(t, author), len(nps))
+	}
+	if ok, _, _ := reader.holds(t, author, hidden); ok {
+		t.Fatal("reader holds a post for the author alone")
+	}
+}
+
+// GetBlob answers only those who may see a post attaching the blob; to the others a
+// blob they may not see is exactly like one that does not exist.
+func TestBlobAudience(t *testing.T) {
+	author, inside, outside, stranger := matrixPeers(t)
+	att, err := author.st.PutBlob(strings.NewReader("a photo for the close group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := author.st.Publish(store.NewPost{Text: "photo", Attachments: []*postv1.Attachment{att}, Audience: feed.Audience{Groups: []string{"close"}}}); err != nil {
+		t.Fatal(err)
+	}
+	missing := make([]byte, 32)
+	for _, tc := range []struct {
+		who  *peer
+		sha  []byte
+		want codes.Code
+	}{
+		{inside, att.Sha256, codes.OK},
+		{outside, att.Sha256, codes.NotFound},
+		{stranger, att.Sha256, codes.NotFound},
+		{inside, missing, codes.NotFound},
+		{inside, []byte("short"), codes.InvalidArgument},
+	} {
+		stream, err := tc.who.client(t, author).GetBlob(context.Background(), &syncv1.GetBlobRequest{Sha256: tc.sha})
+		if err == nil {
+			var msg *syncv1.GetBlobResponse
+			msg, err = stream.Recv()
+			if err == nil && string(msg.Chunk) != "a photo for the close group" {
+				t.Errorf("%s got %q", tc.who.name, msg.Chunk)
+			}
+		}
+		if got := status.Code(err); got != tc.want {
+			t.Errorf("%s GetBlob(%x): %v, want %v", tc.who.name, tc.sha[:4], err, tc.want)
+		}
+	}
+	for _, p := range []*peer{inside, outside, stranger} {
+		p.sync(t, author)
+	}
+	if ok, _ := inside.st.HasBlob(att.Sha256); !ok {
+		t.Error("inside did not get the photo with the post")
+	}
+	for _, p := range []*peer{outside, stranger} {
+		if ok, _ := p.st.HasBlob(att.Sha256); ok {
+			t.Errorf("%s got a photo outside its audience", p.name)
+		}
+	}
+}
+
+// A friend removed becomes a stranger: its next pull drops what it may no longer see and
+// keeps what is public.
+func TestRemovedFriendGetsRevocations(t *testing.T) {
+	author, inside, _, _ := matrixPeers(t)
+	private := author.publish(t, "for friends", feed.Default())
+	public := author.publish(t, "for all", feed.Audience{Public: true})
+	inside.sync(t, author)
+	if inside.count(t, author) != 2 {
+		t.Fatalf("inside holds %d posts before removal, want 2", inside.count(t, author))
+	}
+	if err := author.st.RemoveFriend(inside.pub()); err != nil {
+		t.Fatal(err)
+	}
+	res := inside.sync(t, author)
+	if ok, _, _ := inside.holds(t, author, private); ok || res.Dropped != 1 {
+		t.Errorf("after removal: still holds the friends-only post (dropped %d)", res.Dropped)
+	}
+	if ok, _, _ := inside.holds(t, author, public); !ok {
+		t.Error("after removal: lost the public post")
+	}
 }

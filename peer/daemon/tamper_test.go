@@ -49,7 +49,8 @@ func (s *lyingServer) GetBlob(req *syncv1.GetBlobRequest, stream syncv1.SyncServ
 	return stream.Send(&syncv1.GetBlobResponse{Chunk: s.blob, Size: uint64(len(s.blob))})
 }
 
-func serveLies(t *testing.T, key *identity.Key, srv *lyingServer) net.Addr {
+// serveAs serves srv over the real transport with key, as a friend's peer would.
+func serveAs(t *testing.T, key *identity.Key, srv syncv1.SyncServiceServer) net.Addr {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -154,7 +155,7 @@ func TestTamperedPostsRejected(t *testing.T) {
 					}
 				}
 			}
-			addr := serveLies(t, friend, srv)
+			addr := serveAs(t, friend, srv)
 			me := newPeer(t, "victim")
 			if err := me.st.PutFriend(store.Friend{Key: friend.Public(), Addr: addr.String()}); err != nil {
 				t.Fatal(err)
@@ -203,4 +204,28 @@ func TestTransportRefusesWrongKey(t *testing.T) {
 		t.Errorf("Peers() = %+v, want one direct connection to %s", peers, real.node.Addr())
 	}
 	c.Close()
+}
+
+// stuckServer says there is always more, without moving on.
+type stuckServer struct {
+	syncv1.UnimplementedSyncServiceServer
+}
+
+func (stuckServer) Changes(_ context.Context, req *syncv1.ChangesRequest) (*syncv1.ChangesResponse, error) {
+	return &syncv1.ChangesResponse{LastSeq: req.Since, More: true}, nil
+}
+
+func TestPullerRefusesAFeedThatNeverMoves(t *testing.T) {
+	friend := mustKey(t)
+	addr := serveAs(t, friend, stuckServer{})
+	me := newPeer(t, "me")
+	if err := me.st.PutFriend(store.Friend{Key: friend.Public(), Addr: addr.String()}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := me.st.Friend(friend.Public())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := me.node.Sync(ctx, f); !errors.Is(err, syncer.ErrProtocol) {
+		t.Fatalf("pull from a feed that never moves: %v, want ErrProtocol", err)
+	}
 }

@@ -80,9 +80,9 @@ func exportBlob(tw *tar.Writer, path string, sha []byte, size int64) error {
 var blobName = regexp.MustCompile(`^` + blobDir + `/[0-9a-f]{64}$`)
 
 // Import restores an Export stream into home, which must hold no store yet. Everything is
-// unpacked beside the home's files and checked — the store opens, has an identity, and
-// every blob matches its hash — before anything takes its final name; on any error nothing
-// is left behind.
+// unpacked beside the home's files and checked — the store opens, passes Check, has an
+// identity, and every blob matches its hash — before anything takes its final name; on
+// any error nothing is left behind.
 func Import(home string, r io.Reader) (err error) {
 	if _, err := os.Stat(filepath.Join(home, FileName)); err == nil {
 		return fmt.Errorf("import: %s already has a store", home)
@@ -102,8 +102,12 @@ func Import(home string, r io.Reader) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadExport, err)
 	}
+	checkErr := st.Check()
 	_, keyErr := st.Key()
 	st.Close()
+	if checkErr != nil {
+		return checkErr
+	}
 	if keyErr != nil {
 		return fmt.Errorf("%w: %v", ErrBadExport, keyErr)
 	}
@@ -178,4 +182,19 @@ func writeFile(path string, r io.Reader, size int64, wantSHA []byte) error {
 		return fmt.Errorf("%w: blob %x does not match its hash", ErrBadExport, wantSHA)
 	}
 	return f.Sync()
+}
+
+// Check verifies the file's structure with bbolt's own consistency check (every page
+// reachable once, keys in order) and the schema's buckets. Import runs it on what it
+// unpacks; it reads the whole file.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("%w: %v", ErrBadExport, err)
+		}
+		if err := hasBuckets(tx); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadExport, err)
+		}
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -189,7 +190,7 @@ func (s *Store) checkAudience(tx *bolt.Tx, a feed.Audience) error {
 func (s *Store) putOwn(tx *bolt.Tx, me identity.PublicKey, env *signedv1.Envelope, p *postv1.Payload, a feed.Audience, shared *feed.Shared) error {
 	var id post.ID
 	copy(id[:], p.Id)
-	if err := putPost(tx, me, id, p.Version, env); err != nil {
+	if err := putPost(tx, me, id, p, env); err != nil {
 		return err
 	}
 	meta := ownMeta{Audience: a}
@@ -291,12 +292,26 @@ func postKey(author identity.PublicKey, id post.ID) []byte {
 	return append(append(make([]byte, 0, 48), author[:]...), id[:]...)
 }
 
-func putPost(tx *bolt.Tx, author identity.PublicKey, id post.ID, version uint64, env *signedv1.Envelope) error {
+func putPost(tx *bolt.Tx, author identity.PublicKey, id post.ID, p *postv1.Payload, env *signedv1.Envelope) error {
 	b, err := proto.Marshal(env)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bPosts).Put(postKey(author, id), append(u64(version), b...))
+	k := postKey(author, id)
+	if err := tx.Bucket(bPosts).Put(k, append(u64(p.GetVersion()), b...)); err != nil {
+		return err
+	}
+	return putHeldRefs(tx, k, p)
+}
+
+// putHeldRefs indexes a held post's attachments under key (author || id).
+func putHeldRefs(tx *bolt.Tx, key []byte, p *postv1.Payload) error {
+	for _, a := range p.GetAttachments() {
+		if err := tx.Bucket(bHeld).Put(append(append([]byte(nil), a.GetSha256()...), key...), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // storedVersion returns the version of a stored post, 0 when absent.
@@ -398,3 +413,5 @@ func (s *Store) CountPosts(author identity.PublicKey) (int, error) {
 func hasPrefix(k, p []byte) bool { return len(k) >= len(p) && string(k[:len(p)]) == string(p) }
 
 func seqOf(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+func timeMs(ms int64) time.Time { return time.UnixMilli(ms) }

@@ -62,7 +62,7 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 				n.Ignored++
 				continue
 			}
-			if err := putPost(tx, friend, id, v.Payload.GetVersion(), v.Envelope); err != nil {
+			if err := putPost(tx, friend, id, v.Payload, v.Envelope); err != nil {
 				return err
 			}
 			n.Stored++

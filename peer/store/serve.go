@@ -1,6 +1,8 @@
 package store
 
 import (
+	"errors"
+	"fmt"
 	"math"
 
 	bolt "go.etcd.io/bbolt"
@@ -82,15 +84,13 @@ func (s *Store) VisiblePosts(viewer identity.PublicKey, ids []post.ID) ([]*signe
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := s.viewerOf(tx, viewer)
 		for _, id := range ids {
-			m, err := getMeta(tx, id)
-			if err != nil || !feed.Visible(m.Audience, v) {
-				continue
-			}
-			st, err := s.get(tx, s.self, id)
+			st, ok, err := s.visibleOwn(tx, v, id)
 			if err != nil {
-				continue
+				return err
 			}
-			out = append(out, st.Envelope)
+			if ok {
+				out = append(out, st.Envelope)
+			}
 		}
 		return nil
 	})
@@ -98,21 +98,28 @@ func (s *Store) VisiblePosts(viewer identity.PublicKey, ids []post.ID) ([]*signe
 }
 
 // BlobVisible reports whether viewer may fetch a blob: one of the own posts attaching it,
-// in its current version, is visible to them.
+// in its current version, is visible to them, or viewer is the author of a post held
+// here that attaches it (recovery gives an author their own photos back).
 func (s *Store) BlobVisible(viewer identity.PublicKey, sha []byte) (bool, error) {
 	ok := false
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if len(sha) == 32 {
+			pfx := append(append([]byte(nil), sha...), viewer[:]...)
+			if k, _ := tx.Bucket(bHeld).Cursor().Seek(pfx); k != nil && hasPrefix(k, pfx) {
+				ok = true
+				return nil
+			}
+		}
 		v := s.viewerOf(tx, viewer)
 		c := tx.Bucket(bBlobRefs).Cursor()
 		for k, _ := c.Seek(sha); k != nil && hasPrefix(k, sha) && len(sha) == 32; k, _ = c.Next() {
 			var id post.ID
 			copy(id[:], k[32:])
-			m, err := getMeta(tx, id)
-			if err != nil || !feed.Visible(m.Audience, v) {
-				continue
-			}
-			st, err := s.get(tx, s.self, id)
+			st, visible, err := s.visibleOwn(tx, v, id)
 			if err != nil {
+				return err
+			}
+			if !visible {
 				continue
 			}
 			for _, a := range st.Payload.GetAttachments() {
@@ -125,4 +132,45 @@ func (s *Store) BlobVisible(viewer identity.PublicKey, sha []byte) (bool, error)
 		return nil
 	})
 	return ok, err
+}
+
+// visibleOwn returns the own post id when v may see it; false when there is no such post
+// or v may not see it.
+func (s *Store) visibleOwn(tx *bolt.Tx, v feed.Viewer, id post.ID) (Stored, bool, error) {
+	m, err := getMeta(tx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Stored{}, false, nil
+	}
+	if err != nil || !feed.Visible(m.Audience, v) {
+		return Stored{}, false, err
+	}
+	st, err := s.get(tx, s.self, id)
+	if errors.Is(err, ErrNotFound) {
+		return Stored{}, false, nil
+	}
+	return st, err == nil, err
+}
+
+// PostsAfter returns up to n posts by author whose ids sort after after (the zero id for
+// the first page), in id order: a reader pages through without holding a transaction
+// open while it sends.
+func (s *Store) PostsAfter(author identity.PublicKey, after post.ID, n int) ([]Stored, error) {
+	var out []Stored
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bPosts).Cursor()
+		start := postKey(author, after)
+		k, v := c.Seek(start)
+		if k != nil && string(k) == string(start) {
+			k, v = c.Next()
+		}
+		for ; k != nil && hasPrefix(k, author[:]) && len(out) < n; k, v = c.Next() {
+			st, err := decodeStored(v)
+			if err != nil {
+				return fmt.Errorf("post %x: %w", k, err)
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	return out, err
 }

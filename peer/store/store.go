@@ -31,6 +31,8 @@ var (
 	ErrNewerSchema = errors.New("the store was written by a newer kith; upgrade kith")
 	// ErrNotFound means a post, friend or blob does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrCorrupt means the store file is damaged: restore it from a backup ('kith import').
+	ErrCorrupt = errors.New("the store file is damaged; restore it from a backup with 'kith import'")
 	// ErrNotFriend means a key is not a friend.
 	ErrNotFriend = errors.New("not a friend")
 )
@@ -39,15 +41,31 @@ var (
 const FileName = "kith.db"
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations returns, for each schema v, the step that upgrades a file from v to v+1
 // inside the opening transaction. Schema 1 is the first.
 func migrations() map[uint64]func(*bolt.Tx) error {
 	return map[uint64]func(*bolt.Tx) error{
-		// 1 -> 2: friends' recovery kits.
-		1: func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bKits); return err },
+		1: addHeldRefs,
+		// 2 -> 3: friends' recovery kits.
+		2: func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bKits); return err },
 	}
+}
+
+// addHeldRefs (schema 1 -> 2) indexes the attachments of every held post, so a peer can
+// give an author back their own blobs (recovery).
+func addHeldRefs(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bHeld); err != nil {
+		return err
+	}
+	return tx.Bucket(bPosts).ForEach(func(k, v []byte) error {
+		st, err := decodeStored(v)
+		if err != nil {
+			return fmt.Errorf("post %x: %w", k, err)
+		}
+		return putHeldRefs(tx, k, st.Payload)
+	})
 }
 
 // Buckets.
@@ -62,8 +80,9 @@ var (
 	bCursors  = []byte("cursors")  // friend key(32) -> seq(8)
 	bBlobs    = []byte("blobs")    // sha256(32) -> size(8)
 	bBlobRefs = []byte("blobrefs") // sha256(32) || id(16) -> empty: own posts that attach a blob
-	bKits     = []byte("kits")     // friend key(32) -> that friend's signed recovery kit (schema 2)
-	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs, bKits}
+	bHeld     = []byte("heldrefs") // sha256(32) || author(32) || id(16) -> empty: held posts that attach a blob (schema 2)
+	bKits     = []byte("kits")     // friend key(32) -> that friend's signed recovery kit (schema 3)
+	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs, bHeld, bKits}
 )
 
 // Config says where the store lives and what it uses.
@@ -127,7 +146,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	path := filepath.Join(cfg.Home, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout, NoSync: cfg.NoSync, NoFreelistSync: true})
+	db, err := openBolt(path, &bolt.Options{Timeout: cfg.LockTimeout, NoSync: cfg.NoSync, NoFreelistSync: true})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
 	}
@@ -139,10 +158,36 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := db.View(hasBuckets); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if k, err := s.Key(); err == nil {
 		s.self, s.hasSelf = k.Public(), true
 	}
 	return s, nil
+}
+
+// openBolt opens the file, turning the panic bbolt raises on a damaged file (it walks
+// every reachable page to rebuild its freelist) into ErrCorrupt.
+func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, opts)
+}
+
+// hasBuckets checks that every bucket of the schema is there: a file that lost one is
+// damaged, and would otherwise fail later, in the middle of some operation.
+func hasBuckets(tx *bolt.Tx) error {
+	for _, b := range buckets {
+		if tx.Bucket(b) == nil {
+			return fmt.Errorf("%w: bucket %q is missing", ErrCorrupt, b)
+		}
+	}
+	return nil
 }
 
 // migrate creates a new file's buckets or upgrades an older schema step by step.

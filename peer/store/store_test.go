@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -195,4 +196,141 @@ func TestBlobs(t *testing.T) {
 	if _, err := w.Commit(att); !errors.Is(err, ErrBlobMismatch) {
 		t.Fatalf("Commit of wrong content: %v, want ErrBlobMismatch", err)
 	}
+}
+
+func TestPostsAfterPages(t *testing.T) {
+	s, k := initT(t)
+	nps := make([]NewPost, 250)
+	for i := range nps {
+		nps[i] = NewPost{Text: "p"}
+	}
+	if _, err := s.PublishMany(nps); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[post.ID]bool{}
+	var after post.ID
+	for {
+		page, err := s.PostsAfter(k.Public(), after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page {
+			if seen[p.ID()] {
+				t.Fatalf("post %s twice", p.ID())
+			}
+			seen[p.ID()] = true
+			after = p.ID()
+		}
+		if len(page) < 100 {
+			break
+		}
+	}
+	if len(seen) != 250 {
+		t.Fatalf("paged through %d posts, want 250", len(seen))
+	}
+	if page, _ := s.PostsAfter(newKey(t).Public(), post.ID{}, 10); len(page) != 0 {
+		t.Fatal("another author's page is not empty")
+	}
+}
+
+// A schema 1 file is migrated to schema 2: held posts' attachments get indexed, so their
+// author may fetch them back.
+func TestMigrateSchema1(t *testing.T) {
+	home := t.TempDir()
+	s := openT(t, home)
+	s.Init(newKey(t), "me")
+	fk := newKey(t)
+	s.PutFriend(Friend{Key: fk.Public()})
+	att, err := s.PutBlob(strings.NewReader("photo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, p, err := post.Seal(fk, post.Draft{Text: "with photo", Attachments: []*postv1.Attachment{att}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(fk.Public(), Batch{Posts: []Verified{{env, p}}, Cursor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a schema 1 file, as an older kith wrote it.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bHeld); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), u64(1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := openT(t, home)
+	var schema uint64
+	s2.db.View(func(tx *bolt.Tx) error { schema = getU64(tx.Bucket(bMeta).Get([]byte("schema"))); return nil })
+	if schema != SchemaVersion {
+		t.Fatalf("schema %d after migration, want %d", schema, SchemaVersion)
+	}
+	if ok, err := s2.BlobVisible(fk.Public(), att.Sha256); !ok || err != nil {
+		t.Fatalf("after migration the author may not fetch their own blob: %v", err)
+	}
+	if ok, _ := s2.BlobVisible(newKey(t).Public(), att.Sha256); ok {
+		t.Fatal("after migration a stranger may fetch the blob")
+	}
+}
+
+// TestExportImport restores an export into a fresh home: the same key, posts and blobs.
+// A damaged stream is refused and leaves the home as it was.
+func TestExportImport(t *testing.T) {
+	s, k := initT(t)
+	att, err := s.PutBlob(strings.NewReader("blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	att.MediaType, att.FileName = "text/plain", "b.txt"
+	id, err := s.Publish(NewPost{Text: "kept", Attachments: []*postv1.Attachment{att}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp bytes.Buffer
+	if err := s.Export(&exp, nil); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	if err := Import(home, bytes.NewReader(exp.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	c := openT(t, home)
+	if got, err := c.Key(); err != nil || got.Public() != k.Public() {
+		t.Fatalf("imported key: %v", err)
+	}
+	if _, err := c.Post(k.Public(), id); err != nil {
+		t.Fatalf("import lacks the post: %v", err)
+	}
+	f, size, err := c.OpenBlob(att.Sha256)
+	if err != nil || size != 4 {
+		t.Fatalf("imported blob: %d bytes, %v", size, err)
+	}
+	f.Close()
+
+	for name, damaged := range map[string][]byte{
+		"truncated":     exp.Bytes()[:exp.Len()/2],
+		"store damaged": bytes.Replace(exp.Bytes(), []byte("blobs"), []byte("bl0bs"), 1),
+		"blob edited":   editLast(exp.Bytes(), "blob", "bl0b"),
+		"not a tar":     []byte("hello"),
+	} {
+		home := t.TempDir()
+		if err := Import(home, bytes.NewReader(damaged)); !errors.Is(err, ErrBadExport) {
+			t.Errorf("%s: %v, want ErrBadExport", name, err)
+		}
+		if entries, _ := os.ReadDir(home); len(entries) != 0 {
+			t.Errorf("%s: import left %d entries behind", name, len(entries))
+		}
+	}
+}
+
+// editLast replaces the last occurrence of old in b.
+func editLast(b []byte, old, new string) []byte {
+	i := bytes.LastIndex(b, []byte(old))
+	c := bytes.Clone(b)
+	copy(c[i:], new)
+	return c
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
+	"sync"
 
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
@@ -65,7 +67,8 @@ type Result struct {
 
 // Pull brings the store up to date with friend's feed, step by step: each step's posts
 // are verified, their attachments fetched and checked, and then the posts and the
-// advanced cursor are stored in one transaction.
+// advanced cursor are stored in one transaction. While one step is being stored, the
+// next is fetched and verified.
 func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey) (Result, error) {
 	var res Result
 	cursor, err := p.cfg.Store.Cursor(friend)
@@ -73,30 +76,56 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		return res, err
 	}
 	res.Cursor = cursor
+	type stored struct {
+		n      store.Applied
+		cursor uint64
+		err    error
+	}
+	var inflight chan stored
+	// wait collects the step being stored, if any.
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		st := <-inflight
+		inflight = nil
+		if st.err != nil {
+			return fmt.Errorf("pull %s: %w", friend.Short(), st.err)
+		}
+		res.Stored += st.n.Stored
+		res.Ignored += st.n.Ignored
+		res.Dropped += st.n.Dropped
+		res.Cursor = st.cursor
+		if p.cfg.Progress != nil {
+			p.cfg.Progress(friend, st.n, st.cursor)
+		}
+		return nil
+	}
+	defer wait()
 	for {
 		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)})
 		if err != nil {
-			return res, fmt.Errorf("pull %s: changes since %d: %w", friend.Short(), cursor, err)
+			err = errors.Join(fmt.Errorf("pull %s: changes since %d: %w", friend.Short(), cursor, err), wait())
+			return res, err
 		}
 		batch, blobs, err := p.step(ctx, c, friend, cursor, resp)
 		if err != nil {
-			return res, fmt.Errorf("pull %s: %w", friend.Short(), err)
+			err = errors.Join(fmt.Errorf("pull %s: %w", friend.Short(), err), wait())
+			return res, err
 		}
-		n, err := p.cfg.Store.Apply(friend, batch)
-		if err != nil {
-			return res, fmt.Errorf("pull %s: %w", friend.Short(), err)
+		if err := wait(); err != nil {
+			return res, err
 		}
-		cursor = batch.Cursor
-		res.Stored += n.Stored
-		res.Ignored += n.Ignored
-		res.Dropped += n.Dropped
 		res.Blobs += blobs
-		res.Cursor = cursor
-		if p.cfg.Progress != nil {
-			p.cfg.Progress(friend, n, cursor)
-		}
+		inflight = make(chan stored, 1)
+		go func(ch chan<- stored) {
+			n, err := p.cfg.Store.Apply(friend, batch)
+			ch <- stored{n, batch.Cursor, err}
+		}(inflight)
+		cursor = batch.Cursor
 		if !resp.GetMore() {
-			return res, nil
+			err := wait() // before reading res: return evaluates its operands in order
+			return res, err
 		}
 	}
 }
@@ -106,6 +135,9 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	b := store.Batch{Cursor: resp.GetLastSeq()}
 	if b.Cursor < since {
 		return b, 0, fmt.Errorf("%w: last_seq %d is before since %d", ErrProtocol, b.Cursor, since)
+	}
+	if resp.GetMore() && b.Cursor == since {
+		return b, 0, fmt.Errorf("%w: more to come, but last_seq did not move from %d", ErrProtocol, since)
 	}
 	want := map[post.ID]bool{}
 	var ids [][]byte
@@ -127,24 +159,37 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		}
 	}
 	for len(ids) > 0 {
-		n := min(len(ids), MaxIDs)
-		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: ids[:n]})
+		asked := ids[:min(len(ids), MaxIDs)]
+		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: asked})
 		if err != nil {
 			return b, 0, fmt.Errorf("get posts: %w", err)
 		}
-		ids = ids[n:]
-		for _, env := range got.GetPosts() {
-			pl, err := post.OpenFrom(env, friend)
+		opened, err := openAll(got.GetPosts(), friend)
+		for i, pl := range opened {
 			if err == nil && !want[post.ID(pl.GetId())] {
 				err = fmt.Errorf("post %x was not asked for", pl.GetId())
 			}
 			if err != nil {
-				p.log.Warn("rejected a post a friend served", "friend", friend.ID(), "err", err)
-				return b, 0, fmt.Errorf("%w: %w", ErrTampered, err)
+				break
 			}
 			delete(want, post.ID(pl.GetId())) // a second copy of one id is not accepted
-			b.Posts = append(b.Posts, store.Verified{Envelope: env, Payload: pl})
+			b.Posts = append(b.Posts, store.Verified{Envelope: got.GetPosts()[i], Payload: pl})
 		}
+		if err != nil {
+			p.log.Warn("rejected a post a friend served", "friend", friend.ID(), "err", err)
+			return b, 0, fmt.Errorf("%w: %w", ErrTampered, err)
+		}
+		// The server leaves out posts we may not see and, past its answer size, the
+		// rest: ask again for what is still wanted until an answer brings nothing.
+		var again [][]byte
+		if len(got.GetPosts()) > 0 {
+			for _, id := range asked {
+				if want[post.ID(id)] {
+					again = append(again, id)
+				}
+			}
+		}
+		ids = append(again, ids[len(asked):]...)
 	}
 	blobs, err := p.fetchBlobs(ctx, c, friend, b.Posts)
 	return b, blobs, err
@@ -262,5 +307,38 @@ func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self i
 		got = append(got, store.Verified{Envelope: msg.GetPost(), Payload: pl})
 	}
 	n, err := p.cfg.Store.Recovered(got)
-	return n, kit, err
+	if err != nil {
+		return n, kit, err
+	}
+	// The posts are back; their photos follow, each checked against its hash. A photo
+	// that cannot be fetched is reported, and does not undo the posts.
+	if _, err := p.fetchBlobs(ctx, c, self, got); err != nil {
+		return n, kit, fmt.Errorf("recover attachments: %w", err)
+	}
+	return n, kit, nil
+}
+
+// openAll verifies envelopes as friend's posts on every core. It returns the payloads in
+// order, or the first error.
+func openAll(envs []*signedv1.Envelope, friend identity.PublicKey) ([]*postv1.Payload, error) {
+	out := make([]*postv1.Payload, len(envs))
+	errs := make([]error, len(envs))
+	workers := min(runtime.GOMAXPROCS(0), len(envs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(envs); i += workers {
+				out[i], errs[i] = post.OpenFrom(envs[i], friend)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -12,12 +12,12 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/transport"
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -32,6 +32,9 @@ const (
 	MaxIDs = 1000
 	// ChunkSize is the size of a GetBlob chunk.
 	ChunkSize = 256 << 10
+	// MaxAnswer bounds a GetPosts answer, in bytes, well under gRPC's 4 MiB message limit;
+	// the caller asks again for the posts left out.
+	MaxAnswer = 3 << 20
 )
 
 // Server answers kith.sync.v1 for one store. Register it on a grpc.Server built with
@@ -116,6 +119,13 @@ func (s *Server) GetPosts(ctx context.Context, req *syncv1.GetPostsRequest) (*sy
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	size := 0
+	for i, env := range envs {
+		if size += proto.Size(env) + 8; size > MaxAnswer && i > 0 {
+			envs = envs[:i]
+			break
+		}
+	}
 	return &syncv1.GetPostsResponse{Posts: envs}, nil
 }
 
@@ -192,7 +202,7 @@ func (s *Server) Watch(req *syncv1.WatchRequest, stream syncv1.SyncService_Watch
 	}
 }
 
-// Recover streams every post this peer holds that the caller authored.
+// Recover streams every post this peer holds that the caller authored, a page at a time.
 func (s *Server) Recover(_ *syncv1.RecoverRequest, stream syncv1.SyncService_RecoverServer) error {
 	k, err := s.who(stream.Context())
 	if err != nil {
@@ -201,32 +211,22 @@ func (s *Server) Recover(_ *syncv1.RecoverRequest, stream syncv1.SyncService_Rec
 	if err := s.sendKit(k, stream); err != nil {
 		return err
 	}
-	var envs []*signedv1.Envelope
-	var sendErr error
-	err = s.st.Posts(&k, func(p store.Stored) bool {
-		envs = append(envs, p.Envelope)
-		if len(envs) == 100 {
-			sendErr = sendAll(stream, envs)
-			envs = envs[:0]
+	var after post.ID
+	for {
+		page, err := s.st.PostsAfter(k, after, 100)
+		if err != nil {
+			return toStatus(err)
 		}
-		return sendErr == nil
-	})
-	if err != nil {
-		return toStatus(err)
-	}
-	if sendErr != nil {
-		return sendErr
-	}
-	return sendAll(stream, envs)
-}
-
-func sendAll(stream syncv1.SyncService_RecoverServer, envs []*signedv1.Envelope) error {
-	for _, e := range envs {
-		if err := stream.Send(&syncv1.RecoverResponse{Post: e}); err != nil {
-			return err
+		for _, p := range page {
+			if err := stream.Send(&syncv1.RecoverResponse{Post: p.Envelope}); err != nil {
+				return err
+			}
+			after = p.ID()
+		}
+		if len(page) < 100 {
+			return nil
 		}
 	}
-	return nil
 }
 
 // toStatus is the one place store errors become gRPC statuses.

@@ -35,11 +35,13 @@ func (c *Conn) Read(b []byte) (int, error) { return c.st.Read(b) }
 // Write writes to the stream.
 func (c *Conn) Write(b []byte) (int, error) { return c.st.Write(b) }
 
-// Close closes the stream and the connection it is alone on.
+// Close closes the stream and the connection it is alone on. The stream is reset, not
+// finished: a Write blocked on flow control (the other end stopped reading) returns at
+// once instead of holding up whoever closes, such as grpc.Server.Stop.
 func (c *Conn) Close() error {
 	c.once.Do(func() {
 		c.st.CancelRead(0)
-		c.st.Close()
+		c.st.CancelWrite(0)
 		c.qc.CloseWithError(0, "")
 		c.t.forget(c)
 	})

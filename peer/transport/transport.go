@@ -122,7 +122,8 @@ func (t *Transport) Dial(ctx context.Context, addr net.Addr, want identity.Publi
 }
 
 // ReadNonQUICPacket returns the next packet on the PacketConn that is not QUIC (STUN,
-// punching), for the NAT traversal that shares the socket.
+// punching), for the NAT traversal that shares the socket. quic-go keeps such packets
+// only once this has been called, so a user should read continuously from the start.
 func (t *Transport) ReadNonQUICPacket(ctx context.Context, b []byte) (int, net.Addr, error) {
 	return t.qt.ReadNonQUICPacket(ctx, b)
 }

@@ -73,38 +73,55 @@ func accept(t *testing.T, ln net.Listener) chan *Conn {
 	return ch
 }
 
-func TestBothEndsKnowEachOther(t *testing.T) {
-	ks, kc := key(t), key(t)
-	server, wrapped := newTransport(t, ks, true)
-	client, _ := newTransport(t, kc, false)
-	ln, err := server.Listen()
+// connected is a dialled connection and the server's side of it.
+type connected struct {
+	server, client *Transport
+	ks, kc         *identity.Key
+	out, in        *Conn
+	wrapped        *countingConn
+}
+
+// connect dials a server transport (on a wrapped PacketConn) from a client transport.
+// The client writes one byte, since a QUIC stream is announced by its first data.
+func connect(t *testing.T) connected {
+	t.Helper()
+	c := connected{ks: key(t), kc: key(t)}
+	c.server, c.wrapped = newTransport(t, c.ks, true)
+	c.client, _ = newTransport(t, c.kc, false)
+	ln, err := c.server.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := accept(t, ln)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, server.Addr(), ks.Public())
-	if err != nil {
+	if c.out, err = c.client.Dial(ctx, c.server.Addr(), c.ks.Public()); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if _, err := c.Write([]byte("hi")); err != nil {
+	t.Cleanup(func() { c.out.Close() })
+	if _, err := c.out.Write([]byte("h")); err != nil {
 		t.Fatal(err)
 	}
-	in := <-got
-	if in == nil || in.PeerKey() != kc.Public() {
-		t.Fatalf("server sees the caller as %v, want %s", in, kc.ID())
+	if c.in = <-got; c.in == nil {
+		t.Fatal("no inbound connection")
 	}
-	buf := make([]byte, 2)
-	if _, err := io.ReadFull(in, buf); err != nil || string(buf) != "hi" {
+	return c
+}
+
+func TestBothEndsKnowEachOther(t *testing.T) {
+	c := connect(t)
+	if c.in.PeerKey() != c.kc.Public() || c.out.PeerKey() != c.ks.Public() {
+		t.Fatalf("the ends see %s and %s, want %s and %s", c.in.PeerKey().Short(), c.out.PeerKey().Short(), c.kc.Public().Short(), c.ks.Public().Short())
+	}
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(c.in, buf); err != nil || string(buf) != "h" {
 		t.Fatalf("read %q, %v", buf, err)
 	}
-	if wrapped.reads.Load() == 0 {
+	if c.wrapped.reads.Load() == 0 {
 		t.Error("the transport did not read through the PacketConn it was given")
 	}
-	ps := server.Peers()
-	if len(ps) != 1 || ps[0].ID != kc.ID() || !ps[0].Inbound || ps[0].Path != Direct || ps[0].Remote != client.Addr().String() {
+	ps := c.server.Peers()
+	if len(ps) != 1 || ps[0].ID != c.kc.ID() || !ps[0].Inbound || ps[0].Path != Direct || ps[0].Remote != c.client.Addr().String() {
 		t.Errorf("server Peers() = %+v", ps)
 	}
 }
@@ -154,11 +171,19 @@ func TestNonQUICPacketsShareTheSocket(t *testing.T) {
 	}
 	defer other.Close()
 	stun := []byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
-	if _, err := other.WriteTo(stun, tr.Addr()); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// quic-go queues non-QUIC packets only once someone reads them, so keep sending
+	// until the reader below has started.
+	sent := make(chan struct{})
+	defer func() { cancel(); <-sent }()
+	go func() {
+		defer close(sent)
+		for ctx.Err() == nil {
+			other.WriteTo(stun, tr.Addr())
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	buf := make([]byte, 1500)
 	n, from, err := tr.ReadNonQUICPacket(ctx, buf)
 	if err != nil || string(buf[:n]) != string(stun) || from.String() != other.LocalAddr().String() {
@@ -177,5 +202,25 @@ func TestConfigErrors(t *testing.T) {
 	defer pc.Close()
 	if _, err := New(Config{Key: key(t), PacketConn: pc, Path: "carrier pigeon"}); err == nil {
 		t.Error("New with an unknown path succeeded")
+	}
+}
+
+// Closing a Conn releases a Write blocked because the other end stopped reading.
+func TestCloseReleasesBlockedWrite(t *testing.T) {
+	c := connect(t) // c.out is never read from: flow control soon blocks c.in's writer
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.in.Write(make([]byte, 32<<20))
+		wrote <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	c.in.Close()
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Fatal("a write of 32 MiB nobody read succeeded")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close did not release a Write blocked on flow control")
 	}
 }

@@ -54,7 +54,7 @@ func TestSIGKILLMidSync(t *testing.T) {
 	d := startDaemon(t, author, "127.0.0.1:0")
 
 	// The puller's daemon starts following the author the moment it is befriended.
-	f, err := startFollower(puller, "--batch", "100", "--log-level", "debug")
+	f, err := startFollower(puller, "--batch", "50", "--log-level", "debug")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,9 @@ import (
 	"time"
 )
 
-// vmHWM reads a live process's peak resident set size, in KiB, from /proc. (rusage's
-// maxrss is no good for a child of a big test process: Linux carries the pre-exec
-// high-water mark, the parent's, across exec.)
-func vmHWM(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
-
-// procStatus reads one kB field of /proc/PID/status.
+// procStatus reads one kB field of /proc/PID/status. Peak memory is VmHWM read while the
+// process lives: rusage's maxrss is no good for a child of a big test process, as Linux
+// carries the pre-exec high-water mark (the parent's) across exec.
 func procStatus(pid int, field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -1,5 +1,0 @@
-package store
-
-import "time"
-
-func timeMs(ms int64) time.Time { return time.UnixMilli(ms) }
