@@ -331,6 +331,54 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 	k := rendezvoustest.NewKey(t)
 	env := register(t, a.Client(t), k, time.Now())
 	assertStored(t, b.Client(t), k, env)
+
+	// Two Listens for one key started at once on two instances: exactly one survives,
+	// and it gets the offers.
+	checkOneListenSurvives(t, k, a.Client(t), b.Client(t))
+}
+
+func checkOneListenSurvives(t *testing.T, k *identity.Key, clients ...rendezvousv1.RendezvousServiceClient) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	aborted, offers := make(chan int, len(clients)), make(chan int, len(clients))
+	for i, c := range clients {
+		auth := rendezvoustest.Auth(t, k, ctxListen, time.Now())
+		go func() {
+			st, err := c.Listen(ctx, &rendezvousv1.ListenRequest{Auth: auth})
+			for err == nil {
+				var m *rendezvousv1.ListenResponse
+				if m, err = st.Recv(); err == nil && m.GetOffer() != nil {
+					offers <- i
+				}
+			}
+			if status.Code(err) == codes.Aborted {
+				aborted <- i
+			}
+		}()
+	}
+	select {
+	case <-aborted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("both Listens for one key still open after 5s")
+	}
+	fp := k.Public().Fingerprint()
+	offer := rendezvoustest.Offer(t, rendezvoustest.NewKey(t), fp, connectKind, time.Now())
+	if _, err := clients[0].Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp), Offer: offer}); err != nil {
+		t.Fatalf("connect to the surviving Listen: %v", err)
+	}
+	select {
+	case <-offers:
+	case i := <-aborted:
+		t.Fatalf("the other Listen (%d) ended too; want one to survive", i)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the surviving Listen got no offer in 5s")
+	}
+	select {
+	case i := <-offers:
+		t.Fatalf("Listen %d got the offer too; want exactly one listener", i)
+	case <-time.After(200 * time.Millisecond):
+	}
 }
 
 func TestRedisOutage(t *testing.T) {
