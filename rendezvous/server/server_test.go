@@ -324,9 +324,20 @@ func checkListenConnect(t *testing.T, ca, cb rendezvousv1.RendezvousServiceClien
 }
 
 func TestTwoInstancesOneRedis(t *testing.T) {
-	r := redistest.Start(t)
-	a := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL()})
-	b := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL()})
+	checkTwoInstances(t, rendezvous.Config{RedisURL: redistest.Start(t).URL()})
+}
+
+// TestTwoInstancesOneCluster is TestTwoInstancesOneRedis on a Redis Cluster: offers
+// cross instances by sharded pub/sub.
+func TestTwoInstancesOneCluster(t *testing.T) {
+	checkTwoInstances(t, rendezvous.Config{RedisCluster: redistest.StartCluster(t).Addrs()})
+}
+
+// checkTwoInstances runs two instances on the store of cfg: a peer registered and
+// listening on A is looked up and offered to through B.
+func checkTwoInstances(t *testing.T, cfg rendezvous.Config) {
+	a := rendezvoustest.Start(t, cfg)
+	b := rendezvoustest.Start(t, cfg)
 	checkListenConnect(t, a.Client(t), b.Client(t))
 	k := rendezvoustest.NewKey(t)
 	env := register(t, a.Client(t), k, time.Now())
@@ -490,15 +501,6 @@ func TestRateLimit(t *testing.T) {
 	wantCode(t, err, codes.ResourceExhausted, "rate limit exceeded: slow down and retry later (2 requests per 1m0s for fp:")
 	_, err = c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(k.Public().Fingerprint())})
 	wantCode(t, err, codes.ResourceExhausted, "client 127.0.0.1: rate limit exceeded")
-}
-
-// TestTwoInstancesOneCluster is TestTwoInstancesOneRedis on a Redis Cluster: offers
-// cross instances by sharded pub/sub.
-func TestTwoInstancesOneCluster(t *testing.T) {
-	cl := redistest.StartCluster(t)
-	a := rendezvoustest.Start(t, rendezvous.Config{RedisCluster: cl.Addrs()})
-	b := rendezvoustest.Start(t, rendezvous.Config{RedisCluster: cl.Addrs()})
-	checkListenConnect(t, a.Client(t), b.Client(t))
 }
 
 func TestTLS(t *testing.T) {
