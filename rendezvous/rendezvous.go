@@ -108,8 +108,8 @@ func Run(ctx context.Context, cfg Config) error {
 	return inst.Stop()
 }
 
-// Start binds every socket of cfg and serves in the background until Stop. The context
-// is not retained: Stop ends the instance.
+// Start binds every socket of cfg and serves in the background until Stop. ctx bounds
+// only the start (a first store ping); Stop ends the instance.
 func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	cfg = withDefaults(cfg)
 	inst := &Instance{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
@@ -120,6 +120,14 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	}()
 	if err := inst.openStore(); err != nil {
 		return nil, err
+	}
+	if p, ok := inst.store.(pinger); ok {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := p.Ping(pctx); err != nil {
+			// Not fatal: the instance is stateless and recovers when the store answers.
+			inst.log.Warn("rendezvous: store unreachable at start; calls fail with Unavailable until it answers", "err", err)
+		}
+		cancel()
 	}
 	if err := inst.bind(); err != nil {
 		return nil, err
