@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,3 +225,26 @@ func (rawCodec) Unmarshal(d mem.BufferSlice, v any) error {
 func (rawCodec) Name() string { return "proto" }
 
 // listen opens a Listen stream for k and waits for its first (ready) keepalive.
+
+// TestRecordExpires moves an injected clock past the clamped TTL: the record is gone.
+func TestRecordExpires(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := rendezvoustest.Start(t, rendezvous.Config{Now: clock})
+	c := srv.Client(t)
+	k := rendezvoustest.NewKey(t)
+	env := rendezvoustest.Registration(t, k, clock(), time.Second, "192.0.2.1:1") // clamped to 30 s
+	if _, err := c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: env}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(29 * time.Second)
+	mu.Unlock()
+	assertStored(t, c, k, env)
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	_, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(k.Public().Fingerprint())})
+	wantCode(t, err, codes.NotFound, "expired")
+}
