@@ -108,8 +108,8 @@ func Run(ctx context.Context, cfg Config) error {
 	return inst.Stop()
 }
 
-// Start binds every socket of cfg and serves in the background until Stop. The context
-// is not retained: Stop ends the instance.
+// Start binds every socket of cfg and serves in the background until Stop. ctx bounds
+// only the start (a first store ping); Stop ends the instance.
 func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	cfg = withDefaults(cfg)
 	inst := &Instance{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
@@ -120,6 +120,14 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	}()
 	if err := inst.openStore(); err != nil {
 		return nil, err
+	}
+	if p, ok := inst.store.(pinger); ok {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := p.Ping(pctx); err != nil {
+			// Not fatal: the instance is stateless and recovers when the store answers.
+			inst.log.Warn("rendezvous: store unreachable at start; calls fail with Unavailable until it answers", "err", err)
+		}
+		cancel()
 	}
 	if err := inst.bind(); err != nil {
 		return nil, err
@@ -171,45 +179,6 @@ func (inst *Instance) bind() error {
 		inst.MetricsAddr = inst.mlis.Addr()
 	}
 	return nil
-}
-
-// setHealth sets the overall status and the service's.
-func (inst *Instance) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
-	inst.health.SetServingStatus("", st)
-	inst.health.SetServingStatus(rendezvousv1.RendezvousService_ServiceDesc.ServiceName, st)
-}
-
-// pinger is a store that can say whether it is reachable.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
-// watchStore reports NOT_SERVING while the store does not answer, SERVING when it does.
-func (inst *Instance) watchStore(p pinger) {
-	defer inst.wg.Done()
-	tick := time.NewTicker(inst.cfg.HealthInterval)
-	defer tick.Stop()
-	healthy := true
-	for {
-		select {
-		case <-inst.done:
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), inst.cfg.HealthInterval)
-		err := p.Ping(ctx)
-		cancel()
-		if ok := err == nil; ok != healthy {
-			healthy = ok
-			if ok {
-				inst.log.Info("rendezvous: store reachable again; SERVING")
-				inst.setHealth(healthpb.HealthCheckResponse_SERVING)
-			} else {
-				inst.log.Warn("rendezvous: store unreachable; NOT_SERVING", "err", err)
-				inst.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
-			}
-		}
-	}
 }
 
 // serve starts the gRPC and metrics servers on the bound sockets, and the store watch.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -16,7 +17,12 @@ import (
 )
 
 // Frames on a fingerprint's channel: an offer for its listener, or the announcement of a
-// new Listen session, which ends every other session for the fingerprint.
+// Listen session. A session is the server time it started at (Unix nanoseconds, 8 bytes
+// big-endian) and 16 random bytes, so sessions order by their byte strings: the newest
+// wins (the server's clock, not the peer's, so a peer whose clock stepped back still
+// replaces its stale stream). A session that sees a
+// newer one ends; one that sees an older one announces itself again, so that the older
+// one ends even when the two started at the same moment on different instances.
 const (
 	frameOffer   byte = 'o'
 	frameSession byte = 's'
@@ -32,6 +38,12 @@ func offerFrame(resp *rendezvousv1.ListenResponse) ([]byte, error) {
 
 func sessionFrame(session []byte) []byte { return append([]byte{frameSession}, session...) }
 
+// newSession makes a session id for a Listen starting at now.
+func newSession(now time.Time) []byte {
+	session := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(now.UnixNano()))
+	return append(session, rand.Text()[:16]...)
+}
+
 // Listen implements RendezvousServiceServer. The first message is an empty keepalive
 // sent once offers can be received; then offers, with a keepalive when idle.
 func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.RendezvousService_ListenServer) error {
@@ -45,13 +57,20 @@ func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.Ren
 		return fmt.Errorf("listen %s: %w", fp, err)
 	}
 	defer sub.Close()
-	session := make([]byte, 16)
-	rand.Read(session)
-	if err := s.store.Publish(ctx, fp, sessionFrame(session)); err != nil && !errors.Is(err, store.ErrNoListener) {
-		return fmt.Errorf("listen %s: %w", fp, err)
+	session := newSession(time.Now()) // wall time orders events here; it validates nothing
+	if err := s.announce(ctx, fp, session); err != nil {
+		return err
 	}
 	s.log.Debug("listen", "fingerprint", fp, "peer", observed(ctx))
 	return s.serveListen(ctx, stream, sub, session, fp)
+}
+
+// announce publishes session on fp's channel.
+func (s *Server) announce(ctx context.Context, fp identity.Fingerprint, session []byte) error {
+	if err := s.store.Publish(ctx, fp, sessionFrame(session)); err != nil && !errors.Is(err, store.ErrNoListener) {
+		return fmt.Errorf("listen %s: %w", fp, err)
+	}
+	return nil
 }
 
 func (s *Server) serveListen(ctx context.Context, stream rendezvousv1.RendezvousService_ListenServer,
@@ -80,8 +99,13 @@ func (s *Server) serveListen(ctx context.Context, stream rendezvousv1.Rendezvous
 			}
 			switch msg[0] {
 			case frameSession:
-				if !bytes.Equal(msg[1:], session) {
+				switch bytes.Compare(msg[1:], session) {
+				case 1:
 					return fmt.Errorf("listen %s: %w", fp, ErrReplaced)
+				case -1:
+					if err := s.announce(ctx, fp, session); err != nil {
+						return err
+					}
 				}
 			case frameOffer:
 				resp := &rendezvousv1.ListenResponse{}

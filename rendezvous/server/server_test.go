@@ -3,28 +3,15 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -33,9 +20,7 @@ import (
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
-	"github.com/kithnet/kith/rendezvous/server"
 	"github.com/kithnet/kith/shared/identity"
-	"github.com/kithnet/kith/shared/redistest"
 	"github.com/kithnet/kith/shared/signed"
 )
 
@@ -240,291 +225,26 @@ func (rawCodec) Unmarshal(d mem.BufferSlice, v any) error {
 func (rawCodec) Name() string { return "proto" }
 
 // listen opens a Listen stream for k and waits for its first (ready) keepalive.
-func listen(t *testing.T, c rendezvousv1.RendezvousServiceClient, k *identity.Key) rendezvousv1.RendezvousService_ListenClient {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	st, err := c.Listen(ctx, &rendezvousv1.ListenRequest{Auth: rendezvoustest.Auth(t, k, ctxListen, time.Now())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := st.Recv()
-	if err != nil || first.GetOffer() != nil {
-		t.Fatalf("first Listen message = %v, %v; want an empty keepalive", first, err)
-	}
-	return st
-}
 
-// recvOffer reads until an offer arrives, skipping keepalives.
-func recvOffer(t *testing.T, st rendezvousv1.RendezvousService_ListenClient) *rendezvousv1.ListenResponse {
-	t.Helper()
-	for {
-		m, err := st.Recv()
-		if err != nil {
-			t.Fatalf("listen: %v", err)
-		}
-		if m.GetOffer() != nil {
-			return m
-		}
-	}
-}
-
-func TestListenConnect(t *testing.T) {
-	srv := rendezvoustest.Start(t, rendezvous.Config{Keepalive: 50 * time.Millisecond})
-	checkListenConnect(t, srv.Client(t), srv.Client(t))
-}
-
-// checkListenConnect: a registers and listens through ca; b offers through cb.
-func checkListenConnect(t *testing.T, ca, cb rendezvousv1.RendezvousServiceClient) {
-	t.Helper()
-	a, b := rendezvoustest.NewKey(t), rendezvoustest.NewKey(t)
-	afp := a.Public().Fingerprint()
-	connect := func(target identity.Fingerprint) (*rendezvousv1.ConnectResponse, *signedv1.Envelope, error) {
-		offer := rendezvoustest.Offer(t, b, target, connectKind, time.Now(), "198.51.100.7:5000")
-		resp, err := cb.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(target), Offer: offer})
-		return resp, offer, err
-	}
-	_, _, err := connect(afp)
-	wantCode(t, err, codes.NotFound, "no record")
-	recA := register(t, ca, a, time.Now())
-	_, _, err = connect(afp)
-	wantCode(t, err, codes.FailedPrecondition, "not listening")
-
-	st := listen(t, ca, a)
-	resp, offer, err := connect(afp)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	if !proto.Equal(resp.GetRecord(), recA) {
-		t.Fatal("connect did not return the target's signed record")
-	}
-	got := recvOffer(t, st)
-	if !proto.Equal(got.GetOffer(), offer) || got.GetObservedAddress() == "" {
-		t.Fatalf("listener got %v, want the offer with the caller's observed address", got)
-	}
-	// A second Listen replaces the first, which ends with Aborted.
-	st2 := listen(t, ca, a)
-	for {
-		_, err := st.Recv()
-		if err != nil {
-			wantCode(t, err, codes.Aborted, "replaced by a newer Listen")
-			break
-		}
-	}
-	if _, offer, err = connect(afp); err != nil {
-		t.Fatalf("connect after replacement: %v", err)
-	}
-	if got := recvOffer(t, st2); !proto.Equal(got.GetOffer(), offer) {
-		t.Fatal("the replacing Listen did not get the offer")
-	}
-	// An offer signed for someone else is refused.
-	other := rendezvoustest.Offer(t, b, rendezvoustest.NewKey(t).Public().Fingerprint(), connectKind, time.Now())
-	_, err = cb.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(afp), Offer: other})
-	wantCode(t, err, codes.InvalidArgument, "target_fingerprint differs")
-}
-
-func TestTwoInstancesOneRedis(t *testing.T) {
-	r := redistest.Start(t)
-	a := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL()})
-	b := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL()})
-	checkListenConnect(t, a.Client(t), b.Client(t))
-	k := rendezvoustest.NewKey(t)
-	env := register(t, a.Client(t), k, time.Now())
-	assertStored(t, b.Client(t), k, env)
-}
-
-func TestRedisOutage(t *testing.T) {
-	r := redistest.Start(t)
-	srv := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL(), HealthInterval: 100 * time.Millisecond})
+// TestRecordExpires moves an injected clock past the clamped TTL: the record is gone.
+func TestRecordExpires(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := rendezvoustest.Start(t, rendezvous.Config{Now: clock})
 	c := srv.Client(t)
 	k := rendezvoustest.NewKey(t)
-	fp := string(k.Public().Fingerprint())
-	register(t, c, k, time.Now())
-	st := listen(t, c, k)
-
-	r.Stop()
-	waitHealth(t, srv, healthpb.HealthCheckResponse_NOT_SERVING)
-	_, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: fp})
-	wantCode(t, err, codes.Unavailable, "store unavailable")
-	_, err = c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now(), time.Minute)})
-	wantCode(t, err, codes.Unavailable, "store unavailable")
-
-	r.Restart() // an empty Redis: the peer registers again, as it does every TTL
-	waitHealth(t, srv, healthpb.HealthCheckResponse_SERVING)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now(), time.Minute)})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("register still failing 10s after Redis came back: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if _, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: fp}); err != nil {
-		t.Fatalf("lookup after Redis restart: %v", err)
-	}
-	// The Listen stream opened before the outage resubscribes by itself and gets offers.
-	b := rendezvoustest.NewKey(t)
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		offer := rendezvoustest.Offer(t, b, k.Public().Fingerprint(), connectKind, time.Now())
-		_, err := c.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: fp, Offer: offer})
-		if err == nil {
-			if got := recvOffer(t, st); !proto.Equal(got.GetOffer(), offer) {
-				t.Fatal("the listener got another offer than the one sent")
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connect to a listener still failing 10s after Redis came back: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitHealth waits up to 10 s for the gRPC health status want.
-func waitHealth(t *testing.T, srv *rendezvoustest.Server, want healthpb.HealthCheckResponse_ServingStatus) {
-	t.Helper()
-	conn, err := grpc.NewClient(srv.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	env := rendezvoustest.Registration(t, k, clock(), time.Second, "192.0.2.1:1") // clamped to 30 s
+	if _, err := c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: env}); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	hc := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := hc.Check(ctxT(t), &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health = %v, %v after 10s; want %v", resp.GetStatus(), err, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func TestStopDrainsListen(t *testing.T) {
-	srv := rendezvoustest.Start(t, rendezvous.Config{})
-	c := srv.Client(t)
-	k := rendezvoustest.NewKey(t)
-	st := listen(t, c, k)
-	done := make(chan error, 1)
-	go func() { done <- srv.Instance.Stop() }()
-	for {
-		_, err := st.Recv()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				wantCode(t, err, codes.Unavailable, "shutting down")
-			}
-			break
-		}
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not return within 5s")
-	}
-}
-
-func TestRateLimit(t *testing.T) {
-	srv := rendezvoustest.Start(t, rendezvous.Config{RateLimit: server.RateLimit{PerIP: 3, PerFingerprint: 2}})
-	c := srv.Client(t)
-	k := rendezvoustest.NewKey(t)
-	register(t, c, k, time.Now())
-	register(t, c, k, time.Now().Add(time.Millisecond))
-	_, err := c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now().Add(2*time.Millisecond), time.Minute)})
-	wantCode(t, err, codes.ResourceExhausted, "rate limit exceeded: slow down and retry later (2 requests per 1m0s for fp:")
-	_, err = c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(k.Public().Fingerprint())})
-	wantCode(t, err, codes.ResourceExhausted, "client 127.0.0.1: rate limit exceeded")
-}
-
-// TestTwoInstancesOneCluster is TestTwoInstancesOneRedis on a Redis Cluster: offers
-// cross instances by sharded pub/sub.
-func TestTwoInstancesOneCluster(t *testing.T) {
-	cl := redistest.StartCluster(t)
-	a := rendezvoustest.Start(t, rendezvous.Config{RedisCluster: cl.Addrs()})
-	b := rendezvoustest.Start(t, rendezvous.Config{RedisCluster: cl.Addrs()})
-	checkListenConnect(t, a.Client(t), b.Client(t))
-}
-
-func TestTLS(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t)
-	srv := rendezvoustest.Start(t, rendezvous.Config{TLSCert: certFile, TLSKey: keyFile})
-	conn, err := grpc.NewClient(srv.GRPC, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	register(t, rendezvousv1.NewRendezvousServiceClient(conn), rendezvoustest.NewKey(t), time.Now())
-	_, err = srv.Client(t).Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(rendezvoustest.NewKey(t).Public().Fingerprint())})
-	if status.Code(err) != codes.Unavailable {
-		t.Fatalf("plaintext call to a TLS server: %v, want Unavailable", err)
-	}
-}
-
-// selfSigned writes a certificate for 127.0.0.1 and its key, and returns a pool trusting it.
-func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kith-rendezvous test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
-// TestConnectionLimits: a connection gets at most MaxStreams concurrent streams (more wait),
-// while another connection is unaffected.
-func TestConnectionLimits(t *testing.T) {
-	srv := rendezvoustest.Start(t, rendezvous.Config{MaxStreams: 1})
-	c := srv.Client(t)
-	listen(t, c, rendezvoustest.NewKey(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err := c.Lookup(ctx, &rendezvousv1.LookupRequest{Fingerprint: string(rendezvoustest.NewKey(t).Public().Fingerprint())})
-	wantCode(t, err, codes.DeadlineExceeded, "")
-	_, err = srv.Client(t).Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(rendezvoustest.NewKey(t).Public().Fingerprint())})
-	wantCode(t, err, codes.NotFound, "no record")
-}
-
-// TestRateLimitSharedThroughRedis: the per-key budget is one budget across instances.
-func TestRateLimitSharedThroughRedis(t *testing.T) {
-	r := redistest.Start(t)
-	limits := server.RateLimit{PerFingerprint: 2}
-	a := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL(), RateLimit: limits})
-	b := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL(), RateLimit: limits})
-	k := rendezvoustest.NewKey(t)
-	register(t, a.Client(t), k, time.Now())
-	register(t, b.Client(t), k, time.Now().Add(time.Millisecond))
-	_, err := a.Client(t).Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now().Add(2*time.Millisecond), time.Minute)})
-	wantCode(t, err, codes.ResourceExhausted, "rate limit exceeded")
+	mu.Lock()
+	now = now.Add(29 * time.Second)
+	mu.Unlock()
+	assertStored(t, c, k, env)
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	_, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(k.Public().Fingerprint())})
+	wantCode(t, err, codes.NotFound, "expired")
 }

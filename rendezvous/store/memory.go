@@ -28,7 +28,7 @@ type memRecord struct {
 }
 
 type memWindow struct {
-	start time.Time
+	end   time.Time
 	count int
 }
 
@@ -66,8 +66,10 @@ func (m *Memory) write() {
 			delete(m.claims, k)
 		}
 	}
-	for k := range m.windows {
-		delete(m.windows, k) // counters restart at worst one window early
+	for k, w := range m.windows {
+		if !now.Before(w.end) {
+			delete(m.windows, k)
+		}
 	}
 }
 
@@ -141,8 +143,8 @@ func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.D
 	}
 	now := m.now()
 	w := m.windows[key]
-	if w.start.IsZero() || !now.Before(w.start.Add(window)) {
-		w = memWindow{start: now}
+	if !now.Before(w.end) {
+		w = memWindow{end: now.Add(window)}
 	}
 	w.count++
 	m.windows[key] = w

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -208,4 +209,32 @@ func TestRedisCluster(t *testing.T) {
 		t.Cleanup(func() { r.Close() })
 		return harness{s: r, advance: time.Sleep}
 	})
+}
+
+// TestMemorySweeps checks that expired entries do not accumulate in the memory store.
+func TestMemorySweeps(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	m := NewMemory(clock.Now)
+	defer m.Close()
+	ctx := context.Background()
+	for i := range 2 * sweepEvery {
+		fp := identity.Fingerprint(fmt.Sprintf("fp%d", i))
+		must(t, m.Put(ctx, fp, Record{Envelope: []byte("x"), TimestampMs: 1}, time.Second))
+		if _, err := m.Claim(ctx, string(fp), time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Allow(ctx, string(fp), 1, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add(2 * time.Second)
+	for i := range sweepEvery {
+		must(t, m.Put(ctx, identity.Fingerprint(fmt.Sprintf("new%d", i)), Record{TimestampMs: 1}, time.Minute))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.records) > sweepEvery || len(m.claims) != 0 || len(m.windows) != 0 {
+		t.Fatalf("after expiry and a sweep: %d records, %d claims, %d windows; want only the %d live records",
+			len(m.records), len(m.claims), len(m.windows), sweepEvery)
+	}
 }

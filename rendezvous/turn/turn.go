@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/logging"
 	pturn "github.com/pion/turn/v2"
 
 	"github.com/kithnet/kith/rendezvous/metrics"
@@ -73,12 +72,10 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, held: map[string]int{}}
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelDisabled
 	srv, err := pturn.NewServer(pturn.ServerConfig{
 		Realm:         cfg.Realm,
 		AuthHandler:   s.auth,
-		LoggerFactory: lf,
+		LoggerFactory: slogFactory{cfg.Logger},
 		PacketConnConfigs: []pturn.PacketConnConfig{{
 			PacketConn: cfg.PacketConn,
 			RelayAddressGenerator: &quotaGenerator{s: s, RelayAddressGenerator: &pturn.RelayAddressGeneratorStatic{

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/kithnet/kith/rendezvous"
 )
@@ -27,6 +28,7 @@ trust it for authenticity: everything it returns is signed by the peer it descri
 
 Every flag can also be set in the environment as KITH_RENDEZVOUS_<FLAG>, upper case with
 dashes as underscores (KITH_RENDEZVOUS_TURN_SECRET); a flag on the command line wins.
+Prefer the environment for --turn-secret: command lines are visible to every local user.
 
 Usage:
   kith-rendezvous [flags]
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&cfg.Metrics, "metrics", "", "HTTP `address` serving Prometheus /metrics; empty: off")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM) for gRPC")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key `file` (PEM) for gRPC")
+	fs.DurationVar(&cfg.Limits.ClockWindow, "clock-window", 60*time.Second, "how far a signed timestamp may lie from server time, either way")
+	fs.IntVar(&cfg.TURNQuota, "turn-quota", 8, "most TURN allocations one user may hold at once")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info, warn or error")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, usage)

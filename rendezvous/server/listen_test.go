@@ -1,0 +1,128 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/rendezvous"
+	"github.com/kithnet/kith/rendezvous/rendezvoustest"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// listen opens a Listen stream for k and waits for its first (ready) keepalive.
+func listen(t *testing.T, c rendezvousv1.RendezvousServiceClient, k *identity.Key) rendezvousv1.RendezvousService_ListenClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	st, err := c.Listen(ctx, &rendezvousv1.ListenRequest{Auth: rendezvoustest.Auth(t, k, ctxListen, time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Recv()
+	if err != nil || first.GetOffer() != nil {
+		t.Fatalf("first Listen message = %v, %v; want an empty keepalive", first, err)
+	}
+	return st
+}
+
+// recvOffer reads until an offer arrives, skipping keepalives.
+func recvOffer(t *testing.T, st rendezvousv1.RendezvousService_ListenClient) *rendezvousv1.ListenResponse {
+	t.Helper()
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		if m.GetOffer() != nil {
+			return m
+		}
+	}
+}
+
+func TestListenConnect(t *testing.T) {
+	srv := rendezvoustest.Start(t, rendezvous.Config{Keepalive: 50 * time.Millisecond})
+	checkListenConnect(t, srv.Client(t), srv.Client(t))
+}
+
+// checkListenConnect: a registers and listens through ca; b offers through cb.
+func checkListenConnect(t *testing.T, ca, cb rendezvousv1.RendezvousServiceClient) {
+	t.Helper()
+	a, b := rendezvoustest.NewKey(t), rendezvoustest.NewKey(t)
+	afp := a.Public().Fingerprint()
+	connect := func(target identity.Fingerprint) (*rendezvousv1.ConnectResponse, *signedv1.Envelope, error) {
+		offer := rendezvoustest.Offer(t, b, target, connectKind, time.Now(), "198.51.100.7:5000")
+		resp, err := cb.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(target), Offer: offer})
+		return resp, offer, err
+	}
+	_, _, err := connect(afp)
+	wantCode(t, err, codes.NotFound, "no record")
+	recA := register(t, ca, a, time.Now())
+	_, _, err = connect(afp)
+	wantCode(t, err, codes.FailedPrecondition, "not listening")
+
+	st := listen(t, ca, a)
+	resp, offer, err := connect(afp)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	if !proto.Equal(resp.GetRecord(), recA) {
+		t.Fatal("connect did not return the target's signed record")
+	}
+	got := recvOffer(t, st)
+	if !proto.Equal(got.GetOffer(), offer) || got.GetObservedAddress() == "" {
+		t.Fatalf("listener got %v, want the offer with the caller's observed address", got)
+	}
+	// A second Listen replaces the first, which ends with Aborted.
+	st2 := listen(t, ca, a)
+	for {
+		_, err := st.Recv()
+		if err != nil {
+			wantCode(t, err, codes.Aborted, "replaced by a newer Listen")
+			break
+		}
+	}
+	if _, offer, err = connect(afp); err != nil {
+		t.Fatalf("connect after replacement: %v", err)
+	}
+	if got := recvOffer(t, st2); !proto.Equal(got.GetOffer(), offer) {
+		t.Fatal("the replacing Listen did not get the offer")
+	}
+	// An offer signed for someone else is refused.
+	other := rendezvoustest.Offer(t, b, rendezvoustest.NewKey(t).Public().Fingerprint(), connectKind, time.Now())
+	_, err = cb.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(afp), Offer: other})
+	wantCode(t, err, codes.InvalidArgument, "target_fingerprint differs")
+}
+
+func TestStopDrainsListen(t *testing.T) {
+	srv := rendezvoustest.Start(t, rendezvous.Config{})
+	c := srv.Client(t)
+	k := rendezvoustest.NewKey(t)
+	st := listen(t, c, k)
+	done := make(chan error, 1)
+	go func() { done <- srv.Instance.Stop() }()
+	for {
+		_, err := st.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				wantCode(t, err, codes.Unavailable, "shutting down")
+			}
+			break
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not return within 5s")
+	}
+}
