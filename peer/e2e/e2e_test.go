@@ -60,6 +60,7 @@ func TestScripts(t *testing.T) {
 			"exits":      cmdExits,
 			"eventually": cmdEventually,
 			"httpget":    cmdHTTPGet,
+			"tamperpeer": cmdTamperPeer,
 		},
 	})
 }
