@@ -10,22 +10,22 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/profile"
+	"github.com/kithnet/kith/peer/syncer"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
-// Errors a caller may test for with errors.Is.
+// Errors a caller may test for with errors.Is: the sync's own, as the crawler reads a
+// feed the way the puller does (syncer.ParseChanges, syncer.FetchPosts).
 var (
 	// ErrTampered means a peer served something that does not verify as its own: a bad
 	// signature, a forged author, or a post other than the one asked for. Nothing of
 	// that step is indexed and the peer's cursor stays.
-	ErrTampered = errors.New("peer served data that does not verify")
+	ErrTampered = syncer.ErrTampered
 	// ErrProtocol means a peer's answer breaks the sync protocol.
-	ErrProtocol = errors.New("peer's answer breaks the sync protocol")
+	ErrProtocol = syncer.ErrProtocol
 )
 
 // Config configures a Crawler. Zero fields take the defaults.
@@ -287,71 +287,31 @@ func (p *peerCrawl) profile(ctx context.Context) error {
 	return nil
 }
 
-// step turns one Changes answer into a verified batch of public posts.
+// step turns one Changes answer into a verified batch, and takes the edges that its
+// public posts mention. A private post served to a stranger verifies but is not indexed
+// (Apply keeps only public ones) and gives no edges.
 func (p *peerCrawl) step(ctx context.Context, since uint64, resp *syncv1.ChangesResponse) (Batch, error) {
-	b := Batch{Cursor: resp.GetLastSeq()}
-	if b.Cursor < since {
-		return b, fmt.Errorf("%w: last_seq %d is before since %d", ErrProtocol, b.Cursor, since)
-	}
-	want := map[post.ID]bool{}
-	var ids [][]byte
-	for _, ch := range resp.GetChanges() {
-		id, err := post.ParseID(ch.GetPostId())
-		if err != nil || ch.GetSeq() <= since || ch.GetSeq() > b.Cursor {
-			return b, fmt.Errorf("%w: bad change %v", ErrProtocol, ch)
-		}
-		switch ch.GetKind() {
-		case syncv1.ChangeKind_CHANGE_KIND_POST:
-			if !want[id] {
-				want[id] = true
-				ids = append(ids, id[:])
-			}
-		case syncv1.ChangeKind_CHANGE_KIND_REVOKED:
-			b.Gone = append(b.Gone, id)
-		default:
-			return b, fmt.Errorf("%w: unknown change kind %v", ErrProtocol, ch.GetKind())
-		}
-	}
-	for len(ids) > 0 {
-		k := min(len(ids), 1000)
-		if err := p.pace(ctx); err != nil {
-			return b, err
-		}
-		got, err := p.cl.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: ids[:k]})
-		if err != nil {
-			return b, fmt.Errorf("get posts: %w", err)
-		}
-		ids = ids[k:]
-		for _, env := range got.GetPosts() {
-			v, err := p.verify(env, want)
-			if err != nil {
-				p.c.log.Warn("crawl: rejected a post", "peer", p.peer.ID(), "err", err)
-				return b, fmt.Errorf("%w: %w", ErrTampered, err)
-			}
-			delete(want, post.ID(v.Payload.GetId()))
-			b.Posts = append(b.Posts, v)
-		}
-	}
-	return b, nil
-}
-
-// verify opens one envelope as the peer's own post, one that was asked for. A private
-// post served to a stranger verifies but is not indexed (Apply keeps only public ones);
-// its mentions are not edges.
-func (p *peerCrawl) verify(env *signedv1.Envelope, want map[post.ID]bool) (Verified, error) {
-	pl, err := post.OpenFrom(env, p.peer)
+	st, err := syncer.ParseChanges(since, resp)
+	b := Batch{Cursor: st.Cursor, Gone: st.Revoked}
 	if err != nil {
-		return Verified{}, err
+		return b, err
 	}
-	if !want[post.ID(pl.GetId())] {
-		return Verified{}, fmt.Errorf("post %x was not asked for", pl.GetId())
+	b.Posts, err = syncer.FetchPosts(ctx, p.cl, p.peer, st.Fetch, p.pace)
+	if err != nil {
+		if errors.Is(err, ErrTampered) {
+			p.c.log.Warn("crawl: rejected a post", "peer", p.peer.ID(), "err", err)
+		}
+		return b, err
 	}
-	if pl.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC && !pl.GetDeleted() {
-		for _, k := range Mentions(pl.GetText()) {
+	for _, v := range b.Posts {
+		if v.Payload.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC || v.Payload.GetDeleted() {
+			continue
+		}
+		for _, k := range Mentions(v.Payload.GetText()) {
 			if k != p.peer {
 				p.edges = append(p.edges, profile.Follow{Key: k})
 			}
 		}
 	}
-	return Verified{Envelope: env, Payload: pl}, nil
+	return b, nil
 }

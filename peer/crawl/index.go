@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -126,16 +127,11 @@ func putPeer(tx *bolt.Tx, k identity.PublicKey, ps PeerState) error {
 	return tx.Bucket(bPeers).Put(k[:], v)
 }
 
-// Verified is a public post whose envelope verified as its author's.
-type Verified struct {
-	Envelope *signedv1.Envelope
-	Payload  *postv1.Payload
-}
-
 // Batch is one verified step of a peer's feed.
 type Batch struct {
-	// Posts are verified public posts by the peer (tombstones remove).
-	Posts []Verified
+	// Posts are the peer's verified posts (syncer.FetchPosts); only public ones are
+	// indexed, and a tombstone or a private version removes the post.
+	Posts []store.Verified
 	// Gone are posts the peer withdrew from strangers (made private): removed.
 	Gone []post.ID
 	// Cursor is where the next step starts.
@@ -228,7 +224,7 @@ func entryKeys(author identity.PublicKey, p *postv1.Payload) (tags [][]byte, byA
 	return tags, byAuthor, byTime
 }
 
-func index(tx *bolt.Tx, author identity.PublicKey, v Verified) error {
+func index(tx *bolt.Tx, author identity.PublicKey, v store.Verified) error {
 	raw, err := proto.Marshal(v.Envelope)
 	if err != nil {
 		return err
