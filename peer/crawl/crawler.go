@@ -34,7 +34,7 @@ type Config struct {
 	Index *Index
 	// Dialer reaches peers (Direct, or a rendezvous dialer).
 	Dialer Dialer
-	// MaxPeers is the crawl's budget of peers to visit; 100 when zero.
+	// MaxPeers is the crawl's budget of peers to dial (reached or not); 100 when zero.
 	MaxPeers int
 	// MaxPosts is the crawl's budget of posts to index; 100000 when zero.
 	MaxPosts int
@@ -113,11 +113,12 @@ func (c *Crawler) Run(ctx context.Context, seeds []profile.Follow) (Summary, err
 	for _, s := range seeds {
 		q.add(s)
 	}
+	tried := 0 // peers dialled, reached or not: the peer budget bounds the time spent
 	for f, ok := q.next(); ok; f, ok = q.next() {
 		if ctx.Err() != nil {
 			return sum, ctx.Err()
 		}
-		if sum.Visited >= c.cfg.MaxPeers || sum.Indexed >= c.cfg.MaxPosts {
+		if tried >= c.cfg.MaxPeers || sum.Indexed >= c.cfg.MaxPosts {
 			sum.Budget = true
 			break
 		}
@@ -126,6 +127,9 @@ func (c *Crawler) Run(ctx context.Context, seeds []profile.Follow) (Summary, err
 		sum.Removed += n.Removed
 		for _, e := range edges {
 			q.add(e)
+		}
+		if !errors.Is(err, ErrNoAddress) {
+			tried++
 		}
 		if err != nil {
 			c.log.Warn("crawl: peer failed", "peer", f.Key.ID(), "err", err)
