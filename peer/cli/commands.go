@@ -114,7 +114,7 @@ crawlers and search engines included, may read about you: by default only your I
                          be dialled directly (crawlers in direct mode need one). It
                          replaces the list; 'none' stops publishing it. Off by default.
   --public-name on|off   publish your name too (off by default)`},
-		{name: "crawl", args: "--seed ID[@HOST:PORT][,...] --index FILE [--max-peers N] [--max-posts N] [--rate R] [--rendezvous HOST:PORT|none]", summary: "crawl public posts into a search index (no daemon needed)", run: runCrawl, help: `
+		{name: "crawl", args: "--seed ID[@HOST:PORT][,...] --index FILE [--max-peers N] [--max-posts N] [--rate R] [--rendezvous HOST:PORT[,...]|none]", summary: "crawl public posts into a search index (no daemon needed)", run: runCrawl, help: `
 Reaches peers as a stranger over the sync API, pulls their public posts (nothing else is
 served to strangers), verifies every signature, and indexes them in FILE (bbolt; created
 when missing, with the crawler's own identity key inside). It follows edges
@@ -127,10 +127,14 @@ in public posts. A second run resumes from each peer's cursor.
   --max-peers N      visit at most N peers (default 100)
   --max-posts N      index at most N posts in this run (default 100000)
   --rate R           at most R requests per second to any one peer (default 20)
-  --rendezvous ADDR  reach peers through a rendezvous; only none (direct) in this build
+  --rendezvous LIST  rendezvous servers (HOST:PORT, comma-separated) to look peers up
+                     in: a bare ID is dialled at the candidates of its own signed
+                     registration. No hole punching or relay yet: a peer must accept
+                     packets at one of its candidates. Default: none (direct mode).
 
 In direct mode a discovered ID is followed only when an address is known for it: a
-seed's, or one its publisher gave with it in a public follow list (ID@HOST:PORT).
+seed's, one its publisher gave with it in a public follow list (ID@HOST:PORT), or one
+the index remembers.
 Exits 1 when a peer failed (unreachable, or served data that does not verify: nothing
 of it is indexed); the summary names each.`},
 		{name: "search", args: "--index FILE [--json] [--limit N] QUERY", summary: "search an index made by 'kith crawl'", run: runSearch, help: `

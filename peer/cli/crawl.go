@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kithnet/kith/peer/crawl"
+	"github.com/kithnet/kith/peer/discovery"
 )
 
 func runCrawl(ctx context.Context, c *call) error {
@@ -40,8 +41,14 @@ func runCrawl(ctx context.Context, c *call) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	var servers []string
 	if r := strings.TrimSpace(*rdv); r != "none" && r != "" {
-		return errors.New("--rendezvous: crawling through a rendezvous is not in this build yet; use direct seeds ID@HOST:PORT with --rendezvous none")
+		for _, a := range splitList(r) {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return usagef("--rendezvous %q: want HOST:PORT[,HOST:PORT...] or none", a)
+			}
+			servers = append(servers, a)
+		}
 	}
 	ix, err := crawl.OpenIndex(*indexPath)
 	if err != nil {
@@ -58,9 +65,17 @@ func runCrawl(ctx context.Context, c *call) error {
 		return err
 	}
 	defer d.Close()
+	var dialer crawl.Dialer = d
+	if len(servers) > 0 {
+		finder, err := discovery.New(discovery.Config{Key: key, Servers: servers, Logger: log})
+		if err != nil {
+			return err
+		}
+		dialer = crawl.Lookup{Direct: d, Finder: finder}
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cr := crawl.New(crawl.Config{Index: ix, Dialer: d, MaxPeers: *maxPeers, MaxPosts: *maxPosts,
+	cr := crawl.New(crawl.Config{Index: ix, Dialer: dialer, MaxPeers: *maxPeers, MaxPosts: *maxPosts,
 		PeerInterval: time.Duration(float64(time.Second) / *rate), Logger: log})
 	sum, err := cr.Run(ctx, seeds)
 	fmt.Fprintf(c.env.Stdout, "crawled %d peers: %d posts indexed, %d removed, %d peers failed\n",

@@ -28,7 +28,7 @@ func runProfile(ctx context.Context, c *call) error {
 			for _, s := range list {
 				f, err := profile.ParseFollow(s)
 				if err != nil {
-					return usagef("--public-follows: %v; want ID[@HOST:PORT]... or none", err)
+					return usagef("--public-follows: %v, or none", err)
 				}
 				req.PublicFollows = append(req.PublicFollows, &localv1.PublicFollow{Id: string(f.Key.ID()), Address: f.Addr})
 			}

@@ -112,6 +112,7 @@ func TestCrawl(t *testing.T) {
 	publish(t, a, "secret #kith plans", false)
 	time.Sleep(2 * time.Millisecond)
 	a2 := publish(t, a, "more #kith news", true)
+	time.Sleep(2 * time.Millisecond) // distinct times: the order below is by time
 	b1 := publish(t, b, "#kith says hi to "+string(c.Key.ID()), true)
 	publish(t, c, "#kith from c", true)
 	publish(t, tm, "#kith forged", true)

@@ -26,8 +26,13 @@ const (
 	MaxAddress = 255
 )
 
-// ErrInvalid means a profile or a follow entry breaks a rule (the message says which).
-var ErrInvalid = errors.New("invalid public profile")
+// Errors a caller may test for with errors.Is.
+var (
+	// ErrInvalid means a profile breaks a rule (the message says which).
+	ErrInvalid = errors.New("invalid public profile")
+	// ErrBadFollow means a follow entry or seed is not ID or ID@HOST:PORT.
+	ErrBadFollow = errors.New("want ID or ID@HOST:PORT")
+)
 
 // Follow is one entry of a public follow list.
 type Follow struct {
@@ -62,12 +67,12 @@ func ParseFollow(s string) (Follow, error) {
 	id, addr, hasAddr := strings.Cut(s, "@")
 	k, err := identity.ParseID(id)
 	if err != nil {
-		return Follow{}, fmt.Errorf("%w: %q: %w", ErrInvalid, clip(s), err)
+		return Follow{}, fmt.Errorf("%q: %w (%w)", clip(s), err, ErrBadFollow)
 	}
 	f := Follow{Key: k}
 	if hasAddr {
 		if err := CheckAddr(addr); err != nil {
-			return Follow{}, fmt.Errorf("%w: %q: %w", ErrInvalid, clip(s), err)
+			return Follow{}, fmt.Errorf("%q: %w (%w)", clip(s), err, ErrBadFollow)
 		}
 		f.Addr = addr
 	}
