@@ -26,7 +26,7 @@ import (
 // no politeness delay) beside the peer-sync initial sync (syncer.Puller into a fresh
 // store as a friend) of the same n public posts from the same in-process peer over the
 // kith transport on loopback, in the same run, and reports their ratio. Both write with
-// fsync, in batches of 500.
+// fsync, in batches of 500; each pass starts from an empty store or index.
 func BenchmarkCrawl(b *testing.B) {
 	const n = 10000
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -44,8 +44,11 @@ func BenchmarkCrawl(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := 0; i < b.N; i++ {
-		syncRate := pullRate(b, author, n, log)
-		crawlRate := crawlRate(b, author, n, log)
+		// The machine is shared and fsync latency wanders: run each twice, in the order
+		// sync, crawl, crawl, sync, and compare the better of each.
+		s1, c1 := pullRate(b, author, n, log), crawlRate(b, author, n, log)
+		c2, s2 := crawlRate(b, author, n, log), pullRate(b, author, n, log)
+		syncRate, crawlRate := max(s1, s2), max(c1, c2)
 		b.ReportMetric(syncRate, "sync-posts/s")
 		b.ReportMetric(crawlRate, "crawl-posts/s")
 		b.ReportMetric(crawlRate/syncRate, "crawl/sync")
