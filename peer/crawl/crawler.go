@@ -43,7 +43,8 @@ type Config struct {
 	PeerInterval time.Duration
 	// BatchSize is how many changes one request asks for; 500 when zero.
 	BatchSize int
-	// PeerTimeout bounds the time spent on one peer; 30s when zero.
+	// PeerTimeout bounds the time spent on one peer in one run (what is indexed by then
+	// stays, and the next run resumes from the cursor); 2 minutes when zero.
 	PeerTimeout time.Duration
 	// Logger receives rejections and progress; slog.Default() when nil.
 	Logger *slog.Logger
@@ -94,7 +95,7 @@ func New(cfg Config) *Crawler {
 		cfg.BatchSize = 500
 	}
 	if cfg.PeerTimeout <= 0 {
-		cfg.PeerTimeout = 30 * time.Second
+		cfg.PeerTimeout = 2 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
