@@ -61,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"eventually": cmdEventually,
 			"httpget":    cmdHTTPGet,
 			"tamperpeer": cmdTamperPeer,
+			"rdvpeer":    cmdRdvPeer,
 		},
 	})
 }
