@@ -107,6 +107,45 @@ whom.
 
   --from ID         the friend to ask first
   --addr HOST:PORT  where that friend's node listens`},
+		{name: "profile", args: "[--public-follows ID[@HOST:PORT]...|none] [--public-name on|off]", summary: "show or change what my public profile publishes", run: runProfile, help: `
+Without flags, shows your public profile settings. Your public profile is what anyone,
+crawlers and search engines included, may read about you: by default only your ID.
+
+  --public-follows LIST  publish a follow list: IDs (comma-separated, or one per
+                         argument), each optionally with @HOST:PORT where that node may
+                         be dialled directly (crawlers in direct mode need one). It
+                         replaces the list; 'none' stops publishing it. Off by default.
+  --public-name on|off   publish your name too (off by default)`},
+		{name: "crawl", args: "--seed ID[@HOST:PORT][,...] --index FILE [--max-peers N] [--max-posts N] [--rate R] [--rendezvous HOST:PORT[,...]|none]", summary: "crawl public posts into a search index (no daemon needed)", run: runCrawl, help: `
+Reaches peers as a stranger over the sync API, pulls their public posts (nothing else is
+served to strangers), verifies every signature, and indexes them in FILE (bbolt; created
+when missing, with the crawler's own identity key inside). It follows edges
+breadth-first: public follow lists ('kith profile --public-follows') and IDs mentioned
+in public posts. A second run resumes from each peer's cursor.
+
+  --seed LIST        where to start: ID@HOST:PORT dials that address (direct mode); a
+                     bare ID is reached at an address the index remembers
+  --index FILE       the index to write
+  --max-peers N      visit at most N peers (default 100)
+  --max-posts N      index at most N posts in this run (default 100000)
+  --rate R           at most R requests per second to any one peer (default 20)
+  --rendezvous LIST  rendezvous servers (HOST:PORT, comma-separated) to look peers up
+                     in: a bare ID is dialled at the candidates of its own signed
+                     registration. No hole punching or relay yet: a peer must accept
+                     packets at one of its candidates. Default: none (direct mode).
+
+In direct mode a discovered ID is followed only when an address is known for it: a
+seed's, one its publisher gave with it in a public follow list (ID@HOST:PORT), or one
+the index remembers.
+Exits 1 when a peer failed (unreachable, or served data that does not verify: nothing
+of it is indexed); the summary names each.`},
+		{name: "search", args: "--index FILE [--json] [--limit N] QUERY", summary: "search an index made by 'kith crawl'", run: runSearch, help: `
+Answers QUERY from the index, newest first: #tag (a hashtag), from:ID (an author) and
+words, all of which must match. Each result shows its author's ID and whether its
+signature verified again just now.
+
+  --json     a list of {"id", "author", "text", "tags", "created", "updated", "verified"}
+  --limit N  at most N results (default 100; 0: all)`},
 	}
 }
 

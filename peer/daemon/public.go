@@ -26,13 +26,18 @@ type PublicSource struct {
 // NewPublicSource returns the public face's view of st.
 func NewPublicSource(st *store.Store) *PublicSource { return &PublicSource{st: st} }
 
-// Profile returns the person's ID; their name and follow list stay unpublished.
+// Profile returns the person's ID, and their name and follow list when they published
+// them (kith profile); nothing else of their friends.
 func (p *PublicSource) Profile(ctx context.Context) (public.Profile, error) {
-	k, err := p.st.Key()
+	pp, err := p.st.PublicProfile()
 	if err != nil {
 		return public.Profile{}, err
 	}
-	return public.Profile{ID: k.Public()}, nil
+	out := public.Profile{ID: pp.Owner, Name: pp.Name}
+	for _, f := range pp.Follows {
+		out.Follows = append(out.Follows, f.Key)
+	}
+	return out, nil
 }
 
 // everPublic lists the own posts some version of which was public, newest first.

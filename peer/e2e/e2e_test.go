@@ -62,6 +62,8 @@ func TestScripts(t *testing.T) {
 			"eventually": cmdEventually,
 			"httpget":    cmdHTTPGet,
 			"flipbyte":   cmdFlipByte,
+			"tamperpeer": cmdTamperPeer,
+			"rdvpeer":    cmdRdvPeer,
 		},
 	})
 }

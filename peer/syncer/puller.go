@@ -19,12 +19,12 @@ import (
 
 // Errors a caller may test for with errors.Is.
 var (
-	// ErrTampered means a friend served something that does not verify as theirs: a bad
+	// ErrTampered means a peer served something that does not verify as theirs: a bad
 	// signature, a forged author, a post other than the one asked for, or a blob that
 	// does not match its hash. Nothing of that step is stored.
-	ErrTampered = errors.New("friend served data that does not verify")
-	// ErrProtocol means a friend's answer breaks the sync protocol.
-	ErrProtocol = errors.New("friend's answer breaks the sync protocol")
+	ErrTampered = errors.New("peer served data that does not verify")
+	// ErrProtocol means a peer's answer breaks the sync protocol.
+	ErrProtocol = errors.New("peer's answer breaks the sync protocol")
 )
 
 // PullerConfig configures a Puller.
@@ -132,64 +132,17 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 
 // step turns one Changes answer into a verified batch.
 func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, since uint64, resp *syncv1.ChangesResponse) (store.Batch, int, error) {
-	b := store.Batch{Cursor: resp.GetLastSeq()}
-	if b.Cursor < since {
-		return b, 0, fmt.Errorf("%w: last_seq %d is before since %d", ErrProtocol, b.Cursor, since)
+	st, err := ParseChanges(since, resp)
+	b := store.Batch{Cursor: st.Cursor, Revoked: st.Revoked}
+	if err != nil {
+		return b, 0, err
 	}
-	if resp.GetMore() && b.Cursor == since {
-		return b, 0, fmt.Errorf("%w: more to come, but last_seq did not move from %d", ErrProtocol, since)
-	}
-	want := map[post.ID]bool{}
-	var ids [][]byte
-	for _, ch := range resp.GetChanges() {
-		id, err := post.ParseID(ch.GetPostId())
-		if err != nil || ch.GetSeq() <= since || ch.GetSeq() > b.Cursor {
-			return b, 0, fmt.Errorf("%w: bad change %v", ErrProtocol, ch)
-		}
-		switch ch.GetKind() {
-		case syncv1.ChangeKind_CHANGE_KIND_POST:
-			if !want[id] {
-				want[id] = true
-				ids = append(ids, id[:])
-			}
-		case syncv1.ChangeKind_CHANGE_KIND_REVOKED:
-			b.Revoked = append(b.Revoked, id)
-		default:
-			return b, 0, fmt.Errorf("%w: unknown change kind %v", ErrProtocol, ch.GetKind())
-		}
-	}
-	for len(ids) > 0 {
-		asked := ids[:min(len(ids), MaxIDs)]
-		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: asked})
-		if err != nil {
-			return b, 0, fmt.Errorf("get posts: %w", err)
-		}
-		opened, err := openAll(got.GetPosts(), friend)
-		for i, pl := range opened {
-			if err == nil && !want[post.ID(pl.GetId())] {
-				err = fmt.Errorf("post %x was not asked for", pl.GetId())
-			}
-			if err != nil {
-				break
-			}
-			delete(want, post.ID(pl.GetId())) // a second copy of one id is not accepted
-			b.Posts = append(b.Posts, store.Verified{Envelope: got.GetPosts()[i], Payload: pl})
-		}
-		if err != nil {
+	b.Posts, err = FetchPosts(ctx, c, friend, st.Fetch, nil)
+	if err != nil {
+		if errors.Is(err, ErrTampered) {
 			p.log.Warn("rejected a post a friend served", "friend", friend.ID(), "err", err)
-			return b, 0, fmt.Errorf("%w: %w", ErrTampered, err)
 		}
-		// The server leaves out posts we may not see and, past its answer size, the
-		// rest: ask again for what is still wanted until an answer brings nothing.
-		var again [][]byte
-		if len(got.GetPosts()) > 0 {
-			for _, id := range asked {
-				if want[post.ID(id)] {
-					again = append(again, id)
-				}
-			}
-		}
-		ids = append(again, ids[len(asked):]...)
+		return b, 0, err
 	}
 	blobs, err := p.fetchBlobs(ctx, c, friend, b.Posts)
 	return b, blobs, err

@@ -145,12 +145,13 @@ const (
 	ContextTurnCredentials Context = "kith/turn-credentials/v1"
 	ContextPost            Context = "kith/post/v1"
 	ContextRecoveryKit     Context = "kith/recovery-kit/v1"
+	ContextPublicProfile   Context = "kith/public-profile/v1"
 )
 
 // Contexts lists every context, for tests that check they stay prefix-free.
 var Contexts = []Context{
 	ContextRegistration, ContextUnregister, ContextListen, ContextOffer,
-	ContextTurnCredentials, ContextPost, ContextRecoveryKit,
+	ContextTurnCredentials, ContextPost, ContextRecoveryKit, ContextPublicProfile,
 }
 
 // message returns context || payload.

@@ -88,6 +88,327 @@ func (AudienceKind) EnumDescriptor() ([]byte, []int) {
 	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{0}
 }
 
+// PublicFollow is one entry of the public follow list.
+type PublicFollow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the followed person's ID.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// address is a host:port published with it, or empty.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicFollow) Reset() {
+	*x = PublicFollow{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicFollow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicFollow) ProtoMessage() {}
+
+func (x *PublicFollow) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicFollow.ProtoReflect.Descriptor instead.
+func (*PublicFollow) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PublicFollow) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PublicFollow) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+// Profile is the person's public profile settings.
+type Profile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the person's ID.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// name is the person's display name (published only when publish_name is set).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// publish_name says whether the name is in the public profile.
+	PublishName bool `protobuf:"varint,3,opt,name=publish_name,json=publishName,proto3" json:"publish_name,omitempty"`
+	// public_follows is the published follow list; empty: none is published.
+	PublicFollows []*PublicFollow `protobuf:"bytes,4,rep,name=public_follows,json=publicFollows,proto3" json:"public_follows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Profile) Reset() {
+	*x = Profile{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Profile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Profile) ProtoMessage() {}
+
+func (x *Profile) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Profile.ProtoReflect.Descriptor instead.
+func (*Profile) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Profile) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Profile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Profile) GetPublishName() bool {
+	if x != nil {
+		return x.PublishName
+	}
+	return false
+}
+
+func (x *Profile) GetPublicFollows() []*PublicFollow {
+	if x != nil {
+		return x.PublicFollows
+	}
+	return nil
+}
+
+// GetProfileRequest is empty.
+type GetProfileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProfileRequest) Reset() {
+	*x = GetProfileRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileRequest) ProtoMessage() {}
+
+func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
+func (*GetProfileRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{2}
+}
+
+// GetProfileResponse holds the settings.
+type GetProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// profile is the current settings.
+	Profile       *Profile `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProfileResponse) Reset() {
+	*x = GetProfileResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileResponse) ProtoMessage() {}
+
+func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
+func (*GetProfileResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetProfileResponse) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+// SetProfileRequest changes the settings that are set in it.
+type SetProfileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// set_follows replaces the published follow list with public_follows (empty: none).
+	SetFollows bool `protobuf:"varint,1,opt,name=set_follows,json=setFollows,proto3" json:"set_follows,omitempty"`
+	// public_follows is the new list when set_follows is true.
+	PublicFollows []*PublicFollow `protobuf:"bytes,2,rep,name=public_follows,json=publicFollows,proto3" json:"public_follows,omitempty"`
+	// publish_name, when present, says whether to publish the name.
+	PublishName   *bool `protobuf:"varint,3,opt,name=publish_name,json=publishName,proto3,oneof" json:"publish_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetProfileRequest) Reset() {
+	*x = SetProfileRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetProfileRequest) ProtoMessage() {}
+
+func (x *SetProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetProfileRequest.ProtoReflect.Descriptor instead.
+func (*SetProfileRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetProfileRequest) GetSetFollows() bool {
+	if x != nil {
+		return x.SetFollows
+	}
+	return false
+}
+
+func (x *SetProfileRequest) GetPublicFollows() []*PublicFollow {
+	if x != nil {
+		return x.PublicFollows
+	}
+	return nil
+}
+
+func (x *SetProfileRequest) GetPublishName() bool {
+	if x != nil && x.PublishName != nil {
+		return *x.PublishName
+	}
+	return false
+}
+
+// SetProfileResponse holds the settings after the change.
+type SetProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// profile is the new settings.
+	Profile       *Profile `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetProfileResponse) Reset() {
+	*x = SetProfileResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetProfileResponse) ProtoMessage() {}
+
+func (x *SetProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetProfileResponse.ProtoReflect.Descriptor instead.
+func (*SetProfileResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SetProfileResponse) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
 // ExportKeyRequest is empty.
 type ExportKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -97,7 +418,7 @@ type ExportKeyRequest struct {
 
 func (x *ExportKeyRequest) Reset() {
 	*x = ExportKeyRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	mi := &file_kith_local_v1_local_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +430,7 @@ func (x *ExportKeyRequest) String() string {
 func (*ExportKeyRequest) ProtoMessage() {}
 
 func (x *ExportKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[0]
+	mi := &file_kith_local_v1_local_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +443,7 @@ func (x *ExportKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportKeyRequest.ProtoReflect.Descriptor instead.
 func (*ExportKeyRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{0}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{6}
 }
 
 // ExportKeyResponse holds the key.
@@ -136,7 +457,7 @@ type ExportKeyResponse struct {
 
 func (x *ExportKeyResponse) Reset() {
 	*x = ExportKeyResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	mi := &file_kith_local_v1_local_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +469,7 @@ func (x *ExportKeyResponse) String() string {
 func (*ExportKeyResponse) ProtoMessage() {}
 
 func (x *ExportKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[1]
+	mi := &file_kith_local_v1_local_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +482,7 @@ func (x *ExportKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportKeyResponse.ProtoReflect.Descriptor instead.
 func (*ExportKeyResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{1}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ExportKeyResponse) GetSeed() []byte {
@@ -180,7 +501,7 @@ type ExportHomeRequest struct {
 
 func (x *ExportHomeRequest) Reset() {
 	*x = ExportHomeRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	mi := &file_kith_local_v1_local_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +513,7 @@ func (x *ExportHomeRequest) String() string {
 func (*ExportHomeRequest) ProtoMessage() {}
 
 func (x *ExportHomeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[2]
+	mi := &file_kith_local_v1_local_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +526,7 @@ func (x *ExportHomeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportHomeRequest.ProtoReflect.Descriptor instead.
 func (*ExportHomeRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{2}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{8}
 }
 
 // ExportHomeResponse is one chunk of the store snapshot.
@@ -221,7 +542,7 @@ type ExportHomeResponse struct {
 
 func (x *ExportHomeResponse) Reset() {
 	*x = ExportHomeResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	mi := &file_kith_local_v1_local_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +554,7 @@ func (x *ExportHomeResponse) String() string {
 func (*ExportHomeResponse) ProtoMessage() {}
 
 func (x *ExportHomeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[3]
+	mi := &file_kith_local_v1_local_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +567,7 @@ func (x *ExportHomeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportHomeResponse.ProtoReflect.Descriptor instead.
 func (*ExportHomeResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{3}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExportHomeResponse) GetChunk() []byte {
@@ -276,7 +597,7 @@ type RecoverRequest struct {
 
 func (x *RecoverRequest) Reset() {
 	*x = RecoverRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	mi := &file_kith_local_v1_local_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +609,7 @@ func (x *RecoverRequest) String() string {
 func (*RecoverRequest) ProtoMessage() {}
 
 func (x *RecoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[4]
+	mi := &file_kith_local_v1_local_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +622,7 @@ func (x *RecoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverRequest.ProtoReflect.Descriptor instead.
 func (*RecoverRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{4}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RecoverRequest) GetFromId() string {
@@ -337,7 +658,7 @@ type RecoverResponse struct {
 
 func (x *RecoverResponse) Reset() {
 	*x = RecoverResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	mi := &file_kith_local_v1_local_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +670,7 @@ func (x *RecoverResponse) String() string {
 func (*RecoverResponse) ProtoMessage() {}
 
 func (x *RecoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[5]
+	mi := &file_kith_local_v1_local_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +683,7 @@ func (x *RecoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverResponse.ProtoReflect.Descriptor instead.
 func (*RecoverResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{5}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RecoverResponse) GetFriendId() string {
@@ -415,7 +736,7 @@ type Audience struct {
 
 func (x *Audience) Reset() {
 	*x = Audience{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[6]
+	mi := &file_kith_local_v1_local_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +748,7 @@ func (x *Audience) String() string {
 func (*Audience) ProtoMessage() {}
 
 func (x *Audience) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[6]
+	mi := &file_kith_local_v1_local_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +761,7 @@ func (x *Audience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audience.ProtoReflect.Descriptor instead.
 func (*Audience) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{6}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Audience) GetKind() AudienceKind {
@@ -473,7 +794,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[7]
+	mi := &file_kith_local_v1_local_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +806,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[7]
+	mi := &file_kith_local_v1_local_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +819,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{7}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{13}
 }
 
 // StatusResponse is what `kith status` prints.
@@ -518,7 +839,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[8]
+	mi := &file_kith_local_v1_local_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +851,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[8]
+	mi := &file_kith_local_v1_local_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +864,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{8}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StatusResponse) GetId() string {
@@ -591,7 +912,7 @@ type RendezvousStatus struct {
 
 func (x *RendezvousStatus) Reset() {
 	*x = RendezvousStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[9]
+	mi := &file_kith_local_v1_local_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +924,7 @@ func (x *RendezvousStatus) String() string {
 func (*RendezvousStatus) ProtoMessage() {}
 
 func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[9]
+	mi := &file_kith_local_v1_local_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +937,7 @@ func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RendezvousStatus.ProtoReflect.Descriptor instead.
 func (*RendezvousStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{9}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RendezvousStatus) GetMode() string {
@@ -666,7 +987,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[10]
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +999,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[10]
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +1012,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{10}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PeerStatus) GetId() string {
@@ -746,7 +1067,7 @@ type Friend struct {
 
 func (x *Friend) Reset() {
 	*x = Friend{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[11]
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +1079,7 @@ func (x *Friend) String() string {
 func (*Friend) ProtoMessage() {}
 
 func (x *Friend) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[11]
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +1092,7 @@ func (x *Friend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Friend.ProtoReflect.Descriptor instead.
 func (*Friend) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{11}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Friend) GetId() string {
@@ -813,7 +1134,7 @@ type AddFriendRequest struct {
 
 func (x *AddFriendRequest) Reset() {
 	*x = AddFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1146,7 @@ func (x *AddFriendRequest) String() string {
 func (*AddFriendRequest) ProtoMessage() {}
 
 func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1159,7 @@ func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendRequest.ProtoReflect.Descriptor instead.
 func (*AddFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{12}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AddFriendRequest) GetFriend() *Friend {
@@ -861,7 +1182,7 @@ type AddFriendResponse struct {
 
 func (x *AddFriendResponse) Reset() {
 	*x = AddFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[13]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1194,7 @@ func (x *AddFriendResponse) String() string {
 func (*AddFriendResponse) ProtoMessage() {}
 
 func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[13]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1207,7 @@ func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendResponse.ProtoReflect.Descriptor instead.
 func (*AddFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{13}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddFriendResponse) GetFriend() *Friend {
@@ -912,7 +1233,7 @@ type ListFriendsRequest struct {
 
 func (x *ListFriendsRequest) Reset() {
 	*x = ListFriendsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[14]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1245,7 @@ func (x *ListFriendsRequest) String() string {
 func (*ListFriendsRequest) ProtoMessage() {}
 
 func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[14]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1258,7 @@ func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsRequest.ProtoReflect.Descriptor instead.
 func (*ListFriendsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{14}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
 }
 
 // ListFriendsResponse lists friends by name.
@@ -951,7 +1272,7 @@ type ListFriendsResponse struct {
 
 func (x *ListFriendsResponse) Reset() {
 	*x = ListFriendsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[15]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1284,7 @@ func (x *ListFriendsResponse) String() string {
 func (*ListFriendsResponse) ProtoMessage() {}
 
 func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[15]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1297,7 @@ func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsResponse.ProtoReflect.Descriptor instead.
 func (*ListFriendsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{15}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListFriendsResponse) GetFriends() []*Friend {
@@ -997,7 +1318,7 @@ type RemoveFriendRequest struct {
 
 func (x *RemoveFriendRequest) Reset() {
 	*x = RemoveFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1330,7 @@ func (x *RemoveFriendRequest) String() string {
 func (*RemoveFriendRequest) ProtoMessage() {}
 
 func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1343,7 @@ func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendRequest.ProtoReflect.Descriptor instead.
 func (*RemoveFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveFriendRequest) GetId() string {
@@ -1041,7 +1362,7 @@ type RemoveFriendResponse struct {
 
 func (x *RemoveFriendResponse) Reset() {
 	*x = RemoveFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1374,7 @@ func (x *RemoveFriendResponse) String() string {
 func (*RemoveFriendResponse) ProtoMessage() {}
 
 func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1387,7 @@ func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendResponse.ProtoReflect.Descriptor instead.
 func (*RemoveFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
 }
 
 // ListGroupsRequest is empty.
@@ -1078,7 +1399,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1411,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1424,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
 }
 
 // Group is a named set of friends.
@@ -1119,7 +1440,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1452,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1465,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Group) GetName() string {
@@ -1172,7 +1493,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1505,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1518,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -1222,7 +1543,7 @@ type UpdateGroupRequest struct {
 
 func (x *UpdateGroupRequest) Reset() {
 	*x = UpdateGroupRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1555,7 @@ func (x *UpdateGroupRequest) String() string {
 func (*UpdateGroupRequest) ProtoMessage() {}
 
 func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1568,7 @@ func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateGroupRequest) GetName() string {
@@ -1282,7 +1603,7 @@ type UpdateGroupResponse struct {
 
 func (x *UpdateGroupResponse) Reset() {
 	*x = UpdateGroupResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1294,7 +1615,7 @@ func (x *UpdateGroupResponse) String() string {
 func (*UpdateGroupResponse) ProtoMessage() {}
 
 func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1307,7 +1628,7 @@ func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupResponse.ProtoReflect.Descriptor instead.
 func (*UpdateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateGroupResponse) GetGroup() *Group {
@@ -1332,7 +1653,7 @@ type CreatePostRequest struct {
 
 func (x *CreatePostRequest) Reset() {
 	*x = CreatePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1665,7 @@ func (x *CreatePostRequest) String() string {
 func (*CreatePostRequest) ProtoMessage() {}
 
 func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1678,7 @@ func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostRequest.ProtoReflect.Descriptor instead.
 func (*CreatePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreatePostRequest) GetText() string {
@@ -1392,7 +1713,7 @@ type CreatePostResponse struct {
 
 func (x *CreatePostResponse) Reset() {
 	*x = CreatePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1725,7 @@ func (x *CreatePostResponse) String() string {
 func (*CreatePostResponse) ProtoMessage() {}
 
 func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1738,7 @@ func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostResponse.ProtoReflect.Descriptor instead.
 func (*CreatePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreatePostResponse) GetPost() *TimelinePost {
@@ -1440,7 +1761,7 @@ type EditPostRequest struct {
 
 func (x *EditPostRequest) Reset() {
 	*x = EditPostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1773,7 @@ func (x *EditPostRequest) String() string {
 func (*EditPostRequest) ProtoMessage() {}
 
 func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1786,7 @@ func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostRequest.ProtoReflect.Descriptor instead.
 func (*EditPostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EditPostRequest) GetPostId() string {
@@ -1493,7 +1814,7 @@ type EditPostResponse struct {
 
 func (x *EditPostResponse) Reset() {
 	*x = EditPostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1826,7 @@ func (x *EditPostResponse) String() string {
 func (*EditPostResponse) ProtoMessage() {}
 
 func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1839,7 @@ func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostResponse.ProtoReflect.Descriptor instead.
 func (*EditPostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EditPostResponse) GetPost() *TimelinePost {
@@ -1539,7 +1860,7 @@ type DeletePostRequest struct {
 
 func (x *DeletePostRequest) Reset() {
 	*x = DeletePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1872,7 @@ func (x *DeletePostRequest) String() string {
 func (*DeletePostRequest) ProtoMessage() {}
 
 func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1885,7 @@ func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostRequest.ProtoReflect.Descriptor instead.
 func (*DeletePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeletePostRequest) GetPostId() string {
@@ -1583,7 +1904,7 @@ type DeletePostResponse struct {
 
 func (x *DeletePostResponse) Reset() {
 	*x = DeletePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1916,7 @@ func (x *DeletePostResponse) String() string {
 func (*DeletePostResponse) ProtoMessage() {}
 
 func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1929,7 @@ func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostResponse.ProtoReflect.Descriptor instead.
 func (*DeletePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{34}
 }
 
 // TimelineRequest filters the timeline.
@@ -1626,7 +1947,7 @@ type TimelineRequest struct {
 
 func (x *TimelineRequest) Reset() {
 	*x = TimelineRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1959,7 @@ func (x *TimelineRequest) String() string {
 func (*TimelineRequest) ProtoMessage() {}
 
 func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1972,7 @@ func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineRequest.ProtoReflect.Descriptor instead.
 func (*TimelineRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TimelineRequest) GetTag() string {
@@ -1694,7 +2015,7 @@ type TimelineAttachment struct {
 
 func (x *TimelineAttachment) Reset() {
 	*x = TimelineAttachment{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[30]
+	mi := &file_kith_local_v1_local_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +2027,7 @@ func (x *TimelineAttachment) String() string {
 func (*TimelineAttachment) ProtoMessage() {}
 
 func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[30]
+	mi := &file_kith_local_v1_local_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +2040,7 @@ func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineAttachment.ProtoReflect.Descriptor instead.
 func (*TimelineAttachment) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{30}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TimelineAttachment) GetSha256() string {
@@ -1786,7 +2107,7 @@ type TimelinePost struct {
 
 func (x *TimelinePost) Reset() {
 	*x = TimelinePost{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[31]
+	mi := &file_kith_local_v1_local_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1798,7 +2119,7 @@ func (x *TimelinePost) String() string {
 func (*TimelinePost) ProtoMessage() {}
 
 func (x *TimelinePost) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[31]
+	mi := &file_kith_local_v1_local_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1811,7 +2132,7 @@ func (x *TimelinePost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelinePost.ProtoReflect.Descriptor instead.
 func (*TimelinePost) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{31}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TimelinePost) GetId() string {
@@ -1895,7 +2216,7 @@ type TimelineResponse struct {
 
 func (x *TimelineResponse) Reset() {
 	*x = TimelineResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[32]
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2228,7 @@ func (x *TimelineResponse) String() string {
 func (*TimelineResponse) ProtoMessage() {}
 
 func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[32]
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2241,7 @@ func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineResponse.ProtoReflect.Descriptor instead.
 func (*TimelineResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{32}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TimelineResponse) GetPosts() []*TimelinePost {
@@ -1941,7 +2262,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[33]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2274,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[33]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2287,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{33}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SyncRequest) GetFriendId() string {
@@ -1995,7 +2316,7 @@ type SyncResult struct {
 
 func (x *SyncResult) Reset() {
 	*x = SyncResult{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[34]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2328,7 @@ func (x *SyncResult) String() string {
 func (*SyncResult) ProtoMessage() {}
 
 func (x *SyncResult) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[34]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2341,7 @@ func (x *SyncResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResult.ProtoReflect.Descriptor instead.
 func (*SyncResult) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{34}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SyncResult) GetFriendId() string {
@@ -2069,7 +2390,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[35]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2402,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[35]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2415,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{35}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SyncResponse) GetResults() []*SyncResult {
@@ -2108,7 +2429,26 @@ var File_kith_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
-	"\x19kith/local/v1/local.proto\x12\rkith.local.v1\"\x12\n" +
+	"\x19kith/local/v1/local.proto\x12\rkith.local.v1\"8\n" +
+	"\fPublicFollow\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x94\x01\n" +
+	"\aProfile\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
+	"\fpublish_name\x18\x03 \x01(\bR\vpublishName\x12B\n" +
+	"\x0epublic_follows\x18\x04 \x03(\v2\x1b.kith.local.v1.PublicFollowR\rpublicFollows\"\x13\n" +
+	"\x11GetProfileRequest\"F\n" +
+	"\x12GetProfileResponse\x120\n" +
+	"\aprofile\x18\x01 \x01(\v2\x16.kith.local.v1.ProfileR\aprofile\"\xb1\x01\n" +
+	"\x11SetProfileRequest\x12\x1f\n" +
+	"\vset_follows\x18\x01 \x01(\bR\n" +
+	"setFollows\x12B\n" +
+	"\x0epublic_follows\x18\x02 \x03(\v2\x1b.kith.local.v1.PublicFollowR\rpublicFollows\x12&\n" +
+	"\fpublish_name\x18\x03 \x01(\bH\x00R\vpublishName\x88\x01\x01B\x0f\n" +
+	"\r_publish_name\"F\n" +
+	"\x12SetProfileResponse\x120\n" +
+	"\aprofile\x18\x01 \x01(\v2\x16.kith.local.v1.ProfileR\aprofile\"\x12\n" +
 	"\x10ExportKeyRequest\"'\n" +
 	"\x11ExportKeyResponse\x12\x12\n" +
 	"\x04seed\x18\x01 \x01(\fR\x04seed\"\x13\n" +
@@ -2238,7 +2578,8 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x15AUDIENCE_KIND_FRIENDS\x10\x02\x12\x17\n" +
 	"\x13AUDIENCE_KIND_GROUP\x10\x03\x12\x18\n" +
 	"\x14AUDIENCE_KIND_FRIEND\x10\x04\x12\x18\n" +
-	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\xef\b\n" +
+	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\x95\n" +
+	"\n" +
 	"\fLocalService\x12E\n" +
 	"\x06Status\x12\x1c.kith.local.v1.StatusRequest\x1a\x1d.kith.local.v1.StatusResponse\x12N\n" +
 	"\tAddFriend\x12\x1f.kith.local.v1.AddFriendRequest\x1a .kith.local.v1.AddFriendResponse\x12T\n" +
@@ -2257,7 +2598,11 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\tExportKey\x12\x1f.kith.local.v1.ExportKeyRequest\x1a .kith.local.v1.ExportKeyResponse\x12S\n" +
 	"\n" +
 	"ExportHome\x12 .kith.local.v1.ExportHomeRequest\x1a!.kith.local.v1.ExportHomeResponse0\x01\x12J\n" +
-	"\aRecover\x12\x1d.kith.local.v1.RecoverRequest\x1a\x1e.kith.local.v1.RecoverResponse0\x01B5Z3github.com/kithnet/kith/proto/kith/local/v1;localv1b\x06proto3"
+	"\aRecover\x12\x1d.kith.local.v1.RecoverRequest\x1a\x1e.kith.local.v1.RecoverResponse0\x01\x12Q\n" +
+	"\n" +
+	"GetProfile\x12 .kith.local.v1.GetProfileRequest\x1a!.kith.local.v1.GetProfileResponse\x12Q\n" +
+	"\n" +
+	"SetProfile\x12 .kith.local.v1.SetProfileRequest\x1a!.kith.local.v1.SetProfileResponseB5Z3github.com/kithnet/kith/proto/kith/local/v1;localv1b\x06proto3"
 
 var (
 	file_kith_local_v1_local_proto_rawDescOnce sync.Once
@@ -2272,94 +2617,108 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
-	(*ExportKeyRequest)(nil),     // 1: kith.local.v1.ExportKeyRequest
-	(*ExportKeyResponse)(nil),    // 2: kith.local.v1.ExportKeyResponse
-	(*ExportHomeRequest)(nil),    // 3: kith.local.v1.ExportHomeRequest
-	(*ExportHomeResponse)(nil),   // 4: kith.local.v1.ExportHomeResponse
-	(*RecoverRequest)(nil),       // 5: kith.local.v1.RecoverRequest
-	(*RecoverResponse)(nil),      // 6: kith.local.v1.RecoverResponse
-	(*Audience)(nil),             // 7: kith.local.v1.Audience
-	(*StatusRequest)(nil),        // 8: kith.local.v1.StatusRequest
-	(*StatusResponse)(nil),       // 9: kith.local.v1.StatusResponse
-	(*RendezvousStatus)(nil),     // 10: kith.local.v1.RendezvousStatus
-	(*PeerStatus)(nil),           // 11: kith.local.v1.PeerStatus
-	(*Friend)(nil),               // 12: kith.local.v1.Friend
-	(*AddFriendRequest)(nil),     // 13: kith.local.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),    // 14: kith.local.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),   // 15: kith.local.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),  // 16: kith.local.v1.ListFriendsResponse
-	(*RemoveFriendRequest)(nil),  // 17: kith.local.v1.RemoveFriendRequest
-	(*RemoveFriendResponse)(nil), // 18: kith.local.v1.RemoveFriendResponse
-	(*ListGroupsRequest)(nil),    // 19: kith.local.v1.ListGroupsRequest
-	(*Group)(nil),                // 20: kith.local.v1.Group
-	(*ListGroupsResponse)(nil),   // 21: kith.local.v1.ListGroupsResponse
-	(*UpdateGroupRequest)(nil),   // 22: kith.local.v1.UpdateGroupRequest
-	(*UpdateGroupResponse)(nil),  // 23: kith.local.v1.UpdateGroupResponse
-	(*CreatePostRequest)(nil),    // 24: kith.local.v1.CreatePostRequest
-	(*CreatePostResponse)(nil),   // 25: kith.local.v1.CreatePostResponse
-	(*EditPostRequest)(nil),      // 26: kith.local.v1.EditPostRequest
-	(*EditPostResponse)(nil),     // 27: kith.local.v1.EditPostResponse
-	(*DeletePostRequest)(nil),    // 28: kith.local.v1.DeletePostRequest
-	(*DeletePostResponse)(nil),   // 29: kith.local.v1.DeletePostResponse
-	(*TimelineRequest)(nil),      // 30: kith.local.v1.TimelineRequest
-	(*TimelineAttachment)(nil),   // 31: kith.local.v1.TimelineAttachment
-	(*TimelinePost)(nil),         // 32: kith.local.v1.TimelinePost
-	(*TimelineResponse)(nil),     // 33: kith.local.v1.TimelineResponse
-	(*SyncRequest)(nil),          // 34: kith.local.v1.SyncRequest
-	(*SyncResult)(nil),           // 35: kith.local.v1.SyncResult
-	(*SyncResponse)(nil),         // 36: kith.local.v1.SyncResponse
+	(*PublicFollow)(nil),         // 1: kith.local.v1.PublicFollow
+	(*Profile)(nil),              // 2: kith.local.v1.Profile
+	(*GetProfileRequest)(nil),    // 3: kith.local.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),   // 4: kith.local.v1.GetProfileResponse
+	(*SetProfileRequest)(nil),    // 5: kith.local.v1.SetProfileRequest
+	(*SetProfileResponse)(nil),   // 6: kith.local.v1.SetProfileResponse
+	(*ExportKeyRequest)(nil),     // 7: kith.local.v1.ExportKeyRequest
+	(*ExportKeyResponse)(nil),    // 8: kith.local.v1.ExportKeyResponse
+	(*ExportHomeRequest)(nil),    // 9: kith.local.v1.ExportHomeRequest
+	(*ExportHomeResponse)(nil),   // 10: kith.local.v1.ExportHomeResponse
+	(*RecoverRequest)(nil),       // 11: kith.local.v1.RecoverRequest
+	(*RecoverResponse)(nil),      // 12: kith.local.v1.RecoverResponse
+	(*Audience)(nil),             // 13: kith.local.v1.Audience
+	(*StatusRequest)(nil),        // 14: kith.local.v1.StatusRequest
+	(*StatusResponse)(nil),       // 15: kith.local.v1.StatusResponse
+	(*RendezvousStatus)(nil),     // 16: kith.local.v1.RendezvousStatus
+	(*PeerStatus)(nil),           // 17: kith.local.v1.PeerStatus
+	(*Friend)(nil),               // 18: kith.local.v1.Friend
+	(*AddFriendRequest)(nil),     // 19: kith.local.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),    // 20: kith.local.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),   // 21: kith.local.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),  // 22: kith.local.v1.ListFriendsResponse
+	(*RemoveFriendRequest)(nil),  // 23: kith.local.v1.RemoveFriendRequest
+	(*RemoveFriendResponse)(nil), // 24: kith.local.v1.RemoveFriendResponse
+	(*ListGroupsRequest)(nil),    // 25: kith.local.v1.ListGroupsRequest
+	(*Group)(nil),                // 26: kith.local.v1.Group
+	(*ListGroupsResponse)(nil),   // 27: kith.local.v1.ListGroupsResponse
+	(*UpdateGroupRequest)(nil),   // 28: kith.local.v1.UpdateGroupRequest
+	(*UpdateGroupResponse)(nil),  // 29: kith.local.v1.UpdateGroupResponse
+	(*CreatePostRequest)(nil),    // 30: kith.local.v1.CreatePostRequest
+	(*CreatePostResponse)(nil),   // 31: kith.local.v1.CreatePostResponse
+	(*EditPostRequest)(nil),      // 32: kith.local.v1.EditPostRequest
+	(*EditPostResponse)(nil),     // 33: kith.local.v1.EditPostResponse
+	(*DeletePostRequest)(nil),    // 34: kith.local.v1.DeletePostRequest
+	(*DeletePostResponse)(nil),   // 35: kith.local.v1.DeletePostResponse
+	(*TimelineRequest)(nil),      // 36: kith.local.v1.TimelineRequest
+	(*TimelineAttachment)(nil),   // 37: kith.local.v1.TimelineAttachment
+	(*TimelinePost)(nil),         // 38: kith.local.v1.TimelinePost
+	(*TimelineResponse)(nil),     // 39: kith.local.v1.TimelineResponse
+	(*SyncRequest)(nil),          // 40: kith.local.v1.SyncRequest
+	(*SyncResult)(nil),           // 41: kith.local.v1.SyncResult
+	(*SyncResponse)(nil),         // 42: kith.local.v1.SyncResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
-	0,  // 0: kith.local.v1.Audience.kind:type_name -> kith.local.v1.AudienceKind
-	10, // 1: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
-	11, // 2: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
-	12, // 3: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
-	12, // 4: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
-	12, // 5: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
-	20, // 6: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
-	20, // 7: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
-	7,  // 8: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
-	32, // 9: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
-	32, // 10: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
-	31, // 11: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
-	32, // 12: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
-	35, // 13: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
-	8,  // 14: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	13, // 15: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	15, // 16: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	17, // 17: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	19, // 18: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	22, // 19: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	24, // 20: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	26, // 21: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	28, // 22: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	30, // 23: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	34, // 24: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	1,  // 25: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
-	3,  // 26: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
-	5,  // 27: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
-	9,  // 28: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	14, // 29: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	16, // 30: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	18, // 31: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	21, // 32: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	23, // 33: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	25, // 34: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	27, // 35: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	29, // 36: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	33, // 37: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	36, // 38: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	2,  // 39: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
-	4,  // 40: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
-	6,  // 41: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
-	28, // [28:42] is the sub-list for method output_type
-	14, // [14:28] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	1,  // 0: kith.local.v1.Profile.public_follows:type_name -> kith.local.v1.PublicFollow
+	2,  // 1: kith.local.v1.GetProfileResponse.profile:type_name -> kith.local.v1.Profile
+	1,  // 2: kith.local.v1.SetProfileRequest.public_follows:type_name -> kith.local.v1.PublicFollow
+	2,  // 3: kith.local.v1.SetProfileResponse.profile:type_name -> kith.local.v1.Profile
+	0,  // 4: kith.local.v1.Audience.kind:type_name -> kith.local.v1.AudienceKind
+	16, // 5: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
+	17, // 6: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
+	18, // 7: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
+	18, // 8: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
+	18, // 9: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
+	26, // 10: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
+	26, // 11: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
+	13, // 12: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
+	38, // 13: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
+	38, // 14: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
+	37, // 15: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
+	38, // 16: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
+	41, // 17: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
+	14, // 18: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	19, // 19: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	21, // 20: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	23, // 21: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	25, // 22: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	28, // 23: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	30, // 24: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	32, // 25: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	34, // 26: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	36, // 27: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	40, // 28: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	7,  // 29: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	9,  // 30: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	11, // 31: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	3,  // 32: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
+	5,  // 33: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
+	15, // 34: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	20, // 35: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	22, // 36: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	24, // 37: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	27, // 38: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	29, // 39: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	31, // 40: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	33, // 41: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	35, // 42: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	39, // 43: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	42, // 44: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	8,  // 45: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	10, // 46: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	12, // 47: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	4,  // 48: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
+	6,  // 49: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
+	34, // [34:50] is the sub-list for method output_type
+	18, // [18:34] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_kith_local_v1_local_proto_init() }
@@ -2367,13 +2726,14 @@ func file_kith_local_v1_local_proto_init() {
 	if File_kith_local_v1_local_proto != nil {
 		return
 	}
+	file_kith_local_v1_local_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

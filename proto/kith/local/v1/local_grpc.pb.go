@@ -36,6 +36,8 @@ const (
 	LocalService_ExportKey_FullMethodName    = "/kith.local.v1.LocalService/ExportKey"
 	LocalService_ExportHome_FullMethodName   = "/kith.local.v1.LocalService/ExportHome"
 	LocalService_Recover_FullMethodName      = "/kith.local.v1.LocalService/Recover"
+	LocalService_GetProfile_FullMethodName   = "/kith.local.v1.LocalService/GetProfile"
+	LocalService_SetProfile_FullMethodName   = "/kith.local.v1.LocalService/SetProfile"
 )
 
 // LocalServiceClient is the client API for LocalService service.
@@ -73,6 +75,10 @@ type LocalServiceClient interface {
 	// Recover fetches the recovery kit from a friend, then this identity's own posts and
 	// friend list back from every friend in it, streaming progress as it goes.
 	Recover(ctx context.Context, in *RecoverRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RecoverResponse], error)
+	// GetProfile returns what the person publishes in their public profile.
+	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
+	// SetProfile changes what the person publishes in their public profile.
+	SetProfile(ctx context.Context, in *SetProfileRequest, opts ...grpc.CallOption) (*SetProfileResponse, error)
 }
 
 type localServiceClient struct {
@@ -241,6 +247,26 @@ func (c *localServiceClient) Recover(ctx context.Context, in *RecoverRequest, op
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LocalService_RecoverClient = grpc.ServerStreamingClient[RecoverResponse]
 
+func (c *localServiceClient) GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProfileResponse)
+	err := c.cc.Invoke(ctx, LocalService_GetProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *localServiceClient) SetProfile(ctx context.Context, in *SetProfileRequest, opts ...grpc.CallOption) (*SetProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetProfileResponse)
+	err := c.cc.Invoke(ctx, LocalService_SetProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LocalServiceServer is the server API for LocalService service.
 // All implementations must embed UnimplementedLocalServiceServer
 // for forward compatibility.
@@ -276,6 +302,10 @@ type LocalServiceServer interface {
 	// Recover fetches the recovery kit from a friend, then this identity's own posts and
 	// friend list back from every friend in it, streaming progress as it goes.
 	Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error
+	// GetProfile returns what the person publishes in their public profile.
+	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
+	// SetProfile changes what the person publishes in their public profile.
+	SetProfile(context.Context, *SetProfileRequest) (*SetProfileResponse, error)
 	mustEmbedUnimplementedLocalServiceServer()
 }
 
@@ -327,6 +357,12 @@ func (UnimplementedLocalServiceServer) ExportHome(*ExportHomeRequest, grpc.Serve
 }
 func (UnimplementedLocalServiceServer) Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error {
 	return status.Error(codes.Unimplemented, "method Recover not implemented")
+}
+func (UnimplementedLocalServiceServer) GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProfile not implemented")
+}
+func (UnimplementedLocalServiceServer) SetProfile(context.Context, *SetProfileRequest) (*SetProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetProfile not implemented")
 }
 func (UnimplementedLocalServiceServer) mustEmbedUnimplementedLocalServiceServer() {}
 func (UnimplementedLocalServiceServer) testEmbeddedByValue()                      {}
@@ -587,6 +623,42 @@ func _LocalService_Recover_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LocalService_RecoverServer = grpc.ServerStreamingServer[RecoverResponse]
 
+func _LocalService_GetProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocalServiceServer).GetProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocalService_GetProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocalServiceServer).GetProfile(ctx, req.(*GetProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocalService_SetProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocalServiceServer).SetProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocalService_SetProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocalServiceServer).SetProfile(ctx, req.(*SetProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LocalService_ServiceDesc is the grpc.ServiceDesc for LocalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -641,6 +713,14 @@ var LocalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExportKey",
 			Handler:    _LocalService_ExportKey_Handler,
+		},
+		{
+			MethodName: "GetProfile",
+			Handler:    _LocalService_GetProfile_Handler,
+		},
+		{
+			MethodName: "SetProfile",
+			Handler:    _LocalService_SetProfile_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -952,6 +952,221 @@ func (x *KitFriend) GetGroups() []string {
 	return nil
 }
 
+// GetProfileRequest is empty: the serving peer's own profile is meant.
+type GetProfileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProfileRequest) Reset() {
+	*x = GetProfileRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileRequest) ProtoMessage() {}
+
+func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
+func (*GetProfileRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{16}
+}
+
+// GetProfileResponse carries the serving peer's public profile.
+type GetProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// profile is an Envelope whose payload is a PublicProfile signed by the serving peer
+	// (context kith/public-profile/v1).
+	Profile       *v1.Envelope `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProfileResponse) Reset() {
+	*x = GetProfileResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileResponse) ProtoMessage() {}
+
+func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
+func (*GetProfileResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetProfileResponse) GetProfile() *v1.Envelope {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+// PublicProfile is what a person publishes about themselves for anyone to read: the
+// edges a crawler follows. Everything in it is opt-in; by default it names only the owner.
+type PublicProfile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// owner is the raw 32-byte key of the person; it signs the profile.
+	Owner []byte `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	// created_unix_ms is when the serving peer signed this copy.
+	CreatedUnixMs int64 `protobuf:"varint,2,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// name is the person's display name, when they chose to publish it.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// follows is the person's public follow list, when they chose to publish one.
+	Follows       []*PublicFollow `protobuf:"bytes,4,rep,name=follows,proto3" json:"follows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicProfile) Reset() {
+	*x = PublicProfile{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicProfile) ProtoMessage() {}
+
+func (x *PublicProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicProfile.ProtoReflect.Descriptor instead.
+func (*PublicProfile) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PublicProfile) GetOwner() []byte {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *PublicProfile) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *PublicProfile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PublicProfile) GetFollows() []*PublicFollow {
+	if x != nil {
+		return x.Follows
+	}
+	return nil
+}
+
+// PublicFollow is one entry of a public follow list.
+type PublicFollow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the followed person's raw 32-byte public key.
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// address is a host:port where the followed person's node may be reached directly, if
+	// the person publishing the list chose to publish one with it (direct-mode crawlers
+	// need it); empty otherwise.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicFollow) Reset() {
+	*x = PublicFollow{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicFollow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicFollow) ProtoMessage() {}
+
+func (x *PublicFollow) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicFollow.ProtoReflect.Descriptor instead.
+func (*PublicFollow) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PublicFollow) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *PublicFollow) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -1005,19 +1220,32 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x16\n" +
-	"\x06groups\x18\x04 \x03(\tR\x06groups*X\n" +
+	"\x06groups\x18\x04 \x03(\tR\x06groups\"\x13\n" +
+	"\x11GetProfileRequest\"H\n" +
+	"\x12GetProfileResponse\x122\n" +
+	"\aprofile\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\aprofile\"\x97\x01\n" +
+	"\rPublicProfile\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\fR\x05owner\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x02 \x01(\x03R\rcreatedUnixMs\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x124\n" +
+	"\afollows\x18\x04 \x03(\v2\x1a.kith.sync.v1.PublicFollowR\afollows\":\n" +
+	"\fPublicFollow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xd5\x03\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xa6\x04\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
 	"\aGetBlob\x12\x1c.kith.sync.v1.GetBlobRequest\x1a\x1d.kith.sync.v1.GetBlobResponse0\x01\x12B\n" +
 	"\x05Watch\x12\x1a.kith.sync.v1.WatchRequest\x1a\x1b.kith.sync.v1.WatchResponse0\x01\x12H\n" +
 	"\aRecover\x12\x1c.kith.sync.v1.RecoverRequest\x1a\x1d.kith.sync.v1.RecoverResponse0\x01\x12[\n" +
-	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponse\x12O\n" +
+	"\n" +
+	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -1032,7 +1260,7 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(ChangeKind)(0),                // 0: kith.sync.v1.ChangeKind
 	(*Change)(nil),                 // 1: kith.sync.v1.Change
@@ -1051,34 +1279,42 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*RecoveryKit)(nil),            // 14: kith.sync.v1.RecoveryKit
 	(*RecoveryKitContents)(nil),    // 15: kith.sync.v1.RecoveryKitContents
 	(*KitFriend)(nil),              // 16: kith.sync.v1.KitFriend
-	(*v1.Envelope)(nil),            // 17: kith.signed.v1.Envelope
+	(*GetProfileRequest)(nil),      // 17: kith.sync.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),     // 18: kith.sync.v1.GetProfileResponse
+	(*PublicProfile)(nil),          // 19: kith.sync.v1.PublicProfile
+	(*PublicFollow)(nil),           // 20: kith.sync.v1.PublicFollow
+	(*v1.Envelope)(nil),            // 21: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	17, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	21, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	17, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	17, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	17, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	21, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	21, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	21, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
 	16, // 7: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
-	2,  // 8: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 9: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 10: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 11: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 12: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 13: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	3,  // 14: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 15: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 16: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 17: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 18: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 19: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	21, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	20, // 9: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
+	2,  // 10: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 11: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 12: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 13: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 14: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 15: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	17, // 16: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	3,  // 17: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 18: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 19: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 20: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 21: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 22: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	18, // 23: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	17, // [17:24] is the sub-list for method output_type
+	10, // [10:17] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -1092,7 +1328,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

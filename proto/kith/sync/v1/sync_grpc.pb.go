@@ -29,6 +29,7 @@ const (
 	SyncService_Watch_FullMethodName          = "/kith.sync.v1.SyncService/Watch"
 	SyncService_Recover_FullMethodName        = "/kith.sync.v1.SyncService/Recover"
 	SyncService_GetRecoveryKit_FullMethodName = "/kith.sync.v1.SyncService/GetRecoveryKit"
+	SyncService_GetProfile_FullMethodName     = "/kith.sync.v1.SyncService/GetProfile"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -50,6 +51,9 @@ type SyncServiceClient interface {
 	Recover(ctx context.Context, in *RecoverRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RecoverResponse], error)
 	// GetRecoveryKit returns the serving peer's own recovery kit, for a friend to keep.
 	GetRecoveryKit(ctx context.Context, in *GetRecoveryKitRequest, opts ...grpc.CallOption) (*GetRecoveryKitResponse, error)
+	// GetProfile returns the serving peer's signed public profile. Anyone may ask,
+	// strangers (crawlers) included: it holds only what the person chose to publish.
+	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
 }
 
 type syncServiceClient struct {
@@ -147,6 +151,16 @@ func (c *syncServiceClient) GetRecoveryKit(ctx context.Context, in *GetRecoveryK
 	return out, nil
 }
 
+func (c *syncServiceClient) GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProfileResponse)
+	err := c.cc.Invoke(ctx, SyncService_GetProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -166,6 +180,9 @@ type SyncServiceServer interface {
 	Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error
 	// GetRecoveryKit returns the serving peer's own recovery kit, for a friend to keep.
 	GetRecoveryKit(context.Context, *GetRecoveryKitRequest) (*GetRecoveryKitResponse, error)
+	// GetProfile returns the serving peer's signed public profile. Anyone may ask,
+	// strangers (crawlers) included: it holds only what the person chose to publish.
+	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -193,6 +210,9 @@ func (UnimplementedSyncServiceServer) Recover(*RecoverRequest, grpc.ServerStream
 }
 func (UnimplementedSyncServiceServer) GetRecoveryKit(context.Context, *GetRecoveryKitRequest) (*GetRecoveryKitResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRecoveryKit not implemented")
+}
+func (UnimplementedSyncServiceServer) GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProfile not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -302,6 +322,24 @@ func _SyncService_GetRecoveryKit_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_GetProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).GetProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_GetProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).GetProfile(ctx, req.(*GetProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -320,6 +358,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRecoveryKit",
 			Handler:    _SyncService_GetRecoveryKit_Handler,
+		},
+		{
+			MethodName: "GetProfile",
+			Handler:    _SyncService_GetProfile_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

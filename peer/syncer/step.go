@@ -1,0 +1,105 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Step is one Changes answer, checked: what to fetch, what was revoked, where to resume.
+// The puller and the crawler both read a peer's feed through it.
+type Step struct {
+	// Cursor is the answer's last_seq: where the next step starts.
+	Cursor uint64
+	// Fetch are the posts to ask GetPosts for, each once, in feed order.
+	Fetch []post.ID
+	// Revoked are posts the caller lost access to.
+	Revoked []post.ID
+}
+
+// ParseChanges checks a Changes answer to a request since a sequence number: entries in
+// (since, last_seq], well-formed ids, known kinds, a cursor that does not move back.
+func ParseChanges(since uint64, resp *syncv1.ChangesResponse) (Step, error) {
+	s := Step{Cursor: resp.GetLastSeq()}
+	if s.Cursor < since {
+		return s, fmt.Errorf("%w: last_seq %d is before since %d", ErrProtocol, s.Cursor, since)
+	}
+	if resp.GetMore() && s.Cursor == since {
+		return s, fmt.Errorf("%w: more to come, but last_seq did not move from %d", ErrProtocol, since)
+	}
+	seen := map[post.ID]bool{}
+	for _, ch := range resp.GetChanges() {
+		id, err := post.ParseID(ch.GetPostId())
+		if err != nil || ch.GetSeq() <= since || ch.GetSeq() > s.Cursor {
+			return s, fmt.Errorf("%w: bad change %v", ErrProtocol, ch)
+		}
+		switch ch.GetKind() {
+		case syncv1.ChangeKind_CHANGE_KIND_POST:
+			if !seen[id] {
+				seen[id] = true
+				s.Fetch = append(s.Fetch, id)
+			}
+		case syncv1.ChangeKind_CHANGE_KIND_REVOKED:
+			s.Revoked = append(s.Revoked, id)
+		default:
+			return s, fmt.Errorf("%w: unknown change kind %v", ErrProtocol, ch.GetKind())
+		}
+	}
+	return s, nil
+}
+
+// FetchPosts asks c for ids, at most MaxIDs per call, and verifies every envelope (on
+// every core) as author's own post (post.OpenFrom) and as one that was asked for, each at
+// most once. Anything that does not verify fails the whole fetch with ErrTampered. A
+// server leaves out posts the caller may not see and, past its answer size, the rest:
+// what is still wanted is asked again until an answer brings nothing. before, when set,
+// runs before each call (a crawler's politeness).
+func FetchPosts(ctx context.Context, c syncv1.SyncServiceClient, author identity.PublicKey, ids []post.ID, before func(context.Context) error) ([]store.Verified, error) {
+	want := make(map[post.ID]bool, len(ids))
+	raw := make([][]byte, 0, len(ids))
+	for _, id := range ids {
+		want[id] = true
+		raw = append(raw, id[:])
+	}
+	var out []store.Verified
+	for len(raw) > 0 {
+		if before != nil {
+			if err := before(ctx); err != nil {
+				return nil, err
+			}
+		}
+		asked := raw[:min(len(raw), MaxIDs)]
+		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: asked})
+		if err != nil {
+			return nil, fmt.Errorf("get posts: %w", err)
+		}
+		opened, err := openAll(got.GetPosts(), author)
+		for i, pl := range opened {
+			if err == nil && !want[post.ID(pl.GetId())] {
+				err = fmt.Errorf("post %x was not asked for", pl.GetId())
+			}
+			if err != nil {
+				break
+			}
+			delete(want, post.ID(pl.GetId())) // a second copy of one id is not accepted
+			out = append(out, store.Verified{Envelope: got.GetPosts()[i], Payload: pl})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTampered, err)
+		}
+		var again [][]byte
+		if len(got.GetPosts()) > 0 {
+			for _, id := range asked {
+				if want[post.ID(id)] {
+					again = append(again, id)
+				}
+			}
+		}
+		raw = append(again, raw[len(asked):]...)
+	}
+	return out, nil
+}
