@@ -203,12 +203,23 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strings.TrimSpace(out.String()))
 }
 
-// freeaddr VAR: set $VAR to a free UDP address on 127.0.0.1.
+// freeaddr VAR: set $VAR to an address on 127.0.0.1 whose port is free for both UDP and
+// TCP (a daemon's --listen is UDP; a rendezvous's --listen and --public-http are TCP).
 func cmdFreeAddr(ts *testscript.TestScript, neg bool, args []string) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	ts.Check(err)
-	ts.Setenv(args[0], c.LocalAddr().String())
-	c.Close()
+	for range 100 {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		ts.Check(err)
+		addr := u.LocalAddr().String()
+		l, err := net.Listen("tcp", addr)
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		ts.Setenv(args[0], addr)
+		return
+	}
+	ts.Fatalf("freeaddr: no port free for both UDP and TCP")
 }
 
 // waitfile FILE TEXT [SECONDS]: wait until FILE contains TEXT (a daemon's log, say).
