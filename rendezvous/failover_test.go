@@ -130,6 +130,7 @@ func (c *tally) String() string {
 // the calls that failed during the failover, then checks that after every peer's next
 // refresh each registration is there, byte for byte, and every listener gets offers.
 func TestClusterFailoverUnderLoad(t *testing.T) {
+	t.Parallel() // mostly waiting: failovers, keepalives
 	cl := redistest.StartCluster(t)
 	instances := []*rendezvoustest.Server{
 		rendezvoustest.Start(t, rendezvous.Config{RedisCluster: cl.Addrs(), RateLimit: noRateLimit}),

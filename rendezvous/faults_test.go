@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -22,23 +23,46 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
-	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/peer/discovery"
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/natlab"
 	"github.com/kithnet/kith/shared/redistest"
 )
 
-// buildRendezvous builds kith-rendezvous for t and returns the binary's path.
+// rendezvousBin is kith-rendezvous built once for the tests of this package that run it
+// as a process; TestMain removes it.
+var rendezvousBin struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if rendezvousBin.dir != "" {
+		os.RemoveAll(rendezvousBin.dir)
+	}
+	os.Exit(code)
+}
+
+// buildRendezvous builds kith-rendezvous (once) and returns the binary's path.
 func buildRendezvous(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kith-rendezvous")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/kithnet/kith/rendezvous/cmd/kith-rendezvous").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build kith-rendezvous: %v\n%s", err, out)
+	rendezvousBin.once.Do(func() {
+		if rendezvousBin.dir, rendezvousBin.err = os.MkdirTemp("", "kith-rendezvous-test-"); rendezvousBin.err != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", rendezvousBin.dir, "github.com/kithnet/kith/rendezvous/cmd/kith-rendezvous").CombinedOutput()
+		if err != nil {
+			rendezvousBin.err = fmt.Errorf("go build kith-rendezvous: %v\n%s", err, out)
+		}
+	})
+	if rendezvousBin.err != nil {
+		t.Fatal(rendezvousBin.err)
 	}
-	return bin
+	return filepath.Join(rendezvousBin.dir, "kith-rendezvous")
 }
 
 // freeAddr returns a loopback host:port free for TCP and UDP right now.
@@ -225,6 +249,7 @@ func gotOffer(p *testPeer, nonce []byte, d time.Duration) bool {
 // TestInstanceKilled kills (SIGKILL) the rendezvous process two peers use; both move to
 // the second instance on the same Redis and stay reachable: Lookup and offers work.
 func TestInstanceKilled(t *testing.T) {
+	t.Parallel() // mostly waiting: failovers, keepalives
 	r := redistest.Start(t)
 	bin := buildRendezvous(t)
 	a := startRendezvous(t, bin, "--redis", r.URL())
@@ -267,6 +292,7 @@ func dialIn(n *natlab.Node) grpc.DialOption {
 // then restores it: she registers again, with a new candidate as after a new NAT
 // mapping, and Bob looks her up and reaches her Listen stream again.
 func TestPeerNetworkCut(t *testing.T) {
+	t.Parallel() // mostly waiting: failovers, keepalives
 	lab := natlab.New(t, natlab.Config{Public: []string{"rv"},
 		Homes: []natlab.Home{{Name: "a", NAT: natlab.PortRestricted}, {Name: "b", NAT: natlab.PortRestricted}}})
 	rv := lab.Node("rv")
