@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&cfg.Metrics, "metrics", "", "HTTP `address` serving Prometheus /metrics; empty: off")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM) for gRPC")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key `file` (PEM) for gRPC")
+	fs.IntVar(&cfg.RateLimit.PerIP, "rate-limit-ip", 0, "requests per minute from one client IP (0: 1200; negative: no limit)")
+	fs.IntVar(&cfg.RateLimit.PerFingerprint, "rate-limit-key", 0, "signed requests per minute of one key (0: 120; negative: no limit)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info, warn or error")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, usage)
