@@ -14,7 +14,7 @@ TEST_DEPS := redis-server:redis-server redis-cli:redis-tools redis-benchmark:red
 	turnutils_uclient:coturn ip:iproute2 tc:iproute2 iptables:iptables conntrack:conntrack \
 	systemd-analyze:systemd
 
-.PHONY: help build test deps lint proto proto-check bench demo fuzz clean
+.PHONY: help build test deps lint proto proto-check bench load demo fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -60,6 +60,12 @@ proto-check: ## fail when the committed generated code is stale or buf lint fail
 
 bench: deps build ## run the benchmarks; each prints its figure beside a baseline measured in the same run
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...
+
+LOAD_ARGS ?= --peers 100000 --listeners 10000 --rate 1000 --duration 30s --instances 1,2
+
+load: deps build ## load run on loopback (own redis-server and kith-rendezvous processes, bounded to 15 min): RSS, CPU per 1k ops/s, offer latency
+	$(GO) build -o bin/ ./rendezvous/cmd/kith-load
+	bin/kith-load --rendezvous bin/kith-rendezvous --timeout 15m $(LOAD_ARGS)
 
 fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME) ./shared/identity

@@ -43,6 +43,10 @@ func Dial(url string, cluster []string) (*Redis, error) {
 			o.Username, o.Password, o.TLSConfig = so.Username, so.Password, so.TLSConfig
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, time.Second, time.Second
+		// go-redis reloads the slot map on MOVED, which a dead master never sends: by
+		// default a failover would reach us only after a minute. CLUSTER SLOTS once a
+		// second (only while there is traffic) follows a promoted replica within ~1 s.
+		o.ClusterStateReloadInterval = time.Second
 		c = redis.NewClusterClient(o)
 	case strings.Contains(url, "master_name="):
 		o, err := redis.ParseFailoverURL(url)

@@ -1,0 +1,219 @@
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/identity"
+	"github.com/kithnet/kith/shared/signed"
+)
+
+// streamsPerConn stays under the rendezvous' limit of 16 concurrent streams per
+// connection, as a real peer's single connection does with room to spare.
+const streamsPerConn = 15
+
+// swarm is the simulated peers: their keys, and connections to every instance.
+type swarm struct {
+	keys  []*identity.Key
+	addrs []string // instances' gRPC addresses
+	// unary holds a few connections per instance for Register, Lookup and Connect.
+	unary [][]rendezvousv1.RendezvousServiceClient
+	conns []*grpc.ClientConn
+
+	mu      sync.Mutex
+	sent    map[string]time.Time // offer signature -> when Connect was called
+	arrived []time.Duration      // offer delivery latencies
+	extra   int                  // offers that arrived unexpected (or twice)
+	lost    int                  // Listen streams that ended before the run did
+}
+
+// newKeys generates n identity keys on every core.
+func newKeys(n int) ([]*identity.Key, error) {
+	keys := make([]*identity.Key, n)
+	err := parallel(n, func(i int) error {
+		k, err := identity.Generate(rand.Reader)
+		keys[i] = k
+		return err
+	})
+	return keys, err
+}
+
+func newSwarm(keys []*identity.Key, addrs []string, unaryConns int) (*swarm, error) {
+	s := &swarm{keys: keys, addrs: addrs, sent: map[string]time.Time{}}
+	for _, a := range addrs {
+		var cl []rendezvousv1.RendezvousServiceClient
+		for range unaryConns {
+			c, err := s.dial(a)
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			cl = append(cl, c)
+		}
+		s.unary = append(s.unary, cl)
+	}
+	return s, nil
+}
+
+func (s *swarm) dial(addr string) (rendezvousv1.RendezvousServiceClient, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.conns = append(s.conns, conn)
+	s.mu.Unlock()
+	return rendezvousv1.NewRendezvousServiceClient(conn), nil
+}
+
+func (s *swarm) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+}
+
+// home is the instance peer i uses; a caller offers through the next one, so with two
+// instances every offer crosses from one instance to the other through Redis.
+func (s *swarm) home(i int) int { return i % len(s.addrs) }
+
+func (s *swarm) client(instance, i int) rendezvousv1.RendezvousServiceClient {
+	cl := s.unary[instance]
+	return cl[i%len(cl)]
+}
+
+// registration signs peer i's record at ts with three candidates, as a dual-stack peer
+// behind a NAT sends (host, server-reflexive, IPv6).
+func (s *swarm) registration(i int, ts time.Time, ttl time.Duration) (*signedv1.Envelope, error) {
+	k := s.keys[i]
+	return signed.Seal(k, identity.ContextRegistration, &rendezvousv1.Registration{
+		PublicKey: k.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(), TtlSeconds: uint32(ttl / time.Second),
+		Candidates: []*rendezvousv1.Candidate{
+			{Address: "192.168.1.10:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST},
+			{Address: "198.51.100.7:40000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE},
+			{Address: "[2001:db8::10]:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST},
+		},
+	})
+}
+
+func (s *swarm) register(ctx context.Context, i int, env *signedv1.Envelope) error {
+	_, err := s.client(s.home(i), i).Register(ctx, &rendezvousv1.RegisterRequest{Record: env})
+	return err
+}
+
+func (s *swarm) lookup(ctx context.Context, caller, target int) error {
+	_, err := s.client(s.home(caller), caller).Lookup(ctx, &rendezvousv1.LookupRequest{Fingerprint: string(s.keys[target].Public().Fingerprint())})
+	return err
+}
+
+// offer sends a signed offer from caller to target through the instance after the
+// target's, and notes when, for the delivery latency.
+func (s *swarm) offer(ctx context.Context, caller, target int) error {
+	k := s.keys[caller]
+	fp := s.keys[target].Public().Fingerprint()
+	env, err := signed.Seal(k, identity.ContextOffer, &rendezvousv1.Offer{
+		PublicKey: k.Public().Bytes(), TargetFingerprint: string(fp), TimestampUnixMs: time.Now().UnixMilli(),
+		Nonce: nonce(), Kind: rendezvousv1.OfferKind_OFFER_KIND_CONNECT,
+		Candidates: []*rendezvousv1.Candidate{{Address: "198.51.100.8:40000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE}},
+	})
+	if err != nil {
+		return err
+	}
+	via := (s.home(target) + 1) % len(s.addrs)
+	s.mu.Lock()
+	s.sent[string(env.GetSignature())] = time.Now()
+	s.mu.Unlock()
+	_, err = s.client(via, caller).Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp), Offer: env})
+	if err != nil {
+		s.mu.Lock()
+		delete(s.sent, string(env.GetSignature()))
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// delivered records the arrival of an offer on a Listen stream.
+func (s *swarm) delivered(env *signedv1.Envelope) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.sent[string(env.GetSignature())]
+	if !ok {
+		s.extra++
+		return
+	}
+	delete(s.sent, string(env.GetSignature()))
+	s.arrived = append(s.arrived, now.Sub(at))
+}
+
+// listen opens Listen streams for peers 0..n-1, streamsPerConn to a connection, each on
+// its peer's instance, and returns once every stream has its first (ready) message. The
+// streams deliver offers to s.delivered until ctx ends; wait waits for their goroutines.
+func (s *swarm) listen(ctx context.Context, n, concurrency int) (wait func(), err error) {
+	var wg sync.WaitGroup
+	clients := make([][]rendezvousv1.RendezvousServiceClient, len(s.addrs))
+	for inst := range s.addrs {
+		for range (n/len(s.addrs))/streamsPerConn + 1 {
+			c, err := s.dial(s.addrs[inst])
+			if err != nil {
+				return wg.Wait, err
+			}
+			clients[inst] = append(clients[inst], c)
+		}
+	}
+	err = parallelN(n, concurrency, func(i int) error {
+		inst := s.home(i)
+		c := clients[inst][(i/len(s.addrs))/streamsPerConn]
+		k := s.keys[i]
+		auth, err := signed.Seal(k, identity.ContextListen, &rendezvousv1.Auth{
+			PublicKey: k.Public().Bytes(), TimestampUnixMs: time.Now().UnixMilli(), Nonce: nonce()})
+		if err != nil {
+			return err
+		}
+		st, err := c.Listen(ctx, &rendezvousv1.ListenRequest{Auth: auth})
+		if err != nil {
+			return fmt.Errorf("listen %d: %w", i, err)
+		}
+		if _, err := st.Recv(); err != nil {
+			return fmt.Errorf("listen %d: first message: %w", i, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				m, err := st.Recv()
+				if err != nil {
+					if ctx.Err() == nil && !errors.Is(err, io.EOF) {
+						s.mu.Lock()
+						s.lost++
+						s.mu.Unlock()
+					}
+					return
+				}
+				if m.GetOffer() != nil {
+					s.delivered(m.GetOffer())
+				}
+			}
+		}()
+		return nil
+	})
+	return wg.Wait, err
+}
+
+func nonce() []byte {
+	n := make([]byte, 16)
+	rand.Read(n)
+	return n
+}
