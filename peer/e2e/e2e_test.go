@@ -53,7 +53,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"daemon":     cmdDaemon,
-			"stop":       cmdStop,
+			"stopd":      cmdStop,
 			"kill9":      cmdKill9,
 			"capture":    cmdCapture,
 			"freeaddr":   cmdFreeAddr,
@@ -137,7 +137,7 @@ func scriptEnv(ts *testscript.TestScript) []string {
 	return env
 }
 
-// stop NAME: SIGTERM the daemon and expect a clean exit (status 0) within 10 s.
+// stopd NAME: SIGTERM the daemon and expect a clean exit (status 0) within 10 s.
 func cmdStop(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := procOf(ts, args)
 	cmd.Process.Signal(syscall.SIGTERM)
