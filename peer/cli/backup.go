@@ -256,10 +256,17 @@ func runRecover(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
+		draw := c.meter("recover", func(done, total uint64) string { return fmt.Sprintf("%d of %d friends asked", done, total) })
+		var asked, friends uint64
 		for {
 			msg, err := stream.Recv()
 			if errors.Is(err, io.EOF) {
 				return errors.New("recovery ended without a result")
+			}
+			if err == nil && !msg.GetDone() {
+				asked++
+				friends = max(friends, uint64(msg.GetFriends()), asked) // the kit lists every friend, the first one asked too
+				draw(asked, friends)
 			}
 			if err != nil {
 				return err

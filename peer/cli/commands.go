@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -501,7 +502,9 @@ func runSync(ctx context.Context, c *call) error {
 				return err
 			}
 		}
+		stopMeter := c.syncMeter(ctx, cl)
 		resp, err := cl.Sync(ctx, req)
+		stopMeter()
 		if err != nil {
 			return err
 		}
@@ -553,4 +556,41 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		return nil
 	})
+}
+
+// syncMeter shows, on a terminal, how many posts the running sync has stored so far, by
+// asking the daemon every half second; the returned func stops it.
+func (c *call) syncMeter(ctx context.Context, cl localv1.LocalServiceClient) func() {
+	draw := c.meter("sync", func(done, _ uint64) string { return fmt.Sprintf("%d new or updated posts", done) })
+	base, err := cl.SyncProgress(ctx, &localv1.SyncProgressRequest{})
+	if err != nil {
+		return func() {}
+	}
+	start := storedTotal(base)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if p, err := cl.SyncProgress(ctx, &localv1.SyncProgressRequest{}); err == nil {
+				draw(storedTotal(p)-start, 0)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func storedTotal(p *localv1.SyncProgressResponse) uint64 {
+	var n uint64
+	for _, f := range p.GetFriends() {
+		n += f.GetStored()
+	}
+	return n
 }

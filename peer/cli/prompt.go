@@ -46,9 +46,15 @@ func (c *call) workFactor() int {
 	return n
 }
 
-// progress returns a progress callback that draws a bar on stderr when stderr is a
-// terminal, at most ten times a second, and does nothing otherwise.
+// progress returns a meter of bytes (export, import).
 func (c *call) progress(label string) func(done, total uint64) {
+	return c.meter(label, func(done, _ uint64) string { return humanBytes(done) })
+}
+
+// meter returns a progress callback that draws on stderr when stderr is a terminal, at
+// most ten times a second, and does nothing otherwise: a bar when the total is known,
+// the count alone when it is not. what says what the count is.
+func (c *call) meter(label string, what func(done, total uint64) string) func(done, total uint64) {
 	f, ok := c.env.Stderr.(*os.File)
 	if !ok || c.env.IsTerminal == nil || !c.env.IsTerminal(int(f.Fd())) {
 		return func(uint64, uint64) {}
@@ -61,14 +67,14 @@ func (c *call) progress(label string) func(done, total uint64) {
 		}
 		last = now
 		if total == 0 || done > total {
-			fmt.Fprintf(f, "\r%s  %s ", label, humanBytes(done))
+			fmt.Fprintf(f, "\r%s  %s ", label, what(done, total))
 			return
 		}
 		const width = 30
 		filled := int(done * width / total)
 		bar := bytes.Repeat([]byte("#"), filled)
 		bar = append(bar, bytes.Repeat([]byte("."), width-filled)...)
-		fmt.Fprintf(f, "\r%s  [%s] %3d%%  %s ", label, bar, done*100/total, humanBytes(done))
+		fmt.Fprintf(f, "\r%s  [%s] %3d%%  %s ", label, bar, done*100/total, what(done, total))
 		if done == total {
 			fmt.Fprintln(f)
 		}

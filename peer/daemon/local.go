@@ -421,6 +421,11 @@ func (l *Local) path(id identity.ID) string {
 	return ""
 }
 
+// SyncProgress reports what pulls have stored per friend since the daemon started.
+func (l *Local) SyncProgress(ctx context.Context, _ *localv1.SyncProgressRequest) (*localv1.SyncProgressResponse, error) {
+	return &localv1.SyncProgressResponse{Friends: l.synced.Progress()}, nil
+}
+
 // ExportKey returns the identity seed, for an encrypted key backup.
 func (l *Local) ExportKey(ctx context.Context, _ *localv1.ExportKeyRequest) (*localv1.ExportKeyResponse, error) {
 	k, err := l.st.Key()

@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	synced := NewSyncTimes(nil)
 	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log, BatchSize: cfg.Batch,
 		Progress: func(friend identity.PublicKey, step store.Applied, cursor uint64) {
-			synced.Mark(friend.ID())
+			synced.Step(friend.ID(), step.Stored, cursor)
 			log.Debug("pull step", "friend", friend.ID(), "cursor", cursor, "stored", step.Stored, "dropped", step.Dropped)
 		}})
 	if err != nil {

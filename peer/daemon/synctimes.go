@@ -1,17 +1,22 @@
 package daemon
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"time"
 
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
-// SyncTimes remembers when each friend was last pulled from, for `kith status`.
+// SyncTimes remembers, per friend, when a pull last completed and how much pulls have
+// stored since the daemon started: `kith status` and the progress of `kith sync`.
 type SyncTimes struct {
 	mu  sync.Mutex
 	now func() time.Time
 	at  map[identity.ID]int64
+	got map[identity.ID]*localv1.FriendProgress
 }
 
 // NewSyncTimes returns an empty record using clock now (time.Now when nil).
@@ -19,7 +24,7 @@ func NewSyncTimes(now func() time.Time) *SyncTimes {
 	if now == nil {
 		now = time.Now
 	}
-	return &SyncTimes{now: now, at: map[identity.ID]int64{}}
+	return &SyncTimes{now: now, at: map[identity.ID]int64{}, got: map[identity.ID]*localv1.FriendProgress{}}
 }
 
 // Mark records a completed pull from id now.
@@ -29,9 +34,35 @@ func (s *SyncTimes) Mark(id identity.ID) {
 	s.at[id] = s.now().UnixMilli()
 }
 
+// Step records one stored pull step from id: stored posts, and the cursor reached.
+func (s *SyncTimes) Step(id identity.ID, stored int, cursor uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.at[id] = s.now().UnixMilli()
+	p := s.got[id]
+	if p == nil {
+		p = &localv1.FriendProgress{FriendId: string(id)}
+		s.got[id] = p
+	}
+	p.Stored += uint64(stored)
+	p.Cursor = cursor
+}
+
 // Get returns when id was last pulled from, in Unix milliseconds; 0 for never.
 func (s *SyncTimes) Get(id identity.ID) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.at[id]
+}
+
+// Progress returns a copy of what pulls have stored, per friend, sorted by ID.
+func (s *SyncTimes) Progress() []*localv1.FriendProgress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*localv1.FriendProgress, 0, len(s.got))
+	for _, p := range s.got {
+		out = append(out, &localv1.FriendProgress{FriendId: p.FriendId, Stored: p.Stored, Cursor: p.Cursor})
+	}
+	slices.SortFunc(out, func(a, b *localv1.FriendProgress) int { return cmp.Compare(a.FriendId, b.FriendId) })
+	return out
 }

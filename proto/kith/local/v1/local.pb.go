@@ -2425,6 +2425,153 @@ func (x *SyncResponse) GetResults() []*SyncResult {
 	return nil
 }
 
+// SyncProgressRequest is empty.
+type SyncProgressRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncProgressRequest) Reset() {
+	*x = SyncProgressRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncProgressRequest) ProtoMessage() {}
+
+func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncProgressRequest.ProtoReflect.Descriptor instead.
+func (*SyncProgressRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
+}
+
+// FriendProgress is what pulls from one friend have done since the daemon started.
+type FriendProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// friend_id is the friend's ID.
+	FriendId string `protobuf:"bytes,1,opt,name=friend_id,json=friendId,proto3" json:"friend_id,omitempty"`
+	// stored is the number of posts stored from this friend.
+	Stored uint64 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
+	// cursor is the friend's sequence number reached.
+	Cursor        uint64 `protobuf:"varint,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FriendProgress) Reset() {
+	*x = FriendProgress{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FriendProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FriendProgress) ProtoMessage() {}
+
+func (x *FriendProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FriendProgress.ProtoReflect.Descriptor instead.
+func (*FriendProgress) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *FriendProgress) GetFriendId() string {
+	if x != nil {
+		return x.FriendId
+	}
+	return ""
+}
+
+func (x *FriendProgress) GetStored() uint64 {
+	if x != nil {
+		return x.Stored
+	}
+	return 0
+}
+
+func (x *FriendProgress) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+// SyncProgressResponse lists progress per friend.
+type SyncProgressResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// friends has one entry per friend pulled from since the daemon started.
+	Friends       []*FriendProgress `protobuf:"bytes,1,rep,name=friends,proto3" json:"friends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncProgressResponse) Reset() {
+	*x = SyncProgressResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncProgressResponse) ProtoMessage() {}
+
+func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncProgressResponse.ProtoReflect.Descriptor instead.
+func (*SyncProgressResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SyncProgressResponse) GetFriends() []*FriendProgress {
+	if x != nil {
+		return x.Friends
+	}
+	return nil
+}
+
 var File_kith_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_kith_local_v1_local_proto_rawDesc = "" +
@@ -2571,14 +2718,21 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
 	"\x04path\x18\x05 \x01(\tR\x04path\"C\n" +
 	"\fSyncResponse\x123\n" +
-	"\aresults\x18\x01 \x03(\v2\x19.kith.local.v1.SyncResultR\aresults*\xab\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.kith.local.v1.SyncResultR\aresults\"\x15\n" +
+	"\x13SyncProgressRequest\"]\n" +
+	"\x0eFriendProgress\x12\x1b\n" +
+	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\x12\x16\n" +
+	"\x06stored\x18\x02 \x01(\x04R\x06stored\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\x04R\x06cursor\"O\n" +
+	"\x14SyncProgressResponse\x127\n" +
+	"\afriends\x18\x01 \x03(\v2\x1d.kith.local.v1.FriendProgressR\afriends*\xab\x01\n" +
 	"\fAudienceKind\x12\x1d\n" +
 	"\x19AUDIENCE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10AUDIENCE_KIND_ME\x10\x01\x12\x19\n" +
 	"\x15AUDIENCE_KIND_FRIENDS\x10\x02\x12\x17\n" +
 	"\x13AUDIENCE_KIND_GROUP\x10\x03\x12\x18\n" +
 	"\x14AUDIENCE_KIND_FRIEND\x10\x04\x12\x18\n" +
-	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\x95\n" +
+	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\xee\n" +
 	"\n" +
 	"\fLocalService\x12E\n" +
 	"\x06Status\x12\x1c.kith.local.v1.StatusRequest\x1a\x1d.kith.local.v1.StatusResponse\x12N\n" +
@@ -2594,7 +2748,8 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"DeletePost\x12 .kith.local.v1.DeletePostRequest\x1a!.kith.local.v1.DeletePostResponse\x12K\n" +
 	"\bTimeline\x12\x1e.kith.local.v1.TimelineRequest\x1a\x1f.kith.local.v1.TimelineResponse\x12?\n" +
-	"\x04Sync\x12\x1a.kith.local.v1.SyncRequest\x1a\x1b.kith.local.v1.SyncResponse\x12N\n" +
+	"\x04Sync\x12\x1a.kith.local.v1.SyncRequest\x1a\x1b.kith.local.v1.SyncResponse\x12W\n" +
+	"\fSyncProgress\x12\".kith.local.v1.SyncProgressRequest\x1a#.kith.local.v1.SyncProgressResponse\x12N\n" +
 	"\tExportKey\x12\x1f.kith.local.v1.ExportKeyRequest\x1a .kith.local.v1.ExportKeyResponse\x12S\n" +
 	"\n" +
 	"ExportHome\x12 .kith.local.v1.ExportHomeRequest\x1a!.kith.local.v1.ExportHomeResponse0\x01\x12J\n" +
@@ -2617,7 +2772,7 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
 	(*PublicFollow)(nil),         // 1: kith.local.v1.PublicFollow
@@ -2662,6 +2817,9 @@ var file_kith_local_v1_local_proto_goTypes = []any{
 	(*SyncRequest)(nil),          // 40: kith.local.v1.SyncRequest
 	(*SyncResult)(nil),           // 41: kith.local.v1.SyncResult
 	(*SyncResponse)(nil),         // 42: kith.local.v1.SyncResponse
+	(*SyncProgressRequest)(nil),  // 43: kith.local.v1.SyncProgressRequest
+	(*FriendProgress)(nil),       // 44: kith.local.v1.FriendProgress
+	(*SyncProgressResponse)(nil), // 45: kith.local.v1.SyncProgressResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
 	1,  // 0: kith.local.v1.Profile.public_follows:type_name -> kith.local.v1.PublicFollow
@@ -2682,43 +2840,46 @@ var file_kith_local_v1_local_proto_depIdxs = []int32{
 	37, // 15: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
 	38, // 16: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
 	41, // 17: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
-	14, // 18: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	19, // 19: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	21, // 20: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	23, // 21: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	25, // 22: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	28, // 23: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	30, // 24: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	32, // 25: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	34, // 26: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	36, // 27: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	40, // 28: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	7,  // 29: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
-	9,  // 30: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
-	11, // 31: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
-	3,  // 32: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
-	5,  // 33: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
-	15, // 34: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	20, // 35: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	22, // 36: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	24, // 37: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	27, // 38: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	29, // 39: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	31, // 40: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	33, // 41: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	35, // 42: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	39, // 43: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	42, // 44: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	8,  // 45: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
-	10, // 46: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
-	12, // 47: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
-	4,  // 48: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
-	6,  // 49: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
-	34, // [34:50] is the sub-list for method output_type
-	18, // [18:34] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	44, // 18: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
+	14, // 19: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	19, // 20: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	21, // 21: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	23, // 22: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	25, // 23: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	28, // 24: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	30, // 25: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	32, // 26: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	34, // 27: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	36, // 28: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	40, // 29: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	43, // 30: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
+	7,  // 31: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	9,  // 32: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	11, // 33: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	3,  // 34: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
+	5,  // 35: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
+	15, // 36: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	20, // 37: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	22, // 38: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	24, // 39: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	27, // 40: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	29, // 41: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	31, // 42: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	33, // 43: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	35, // 44: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	39, // 45: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	42, // 46: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	45, // 47: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
+	8,  // 48: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	10, // 49: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	12, // 50: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	4,  // 51: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
+	6,  // 52: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
+	36, // [36:53] is the sub-list for method output_type
+	19, // [19:36] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_kith_local_v1_local_proto_init() }
@@ -2733,7 +2894,7 @@ func file_kith_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,7 @@ const (
 	LocalService_DeletePost_FullMethodName   = "/kith.local.v1.LocalService/DeletePost"
 	LocalService_Timeline_FullMethodName     = "/kith.local.v1.LocalService/Timeline"
 	LocalService_Sync_FullMethodName         = "/kith.local.v1.LocalService/Sync"
+	LocalService_SyncProgress_FullMethodName = "/kith.local.v1.LocalService/SyncProgress"
 	LocalService_ExportKey_FullMethodName    = "/kith.local.v1.LocalService/ExportKey"
 	LocalService_ExportHome_FullMethodName   = "/kith.local.v1.LocalService/ExportHome"
 	LocalService_Recover_FullMethodName      = "/kith.local.v1.LocalService/Recover"
@@ -68,6 +69,9 @@ type LocalServiceClient interface {
 	Timeline(ctx context.Context, in *TimelineRequest, opts ...grpc.CallOption) (*TimelineResponse, error)
 	// Sync pulls from one or all friends now and returns when done.
 	Sync(ctx context.Context, in *SyncRequest, opts ...grpc.CallOption) (*SyncResponse, error)
+	// SyncProgress reports how many posts each friend's pulls have stored since the daemon
+	// started, so a client can show progress while a Sync runs.
+	SyncProgress(ctx context.Context, in *SyncProgressRequest, opts ...grpc.CallOption) (*SyncProgressResponse, error)
 	// ExportKey returns the identity key's seed, for `kith key export` to encrypt.
 	ExportKey(ctx context.Context, in *ExportKeyRequest, opts ...grpc.CallOption) (*ExportKeyResponse, error)
 	// ExportHome streams a consistent snapshot of the store, for `kith export` to encrypt.
@@ -199,6 +203,16 @@ func (c *localServiceClient) Sync(ctx context.Context, in *SyncRequest, opts ...
 	return out, nil
 }
 
+func (c *localServiceClient) SyncProgress(ctx context.Context, in *SyncProgressRequest, opts ...grpc.CallOption) (*SyncProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SyncProgressResponse)
+	err := c.cc.Invoke(ctx, LocalService_SyncProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *localServiceClient) ExportKey(ctx context.Context, in *ExportKeyRequest, opts ...grpc.CallOption) (*ExportKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExportKeyResponse)
@@ -295,6 +309,9 @@ type LocalServiceServer interface {
 	Timeline(context.Context, *TimelineRequest) (*TimelineResponse, error)
 	// Sync pulls from one or all friends now and returns when done.
 	Sync(context.Context, *SyncRequest) (*SyncResponse, error)
+	// SyncProgress reports how many posts each friend's pulls have stored since the daemon
+	// started, so a client can show progress while a Sync runs.
+	SyncProgress(context.Context, *SyncProgressRequest) (*SyncProgressResponse, error)
 	// ExportKey returns the identity key's seed, for `kith key export` to encrypt.
 	ExportKey(context.Context, *ExportKeyRequest) (*ExportKeyResponse, error)
 	// ExportHome streams a consistent snapshot of the store, for `kith export` to encrypt.
@@ -348,6 +365,9 @@ func (UnimplementedLocalServiceServer) Timeline(context.Context, *TimelineReques
 }
 func (UnimplementedLocalServiceServer) Sync(context.Context, *SyncRequest) (*SyncResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Sync not implemented")
+}
+func (UnimplementedLocalServiceServer) SyncProgress(context.Context, *SyncProgressRequest) (*SyncProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncProgress not implemented")
 }
 func (UnimplementedLocalServiceServer) ExportKey(context.Context, *ExportKeyRequest) (*ExportKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExportKey not implemented")
@@ -583,6 +603,24 @@ func _LocalService_Sync_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LocalService_SyncProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocalServiceServer).SyncProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocalService_SyncProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocalServiceServer).SyncProgress(ctx, req.(*SyncProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LocalService_ExportKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ExportKeyRequest)
 	if err := dec(in); err != nil {
@@ -709,6 +747,10 @@ var LocalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Sync",
 			Handler:    _LocalService_Sync_Handler,
+		},
+		{
+			MethodName: "SyncProgress",
+			Handler:    _LocalService_SyncProgress_Handler,
 		},
 		{
 			MethodName: "ExportKey",
