@@ -43,4 +43,3 @@ func TestMeter(t *testing.T) {
 		}
 	}
 }
-
