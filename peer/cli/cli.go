@@ -58,6 +58,9 @@ type DaemonConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// UI is the web app's address (--ui); empty: off. UITLSCert, UITLSKey and UIPassword
+	// (from KITH_UI_PASSWORD) are required beyond loopback.
+	UI, UITLSCert, UITLSKey, UIPassword string
 }
 
 // InitConfig is what `kith init` was asked for.

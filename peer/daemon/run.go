@@ -15,6 +15,7 @@ import (
 
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/ui"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -38,6 +39,10 @@ type RunConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// UI is the address of the local web app (peer/ui); empty: off.
+	UI string
+	// UITLSCert, UITLSKey and UIPassword are required when UI is beyond loopback.
+	UITLSCert, UITLSKey, UIPassword string
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -94,7 +99,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("local socket %s: %w", sock, err)
 	}
 	srv := grpc.NewServer()
-	localv1.RegisterLocalServiceServer(srv, NewLocal(st, node, synced, nil))
+	local := NewLocal(st, node, synced, nil)
+	localv1.RegisterLocalServiceServer(srv, local)
 
 	var publicLn net.Listener
 	var publicHandler http.Handler
@@ -104,6 +110,16 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}
 		if publicLn, err = net.Listen("tcp", cfg.PublicHTTP); err != nil {
 			return fmt.Errorf("--public-http %s: %w", cfg.PublicHTTP, err)
+		}
+	}
+	var web *ui.Server
+	if cfg.UI != "" {
+		web, err = ui.Listen(ui.Config{Addr: cfg.UI, Home: cfg.Home, API: local, Blobs: st, Changes: st,
+			TLSCert: cfg.UITLSCert, TLSKey: cfg.UITLSKey, Password: cfg.UIPassword, Logger: log})
+		if errors.Is(err, ui.ErrListen) {
+			log.Error("running without the web app", "err", err)
+		} else if err != nil {
+			return err
 		}
 	}
 
@@ -129,6 +145,10 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			}
 		}()
 		log.Info("serving public posts over HTTP", "addr", publicLn.Addr().String(), "tls", cfg.PublicTLSCert != "")
+	}
+	if web != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); web.Serve(fctx) }()
 	}
 	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock)
 	<-ctx.Done()

@@ -28,6 +28,7 @@ func main() {
 			return daemon.Run(ctx, daemon.RunConfig{Home: c.Home, Listen: c.Listen, Socket: cli.SocketPath(c.Home),
 				Rendezvous: c.Rendezvous, PublicHTTP: c.PublicHTTP, PublicTLSCert: c.PublicTLSCert,
 				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex,
+				UI: c.UI, UITLSCert: c.UITLSCert, UITLSKey: c.UITLSKey, UIPassword: c.UIPassword,
 				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {
