@@ -12,7 +12,7 @@ BENCHTIME ?= 1x
 # command:debian-package pairs the tests need (each test also checks for itself).
 TEST_DEPS := redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools \
 	turnutils_uclient:coturn ip:iproute2 tc:iproute2 iptables:iptables conntrack:conntrack \
-	systemd-analyze:systemd
+	systemd-analyze:systemd chromium:chromium
 
 .PHONY: help build test deps lint proto proto-check bench demo fuzz clean
 

@@ -80,9 +80,14 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("listen on %s: %w (pick another with --listen)", cfg.Listen, err)
 	}
 	defer pc.Close()
-	synced := NewSyncTimes(nil)
+	synced, pulled := NewSyncTimes(nil), ui.NewSignal()
 	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log,
-		Progress: func(friend identity.PublicKey, _ store.Applied, _ uint64) { synced.Mark(friend.ID()) }})
+		Progress: func(friend identity.PublicKey, a store.Applied, _ uint64) {
+			synced.Mark(friend.ID())
+			if a.Stored+a.Dropped > 0 {
+				pulled.Notify()
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -114,7 +119,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	var web *ui.Server
 	if cfg.UI != "" {
-		web, err = ui.Listen(ui.Config{Addr: cfg.UI, Home: cfg.Home, API: local, Blobs: st, Changes: st,
+		web, err = ui.Listen(ui.Config{Addr: cfg.UI, Home: cfg.Home, API: local, Blobs: st, Changes: st, Pulled: pulled,
 			TLSCert: cfg.UITLSCert, TLSKey: cfg.UITLSKey, Password: cfg.UIPassword, Logger: log})
 		if errors.Is(err, ui.ErrListen) {
 			log.Error("running without the web app", "err", err)

@@ -33,8 +33,8 @@ type Config struct {
 	API localv1.LocalServiceServer
 	// Blobs serves photos to the logged-in person.
 	Blobs Blobs
-	// Changes drives live updates of the timeline.
-	Changes Changes
+	// Changes (own posts) and Pulled (friends' posts) drive live updates of the timeline.
+	Changes, Pulled Changes
 	// TLSCert and TLSKey serve HTTPS; required (with Password) off loopback.
 	TLSCert, TLSKey string
 	// Password is asked at login besides the token; required off loopback.
@@ -61,6 +61,9 @@ func (c *Config) check() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Pulled == nil {
+		c.Pulled = NewSignal()
 	}
 	if c.API == nil || c.Blobs == nil || c.Changes == nil || c.Home == "" {
 		return errors.New("ui: Config needs Home, API, Blobs and Changes")

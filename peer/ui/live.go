@@ -6,17 +6,43 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kithnet/kith/peer/store"
 )
 
+// Signal wakes watchers whenever Notify is called: the daemon notifies it when posts
+// pulled from a friend were stored, which the store's own changes log does not record.
+type Signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// NewSignal returns a Signal with no watchers.
+func NewSignal() *Signal { return &Signal{ch: make(chan struct{})} }
+
+// Notify wakes every current watcher.
+func (s *Signal) Notify() {
+	s.mu.Lock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Changed returns a channel closed at the next Notify.
+func (s *Signal) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
 // heartbeat keeps an idle event stream open through proxies and notices a gone browser.
 const heartbeat = 25 * time.Second
 
 // events is a Server-Sent Events stream: a "changed" event whenever the store's changes
-// log grows (an own post, or a friend's pulled in). The page then fetches /posts. It
-// ends with the request or with the server's context.
+// log grows (own posts) or posts are pulled from a friend. The page then fetches /posts.
+// It ends with the request or with the server's context.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -30,13 +56,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	for {
-		ch := s.cfg.Changes.Changed()
+		own, pulled := s.cfg.Changes.Changed(), s.cfg.Pulled.Changed()
 		select {
 		case <-r.Context().Done():
 			return
 		case <-tick.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
-		case <-ch:
+		case <-own:
+			fmt.Fprint(w, "event: changed\ndata: {}\n\n")
+		case <-pulled:
 			fmt.Fprint(w, "event: changed\ndata: {}\n\n")
 		}
 		fl.Flush()

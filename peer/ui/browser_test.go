@@ -1,0 +1,320 @@
+package ui_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kithnet/kith/shared/testenv"
+)
+
+// browser starts one headless Chromium for a test; tabs share it, each in its own
+// browser context (its own cookies), as separate people's browsers would be.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := testenv.Command(t, "chromium", "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
+		chromedp.NoSandbox, chromedp.Headless, chromedp.WindowSize(1280, 800),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return bctx
+}
+
+// tab opens a tab in a fresh browser context.
+func tab(t *testing.T, bctx context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	return ctx
+}
+
+// do runs steps with a time limit, failing the test with what was being done.
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(c, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the tab.
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// evalAwait evaluates a JavaScript expression that yields a promise, and its result.
+func evalAwait[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// until waits up to d for a JavaScript condition to hold in the tab.
+func until(t *testing.T, ctx context.Context, d time.Duration, what, expr string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := waitFor(c, func() (bool, error) {
+		v, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
+		if err != nil && c.Err() == nil {
+			return false, nil // a navigation in progress; ask again
+		}
+		return v, err
+	})
+	if err != nil {
+		t.Fatalf("waiting %v for %s (%s): %v", d, what, expr, err)
+	}
+}
+
+// login opens a fresh `kith ui` link in the tab and waits for the timeline.
+func login(t *testing.T, ctx context.Context, n *node) {
+	t.Helper()
+	do(t, ctx, n.name+": log in", chromedp.Navigate(n.loginURL(t)), chromedp.WaitVisible(chromedp.CSS("#compose")))
+}
+
+// screenshots saves the tab's page at phone and desktop sizes as <dir>/<name>-phone.png
+// and <name>-desktop.png.
+func screenshots(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	for _, size := range []struct {
+		label string
+		w, h  int64
+	}{{"phone", 390, 844}, {"desktop", 1280, 800}} {
+		var opts []chromedp.EmulateViewportOption
+		if size.label == "phone" {
+			opts = append(opts, chromedp.EmulateScale(2), chromedp.EmulateMobile)
+		}
+		c, cancel := context.WithTimeout(ctx, 20*time.Second)
+		if err := chromedp.Do(c, chromedp.EmulateViewport(size.w, size.h, opts...), chromedp.Sleep(150*time.Millisecond)); err != nil {
+			cancel()
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+		cancel()
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		p := filepath.Join(dir, name+"-"+size.label+".png")
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	do(t, ctx, "reset viewport", chromedp.EmulateViewport(1280, 800))
+}
+
+// screenshotDir is where screenshots go: $KITH_UI_SCREENSHOTS, or a new directory
+// under the system's temporary directory that outlives the test, for a reviewer.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("KITH_UI_SCREENSHOTS")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "kith-ui-screenshots-"); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+// TestWebApp drives the web apps of three daemons in one headless Chromium: login with
+// one-time tokens, a photo posted to a group reaching a member live and never a
+// non-member, markup shown as text, CSRF and Host checks, and every page screenshotted.
+func TestWebApp(t *testing.T) {
+	start := time.Now()
+	bctx := browser(t)
+	shots := screenshotDir(t)
+	a, b, c := startNode(t, "Ann"), startNode(t, "Bea"), startNode(t, "Cal")
+	a.kith(t, "friend", "add", b.id, "--name", "Bea", "--addr", b.listen, "--group", "family")
+	a.kith(t, "friend", "add", c.id, "--name", "Cal", "--addr", c.listen, "--group", "work")
+	b.kith(t, "friend", "add", a.id, "--name", "Ann", "--addr", a.listen)
+	c.kith(t, "friend", "add", a.id, "--name", "Ann", "--addr", a.listen)
+	photo := writePhoto(t, t.TempDir(), "beach.png", 640, 420)
+
+	ta, tb, tc := tab(t, bctx), tab(t, bctx), tab(t, bctx)
+
+	t.Run("login page and wrong token", func(t *testing.T) {
+		do(t, ta, "open login page", chromedp.Navigate(a.url+"login"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		screenshots(t, ta, shots, "login")
+		do(t, ta, "wrong token", chromedp.Navigate(a.url+"login?token=not-a-token"))
+		if got := eval[string](t, ta, `document.querySelector(".error")?.textContent || ""`); !strings.Contains(got, "wrong, expired or already used") {
+			t.Fatalf("a wrong token: page says %q, want a refusal", got)
+		}
+		do(t, ta, "timeline without login", chromedp.Navigate(a.url))
+		if loc := eval[string](t, ta, `location.pathname`); loc != "/login" {
+			t.Fatalf("the timeline without a session went to %s, want /login", loc)
+		}
+	})
+
+	t.Run("reused token", func(t *testing.T) {
+		link := a.loginURL(t)
+		do(t, ta, "log in", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#compose")))
+		other := tab(t, bctx)
+		do(t, other, "reuse the token", chromedp.Navigate(link))
+		if got := eval[string](t, other, `document.querySelector(".error")?.textContent || ""`); !strings.Contains(got, "already used") {
+			t.Fatalf("a reused token: page says %q, want a refusal", got)
+		}
+		if eval[bool](t, other, `!!document.querySelector("#compose")`) {
+			t.Fatal("a reused token logged a second browser in")
+		}
+	})
+
+	login(t, tb, b)
+	login(t, tc, c)
+	const text = "Beach day with the family #Holiday <b>bold</b><script>window.pwned=1</script>"
+
+	t.Run("A posts a photo to a group from the page", func(t *testing.T) {
+		do(t, ta, "compose",
+			chromedp.SetValue(chromedp.CSS("#text"), text),
+			chromedp.SetUploadFiles(chromedp.CSS("#photos"), []string{photo}),
+			chromedp.Click(chromedp.CSS(`input[name=to][value=friends]`)),
+			chromedp.Click(chromedp.CSS(`input[name=to][value="group:family"]`)),
+		)
+		screenshots(t, ta, shots, "compose")
+		do(t, ta, "post", chromedp.Click(chromedp.CSS(`#compose button[type=submit]`)))
+		until(t, ta, 15*time.Second, "A's own post with its photo", `document.querySelectorAll("#posts article.post .photos img").length === 1`)
+		until(t, ta, 5*time.Second, "the photo to load", `document.querySelector("#posts article.post .photos img").naturalWidth === 640`)
+		screenshots(t, ta, shots, "timeline")
+	})
+
+	t.Run("markup renders as text", func(t *testing.T) {
+		got := eval[string](t, ta, `document.querySelector("#posts article.post .text").textContent`)
+		if got != text {
+			t.Fatalf("the post's text shows as %q, want exactly %q", got, text)
+		}
+		if eval[bool](t, ta, `!!document.querySelector("#posts article.post .text b, #posts article.post .text script") || window.pwned === 1`) {
+			t.Fatal("markup in a post became elements of the page")
+		}
+		if got := eval[string](t, ta, `document.querySelector("#posts a.tag").getAttribute("href")`); got != "/?tag=holiday" {
+			t.Fatalf("the hashtag links to %q, want /?tag=holiday", got)
+		}
+	})
+
+	t.Run("B, in the group, sees the photo live after sync", func(t *testing.T) {
+		until(t, tb, 5*time.Second, "B's live stream", `document.body.dataset.live === "1"`)
+		eval[bool](t, tb, `window.notReloaded = true`)
+		b.kith(t, "sync")
+		if tl := b.kith(t, "timeline", "--json"); !strings.Contains(tl, "Beach day") {
+			t.Fatalf("after sync, B's timeline lacks A's group post: %s", tl)
+		}
+		until(t, tb, 20*time.Second, "A's photo in B's timeline", `[...document.querySelectorAll("#posts article.post")].some(a => a.querySelector(".text").textContent === `+jsString(text)+` && a.querySelector(".photos img"))`)
+		until(t, tb, 5*time.Second, "the photo to load in B", `document.querySelector("#posts article.post .photos img").naturalWidth === 640`)
+		if !eval[bool](t, tb, `window.notReloaded === true`) {
+			t.Fatal("B's page reloaded; the post should arrive live")
+		}
+		if got := eval[string](t, tb, `document.querySelector("#posts article.post .author").textContent`); got != "Ann" {
+			t.Fatalf("B sees the author as %q, want Ann", got)
+		}
+		screenshots(t, tb, shots, "timeline-member")
+	})
+
+	t.Run("C, outside the group, never sees it", func(t *testing.T) {
+		c.kith(t, "sync")
+		do(t, tc, "reload C's timeline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#compose")))
+		if eval[bool](t, tc, `document.body.textContent.includes("Beach day") || !!document.querySelector("#posts img")`) {
+			t.Fatal("C, outside the group, sees A's post")
+		}
+		if tl := c.kith(t, "timeline", "--json"); strings.Contains(tl, "Beach day") {
+			t.Fatalf("C's timeline holds A's group post: %s", tl)
+		}
+	})
+
+	t.Run("other pages", func(t *testing.T) {
+		for _, p := range []struct{ path, name, ready string }{
+			{"friends", "friends", "#add-friend"},
+			{"connections", "connections", "#sync-all"},
+			{"backup", "backup", "#exp-pass"},
+			{"?tag=holiday", "timeline-tag", "#posts"},
+		} {
+			do(t, ta, "open "+p.path, chromedp.Navigate(a.url+p.path), chromedp.WaitVisible(chromedp.CSS(p.ready)))
+			screenshots(t, ta, shots, p.name)
+		}
+		do(t, ta, "friends page", chromedp.Navigate(a.url+"friends"), chromedp.WaitVisible(chromedp.CSS("#my-id")))
+		if got := eval[string](t, ta, `document.querySelector("#my-id").textContent`); got != a.id {
+			t.Fatalf("friends page shows my ID as %q, want %s", got, a.id)
+		}
+		until(t, ta, 5*time.Second, "the QR code", `document.querySelector("img.qr").naturalWidth > 0`)
+	})
+
+	t.Run("cross-site POST without the CSRF token is refused", func(t *testing.T) {
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%spost"><input name="text" value="forged post"><input name="to" value="public"></form><script>document.getElementById("f").submit()</script>`, a.url)
+		}))
+		defer evil.Close()
+		do(t, ta, "visit a hostile page", chromedp.Navigate(evil.URL))
+		until(t, ta, 10*time.Second, "the forged POST's answer", `location.href === `+jsString(a.url+"post"))
+		if got := eval[string](t, ta, `document.body.textContent`); !strings.Contains(got, "CSRF") {
+			t.Fatalf("the forged POST got %q, want a CSRF refusal", got)
+		}
+		if tl := a.kith(t, "timeline", "--json"); strings.Contains(tl, "forged post") {
+			t.Fatal("a cross-site POST created a post")
+		}
+		// And from the app's own origin, a script without the token is refused too.
+		do(t, ta, "back to the app", chromedp.Navigate(a.url), chromedp.WaitVisible(chromedp.CSS("#compose")))
+		code := evalAwait[int](t, ta, `fetch("/post", {method: "POST", body: new URLSearchParams({text: "no token"})}).then(r => r.status)`)
+		if code != http.StatusForbidden {
+			t.Fatalf("a POST without the CSRF token got %d, want 403", code)
+		}
+	})
+
+	t.Run("foreign Host header is refused", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", a.url+"login", nil)
+		req.Host = "rebind.attacker.example" + a.url[strings.LastIndex(a.url, ":"):len(a.url)-1]
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Fatalf("Host %s got %d, want 421", req.Host, resp.StatusCode)
+		}
+		req.Host = strings.TrimPrefix(strings.TrimSuffix(a.url, "/"), "http://")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("the bound Host %s got %d, want 200", req.Host, resp.StatusCode)
+		}
+	})
+	t.Logf("web app tests took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "<", `\x3c`)
+	return `"` + r.Replace(s) + `"`
+}
