@@ -73,6 +73,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./peer/public || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePacket$$' -fuzztime $(FUZZTIME) ./peer/nat
 	$(GO) test -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME) ./peer/nat
+	$(GO) test -run '^$$' -fuzz '^FuzzSegments$$' -fuzztime $(FUZZTIME) ./peer/ui
 
 demo: build ## two peers and a rendezvous on loopback: befriend, post a photo, sync, show the timeline
 	@echo "make demo: the two-peer demo arrives with the kith CLI (issue 7); bin/ is built."
