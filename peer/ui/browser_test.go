@@ -18,7 +18,7 @@ import (
 
 // browser starts one headless Chromium for a test; tabs share it, each in its own
 // browser context (its own cookies), as separate people's browsers would be.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path := testenv.Command(t, "chromium", "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
@@ -34,7 +34,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // tab opens a tab in a fresh browser context.
-func tab(t *testing.T, bctx context.Context) context.Context {
+func tab(t testing.TB, bctx context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)

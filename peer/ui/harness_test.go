@@ -67,12 +67,27 @@ func (n *node) loginURL(t testing.TB) string {
 	return link
 }
 
-// startNode makes a home, starts its daemon with the web app on a free loopback port,
-// and stops it when the test ends.
+// startNode makes a home and starts its daemon.
 func startNode(t testing.TB, name string) *node {
+	t.Helper()
+	n := newHome(t, name)
+	n.start(t)
+	return n
+}
+
+// newHome makes a home with a new identity.
+func newHome(t testing.TB, name string) *node {
 	t.Helper()
 	n := &node{name: name, home: t.TempDir(), listen: freeUDP(t)}
 	n.id = n.kith(t, "init", "--name", name)
+	return n
+}
+
+// start starts n's daemon with the web app on a free loopback port, and stops it when
+// the test ends.
+func (n *node) start(t testing.TB) {
+	t.Helper()
+	name := n.name
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +117,7 @@ func startNode(t testing.TB, name string) *node {
 	for {
 		if u, err := ui.URL(n.home); err == nil {
 			n.url = u
-			return n
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: the web app did not start in 15 s", name)
