@@ -2,10 +2,13 @@ package ui_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -268,6 +271,111 @@ func TestWebApp(t *testing.T) {
 		until(t, ta, 5*time.Second, "the QR code", `document.querySelector("img.qr").naturalWidth > 0`)
 	})
 
+	t.Run("edit and delete own post", func(t *testing.T) {
+		do(t, ta, "open timeline", chromedp.Navigate(a.url), chromedp.WaitVisible(chromedp.CSS("#compose")))
+		do(t, ta, "post a second one", chromedp.SetValue(chromedp.CSS("#text"), "typo pots"),
+			chromedp.Click(chromedp.CSS(`#compose button[type=submit]`)))
+		until(t, ta, 10*time.Second, "the second post", `document.querySelectorAll("#posts article.post").length === 2`)
+		do(t, ta, "edit it",
+			chromedp.Click(chromedp.CSS(`#posts article.post details.own summary`)),
+			chromedp.SetValue(chromedp.CSS(`#posts article.post form.edit textarea`), "typo fixed #edited"),
+			chromedp.Click(chromedp.CSS(`#posts article.post form.edit button`)))
+		until(t, ta, 10*time.Second, "the edited text", `document.querySelector("#posts article.post .text").textContent === "typo fixed #edited" && !!document.querySelector("#posts article.post .edited")`)
+		eval[bool](t, ta, `(window.confirm = () => true, true)`)
+		do(t, ta, "delete it", chromedp.Click(chromedp.CSS(`#posts article.post details.own summary`)),
+			chromedp.Click(chromedp.CSS(`#posts article.post form.delete button`)))
+		until(t, ta, 10*time.Second, "one post left", `document.querySelectorAll("#posts article.post").length === 1`)
+		if tl := a.kith(t, "timeline", "--json"); strings.Contains(tl, "typo") {
+			t.Fatalf("the deleted post is still in the timeline: %s", tl)
+		}
+	})
+
+	t.Run("friends: add, rename, regroup, remove", func(t *testing.T) {
+		d := newHome(t, "Dee")
+		do(t, ta, "add a friend", chromedp.Navigate(a.url+"friends"), chromedp.WaitVisible(chromedp.CSS("#add-friend")),
+			chromedp.SetValue(chromedp.CSS("#add-id"), d.id), chromedp.SetValue(chromedp.CSS("#add-name"), "Dee"),
+			chromedp.SetValue(chromedp.CSS("#add-groups"), "family, climbing"),
+			chromedp.Click(chromedp.CSS("#add-friend button")))
+		dee := `details.friend:has(input[value="` + d.id + `"])`
+		until(t, ta, 10*time.Second, "Dee in the list", `!!document.querySelector(`+jsString(dee)+`)`)
+		if fl := a.kith(t, "friend", "ls", "--json"); !strings.Contains(fl, d.id) || !strings.Contains(fl, "climbing") {
+			t.Fatalf("after adding Dee on the page: %s", fl)
+		}
+		do(t, ta, "rename and regroup",
+			chromedp.Click(chromedp.CSS(`details.friend:has(input[value="`+d.id+`"]) summary`)),
+			chromedp.SetValue(chromedp.CSS("#n-"+d.id), "Deirdre"),
+			chromedp.SetValue(chromedp.CSS("#g-"+d.id), "climbing"),
+			chromedp.Click(chromedp.CSS(`details.friend:has(input[value="`+d.id+`"]) form button`)))
+		until(t, ta, 10*time.Second, "Deirdre in the list", `document.querySelector(`+jsString(dee+" summary")+`)?.textContent.includes("Deirdre")`)
+		var friends []struct {
+			ID, Name string
+			Groups   []string
+		}
+		if err := json.Unmarshal([]byte(a.kith(t, "friend", "ls", "--json")), &friends); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range friends {
+			if f.ID == d.id && (f.Name != "Deirdre" || strings.Join(f.Groups, ",") != "climbing") {
+				t.Fatalf("after renaming and regrouping Dee: %+v, want Deirdre in climbing only", f)
+			}
+		}
+		eval[bool](t, ta, `(window.confirm = () => true, true)`)
+		do(t, ta, "remove", chromedp.Click(chromedp.CSS(`details.friend:has(input[value="`+d.id+`"]) summary`)),
+			chromedp.Click(chromedp.CSS(`form[action="/friends/`+d.id+`/remove"] button`)))
+		until(t, ta, 10*time.Second, "Dee gone from the list", `!document.querySelector(`+jsString(dee)+`)`)
+		if fl := a.kith(t, "friend", "ls", "--json"); strings.Contains(fl, d.id) {
+			t.Fatalf("Dee is still a friend after removal: %s", fl)
+		}
+	})
+
+	t.Run("backups download and the export imports", func(t *testing.T) {
+		do(t, ta, "backup page", chromedp.Navigate(a.url+"backup"), chromedp.WaitVisible(chromedp.CSS("#exp-pass")))
+		const get = `(async (path) => {
+			const body = new URLSearchParams({passphrase: "correct horse battery", confirm: "correct horse battery"});
+			const r = await fetch(path, {method: "POST", body, headers: {"X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content}});
+			const b = new Uint8Array(await r.arrayBuffer());
+			let s = ""; for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+			return r.status + " " + r.headers.get("Content-Disposition") + "\n" + btoa(s);
+		})`
+		key := evalAwait[string](t, ta, get+`("/backup/key")`)
+		head, body, _ := strings.Cut(key, "\n")
+		if !strings.HasPrefix(head, "200 attachment") || !strings.Contains(decode64(t, body), "BEGIN AGE ENCRYPTED FILE") {
+			t.Fatalf("key backup: %q, body %.60q", head, decode64(t, body))
+		}
+		exp := evalAwait[string](t, ta, get+`("/backup/export")`)
+		head, body, _ = strings.Cut(exp, "\n")
+		if !strings.HasPrefix(head, "200 attachment") {
+			t.Fatalf("export: %q", head)
+		}
+		file := filepath.Join(t.TempDir(), "export.age")
+		os.WriteFile(file, []byte(decode64(t, body)), 0o600)
+		fresh := &node{name: "restored", home: filepath.Join(t.TempDir(), "home")}
+		cmd := exec.Command(kithBin, "--home", fresh.home, "import", file)
+		cmd.Env = append(os.Environ(), "KITH_PASSPHRASE=correct horse battery")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kith import of the web export: %v\n%s", err, out)
+		}
+		if id := fresh.kith(t, "id"); id != a.id {
+			t.Fatalf("the imported home is %s, want %s", id, a.id)
+		}
+	})
+
+	t.Run("every control has a label", func(t *testing.T) {
+		for _, p := range []string{"", "friends", "connections", "backup"} {
+			do(t, ta, "open /"+p, chromedp.Navigate(a.url+p), chromedp.WaitVisible(chromedp.CSS("main")))
+			bad := eval[[]string](t, ta, `[...document.querySelectorAll("input:not([type=hidden]), textarea, select, button")]
+				.filter(e => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.textContent.trim())
+				.map(e => e.outerHTML)`)
+			if len(bad) > 0 {
+				t.Errorf("/%s: controls without a label: %v", p, bad)
+			}
+		}
+		do(t, ta, "keyboard", chromedp.Navigate(a.url), chromedp.WaitVisible(chromedp.CSS("#compose")), chromedp.KeyEvent("\t"))
+		if got := eval[string](t, ta, `document.activeElement.className`); got != "skip" {
+			t.Errorf("the first Tab focuses %q, want the skip link", got)
+		}
+	})
+
 	t.Run("cross-site POST without the CSRF token is refused", func(t *testing.T) {
 		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%spost"><input name="text" value="forged post"><input name="to" value="public"></form><script>document.getElementById("f").submit()</script>`, a.url)
@@ -311,6 +419,15 @@ func TestWebApp(t *testing.T) {
 		}
 	})
 	t.Logf("web app tests took %v", time.Since(start).Round(time.Millisecond))
+}
+
+func decode64(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatalf("decode the download: %v", err)
+	}
+	return string(b)
 }
 
 // jsString quotes s as a JavaScript string literal.
