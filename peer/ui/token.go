@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +65,8 @@ func consumeToken(home, token string, now time.Time) bool {
 	return now.Sub(info.ModTime()) <= TokenTTL
 }
 
-// URL returns the address of the web app the daemon of home serves now.
+// URL returns the address of the web app the daemon of home serves now. A file left by
+// a daemon that crashed names an address nobody answers on: that is ErrNoUI too.
 func URL(home string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(dir(home), "url"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -72,7 +75,16 @@ func URL(home string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	u, err := url.Parse(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", ErrNoUI
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		return "", ErrNoUI
+	}
+	c.Close()
+	return u.String(), nil
 }
 
 // LoginURL mints a token and returns the URL that logs the browser in with it.
