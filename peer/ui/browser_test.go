@@ -216,6 +216,19 @@ func TestWebApp(t *testing.T) {
 		screenshots(t, ta, shots, "timeline")
 	})
 
+	t.Run("photos can be dropped on the composer", func(t *testing.T) {
+		n := eval[int](t, tc, `(() => {
+			const dt = new DataTransfer();
+			dt.items.add(new File([new Uint8Array([137, 80, 78, 71])], "dropped.png", {type: "image/png"}));
+			document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+			return document.getElementById("photos").files.length;
+		})()`)
+		if n != 1 || !strings.Contains(eval[string](t, tc, `document.getElementById("picked").textContent`), "dropped.png") {
+			t.Fatalf("after a drop the file input holds %d files, want 1 listed as dropped.png", n)
+		}
+		do(t, tc, "reset", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#compose")))
+	})
+
 	t.Run("markup renders as text", func(t *testing.T) {
 		got := eval[string](t, ta, `document.querySelector("#posts article.post .text").textContent`)
 		if got != text {

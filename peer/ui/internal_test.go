@@ -161,3 +161,43 @@ func TestTemplatesUseNoInlineScript(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordLogin: with a password configured (required beyond loopback), a token
+// alone does not log in, nor does a wrong password; the token and the password do.
+func TestPasswordLogin(t *testing.T) {
+	home := t.TempDir()
+	s, err := Listen(Config{Addr: "127.0.0.1:0", Home: home, Password: "open sesame",
+		API: localv1.UnimplementedLocalServiceServer{}, Blobs: noBlobs{}, Changes: NewSignal()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ln.Close()
+	host := s.ln.Addr().String()
+	tok, _ := MintToken(home)
+	post := func(token, password string) *httptest.ResponseRecorder {
+		body := strings.NewReader("token=" + token + "&password=" + strings.ReplaceAll(password, " ", "+"))
+		r := httptest.NewRequest("POST", "/login", body)
+		r.Host = host
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		return w
+	}
+	r := httptest.NewRequest("GET", "/login?token="+tok, nil)
+	r.Host = host
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusOK || len(w.Result().Cookies()) != 0 || !strings.Contains(w.Body.String(), `id="password"`) {
+		t.Fatalf("GET /login?token= with a password set: %d, cookies %v; want the password form", w.Code, w.Result().Cookies())
+	}
+	if w := post(tok, "wrong"); w.Code != http.StatusForbidden || len(w.Result().Cookies()) != 0 {
+		t.Fatalf("wrong password: %d, cookies %v", w.Code, w.Result().Cookies())
+	}
+	w = post(tok, "open sesame")
+	if w.Code != http.StatusSeeOther || len(w.Result().Cookies()) != 1 {
+		t.Fatalf("token and password: %d, cookies %v; want a session", w.Code, w.Result().Cookies())
+	}
+	if c := w.Result().Cookies()[0]; !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie %+v: want HttpOnly and SameSite=Strict", c)
+	}
+}
