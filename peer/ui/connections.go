@@ -37,13 +37,7 @@ func (s *Server) connectionsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderConnections(w http.ResponseWriter, r *http.Request, results []syncResult) {
-	ctx := r.Context()
-	st, err := s.cfg.API.Status(ctx, &localv1.StatusRequest{})
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	fs, err := s.cfg.API.ListFriends(ctx, &localv1.ListFriendsRequest{})
+	st, fs, err := s.statusAndFriends(r.Context())
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,18 +19,12 @@ type friendsData struct {
 }
 
 func (s *Server) friendsPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	st, err := s.cfg.API.Status(ctx, &localv1.StatusRequest{})
+	st, fs, err := s.statusAndFriends(r.Context())
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	fs, err := s.cfg.API.ListFriends(ctx, &localv1.ListFriendsRequest{})
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	gs, err := s.cfg.API.ListGroups(ctx, &localv1.ListGroupsRequest{})
+	gs, err := s.cfg.API.ListGroups(r.Context(), &localv1.ListGroupsRequest{})
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
@@ -39,6 +34,16 @@ func (s *Server) friendsPage(w http.ResponseWriter, r *http.Request) {
 		d.Names[f.GetId()] = f.GetName()
 	}
 	s.pages.render(w, r, "friends", http.StatusOK, d)
+}
+
+// statusAndFriends asks the node's status and the friend list, which most pages show.
+func (s *Server) statusAndFriends(ctx context.Context) (*localv1.StatusResponse, *localv1.ListFriendsResponse, error) {
+	st, err := s.cfg.API.Status(ctx, &localv1.StatusRequest{})
+	if err != nil {
+		return nil, nil, err
+	}
+	fs, err := s.cfg.API.ListFriends(ctx, &localv1.ListFriendsRequest{})
+	return st, fs, err
 }
 
 // qr is the person's own ID as a QR code, for a friend's phone to scan.

@@ -42,7 +42,13 @@ var funcs = template.FuncMap{
 		return time.Since(time.UnixMilli(ms)).Round(time.Second).String() + " ago"
 	},
 	"segments": segments,
+	"form": func(action, id, what, button, csrf string) passphraseForm {
+		return passphraseForm{Action: action, ID: id, What: what, Button: button, CSRF: csrf}
+	},
 }
+
+// passphraseForm is one of the backup page's two forms.
+type passphraseForm struct{ Action, ID, What, Button, CSRF string }
 
 // view is what every page's layout needs besides the page's own data.
 type view struct {
