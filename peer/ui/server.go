@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -83,7 +84,8 @@ func (s *Server) Serve(ctx context.Context) (err error) {
 	}
 	defer os.Remove(filepath.Join(dir(s.cfg.Home), "url"))
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		ErrorLog:    slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
 	done := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCert != "" {
