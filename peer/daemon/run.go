@@ -117,15 +117,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			return fmt.Errorf("--public-http %s: %w", cfg.PublicHTTP, err)
 		}
 	}
-	var web *ui.Server
-	if cfg.UI != "" {
-		web, err = ui.Listen(ui.Config{Addr: cfg.UI, Home: cfg.Home, API: local, Blobs: st, Changes: st, Pulled: pulled,
-			TLSCert: cfg.UITLSCert, TLSKey: cfg.UITLSKey, Password: cfg.UIPassword, Logger: log})
-		if errors.Is(err, ui.ErrListen) {
-			log.Error("running without the web app", "err", err)
-		} else if err != nil {
-			return err
-		}
+	web, err := listenUI(cfg, local, st, pulled, log)
+	if err != nil {
+		return err
 	}
 
 	var wg sync.WaitGroup
