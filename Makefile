@@ -12,7 +12,7 @@ BENCHTIME ?= 1x
 # command:debian-package pairs the tests need (each test also checks for itself).
 TEST_DEPS := redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools \
 	turnutils_uclient:coturn ip:iproute2 tc:iproute2 iptables:iptables conntrack:conntrack \
-	systemd-analyze:systemd
+	systemd-analyze:systemd chromium:chromium
 
 .PHONY: help build test deps lint proto proto-check bench load demo fuzz clean
 
@@ -83,6 +83,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./peer/crawl || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFollow$$' -fuzztime $(FUZZTIME) ./peer/profile
 	$(GO) test -run '^$$' -fuzz '^FuzzParseChanges$$' -fuzztime $(FUZZTIME) ./peer/syncer
+	$(GO) test -run '^$$' -fuzz '^FuzzSegments$$' -fuzztime $(FUZZTIME) ./peer/ui
 
 demo: build ## two peers and a rendezvous on loopback: befriend, post a photo, sync, show the timeline
 	@echo "make demo: the two-peer demo arrives with the kith CLI (issue 7); bin/ is built."

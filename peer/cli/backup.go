@@ -12,13 +12,14 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/kithnet/kith/peer/backup"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
 // exportMagic starts the plaintext of every export, so a decrypted file of another kind
 // is refused before anything is written.
-const exportMagic = "kith-export-v1\n"
+const exportMagic = backup.Magic
 
 // ErrWrongPassphrase means the passphrase does not open the file.
 var ErrWrongPassphrase = errors.New("wrong passphrase (or not a kith export)")
@@ -103,13 +104,6 @@ func runExport(ctx context.Context, c *call) error {
 // temporary file beside path, and moves it into place only when all went well.
 func writeEncrypted(path string, pass []byte, workFactor int,
 	fill func(io.Writer, func(done, total uint64)) (uint64, error), progress func(done, total uint64)) (uint64, error) {
-	r, err := age.NewScryptRecipient(string(pass))
-	if err != nil {
-		return 0, err
-	}
-	if workFactor > 0 {
-		r.SetWorkFactor(workFactor)
-	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".kith-export-*")
 	if err != nil {
 		return 0, err
@@ -117,11 +111,8 @@ func writeEncrypted(path string, pass []byte, workFactor int,
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	w, err := age.Encrypt(bw, r)
+	w, err := backup.Encrypt(bw, pass, workFactor)
 	if err != nil {
-		return 0, err
-	}
-	if _, err := io.WriteString(w, exportMagic); err != nil {
 		return 0, err
 	}
 	n, err := fill(w, progress)

@@ -62,6 +62,9 @@ type DaemonConfig struct {
 	Batch int
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// UI is the web app's address (--ui); empty: off. UITLSCert, UITLSKey and UIPassword
+	// (from KITH_UI_PASSWORD) are required beyond loopback.
+	UI, UITLSCert, UITLSKey, UIPassword string
 }
 
 // InitConfig is what `kith init` was asked for.

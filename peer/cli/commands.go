@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kithnet/kith/peer/ui"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -43,7 +44,12 @@ home directory. Only one daemon may run per home.
                        serve the public face over HTTPS with this certificate and key
   --public-noindex     ask search engines not to index your public posts
   --batch N            changes per pull step (default: what the friend's node offers)
-  --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr`},
+  --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr
+  --ui ADDR|off        the web app ('kith ui' opens it); default 127.0.0.1:4701. Beyond
+                       loopback it needs --ui-tls-cert, --ui-tls-key and $KITH_UI_PASSWORD`},
+		{name: "ui", summary: "open the web app (prints a one-time login link)", run: runUI, help: `
+Prints the address of your daemon's web app with a one-time login token, and opens it in
+a browser when one is available. The link logs in once, within 10 minutes.`},
 		{name: "status", args: "[--json]", summary: "show my node, its rendezvous and connected friends", run: runStatus, help: `
 Shows your ID, the rendezvous in use and, for each connected friend, whether the path is
 direct or through a relay. --json prints
@@ -211,6 +217,9 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.BoolVar(&cfg.PublicNoIndex, "public-noindex", false, "")
 	fs.IntVar(&cfg.Batch, "batch", 0, "")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "")
+	fs.StringVar(&cfg.UI, "ui", ui.DefaultAddr, "")
+	fs.StringVar(&cfg.UITLSCert, "ui-tls-cert", "", "")
+	fs.StringVar(&cfg.UITLSKey, "ui-tls-key", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
@@ -226,6 +235,10 @@ func runDaemon(ctx context.Context, c *call) error {
 		return usagef("--public-tls-cert and --public-tls-key go together")
 	}
 	cfg.Home, cfg.Listen = c.home, *listen
+	if cfg.UI == "off" {
+		cfg.UI = ""
+	}
+	cfg.UIPassword = c.env.Getenv("KITH_UI_PASSWORD")
 	if r := strings.TrimSpace(*rdv); r != "" && r != "none" {
 		for _, a := range splitList(r) {
 			if _, _, err := net.SplitHostPort(a); err != nil {

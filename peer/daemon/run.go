@@ -15,6 +15,7 @@ import (
 
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/ui"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -40,6 +41,10 @@ type RunConfig struct {
 	PublicNoIndex bool
 	// Batch is how many changes one pull step asks for; 0 is the server's default.
 	Batch int
+	// UI is the address of the local web app (peer/ui); empty: off.
+	UI string
+	// UITLSCert, UITLSKey and UIPassword are required when UI is beyond loopback.
+	UITLSCert, UITLSKey, UIPassword string
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -77,11 +82,14 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("listen on %s: %w (pick another with --listen)", cfg.Listen, err)
 	}
 	defer pc.Close()
-	synced := NewSyncTimes(nil)
+	synced, pulled := NewSyncTimes(nil), ui.NewSignal()
 	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log, BatchSize: cfg.Batch,
 		Progress: func(friend identity.PublicKey, step store.Applied, cursor uint64) {
 			synced.Step(friend.ID(), step.Stored, cursor)
 			log.Debug("pull step", "friend", friend.ID(), "cursor", cursor, "stored", step.Stored, "dropped", step.Dropped)
+			if step.Stored+step.Dropped > 0 {
+				pulled.Notify()
+			}
 		}})
 	if err != nil {
 		return err
@@ -99,7 +107,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("local socket %s: %w", sock, err)
 	}
 	srv := grpc.NewServer()
-	localv1.RegisterLocalServiceServer(srv, NewLocal(st, node, synced, nil))
+	local := NewLocal(st, node, synced, nil)
+	localv1.RegisterLocalServiceServer(srv, local)
 
 	var publicLn net.Listener
 	var publicHandler http.Handler
@@ -110,6 +119,10 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		if publicLn, err = net.Listen("tcp", cfg.PublicHTTP); err != nil {
 			return fmt.Errorf("--public-http %s: %w", cfg.PublicHTTP, err)
 		}
+	}
+	web, err := listenUI(cfg, local, st, pulled, log)
+	if err != nil {
+		return err
 	}
 
 	var wg sync.WaitGroup
@@ -134,6 +147,10 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			}
 		}()
 		log.Info("serving public posts over HTTP", "addr", publicLn.Addr().String(), "tls", cfg.PublicTLSCert != "")
+	}
+	if web != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); web.Serve(fctx) }()
 	}
 	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock)
 	<-ctx.Done()

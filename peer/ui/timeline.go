@@ -1,0 +1,106 @@
+package ui
+
+import (
+	"net/http"
+	"strings"
+
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+)
+
+// timelineData is the timeline page: the posts, the filter and the composer's choices.
+type timelineData struct {
+	Posts    []postView
+	Tag      string
+	From     string
+	FromName string
+	Self     string
+	Groups   []*localv1.Group
+	Friends  []*localv1.Friend
+}
+
+// postView is one post as a card shows it.
+type postView struct {
+	*localv1.TimelinePost
+	Own    bool
+	Photos []*localv1.TimelineAttachment
+	Files  []*localv1.TimelineAttachment
+	Public bool
+	CSRF   string // for the edit and delete forms
+}
+
+func (s *Server) timelinePosts(r *http.Request) ([]postView, string, error) {
+	ctx := r.Context()
+	st, err := s.cfg.API.Status(ctx, &localv1.StatusRequest{})
+	if err != nil {
+		return nil, "", err
+	}
+	q := r.URL.Query()
+	tl, err := s.cfg.API.Timeline(ctx, &localv1.TimelineRequest{Tag: strings.TrimPrefix(q.Get("tag"), "#"), FromId: q.Get("from")})
+	if err != nil {
+		return nil, "", err
+	}
+	views := make([]postView, 0, len(tl.GetPosts()))
+	for _, p := range tl.GetPosts() {
+		v := postView{TimelinePost: p, Own: p.GetAuthor() == st.GetId(), Public: p.GetVisibility() == "public",
+			CSRF: sessionOf(r).csrf}
+		for _, a := range p.GetAttachments() {
+			if a.GetPresent() && strings.HasPrefix(a.GetMediaType(), "image/") {
+				v.Photos = append(v.Photos, a)
+			} else {
+				v.Files = append(v.Files, a)
+			}
+		}
+		views = append(views, v)
+	}
+	return views, st.GetId(), nil
+}
+
+func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request) {
+	posts, self, err := s.timelinePosts(r)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	d := timelineData{Posts: posts, Tag: r.URL.Query().Get("tag"), From: r.URL.Query().Get("from"), Self: self}
+	if gs, err := s.cfg.API.ListGroups(r.Context(), &localv1.ListGroupsRequest{}); err == nil {
+		d.Groups = gs.GetGroups()
+	}
+	if fs, err := s.cfg.API.ListFriends(r.Context(), &localv1.ListFriendsRequest{}); err == nil {
+		d.Friends = fs.GetFriends()
+		for _, f := range d.Friends {
+			if f.GetId() == d.From {
+				d.FromName = f.GetName()
+			}
+		}
+	}
+	s.pages.render(w, r, "timeline", http.StatusOK, d)
+}
+
+// timelineFragment is the list of posts alone, which the page fetches on a live update.
+func (s *Server) timelineFragment(w http.ResponseWriter, r *http.Request) {
+	posts, self, err := s.timelinePosts(r)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	s.pages.render(w, r, "posts", http.StatusOK, timelineData{Posts: posts, Self: self})
+}
+
+func (s *Server) editPost(w http.ResponseWriter, r *http.Request) {
+	_, err := s.cfg.API.EditPost(r.Context(), &localv1.EditPostRequest{PostId: r.PathValue("id"), Text: r.PostFormValue("text")})
+	s.done(w, r, err, "/")
+}
+
+func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
+	_, err := s.cfg.API.DeletePost(r.Context(), &localv1.DeletePostRequest{PostId: r.PathValue("id")})
+	s.done(w, r, err, "/")
+}
+
+// done answers a state-changing request: the error page, or back to a page.
+func (s *Server) done(w http.ResponseWriter, r *http.Request, err error, back string) {
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
