@@ -33,6 +33,11 @@ for who in alice bob; do
 done
 for who in alice bob; do
 	for _ in $(seq 100); do [ -S "$work/$who/kith.sock" ] && break; sleep 0.1; done
+	# registered with the rendezvous, reflexive address learned by STUN
+	for _ in $(seq 100); do
+		KITH_HOME=$work/$who kith status --json 2>/dev/null | grep -q '"reflexive": *"[0-9]' && break
+		sleep 0.1
+	done
 done
 alice=$(KITH_HOME=$work/alice kith id)
 bob=$(KITH_HOME=$work/bob kith id)

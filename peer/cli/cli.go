@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Exit codes; `kith --help` documents them.
@@ -58,6 +59,8 @@ type DaemonConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// KeepAlive is how often idle connections and NAT mappings get a packet; 0: default.
+	KeepAlive time.Duration
 }
 
 // InitConfig is what `kith init` was asked for.

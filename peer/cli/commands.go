@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -36,6 +37,8 @@ home directory. Only one daemon may run per home.
   --rendezvous LIST    rendezvous servers to register with, comma-separated, or none
                        (direct mode: friends are dialled at their --addr). Default: none,
                        or $KITH_RENDEZVOUS.
+  --keepalive DURATION how often idle connections and NAT mappings get a packet, so home
+                       routers keep them open (default 15s)
   --public-http ADDR   serve your public posts (and nothing else) over HTTP on ADDR, for
                        search engines and anyone with a browser. Default: off.
   --public-tls-cert FILE, --public-tls-key FILE
@@ -167,8 +170,12 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.PublicTLSCert, "public-tls-cert", "", "")
 	fs.StringVar(&cfg.PublicTLSKey, "public-tls-key", "", "")
 	fs.BoolVar(&cfg.PublicNoIndex, "public-noindex", false, "")
+	fs.DurationVar(&cfg.KeepAlive, "keepalive", 0, "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
+	}
+	if cfg.KeepAlive < 0 || (cfg.KeepAlive > 0 && cfg.KeepAlive < 100*time.Millisecond) {
+		return usagef("--keepalive %v: want a duration of at least 100ms", cfg.KeepAlive)
 	}
 	if (cfg.PublicTLSCert == "") != (cfg.PublicTLSKey == "") {
 		return usagef("--public-tls-cert and --public-tls-key go together")

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 
+	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/store"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
@@ -38,6 +40,8 @@ type RunConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// KeepAlive is how often idle connections and NAT mappings get a packet; 15 s when zero.
+	KeepAlive time.Duration
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -51,9 +55,6 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
-	}
-	if len(cfg.Rendezvous) > 0 {
-		return errors.New("rendezvous mode is not available in this build yet; run with --rendezvous none and give friends' addresses with --addr")
 	}
 	st, err := store.Open(store.Config{Home: cfg.Home, Logger: log})
 	if errors.Is(err, store.ErrLocked) {
@@ -70,14 +71,26 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err != nil {
 		return err
 	}
-	pc, err := net.ListenPacket("udp", cfg.Listen)
+	laddr, err := net.ResolveUDPAddr("udp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	}
+	udp, err := net.ListenUDP("udp", laddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (pick another with --listen)", cfg.Listen, err)
 	}
-	defer pc.Close()
+	defer udp.Close()
 	synced := NewSyncTimes(nil)
-	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log,
-		Progress: func(friend identity.PublicKey, _ store.Applied, _ uint64) { synced.Mark(friend.ID()) }})
+	ncfg := Config{Store: st, PacketConn: udp, Logger: log, KeepAlive: cfg.KeepAlive,
+		Progress: func(friend identity.PublicKey, _ store.Applied, _ uint64) { synced.Mark(friend.ID()) }}
+	if len(cfg.Rendezvous) > 0 {
+		// One socket carries STUN, punching, TURN and QUIC; the mux sorts them.
+		mux := nat.NewMux(udp, nat.MuxConfig{Logger: log})
+		defer mux.Close()
+		ncfg.PacketConn = mux.PacketConn()
+		ncfg.Traversal = &TraversalConfig{Mux: mux, Servers: cfg.Rendezvous, KeepAlive: cfg.KeepAlive}
+	}
+	node, err := Start(ncfg)
 	if err != nil {
 		return err
 	}
@@ -111,8 +124,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	defer wg.Wait()
 	fctx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); node.Follow(fctx) }()
+	go func() { defer wg.Done(); node.Traverse(fctx) }()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -130,7 +144,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}()
 		log.Info("serving public posts over HTTP", "addr", publicLn.Addr().String(), "tls", cfg.PublicTLSCert != "")
 	}
-	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock)
+	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock, "rendezvous", cfg.Rendezvous)
 	<-ctx.Done()
 	log.Info("kith daemon stopping")
 	srv.GracefulStop()
