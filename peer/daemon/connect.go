@@ -56,6 +56,9 @@ func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientCon
 	rctx, cancel := context.WithTimeout(ctx, t.cfg.RelayTimeout)
 	defer cancel()
 	r, addr, c, err := t.relay(rctx, f.Key, cands)
+	if errors.Is(err, errDirectAppeared) {
+		return t.client(ctx, f)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("friend %s: no direct path (%v candidates) and no relay: %w", f.Key.Short(), cands, err)
 	}

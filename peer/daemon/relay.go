@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,14 +16,28 @@ import (
 	"github.com/kithnet/kith/shared/identity"
 )
 
-// relayed is a TURN allocation for one friend, with a transport (path "relay") that
-// dials and serves the sync API through it.
+// errDirectAppeared ends a wait for the friend's answer through the relay: the friend
+// reached us directly meanwhile.
+var errDirectAppeared = errors.New("a direct path to the friend appeared")
+
+// relayed is the node's one TURN allocation (a second one from the same socket would
+// be refused), with a transport (path "relay") that dials and serves the sync API
+// through it for every friend that needs it.
 type relayed struct {
 	relay  *nat.Relay
 	tr     *transport.Transport
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+
+	mu      sync.Mutex
+	waiting map[[8]byte]waiter // by punch session: friends whose ping we wait for
+}
+
+// waiter is a friend's expected ping through the relay.
+type waiter struct {
+	nonce []byte
+	seen  chan net.Addr
 }
 
 func (r *relayed) close() {
@@ -34,90 +49,122 @@ func (r *relayed) close() {
 	})
 }
 
-// relay allocates a TURN relay from the node's socket, lets the friend's addresses in,
-// sends the relay address to the friend in a signed RELAY offer and waits for the
-// friend's ping through it, which tells where the relay sees the friend; QUIC is then
-// dialled there through the relay.
-func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands []netip.AddrPort) (*relayed, net.Addr, *transport.Conn, error) {
+// ensureRelay returns the node's allocation, making it on first use.
+func (t *traversal) ensureRelay(ctx context.Context) (*relayed, error) {
+	t.relayMu.Lock()
+	defer t.relayMu.Unlock()
+	t.mu.Lock()
+	r := t.relayState
+	t.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
 	creds, err := t.disc.TurnCredentials(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("TURN credentials: %w", err)
+		return nil, fmt.Errorf("TURN credentials: %w", err)
 	}
 	server, err := serviceAddr(creds.GetUris(), "turn:", t.disc.Status().Server)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	rl, err := t.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword()})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	tr, err := transport.New(transport.Config{Key: t.key, PacketConn: rl.Conn, Path: transport.Relay, Logger: t.log,
 		KeepAlive: t.node.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*t.node.cfg.KeepAlive)})
 	if err != nil {
 		rl.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	r := &relayed{relay: rl, tr: tr, cancel: cancel}
+	r = &relayed{relay: rl, tr: tr, cancel: cancel, waiting: map[[8]byte]waiter{}}
 	ln, err := tr.Listen()
 	if err != nil {
 		r.close()
+		return nil, err
+	}
+	t.node.serve(ln) // friends pull from us through the relay too
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.answerPings(rctx) }()
+	t.mu.Lock()
+	t.relayState = r
+	t.mu.Unlock()
+	t.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
+	return r, nil
+}
+
+// relay reaches a friend through the node's TURN relay: it lets the friend's addresses
+// in, sends the relay address in a signed RELAY offer and waits for the friend's ping
+// through it, which tells where the relay sees the friend; QUIC is dialled there.
+func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands []netip.AddrPort) (*relayed, net.Addr, *transport.Conn, error) {
+	r, err := t.ensureRelay(ctx)
+	if err != nil {
 		return nil, nil, nil, err
 	}
-	t.node.serve(ln) // the friend pulls from us through the relay too
-	nonce := newNonce()
-	seen := make(chan net.Addr, 1)
-	r.wg.Add(1)
-	go func() { defer r.wg.Done(); answerPings(rctx, tr, nonce, seen) }()
-
 	for _, c := range cands { // a permission for each of the friend's IPs
-		_, _ = rl.Conn.WriteTo([]byte{0}, net.UDPAddrFromAddrPort(c))
+		_, _ = r.relay.Conn.WriteTo([]byte{0}, net.UDPAddrFromAddrPort(c))
 	}
-	cand := &rendezvousv1.Candidate{Address: rl.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
+	nonce := newNonce()
+	w := waiter{nonce: nonce, seen: make(chan net.Addr, 1)}
+	id := nat.SessionID(nonce)
+	r.mu.Lock()
+	r.waiting[id] = w
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.waiting, id)
+		r.mu.Unlock()
+	}()
+	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
 	if _, err := t.disc.Connect(ctx, friend, rendezvousv1.OfferKind_OFFER_KIND_RELAY, []*rendezvousv1.Candidate{cand}, nonce); err != nil {
-		r.close()
 		return nil, nil, nil, fmt.Errorf("sending the relay address: %w", err)
 	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
 	var addr net.Addr
-	select {
-	case addr = <-seen:
-	case <-ctx.Done():
-		r.close()
-		return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", rl.Addr, ctx.Err())
+	for addr == nil {
+		select {
+		case addr = <-w.seen:
+		case <-tick.C:
+			if k, ok := t.known(friend); ok && !k.relay {
+				return nil, nil, nil, errDirectAppeared
+			}
+		case <-ctx.Done():
+			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
+		}
 	}
-	c, err := tr.Dial(ctx, addr, friend)
+	c, err := r.tr.Dial(ctx, addr, friend)
 	if err != nil {
-		r.close()
 		return nil, nil, nil, err
-	}
-	t.mu.Lock()
-	old := t.relays[friend]
-	t.relays[friend] = r
-	t.mu.Unlock()
-	if old != nil {
-		old.close()
 	}
 	return r, addr, c, nil
 }
 
-// answerPings answers punch pings for nonce that arrive through the relay, and reports
-// the first one's source: the friend as the relay sees it.
-func answerPings(ctx context.Context, tr *transport.Transport, nonce []byte, seen chan<- net.Addr) {
+// answerPings answers punch pings that arrive through the relay from friends we wait
+// for, and tells each waiter where its friend's first ping came from.
+func (r *relayed) answerPings(ctx context.Context) {
 	buf := make([]byte, 1500)
 	for {
-		n, from, err := tr.ReadNonQUICPacket(ctx, buf)
+		n, from, err := r.tr.ReadNonQUICPacket(ctx, buf)
 		if err != nil {
 			return
 		}
 		p, err := nat.ParsePacket(buf[:n])
-		if err != nil || p.Kind != nat.Ping || !p.Verify(nonce) {
+		if err != nil || p.Kind != nat.Ping {
 			continue
 		}
-		pong := nat.Packet{Kind: nat.Pong, Session: p.Session, Tx: p.Tx}
-		pong.Sign(nonce)
-		_, _ = tr.WriteTo(pong.Marshal(), from)
+		r.mu.Lock()
+		w, ok := r.waiting[p.Session]
+		r.mu.Unlock()
+		if !ok || !p.Verify(w.nonce) {
+			continue
+		}
+		pong := nat.Packet{Kind: nat.Pong, Tx: p.Tx}
+		pong.Sign(w.nonce)
+		_, _ = r.tr.WriteTo(pong.Marshal(), from)
 		select {
-		case seen <- from:
+		case w.seen <- from:
 		default:
 		}
 	}

@@ -49,13 +49,14 @@ type traversal struct {
 	disc *discovery.Client
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	ctx       context.Context // run's; nil before run and after it returns
-	wg        sync.WaitGroup  // offers being answered, relays' ping answerers
-	reflexive netip.AddrPort
-	routes    map[identity.PublicKey]route
-	relays    map[identity.PublicKey]*relayed
-	viaRelay  map[string]bool // remote addresses that are a friend's TURN relay
+	mu         sync.Mutex
+	ctx        context.Context // run's; nil before run and after it returns
+	wg         sync.WaitGroup  // offers being answered, relays' ping answerers
+	reflexive  netip.AddrPort
+	routes     map[identity.PublicKey]route
+	relayMu    sync.Mutex      // held while allocating
+	relayState *relayed        // the node's TURN allocation, once made
+	viaRelay   map[string]bool // remote addresses that are a friend's TURN relay
 }
 
 func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, error) {
@@ -69,7 +70,7 @@ func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, 
 		cfg.RelayTimeout = 10 * time.Second
 	}
 	t := &traversal{cfg: cfg, node: n, key: key, log: n.log,
-		routes: map[identity.PublicKey]route{}, relays: map[identity.PublicKey]*relayed{}, viaRelay: map[string]bool{}}
+		routes: map[identity.PublicKey]route{}, viaRelay: map[string]bool{}}
 	disc, err := discovery.New(discovery.Config{Key: key, Servers: cfg.Servers, Candidates: t.candidates,
 		OnOffer: t.onOffer, Logger: n.log, MaxBackoff: 5 * time.Second})
 	if err != nil {
@@ -211,8 +212,8 @@ func (t *traversal) peers(ps []transport.Peer) []transport.Peer {
 			ps[i].Path = transport.Relay
 		}
 	}
-	for _, r := range t.relays {
-		ps = append(ps, r.tr.Peers()...)
+	if t.relayState != nil {
+		ps = append(ps, t.relayState.tr.Peers()...)
 	}
 	return ps
 }
@@ -242,13 +243,15 @@ func (t *traversal) known(k identity.PublicKey) (route, bool) {
 	return r, ok
 }
 
-// close releases every relay.
+// close releases the relay.
 func (t *traversal) close() {
+	t.relayMu.Lock()
+	defer t.relayMu.Unlock()
 	t.mu.Lock()
-	rs := t.relays
-	t.relays = map[identity.PublicKey]*relayed{}
+	r := t.relayState
+	t.relayState = nil
 	t.mu.Unlock()
-	for _, r := range rs {
+	if r != nil {
 		r.close()
 	}
 }
