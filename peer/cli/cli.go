@@ -61,6 +61,8 @@ type DaemonConfig struct {
 	PublicNoIndex bool
 	// KeepAlive is how often idle connections and NAT mappings get a packet; 0: default.
 	KeepAlive time.Duration
+	// NoFollow turns off the connections kept open to friends: only `kith sync` pulls.
+	NoFollow bool
 }
 
 // InitConfig is what `kith init` was asked for.

@@ -39,6 +39,8 @@ home directory. Only one daemon may run per home.
                        or $KITH_RENDEZVOUS.
   --keepalive DURATION how often idle connections and NAT mappings get a packet, so home
                        routers keep them open (default 15s)
+  --follow=false       do not keep connections to friends open; only 'kith sync' pulls
+                       (for metered links, and benchmarks of connection setup)
   --public-http ADDR   serve your public posts (and nothing else) over HTTP on ADDR, for
                        search engines and anyone with a browser. Default: off.
   --public-tls-cert FILE, --public-tls-key FILE
@@ -171,6 +173,7 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.PublicTLSKey, "public-tls-key", "", "")
 	fs.BoolVar(&cfg.PublicNoIndex, "public-noindex", false, "")
 	fs.DurationVar(&cfg.KeepAlive, "keepalive", 0, "")
+	follow := fs.Bool("follow", true, "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
@@ -180,7 +183,7 @@ func runDaemon(ctx context.Context, c *call) error {
 	if (cfg.PublicTLSCert == "") != (cfg.PublicTLSKey == "") {
 		return usagef("--public-tls-cert and --public-tls-key go together")
 	}
-	cfg.Home, cfg.Listen = c.home, *listen
+	cfg.Home, cfg.Listen, cfg.NoFollow = c.home, *listen, !*follow
 	if r := strings.TrimSpace(*rdv); r != "" && r != "none" {
 		for _, a := range splitList(r) {
 			if _, _, err := net.SplitHostPort(a); err != nil {

@@ -42,6 +42,8 @@ type RunConfig struct {
 	PublicNoIndex bool
 	// KeepAlive is how often idle connections and NAT mappings get a packet; 15 s when zero.
 	KeepAlive time.Duration
+	// NoFollow keeps no connections to friends open: only explicit syncs pull.
+	NoFollow bool
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -124,9 +126,12 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	defer wg.Wait()
 	fctx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
-	wg.Add(3)
-	go func() { defer wg.Done(); node.Follow(fctx) }()
+	wg.Add(2)
 	go func() { defer wg.Done(); node.Traverse(fctx) }()
+	if !cfg.NoFollow {
+		wg.Add(1)
+		go func() { defer wg.Done(); node.Follow(fctx) }()
+	}
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {

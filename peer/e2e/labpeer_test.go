@@ -50,7 +50,7 @@ func kithCLI(args ...string) (string, error) {
 // startLabPeer makes a home for host, starts its daemon inside the lab with
 // --rendezvous rendezvous (a list, or none) and the extra flags, and waits until it
 // answers (and, with a rendezvous, is registered with a reflexive address).
-func startLabPeer(t *testing.T, lab *natlab.Lab, host, rendezvous string, extra ...string) *labPeer {
+func startLabPeer(t testing.TB, lab *natlab.Lab, host, rendezvous string, extra ...string) *labPeer {
 	t.Helper()
 	home, err := os.MkdirTemp("", "kith-lab-"+host+"-")
 	if err != nil {
@@ -64,12 +64,19 @@ func startLabPeer(t *testing.T, lab *natlab.Lab, host, rendezvous string, extra 
 	if p.id, err = kithCLI("--home", home, "id"); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"--home", home, "daemon", "--listen", ":4700", "--rendezvous", rendezvous}, extra...)
+	p.start(t, rendezvous, extra...)
+	return p
+}
+
+// start runs the daemon on p's home and waits until it answers (and, with a
+// rendezvous, is registered with a reflexive address).
+func (p *labPeer) start(t testing.TB, rendezvous string, extra ...string) {
+	t.Helper()
+	args := append([]string{"--home", p.home, "daemon", "--listen", ":4700", "--rendezvous", rendezvous}, extra...)
 	p.proc = p.node.Start(t, filepath.Join(binDir, "kith"), args...)
 	p.waitStatus(t, 20*time.Second, "started", func(s labStatus) bool {
 		return rendezvous == "none" || (s.Rendezvous.Registered && s.Rendezvous.Reflexive != "")
 	})
-	return p
 }
 
 // addr is where the daemon listens, for direct mode.
@@ -85,7 +92,7 @@ func (p *labPeer) status() (labStatus, error) {
 }
 
 // waitStatus waits until ok holds for the daemon's status.
-func (p *labPeer) waitStatus(t *testing.T, d time.Duration, what string, ok func(labStatus) bool) labStatus {
+func (p *labPeer) waitStatus(t testing.TB, d time.Duration, what string, ok func(labStatus) bool) labStatus {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -107,7 +114,7 @@ func (p *labPeer) waitStatus(t *testing.T, d time.Duration, what string, ok func
 
 // befriend makes a and b friends of each other, by ID alone or, withAddr, with each
 // other's address (direct mode).
-func befriend(t *testing.T, a, b *labPeer, withAddr bool) {
+func befriend(t testing.TB, a, b *labPeer, withAddr bool) {
 	t.Helper()
 	for _, p := range [][2]*labPeer{{a, b}, {b, a}} {
 		args := []string{"--home", p[0].home, "friend", "add", p[1].id, "--name", p[1].name}
@@ -121,7 +128,7 @@ func befriend(t *testing.T, a, b *labPeer, withAddr bool) {
 }
 
 // post publishes text to p's friends.
-func (p *labPeer) post(t *testing.T, text string) {
+func (p *labPeer) post(t testing.TB, text string) {
 	t.Helper()
 	if _, err := kithCLI("--home", p.home, "post", text); err != nil {
 		t.Fatal(err)
@@ -174,7 +181,7 @@ func eventually(d time.Duration, ok func() bool) bool {
 
 // startRendezvous runs kith-rendezvous on host with gRPC on grpcPort and STUN/TURN on
 // stunPort, and returns its gRPC address.
-func startRendezvous(t *testing.T, lab *natlab.Lab, host string, grpcPort, stunPort int) (string, *natlab.Process) {
+func startRendezvous(t testing.TB, lab *natlab.Lab, host string, grpcPort, stunPort int) (string, *natlab.Process) {
 	t.Helper()
 	n := lab.Host(host)
 	grpc := netip.AddrPortFrom(n.Addr, uint16(grpcPort)).String()

@@ -29,7 +29,7 @@ func kindOf(host string) string {
 }
 
 // startLabPeers starts a daemon on each host at once.
-func startLabPeers(t *testing.T, lab *natlab.Lab, hosts []string, rendezvous string, extra ...string) map[string]*labPeer {
+func startLabPeers(t testing.TB, lab *natlab.Lab, hosts []string, rendezvous string, extra ...string) map[string]*labPeer {
 	t.Helper()
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -27,7 +27,7 @@ func main() {
 		Daemon: func(ctx context.Context, c cli.DaemonConfig) error {
 			return daemon.Run(ctx, daemon.RunConfig{Home: c.Home, Listen: c.Listen, Socket: cli.SocketPath(c.Home),
 				Rendezvous: c.Rendezvous, PublicHTTP: c.PublicHTTP, PublicTLSCert: c.PublicTLSCert,
-				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, KeepAlive: c.KeepAlive,
+				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, KeepAlive: c.KeepAlive, NoFollow: c.NoFollow,
 				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {
