@@ -20,14 +20,9 @@ import (
 // Every path is proved by a QUIC handshake that checks the friend's key.
 func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientConn, error) {
 	if r, ok := t.known(f.Key); ok {
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		c, err := r.tr.Dial(dctx, r.addr, f.Key)
-		cancel()
-		if err == nil {
-			return clientOn(r.tr, r.addr, f.Key, c)
+		if cc, err := t.dialKnown(ctx, f, r); err == nil {
+			return cc, nil
 		}
-		t.forget(f.Key, r)
-		t.log.Info("a known path to a friend stopped working; looking again", "friend", f.Key.ID(), "remote", r.addr, "err", err)
 	}
 	start := time.Now()
 	nonce := newNonce()
@@ -53,6 +48,13 @@ func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientCon
 	} else if !errors.Is(err, nat.ErrNoPath) {
 		return nil, err
 	}
+	if r, ok := t.known(f.Key); ok && !r.relay {
+		// Our punch found nothing, but the friend reached us meanwhile (it answered
+		// an offer we sent before it had added us, or it connected itself).
+		if cc, err := t.dialKnown(ctx, f, r); err == nil {
+			return cc, nil
+		}
+	}
 	rctx, cancel := context.WithTimeout(ctx, t.cfg.RelayTimeout)
 	defer cancel()
 	r, addr, c, err := t.relay(rctx, f.Key, cands)
@@ -66,6 +68,19 @@ func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientCon
 	t.log.Info("connected", "friend", f.Key.ID(), "path", "relay", "relay", r.relay.Addr, "remote", addr,
 		"elapsed_ms", time.Since(start).Milliseconds())
 	return clientOn(r.tr, addr, f.Key, c)
+}
+
+// dialKnown dials a route proved earlier, forgetting it when it no longer works.
+func (t *traversal) dialKnown(ctx context.Context, f store.Friend, r route) (*grpc.ClientConn, error) {
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	c, err := r.tr.Dial(dctx, r.addr, f.Key)
+	cancel()
+	if err != nil {
+		t.forget(f.Key, r)
+		t.log.Info("a known path to a friend stopped working; looking again", "friend", f.Key.ID(), "remote", r.addr, "err", err)
+		return nil, err
+	}
+	return clientOn(r.tr, r.addr, f.Key, c)
 }
 
 // onOffer answers a verified offer from the Listen stream: punch towards the caller's

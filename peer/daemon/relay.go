@@ -90,6 +90,7 @@ func (t *traversal) ensureRelay(ctx context.Context) (*relayed, error) {
 	t.mu.Lock()
 	t.relayState = r
 	t.mu.Unlock()
+	t.disc.Refresh()
 	t.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
 	return r, nil
 }
@@ -136,6 +137,7 @@ func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands 
 	}
 	c, err := r.tr.Dial(ctx, addr, friend)
 	if err != nil {
+		t.dropRelay(r) // the friend answered through it but QUIC did not follow: maybe the allocation is gone
 		return nil, nil, nil, err
 	}
 	return r, addr, c, nil

@@ -164,15 +164,17 @@ func (t *traversal) candidates() []*rendezvousv1.Candidate {
 		out = append(out, &rendezvousv1.Candidate{Address: h.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST})
 	}
 	t.mu.Lock()
-	r := t.reflexive
+	r, rs := t.reflexive, t.relayState
 	t.mu.Unlock()
+	var tail []*rendezvousv1.Candidate
 	if r.IsValid() && !slices.Contains(hosts, r) {
-		out = append(out, &rendezvousv1.Candidate{Address: r.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE})
+		tail = append(tail, &rendezvousv1.Candidate{Address: r.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE})
 	}
-	if len(out) > 16 {
-		out = out[len(out)-16:] // the rendezvous takes 16; the reflexive one is last
+	if rs != nil { // informative: a friend reaches it only after a RELAY offer permits it
+		tail = append(tail, &rendezvousv1.Candidate{Address: rs.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY})
 	}
-	return out
+	out = out[:min(len(out), 16-len(tail))] // the rendezvous takes 16
+	return append(out, tail...)
 }
 
 // addrs parses candidates of the given types (all when none given).
@@ -218,11 +220,13 @@ func (t *traversal) peers(ps []transport.Peer) []transport.Peer {
 	return ps
 }
 
-// remember keeps a proved route to a friend.
+// remember keeps a proved route to a friend; a relayed one never replaces a direct one.
 func (t *traversal) remember(k identity.PublicKey, r route) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.routes[k] = r
+	if cur, ok := t.routes[k]; !ok || !r.relay || cur.relay {
+		t.routes[k] = r
+	}
 	if r.relay && r.tr == t.node.tr {
 		t.viaRelay[r.addr.String()] = true
 	}
@@ -244,14 +248,23 @@ func (t *traversal) known(k identity.PublicKey) (route, bool) {
 }
 
 // close releases the relay.
-func (t *traversal) close() {
+func (t *traversal) close() { t.dropRelay(nil) }
+
+// dropRelay releases the node's relay (only if it is still old, when old is set), so
+// the next connection that needs one allocates afresh.
+func (t *traversal) dropRelay(old *relayed) {
 	t.relayMu.Lock()
 	defer t.relayMu.Unlock()
 	t.mu.Lock()
 	r := t.relayState
-	t.relayState = nil
+	if old != nil && r != old {
+		r = nil
+	} else {
+		t.relayState = nil
+	}
 	t.mu.Unlock()
 	if r != nil {
 		r.close()
+		t.disc.Refresh()
 	}
 }

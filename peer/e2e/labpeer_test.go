@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -188,5 +189,17 @@ func startRendezvous(t testing.TB, lab *natlab.Lab, host string, grpcPort, stunP
 	p := n.Start(t, filepath.Join(binDir, "kith-rendezvous"), "--listen", grpc,
 		"--stun", netip.AddrPortFrom(n.Addr, uint16(stunPort)).String(),
 		"--turn-secret", "lab-secret", "--turn-relay-ip", n.Addr.String(), "--turn-allow-private", "--log-level", "warn")
+	ok := eventually(10*time.Second, func() bool {
+		return n.Do(func() error {
+			c, err := net.DialTimeout("tcp", grpc, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}) == nil
+	})
+	if !ok {
+		t.Fatalf("kith-rendezvous on %s does not accept connections at %s after 10 s:\n%s", host, grpc, p.Output())
+	}
 	return grpc, p
 }
