@@ -60,6 +60,9 @@ type Node struct {
 	wg     sync.WaitGroup
 	wake   chan struct{} // Follow looks at the friend list now, not at its next poll
 	trav   *traversal    // nil in direct mode
+
+	mu    sync.Mutex
+	paths map[identity.ID]string // the path each friend's last sync took
 }
 
 // Start opens the transport on cfg.PacketConn and starts serving.
@@ -108,10 +111,32 @@ func (n *Node) serve(ln net.Listener) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, net.ErrClosed) {
 			n.log.Error("sync server stopped", "err", err)
 		}
 	}()
+}
+
+// notePath remembers the path of the live connection to id, for lastPath.
+func (n *Node) notePath(id identity.ID) {
+	for _, p := range n.Peers() {
+		if p.ID == id {
+			n.mu.Lock()
+			if n.paths == nil {
+				n.paths = map[identity.ID]string{}
+			}
+			n.paths[id] = p.Path
+			n.mu.Unlock()
+			return
+		}
+	}
+}
+
+// lastPath is the path the last sync with id took, "" when none is known.
+func (n *Node) lastPath(id identity.ID) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.paths[id]
 }
 
 // Traverse keeps the node reachable through its rendezvous servers until ctx ends: a
@@ -203,6 +228,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.fetchKit(ctx, c, f)
+		n.notePath(f.Key.ID()) // while the sync's connection is still up
 	}
 	return res, err
 }

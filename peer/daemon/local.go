@@ -411,14 +411,14 @@ func (l *Local) Sync(ctx context.Context, req *localv1.SyncRequest) (*localv1.Sy
 	return resp, nil
 }
 
-// path is how the node reaches a friend now: "direct" or "relay".
+// path is how the node reaches a friend now, or how its last sync did: "direct" or "relay".
 func (l *Local) path(id identity.ID) string {
 	for _, p := range l.node.Peers() {
 		if p.ID == id {
 			return p.Path
 		}
 	}
-	return ""
+	return l.node.lastPath(id)
 }
 
 // ExportKey returns the identity seed, for an encrypted key backup.

@@ -10,7 +10,7 @@ import (
 
 // TestDemo runs deploy/demo.sh, what `make demo` runs, on the binaries built for these
 // tests: two peers find each other through a rendezvous by ID alone, and Bob's timeline
-// shows Alice's photo post, within the minute the issue allows.
+// shows Alice's photo post, synced over a direct path, within the minute the issue allows.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy/demo.sh: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Sunset from the hill tonight #photo", "sunset.png", "registered: true", "via direct"} {
+	for _, want := range []string{"Sunset from the hill tonight #photo", "sunset.png", "registered: true", "(direct)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
