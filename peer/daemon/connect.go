@@ -13,6 +13,7 @@ import (
 	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/store"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // client finds a path to a friend known by ID: a route proved earlier, else a signed
@@ -68,6 +69,48 @@ func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientCon
 	t.log.Info("connected", "friend", f.Key.ID(), "path", "relay", "relay", r.relay.Addr, "remote", addr,
 		"elapsed_ms", time.Since(start).Milliseconds())
 	return clientOn(r.tr, addr, f.Key, c)
+}
+
+// relayed reports whether the friend's current route runs through a relay.
+func (t *traversal) relayed(k identity.PublicKey) bool {
+	r, ok := t.known(k)
+	return ok && r.relay
+}
+
+// upgrade punches towards a friend reached through a relay every UpgradeEvery until a
+// direct path is proved by a QUIC handshake (and remembered), or the friend proved one
+// (an offer we answered), and then reports true; false when ctx ends first.
+func (t *traversal) upgrade(ctx context.Context, f store.Friend) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(t.cfg.UpgradeEvery):
+		}
+		if !t.relayed(f.Key) {
+			return true
+		}
+		nonce := newNonce()
+		reg, err := t.disc.Connect(ctx, f.Key, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, t.candidates(), nonce)
+		if err != nil {
+			continue
+		}
+		cands := addrs(reg.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST, rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+		path, err := t.cfg.Mux.Punch(ctx, nat.PunchConfig{Nonce: nonce, Candidates: cands, Timeout: max(t.cfg.PunchTimeout, 2*time.Second)})
+		if err != nil {
+			continue
+		}
+		addr := net.UDPAddrFromAddrPort(path.Remote)
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		c, err := t.node.tr.Dial(dctx, addr, f.Key)
+		cancel()
+		if err != nil {
+			continue
+		}
+		c.Close()
+		t.remember(f.Key, route{tr: t.node.tr, addr: addr})
+		return true
+	}
 }
 
 // dialKnown dials a route proved earlier, forgetting it when it no longer works.

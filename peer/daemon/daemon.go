@@ -324,16 +324,37 @@ func (n *Node) Wake() {
 
 func (n *Node) follow(ctx context.Context, f store.Friend) {
 	for ctx.Err() == nil {
+		upgraded := false
 		err := func() error {
 			cc, err := n.client(ctx, f)
 			if err != nil {
 				return err
 			}
 			defer cc.Close()
+			wctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			if n.trav != nil && n.trav.relayed(f.Key) {
+				// Keep looking for a direct path; once one is proved, leave the relay.
+				var wg sync.WaitGroup
+				defer wg.Wait()
+				defer cancel()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if n.trav.upgrade(wctx, f) {
+						n.log.Info("a direct path to a friend appeared; leaving the relay", "friend", f.Key.ID())
+						upgraded = true
+						cancel()
+					}
+				}()
+			}
 			c := syncv1.NewSyncServiceClient(cc)
-			n.fetchKit(ctx, c, f)
-			return n.puller.Watch(ctx, c, f.Key)
+			n.fetchKit(wctx, c, f)
+			return n.puller.Watch(wctx, c, f.Key)
 		}()
+		if upgraded {
+			continue // reconnect now, on the direct path
+		}
 		if err != nil && ctx.Err() == nil {
 			n.log.Warn("following a friend", "friend", f.Key.ID(), "err", err)
 		}

@@ -29,6 +29,9 @@ type TraversalConfig struct {
 	// PunchTimeout is how long punching may take before the relay is used; 3 s when
 	// zero. Negative skips punching when connecting (tests of the relay path use it).
 	PunchTimeout time.Duration
+	// UpgradeEvery is how often a friend reached through a relay is punched again, to
+	// move to a direct path once one works; 30 s when zero.
+	UpgradeEvery time.Duration
 	// RelayTimeout bounds the relay fallback (credentials, allocation, the friend's
 	// answer); 10 s when zero.
 	RelayTimeout time.Duration
@@ -65,6 +68,9 @@ func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, 
 	}
 	if cfg.PunchTimeout == 0 {
 		cfg.PunchTimeout = 3 * time.Second
+	}
+	if cfg.UpgradeEvery == 0 {
+		cfg.UpgradeEvery = 30 * time.Second
 	}
 	if cfg.RelayTimeout == 0 {
 		cfg.RelayTimeout = 10 * time.Second

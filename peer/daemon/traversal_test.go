@@ -20,7 +20,7 @@ import (
 
 // newRendezvousPeer starts a node in rendezvous mode on a loopback socket, registered
 // with the servers, until t ends.
-func newRendezvousPeer(t *testing.T, name string, servers []string, punch time.Duration) *peer {
+func newRendezvousPeer(t *testing.T, name string, servers []string, punch, upgrade time.Duration) *peer {
 	t.Helper()
 	key, err := identity.Generate(rand.Reader)
 	if err != nil {
@@ -41,7 +41,7 @@ func newRendezvousPeer(t *testing.T, name string, servers []string, punch time.D
 	mux := nat.NewMux(udp, nat.MuxConfig{})
 	t.Cleanup(func() { mux.Close() })
 	node, err := daemon.Start(daemon.Config{Store: st, PacketConn: mux.PacketConn(), Logger: quietLogger(), Retry: 200 * time.Millisecond,
-		Traversal: &daemon.TraversalConfig{Mux: mux, Servers: servers, PunchTimeout: punch}})
+		Traversal: &daemon.TraversalConfig{Mux: mux, Servers: servers, PunchTimeout: punch, UpgradeEvery: upgrade}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,18 +68,24 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 // TestRendezvousMode connects friends known only by ID through an in-process
-// rendezvous on loopback: by punching, and through its TURN relay when punching is off.
+// rendezvous on loopback: by punching; through its TURN relay when punching is off;
+// and through the relay first, then directly once a later punch works.
 func TestRendezvousMode(t *testing.T) {
 	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
 	for _, tc := range []struct {
-		name  string
-		punch time.Duration
-		path  string
-	}{{"punched", 0, transport.Direct}, {"relayed", -1, transport.Relay}} {
+		name    string
+		punch   time.Duration
+		upgrade time.Duration
+		path    string
+	}{
+		{"punched", 0, 0, transport.Direct},
+		{"relayed", -1, 0, transport.Relay},
+		{"relayed-then-direct", -1, 300 * time.Millisecond, transport.Direct},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a := newRendezvousPeer(t, "alice", []string{rv.GRPC}, tc.punch)
-			b := newRendezvousPeer(t, "bob", []string{rv.GRPC}, tc.punch)
+			a := newRendezvousPeer(t, "alice", []string{rv.GRPC}, tc.punch, tc.upgrade)
+			b := newRendezvousPeer(t, "bob", []string{rv.GRPC}, tc.punch, tc.upgrade)
 			for _, p := range [][2]*peer{{a, b}, {b, a}} {
 				if err := p[0].st.PutFriend(store.Friend{Key: p[1].pub(), Name: p[1].name}); err != nil {
 					t.Fatal(err)
@@ -90,15 +96,30 @@ func TestRendezvousMode(t *testing.T) {
 			if ok, _, _ := b.holds(t, a, id); !ok {
 				t.Fatalf("bob does not hold alice's post after a sync")
 			}
-			for _, p := range []*peer{a, b} {
-				other := map[*peer]*peer{a: b, b: a}[p]
-				waitFor(t, p.name+" connected to "+other.name+" on path "+tc.path, func() bool {
-					for _, c := range p.node.Peers() {
-						if c.ID == other.key.ID() && c.Path == tc.path && c.Remote != "" {
+			if tc.upgrade > 0 {
+				waitFor(t, "bob connected to alice through the relay first", func() bool {
+					for _, c := range b.node.Peers() {
+						if c.ID == a.key.ID() && c.Path == transport.Relay {
 							return true
 						}
 					}
 					return false
+				})
+			}
+			for _, p := range []*peer{a, b} {
+				other := map[*peer]*peer{a: b, b: a}[p]
+				waitFor(t, p.name+" connected to "+other.name+" only on path "+tc.path, func() bool {
+					n := 0
+					for _, c := range p.node.Peers() {
+						if c.ID != other.key.ID() {
+							continue
+						}
+						if c.Path != tc.path || c.Remote == "" {
+							return false
+						}
+						n++
+					}
+					return n > 0
 				})
 			}
 		})
