@@ -132,6 +132,11 @@ func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands 
 				return nil, nil, nil, errDirectAppeared
 			}
 		case <-ctx.Done():
+			// The friend may be away, or the allocation gone with its server (after a
+			// failover): unless other friends use it, allocate afresh next time.
+			if len(r.tr.Peers()) == 0 {
+				t.dropRelay(r)
+			}
 			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
 		}
 	}
