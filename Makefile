@@ -86,7 +86,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzSegments$$' -fuzztime $(FUZZTIME) ./peer/ui
 
 demo: build ## two peers and a rendezvous on loopback: befriend, post a photo, sync, show the timeline
-	@echo "make demo: the two-peer demo arrives with the kith CLI (issue 7); bin/ is built."
+	bash deploy/demo.sh
 
 clean: ## remove build output
 	rm -rf bin

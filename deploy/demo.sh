@@ -9,20 +9,30 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	rm -rf "$work"
+	[ -n "${KITH_DEMO_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 kith() { "$bin/kith" "$@"; }
 
-# Ports from this process's id, so two demos at once do not collide.
-base=$((20000 + ($$ % 20000) * 2))
-rdv=127.0.0.1:$base stun=127.0.0.1:$((base + 1))
-
-say "a rendezvous (in memory) on $rdv, STUN/TURN on $stun"
-"$bin/kith-rendezvous" --listen "$rdv" --stun "$stun" --turn-secret demo-secret --turn-allow-private \
-	--log-level warn 2>"$work/rendezvous.log" &
+say "a rendezvous (in memory) on loopback, with STUN/TURN"
+# Ports the kernel picks (no collisions with anything else running); the log says which.
+"$bin/kith-rendezvous" --listen 127.0.0.1:0 --stun 127.0.0.1:0 --turn-secret demo-secret --turn-allow-private \
+	2>"$work/rendezvous.log" &
 pids+=($!)
+rdv=
+for _ in $(seq 100); do
+	rdv=$(sed -n 's/.*"rendezvous: serving","grpc":"\([^"]*\)".*/\1/p' "$work/rendezvous.log")
+	[ -n "$rdv" ] && break
+	kill -0 "${pids[0]}" 2>/dev/null || break
+	sleep 0.1
+done
+if [ -z "$rdv" ]; then
+	echo "the rendezvous did not start:" >&2
+	cat "$work/rendezvous.log" >&2
+	exit 1
+fi
+echo "rendezvous at $rdv"
 
 say "Alice and Bob make their identities"
 KITH_HOME=$work/alice kith init --name Alice >/dev/null 2>&1
@@ -33,6 +43,11 @@ for who in alice bob; do
 done
 for who in alice bob; do
 	for _ in $(seq 100); do [ -S "$work/$who/kith.sock" ] && break; sleep 0.1; done
+	# registered with the rendezvous, reflexive address learned by STUN
+	for _ in $(seq 100); do
+		KITH_HOME=$work/$who kith status --json 2>/dev/null | grep -q '"reflexive": *"[0-9]' && break
+		sleep 0.1
+	done
 done
 alice=$(KITH_HOME=$work/alice kith id)
 bob=$(KITH_HOME=$work/bob kith id)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Exit codes; `kith --help` documents them.
@@ -65,6 +66,10 @@ type DaemonConfig struct {
 	// UI is the web app's address (--ui); empty: off. UITLSCert, UITLSKey and UIPassword
 	// (from KITH_UI_PASSWORD) are required beyond loopback.
 	UI, UITLSCert, UITLSKey, UIPassword string
+	// KeepAlive is how often idle connections and NAT mappings get a packet; 0: default.
+	KeepAlive time.Duration
+	// NoFollow turns off the connections kept open to friends: only `kith sync` pulls.
+	NoFollow bool
 }
 
 // InitConfig is what `kith init` was asked for.

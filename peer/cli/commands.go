@@ -38,6 +38,10 @@ home directory. Only one daemon may run per home.
   --rendezvous LIST    rendezvous servers to register with, comma-separated, or none
                        (direct mode: friends are dialled at their --addr). Default: none,
                        or $KITH_RENDEZVOUS.
+  --keepalive DURATION how often idle connections and NAT mappings get a packet, so home
+                       routers keep them open (default 15s)
+  --follow=false       do not keep connections to friends open; only 'kith sync' pulls
+                       (for metered links, and benchmarks of connection setup)
   --public-http ADDR   serve your public posts (and nothing else) over HTTP on ADDR, for
                        search engines and anyone with a browser. Default: off.
   --public-tls-cert FILE, --public-tls-key FILE
@@ -220,8 +224,13 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.UI, "ui", ui.DefaultAddr, "")
 	fs.StringVar(&cfg.UITLSCert, "ui-tls-cert", "", "")
 	fs.StringVar(&cfg.UITLSKey, "ui-tls-key", "", "")
+	fs.DurationVar(&cfg.KeepAlive, "keepalive", 0, "")
+	follow := fs.Bool("follow", true, "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
+	}
+	if cfg.KeepAlive < 0 || (cfg.KeepAlive > 0 && cfg.KeepAlive < 100*time.Millisecond) {
+		return usagef("--keepalive %v: want a duration of at least 100ms", cfg.KeepAlive)
 	}
 	if cfg.Batch < 0 || cfg.Batch > 10000 {
 		return usagef("--batch %d: want 0 to 10000", cfg.Batch)
@@ -234,7 +243,7 @@ func runDaemon(ctx context.Context, c *call) error {
 	if (cfg.PublicTLSCert == "") != (cfg.PublicTLSKey == "") {
 		return usagef("--public-tls-cert and --public-tls-key go together")
 	}
-	cfg.Home, cfg.Listen = c.home, *listen
+	cfg.Home, cfg.Listen, cfg.NoFollow = c.home, *listen, !*follow
 	if cfg.UI == "off" {
 		cfg.UI = ""
 	}

@@ -13,9 +13,11 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/syncer"
 	"github.com/kithnet/kith/peer/transport"
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -39,6 +41,12 @@ type Config struct {
 	BatchSize int
 	// Progress, when set, is called after every stored pull step.
 	Progress func(friend identity.PublicKey, step store.Applied, cursor uint64)
+	// Traversal, when set, is rendezvous mode: friends are found through rendezvous
+	// servers and reached by hole punching or a TURN relay. PacketConn must then be
+	// Traversal.Mux's PacketConn.
+	Traversal *TraversalConfig
+	// KeepAlive is how often idle connections send a packet; 15 s when zero.
+	KeepAlive time.Duration
 }
 
 // Node serves the sync API and pulls from friends.
@@ -51,6 +59,10 @@ type Node struct {
 	log    *slog.Logger
 	wg     sync.WaitGroup
 	wake   chan struct{} // Follow looks at the friend list now, not at its next poll
+	trav   *traversal    // nil in direct mode
+
+	mu    sync.Mutex
+	paths map[identity.ID]string // the path each friend's last sync took
 }
 
 // Start opens the transport on cfg.PacketConn and starts serving.
@@ -61,11 +73,15 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Retry == 0 {
 		cfg.Retry = 2 * time.Second
 	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = nat.DefaultKeepalive
+	}
 	key, err := cfg.Store.Key()
 	if err != nil {
 		return nil, err
 	}
-	tr, err := transport.New(transport.Config{Key: key, PacketConn: cfg.PacketConn, Path: cfg.Path, Logger: cfg.Logger, Now: cfg.Now})
+	tr, err := transport.New(transport.Config{Key: key, PacketConn: cfg.PacketConn, Path: cfg.Path, Logger: cfg.Logger, Now: cfg.Now,
+		KeepAlive: cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*cfg.KeepAlive)})
 	if err != nil {
 		return nil, err
 	}
@@ -80,14 +96,72 @@ func Start(cfg Config) (*Node, error) {
 		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, log: cfg.Logger, wake: make(chan struct{}, 1),
 		puller: syncer.NewPuller(syncer.PullerConfig{Store: cfg.Store, Logger: cfg.Logger, BatchSize: cfg.BatchSize, Progress: cfg.Progress}),
 	}
+	if cfg.Traversal != nil {
+		if n.trav, err = newTraversal(*cfg.Traversal, n, key); err != nil {
+			tr.Close()
+			return nil, err
+		}
+	}
+	n.serve(ln)
+	return n, nil
+}
+
+// serve serves the sync API on ln until the node closes.
+func (n *Node) serve(ln net.Listener) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, net.ErrClosed) {
 			n.log.Error("sync server stopped", "err", err)
 		}
 	}()
-	return n, nil
+}
+
+// notePath remembers the path of the live connection to id, for lastPath.
+func (n *Node) notePath(id identity.ID) {
+	for _, p := range n.Peers() {
+		if p.ID == id {
+			n.mu.Lock()
+			if n.paths == nil {
+				n.paths = map[identity.ID]string{}
+			}
+			n.paths[id] = p.Path
+			n.mu.Unlock()
+			return
+		}
+	}
+}
+
+// lastPath is the path the last sync with id took, "" when none is known.
+func (n *Node) lastPath(id identity.ID) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.paths[id]
+}
+
+// Traverse keeps the node reachable through its rendezvous servers until ctx ends: a
+// registration with fresh candidates, offers answered. It returns at once in direct mode.
+func (n *Node) Traverse(ctx context.Context) {
+	if n.trav != nil {
+		n.trav.run(ctx)
+	}
+}
+
+// RendezvousStatus describes the node's use of a rendezvous for `kith status`.
+func (n *Node) RendezvousStatus() *localv1.RendezvousStatus {
+	if n.trav == nil {
+		return &localv1.RendezvousStatus{Mode: "none"}
+	}
+	return n.trav.status()
+}
+
+// Peers lists the live connections on every transport, a relay's remote marked as such.
+func (n *Node) Peers() []transport.Peer {
+	ps := n.tr.Peers()
+	if n.trav != nil {
+		ps = n.trav.peers(ps)
+	}
+	return ps
 }
 
 // Transport returns the node's transport (for `kith status`: Peers).
@@ -100,13 +174,39 @@ func (n *Node) Addr() net.Addr { return n.tr.Addr() }
 // context given to Follow.
 func (n *Node) Close() error {
 	n.srv.Stop()
+	if n.trav != nil {
+		n.trav.close()
+	}
 	err := n.tr.Close()
 	n.wg.Wait()
 	return err
 }
 
-// client connects to a friend at its known address.
-func (n *Node) client(f store.Friend) (*grpc.ClientConn, error) {
+// reachable reports whether the node knows how to look for f.
+func (n *Node) reachable(f store.Friend) bool { return f.Addr != "" || n.trav != nil }
+
+// client connects to a friend: at its known address, or, in rendezvous mode, by
+// whatever path the rendezvous helps find when it has none or that one fails.
+func (n *Node) client(ctx context.Context, f store.Friend) (*grpc.ClientConn, error) {
+	if n.trav == nil {
+		return n.clientAt(f)
+	}
+	if f.Addr != "" {
+		if addr, err := net.ResolveUDPAddr("udp", f.Addr); err == nil {
+			dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			c, err := n.tr.Dial(dctx, addr, f.Key)
+			cancel()
+			if err == nil {
+				return clientOn(n.tr, addr, f.Key, c)
+			}
+			n.log.Info("friend's address did not answer; asking the rendezvous", "friend", f.Key.ID(), "addr", f.Addr, "err", err)
+		}
+	}
+	return n.trav.client(ctx, f)
+}
+
+// clientAt connects to a friend at its known address.
+func (n *Node) clientAt(f store.Friend) (*grpc.ClientConn, error) {
 	if f.Addr == "" {
 		return nil, fmt.Errorf("friend %s has no known address (add one with --addr HOST:PORT)", f.Key.Short())
 	}
@@ -119,7 +219,7 @@ func (n *Node) client(f store.Friend) (*grpc.ClientConn, error) {
 
 // Sync pulls one friend's feed to the end, once.
 func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) {
-	cc, err := n.client(f)
+	cc, err := n.client(ctx, f)
 	if err != nil {
 		return syncer.Result{}, err
 	}
@@ -128,6 +228,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.fetchKit(ctx, c, f)
+		n.notePath(f.Key.ID()) // while the sync's connection is still up
 	}
 	return res, err
 }
@@ -141,7 +242,7 @@ func (n *Node) SyncAll(ctx context.Context) error {
 	}
 	var errs []error
 	for _, f := range fs {
-		if f.Addr == "" {
+		if !n.reachable(f) {
 			continue
 		}
 		res, err := n.Sync(ctx, f)
@@ -157,7 +258,7 @@ func (n *Node) SyncAll(ctx context.Context) error {
 // Recover asks one friend for every own post it holds, and for the own recovery kit it
 // keeps (nil when it keeps none).
 func (n *Node) Recover(ctx context.Context, f store.Friend) (int, *signedv1.Envelope, error) {
-	cc, err := n.client(f)
+	cc, err := n.client(ctx, f)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -206,7 +307,7 @@ func (n *Node) Follow(ctx context.Context) {
 				w.cancel()
 				delete(running, f.Key)
 			}
-			if f.Addr == "" {
+			if !n.reachable(f) {
 				continue
 			}
 			fctx, cancel := context.WithCancel(ctx)
@@ -242,16 +343,37 @@ func (n *Node) Wake() {
 
 func (n *Node) follow(ctx context.Context, f store.Friend) {
 	for ctx.Err() == nil {
+		upgraded := false
 		err := func() error {
-			cc, err := n.client(f)
+			cc, err := n.client(ctx, f)
 			if err != nil {
 				return err
 			}
 			defer cc.Close()
+			wctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			if n.trav != nil && n.trav.relayed(f.Key) {
+				// Keep looking for a direct path; once one is proved, leave the relay.
+				var wg sync.WaitGroup
+				defer wg.Wait()
+				defer cancel()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if n.trav.upgrade(wctx, f) {
+						n.log.Info("a direct path to a friend appeared; leaving the relay", "friend", f.Key.ID())
+						upgraded = true
+						cancel()
+					}
+				}()
+			}
 			c := syncv1.NewSyncServiceClient(cc)
-			n.fetchKit(ctx, c, f)
-			return n.puller.Watch(ctx, c, f.Key)
+			n.fetchKit(wctx, c, f)
+			return n.puller.Watch(wctx, c, f.Key)
 		}()
+		if upgraded {
+			continue // reconnect now, on the direct path
+		}
 		if err != nil && ctx.Err() == nil {
 			n.log.Warn("following a friend", "friend", f.Key.ID(), "err", err)
 		}

@@ -36,7 +36,7 @@ type Local struct {
 // rendezvous state; nil means direct mode.
 func NewLocal(st *store.Store, node *Node, synced *SyncTimes, status func() *localv1.RendezvousStatus) *Local {
 	if status == nil {
-		status = func() *localv1.RendezvousStatus { return &localv1.RendezvousStatus{Mode: "none"} }
+		status = node.RendezvousStatus
 	}
 	return &Local{st: st, node: node, status: status, synced: synced}
 }
@@ -54,7 +54,7 @@ func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.
 	}
 	resp := &localv1.StatusResponse{Id: string(k.ID()), Rendezvous: l.status(), ListenAddress: l.node.Addr().String()}
 	seen := map[identity.ID]bool{}
-	for _, p := range l.node.Transport().Peers() {
+	for _, p := range l.node.Peers() {
 		if seen[p.ID] {
 			continue
 		}
@@ -411,14 +411,14 @@ func (l *Local) Sync(ctx context.Context, req *localv1.SyncRequest) (*localv1.Sy
 	return resp, nil
 }
 
-// path is how the node reaches a friend now: "direct" or "relay".
+// path is how the node reaches a friend now, or how its last sync did: "direct" or "relay".
 func (l *Local) path(id identity.ID) string {
-	for _, p := range l.node.Transport().Peers() {
+	for _, p := range l.node.Peers() {
 		if p.ID == id {
 			return p.Path
 		}
 	}
-	return ""
+	return l.node.lastPath(id)
 }
 
 // SyncProgress reports what pulls have stored per friend since the daemon started.

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 
+	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/ui"
@@ -45,6 +47,10 @@ type RunConfig struct {
 	UI string
 	// UITLSCert, UITLSKey and UIPassword are required when UI is beyond loopback.
 	UITLSCert, UITLSKey, UIPassword string
+	// KeepAlive is how often idle connections and NAT mappings get a packet; 15 s when zero.
+	KeepAlive time.Duration
+	// NoFollow keeps no connections to friends open: only explicit syncs pull.
+	NoFollow bool
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -58,9 +64,6 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
-	}
-	if len(cfg.Rendezvous) > 0 {
-		return errors.New("rendezvous mode is not available in this build yet; run with --rendezvous none and give friends' addresses with --addr")
 	}
 	st, err := store.Open(store.Config{Home: cfg.Home, Logger: log})
 	if errors.Is(err, store.ErrLocked) {
@@ -77,20 +80,32 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err != nil {
 		return err
 	}
-	pc, err := net.ListenPacket("udp", cfg.Listen)
+	laddr, err := net.ResolveUDPAddr("udp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	}
+	udp, err := net.ListenUDP("udp", laddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (pick another with --listen)", cfg.Listen, err)
 	}
-	defer pc.Close()
+	defer udp.Close()
 	synced, pulled := NewSyncTimes(nil), ui.NewSignal()
-	node, err := Start(Config{Store: st, PacketConn: pc, Logger: log, BatchSize: cfg.Batch,
+	ncfg := Config{Store: st, PacketConn: udp, Logger: log, KeepAlive: cfg.KeepAlive, BatchSize: cfg.Batch,
 		Progress: func(friend identity.PublicKey, step store.Applied, cursor uint64) {
 			synced.Step(friend.ID(), step.Stored, cursor)
 			log.Debug("pull step", "friend", friend.ID(), "cursor", cursor, "stored", step.Stored, "dropped", step.Dropped)
 			if step.Stored+step.Dropped > 0 {
 				pulled.Notify()
 			}
-		}})
+		}}
+	if len(cfg.Rendezvous) > 0 {
+		// One socket carries STUN, punching, TURN and QUIC; the mux sorts them.
+		mux := nat.NewMux(udp, nat.MuxConfig{Logger: log})
+		defer mux.Close()
+		ncfg.PacketConn = mux.PacketConn()
+		ncfg.Traversal = &TraversalConfig{Mux: mux, Servers: cfg.Rendezvous, KeepAlive: cfg.KeepAlive}
+	}
+	node, err := Start(ncfg)
 	if err != nil {
 		return err
 	}
@@ -130,7 +145,11 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	fctx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	wg.Add(2)
-	go func() { defer wg.Done(); node.Follow(fctx) }()
+	go func() { defer wg.Done(); node.Traverse(fctx) }()
+	if !cfg.NoFollow {
+		wg.Add(1)
+		go func() { defer wg.Done(); node.Follow(fctx) }()
+	}
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -152,7 +171,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); web.Serve(fctx) }()
 	}
-	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock)
+	log.Info("kith daemon ready", "id", key.ID(), "listen", node.Addr().String(), "socket", sock, "rendezvous", cfg.Rendezvous)
 	<-ctx.Done()
 	log.Info("kith daemon stopping")
 	srv.GracefulStop()

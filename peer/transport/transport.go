@@ -46,6 +46,9 @@ type Config struct {
 	// IdleTimeout closes a connection silent for that long; 30s when zero. Keep-alives
 	// are sent at a third of it.
 	IdleTimeout time.Duration
+	// KeepAlive is how often an idle connection sends a packet, holding NAT mappings
+	// open; a third of IdleTimeout when zero.
+	KeepAlive time.Duration
 }
 
 // Transport dials and accepts authenticated QUIC connections on one PacketConn.
@@ -80,6 +83,9 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 30 * time.Second
 	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = cfg.IdleTimeout / 3
+	}
 	cert, err := certificate(cfg.Key, cfg.Now())
 	if err != nil {
 		return nil, err
@@ -94,7 +100,7 @@ func New(cfg Config) (*Transport, error) {
 func (t *Transport) quicConfig() *quic.Config {
 	return &quic.Config{
 		MaxIdleTimeout:  t.cfg.IdleTimeout,
-		KeepAlivePeriod: t.cfg.IdleTimeout / 3,
+		KeepAlivePeriod: t.cfg.KeepAlive,
 		// One bidirectional stream carries gRPC; a second is never needed.
 		MaxIncomingStreams:    1,
 		MaxIncomingUniStreams: -1,

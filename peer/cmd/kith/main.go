@@ -29,6 +29,7 @@ func main() {
 				Rendezvous: c.Rendezvous, PublicHTTP: c.PublicHTTP, PublicTLSCert: c.PublicTLSCert,
 				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, Batch: c.Batch,
 				UI: c.UI, UITLSCert: c.UITLSCert, UITLSKey: c.UITLSKey, UIPassword: c.UIPassword,
+				KeepAlive: c.KeepAlive, NoFollow: c.NoFollow,
 				Logger: logger(c.LogLevel)})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {

@@ -1,0 +1,202 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kithnet/kith/peer/nat"
+	"github.com/kithnet/kith/peer/transport"
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// errDirectAppeared ends a wait for the friend's answer through the relay: the friend
+// reached us directly meanwhile.
+var errDirectAppeared = errors.New("a direct path to the friend appeared")
+
+// relayed is the node's one TURN allocation (a second one from the same socket would
+// be refused), with a transport (path "relay") that dials and serves the sync API
+// through it for every friend that needs it.
+type relayed struct {
+	relay  *nat.Relay
+	tr     *transport.Transport
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	mu      sync.Mutex
+	waiting map[[8]byte]waiter // by punch session: friends whose ping we wait for
+}
+
+// waiter is a friend's expected ping through the relay.
+type waiter struct {
+	nonce []byte
+	seen  chan net.Addr
+}
+
+func (r *relayed) close() {
+	r.once.Do(func() {
+		r.cancel()
+		r.tr.Close()
+		r.wg.Wait()
+		r.relay.Close()
+	})
+}
+
+// ensureRelay returns the node's allocation, making it on first use.
+func (t *traversal) ensureRelay(ctx context.Context) (*relayed, error) {
+	t.relayMu.Lock()
+	defer t.relayMu.Unlock()
+	t.mu.Lock()
+	r := t.relayState
+	t.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	creds, err := t.disc.TurnCredentials(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("TURN credentials: %w", err)
+	}
+	server, err := serviceAddr(creds.GetUris(), "turn:", t.disc.Status().Server)
+	if err != nil {
+		return nil, err
+	}
+	rl, err := t.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword()})
+	if err != nil {
+		return nil, err
+	}
+	tr, err := transport.New(transport.Config{Key: t.key, PacketConn: rl.Conn, Path: transport.Relay, Logger: t.log,
+		KeepAlive: t.node.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*t.node.cfg.KeepAlive)})
+	if err != nil {
+		rl.Close()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	r = &relayed{relay: rl, tr: tr, cancel: cancel, waiting: map[[8]byte]waiter{}}
+	ln, err := tr.Listen()
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	t.node.serve(ln) // friends pull from us through the relay too
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.answerPings(rctx) }()
+	t.mu.Lock()
+	t.relayState = r
+	t.mu.Unlock()
+	t.disc.Refresh()
+	t.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
+	return r, nil
+}
+
+// relay reaches a friend through the node's TURN relay: it lets the friend's addresses
+// in, sends the relay address in a signed RELAY offer and waits for the friend's ping
+// through it, which tells where the relay sees the friend; QUIC is dialled there.
+func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands []netip.AddrPort) (*relayed, net.Addr, *transport.Conn, error) {
+	r, err := t.ensureRelay(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, c := range cands { // a permission for each of the friend's IPs
+		_, _ = r.relay.Conn.WriteTo([]byte{0}, net.UDPAddrFromAddrPort(c))
+	}
+	nonce := newNonce()
+	w := waiter{nonce: nonce, seen: make(chan net.Addr, 1)}
+	id := nat.SessionID(nonce)
+	r.mu.Lock()
+	r.waiting[id] = w
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.waiting, id)
+		r.mu.Unlock()
+	}()
+	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
+	if _, err := t.disc.Connect(ctx, friend, rendezvousv1.OfferKind_OFFER_KIND_RELAY, []*rendezvousv1.Candidate{cand}, nonce); err != nil {
+		return nil, nil, nil, fmt.Errorf("sending the relay address: %w", err)
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var addr net.Addr
+	for addr == nil {
+		select {
+		case addr = <-w.seen:
+		case <-tick.C:
+			if k, ok := t.known(friend); ok && !k.relay {
+				return nil, nil, nil, errDirectAppeared
+			}
+		case <-ctx.Done():
+			// The friend may be away, or the allocation gone with its server (after a
+			// failover): unless other friends use it, allocate afresh next time.
+			if len(r.tr.Peers()) == 0 {
+				t.dropRelay(r)
+			}
+			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
+		}
+	}
+	c, err := r.tr.Dial(ctx, addr, friend)
+	if err != nil {
+		t.dropRelay(r) // the friend answered through it but QUIC did not follow: maybe the allocation is gone
+		return nil, nil, nil, err
+	}
+	return r, addr, c, nil
+}
+
+// answerPings answers punch pings that arrive through the relay from friends we wait
+// for, and tells each waiter where its friend's first ping came from.
+func (r *relayed) answerPings(ctx context.Context) {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := r.tr.ReadNonQUICPacket(ctx, buf)
+		if err != nil {
+			return
+		}
+		p, err := nat.ParsePacket(buf[:n])
+		if err != nil || p.Kind != nat.Ping {
+			continue
+		}
+		r.mu.Lock()
+		w, ok := r.waiting[p.Session]
+		r.mu.Unlock()
+		if !ok || !p.Verify(w.nonce) {
+			continue
+		}
+		pong := nat.Packet{Kind: nat.Pong, Tx: p.Tx}
+		pong.Sign(w.nonce)
+		_, _ = r.tr.WriteTo(pong.Marshal(), from)
+		select {
+		case w.seen <- from:
+		default:
+		}
+	}
+}
+
+// serviceAddr is the address of the first usable URI with the scheme ("stun:" or
+// "turn:"); a loopback or unspecified host there means the rendezvous' own host.
+func serviceAddr(uris []string, scheme, rendezvous string) (netip.AddrPort, error) {
+	for _, u := range uris {
+		hp, _, _ := strings.Cut(strings.TrimPrefix(u, scheme), "?")
+		host, port, err := net.SplitHostPort(hp)
+		if err != nil || !strings.HasPrefix(u, scheme) {
+			continue
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+			if rh, _, err := net.SplitHostPort(rendezvous); err == nil {
+				if rip, err := netip.ParseAddr(rh); err == nil && !rip.IsLoopback() {
+					host = rh
+				}
+			}
+		}
+		a, err := net.ResolveUDPAddr("udp4", net.JoinHostPort(host, port))
+		if err == nil {
+			return unmapped(a.AddrPort()), nil
+		}
+	}
+	return netip.AddrPort{}, fmt.Errorf("the rendezvous offers no usable %s URI (%v)", strings.TrimSuffix(scheme, ":"), uris)
+}
