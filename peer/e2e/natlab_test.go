@@ -182,6 +182,45 @@ func TestLabConditionsBinaries(t *testing.T) {
 	})
 }
 
+// TestTURNInstanceLost is issue 9's fault "the TURN-serving instance lost mid-session",
+// with the real binaries: two friends behind symmetric NATs (no direct path) are relayed
+// by the first rendezvous in their list; it is killed; they fail over to the second and
+// reach each other again through its relay.
+func TestTURNInstanceLost(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv", "rv2"},
+		Homes:  []natlab.Home{{Name: "tl1", NAT: natlab.Symmetric}, {Name: "tl2", NAT: natlab.Symmetric}},
+	})
+	first, proc := startRendezvous(t, lab, "rv", 7000, 3478)
+	second, _ := startRendezvous(t, lab, "rv2", 7000, 3478)
+	peers := startLabPeers(t, lab, []string{"tl1", "tl2"}, first+","+second, "--keepalive", "2s")
+	a, b := peers["tl1"], peers["tl2"]
+	for _, p := range []*labPeer{a, b} {
+		p.waitStatus(t, 10*time.Second, "registered with "+first, func(s labStatus) bool { return s.Rendezvous.Address == first })
+	}
+	befriend(t, a, b, false)
+	syncBoth(t, "tl1(symmetric)<->tl2(symmetric)", a, b, "relay", 30*time.Second)
+	_, before := b.path(a)
+
+	_ = proc.Kill() // the instance whose TURN relays them, mid-session
+	for _, p := range []*labPeer{a, b} {
+		p.waitStatus(t, 30*time.Second, "registered with the second rendezvous "+second, func(s labStatus) bool {
+			return s.Rendezvous.Address == second && s.Rendezvous.Registered
+		})
+	}
+	a.post(t, "after the relay was lost")
+	if !eventually(45*time.Second, func() bool {
+		kithCLI("--home", b.home, "sync", a.id)
+		return b.holds(a, "after the relay was lost")
+	}) {
+		t.Fatalf("TURN instance lost: tl2 did not get tl1's new post within 45 s\n%s", b.proc.Output())
+	}
+	if path, remote := b.path(a); path != "relay" || remote == before {
+		t.Errorf("after losing the first relay, tl2 reaches tl1 by %q at %q; want a relay other than %q", path, remote, before)
+	}
+}
+
 // TestDirectModeBinaries runs two daemons with --rendezvous none and no rendezvous
 // anywhere in the lab: friends given by address connect and sync.
 func TestDirectModeBinaries(t *testing.T) {
