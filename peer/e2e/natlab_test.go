@@ -11,23 +11,6 @@ import (
 	"github.com/kithnet/kith/shared/natlab"
 )
 
-// kindOf names the NAT in front of a host of natlab.Standard.
-func kindOf(host string) string {
-	switch host[:len(host)-1] {
-	case "pr":
-		return "port-restricted"
-	case "fc":
-		return "full-cone"
-	case "sym":
-		return "symmetric"
-	case "dbl":
-		return "double-NAT"
-	case "lan":
-		return "same-NAT"
-	}
-	return "?"
-}
-
 // startLabPeers starts a daemon on each host at once.
 func startLabPeers(t testing.TB, lab *natlab.Lab, hosts []string, rendezvous string, extra ...string) map[string]*labPeer {
 	t.Helper()
@@ -83,7 +66,7 @@ func TestNATMatrixBinaries(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			a, b := peers[pr.a], peers[pr.b]
-			pair := fmt.Sprintf("%s(%s)<->%s(%s)", pr.a, kindOf(pr.a), pr.b, kindOf(pr.b))
+			pair := fmt.Sprintf("%s(%s)<->%s(%s)", pr.a, natlab.StandardKind(pr.a), pr.b, natlab.StandardKind(pr.b))
 			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
 				if _, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
 					t.Errorf("%s: kith sync on %s: %v", pair, s[0].name, err)

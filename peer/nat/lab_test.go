@@ -92,7 +92,7 @@ func TestNATMatrix(t *testing.T) {
 		{"dbl1", "dbl2", true},
 		{"lan1", "lan2", true},
 	} {
-		pair := fmt.Sprintf("%s(%s)<->%s(%s)", tc.a, kindOf(tc.a), tc.b, kindOf(tc.b))
+		pair := fmt.Sprintf("%s(%s)<->%s(%s)", tc.a, natlab.StandardKind(tc.a), tc.b, natlab.StandardKind(tc.b))
 		t.Run(tc.a+"-"+tc.b, func(t *testing.T) {
 			t.Parallel()
 			a, b := newLabPeer(t, lab, tc.a, stunServer), newLabPeer(t, lab, tc.b, stunServer)
@@ -110,23 +110,6 @@ func TestNATMatrix(t *testing.T) {
 			}
 		})
 	}
-}
-
-// kindOf names the NAT in front of a host of natlab.Standard.
-func kindOf(host string) string {
-	switch host[:len(host)-1] {
-	case "pr":
-		return "port-restricted"
-	case "fc":
-		return "full-cone"
-	case "sym":
-		return "symmetric"
-	case "dbl":
-		return "double-NAT"
-	case "lan":
-		return "same-NAT"
-	}
-	return "?"
 }
 
 // TestKeepaliveHoldsMappings punches two peers behind port-restricted NATs whose UDP
@@ -249,7 +232,7 @@ func TestRelayWhereDirectFails(t *testing.T) {
 	stunServer := startReflector(t, lab)
 	turnServer := startCoturnIn(t, lab.Host("rv"))
 	for _, tc := range []struct{ caller, friend string }{{"sym1", "sym2"}, {"pr1", "sym1"}} {
-		pair := fmt.Sprintf("%s(%s)->%s(%s)", tc.caller, kindOf(tc.caller), tc.friend, kindOf(tc.friend))
+		pair := fmt.Sprintf("%s(%s)->%s(%s)", tc.caller, natlab.StandardKind(tc.caller), tc.friend, natlab.StandardKind(tc.friend))
 		t.Run(tc.caller+"-"+tc.friend, func(t *testing.T) {
 			t.Parallel()
 			a, b := newLabPeer(t, lab, tc.caller, stunServer), newLabPeer(t, lab, tc.friend, stunServer)

@@ -2,22 +2,14 @@ package ui
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/kithnet/kith/shared/tlstest"
 
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
@@ -26,7 +18,8 @@ import (
 // the LAN would: only HTTPS answers, login needs the password, and the cookie is Secure.
 func TestBeyondLoopbackOverTLS(t *testing.T) {
 	home := t.TempDir()
-	cert, key := selfSigned(t)
+	c := tlstest.SelfSigned(t)
+	cert, key := c.CertFile, c.KeyFile
 	s, err := Listen(Config{Addr: "0.0.0.0:0", Home: home, TLSCert: cert, TLSKey: key, Password: "lan secret",
 		API: localv1.UnimplementedLocalServiceServer{}, Blobs: noBlobs{}, Changes: NewSignal()})
 	if err != nil {
@@ -69,29 +62,4 @@ func TestBeyondLoopbackOverTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly {
 		t.Fatalf("login over TLS: %d, cookies %+v; want one Secure, HttpOnly session cookie", resp.StatusCode, cs)
 	}
-}
-
-// selfSigned writes a throwaway certificate for localhost and 127.0.0.1.
-func selfSigned(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return certFile, keyFile
 }

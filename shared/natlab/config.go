@@ -138,3 +138,25 @@ func Standard() Config {
 		},
 	}
 }
+
+// StandardKind names the NAT in front of a host of Standard, for assertions that say
+// which pair failed: "port-restricted", "full-cone", "symmetric", "double-NAT", or
+// "same-NAT" for the two hosts behind one NAT; "?" for a host Standard does not have.
+func StandardKind(host string) string {
+	if host == "" {
+		return "?"
+	}
+	switch host[:len(host)-1] {
+	case "pr":
+		return "port-restricted"
+	case "fc":
+		return "full-cone"
+	case "sym":
+		return "symmetric"
+	case "dbl":
+		return "double-NAT"
+	case "lan":
+		return "same-NAT"
+	}
+	return "?"
+}
