@@ -4,10 +4,20 @@
 package backup
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
 	"filippo.io/age"
+)
+
+// Errors of Decrypt.
+var (
+	// ErrWrongPassphrase means the passphrase does not open the file.
+	ErrWrongPassphrase = errors.New("wrong passphrase (or not a kith export)")
+	// ErrNotExport means the file is not a kith export, or is damaged.
+	ErrNotExport = errors.New("not a kith export, or damaged")
 )
 
 // Magic starts the plaintext of every export, so a decrypted file of another kind is
@@ -33,4 +43,27 @@ func Encrypt(w io.Writer, pass []byte, workFactor int) (io.WriteCloser, error) {
 		return nil, fmt.Errorf("encrypt export: %w", err)
 	}
 	return ew, nil
+}
+
+// Decrypt opens an export read from r under pass and checks its magic line; the reader
+// it returns yields the snapshot. age authenticates every chunk and the end of the
+// stream, so reading a damaged or truncated file to its end fails.
+func Decrypt(r io.Reader, pass []byte) (io.Reader, error) {
+	id, err := age.NewScryptIdentity(string(pass))
+	if err != nil {
+		return nil, err
+	}
+	dr, err := age.Decrypt(r, id)
+	if err != nil {
+		var nomatch *age.NoIdentityMatchError
+		if errors.As(err, &nomatch) {
+			return nil, ErrWrongPassphrase
+		}
+		return nil, fmt.Errorf("%w: %v", ErrNotExport, err)
+	}
+	magic := make([]byte, len(Magic))
+	if _, err := io.ReadFull(dr, magic); err != nil || !bytes.Equal(magic, []byte(Magic)) {
+		return nil, ErrNotExport
+	}
+	return dr, nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,19 +9,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"filippo.io/age"
-
 	"github.com/kithnet/kith/peer/backup"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
-
-// exportMagic starts the plaintext of every export, so a decrypted file of another kind
-// is refused before anything is written.
-const exportMagic = backup.Magic
-
-// ErrWrongPassphrase means the passphrase does not open the file.
-var ErrWrongPassphrase = errors.New("wrong passphrase (or not a kith export)")
 
 func runKeyExport(ctx context.Context, c *call) error {
 	fs := newFlags("key export")
@@ -100,7 +90,7 @@ func runExport(ctx context.Context, c *call) error {
 	})
 }
 
-// writeEncrypted writes exportMagic and what fill writes, age-encrypted under pass, to a
+// writeEncrypted writes what fill writes as an export (backup.Encrypt), age-encrypted under pass, to a
 // temporary file beside path, and moves it into place only when all went well.
 func writeEncrypted(path string, pass []byte, workFactor int,
 	fill func(io.Writer, func(done, total uint64)) (uint64, error), progress func(done, total uint64)) (uint64, error) {
@@ -183,22 +173,10 @@ func runImport(ctx context.Context, c *call) error {
 // authenticates every chunk and the end of the stream, so a corrupted or truncated file
 // fails here, before anything is installed.
 func decryptTo(dir string, src *os.File, pass []byte, progress func(done, total uint64)) (string, error) {
-	id, err := age.NewScryptIdentity(string(pass))
+	st, _ := src.Stat()
+	r, err := backup.Decrypt(bufio.NewReaderSize(src, 1<<20), pass)
 	if err != nil {
 		return "", err
-	}
-	st, _ := src.Stat()
-	r, err := age.Decrypt(bufio.NewReaderSize(src, 1<<20), id)
-	if err != nil {
-		var nomatch *age.NoIdentityMatchError
-		if errors.As(err, &nomatch) {
-			return "", ErrWrongPassphrase
-		}
-		return "", fmt.Errorf("not a kith export, or damaged: %v", err)
-	}
-	magic := make([]byte, len(exportMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, []byte(exportMagic)) {
-		return "", errors.New("not a kith export, or damaged")
 	}
 	tmp, err := os.CreateTemp(dir, ".import-*")
 	if err != nil {
