@@ -48,7 +48,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			env.Setenv("KITH_SCRYPT_WORK_FACTOR", "10") // backups: fast scrypt in tests
-			env.Values["procs"] = map[string]*exec.Cmd{}
+			env.Values["procs"] = map[string]*daemonProc{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -68,8 +68,8 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-func procs(ts *testscript.TestScript) map[string]*exec.Cmd {
-	return ts.Value("procs").(map[string]*exec.Cmd)
+func procs(ts *testscript.TestScript) map[string]*daemonProc {
+	return ts.Value("procs").(map[string]*daemonProc)
 }
 
 // daemon NAME HOME [flag...]: start `kith --home HOME daemon flag...` in the background,
@@ -88,45 +88,59 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	ts.Check(cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logf.Close() }()
+	// This goroutine is the daemon's only waiter; everyone else watches done, after
+	// which cmd.ProcessState holds how it ended.
+	p := &daemonProc{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
 	ts.Defer(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-p.done:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
+			<-p.done
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
-		case err := <-exited:
-			exited <- err
+		case <-p.done:
 			out, _ := os.ReadFile(logPath)
 			if neg {
 				ts.Logf("daemon %s refused to start as expected:\n%s", name, out)
 				return
 			}
-			ts.Fatalf("daemon %s exited: %v\n%s", name, err, out)
+			ts.Fatalf("daemon %s exited: %v\n%s", name, cmd.ProcessState, out)
 		default:
 		}
 		if !neg {
 			if c, err := net.Dial("unix", filepath.Join(home, "kith.sock")); err == nil {
 				c.Close()
-				procs(ts)[name] = cmd
-				ts.Setenv("EXITED_"+name, "")
-				go func() { err := <-exited; exited <- err }()
+				procs(ts)[name] = p
 				return
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	if neg {
 		ts.Fatalf("daemon %s started, but it should have refused", name)
 	}
 	out, _ := os.ReadFile(logPath)
 	ts.Fatalf("daemon %s: socket not ready in 20s\n%s", name, out)
+}
+
+// daemonProc is a daemon started by the daemon command.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the process has exited and been waited for
+}
+
+// exited waits up to d for the process to end.
+func (p *daemonProc) exited(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 func scriptEnv(ts *testscript.TestScript) []string {
@@ -139,51 +153,35 @@ func scriptEnv(ts *testscript.TestScript) []string {
 
 // stopd NAME: SIGTERM the daemon and expect a clean exit (status 0) within 10 s.
 func cmdStop(ts *testscript.TestScript, neg bool, args []string) {
-	cmd := procOf(ts, args)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if !waitExit(cmd, 10*time.Second) {
-		cmd.Process.Kill()
+	p := procOf(ts, args)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if !p.exited(10 * time.Second) {
+		p.cmd.Process.Kill()
 		ts.Fatalf("daemon %s did not exit within 10s of SIGTERM", args[0])
 	}
 	delete(procs(ts), args[0])
-	if code := cmd.ProcessState.ExitCode(); (code != 0) != neg {
-		ts.Fatalf("daemon %s exited with %d", args[0], code)
+	if code := p.cmd.ProcessState.ExitCode(); (code != 0) != neg {
+		ts.Fatalf("daemon %s exited with %d (%v)", args[0], code, p.cmd.ProcessState)
 	}
 }
 
 // kill9 NAME: SIGKILL the daemon, as a crash or power cut would.
 func cmdKill9(ts *testscript.TestScript, neg bool, args []string) {
-	cmd := procOf(ts, args)
-	cmd.Process.Kill()
-	waitExit(cmd, 10*time.Second)
+	p := procOf(ts, args)
+	p.cmd.Process.Kill()
+	p.exited(10 * time.Second)
 	delete(procs(ts), args[0])
 }
 
-func procOf(ts *testscript.TestScript, args []string) *exec.Cmd {
+func procOf(ts *testscript.TestScript, args []string) *daemonProc {
 	if len(args) != 1 {
-		ts.Fatalf("usage: stop|kill9 NAME")
+		ts.Fatalf("usage: stopd|kill9 NAME")
 	}
-	cmd := procs(ts)[args[0]]
-	if cmd == nil {
+	p := procs(ts)[args[0]]
+	if p == nil {
 		ts.Fatalf("no daemon called %s is running", args[0])
 	}
-	return cmd
-}
-
-func waitExit(cmd *exec.Cmd, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cmd.ProcessState != nil {
-			return true
-		}
-		var ws syscall.WaitStatus
-		if pid, _ := syscall.Wait4(cmd.Process.Pid, &ws, syscall.WNOHANG, nil); pid == 0 {
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		return true
-	}
-	return cmd.ProcessState != nil
+	return p
 }
 
 // capture VAR PROG [arg...]: run PROG (from the binaries under test) and set $VAR to its
