@@ -59,7 +59,8 @@ func TestRegisterLookupUnregister(t *testing.T) {
 	ctx := ctxT(t)
 	k := rendezvoustest.NewKey(t)
 	fp := k.Public().Fingerprint()
-	env := rendezvoustest.Registration(t, k, time.Now(), 5*time.Second, "192.0.2.1:4000")
+	registered := time.Now()
+	env := rendezvoustest.Registration(t, k, registered, 5*time.Second, "192.0.2.1:4000")
 	resp, err := c.Register(ctx, &rendezvousv1.RegisterRequest{Record: env})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,11 @@ func TestRegisterLookupUnregister(t *testing.T) {
 	if _, err := signed.OpenFromFingerprint(got.GetRecord(), identity.ContextRegistration, fp, &reg); err != nil {
 		t.Fatalf("looked-up record does not verify: %v", err)
 	}
-	if _, err := c.Unregister(ctx, &rendezvousv1.UnregisterRequest{Auth: rendezvoustest.Auth(t, k, identity.ContextUnregister, time.Now())}); err != nil {
+	// Unregister removes only a record older than its proof (so a replayed old proof can
+	// never remove a newer registration): sign it a millisecond after the registration,
+	// as a peer's later call always is.
+	unregAt := registered.Add(time.Millisecond)
+	if _, err := c.Unregister(ctx, &rendezvousv1.UnregisterRequest{Auth: rendezvoustest.Auth(t, k, identity.ContextUnregister, unregAt)}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Lookup(ctx, &rendezvousv1.LookupRequest{Fingerprint: string(fp)})
