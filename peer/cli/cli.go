@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kithnet/kith/shared/identity"
+	"google.golang.org/grpc"
 )
 
 // Exit codes; `kith --help` documents them.
@@ -34,6 +38,9 @@ type Env struct {
 	Daemon func(ctx context.Context, cfg DaemonConfig) error
 	// Init creates a new home with a new or restored identity (`kith init`).
 	Init func(ctx context.Context, cfg InitConfig) (id string, err error)
+	// Stranger starts what `kith crawl --rendezvous` dials through: a node that reaches
+	// peers as a stranger through rendezvous servers (punching, relays).
+	Stranger func(key *identity.Key, servers []string, listen string, log *slog.Logger) (StrangerDialer, error)
 	// LocalID reads the identity from a home whose daemon is not running (`kith id`).
 	LocalID func(home string) (string, error)
 	// Import installs a verified, decrypted store snapshot (a file in home) as the home's
@@ -43,6 +50,12 @@ type Env struct {
 	IsTerminal func(fd int) bool
 	// ReadPassword reads a passphrase from the terminal without echo.
 	ReadPassword func(prompt string) ([]byte, error)
+}
+
+// StrangerDialer dials peers as a stranger; Close releases it.
+type StrangerDialer interface {
+	Dial(ctx context.Context, want identity.PublicKey, addr string) (*grpc.ClientConn, error)
+	Close() error
 }
 
 // DaemonConfig is what `kith daemon` was asked for.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kithnet/kith/peer/crawl"
-	"github.com/kithnet/kith/peer/discovery"
 )
 
 func runCrawl(ctx context.Context, c *call) error {
@@ -60,18 +60,24 @@ func runCrawl(ctx context.Context, c *call) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(c.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := crawl.NewDirect(key, *listen, log)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	var dialer crawl.Dialer = d
+	var dialer crawl.Dialer
 	if len(servers) > 0 {
-		finder, err := discovery.New(discovery.Config{Key: key, Servers: servers, Logger: log})
+		if c.env.Stranger == nil {
+			return errors.New("crawling through a rendezvous is not available in this build")
+		}
+		st, err := c.env.Stranger(key, servers, *listen, log)
 		if err != nil {
 			return err
 		}
-		dialer = crawl.Lookup{Direct: d, Finder: finder}
+		defer st.Close()
+		dialer = st
+	} else {
+		d, err := crawl.NewDirect(key, *listen, log)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		dialer = d
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -5,8 +5,8 @@
 // politeness limits, and keeps a bbolt index by hashtag, author and time that Search
 // answers from.
 //
-// The crawler reaches peers through a Dialer. Direct, the one implementation here,
-// dials a host:port known for the peer: from a seed (ID@HOST:PORT) or from a public
-// follow entry that published one. A rendezvous Dialer (lookup, hole punching, TURN)
-// plugs in behind the same interface and may ignore the address hint.
+// The crawler reaches peers through a Dialer. Direct dials a host:port known for the
+// peer: from a seed (ID@HOST:PORT) or from a public follow entry that published one.
+// Through a rendezvous, `kith crawl --rendezvous` dials with daemon.Stranger, which
+// reaches a peer the way a node reaches a friend: a signed offer, punching, a relay.
 package crawl

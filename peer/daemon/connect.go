@@ -130,8 +130,8 @@ func (t *traversal) dialKnown(ctx context.Context, f store.Friend, r route) (*gr
 // candidates (answering any address its pings come from), or, for a relay offer, ping
 // the caller's relay so our NAT lets the relay in and the caller learns where we are.
 func (t *traversal) onOffer(o discovery.Offer) {
-	if _, err := t.node.st.Friend(o.From); err != nil {
-		t.log.Info("ignored an offer from someone who is not a friend", "from", o.From.ID())
+	if _, err := t.node.st.Friend(o.From); err != nil && !t.answerStranger() {
+		t.log.Info("ignored an offer from a stranger (nothing public here, or too many strangers this minute)", "from", o.From.ID())
 		return
 	}
 	offer := o.Offer

@@ -60,6 +60,9 @@ type traversal struct {
 	relayMu    sync.Mutex      // held while allocating
 	relayState *relayed        // the node's TURN allocation, once made
 	viaRelay   map[string]bool // remote addresses that are a friend's TURN relay
+
+	strangerWindow time.Time // start of the minute strangers' offers are counted in
+	strangers      int       // strangers' offers answered in that minute
 }
 
 func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, error) {

@@ -63,7 +63,6 @@ func TestScripts(t *testing.T) {
 			"httpget":    cmdHTTPGet,
 			"flipbyte":   cmdFlipByte,
 			"tamperpeer": cmdTamperPeer,
-			"rdvpeer":    cmdRdvPeer,
 		},
 	})
 }

@@ -128,10 +128,10 @@ func befriend(t testing.TB, a, b *labPeer, withAddr bool) {
 	}
 }
 
-// post publishes text to p's friends.
-func (p *labPeer) post(t testing.TB, text string) {
+// post publishes text (to friends, unless flags say otherwise).
+func (p *labPeer) post(t testing.TB, text string, flags ...string) {
 	t.Helper()
-	if _, err := kithCLI("--home", p.home, "post", text); err != nil {
+	if _, err := kithCLI(append(append([]string{"--home", p.home, "post"}, flags...), "--", text)...); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -239,4 +240,52 @@ func syncBoth(t *testing.T, pair string, a, b *labPeer, want string, d time.Dura
 			t.Errorf("%s: %s reports path %q (remote %q) to %s, want %q", pair, s[0].name, path, remote, s[1].name, want)
 		}
 	}
+}
+
+// TestCrawlThroughNATs is issue 8's crawl through a rendezvous with the real binaries:
+// the crawler, behind a port-restricted NAT, reaches as a stranger a peer behind another
+// port-restricted NAT (only punching gets through) and one behind a symmetric NAT (only a
+// relay does), indexes their public posts and nothing else.
+func TestCrawlThroughNATs(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "cr", NAT: natlab.PortRestricted},
+			{Name: "cp", NAT: natlab.PortRestricted}, {Name: "cs", NAT: natlab.Symmetric},
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	peers := startLabPeers(t, lab, []string{"cp", "cs"}, rv)
+	for _, p := range peers {
+		p.post(t, "public from "+p.name+" #lab", "--to", "public")
+		p.post(t, "private from "+p.name+" #lab")
+	}
+	index := filepath.Join(t.TempDir(), "index.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := lab.Host("cr").Exec(ctx, filepath.Join(binDir, "kith"), "crawl",
+		"--seed", peers["cp"].id+","+peers["cs"].id, "--index", index, "--rendezvous", rv)
+	if err != nil || !strings.Contains(out, "crawled 2 peers: 2 posts indexed") {
+		t.Fatalf("crawl from behind a NAT: %v\n%s", err, out)
+	}
+	found, err := kithCLI("search", "--index", index, "#lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		if !strings.Contains(found, "public from "+p.name) {
+			t.Errorf("the index lacks %s's (%s) public post:\n%s", p.name, natKind(p.name), found)
+		}
+		if strings.Contains(found, "private from "+p.name) {
+			t.Errorf("the index holds %s's private post:\n%s", p.name, found)
+		}
+	}
+}
+
+func natKind(host string) string {
+	if host == "cs" {
+		return "symmetric NAT, relayed"
+	}
+	return "port-restricted NAT, punched"
 }

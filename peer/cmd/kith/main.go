@@ -12,6 +12,7 @@ import (
 
 	"github.com/kithnet/kith/peer/cli"
 	"github.com/kithnet/kith/peer/daemon"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 func main() {
@@ -35,6 +36,9 @@ func main() {
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {
 			id, err := daemon.Init(daemon.InitConfig{Home: c.Home, Name: c.Name, KeyFile: c.KeyFile, Passphrase: c.Passphrase})
 			return string(id), err
+		},
+		Stranger: func(key *identity.Key, servers []string, listen string, log *slog.Logger) (cli.StrangerDialer, error) {
+			return daemon.StartStranger(key, servers, listen, log)
 		},
 		LocalID: func(home string) (string, error) {
 			id, err := daemon.LocalID(home)
