@@ -18,9 +18,17 @@ const strangerOffersPerMinute = 20
 // when this person has a public post (a stranger sees nothing else, so with nothing public
 // there is no reason to let one in), and at most strangerOffersPerMinute a minute.
 func (t *traversal) answerStranger() bool {
-	if !t.node.hasPublic() {
+	// The budget is checked before the scan for a public post, so offers past it cost
+	// nothing; it is spent only on offers answered.
+	if !t.strangerBudget(false) || !t.node.hasPublic() {
 		return false
 	}
+	return t.strangerBudget(true)
+}
+
+// strangerBudget reports whether this minute's budget of strangers' offers has room,
+// and with spend takes one from it.
+func (t *traversal) strangerBudget(spend bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
@@ -30,7 +38,9 @@ func (t *traversal) answerStranger() bool {
 	if t.strangers >= strangerOffersPerMinute {
 		return false
 	}
-	t.strangers++
+	if spend {
+		t.strangers++
+	}
 	return true
 }
 
