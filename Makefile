@@ -14,7 +14,7 @@ TEST_DEPS := redis-server:redis-server redis-cli:redis-tools redis-benchmark:red
 	turnutils_uclient:coturn ip:iproute2 tc:iproute2 iptables:iptables conntrack:conntrack \
 	systemd-analyze:systemd chromium:chromium
 
-.PHONY: help build test deps lint proto proto-check bench load demo fuzz clean
+.PHONY: help build test deps lint proto proto-check bench load demo fuzz mutate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -85,8 +85,19 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzParseChanges$$' -fuzztime $(FUZZTIME) ./peer/syncer
 	$(GO) test -run '^$$' -fuzz '^FuzzSegments$$' -fuzztime $(FUZZTIME) ./peer/ui
 
+# The packages holding rules of who may see, sign, verify or reach what. DIR=FILE,... mutates
+# only those files of a large package (its tests all run). One package alone:
+# make mutate MUTATE_PKGS=peer/feed
+MUTATE_PKGS ?= shared/identity shared/signed peer/feed peer/post peer/store peer/syncer peer/nat \
+	peer/ui=session.go,server.go,compose.go,token.go peer/public peer/backup rendezvous/server rendezvous/store
+MUTATE_WORKERS ?= 1
+
+mutate: ## mutation scores (gremlins, each package's own tests): one line a package, fails below 90% efficacy or 80% coverage
+	$(GO) run ./shared/mutation/cmd/kith-mutate --workers $(MUTATE_WORKERS) --efficacy 90 --coverage 80 \
+		--equivalent mutate-equivalent.txt --figures mutate-figures.txt $(MUTATE_PKGS)
+
 demo: build ## two peers and a rendezvous on loopback: befriend, post a photo, sync, show the timeline
 	bash deploy/demo.sh
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin mutate-figures.txt

@@ -1,0 +1,178 @@
+// Command kith-mutate runs gremlins over each named package with that package's own
+// tests only, one package and one worker at a time, and prints one line a package with
+// its test efficacy and mutator coverage; it fails when a package is below the bar.
+// `make mutate` runs it.
+//
+// A package may be given as DIR or DIR=FILE,FILE to mutate only those files of it (the
+// package's tests all still run). Files of sub-packages are never mutated with their
+// parent: each package is judged by its own tests.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/kithnet/kith/shared/mutation"
+)
+
+func main() {
+	var (
+		equivalent = flag.String("equivalent", "mutate-equivalent.txt", "the equivalent-mutants file (package file:line:column MUTATOR reason)")
+		figures    = flag.String("figures", "mutate-figures.txt", "where to write the per-package figures too")
+		efficacy   = flag.Float64("efficacy", 90, "the lowest test efficacy (percent) a package may have")
+		coverage   = flag.Float64("coverage", 80, "the lowest mutator coverage (percent) a package may have")
+		workers    = flag.Int("workers", 1, "gremlins workers (the tests of one mutant run at a time per worker)")
+		coeff      = flag.Int("timeout-coefficient", 5, "gremlins' test timeout as a multiple of the plain test run's time")
+		verbose    = flag.Bool("v", false, "show gremlins' own output")
+	)
+	flag.Parse()
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: kith-mutate [flags] DIR[=FILE,...]...")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := runner{workers: *workers, coeff: *coeff, verbose: *verbose}
+	ok, err := r.all(ctx, flag.Args(), *equivalent, *figures, *efficacy, *coverage)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kith-mutate:", err)
+		os.Exit(1)
+	}
+	if !ok {
+		fmt.Fprintf(os.Stderr, "kith-mutate: below the bar (efficacy %.0f%%, coverage %.0f%%)\n", *efficacy, *coverage)
+		os.Exit(1)
+	}
+}
+
+type runner struct {
+	workers, coeff int
+	verbose        bool
+}
+
+func (r runner) all(ctx context.Context, args []string, eqFile, figFile string, eff, cov float64) (bool, error) {
+	f, err := os.Open(eqFile)
+	if err != nil {
+		return false, err
+	}
+	eq, err := mutation.ParseEquivalents(f)
+	f.Close()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", eqFile, err)
+	}
+	out, err := os.Create(figFile)
+	if err != nil {
+		return false, err
+	}
+	defer out.Close()
+	w := io.MultiWriter(os.Stdout, out)
+	pass := true
+	for _, arg := range args {
+		pkg, files, _ := strings.Cut(arg, "=")
+		pkg = filepath.ToSlash(filepath.Clean(pkg))
+		rep, err := r.unleash(ctx, pkg, files)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", pkg, err)
+		}
+		fig, err := mutation.Score(pkg, rep, eq)
+		if err != nil {
+			return false, err
+		}
+		verdict := "ok"
+		if !fig.Pass(eff, cov) {
+			verdict, pass = "BELOW THE BAR", false
+		}
+		scope := ""
+		if files != "" {
+			scope = " [files " + files + "]"
+		}
+		fmt.Fprintf(w, "%s  %s%s\n", fig, verdict, scope)
+		for _, m := range fig.Survivors {
+			fmt.Fprintf(w, "    lived:       %s\n", m)
+		}
+		for _, m := range fig.Uncovered {
+			fmt.Fprintf(w, "    not covered: %s\n", m)
+		}
+	}
+	return pass, nil
+}
+
+// unleash runs gremlins over one package and returns its report.
+func (r runner) unleash(ctx context.Context, pkg, files string) (mutation.Report, error) {
+	tmp, err := os.MkdirTemp("", "kith-mutate-")
+	if err != nil {
+		return mutation.Report{}, err
+	}
+	defer os.RemoveAll(tmp)
+	exclude, err := excludes(pkg, files)
+	if err != nil {
+		return mutation.Report{}, err
+	}
+	report := filepath.Join(tmp, "report.json")
+	args := []string{"tool", "gremlins", "unleash", "--workers", fmt.Sprint(r.workers),
+		"--timeout-coefficient", fmt.Sprint(r.coeff), "-o", report}
+	for _, e := range exclude {
+		args = append(args, "-E", e)
+	}
+	args = append(args, "./"+pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	// gremlins copies the module per worker under TMPDIR: keep that inside tmp.
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if r.verbose {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
+	fmt.Fprintf(os.Stderr, "kith-mutate: %s ...\n", pkg)
+	if err := cmd.Run(); err != nil {
+		return mutation.Report{}, fmt.Errorf("gremlins: %w\n%s", err, log.String())
+	}
+	f, err := os.Open(report)
+	if errors.Is(err, os.ErrNotExist) {
+		return mutation.Report{}, nil // no mutant at all
+	}
+	if err != nil {
+		return mutation.Report{}, err
+	}
+	defer f.Close()
+	return mutation.ParseReport(f)
+}
+
+// excludes returns gremlins exclusion patterns (gremlins matches paths relative to the
+// package directory) for the files of sub-packages of pkg and, when files is not empty,
+// for the other files of pkg.
+func excludes(pkg, files string) ([]string, error) {
+	out := []string{"/"} // a file in a sub-directory: a sub-package
+	if files == "" {
+		return out, nil
+	}
+	keep := map[string]bool{}
+	for _, f := range strings.Split(files, ",") {
+		keep[f] = true
+	}
+	ents, err := os.ReadDir(pkg)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") || keep[n] {
+			delete(keep, n)
+			continue
+		}
+		out = append(out, "^"+regexp.QuoteMeta(n)+"$")
+	}
+	for f := range keep {
+		return nil, fmt.Errorf("%s has no file %s", pkg, f)
+	}
+	return out, nil
+}
