@@ -42,7 +42,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 	}
 	req := &localv1.CreatePostRequest{}
 	var to []string
-	csrfOK := r.Header.Get("X-CSRF-Token") != "" // authed checked it
+	csrfOK := r.Header.Get("X-CSRF-Token") != "" // the gate checked it; without it the form's first field must be the token
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -83,6 +83,10 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 			}
 			req.AttachmentPaths = append(req.AttachmentPaths, p)
 		}
+	}
+	if !csrfOK { // a body with no field at all: no token either
+		http.Error(w, "refused: missing or wrong CSRF token (reload the page)", http.StatusForbidden)
+		return
 	}
 	req.Audience = audience(to)
 	_, err = s.cfg.API.CreatePost(r.Context(), req)

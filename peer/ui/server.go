@@ -121,7 +121,9 @@ func (s *Server) routes() http.Handler {
 	auth("GET /events", s.events)
 	auth("GET /blob/{sha}", s.blob)
 	auth("GET /thumb/{sha}", s.thumb)
-	auth("POST /post", s.createPost)
+	// The compose form is multipart: without a script it carries the token as its first
+	// field, which createPost checks before it reads anything else.
+	mux.Handle("POST /post", s.authedMultipart(s.createPost))
 	auth("POST /post/{id}/edit", s.editPost)
 	auth("POST /post/{id}/delete", s.deletePost)
 	auth("GET /friends", s.friendsPage)
@@ -182,8 +184,18 @@ func (s *Server) allowedHost(hostport string) bool {
 }
 
 // authed lets through only a logged-in browser, and for a state-changing request only
-// with the session's CSRF token (X-CSRF-Token header, or the csrf form field).
-func (s *Server) authed(h http.HandlerFunc) http.Handler {
+// with the session's CSRF token (X-CSRF-Token header, or the csrf form field of a
+// url-encoded form). A multipart body without the header is refused: reading its
+// fields here would consume the upload.
+func (s *Server) authed(h http.HandlerFunc) http.Handler { return s.gate(h, false) }
+
+// authedMultipart is authed for a handler that reads a multipart body as a stream and
+// refuses it unless its first field is the csrf field with the session's token (a form
+// posted without script carries no header): only then may such a body pass the gate
+// without the X-CSRF-Token header.
+func (s *Server) authedMultipart(h http.HandlerFunc) http.Handler { return s.gate(h, true) }
+
+func (s *Server) gate(h http.HandlerFunc, checksStream bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ss := s.sessions.get(r)
 		if ss == nil {
@@ -196,7 +208,13 @@ func (s *Server) authed(h http.HandlerFunc) http.Handler {
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			tok := r.Header.Get("X-CSRF-Token")
-			if tok == "" && !isMultipart(r) {
+			switch {
+			case tok != "":
+				// a script's request: the header decides
+			case isMultipart(r) && checksStream:
+				h(w, r.WithContext(withSession(r.Context(), ss))) // the handler checks the csrf field first
+				return
+			case !isMultipart(r):
 				tok = r.PostFormValue("csrf")
 			}
 			if !ss.validCSRF(tok) {
