@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+
+	"filippo.io/age"
 )
 
 // An export opens with its passphrase and gives back exactly what went in; a wrong
@@ -46,5 +49,62 @@ func TestRoundTrip(t *testing.T) {
 	raw := other.Bytes()
 	if _, err := Decrypt(bytes.NewReader(raw), []byte("right")); err != nil {
 		t.Errorf("an empty export: %v", err)
+	}
+}
+
+// scryptWorkFactor reads the scrypt stanza's work factor from an age file's header
+// ("-> scrypt SALT LOGN").
+func scryptWorkFactor(t *testing.T, file []byte) string {
+	t.Helper()
+	for _, line := range strings.Split(string(file), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "->" && f[1] == "scrypt" {
+			return f[3]
+		}
+	}
+	t.Fatalf("no scrypt stanza in the header %.200q", file)
+	return ""
+}
+
+// The work factor given is the one written; 0 keeps age's default (2^18), which is what
+// an export made by a person gets.
+func TestWorkFactor(t *testing.T) {
+	for _, tc := range []struct {
+		workFactor int
+		want       string
+	}{{10, "10"}, {1, "1"}, {0, "18"}} {
+		var file bytes.Buffer
+		w, err := Encrypt(&file, []byte("pass"), tc.workFactor)
+		if err != nil {
+			t.Fatalf("Encrypt with work factor %d: %v", tc.workFactor, err)
+		}
+		w.Close()
+		if got := scryptWorkFactor(t, file.Bytes()); got != tc.want {
+			t.Errorf("work factor %d wrote scrypt log2(N) %s, want %s", tc.workFactor, got, tc.want)
+		}
+	}
+	if _, err := Encrypt(io.Discard, nil, 10); err == nil {
+		t.Error("an empty passphrase was accepted")
+	}
+}
+
+// A file age opens with the passphrase but that is not a kith export (no magic line, or
+// too short to hold one) is refused before its content is handed out.
+func TestDecryptRefusesOtherAgeFiles(t *testing.T) {
+	for _, plain := range []string{"", "kith", "kith-export-v0\nsnapshot", "not an export at all, but long enough"} {
+		var file bytes.Buffer
+		r, err := age.NewScryptRecipient("pass")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetWorkFactor(10)
+		w, err := age.Encrypt(&file, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, plain)
+		w.Close()
+		if _, err := Decrypt(bytes.NewReader(file.Bytes()), []byte("pass")); !errors.Is(err, ErrNotExport) {
+			t.Errorf("an age file holding %q: Decrypt = %v, want ErrNotExport", plain, err)
+		}
 	}
 }

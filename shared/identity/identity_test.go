@@ -146,3 +146,64 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+func TestPublicKeyFromBytes(t *testing.T) {
+	k := newKey(t).Public()
+	got, err := PublicKeyFromBytes(k.Bytes())
+	if err != nil || got != k {
+		t.Fatalf("PublicKeyFromBytes(32 bytes) = %v, %v; want the key", got, err)
+	}
+	for _, n := range []int{0, 31, 33, 64} {
+		if _, err := PublicKeyFromBytes(make([]byte, n)); !errors.Is(err, ErrMalformedKey) {
+			t.Errorf("PublicKeyFromBytes(%d bytes) = %v, want ErrMalformedKey", n, err)
+		}
+	}
+	b := k.Bytes()
+	b[0] ^= 1
+	if k[0] == b[0] {
+		t.Error("Bytes returned the key's own array, not a copy")
+	}
+}
+
+func TestParseFingerprintRejects(t *testing.T) {
+	fp := string(newKey(t).Public().Fingerprint())
+	for _, bad := range []string{"", fp[:51], fp + "a", strings.ToUpper(fp), "8" + fp[1:]} {
+		if _, err := ParseFingerprint(bad); !errors.Is(err, ErrMalformedFingerprint) {
+			t.Errorf("ParseFingerprint(%q) = %v, want ErrMalformedFingerprint", bad, err)
+		}
+	}
+	if _, err := ID("not an id").Fingerprint(); !errors.Is(err, ErrMalformedID) {
+		t.Errorf("ID.Fingerprint of a bad ID = %v, want ErrMalformedID", err)
+	}
+}
+
+// A pasted file as an ID gives a short error: the input is clipped at 64 characters.
+func TestErrorsClipLongInput(t *testing.T) {
+	for _, tc := range []struct {
+		n       int
+		clipped bool
+	}{{64, false}, {65, true}, {5000, true}} {
+		in := strings.Repeat("a", tc.n)
+		_, err := ParseID(in)
+		if err == nil {
+			t.Fatalf("ParseID of %d characters accepted", tc.n)
+		}
+		msg := err.Error()
+		if tc.clipped != strings.Contains(msg, strings.Repeat("a", 64)+`..."`) || strings.Contains(msg, strings.Repeat("a", 65)) {
+			t.Errorf("ParseID of %d characters: error %.120q; clipped at 64: %v", tc.n, msg, tc.clipped)
+		}
+	}
+}
+
+// Payloads longer than any context sign and verify (the message is context || payload).
+func TestSignLongPayload(t *testing.T) {
+	k := newKey(t)
+	payload := bytes.Repeat([]byte("long payload "), 100)
+	sig := k.Sign(ContextRegistration, payload)
+	if err := Verify(k.Public(), ContextRegistration, payload, sig); err != nil {
+		t.Fatalf("a long payload: %v", err)
+	}
+	if err := Verify(k.Public(), ContextRegistration, payload[:len(payload)-1], sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a truncated long payload: %v, want ErrBadSignature", err)
+	}
+}
