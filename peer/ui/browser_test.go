@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kithnet/kith/shared/testenv"
@@ -411,6 +412,30 @@ func TestWebApp(t *testing.T) {
 		code := evalAwait[int](t, ta, `fetch("/post", {method: "POST", body: new URLSearchParams({text: "no token"})}).then(r => r.status)`)
 		if code != http.StatusForbidden {
 			t.Fatalf("a POST without the CSRF token got %d, want 403", code)
+		}
+	})
+
+	t.Run("the compose form posts without JavaScript", func(t *testing.T) {
+		tn := tab(t, bctx)
+		if _, err := chromedp.Call(tn, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatalf("disable JavaScript: %v", err)
+		}
+		login(t, tn, a)
+		const plain = "Posted with scripts off #noscript"
+		do(t, tn, "compose without script",
+			chromedp.SetValue(chromedp.CSS("#text"), plain),
+			chromedp.SetUploadFiles(chromedp.CSS("#photos"), []string{photo}))
+		eval[bool](t, tn, `window.beforeSubmit = true`) // gone once the POST's answer is the page
+		do(t, tn, "submit the plain form", chromedp.Click(chromedp.CSS(`#compose button[type=submit]`)))
+		until(t, tn, 15*time.Second, "the answer to the plain POST", `!window.beforeSubmit && document.readyState === "complete"`)
+		if eval[string](t, tn, `document.body.dataset.live || ""`) != "" {
+			t.Fatal("the page's script ran; this tab must have JavaScript off")
+		}
+		if got := eval[string](t, tn, `document.body.textContent`); strings.Contains(got, "CSRF") || !strings.Contains(got, plain) {
+			t.Fatalf("after the plain form POST the page says %.300q, want the timeline with the new post", got)
+		}
+		if tl := a.kith(t, "timeline", "--json"); !strings.Contains(tl, plain) || !strings.Contains(tl, "beach.png") {
+			t.Fatalf("the post from the form without script (and its photo) is not in the timeline: %s", tl)
 		}
 	})
 
