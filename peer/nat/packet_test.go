@@ -116,3 +116,49 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// TestPacketKindsAtTheEdges: the kinds 1..3 parse, 0 and 4 do not.
+func TestPacketKindsAtTheEdges(t *testing.T) {
+	for kind, ok := range map[byte]bool{0: false, 1: true, 2: true, 3: true, 4: false, 0xff: false} {
+		b := Packet{Kind: Ping}.Marshal()
+		b[4] = kind
+		_, err := ParsePacket(b)
+		if ok && err != nil {
+			t.Errorf("kind %d: %v", kind, err)
+		}
+		if !ok && !errors.Is(err, ErrKind) {
+			t.Errorf("kind %d: %v, want ErrKind", kind, err)
+		}
+	}
+}
+
+// TestClassifyEdges: STUN needs the top two bits clear, at least 20 bytes, a length that
+// is a multiple of 4 and the cookie; a punch packet needs all three magic bytes.
+func TestClassifyEdges(t *testing.T) {
+	stunLike := func(n int, first byte) []byte {
+		b := make([]byte, n)
+		b[0] = first
+		copy(b[4:8], stunCookie[:])
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want Class
+	}{
+		{"20-byte STUN header", stunLike(20, 0x00), STUN},
+		{"16 bytes with the cookie", stunLike(16, 0x00), Unknown},
+		{"22 bytes with the cookie", stunLike(22, 0x00), Unknown},
+		{"24 bytes with the cookie", stunLike(24, 0x01), STUN},
+		{"top bit set", stunLike(20, 0x80), Unknown},
+		{"QUIC fixed bit with a cookie", stunLike(20, 0x40), QUIC},
+		{"no cookie", make([]byte, 20), Unknown},
+		{"two magic bytes", magic[:2], Unknown},
+		{"three magic bytes", magic[:], Punch},
+		{"one byte with the fixed bit", []byte{0x40}, QUIC},
+	} {
+		if got := Classify(tc.b); got != tc.want {
+			t.Errorf("%s: Classify = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

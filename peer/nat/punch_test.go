@@ -132,3 +132,17 @@ func TestPunchIgnoresUnknownSessions(t *testing.T) {
 		t.Fatalf("a ping of an unknown session got a packet of kind %d back", got.Kind)
 	}
 }
+
+// TestPunchNonceLength: a nonce of MinNonceLen bytes is enough, one byte less is refused
+// before anything is sent.
+func TestPunchNonceLength(t *testing.T) {
+	m := newMux(t)
+	dead := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}
+	if _, err := m.Punch(context.Background(), PunchConfig{Nonce: make([]byte, MinNonceLen-1), Candidates: dead}); !errors.Is(err, ErrShortNonce) {
+		t.Fatalf("a %d-byte nonce: %v, want ErrShortNonce", MinNonceLen-1, err)
+	}
+	_, err := m.Punch(context.Background(), PunchConfig{Nonce: make([]byte, MinNonceLen), Candidates: dead, Timeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrNoPath) {
+		t.Fatalf("a %d-byte nonce: %v, want the attempt to run and find no path", MinNonceLen, err)
+	}
+}
