@@ -37,10 +37,7 @@ func Hashtags(text string) []string {
 			seen[tag] = true
 			tags = append(tags, tag)
 		}
-		prev = 'a' // the tag's last rune: no tag may start right after it
-		if j == i+n {
-			prev = '#'
-		}
+		prev = '#' // a tag, or a lone '#', ends here: no tag may start right after it
 		i = j
 	}
 	return tags

@@ -154,24 +154,33 @@ func Check(p *postv1.Payload) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
 	}
-	switch {
-	case len(p.GetId()) != IDSize:
+	// An if per rule, not a tagless switch: Go's coverage has no counter for a case's
+	// condition, so `make mutate` (gremlins) could not tell these rules are tested.
+	if len(p.GetId()) != IDSize {
 		return bad("id must be %d bytes, got %d", IDSize, len(p.GetId()))
-	case p.GetVersion() == 0:
+	}
+	if p.GetVersion() == 0 {
 		return bad("version must be at least 1")
-	case len(p.GetText()) > MaxText:
+	}
+	if len(p.GetText()) > MaxText {
 		return bad("text is %d bytes, the limit is %d (64 KiB)", len(p.GetText()), MaxText)
-	case !utf8.ValidString(p.GetText()):
+	}
+	if !utf8.ValidString(p.GetText()) {
 		return bad("text is not valid UTF-8")
-	case len(p.GetAttachments()) > MaxAttachments:
+	}
+	if len(p.GetAttachments()) > MaxAttachments {
 		return bad("%d attachments, the limit is %d", len(p.GetAttachments()), MaxAttachments)
-	case len(p.GetHashtags()) > MaxHashtags:
+	}
+	if len(p.GetHashtags()) > MaxHashtags {
 		return bad("%d hashtags, the limit is %d", len(p.GetHashtags()), MaxHashtags)
-	case p.GetVisibility() != postv1.Visibility_VISIBILITY_PRIVATE && p.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC:
+	}
+	if p.GetVisibility() != postv1.Visibility_VISIBILITY_PRIVATE && p.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC {
 		return bad("visibility must be private or public, got %v", p.GetVisibility())
-	case p.GetUpdatedUnixMs() < p.GetCreatedUnixMs():
+	}
+	if p.GetUpdatedUnixMs() < p.GetCreatedUnixMs() {
 		return bad("updated before created")
-	case p.GetDeleted() && (p.GetText() != "" || len(p.GetAttachments()) > 0):
+	}
+	if p.GetDeleted() && (p.GetText() != "" || len(p.GetAttachments()) > 0) {
 		return bad("a deleted post (tombstone) must have no text and no attachments")
 	}
 	for i, a := range p.GetAttachments() {
@@ -183,17 +192,21 @@ func Check(p *postv1.Payload) error {
 }
 
 func checkAttachment(a *postv1.Attachment) error {
-	switch {
-	case len(a.GetSha256()) != 32:
+	if len(a.GetSha256()) != 32 {
 		return fmt.Errorf("sha256 must be 32 bytes, got %d", len(a.GetSha256()))
-	case a.GetSize() > MaxAttachmentSize:
+	}
+	if a.GetSize() > MaxAttachmentSize {
 		return fmt.Errorf("%d bytes, the limit is %d (1 GiB)", a.GetSize(), MaxAttachmentSize)
-	case len(a.GetMediaType()) > 255 || !utf8.ValidString(a.GetMediaType()):
+	}
+	if len(a.GetMediaType()) > 255 || !utf8.ValidString(a.GetMediaType()) {
 		return errors.New("media type is not a short UTF-8 string")
-	case len(a.GetFileName()) > 255 || !utf8.ValidString(a.GetFileName()):
+	}
+	name := a.GetFileName()
+	if len(name) > 255 || !utf8.ValidString(name) {
 		return errors.New("file name is not a short UTF-8 string")
-	case a.GetFileName() != "" && (path.Base(a.GetFileName()) != a.GetFileName() || strings.ContainsAny(a.GetFileName(), `/\`) || a.GetFileName() == ".." || a.GetFileName() == "."):
-		return fmt.Errorf("file name %q must not name a directory", a.GetFileName())
+	}
+	if name != "" && (path.Base(name) != name || strings.ContainsAny(name, `/\`) || name == ".." || name == ".") {
+		return fmt.Errorf("file name %q must not name a directory", name)
 	}
 	return nil
 }

@@ -147,6 +147,9 @@ func TestIDs(t *testing.T) {
 	if s := a.String(); len(s) != 2*IDSize {
 		t.Errorf("String() = %q, want %d hex digits", s, 2*IDSize)
 	}
+	if _, err := ParseIDString("abc"); err == nil || !strings.Contains(err.Error(), "want 32 hex digits") {
+		t.Errorf("ParseIDString of 3 characters: %v; want it to say 32 hex digits", err)
+	}
 	long := strings.Repeat("z", 200)
 	_, err := ParseIDString(long)
 	if err == nil || strings.Contains(err.Error(), strings.Repeat("z", 65)) || !strings.Contains(err.Error(), strings.Repeat("z", 64)+"...") {
