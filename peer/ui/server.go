@@ -207,14 +207,12 @@ func (s *Server) gate(h http.HandlerFunc, checksStream bool) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			tok := r.Header.Get("X-CSRF-Token")
-			switch {
-			case tok != "":
-				// a script's request: the header decides
-			case isMultipart(r) && checksStream:
+			tok := r.Header.Get("X-CSRF-Token") // a script's request: the header decides
+			if tok == "" && isMultipart(r) && checksStream {
 				h(w, r.WithContext(withSession(r.Context(), ss))) // the handler checks the csrf field first
 				return
-			case !isMultipart(r):
+			}
+			if tok == "" && !isMultipart(r) {
 				tok = r.PostFormValue("csrf")
 			}
 			if !ss.validCSRF(tok) {
