@@ -368,7 +368,7 @@ func TestWebApp(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "export.age")
 		os.WriteFile(file, []byte(decode64(t, body)), 0o600)
 		fresh := &node{name: "restored", home: filepath.Join(t.TempDir(), "home")}
-		cmd := exec.Command(kithBin, "--home", fresh.home, "import", file)
+		cmd := exec.Command(kithBin(t), "--home", fresh.home, "import", file)
 		cmd.Env = append(os.Environ(), "KITH_PASSPHRASE=correct horse battery")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("kith import of the web export: %v\n%s", err, out)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,8 +20,13 @@ import (
 	"github.com/kithnet/kith/peer/ui"
 )
 
-// kithBin is bin/kith built once for every test, so the daemons are real processes.
-var kithBin string
+// kithDir holds bin/kith, built on first use (kithBin) so that the tests which start no
+// daemon (the CSRF, session and Host checks) do not wait for a build.
+var (
+	kithDir   string
+	buildOnce sync.Once
+	buildErr  error
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kith-ui-bin-")
@@ -28,16 +34,27 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/kithnet/kith/peer/cmd/kith")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "ui tests: building bin/kith failed:", err)
-		os.Exit(1)
-	}
-	kithBin = filepath.Join(dir, "kith")
+	kithDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// kithBin returns bin/kith, building it once for every test, so the daemons are real
+// processes.
+func kithBin(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		build := exec.Command("go", "build", "-o", kithDir+"/", "github.com/kithnet/kith/peer/cmd/kith")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building bin/kith: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(kithDir, "kith")
 }
 
 // node is one kith daemon running as a process, with its web app.
@@ -48,7 +65,7 @@ type node struct {
 // kith runs the kith command on n's home and returns its standard output.
 func (n *node) kith(t testing.TB, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(kithBin, append([]string{"--home", n.home}, args...)...)
+	cmd := exec.Command(kithBin(t), append([]string{"--home", n.home}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -92,7 +109,7 @@ func (n *node) start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(kithBin, "--home", n.home, "daemon", "--listen", n.listen, "--rendezvous", "none", "--ui", "127.0.0.1:0")
+	cmd := exec.Command(kithBin(t), "--home", n.home, "daemon", "--listen", n.listen, "--rendezvous", "none", "--ui", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

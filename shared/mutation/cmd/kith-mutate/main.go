@@ -34,7 +34,9 @@ func main() {
 		workers    = flag.Int("workers", 1, "gremlins workers (the tests of one mutant run at a time per worker)")
 		coeff      = flag.Int("timeout-coefficient", 5, "gremlins' test timeout as a multiple of the plain test run's time")
 		verbose    = flag.Bool("v", false, "show gremlins' own output")
+		skips      = skipFlag{}
 	)
+	flag.Var(skips, "skip", "DIR:REGEX: leave out DIR's tests matching REGEX (go test -skip) in its runs, e.g. a browser test that takes minutes; repeatable")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: kith-mutate [flags] DIR[=FILE,...]...")
@@ -42,7 +44,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := runner{workers: *workers, coeff: *coeff, verbose: *verbose}
+	r := runner{workers: *workers, coeff: *coeff, verbose: *verbose, skips: skips}
 	ok, err := r.all(ctx, flag.Args(), *equivalent, *figures, *efficacy, *coverage)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kith-mutate:", err)
@@ -57,6 +59,24 @@ func main() {
 type runner struct {
 	workers, coeff int
 	verbose        bool
+	skips          skipFlag // package -> go test -skip pattern
+}
+
+// skipFlag maps a package directory to the tests its runs leave out.
+type skipFlag map[string]string
+
+func (s skipFlag) String() string { return fmt.Sprint(map[string]string(s)) }
+
+func (s skipFlag) Set(v string) error {
+	dir, re, ok := strings.Cut(v, ":")
+	if !ok || dir == "" || re == "" {
+		return errors.New("want DIR:REGEX")
+	}
+	if _, err := regexp.Compile(re); err != nil {
+		return err
+	}
+	s[filepath.ToSlash(filepath.Clean(dir))] = re
+	return nil
 }
 
 func (r runner) all(ctx context.Context, args []string, eqFile, figFile string, eff, cov float64) (bool, error) {
@@ -95,6 +115,9 @@ func (r runner) all(ctx context.Context, args []string, eqFile, figFile string, 
 		if files != "" {
 			scope = " [files " + files + "]"
 		}
+		if re := r.skips[pkg]; re != "" {
+			scope += " [tests skipped: " + re + "]"
+		}
 		fmt.Fprintf(w, "%s  %s%s\n", fig, verdict, scope)
 		for _, m := range fig.Survivors {
 			fmt.Fprintf(w, "    lived:       %s\n", m)
@@ -127,6 +150,9 @@ func (r runner) unleash(ctx context.Context, pkg, files string) (mutation.Report
 	cmd := exec.CommandContext(ctx, "go", args...)
 	// gremlins copies the module per worker under TMPDIR: keep that inside tmp.
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if re := r.skips[pkg]; re != "" {
+		cmd.Env = append(cmd.Env, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -skip="+re))
+	}
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if r.verbose {
