@@ -129,3 +129,33 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestPayloadBound: a payload of exactly the bound is verified (and, being signed,
+// accepted); one byte more is refused before any cryptography, under the default bound
+// and under a caller's own.
+func TestPayloadBound(t *testing.T) {
+	k := key(t)
+	envOf := func(n int) *signedv1.Envelope {
+		p := make([]byte, n)
+		return &signedv1.Envelope{Signer: k.Public().Bytes(), Payload: p, Signature: k.Sign(identity.ContextPost, p)}
+	}
+	for _, tc := range []struct {
+		name  string
+		max   int
+		n     int
+		under bool
+	}{
+		{"default bound", 0, MaxPayload, true},
+		{"default bound + 1", 0, MaxPayload + 1, false},
+		{"own bound", 100, 100, true},
+		{"own bound + 1", 100, 101, false},
+	} {
+		signer, err := Verify(envOf(tc.n), identity.ContextPost, tc.max)
+		if tc.under && (err != nil || signer != k.Public()) {
+			t.Errorf("%s: Verify = %v, %v; want the signer", tc.name, signer, err)
+		}
+		if !tc.under && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: Verify = %v, want ErrTooLarge", tc.name, err)
+		}
+	}
+}
