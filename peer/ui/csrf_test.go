@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,12 +22,23 @@ type postRecorder struct {
 	localv1.UnimplementedLocalServiceServer
 	mu    sync.Mutex
 	posts []string
+	last  *localv1.CreatePostRequest
+	files map[string]string // base name -> content of the last post's attachments
 }
 
 func (p *postRecorder) CreatePost(_ context.Context, r *localv1.CreatePostRequest) (*localv1.CreatePostResponse, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.posts = append(p.posts, r.GetText())
+	p.last = r
+	p.files = map[string]string{}
+	for _, f := range r.GetAttachmentPaths() { // the upload's temporary files exist during the call only
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		p.files[filepath.Base(f)] = string(b)
+	}
 	return &localv1.CreatePostResponse{}, nil
 }
 
