@@ -203,6 +203,9 @@ func (w *fuzzWorld) checkChanges(t *testing.T, r role, since uint64, limit uint3
 			t.Fatalf("as %s: change of kind %v", r, c.Kind)
 		}
 	}
+	if since == 0 && limit == 0 && resp.More {
+		t.Fatalf("the %s's feed of %d posts does not fit in the default limit", r, len(w.class))
+	}
 	if since == 0 && !resp.More {
 		if len(gotPosts) != len(posts) || len(gotRevoked) != len(revoked) {
 			t.Fatalf("the %s got %d posts and %d revocations, the oracle says %d and %d",
