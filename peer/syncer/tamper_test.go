@@ -1,8 +1,11 @@
 package syncer
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -152,10 +155,14 @@ func TestPullRefusesLies(t *testing.T) {
 				author.publish(t, "plain words", feed.Default()),
 			}
 			tc.lie(l, author)
-			p := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()})
+			var logged bytes.Buffer
+			p := NewPuller(PullerConfig{Store: reader.st, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 			res, err := p.Pull(ctxT(t), reader.client(t, author), author.pub())
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("pull from a liar: %v, want %v", err, tc.want)
+			}
+			if tc.want == ErrTampered && !strings.Contains(logged.String(), "rejected a") {
+				t.Errorf("a forgery was not logged; the log says %q", logged.String())
 			}
 			if res.Stored != 0 || reader.cursor(t, author) != 0 || reader.count(t, author) != 0 {
 				t.Errorf("a lie stored something: %+v, cursor %d, %d posts", res, reader.cursor(t, author), reader.count(t, author))
