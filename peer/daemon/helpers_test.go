@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -108,12 +109,17 @@ func (p *peer) publish(t *testing.T, text string, a feed.Audience) post.ID {
 	return id
 }
 
-// holds returns what p holds of author's post id: found, version, deleted.
+// holds returns what p holds of author's post id: found, version, deleted. Only
+// store.ErrNotFound means "not held"; any other store error fails the test, or a check
+// that p does not hold a post would pass on a broken store.
 func (p *peer) holds(t *testing.T, author *peer, id post.ID) (bool, uint64, bool) {
 	t.Helper()
 	st, err := p.st.Post(author.pub(), id)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return false, 0, false
+	}
+	if err != nil {
+		t.Fatalf("%s: reading %s's post %s: %v", p.name, author.name, id, err)
 	}
 	return true, st.Payload.GetVersion(), st.Payload.GetDeleted()
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 )
 
 // server is the HTTP face; Handler builds it from a Config.
@@ -19,6 +21,7 @@ type server struct {
 	limit  *limiter // nil when the rate limit is off
 	cache  entryCache
 	bodies bodyCache
+	opened verifiedCache
 }
 
 // NewHandler returns the HTTP face described by cfg, or an error saying what in cfg is
@@ -33,7 +36,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, log: cfg.Logger, pages: pages,
-		cache: entryCache{m: map[string]template.HTML{}}, bodies: bodyCache{m: map[[32]byte]rendered{}}}
+		cache: entryCache{m: map[string]template.HTML{}}, bodies: bodyCache{m: map[[32]byte]rendered{}},
+		opened: verifiedCache{m: map[[32]byte]*postv1.Payload{}}}
 	if cfg.RatePerSecond > 0 {
 		s.limit = newLimiter(cfg.RatePerSecond, cfg.RateBurst, cfg.Clock)
 	}

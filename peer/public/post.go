@@ -33,7 +33,8 @@ func OpenPost(env *signedv1.Envelope) (Post, error) {
 
 // checkPublic is the handler's own privacy check of what a Source returned: the post
 // must be public, live, by the node's person, and its envelope signed by them. It does
-// not verify the signature (serveEnvelope and servePost do, through OpenPost).
+// not verify the signature: its callers do (onePost through OpenPost, keepPublic through
+// verified).
 func checkPublic(p Post, author identity.PublicKey) error {
 	pl := p.Payload
 	switch {
@@ -51,12 +52,16 @@ func checkPublic(p Post, author identity.PublicKey) error {
 	return nil
 }
 
-// keepPublic filters a page's posts through checkPublic (and the tag, when the list is
-// a tag's), logging each post a faulty Source let through.
+// keepPublic filters a page's posts through the signature (verified) and checkPublic
+// (and the tag, when the list is a tag's), logging each post a faulty Source let
+// through. The posts it keeps carry the payload parsed from the verified bytes.
 func (s *server) keepPublic(posts []Post, author identity.PublicKey, tag string) []Post {
 	out := posts[:0:0]
-	for _, p := range posts {
-		err := checkPublic(p, author)
+	for _, got := range posts {
+		p, err := s.verified(got.Envelope)
+		if err == nil {
+			err = checkPublic(p, author)
+		}
 		if err == nil && tag != "" && !slices.Contains(p.Payload.GetHashtags(), tag) {
 			err = fmt.Errorf("listed under #%s but does not carry it", tag)
 		}
