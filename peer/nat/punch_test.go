@@ -146,3 +146,54 @@ func TestPunchNonceLength(t *testing.T) {
 		t.Fatalf("a %d-byte nonce: %v, want the attempt to run and find no path", MinNonceLen, err)
 	}
 }
+
+// TestPunchLingers: after Punch returns, the Mux answers the friend's pings for at least
+// three Intervals (even with a shorter Linger), so the friend's side completes too; after
+// that the session is gone and pings get nothing.
+func TestPunchLingers(t *testing.T) {
+	m := newMux(t)
+	friend := newRawPeer(t)
+	nonce := NewNonce()
+	const interval = 200 * time.Millisecond
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Punch(context.Background(), PunchConfig{Nonce: nonce, Candidates: []netip.AddrPort{friend.addr()},
+			Timeout: 5 * time.Second, Interval: interval, Linger: 10 * time.Millisecond})
+		done <- err
+	}()
+	// Answer the Mux's first ping: its punch completes.
+	for {
+		p, ok := friend.recv(3 * time.Second)
+		if !ok {
+			t.Fatal("the punch sent no ping")
+		}
+		if p.Kind == Ping && p.Verify(nonce) {
+			pong := Packet{Kind: Pong, Tx: p.Tx}
+			pong.Sign(nonce)
+			friend.send(pong, m.LocalAddr())
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("punch: %v", err)
+	}
+	pinged := func(tx byte) bool {
+		ping := Packet{Kind: Ping, Tx: [8]byte{tx}}
+		ping.Sign(nonce)
+		friend.send(ping, m.LocalAddr())
+		for p, ok := friend.recv(150 * time.Millisecond); ok; p, ok = friend.recv(150 * time.Millisecond) {
+			if p.Kind == Pong && p.Tx == ping.Tx {
+				return true
+			}
+		}
+		return false
+	}
+	time.Sleep(interval) // the friend's next round, one Interval later
+	if !pinged(1) {
+		t.Fatal("a ping one Interval after the punch got no pong: the session must linger three Intervals")
+	}
+	time.Sleep(4 * interval)
+	if pinged(2) {
+		t.Fatal("a ping long after the linger got a pong")
+	}
+}

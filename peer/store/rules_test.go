@@ -1,8 +1,10 @@
 package store
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -312,5 +314,78 @@ func TestChangeOwnPosts(t *testing.T) {
 	att.Size++
 	if _, err := s.Publish(NewPost{Text: "x", Attachments: []*postv1.Attachment{att}}); err == nil {
 		t.Error("a post whose attachment claims the wrong size was published")
+	}
+}
+
+// TestImportOddStreams: a stream with the store twice, a blob before the store or an
+// entry of another name is refused and leaves nothing; a home that already has an empty
+// blob directory gets the blobs moved in.
+func TestImportOddStreams(t *testing.T) {
+	s, _ := initT(t)
+	att, err := s.PutBlob(strings.NewReader("blob bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp bytes.Buffer
+	if err := s.Export(&exp, nil); err != nil {
+		t.Fatal(err)
+	}
+	entries := readTar(t, exp.Bytes())
+	blobEntry := blobDir + "/" + hex.EncodeToString(att.Sha256)
+	for name, order := range map[string][]string{
+		"the store twice":       {FileName, FileName, blobEntry},
+		"a blob before a store": {blobEntry, FileName},
+		"no store":              {blobEntry},
+		"another entry":         {FileName, "blobs/../x"},
+	} {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for _, n := range order {
+			body := entries[n]
+			if body == nil {
+				body = []byte("x")
+			}
+			tw.WriteHeader(&tar.Header{Name: n, Mode: 0o600, Size: int64(len(body))})
+			tw.Write(body)
+		}
+		tw.Close()
+		home := t.TempDir()
+		if err := Import(home, &buf); !errors.Is(err, ErrBadExport) {
+			t.Errorf("%s: %v, want ErrBadExport", name, err)
+		}
+		if left, _ := os.ReadDir(home); len(left) != 0 {
+			t.Errorf("%s: left %d entries behind", name, len(left))
+		}
+	}
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, blobDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := Import(home, bytes.NewReader(exp.Bytes())); err != nil {
+		t.Fatalf("Import into a home with an empty blob directory: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(home, blobDir, hex.EncodeToString(att.Sha256))); err != nil || string(got) != "blob bytes" {
+		t.Errorf("moved blob: %q, %v", got, err)
+	}
+}
+
+// readTar returns every entry of a tar stream by name.
+func readTar(t *testing.T, b []byte) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = body
 	}
 }

@@ -1,9 +1,14 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
@@ -207,5 +212,62 @@ func TestRecoveredAudience(t *testing.T) {
 	fe, fp, _ := post.Seal(friend, post.Draft{Text: "not mine"})
 	if _, err := s.Recovered([]Verified{{fe, fp}}); err == nil {
 		t.Error("a friend's post was recovered as our own")
+	}
+}
+
+// TestHomeOrder: --home wins, then $KITH_HOME, then ~/.kith.
+func TestHomeOrder(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "KITH_HOME" {
+				return v
+			}
+			return ""
+		}
+	}
+	if h, err := Home("/flag", env("/env")); err != nil || h != "/flag" {
+		t.Errorf("flag and env: %q, %v", h, err)
+	}
+	if h, err := Home("", env("/env")); err != nil || h != "/env" {
+		t.Errorf("env only: %q, %v", h, err)
+	}
+	u, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no user home directory to compare with")
+	}
+	if h, err := Home("", env("")); err != nil || h != filepath.Join(u, ".kith") {
+		t.Errorf("neither: %q, %v; want %s", h, err, filepath.Join(u, ".kith"))
+	}
+}
+
+// TestWaitPassesSeq: Wait returns once the log passes seq, not at seq, and with the
+// context's error when it ends first.
+func TestWaitPassesSeq(t *testing.T) {
+	s, _ := initT(t)
+	if _, err := s.Publish(NewPost{Text: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	seq, _ := s.LastSeq()
+	if err := s.Wait(context.Background(), seq-1); err != nil {
+		t.Errorf("Wait for a passed seq: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Wait(ctx, seq); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait at the newest seq with nothing new: %v, want DeadlineExceeded", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Wait(context.Background(), seq) }()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := s.Publish(NewPost{Text: "two"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Wait after a new post: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return after the log grew")
 	}
 }
