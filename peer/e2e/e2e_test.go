@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/",
+	// Backups: fast scrypt, through the link-time hook only test builds set.
+	build := exec.Command("go", "build", "-o", dir+"/", "-ldflags", "-X github.com/kithnet/kith/peer/backup.linkedWorkFactor=10",
 		"github.com/kithnet/kith/peer/cmd/kith", "github.com/kithnet/kith/rendezvous/cmd/kith-rendezvous")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -47,7 +48,6 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-			env.Setenv("KITH_SCRYPT_WORK_FACTOR", "10") // backups: fast scrypt in tests
 			env.Values["procs"] = map[string]*daemonProc{}
 			return nil
 		},
@@ -144,7 +144,7 @@ func (p *daemonProc) exited(d time.Duration) bool {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "KITH_SCRYPT_WORK_FACTOR", "KITH_PASSPHRASE", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "KITH_PASSPHRASE", "TMPDIR"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env

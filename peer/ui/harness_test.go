@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/kithnet/kith/peer/cmd/kith")
+	build := exec.Command("go", "build", "-o", dir+"/", "-ldflags", "-X github.com/kithnet/kith/peer/backup.linkedWorkFactor=10", "github.com/kithnet/kith/peer/cmd/kith")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "ui tests: building bin/kith failed:", err)
