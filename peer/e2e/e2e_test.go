@@ -294,8 +294,12 @@ func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
 // httpget URL [STATUS]: GET URL and require STATUS (default 200); the body feeds the
 // stdout assertions that follow.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	host := ""
+	if len(args) > 2 && args[0] == "-host" {
+		host, args = args[1], args[2:]
+	}
 	if len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: httpget URL [STATUS]")
+		ts.Fatalf("usage: httpget [-host HOST] URL [STATUS]")
 	}
 	want := "200"
 	if len(args) == 2 {
@@ -304,7 +308,12 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	var resp *http.Response
 	var err error
 	for range 50 { // the daemon may still be binding
-		if resp, err = http.Get(args[0]); err == nil {
+		req, rerr := http.NewRequest(http.MethodGet, args[0], nil)
+		ts.Check(rerr)
+		if host != "" {
+			req.Host = host // what a client may forge
+		}
+		if resp, err = http.DefaultClient.Do(req); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
