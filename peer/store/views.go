@@ -153,10 +153,18 @@ func (s *Store) fanOut(tx *bolt.Tx, before uint64) error {
 		viewers = append(viewers, identity.PublicKey(k))
 		return nil
 	})
-	for _, k := range viewers {
-		v := s.viewerFor(tx, k)
-		for _, id := range ids {
-			if err := s.fanOne(tx, k, v, id); err != nil {
+	vs := make([]feed.Viewer, len(viewers))
+	for i, k := range viewers {
+		vs[i] = s.viewerFor(tx, k)
+	}
+	for _, id := range ids { // each post's metadata read once, whatever the number of views
+		m, err := getMeta(tx, id)
+		if err != nil {
+			return err
+		}
+		version := storedVersion(tx, s.selfIn(tx), id)
+		for i, k := range viewers {
+			if err := fanTo(tx, k, vs[i], id, m, version); err != nil {
 				return err
 			}
 		}
@@ -164,19 +172,25 @@ func (s *Store) fanOut(tx *bolt.Tx, before uint64) error {
 	return nil
 }
 
-// fanOne appends id to k's view when what v may see of it differs from the view's last
-// entry for it: a new version it may see, or its revocation (once).
+// fanOne appends id to k's view when what v may see of it changed.
 func (s *Store) fanOne(tx *bolt.Tx, k identity.PublicKey, v feed.Viewer, id post.ID) error {
 	m, err := getMeta(tx, id)
 	if err != nil {
 		return err
 	}
+	return fanTo(tx, k, v, id, m, storedVersion(tx, s.selfIn(tx), id))
+}
+
+// fanTo appends id (metadata m, newest version) to k's view when what v may see of it
+// differs from the view's last entry for it: a new version it may see, or its
+// revocation (once).
+func fanTo(tx *bolt.Tx, k identity.PublicKey, v feed.Viewer, id post.ID, m ownMeta, version uint64) error {
 	e := viewEntry{kind: feed.Decide(m.Audience, m.Shared, v)}
 	switch e.kind {
 	case feed.Hidden:
 		return nil
 	case feed.Post:
-		e.version = storedVersion(tx, s.selfIn(tx), id)
+		e.version = version
 	}
 	state, log, heads := tx.Bucket(bViewState), tx.Bucket(bViewLog), tx.Bucket(bViewHead)
 	sk := viewKey(k, id[:])
