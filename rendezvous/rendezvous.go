@@ -45,6 +45,10 @@ type Config struct {
 	TURNAllowPrivate bool
 	// TURNQuota is the most allocations one user may hold; 8 by default.
 	TURNQuota int
+	// TURNPerIP is the most allocations one client address may hold; 4 by default.
+	TURNPerIP int
+	// TURNTotal is the most allocations this instance holds; 1024 by default.
+	TURNTotal int
 	// PublicHost is the host put in the stun:/turn: URIs given to peers (--public-host);
 	// TURNRelayIP by default.
 	PublicHost string
@@ -134,9 +138,11 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	}
 	m := metrics.New()
 	relayIP := relayIP(cfg, inst.STUNAddr)
+	grants := turn.NewGrants(0, cfg.Now)
 	inst.turn, err = turn.Start(turn.Config{
 		PacketConn: inst.pc, RelayIP: relayIP, RelayBind: relayBind(relayIP), Secret: cfg.TURNSecret,
-		AllowPrivate: cfg.TURNAllowPrivate, Quota: cfg.TURNQuota, Now: cfg.Now, Logger: cfg.Logger, Metrics: m,
+		AllowPrivate: cfg.TURNAllowPrivate, Quota: cfg.TURNQuota, PerIP: cfg.TURNPerIP, Total: cfg.TURNTotal,
+		Grants: grants, Now: cfg.Now, Logger: cfg.Logger, Metrics: m,
 	})
 	if err != nil {
 		return nil, err
@@ -145,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	stunURIs, turnURIs := uris(cfg, relayIP, inst.STUNAddr)
 	inst.svc, err = server.New(server.Config{
 		Store: inst.store, Logger: cfg.Logger, Now: cfg.Now, Limits: cfg.Limits, RateLimit: cfg.RateLimit,
-		STUNURIs: stunURIs, TURNURIs: turnURIs, TURNSecret: cfg.TURNSecret, Keepalive: cfg.Keepalive, Metrics: m,
+		STUNURIs: stunURIs, TURNURIs: turnURIs, TURNSecret: cfg.TURNSecret, TURNGrants: grants, Keepalive: cfg.Keepalive, Metrics: m,
 	})
 	if err != nil {
 		return nil, err

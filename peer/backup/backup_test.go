@@ -67,7 +67,7 @@ func scryptWorkFactor(t *testing.T, file []byte) string {
 
 // The work factor given is the one written; 0 keeps age's default (2^18), which is what
 // an export made by a person gets.
-func TestWorkFactor(t *testing.T) {
+func TestEncryptWorkFactor(t *testing.T) {
 	for _, tc := range []struct {
 		workFactor int
 		want       string

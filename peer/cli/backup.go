@@ -36,7 +36,7 @@ func runKeyExport(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
-		if err := identity.WriteKeyFile(*out, k, identity.KeyFileOptions{Passphrase: pass, ScryptWorkFactor: c.workFactor()}); err != nil {
+		if err := identity.WriteKeyFile(*out, k, identity.KeyFileOptions{Passphrase: pass, ScryptWorkFactor: backup.WorkFactor()}); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.env.Stdout, "key of %s written to %s (encrypted)\n", k.ID(), *out)
@@ -65,7 +65,7 @@ func runExport(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
-		n, err := writeEncrypted(*out, pass, c.workFactor(), func(w io.Writer, progress func(done, total uint64)) (uint64, error) {
+		n, err := writeEncrypted(*out, pass, backup.WorkFactor(), func(w io.Writer, progress func(done, total uint64)) (uint64, error) {
 			var n uint64
 			for {
 				msg, err := stream.Recv()

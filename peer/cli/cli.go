@@ -72,6 +72,9 @@ type DaemonConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// PublicURL is the public face's origin for absolute links (--public-url); empty:
+	// links are relative.
+	PublicURL string
 	// Batch is how many changes one pull step asks for; 0 is the server's default.
 	Batch int
 	// LogLevel is debug, info, warn or error.

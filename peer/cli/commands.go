@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/ui"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -47,13 +48,19 @@ home directory. Only one daemon may run per home.
   --public-tls-cert FILE, --public-tls-key FILE
                        serve the public face over HTTPS with this certificate and key
   --public-noindex     ask search engines not to index your public posts
+  --public-url URL     the public face's address as the world sees it (https://you.example):
+                       canonical links, OpenGraph, feeds and the sitemap use it. Without
+                       it links are relative and there is no sitemap; the request's Host
+                       header is never used
   --batch N            changes per pull step (default: what the friend's node offers)
   --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr
   --ui ADDR|off        the web app ('kith ui' opens it); default 127.0.0.1:4701. Beyond
                        loopback it needs --ui-tls-cert, --ui-tls-key and $KITH_UI_PASSWORD`},
 		{name: "ui", summary: "open the web app (prints a one-time login link)", run: runUI, help: `
 Prints the address of your daemon's web app with a one-time login token, and opens it in
-a browser when one is available. The link logs in once, within 10 minutes.`},
+a browser when one is available. The link logs in once, within 2 minutes. The browser
+is handed a private file that redirects to the link, never the link itself, so no other
+user of the machine can read the token from its command line.`},
 		{name: "status", args: "[--json]", summary: "show my node, its rendezvous and connected friends", run: runStatus, help: `
 Shows your ID, the rendezvous in use and, for each connected friend, whether the path is
 direct or through a relay. --json prints
@@ -219,6 +226,7 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.PublicTLSCert, "public-tls-cert", "", "")
 	fs.StringVar(&cfg.PublicTLSKey, "public-tls-key", "", "")
 	fs.BoolVar(&cfg.PublicNoIndex, "public-noindex", false, "")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "")
 	fs.IntVar(&cfg.Batch, "batch", 0, "")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "")
 	fs.StringVar(&cfg.UI, "ui", ui.DefaultAddr, "")
@@ -239,6 +247,14 @@ func runDaemon(ctx context.Context, c *call) error {
 	case "debug", "info", "warn", "error":
 	default:
 		return usagef("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	if cfg.PublicURL != "" {
+		if err := public.CheckBaseURL(cfg.PublicURL); err != nil {
+			return usagef("--public-url %q: %v", cfg.PublicURL, err)
+		}
+		if cfg.PublicHTTP == "" {
+			return usagef("--public-url needs --public-http")
+		}
 	}
 	if (cfg.PublicTLSCert == "") != (cfg.PublicTLSKey == "") {
 		return usagef("--public-tls-cert and --public-tls-key go together")

@@ -5,13 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
+
+	"github.com/kithnet/kith/peer/backup"
 )
 
 // passphrase reads KITH_PASSPHRASE, or asks on the terminal (twice when confirm is set,
-// for a new passphrase). Without either it says what to do.
+// for a new passphrase). Without either it says what to do. A new passphrase (confirm)
+// must pass backup.CheckPassphrase, the web app's rule too.
 func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
+	p, err := c.readPassphrase(prompt, confirm)
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		if err := backup.CheckPassphrase(p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (c *call) readPassphrase(prompt string, confirm bool) ([]byte, error) {
 	if p := c.env.Getenv("KITH_PASSPHRASE"); p != "" {
 		return []byte(p), nil
 	}
@@ -35,15 +50,6 @@ func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
 		}
 	}
 	return p, nil
-}
-
-// workFactor lets tests lower scrypt's cost (KITH_SCRYPT_WORK_FACTOR); 0 means age's default.
-func (c *call) workFactor() int {
-	n, _ := strconv.Atoi(c.env.Getenv("KITH_SCRYPT_WORK_FACTOR"))
-	if n < 10 || n > 22 {
-		return 0
-	}
-	return n
 }
 
 // progress returns a meter of bytes (export, import).

@@ -11,7 +11,8 @@ import (
 )
 
 // runUI prints a one-time login link to the daemon's web app and opens a browser when
-// the session has a display and xdg-open.
+// the session has a display and xdg-open, handing it a 0600 redirect page rather than the
+// link (issue 13 item 3).
 func runUI(ctx context.Context, c *call) error {
 	if _, err := parse(newFlags("ui"), c.args, 0, 0); err != nil {
 		return err
@@ -20,7 +21,7 @@ func runUI(ctx context.Context, c *call) error {
 		if _, err := cl.Status(ctx, &localv1.StatusRequest{}); err != nil {
 			return err
 		}
-		link, err := ui.LoginURL(c.home)
+		page, link, err := ui.LoginFile(c.home)
 		if errors.Is(err, ui.ErrNoUI) {
 			return fmt.Errorf("the daemon for %s runs without its web app (started with --ui off, or its address was busy: see its log)", c.home)
 		}
@@ -32,7 +33,9 @@ func runUI(ctx context.Context, c *call) error {
 			return nil
 		}
 		if opener, err := exec.LookPath("xdg-open"); err == nil {
-			cmd := exec.Command(opener, link)
+			// The opener gets the page's path, never the link: any local user can read a
+			// process's arguments, and the token in them would log them in.
+			cmd := exec.Command(opener, page)
 			if err := cmd.Start(); err == nil {
 				cmd.Process.Release() // the browser outlives this command
 			}

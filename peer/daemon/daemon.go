@@ -80,8 +80,10 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	isFriend := func(k identity.PublicKey) bool { _, err := cfg.Store.Friend(k); return err == nil }
+	// Friends get more room than strangers: connections (transport.Limits) and calls (streams.go).
 	tr, err := transport.New(transport.Config{Key: key, PacketConn: cfg.PacketConn, Path: cfg.Path, Logger: cfg.Logger, Now: cfg.Now,
-		KeepAlive: cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*cfg.KeepAlive)})
+		KeepAlive: cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*cfg.KeepAlive), Limits: transport.Limits{Friend: isFriend}})
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func Start(cfg Config) (*Node, error) {
 		tr.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	srv := grpc.NewServer(grpc.Creds(transport.Credentials()))
+	srv := grpc.NewServer(serverOptions(isFriend)...)
 	syncv1.RegisterSyncServiceServer(srv, syncer.NewServer(cfg.Store, cfg.Logger))
 	n := &Node{
 		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, log: cfg.Logger, wake: make(chan struct{}, 1),
@@ -104,6 +106,12 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.serve(ln)
 	return n, nil
+}
+
+// isFriend reports whether k is a friend now.
+func (n *Node) isFriend(k identity.PublicKey) bool {
+	_, err := n.st.Friend(k)
+	return err == nil
 }
 
 // serve serves the sync API on ln until the node closes.

@@ -72,7 +72,8 @@ func (t *traversal) ensureRelay(ctx context.Context) (*relayed, error) {
 		return nil, err
 	}
 	tr, err := transport.New(transport.Config{Key: t.key, PacketConn: rl.Conn, Path: transport.Relay, Logger: t.log,
-		KeepAlive: t.node.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*t.node.cfg.KeepAlive)})
+		KeepAlive: t.node.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*t.node.cfg.KeepAlive),
+		Limits: transport.Limits{Friend: t.node.isFriend}})
 	if err != nil {
 		rl.Close()
 		return nil, err

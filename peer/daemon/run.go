@@ -41,6 +41,8 @@ type RunConfig struct {
 	PublicTLSCert, PublicTLSKey string
 	// PublicNoIndex asks search engines not to index the public face.
 	PublicNoIndex bool
+	// PublicURL is the public face's origin (public.Config.BaseURL); empty: relative links.
+	PublicURL string
 	// Batch is how many changes one pull step asks for; 0 is the server's default.
 	Batch int
 	// UI is the address of the local web app (peer/ui); empty: off.
@@ -128,7 +130,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	var publicLn net.Listener
 	var publicHandler http.Handler
 	if cfg.PublicHTTP != "" {
-		if publicHandler, err = public.NewHandler(public.Config{Source: NewPublicSource(st), Logger: log, NoIndex: cfg.PublicNoIndex}); err != nil {
+		if publicHandler, err = public.NewHandler(public.Config{Source: NewPublicSource(st), Logger: log, NoIndex: cfg.PublicNoIndex, BaseURL: cfg.PublicURL}); err != nil {
 			return err
 		}
 		if publicLn, err = net.Listen("tcp", cfg.PublicHTTP); err != nil {

@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/",
+	// Backups: fast scrypt, through the link-time hook only test builds set.
+	build := exec.Command("go", "build", "-o", dir+"/", "-ldflags", "-X github.com/kithnet/kith/peer/backup.linkedWorkFactor=10",
 		"github.com/kithnet/kith/peer/cmd/kith", "github.com/kithnet/kith/rendezvous/cmd/kith-rendezvous")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -47,7 +48,6 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-			env.Setenv("KITH_SCRYPT_WORK_FACTOR", "10") // backups: fast scrypt in tests
 			env.Values["procs"] = map[string]*daemonProc{}
 			return nil
 		},
@@ -144,7 +144,7 @@ func (p *daemonProc) exited(d time.Duration) bool {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "KITH_SCRYPT_WORK_FACTOR", "KITH_PASSPHRASE", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "KITH_PASSPHRASE", "TMPDIR"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
@@ -294,8 +294,12 @@ func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
 // httpget URL [STATUS]: GET URL and require STATUS (default 200); the body feeds the
 // stdout assertions that follow.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	host := ""
+	if len(args) > 2 && args[0] == "-host" {
+		host, args = args[1], args[2:]
+	}
 	if len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: httpget URL [STATUS]")
+		ts.Fatalf("usage: httpget [-host HOST] URL [STATUS]")
 	}
 	want := "200"
 	if len(args) == 2 {
@@ -304,7 +308,12 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	var resp *http.Response
 	var err error
 	for range 50 { // the daemon may still be binding
-		if resp, err = http.Get(args[0]); err == nil {
+		req, rerr := http.NewRequest(http.MethodGet, args[0], nil)
+		ts.Check(rerr)
+		if host != "" {
+			req.Host = host // what a client may forge
+		}
+		if resp, err = http.DefaultClient.Do(req); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

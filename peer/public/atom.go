@@ -77,7 +77,7 @@ func (s *server) serveAtom(w http.ResponseWriter, r *http.Request) {
 // atomBody renders the feed; serveAtom's cache key names every argument.
 func atomBody(pf profileView, posts []postView, base, self, next string, modified time.Time) ([]byte, error) {
 	f := atomFeed{
-		ID: base + "/", Title: pf.Name + " on kith", Updated: atomTime(modified),
+		ID: feedID(base, pf), Title: pf.Name + " on kith", Updated: atomTime(modified),
 		Author: atomPerson{Name: pf.Name, URI: pf.URL},
 		Links: []atomLink{
 			{Rel: "self", Href: self, Type: "application/atom+xml"},
@@ -88,7 +88,7 @@ func atomBody(pf profileView, posts []postView, base, self, next string, modifie
 		f.Links = append(f.Links, atomLink{Rel: "next", Href: base + "/feed.atom?after=" + next, Type: "application/atom+xml"})
 	}
 	for _, p := range posts {
-		f.Entries = append(f.Entries, atomEntryOf(p, base))
+		f.Entries = append(f.Entries, atomEntryOf(p, base, pf))
 	}
 	body, err := xml.MarshalIndent(f, "", " ")
 	if err != nil {
@@ -97,9 +97,22 @@ func atomBody(pf profileView, posts []postView, base, self, next string, modifie
 	return append([]byte(xml.Header), append(body, '\n')...), nil
 }
 
-func atomEntryOf(p postView, base string) atomEntry {
+// feedID is the feed's Atom id: its absolute URL, or without a public URL a name that
+// needs none.
+func feedID(base string, pf profileView) string {
+	if base == "" {
+		return "urn:kith:" + pf.ID
+	}
+	return base + "/"
+}
+
+func atomEntryOf(p postView, base string, pf profileView) atomEntry {
+	id := p.URL
+	if base == "" {
+		id = "urn:kith:" + pf.ID + ":" + p.ID
+	}
 	e := atomEntry{
-		ID: p.URL, Title: atomText{Type: "text", Body: p.Title},
+		ID: id, Title: atomText{Type: "text", Body: p.Title},
 		Published: atomTime(p.Published), Updated: atomTime(p.Updated),
 		Links:   []atomLink{{Rel: "alternate", Href: p.URL, Type: "text/html"}},
 		Content: atomText{Type: "text", Body: p.Text},

@@ -2,6 +2,7 @@ package public
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,8 +25,9 @@ type Config struct {
 	// crawler that may not fetch a page cannot see that it must not index it.
 	NoIndex bool
 	// BaseURL is the public origin, such as https://alice.example, used for canonical
-	// links, feeds and the sitemap. Set it in production: when empty, Handler falls back
-	// to the request's Host header, which a client chooses.
+	// links, OpenGraph, feeds and the sitemap. When empty, links are relative, pages carry
+	// no canonical or og:url, feed ids are urn:kith: names and /sitemap.xml (which needs
+	// absolute URLs) answers 404. Never taken from the request's Host header.
 	BaseURL string
 	// PageSize is how many posts a page or feed shows; default 20, at most 100.
 	PageSize int
@@ -58,15 +60,27 @@ const (
 	DefaultSourceTimeout = 5 * time.Second
 )
 
+// ErrBadBaseURL is returned by CheckBaseURL.
+var ErrBadBaseURL = errors.New("want an absolute http(s) URL without user, query or fragment, such as https://alice.example")
+
+// CheckBaseURL tells whether u can be a public face's origin (Config.BaseURL).
+func CheckBaseURL(u string) error {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil ||
+		p.RawQuery != "" || p.ForceQuery || p.Fragment != "" || strings.ContainsAny(u, "\"<>` \t\n") {
+		return ErrBadBaseURL
+	}
+	return nil
+}
+
 // withDefaults checks c and fills in its defaults.
 func (c Config) withDefaults() (Config, error) {
 	if c.Source == nil {
 		return c, errors.New("public: Config.Source is required")
 	}
 	if c.BaseURL != "" {
-		u, err := url.Parse(c.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return c, errors.New("public: Config.BaseURL must be an absolute http(s) URL without query, such as https://alice.example")
+		if err := CheckBaseURL(c.BaseURL); err != nil {
+			return c, fmt.Errorf("public: Config.BaseURL: %w", err)
 		}
 		c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	}

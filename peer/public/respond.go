@@ -51,35 +51,12 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// base is the origin links are made absolute with: Config.BaseURL, or one made from the
-// request when that is unset and its Host is a plain host[:port].
-func (s *server) base(r *http.Request) string {
-	if s.cfg.BaseURL != "" {
-		return s.cfg.BaseURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	host := r.Host
-	if !plainHost(host) {
-		host = "localhost"
-	}
-	return scheme + "://" + host
-}
-
-func plainHost(h string) bool {
-	if h == "" || len(h) > 255 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
-			return false
-		}
-	}
-	return true
-}
+// base is the origin links are made absolute with: Config.BaseURL (kith daemon
+// --public-url), or "" when unset, and then links are relative. It is never taken from the
+// request: a Host header is the client's to choose, and echoing it into canonical links,
+// OpenGraph and feeds would let anyone make the person's pages vouch for their domain
+// (and poison caches in front of them).
+func (s *server) base(*http.Request) string { return s.cfg.BaseURL }
 
 // afterParam reads the one query parameter the lists take: the pagination cursor.
 func afterParam(r *http.Request) (string, error) {

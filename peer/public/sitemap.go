@@ -26,6 +26,11 @@ type sitemapURL struct {
 
 // serveSitemap is /sitemap.xml: the profile page, every public post and every tag page.
 func (s *server) serveSitemap(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.BaseURL == "" {
+		// A sitemap lists absolute URLs, and the request's Host is not ours to trust.
+		refuse(w, http.StatusNotFound, "no sitemap: this peer has no public URL (kith daemon --public-url)")
+		return
+	}
 	prof, posts, modified, err := s.allPublic(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -97,9 +102,12 @@ func sitemapBody(base string, modified time.Time, posts []Post) ([]byte, error) 
 // themselves (a Disallow would hide that from the crawler) and no sitemap is offered.
 func (s *server) serveRobots(w http.ResponseWriter, r *http.Request) {
 	body := "# The public posts of a kith peer. Crawling is welcome; please keep it polite.\nUser-agent: *\nAllow: /\n"
-	if s.cfg.NoIndex {
+	switch {
+	case s.cfg.NoIndex:
 		body += "# This person asks search engines not to index these pages: every answer carries\n# X-Robots-Tag: noindex and every page a robots noindex meta tag.\n"
-	} else {
+	case s.cfg.BaseURL == "":
+		body += "# No sitemap: this peer has no public URL set.\n"
+	default:
 		body += "\nSitemap: " + s.base(r) + "/sitemap.xml\n"
 	}
 	serveBody(w, r, "text/plain; charset=utf-8", time.Time{}, []byte(body))

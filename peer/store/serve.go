@@ -33,10 +33,19 @@ type Page struct {
 // scanFactor bounds how many hidden entries one Changes call examines per visible one.
 const scanFactor = 16
 
-// Changes returns up to limit entries after since that viewer may see. It examines at
-// most limit*scanFactor entries, so a stranger's call costs little however many private
-// posts there are; Last says where to resume.
+// Changes returns up to limit entries after since that viewer may see, from the
+// viewer's own view of the log (views.go): its numbers, Last and More depend only on what
+// the viewer may see. The home's own key reads the global log.
 func (s *Store) Changes(viewer identity.PublicKey, since uint64, limit int) (Page, error) {
+	if !s.hasSelf || viewer != s.self {
+		var pg Page
+		err := s.db.View(func(tx *bolt.Tx) error {
+			var err error
+			pg, err = viewChanges(tx, viewer, since, limit)
+			return err
+		})
+		return pg, err
+	}
 	var pg Page
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := s.viewerOf(tx, viewer)

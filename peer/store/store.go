@@ -199,6 +199,9 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 				return err
 			}
 		}
+		if err := s.ensureViews(tx); err != nil {
+			return err
+		}
 		return tx.Bucket(bMeta).Put([]byte("schema"), u64(SchemaVersion))
 	}
 	v := getU64(meta.Get([]byte("schema")))
@@ -214,6 +217,10 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
 		}
 		s.log.Info("store migrated", "from", v, "to", v+1)
+	}
+	// Views need no schema step: a file without them (from before them) gets them here.
+	if err := s.ensureViews(tx); err != nil {
+		return fmt.Errorf("build the viewers' feeds: %w", err)
 	}
 	return meta.Put([]byte("schema"), u64(SchemaVersion))
 }
@@ -247,7 +254,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 			return err
 		}
 		grew = tx.Bucket(bChanges).Sequence() != before
-		return nil
+		return s.fanOut(tx, before) // also builds a new friend's view when no post changed
 	})
 	if err == nil && grew {
 		s.notify()

@@ -17,8 +17,11 @@ type Conn struct {
 	peer    identity.PublicKey
 	path    string
 	inbound bool
-	t       *Transport
-	once    sync.Once
+	// stranger is set on inbound connections from a key that was not a friend when it
+	// connected (for Limits).
+	stranger bool
+	t        *Transport
+	once     sync.Once
 }
 
 // PeerKey returns the other end's key, proved in the TLS handshake.

@@ -69,7 +69,12 @@ func (l *listener) firstStream(qc *quic.Conn) {
 		qc.CloseWithError(0, "bad certificate")
 		return
 	}
-	c := l.t.track(qc, st, k, true)
+	c := l.t.trackInbound(qc, st, k)
+	if c == nil {
+		l.t.log.Debug("refused a connection past the limits", "peer", k.Short(), "remote", qc.RemoteAddr().String())
+		qc.CloseWithError(closeTooMany, "too many connections")
+		return
+	}
 	select {
 	case l.conns <- c:
 	case <-l.ctx.Done():

@@ -49,6 +49,8 @@ type Config struct {
 	// KeepAlive is how often an idle connection sends a packet, holding NAT mappings
 	// open; a third of IdleTimeout when zero.
 	KeepAlive time.Duration
+	// Limits bound inbound connections per key, per source address and in total.
+	Limits Limits
 }
 
 // Transport dials and accepts authenticated QUIC connections on one PacketConn.
@@ -58,8 +60,10 @@ type Transport struct {
 	cert tls.Certificate
 	log  *slog.Logger
 
+	limits Limits
+
 	mu    sync.Mutex
-	conns map[*Conn]struct{}
+	conns map[*Conn]struct{} // guards conns, ln
 	ln    *listener
 }
 
@@ -91,7 +95,7 @@ func New(cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	return &Transport{
-		cfg: cfg, cert: cert, log: cfg.Logger,
+		cfg: cfg, cert: cert, log: cfg.Logger, limits: cfg.Limits.withDefaults(),
 		qt:    &quic.Transport{Conn: cfg.PacketConn},
 		conns: map[*Conn]struct{}{},
 	}, nil

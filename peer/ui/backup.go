@@ -21,11 +21,11 @@ func (s *Server) backupPage(w http.ResponseWriter, r *http.Request) {
 // passphrase reads and checks the passphrase and its confirmation from the form.
 func passphrase(r *http.Request) ([]byte, error) {
 	p, c := r.PostFormValue("passphrase"), r.PostFormValue("confirm")
-	switch {
-	case len(p) < 8:
-		return nil, errors.New("choose a passphrase of at least 8 characters")
-	case p != c:
+	if p != c {
 		return nil, errors.New("the two passphrases differ; type the same one twice")
+	}
+	if err := backup.CheckPassphrase([]byte(p)); err != nil {
+		return nil, err
 	}
 	return []byte(p), nil
 }
@@ -41,7 +41,7 @@ func (s *Server) exportHome(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="kith-export-`+time.Now().Format("2006-01-02")+`.age"`)
 	bw := bufio.NewWriterSize(w, 1<<20)
-	ew, err := backup.Encrypt(bw, pass, s.cfg.ScryptWorkFactor)
+	ew, err := backup.Encrypt(bw, pass, s.workFactor())
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
@@ -87,7 +87,7 @@ func (s *Server) exportKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	data, err := identity.MarshalKey(k, identity.KeyFileOptions{Passphrase: pass, ScryptWorkFactor: s.cfg.ScryptWorkFactor})
+	data, err := identity.MarshalKey(k, identity.KeyFileOptions{Passphrase: pass, ScryptWorkFactor: s.workFactor()})
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
@@ -95,4 +95,13 @@ func (s *Server) exportKey(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="kith-key.age"`)
 	w.Write(data)
+}
+
+// workFactor is the configured scrypt cost (lowered only by in-process tests), else the
+// binary's (backup.WorkFactor).
+func (s *Server) workFactor() int {
+	if s.cfg.ScryptWorkFactor > 0 {
+		return s.cfg.ScryptWorkFactor
+	}
+	return backup.WorkFactor()
 }

@@ -39,7 +39,8 @@ type Config struct {
 	TLSCert, TLSKey string
 	// Password is asked at login besides the token; required off loopback.
 	Password string
-	// ScryptWorkFactor is log2 of scrypt's N for backups; 0 means the default. Tests lower it.
+	// ScryptWorkFactor is log2 of scrypt's N for backups; 0 means backup.WorkFactor(). Only
+	// in-process tests set it; the daemon never does.
 	ScryptWorkFactor int
 	// Logger receives the web app's logs; discarded when nil.
 	Logger *slog.Logger

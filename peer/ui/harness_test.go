@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 func kithBin(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		build := exec.Command("go", "build", "-o", kithDir+"/", "github.com/kithnet/kith/peer/cmd/kith")
+		build := exec.Command("go", "build", "-o", kithDir+"/", "-ldflags", "-X github.com/kithnet/kith/peer/backup.linkedWorkFactor=10", "github.com/kithnet/kith/peer/cmd/kith")
 		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building bin/kith: %v\n%s", err, out)

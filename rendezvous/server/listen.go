@@ -62,6 +62,7 @@ func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.Ren
 		return err
 	}
 	s.log.Debug("listen", "fingerprint", fp, "peer", observed(ctx))
+	defer s.listens.track(fp, observed(ctx))()
 	return s.serveListen(ctx, stream, sub, session, fp)
 }
 
@@ -150,5 +151,6 @@ func (s *Server) Connect(ctx context.Context, req *rendezvousv1.ConnectRequest) 
 		return nil, fmt.Errorf("connect to %s: %w (it must keep a Listen stream open)", target, err)
 	}
 	s.cfg.Metrics.Offer(o.GetKind().String())
+	s.grantRelay(ctx, target, rec)
 	return &rendezvousv1.ConnectResponse{Record: rec}, nil
 }

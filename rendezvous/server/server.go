@@ -38,6 +38,9 @@ type Config struct {
 	STUNURIs, TURNURIs []string
 	// TURNSecret is the shared secret of TURN REST credentials; empty disables TurnCredentials.
 	TURNSecret string
+	// TURNGrants, when set, hears of every delivered offer, so this instance's TURN server
+	// relays only for a client connecting to a listening peer, and only towards it.
+	TURNGrants *turn.Grants
 	// TURNCredentialTTL is how long TURN credentials stay valid; 1 hour by default.
 	TURNCredentialTTL time.Duration
 	// Keepalive is how often an idle Listen stream gets an empty message; 20 s by default.
@@ -73,6 +76,8 @@ type Server struct {
 	store store.Store
 	drain chan struct{}
 	once  sync.Once
+
+	listens listenAddrs // Listen streams' sources, for TURN grants (relaygrant.go)
 }
 
 // New returns a Server for cfg.

@@ -101,6 +101,7 @@ func TestCredentialsAcceptedByCoturn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	connectTo(t, srv, "198.51.100.7:9") // the embedded TURN relays only for a client connecting to someone
 	if err := allocate(t, srv.STUN, cred.GetUsername(), cred.GetPassword()); err != nil {
 		t.Errorf("embedded TURN refused credentials from TurnCredentials: %v", err)
 	}

@@ -25,6 +25,13 @@ var (
 	ErrPrivatePeer = errors.New("relaying to a loopback, private, link-local, multicast or unspecified address is refused")
 	// ErrQuota means a user holds as many allocations as allowed.
 	ErrQuota = errors.New("TURN allocation quota reached for this user")
+	// ErrQuotaIP means a client address holds as many allocations as allowed.
+	ErrQuotaIP = errors.New("TURN allocation quota reached for this address")
+	// ErrFull means the server holds as many allocations as it allows in total.
+	ErrFull = errors.New("TURN server full")
+	// ErrNotGranted means the client is not connecting to anyone through this rendezvous
+	// now, or the peer is not the one it is connecting to.
+	ErrNotGranted = errors.New("no relay without a recent Connect to this peer through this rendezvous")
 )
 
 // Credentials returns the TURN REST-API credentials (coturn's use-auth-secret) for user,

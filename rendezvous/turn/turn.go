@@ -31,6 +31,15 @@ type Config struct {
 	AllowPrivate bool
 	// Quota is the most allocations one user may hold at once; 8 by default.
 	Quota int
+	// PerIP is the most allocations one client address may hold at once, whatever keys
+	// it uses; 4 by default.
+	PerIP int
+	// Total is the most allocations the server holds at once; 1024 by default.
+	Total int
+	// Grants, when set, limits allocations to clients the rendezvous just connected to a
+	// listening peer, and relaying to that peer's addresses (grants.go). Only tests of
+	// the TURN server alone leave it nil.
+	Grants *Grants
 	// Now is the clock for credential expiry; time.Now when nil.
 	Now func() time.Time
 	// Logger receives structured logs; slog.Default() when nil.
@@ -41,11 +50,14 @@ type Config struct {
 
 // Server is a running STUN/TURN server.
 type Server struct {
-	cfg  Config
-	srv  *pturn.Server
-	mu   sync.Mutex
-	last string         // user of the request being handled (pion handles one socket serially)
-	held map[string]int // allocations per user
+	cfg    Config
+	srv    *pturn.Server
+	mu     sync.Mutex
+	last   string             // guards last..total; user of the request being handled (pion handles one socket serially)
+	lastIP netip.Addr         // and its client address
+	held   map[string]int     // allocations per user
+	heldIP map[netip.Addr]int // allocations per client address
+	total  int                // allocations held
 }
 
 // Start serves STUN and TURN on cfg.PacketConn until Close.
@@ -65,13 +77,19 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Quota == 0 {
 		cfg.Quota = 8
 	}
+	if cfg.PerIP == 0 {
+		cfg.PerIP = 4
+	}
+	if cfg.Total == 0 {
+		cfg.Total = 1024
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, held: map[string]int{}}
+	s := &Server{cfg: cfg, held: map[string]int{}, heldIP: map[netip.Addr]int{}}
 	srv, err := pturn.NewServer(pturn.ServerConfig{
 		Realm:         cfg.Realm,
 		AuthHandler:   s.auth,
@@ -109,17 +127,23 @@ func (s *Server) auth(username, realm string, src net.Addr) ([]byte, bool) {
 		return nil, false
 	}
 	s.mu.Lock()
-	s.last = user
+	s.last, s.lastIP = user, addrIP(src)
 	s.mu.Unlock()
 	return pturn.GenerateAuthKey(username, realm, Password(s.cfg.Secret, username)), true
 }
 
-// permit applies the peer-address policy to CreatePermission and ChannelBind.
+// permit applies the peer-address policy to CreatePermission and ChannelBind: only
+// towards a peer the client's grants name, and never a private one unless allowed.
 func (s *Server) permit(client net.Addr, peer net.IP) bool {
+	ip, _ := netip.AddrFromSlice(peer)
+	if s.cfg.Grants != nil && !s.cfg.Grants.MayRelay(addrIP(client), ip) {
+		s.cfg.Logger.Info("turn: refused permission", "client", client.String(), "err", ErrNotGranted)
+		s.cfg.Metrics.Refused("turn_not_granted")
+		return false
+	}
 	if s.cfg.AllowPrivate {
 		return true
 	}
-	ip, _ := netip.AddrFromSlice(peer)
 	if err := PeerAllowed(ip); err != nil {
 		s.cfg.Logger.Info("turn: refused permission", "client", client.String(), "err", err)
 		s.cfg.Metrics.Refused("turn_private_peer")
@@ -138,29 +162,70 @@ type quotaGenerator struct {
 func (g *quotaGenerator) AllocatePacketConn(network string, port int) (net.PacketConn, net.Addr, error) {
 	s := g.s
 	s.mu.Lock()
-	user := s.last
-	if s.held[user] >= s.cfg.Quota {
+	user, ip := s.last, s.lastIP
+	if err := s.admitLocked(user, ip); err != nil {
 		s.mu.Unlock()
-		s.cfg.Metrics.Refused("turn_quota")
-		return nil, nil, fmt.Errorf("%w (%d)", ErrQuota, s.cfg.Quota)
+		s.cfg.Logger.Info("turn: refused allocation", "client", ip.String(), "err", err)
+		return nil, nil, err
 	}
 	s.held[user]++
+	s.heldIP[ip]++
+	s.total++
 	s.mu.Unlock()
 	conn, addr, err := g.RelayAddressGenerator.AllocatePacketConn(network, port)
 	if err != nil {
-		s.release(user)
+		s.release(user, ip)
 		return nil, nil, err
 	}
 	s.cfg.Metrics.Allocated()
-	return &relayConn{PacketConn: conn, release: func() { s.release(user); s.cfg.Metrics.Released() }}, addr, nil
+	return &relayConn{PacketConn: conn, release: func() { s.release(user, ip); s.cfg.Metrics.Released() }}, addr, nil
 }
 
-func (s *Server) release(user string) {
+// admitLocked decides whether user at ip may allocate one more relay.
+func (s *Server) admitLocked(user string, ip netip.Addr) error {
+	switch {
+	case s.cfg.Grants != nil && !s.cfg.Grants.MayAllocate(ip):
+		s.cfg.Metrics.Refused("turn_not_granted")
+		return ErrNotGranted
+	case s.total >= s.cfg.Total:
+		s.cfg.Metrics.Refused("turn_total")
+		return fmt.Errorf("%w (%d)", ErrFull, s.cfg.Total)
+	case s.heldIP[ip] >= s.cfg.PerIP:
+		s.cfg.Metrics.Refused("turn_quota_ip")
+		return fmt.Errorf("%w (%d)", ErrQuotaIP, s.cfg.PerIP)
+	case s.held[user] >= s.cfg.Quota:
+		s.cfg.Metrics.Refused("turn_quota")
+		return fmt.Errorf("%w (%d)", ErrQuota, s.cfg.Quota)
+	}
+	return nil
+}
+
+func (s *Server) release(user string, ip netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.held[user]--; s.held[user] <= 0 {
 		delete(s.held, user)
 	}
+	if s.heldIP[ip]--; s.heldIP[ip] <= 0 {
+		delete(s.heldIP, ip)
+	}
+	s.total--
+}
+
+// addrIP is the IP of a UDP or TCP address; invalid for anything else.
+func addrIP(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // relayConn releases its quota charge once, when closed.

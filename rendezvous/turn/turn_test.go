@@ -113,6 +113,11 @@ func TestCoturnUclientRelays(t *testing.T) {
 	// Relaying to 127.0.0.1 needs --turn-allow-private; the policy itself is tested below.
 	srv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
 	out, err := uclient(t, "s3cret", port(t, srv.STUN), peerPort)
+	if err == nil && strings.Contains(out, "tot_recv_msgs=5") {
+		t.Fatalf("turnutils_uclient relayed without connecting to anyone:\n%s", out)
+	}
+	connectTo(t, srv, "127.0.0.1:"+peerPort)
+	out, err = uclient(t, "s3cret", port(t, srv.STUN), peerPort)
 	if err != nil || !strings.Contains(out, "tot_send_msgs=5, tot_recv_msgs=5") || !strings.Contains(out, "Total lost packets 0") {
 		t.Fatalf("turnutils_uclient -W <secret>: %v\n%s\nwant 5 messages relayed and echoed, none lost", err, out)
 	}
@@ -125,6 +130,7 @@ func TestCoturnUclientRelays(t *testing.T) {
 func TestCoturnUclientPrivatePeerRefused(t *testing.T) {
 	peerPort := startPeer(t)
 	srv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret"})
+	connectTo(t, srv, "127.0.0.1:"+peerPort)
 	out, err := uclient(t, "s3cret", port(t, srv.STUN), peerPort)
 	if err == nil || strings.Contains(out, "tot_recv_msgs=5") {
 		t.Fatalf("relay to 127.0.0.1 was not refused by default: %v\n%s", err, out)
@@ -160,6 +166,7 @@ func client(t *testing.T, addr, secret, user string) (*pturn.Client, net.PacketC
 
 func TestPrivatePeerRefusedByDefault(t *testing.T) {
 	srv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret"})
+	connectTo(t, srv, "127.0.0.1:9", "10.0.0.1:9", "192.168.0.1:9", "100.64.0.1:9", "169.254.0.1:9", "198.51.100.7:9")
 	_, relay, err := client(t, srv.STUN, "s3cret", "alice")
 	if err != nil {
 		t.Fatalf("allocate: %v", err)
@@ -175,7 +182,8 @@ func TestPrivatePeerRefusedByDefault(t *testing.T) {
 }
 
 func TestAllocationQuota(t *testing.T) {
-	srv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNQuota: 2})
+	srv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNQuota: 2, TURNPerIP: 10})
+	connectTo(t, srv, "198.51.100.7:9")
 	for i := range 2 {
 		if _, _, err := client(t, srv.STUN, "s3cret", "alice"); err != nil {
 			t.Fatalf("allocation %d within quota: %v", i+1, err)

@@ -28,7 +28,7 @@ func main() {
 		Daemon: func(ctx context.Context, c cli.DaemonConfig) error {
 			return daemon.Run(ctx, daemon.RunConfig{Home: c.Home, Listen: c.Listen, Socket: cli.SocketPath(c.Home),
 				Rendezvous: c.Rendezvous, PublicHTTP: c.PublicHTTP, PublicTLSCert: c.PublicTLSCert,
-				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, Batch: c.Batch,
+				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, PublicURL: c.PublicURL, Batch: c.Batch,
 				UI: c.UI, UITLSCert: c.UITLSCert, UITLSKey: c.UITLSKey, UIPassword: c.UIPassword,
 				KeepAlive: c.KeepAlive, NoFollow: c.NoFollow,
 				Logger: logger(c.LogLevel)})

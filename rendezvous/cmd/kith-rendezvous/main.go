@@ -61,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key `file` (PEM) for gRPC")
 	fs.DurationVar(&cfg.Limits.ClockWindow, "clock-window", 60*time.Second, "how far a signed timestamp may lie from server time, either way")
 	fs.IntVar(&cfg.TURNQuota, "turn-quota", 8, "most TURN allocations one user may hold at once")
+	fs.IntVar(&cfg.TURNPerIP, "turn-per-ip", 4, "most TURN allocations one client address may hold at once, whatever its keys")
+	fs.IntVar(&cfg.TURNTotal, "turn-total", 1024, "most TURN allocations this instance holds at once")
 	fs.IntVar(&cfg.RateLimit.PerIP, "rate-limit-ip", 0, "requests per minute from one client IP (0: 1200; negative: no limit)")
 	fs.IntVar(&cfg.RateLimit.PerFingerprint, "rate-limit-key", 0, "signed requests per minute of one key (0: 120; negative: no limit)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info, warn or error")
