@@ -22,10 +22,14 @@ const MaxAttachment = 1 << 30
 
 func commands() []*command {
 	return []*command{
-		{name: "init", args: "[--name NAME] [--key FILE]", summary: "make a new identity, or restore one from a key backup", run: runInit, help: `
+		{name: "init", args: "[--name NAME] [--key FILE] [--passphrase-file FILE]", summary: "make a new identity, or restore one from a key backup", run: runInit, help: `
 Creates the home directory and your identity: a new key, or the one in FILE (a backup
 made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
-Refuses to touch a home that already has an identity.`},
+Refuses to touch a home that already has an identity.
+
+In a terminal, init offers to encrypt the key on this disk with a passphrase (Enter for
+none); --passphrase-file FILE (mode 0600, first line) does so without asking. The
+daemon then needs that passphrase to start. Back up the key with 'kith key export'.`},
 		{name: "id", summary: "print my ID", run: runID, help: `
 Prints your ID: the 52-character public key your friends add with 'kith friend add'.
 Works with or without the daemon running.`},
@@ -49,6 +53,9 @@ home directory. Only one daemon may run per home.
   --public-noindex     ask search engines not to index your public posts
   --batch N            changes per pull step (default: what the friend's node offers)
   --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr
+  --passphrase-file FILE
+                       the passphrase of a key encrypted at init (mode 0600, first line);
+                       without it the daemon asks on the terminal
   --ui ADDR|off        the web app ('kith ui' opens it); default 127.0.0.1:4701. Beyond
                        loopback it needs --ui-tls-cert, --ui-tls-key and $KITH_UI_PASSWORD`},
 		{name: "ui", summary: "open the web app (prints a one-time login link)", run: runUI, help: `
@@ -164,19 +171,32 @@ func runInit(ctx context.Context, c *call) error {
 	fs := newFlags("init")
 	name := fs.String("name", "", "")
 	key := fs.String("key", "", "")
+	passFile := fs.String("passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
 	if c.env.Init == nil {
 		return errors.New("init is not available in this build")
 	}
-	cfg := InitConfig{Home: c.home, Name: *name, KeyFile: *key,
-		Passphrase: func() ([]byte, error) { return c.passphrase("Passphrase of the key backup: ", false) }}
+	encrypted := false
+	cfg := InitConfig{Home: c.home, Name: *name, KeyFile: *key, ScryptWorkFactor: c.workFactor(),
+		Passphrase: func() ([]byte, error) { return c.passphrase("Passphrase of the key backup: ", false) },
+		AtRest: func() ([]byte, error) {
+			p, err := c.atRestPassphrase(*passFile)
+			encrypted = len(p) > 0
+			return p, err
+		}}
 	id, err := c.env.Init(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.env.Stdout, id)
+	if encrypted {
+		fmt.Fprintf(c.env.Stderr, "kith: your key is encrypted on this disk; the daemon asks for its passphrase (or reads --passphrase-file)\n")
+	} else {
+		fmt.Fprintf(c.env.Stderr, "kith: your key is stored unencrypted in %s (protect it with 'kith init --passphrase-file FILE', or run init in a terminal)\n", c.home)
+	}
+	fmt.Fprintf(c.env.Stderr, "kith: back up your key with 'kith --home %s key export --out FILE' once the daemon runs, and keep FILE off this machine\n", c.home)
 	fmt.Fprintf(c.env.Stderr, "kith: identity ready in %s; start your node with 'kith --home %s daemon'\n", c.home, c.home)
 	return nil
 }
@@ -226,9 +246,11 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.UITLSKey, "ui-tls-key", "", "")
 	fs.DurationVar(&cfg.KeepAlive, "keepalive", 0, "")
 	follow := fs.Bool("follow", true, "")
+	passFile := fs.String("passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
+	cfg.Passphrase = func() ([]byte, error) { return c.unlockPassphrase(*passFile) }
 	if cfg.KeepAlive < 0 || (cfg.KeepAlive > 0 && cfg.KeepAlive < 100*time.Millisecond) {
 		return usagef("--keepalive %v: want a duration of at least 100ms", cfg.KeepAlive)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -35,6 +36,73 @@ func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
 		}
 	}
 	return p, nil
+}
+
+// atRestPassphrase is the passphrase init encrypts the key in the home with: the first
+// line of file when given, else asked on a terminal (Enter for none), else none.
+func (c *call) atRestPassphrase(file string) ([]byte, error) {
+	if file != "" {
+		return readPassphraseFile(file)
+	}
+	if c.env.ReadPassword == nil || c.env.IsTerminal == nil || !c.env.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, nil
+	}
+	p, err := c.env.ReadPassword("Passphrase to encrypt your key on this disk (Enter for none): ")
+	if err != nil || len(p) == 0 {
+		return nil, err
+	}
+	again, err := c.env.ReadPassword("Again: ")
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	if !bytes.Equal(p, again) {
+		return nil, errors.New("the two passphrases differ")
+	}
+	return p, nil
+}
+
+// unlockPassphrase is the passphrase of a key encrypted at rest, for the daemon: the
+// first line of file when given, else asked on a terminal. Never from the environment
+// or the command line, where other local users can read it.
+func (c *call) unlockPassphrase(file string) ([]byte, error) {
+	if file != "" {
+		return readPassphraseFile(file)
+	}
+	if c.env.ReadPassword == nil || c.env.IsTerminal == nil || !c.env.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, errors.New("the identity key is encrypted: give its passphrase with --passphrase-file FILE (mode 0600), or start the daemon in a terminal")
+	}
+	p, err := c.env.ReadPassword("Passphrase of your key: ")
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	return p, nil
+}
+
+// readPassphraseFile reads the first line of a passphrase file that only its owner can
+// read.
+func readPassphraseFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("passphrase file %s can be read by other users (mode %v): chmod 600 it", path, st.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) == 0 {
+		return nil, fmt.Errorf("passphrase file %s: the first line is empty", path)
+	}
+	return line, nil
 }
 
 // workFactor lets tests lower scrypt's cost (KITH_SCRYPT_WORK_FACTOR); 0 means age's default.
