@@ -248,7 +248,7 @@ func runRecover(ctx context.Context, c *call) error {
 			case msg.GetError() != "":
 				fmt.Fprintf(c.env.Stdout, "%s: could not help: %s\n", msg.GetFriendId(), msg.GetError())
 			case msg.GetKitCreatedUnixMs() != 0:
-				fmt.Fprintf(c.env.Stdout, "%s: recovery kit of %s with %d friend(s)\n", msg.GetFriendId(), kitTime(msg.GetKitCreatedUnixMs()), msg.GetFriends())
+				fmt.Fprintf(c.env.Stdout, "%s: recovery kit with %d friend(s), made %s\n", msg.GetFriendId(), msg.GetFriends(), kitTime(msg.GetKitCreatedUnixMs()))
 			default:
 				fmt.Fprintf(c.env.Stdout, "%s: %d post(s) back, signatures verified\n", msg.GetFriendId(), msg.GetPosts())
 			}
