@@ -37,6 +37,16 @@ func (s *Store) touchKitLocked(tx *bolt.Tx) error {
 	return meta.Put([]byte("kitrev"), u64(uint64(rev)))
 }
 
+// KitRevision returns the revision of what the recovery kit holds (OwnKit's Created).
+func (s *Store) KitRevision() (time.Time, error) {
+	var rev int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rev = int64(getU64(tx.Bucket(bMeta).Get([]byte("kitrev"))))
+		return nil
+	})
+	return time.UnixMilli(rev), err
+}
+
 // KitChanged returns a channel closed at the next change of what the recovery kit holds.
 func (s *Store) KitChanged() <-chan struct{} {
 	s.mu.Lock()

@@ -33,14 +33,18 @@ func NewOwnKit(st *store.Store) *OwnKit { return &OwnKit{st: st} }
 
 // Envelope returns the signed, encrypted kit of the store's current revision.
 func (o *OwnKit) Envelope() (*signedv1.Envelope, time.Time, error) {
-	kit, err := o.st.OwnKit()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	rev, err := o.st.KitRevision()
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.env != nil && o.rev.Equal(kit.Created) {
-		return o.env, o.rev, nil
+	if o.env != nil && o.rev.Equal(rev) {
+		return o.env, o.rev, nil // reading every post's audience again is for a change
+	}
+	kit, err := o.st.OwnKit()
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	k, err := o.st.Key()
 	if err != nil {
