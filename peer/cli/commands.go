@@ -119,9 +119,12 @@ Restores a home made by 'kith export' into an empty --home. A wrong passphrase, 
 corrupted or truncated file, is refused and nothing is written.`},
 		{name: "recover", args: "[--from ID --addr HOST:PORT]", summary: "get my posts and friends back from friends", run: runRecover, help: `
 After a lost disk, with the key restored ('kith init --key FILE') and the daemon running:
-fetches your recovery kit (your friend list) from one friend, then pulls back every post
-of yours that each friend holds, verifying every signature. Reports what came back from
-whom.
+asks one friend, then every friend your recovery kit lists, for their copy of the kit
+(your friends, groups and who may see each post), keeps the newest, then pulls back
+every post of yours that each friend holds, verifying every signature; each post gets
+back the audience it had (one whose audience is unknown is kept for you alone). Reports
+which kit it used (date, from whom), what came back from whom, and names the posts that
+could not come back (posts for you alone, which no friend holds).
 
   --from ID         the friend to ask first
   --addr HOST:PORT  where that friend's node listens`},

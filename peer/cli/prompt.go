@@ -27,15 +27,21 @@ func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
 		return nil, errors.New("empty passphrase")
 	}
 	if confirm {
-		again, err := c.env.ReadPassword("Again: ")
-		if err != nil {
-			return nil, fmt.Errorf("read passphrase: %w", err)
-		}
-		if !bytes.Equal(p, again) {
-			return nil, errors.New("the two passphrases differ")
-		}
+		return p, c.confirm(p)
 	}
 	return p, nil
+}
+
+// confirm asks for a new passphrase again and checks that both agree.
+func (c *call) confirm(p []byte) error {
+	again, err := c.env.ReadPassword("Again: ")
+	if err != nil {
+		return fmt.Errorf("read passphrase: %w", err)
+	}
+	if !bytes.Equal(p, again) {
+		return errors.New("the two passphrases differ")
+	}
+	return nil
 }
 
 // atRestPassphrase is the passphrase init encrypts the key in the home with: the first
@@ -51,14 +57,7 @@ func (c *call) atRestPassphrase(file string) ([]byte, error) {
 	if err != nil || len(p) == 0 {
 		return nil, err
 	}
-	again, err := c.env.ReadPassword("Again: ")
-	if err != nil {
-		return nil, fmt.Errorf("read passphrase: %w", err)
-	}
-	if !bytes.Equal(p, again) {
-		return nil, errors.New("the two passphrases differ")
-	}
-	return p, nil
+	return p, c.confirm(p)
 }
 
 // unlockPassphrase is the passphrase of a key encrypted at rest, for the daemon: the
