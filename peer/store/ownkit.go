@@ -180,6 +180,13 @@ func (s *Store) RestoreKit(kit recovery.Kit, helper identity.PublicKey, helperAd
 				return err
 			}
 		}
+		// The kit made now must be newer than the one restored, even when this machine's
+		// clock is behind the lost one's: friends keep only a newer kit.
+		if prev := int64(getU64(meta.Get([]byte("kitrev")))); kit.Created.UnixMilli() > prev {
+			if err := meta.Put([]byte("kitrev"), u64(uint64(kit.Created.UnixMilli()))); err != nil {
+				return err
+			}
+		}
 		return s.touchKitLocked(tx)
 	})
 }
