@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/daemon"
 	"github.com/kithnet/kith/peer/feed"
@@ -21,6 +23,8 @@ import (
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/syncer"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -245,4 +249,41 @@ func TestKitPushedOnChange(t *testing.T) {
 	waitFor(t, "the kit pushed after a post for the author alone", func() bool {
 		return slices.ContainsFunc(held().Posts, func(p recovery.Post) bool { return p.ID == id })
 	})
+}
+
+// Only a friend may push a kit, and only its own: a stranger is refused, a friend pushing
+// someone else's kit is refused, and neither changes what the holder keeps.
+func TestPushRecoveryKitRefusals(t *testing.T) {
+	holder, friend, stranger := newPeer(t, "holder"), newPeer(t, "friend"), newPeer(t, "stranger")
+	befriend(t, holder, friend)
+	seal := func(p *peer) *signedv1.Envelope {
+		env, err := recovery.Seal(p.key, recovery.Kit{Name: p.name, Created: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		from *peer
+		kit  *signedv1.Envelope
+		want codes.Code
+	}{
+		{"a stranger's own kit", stranger, seal(stranger), codes.PermissionDenied},
+		{"a friend pushing a stranger's kit", friend, seal(stranger), codes.InvalidArgument},
+		{"a friend pushing nothing", friend, nil, codes.InvalidArgument},
+		{"a friend's own kit", friend, seal(friend), codes.OK},
+	} {
+		_, err := tc.from.client(t, holder).PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: tc.kit})
+		if got := status.Code(err); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := holder.st.Kit(stranger.pub()); err == nil {
+		t.Error("the holder keeps a stranger's kit")
+	}
+	if _, err := holder.st.Kit(friend.pub()); err != nil {
+		t.Errorf("the holder did not keep its friend's own kit: %v", err)
+	}
 }
