@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/kithnet/kith/peer/backup"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
@@ -242,15 +243,44 @@ func runRecover(ctx context.Context, c *call) error {
 			}
 			switch {
 			case msg.GetDone():
-				fmt.Fprintf(c.env.Stdout, "recovered %d post(s) and %d friend(s)\n", msg.GetPosts(), msg.GetFriends())
+				printRecovered(c.env.Stdout, msg)
 				return nil
 			case msg.GetError() != "":
 				fmt.Fprintf(c.env.Stdout, "%s: could not help: %s\n", msg.GetFriendId(), msg.GetError())
-			case msg.GetFriends() > 0:
-				fmt.Fprintf(c.env.Stdout, "%s: recovery kit with %d friend(s)\n", msg.GetFriendId(), msg.GetFriends())
+			case msg.GetKitCreatedUnixMs() != 0:
+				fmt.Fprintf(c.env.Stdout, "%s: recovery kit with %d friend(s), made %s\n", msg.GetFriendId(), msg.GetFriends(), kitTime(msg.GetKitCreatedUnixMs()))
 			default:
 				fmt.Fprintf(c.env.Stdout, "%s: %d post(s) back, signatures verified\n", msg.GetFriendId(), msg.GetPosts())
 			}
 		}
 	})
 }
+
+// printRecovered says what recovery did: the kit it used, the totals, the posts whose
+// audience was not known (kept for the person alone), and the posts that did not come
+// back, each named.
+func printRecovered(w io.Writer, msg *localv1.RecoverResponse) {
+	if msg.GetKitFrom() != "" {
+		fmt.Fprintf(w, "used the recovery kit of %s from %s (the newest of %d copies)\n",
+			kitTime(msg.GetKitCreatedUnixMs()), msg.GetKitFrom(), msg.GetKitsSeen())
+	} else {
+		fmt.Fprintln(w, "no friend keeps a recovery kit of yours: friends, groups and audiences could not come back")
+	}
+	fmt.Fprintf(w, "recovered %d post(s) and %d friend(s)\n", msg.GetPosts(), msg.GetFriends())
+	if n := msg.GetNarrowed(); n > 0 {
+		fmt.Fprintf(w, "%d post(s) whose audience is unknown are kept for you alone, as if posted --to me\n", n)
+	}
+	if lost := msg.GetLost(); len(lost) > 0 {
+		fmt.Fprintf(w, "%d post(s) could not come back: no friend holds them\n", len(lost))
+		for _, p := range lost {
+			fmt.Fprintf(w, "  %s  %s  to %s", p.GetId(), kitTime(p.GetCreatedUnixMs()), p.GetAudience())
+			if p.GetSummary() != "" {
+				fmt.Fprintf(w, "  %q", p.GetSummary())
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// kitTime formats a kit's or a post's Unix millisecond time for a person.
+func kitTime(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05 UTC") }

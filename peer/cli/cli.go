@@ -86,6 +86,9 @@ type DaemonConfig struct {
 	KeepAlive time.Duration
 	// NoFollow turns off the connections kept open to friends: only `kith sync` pulls.
 	NoFollow bool
+	// Passphrase returns the passphrase of an identity key encrypted at rest (from
+	// --passphrase-file or the terminal); asked only when the key is encrypted.
+	Passphrase func() ([]byte, error)
 }
 
 // InitConfig is what `kith init` was asked for.
@@ -98,6 +101,10 @@ type InitConfig struct {
 	KeyFile string
 	// Passphrase returns the key backup's passphrase, asked only if the file is encrypted.
 	Passphrase func() ([]byte, error)
+	// AtRest returns the passphrase that encrypts the key in the home; empty for none.
+	AtRest func() ([]byte, error)
+	// ScryptWorkFactor is the cost of AtRest's encryption; 0 is the default.
+	ScryptWorkFactor int
 }
 
 // errNoHome means neither --home, KITH_HOME nor HOME says where the home is.

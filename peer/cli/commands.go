@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kithnet/kith/peer/backup"
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/ui"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
@@ -23,10 +24,14 @@ const MaxAttachment = 1 << 30
 
 func commands() []*command {
 	return []*command{
-		{name: "init", args: "[--name NAME] [--key FILE]", summary: "make a new identity, or restore one from a key backup", run: runInit, help: `
+		{name: "init", args: "[--name NAME] [--key FILE] [--passphrase-file FILE]", summary: "make a new identity, or restore one from a key backup", run: runInit, help: `
 Creates the home directory and your identity: a new key, or the one in FILE (a backup
 made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
-Refuses to touch a home that already has an identity.`},
+Refuses to touch a home that already has an identity.
+
+In a terminal, init offers to encrypt the key on this disk with a passphrase (Enter for
+none); --passphrase-file FILE (mode 0600, first line) does so without asking. The
+daemon then needs that passphrase to start. Back up the key with 'kith key export'.`},
 		{name: "id", summary: "print my ID", run: runID, help: `
 Prints your ID: the 52-character public key your friends add with 'kith friend add'.
 Works with or without the daemon running.`},
@@ -54,6 +59,9 @@ home directory. Only one daemon may run per home.
                        header is never used
   --batch N            changes per pull step (default: what the friend's node offers)
   --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr
+  --passphrase-file FILE
+                       the passphrase of a key encrypted at init (mode 0600, first line);
+                       without it the daemon asks on the terminal
   --ui ADDR|off        the web app ('kith ui' opens it); default 127.0.0.1:4701. Beyond
                        loopback it needs --ui-tls-cert, --ui-tls-key and $KITH_UI_PASSWORD`},
 		{name: "ui", summary: "open the web app (prints a one-time login link)", run: runUI, help: `
@@ -119,9 +127,12 @@ Restores a home made by 'kith export' into an empty --home. A wrong passphrase, 
 corrupted or truncated file, is refused and nothing is written.`},
 		{name: "recover", args: "[--from ID --addr HOST:PORT]", summary: "get my posts and friends back from friends", run: runRecover, help: `
 After a lost disk, with the key restored ('kith init --key FILE') and the daemon running:
-fetches your recovery kit (your friend list) from one friend, then pulls back every post
-of yours that each friend holds, verifying every signature. Reports what came back from
-whom.
+asks one friend, then every friend your recovery kit lists, for their copy of the kit
+(your friends, groups and who may see each post), keeps the newest, then pulls back
+every post of yours that each friend holds, verifying every signature; each post gets
+back the audience it had (one whose audience is unknown is kept for you alone). Reports
+which kit it used (date, from whom), what came back from whom, and names the posts that
+could not come back (posts for you alone, which no friend holds).
 
   --from ID         the friend to ask first
   --addr HOST:PORT  where that friend's node listens`},
@@ -171,19 +182,32 @@ func runInit(ctx context.Context, c *call) error {
 	fs := newFlags("init")
 	name := fs.String("name", "", "")
 	key := fs.String("key", "", "")
+	passFile := fs.String("passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
 	if c.env.Init == nil {
 		return errors.New("init is not available in this build")
 	}
-	cfg := InitConfig{Home: c.home, Name: *name, KeyFile: *key,
-		Passphrase: func() ([]byte, error) { return c.passphrase("Passphrase of the key backup: ", false) }}
+	encrypted := false
+	cfg := InitConfig{Home: c.home, Name: *name, KeyFile: *key, ScryptWorkFactor: backup.WorkFactor(),
+		Passphrase: func() ([]byte, error) { return c.passphrase("Passphrase of the key backup: ", false) },
+		AtRest: func() ([]byte, error) {
+			p, err := c.atRestPassphrase(*passFile)
+			encrypted = len(p) > 0
+			return p, err
+		}}
 	id, err := c.env.Init(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.env.Stdout, id)
+	if encrypted {
+		fmt.Fprintf(c.env.Stderr, "kith: your key is encrypted on this disk; the daemon asks for its passphrase (or reads --passphrase-file)\n")
+	} else {
+		fmt.Fprintf(c.env.Stderr, "kith: your key is stored unencrypted in %s (protect it with 'kith init --passphrase-file FILE', or run init in a terminal)\n", c.home)
+	}
+	fmt.Fprintf(c.env.Stderr, "kith: back up your key with 'kith --home %s key export --out FILE' once the daemon runs, and keep FILE off this machine\n", c.home)
 	fmt.Fprintf(c.env.Stderr, "kith: identity ready in %s; start your node with 'kith --home %s daemon'\n", c.home, c.home)
 	return nil
 }
@@ -234,9 +258,11 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.UITLSKey, "ui-tls-key", "", "")
 	fs.DurationVar(&cfg.KeepAlive, "keepalive", 0, "")
 	follow := fs.Bool("follow", true, "")
+	passFile := fs.String("passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
+	cfg.Passphrase = func() ([]byte, error) { return c.unlockPassphrase(*passFile) }
 	if cfg.KeepAlive < 0 || (cfg.KeepAlive > 0 && cfg.KeepAlive < 100*time.Millisecond) {
 		return usagef("--keepalive %v: want a duration of at least 100ms", cfg.KeepAlive)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -41,15 +42,81 @@ func (c *call) readPassphrase(prompt string, confirm bool) ([]byte, error) {
 		return nil, errors.New("empty passphrase")
 	}
 	if confirm {
-		again, err := c.env.ReadPassword("Again: ")
-		if err != nil {
-			return nil, fmt.Errorf("read passphrase: %w", err)
-		}
-		if !bytes.Equal(p, again) {
-			return nil, errors.New("the two passphrases differ")
-		}
+		return p, c.confirm(p)
 	}
 	return p, nil
+}
+
+// confirm asks for a new passphrase again and checks that both agree.
+func (c *call) confirm(p []byte) error {
+	again, err := c.env.ReadPassword("Again: ")
+	if err != nil {
+		return fmt.Errorf("read passphrase: %w", err)
+	}
+	if !bytes.Equal(p, again) {
+		return errors.New("the two passphrases differ")
+	}
+	return nil
+}
+
+// atRestPassphrase is the passphrase init encrypts the key in the home with: the first
+// line of file when given, else asked on a terminal (Enter for none), else none.
+func (c *call) atRestPassphrase(file string) ([]byte, error) {
+	if file != "" {
+		return readPassphraseFile(file)
+	}
+	if c.env.ReadPassword == nil || c.env.IsTerminal == nil || !c.env.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, nil
+	}
+	p, err := c.env.ReadPassword("Passphrase to encrypt your key on this disk (Enter for none): ")
+	if err != nil || len(p) == 0 {
+		return nil, err
+	}
+	return p, c.confirm(p)
+}
+
+// unlockPassphrase is the passphrase of a key encrypted at rest, for the daemon: the
+// first line of file when given, else asked on a terminal. Never from the environment
+// or the command line, where other local users can read it.
+func (c *call) unlockPassphrase(file string) ([]byte, error) {
+	if file != "" {
+		return readPassphraseFile(file)
+	}
+	if c.env.ReadPassword == nil || c.env.IsTerminal == nil || !c.env.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, errors.New("the identity key is encrypted: give its passphrase with --passphrase-file FILE (mode 0600), or start the daemon in a terminal")
+	}
+	p, err := c.env.ReadPassword("Passphrase of your key: ")
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	return p, nil
+}
+
+// readPassphraseFile reads the first line of a passphrase file that only its owner can
+// read.
+func readPassphraseFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("passphrase file %s can be read by other users (mode %v): chmod 600 it", path, st.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) == 0 {
+		return nil, fmt.Errorf("passphrase file %s: the first line is empty", path)
+	}
+	return line, nil
 }
 
 // progress returns a meter of bytes (export, import).

@@ -55,6 +55,7 @@ type Node struct {
 	st     *store.Store
 	tr     *transport.Transport
 	srv    *grpc.Server
+	kit    *syncer.OwnKit
 	puller *syncer.Puller
 	log    *slog.Logger
 	wg     sync.WaitGroup
@@ -93,9 +94,10 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	srv := grpc.NewServer(serverOptions(isFriend)...)
-	syncv1.RegisterSyncServiceServer(srv, syncer.NewServer(cfg.Store, cfg.Logger))
+	ssrv := syncer.NewServer(cfg.Store, cfg.Logger)
+	syncv1.RegisterSyncServiceServer(srv, ssrv)
 	n := &Node{
-		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, log: cfg.Logger, wake: make(chan struct{}, 1),
+		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, kit: ssrv.Kit(), log: cfg.Logger, wake: make(chan struct{}, 1),
 		puller: syncer.NewPuller(syncer.PullerConfig{Store: cfg.Store, Logger: cfg.Logger, BatchSize: cfg.BatchSize, Progress: cfg.Progress}),
 	}
 	if cfg.Traversal != nil {
@@ -263,19 +265,66 @@ func (n *Node) SyncAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Recover asks one friend for every own post it holds, and for the own recovery kit it
-// keeps (nil when it keeps none).
-func (n *Node) Recover(ctx context.Context, f store.Friend) (int, *signedv1.Envelope, error) {
+// Recover asks one friend for every own post it holds.
+func (n *Node) Recover(ctx context.Context, f store.Friend) (store.Recovery, error) {
 	cc, err := n.client(ctx, f)
 	if err != nil {
-		return 0, nil, err
+		return store.Recovery{}, err
 	}
 	defer cc.Close()
 	key, err := n.st.Key()
 	if err != nil {
-		return 0, nil, err
+		return store.Recovery{}, err
 	}
 	return n.puller.Recover(ctx, syncv1.NewSyncServiceClient(cc), key.Public())
+}
+
+// RecoverKit asks one friend for the copy of the own recovery kit it keeps (nil when it
+// keeps none).
+func (n *Node) RecoverKit(ctx context.Context, f store.Friend) (*signedv1.Envelope, error) {
+	cc, err := n.client(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	defer cc.Close()
+	return n.puller.RecoverKit(ctx, syncv1.NewSyncServiceClient(cc))
+}
+
+// kitSettle is how long pushing waits after a change for more: a burst of posts or
+// friend changes goes out as one kit.
+const kitSettle = 200 * time.Millisecond
+
+// pushKits hands friend f, over c, this node's recovery kit now and again each time it
+// changes, until ctx ends: a friend connected when a friend was removed or a post's
+// audience changed holds the kit that says so, not an older one.
+func (n *Node) pushKits(ctx context.Context, c syncv1.SyncServiceClient, f store.Friend) {
+	var pushed time.Time
+	for {
+		changed := n.st.KitChanged()
+		env, rev, err := n.kit.Envelope()
+		switch {
+		case err != nil:
+			n.log.Warn("could not seal the recovery kit", "err", err)
+		case rev.After(pushed):
+			if _, err := c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: env}); err != nil {
+				if ctx.Err() == nil {
+					n.log.Warn("could not push the recovery kit", "friend", f.Key.ID(), "err", err)
+				}
+			} else {
+				pushed = rev
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(kitSettle):
+		}
+	}
 }
 
 // fetchKit keeps the friend's newest recovery kit; failing to is logged, never fatal.
@@ -377,6 +426,14 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 			}
 			c := syncv1.NewSyncServiceClient(cc)
 			n.fetchKit(wctx, c, f)
+			var kits sync.WaitGroup
+			defer kits.Wait()
+			defer cancel()
+			kits.Add(1)
+			go func() {
+				defer kits.Done()
+				n.pushKits(wctx, c, f)
+			}()
 			return n.puller.Watch(wctx, c, f.Key)
 		}()
 		if upgraded {

@@ -78,12 +78,12 @@ func TestRecoverOwnPosts(t *testing.T) {
 	f, _ := st.Friend(friend.pub())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, _, err := restored.node.Recover(ctx, f)
+	rec, err := restored.node.Recover(ctx, f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 5 || restored.count(t, author) != 5 {
-		t.Fatalf("recovered %d posts (holds %d), want 5 (4 posts and 1 tombstone)", n, restored.count(t, author))
+	if n := rec.Stored; n != 5 || restored.count(t, author) != 5 {
+		t.Fatalf("recovered %d posts (holds %d), want 5 (4 posts and 1 tombstone)", rec.Stored, restored.count(t, author))
 	}
 	if ok, _ := st.HasBlob(photo.Sha256); !ok {
 		t.Fatal("the photo did not come back with its post")
@@ -95,8 +95,8 @@ func TestRecoverOwnPosts(t *testing.T) {
 		t.Fatal("the tombstone did not come back as a tombstone")
 	}
 	// A repeat brings nothing new.
-	if n, _, err := restored.node.Recover(ctx, f); err != nil || n != 0 {
-		t.Fatalf("repeated recovery: %d new, %v; want 0", n, err)
+	if rec, err := restored.node.Recover(ctx, f); err != nil || rec.Stored != 0 {
+		t.Fatalf("repeated recovery: %d new, %v; want 0", rec.Stored, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -13,74 +14,136 @@ import (
 	"github.com/kithnet/kith/shared/identity"
 )
 
-// Recover brings a person back after a lost disk: it asks one friend (from_id at address,
-// or each known friend in turn) for the person's recovery kit and own posts, restores the
-// friend list from the kit, then asks every friend in it for the person's posts. Every
-// post is verified against the person's own key before it is stored.
+// kitChoice is the newest copy of the own recovery kit found so far.
+type kitChoice struct {
+	kit  *recovery.Kit
+	from store.Friend
+	seen int
+}
+
+// Recover brings a person back after a lost disk. It asks the friend named in req (or
+// each known friend) for their copy of the person's recovery kit, then every friend
+// that copy lists, and so on while a newer copy turns up: the newest signed kit wins, so
+// a friend removed before it was made is not brought back by an older copy. It restores
+// friends, groups and post audiences from that kit, then asks every friend in it (and
+// the named helpers) for the person's posts, verifying each signature; each post gets
+// the audience the kit names, or, failing closed, the person alone. The last message
+// names the kit used and the posts that did not come back.
 func (l *Local) Recover(req *localv1.RecoverRequest, stream localv1.LocalService_RecoverServer) error {
 	ctx := stream.Context()
 	key, err := l.st.Key()
 	if err != nil {
 		return grpcError(err)
 	}
-	first, err := l.firstHelpers(req)
+	helpers, err := l.firstHelpers(req)
 	if err != nil {
 		return err
 	}
-	var kit *recovery.Kit
+	best, err := l.newestKit(ctx, key, helpers, stream)
+	if err != nil {
+		return err
+	}
+	if best.kit != nil {
+		if err := l.st.RestoreKit(*best.kit, best.from.Key, best.from.Addr); err != nil {
+			return grpcError(err)
+		}
+		l.node.Wake()
+	}
+	var total store.Recovery
 	asked := map[identity.PublicKey]bool{}
-	total := 0
-	for _, f := range first {
+	ask := func(f store.Friend) error {
+		if asked[f.Key] || !l.node.reachable(f) {
+			return nil
+		}
 		asked[f.Key] = true
-		n, env, err := l.node.Recover(ctx, f)
-		msg := &localv1.RecoverResponse{FriendId: string(f.Key.ID()), Posts: uint32(n)}
+		n, err := l.node.Recover(ctx, f)
+		total.Stored += n.Stored
+		total.Narrowed += n.Narrowed
+		msg := &localv1.RecoverResponse{FriendId: string(f.Key.ID()), Posts: uint32(n.Stored)}
 		if err != nil {
 			msg.Error = err.Error()
-			if serr := stream.Send(msg); serr != nil {
-				return serr
-			}
+		}
+		return stream.Send(msg)
+	}
+	for _, f := range helpers {
+		if err := ask(f); err != nil {
+			return err
+		}
+	}
+	friends, err := l.st.Friends()
+	if err != nil {
+		return grpcError(err)
+	}
+	for _, f := range friends {
+		if err := ask(f); err != nil {
+			return err
+		}
+	}
+	return l.sendDone(stream, best, total, len(friends))
+}
+
+// newestKit collects the copies of the person's kit that friends keep: the helpers
+// first, then every friend listed in the newest copy so far, until no newer one turns up.
+// Each copy is verified and opened with the person's key; one that does not is reported
+// and ignored.
+func (l *Local) newestKit(ctx context.Context, key *identity.Key, helpers []store.Friend, stream localv1.LocalService_RecoverServer) (kitChoice, error) {
+	var best kitChoice
+	asked := map[identity.PublicKey]bool{}
+	queue := append([]store.Friend(nil), helpers...)
+	for len(queue) > 0 {
+		f := queue[0]
+		queue = queue[1:]
+		if asked[f.Key] || !l.node.reachable(f) {
 			continue
 		}
-		total += n
-		if env != nil && kit == nil {
-			k, err := recovery.Open(env, key)
+		asked[f.Key] = true
+		msg := &localv1.RecoverResponse{FriendId: string(f.Key.ID())}
+		env, err := l.node.RecoverKit(ctx, f)
+		var k recovery.Kit
+		if err == nil && env != nil {
+			k, err = recovery.Open(env, key)
 			if err != nil {
-				msg.Error = fmt.Sprintf("its recovery kit was rejected: %v", err)
-			} else {
-				kit = &k
-				msg.Friends = uint32(len(k.Friends))
-				if err := l.restoreFriends(k, f); err != nil {
-					return grpcError(err)
+				err = fmt.Errorf("its copy of the recovery kit was rejected: %w", err)
+			}
+		}
+		switch {
+		case err != nil:
+			msg.Error = err.Error()
+		case env == nil:
+			msg.Error = "it keeps no recovery kit of yours"
+		default:
+			best.seen++
+			msg.Friends, msg.KitCreatedUnixMs = uint32(len(k.Friends)), k.Created.UnixMilli()
+			if best.kit == nil || k.Created.After(best.kit.Created) {
+				best.kit, best.from = &k, f
+				for _, kf := range k.Friends {
+					queue = append(queue, store.Friend{Key: kf.Key, Name: kf.Name, Addr: kf.Addr, Groups: kf.Groups})
 				}
 			}
 		}
-		if serr := stream.Send(msg); serr != nil {
-			return serr
-		}
-		if kit != nil {
-			break
+		if err := stream.Send(msg); err != nil {
+			return best, err
 		}
 	}
-	if kit != nil {
-		for _, kf := range kit.Friends {
-			if asked[kf.Key] {
-				continue
-			}
-			asked[kf.Key] = true
-			f := store.Friend{Key: kf.Key, Name: kf.Name, Addr: kf.Addr, Groups: kf.Groups}
-			n, _, err := l.node.Recover(ctx, f)
-			msg := &localv1.RecoverResponse{FriendId: string(kf.Key.ID()), Posts: uint32(n)}
-			if err != nil {
-				msg.Error = err.Error()
-			}
-			total += n
-			if err := stream.Send(msg); err != nil {
-				return err
-			}
-		}
+	return best, nil
+}
+
+// sendDone sends the totals, the kit used and the posts that did not come back.
+func (l *Local) sendDone(stream localv1.LocalService_RecoverServer, best kitChoice, total store.Recovery, friends int) error {
+	done := &localv1.RecoverResponse{Done: true, Posts: uint32(total.Stored), Friends: uint32(friends),
+		Narrowed: uint32(total.Narrowed), KitsSeen: uint32(best.seen)}
+	if best.kit != nil {
+		done.KitFrom, done.KitCreatedUnixMs = string(best.from.Key.ID()), best.kit.Created.UnixMilli()
 	}
-	friends, _ := l.st.Friends()
-	return stream.Send(&localv1.RecoverResponse{Done: true, Posts: uint32(total), Friends: uint32(len(friends))})
+	lost, err := l.st.LostPosts()
+	if err != nil {
+		return grpcError(err)
+	}
+	for _, p := range lost {
+		done.Lost = append(done.Lost, &localv1.LostPost{Id: p.ID.String(), CreatedUnixMs: p.Created.UnixMilli(),
+			Audience: p.Audience.String(), Summary: p.Summary})
+	}
+	return stream.Send(done)
 }
 
 // firstHelpers is whom to ask for the kit: the friend named in req, else known friends.
@@ -98,7 +161,7 @@ func (l *Local) firstHelpers(req *localv1.RecoverRequest) ([]store.Friend, error
 		if req.GetAddress() != "" {
 			f.Addr = req.GetAddress()
 		}
-		if f.Addr == "" {
+		if f.Addr == "" && l.node.trav == nil {
 			return nil, status.Error(codes.InvalidArgument, "say where that friend is: --addr HOST:PORT")
 		}
 		return []store.Friend{f}, nil
@@ -111,35 +174,4 @@ func (l *Local) firstHelpers(req *localv1.RecoverRequest) ([]store.Friend, error
 		return nil, status.Error(codes.InvalidArgument, "no friends known yet: name one to ask with --from ID --addr HOST:PORT")
 	}
 	return fs, nil
-}
-
-// restoreFriends adds the kit's friends (and the helper, who is a friend by definition)
-// without overwriting entries the person has made since.
-func (l *Local) restoreFriends(k recovery.Kit, helper store.Friend) error {
-	if k.Name != "" {
-		if cur, _ := l.st.Name(); cur == "" {
-			if err := l.st.SetName(k.Name); err != nil {
-				return err
-			}
-		}
-	}
-	for _, kf := range k.Friends {
-		f := store.Friend{Key: kf.Key, Name: kf.Name, Addr: kf.Addr, Groups: kf.Groups}
-		if kf.Key == helper.Key && helper.Addr != "" {
-			f.Addr = helper.Addr // the address that just worked beats the one in the kit
-		}
-		if _, err := l.st.Friend(kf.Key); err == nil {
-			continue
-		}
-		for _, g := range f.Groups {
-			if err := l.st.AddGroup(g); err != nil {
-				return err
-			}
-		}
-		if err := l.st.PutFriend(f); err != nil {
-			return err
-		}
-	}
-	l.node.Wake()
-	return nil
 }

@@ -55,6 +55,9 @@ type RunConfig struct {
 	NoFollow bool
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
+	// Passphrase returns the passphrase of an identity key encrypted at rest; it is asked
+	// only when the key is encrypted.
+	Passphrase func() ([]byte, error)
 }
 
 // Run runs a node on a home until ctx ends: the sync service on UDP, the local API on
@@ -75,6 +78,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return err
 	}
 	defer st.Close()
+	if err := unlock(st, cfg); err != nil {
+		return err
+	}
 	key, err := st.Key()
 	if errors.Is(err, store.ErrNoIdentity) {
 		return fmt.Errorf("no identity in %s yet: run 'kith --home %s init' first", cfg.Home, cfg.Home)
@@ -181,6 +187,28 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	return nil
 }
 
+// unlock decrypts an identity key encrypted at rest with the passphrase cfg gives.
+func unlock(st *store.Store, cfg RunConfig) error {
+	enc, err := st.KeyEncrypted()
+	if err != nil || !enc {
+		return err
+	}
+	if cfg.Passphrase == nil {
+		return fmt.Errorf("the identity key in %s is encrypted and no passphrase was given", cfg.Home)
+	}
+	pass, err := cfg.Passphrase()
+	if err != nil {
+		return err
+	}
+	if err := st.Unlock(pass); err != nil {
+		if errors.Is(err, identity.ErrWrongPassphrase) {
+			return fmt.Errorf("wrong passphrase for the identity key in %s; nothing was changed", cfg.Home)
+		}
+		return err
+	}
+	return nil
+}
+
 // InitConfig is what `kith init` was asked for.
 type InitConfig struct {
 	// Home is the home directory to create.
@@ -191,6 +219,10 @@ type InitConfig struct {
 	KeyFile string
 	// Passphrase is asked only when KeyFile is encrypted.
 	Passphrase func() ([]byte, error)
+	// AtRest, when set, returns the passphrase that encrypts the key in the home (empty:
+	// stored plain). ScryptWorkFactor is its cost; 0 is the default.
+	AtRest           func() ([]byte, error)
+	ScryptWorkFactor int
 }
 
 // Init creates a home with a new identity, or one restored from a key backup, and
@@ -217,11 +249,25 @@ func Init(cfg InitConfig) (identity.ID, error) {
 		return "", err
 	}
 	defer st.Close()
-	if err := st.Init(k, cfg.Name); err != nil {
-		if errors.Is(err, store.ErrHasIdentity) {
-			old, _ := st.Key()
-			return "", fmt.Errorf("%s already has an identity (%s); use another --home", cfg.Home, old.ID())
+	if old, err := st.Self(); err == nil {
+		return "", fmt.Errorf("%s already has an identity (%s); use another --home", cfg.Home, old.ID())
+	}
+	var atRest []byte
+	if cfg.AtRest != nil {
+		if atRest, err = cfg.AtRest(); err != nil {
+			return "", err
 		}
+	}
+	if len(atRest) > 0 {
+		err = st.InitEncrypted(k, cfg.Name, identity.KeyFileOptions{Passphrase: atRest, ScryptWorkFactor: cfg.ScryptWorkFactor})
+	} else {
+		err = st.Init(k, cfg.Name)
+	}
+	if errors.Is(err, store.ErrHasIdentity) {
+		old, _ := st.Self()
+		return "", fmt.Errorf("%s already has an identity (%s); use another --home", cfg.Home, old.ID())
+	}
+	if err != nil {
 		return "", err
 	}
 	return k.ID(), nil
@@ -244,7 +290,7 @@ func LocalID(home string) (identity.ID, error) {
 		return "", err
 	}
 	defer st.Close()
-	k, err := st.Key()
+	k, err := st.Self()
 	if errors.Is(err, store.ErrNoIdentity) {
 		return "", fmt.Errorf("no identity in %s yet: run 'kith --home %s init'", home, home)
 	}

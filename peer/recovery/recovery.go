@@ -1,6 +1,7 @@
-// Package recovery seals and opens recovery kits: a person's friend list, encrypted to
-// their own key and signed by it, that each of their friends keeps. With only their key,
-// a person who lost everything gets the kit back from any friend and so finds the others.
+// Package recovery seals and opens recovery kits: a person's friend list, groups and the
+// audience of every own post, encrypted to their own key and signed by it, that each of
+// their friends keeps. With only their key, a person who lost everything gets the kit
+// back from any friend, finds the others, and gives every post back its own audience.
 package recovery
 
 import (
@@ -16,6 +17,9 @@ import (
 	"golang.org/x/crypto/ssh"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kithnet/kith/peer/feed"
+	"github.com/kithnet/kith/peer/post"
+
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -28,10 +32,22 @@ var (
 	ErrNotOwner = errors.New("recovery kit belongs to someone else")
 	// ErrUnreadable means a kit verifies but does not decrypt with the owner's key.
 	ErrUnreadable = errors.New("recovery kit does not decrypt with this key")
+	// ErrVersion means a kit is of a format this kith does not read.
+	ErrVersion = errors.New("recovery kit of an unknown format")
+	// ErrTooLarge means a kit's contents exceed MaxContents.
+	ErrTooLarge = errors.New("recovery kit too large")
 )
 
-// maxContents bounds a kit's plaintext: a few thousand friends fit easily.
-const maxContents = 1 << 20
+// Version is the kit format Seal writes and Open reads.
+const Version = 2
+
+// MaxContents bounds a kit's padded plaintext, under gRPC's 4 MiB message limit: about
+// 60,000 posts with their audiences, or a few thousand friends.
+const MaxContents = 3 << 20
+
+// minPadded is the smallest size class: a kit of a few friends and posts looks like
+// any other small kit.
+const minPadded = 4 << 10
 
 // Friend is one friend in a kit.
 type Friend struct {
@@ -41,23 +57,37 @@ type Friend struct {
 	Groups []string
 }
 
-// Kit is what a person needs to find their friends again.
+// Post is what a kit keeps about one own post: who may see it, who ever saw it.
+type Post struct {
+	ID       post.ID
+	Audience feed.Audience
+	Shared   feed.Shared
+	Created  time.Time
+	// Summary is the start of the text of a post for the owner alone (no friend holds
+	// it), so that recovery can name it; empty otherwise.
+	Summary string
+}
+
+// Kit is what a person needs to find their friends again and give every post back its
+// audience.
 type Kit struct {
 	// Name is the person's display name.
 	Name string
 	// Friends are the person's friends.
 	Friends []Friend
-	// Created is when the kit was sealed; a holder keeps the newest.
+	// Groups are every group, empty ones too.
+	Groups []string
+	// Posts are the own posts' audiences.
+	Posts []Post
+	// Created is when what the kit holds last changed; a holder keeps the newest.
 	Created time.Time
+	// LastSeq is the owner's changes-feed sequence number when the kit was made.
+	LastSeq uint64
 }
 
 // Seal encrypts kit to k's own key and signs it with k.
 func Seal(k *identity.Key, kit Kit) (*signedv1.Envelope, error) {
-	contents := &syncv1.RecoveryKitContents{Name: kit.Name}
-	for _, f := range kit.Friends {
-		contents.Friends = append(contents.Friends, &syncv1.KitFriend{Key: f.Key.Bytes(), Name: f.Name, Address: f.Addr, Groups: f.Groups})
-	}
-	plain, err := proto.Marshal(contents)
+	plain, err := marshalContents(kit)
 	if err != nil {
 		return nil, fmt.Errorf("seal recovery kit: %w", err)
 	}
@@ -81,7 +111,65 @@ func Seal(k *identity.Key, kit Kit) (*signedv1.Envelope, error) {
 		return nil, fmt.Errorf("seal recovery kit: %w", err)
 	}
 	return signed.Seal(k, identity.ContextRecoveryKit, &syncv1.RecoveryKit{
-		Owner: k.Public().Bytes(), CreatedUnixMs: kit.Created.UnixMilli(), Ciphertext: ct.Bytes()})
+		Owner: k.Public().Bytes(), CreatedUnixMs: kit.Created.UnixMilli(), Ciphertext: ct.Bytes(), Version: Version})
+}
+
+// marshalContents encodes kit and pads it to its size class (a power of two from 4 KiB
+// to 1 MiB, then a multiple of 256 KiB), so the ciphertext's size says little.
+func marshalContents(kit Kit) ([]byte, error) {
+	contents := &syncv1.RecoveryKitContents{Name: kit.Name, Groups: kit.Groups, LastSeq: kit.LastSeq}
+	for _, f := range kit.Friends {
+		contents.Friends = append(contents.Friends, &syncv1.KitFriend{Key: f.Key.Bytes(), Name: f.Name, Address: f.Addr, Groups: f.Groups})
+	}
+	for _, p := range kit.Posts {
+		kp := &syncv1.KitPost{Id: p.ID[:], Me: p.Audience.Me, Friends: p.Audience.Friends, Public: p.Audience.Public,
+			Groups: p.Audience.Groups, SharedPublic: p.Shared.Public, CreatedUnixMs: p.Created.UnixMilli(), Summary: p.Summary}
+		for _, id := range p.Audience.People {
+			k, err := identity.ParseID(string(id))
+			if err != nil {
+				return nil, fmt.Errorf("post %s: audience: %w", p.ID, err)
+			}
+			kp.People = append(kp.People, k.Bytes())
+		}
+		for _, id := range p.Shared.People {
+			k, err := identity.ParseID(string(id))
+			if err != nil {
+				return nil, fmt.Errorf("post %s: shared: %w", p.ID, err)
+			}
+			kp.SharedPeople = append(kp.SharedPeople, k.Bytes())
+		}
+		contents.Posts = append(contents.Posts, kp)
+	}
+	plain, err := proto.Marshal(contents)
+	if err != nil {
+		return nil, err
+	}
+	// Padding is field 5, bytes: one tag byte, a varint length, the bytes.
+	target := sizeClass(len(plain) + 8)
+	if target > MaxContents {
+		return nil, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooLarge, len(plain), MaxContents)
+	}
+	contents.Padding = make([]byte, 0)
+	for pad := target - len(plain) - 2; pad >= 0; pad-- {
+		contents.Padding = make([]byte, pad)
+		if n := proto.Size(contents); n <= target {
+			break
+		}
+	}
+	return proto.Marshal(contents)
+}
+
+// sizeClass is the padded size for n bytes.
+func sizeClass(n int) int {
+	c := minPadded
+	for c < n && c < 1<<20 {
+		c *= 2
+	}
+	if c >= n {
+		return c
+	}
+	const step = 256 << 10
+	return (n + step - 1) / step * step
 }
 
 // Verify checks that env is a kit signed by owner, without reading it: what a holder does
@@ -93,6 +181,9 @@ func Verify(env *signedv1.Envelope, owner identity.PublicKey) (time.Time, *syncv
 	}
 	if err := signed.CheckKeyField(owner, rk.GetOwner()); err != nil {
 		return time.Time{}, nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
+	}
+	if rk.GetVersion() != Version {
+		return time.Time{}, nil, fmt.Errorf("%w: version %d, this kith reads %d", ErrVersion, rk.GetVersion(), Version)
 	}
 	return time.UnixMilli(rk.GetCreatedUnixMs()), &rk, nil
 }
@@ -111,15 +202,15 @@ func Open(env *signedv1.Envelope, k *identity.Key) (Kit, error) {
 	if err != nil {
 		return Kit{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
-	plain, err := io.ReadAll(io.LimitReader(r, maxContents+1))
-	if err != nil || len(plain) > maxContents {
+	plain, err := io.ReadAll(io.LimitReader(r, MaxContents+1))
+	if err != nil || len(plain) > MaxContents {
 		return Kit{}, fmt.Errorf("%w: damaged or too large", ErrUnreadable)
 	}
 	var contents syncv1.RecoveryKitContents
 	if err := proto.Unmarshal(plain, &contents); err != nil {
 		return Kit{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
-	kit := Kit{Name: contents.GetName(), Created: created}
+	kit := Kit{Name: contents.GetName(), Created: created, Groups: contents.GetGroups(), LastSeq: contents.GetLastSeq()}
 	for _, f := range contents.GetFriends() {
 		key, err := identity.PublicKeyFromBytes(f.GetKey())
 		if err != nil {
@@ -127,5 +218,38 @@ func Open(env *signedv1.Envelope, k *identity.Key) (Kit, error) {
 		}
 		kit.Friends = append(kit.Friends, Friend{Key: key, Name: f.GetName(), Addr: f.GetAddress(), Groups: f.GetGroups()})
 	}
+	for _, kp := range contents.GetPosts() {
+		p, err := openPost(kp)
+		if err != nil {
+			return Kit{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		}
+		kit.Posts = append(kit.Posts, p)
+	}
 	return kit, nil
+}
+
+// openPost decodes one post's entry of a kit.
+func openPost(kp *syncv1.KitPost) (Post, error) {
+	id, err := post.ParseID(kp.GetId())
+	if err != nil {
+		return Post{}, fmt.Errorf("post: %v", err)
+	}
+	p := Post{ID: id, Created: time.UnixMilli(kp.GetCreatedUnixMs()), Summary: kp.GetSummary(),
+		Audience: feed.Audience{Me: kp.GetMe(), Friends: kp.GetFriends(), Public: kp.GetPublic(), Groups: kp.GetGroups()},
+		Shared:   feed.Shared{Public: kp.GetSharedPublic()}}
+	for _, b := range kp.GetPeople() {
+		k, err := identity.PublicKeyFromBytes(b)
+		if err != nil {
+			return Post{}, fmt.Errorf("post %s: audience: %v", id, err)
+		}
+		p.Audience.People = append(p.Audience.People, k.ID())
+	}
+	for _, b := range kp.GetSharedPeople() {
+		k, err := identity.PublicKeyFromBytes(b)
+		if err != nil {
+			return Post{}, fmt.Errorf("post %s: shared: %v", id, err)
+		}
+		p.Shared.People = append(p.Shared.People, k.ID())
+	}
+	return p, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kithnet/kith/peer/feed"
+	"github.com/kithnet/kith/peer/post"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -98,4 +100,83 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal("opened a kit not signed by its owner")
 		}
 	})
+}
+
+// A kit carries every post's audience and sharing history, and its ciphertext's size is
+// that of its size class: a holder cannot tell one friend or post more from its size.
+func TestKitCarriesAudiencesPadded(t *testing.T) {
+	owner, friend := key(t), key(t)
+	id := post.ID{1, 2, 3}
+	kit := Kit{Name: "A", Created: time.UnixMilli(1700000000000), Groups: []string{"close", "empty"}, LastSeq: 42,
+		Friends: []Friend{{Key: friend.Public(), Name: "B", Groups: []string{"close"}}},
+		Posts: []Post{{ID: id, Audience: feed.Audience{Groups: []string{"close"}, People: []identity.ID{friend.ID()}},
+			Shared: feed.Shared{People: []identity.ID{friend.ID()}}, Created: time.UnixMilli(1690000000000)},
+			{ID: post.ID{9}, Audience: feed.Audience{Me: true}, Created: time.UnixMilli(1690000000001), Summary: "a note"}}}
+	env, err := Seal(owner, kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(env, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, kit) {
+		t.Fatalf("Open = %+v, want %+v", got, kit)
+	}
+	size := func(k Kit) int {
+		env, err := Seal(owner, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rk syncv1.RecoveryKit
+		proto.Unmarshal(env.Payload, &rk)
+		return len(rk.Ciphertext)
+	}
+	small := size(Kit{Name: "A"})
+	if big := size(kit); big != small {
+		t.Errorf("ciphertext of a kit with a friend and two posts is %d bytes, of an empty one %d: sizes leak", big, small)
+	}
+	var many Kit
+	for i := range 2000 {
+		many.Posts = append(many.Posts, Post{ID: post.ID{byte(i), byte(i >> 8)}, Audience: feed.Audience{Friends: true}})
+	}
+	if n := size(many); n <= small {
+		t.Errorf("a kit of 2000 posts has %d bytes of ciphertext, no more than an empty one", n)
+	}
+}
+
+// A kit of another format version is refused, even signed by its owner.
+func TestKitVersion(t *testing.T) {
+	owner := key(t)
+	env, _ := Seal(owner, Kit{Name: "A"})
+	var rk syncv1.RecoveryKit
+	proto.Unmarshal(env.Payload, &rk)
+	rk.Version = 1
+	old, _ := signed.Seal(owner, identity.ContextRecoveryKit, &rk)
+	if _, err := Open(old, owner); !errors.Is(err, ErrVersion) {
+		t.Fatalf("a version 1 kit: %v, want ErrVersion", err)
+	}
+}
+
+// BenchmarkSeal10kPosts measures sealing the kit of a person with 10,000 posts and 200
+// friends, and reports its size.
+func BenchmarkSeal10kPosts(b *testing.B) {
+	owner := key(b)
+	var kit Kit
+	for i := range 200 {
+		kit.Friends = append(kit.Friends, Friend{Key: key(b).Public(), Name: "friend", Addr: "192.0.2.1:4700", Groups: []string{"g" + string(rune('a'+i%5))}})
+	}
+	for i := range 10000 {
+		kit.Posts = append(kit.Posts, Post{ID: post.ID{byte(i), byte(i >> 8)}, Audience: feed.Audience{Groups: []string{"ga"}},
+			Shared: feed.Shared{People: []identity.ID{kit.Friends[i%200].Key.ID()}}, Created: time.UnixMilli(int64(i))})
+	}
+	var n int
+	for b.Loop() {
+		env, err := Seal(owner, kit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = proto.Size(env)
+	}
+	b.ReportMetric(float64(n), "kit-bytes")
 }

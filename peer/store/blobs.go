@@ -80,6 +80,8 @@ func (w *BlobWriter) Commit(want *postv1.Attachment) ([]byte, error) {
 		os.Remove(w.f.Name())
 		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
 	}
+	w.s.blobMu.Lock()
+	defer w.s.blobMu.Unlock()
 	if err := os.Rename(w.f.Name(), w.s.blobPath(sum)); err != nil {
 		os.Remove(w.f.Name())
 		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
@@ -157,4 +159,59 @@ func checkBlobs(tx *bolt.Tx, atts []*postv1.Attachment) error {
 		}
 	}
 	return nil
+}
+
+// dropHeld removes the attachment index entries of the held post at key (author || id)
+// and returns the hashes of what it attached; nothing when no post is held there.
+func dropHeld(tx *bolt.Tx, key []byte) ([][]byte, error) {
+	v := tx.Bucket(bPosts).Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	st, err := decodeStored(v)
+	if err != nil {
+		return nil, fmt.Errorf("post %x: %w", key, err)
+	}
+	var shas [][]byte
+	for _, a := range st.Payload.GetAttachments() {
+		if err := tx.Bucket(bHeld).Delete(append(append([]byte(nil), a.GetSha256()...), key...)); err != nil {
+			return nil, err
+		}
+		shas = append(shas, a.GetSha256())
+	}
+	return shas, nil
+}
+
+// unreferenced drops from the blob index every blob of shas that no post refers to any
+// more (no own post in blobrefs, no held post in heldrefs) and appends it to orphans,
+// whose files the caller removes once the transaction is committed.
+func unreferenced(tx *bolt.Tx, orphans, shas [][]byte) ([][]byte, error) {
+	for _, sha := range shas {
+		if hasKeyPrefix(tx.Bucket(bBlobRefs), sha) || hasKeyPrefix(tx.Bucket(bHeld), sha) {
+			continue
+		}
+		if tx.Bucket(bBlobs).Get(sha) == nil {
+			continue
+		}
+		if err := tx.Bucket(bBlobs).Delete(sha); err != nil {
+			return orphans, err
+		}
+		orphans = append(orphans, sha)
+	}
+	return orphans, nil
+}
+
+func hasKeyPrefix(b *bolt.Bucket, p []byte) bool {
+	k, _ := b.Cursor().Seek(p)
+	return k != nil && hasPrefix(k, p)
+}
+
+// removeBlobFiles deletes the files of blobs no longer indexed. A crash before this
+// leaves an unindexed file, which nothing serves.
+func (s *Store) removeBlobFiles(shas [][]byte) {
+	for _, sha := range shas {
+		if err := os.Remove(s.blobPath(sha)); err != nil && !os.IsNotExist(err) {
+			s.log.Warn("could not remove a blob no post refers to", "sha256", hex.EncodeToString(sha), "err", err)
+		}
+	}
 }

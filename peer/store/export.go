@@ -108,7 +108,7 @@ func Import(home string, r io.Reader) (err error) {
 	if checkErr != nil {
 		return checkErr
 	}
-	if keyErr != nil {
+	if keyErr != nil && !errors.Is(keyErr, ErrKeyLocked) { // an encrypted key is unlocked by the daemon
 		return fmt.Errorf("%w: %v", ErrBadExport, keyErr)
 	}
 	if err := os.Rename(filepath.Join(tmp, blobDir), filepath.Join(home, blobDir)); err != nil {

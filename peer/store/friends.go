@@ -30,7 +30,7 @@ type Friend struct {
 func (s *Store) Init(k *identity.Key, name string) error {
 	return s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
-		if meta.Get([]byte("seed")) != nil {
+		if hasIdentity(meta) {
 			return ErrHasIdentity
 		}
 		if err := meta.Put([]byte("seed"), k.Seed()); err != nil {
@@ -44,20 +44,31 @@ func (s *Store) Init(k *identity.Key, name string) error {
 	})
 }
 
-// Key returns the home's identity key, or ErrNoIdentity.
+// Key returns the home's identity key: ErrNoIdentity when there is none, ErrKeyLocked
+// when it is encrypted at rest and Unlock has not been called.
 func (s *Store) Key() (*identity.Key, error) {
+	s.mu.Lock()
+	k := s.key
+	s.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
 	var seed []byte
+	var enc bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		seed = append([]byte(nil), tx.Bucket(bMeta).Get([]byte("seed"))...)
+		seed = append([]byte(nil), tx.Bucket(bMeta).Get(metaSeed)...)
+		enc = tx.Bucket(bMeta).Get(metaSeedEnc) != nil
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case len(seed) > 0:
+		return identity.FromSeed(seed)
+	case enc:
+		return nil, ErrKeyLocked
 	}
-	if seed == nil {
-		return nil, ErrNoIdentity
-	}
-	return identity.FromSeed(seed)
+	return nil, ErrNoIdentity
 }
 
 // Name returns the profile name.
@@ -72,7 +83,12 @@ func (s *Store) Name() (string, error) {
 
 // SetName sets the profile name.
 func (s *Store) SetName(name string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("name"), []byte(name)) })
+	return s.update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bMeta).Put([]byte("name"), []byte(name)); err != nil {
+			return err
+		}
+		return s.touchKitLocked(tx)
+	})
 }
 
 // CheckFriend validates a friend entry: a short name, group names, a host:port.
@@ -110,22 +126,28 @@ func (s *Store) PutFriend(f Friend) error {
 	if s.hasSelf && f.Key == s.self {
 		return fmt.Errorf("add friend: that is this home's own ID")
 	}
-	return s.update(func(tx *bolt.Tx) error {
-		before := s.viewerOf(tx, f.Key)
-		v, err := json.Marshal(f)
-		if err != nil {
+	return s.update(func(tx *bolt.Tx) error { return s.putFriendLocked(tx, f) })
+}
+
+// putFriendLocked is PutFriend inside a write transaction; f is checked.
+func (s *Store) putFriendLocked(tx *bolt.Tx, f Friend) error {
+	before := s.viewerOf(tx, f.Key)
+	v, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bFriends).Put(f.Key[:], v); err != nil {
+		return err
+	}
+	for _, g := range f.Groups {
+		if err := tx.Bucket(bGroups).Put([]byte(g), nil); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bFriends).Put(f.Key[:], v); err != nil {
-			return err
-		}
-		for _, g := range f.Groups {
-			if err := tx.Bucket(bGroups).Put([]byte(g), nil); err != nil {
-				return err
-			}
-		}
-		return s.resequenceFor(tx, before, s.viewerOf(tx, f.Key))
-	})
+	}
+	if err := s.touchKitLocked(tx); err != nil {
+		return err
+	}
+	return s.resequenceFor(tx, before, s.viewerOf(tx, f.Key))
 }
 
 // RemoveFriend forgets a friend (and their cursor); they become a stranger.
@@ -139,6 +161,9 @@ func (s *Store) RemoveFriend(k identity.PublicKey) error {
 			return err
 		}
 		if err := tx.Bucket(bCursors).Delete(k[:]); err != nil {
+			return err
+		}
+		if err := s.touchKitLocked(tx); err != nil {
 			return err
 		}
 		return s.resequenceFor(tx, before, s.viewerOf(tx, k))
@@ -175,7 +200,15 @@ func (s *Store) AddGroup(name string) error {
 	if err := CheckGroupName(name); err != nil {
 		return err
 	}
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bGroups).Put([]byte(name), nil) })
+	return s.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bGroups).Get([]byte(name)) != nil {
+			return nil
+		}
+		if err := tx.Bucket(bGroups).Put([]byte(name), nil); err != nil {
+			return err
+		}
+		return s.touchKitLocked(tx)
+	})
 }
 
 // Groups lists the group names.

@@ -205,6 +205,12 @@ func (s *Store) putOwn(tx *bolt.Tx, me identity.PublicKey, env *signedv1.Envelop
 	if err := putMeta(tx, id, meta); err != nil {
 		return err
 	}
+	if err := tx.Bucket(bKitPosts).Delete(id[:]); err != nil {
+		return err
+	}
+	if err := s.touchKitLocked(tx); err != nil {
+		return err
+	}
 	for _, att := range p.Attachments {
 		if err := tx.Bucket(bBlobRefs).Put(append(append([]byte(nil), att.Sha256...), id[:]...), nil); err != nil {
 			return err

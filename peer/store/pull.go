@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,10 +46,17 @@ func (s *Store) Cursor(friend identity.PublicKey) (uint64, error) {
 
 // Apply stores a batch pulled from a friend and advances the friend's cursor in one
 // transaction: a crash keeps all of it or none. Repeating a batch changes nothing.
+//
+// An attachment no post held here refers to any more (the post was revoked, or its new
+// version dropped the attachment) leaves the disk: its index entry goes in the same
+// transaction, its file right after the commit.
 func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 	var n Applied
+	var orphans [][]byte
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
 	err := s.update(func(tx *bolt.Tx) error {
-		n = Applied{}
+		n, orphans = Applied{}, nil
 		if tx.Bucket(bFriends).Get(friend[:]) == nil {
 			return fmt.Errorf("apply pull from %s: %w", friend.Short(), ErrNotFriend)
 		}
@@ -62,7 +70,14 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 				n.Ignored++
 				continue
 			}
+			old, err := dropHeld(tx, postKey(friend, id))
+			if err != nil {
+				return err
+			}
 			if err := putPost(tx, friend, id, v.Payload, v.Envelope); err != nil {
+				return err
+			}
+			if orphans, err = unreferenced(tx, orphans, old); err != nil {
 				return err
 			}
 			n.Stored++
@@ -72,7 +87,14 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			if tx.Bucket(bPosts).Get(k) != nil {
 				n.Dropped++
 			}
+			old, err := dropHeld(tx, k)
+			if err != nil {
+				return err
+			}
 			if err := tx.Bucket(bPosts).Delete(k); err != nil {
+				return err
+			}
+			if orphans, err = unreferenced(tx, orphans, old); err != nil {
 				return err
 			}
 		}
@@ -81,15 +103,28 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 		}
 		return tx.Bucket(bCursors).Put(friend[:], u64(b.Cursor))
 	})
+	if err == nil {
+		s.removeBlobFiles(orphans)
+	}
 	return n, err
 }
 
-// Recovered stores own posts that a friend gave back (verified by the caller). They come
-// back with the default audience, or public when they were public.
-func (s *Store) Recovered(posts []Verified) (int, error) {
-	n := 0
+// Recovery counts what Recovered did.
+type Recovery struct {
+	// Stored counts the versions stored (newer than held).
+	Stored int
+	// Narrowed counts private posts whose audience was not known (no restored kit named
+	// them): they are kept for the author alone rather than served to anyone.
+	Narrowed int
+}
+
+// Recovered stores own posts that a friend gave back (verified by the caller). Each gets
+// the audience this home knows for it, else the one a restored recovery kit names
+// (RestoreKit), else, failing closed, the author alone (public when it is public).
+func (s *Store) Recovered(posts []Verified) (Recovery, error) {
+	var n Recovery
 	err := s.update(func(tx *bolt.Tx) error {
-		n = 0
+		n = Recovery{}
 		for _, v := range posts {
 			if string(v.Payload.GetAuthor()) != string(s.self[:]) || !s.hasSelf {
 				return fmt.Errorf("recovered post %x is not ours", v.Payload.GetId())
@@ -99,11 +134,14 @@ func (s *Store) Recovered(posts []Verified) (int, error) {
 			if storedVersion(tx, s.self, id) >= v.Payload.GetVersion() {
 				continue
 			}
-			a, shared := recoveredAudience(tx, id, v.Payload)
+			a, shared, known := recoveredAudience(tx, id, v.Payload)
+			if !known && !a.Public {
+				n.Narrowed++
+			}
 			if err := s.putOwn(tx, s.self, v.Envelope, v.Payload, a, shared); err != nil {
 				return err
 			}
-			n++
+			n.Stored++
 		}
 		return nil
 	})
@@ -111,22 +149,25 @@ func (s *Store) Recovered(posts []Verified) (int, error) {
 }
 
 // recoveredAudience is the audience a recovered version gets: the one held locally when
-// there is one, but never wider or narrower than the signed visibility says (the public
-// part always follows the payload, so a version its author made private is never served
-// as public), and all friends when nothing else is known. The sharing history is kept.
-func recoveredAudience(tx *bolt.Tx, id post.ID, p *postv1.Payload) (feed.Audience, *feed.Shared) {
+// there is one, else the one a restored kit names, but never wider or narrower than the
+// signed visibility says (the public part always follows the payload, so a version its
+// author made private is never served as public). When neither is known, or what is
+// known leaves nobody once the public part goes, it is the author alone: a recovered
+// post is never served wider than before. known is false then. The sharing history is
+// kept.
+func recoveredAudience(tx *bolt.Tx, id post.ID, p *postv1.Payload) (a feed.Audience, shared *feed.Shared, known bool) {
 	public := p.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC
-	m, err := getMeta(tx, id)
-	if err != nil {
-		if public {
-			return feed.Audience{Public: true}, nil
+	if m, err := getMeta(tx, id); err == nil {
+		a, shared, known = m.Audience, &m.Shared, true
+	} else if v := tx.Bucket(bKitPosts).Get(id[:]); v != nil {
+		var kp kitPost
+		if json.Unmarshal(v, &kp) == nil {
+			a, shared, known = kp.Audience, &kp.Shared, true
 		}
-		return feed.Default(), nil
 	}
-	a := m.Audience
 	a.Public = public
 	if a.IsZero() {
-		a = feed.Default()
+		a, known = feed.Audience{Me: true}, false
 	}
-	return a, &m.Shared
+	return a, shared, known
 }

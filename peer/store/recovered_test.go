@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/recovery"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -63,5 +65,48 @@ func TestRecoveredKeepsSignedVisibility(t *testing.T) {
 	})
 	if !seen {
 		t.Fatal("the recovered post is not stored")
+	}
+}
+
+// Restoring a kit made on a machine whose clock ran ahead still leaves the next kit
+// newer than it (friends keep only a newer kit), and brings back groups, friends, the
+// feed's sequence and the audience of a post that comes back later.
+func TestRestoreKit(t *testing.T) {
+	key, _ := identity.Generate(rand.Reader)
+	friend, _ := identity.Generate(rand.Reader)
+	st, err := Open(Config{Home: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Init(key, ""); err != nil {
+		t.Fatal(err)
+	}
+	id := post.ID{7}
+	future := time.Now().Add(24 * time.Hour)
+	kit := recovery.Kit{Name: "A", Created: future, Groups: []string{"close", "empty"}, LastSeq: 1000,
+		Friends: []recovery.Friend{{Key: friend.Public(), Name: "B", Addr: "192.0.2.1:4700", Groups: []string{"close"}}},
+		Posts:   []recovery.Post{{ID: id, Audience: feed.Audience{Groups: []string{"close"}}, Created: time.UnixMilli(5), Summary: ""}}}
+	if err := st.RestoreKit(kit, friend.Public(), "192.0.2.9:4700"); err != nil {
+		t.Fatal(err)
+	}
+	own, err := st.OwnKit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !own.Created.After(future) {
+		t.Errorf("kit revision after restore %v, want after the restored kit's %v", own.Created, future)
+	}
+	if own.LastSeq < 1000 {
+		t.Errorf("feed sequence %d after restore, want at least the kit's 1000", own.LastSeq)
+	}
+	if gs, _ := st.Groups(); len(gs) != 2 {
+		t.Errorf("groups %v, want close and empty", gs)
+	}
+	if f, err := st.Friend(friend.Public()); err != nil || f.Addr != "192.0.2.9:4700" || f.Groups[0] != "close" {
+		t.Errorf("friend %+v, %v; want B in close at the address that worked", f, err)
+	}
+	if lost, _ := st.LostPosts(); len(lost) != 1 || lost[0].ID != id {
+		t.Errorf("lost %v, want the post not back yet", lost)
 	}
 }

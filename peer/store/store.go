@@ -41,7 +41,7 @@ var (
 const FileName = "kith.db"
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations returns, for each schema v, the step that upgrades a file from v to v+1
 // inside the opening transaction. Schema 1 is the first.
@@ -50,6 +50,8 @@ func migrations() map[uint64]func(*bolt.Tx) error {
 		1: addHeldRefs,
 		// 2 -> 3: friends' recovery kits.
 		2: func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bKits); return err },
+		// 3 -> 4: audiences a restored recovery kit names for posts not back yet.
+		3: func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bKitPosts); return err },
 	}
 }
 
@@ -70,7 +72,7 @@ func addHeldRefs(tx *bolt.Tx) error {
 
 // Buckets.
 var (
-	bMeta     = []byte("meta")     // "schema" -> u64; "seed" -> identity seed; "name" -> profile name
+	bMeta     = []byte("meta")     // "schema" -> u64; "seed" -> identity seed, or "seedenc" + "pub" (keyatrest.go); "name" -> profile name; "kitrev" -> u64 Unix ms
 	bFriends  = []byte("friends")  // key(32) -> JSON Friend
 	bGroups   = []byte("groups")   // name -> empty
 	bPosts    = []byte("posts")    // author(32) || id(16) -> version(8) || Envelope
@@ -82,7 +84,8 @@ var (
 	bBlobRefs = []byte("blobrefs") // sha256(32) || id(16) -> empty: own posts that attach a blob
 	bHeld     = []byte("heldrefs") // sha256(32) || author(32) || id(16) -> empty: held posts that attach a blob (schema 2)
 	bKits     = []byte("kits")     // friend key(32) -> that friend's signed recovery kit (schema 3)
-	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs, bHeld, bKits}
+	bKitPosts = []byte("kitposts") // id(16) -> JSON kitPost: a restored kit's word on an own post not held (schema 4)
+	buckets   = [][]byte{bMeta, bFriends, bGroups, bPosts, bOwnMeta, bChanges, bPostSeq, bCursors, bBlobs, bBlobRefs, bHeld, bKits, bKitPosts}
 )
 
 // Config says where the store lives and what it uses.
@@ -109,8 +112,14 @@ type Store struct {
 	self    identity.PublicKey // the home's own key, once it has one
 	hasSelf bool
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever the changes log grows
+	// blobMu orders the removal of an unreferenced blob's file against a new copy of the
+	// same blob being committed; lock order: blobMu, then a bbolt transaction, then mu.
+	blobMu sync.Mutex
+
+	mu         sync.Mutex
+	key        *identity.Key // guarded by mu; the unlocked key of an encrypted home
+	changed    chan struct{} // guarded by mu; closed and replaced whenever the changes log grows
+	kitChanged chan struct{} // guarded by mu; closed and replaced whenever the kit revision moves
 }
 
 // Home resolves the home directory: flag when set, then $KITH_HOME, then ~/.kith.
@@ -153,7 +162,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, home: cfg.Home, log: cfg.Logger, now: cfg.Now, changed: make(chan struct{})}
+	s := &Store{db: db, home: cfg.Home, log: cfg.Logger, now: cfg.Now, changed: make(chan struct{}), kitChanged: make(chan struct{})}
 	if err := db.Update(s.migrate); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -162,8 +171,12 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if k, err := s.Key(); err == nil {
-		s.self, s.hasSelf = k.Public(), true
+	if err := db.View(func(tx *bolt.Tx) error {
+		s.self, s.hasSelf = selfFromMeta(tx)
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -245,19 +258,28 @@ func (s *Store) notify() {
 	s.mu.Unlock()
 }
 
-// update runs fn in a write transaction and wakes watchers when the changes log grew.
+// update runs fn in a write transaction and wakes watchers when the changes log grew
+// or the recovery kit changed.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
-	var grew bool
+	var grew, kit bool
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		before := tx.Bucket(bChanges).Sequence()
+		rev := string(tx.Bucket(bMeta).Get([]byte("kitrev")))
 		if err := fn(tx); err != nil {
 			return err
 		}
 		grew = tx.Bucket(bChanges).Sequence() != before
+		kit = string(tx.Bucket(bMeta).Get([]byte("kitrev"))) != rev
 		return s.fanOut(tx, before) // also builds a new friend's view when no post changed
 	})
 	if err == nil && grew {
 		s.notify()
+	}
+	if err == nil && kit {
+		s.mu.Lock()
+		close(s.kitChanged)
+		s.kitChanged = make(chan struct{})
+		s.mu.Unlock()
 	}
 	return err
 }

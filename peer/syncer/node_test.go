@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"testing"
 	"time"
@@ -162,13 +163,14 @@ func (n *node) cursor(t testing.TB, friend *node) uint64 {
 	return c
 }
 
-func (n *node) lastSeq(t testing.TB) uint64 {
+// lastSeq is the newest sequence number of viewer's view of n's changes.
+func (n *node) lastSeq(t testing.TB, viewer *node) uint64 {
 	t.Helper()
-	s, err := n.st.LastSeq()
+	pg, err := n.st.Changes(viewer.pub(), 0, math.MaxInt32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return pg.Last
 }
 
 func ctxT(t testing.TB) context.Context {

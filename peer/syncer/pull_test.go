@@ -63,7 +63,7 @@ func TestPullInSteps(t *testing.T) {
 	if res.Stored != len(want) || res.Ignored != 0 || res.Dropped != 0 || res.Blobs != 2 {
 		t.Errorf("pull: %+v, want %d stored and 2 blobs", res, len(want))
 	}
-	if last := author.lastSeq(t); res.Cursor != last || reader.cursor(t, author) != last {
+	if last := author.lastSeq(t, reader); res.Cursor != last || reader.cursor(t, author) != last {
 		t.Errorf("cursor %d (stored %d), want the author's last sequence number %d", res.Cursor, reader.cursor(t, author), last)
 	}
 	for id := range want {

@@ -232,24 +232,23 @@ func (p *Puller) Watch(ctx context.Context, c syncv1.SyncServiceClient, friend i
 }
 
 // Recover asks a friend for every post of the caller's own (self) and stores those that
-// verify as self's. It returns how many were new.
-func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self identity.PublicKey) (int, *signedv1.Envelope, error) {
+// verify as self's, with the audiences store.Recovered gives them. The kit the friend
+// sends first is skipped: RecoverKit asks for it.
+func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self identity.PublicKey) (store.Recovery, error) {
 	stream, err := c.Recover(ctx, &syncv1.RecoverRequest{})
 	if err != nil {
-		return 0, nil, fmt.Errorf("recover: %w", err)
+		return store.Recovery{}, fmt.Errorf("recover: %w", err)
 	}
 	var got []store.Verified
-	var kit *signedv1.Envelope
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return 0, nil, fmt.Errorf("recover: %w", err)
+			return store.Recovery{}, fmt.Errorf("recover: %w", err)
 		}
 		if msg.GetRecoveryKit() != nil {
-			kit = msg.GetRecoveryKit() // the caller opens it with its key: recovery.Open
 			continue
 		}
 		pl, err := post.OpenFrom(msg.GetPost(), self)
@@ -261,14 +260,14 @@ func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self i
 	}
 	n, err := p.cfg.Store.Recovered(got)
 	if err != nil {
-		return n, kit, err
+		return n, err
 	}
 	// The posts are back; their photos follow, each checked against its hash. A photo
 	// that cannot be fetched is reported, and does not undo the posts.
 	if _, err := p.fetchBlobs(ctx, c, self, got); err != nil {
-		return n, kit, fmt.Errorf("recover attachments: %w", err)
+		return n, fmt.Errorf("recover attachments: %w", err)
 	}
-	return n, kit, nil
+	return n, nil
 }
 
 // openAll verifies envelopes as friend's posts on every core. It returns the payloads in

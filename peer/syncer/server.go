@@ -45,8 +45,10 @@ type Server struct {
 	log *slog.Logger
 	// caller finds the caller's key; transport.Caller in production.
 	caller func(context.Context) (identity.PublicKey, bool)
-	// now stamps recovery kits; time.Now in production.
+	// now stamps public profiles; time.Now in production.
 	now func() time.Time
+	// kit seals this peer's own recovery kit.
+	kit *OwnKit
 }
 
 // NewServer returns a Server over st.
@@ -54,8 +56,12 @@ func NewServer(st *store.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{st: st, log: log, caller: transport.Caller, now: time.Now}
+	return &Server{st: st, log: log, caller: transport.Caller, now: time.Now, kit: NewOwnKit(st)}
 }
+
+// Kit returns the sealer of this peer's own recovery kit, which the server hands out:
+// the node pushes the same copies.
+func (s *Server) Kit() *OwnKit { return s.kit }
 
 func (s *Server) who(ctx context.Context) (identity.PublicKey, error) {
 	k, ok := s.caller(ctx)
@@ -203,12 +209,13 @@ func (s *Server) Watch(req *syncv1.WatchRequest, stream syncv1.SyncService_Watch
 }
 
 // Recover streams every post this peer holds that the caller authored, a page at a time.
-func (s *Server) Recover(_ *syncv1.RecoverRequest, stream syncv1.SyncService_RecoverServer) error {
+// With kit_only, it sends only the caller's kit.
+func (s *Server) Recover(req *syncv1.RecoverRequest, stream syncv1.SyncService_RecoverServer) error {
 	k, err := s.who(stream.Context())
 	if err != nil {
 		return err
 	}
-	if err := s.sendKit(k, stream); err != nil {
+	if err := s.sendKit(k, stream); err != nil || req.GetKitOnly() {
 		return err
 	}
 	var after post.ID

@@ -201,7 +201,7 @@ func TestChangesLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(resp.Changes) != tc.want || !resp.More || resp.LastSeq != uint64(tc.want) {
+		if len(resp.Changes) != tc.want || !resp.More || resp.LastSeq != resp.Changes[len(resp.Changes)-1].Seq {
 			t.Errorf("limit %d: %d changes up to %d (more %v), want %d", tc.limit, len(resp.Changes), resp.LastSeq, resp.More, tc.want)
 		}
 	}
@@ -235,11 +235,15 @@ func TestRecoverGivesEverythingBack(t *testing.T) {
 	// The author lost their home; only the key is left.
 	again := startNode(t, "author again", author.key, openStore(t, author.key, "author"), nil)
 	rp := NewPuller(PullerConfig{Store: again.st, Logger: quiet()})
-	n, kit, err := rp.Recover(ctxT(t), again.client(t, friend), author.pub())
+	kit, err := rp.RecoverKit(ctxT(t), again.client(t, friend))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != len(ids)+1 {
+	rec, err := rp.Recover(ctxT(t), again.client(t, friend), author.pub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rec.Stored; n != len(ids)+1 {
 		t.Errorf("recovered %d posts, want %d", n, len(ids)+1)
 	}
 	if c, _ := again.st.CountPosts(author.pub()); c != len(ids)+1 {
@@ -257,9 +261,13 @@ func TestRecoverGivesEverythingBack(t *testing.T) {
 	}
 	// Recover from someone who holds nothing of ours and no kit: nothing, no error.
 	stranger := newNode(t, "stranger", nil)
-	n, kit, err = rp.Recover(ctxT(t), again.client(t, stranger), author.pub())
-	if err != nil || n != 0 || kit != nil {
-		t.Errorf("recover from a stranger: %d posts, kit %v, %v; want nothing", n, kit != nil, err)
+	kit, err = rp.RecoverKit(ctxT(t), again.client(t, stranger))
+	if err != nil || kit != nil {
+		t.Errorf("recovery kit from a stranger: kit %v, %v; want none", kit != nil, err)
+	}
+	rec, err = rp.Recover(ctxT(t), again.client(t, stranger), author.pub())
+	if err != nil || rec.Stored != 0 {
+		t.Errorf("recover from a stranger: %d posts, %v; want nothing", rec.Stored, err)
 	}
 }
 
@@ -278,13 +286,13 @@ func TestRecoverSkipsForgeries(t *testing.T) {
 	// The friend answers the friend's own key: it gets its own post back, and only it.
 	again := startNode(t, "friend again", friend.key, openStore(t, friend.key, "friend"), nil)
 	rp := NewPuller(PullerConfig{Store: again.st, Logger: quiet()})
-	n, _, err := rp.Recover(ctxT(t), again.client(t, author), friend.pub())
-	if err != nil || n != 0 {
+	rec, err := rp.Recover(ctxT(t), again.client(t, author), friend.pub())
+	if n := rec.Stored; err != nil || n != 0 {
 		t.Errorf("recover from author (who holds nothing of friend's): %d, %v", n, err)
 	}
 	// Asking the author's key's posts as if they were the friend's: none verify.
-	n, _, err = rp.Recover(ctxT(t), again.client(t, friend), author.pub())
-	if err != nil || n != 0 {
+	rec, err = rp.Recover(ctxT(t), again.client(t, friend), author.pub())
+	if n := rec.Stored; err != nil || n != 0 {
 		t.Errorf("posts not the caller's stored: %d, %v", n, err)
 	}
 	if again.holds(t, friend, own) != 0 {
@@ -301,17 +309,15 @@ func TestRecoveryKitsForFriendsOnly(t *testing.T) {
 	holder, stranger := newNode(t, "holder", nil), newNode(t, "stranger", nil)
 	befriend(t, owner, holder, "close")
 	befriend(t, holder, owner)
-	now := time.UnixMilli(1_800_000_000_000)
-	owner.srv.now = func() time.Time { return now }
 	_, err := stranger.client(t, owner).GetRecoveryKit(ctxT(t), &syncv1.GetRecoveryKitRequest{})
 	wantCode(t, "a stranger's GetRecoveryKit", err, codes.PermissionDenied)
 	resp, err := holder.client(t, owner).GetRecoveryKit(ctxT(t), &syncv1.GetRecoveryKitRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, _, err := recovery.Verify(resp.Kit, owner.pub())
-	if err != nil || !created.Equal(now) {
-		t.Fatalf("kit: created %v, %v; want a kit of the owner's made %v", created, err, now)
+	made, _, err := recovery.Verify(resp.Kit, owner.pub())
+	if err != nil || made.IsZero() || made.After(time.Now()) {
+		t.Fatalf("kit: made %v, %v; want a kit of the owner's made at its last change", made, err)
 	}
 	kit, err := recovery.Open(resp.Kit, owner.key)
 	if err != nil || kit.Name != "owner" || len(kit.Friends) != 1 || kit.Friends[0].Key != holder.pub() || kit.Friends[0].Groups[0] != "close" {
@@ -333,17 +339,19 @@ func TestRecoveryKitsForFriendsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created, _, err := recovery.Verify(held, owner.pub()); err != nil || !created.Equal(now) {
-		t.Errorf("holder keeps a kit made %v (%v); want the owner's kit of %v", created, err, now)
+	if created, _, err := recovery.Verify(held, owner.pub()); err != nil || !created.Equal(made) {
+		t.Errorf("holder keeps a kit made %v (%v); want the owner's kit of %v", created, err, made)
 	}
-	// A newer kit whose signature was altered on the way is refused and not kept.
-	now = now.Add(time.Hour)
+	// A newer kit (the owner made a friend since) whose signature was altered on the way
+	// is refused and not kept.
+	time.Sleep(2 * time.Millisecond) // a kit's time has millisecond resolution
+	befriend(t, owner, newNode(t, "newer", nil))
 	l.kit = func(r *syncv1.GetRecoveryKitResponse) { r.Kit.Signature[0] ^= 1 }
 	if kept, err := p.FetchKit(ctxT(t), c, owner.pub()); err == nil || kept {
 		t.Errorf("FetchKit of a forged kit: kept %v, %v", kept, err)
 	}
 	held, _ = holder.st.Kit(owner.pub())
-	if created, _, _ := recovery.Verify(held, owner.pub()); !created.Equal(now.Add(-time.Hour)) {
+	if created, _, _ := recovery.Verify(held, owner.pub()); !created.Equal(made) {
 		t.Errorf("a forged kit replaced the one held (now made %v)", created)
 	}
 }

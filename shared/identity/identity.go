@@ -144,7 +144,7 @@ const (
 	ContextOffer           Context = "kith/offer/v1"
 	ContextTurnCredentials Context = "kith/turn-credentials/v1"
 	ContextPost            Context = "kith/post/v1"
-	ContextRecoveryKit     Context = "kith/recovery-kit/v1"
+	ContextRecoveryKit     Context = "kith/recovery-kit/v2" // v2: audiences, groups, version field
 	ContextPublicProfile   Context = "kith/public-profile/v1"
 )
 

@@ -30,11 +30,12 @@ func main() {
 				Rendezvous: c.Rendezvous, PublicHTTP: c.PublicHTTP, PublicTLSCert: c.PublicTLSCert,
 				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, PublicURL: c.PublicURL, Batch: c.Batch,
 				UI: c.UI, UITLSCert: c.UITLSCert, UITLSKey: c.UITLSKey, UIPassword: c.UIPassword,
-				KeepAlive: c.KeepAlive, NoFollow: c.NoFollow,
+				KeepAlive: c.KeepAlive, NoFollow: c.NoFollow, Passphrase: c.Passphrase,
 				Logger: logger(c.LogLevel)})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {
-			id, err := daemon.Init(daemon.InitConfig{Home: c.Home, Name: c.Name, KeyFile: c.KeyFile, Passphrase: c.Passphrase})
+			id, err := daemon.Init(daemon.InitConfig{Home: c.Home, Name: c.Name, KeyFile: c.KeyFile, Passphrase: c.Passphrase,
+				AtRest: c.AtRest, ScryptWorkFactor: c.ScryptWorkFactor})
 			return string(id), err
 		},
 		Stranger: func(key *identity.Key, servers []string, listen string, log *slog.Logger) (cli.StrangerDialer, error) {

@@ -651,7 +651,18 @@ type RecoverResponse struct {
 	// error is why this friend could not help, if it could not.
 	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	// done is set on the last message; the totals are then in posts and friends.
-	Done          bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	Done bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	// kit_from is the friend whose copy of the recovery kit was used (on the done message).
+	KitFrom string `protobuf:"bytes,6,opt,name=kit_from,json=kitFrom,proto3" json:"kit_from,omitempty"`
+	// kit_created_unix_ms is when the used kit was made (on the done message).
+	KitCreatedUnixMs int64 `protobuf:"varint,7,opt,name=kit_created_unix_ms,json=kitCreatedUnixMs,proto3" json:"kit_created_unix_ms,omitempty"`
+	// lost are posts the kit names that no friend gave back (on the done message).
+	Lost []*LostPost `protobuf:"bytes,8,rep,name=lost,proto3" json:"lost,omitempty"`
+	// narrowed counts recovered private posts whose audience the kit did not know: they
+	// are kept for the person alone (on the done message).
+	Narrowed uint32 `protobuf:"varint,9,opt,name=narrowed,proto3" json:"narrowed,omitempty"`
+	// kits_seen counts the copies of the kit that friends held (on the done message).
+	KitsSeen      uint32 `protobuf:"varint,10,opt,name=kits_seen,json=kitsSeen,proto3" json:"kits_seen,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -721,6 +732,114 @@ func (x *RecoverResponse) GetDone() bool {
 	return false
 }
 
+func (x *RecoverResponse) GetKitFrom() string {
+	if x != nil {
+		return x.KitFrom
+	}
+	return ""
+}
+
+func (x *RecoverResponse) GetKitCreatedUnixMs() int64 {
+	if x != nil {
+		return x.KitCreatedUnixMs
+	}
+	return 0
+}
+
+func (x *RecoverResponse) GetLost() []*LostPost {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+func (x *RecoverResponse) GetNarrowed() uint32 {
+	if x != nil {
+		return x.Narrowed
+	}
+	return 0
+}
+
+func (x *RecoverResponse) GetKitsSeen() uint32 {
+	if x != nil {
+		return x.KitsSeen
+	}
+	return 0
+}
+
+// LostPost is an own post that recovery could not bring back.
+type LostPost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the post's ID.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// created_unix_ms is when it was published.
+	CreatedUnixMs int64 `protobuf:"varint,2,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// audience is who could see it, as --to words.
+	Audience string `protobuf:"bytes,3,opt,name=audience,proto3" json:"audience,omitempty"`
+	// summary is the start of its text, when the kit kept one.
+	Summary       string `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LostPost) Reset() {
+	*x = LostPost{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LostPost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LostPost) ProtoMessage() {}
+
+func (x *LostPost) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LostPost.ProtoReflect.Descriptor instead.
+func (*LostPost) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LostPost) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LostPost) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *LostPost) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+func (x *LostPost) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
 // Audience is one element of a post's audience; a post's audience is their union.
 type Audience struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -736,7 +855,7 @@ type Audience struct {
 
 func (x *Audience) Reset() {
 	*x = Audience{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	mi := &file_kith_local_v1_local_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +867,7 @@ func (x *Audience) String() string {
 func (*Audience) ProtoMessage() {}
 
 func (x *Audience) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[12]
+	mi := &file_kith_local_v1_local_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +880,7 @@ func (x *Audience) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Audience.ProtoReflect.Descriptor instead.
 func (*Audience) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{12}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Audience) GetKind() AudienceKind {
@@ -794,7 +913,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[13]
+	mi := &file_kith_local_v1_local_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +925,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[13]
+	mi := &file_kith_local_v1_local_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +938,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{13}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{14}
 }
 
 // StatusResponse is what `kith status` prints.
@@ -839,7 +958,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[14]
+	mi := &file_kith_local_v1_local_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +970,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[14]
+	mi := &file_kith_local_v1_local_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +983,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{14}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatusResponse) GetId() string {
@@ -912,7 +1031,7 @@ type RendezvousStatus struct {
 
 func (x *RendezvousStatus) Reset() {
 	*x = RendezvousStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[15]
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1043,7 @@ func (x *RendezvousStatus) String() string {
 func (*RendezvousStatus) ProtoMessage() {}
 
 func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[15]
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1056,7 @@ func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RendezvousStatus.ProtoReflect.Descriptor instead.
 func (*RendezvousStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{15}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RendezvousStatus) GetMode() string {
@@ -987,7 +1106,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1118,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1131,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PeerStatus) GetId() string {
@@ -1067,7 +1186,7 @@ type Friend struct {
 
 func (x *Friend) Reset() {
 	*x = Friend{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1198,7 @@ func (x *Friend) String() string {
 func (*Friend) ProtoMessage() {}
 
 func (x *Friend) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1211,7 @@ func (x *Friend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Friend.ProtoReflect.Descriptor instead.
 func (*Friend) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Friend) GetId() string {
@@ -1134,7 +1253,7 @@ type AddFriendRequest struct {
 
 func (x *AddFriendRequest) Reset() {
 	*x = AddFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1265,7 @@ func (x *AddFriendRequest) String() string {
 func (*AddFriendRequest) ProtoMessage() {}
 
 func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1278,7 @@ func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendRequest.ProtoReflect.Descriptor instead.
 func (*AddFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddFriendRequest) GetFriend() *Friend {
@@ -1182,7 +1301,7 @@ type AddFriendResponse struct {
 
 func (x *AddFriendResponse) Reset() {
 	*x = AddFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1313,7 @@ func (x *AddFriendResponse) String() string {
 func (*AddFriendResponse) ProtoMessage() {}
 
 func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1326,7 @@ func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendResponse.ProtoReflect.Descriptor instead.
 func (*AddFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddFriendResponse) GetFriend() *Friend {
@@ -1233,7 +1352,7 @@ type ListFriendsRequest struct {
 
 func (x *ListFriendsRequest) Reset() {
 	*x = ListFriendsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1364,7 @@ func (x *ListFriendsRequest) String() string {
 func (*ListFriendsRequest) ProtoMessage() {}
 
 func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1377,7 @@ func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsRequest.ProtoReflect.Descriptor instead.
 func (*ListFriendsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
 }
 
 // ListFriendsResponse lists friends by name.
@@ -1272,7 +1391,7 @@ type ListFriendsResponse struct {
 
 func (x *ListFriendsResponse) Reset() {
 	*x = ListFriendsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1403,7 @@ func (x *ListFriendsResponse) String() string {
 func (*ListFriendsResponse) ProtoMessage() {}
 
 func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1416,7 @@ func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsResponse.ProtoReflect.Descriptor instead.
 func (*ListFriendsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListFriendsResponse) GetFriends() []*Friend {
@@ -1318,7 +1437,7 @@ type RemoveFriendRequest struct {
 
 func (x *RemoveFriendRequest) Reset() {
 	*x = RemoveFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1449,7 @@ func (x *RemoveFriendRequest) String() string {
 func (*RemoveFriendRequest) ProtoMessage() {}
 
 func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1462,7 @@ func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendRequest.ProtoReflect.Descriptor instead.
 func (*RemoveFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveFriendRequest) GetId() string {
@@ -1362,7 +1481,7 @@ type RemoveFriendResponse struct {
 
 func (x *RemoveFriendResponse) Reset() {
 	*x = RemoveFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1493,7 @@ func (x *RemoveFriendResponse) String() string {
 func (*RemoveFriendResponse) ProtoMessage() {}
 
 func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1506,7 @@ func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendResponse.ProtoReflect.Descriptor instead.
 func (*RemoveFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
 }
 
 // ListGroupsRequest is empty.
@@ -1399,7 +1518,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1530,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1543,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
 }
 
 // Group is a named set of friends.
@@ -1440,7 +1559,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1571,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1584,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Group) GetName() string {
@@ -1493,7 +1612,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1624,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1637,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -1543,7 +1662,7 @@ type UpdateGroupRequest struct {
 
 func (x *UpdateGroupRequest) Reset() {
 	*x = UpdateGroupRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1674,7 @@ func (x *UpdateGroupRequest) String() string {
 func (*UpdateGroupRequest) ProtoMessage() {}
 
 func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1687,7 @@ func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateGroupRequest) GetName() string {
@@ -1603,7 +1722,7 @@ type UpdateGroupResponse struct {
 
 func (x *UpdateGroupResponse) Reset() {
 	*x = UpdateGroupResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1734,7 @@ func (x *UpdateGroupResponse) String() string {
 func (*UpdateGroupResponse) ProtoMessage() {}
 
 func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1747,7 @@ func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupResponse.ProtoReflect.Descriptor instead.
 func (*UpdateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateGroupResponse) GetGroup() *Group {
@@ -1653,7 +1772,7 @@ type CreatePostRequest struct {
 
 func (x *CreatePostRequest) Reset() {
 	*x = CreatePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1784,7 @@ func (x *CreatePostRequest) String() string {
 func (*CreatePostRequest) ProtoMessage() {}
 
 func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1797,7 @@ func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostRequest.ProtoReflect.Descriptor instead.
 func (*CreatePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreatePostRequest) GetText() string {
@@ -1713,7 +1832,7 @@ type CreatePostResponse struct {
 
 func (x *CreatePostResponse) Reset() {
 	*x = CreatePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[30]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1844,7 @@ func (x *CreatePostResponse) String() string {
 func (*CreatePostResponse) ProtoMessage() {}
 
 func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[30]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1857,7 @@ func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostResponse.ProtoReflect.Descriptor instead.
 func (*CreatePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{30}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreatePostResponse) GetPost() *TimelinePost {
@@ -1761,7 +1880,7 @@ type EditPostRequest struct {
 
 func (x *EditPostRequest) Reset() {
 	*x = EditPostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[31]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1892,7 @@ func (x *EditPostRequest) String() string {
 func (*EditPostRequest) ProtoMessage() {}
 
 func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[31]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1905,7 @@ func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostRequest.ProtoReflect.Descriptor instead.
 func (*EditPostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{31}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EditPostRequest) GetPostId() string {
@@ -1814,7 +1933,7 @@ type EditPostResponse struct {
 
 func (x *EditPostResponse) Reset() {
 	*x = EditPostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[32]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +1945,7 @@ func (x *EditPostResponse) String() string {
 func (*EditPostResponse) ProtoMessage() {}
 
 func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[32]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +1958,7 @@ func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostResponse.ProtoReflect.Descriptor instead.
 func (*EditPostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{32}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EditPostResponse) GetPost() *TimelinePost {
@@ -1860,7 +1979,7 @@ type DeletePostRequest struct {
 
 func (x *DeletePostRequest) Reset() {
 	*x = DeletePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[33]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +1991,7 @@ func (x *DeletePostRequest) String() string {
 func (*DeletePostRequest) ProtoMessage() {}
 
 func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[33]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +2004,7 @@ func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostRequest.ProtoReflect.Descriptor instead.
 func (*DeletePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{33}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeletePostRequest) GetPostId() string {
@@ -1904,7 +2023,7 @@ type DeletePostResponse struct {
 
 func (x *DeletePostResponse) Reset() {
 	*x = DeletePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[34]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1916,7 +2035,7 @@ func (x *DeletePostResponse) String() string {
 func (*DeletePostResponse) ProtoMessage() {}
 
 func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[34]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1929,7 +2048,7 @@ func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostResponse.ProtoReflect.Descriptor instead.
 func (*DeletePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{34}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{35}
 }
 
 // TimelineRequest filters the timeline.
@@ -1947,7 +2066,7 @@ type TimelineRequest struct {
 
 func (x *TimelineRequest) Reset() {
 	*x = TimelineRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[35]
+	mi := &file_kith_local_v1_local_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2078,7 @@ func (x *TimelineRequest) String() string {
 func (*TimelineRequest) ProtoMessage() {}
 
 func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[35]
+	mi := &file_kith_local_v1_local_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2091,7 @@ func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineRequest.ProtoReflect.Descriptor instead.
 func (*TimelineRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{35}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TimelineRequest) GetTag() string {
@@ -2015,7 +2134,7 @@ type TimelineAttachment struct {
 
 func (x *TimelineAttachment) Reset() {
 	*x = TimelineAttachment{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[36]
+	mi := &file_kith_local_v1_local_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2146,7 @@ func (x *TimelineAttachment) String() string {
 func (*TimelineAttachment) ProtoMessage() {}
 
 func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[36]
+	mi := &file_kith_local_v1_local_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2159,7 @@ func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineAttachment.ProtoReflect.Descriptor instead.
 func (*TimelineAttachment) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{36}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TimelineAttachment) GetSha256() string {
@@ -2107,7 +2226,7 @@ type TimelinePost struct {
 
 func (x *TimelinePost) Reset() {
 	*x = TimelinePost{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[37]
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2238,7 @@ func (x *TimelinePost) String() string {
 func (*TimelinePost) ProtoMessage() {}
 
 func (x *TimelinePost) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[37]
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2251,7 @@ func (x *TimelinePost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelinePost.ProtoReflect.Descriptor instead.
 func (*TimelinePost) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{37}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TimelinePost) GetId() string {
@@ -2216,7 +2335,7 @@ type TimelineResponse struct {
 
 func (x *TimelineResponse) Reset() {
 	*x = TimelineResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2347,7 @@ func (x *TimelineResponse) String() string {
 func (*TimelineResponse) ProtoMessage() {}
 
 func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2360,7 @@ func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineResponse.ProtoReflect.Descriptor instead.
 func (*TimelineResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{38}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TimelineResponse) GetPosts() []*TimelinePost {
@@ -2262,7 +2381,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2393,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2406,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SyncRequest) GetFriendId() string {
@@ -2316,7 +2435,7 @@ type SyncResult struct {
 
 func (x *SyncResult) Reset() {
 	*x = SyncResult{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2328,7 +2447,7 @@ func (x *SyncResult) String() string {
 func (*SyncResult) ProtoMessage() {}
 
 func (x *SyncResult) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2341,7 +2460,7 @@ func (x *SyncResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResult.ProtoReflect.Descriptor instead.
 func (*SyncResult) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SyncResult) GetFriendId() string {
@@ -2390,7 +2509,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2521,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2534,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SyncResponse) GetResults() []*SyncResult {
@@ -2434,7 +2553,7 @@ type SyncProgressRequest struct {
 
 func (x *SyncProgressRequest) Reset() {
 	*x = SyncProgressRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2446,7 +2565,7 @@ func (x *SyncProgressRequest) String() string {
 func (*SyncProgressRequest) ProtoMessage() {}
 
 func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2459,7 +2578,7 @@ func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressRequest.ProtoReflect.Descriptor instead.
 func (*SyncProgressRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 // FriendProgress is what pulls from one friend have done since the daemon started.
@@ -2477,7 +2596,7 @@ type FriendProgress struct {
 
 func (x *FriendProgress) Reset() {
 	*x = FriendProgress{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2608,7 @@ func (x *FriendProgress) String() string {
 func (*FriendProgress) ProtoMessage() {}
 
 func (x *FriendProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2621,7 @@ func (x *FriendProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendProgress.ProtoReflect.Descriptor instead.
 func (*FriendProgress) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FriendProgress) GetFriendId() string {
@@ -2537,7 +2656,7 @@ type SyncProgressResponse struct {
 
 func (x *SyncProgressResponse) Reset() {
 	*x = SyncProgressResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2668,7 @@ func (x *SyncProgressResponse) String() string {
 func (*SyncProgressResponse) ProtoMessage() {}
 
 func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2681,7 @@ func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressResponse.ProtoReflect.Descriptor instead.
 func (*SyncProgressResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SyncProgressResponse) GetFriends() []*FriendProgress {
@@ -2605,13 +2724,24 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x05total\x18\x02 \x01(\x04R\x05total\"C\n" +
 	"\x0eRecoverRequest\x12\x17\n" +
 	"\afrom_id\x18\x01 \x01(\tR\x06fromId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x88\x01\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\xb8\x02\n" +
 	"\x0fRecoverResponse\x12\x1b\n" +
 	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\x12\x14\n" +
 	"\x05posts\x18\x02 \x01(\rR\x05posts\x12\x18\n" +
 	"\afriends\x18\x03 \x01(\rR\afriends\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
-	"\x04done\x18\x05 \x01(\bR\x04done\"n\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\x12\x19\n" +
+	"\bkit_from\x18\x06 \x01(\tR\akitFrom\x12-\n" +
+	"\x13kit_created_unix_ms\x18\a \x01(\x03R\x10kitCreatedUnixMs\x12+\n" +
+	"\x04lost\x18\b \x03(\v2\x17.kith.local.v1.LostPostR\x04lost\x12\x1a\n" +
+	"\bnarrowed\x18\t \x01(\rR\bnarrowed\x12\x1b\n" +
+	"\tkits_seen\x18\n" +
+	" \x01(\rR\bkitsSeen\"x\n" +
+	"\bLostPost\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x02 \x01(\x03R\rcreatedUnixMs\x12\x1a\n" +
+	"\baudience\x18\x03 \x01(\tR\baudience\x12\x18\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"n\n" +
 	"\bAudience\x12/\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.kith.local.v1.AudienceKindR\x04kind\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1b\n" +
@@ -2772,7 +2902,7 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
 	(*PublicFollow)(nil),         // 1: kith.local.v1.PublicFollow
@@ -2787,99 +2917,101 @@ var file_kith_local_v1_local_proto_goTypes = []any{
 	(*ExportHomeResponse)(nil),   // 10: kith.local.v1.ExportHomeResponse
 	(*RecoverRequest)(nil),       // 11: kith.local.v1.RecoverRequest
 	(*RecoverResponse)(nil),      // 12: kith.local.v1.RecoverResponse
-	(*Audience)(nil),             // 13: kith.local.v1.Audience
-	(*StatusRequest)(nil),        // 14: kith.local.v1.StatusRequest
-	(*StatusResponse)(nil),       // 15: kith.local.v1.StatusResponse
-	(*RendezvousStatus)(nil),     // 16: kith.local.v1.RendezvousStatus
-	(*PeerStatus)(nil),           // 17: kith.local.v1.PeerStatus
-	(*Friend)(nil),               // 18: kith.local.v1.Friend
-	(*AddFriendRequest)(nil),     // 19: kith.local.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),    // 20: kith.local.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),   // 21: kith.local.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),  // 22: kith.local.v1.ListFriendsResponse
-	(*RemoveFriendRequest)(nil),  // 23: kith.local.v1.RemoveFriendRequest
-	(*RemoveFriendResponse)(nil), // 24: kith.local.v1.RemoveFriendResponse
-	(*ListGroupsRequest)(nil),    // 25: kith.local.v1.ListGroupsRequest
-	(*Group)(nil),                // 26: kith.local.v1.Group
-	(*ListGroupsResponse)(nil),   // 27: kith.local.v1.ListGroupsResponse
-	(*UpdateGroupRequest)(nil),   // 28: kith.local.v1.UpdateGroupRequest
-	(*UpdateGroupResponse)(nil),  // 29: kith.local.v1.UpdateGroupResponse
-	(*CreatePostRequest)(nil),    // 30: kith.local.v1.CreatePostRequest
-	(*CreatePostResponse)(nil),   // 31: kith.local.v1.CreatePostResponse
-	(*EditPostRequest)(nil),      // 32: kith.local.v1.EditPostRequest
-	(*EditPostResponse)(nil),     // 33: kith.local.v1.EditPostResponse
-	(*DeletePostRequest)(nil),    // 34: kith.local.v1.DeletePostRequest
-	(*DeletePostResponse)(nil),   // 35: kith.local.v1.DeletePostResponse
-	(*TimelineRequest)(nil),      // 36: kith.local.v1.TimelineRequest
-	(*TimelineAttachment)(nil),   // 37: kith.local.v1.TimelineAttachment
-	(*TimelinePost)(nil),         // 38: kith.local.v1.TimelinePost
-	(*TimelineResponse)(nil),     // 39: kith.local.v1.TimelineResponse
-	(*SyncRequest)(nil),          // 40: kith.local.v1.SyncRequest
-	(*SyncResult)(nil),           // 41: kith.local.v1.SyncResult
-	(*SyncResponse)(nil),         // 42: kith.local.v1.SyncResponse
-	(*SyncProgressRequest)(nil),  // 43: kith.local.v1.SyncProgressRequest
-	(*FriendProgress)(nil),       // 44: kith.local.v1.FriendProgress
-	(*SyncProgressResponse)(nil), // 45: kith.local.v1.SyncProgressResponse
+	(*LostPost)(nil),             // 13: kith.local.v1.LostPost
+	(*Audience)(nil),             // 14: kith.local.v1.Audience
+	(*StatusRequest)(nil),        // 15: kith.local.v1.StatusRequest
+	(*StatusResponse)(nil),       // 16: kith.local.v1.StatusResponse
+	(*RendezvousStatus)(nil),     // 17: kith.local.v1.RendezvousStatus
+	(*PeerStatus)(nil),           // 18: kith.local.v1.PeerStatus
+	(*Friend)(nil),               // 19: kith.local.v1.Friend
+	(*AddFriendRequest)(nil),     // 20: kith.local.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),    // 21: kith.local.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),   // 22: kith.local.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),  // 23: kith.local.v1.ListFriendsResponse
+	(*RemoveFriendRequest)(nil),  // 24: kith.local.v1.RemoveFriendRequest
+	(*RemoveFriendResponse)(nil), // 25: kith.local.v1.RemoveFriendResponse
+	(*ListGroupsRequest)(nil),    // 26: kith.local.v1.ListGroupsRequest
+	(*Group)(nil),                // 27: kith.local.v1.Group
+	(*ListGroupsResponse)(nil),   // 28: kith.local.v1.ListGroupsResponse
+	(*UpdateGroupRequest)(nil),   // 29: kith.local.v1.UpdateGroupRequest
+	(*UpdateGroupResponse)(nil),  // 30: kith.local.v1.UpdateGroupResponse
+	(*CreatePostRequest)(nil),    // 31: kith.local.v1.CreatePostRequest
+	(*CreatePostResponse)(nil),   // 32: kith.local.v1.CreatePostResponse
+	(*EditPostRequest)(nil),      // 33: kith.local.v1.EditPostRequest
+	(*EditPostResponse)(nil),     // 34: kith.local.v1.EditPostResponse
+	(*DeletePostRequest)(nil),    // 35: kith.local.v1.DeletePostRequest
+	(*DeletePostResponse)(nil),   // 36: kith.local.v1.DeletePostResponse
+	(*TimelineRequest)(nil),      // 37: kith.local.v1.TimelineRequest
+	(*TimelineAttachment)(nil),   // 38: kith.local.v1.TimelineAttachment
+	(*TimelinePost)(nil),         // 39: kith.local.v1.TimelinePost
+	(*TimelineResponse)(nil),     // 40: kith.local.v1.TimelineResponse
+	(*SyncRequest)(nil),          // 41: kith.local.v1.SyncRequest
+	(*SyncResult)(nil),           // 42: kith.local.v1.SyncResult
+	(*SyncResponse)(nil),         // 43: kith.local.v1.SyncResponse
+	(*SyncProgressRequest)(nil),  // 44: kith.local.v1.SyncProgressRequest
+	(*FriendProgress)(nil),       // 45: kith.local.v1.FriendProgress
+	(*SyncProgressResponse)(nil), // 46: kith.local.v1.SyncProgressResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
 	1,  // 0: kith.local.v1.Profile.public_follows:type_name -> kith.local.v1.PublicFollow
 	2,  // 1: kith.local.v1.GetProfileResponse.profile:type_name -> kith.local.v1.Profile
 	1,  // 2: kith.local.v1.SetProfileRequest.public_follows:type_name -> kith.local.v1.PublicFollow
 	2,  // 3: kith.local.v1.SetProfileResponse.profile:type_name -> kith.local.v1.Profile
-	0,  // 4: kith.local.v1.Audience.kind:type_name -> kith.local.v1.AudienceKind
-	16, // 5: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
-	17, // 6: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
-	18, // 7: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
-	18, // 8: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
-	18, // 9: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
-	26, // 10: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
-	26, // 11: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
-	13, // 12: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
-	38, // 13: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
-	38, // 14: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
-	37, // 15: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
-	38, // 16: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
-	41, // 17: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
-	44, // 18: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
-	14, // 19: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	19, // 20: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	21, // 21: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	23, // 22: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	25, // 23: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	28, // 24: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	30, // 25: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	32, // 26: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	34, // 27: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	36, // 28: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	40, // 29: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	43, // 30: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
-	7,  // 31: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
-	9,  // 32: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
-	11, // 33: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
-	3,  // 34: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
-	5,  // 35: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
-	15, // 36: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	20, // 37: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	22, // 38: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	24, // 39: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	27, // 40: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	29, // 41: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	31, // 42: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	33, // 43: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	35, // 44: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	39, // 45: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	42, // 46: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	45, // 47: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
-	8,  // 48: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
-	10, // 49: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
-	12, // 50: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
-	4,  // 51: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
-	6,  // 52: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
-	36, // [36:53] is the sub-list for method output_type
-	19, // [19:36] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	13, // 4: kith.local.v1.RecoverResponse.lost:type_name -> kith.local.v1.LostPost
+	0,  // 5: kith.local.v1.Audience.kind:type_name -> kith.local.v1.AudienceKind
+	17, // 6: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
+	18, // 7: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
+	19, // 8: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
+	19, // 9: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
+	19, // 10: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
+	27, // 11: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
+	27, // 12: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
+	14, // 13: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
+	39, // 14: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
+	39, // 15: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
+	38, // 16: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
+	39, // 17: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
+	42, // 18: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
+	45, // 19: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
+	15, // 20: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	20, // 21: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	22, // 22: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	24, // 23: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	26, // 24: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	29, // 25: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	31, // 26: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	33, // 27: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	35, // 28: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	37, // 29: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	41, // 30: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	44, // 31: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
+	7,  // 32: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	9,  // 33: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	11, // 34: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	3,  // 35: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
+	5,  // 36: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
+	16, // 37: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	21, // 38: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	23, // 39: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	25, // 40: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	28, // 41: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	30, // 42: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	32, // 43: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	34, // 44: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	36, // 45: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	40, // 46: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	43, // 47: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	46, // 48: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
+	8,  // 49: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	10, // 50: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	12, // 51: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	4,  // 52: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
+	6,  // 53: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
+	37, // [37:54] is the sub-list for method output_type
+	20, // [20:37] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_kith_local_v1_local_proto_init() }
@@ -2894,7 +3026,7 @@ func file_kith_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

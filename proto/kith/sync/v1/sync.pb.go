@@ -585,7 +585,10 @@ func (x *WatchResponse) GetLastSeq() uint64 {
 
 // RecoverRequest asks for the caller's own posts.
 type RecoverRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kit_only asks for the caller's recovery kit alone (no posts): recovery first
+	// collects every reachable friend's copy and keeps the newest.
+	KitOnly       bool `protobuf:"varint,1,opt,name=kit_only,json=kitOnly,proto3" json:"kit_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -618,6 +621,13 @@ func (x *RecoverRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use RecoverRequest.ProtoReflect.Descriptor instead.
 func (*RecoverRequest) Descriptor() ([]byte, []int) {
 	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RecoverRequest) GetKitOnly() bool {
+	if x != nil {
+		return x.KitOnly
+	}
+	return false
 }
 
 // RecoverResponse is one of the caller's own posts, as signed by the caller, or the
@@ -759,8 +769,101 @@ func (x *GetRecoveryKitResponse) GetKit() *v1.Envelope {
 	return nil
 }
 
+// PushRecoveryKitRequest carries the caller's own kit.
+type PushRecoveryKitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kit is an Envelope whose payload is a RecoveryKit signed by the caller.
+	Kit           *v1.Envelope `protobuf:"bytes,1,opt,name=kit,proto3" json:"kit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushRecoveryKitRequest) Reset() {
+	*x = PushRecoveryKitRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushRecoveryKitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushRecoveryKitRequest) ProtoMessage() {}
+
+func (x *PushRecoveryKitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushRecoveryKitRequest.ProtoReflect.Descriptor instead.
+func (*PushRecoveryKitRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PushRecoveryKitRequest) GetKit() *v1.Envelope {
+	if x != nil {
+		return x.Kit
+	}
+	return nil
+}
+
+// PushRecoveryKitResponse says whether the kit replaced the one held.
+type PushRecoveryKitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kept is false when the holder already had this kit or a newer one.
+	Kept          bool `protobuf:"varint,1,opt,name=kept,proto3" json:"kept,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushRecoveryKitResponse) Reset() {
+	*x = PushRecoveryKitResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushRecoveryKitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushRecoveryKitResponse) ProtoMessage() {}
+
+func (x *PushRecoveryKitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushRecoveryKitResponse.ProtoReflect.Descriptor instead.
+func (*PushRecoveryKitResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PushRecoveryKitResponse) GetKept() bool {
+	if x != nil {
+		return x.Kept
+	}
+	return false
+}
+
 // RecoveryKit is what a peer gives each friend to keep (signed, context
-// kith/recovery-kit/v1): its friend list, readable only by its own key.
+// kith/recovery-kit/v2): its friend list, groups and the audience of every own post,
+// readable only by its own key. A holder learns its size (padded) and its time.
 type RecoveryKit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// owner is the raw 32-byte key of the peer the kit belongs to; it signs the kit.
@@ -768,14 +871,16 @@ type RecoveryKit struct {
 	// created_unix_ms orders kits: a holder keeps the newest.
 	CreatedUnixMs int64 `protobuf:"varint,2,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
 	// ciphertext is an age file, encrypted to owner's key, holding RecoveryKitContents.
-	Ciphertext    []byte `protobuf:"bytes,3,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	Ciphertext []byte `protobuf:"bytes,3,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	// version is the kit format: 2 (v1 kits carried no audiences and are refused).
+	Version       uint32 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecoveryKit) Reset() {
 	*x = RecoveryKit{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[13]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +892,7 @@ func (x *RecoveryKit) String() string {
 func (*RecoveryKit) ProtoMessage() {}
 
 func (x *RecoveryKit) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[13]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +905,7 @@ func (x *RecoveryKit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryKit.ProtoReflect.Descriptor instead.
 func (*RecoveryKit) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{13}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RecoveryKit) GetOwner() []byte {
@@ -824,20 +929,37 @@ func (x *RecoveryKit) GetCiphertext() []byte {
 	return nil
 }
 
+func (x *RecoveryKit) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // RecoveryKitContents is what the kit's ciphertext holds.
 type RecoveryKitContents struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name is the owner's display name.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// friends are the owner's friends.
-	Friends       []*KitFriend `protobuf:"bytes,2,rep,name=friends,proto3" json:"friends,omitempty"`
+	Friends []*KitFriend `protobuf:"bytes,2,rep,name=friends,proto3" json:"friends,omitempty"`
+	// groups are every group name, empty ones too.
+	Groups []string `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	// posts are the local audiences of the owner's own posts (never signed in a post).
+	Posts []*KitPost `protobuf:"bytes,4,rep,name=posts,proto3" json:"posts,omitempty"`
+	// padding rounds the plaintext up to a size class, so a holder learns little from the
+	// ciphertext's size.
+	Padding []byte `protobuf:"bytes,5,opt,name=padding,proto3" json:"padding,omitempty"`
+	// last_seq is the owner's changes-feed sequence number: a recovered home continues
+	// after it, so friends' cursors stay behind its new entries.
+	LastSeq       uint64 `protobuf:"varint,6,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecoveryKitContents) Reset() {
 	*x = RecoveryKitContents{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[14]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +971,7 @@ func (x *RecoveryKitContents) String() string {
 func (*RecoveryKitContents) ProtoMessage() {}
 
 func (x *RecoveryKitContents) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[14]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +984,7 @@ func (x *RecoveryKitContents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryKitContents.ProtoReflect.Descriptor instead.
 func (*RecoveryKitContents) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{14}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecoveryKitContents) GetName() string {
@@ -877,6 +999,158 @@ func (x *RecoveryKitContents) GetFriends() []*KitFriend {
 		return x.Friends
 	}
 	return nil
+}
+
+func (x *RecoveryKitContents) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *RecoveryKitContents) GetPosts() []*KitPost {
+	if x != nil {
+		return x.Posts
+	}
+	return nil
+}
+
+func (x *RecoveryKitContents) GetPadding() []byte {
+	if x != nil {
+		return x.Padding
+	}
+	return nil
+}
+
+func (x *RecoveryKitContents) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+// KitPost is what a recovery kit keeps about one own post.
+type KitPost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the post's 16-byte id.
+	Id []byte `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// me, friends, public, groups and people are the post's audience (feed.Audience).
+	Me      bool     `protobuf:"varint,2,opt,name=me,proto3" json:"me,omitempty"`
+	Friends bool     `protobuf:"varint,3,opt,name=friends,proto3" json:"friends,omitempty"`
+	Public  bool     `protobuf:"varint,4,opt,name=public,proto3" json:"public,omitempty"`
+	Groups  []string `protobuf:"bytes,5,rep,name=groups,proto3" json:"groups,omitempty"`
+	People  [][]byte `protobuf:"bytes,6,rep,name=people,proto3" json:"people,omitempty"`
+	// shared_public and shared_people are who could ever see it (feed.Shared), so that
+	// revocations still reach exactly them after a recovery.
+	SharedPublic bool     `protobuf:"varint,7,opt,name=shared_public,json=sharedPublic,proto3" json:"shared_public,omitempty"`
+	SharedPeople [][]byte `protobuf:"bytes,8,rep,name=shared_people,json=sharedPeople,proto3" json:"shared_people,omitempty"`
+	// created_unix_ms is when the post was first published.
+	CreatedUnixMs int64 `protobuf:"varint,9,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// summary is the start of the text of a post no friend can give back (audience me
+	// alone), so that recovery can name what is lost.
+	Summary       string `protobuf:"bytes,10,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KitPost) Reset() {
+	*x = KitPost{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KitPost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KitPost) ProtoMessage() {}
+
+func (x *KitPost) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KitPost.ProtoReflect.Descriptor instead.
+func (*KitPost) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *KitPost) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *KitPost) GetMe() bool {
+	if x != nil {
+		return x.Me
+	}
+	return false
+}
+
+func (x *KitPost) GetFriends() bool {
+	if x != nil {
+		return x.Friends
+	}
+	return false
+}
+
+func (x *KitPost) GetPublic() bool {
+	if x != nil {
+		return x.Public
+	}
+	return false
+}
+
+func (x *KitPost) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *KitPost) GetPeople() [][]byte {
+	if x != nil {
+		return x.People
+	}
+	return nil
+}
+
+func (x *KitPost) GetSharedPublic() bool {
+	if x != nil {
+		return x.SharedPublic
+	}
+	return false
+}
+
+func (x *KitPost) GetSharedPeople() [][]byte {
+	if x != nil {
+		return x.SharedPeople
+	}
+	return nil
+}
+
+func (x *KitPost) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *KitPost) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
 }
 
 // KitFriend is one friend in a recovery kit.
@@ -896,7 +1170,7 @@ type KitFriend struct {
 
 func (x *KitFriend) Reset() {
 	*x = KitFriend{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[15]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1182,7 @@ func (x *KitFriend) String() string {
 func (*KitFriend) ProtoMessage() {}
 
 func (x *KitFriend) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[15]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1195,7 @@ func (x *KitFriend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KitFriend.ProtoReflect.Descriptor instead.
 func (*KitFriend) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{15}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KitFriend) GetKey() []byte {
@@ -961,7 +1235,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[16]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1247,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[16]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1260,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{16}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{19}
 }
 
 // GetProfileResponse carries the serving peer's public profile.
@@ -1001,7 +1275,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1287,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1300,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{17}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetProfileResponse) GetProfile() *v1.Envelope {
@@ -1054,7 +1328,7 @@ type PublicProfile struct {
 
 func (x *PublicProfile) Reset() {
 	*x = PublicProfile{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1340,7 @@ func (x *PublicProfile) String() string {
 func (*PublicProfile) ProtoMessage() {}
 
 func (x *PublicProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1353,7 @@ func (x *PublicProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicProfile.ProtoReflect.Descriptor instead.
 func (*PublicProfile) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{18}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublicProfile) GetOwner() []byte {
@@ -1125,7 +1399,7 @@ type PublicFollow struct {
 
 func (x *PublicFollow) Reset() {
 	*x = PublicFollow{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1411,7 @@ func (x *PublicFollow) String() string {
 func (*PublicFollow) ProtoMessage() {}
 
 func (x *PublicFollow) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1424,7 @@ func (x *PublicFollow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicFollow.ProtoReflect.Descriptor instead.
 func (*PublicFollow) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{19}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PublicFollow) GetKey() []byte {
@@ -1199,23 +1473,45 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x05since\x18\x01 \x01(\x04R\x05since\"Z\n" +
 	"\rWatchResponse\x12.\n" +
 	"\achanges\x18\x01 \x03(\v2\x14.kith.sync.v1.ChangeR\achanges\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"\x10\n" +
-	"\x0eRecoverRequest\"|\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"+\n" +
+	"\x0eRecoverRequest\x12\x19\n" +
+	"\bkit_only\x18\x01 \x01(\bR\akitOnly\"|\n" +
 	"\x0fRecoverResponse\x12,\n" +
 	"\x04post\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04post\x12;\n" +
 	"\frecovery_kit\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeR\vrecoveryKit\"\x17\n" +
 	"\x15GetRecoveryKitRequest\"D\n" +
 	"\x16GetRecoveryKitResponse\x12*\n" +
-	"\x03kit\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x03kit\"k\n" +
+	"\x03kit\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x03kit\"D\n" +
+	"\x16PushRecoveryKitRequest\x12*\n" +
+	"\x03kit\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x03kit\"-\n" +
+	"\x17PushRecoveryKitResponse\x12\x12\n" +
+	"\x04kept\x18\x01 \x01(\bR\x04kept\"\x85\x01\n" +
 	"\vRecoveryKit\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\fR\x05owner\x12&\n" +
 	"\x0fcreated_unix_ms\x18\x02 \x01(\x03R\rcreatedUnixMs\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x03 \x01(\fR\n" +
-	"ciphertext\"\\\n" +
+	"ciphertext\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\rR\aversion\"\xd6\x01\n" +
 	"\x13RecoveryKitContents\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
-	"\afriends\x18\x02 \x03(\v2\x17.kith.sync.v1.KitFriendR\afriends\"c\n" +
+	"\afriends\x18\x02 \x03(\v2\x17.kith.sync.v1.KitFriendR\afriends\x12\x16\n" +
+	"\x06groups\x18\x03 \x03(\tR\x06groups\x12+\n" +
+	"\x05posts\x18\x04 \x03(\v2\x15.kith.sync.v1.KitPostR\x05posts\x12\x18\n" +
+	"\apadding\x18\x05 \x01(\fR\apadding\x12\x19\n" +
+	"\blast_seq\x18\x06 \x01(\x04R\alastSeq\"\x97\x02\n" +
+	"\aKitPost\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x0e\n" +
+	"\x02me\x18\x02 \x01(\bR\x02me\x12\x18\n" +
+	"\afriends\x18\x03 \x01(\bR\afriends\x12\x16\n" +
+	"\x06public\x18\x04 \x01(\bR\x06public\x12\x16\n" +
+	"\x06groups\x18\x05 \x03(\tR\x06groups\x12\x16\n" +
+	"\x06people\x18\x06 \x03(\fR\x06people\x12#\n" +
+	"\rshared_public\x18\a \x01(\bR\fsharedPublic\x12#\n" +
+	"\rshared_people\x18\b \x03(\fR\fsharedPeople\x12&\n" +
+	"\x0fcreated_unix_ms\x18\t \x01(\x03R\rcreatedUnixMs\x12\x18\n" +
+	"\asummary\x18\n" +
+	" \x01(\tR\asummary\"c\n" +
 	"\tKitFriend\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1236,14 +1532,15 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xa6\x04\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\x86\x05\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
 	"\aGetBlob\x12\x1c.kith.sync.v1.GetBlobRequest\x1a\x1d.kith.sync.v1.GetBlobResponse0\x01\x12B\n" +
 	"\x05Watch\x12\x1a.kith.sync.v1.WatchRequest\x1a\x1b.kith.sync.v1.WatchResponse0\x01\x12H\n" +
 	"\aRecover\x12\x1c.kith.sync.v1.RecoverRequest\x1a\x1d.kith.sync.v1.RecoverResponse0\x01\x12[\n" +
-	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponse\x12O\n" +
+	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponse\x12^\n" +
+	"\x0fPushRecoveryKit\x12$.kith.sync.v1.PushRecoveryKitRequest\x1a%.kith.sync.v1.PushRecoveryKitResponse\x12O\n" +
 	"\n" +
 	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
@@ -1260,61 +1557,68 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
-	(ChangeKind)(0),                // 0: kith.sync.v1.ChangeKind
-	(*Change)(nil),                 // 1: kith.sync.v1.Change
-	(*ChangesRequest)(nil),         // 2: kith.sync.v1.ChangesRequest
-	(*ChangesResponse)(nil),        // 3: kith.sync.v1.ChangesResponse
-	(*GetPostsRequest)(nil),        // 4: kith.sync.v1.GetPostsRequest
-	(*GetPostsResponse)(nil),       // 5: kith.sync.v1.GetPostsResponse
-	(*GetBlobRequest)(nil),         // 6: kith.sync.v1.GetBlobRequest
-	(*GetBlobResponse)(nil),        // 7: kith.sync.v1.GetBlobResponse
-	(*WatchRequest)(nil),           // 8: kith.sync.v1.WatchRequest
-	(*WatchResponse)(nil),          // 9: kith.sync.v1.WatchResponse
-	(*RecoverRequest)(nil),         // 10: kith.sync.v1.RecoverRequest
-	(*RecoverResponse)(nil),        // 11: kith.sync.v1.RecoverResponse
-	(*GetRecoveryKitRequest)(nil),  // 12: kith.sync.v1.GetRecoveryKitRequest
-	(*GetRecoveryKitResponse)(nil), // 13: kith.sync.v1.GetRecoveryKitResponse
-	(*RecoveryKit)(nil),            // 14: kith.sync.v1.RecoveryKit
-	(*RecoveryKitContents)(nil),    // 15: kith.sync.v1.RecoveryKitContents
-	(*KitFriend)(nil),              // 16: kith.sync.v1.KitFriend
-	(*GetProfileRequest)(nil),      // 17: kith.sync.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),     // 18: kith.sync.v1.GetProfileResponse
-	(*PublicProfile)(nil),          // 19: kith.sync.v1.PublicProfile
-	(*PublicFollow)(nil),           // 20: kith.sync.v1.PublicFollow
-	(*v1.Envelope)(nil),            // 21: kith.signed.v1.Envelope
+	(ChangeKind)(0),                 // 0: kith.sync.v1.ChangeKind
+	(*Change)(nil),                  // 1: kith.sync.v1.Change
+	(*ChangesRequest)(nil),          // 2: kith.sync.v1.ChangesRequest
+	(*ChangesResponse)(nil),         // 3: kith.sync.v1.ChangesResponse
+	(*GetPostsRequest)(nil),         // 4: kith.sync.v1.GetPostsRequest
+	(*GetPostsResponse)(nil),        // 5: kith.sync.v1.GetPostsResponse
+	(*GetBlobRequest)(nil),          // 6: kith.sync.v1.GetBlobRequest
+	(*GetBlobResponse)(nil),         // 7: kith.sync.v1.GetBlobResponse
+	(*WatchRequest)(nil),            // 8: kith.sync.v1.WatchRequest
+	(*WatchResponse)(nil),           // 9: kith.sync.v1.WatchResponse
+	(*RecoverRequest)(nil),          // 10: kith.sync.v1.RecoverRequest
+	(*RecoverResponse)(nil),         // 11: kith.sync.v1.RecoverResponse
+	(*GetRecoveryKitRequest)(nil),   // 12: kith.sync.v1.GetRecoveryKitRequest
+	(*GetRecoveryKitResponse)(nil),  // 13: kith.sync.v1.GetRecoveryKitResponse
+	(*PushRecoveryKitRequest)(nil),  // 14: kith.sync.v1.PushRecoveryKitRequest
+	(*PushRecoveryKitResponse)(nil), // 15: kith.sync.v1.PushRecoveryKitResponse
+	(*RecoveryKit)(nil),             // 16: kith.sync.v1.RecoveryKit
+	(*RecoveryKitContents)(nil),     // 17: kith.sync.v1.RecoveryKitContents
+	(*KitPost)(nil),                 // 18: kith.sync.v1.KitPost
+	(*KitFriend)(nil),               // 19: kith.sync.v1.KitFriend
+	(*GetProfileRequest)(nil),       // 20: kith.sync.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),      // 21: kith.sync.v1.GetProfileResponse
+	(*PublicProfile)(nil),           // 22: kith.sync.v1.PublicProfile
+	(*PublicFollow)(nil),            // 23: kith.sync.v1.PublicFollow
+	(*v1.Envelope)(nil),             // 24: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	21, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	24, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	21, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	21, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	21, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	16, // 7: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
-	21, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
-	20, // 9: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	2,  // 10: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 11: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 12: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 13: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 14: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 15: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	17, // 16: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	3,  // 17: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 18: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 19: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 20: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 21: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 22: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	18, // 23: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	24, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	24, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	24, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	24, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
+	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
+	24, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
+	2,  // 12: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 13: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 14: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 15: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 16: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 17: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 18: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	20, // 19: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	3,  // 20: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 21: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 22: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 23: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 24: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 25: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 26: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 27: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -1328,7 +1632,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

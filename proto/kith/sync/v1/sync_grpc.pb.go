@@ -23,13 +23,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_Changes_FullMethodName        = "/kith.sync.v1.SyncService/Changes"
-	SyncService_GetPosts_FullMethodName       = "/kith.sync.v1.SyncService/GetPosts"
-	SyncService_GetBlob_FullMethodName        = "/kith.sync.v1.SyncService/GetBlob"
-	SyncService_Watch_FullMethodName          = "/kith.sync.v1.SyncService/Watch"
-	SyncService_Recover_FullMethodName        = "/kith.sync.v1.SyncService/Recover"
-	SyncService_GetRecoveryKit_FullMethodName = "/kith.sync.v1.SyncService/GetRecoveryKit"
-	SyncService_GetProfile_FullMethodName     = "/kith.sync.v1.SyncService/GetProfile"
+	SyncService_Changes_FullMethodName         = "/kith.sync.v1.SyncService/Changes"
+	SyncService_GetPosts_FullMethodName        = "/kith.sync.v1.SyncService/GetPosts"
+	SyncService_GetBlob_FullMethodName         = "/kith.sync.v1.SyncService/GetBlob"
+	SyncService_Watch_FullMethodName           = "/kith.sync.v1.SyncService/Watch"
+	SyncService_Recover_FullMethodName         = "/kith.sync.v1.SyncService/Recover"
+	SyncService_GetRecoveryKit_FullMethodName  = "/kith.sync.v1.SyncService/GetRecoveryKit"
+	SyncService_PushRecoveryKit_FullMethodName = "/kith.sync.v1.SyncService/PushRecoveryKit"
+	SyncService_GetProfile_FullMethodName      = "/kith.sync.v1.SyncService/GetProfile"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -51,6 +52,9 @@ type SyncServiceClient interface {
 	Recover(ctx context.Context, in *RecoverRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RecoverResponse], error)
 	// GetRecoveryKit returns the serving peer's own recovery kit, for a friend to keep.
 	GetRecoveryKit(ctx context.Context, in *GetRecoveryKitRequest, opts ...grpc.CallOption) (*GetRecoveryKitResponse, error)
+	// PushRecoveryKit hands a friend the caller's newest recovery kit to keep, each time it
+	// changes. Only friends may push; a holder keeps the newest it has verified.
+	PushRecoveryKit(ctx context.Context, in *PushRecoveryKitRequest, opts ...grpc.CallOption) (*PushRecoveryKitResponse, error)
 	// GetProfile returns the serving peer's signed public profile. Anyone may ask,
 	// strangers (crawlers) included: it holds only what the person chose to publish.
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
@@ -151,6 +155,16 @@ func (c *syncServiceClient) GetRecoveryKit(ctx context.Context, in *GetRecoveryK
 	return out, nil
 }
 
+func (c *syncServiceClient) PushRecoveryKit(ctx context.Context, in *PushRecoveryKitRequest, opts ...grpc.CallOption) (*PushRecoveryKitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PushRecoveryKitResponse)
+	err := c.cc.Invoke(ctx, SyncService_PushRecoveryKit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *syncServiceClient) GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetProfileResponse)
@@ -180,6 +194,9 @@ type SyncServiceServer interface {
 	Recover(*RecoverRequest, grpc.ServerStreamingServer[RecoverResponse]) error
 	// GetRecoveryKit returns the serving peer's own recovery kit, for a friend to keep.
 	GetRecoveryKit(context.Context, *GetRecoveryKitRequest) (*GetRecoveryKitResponse, error)
+	// PushRecoveryKit hands a friend the caller's newest recovery kit to keep, each time it
+	// changes. Only friends may push; a holder keeps the newest it has verified.
+	PushRecoveryKit(context.Context, *PushRecoveryKitRequest) (*PushRecoveryKitResponse, error)
 	// GetProfile returns the serving peer's signed public profile. Anyone may ask,
 	// strangers (crawlers) included: it holds only what the person chose to publish.
 	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
@@ -210,6 +227,9 @@ func (UnimplementedSyncServiceServer) Recover(*RecoverRequest, grpc.ServerStream
 }
 func (UnimplementedSyncServiceServer) GetRecoveryKit(context.Context, *GetRecoveryKitRequest) (*GetRecoveryKitResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRecoveryKit not implemented")
+}
+func (UnimplementedSyncServiceServer) PushRecoveryKit(context.Context, *PushRecoveryKitRequest) (*PushRecoveryKitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PushRecoveryKit not implemented")
 }
 func (UnimplementedSyncServiceServer) GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProfile not implemented")
@@ -322,6 +342,24 @@ func _SyncService_GetRecoveryKit_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_PushRecoveryKit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PushRecoveryKitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).PushRecoveryKit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_PushRecoveryKit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).PushRecoveryKit(ctx, req.(*PushRecoveryKitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SyncService_GetProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetProfileRequest)
 	if err := dec(in); err != nil {
@@ -358,6 +396,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRecoveryKit",
 			Handler:    _SyncService_GetRecoveryKit_Handler,
+		},
+		{
+			MethodName: "PushRecoveryKit",
+			Handler:    _SyncService_PushRecoveryKit_Handler,
 		},
 		{
 			MethodName: "GetProfile",
