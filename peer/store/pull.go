@@ -27,6 +27,10 @@ type Batch struct {
 	Revoked []post.ID
 	// Cursor is the friend's sequence number to resume from next time.
 	Cursor uint64
+	// Restart sets the cursor to Cursor even when that moves it back: the friend's feed
+	// now ends before our cursor (a home rebuilt from a recovery), so it is read again
+	// from the start. Without it a cursor never moves back.
+	Restart bool
 }
 
 // Applied counts what a batch changed.
@@ -98,7 +102,7 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 				return err
 			}
 		}
-		if cur := getU64(tx.Bucket(bCursors).Get(friend[:])); b.Cursor < cur {
+		if cur := getU64(tx.Bucket(bCursors).Get(friend[:])); b.Cursor < cur && !b.Restart {
 			return nil // an older answer arriving late: never move the cursor back
 		}
 		return tx.Bucket(bCursors).Put(friend[:], u64(b.Cursor))

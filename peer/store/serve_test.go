@@ -53,10 +53,12 @@ func TestChangesScanBound(t *testing.T) {
 	if len(pg.Changes) != 1 || pg.More || pg.Changes[0].Version != 2 {
 		t.Fatalf("friend: %+v; want the one public post at version 2", pg)
 	}
-	if pg, _ := s.Changes(friend.Public(), math.MaxUint64, 10); len(pg.Changes) != 0 || pg.Last != math.MaxUint64 || pg.More {
-		t.Fatalf("since the largest sequence number: %+v", pg)
-	}
 	newest := pg.Last
+	// A cursor past the end (the home was rebuilt since it was issued) is told where
+	// the view ends, so the caller starts again.
+	if pg, _ := s.Changes(friend.Public(), math.MaxUint64, 10); len(pg.Changes) != 0 || pg.Last != newest || pg.More {
+		t.Fatalf("since the largest sequence number: %+v; want nothing, Last at the end %d", pg, newest)
+	}
 	if pg, _ := s.Changes(friend.Public(), newest, 10); len(pg.Changes) != 0 || pg.More || pg.Last != newest {
 		t.Fatalf("since the newest (%d): %+v", newest, pg)
 	}

@@ -225,6 +225,15 @@ func viewOf(tx *bolt.Tx, viewer identity.PublicKey) identity.PublicKey {
 func viewChanges(tx *bolt.Tx, viewer identity.PublicKey, since uint64, limit int) (Page, error) {
 	pg := Page{Last: since}
 	k := viewOf(tx, viewer)
+	head := max(getU64(tx.Bucket(bViewHead).Get(k[:])), viewStart)
+	if since > head {
+		// The caller's cursor is past the end of its view: this home was rebuilt (a
+		// recovery) after the caller read it. Say where the view ends, so the caller
+		// starts again from the beginning rather than wait, silently, for the view to
+		// catch up with its old cursor.
+		pg.Last = head
+		return pg, nil
+	}
 	from := max(since, viewStart) + 1
 	if since >= from { // since == MaxUint64
 		return pg, nil
@@ -253,8 +262,6 @@ func (s *Store) selfIn(tx *bolt.Tx) identity.PublicKey {
 	if s.hasSelf {
 		return s.self
 	}
-	if k, err := identity.FromSeed(tx.Bucket(bMeta).Get([]byte("seed"))); err == nil {
-		return k.Public()
-	}
-	return identity.PublicKey{}
+	k, _ := selfFromMeta(tx) // the plain seed, or "pub" beside a key encrypted at rest
+	return k
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -226,5 +227,40 @@ func TestWatchEndsWhenTheStreamFails(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Watch did not return after its friend went away")
+	}
+}
+
+// TestPullAfterRebuild: a friend's home rebuilt from scratch (a recovery) numbers its
+// feed anew, below the reader's cursor; the reader notices, reads it again from the
+// start and gets the post made after the rebuild instead of waiting, silently, for the
+// new feed to pass its old cursor.
+func TestPullAfterRebuild(t *testing.T) {
+	author, reader := newNode(t, "author", nil), newNode(t, "reader", nil)
+	befriend(t, author, reader)
+	befriend(t, reader, author)
+	for i := range 20 {
+		author.publish(t, fmt.Sprintf("before %d", i), feed.Default())
+	}
+	p := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()})
+	if _, err := p.Pull(ctxT(t), reader.client(t, author), author.pub()); err != nil {
+		t.Fatal(err)
+	}
+	old := reader.cursor(t, author)
+
+	again := startNode(t, "author again", author.key, openStore(t, author.key, "author"), nil)
+	befriend(t, again, reader)
+	after := again.publish(t, "after the rebuild", feed.Default())
+	if last := again.lastSeq(t, reader); last >= old {
+		t.Fatalf("the rebuilt feed ends at %d, not before the old cursor %d: the test proves nothing", last, old)
+	}
+	res, err := p.Pull(ctxT(t), reader.client(t, again), author.pub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reader.holds(t, author, after) != 1 {
+		t.Errorf("the post made after the rebuild was not pulled (%+v)", res)
+	}
+	if c := reader.cursor(t, author); c != again.lastSeq(t, reader) {
+		t.Errorf("cursor %d after the restart, want the rebuilt feed's end %d", c, again.lastSeq(t, reader))
 	}
 }

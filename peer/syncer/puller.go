@@ -102,6 +102,7 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		return nil
 	}
 	defer wait()
+	restarted := false
 	for {
 		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)})
 		if err != nil {
@@ -123,6 +124,12 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 			ch <- stored{n, batch.Cursor, err}
 		}(inflight)
 		cursor = batch.Cursor
+		if batch.Restart && !restarted {
+			// Once a pull: a peer that claims a restart at every call costs one extra call.
+			restarted = true
+			p.log.Info("friend's feed ends before our cursor (home rebuilt?): reading it again from the start", "friend", friend.Short())
+			continue
+		}
 		if !resp.GetMore() {
 			err := wait() // before reading res: return evaluates its operands in order
 			return res, err
@@ -133,7 +140,7 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 // step turns one Changes answer into a verified batch.
 func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, since uint64, resp *syncv1.ChangesResponse) (store.Batch, int, error) {
 	st, err := ParseChanges(since, resp)
-	b := store.Batch{Cursor: st.Cursor, Revoked: st.Revoked}
+	b := store.Batch{Cursor: st.Cursor, Revoked: st.Revoked, Restart: st.Restart}
 	if err != nil {
 		return b, 0, err
 	}

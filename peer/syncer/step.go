@@ -19,12 +19,18 @@ type Step struct {
 	Fetch []post.ID
 	// Revoked are posts the caller lost access to.
 	Revoked []post.ID
+	// Restart says the feed now ends before since (the peer's home was rebuilt, as after
+	// a recovery): the caller reads it again from the start (Cursor is 0).
+	Restart bool
 }
 
 // ParseChanges checks a Changes answer to a request since a sequence number: entries in
 // (since, last_seq], well-formed ids, known kinds, a cursor that does not move back.
 func ParseChanges(since uint64, resp *syncv1.ChangesResponse) (Step, error) {
 	s := Step{Cursor: resp.GetLastSeq()}
+	if s.Cursor < since && len(resp.GetChanges()) == 0 && !resp.GetMore() {
+		return Step{Restart: true}, nil
+	}
 	if s.Cursor < since {
 		return s, fmt.Errorf("%w: last_seq %d is before since %d", ErrProtocol, s.Cursor, since)
 	}
