@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&cfg.STUN, "stun", ":3478", "UDP `address` of STUN and TURN")
 	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis `URL` (redis:// or rediss://; add ?master_name=NAME for Sentinel); empty: in-memory store")
 	fs.StringVar(&cluster, "redis-cluster", "", "Redis Cluster nodes, comma-separated `host:port,...`")
+	fs.StringVar(&cfg.Name, "name", "", "server `name` that peers' signed proofs must carry (default: random per process)")
 	fs.StringVar(&cfg.TURNSecret, "turn-secret", "", "TURN REST-API shared `secret` (as coturn's static-auth-secret); empty disables TURN")
 	fs.StringVar(&cfg.TURNRelayIP, "turn-relay-ip", "", "`IP` TURN relays are announced at (default: the --stun IP, or 127.0.0.1)")
 	fs.BoolVar(&cfg.TURNAllowPrivate, "turn-allow-private", false, "allow relaying to loopback, private, link-local and multicast peers")

@@ -1167,6 +1167,90 @@ func (x *PublicFollow) GetAddress() string {
 	return ""
 }
 
+// GetReachabilityRequest is empty: the serving peer's own key is meant.
+type GetReachabilityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReachabilityRequest) Reset() {
+	*x = GetReachabilityRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReachabilityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReachabilityRequest) ProtoMessage() {}
+
+func (x *GetReachabilityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReachabilityRequest.ProtoReflect.Descriptor instead.
+func (*GetReachabilityRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{20}
+}
+
+// GetReachabilityResponse carries the serving peer's reachability key.
+type GetReachabilityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the 32-byte XChaCha20-Poly1305 key the serving peer seals its rendezvous
+	// candidates under. It changes when the peer removes a friend.
+	Key           []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReachabilityResponse) Reset() {
+	*x = GetReachabilityResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReachabilityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReachabilityResponse) ProtoMessage() {}
+
+func (x *GetReachabilityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReachabilityResponse.ProtoReflect.Descriptor instead.
+func (*GetReachabilityResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetReachabilityResponse) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -1231,12 +1315,15 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\afollows\x18\x04 \x03(\v2\x1a.kith.sync.v1.PublicFollowR\afollows\":\n" +
 	"\fPublicFollow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress*X\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x18\n" +
+	"\x16GetReachabilityRequest\"+\n" +
+	"\x17GetReachabilityResponse\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xa6\x04\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\x86\x05\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -1245,7 +1332,8 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\aRecover\x12\x1c.kith.sync.v1.RecoverRequest\x1a\x1d.kith.sync.v1.RecoverResponse0\x01\x12[\n" +
 	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponse\x12O\n" +
 	"\n" +
-	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponse\x12^\n" +
+	"\x0fGetReachability\x12$.kith.sync.v1.GetReachabilityRequest\x1a%.kith.sync.v1.GetReachabilityResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -1260,41 +1348,43 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
-	(ChangeKind)(0),                // 0: kith.sync.v1.ChangeKind
-	(*Change)(nil),                 // 1: kith.sync.v1.Change
-	(*ChangesRequest)(nil),         // 2: kith.sync.v1.ChangesRequest
-	(*ChangesResponse)(nil),        // 3: kith.sync.v1.ChangesResponse
-	(*GetPostsRequest)(nil),        // 4: kith.sync.v1.GetPostsRequest
-	(*GetPostsResponse)(nil),       // 5: kith.sync.v1.GetPostsResponse
-	(*GetBlobRequest)(nil),         // 6: kith.sync.v1.GetBlobRequest
-	(*GetBlobResponse)(nil),        // 7: kith.sync.v1.GetBlobResponse
-	(*WatchRequest)(nil),           // 8: kith.sync.v1.WatchRequest
-	(*WatchResponse)(nil),          // 9: kith.sync.v1.WatchResponse
-	(*RecoverRequest)(nil),         // 10: kith.sync.v1.RecoverRequest
-	(*RecoverResponse)(nil),        // 11: kith.sync.v1.RecoverResponse
-	(*GetRecoveryKitRequest)(nil),  // 12: kith.sync.v1.GetRecoveryKitRequest
-	(*GetRecoveryKitResponse)(nil), // 13: kith.sync.v1.GetRecoveryKitResponse
-	(*RecoveryKit)(nil),            // 14: kith.sync.v1.RecoveryKit
-	(*RecoveryKitContents)(nil),    // 15: kith.sync.v1.RecoveryKitContents
-	(*KitFriend)(nil),              // 16: kith.sync.v1.KitFriend
-	(*GetProfileRequest)(nil),      // 17: kith.sync.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),     // 18: kith.sync.v1.GetProfileResponse
-	(*PublicProfile)(nil),          // 19: kith.sync.v1.PublicProfile
-	(*PublicFollow)(nil),           // 20: kith.sync.v1.PublicFollow
-	(*v1.Envelope)(nil),            // 21: kith.signed.v1.Envelope
+	(ChangeKind)(0),                 // 0: kith.sync.v1.ChangeKind
+	(*Change)(nil),                  // 1: kith.sync.v1.Change
+	(*ChangesRequest)(nil),          // 2: kith.sync.v1.ChangesRequest
+	(*ChangesResponse)(nil),         // 3: kith.sync.v1.ChangesResponse
+	(*GetPostsRequest)(nil),         // 4: kith.sync.v1.GetPostsRequest
+	(*GetPostsResponse)(nil),        // 5: kith.sync.v1.GetPostsResponse
+	(*GetBlobRequest)(nil),          // 6: kith.sync.v1.GetBlobRequest
+	(*GetBlobResponse)(nil),         // 7: kith.sync.v1.GetBlobResponse
+	(*WatchRequest)(nil),            // 8: kith.sync.v1.WatchRequest
+	(*WatchResponse)(nil),           // 9: kith.sync.v1.WatchResponse
+	(*RecoverRequest)(nil),          // 10: kith.sync.v1.RecoverRequest
+	(*RecoverResponse)(nil),         // 11: kith.sync.v1.RecoverResponse
+	(*GetRecoveryKitRequest)(nil),   // 12: kith.sync.v1.GetRecoveryKitRequest
+	(*GetRecoveryKitResponse)(nil),  // 13: kith.sync.v1.GetRecoveryKitResponse
+	(*RecoveryKit)(nil),             // 14: kith.sync.v1.RecoveryKit
+	(*RecoveryKitContents)(nil),     // 15: kith.sync.v1.RecoveryKitContents
+	(*KitFriend)(nil),               // 16: kith.sync.v1.KitFriend
+	(*GetProfileRequest)(nil),       // 17: kith.sync.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),      // 18: kith.sync.v1.GetProfileResponse
+	(*PublicProfile)(nil),           // 19: kith.sync.v1.PublicProfile
+	(*PublicFollow)(nil),            // 20: kith.sync.v1.PublicFollow
+	(*GetReachabilityRequest)(nil),  // 21: kith.sync.v1.GetReachabilityRequest
+	(*GetReachabilityResponse)(nil), // 22: kith.sync.v1.GetReachabilityResponse
+	(*v1.Envelope)(nil),             // 23: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	21, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	23, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	21, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	21, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	21, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	23, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	23, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	23, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
 	16, // 7: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
-	21, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	23, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	20, // 9: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
 	2,  // 10: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
 	4,  // 11: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
@@ -1303,15 +1393,17 @@ var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	10, // 14: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
 	12, // 15: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
 	17, // 16: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	3,  // 17: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 18: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 19: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 20: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 21: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 22: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	18, // 23: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
+	21, // 17: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	3,  // 18: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 19: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 20: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 21: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 22: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 23: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	18, // 24: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	22, // 25: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	18, // [18:26] is the sub-list for method output_type
+	10, // [10:18] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1328,7 +1420,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
