@@ -141,6 +141,9 @@ func (s *Store) RemoveFriend(k identity.PublicKey) error {
 		if err := tx.Bucket(bCursors).Delete(k[:]); err != nil {
 			return err
 		}
+		if err := rotateReachKey(tx, k); err != nil {
+			return err
+		}
 		return s.resequenceFor(tx, before, s.viewerOf(tx, k))
 	})
 }
