@@ -95,7 +95,9 @@ func TestSealedOffers(t *testing.T) {
 	}{
 		{"missing", nil, "signed record missing"},
 		{"no version", edit(func(o *rendezvousv1.SealedOffer) { o.Version = 0 }), "record version not supported"},
-		{"other target", edit(func(o *rendezvousv1.SealedOffer) { o.TargetFingerprint = string(rendezvoustest.NewKey(t).Public().Fingerprint()) }), "target_fingerprint differs"},
+		{"other target", edit(func(o *rendezvousv1.SealedOffer) {
+			o.TargetFingerprint = string(rendezvoustest.NewKey(t).Public().Fingerprint())
+		}), "target_fingerprint differs"},
 		{"stale", edit(func(o *rendezvousv1.SealedOffer) { o.TimestampUnixMs -= 120_000 }), "outside the server's clock window"},
 		{"short nonce", edit(func(o *rendezvousv1.SealedOffer) { o.Nonce = o.Nonce[:8] }), "nonce must be 16 bytes"},
 		{"empty", edit(func(o *rendezvousv1.SealedOffer) { o.Sealed = nil }), "sealed offer of 0 bytes"},
