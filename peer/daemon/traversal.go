@@ -59,7 +59,7 @@ type traversal struct {
 	disc *discovery.Client
 	log  *slog.Logger
 
-	mu         sync.Mutex
+	mu         sync.Mutex      // guards ctx, reflexive, routes, relayState, viaRelay, strangers*, answers, reach; lock order: relayMu, then mu
 	ctx        context.Context // run's; nil before run and after it returns
 	wg         sync.WaitGroup  // offers being answered, relays' ping answerers
 	reflexive  netip.AddrPort
