@@ -18,7 +18,7 @@ import (
 	"github.com/kithnet/kith/shared/signed"
 )
 
-func newKey(t *testing.T) *identity.Key {
+func newKey(t testing.TB) *identity.Key {
 	t.Helper()
 	k, err := identity.Generate(rand.Reader)
 	if err != nil {
@@ -27,8 +27,12 @@ func newKey(t *testing.T) *identity.Key {
 	return k
 }
 
-func host(addr string) []*rendezvousv1.Candidate {
-	return []*rendezvousv1.Candidate{{Address: addr, Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST}}
+func host(addrs ...string) []*rendezvousv1.Candidate {
+	var out []*rendezvousv1.Candidate
+	for _, a := range addrs {
+		out = append(out, &rendezvousv1.Candidate{Address: a, Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST})
+	}
+	return out
 }
 
 // run starts a client and stops it when the test ends.
