@@ -35,12 +35,18 @@ func Example() {
 	c := rendezvousv1.NewRendezvousServiceClient(conn)
 	ctx := context.Background()
 
+	info, err := c.ServerInfo(ctx, &rendezvousv1.ServerInfoRequest{})
+	if err != nil {
+		panic(err)
+	}
 	key, _ := identity.Generate(rand.Reader)
 	record, _ := signed.Seal(key, identity.ContextRegistration, &rendezvousv1.Registration{
-		PublicKey:       key.Public().Bytes(),
-		Candidates:      []*rendezvousv1.Candidate{{Address: "192.0.2.1:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST}},
-		TimestampUnixMs: time.Now().UnixMilli(),
-		TtlSeconds:      300,
+		PublicKey:        key.Public().Bytes(),
+		PublicCandidates: []*rendezvousv1.Candidate{{Address: "192.0.2.1:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST}},
+		Version:          rendezvousv1.RecordVersion_RECORD_VERSION_2,
+		Server:           info.GetName(), // a proof names the server it is for
+		TimestampUnixMs:  time.Now().UnixMilli(),
+		TtlSeconds:       300,
 	})
 	resp, err := c.Register(ctx, &rendezvousv1.RegisterRequest{Record: record})
 	if err != nil {
@@ -57,7 +63,7 @@ func Example() {
 	if _, err := signed.OpenFromFingerprint(found.GetRecord(), identity.ContextRegistration, fp, &reg); err != nil {
 		panic(err)
 	}
-	fmt.Println("verified candidate", reg.GetCandidates()[0].GetAddress())
+	fmt.Println("verified candidate", reg.GetPublicCandidates()[0].GetAddress())
 	// Output:
 	// stored for 300 seconds
 	// verified candidate 192.0.2.1:4000

@@ -37,7 +37,7 @@ type simPeer struct {
 	mu     sync.Mutex
 	lastTS time.Time // of the last registration signed, accepted or not
 	last   *signedv1.Envelope
-	offers chan *signedv1.Envelope
+	offers chan *rendezvousv1.SealedOffer
 }
 
 // register signs a fresh registration and remembers it when the rendezvous accepts it.
@@ -142,7 +142,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	const n = 60
 	peers := make([]*simPeer, n)
 	for i := range peers {
-		p := &simPeer{key: rendezvoustest.NewKey(t), client: instances[i%2].Client(t), offers: make(chan *signedv1.Envelope, 64)}
+		p := &simPeer{key: rendezvoustest.NewKey(t), client: instances[i%2].Client(t), offers: make(chan *rendezvousv1.SealedOffer, 64)}
 		if err := p.register(t, ctx); err != nil {
 			t.Fatalf("register peer %d: %v", i, err)
 		}
@@ -160,7 +160,6 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			caller := rendezvoustest.NewKey(t)
 			for loadCtx.Err() == nil {
 				p := peers[rand.IntN(n)]
 				cctx, cancel := context.WithTimeout(loadCtx, 3*time.Second)
@@ -171,7 +170,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 				case 1:
 					registers.add(ignoreCancel(loadCtx, p.register(t, cctx)))
 				case 2:
-					offer := rendezvoustest.Offer(t, caller, p.fp(), connectKind, time.Now())
+					offer := rendezvoustest.Offer(t, p.fp(), time.Now())
 					_, err := instances[w%2].Client(t).Connect(cctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(p.fp()), Offer: offer})
 					offers.add(ignoreCancel(loadCtx, err))
 				}
@@ -228,14 +227,13 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 // does not use; every listener must get it (after resubscribing, within 10 s).
 func checkOffersReachEveryone(t *testing.T, ctx context.Context, instances []*rendezvoustest.Server, peers []*simPeer) {
 	t.Helper()
-	caller := rendezvoustest.NewKey(t)
 	for i, p := range peers {
 		for len(p.offers) > 0 {
 			<-p.offers
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			offer := rendezvoustest.Offer(t, caller, p.fp(), connectKind, time.Now())
+			offer := rendezvoustest.Offer(t, p.fp(), time.Now())
 			_, err := instances[(i+1)%2].Client(t).Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(p.fp()), Offer: offer})
 			if err == nil {
 				if got := waitOffer(p.offers, offer, 5*time.Second); got {
@@ -252,7 +250,7 @@ func checkOffersReachEveryone(t *testing.T, ctx context.Context, instances []*re
 }
 
 // waitOffer reads ch until want arrives or d passes.
-func waitOffer(ch <-chan *signedv1.Envelope, want *signedv1.Envelope, d time.Duration) bool {
+func waitOffer(ch <-chan *rendezvousv1.SealedOffer, want *rendezvousv1.SealedOffer, d time.Duration) bool {
 	timeout := time.After(d)
 	for {
 		select {

@@ -168,7 +168,7 @@ func runPeer(t *testing.T, servers []string, cand string, dial ...grpc.DialOptio
 	t.Helper()
 	p := &testPeer{key: rendezvoustest.NewKey(t), offers: make(chan discovery.Offer, 16), cands: cand}
 	c, err := discovery.New(discovery.Config{
-		Key: p.key, Servers: servers, Candidates: p.candidates, TTL: time.Minute,
+		Key: p.key, Servers: servers, Candidates: p.candidates, TTL: time.Minute, Public: func() bool { return true },
 		OnOffer:    func(o discovery.Offer) { p.offers <- o },
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
 		DialOptions: append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -211,8 +211,8 @@ func reaches(t *testing.T, from, to *testPeer, wantCand string, d time.Duration)
 	var lastErr error
 	for ctx.Err() == nil {
 		reg, err := from.c.Lookup(ctx, to.key.Public())
-		if err == nil && reg.GetCandidates()[0].GetAddress() != wantCand {
-			err = fmt.Errorf("lookup returned candidate %s, want %s", reg.GetCandidates()[0].GetAddress(), wantCand)
+		if err == nil && reg.GetPublicCandidates()[0].GetAddress() != wantCand {
+			err = fmt.Errorf("lookup returned candidate %s, want %s", reg.GetPublicCandidates()[0].GetAddress(), wantCand)
 		}
 		if err == nil {
 			nonce := make([]byte, 16)
@@ -237,7 +237,7 @@ func gotOffer(p *testPeer, nonce []byte, d time.Duration) bool {
 	for {
 		select {
 		case o := <-p.offers:
-			if string(o.Offer.GetNonce()) == string(nonce) {
+			if string(o.Offer.GetPunchSecret()) == string(nonce) {
 				return true
 			}
 		case <-timeout:

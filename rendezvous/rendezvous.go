@@ -36,6 +36,10 @@ type Config struct {
 	RedisURL string
 	// RedisCluster lists Redis Cluster nodes host:port (--redis-cluster).
 	RedisCluster []string
+	// Name is the server's name (--name), which every signed registration and auth proof
+	// must carry, so a proof taken from one server is refused by another; a random one
+	// per process when empty.
+	Name string
 	// TURNSecret is the TURN REST-API secret (--turn-secret); empty disables TURN.
 	TURNSecret string
 	// TURNRelayIP is the IP relays are announced at (--turn-relay-ip); by default the
@@ -152,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	inst.svc, err = server.New(server.Config{
 		Store: inst.store, Logger: cfg.Logger, Now: cfg.Now, Limits: cfg.Limits, RateLimit: cfg.RateLimit,
 		STUNURIs: stunURIs, TURNURIs: turnURIs, TURNSecret: cfg.TURNSecret, TURNGrants: grants, Keepalive: cfg.Keepalive, Metrics: m,
+		Name: cfg.Name,
 	})
 	if err != nil {
 		return nil, err

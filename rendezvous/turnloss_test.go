@@ -89,7 +89,7 @@ func connectVia(t *testing.T, srv *rendezvoustest.Server, caller *identity.Key, 
 	}
 	fp := target.Public().Fingerprint()
 	if _, err := c.Connect(ctxFor(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp),
-		Offer: rendezvoustest.Offer(t, caller, fp, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, time.Now(), "192.0.2.1:4000")}); err != nil {
+		Offer: rendezvoustest.Offer(t, fp, time.Now())}); err != nil {
 		t.Fatalf("connect through %s: %v", srv.GRPC, err)
 	}
 }

@@ -84,6 +84,10 @@ type DaemonConfig struct {
 	UI, UITLSCert, UITLSKey, UIPassword string
 	// KeepAlive is how often idle connections and NAT mappings get a packet; 0: default.
 	KeepAlive time.Duration
+	// RendezvousCA is a PEM file verifying tls:// rendezvous servers; empty: system roots.
+	RendezvousCA string
+	// PublishAddresses publishes the candidates in plain for strangers (with a public post).
+	PublishAddresses bool
 	// NoFollow turns off the connections kept open to friends: only `kith sync` pulls.
 	NoFollow bool
 	// Passphrase returns the passphrase of an identity key encrypted at rest (from

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,7 +36,7 @@ daemon then needs that passphrase to start. Back up the key with 'kith key expor
 		{name: "id", summary: "print my ID", run: runID, help: `
 Prints your ID: the 52-character public key your friends add with 'kith friend add'.
 Works with or without the daemon running.`},
-		{name: "daemon", args: "[--listen ADDR] [--rendezvous HOST:PORT[,HOST:PORT...]|none]", summary: "run my node (in the foreground)", run: runDaemon, help: `
+		{name: "daemon", args: "[--listen ADDR] [--rendezvous [tls://]HOST:PORT[,...]|none] [--rendezvous-ca FILE] [--publish-addresses]", summary: "run my node (in the foreground)", run: runDaemon, help: `
 Runs your node until interrupted: it serves your posts to your friends (and public posts
 to anyone), pulls theirs, and answers the other kith commands over a unix socket in the
 home directory. Only one daemon may run per home.
@@ -43,7 +44,14 @@ home directory. Only one daemon may run per home.
   --listen ADDR        UDP address for peer connections (default :4700)
   --rendezvous LIST    rendezvous servers to register with, comma-separated, or none
                        (direct mode: friends are dialled at their --addr). Default: none,
-                       or $KITH_RENDEZVOUS.
+                       or $KITH_RENDEZVOUS. tls://HOST:PORT speaks TLS, verified against
+                       the system roots or --rendezvous-ca; plain HOST:PORT beyond
+                       loopback is warned about (the network sees which IDs you look up).
+  --rendezvous-ca FILE PEM certificates that verify tls:// rendezvous servers instead of
+                       the system roots
+  --publish-addresses  publish your addresses in plain in the rendezvous, so strangers
+                       and crawlers can reach your public posts by ID (only while you have
+                       a public post). Default: only your friends can read them.
   --keepalive DURATION how often idle connections and NAT mappings get a packet, so home
                        routers keep them open (default 15s)
   --follow=false       do not keep connections to friends open; only 'kith sync' pulls
@@ -257,6 +265,8 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.UITLSCert, "ui-tls-cert", "", "")
 	fs.StringVar(&cfg.UITLSKey, "ui-tls-key", "", "")
 	fs.DurationVar(&cfg.KeepAlive, "keepalive", 0, "")
+	fs.StringVar(&cfg.RendezvousCA, "rendezvous-ca", "", "")
+	fs.BoolVar(&cfg.PublishAddresses, "publish-addresses", false, "")
 	follow := fs.Bool("follow", true, "")
 	passFile := fs.String("passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
@@ -290,13 +300,12 @@ func runDaemon(ctx context.Context, c *call) error {
 		cfg.UI = ""
 	}
 	cfg.UIPassword = c.env.Getenv("KITH_UI_PASSWORD")
-	if r := strings.TrimSpace(*rdv); r != "" && r != "none" {
-		for _, a := range splitList(r) {
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				return usagef("--rendezvous %q: want HOST:PORT[,HOST:PORT...] or none", a)
-			}
-			cfg.Rendezvous = append(cfg.Rendezvous, a)
-		}
+	var err error
+	if cfg.Rendezvous, err = rendezvousList(*rdv); err != nil {
+		return err
+	}
+	if cfg.RendezvousCA != "" && !slices.ContainsFunc(cfg.Rendezvous, func(s string) bool { return strings.HasPrefix(s, "tls://") }) {
+		return usagef("--rendezvous-ca %s: no tls:// rendezvous to verify with it", cfg.RendezvousCA)
 	}
 	if c.env.Daemon == nil {
 		return errors.New("daemon is not available in this build")
@@ -657,4 +666,22 @@ func storedTotal(p *localv1.SyncProgressResponse) uint64 {
 		n += f.GetStored()
 	}
 	return n
+}
+
+// rendezvousList parses --rendezvous: "none" or empty, or comma-separated HOST:PORT and
+// tls://HOST:PORT entries.
+func rendezvousList(flag string) ([]string, error) {
+	r := strings.TrimSpace(flag)
+	if r == "" || r == "none" {
+		return nil, nil
+	}
+	var out []string
+	for _, a := range splitList(r) {
+		hp, _ := strings.CutPrefix(a, "tls://")
+		if _, _, err := net.SplitHostPort(hp); err != nil || strings.Contains(hp, "://") {
+			return nil, usagef("--rendezvous %q: want HOST:PORT or tls://HOST:PORT, comma-separated, or none", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

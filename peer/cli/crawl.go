@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,14 +40,9 @@ func runCrawl(ctx context.Context, c *call) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	var servers []string
-	if r := strings.TrimSpace(*rdv); r != "none" && r != "" {
-		for _, a := range splitList(r) {
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				return usagef("--rendezvous %q: want HOST:PORT[,HOST:PORT...] or none", a)
-			}
-			servers = append(servers, a)
-		}
+	servers, err := rendezvousList(*rdv)
+	if err != nil {
+		return err
 	}
 	ix, err := crawl.OpenIndex(*indexPath)
 	if err != nil {

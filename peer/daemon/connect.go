@@ -26,12 +26,10 @@ func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientCon
 		}
 	}
 	start := time.Now()
-	nonce := newNonce()
-	reg, err := t.disc.Connect(ctx, f.Key, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, t.candidates(), nonce)
+	nonce, cands, observed, err := t.offer(ctx, f.Key)
 	if err != nil {
 		return nil, fmt.Errorf("friend %s through the rendezvous: %w", f.Key.Short(), err)
 	}
-	cands := addrs(reg.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST, rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE)
 	path, err := nat.Path{}, nat.ErrNoPath
 	if t.cfg.PunchTimeout > 0 {
 		path, err = t.cfg.Mux.Punch(ctx, nat.PunchConfig{Nonce: nonce, Candidates: cands, Timeout: t.cfg.PunchTimeout})
@@ -58,7 +56,7 @@ func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientCon
 	}
 	rctx, cancel := context.WithTimeout(ctx, t.cfg.RelayTimeout)
 	defer cancel()
-	r, addr, c, err := t.relay(rctx, f.Key, cands)
+	r, addr, c, err := t.relay(rctx, f.Key, append(cands, observed...))
 	if errors.Is(err, errDirectAppeared) {
 		return t.client(ctx, f)
 	}
@@ -90,12 +88,10 @@ func (t *traversal) upgrade(ctx context.Context, f store.Friend) bool {
 		if !t.relayed(f.Key) {
 			return true
 		}
-		nonce := newNonce()
-		reg, err := t.disc.Connect(ctx, f.Key, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, t.candidates(), nonce)
+		nonce, cands, _, err := t.offer(ctx, f.Key)
 		if err != nil {
 			continue
 		}
-		cands := addrs(reg.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST, rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE)
 		path, err := t.cfg.Mux.Punch(ctx, nat.PunchConfig{Nonce: nonce, Candidates: cands, Timeout: max(t.cfg.PunchTimeout, 2*time.Second)})
 		if err != nil {
 			continue
@@ -130,11 +126,25 @@ func (t *traversal) dialKnown(ctx context.Context, f store.Friend, r route) (*gr
 // candidates (answering any address its pings come from), or, for a relay offer, ping
 // the caller's relay so our NAT lets the relay in and the caller learns where we are.
 func (t *traversal) onOffer(o discovery.Offer) {
-	if _, err := t.node.st.Friend(o.From); err != nil && !t.answerStranger() {
-		t.log.Info("ignored an offer from a stranger (nothing public here, or too many strangers this minute)", "from", o.From.ID())
+	offer := o.Offer
+	switch offer.GetKind() {
+	case rendezvousv1.OfferKind_OFFER_KIND_ANSWER:
+		t.answered(o)
+		return
+	case rendezvousv1.OfferKind_OFFER_KIND_CONNECT, rendezvousv1.OfferKind_OFFER_KIND_RELAY:
+	default:
+		t.log.Info("ignored an offer of a kind this node does not answer", "from", o.From.ID(), "kind", offer.GetKind())
 		return
 	}
-	offer := o.Offer
+	_, err := t.node.st.Friend(o.From)
+	friend := err == nil
+	if !friend && !t.answerStranger() {
+		t.log.Info("ignored an offer from a stranger (no published addresses or nothing public here, or too many strangers this minute)", "from", o.From.ID())
+		return
+	}
+	if friend && offer.GetKind() == rendezvousv1.OfferKind_OFFER_KIND_CONNECT {
+		t.spawn(func(ctx context.Context) { t.answer(ctx, o.From, offer.GetPunchSecret()) })
+	}
 	t.spawn(func(ctx context.Context) {
 		relay := offer.GetKind() == rendezvousv1.OfferKind_OFFER_KIND_RELAY
 		targets := addrs(offer.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST, rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE)
@@ -143,7 +153,7 @@ func (t *traversal) onOffer(o discovery.Offer) {
 			targets = addrs(offer.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY)
 			timeout = t.cfg.RelayTimeout
 		}
-		path, err := t.cfg.Mux.Punch(ctx, nat.PunchConfig{Nonce: offer.GetNonce(), Candidates: targets, Timeout: timeout})
+		path, err := t.cfg.Mux.Punch(ctx, nat.PunchConfig{Nonce: offer.GetPunchSecret(), Candidates: targets, Timeout: timeout})
 		if err != nil {
 			t.log.Info("answering an offer found no path", "friend", o.From.ID(), "relay", relay, "err", err)
 			return

@@ -238,6 +238,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.fetchKit(ctx, c, f)
+		n.fetchReach(ctx, c, f)
 		n.notePath(f.Key.ID()) // while the sync's connection is still up
 	}
 	return res, err
@@ -426,6 +427,7 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 			}
 			c := syncv1.NewSyncServiceClient(cc)
 			n.fetchKit(wctx, c, f)
+			n.fetchReach(wctx, c, f)
 			var kits sync.WaitGroup
 			defer kits.Wait()
 			defer cancel()

@@ -140,6 +140,7 @@ func (l *Local) RemoveFriend(ctx context.Context, req *localv1.RemoveFriendReque
 	if _, err := l.st.Friend(k); err != nil {
 		return nil, grpcError(fmt.Errorf("%s is not one of your friends: %w", req.GetId(), err))
 	}
+	defer l.node.Reregister() // the reachability key rotated: shut the removed friend out now
 	if err := l.st.RemoveFriend(k); err != nil {
 		return nil, grpcError(err)
 	}

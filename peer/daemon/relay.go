@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kithnet/kith/peer/discovery"
 	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/transport"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
@@ -63,7 +64,7 @@ func (t *traversal) ensureRelay(ctx context.Context) (*relayed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TURN credentials: %w", err)
 	}
-	server, err := serviceAddr(creds.GetUris(), "turn:", t.disc.Status().Server)
+	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(t.disc.Status().Server))
 	if err != nil {
 		return nil, err
 	}

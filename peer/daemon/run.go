@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,8 +34,15 @@ type RunConfig struct {
 	Listen string
 	// Socket is the unix socket path for the local API (the CLI decides where it lives).
 	Socket string
-	// Rendezvous lists rendezvous servers; empty is direct mode.
+	// Rendezvous lists rendezvous servers (HOST:PORT or tls://HOST:PORT); empty is
+	// direct mode.
 	Rendezvous []string
+	// RendezvousCA is a PEM file of certificates verifying tls:// rendezvous servers;
+	// empty: the system roots.
+	RendezvousCA string
+	// PublishAddresses publishes the node's candidates in plain, for strangers, while
+	// the person has a public post (TraversalConfig.PublishAddresses).
+	PublishAddresses bool
 	// PublicHTTP is the address of the public HTTP face (public posts only); empty: off.
 	PublicHTTP string
 	// PublicTLSCert and PublicTLSKey serve the public face over TLS when both are set.
@@ -111,7 +119,12 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		mux := nat.NewMux(udp, nat.MuxConfig{Logger: log})
 		defer mux.Close()
 		ncfg.PacketConn = mux.PacketConn()
-		ncfg.Traversal = &TraversalConfig{Mux: mux, Servers: cfg.Rendezvous, KeepAlive: cfg.KeepAlive}
+		roots, err := loadCA(cfg.RendezvousCA)
+		if err != nil {
+			return err
+		}
+		ncfg.Traversal = &TraversalConfig{Mux: mux, Servers: cfg.Rendezvous, KeepAlive: cfg.KeepAlive,
+			RootCAs: roots, PublishAddresses: cfg.PublishAddresses}
 	}
 	node, err := Start(ncfg)
 	if err != nil {
@@ -298,4 +311,20 @@ func LocalID(home string) (identity.ID, error) {
 		return "", err
 	}
 	return k.ID(), nil
+}
+
+// loadCA reads a PEM file of CA certificates; nil (the system roots) when path is empty.
+func loadCA(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--rendezvous-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--rendezvous-ca %s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }

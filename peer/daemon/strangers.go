@@ -15,12 +15,12 @@ import (
 const strangerOffersPerMinute = 20
 
 // answerStranger decides whether to answer an offer from a key that is not a friend: only
-// when this person has a public post (a stranger sees nothing else, so with nothing public
+// when this person publishes addresses (--publish-addresses) and has a public post (a stranger sees nothing else, so with nothing public
 // there is no reason to let one in), and at most strangerOffersPerMinute a minute.
 func (t *traversal) answerStranger() bool {
 	// The budget is checked before the scan for a public post, so offers past it cost
 	// nothing; it is spent only on offers answered.
-	if !t.strangerBudget(false) || !t.node.hasPublic() {
+	if !t.cfg.PublishAddresses || !t.strangerBudget(false) || !t.node.hasPublic() {
 		return false
 	}
 	return t.strangerBudget(true)

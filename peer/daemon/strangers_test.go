@@ -11,7 +11,8 @@ import (
 	"github.com/kithnet/kith/shared/identity"
 )
 
-// A node answers strangers' offers only with a public post to show, and at most
+// A node answers strangers' offers only when it publishes its addresses
+// (--publish-addresses) and has a public post to show, and at most
 // strangerOffersPerMinute a minute.
 func TestAnswerStranger(t *testing.T) {
 	st, err := store.Open(store.Config{Home: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
@@ -33,7 +34,8 @@ func TestAnswerStranger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	tr := &traversal{node: n}
+	private := &traversal{node: n}
+	tr := &traversal{node: n, cfg: TraversalConfig{PublishAddresses: true}}
 
 	if _, err := st.Publish(store.NewPost{Text: "for friends"}); err != nil {
 		t.Fatal(err)
@@ -43,6 +45,12 @@ func TestAnswerStranger(t *testing.T) {
 	}
 	if _, err := st.Publish(store.NewPost{Text: "for anyone", Audience: feed.Audience{Public: true}}); err != nil {
 		t.Fatal(err)
+	}
+	if private.answerStranger() || private.publishes() {
+		t.Fatal("a node without --publish-addresses answered a stranger, or published its addresses")
+	}
+	if !tr.publishes() {
+		t.Fatal("a node with --publish-addresses and a public post does not publish its addresses")
 	}
 	for i := range strangerOffersPerMinute {
 		if !tr.answerStranger() {

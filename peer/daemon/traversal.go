@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -35,6 +36,12 @@ type TraversalConfig struct {
 	// RelayTimeout bounds the relay fallback (credentials, allocation, the friend's
 	// answer); 10 s when zero.
 	RelayTimeout time.Duration
+	// PublishAddresses puts the candidates in plain into the registration, for
+	// strangers and crawlers, while the person has a public post; and only then are
+	// strangers' offers answered. Off: candidates are sealed for friends alone.
+	PublishAddresses bool
+	// RootCAs verify tls:// rendezvous servers; nil: the system roots.
+	RootCAs *x509.CertPool
 }
 
 // route is a proved way to a friend: the transport to dial on and the address.
@@ -52,7 +59,7 @@ type traversal struct {
 	disc *discovery.Client
 	log  *slog.Logger
 
-	mu         sync.Mutex
+	mu         sync.Mutex      // guards ctx, reflexive, routes, relayState, viaRelay, strangers*, answers, reach; lock order: relayMu, then mu
 	ctx        context.Context // run's; nil before run and after it returns
 	wg         sync.WaitGroup  // offers being answered, relays' ping answerers
 	reflexive  netip.AddrPort
@@ -63,6 +70,9 @@ type traversal struct {
 
 	strangerWindow time.Time // start of the minute strangers' offers are counted in
 	strangers      int       // strangers' offers answered in that minute
+
+	answers map[string]answerWaiter // by punch secret: attempts waiting for a friend's ANSWER
+	reach   reachState              // as last registered (refreshReach)
 }
 
 func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, error) {
@@ -79,9 +89,10 @@ func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, 
 		cfg.RelayTimeout = 10 * time.Second
 	}
 	t := &traversal{cfg: cfg, node: n, key: key, log: n.log,
-		routes: map[identity.PublicKey]route{}, viaRelay: map[string]bool{}}
+		routes: map[identity.PublicKey]route{}, viaRelay: map[string]bool{}, answers: map[string]answerWaiter{}}
 	disc, err := discovery.New(discovery.Config{Key: key, Servers: cfg.Servers, Candidates: t.candidates,
-		OnOffer: t.onOffer, Logger: n.log, MaxBackoff: 5 * time.Second})
+		OnOffer: t.onOffer, Logger: n.log, MaxBackoff: 5 * time.Second, RootCAs: cfg.RootCAs,
+		ReachKey: t.reachKey, Public: t.publishes})
 	if err != nil {
 		return nil, err
 	}
@@ -96,9 +107,11 @@ func (t *traversal) run(ctx context.Context) {
 	t.ctx = ctx
 	t.mu.Unlock()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	t.refreshReach() // before the first registration, so it is not sent twice
+	wg.Add(3)
 	go func() { defer wg.Done(); t.disc.Run(ctx) }()
 	go func() { defer wg.Done(); t.stun(ctx) }()
+	go func() { defer wg.Done(); t.watchReach(ctx) }()
 	wg.Wait()
 	t.mu.Lock()
 	t.ctx = nil
@@ -146,6 +159,7 @@ func (t *traversal) stun(ctx context.Context) {
 				wait = t.cfg.KeepAlive
 			}
 		}
+		t.refreshReach()
 		select {
 		case <-ctx.Done():
 			return
@@ -157,7 +171,7 @@ func (t *traversal) stun(ctx context.Context) {
 // stunServer is the STUN server of the current registration.
 func (t *traversal) stunServer() (netip.AddrPort, bool) {
 	st := t.disc.Status()
-	a, err := serviceAddr(st.StunURIs, "stun:", st.Server)
+	a, err := serviceAddr(st.StunURIs, "stun:", discovery.Addr(st.Server))
 	return a, err == nil
 }
 

@@ -22,6 +22,13 @@ import (
 // with the servers, until t ends.
 func newRendezvousPeer(t *testing.T, name string, servers []string, punch, upgrade time.Duration) *peer {
 	t.Helper()
+	return newRendezvousPeerWith(t, name, daemon.TraversalConfig{Servers: servers, PunchTimeout: punch, UpgradeEvery: upgrade})
+}
+
+// newRendezvousPeerWith is newRendezvousPeer with a whole TraversalConfig (its Mux is
+// made here).
+func newRendezvousPeerWith(t *testing.T, name string, tc daemon.TraversalConfig) *peer {
+	t.Helper()
 	key, err := identity.Generate(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -40,8 +47,9 @@ func newRendezvousPeer(t *testing.T, name string, servers []string, punch, upgra
 	}
 	mux := nat.NewMux(udp, nat.MuxConfig{})
 	t.Cleanup(func() { mux.Close() })
+	tc.Mux = mux
 	node, err := daemon.Start(daemon.Config{Store: st, PacketConn: mux.PacketConn(), Logger: quietLogger(), Retry: 200 * time.Millisecond,
-		Traversal: &daemon.TraversalConfig{Mux: mux, Servers: servers, PunchTimeout: punch, UpgradeEvery: upgrade}})
+		Traversal: &tc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,16 +7,22 @@ package discovery
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
@@ -32,11 +38,11 @@ var (
 	ErrBadRecord = errors.New("rendezvous returned a record that does not verify")
 )
 
-// Offer is a verified offer from another peer.
+// Offer is a verified offer from another peer, opened from its seal.
 type Offer struct {
 	// From is the key that signed the offer.
 	From identity.PublicKey
-	// Offer is the signed payload.
+	// Offer is the signed payload; its PunchSecret keys the attempt's punch packets.
 	Offer *rendezvousv1.Offer
 	// Observed is the address the caller's rendezvous saw it at (unsigned: a hint).
 	Observed string
@@ -46,15 +52,25 @@ type Offer struct {
 type Config struct {
 	// Key is the peer's identity key; it signs registrations, offers and auth proofs.
 	Key *identity.Key
-	// Servers are rendezvous gRPC addresses (host:port), tried in order.
+	// Servers are rendezvous gRPC addresses, tried in order: "host:port" in plaintext,
+	// or "tls://host:port" verified against RootCAs.
 	Servers []string
+	// RootCAs verifies tls:// servers; nil: the system roots.
+	RootCAs *x509.CertPool
 	// Candidates returns the peer's current candidates each time it registers.
 	Candidates func() []*rendezvousv1.Candidate
+	// ReachKey returns the person's current reachability key, under which the
+	// candidates are sealed for friends; nil or an empty key: none are sealed.
+	ReachKey func() []byte
+	// Public reports, each time the peer registers, whether its candidates are also
+	// published in plain for strangers (the person chose it and has a public post).
+	Public func() bool
 	// OnOffer receives each verified offer addressed to this peer.
 	OnOffer func(Offer)
 	// TTL is the registration's lifetime; it is refreshed at half of it. Default 2 min.
 	TTL time.Duration
-	// DialOptions replace the default (plaintext) gRPC dial options, e.g. for TLS.
+	// DialOptions replace the default gRPC dial options (plaintext, or TLS for tls://
+	// servers), e.g. for tests.
 	DialOptions []grpc.DialOption
 	// Backoff bounds the wait before retrying after a failure. Default 1 s to 30 s.
 	MinBackoff, MaxBackoff time.Duration
@@ -80,10 +96,48 @@ type Status struct {
 type Client struct {
 	cfg Config
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards status, conns, names, seen
 	status Status
 	conns  map[string]*grpc.ClientConn
+	names  map[string]string    // server -> the name it announced (ServerInfo)
+	seen   map[string]time.Time // sealed offers' nonces already delivered -> when to forget them
 	kick   chan struct{}
+}
+
+// offerWindow is how far an offer's timestamp may lie from our clock, and half of how
+// long its nonce is remembered: as the rendezvous' own window.
+const offerWindow = 60 * time.Second
+
+// scheme splits a server entry into its dial address and whether it wants TLS.
+func scheme(server string) (addr string, tls bool, err error) {
+	addr, tls = strings.CutPrefix(server, "tls://")
+	if strings.Contains(addr, "://") {
+		return "", false, fmt.Errorf("discovery: rendezvous %q: want HOST:PORT or tls://HOST:PORT", server)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", false, fmt.Errorf("discovery: rendezvous %q: want HOST:PORT or tls://HOST:PORT", server)
+	}
+	return addr, tls, nil
+}
+
+// Addr is a server entry's host:port, without its tls:// scheme.
+func Addr(server string) string {
+	addr, _ := strings.CutPrefix(server, "tls://")
+	return addr
+}
+
+// Loopback reports whether a server entry names a loopback host (localhost or a
+// loopback IP): plaintext there crosses no network.
+func Loopback(server string) bool {
+	host, _, err := net.SplitHostPort(Addr(server))
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // New checks cfg and returns a Client; Run makes it work.
@@ -95,8 +149,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("discovery: no rendezvous servers")
 	}
 	for _, s := range cfg.Servers {
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			return nil, fmt.Errorf("discovery: rendezvous %q: want host:port", s)
+		if _, _, err := scheme(s); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.TTL == 0 {
@@ -117,10 +171,20 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Candidates == nil {
 		cfg.Candidates = func() []*rendezvousv1.Candidate { return nil }
 	}
-	if cfg.DialOptions == nil {
-		cfg.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if cfg.ReachKey == nil {
+		cfg.ReachKey = func() []byte { return nil }
 	}
-	return &Client{cfg: cfg, conns: map[string]*grpc.ClientConn{}, kick: make(chan struct{}, 1)}, nil
+	if cfg.Public == nil {
+		cfg.Public = func() bool { return false }
+	}
+	for _, s := range cfg.Servers {
+		if _, tls, _ := scheme(s); !tls && !Loopback(s) && cfg.DialOptions == nil {
+			cfg.Logger.Warn("the rendezvous is plaintext beyond loopback: anyone on the way sees which IDs this node registers and looks up; use tls://HOST:PORT", "server", s)
+			break // once
+		}
+	}
+	return &Client{cfg: cfg, conns: map[string]*grpc.ClientConn{}, names: map[string]string{},
+		seen: map[string]time.Time{}, kick: make(chan struct{}, 1)}, nil
 }
 
 // Status returns a copy of the client's status.
@@ -171,13 +235,16 @@ func (c *Client) session(ctx context.Context, server string) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	delete(c.names, server) // a server restarted with a new name since: ask again
+	c.mu.Unlock()
 	if err := c.register(ctx, cl, server); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	listenErr := make(chan error, 1)
-	go func() { listenErr <- c.listen(ctx, cl) }()
+	go func() { listenErr <- c.listen(ctx, cl, server) }()
 	refresh := time.NewTicker(c.cfg.TTL / 2)
 	defer refresh.Stop()
 	for {
@@ -198,19 +265,74 @@ func (c *Client) session(ctx context.Context, server string) error {
 	}
 }
 
-func (c *Client) register(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, server string) error {
+// name returns the name server announces, asking it once per session.
+func (c *Client) name(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, server string) (string, error) {
+	c.mu.Lock()
+	name, ok := c.names[server]
+	c.mu.Unlock()
+	if ok {
+		return name, nil
+	}
+	resp, err := cl.ServerInfo(ctx, &rendezvousv1.ServerInfoRequest{})
+	if err != nil {
+		return "", fmt.Errorf("server info of %s: %w", server, err)
+	}
+	if resp.GetVersion() != rendezvousv1.RecordVersion_RECORD_VERSION_2 || resp.GetName() == "" {
+		return "", fmt.Errorf("rendezvous %s speaks record version %d (name %q); this peer needs version 2", server, resp.GetVersion(), resp.GetName())
+	}
+	c.mu.Lock()
+	c.names[server] = resp.GetName()
+	c.mu.Unlock()
+	return resp.GetName(), nil
+}
+
+// forgetName drops server's name when it refused a proof as signed for another server
+// (it restarted with a new name): the next proof asks again.
+func (c *Client) forgetName(server string, err error) {
+	if status.Code(err) == codes.InvalidArgument && strings.Contains(status.Convert(err).Message(), "signed for another rendezvous server") {
+		c.mu.Lock()
+		delete(c.names, server)
+		c.mu.Unlock()
+	}
+}
+
+// registration signs our record for the server named name: candidates sealed under the
+// reachability key for friends, and in plain only when the person publishes them.
+func (c *Client) registration(name string) (*rendezvousv1.Registration, *signedv1.Envelope, error) {
+	cands := c.cfg.Candidates()
+	self := c.cfg.Key.Public()
 	reg := &rendezvousv1.Registration{
-		PublicKey:       c.cfg.Key.Public().Bytes(),
-		Candidates:      c.cfg.Candidates(),
+		PublicKey:       self.Bytes(),
 		TimestampUnixMs: c.cfg.Now().UnixMilli(),
 		TtlSeconds:      uint32(c.cfg.TTL / time.Second),
+		Version:         rendezvousv1.RecordVersion_RECORD_VERSION_2,
+		Server:          name,
+	}
+	if key := c.cfg.ReachKey(); len(key) > 0 && len(cands) > 0 {
+		sealed, err := SealReachability(key, self, reg.TimestampUnixMs, cands)
+		if err != nil {
+			return nil, nil, err
+		}
+		reg.Reachability = sealed
+	}
+	if c.cfg.Public() {
+		reg.PublicCandidates = cands
 	}
 	env, err := signed.Seal(c.cfg.Key, identity.ContextRegistration, reg)
+	return reg, env, err
+}
+
+func (c *Client) register(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, server string) error {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	name, err := c.name(rctx, cl, server)
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+	reg, env, err := c.registration(name)
+	if err != nil {
+		return err
+	}
 	resp, err := cl.Register(rctx, &rendezvousv1.RegisterRequest{Record: env})
 	if err != nil {
 		return fmt.Errorf("register with %s: %w", server, err)
@@ -219,12 +341,12 @@ func (c *Client) register(ctx context.Context, cl rendezvousv1.RendezvousService
 		*s = Status{Server: server, Registered: true, Observed: resp.GetObservedAddress(),
 			StunURIs: resp.GetStunUris(), TurnURIs: resp.GetTurnUris()}
 	})
-	c.cfg.Logger.Debug("registered", "server", server, "candidates", len(reg.Candidates), "observed", resp.GetObservedAddress())
+	c.cfg.Logger.Debug("registered", "server", server, "sealed", reg.Reachability != nil, "public", len(reg.PublicCandidates) > 0, "observed", resp.GetObservedAddress())
 	return nil
 }
 
-func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceClient) error {
-	auth, err := c.auth(identity.ContextListen)
+func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, server string) error {
+	auth, err := c.auth(ctx, cl, server, identity.ContextListen)
 	if err != nil {
 		return err
 	}
@@ -243,36 +365,59 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 		if msg.GetOffer() == nil {
 			continue // keepalive
 		}
-		var offer rendezvousv1.Offer
-		from, err := signed.Open(msg.GetOffer(), identity.ContextOffer, &offer)
-		if err == nil {
-			err = signed.CheckKeyField(from, offer.GetPublicKey())
-		}
-		if err == nil && offer.GetTargetFingerprint() != string(c.cfg.Key.Public().Fingerprint()) {
-			err = errors.New("offer is for someone else")
-		}
+		from, offer, err := c.open(msg.GetOffer())
 		if err != nil {
-			c.cfg.Logger.Warn("dropped an offer that does not verify", "err", err)
+			c.cfg.Logger.Warn("dropped an offer", "err", err)
 			continue
 		}
 		if c.cfg.OnOffer != nil {
-			c.cfg.OnOffer(Offer{From: from, Offer: &offer, Observed: msg.GetObservedAddress()})
+			c.cfg.OnOffer(Offer{From: from, Offer: offer, Observed: msg.GetObservedAddress()})
 		}
 	}
 }
 
-// auth signs a fresh proof of key possession under ctx.
-func (c *Client) auth(ctx identity.Context) (*signedv1.Envelope, error) {
+// open opens a sealed offer for us and refuses a stale or replayed one: the rendezvous
+// claims each nonce too, but it could not tell a re-stamped frame around an old body
+// (only we can read the signed timestamp and nonce inside).
+func (c *Client) open(so *rendezvousv1.SealedOffer) (identity.PublicKey, *rendezvousv1.Offer, error) {
+	from, offer, err := OpenOffer(c.cfg.Key, so)
+	if err != nil {
+		return from, nil, err
+	}
+	now := c.cfg.Now()
+	if d := now.Sub(time.UnixMilli(offer.GetTimestampUnixMs())); d > offerWindow || d < -offerWindow {
+		return from, nil, fmt.Errorf("%w: from %s, stamped %s away from our clock", ErrBadOffer, from.Short(), d.Round(time.Second))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n, until := range c.seen {
+		if now.After(until) {
+			delete(c.seen, n)
+		}
+	}
+	if _, dup := c.seen[string(offer.GetNonce())]; dup {
+		return from, nil, fmt.Errorf("%w: from %s, a replay", ErrBadOffer, from.Short())
+	}
+	c.seen[string(offer.GetNonce())] = now.Add(2 * offerWindow)
+	return from, offer, nil
+}
+
+// auth signs a fresh proof of key possession under ctx for server.
+func (c *Client) auth(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, server string, sctx identity.Context) (*signedv1.Envelope, error) {
+	name, err := c.name(ctx, cl, server)
+	if err != nil {
+		return nil, err
+	}
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
-	return signed.Seal(c.cfg.Key, ctx, &rendezvousv1.Auth{
-		PublicKey: c.cfg.Key.Public().Bytes(), TimestampUnixMs: c.cfg.Now().UnixMilli(), Nonce: nonce})
+	return signed.Seal(c.cfg.Key, sctx, &rendezvousv1.Auth{
+		PublicKey: c.cfg.Key.Public().Bytes(), TimestampUnixMs: c.cfg.Now().UnixMilli(), Nonce: nonce, Server: name})
 }
 
 // Lookup fetches a peer's registration and verifies that the peer signed it.
 func (c *Client) Lookup(ctx context.Context, peer identity.PublicKey) (*rendezvousv1.Registration, error) {
 	var out *rendezvousv1.Registration
-	err := c.onAnyServer(ctx, func(ctx context.Context, cl rendezvousv1.RendezvousServiceClient) error {
+	err := c.onAnyServer(ctx, func(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, _ string) error {
 		resp, err := cl.Lookup(ctx, &rendezvousv1.LookupRequest{Fingerprint: string(peer.Fingerprint())})
 		if err != nil {
 			return err
@@ -283,17 +428,16 @@ func (c *Client) Lookup(ctx context.Context, peer identity.PublicKey) (*rendezvo
 	return out, err
 }
 
-// Connect sends a signed offer with our candidates to peer and returns peer's verified
-// registration. nonce identifies the attempt on both sides.
-func (c *Client) Connect(ctx context.Context, peer identity.PublicKey, kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, nonce []byte) (*rendezvousv1.Registration, error) {
-	offer, err := signed.Seal(c.cfg.Key, identity.ContextOffer, &rendezvousv1.Offer{
-		PublicKey: c.cfg.Key.Public().Bytes(), TargetFingerprint: string(peer.Fingerprint()),
-		Candidates: cands, TimestampUnixMs: c.cfg.Now().UnixMilli(), Nonce: nonce, Kind: kind})
+// Connect sends an offer with our candidates, signed and sealed to peer, and returns
+// peer's verified registration. secret identifies the attempt on both sides and keys its
+// punch packets; only peer can read it.
+func (c *Client) Connect(ctx context.Context, peer identity.PublicKey, kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, secret []byte) (*rendezvousv1.Registration, error) {
+	offer, err := SealOffer(c.cfg.Key, peer, &rendezvousv1.Offer{Candidates: cands, Kind: kind, PunchSecret: secret}, c.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
 	var out *rendezvousv1.Registration
-	err = c.onAnyServer(ctx, func(ctx context.Context, cl rendezvousv1.RendezvousServiceClient) error {
+	err = c.onAnyServer(ctx, func(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, _ string) error {
 		resp, err := cl.Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(peer.Fingerprint()), Offer: offer})
 		if err != nil {
 			return err
@@ -307,8 +451,8 @@ func (c *Client) Connect(ctx context.Context, peer identity.PublicKey, kind rend
 // TurnCredentials asks the current server for TURN credentials.
 func (c *Client) TurnCredentials(ctx context.Context) (*rendezvousv1.TurnCredentialsResponse, error) {
 	var out *rendezvousv1.TurnCredentialsResponse
-	err := c.onAnyServer(ctx, func(ctx context.Context, cl rendezvousv1.RendezvousServiceClient) error {
-		auth, err := c.auth(identity.ContextTurnCredentials)
+	err := c.onAnyServer(ctx, func(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, server string) error {
+		auth, err := c.auth(ctx, cl, server, identity.ContextTurnCredentials)
 		if err != nil {
 			return err
 		}
@@ -331,15 +475,16 @@ func verifyRecord(env *signedv1.Envelope, peer identity.PublicKey) (*rendezvousv
 }
 
 // onAnyServer runs f on the server in use, then on the others, until one answers.
-func (c *Client) onAnyServer(ctx context.Context, f func(context.Context, rendezvousv1.RendezvousServiceClient) error) error {
+func (c *Client) onAnyServer(ctx context.Context, f func(context.Context, rendezvousv1.RendezvousServiceClient, string) error) error {
 	servers := c.ordered()
 	var errs []error
 	for _, s := range servers {
 		cl, err := c.client(s)
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err = f(cctx, cl)
+			err = f(cctx, cl, s)
 			cancel()
+			c.forgetName(s, err)
 			if err == nil || errors.Is(err, ErrBadRecord) || !retryable(err) {
 				return err
 			}
@@ -372,8 +517,18 @@ func (c *Client) client(server string) (rendezvousv1.RendezvousServiceClient, er
 	defer c.mu.Unlock()
 	conn := c.conns[server]
 	if conn == nil {
-		var err error
-		if conn, err = grpc.NewClient(server, c.cfg.DialOptions...); err != nil {
+		addr, tls, err := scheme(server)
+		if err != nil {
+			return nil, err
+		}
+		opts := c.cfg.DialOptions
+		if opts == nil {
+			opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+			if tls {
+				opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(c.cfg.RootCAs, ""))}
+			}
+		}
+		if conn, err = grpc.NewClient(addr, opts...); err != nil {
 			return nil, fmt.Errorf("rendezvous %s: %w", server, err)
 		}
 		c.conns[server] = conn

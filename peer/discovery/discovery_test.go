@@ -1,9 +1,13 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +18,7 @@ import (
 	"github.com/kithnet/kith/shared/signed"
 )
 
-func newKey(t *testing.T) *identity.Key {
+func newKey(t testing.TB) *identity.Key {
 	t.Helper()
 	k, err := identity.Generate(rand.Reader)
 	if err != nil {
@@ -23,8 +27,12 @@ func newKey(t *testing.T) *identity.Key {
 	return k
 }
 
-func host(addr string) []*rendezvousv1.Candidate {
-	return []*rendezvousv1.Candidate{{Address: addr, Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST}}
+func host(addrs ...string) []*rendezvousv1.Candidate {
+	var out []*rendezvousv1.Candidate
+	for _, a := range addrs {
+		out = append(out, &rendezvousv1.Candidate{Address: a, Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST})
+	}
+	return out
 }
 
 // run starts a client and stops it when the test ends.
@@ -60,8 +68,9 @@ func TestRegisterLookupConnect(t *testing.T) {
 	srv := rendezvoustest.Start(t, rendezvous.Config{})
 	alice, bob := newKey(t), newKey(t)
 	offers := make(chan Offer, 1)
+	reach := NewReachKey()
 	a := run(t, Config{Key: alice, Servers: []string{srv.GRPC}, Candidates: func() []*rendezvousv1.Candidate { return host("192.0.2.1:4700") },
-		OnOffer: func(o Offer) { offers <- o }})
+		OnOffer: func(o Offer) { offers <- o }, ReachKey: func() []byte { return reach }})
 	b := run(t, Config{Key: bob, Servers: []string{srv.GRPC}, Candidates: func() []*rendezvousv1.Candidate { return host("192.0.2.2:4700") }})
 	waitRegistered(t, a, srv.GRPC)
 	waitRegistered(t, b, srv.GRPC)
@@ -73,18 +82,27 @@ func TestRegisterLookupConnect(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Lookup: %v", err)
 	}
-	if got := reg.GetCandidates()[0].GetAddress(); got != "192.0.2.1:4700" {
-		t.Fatalf("looked-up candidate %q, want 192.0.2.1:4700", got)
+	// Private by default: no plain candidates; the sealed ones open with Alice's
+	// reachability key only.
+	if len(reg.GetPublicCandidates()) != 0 || reg.GetServer() != rendezvoustest.Name {
+		t.Fatalf("record has public candidates %v, server %q", reg.GetPublicCandidates(), reg.GetServer())
+	}
+	if _, err := OpenReachability(NewReachKey(), reg); !errors.Is(err, ErrNoReachability) {
+		t.Fatalf("sealed candidates opened with another key: %v", err)
+	}
+	cands, err := OpenReachability(reach, reg)
+	if err != nil || cands[0].GetAddress() != "192.0.2.1:4700" {
+		t.Fatalf("looked-up candidates %v, %v; want 192.0.2.1:4700", cands, err)
 	}
 	nonce := []byte("0123456789abcdef")
 	reg, err = b.Connect(ctx, alice.Public(), rendezvousv1.OfferKind_OFFER_KIND_CONNECT, host("192.0.2.2:4700"), nonce)
-	if err != nil || reg.GetCandidates()[0].GetAddress() != "192.0.2.1:4700" {
+	if err != nil || reg.GetReachability() == nil {
 		t.Fatalf("Connect = %v, %v", reg, err)
 	}
 	select {
 	case o := <-offers:
-		if o.From != bob.Public() || string(o.Offer.GetNonce()) != string(nonce) || o.Offer.GetCandidates()[0].GetAddress() != "192.0.2.2:4700" {
-			t.Fatalf("offer from %s nonce %q candidates %v", o.From.Short(), o.Offer.GetNonce(), o.Offer.GetCandidates())
+		if o.From != bob.Public() || string(o.Offer.GetPunchSecret()) != string(nonce) || o.Offer.GetCandidates()[0].GetAddress() != "192.0.2.2:4700" {
+			t.Fatalf("offer from %s secret %q candidates %v", o.From.Short(), o.Offer.GetPunchSecret(), o.Offer.GetCandidates())
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the offer did not reach Alice's Listen stream")
@@ -117,7 +135,7 @@ func TestFailover(t *testing.T) {
 // naming another key inside, is refused.
 func TestVerifyRecord(t *testing.T) {
 	alice, mallory := newKey(t), newKey(t)
-	good, _ := signed.Seal(alice, identity.ContextRegistration, &rendezvousv1.Registration{PublicKey: alice.Public().Bytes(), Candidates: host("192.0.2.1:1")})
+	good, _ := signed.Seal(alice, identity.ContextRegistration, &rendezvousv1.Registration{PublicKey: alice.Public().Bytes(), PublicCandidates: host("192.0.2.1:1")})
 	if _, err := verifyRecord(good, alice.Public()); err != nil {
 		t.Fatalf("good record: %v", err)
 	}
@@ -136,5 +154,119 @@ func TestVerifyRecord(t *testing.T) {
 	}
 	if _, err := verifyRecord(nil, alice.Public()); !errors.Is(err, ErrBadRecord) {
 		t.Errorf("no record: %v, want ErrBadRecord", err)
+	}
+}
+
+// TestPublicCandidates: plain candidates are in the record only while Public says so.
+func TestPublicCandidates(t *testing.T) {
+	srv := rendezvoustest.Start(t, rendezvous.Config{})
+	alice := newKey(t)
+	var public atomic.Bool
+	a := run(t, Config{Key: alice, Servers: []string{srv.GRPC}, Candidates: func() []*rendezvousv1.Candidate { return host("192.0.2.1:4700") },
+		Public: public.Load})
+	waitRegistered(t, a, srv.GRPC)
+	b := run(t, Config{Key: newKey(t), Servers: []string{srv.GRPC}})
+	reg, err := b.Lookup(context.Background(), alice.Public())
+	if err != nil || len(reg.GetPublicCandidates()) != 0 || reg.GetReachability() != nil {
+		t.Fatalf("private record: %v, %v; want neither plain nor sealed candidates (no reachability key)", reg, err)
+	}
+	public.Store(true)
+	a.Refresh()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reg, err = b.Lookup(context.Background(), alice.Public())
+		if err == nil && len(reg.GetPublicCandidates()) == 1 && reg.GetPublicCandidates()[0].GetAddress() == "192.0.2.1:4700" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("published record: %v, %v; want the plain candidate", reg, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOpenOffer: an offer opens only for its target, with its frame unchanged, once.
+func TestOpenOffer(t *testing.T) {
+	alice, bob := newKey(t), newKey(t)
+	c, err := New(Config{Key: alice, Servers: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func() *rendezvousv1.SealedOffer {
+		t.Helper()
+		so, err := SealOffer(bob, alice.Public(), &rendezvousv1.Offer{Kind: rendezvousv1.OfferKind_OFFER_KIND_CONNECT,
+			PunchSecret: []byte("0123456789abcdef"), Candidates: host("192.0.2.2:4700")}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return so
+	}
+	so := seal()
+	for _, leak := range [][]byte{bob.Public().Bytes(), []byte("0123456789abcdef"), []byte("192.0.2.2")} {
+		if bytes.Contains(so.GetSealed(), leak) {
+			t.Fatalf("sealed offer shows %q in the clear", leak)
+		}
+	}
+	from, o, err := c.open(so)
+	if err != nil || from != bob.Public() || o.GetCandidates()[0].GetAddress() != "192.0.2.2:4700" {
+		t.Fatalf("open = %v, %v, %v", from, o, err)
+	}
+	if _, _, err := c.open(so); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("replayed offer: %v, want ErrBadOffer", err)
+	}
+	restamped := seal()
+	restamped.TimestampUnixMs++
+	if _, _, err := c.open(restamped); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("re-stamped frame: %v, want ErrBadOffer", err)
+	}
+	renonced := seal()
+	renonced.Nonce = []byte("fedcba9876543210")
+	if _, _, err := c.open(renonced); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("frame with another nonce: %v, want ErrBadOffer", err)
+	}
+	mallory, err := New(Config{Key: newKey(t), Servers: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := mallory.open(seal()); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("opened by someone else: %v, want ErrBadOffer", err)
+	}
+}
+
+// TestServerEntries: tls:// and plain entries parse; a plaintext one beyond loopback
+// is warned about once.
+func TestServerEntries(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		ok, tls  bool
+		loopback bool
+	}{
+		{"127.0.0.1:7000", true, false, true},
+		{"localhost:7000", true, false, true},
+		{"[::1]:7000", true, false, true},
+		{"tls://rdv.example:443", true, true, false},
+		{"192.0.2.1:7000", true, false, false},
+		{"http://x:1", false, false, false},
+		{"tls://nohost", false, false, false},
+	} {
+		_, tls, err := scheme(tc.in)
+		if (err == nil) != tc.ok || tls != tc.tls || (tc.ok && Loopback(tc.in) != tc.loopback) {
+			t.Errorf("%q: tls %v err %v loopback %v; want ok %v tls %v loopback %v", tc.in, tls, err, Loopback(tc.in), tc.ok, tc.tls, tc.loopback)
+		}
+	}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	if _, err := New(Config{Key: newKey(t), Servers: []string{"192.0.2.1:7000", "192.0.2.2:7000"}, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "plaintext beyond loopback"); n != 1 {
+		t.Errorf("%d warnings for two plaintext servers beyond loopback, want 1:\n%s", n, buf.String())
+	}
+	buf.Reset()
+	if _, err := New(Config{Key: newKey(t), Servers: []string{"127.0.0.1:7000", "tls://192.0.2.1:7000"}, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("warned for loopback and TLS servers: %s", buf.String())
 	}
 }

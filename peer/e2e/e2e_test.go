@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kithnet/kith/shared/tlstest"
 )
 
 // binDir holds kith and kith-rendezvous built once for all scripts.
@@ -63,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"httpget":    cmdHTTPGet,
 			"flipbyte":   cmdFlipByte,
 			"tamperpeer": cmdTamperPeer,
+			"tlscert":    cmdTLSCert,
 		},
 	})
 }
@@ -343,4 +346,16 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b[off] ^= 0xff
 	ts.Check(os.WriteFile(path, b, 0o600))
+}
+
+// tlscert DIR: write a self-signed certificate for localhost and 127.0.0.1 as
+// DIR/cert.pem and DIR/key.pem (shared/tlstest).
+func cmdTLSCert(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: tlscert DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o700))
+	_, err := tlstest.Write(dir)
+	ts.Check(err)
 }

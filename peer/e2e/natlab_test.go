@@ -256,7 +256,7 @@ func TestCrawlThroughNATs(t *testing.T) {
 		},
 	})
 	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
-	peers := startLabPeers(t, lab, []string{"cp", "cs"}, rv)
+	peers := startLabPeers(t, lab, []string{"cp", "cs"}, rv, "--publish-addresses") // strangers reach only peers that publish
 	for _, p := range peers {
 		p.post(t, "public from "+p.name+" #lab", "--to", "public")
 		p.post(t, "private from "+p.name+" #lab")

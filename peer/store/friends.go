@@ -163,6 +163,9 @@ func (s *Store) RemoveFriend(k identity.PublicKey) error {
 		if err := tx.Bucket(bCursors).Delete(k[:]); err != nil {
 			return err
 		}
+		if err := rotateReachKey(tx, k); err != nil {
+			return err
+		}
 		if err := s.touchKitLocked(tx); err != nil {
 			return err
 		}

@@ -94,17 +94,18 @@ func (s *swarm) client(instance, i int) rendezvousv1.RendezvousServiceClient {
 	return cl[i%len(cl)]
 }
 
-// registration signs peer i's record at ts with three candidates, as a dual-stack peer
-// behind a NAT sends (host, server-reflexive, IPv6).
+// serverName is the --name of the instances the load runs: every signed proof names it.
+const serverName = "kith-load"
+
+// registration signs peer i's record at ts with sealed candidates of the size three
+// candidates make (host, server-reflexive, IPv6), as a dual-stack peer behind a NAT
+// sends: the server never opens them, so random bytes of that size stand in.
 func (s *swarm) registration(i int, ts time.Time, ttl time.Duration) (*signedv1.Envelope, error) {
 	k := s.keys[i]
 	return signed.Seal(k, identity.ContextRegistration, &rendezvousv1.Registration{
 		PublicKey: k.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(), TtlSeconds: uint32(ttl / time.Second),
-		Candidates: []*rendezvousv1.Candidate{
-			{Address: "192.168.1.10:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST},
-			{Address: "198.51.100.7:40000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE},
-			{Address: "[2001:db8::10]:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST},
-		},
+		Version: rendezvousv1.RecordVersion_RECORD_VERSION_2, Server: serverName,
+		Reachability: &rendezvousv1.SealedReachability{Nonce: randomBytes(24), Ciphertext: randomBytes(92)},
 	})
 }
 
@@ -121,40 +122,34 @@ func (s *swarm) lookup(ctx context.Context, caller, target int) error {
 // offer sends a signed offer from caller to target through the instance after the
 // target's, and notes when, for the delivery latency.
 func (s *swarm) offer(ctx context.Context, caller, target int) error {
-	k := s.keys[caller]
 	fp := s.keys[target].Public().Fingerprint()
-	env, err := signed.Seal(k, identity.ContextOffer, &rendezvousv1.Offer{
-		PublicKey: k.Public().Bytes(), TargetFingerprint: string(fp), TimestampUnixMs: time.Now().UnixMilli(),
-		Nonce: nonce(), Kind: rendezvousv1.OfferKind_OFFER_KIND_CONNECT,
-		Candidates: []*rendezvousv1.Candidate{{Address: "198.51.100.8:40000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE}},
-	})
-	if err != nil {
-		return err
-	}
+	// A sealed offer of a real one's size: the server never opens it.
+	env := &rendezvousv1.SealedOffer{Version: rendezvousv1.RecordVersion_RECORD_VERSION_2,
+		TargetFingerprint: string(fp), TimestampUnixMs: time.Now().UnixMilli(), Nonce: nonce(), Sealed: randomBytes(420)}
 	via := (s.home(target) + 1) % len(s.addrs)
 	s.mu.Lock()
-	s.sent[string(env.GetSignature())] = time.Now()
+	s.sent[string(env.GetNonce())] = time.Now()
 	s.mu.Unlock()
-	_, err = s.client(via, caller).Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp), Offer: env})
+	_, err := s.client(via, caller).Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp), Offer: env})
 	if err != nil {
 		s.mu.Lock()
-		delete(s.sent, string(env.GetSignature()))
+		delete(s.sent, string(env.GetNonce()))
 		s.mu.Unlock()
 	}
 	return err
 }
 
 // delivered records the arrival of an offer on a Listen stream.
-func (s *swarm) delivered(env *signedv1.Envelope) {
+func (s *swarm) delivered(env *rendezvousv1.SealedOffer) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, ok := s.sent[string(env.GetSignature())]
+	at, ok := s.sent[string(env.GetNonce())]
 	if !ok {
 		s.extra++
 		return
 	}
-	delete(s.sent, string(env.GetSignature()))
+	delete(s.sent, string(env.GetNonce()))
 	s.arrived = append(s.arrived, now.Sub(at))
 }
 
@@ -178,7 +173,7 @@ func (s *swarm) listen(ctx context.Context, n, concurrency int) (wait func(), er
 		c := clients[inst][(i/len(s.addrs))/streamsPerConn]
 		k := s.keys[i]
 		auth, err := signed.Seal(k, identity.ContextListen, &rendezvousv1.Auth{
-			PublicKey: k.Public().Bytes(), TimestampUnixMs: time.Now().UnixMilli(), Nonce: nonce()})
+			PublicKey: k.Public().Bytes(), TimestampUnixMs: time.Now().UnixMilli(), Nonce: nonce(), Server: serverName})
 		if err != nil {
 			return err
 		}
@@ -210,6 +205,13 @@ func (s *swarm) listen(ctx context.Context, n, concurrency int) (wait func(), er
 		return nil
 	})
 	return wg.Wait, err
+}
+
+// randomBytes is n random bytes, standing in for ciphertext.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }
 
 func nonce() []byte {

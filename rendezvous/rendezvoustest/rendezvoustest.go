@@ -45,6 +45,9 @@ func Start(t testing.TB, cfg rendezvous.Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.Name == "" {
+		cfg.Name = Name
+	}
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 2 * time.Second
 	}
@@ -87,29 +90,47 @@ func NewKey(t testing.TB) *identity.Key {
 	return k
 }
 
-// Registration seals a registration of k at ts with ttl and candidates ("ip:port").
+// Name is the server name Start gives an instance unless cfg names one; the helpers
+// below sign for it.
+const Name = "rendezvoustest"
+
+// Registration seals a v2 registration of k for the server Name at ts with ttl and
+// public candidates ("ip:port").
 func Registration(t testing.TB, k *identity.Key, ts time.Time, ttl time.Duration, candidates ...string) *signedv1.Envelope {
 	t.Helper()
+	return RegistrationFor(t, Name, k, ts, ttl, candidates...)
+}
+
+// RegistrationFor is Registration for the server named server.
+func RegistrationFor(t testing.TB, server string, k *identity.Key, ts time.Time, ttl time.Duration, candidates ...string) *signedv1.Envelope {
+	t.Helper()
 	return seal(t, k, identity.ContextRegistration, &rendezvousv1.Registration{
-		PublicKey: k.Public().Bytes(), Candidates: hostCandidates(candidates),
+		PublicKey: k.Public().Bytes(), PublicCandidates: hostCandidates(candidates),
 		TimestampUnixMs: ts.UnixMilli(), TtlSeconds: uint32(ttl / time.Second),
+		Version: rendezvousv1.RecordVersion_RECORD_VERSION_2, Server: server,
 	})
 }
 
-// Auth seals a fresh proof of k under ctx (ContextListen, ContextUnregister,
-// ContextTurnCredentials) at ts, with a random nonce.
+// Auth seals a fresh proof of k for the server Name under ctx (ContextListen,
+// ContextUnregister, ContextTurnCredentials) at ts, with a random nonce.
 func Auth(t testing.TB, k *identity.Key, ctx identity.Context, ts time.Time) *signedv1.Envelope {
 	t.Helper()
-	return seal(t, k, ctx, &rendezvousv1.Auth{PublicKey: k.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(), Nonce: nonce()})
+	return AuthFor(t, Name, k, ctx, ts)
 }
 
-// Offer seals an offer from k to target at ts, with a random nonce.
-func Offer(t testing.TB, k *identity.Key, target identity.Fingerprint, kind rendezvousv1.OfferKind, ts time.Time, candidates ...string) *signedv1.Envelope {
+// AuthFor is Auth for the server named server.
+func AuthFor(t testing.TB, server string, k *identity.Key, ctx identity.Context, ts time.Time) *signedv1.Envelope {
 	t.Helper()
-	return seal(t, k, identity.ContextOffer, &rendezvousv1.Offer{
-		PublicKey: k.Public().Bytes(), TargetFingerprint: string(target), Candidates: hostCandidates(candidates),
-		TimestampUnixMs: ts.UnixMilli(), Nonce: nonce(), Kind: kind,
-	})
+	return seal(t, k, ctx, &rendezvousv1.Auth{PublicKey: k.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(), Nonce: nonce(), Server: server})
+}
+
+// Offer is a sealed offer's frame for target at ts with a random nonce, around sealed
+// stand-in bytes: the rendezvous never opens it (peer/discovery.SealOffer makes real ones).
+func Offer(t testing.TB, target identity.Fingerprint, ts time.Time) *rendezvousv1.SealedOffer {
+	t.Helper()
+	body := nonce()
+	return &rendezvousv1.SealedOffer{Version: rendezvousv1.RecordVersion_RECORD_VERSION_2,
+		TargetFingerprint: string(target), TimestampUnixMs: ts.UnixMilli(), Nonce: nonce(), Sealed: append([]byte("sealed:"), body...)}
 }
 
 func seal(t testing.TB, k *identity.Key, ctx identity.Context, msg proto.Message) *signedv1.Envelope {

@@ -26,8 +26,10 @@ var (
 	ErrReplayedNonce = errors.New("nonce already used: a replayed request")
 	// ErrTargetMismatch means the offer is signed for a different target than the request names.
 	ErrTargetMismatch = errors.New("offer's target_fingerprint differs from the request's")
-	// ErrBadOfferKind means an offer does not say what it asks.
-	ErrBadOfferKind = errors.New("offer kind is unspecified or unknown")
+	// ErrBadVersion means a record is not of the version this server speaks.
+	ErrBadVersion = errors.New("record version not supported")
+	// ErrWrongServer means a signed proof was made for another rendezvous server.
+	ErrWrongServer = errors.New("signed for another rendezvous server")
 	// ErrNotRegistered means a call needs the caller registered first.
 	ErrNotRegistered = errors.New("caller is not registered here: Register first")
 	// ErrTURNDisabled means the rendezvous has no TURN secret configured.
@@ -58,7 +60,8 @@ var kinds = []struct {
 	{ErrBadCandidate, codes.InvalidArgument, "bad_candidate"},
 	{ErrBadNonce, codes.InvalidArgument, "bad_nonce"},
 	{ErrTargetMismatch, codes.InvalidArgument, "target_mismatch"},
-	{ErrBadOfferKind, codes.InvalidArgument, "bad_offer_kind"},
+	{ErrBadVersion, codes.InvalidArgument, "bad_version"},
+	{ErrWrongServer, codes.InvalidArgument, "wrong_server"},
 	{store.ErrNotNewer, codes.AlreadyExists, "replay"},
 	{ErrReplayedNonce, codes.AlreadyExists, "replayed_nonce"},
 	{store.ErrNotFound, codes.NotFound, "not_found"},

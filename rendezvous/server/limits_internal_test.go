@@ -54,7 +54,8 @@ func TestLimitsAtTheirBounds(t *testing.T) {
 	l := DefaultLimits
 	reg := func(ts time.Time, ttl uint32, cs ...string) error {
 		_, _, _, err := l.Registration(sealT(t, k, identity.ContextRegistration, &rendezvousv1.Registration{
-			PublicKey: k.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(), TtlSeconds: ttl, Candidates: cands(cs...)}), now)
+			PublicKey: k.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(), TtlSeconds: ttl, PublicCandidates: cands(cs...),
+			Version: rendezvousv1.RecordVersion_RECORD_VERSION_2, Server: l.Server}), now)
 		return err
 	}
 	max := make([]string, l.MaxCandidates+1)
@@ -86,7 +87,8 @@ func TestLimitsAtTheirBounds(t *testing.T) {
 		want time.Duration
 	}{{0, l.MinTTL}, {29, l.MinTTL}, {30, 30 * time.Second}, {31, 31 * time.Second}, {599, 599 * time.Second}, {600, l.MaxTTL}, {601, l.MaxTTL}, {1 << 31, l.MaxTTL}} {
 		_, _, ttl, err := l.Registration(sealT(t, k, identity.ContextRegistration, &rendezvousv1.Registration{
-			PublicKey: k.Public().Bytes(), TimestampUnixMs: now.UnixMilli(), TtlSeconds: tc.secs}), now)
+			PublicKey: k.Public().Bytes(), TimestampUnixMs: now.UnixMilli(), TtlSeconds: tc.secs,
+			Version: rendezvousv1.RecordVersion_RECORD_VERSION_2, Server: l.Server}), now)
 		if err != nil || ttl != tc.want {
 			t.Errorf("ttl_seconds %d: stored for %v (%v), want %v", tc.secs, ttl, err, tc.want)
 		}
@@ -107,13 +109,12 @@ func TestAuthAndOfferChecks(t *testing.T) {
 		}
 		return err
 	}
-	offer := func(to identity.Fingerprint, ts time.Time, nonce int, kind rendezvousv1.OfferKind, cs ...string) error {
-		_, _, err := l.Offer(sealT(t, k, identity.ContextOffer, &rendezvousv1.Offer{
-			PublicKey: k.Public().Bytes(), TargetFingerprint: string(target), TimestampUnixMs: ts.UnixMilli(),
-			Nonce: make([]byte, nonce), Kind: kind, Candidates: cands(cs...)}), to, now)
+	offer := func(to identity.Fingerprint, ts time.Time, nonce, sealed int, v rendezvousv1.RecordVersion) error {
+		_, err := l.Offer(&rendezvousv1.SealedOffer{Version: v, TargetFingerprint: string(target),
+			TimestampUnixMs: ts.UnixMilli(), Nonce: make([]byte, nonce), Sealed: make([]byte, sealed)}, to, now)
 		return err
 	}
-	connect := rendezvousv1.OfferKind_OFFER_KIND_CONNECT
+	v2 := rendezvousv1.RecordVersion_RECORD_VERSION_2
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -127,14 +128,14 @@ func TestAuthAndOfferChecks(t *testing.T) {
 			_, _, err := l.Auth(sealT(t, k, identity.ContextUnregister, &rendezvousv1.Auth{PublicKey: k.Public().Bytes(), TimestampUnixMs: now.UnixMilli(), Nonce: make([]byte, 16)}), identity.ContextListen, now)
 			return err
 		}(), identity.ErrBadSignature},
-		{"offer", offer(target, now, 16, connect, "192.0.2.1:1"), nil},
-		{"relay offer", offer(target, now, 16, rendezvousv1.OfferKind_OFFER_KIND_RELAY), nil},
-		{"offer for another target", offer(identity.Fingerprint(strings.Repeat("a", 52)), now, 16, connect), ErrTargetMismatch},
-		{"stale offer", offer(target, now.Add(l.ClockWindow+time.Second), 16, connect), ErrStaleTimestamp},
-		{"offer with a short nonce", offer(target, now, 8, connect), ErrBadNonce},
-		{"offer of no kind", offer(target, now, 16, rendezvousv1.OfferKind_OFFER_KIND_UNSPECIFIED), ErrBadOfferKind},
-		{"offer of an unknown kind", offer(target, now, 16, 99), ErrBadOfferKind},
-		{"offer with a bad candidate", offer(target, now, 16, connect, "nope"), ErrBadCandidate},
+		{"offer", offer(target, now, 16, 100, v2), nil},
+		{"offer of exactly MaxPayload sealed bytes", offer(target, now, 16, l.MaxPayload, v2), nil},
+		{"offer one sealed byte too large", offer(target, now, 16, l.MaxPayload+1, v2), signed.ErrTooLarge},
+		{"offer with nothing sealed", offer(target, now, 16, 0, v2), signed.ErrTooLarge},
+		{"offer for another target", offer(identity.Fingerprint(strings.Repeat("a", 52)), now, 16, 100, v2), ErrTargetMismatch},
+		{"stale offer", offer(target, now.Add(l.ClockWindow+time.Second), 16, 100, v2), ErrStaleTimestamp},
+		{"offer with a short nonce", offer(target, now, 8, 100, v2), ErrBadNonce},
+		{"offer of no version", offer(target, now, 16, 100, rendezvousv1.RecordVersion(0)), ErrBadVersion},
 	} {
 		if !errors.Is(tc.err, tc.want) || (tc.want == nil && tc.err != nil) {
 			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)

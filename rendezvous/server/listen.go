@@ -128,16 +128,17 @@ func (s *Server) Connect(ctx context.Context, req *rendezvousv1.ConnectRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("connect: target: %w", err)
 	}
-	o, signer, err := s.cfg.Limits.Offer(req.GetOffer(), target, s.cfg.Now())
+	o, err := s.cfg.Limits.Offer(req.GetOffer(), target, s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", target, err)
 	}
-	fp := signer.Fingerprint()
-	if err := s.allowFingerprint(ctx, fp); err != nil {
-		return nil, fmt.Errorf("connect %s to %s: %w", fp, target, err)
+	// The caller is sealed inside: the offer is charged to its target (and, by the
+	// interceptor, to the client IP), and its frame nonce is claimed per target.
+	if err := s.allow(ctx, "to:"+string(target), s.cfg.RateLimit.PerTarget); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
 	}
-	if err := s.claimNonce(ctx, string(identity.ContextOffer)+o.GetKind().String(), fp, o.GetNonce()); err != nil {
-		return nil, fmt.Errorf("connect %s to %s: %w", fp, target, err)
+	if err := s.claimNonce(ctx, string(identity.ContextOffer), target, o.GetNonce()); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
 	}
 	rec, err := s.record(ctx, target)
 	if err != nil {
@@ -150,7 +151,7 @@ func (s *Server) Connect(ctx context.Context, req *rendezvousv1.ConnectRequest) 
 	if err := s.store.Publish(ctx, target, frame); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w (it must keep a Listen stream open)", target, err)
 	}
-	s.cfg.Metrics.Offer(o.GetKind().String())
+	s.cfg.Metrics.Offer("sealed")
 	s.grantRelay(ctx, target, rec)
 	return &rendezvousv1.ConnectResponse{Record: rec}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
 	"github.com/kithnet/kith/shared/identity"
@@ -55,10 +54,10 @@ func TestListenConnect(t *testing.T) {
 // checkListenConnect: a registers and listens through ca; b offers through cb.
 func checkListenConnect(t *testing.T, ca, cb rendezvousv1.RendezvousServiceClient) {
 	t.Helper()
-	a, b := rendezvoustest.NewKey(t), rendezvoustest.NewKey(t)
+	a := rendezvoustest.NewKey(t)
 	afp := a.Public().Fingerprint()
-	connect := func(target identity.Fingerprint) (*rendezvousv1.ConnectResponse, *signedv1.Envelope, error) {
-		offer := rendezvoustest.Offer(t, b, target, connectKind, time.Now(), "198.51.100.7:5000")
+	connect := func(target identity.Fingerprint) (*rendezvousv1.ConnectResponse, *rendezvousv1.SealedOffer, error) {
+		offer := rendezvoustest.Offer(t, target, time.Now())
 		resp, err := cb.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(target), Offer: offer})
 		return resp, offer, err
 	}
@@ -96,7 +95,7 @@ func checkListenConnect(t *testing.T, ca, cb rendezvousv1.RendezvousServiceClien
 		t.Fatal("the replacing Listen did not get the offer")
 	}
 	// An offer signed for someone else is refused.
-	other := rendezvoustest.Offer(t, b, rendezvoustest.NewKey(t).Public().Fingerprint(), connectKind, time.Now())
+	other := rendezvoustest.Offer(t, rendezvoustest.NewKey(t).Public().Fingerprint(), time.Now())
 	_, err = cb.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(afp), Offer: other})
 	wantCode(t, err, codes.InvalidArgument, "target_fingerprint differs")
 }

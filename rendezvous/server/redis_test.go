@@ -71,7 +71,7 @@ func checkOneListenSurvives(t *testing.T, k *identity.Key, clients ...rendezvous
 		t.Fatal("both Listens for one key still open after 5s")
 	}
 	fp := k.Public().Fingerprint()
-	offer := rendezvoustest.Offer(t, rendezvoustest.NewKey(t), fp, connectKind, time.Now())
+	offer := rendezvoustest.Offer(t, fp, time.Now())
 	if _, err := clients[0].Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp), Offer: offer}); err != nil {
 		t.Fatalf("connect to the surviving Listen: %v", err)
 	}
@@ -122,10 +122,9 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("lookup after Redis restart: %v", err)
 	}
 	// The Listen stream opened before the outage resubscribes by itself and gets offers.
-	b := rendezvoustest.NewKey(t)
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		offer := rendezvoustest.Offer(t, b, k.Public().Fingerprint(), connectKind, time.Now())
+		offer := rendezvoustest.Offer(t, k.Public().Fingerprint(), time.Now())
 		_, err := c.Connect(ctxT(t), &rendezvousv1.ConnectRequest{TargetFingerprint: fp, Offer: offer})
 		if err == nil {
 			if got := recvOffer(t, st); !proto.Equal(got.GetOffer(), offer) {

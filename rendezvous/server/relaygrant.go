@@ -59,7 +59,8 @@ func (l *listenAddrs) of(fp identity.Fingerprint) []netip.Addr {
 
 // grantRelay tells this instance's TURN server that the caller of ctx is connecting to
 // target (whose signed record is rec): it may allocate, and relay towards the target's
-// candidate addresses and the source of its Listen stream here.
+// public candidate addresses, if it publishes any, and the source of its Listen stream
+// here.
 func (s *Server) grantRelay(ctx context.Context, target identity.Fingerprint, rec *signedv1.Envelope) {
 	if s.cfg.TURNGrants == nil {
 		return
@@ -71,7 +72,9 @@ func (s *Server) grantRelay(ctx context.Context, target identity.Fingerprint, re
 	peers := s.listens.of(target)
 	var reg rendezvousv1.Registration
 	if proto.Unmarshal(rec.GetPayload(), &reg) == nil {
-		for _, c := range reg.GetCandidates() {
+		// Candidates are sealed for friends (reachability); only a peer that publishes
+		// its addresses names them here. Otherwise its Listen source must do.
+		for _, c := range reg.GetPublicCandidates() {
 			if ap, err := netip.ParseAddrPort(c.GetAddress()); err == nil {
 				peers = append(peers, ap.Addr())
 			}

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,9 @@ type Config struct {
 	Keepalive time.Duration
 	// Metrics receives counters; nil records nothing.
 	Metrics *metrics.Metrics
+	// Name is this server's name: signed registrations and auth proofs must carry it, so
+	// one taken from another server is refused. A random name when empty.
+	Name string
 }
 
 // RateLimit is a fixed-window budget, shared through the store (so through Redis when
@@ -56,6 +60,9 @@ type RateLimit struct {
 	PerIP int
 	// PerFingerprint bounds signed requests of one key per Window; 120 by default.
 	PerFingerprint int
+	// PerTarget bounds sealed offers to one target per Window (their callers are
+	// hidden, so they are charged to the target and to the client IP); 120 by default.
+	PerTarget int
 	// Window is the counting window; one minute by default.
 	Window time.Duration
 }
@@ -98,9 +105,14 @@ func New(cfg Config) (*Server, error) {
 	cfg.Limits.MaxPayload = orInt(cfg.Limits.MaxPayload, DefaultLimits.MaxPayload)
 	cfg.RateLimit.PerIP = orInt(cfg.RateLimit.PerIP, 1200)
 	cfg.RateLimit.PerFingerprint = orInt(cfg.RateLimit.PerFingerprint, 120)
+	cfg.RateLimit.PerTarget = orInt(cfg.RateLimit.PerTarget, 120)
 	cfg.RateLimit.Window = orDur(cfg.RateLimit.Window, time.Minute)
 	cfg.TURNCredentialTTL = orDur(cfg.TURNCredentialTTL, time.Hour)
 	cfg.Keepalive = orDur(cfg.Keepalive, 20*time.Second)
+	if cfg.Name == "" {
+		cfg.Name = "rdv-" + rand.Text()[:12]
+	}
+	cfg.Limits.Server = cfg.Name
 	return &Server{
 		cfg: cfg, log: cfg.Logger, drain: make(chan struct{}),
 		store: timed{s: cfg.Store, m: cfg.Metrics},
@@ -180,6 +192,11 @@ func (s *Server) authenticate(ctx context.Context, env *signedv1.Envelope, c ide
 		return nil, fp, fmt.Errorf("%s %s: %w", op, fp, err)
 	}
 	return a, fp, nil
+}
+
+// ServerInfo implements RendezvousServiceServer: the name proofs must carry here.
+func (s *Server) ServerInfo(context.Context, *rendezvousv1.ServerInfoRequest) (*rendezvousv1.ServerInfoResponse, error) {
+	return &rendezvousv1.ServerInfoResponse{Name: s.cfg.Name, Version: rendezvousv1.RecordVersion_RECORD_VERSION_2}, nil
 }
 
 // Register implements RendezvousServiceServer.

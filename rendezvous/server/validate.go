@@ -21,8 +21,10 @@ type Limits struct {
 	MinTTL, MaxTTL time.Duration
 	// MaxCandidates bounds the candidates of a registration or offer.
 	MaxCandidates int
-	// MaxPayload bounds a signed payload in bytes.
+	// MaxPayload bounds a signed payload in bytes, and a sealed offer.
 	MaxPayload int
+	// Server is the name signed registrations and auth proofs must carry (Config.Name).
+	Server string
 }
 
 // nonceLen is the length of Auth and Offer nonces.
@@ -85,7 +87,13 @@ func (l Limits) Registration(env *signedv1.Envelope, now time.Time) (*rendezvous
 	if err := l.fresh(reg.GetTimestampUnixMs(), now); err != nil {
 		return nil, signer, 0, err
 	}
-	if err := l.candidates(reg.GetCandidates()); err != nil {
+	if err := l.version(reg.GetVersion()); err != nil {
+		return nil, signer, 0, err
+	}
+	if err := l.server(reg.GetServer()); err != nil {
+		return nil, signer, 0, err
+	}
+	if err := l.candidates(reg.GetPublicCandidates()); err != nil {
 		return nil, signer, 0, err
 	}
 	ttl := min(max(time.Duration(reg.GetTtlSeconds())*time.Second, l.MinTTL), l.MaxTTL)
@@ -105,32 +113,50 @@ func (l Limits) Auth(env *signedv1.Envelope, ctx identity.Context, now time.Time
 	if len(a.GetNonce()) != nonceLen {
 		return nil, signer, fmt.Errorf("%w, got %d", ErrBadNonce, len(a.GetNonce()))
 	}
+	if err := l.server(a.GetServer()); err != nil {
+		return nil, signer, err
+	}
 	return a, signer, nil
 }
 
-// Offer verifies a signed Offer for target at time now.
-func (l Limits) Offer(env *signedv1.Envelope, target identity.Fingerprint, now time.Time) (*rendezvousv1.Offer, identity.PublicKey, error) {
-	o := &rendezvousv1.Offer{}
-	signer, err := l.open(env, identity.ContextOffer, o)
-	if err != nil {
-		return nil, signer, err
+// version checks a record's version.
+func (l Limits) version(v rendezvousv1.RecordVersion) error {
+	if v != rendezvousv1.RecordVersion_RECORD_VERSION_2 {
+		return fmt.Errorf("%w: %d, this server speaks %d", ErrBadVersion, v, rendezvousv1.RecordVersion_RECORD_VERSION_2)
+	}
+	return nil
+}
+
+// server checks that a signed proof names this server.
+func (l Limits) server(name string) error {
+	if name != l.Server {
+		return fmt.Errorf("%w: it names %q, this server is %q (ask ServerInfo)", ErrWrongServer, clip(name), l.Server)
+	}
+	return nil
+}
+
+// Offer checks a sealed offer's frame for target at time now: the rendezvous can read
+// nothing else of it (the caller, its candidates and the punch secret are sealed).
+func (l Limits) Offer(o *rendezvousv1.SealedOffer, target identity.Fingerprint, now time.Time) (*rendezvousv1.SealedOffer, error) {
+	if o == nil {
+		return nil, signed.ErrMissing
+	}
+	if err := l.version(o.GetVersion()); err != nil {
+		return nil, err
 	}
 	if o.GetTargetFingerprint() != string(target) {
-		return nil, signer, fmt.Errorf("%w: offer names %q, request %q", ErrTargetMismatch, clip(o.GetTargetFingerprint()), target)
+		return nil, fmt.Errorf("%w: offer names %q, request %q", ErrTargetMismatch, clip(o.GetTargetFingerprint()), target)
 	}
 	if err := l.fresh(o.GetTimestampUnixMs(), now); err != nil {
-		return nil, signer, err
+		return nil, err
 	}
 	if len(o.GetNonce()) != nonceLen {
-		return nil, signer, fmt.Errorf("%w, got %d", ErrBadNonce, len(o.GetNonce()))
+		return nil, fmt.Errorf("%w, got %d", ErrBadNonce, len(o.GetNonce()))
 	}
-	if _, ok := rendezvousv1.OfferKind_name[int32(o.GetKind())]; !ok || o.GetKind() == rendezvousv1.OfferKind_OFFER_KIND_UNSPECIFIED {
-		return nil, signer, fmt.Errorf("%w: %d", ErrBadOfferKind, o.GetKind())
+	if n := len(o.GetSealed()); n == 0 || n > l.MaxPayload {
+		return nil, fmt.Errorf("%w: sealed offer of %d bytes, want 1 to %d", signed.ErrTooLarge, n, l.MaxPayload)
 	}
-	if err := l.candidates(o.GetCandidates()); err != nil {
-		return nil, signer, err
-	}
-	return o, signer, nil
+	return o, nil
 }
 
 // clip keeps echoed input short in error messages.

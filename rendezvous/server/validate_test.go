@@ -23,7 +23,8 @@ func FuzzRegistration(f *testing.F) {
 	now := time.UnixMilli(1_800_000_000_000)
 	valid, err := signed.Seal(k, identity.ContextRegistration, &rendezvousv1.Registration{
 		PublicKey: k.Public().Bytes(), TimestampUnixMs: now.UnixMilli(), TtlSeconds: 9999,
-		Candidates: []*rendezvousv1.Candidate{{Address: "192.0.2.1:1"}, {Address: "[2001:db8::1]:2"}},
+		PublicCandidates: []*rendezvousv1.Candidate{{Address: "192.0.2.1:1"}, {Address: "[2001:db8::1]:2"}},
+		Version:          rendezvousv1.RecordVersion_RECORD_VERSION_2, Server: "fuzz",
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -37,11 +38,14 @@ func FuzzRegistration(f *testing.F) {
 		if proto.Unmarshal(b, env) != nil {
 			return
 		}
-		reg, signer, ttl, err := DefaultLimits.Registration(env, now)
+		l := DefaultLimits
+		l.Server = "fuzz"
+		reg, signer, ttl, err := l.Registration(env, now)
 		if err != nil {
 			return
 		}
-		if string(reg.GetPublicKey()) != string(signer[:]) || len(reg.GetCandidates()) > DefaultLimits.MaxCandidates ||
+		if string(reg.GetPublicKey()) != string(signer[:]) || len(reg.GetPublicCandidates()) > DefaultLimits.MaxCandidates ||
+			reg.GetServer() != "fuzz" || reg.GetVersion() != rendezvousv1.RecordVersion_RECORD_VERSION_2 ||
 			ttl < DefaultLimits.MinTTL || ttl > DefaultLimits.MaxTTL {
 			t.Fatalf("accepted a registration outside the limits: %v ttl %s", reg, ttl)
 		}

@@ -23,7 +23,7 @@ func connectTo(t *testing.T, srv *rendezvoustest.Server, candidates ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	c := srv.Client(t)
-	target, caller := rendezvoustest.NewKey(t), rendezvoustest.NewKey(t)
+	target := rendezvoustest.NewKey(t)
 	if _, err := c.Register(ctx, &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, target, time.Now(), time.Minute, candidates...)}); err != nil {
 		t.Fatalf("register the target: %v", err)
 	}
@@ -38,7 +38,7 @@ func connectTo(t *testing.T, srv *rendezvoustest.Server, candidates ...string) {
 	}
 	fp := target.Public().Fingerprint()
 	if _, err := c.Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp),
-		Offer: rendezvoustest.Offer(t, caller, fp, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, time.Now(), "192.0.2.1:1")}); err != nil {
+		Offer: rendezvoustest.Offer(t, fp, time.Now())}); err != nil {
 		t.Fatalf("connect: %v", err)
 	}
 }

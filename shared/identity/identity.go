@@ -138,11 +138,13 @@ type Context string
 
 // The record types kith signs.
 const (
-	ContextRegistration    Context = "kith/registration/v1"
-	ContextUnregister      Context = "kith/unregister/v1"
-	ContextListen          Context = "kith/listen/v1"
-	ContextOffer           Context = "kith/offer/v1"
-	ContextTurnCredentials Context = "kith/turn-credentials/v1"
+	// The rendezvous records are v2 (docs/DESIGN.md, "Rendezvous records v2"): proofs
+	// name their server, candidates and offers are sealed.
+	ContextRegistration    Context = "kith/registration/v2"
+	ContextUnregister      Context = "kith/unregister/v2"
+	ContextListen          Context = "kith/listen/v2"
+	ContextOffer           Context = "kith/offer/v2"
+	ContextTurnCredentials Context = "kith/turn-credentials/v2"
 	ContextPost            Context = "kith/post/v1"
 	ContextRecoveryKit     Context = "kith/recovery-kit/v2" // v2: audiences, groups, version field
 	ContextPublicProfile   Context = "kith/public-profile/v1"

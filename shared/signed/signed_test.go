@@ -23,10 +23,10 @@ func key(t testing.TB) *identity.Key {
 
 func registration(k *identity.Key) *rendezvousv1.Registration {
 	return &rendezvousv1.Registration{
-		PublicKey:       k.Public().Bytes(),
-		Candidates:      []*rendezvousv1.Candidate{{Address: "192.0.2.1:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST}},
-		TimestampUnixMs: 1700000000000,
-		TtlSeconds:      60,
+		PublicKey:        k.Public().Bytes(),
+		PublicCandidates: []*rendezvousv1.Candidate{{Address: "192.0.2.1:4000", Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST}},
+		TimestampUnixMs:  1700000000000,
+		TtlSeconds:       60,
 	}
 }
 

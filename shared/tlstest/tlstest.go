@@ -28,9 +28,19 @@ type Cert struct {
 // SelfSigned makes a Cert for t, failing t if it cannot.
 func SelfSigned(t testing.TB) Cert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := Write(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	return c
+}
+
+// Write makes a Cert in dir (cert.pem and key.pem), for harnesses without a testing.TB
+// (testscript commands).
+func Write(dir string) (Cert, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Cert{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
@@ -40,17 +50,16 @@ func SelfSigned(t testing.TB) Cert {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return Cert{}, err
 	}
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return Cert{}, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return Cert{}, err
 	}
-	dir := t.TempDir()
 	c := Cert{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"), Pool: x509.NewCertPool()}
 	c.Pool.AddCert(cert)
 	for path, block := range map[string]*pem.Block{
@@ -58,8 +67,8 @@ func SelfSigned(t testing.TB) Cert {
 		c.KeyFile:  {Type: "EC PRIVATE KEY", Bytes: kder},
 	} {
 		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
+			return Cert{}, err
 		}
 	}
-	return c
+	return c, nil
 }

@@ -31,6 +31,7 @@ func main() {
 				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, PublicURL: c.PublicURL, Batch: c.Batch,
 				UI: c.UI, UITLSCert: c.UITLSCert, UITLSKey: c.UITLSKey, UIPassword: c.UIPassword,
 				KeepAlive: c.KeepAlive, NoFollow: c.NoFollow, Passphrase: c.Passphrase,
+				RendezvousCA: c.RendezvousCA, PublishAddresses: c.PublishAddresses,
 				Logger: logger(c.LogLevel)})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {

@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&cfg.STUN, "stun", ":3478", "UDP `address` of STUN and TURN")
 	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis `URL` (redis:// or rediss://; add ?master_name=NAME for Sentinel); empty: in-memory store")
 	fs.StringVar(&cluster, "redis-cluster", "", "Redis Cluster nodes, comma-separated `host:port,...`")
+	fs.StringVar(&cfg.Name, "name", "", "server `name` that peers' signed proofs must carry (default: random per process)")
 	fs.StringVar(&cfg.TURNSecret, "turn-secret", "", "TURN REST-API shared `secret` (as coturn's static-auth-secret); empty disables TURN")
 	fs.StringVar(&cfg.TURNRelayIP, "turn-relay-ip", "", "`IP` TURN relays are announced at (default: the --stun IP, or 127.0.0.1)")
 	fs.BoolVar(&cfg.TURNAllowPrivate, "turn-allow-private", false, "allow relaying to loopback, private, link-local and multicast peers")
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.TURNTotal, "turn-total", 1024, "most TURN allocations this instance holds at once")
 	fs.IntVar(&cfg.RateLimit.PerIP, "rate-limit-ip", 0, "requests per minute from one client IP (0: 1200; negative: no limit)")
 	fs.IntVar(&cfg.RateLimit.PerFingerprint, "rate-limit-key", 0, "signed requests per minute of one key (0: 120; negative: no limit)")
+	fs.IntVar(&cfg.RateLimit.PerTarget, "rate-limit-target", 0, "sealed offers per minute to one target (0: 120; negative: no limit)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info, warn or error")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, usage)

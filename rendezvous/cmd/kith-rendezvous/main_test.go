@@ -103,7 +103,8 @@ func TestBinary(t *testing.T) {
 	}
 	grpcAddr, metricsAddr := freeTCP(t), freeTCP(t)
 	cmd := exec.Command(bin, "--stun", "127.0.0.1:0", "--metrics", metricsAddr)
-	cmd.Env = append(os.Environ(), "KITH_RENDEZVOUS_LISTEN="+grpcAddr, "KITH_RENDEZVOUS_TURN_SECRET=s3cret")
+	cmd.Env = append(os.Environ(), "KITH_RENDEZVOUS_LISTEN="+grpcAddr, "KITH_RENDEZVOUS_TURN_SECRET=s3cret",
+		"KITH_RENDEZVOUS_NAME="+rendezvoustest.Name) // the name its proofs are signed for
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

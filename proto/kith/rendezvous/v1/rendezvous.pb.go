@@ -26,6 +26,54 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RecordVersion is the version of the records below; a server refuses any other.
+type RecordVersion int32
+
+const (
+	RecordVersion_RECORD_VERSION_UNSPECIFIED RecordVersion = 0
+	// RECORD_VERSION_2 is sealed reachability, sealed offers, server-bound proofs.
+	RecordVersion_RECORD_VERSION_2 RecordVersion = 2
+)
+
+// Enum value maps for RecordVersion.
+var (
+	RecordVersion_name = map[int32]string{
+		0: "RECORD_VERSION_UNSPECIFIED",
+		2: "RECORD_VERSION_2",
+	}
+	RecordVersion_value = map[string]int32{
+		"RECORD_VERSION_UNSPECIFIED": 0,
+		"RECORD_VERSION_2":           2,
+	}
+)
+
+func (x RecordVersion) Enum() *RecordVersion {
+	p := new(RecordVersion)
+	*p = x
+	return p
+}
+
+func (x RecordVersion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecordVersion) Descriptor() protoreflect.EnumDescriptor {
+	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[0].Descriptor()
+}
+
+func (RecordVersion) Type() protoreflect.EnumType {
+	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[0]
+}
+
+func (x RecordVersion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecordVersion.Descriptor instead.
+func (RecordVersion) EnumDescriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{0}
+}
+
 // CandidateType says how a peer learned one of its addresses.
 type CandidateType int32
 
@@ -37,6 +85,12 @@ const (
 	CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE CandidateType = 2
 	// CANDIDATE_TYPE_RELAY is a TURN relay address allocated for the peer.
 	CandidateType_CANDIDATE_TYPE_RELAY CandidateType = 3
+	// CANDIDATE_TYPE_PORT_MAPPED is an address a router mapped for the peer on request
+	// (PCP, NAT-PMP or UPnP-IGD: the reach issue, not used yet).
+	CandidateType_CANDIDATE_TYPE_PORT_MAPPED CandidateType = 4
+	// CANDIDATE_TYPE_OBSERVED_SOURCE is the source address a rendezvous saw the peer's
+	// gRPC connection come from (its IP helps TURN permissions; the reach issue).
+	CandidateType_CANDIDATE_TYPE_OBSERVED_SOURCE CandidateType = 5
 )
 
 // Enum value maps for CandidateType.
@@ -46,12 +100,16 @@ var (
 		1: "CANDIDATE_TYPE_HOST",
 		2: "CANDIDATE_TYPE_SERVER_REFLEXIVE",
 		3: "CANDIDATE_TYPE_RELAY",
+		4: "CANDIDATE_TYPE_PORT_MAPPED",
+		5: "CANDIDATE_TYPE_OBSERVED_SOURCE",
 	}
 	CandidateType_value = map[string]int32{
 		"CANDIDATE_TYPE_UNSPECIFIED":      0,
 		"CANDIDATE_TYPE_HOST":             1,
 		"CANDIDATE_TYPE_SERVER_REFLEXIVE": 2,
 		"CANDIDATE_TYPE_RELAY":            3,
+		"CANDIDATE_TYPE_PORT_MAPPED":      4,
+		"CANDIDATE_TYPE_OBSERVED_SOURCE":  5,
 	}
 )
 
@@ -66,11 +124,11 @@ func (x CandidateType) String() string {
 }
 
 func (CandidateType) Descriptor() protoreflect.EnumDescriptor {
-	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[0].Descriptor()
+	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[1].Descriptor()
 }
 
 func (CandidateType) Type() protoreflect.EnumType {
-	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[0]
+	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[1]
 }
 
 func (x CandidateType) Number() protoreflect.EnumNumber {
@@ -79,10 +137,10 @@ func (x CandidateType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CandidateType.Descriptor instead.
 func (CandidateType) EnumDescriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{0}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{1}
 }
 
-// OfferKind says what an offer asks of its target.
+// OfferKind says what a signal asks of its target.
 type OfferKind int32
 
 const (
@@ -91,8 +149,13 @@ const (
 	OfferKind_OFFER_KIND_CONNECT OfferKind = 1
 	// OFFER_KIND_RELAY tells the target the caller's TURN relay address (in candidates).
 	OfferKind_OFFER_KIND_RELAY OfferKind = 2
-	// OFFER_KIND_ANSWER is the target's reply with its own fresh candidates.
+	// OFFER_KIND_ANSWER is the target's reply to a CONNECT, signed and sealed to the
+	// caller: its own fresh candidates and the same punch_secret. It is how a friend
+	// without the current reachability key learns where to punch.
 	OfferKind_OFFER_KIND_ANSWER OfferKind = 3
+	// OFFER_KIND_FRIEND_REQUEST is reserved for asking a stranger to become a friend
+	// (its body is not defined yet; a receiver drops it).
+	OfferKind_OFFER_KIND_FRIEND_REQUEST OfferKind = 4
 )
 
 // Enum value maps for OfferKind.
@@ -102,12 +165,14 @@ var (
 		1: "OFFER_KIND_CONNECT",
 		2: "OFFER_KIND_RELAY",
 		3: "OFFER_KIND_ANSWER",
+		4: "OFFER_KIND_FRIEND_REQUEST",
 	}
 	OfferKind_value = map[string]int32{
-		"OFFER_KIND_UNSPECIFIED": 0,
-		"OFFER_KIND_CONNECT":     1,
-		"OFFER_KIND_RELAY":       2,
-		"OFFER_KIND_ANSWER":      3,
+		"OFFER_KIND_UNSPECIFIED":    0,
+		"OFFER_KIND_CONNECT":        1,
+		"OFFER_KIND_RELAY":          2,
+		"OFFER_KIND_ANSWER":         3,
+		"OFFER_KIND_FRIEND_REQUEST": 4,
 	}
 )
 
@@ -122,11 +187,11 @@ func (x OfferKind) String() string {
 }
 
 func (OfferKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[1].Descriptor()
+	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[2].Descriptor()
 }
 
 func (OfferKind) Type() protoreflect.EnumType {
-	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[1]
+	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[2]
 }
 
 func (x OfferKind) Number() protoreflect.EnumNumber {
@@ -135,7 +200,7 @@ func (x OfferKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OfferKind.Descriptor instead.
 func (OfferKind) EnumDescriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{1}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{2}
 }
 
 // Candidate is one UDP address at which a peer may be reached.
@@ -193,19 +258,39 @@ func (x *Candidate) GetType() CandidateType {
 	return CandidateType_CANDIDATE_TYPE_UNSPECIFIED
 }
 
-// Registration is the payload a peer signs to announce where it can be reached.
+// Registration is the payload a peer signs (context kith/registration/v2) to announce
+// where it can be reached: one record per device. The rendezvous reads its key, its
+// server, its timestamp and TTL, and any public_candidates; never the sealed ones.
 type Registration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// public_key is the peer's raw 32-byte ed25519 key; it must equal the envelope's signer.
+	// public_key is the raw 32-byte ed25519 key that signs the record; it must equal the
+	// envelope's signer. Today the person's identity key. With devices (issue 16) it is the
+	// device key and device_certificate ties it to the identity, whose fingerprint indexes
+	// the record.
 	PublicKey []byte `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
-	// candidates are at most 16 addresses, most preferred first.
-	Candidates []*Candidate `protobuf:"bytes,2,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	// timestamp_unix_ms orders registrations: a record no newer than the stored one is a replay.
 	TimestampUnixMs int64 `protobuf:"varint,3,opt,name=timestamp_unix_ms,json=timestampUnixMs,proto3" json:"timestamp_unix_ms,omitempty"`
 	// ttl_seconds is how long the record should live; the server clamps it to [30, 600].
-	TtlSeconds    uint32 `protobuf:"varint,4,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TtlSeconds uint32 `protobuf:"varint,4,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// version must be RECORD_VERSION_2.
+	Version RecordVersion `protobuf:"varint,5,opt,name=version,proto3,enum=kith.rendezvous.v1.RecordVersion" json:"version,omitempty"`
+	// server is the name of the rendezvous the record is for (ServerInfoResponse.name): a
+	// record signed for one server is refused by another.
+	Server string `protobuf:"bytes,6,opt,name=server,proto3" json:"server,omitempty"`
+	// reachability holds the peer's candidates (a Reachability) sealed under the person's
+	// reachability key, which only friends hold; absent when the peer has none yet.
+	Reachability *SealedReachability `protobuf:"bytes,7,opt,name=reachability,proto3" json:"reachability,omitempty"`
+	// public_candidates are plain candidates for strangers and crawlers, present only when
+	// the person chose to publish them (kith daemon --publish-addresses, with a public post).
+	PublicCandidates []*Candidate `protobuf:"bytes,8,rep,name=public_candidates,json=publicCandidates,proto3" json:"public_candidates,omitempty"`
+	// device_id names the device within the person (issue 16; empty: the identity itself).
+	DeviceId []byte `protobuf:"bytes,9,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// device_certificate is an Envelope signed by the identity key (context
+	// kith/device-certificate/v1) whose payload is a DeviceCertificate for public_key
+	// (issue 16; absent while public_key is the identity key).
+	DeviceCertificate *v1.Envelope `protobuf:"bytes,10,opt,name=device_certificate,json=deviceCertificate,proto3" json:"device_certificate,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Registration) Reset() {
@@ -245,13 +330,6 @@ func (x *Registration) GetPublicKey() []byte {
 	return nil
 }
 
-func (x *Registration) GetCandidates() []*Candidate {
-	if x != nil {
-		return x.Candidates
-	}
-	return nil
-}
-
 func (x *Registration) GetTimestampUnixMs() int64 {
 	if x != nil {
 		return x.TimestampUnixMs
@@ -266,6 +344,236 @@ func (x *Registration) GetTtlSeconds() uint32 {
 	return 0
 }
 
+func (x *Registration) GetVersion() RecordVersion {
+	if x != nil {
+		return x.Version
+	}
+	return RecordVersion_RECORD_VERSION_UNSPECIFIED
+}
+
+func (x *Registration) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *Registration) GetReachability() *SealedReachability {
+	if x != nil {
+		return x.Reachability
+	}
+	return nil
+}
+
+func (x *Registration) GetPublicCandidates() []*Candidate {
+	if x != nil {
+		return x.PublicCandidates
+	}
+	return nil
+}
+
+func (x *Registration) GetDeviceId() []byte {
+	if x != nil {
+		return x.DeviceId
+	}
+	return nil
+}
+
+func (x *Registration) GetDeviceCertificate() *v1.Envelope {
+	if x != nil {
+		return x.DeviceCertificate
+	}
+	return nil
+}
+
+// DeviceCertificate is what an identity signs to let a device act for it (issue 16:
+// defined here so records need not change again; not implemented yet).
+type DeviceCertificate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_key is the person's raw 32-byte ed25519 identity key (the signer).
+	IdentityKey []byte `protobuf:"bytes,1,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
+	// device_key is the device's raw 32-byte ed25519 key.
+	DeviceKey []byte `protobuf:"bytes,2,opt,name=device_key,json=deviceKey,proto3" json:"device_key,omitempty"`
+	// device_id is a short random id, stable for the device's life.
+	DeviceId []byte `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// not_before_unix_ms and not_after_unix_ms bound the certificate; friends refuse
+	// anything the device signs outside them, and after a revocation.
+	NotBeforeUnixMs int64 `protobuf:"varint,4,opt,name=not_before_unix_ms,json=notBeforeUnixMs,proto3" json:"not_before_unix_ms,omitempty"`
+	NotAfterUnixMs  int64 `protobuf:"varint,5,opt,name=not_after_unix_ms,json=notAfterUnixMs,proto3" json:"not_after_unix_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DeviceCertificate) Reset() {
+	*x = DeviceCertificate{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceCertificate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceCertificate) ProtoMessage() {}
+
+func (x *DeviceCertificate) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceCertificate.ProtoReflect.Descriptor instead.
+func (*DeviceCertificate) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeviceCertificate) GetIdentityKey() []byte {
+	if x != nil {
+		return x.IdentityKey
+	}
+	return nil
+}
+
+func (x *DeviceCertificate) GetDeviceKey() []byte {
+	if x != nil {
+		return x.DeviceKey
+	}
+	return nil
+}
+
+func (x *DeviceCertificate) GetDeviceId() []byte {
+	if x != nil {
+		return x.DeviceId
+	}
+	return nil
+}
+
+func (x *DeviceCertificate) GetNotBeforeUnixMs() int64 {
+	if x != nil {
+		return x.NotBeforeUnixMs
+	}
+	return 0
+}
+
+func (x *DeviceCertificate) GetNotAfterUnixMs() int64 {
+	if x != nil {
+		return x.NotAfterUnixMs
+	}
+	return 0
+}
+
+// Reachability is what a SealedReachability holds: the candidates for friends.
+type Reachability struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// candidates are at most 16 addresses, most preferred first.
+	Candidates    []*Candidate `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reachability) Reset() {
+	*x = Reachability{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reachability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reachability) ProtoMessage() {}
+
+func (x *Reachability) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reachability.ProtoReflect.Descriptor instead.
+func (*Reachability) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Reachability) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+// SealedReachability is a Reachability encrypted with XChaCha20-Poly1305 under the
+// person's 32-byte reachability key (rotated when a friend is removed; friends get it
+// over kith.sync.v1 GetReachability). The associated data is "kith/reachability/v1" ||
+// the record's public_key || timestamp_unix_ms (8 bytes big-endian), so a sealed blob
+// cannot be moved into another record. It names no key id: a rotation is not visible.
+type SealedReachability struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// nonce is 24 random bytes.
+	Nonce []byte `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// ciphertext is the sealed Reachability and its tag.
+	Ciphertext    []byte `protobuf:"bytes,2,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedReachability) Reset() {
+	*x = SealedReachability{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedReachability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedReachability) ProtoMessage() {}
+
+func (x *SealedReachability) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedReachability.ProtoReflect.Descriptor instead.
+func (*SealedReachability) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SealedReachability) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *SealedReachability) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
 // Auth is a signed, fresh proof that the caller holds a key, for calls that carry no record.
 type Auth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -274,14 +582,16 @@ type Auth struct {
 	// timestamp_unix_ms must lie within the server's clock window.
 	TimestampUnixMs int64 `protobuf:"varint,2,opt,name=timestamp_unix_ms,json=timestampUnixMs,proto3" json:"timestamp_unix_ms,omitempty"`
 	// nonce is 16 random bytes, so two proofs made in one millisecond differ.
-	Nonce         []byte `protobuf:"bytes,3,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Nonce []byte `protobuf:"bytes,3,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// server is the name of the rendezvous the proof is for (ServerInfoResponse.name).
+	Server        string `protobuf:"bytes,4,opt,name=server,proto3" json:"server,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[2]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +603,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[2]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +616,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{2}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Auth) GetPublicKey() []byte {
@@ -330,28 +640,44 @@ func (x *Auth) GetNonce() []byte {
 	return nil
 }
 
-// Offer is the payload a caller signs (context kith/offer/v1) to reach a target.
+func (x *Auth) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+// Offer is the inner payload of a SealedOffer: signed by the caller (context
+// kith/offer/v2), then sealed to the target. The rendezvous never sees it.
 type Offer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// public_key is the caller's raw 32-byte ed25519 key; it must equal the envelope's signer.
 	PublicKey []byte `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
-	// target_fingerprint is the fingerprint of the peer the offer is for.
+	// target_fingerprint is the fingerprint of the peer the offer is for; it must equal
+	// the SealedOffer's.
 	TargetFingerprint string `protobuf:"bytes,2,opt,name=target_fingerprint,json=targetFingerprint,proto3" json:"target_fingerprint,omitempty"`
 	// candidates are the caller's addresses to punch towards.
 	Candidates []*Candidate `protobuf:"bytes,3,rep,name=candidates,proto3" json:"candidates,omitempty"`
-	// timestamp_unix_ms must lie within the server's clock window.
+	// timestamp_unix_ms must equal the SealedOffer's (and so lie in the clock window).
 	TimestampUnixMs int64 `protobuf:"varint,4,opt,name=timestamp_unix_ms,json=timestampUnixMs,proto3" json:"timestamp_unix_ms,omitempty"`
-	// nonce is 16 random bytes that identify this connection attempt.
+	// nonce must equal the SealedOffer's nonce, binding the outer frame to this body.
 	Nonce []byte `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	// kind says what the offer asks.
-	Kind          OfferKind `protobuf:"varint,6,opt,name=kind,proto3,enum=kith.rendezvous.v1.OfferKind" json:"kind,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Kind OfferKind `protobuf:"varint,6,opt,name=kind,proto3,enum=kith.rendezvous.v1.OfferKind" json:"kind,omitempty"`
+	// punch_secret is 16 random bytes that identify the connection attempt and key its
+	// punch packets; an ANSWER repeats the CONNECT's.
+	PunchSecret []byte `protobuf:"bytes,7,opt,name=punch_secret,json=punchSecret,proto3" json:"punch_secret,omitempty"`
+	// device_id is the caller's device (issue 16; empty: the identity itself).
+	DeviceId []byte `protobuf:"bytes,8,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// device_certificate ties public_key to the caller's identity (issue 16).
+	DeviceCertificate *v1.Envelope `protobuf:"bytes,9,opt,name=device_certificate,json=deviceCertificate,proto3" json:"device_certificate,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Offer) Reset() {
 	*x = Offer{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +689,7 @@ func (x *Offer) String() string {
 func (*Offer) ProtoMessage() {}
 
 func (x *Offer) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +702,7 @@ func (x *Offer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offer.ProtoReflect.Descriptor instead.
 func (*Offer) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{3}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Offer) GetPublicKey() []byte {
@@ -421,6 +747,206 @@ func (x *Offer) GetKind() OfferKind {
 	return OfferKind_OFFER_KIND_UNSPECIFIED
 }
 
+func (x *Offer) GetPunchSecret() []byte {
+	if x != nil {
+		return x.PunchSecret
+	}
+	return nil
+}
+
+func (x *Offer) GetDeviceId() []byte {
+	if x != nil {
+		return x.DeviceId
+	}
+	return nil
+}
+
+func (x *Offer) GetDeviceCertificate() *v1.Envelope {
+	if x != nil {
+		return x.DeviceCertificate
+	}
+	return nil
+}
+
+// SealedOffer is all the rendezvous sees of a signal: where it goes, when, a nonce for
+// replay protection, and ciphertext. sealed is an age file (filippo.io/age) encrypted to
+// the target's ed25519 key (the ssh-ed25519 recipient, converted to X25519) holding a
+// kith.signed.v1.Envelope whose payload is an Offer.
+type SealedOffer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version must be RECORD_VERSION_2.
+	Version RecordVersion `protobuf:"varint,1,opt,name=version,proto3,enum=kith.rendezvous.v1.RecordVersion" json:"version,omitempty"`
+	// target_fingerprint is the fingerprint of the peer to reach.
+	TargetFingerprint string `protobuf:"bytes,2,opt,name=target_fingerprint,json=targetFingerprint,proto3" json:"target_fingerprint,omitempty"`
+	// timestamp_unix_ms must lie within the server's clock window.
+	TimestampUnixMs int64 `protobuf:"varint,3,opt,name=timestamp_unix_ms,json=timestampUnixMs,proto3" json:"timestamp_unix_ms,omitempty"`
+	// nonce is 16 random bytes, fresh for each signal (not the punch secret): the server
+	// refuses a nonce used before for the same target, and so does the target.
+	Nonce []byte `protobuf:"bytes,4,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// sealed is the age ciphertext.
+	Sealed        []byte `protobuf:"bytes,5,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedOffer) Reset() {
+	*x = SealedOffer{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedOffer) ProtoMessage() {}
+
+func (x *SealedOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedOffer.ProtoReflect.Descriptor instead.
+func (*SealedOffer) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SealedOffer) GetVersion() RecordVersion {
+	if x != nil {
+		return x.Version
+	}
+	return RecordVersion_RECORD_VERSION_UNSPECIFIED
+}
+
+func (x *SealedOffer) GetTargetFingerprint() string {
+	if x != nil {
+		return x.TargetFingerprint
+	}
+	return ""
+}
+
+func (x *SealedOffer) GetTimestampUnixMs() int64 {
+	if x != nil {
+		return x.TimestampUnixMs
+	}
+	return 0
+}
+
+func (x *SealedOffer) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *SealedOffer) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// ServerInfoRequest is empty.
+type ServerInfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerInfoRequest) Reset() {
+	*x = ServerInfoRequest{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerInfoRequest) ProtoMessage() {}
+
+func (x *ServerInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerInfoRequest.ProtoReflect.Descriptor instead.
+func (*ServerInfoRequest) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
+}
+
+// ServerInfoResponse names the server.
+type ServerInfoResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is what Registration.server and Auth.server must say on this server. Instances
+	// that share a store may share a name or not; different communities must differ.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version is the record version the server accepts.
+	Version       RecordVersion `protobuf:"varint,2,opt,name=version,proto3,enum=kith.rendezvous.v1.RecordVersion" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerInfoResponse) Reset() {
+	*x = ServerInfoResponse{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerInfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerInfoResponse) ProtoMessage() {}
+
+func (x *ServerInfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerInfoResponse.ProtoReflect.Descriptor instead.
+func (*ServerInfoResponse) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ServerInfoResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ServerInfoResponse) GetVersion() RecordVersion {
+	if x != nil {
+		return x.Version
+	}
+	return RecordVersion_RECORD_VERSION_UNSPECIFIED
+}
+
 // RegisterRequest carries a signed Registration.
 type RegisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -432,7 +958,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +970,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +983,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{4}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterRequest) GetRecord() *v1.Envelope {
@@ -484,7 +1010,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +1022,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +1035,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{5}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterResponse) GetObservedAddress() string {
@@ -551,7 +1077,7 @@ type LookupRequest struct {
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +1089,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +1102,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{6}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LookupRequest) GetFingerprint() string {
@@ -597,7 +1123,7 @@ type LookupResponse struct {
 
 func (x *LookupResponse) Reset() {
 	*x = LookupResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +1135,7 @@ func (x *LookupResponse) String() string {
 func (*LookupResponse) ProtoMessage() {}
 
 func (x *LookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +1148,7 @@ func (x *LookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupResponse.ProtoReflect.Descriptor instead.
 func (*LookupResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{7}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LookupResponse) GetRecord() *v1.Envelope {
@@ -635,7 +1161,7 @@ func (x *LookupResponse) GetRecord() *v1.Envelope {
 // UnregisterRequest carries a signed Auth of the peer to remove.
 type UnregisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// auth is an Envelope whose payload is an Auth (context kith/unregister/v1).
+	// auth is an Envelope whose payload is an Auth (context kith/unregister/v2).
 	Auth          *v1.Envelope `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -643,7 +1169,7 @@ type UnregisterRequest struct {
 
 func (x *UnregisterRequest) Reset() {
 	*x = UnregisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +1181,7 @@ func (x *UnregisterRequest) String() string {
 func (*UnregisterRequest) ProtoMessage() {}
 
 func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +1194,7 @@ func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterRequest.ProtoReflect.Descriptor instead.
 func (*UnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UnregisterRequest) GetAuth() *v1.Envelope {
@@ -687,7 +1213,7 @@ type UnregisterResponse struct {
 
 func (x *UnregisterResponse) Reset() {
 	*x = UnregisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +1225,7 @@ func (x *UnregisterResponse) String() string {
 func (*UnregisterResponse) ProtoMessage() {}
 
 func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,13 +1238,13 @@ func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterResponse.ProtoReflect.Descriptor instead.
 func (*UnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
 }
 
 // ListenRequest carries a signed Auth of the listening peer.
 type ListenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// auth is an Envelope whose payload is an Auth (context kith/listen/v1).
+	// auth is an Envelope whose payload is an Auth (context kith/listen/v2).
 	Auth          *v1.Envelope `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -726,7 +1252,7 @@ type ListenRequest struct {
 
 func (x *ListenRequest) Reset() {
 	*x = ListenRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +1264,7 @@ func (x *ListenRequest) String() string {
 func (*ListenRequest) ProtoMessage() {}
 
 func (x *ListenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +1277,7 @@ func (x *ListenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenRequest.ProtoReflect.Descriptor instead.
 func (*ListenRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListenRequest) GetAuth() *v1.Envelope {
@@ -761,20 +1287,21 @@ func (x *ListenRequest) GetAuth() *v1.Envelope {
 	return nil
 }
 
-// ListenResponse is one offer for the listener, or a keepalive.
+// ListenResponse is one sealed offer for the listener, or a keepalive.
 type ListenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// offer is an Envelope whose payload is an Offer; absent on a keepalive.
-	Offer *v1.Envelope `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
-	// observed_address is the address the offer's caller was seen at by its rendezvous.
+	// observed_address is the address the offer's caller was seen at by its rendezvous
+	// (the connection's source, which the operator sees anyway; unsigned: a hint).
 	ObservedAddress string `protobuf:"bytes,2,opt,name=observed_address,json=observedAddress,proto3" json:"observed_address,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// offer is the SealedOffer; absent on a keepalive.
+	Offer         *SealedOffer `protobuf:"bytes,3,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListenResponse) Reset() {
 	*x = ListenResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +1313,7 @@ func (x *ListenResponse) String() string {
 func (*ListenResponse) ProtoMessage() {}
 
 func (x *ListenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,14 +1326,7 @@ func (x *ListenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenResponse.ProtoReflect.Descriptor instead.
 func (*ListenResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
-}
-
-func (x *ListenResponse) GetOffer() *v1.Envelope {
-	if x != nil {
-		return x.Offer
-	}
-	return nil
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListenResponse) GetObservedAddress() string {
@@ -816,20 +1336,27 @@ func (x *ListenResponse) GetObservedAddress() string {
 	return ""
 }
 
-// ConnectRequest carries a signed Offer for a target.
+func (x *ListenResponse) GetOffer() *SealedOffer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+// ConnectRequest carries a SealedOffer for a target.
 type ConnectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// target_fingerprint is the fingerprint of the peer to reach.
+	// target_fingerprint is the fingerprint of the peer to reach; it must equal the offer's.
 	TargetFingerprint string `protobuf:"bytes,1,opt,name=target_fingerprint,json=targetFingerprint,proto3" json:"target_fingerprint,omitempty"`
-	// offer is an Envelope whose payload is an Offer.
-	Offer         *v1.Envelope `protobuf:"bytes,2,opt,name=offer,proto3" json:"offer,omitempty"`
+	// offer is the sealed offer.
+	Offer         *SealedOffer `protobuf:"bytes,3,opt,name=offer,proto3" json:"offer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +1368,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1381,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConnectRequest) GetTargetFingerprint() string {
@@ -864,7 +1391,7 @@ func (x *ConnectRequest) GetTargetFingerprint() string {
 	return ""
 }
 
-func (x *ConnectRequest) GetOffer() *v1.Envelope {
+func (x *ConnectRequest) GetOffer() *SealedOffer {
 	if x != nil {
 		return x.Offer
 	}
@@ -882,7 +1409,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1421,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1434,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConnectResponse) GetRecord() *v1.Envelope {
@@ -920,7 +1447,7 @@ func (x *ConnectResponse) GetRecord() *v1.Envelope {
 // TurnCredentialsRequest carries a signed Auth of a registered peer.
 type TurnCredentialsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// auth is an Envelope whose payload is an Auth (context kith/turn-credentials/v1).
+	// auth is an Envelope whose payload is an Auth (context kith/turn-credentials/v2).
 	Auth          *v1.Envelope `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -928,7 +1455,7 @@ type TurnCredentialsRequest struct {
 
 func (x *TurnCredentialsRequest) Reset() {
 	*x = TurnCredentialsRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1467,7 @@ func (x *TurnCredentialsRequest) String() string {
 func (*TurnCredentialsRequest) ProtoMessage() {}
 
 func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1480,7 @@ func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TurnCredentialsRequest) GetAuth() *v1.Envelope {
@@ -980,7 +1507,7 @@ type TurnCredentialsResponse struct {
 
 func (x *TurnCredentialsResponse) Reset() {
 	*x = TurnCredentialsResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1519,7 @@ func (x *TurnCredentialsResponse) String() string {
 func (*TurnCredentialsResponse) ProtoMessage() {}
 
 func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1532,7 @@ func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TurnCredentialsResponse) GetUsername() string {
@@ -1043,21 +1570,42 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"#kith/rendezvous/v1/rendezvous.proto\x12\x12kith.rendezvous.v1\x1a\x1bkith/signed/v1/signed.proto\"\\\n" +
 	"\tCandidate\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x125\n" +
-	"\x04type\x18\x02 \x01(\x0e2!.kith.rendezvous.v1.CandidateTypeR\x04type\"\xb9\x01\n" +
+	"\x04type\x18\x02 \x01(\x0e2!.kith.rendezvous.v1.CandidateTypeR\x04type\"\xd3\x03\n" +
 	"\fRegistration\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x01 \x01(\fR\tpublicKey\x12=\n" +
-	"\n" +
-	"candidates\x18\x02 \x03(\v2\x1d.kith.rendezvous.v1.CandidateR\n" +
-	"candidates\x12*\n" +
+	"public_key\x18\x01 \x01(\fR\tpublicKey\x12*\n" +
 	"\x11timestamp_unix_ms\x18\x03 \x01(\x03R\x0ftimestampUnixMs\x12\x1f\n" +
 	"\vttl_seconds\x18\x04 \x01(\rR\n" +
-	"ttlSeconds\"g\n" +
+	"ttlSeconds\x12;\n" +
+	"\aversion\x18\x05 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\x12\x16\n" +
+	"\x06server\x18\x06 \x01(\tR\x06server\x12J\n" +
+	"\freachability\x18\a \x01(\v2&.kith.rendezvous.v1.SealedReachabilityR\freachability\x12J\n" +
+	"\x11public_candidates\x18\b \x03(\v2\x1d.kith.rendezvous.v1.CandidateR\x10publicCandidates\x12\x1b\n" +
+	"\tdevice_id\x18\t \x01(\fR\bdeviceId\x12G\n" +
+	"\x12device_certificate\x18\n" +
+	" \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificateJ\x04\b\x02\x10\x03\"\xca\x01\n" +
+	"\x11DeviceCertificate\x12!\n" +
+	"\fidentity_key\x18\x01 \x01(\fR\videntityKey\x12\x1d\n" +
+	"\n" +
+	"device_key\x18\x02 \x01(\fR\tdeviceKey\x12\x1b\n" +
+	"\tdevice_id\x18\x03 \x01(\fR\bdeviceId\x12+\n" +
+	"\x12not_before_unix_ms\x18\x04 \x01(\x03R\x0fnotBeforeUnixMs\x12)\n" +
+	"\x11not_after_unix_ms\x18\x05 \x01(\x03R\x0enotAfterUnixMs\"M\n" +
+	"\fReachability\x12=\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1d.kith.rendezvous.v1.CandidateR\n" +
+	"candidates\"J\n" +
+	"\x12SealedReachability\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\fR\x05nonce\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x02 \x01(\fR\n" +
+	"ciphertext\"\x7f\n" +
 	"\x04Auth\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12*\n" +
 	"\x11timestamp_unix_ms\x18\x02 \x01(\x03R\x0ftimestampUnixMs\x12\x14\n" +
-	"\x05nonce\x18\x03 \x01(\fR\x05nonce\"\x89\x02\n" +
+	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12\x16\n" +
+	"\x06server\x18\x04 \x01(\tR\x06server\"\x92\x03\n" +
 	"\x05Offer\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12-\n" +
@@ -1067,7 +1615,20 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"candidates\x12*\n" +
 	"\x11timestamp_unix_ms\x18\x04 \x01(\x03R\x0ftimestampUnixMs\x12\x14\n" +
 	"\x05nonce\x18\x05 \x01(\fR\x05nonce\x121\n" +
-	"\x04kind\x18\x06 \x01(\x0e2\x1d.kith.rendezvous.v1.OfferKindR\x04kind\"C\n" +
+	"\x04kind\x18\x06 \x01(\x0e2\x1d.kith.rendezvous.v1.OfferKindR\x04kind\x12!\n" +
+	"\fpunch_secret\x18\a \x01(\fR\vpunchSecret\x12\x1b\n" +
+	"\tdevice_id\x18\b \x01(\fR\bdeviceId\x12G\n" +
+	"\x12device_certificate\x18\t \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\"\xd3\x01\n" +
+	"\vSealedOffer\x12;\n" +
+	"\aversion\x18\x01 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\x12-\n" +
+	"\x12target_fingerprint\x18\x02 \x01(\tR\x11targetFingerprint\x12*\n" +
+	"\x11timestamp_unix_ms\x18\x03 \x01(\x03R\x0ftimestampUnixMs\x12\x14\n" +
+	"\x05nonce\x18\x04 \x01(\fR\x05nonce\x12\x16\n" +
+	"\x06sealed\x18\x05 \x01(\fR\x06sealed\"\x13\n" +
+	"\x11ServerInfoRequest\"e\n" +
+	"\x12ServerInfoResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
+	"\aversion\x18\x02 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\"C\n" +
 	"\x0fRegisterRequest\x120\n" +
 	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"\x98\x01\n" +
 	"\x10RegisterResponse\x12)\n" +
@@ -1084,13 +1645,13 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x04auth\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04auth\"\x14\n" +
 	"\x12UnregisterResponse\"=\n" +
 	"\rListenRequest\x12,\n" +
-	"\x04auth\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04auth\"k\n" +
-	"\x0eListenResponse\x12.\n" +
-	"\x05offer\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x05offer\x12)\n" +
-	"\x10observed_address\x18\x02 \x01(\tR\x0fobservedAddress\"o\n" +
+	"\x04auth\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04auth\"x\n" +
+	"\x0eListenResponse\x12)\n" +
+	"\x10observed_address\x18\x02 \x01(\tR\x0fobservedAddress\x125\n" +
+	"\x05offer\x18\x03 \x01(\v2\x1f.kith.rendezvous.v1.SealedOfferR\x05offerJ\x04\b\x01\x10\x02\"|\n" +
 	"\x0eConnectRequest\x12-\n" +
-	"\x12target_fingerprint\x18\x01 \x01(\tR\x11targetFingerprint\x12.\n" +
-	"\x05offer\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x05offer\"C\n" +
+	"\x12target_fingerprint\x18\x01 \x01(\tR\x11targetFingerprint\x125\n" +
+	"\x05offer\x18\x03 \x01(\v2\x1f.kith.rendezvous.v1.SealedOfferR\x05offerJ\x04\b\x02\x10\x03\"C\n" +
 	"\x0fConnectResponse\x120\n" +
 	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"F\n" +
 	"\x16TurnCredentialsRequest\x12,\n" +
@@ -1100,18 +1661,26 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1f\n" +
 	"\vttl_seconds\x18\x03 \x01(\rR\n" +
 	"ttlSeconds\x12\x12\n" +
-	"\x04uris\x18\x04 \x03(\tR\x04uris*\x87\x01\n" +
+	"\x04uris\x18\x04 \x03(\tR\x04uris*E\n" +
+	"\rRecordVersion\x12\x1e\n" +
+	"\x1aRECORD_VERSION_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10RECORD_VERSION_2\x10\x02*\xcb\x01\n" +
 	"\rCandidateType\x12\x1e\n" +
 	"\x1aCANDIDATE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CANDIDATE_TYPE_HOST\x10\x01\x12#\n" +
 	"\x1fCANDIDATE_TYPE_SERVER_REFLEXIVE\x10\x02\x12\x18\n" +
-	"\x14CANDIDATE_TYPE_RELAY\x10\x03*l\n" +
+	"\x14CANDIDATE_TYPE_RELAY\x10\x03\x12\x1e\n" +
+	"\x1aCANDIDATE_TYPE_PORT_MAPPED\x10\x04\x12\"\n" +
+	"\x1eCANDIDATE_TYPE_OBSERVED_SOURCE\x10\x05*\x8b\x01\n" +
 	"\tOfferKind\x12\x1a\n" +
 	"\x16OFFER_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OFFER_KIND_CONNECT\x10\x01\x12\x14\n" +
 	"\x10OFFER_KIND_RELAY\x10\x02\x12\x15\n" +
-	"\x11OFFER_KIND_ANSWER\x10\x032\xab\x04\n" +
-	"\x11RendezvousService\x12U\n" +
+	"\x11OFFER_KIND_ANSWER\x10\x03\x12\x1d\n" +
+	"\x19OFFER_KIND_FRIEND_REQUEST\x10\x042\x88\x05\n" +
+	"\x11RendezvousService\x12[\n" +
+	"\n" +
+	"ServerInfo\x12%.kith.rendezvous.v1.ServerInfoRequest\x1a&.kith.rendezvous.v1.ServerInfoResponse\x12U\n" +
 	"\bRegister\x12#.kith.rendezvous.v1.RegisterRequest\x1a$.kith.rendezvous.v1.RegisterResponse\x12O\n" +
 	"\x06Lookup\x12!.kith.rendezvous.v1.LookupRequest\x1a\".kith.rendezvous.v1.LookupResponse\x12[\n" +
 	"\n" +
@@ -1132,59 +1701,75 @@ func file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP() []byte {
 	return file_kith_rendezvous_v1_rendezvous_proto_rawDescData
 }
 
-var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
-	(CandidateType)(0),              // 0: kith.rendezvous.v1.CandidateType
-	(OfferKind)(0),                  // 1: kith.rendezvous.v1.OfferKind
-	(*Candidate)(nil),               // 2: kith.rendezvous.v1.Candidate
-	(*Registration)(nil),            // 3: kith.rendezvous.v1.Registration
-	(*Auth)(nil),                    // 4: kith.rendezvous.v1.Auth
-	(*Offer)(nil),                   // 5: kith.rendezvous.v1.Offer
-	(*RegisterRequest)(nil),         // 6: kith.rendezvous.v1.RegisterRequest
-	(*RegisterResponse)(nil),        // 7: kith.rendezvous.v1.RegisterResponse
-	(*LookupRequest)(nil),           // 8: kith.rendezvous.v1.LookupRequest
-	(*LookupResponse)(nil),          // 9: kith.rendezvous.v1.LookupResponse
-	(*UnregisterRequest)(nil),       // 10: kith.rendezvous.v1.UnregisterRequest
-	(*UnregisterResponse)(nil),      // 11: kith.rendezvous.v1.UnregisterResponse
-	(*ListenRequest)(nil),           // 12: kith.rendezvous.v1.ListenRequest
-	(*ListenResponse)(nil),          // 13: kith.rendezvous.v1.ListenResponse
-	(*ConnectRequest)(nil),          // 14: kith.rendezvous.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 15: kith.rendezvous.v1.ConnectResponse
-	(*TurnCredentialsRequest)(nil),  // 16: kith.rendezvous.v1.TurnCredentialsRequest
-	(*TurnCredentialsResponse)(nil), // 17: kith.rendezvous.v1.TurnCredentialsResponse
-	(*v1.Envelope)(nil),             // 18: kith.signed.v1.Envelope
+	(RecordVersion)(0),              // 0: kith.rendezvous.v1.RecordVersion
+	(CandidateType)(0),              // 1: kith.rendezvous.v1.CandidateType
+	(OfferKind)(0),                  // 2: kith.rendezvous.v1.OfferKind
+	(*Candidate)(nil),               // 3: kith.rendezvous.v1.Candidate
+	(*Registration)(nil),            // 4: kith.rendezvous.v1.Registration
+	(*DeviceCertificate)(nil),       // 5: kith.rendezvous.v1.DeviceCertificate
+	(*Reachability)(nil),            // 6: kith.rendezvous.v1.Reachability
+	(*SealedReachability)(nil),      // 7: kith.rendezvous.v1.SealedReachability
+	(*Auth)(nil),                    // 8: kith.rendezvous.v1.Auth
+	(*Offer)(nil),                   // 9: kith.rendezvous.v1.Offer
+	(*SealedOffer)(nil),             // 10: kith.rendezvous.v1.SealedOffer
+	(*ServerInfoRequest)(nil),       // 11: kith.rendezvous.v1.ServerInfoRequest
+	(*ServerInfoResponse)(nil),      // 12: kith.rendezvous.v1.ServerInfoResponse
+	(*RegisterRequest)(nil),         // 13: kith.rendezvous.v1.RegisterRequest
+	(*RegisterResponse)(nil),        // 14: kith.rendezvous.v1.RegisterResponse
+	(*LookupRequest)(nil),           // 15: kith.rendezvous.v1.LookupRequest
+	(*LookupResponse)(nil),          // 16: kith.rendezvous.v1.LookupResponse
+	(*UnregisterRequest)(nil),       // 17: kith.rendezvous.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),      // 18: kith.rendezvous.v1.UnregisterResponse
+	(*ListenRequest)(nil),           // 19: kith.rendezvous.v1.ListenRequest
+	(*ListenResponse)(nil),          // 20: kith.rendezvous.v1.ListenResponse
+	(*ConnectRequest)(nil),          // 21: kith.rendezvous.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 22: kith.rendezvous.v1.ConnectResponse
+	(*TurnCredentialsRequest)(nil),  // 23: kith.rendezvous.v1.TurnCredentialsRequest
+	(*TurnCredentialsResponse)(nil), // 24: kith.rendezvous.v1.TurnCredentialsResponse
+	(*v1.Envelope)(nil),             // 25: kith.signed.v1.Envelope
 }
 var file_kith_rendezvous_v1_rendezvous_proto_depIdxs = []int32{
-	0,  // 0: kith.rendezvous.v1.Candidate.type:type_name -> kith.rendezvous.v1.CandidateType
-	2,  // 1: kith.rendezvous.v1.Registration.candidates:type_name -> kith.rendezvous.v1.Candidate
-	2,  // 2: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
-	1,  // 3: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
-	18, // 4: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
-	18, // 5: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
-	18, // 6: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
-	18, // 7: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
-	18, // 8: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.signed.v1.Envelope
-	18, // 9: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.signed.v1.Envelope
-	18, // 10: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
-	18, // 11: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
-	6,  // 12: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
-	8,  // 13: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
-	10, // 14: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
-	12, // 15: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
-	14, // 16: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
-	16, // 17: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
-	7,  // 18: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
-	9,  // 19: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
-	11, // 20: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
-	13, // 21: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
-	15, // 22: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
-	17, // 23: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	1,  // 0: kith.rendezvous.v1.Candidate.type:type_name -> kith.rendezvous.v1.CandidateType
+	0,  // 1: kith.rendezvous.v1.Registration.version:type_name -> kith.rendezvous.v1.RecordVersion
+	7,  // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
+	3,  // 3: kith.rendezvous.v1.Registration.public_candidates:type_name -> kith.rendezvous.v1.Candidate
+	25, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
+	3,  // 5: kith.rendezvous.v1.Reachability.candidates:type_name -> kith.rendezvous.v1.Candidate
+	3,  // 6: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
+	2,  // 7: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
+	25, // 8: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
+	0,  // 9: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
+	0,  // 10: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
+	25, // 11: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
+	25, // 12: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
+	25, // 13: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
+	25, // 14: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
+	10, // 15: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	10, // 16: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	25, // 17: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
+	25, // 18: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
+	11, // 19: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
+	13, // 20: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
+	15, // 21: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
+	17, // 22: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
+	19, // 23: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
+	21, // 24: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
+	23, // 25: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
+	12, // 26: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
+	14, // 27: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
+	16, // 28: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
+	18, // 29: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
+	20, // 30: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
+	22, // 31: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
+	24, // 32: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
+	26, // [26:33] is the sub-list for method output_type
+	19, // [19:26] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_kith_rendezvous_v1_rendezvous_proto_init() }
@@ -1197,8 +1782,8 @@ func file_kith_rendezvous_v1_rendezvous_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_rendezvous_v1_rendezvous_proto_rawDesc), len(file_kith_rendezvous_v1_rendezvous_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   16,
+			NumEnums:      3,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	RendezvousService_ServerInfo_FullMethodName      = "/kith.rendezvous.v1.RendezvousService/ServerInfo"
 	RendezvousService_Register_FullMethodName        = "/kith.rendezvous.v1.RendezvousService/Register"
 	RendezvousService_Lookup_FullMethodName          = "/kith.rendezvous.v1.RendezvousService/Lookup"
 	RendezvousService_Unregister_FullMethodName      = "/kith.rendezvous.v1.RendezvousService/Unregister"
@@ -36,19 +37,27 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // RendezvousService is hosted by a community; any number of instances share one store.
+//
+// Records v2 (docs/DESIGN.md, "Rendezvous records v2"): what the rendezvous can read is
+// only what it needs to route. A registration's candidates are sealed for the person's
+// friends (plain ones only when the person publishes them for strangers); offers are
+// sealed to their target, so the caller's identity, its candidates and the punch secret
+// are hidden; every signed proof names the server it is meant for (ServerInfo.name).
 type RendezvousServiceClient interface {
-	// Register stores the caller's signed Registration (context kith/registration/v1).
+	// ServerInfo names this server: the name every signed Registration and Auth must carry.
+	ServerInfo(ctx context.Context, in *ServerInfoRequest, opts ...grpc.CallOption) (*ServerInfoResponse, error)
+	// Register stores the caller's signed Registration (context kith/registration/v2).
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
 	// Lookup returns the signed Registration of a fingerprint, byte for byte.
 	Lookup(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*LookupResponse, error)
-	// Unregister removes the caller's record; the request is signed (context kith/unregister/v1).
+	// Unregister removes the caller's record; the request is signed (context kith/unregister/v2).
 	Unregister(ctx context.Context, in *UnregisterRequest, opts ...grpc.CallOption) (*UnregisterResponse, error)
-	// Listen streams offers addressed to the caller (signed, fresh Auth: context kith/listen/v1).
+	// Listen streams sealed offers addressed to the caller (signed, fresh Auth: context kith/listen/v2).
 	Listen(ctx context.Context, in *ListenRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListenResponse], error)
-	// Connect delivers a signed Offer to the target's Listen stream and returns the target's record.
+	// Connect delivers a SealedOffer to the target's Listen stream and returns the target's record.
 	Connect(ctx context.Context, in *ConnectRequest, opts ...grpc.CallOption) (*ConnectResponse, error)
 	// TurnCredentials issues time-limited TURN REST credentials to a registered caller
-	// (signed Auth, context kith/turn-credentials/v1).
+	// (signed Auth, context kith/turn-credentials/v2).
 	TurnCredentials(ctx context.Context, in *TurnCredentialsRequest, opts ...grpc.CallOption) (*TurnCredentialsResponse, error)
 }
 
@@ -58,6 +67,16 @@ type rendezvousServiceClient struct {
 
 func NewRendezvousServiceClient(cc grpc.ClientConnInterface) RendezvousServiceClient {
 	return &rendezvousServiceClient{cc}
+}
+
+func (c *rendezvousServiceClient) ServerInfo(ctx context.Context, in *ServerInfoRequest, opts ...grpc.CallOption) (*ServerInfoResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ServerInfoResponse)
+	err := c.cc.Invoke(ctx, RendezvousService_ServerInfo_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *rendezvousServiceClient) Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error) {
@@ -134,19 +153,27 @@ func (c *rendezvousServiceClient) TurnCredentials(ctx context.Context, in *TurnC
 // for forward compatibility.
 //
 // RendezvousService is hosted by a community; any number of instances share one store.
+//
+// Records v2 (docs/DESIGN.md, "Rendezvous records v2"): what the rendezvous can read is
+// only what it needs to route. A registration's candidates are sealed for the person's
+// friends (plain ones only when the person publishes them for strangers); offers are
+// sealed to their target, so the caller's identity, its candidates and the punch secret
+// are hidden; every signed proof names the server it is meant for (ServerInfo.name).
 type RendezvousServiceServer interface {
-	// Register stores the caller's signed Registration (context kith/registration/v1).
+	// ServerInfo names this server: the name every signed Registration and Auth must carry.
+	ServerInfo(context.Context, *ServerInfoRequest) (*ServerInfoResponse, error)
+	// Register stores the caller's signed Registration (context kith/registration/v2).
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
 	// Lookup returns the signed Registration of a fingerprint, byte for byte.
 	Lookup(context.Context, *LookupRequest) (*LookupResponse, error)
-	// Unregister removes the caller's record; the request is signed (context kith/unregister/v1).
+	// Unregister removes the caller's record; the request is signed (context kith/unregister/v2).
 	Unregister(context.Context, *UnregisterRequest) (*UnregisterResponse, error)
-	// Listen streams offers addressed to the caller (signed, fresh Auth: context kith/listen/v1).
+	// Listen streams sealed offers addressed to the caller (signed, fresh Auth: context kith/listen/v2).
 	Listen(*ListenRequest, grpc.ServerStreamingServer[ListenResponse]) error
-	// Connect delivers a signed Offer to the target's Listen stream and returns the target's record.
+	// Connect delivers a SealedOffer to the target's Listen stream and returns the target's record.
 	Connect(context.Context, *ConnectRequest) (*ConnectResponse, error)
 	// TurnCredentials issues time-limited TURN REST credentials to a registered caller
-	// (signed Auth, context kith/turn-credentials/v1).
+	// (signed Auth, context kith/turn-credentials/v2).
 	TurnCredentials(context.Context, *TurnCredentialsRequest) (*TurnCredentialsResponse, error)
 	mustEmbedUnimplementedRendezvousServiceServer()
 }
@@ -158,6 +185,9 @@ type RendezvousServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedRendezvousServiceServer struct{}
 
+func (UnimplementedRendezvousServiceServer) ServerInfo(context.Context, *ServerInfoRequest) (*ServerInfoResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ServerInfo not implemented")
+}
 func (UnimplementedRendezvousServiceServer) Register(context.Context, *RegisterRequest) (*RegisterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Register not implemented")
 }
@@ -195,6 +225,24 @@ func RegisterRendezvousServiceServer(s grpc.ServiceRegistrar, srv RendezvousServ
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&RendezvousService_ServiceDesc, srv)
+}
+
+func _RendezvousService_ServerInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ServerInfoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RendezvousServiceServer).ServerInfo(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RendezvousService_ServerInfo_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RendezvousServiceServer).ServerInfo(ctx, req.(*ServerInfoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _RendezvousService_Register_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -305,6 +353,10 @@ var RendezvousService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "kith.rendezvous.v1.RendezvousService",
 	HandlerType: (*RendezvousServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ServerInfo",
+			Handler:    _RendezvousService_ServerInfo_Handler,
+		},
 		{
 			MethodName: "Register",
 			Handler:    _RendezvousService_Register_Handler,

@@ -1441,6 +1441,90 @@ func (x *PublicFollow) GetAddress() string {
 	return ""
 }
 
+// GetReachabilityRequest is empty: the serving peer's own key is meant.
+type GetReachabilityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReachabilityRequest) Reset() {
+	*x = GetReachabilityRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReachabilityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReachabilityRequest) ProtoMessage() {}
+
+func (x *GetReachabilityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReachabilityRequest.ProtoReflect.Descriptor instead.
+func (*GetReachabilityRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{23}
+}
+
+// GetReachabilityResponse carries the serving peer's reachability key.
+type GetReachabilityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the 32-byte XChaCha20-Poly1305 key the serving peer seals its rendezvous
+	// candidates under. It changes when the peer removes a friend.
+	Key           []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReachabilityResponse) Reset() {
+	*x = GetReachabilityResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReachabilityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReachabilityResponse) ProtoMessage() {}
+
+func (x *GetReachabilityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReachabilityResponse.ProtoReflect.Descriptor instead.
+func (*GetReachabilityResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetReachabilityResponse) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -1527,12 +1611,15 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\afollows\x18\x04 \x03(\v2\x1a.kith.sync.v1.PublicFollowR\afollows\":\n" +
 	"\fPublicFollow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress*X\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x18\n" +
+	"\x16GetReachabilityRequest\"+\n" +
+	"\x17GetReachabilityResponse\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\x86\x05\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xe6\x05\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -1542,7 +1629,8 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponse\x12^\n" +
 	"\x0fPushRecoveryKit\x12$.kith.sync.v1.PushRecoveryKitRequest\x1a%.kith.sync.v1.PushRecoveryKitResponse\x12O\n" +
 	"\n" +
-	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponse\x12^\n" +
+	"\x0fGetReachability\x12$.kith.sync.v1.GetReachabilityRequest\x1a%.kith.sync.v1.GetReachabilityResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -1557,7 +1645,7 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(ChangeKind)(0),                 // 0: kith.sync.v1.ChangeKind
 	(*Change)(nil),                  // 1: kith.sync.v1.Change
@@ -1583,20 +1671,22 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*GetProfileResponse)(nil),      // 21: kith.sync.v1.GetProfileResponse
 	(*PublicProfile)(nil),           // 22: kith.sync.v1.PublicProfile
 	(*PublicFollow)(nil),            // 23: kith.sync.v1.PublicFollow
-	(*v1.Envelope)(nil),             // 24: kith.signed.v1.Envelope
+	(*GetReachabilityRequest)(nil),  // 24: kith.sync.v1.GetReachabilityRequest
+	(*GetReachabilityResponse)(nil), // 25: kith.sync.v1.GetReachabilityResponse
+	(*v1.Envelope)(nil),             // 26: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	24, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	26, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	24, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	24, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	24, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	24, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	26, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	26, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	26, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	26, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
 	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
 	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	24, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	26, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
 	2,  // 12: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
 	4,  // 13: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
@@ -1606,16 +1696,18 @@ var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	12, // 17: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
 	14, // 18: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
 	20, // 19: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	3,  // 20: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 21: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 22: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 23: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 24: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 25: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 26: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 27: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
+	24, // 20: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	3,  // 21: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 22: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 23: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 24: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 25: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 26: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 27: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 28: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	25, // 29: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	21, // [21:30] is the sub-list for method output_type
+	12, // [12:21] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -1632,7 +1724,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	SyncService_GetRecoveryKit_FullMethodName  = "/kith.sync.v1.SyncService/GetRecoveryKit"
 	SyncService_PushRecoveryKit_FullMethodName = "/kith.sync.v1.SyncService/PushRecoveryKit"
 	SyncService_GetProfile_FullMethodName      = "/kith.sync.v1.SyncService/GetProfile"
+	SyncService_GetReachability_FullMethodName = "/kith.sync.v1.SyncService/GetReachability"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -58,6 +59,10 @@ type SyncServiceClient interface {
 	// GetProfile returns the serving peer's signed public profile. Anyone may ask,
 	// strangers (crawlers) included: it holds only what the person chose to publish.
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
+	// GetReachability returns the serving peer's current reachability key, to friends only
+	// (PermissionDenied for anyone else): it opens the candidates of the serving peer's
+	// rendezvous registrations (kith.rendezvous.v1.SealedReachability).
+	GetReachability(ctx context.Context, in *GetReachabilityRequest, opts ...grpc.CallOption) (*GetReachabilityResponse, error)
 }
 
 type syncServiceClient struct {
@@ -175,6 +180,16 @@ func (c *syncServiceClient) GetProfile(ctx context.Context, in *GetProfileReques
 	return out, nil
 }
 
+func (c *syncServiceClient) GetReachability(ctx context.Context, in *GetReachabilityRequest, opts ...grpc.CallOption) (*GetReachabilityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReachabilityResponse)
+	err := c.cc.Invoke(ctx, SyncService_GetReachability_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -200,6 +215,10 @@ type SyncServiceServer interface {
 	// GetProfile returns the serving peer's signed public profile. Anyone may ask,
 	// strangers (crawlers) included: it holds only what the person chose to publish.
 	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
+	// GetReachability returns the serving peer's current reachability key, to friends only
+	// (PermissionDenied for anyone else): it opens the candidates of the serving peer's
+	// rendezvous registrations (kith.rendezvous.v1.SealedReachability).
+	GetReachability(context.Context, *GetReachabilityRequest) (*GetReachabilityResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -233,6 +252,9 @@ func (UnimplementedSyncServiceServer) PushRecoveryKit(context.Context, *PushReco
 }
 func (UnimplementedSyncServiceServer) GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProfile not implemented")
+}
+func (UnimplementedSyncServiceServer) GetReachability(context.Context, *GetReachabilityRequest) (*GetReachabilityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReachability not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -378,6 +400,24 @@ func _SyncService_GetProfile_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_GetReachability_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReachabilityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).GetReachability(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_GetReachability_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).GetReachability(ctx, req.(*GetReachabilityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -404,6 +444,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProfile",
 			Handler:    _SyncService_GetProfile_Handler,
+		},
+		{
+			MethodName: "GetReachability",
+			Handler:    _SyncService_GetReachability_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
