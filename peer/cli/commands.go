@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kithnet/kith/peer/ui"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
@@ -67,15 +69,18 @@ theirs. On a known ID it updates the name, address and groups given.
   --group G         a group to put them in (repeatable)`},
 		{name: "friend ls", args: "[--json]", summary: "list friends", run: runFriendLs, help: `
 Lists your friends. --json prints a list of {"id", "name", "addr", "groups"}.`},
-		{name: "friend rm", args: "ID", summary: "remove a friend", run: runFriendRm, help: `
+		{name: "friend rm", args: "ID|NAME", summary: "remove a friend", run: runFriendRm, help: `
 Removes a friend: they no longer see your private posts; their posts stay in your
 timeline until you delete them.`},
 		{name: "group ls", summary: "list groups", run: runGroupLs, help: `Lists your groups and who is in each.`},
-		{name: "group add", args: "NAME ID...", summary: "add friends to a group (creating it)", run: runGroupAdd, help: `
-Adds friends (by ID or name) to the group NAME, creating it if needed.`},
+		{name: "group add", args: "[--yes] NAME ID...", summary: "add friends to a group (creating it)", run: runGroupAdd, help: `
+Adds friends (by ID or name) to the group NAME, creating it if needed. When they would
+see existing posts they could not see before, it says how many and asks first.
+
+  --yes   do not ask (for scripts)`},
 		{name: "group rm", args: "NAME ID...", summary: "remove friends from a group", run: runGroupRm, help: `
 Removes friends (by ID or name) from the group NAME.`},
-		{name: "post", args: "[--to me|friends|public|GROUP|NAME|ID]... [--attach FILE]... TEXT", summary: "write a post; prints its id", run: runPost, help: `
+		{name: "post", args: "[--to me|friends|public|GROUP|NAME|ID]... [--attach FILE]... TEXT|-", summary: "write a post; prints its id", run: runPost, help: `
 Signs and stores a post, and prints its id. Words starting with # become hashtags.
 
   --to AUDIENCE   who may see it (repeatable; the union). me, friends (the default),
@@ -83,8 +88,9 @@ Signs and stores a post, and prints its id. Words starting with # become hashtag
                   name or ID.
   --attach FILE   a photo or other file to attach (repeatable; up to 1 GiB each)
 
+TEXT - reads the text from standard input. An empty post is refused.
 Start TEXT after -- if it begins with a dash: kith post -- "-5 degrees today"`},
-		{name: "edit", args: "POST_ID TEXT", summary: "replace a post's text", run: runEdit, help: `
+		{name: "edit", args: "POST_ID TEXT|-", summary: "replace a post's text", run: runEdit, help: `
 Replaces the text of one of your posts with a new signed version; friends who can see it
 get the edit on their next sync.`},
 		{name: "rm", args: "POST_ID", summary: "delete a post", run: runRm, help: `
@@ -94,8 +100,8 @@ next sync.`},
 Shows your posts and your friends', newest first.
 
   --tag TAG   only posts with this hashtag
-  --from ID   only posts by this friend (ID or name)
-  --json      a list of {"id", "author", "name", "text", "tags", "visibility",
+  --from WHO  only posts by this friend (ID or name), or by me (me, my name or ID)
+  --json      a list of {"id", "author", "name", "text", "tags", "visibility", "audience",
               "attachments", "created", "updated"}`},
 		{name: "sync", args: "[ID]", summary: "sync now with one or all friends", run: runSync, help: `
 Pulls new posts from one friend (ID or name) or all of them, and returns when done.
@@ -151,8 +157,9 @@ the index remembers.
 Exits 1 when a peer failed (unreachable, or served data that does not verify: nothing
 of it is indexed); the summary names each.`},
 		{name: "search", args: "--index FILE [--json] [--limit N] QUERY", summary: "search an index made by 'kith crawl'", run: runSearch, help: `
-Answers QUERY from the index, newest first: #tag (a hashtag), from:ID (an author) and
-words, all of which must match. Each result shows its author's ID and whether its
+Answers QUERY from the index, newest first: #tag (a hashtag), from:ID (an author; a
+friend's name, or your own, works too while your daemon runs) and words, all of which
+must match. Each result shows its author's ID and whether its
 signature verified again just now.
 
   --json     a list of {"id", "author", "text", "tags", "created", "updated", "verified"}
@@ -321,14 +328,22 @@ func runFriendRm(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if _, err := identity.ParseID(pos[0]); err != nil {
+	if _, err := identity.ParseID(pos[0]); err != nil && looksLikeID(pos[0]) {
 		return usageError{err.Error()}
 	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
-		if _, err := cl.RemoveFriend(ctx, &localv1.RemoveFriendRequest{Id: pos[0]}); err != nil {
+		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.env.Stdout, "removed friend %s\n", pos[0])
+		id, err := resolveFriend(friends.GetFriends(), pos[0])
+		if err != nil {
+			return err
+		}
+		if _, err := cl.RemoveFriend(ctx, &localv1.RemoveFriendRequest{Id: id}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "removed friend %s\n", nameAndID(friends.GetFriends(), id))
 		return nil
 	})
 }
@@ -355,7 +370,9 @@ func runGroupAdd(ctx context.Context, c *call) error { return groupChange(ctx, c
 func runGroupRm(ctx context.Context, c *call) error  { return groupChange(ctx, c, "group rm", false) }
 
 func groupChange(ctx context.Context, c *call, name string, add bool) error {
-	pos, err := parse(newFlags(name), c.args, 2, -1)
+	fs := newFlags(name)
+	yes := fs.Bool("yes", false, "")
+	pos, err := parse(fs, c.args, 2, -1)
 	if err != nil {
 		return err
 	}
@@ -378,11 +395,30 @@ func groupChange(ctx context.Context, c *call, name string, add bool) error {
 		} else {
 			req.Remove = ids
 		}
+		if add && !*yes {
+			req.DryRun = true
+			plan, err := cl.UpdateGroup(ctx, req)
+			if err != nil {
+				return err
+			}
+			if n := plan.GetNewlyVisible(); n > 0 {
+				q := fmt.Sprintf("%s will now see %d of your existing posts (those for group %s). Go ahead? [y/N] ",
+					whoList(friends.GetFriends(), ids), n, pos[0])
+				if !c.confirm(q) {
+					return errors.New("nothing changed (pass --yes to skip this question)")
+				}
+			}
+			req.DryRun = false
+		}
 		resp, err := cl.UpdateGroup(ctx, req)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.env.Stdout, "group %s: %d member(s)\n", resp.GetGroup().GetName(), len(resp.GetGroup().GetMemberIds()))
+		fmt.Fprintf(c.env.Stdout, "group %s: %d member(s)", resp.GetGroup().GetName(), len(resp.GetGroup().GetMemberIds()))
+		if n := resp.GetNewlyVisible(); add && n > 0 {
+			fmt.Fprintf(c.env.Stdout, "; %s can now see %d existing post(s)", whoList(friends.GetFriends(), ids), n)
+		}
+		fmt.Fprintln(c.env.Stdout)
 		return nil
 	})
 }
@@ -396,7 +432,13 @@ func runPost(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	text := strings.Join(pos, " ")
+	text, err := c.postText(pos)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(text) == "" && len(attach) == 0 {
+		return usagef("the post is empty: write some text (or attach a file)")
+	}
 	paths, err := checkAttachments(attach)
 	if err != nil {
 		return err
@@ -414,6 +456,31 @@ func runPost(ctx context.Context, c *call) error {
 		return nil
 	})
 }
+
+// postText is a post's text from its words, or from standard input when it is the
+// single word "-" (for long posts, and posts written by other programs).
+func (c *call) postText(words []string) (string, error) {
+	if len(words) != 1 || words[0] != "-" {
+		return strings.Join(words, " "), nil
+	}
+	if c.env.Stdin == nil {
+		return "", errors.New("no standard input to read the post from")
+	}
+	b, err := io.ReadAll(io.LimitReader(c.env.Stdin, maxPostText+1))
+	if err != nil {
+		return "", fmt.Errorf("read the post from standard input: %w", err)
+	}
+	if len(b) > maxPostText {
+		return "", fmt.Errorf("the post on standard input is longer than %d bytes", maxPostText)
+	}
+	if !utf8.Valid(b) {
+		return "", errors.New("the post on standard input is not UTF-8 text")
+	}
+	return strings.TrimRight(string(b), "\n"), nil
+}
+
+// maxPostText bounds what 'kith post -' reads; the daemon checks the real limit.
+const maxPostText = 1 << 20
 
 // checkAttachments refuses missing, unreadable, non-regular and too-big files before
 // anything is sent, and makes paths absolute for the daemon.
@@ -449,8 +516,15 @@ func runEdit(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	text, err := c.postText(pos[1:])
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(text) == "" {
+		return usagef("the new text is empty: to delete the post, use 'kith rm %s'", pos[0])
+	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
-		resp, err := cl.EditPost(ctx, &localv1.EditPostRequest{PostId: pos[0], Text: strings.Join(pos[1:], " ")})
+		resp, err := cl.EditPost(ctx, &localv1.EditPostRequest{PostId: pos[0], Text: text})
 		if err != nil {
 			return err
 		}
@@ -492,7 +566,7 @@ func runTimeline(ctx context.Context, c *call) error {
 			if err != nil {
 				return err
 			}
-			if req.FromId, err = resolveAuthor(friends.GetFriends(), st.GetId(), *from); err != nil {
+			if req.FromId, err = resolveAuthor(friends.GetFriends(), st, *from); err != nil {
 				return err
 			}
 		}
@@ -515,11 +589,11 @@ func runSync(ctx context.Context, c *call) error {
 	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
 		req := &localv1.SyncRequest{}
+		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		if err != nil {
+			return err
+		}
 		if len(pos) == 1 {
-			friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
-			if err != nil {
-				return err
-			}
 			if req.FriendId, err = resolveFriend(friends.GetFriends(), pos[0]); err != nil {
 				return err
 			}
@@ -530,7 +604,7 @@ func runSync(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
-		return printSync(c.env.Stdout, resp.GetResults())
+		return printSync(c.env.Stdout, resp.GetResults(), friends.GetFriends())
 	})
 }
 
@@ -557,7 +631,8 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		r := st.GetRendezvous()
 		j := statusJSON{ID: st.GetId(), Listen: st.GetListenAddress(), Peers: []peerJSON{},
-			Rendezvous: rendezvousJSON{Mode: r.GetMode(), Address: r.GetAddress(), Registered: r.GetRegistered(), Reflexive: r.GetReflexiveAddress()}}
+			Rendezvous: rendezvousJSON{Mode: r.GetMode(), Address: r.GetAddress(), Registered: r.GetRegistered(),
+				Reflexive: r.GetReflexiveAddress(), Error: r.GetError()}}
 		for _, p := range st.GetPeers() {
 			j.Peers = append(j.Peers, peerJSON{ID: p.GetId(), Name: p.GetName(), Path: p.GetPath(), Remote: p.GetRemote(), LastSync: stamp(p.GetLastSyncUnixMs())})
 		}
@@ -566,7 +641,7 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		fmt.Fprintf(c.env.Stdout, "id:          %s\nlistening:   %s\n", j.ID, orDash(j.Listen))
 		if j.Rendezvous.Mode == "rendezvous" {
-			fmt.Fprintf(c.env.Stdout, "rendezvous:  %s (registered: %v, seen as %s)\n", orDash(j.Rendezvous.Address), j.Rendezvous.Registered, orDash(j.Rendezvous.Reflexive))
+			printRendezvous(c.env.Stdout, j.Rendezvous)
 		} else {
 			fmt.Fprintln(c.env.Stdout, "rendezvous:  none (direct mode)")
 		}

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,6 +37,22 @@ func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
 		}
 	}
 	return p, nil
+}
+
+// confirm asks a yes/no question on stderr and reads the answer from standard input;
+// only y or yes (any case) is a yes, and no input at all is a no.
+func (c *call) confirm(question string) bool {
+	fmt.Fprint(c.env.Stderr, question)
+	if c.env.Stdin == nil {
+		fmt.Fprintln(c.env.Stderr)
+		return false
+	}
+	line, _ := bufio.NewReader(c.env.Stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
 }
 
 // workFactor lets tests lower scrypt's cost (KITH_SCRYPT_WORK_FACTOR); 0 means age's default.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,6 +24,14 @@ import (
 	"github.com/kithnet/kith/shared/identity"
 )
 
+// Errors of the local API a caller may test for.
+var (
+	// ErrEmptyPost means a new post has neither text (beyond white space) nor attachments.
+	ErrEmptyPost = errors.New("the post is empty: write some text (or attach a file)")
+	// ErrEmptyEdit means an edit would leave a post without text; deleting is 'kith rm'.
+	ErrEmptyEdit = errors.New("the new text is empty: to delete the post, delete it")
+)
+
 // Local serves kith.local.v1: what the kith CLI (and the web app) ask of the daemon.
 type Local struct {
 	localv1.UnimplementedLocalServiceServer
@@ -30,6 +39,9 @@ type Local struct {
 	node   *Node
 	status func() *localv1.RendezvousStatus
 	synced *SyncTimes
+
+	mu        sync.Mutex           // guards removedBy
+	removedBy map[identity.ID]bool // friends whose nodes answer this one as a stranger
 }
 
 // NewLocal returns the local API over a store and its running node. status reports the
@@ -38,7 +50,7 @@ func NewLocal(st *store.Store, node *Node, synced *SyncTimes, status func() *loc
 	if status == nil {
 		status = node.RendezvousStatus
 	}
-	return &Local{st: st, node: node, status: status, synced: synced}
+	return &Local{st: st, node: node, status: status, synced: synced, removedBy: map[identity.ID]bool{}}
 }
 
 // Status reports identity, rendezvous and live connections.
@@ -52,10 +64,11 @@ func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.
 	for _, f := range fs {
 		names[f.Key.ID()] = f.Name
 	}
-	resp := &localv1.StatusResponse{Id: string(k.ID()), Rendezvous: l.status(), ListenAddress: l.node.Addr().String()}
+	me, _ := l.st.Name()
+	resp := &localv1.StatusResponse{Id: string(k.ID()), Name: me, Rendezvous: l.status(), ListenAddress: l.node.Addr().String()}
 	seen := map[identity.ID]bool{}
 	for _, p := range l.node.Peers() {
-		if seen[p.ID] {
+		if seen[p.ID] || l.isRemovedBy(p.ID) {
 			continue
 		}
 		seen[p.ID] = true
@@ -187,6 +200,25 @@ func (l *Local) UpdateGroup(ctx context.Context, req *localv1.UpdateGroupRequest
 			changes = append(changes, f)
 		}
 	}
+	newly, err := l.newlyVisible(changes)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if req.GetDryRun() {
+		fs, err := l.st.Friends()
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		g := groupProto(name, fs)
+		for _, f := range changes {
+			if id := string(f.Key.ID()); slices.Contains(f.Groups, name) && !slices.Contains(g.MemberIds, id) {
+				g.MemberIds = append(g.MemberIds, id)
+			} else if !slices.Contains(f.Groups, name) {
+				g.MemberIds = slices.DeleteFunc(g.MemberIds, func(m string) bool { return m == id })
+			}
+		}
+		return &localv1.UpdateGroupResponse{Group: g, NewlyVisible: uint32(newly)}, nil
+	}
 	if err := l.st.AddGroup(name); err != nil {
 		return nil, grpcError(err)
 	}
@@ -199,11 +231,43 @@ func (l *Local) UpdateGroup(ctx context.Context, req *localv1.UpdateGroupRequest
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	return &localv1.UpdateGroupResponse{Group: groupProto(name, fs)}, nil
+	return &localv1.UpdateGroupResponse{Group: groupProto(name, fs), NewlyVisible: uint32(newly)}, nil
+}
+
+// newlyVisible counts, over the friends whose groups change, the own live posts each
+// could not see before the change and can after it.
+func (l *Local) newlyVisible(changes []store.Friend) (int, error) {
+	k, err := l.st.Key()
+	if err != nil {
+		return 0, err
+	}
+	self := k.Public()
+	n := 0
+	for _, after := range changes {
+		before, err := l.st.Friend(after.Key)
+		if err != nil {
+			return 0, err
+		}
+		was := feed.Viewer{Key: after.Key, Friend: true, Groups: before.Groups}
+		will := feed.Viewer{Key: after.Key, Friend: true, Groups: after.Groups}
+		err = l.st.Posts(&self, func(p store.Stored) bool {
+			if !p.Payload.GetDeleted() && !feed.Visible(p.Audience, was) && feed.Visible(p.Audience, will) {
+				n++
+			}
+			return true
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // CreatePost stores the attachments, then signs and stores the post.
 func (l *Local) CreatePost(ctx context.Context, req *localv1.CreatePostRequest) (*localv1.CreatePostResponse, error) {
+	if strings.TrimSpace(req.GetText()) == "" && len(req.GetAttachmentPaths()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, ErrEmptyPost.Error())
+	}
 	a, err := audience(req.GetAudience())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -265,6 +329,9 @@ func (l *Local) EditPost(ctx context.Context, req *localv1.EditPostRequest) (*lo
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	if strings.TrimSpace(req.GetText()) == "" {
+		return nil, status.Error(codes.InvalidArgument, ErrEmptyEdit.Error())
+	}
 	if err := l.st.Edit(id, req.GetText()); err != nil {
 		return nil, grpcError(err)
 	}
@@ -307,7 +374,7 @@ func (l *Local) Timeline(ctx context.Context, req *localv1.TimelineRequest) (*lo
 		if pl.GetDeleted() || req.GetTag() != "" && !slices.Contains(pl.GetHashtags(), req.GetTag()) {
 			return true
 		}
-		out = append(out, l.toTimeline(pl, names))
+		out = append(out, l.toTimeline(p, names))
 		return true
 	})
 	if err != nil {
@@ -354,10 +421,11 @@ func (l *Local) timelinePost(id post.ID) (*localv1.TimelinePost, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.toTimeline(p.Payload, names), nil
+	return l.toTimeline(p, names), nil
 }
 
-func (l *Local) toTimeline(pl *postv1.Payload, names map[string]string) *localv1.TimelinePost {
+func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.TimelinePost {
+	pl := p.Payload
 	author, _ := identity.PublicKeyFromBytes(pl.GetAuthor())
 	vis := "private"
 	if pl.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC {
@@ -367,6 +435,7 @@ func (l *Local) toTimeline(pl *postv1.Payload, names map[string]string) *localv1
 		Id: hex.EncodeToString(pl.GetId()), Author: string(author.ID()), Name: names[string(author.ID())],
 		Text: pl.GetText(), Tags: pl.GetHashtags(), Visibility: vis, Version: pl.GetVersion(),
 		CreatedUnixMs: pl.GetCreatedUnixMs(), UpdatedUnixMs: pl.GetUpdatedUnixMs(),
+		Audience: audienceText(p, vis == "public", names),
 	}
 	for _, a := range pl.GetAttachments() {
 		present, _ := l.st.HasBlob(a.GetSha256())
@@ -398,17 +467,45 @@ func (l *Local) Sync(ctx context.Context, req *localv1.SyncRequest) (*localv1.Sy
 	}
 	resp := &localv1.SyncResponse{}
 	for _, f := range friends {
-		r := &localv1.SyncResult{FriendId: string(f.Key.ID())}
+		id := f.Key.ID()
+		r := &localv1.SyncResult{FriendId: string(id)}
+		live := l.synced.Untold(id)
 		res, err := l.node.Sync(ctx, f)
+		// What this pull stored is counted by Untold too (unless the node's progress hook
+		// missed it); what is beyond it arrived live while the pull ran.
+		if during := l.synced.Untold(id); during > uint64(res.Stored) {
+			live += during - uint64(res.Stored)
+		}
+		r.Live = uint32(live)
 		if err != nil {
 			r.Error = err.Error()
 		} else {
-			l.synced.Mark(f.Key.ID())
-			r.Pulled, r.Revoked, r.Path = uint32(res.Stored), uint32(res.Dropped), l.path(f.Key.ID())
+			l.synced.Mark(id)
+			r.Pulled, r.Revoked, r.Path = uint32(res.Stored), uint32(res.Dropped), l.path(id)
+			r.Removed = res.Stranger
+			l.noteRemoved(id, res.Stranger)
 		}
 		resp.Results = append(resp.Results, r)
 	}
 	return resp, nil
+}
+
+// noteRemoved remembers whether a friend's node last answered as to a stranger, so status
+// stops showing that friend as connected.
+func (l *Local) noteRemoved(id identity.ID, removed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if removed {
+		l.removedBy[id] = true
+	} else {
+		delete(l.removedBy, id)
+	}
+}
+
+func (l *Local) isRemovedBy(id identity.ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.removedBy[id]
 }
 
 // path is how the node reaches a friend now, or how its last sync did: "direct" or "relay".
@@ -461,6 +558,36 @@ func audience(in []*localv1.Audience) (feed.Audience, error) {
 		return feed.Default(), nil
 	}
 	return a, nil
+}
+
+// audienceText says who a post went to, for a person. An own post's audience is the
+// author's local metadata; of a friend's post this node knows only that it is public or
+// that it reached "you".
+func audienceText(p store.Stored, public bool, names map[string]string) string {
+	a := p.Audience
+	if a.IsZero() {
+		if public {
+			return "public"
+		}
+		return "you"
+	}
+	var parts []string
+	if a.Public {
+		parts = append(parts, "public")
+	}
+	if a.Friends {
+		parts = append(parts, "friends")
+	}
+	for _, g := range a.Groups {
+		parts = append(parts, "group "+g)
+	}
+	for _, id := range a.People {
+		parts = append(parts, cmp.Or(names[string(id)], string(id)))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "me")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func friendProto(f store.Friend) *localv1.Friend {
