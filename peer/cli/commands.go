@@ -103,6 +103,10 @@ Shows your posts and your friends', newest first.
   --from WHO  only posts by this friend (ID or name), or by me (me, my name or ID)
   --json      a list of {"id", "author", "name", "text", "tags", "visibility", "audience",
               "attachments", "created", "updated"}`},
+		{name: "save", args: "POST_ID [DIR]", summary: "save a post's attachments as files", run: runSave, help: `
+Writes the photos and files attached to a post (yours or a friend's) into DIR (default:
+the current directory) under their own names; a name already taken gets " (2)" before
+its extension. Prints each file written.`},
 		{name: "sync", args: "[ID]", summary: "sync now with one or all friends", run: runSync, help: `
 Pulls new posts from one friend (ID or name) or all of them, and returns when done.
 Exits with 4 when a friend could not be reached.`},
@@ -116,14 +120,15 @@ under a passphrase (asked twice, or read from KITH_PASSPHRASE). Restore with 'ki
 		{name: "import", args: "FILE", summary: "restore a home from 'kith export'", run: runImport, help: `
 Restores a home made by 'kith export' into an empty --home. A wrong passphrase, or a
 corrupted or truncated file, is refused and nothing is written.`},
-		{name: "recover", args: "[--from ID --addr HOST:PORT]", summary: "get my posts and friends back from friends", run: runRecover, help: `
+		{name: "recover", args: "[--from ID [--addr HOST:PORT]]", summary: "get my posts and friends back from friends", run: runRecover, help: `
 After a lost disk, with the key restored ('kith init --key FILE') and the daemon running:
 fetches your recovery kit (your friend list) from one friend, then pulls back every post
 of yours that each friend holds, verifying every signature. Reports what came back from
 whom.
 
   --from ID         the friend to ask first
-  --addr HOST:PORT  where that friend's node listens`},
+  --addr HOST:PORT  where that friend's node listens (direct mode; with a rendezvous
+                    the ID is enough)`},
 		{name: "profile", args: "[--public-follows ID[@HOST:PORT]...|none] [--public-name on|off]", summary: "show or change what my public profile publishes", run: runProfile, help: `
 Without flags, shows your public profile settings. Your public profile is what anyone,
 crawlers and search engines included, may read about you: by default only your ID.

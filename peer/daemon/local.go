@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,8 +41,9 @@ type Local struct {
 	status func() *localv1.RendezvousStatus
 	synced *SyncTimes
 
-	mu        sync.Mutex           // guards removedBy
-	removedBy map[identity.ID]bool // friends whose nodes answer this one as a stranger
+	mu        sync.Mutex           // guards removedBy and friendly
+	removedBy map[identity.ID]bool // friends whose nodes stopped counting this one as a friend
+	friendly  map[identity.ID]bool // friends whose nodes answered a sync as to a friend
 }
 
 // NewLocal returns the local API over a store and its running node. status reports the
@@ -50,7 +52,8 @@ func NewLocal(st *store.Store, node *Node, synced *SyncTimes, status func() *loc
 	if status == nil {
 		status = node.RendezvousStatus
 	}
-	return &Local{st: st, node: node, status: status, synced: synced, removedBy: map[identity.ID]bool{}}
+	return &Local{st: st, node: node, status: status, synced: synced,
+		removedBy: map[identity.ID]bool{}, friendly: map[identity.ID]bool{}}
 }
 
 // Status reports identity, rendezvous and live connections.
@@ -316,11 +319,33 @@ func (l *Local) attach(path string) (*postv1.Attachment, error) {
 		return nil, fmt.Errorf("attach %s: %w", path, err)
 	}
 	att.FileName = filepath.Base(path)
-	att.MediaType = mime.TypeByExtension(strings.ToLower(filepath.Ext(path)))
-	if att.MediaType == "" {
-		att.MediaType = "application/octet-stream"
-	}
+	att.MediaType = mediaType(f, path)
 	return att, nil
+}
+
+// mediaTypes covers the photo, video and audio extensions that the system's MIME table
+// (Go's own, plus /etc/mime.types when there is one) may not know.
+var mediaTypes = map[string]string{
+	".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+	".ogv": "video/ogg", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav",
+	".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
+	".heic": "image/heic", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+	".gif": "image/gif", ".webp": "image/webp",
+}
+
+// mediaType names a file's type from its extension, or from its first bytes when the
+// extension says nothing.
+func mediaType(f *os.File, path string) string {
+	ext := strings.ToLower(filepath.Ext(path))
+	if t := mediaTypes[ext]; t != "" {
+		return t
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	head := make([]byte, 512)
+	n, _ := f.ReadAt(head, 0)
+	return http.DetectContentType(head[:n])
 }
 
 // EditPost replaces an own post's text.
@@ -482,24 +507,31 @@ func (l *Local) Sync(ctx context.Context, req *localv1.SyncRequest) (*localv1.Sy
 		} else {
 			l.synced.Mark(id)
 			r.Pulled, r.Revoked, r.Path = uint32(res.Stored), uint32(res.Dropped), l.path(id)
-			r.Removed = res.Stranger
-			l.noteRemoved(id, res.Stranger)
+			r.Removed = l.noteRelation(id, res.Stranger)
 		}
 		resp.Results = append(resp.Results, r)
 	}
 	return resp, nil
 }
 
-// noteRemoved remembers whether a friend's node last answered as to a stranger, so status
-// stops showing that friend as connected.
-func (l *Local) noteRemoved(id identity.ID, removed bool) {
+// noteRelation records how a friend's node answered a sync and reports whether it removed
+// this person: it answers as to a stranger after having answered as to a friend. (A node
+// that never counted this person as a friend has not added them yet; that is no news.)
+// A friend who removed this person stops showing as connected.
+func (l *Local) noteRelation(id identity.ID, stranger bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if removed {
-		l.removedBy[id] = true
-	} else {
+	if !stranger {
+		l.friendly[id] = true
 		delete(l.removedBy, id)
+		return false
 	}
+	if l.friendly[id] || l.removedBy[id] {
+		l.removedBy[id] = true
+		delete(l.friendly, id)
+		return true
+	}
+	return false
 }
 
 func (l *Local) isRemovedBy(id identity.ID) bool {

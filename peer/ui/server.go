@@ -20,8 +20,9 @@ import (
 //go:embed static
 var staticFS embed.FS
 
-// csp allows nothing but this origin's own scripts, styles, images and requests.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// csp allows nothing but this origin's own scripts, styles, images, video, audio and
+// requests.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Server is the web app, listening.
