@@ -29,7 +29,8 @@ Creates the home directory and your identity: a new key, or the one in FILE (a b
 made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
 Refuses to touch a home that already has an identity.`},
 		{name: "id", summary: "print my ID", run: runID, help: `
-Prints your ID: the 52-character public key your friends add with 'kith friend add'.
+Prints your ID: your public key (56 characters, the last two of each half check for
+typos), which your friends add with 'kith friend add'.
 Works with or without the daemon running.`},
 		{name: "daemon", args: "[--listen ADDR] [--rendezvous HOST:PORT[,HOST:PORT...]|none]", summary: "run my node (in the foreground)", run: runDaemon, help: `
 Runs your node until interrupted: it serves your posts to your friends (and public posts
