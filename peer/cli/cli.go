@@ -169,6 +169,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	}
 	cmd, ok := lookup(rest)
+	if subs := subcommands(name); !ok && len(subs) > 0 {
+		fmt.Fprintf(env.Stderr, "kith %s: which one?\n\n", name)
+		for _, c := range subs {
+			fmt.Fprintf(env.Stderr, "  kith %-14s %s\n", c.name, c.summary)
+		}
+		fmt.Fprintf(env.Stderr, "\nRun 'kith %s --help' for one's own help.\n", subs[0].name)
+		return ExitUsage
+	}
 	if !ok {
 		fmt.Fprintf(env.Stderr, "kith: unknown command %q\n\n%s", strings.Join(rest[:min(2, len(rest))], " "), mainUsage())
 		return ExitUsage
@@ -263,6 +271,18 @@ func lookup(args []string) (*command, bool) {
 	return best, best != nil
 }
 
+// subcommands lists the commands of a group ("friend add", "friend ls", ...) by its
+// first word.
+func subcommands(group string) []*command {
+	var out []*command
+	for _, c := range commands() {
+		if w := strings.Fields(c.name); len(w) > 1 && w[0] == group {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func mainUsage() string {
 	var b strings.Builder
 	b.WriteString(`kith: share posts, photos and status updates with your friends, peer to peer.
@@ -282,13 +302,18 @@ Commands:
 		fmt.Fprintf(&b, "  %-14s %s\n", c.name, c.summary)
 	}
 	b.WriteString(`
-Getting started:
-  kith init --name Alice           make your identity
-  kith daemon &                    run your node
-  kith id                          your ID, to give to friends
-  kith friend add ID --name Bob --addr HOST:PORT
-  kith post "hello #kith"
+Getting started (friends find each other through a rendezvous, by ID alone):
+  kith init --name Alice                       make your identity
+  kith daemon --rendezvous HOST:PORT &         run your node (a community's rendezvous,
+                                               or your own: kith-rendezvous --listen :7000)
+  kith id                                      your ID, to give to friends
+  kith friend add ID --name Bob                add a friend by the ID they gave you
+  kith post "hello #kith"                      to your friends (--to public, a group, ...)
   kith sync && kith timeline
+  kith ui                                      the web app
+
+Direct mode, with no rendezvous at all: 'kith daemon --rendezvous none --listen :4700'
+on both sides, and 'kith friend add ID --name Bob --addr HOST:PORT'.
 
 Exit codes: 0 done, 1 failed, 2 wrong command line, 3 no daemon running,
 4 'kith sync' could not reach a friend.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kithnet/kith/peer/backup"
 	"github.com/kithnet/kith/peer/public"
@@ -34,7 +36,8 @@ In a terminal, init offers to encrypt the key on this disk with a passphrase (En
 none); --passphrase-file FILE (mode 0600, first line) does so without asking. The
 daemon then needs that passphrase to start. Back up the key with 'kith key export'.`},
 		{name: "id", summary: "print my ID", run: runID, help: `
-Prints your ID: the 52-character public key your friends add with 'kith friend add'.
+Prints your ID: your public key (56 characters, the last two of each half check for
+typos), which your friends add with 'kith friend add'.
 Works with or without the daemon running.`},
 		{name: "daemon", args: "[--listen ADDR] [--rendezvous [tls://]HOST:PORT[,...]|none] [--rendezvous-ca FILE] [--publish-addresses]", summary: "run my node (in the foreground)", run: runDaemon, help: `
 Runs your node until interrupted: it serves your posts to your friends (and public posts
@@ -90,15 +93,18 @@ theirs. On a known ID it updates the name, address and groups given.
   --group G         a group to put them in (repeatable)`},
 		{name: "friend ls", args: "[--json]", summary: "list friends", run: runFriendLs, help: `
 Lists your friends. --json prints a list of {"id", "name", "addr", "groups"}.`},
-		{name: "friend rm", args: "ID", summary: "remove a friend", run: runFriendRm, help: `
+		{name: "friend rm", args: "ID|NAME", summary: "remove a friend", run: runFriendRm, help: `
 Removes a friend: they no longer see your private posts; their posts stay in your
 timeline until you delete them.`},
 		{name: "group ls", summary: "list groups", run: runGroupLs, help: `Lists your groups and who is in each.`},
-		{name: "group add", args: "NAME ID...", summary: "add friends to a group (creating it)", run: runGroupAdd, help: `
-Adds friends (by ID or name) to the group NAME, creating it if needed.`},
+		{name: "group add", args: "[--yes] NAME ID...", summary: "add friends to a group (creating it)", run: runGroupAdd, help: `
+Adds friends (by ID or name) to the group NAME, creating it if needed. When they would
+see existing posts they could not see before, it says how many and asks first.
+
+  --yes   do not ask (for scripts)`},
 		{name: "group rm", args: "NAME ID...", summary: "remove friends from a group", run: runGroupRm, help: `
 Removes friends (by ID or name) from the group NAME.`},
-		{name: "post", args: "[--to me|friends|public|GROUP|NAME|ID]... [--attach FILE]... TEXT", summary: "write a post; prints its id", run: runPost, help: `
+		{name: "post", args: "[--to me|friends|public|GROUP|NAME|ID]... [--attach FILE]... TEXT|-", summary: "write a post; prints its id", run: runPost, help: `
 Signs and stores a post, and prints its id. Words starting with # become hashtags.
 
   --to AUDIENCE   who may see it (repeatable; the union). me, friends (the default),
@@ -106,8 +112,9 @@ Signs and stores a post, and prints its id. Words starting with # become hashtag
                   name or ID.
   --attach FILE   a photo or other file to attach (repeatable; up to 1 GiB each)
 
+TEXT - reads the text from standard input. An empty post is refused.
 Start TEXT after -- if it begins with a dash: kith post -- "-5 degrees today"`},
-		{name: "edit", args: "POST_ID TEXT", summary: "replace a post's text", run: runEdit, help: `
+		{name: "edit", args: "POST_ID TEXT|-", summary: "replace a post's text", run: runEdit, help: `
 Replaces the text of one of your posts with a new signed version; friends who can see it
 get the edit on their next sync.`},
 		{name: "rm", args: "POST_ID", summary: "delete a post", run: runRm, help: `
@@ -117,9 +124,13 @@ next sync.`},
 Shows your posts and your friends', newest first.
 
   --tag TAG   only posts with this hashtag
-  --from ID   only posts by this friend (ID or name)
-  --json      a list of {"id", "author", "name", "text", "tags", "visibility",
+  --from WHO  only posts by this friend (ID or name), or by me (me, my name or ID)
+  --json      a list of {"id", "author", "name", "text", "tags", "visibility", "audience",
               "attachments", "created", "updated"}`},
+		{name: "save", args: "POST_ID [DIR]", summary: "save a post's attachments as files", run: runSave, help: `
+Writes the photos and files attached to a post (yours or a friend's) into DIR (default:
+the current directory) under their own names; a name already taken gets " (2)" before
+its extension. Prints each file written.`},
 		{name: "sync", args: "[ID]", summary: "sync now with one or all friends", run: runSync, help: `
 Pulls new posts from one friend (ID or name) or all of them, and returns when done.
 Exits with 4 when a friend could not be reached.`},
@@ -133,7 +144,7 @@ under a passphrase (asked twice, or read from KITH_PASSPHRASE). Restore with 'ki
 		{name: "import", args: "FILE", summary: "restore a home from 'kith export'", run: runImport, help: `
 Restores a home made by 'kith export' into an empty --home. A wrong passphrase, or a
 corrupted or truncated file, is refused and nothing is written.`},
-		{name: "recover", args: "[--from ID --addr HOST:PORT]", summary: "get my posts and friends back from friends", run: runRecover, help: `
+		{name: "recover", args: "[--from ID [--addr HOST:PORT]]", summary: "get my posts and friends back from friends", run: runRecover, help: `
 After a lost disk, with the key restored ('kith init --key FILE') and the daemon running:
 asks one friend, then every friend your recovery kit lists, for their copy of the kit
 (your friends, groups and who may see each post), keeps the newest, then pulls back
@@ -143,7 +154,8 @@ which kit it used (date, from whom), what came back from whom, and names the pos
 could not come back (posts for you alone, which no friend holds).
 
   --from ID         the friend to ask first
-  --addr HOST:PORT  where that friend's node listens`},
+  --addr HOST:PORT  where that friend's node listens (direct mode; with a rendezvous
+                    the ID is enough)`},
 		{name: "profile", args: "[--public-follows ID[@HOST:PORT]...|none] [--public-name on|off]", summary: "show or change what my public profile publishes", run: runProfile, help: `
 Without flags, shows your public profile settings. Your public profile is what anyone,
 crawlers and search engines included, may read about you: by default only your ID.
@@ -177,8 +189,9 @@ the index remembers.
 Exits 1 when a peer failed (unreachable, or served data that does not verify: nothing
 of it is indexed); the summary names each.`},
 		{name: "search", args: "--index FILE [--json] [--limit N] QUERY", summary: "search an index made by 'kith crawl'", run: runSearch, help: `
-Answers QUERY from the index, newest first: #tag (a hashtag), from:ID (an author) and
-words, all of which must match. Each result shows its author's ID and whether its
+Answers QUERY from the index, newest first: #tag (a hashtag), from:ID (an author; a
+friend's name, or your own, works too while your daemon runs) and words, all of which
+must match. Each result shows its author's ID and whether its
 signature verified again just now.
 
   --json     a list of {"id", "author", "text", "tags", "created", "updated", "verified"}
@@ -372,14 +385,22 @@ func runFriendRm(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if _, err := identity.ParseID(pos[0]); err != nil {
+	if _, err := identity.ParseID(pos[0]); err != nil && looksLikeID(pos[0]) {
 		return usageError{err.Error()}
 	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
-		if _, err := cl.RemoveFriend(ctx, &localv1.RemoveFriendRequest{Id: pos[0]}); err != nil {
+		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.env.Stdout, "removed friend %s\n", pos[0])
+		id, err := resolveFriend(friends.GetFriends(), pos[0])
+		if err != nil {
+			return err
+		}
+		if _, err := cl.RemoveFriend(ctx, &localv1.RemoveFriendRequest{Id: id}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "removed friend %s\n", nameAndID(friends.GetFriends(), id))
 		return nil
 	})
 }
@@ -406,7 +427,9 @@ func runGroupAdd(ctx context.Context, c *call) error { return groupChange(ctx, c
 func runGroupRm(ctx context.Context, c *call) error  { return groupChange(ctx, c, "group rm", false) }
 
 func groupChange(ctx context.Context, c *call, name string, add bool) error {
-	pos, err := parse(newFlags(name), c.args, 2, -1)
+	fs := newFlags(name)
+	yes := fs.Bool("yes", false, "")
+	pos, err := parse(fs, c.args, 2, -1)
 	if err != nil {
 		return err
 	}
@@ -429,11 +452,30 @@ func groupChange(ctx context.Context, c *call, name string, add bool) error {
 		} else {
 			req.Remove = ids
 		}
+		if add && !*yes {
+			req.DryRun = true
+			plan, err := cl.UpdateGroup(ctx, req)
+			if err != nil {
+				return err
+			}
+			if n := plan.GetNewlyVisible(); n > 0 {
+				q := fmt.Sprintf("%s will now see %d of your existing posts (those for group %s). Go ahead? [y/N] ",
+					whoList(friends.GetFriends(), ids), n, pos[0])
+				if !c.ask(q) {
+					return errors.New("nothing changed (pass --yes to skip this question)")
+				}
+			}
+			req.DryRun = false
+		}
 		resp, err := cl.UpdateGroup(ctx, req)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.env.Stdout, "group %s: %d member(s)\n", resp.GetGroup().GetName(), len(resp.GetGroup().GetMemberIds()))
+		fmt.Fprintf(c.env.Stdout, "group %s: %d member(s)", resp.GetGroup().GetName(), len(resp.GetGroup().GetMemberIds()))
+		if n := resp.GetNewlyVisible(); add && n > 0 {
+			fmt.Fprintf(c.env.Stdout, "; %s can now see %d existing post(s)", whoList(friends.GetFriends(), ids), n)
+		}
+		fmt.Fprintln(c.env.Stdout)
 		return nil
 	})
 }
@@ -447,7 +489,13 @@ func runPost(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	text := strings.Join(pos, " ")
+	text, err := c.postText(pos)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(text) == "" && len(attach) == 0 {
+		return usagef("the post is empty: write some text (or attach a file)")
+	}
 	paths, err := checkAttachments(attach)
 	if err != nil {
 		return err
@@ -465,6 +513,31 @@ func runPost(ctx context.Context, c *call) error {
 		return nil
 	})
 }
+
+// postText is a post's text from its words, or from standard input when it is the
+// single word "-" (for long posts, and posts written by other programs).
+func (c *call) postText(words []string) (string, error) {
+	if len(words) != 1 || words[0] != "-" {
+		return strings.Join(words, " "), nil
+	}
+	if c.env.Stdin == nil {
+		return "", errors.New("no standard input to read the post from")
+	}
+	b, err := io.ReadAll(io.LimitReader(c.env.Stdin, maxPostText+1))
+	if err != nil {
+		return "", fmt.Errorf("read the post from standard input: %w", err)
+	}
+	if len(b) > maxPostText {
+		return "", fmt.Errorf("the post on standard input is longer than %d bytes", maxPostText)
+	}
+	if !utf8.Valid(b) {
+		return "", errors.New("the post on standard input is not UTF-8 text")
+	}
+	return strings.TrimRight(string(b), "\n"), nil
+}
+
+// maxPostText bounds what 'kith post -' reads; the daemon checks the real limit.
+const maxPostText = 1 << 20
 
 // checkAttachments refuses missing, unreadable, non-regular and too-big files before
 // anything is sent, and makes paths absolute for the daemon.
@@ -500,8 +573,15 @@ func runEdit(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	text, err := c.postText(pos[1:])
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(text) == "" {
+		return usagef("the new text is empty: to delete the post, use 'kith rm %s'", pos[0])
+	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
-		resp, err := cl.EditPost(ctx, &localv1.EditPostRequest{PostId: pos[0], Text: strings.Join(pos[1:], " ")})
+		resp, err := cl.EditPost(ctx, &localv1.EditPostRequest{PostId: pos[0], Text: text})
 		if err != nil {
 			return err
 		}
@@ -543,7 +623,7 @@ func runTimeline(ctx context.Context, c *call) error {
 			if err != nil {
 				return err
 			}
-			if req.FromId, err = resolveAuthor(friends.GetFriends(), st.GetId(), *from); err != nil {
+			if req.FromId, err = resolveAuthor(friends.GetFriends(), st, *from); err != nil {
 				return err
 			}
 		}
@@ -566,11 +646,11 @@ func runSync(ctx context.Context, c *call) error {
 	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
 		req := &localv1.SyncRequest{}
+		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		if err != nil {
+			return err
+		}
 		if len(pos) == 1 {
-			friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
-			if err != nil {
-				return err
-			}
 			if req.FriendId, err = resolveFriend(friends.GetFriends(), pos[0]); err != nil {
 				return err
 			}
@@ -581,7 +661,7 @@ func runSync(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
-		return printSync(c.env.Stdout, resp.GetResults())
+		return printSync(c.env.Stdout, resp.GetResults(), friends.GetFriends())
 	})
 }
 
@@ -608,7 +688,8 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		r := st.GetRendezvous()
 		j := statusJSON{ID: st.GetId(), Listen: st.GetListenAddress(), Peers: []peerJSON{},
-			Rendezvous: rendezvousJSON{Mode: r.GetMode(), Address: r.GetAddress(), Registered: r.GetRegistered(), Reflexive: r.GetReflexiveAddress()}}
+			Rendezvous: rendezvousJSON{Mode: r.GetMode(), Address: r.GetAddress(), Registered: r.GetRegistered(),
+				Reflexive: r.GetReflexiveAddress(), Error: r.GetError()}}
 		for _, p := range st.GetPeers() {
 			j.Peers = append(j.Peers, peerJSON{ID: p.GetId(), Name: p.GetName(), Path: p.GetPath(), Remote: p.GetRemote(), LastSync: stamp(p.GetLastSyncUnixMs())})
 		}
@@ -617,7 +698,7 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		fmt.Fprintf(c.env.Stdout, "id:          %s\nlistening:   %s\n", j.ID, orDash(j.Listen))
 		if j.Rendezvous.Mode == "rendezvous" {
-			fmt.Fprintf(c.env.Stdout, "rendezvous:  %s (registered: %v, seen as %s)\n", orDash(j.Rendezvous.Address), j.Rendezvous.Registered, orDash(j.Rendezvous.Reflexive))
+			printRendezvous(c.env.Stdout, j.Rendezvous)
 		} else {
 			fmt.Fprintln(c.env.Stdout, "rendezvous:  none (direct mode)")
 		}

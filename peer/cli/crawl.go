@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kithnet/kith/peer/crawl"
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 func runCrawl(ctx context.Context, c *call) error {
@@ -104,7 +107,11 @@ func runSearch(ctx context.Context, c *call) error {
 	if *indexPath == "" {
 		return usagef("--index is required")
 	}
-	q, err := crawl.ParseQuery(strings.Join(pos, " "))
+	words, err := c.fromNames(ctx, strings.Fields(strings.Join(pos, " ")))
+	if err != nil {
+		return err
+	}
+	q, err := crawl.ParseQuery(strings.Join(words, " "))
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -134,6 +141,40 @@ func runSearch(ctx context.Context, c *call) error {
 		fmt.Fprintln(c.env.Stderr, "no posts found")
 	}
 	return nil
+}
+
+// fromNames turns from:NAME into from:ID with the names the daemon knows (friends', and
+// the person's own); a from: that is an ID stays as it is.
+func (c *call) fromNames(ctx context.Context, words []string) ([]string, error) {
+	out := slices.Clone(words)
+	for i, w := range words {
+		if len(w) < 5 || !strings.EqualFold(w[:5], "from:") {
+			continue
+		}
+		who := w[5:]
+		if _, err := identity.ParseID(who); err == nil || looksLikeID(who) || who == "" {
+			continue // ParseQuery parses it, or says what is wrong with it
+		}
+		cl, done, err := c.dial(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("from:%s is a name, and names come from your daemon: %w (or search from:ID)", who, err)
+		}
+		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
+		var st *localv1.StatusResponse
+		if err == nil {
+			st, err = cl.Status(ctx, &localv1.StatusRequest{})
+		}
+		var id string
+		if err == nil {
+			id, err = resolveAuthor(friends.GetFriends(), st, who)
+		}
+		done()
+		if err != nil {
+			return nil, rpcError(c.home, err)
+		}
+		out[i] = "from:" + id
+	}
+	return out, nil
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }

@@ -41,6 +41,7 @@ type postJSON struct {
 	Text        string           `json:"text"`
 	Tags        []string         `json:"tags"`
 	Visibility  string           `json:"visibility"`
+	Audience    string           `json:"audience"`
 	Attachments []attachmentJSON `json:"attachments"`
 	Created     string           `json:"created"`
 	Updated     string           `json:"updated"`
@@ -58,7 +59,7 @@ func timelineJSON(ps []*localv1.TimelinePost) []postJSON {
 	out := []postJSON{}
 	for _, p := range ps {
 		j := postJSON{ID: p.GetId(), Author: p.GetAuthor(), Name: p.GetName(), Text: p.GetText(),
-			Tags: nonNil(p.GetTags()), Visibility: p.GetVisibility(), Attachments: []attachmentJSON{},
+			Tags: nonNil(p.GetTags()), Visibility: p.GetVisibility(), Audience: p.GetAudience(), Attachments: []attachmentJSON{},
 			Created: stamp(p.GetCreatedUnixMs()), Updated: stamp(p.GetUpdatedUnixMs())}
 		for _, a := range p.GetAttachments() {
 			j.Attachments = append(j.Attachments, attachmentJSON{SHA256: a.GetSha256(), Size: a.GetSize(),
@@ -82,6 +83,19 @@ type rendezvousJSON struct {
 	Address    string `json:"address"`
 	Registered bool   `json:"registered"`
 	Reflexive  string `json:"reflexive"`
+	Error      string `json:"error,omitempty"`
+}
+
+// printRendezvous is the rendezvous line of 'kith status': where, and whether it works.
+func printRendezvous(w io.Writer, r rendezvousJSON) {
+	switch {
+	case r.Registered:
+		fmt.Fprintf(w, "rendezvous:  %s (registered, seen as %s)\n", r.Address, orDash(r.Reflexive))
+	case r.Error != "":
+		fmt.Fprintf(w, "rendezvous:  %s is unreachable (retrying): %s\n", r.Address, r.Error)
+	default:
+		fmt.Fprintf(w, "rendezvous:  %s (not registered yet)\n", orDash(r.Address))
+	}
 }
 
 type peerJSON struct {
@@ -165,11 +179,7 @@ func printTimeline(w io.Writer, ps []*localv1.TimelinePost) {
 		if who == "" {
 			who = p.GetAuthor()[:12] + "…"
 		}
-		vis := ""
-		if p.GetVisibility() == "public" {
-			vis = "  [public]"
-		}
-		fmt.Fprintf(w, "%s  %s  %s%s\n", stamp(p.GetCreatedUnixMs()), who, p.GetId(), vis)
+		fmt.Fprintf(w, "%s  %s  %s  to: %s\n", stamp(p.GetCreatedUnixMs()), who, p.GetId(), orDash(p.GetAudience()))
 		for _, line := range strings.Split(p.GetText(), "\n") {
 			fmt.Fprintf(w, "    %s\n", line)
 		}
@@ -184,19 +194,29 @@ func printTimeline(w io.Writer, ps []*localv1.TimelinePost) {
 	}
 }
 
-func printSync(w io.Writer, rs []*localv1.SyncResult) error {
+func printSync(w io.Writer, rs []*localv1.SyncResult, friends []*localv1.Friend) error {
 	if len(rs) == 0 {
 		fmt.Fprintln(w, "no friends to sync with")
 		return nil
 	}
 	failed := 0
 	for _, r := range rs {
+		who := nameAndID(friends, r.GetFriendId())
 		if r.GetError() != "" {
 			failed++
-			fmt.Fprintf(w, "%s: not reached: %s\n", r.GetFriendId(), r.GetError())
+			fmt.Fprintf(w, "%s: not reached: %s\n", who, r.GetError())
 			continue
 		}
-		fmt.Fprintf(w, "%s: %d new or updated, %d revoked (%s)\n", r.GetFriendId(), r.GetPulled(), r.GetRevoked(), orDash(r.GetPath()))
+		if r.GetRemoved() {
+			fmt.Fprintf(w, "%s removed you: you see their public posts only now (%d public new or updated)\n", who, r.GetPulled())
+			continue
+		}
+		n := r.GetPulled() + r.GetLive()
+		fmt.Fprintf(w, "%s: %d new or updated", who, n)
+		if r.GetLive() > 0 {
+			fmt.Fprintf(w, " (%d of them arrived on their own since the last sync)", r.GetLive())
+		}
+		fmt.Fprintf(w, ", %d revoked (%s)\n", r.GetRevoked(), orDash(r.GetPath()))
 	}
 	if failed > 0 {
 		return exitError{ExitUnreachable, fmt.Errorf("%d of %d friends could not be reached", failed, len(rs))}

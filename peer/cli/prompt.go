@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kithnet/kith/peer/backup"
@@ -45,6 +47,22 @@ func (c *call) readPassphrase(prompt string, confirm bool) ([]byte, error) {
 		return p, c.confirm(p)
 	}
 	return p, nil
+}
+
+// ask asks a yes/no question on stderr and reads the answer from standard input; only
+// y or yes (any case) is a yes, and no input at all is a no.
+func (c *call) ask(question string) bool {
+	fmt.Fprint(c.env.Stderr, question)
+	if c.env.Stdin == nil {
+		fmt.Fprintln(c.env.Stderr)
+		return false
+	}
+	line, _ := bufio.NewReader(c.env.Stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
 }
 
 // confirm asks for a new passphrase again and checks that both agree.

@@ -12,13 +12,13 @@ import (
 // resolveFriend turns a friend's ID or name into their ID. A well-formed ID of someone
 // who is not a friend is an error; so is a name two friends share.
 func resolveFriend(friends []*localv1.Friend, who string) (string, error) {
-	if _, err := identity.ParseID(who); err == nil {
+	if k, err := identity.ParseID(who); err == nil {
 		for _, f := range friends {
-			if f.GetId() == who {
-				return who, nil
+			if sameID(f.GetId(), who) {
+				return f.GetId(), nil
 			}
 		}
-		return "", fmt.Errorf("%s is not one of your friends: add them with 'kith friend add %s'", who, who)
+		return "", fmt.Errorf("%s is not one of your friends: add them with 'kith friend add %s'", k.ID(), k.ID())
 	}
 	var match []string
 	for _, f := range friends {
@@ -30,8 +30,7 @@ func resolveFriend(friends []*localv1.Friend, who string) (string, error) {
 	case 1:
 		return match[0], nil
 	case 0:
-		if len(who) == 52 {
-			_, err := identity.ParseID(who)
+		if _, err := identity.ParseID(who); looksLikeID(who) {
 			return "", usageError{err.Error()}
 		}
 		return "", fmt.Errorf("no friend is called %q and it is not an ID (see 'kith friend ls')", who)
@@ -39,12 +38,48 @@ func resolveFriend(friends []*localv1.Friend, who string) (string, error) {
 	return "", fmt.Errorf("%d friends are called %q; use the ID instead: %s", len(match), who, quoteList(match))
 }
 
-// resolveAuthor is resolveFriend that also accepts the person's own ID or "me".
-func resolveAuthor(friends []*localv1.Friend, self, who string) (string, error) {
-	if who == self || who == "me" {
-		return self, nil
+// resolveAuthor is resolveFriend that also accepts the person's own ID, their own name
+// or "me". A friend who shares the person's name is asked for by ID.
+func resolveAuthor(friends []*localv1.Friend, self *localv1.StatusResponse, who string) (string, error) {
+	if who == "me" || sameID(who, self.GetId()) {
+		return self.GetId(), nil
+	}
+	if self.GetName() != "" && strings.EqualFold(who, self.GetName()) {
+		for _, f := range friends {
+			if strings.EqualFold(f.GetName(), who) {
+				return "", fmt.Errorf("you and a friend are both called %q; use 'me' or the friend's ID", who)
+			}
+		}
+		return self.GetId(), nil
 	}
 	return resolveFriend(friends, who)
+}
+
+// whoList names friends by name (or ID) in a list: "Bob and Carol".
+func whoList(friends []*localv1.Friend, ids []string) string {
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = id
+		for _, f := range friends {
+			if f.GetId() == id && f.GetName() != "" {
+				names[i] = f.GetName()
+			}
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// nameAndID names a person for a message: "Bob (ID)", or the ID alone.
+func nameAndID(friends []*localv1.Friend, id string) string {
+	for _, f := range friends {
+		if f.GetId() == id && f.GetName() != "" {
+			return f.GetName() + " (" + id + ")"
+		}
+	}
+	return id
 }
 
 // resolveAudience turns --to words into audience elements: me, friends, public, then a
@@ -97,4 +132,21 @@ func findGroup(groups []*localv1.Group, name string) string {
 		}
 	}
 	return ""
+}
+
+// sameID reports whether two IDs, in any form ParseID accepts, name one key.
+func sameID(a, b string) bool {
+	ka, err := identity.ParseID(a)
+	if err != nil {
+		return false
+	}
+	kb, err := identity.ParseID(b)
+	return err == nil && ka == kb
+}
+
+// looksLikeID reports whether a word that is not a friend's name was meant as an ID (it
+// has an ID's length once grouping is dropped), so its parse error is the useful one.
+func looksLikeID(who string) bool {
+	n := len(strings.NewReplacer("-", "", " ", "").Replace(who))
+	return n == identity.IDLen || n == identity.LegacyIDLen
 }

@@ -18,13 +18,13 @@ func Words(text string) []string {
 	})
 }
 
-// Mentions returns the distinct IDs written in text (a 52-character ID, alone or after
-// '@'), in order of first appearance, at most MaxMentions: the edges a public post gives.
+// Mentions returns the distinct IDs written in text (an ID of 56 characters, or 52 in
+// the first form, alone or after '@'), in order of first appearance, at most MaxMentions: the edges a public post gives.
 func Mentions(text string) []identity.PublicKey {
 	var out []identity.PublicKey
 	seen := map[identity.PublicKey]bool{}
 	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !isBase32(r) }) {
-		if len(w) != 52 {
+		if len(w) != identity.IDLen && len(w) != identity.LegacyIDLen {
 			continue
 		}
 		k, err := identity.ParseID(w)

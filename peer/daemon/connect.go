@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/discovery"
 	"github.com/kithnet/kith/peer/nat"
@@ -27,8 +29,13 @@ func (t *traversal) client(ctx context.Context, f store.Friend) (*grpc.ClientCon
 	}
 	start := time.Now()
 	nonce, cands, observed, err := t.offer(ctx, f.Key)
+	if status.Code(err) == codes.NotFound {
+		// The rendezvous names the missing record by fingerprint, a hash the person has
+		// never seen: say who, and what it means.
+		return nil, fmt.Errorf("%s is not online at the rendezvous now (their node is off, or has not registered there)", friendName(f))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("friend %s through the rendezvous: %w", f.Key.Short(), err)
+		return nil, fmt.Errorf("%s through the rendezvous: %w", friendName(f), err)
 	}
 	path, err := nat.Path{}, nat.ErrNoPath
 	if t.cfg.PunchTimeout > 0 {
@@ -162,4 +169,12 @@ func (t *traversal) onOffer(o discovery.Offer) {
 		t.log.Info("answered an offer", "friend", o.From.ID(), "relay", relay, "remote", path.Remote, "peer_reflexive", path.PeerReflexive)
 		t.node.Wake()
 	})
+}
+
+// friendName names a friend for a person: "Bob (ID)", or the ID alone.
+func friendName(f store.Friend) string {
+	if f.Name == "" {
+		return string(f.Key.ID())
+	}
+	return f.Name + " (" + string(f.Key.ID()) + ")"
 }

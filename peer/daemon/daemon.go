@@ -218,11 +218,11 @@ func (n *Node) client(ctx context.Context, f store.Friend) (*grpc.ClientConn, er
 // clientAt connects to a friend at its known address.
 func (n *Node) clientAt(f store.Friend) (*grpc.ClientConn, error) {
 	if f.Addr == "" {
-		return nil, fmt.Errorf("friend %s has no known address (add one with --addr HOST:PORT)", f.Key.Short())
+		return nil, fmt.Errorf("%s has no known address (add one with --addr HOST:PORT)", friendName(f))
 	}
 	addr, err := net.ResolveUDPAddr("udp", f.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("friend %s address %q: %w", f.Key.Short(), f.Addr, err)
+		return nil, fmt.Errorf("%s at %q: %w", friendName(f), f.Addr, err)
 	}
 	return n.tr.Client(addr, f.Key)
 }

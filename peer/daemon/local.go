@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,6 +25,14 @@ import (
 	"github.com/kithnet/kith/shared/identity"
 )
 
+// Errors of the local API a caller may test for.
+var (
+	// ErrEmptyPost means a new post has neither text (beyond white space) nor attachments.
+	ErrEmptyPost = errors.New("the post is empty: write some text (or attach a file)")
+	// ErrEmptyEdit means an edit would leave a post without text; deleting is 'kith rm'.
+	ErrEmptyEdit = errors.New("the new text is empty: to delete the post, delete it")
+)
+
 // Local serves kith.local.v1: what the kith CLI (and the web app) ask of the daemon.
 type Local struct {
 	localv1.UnimplementedLocalServiceServer
@@ -30,6 +40,10 @@ type Local struct {
 	node   *Node
 	status func() *localv1.RendezvousStatus
 	synced *SyncTimes
+
+	mu        sync.Mutex           // guards removedBy and friendly
+	removedBy map[identity.ID]bool // friends whose nodes stopped counting this one as a friend
+	friendly  map[identity.ID]bool // friends whose nodes answered a sync as to a friend
 }
 
 // NewLocal returns the local API over a store and its running node. status reports the
@@ -38,7 +52,8 @@ func NewLocal(st *store.Store, node *Node, synced *SyncTimes, status func() *loc
 	if status == nil {
 		status = node.RendezvousStatus
 	}
-	return &Local{st: st, node: node, status: status, synced: synced}
+	return &Local{st: st, node: node, status: status, synced: synced,
+		removedBy: map[identity.ID]bool{}, friendly: map[identity.ID]bool{}}
 }
 
 // Status reports identity, rendezvous and live connections.
@@ -52,10 +67,11 @@ func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.
 	for _, f := range fs {
 		names[f.Key.ID()] = f.Name
 	}
-	resp := &localv1.StatusResponse{Id: string(k.ID()), Rendezvous: l.status(), ListenAddress: l.node.Addr().String()}
+	me, _ := l.st.Name()
+	resp := &localv1.StatusResponse{Id: string(k.ID()), Name: me, Rendezvous: l.status(), ListenAddress: l.node.Addr().String()}
 	seen := map[identity.ID]bool{}
 	for _, p := range l.node.Peers() {
-		if seen[p.ID] {
+		if seen[p.ID] || l.isRemovedBy(p.ID) {
 			continue
 		}
 		seen[p.ID] = true
@@ -188,6 +204,25 @@ func (l *Local) UpdateGroup(ctx context.Context, req *localv1.UpdateGroupRequest
 			changes = append(changes, f)
 		}
 	}
+	newly, err := l.newlyVisible(changes)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if req.GetDryRun() {
+		fs, err := l.st.Friends()
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		g := groupProto(name, fs)
+		for _, f := range changes {
+			if id := string(f.Key.ID()); slices.Contains(f.Groups, name) && !slices.Contains(g.MemberIds, id) {
+				g.MemberIds = append(g.MemberIds, id)
+			} else if !slices.Contains(f.Groups, name) {
+				g.MemberIds = slices.DeleteFunc(g.MemberIds, func(m string) bool { return m == id })
+			}
+		}
+		return &localv1.UpdateGroupResponse{Group: g, NewlyVisible: uint32(newly)}, nil
+	}
 	if err := l.st.AddGroup(name); err != nil {
 		return nil, grpcError(err)
 	}
@@ -200,11 +235,43 @@ func (l *Local) UpdateGroup(ctx context.Context, req *localv1.UpdateGroupRequest
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	return &localv1.UpdateGroupResponse{Group: groupProto(name, fs)}, nil
+	return &localv1.UpdateGroupResponse{Group: groupProto(name, fs), NewlyVisible: uint32(newly)}, nil
+}
+
+// newlyVisible counts, over the friends whose groups change, the own live posts each
+// could not see before the change and can after it.
+func (l *Local) newlyVisible(changes []store.Friend) (int, error) {
+	k, err := l.st.Key()
+	if err != nil {
+		return 0, err
+	}
+	self := k.Public()
+	n := 0
+	for _, after := range changes {
+		before, err := l.st.Friend(after.Key)
+		if err != nil {
+			return 0, err
+		}
+		was := feed.Viewer{Key: after.Key, Friend: true, Groups: before.Groups}
+		will := feed.Viewer{Key: after.Key, Friend: true, Groups: after.Groups}
+		err = l.st.Posts(&self, func(p store.Stored) bool {
+			if !p.Payload.GetDeleted() && !feed.Visible(p.Audience, was) && feed.Visible(p.Audience, will) {
+				n++
+			}
+			return true
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // CreatePost stores the attachments, then signs and stores the post.
 func (l *Local) CreatePost(ctx context.Context, req *localv1.CreatePostRequest) (*localv1.CreatePostResponse, error) {
+	if strings.TrimSpace(req.GetText()) == "" && len(req.GetAttachmentPaths()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, ErrEmptyPost.Error())
+	}
 	a, err := audience(req.GetAudience())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -253,11 +320,33 @@ func (l *Local) attach(path string) (*postv1.Attachment, error) {
 		return nil, fmt.Errorf("attach %s: %w", path, err)
 	}
 	att.FileName = filepath.Base(path)
-	att.MediaType = mime.TypeByExtension(strings.ToLower(filepath.Ext(path)))
-	if att.MediaType == "" {
-		att.MediaType = "application/octet-stream"
-	}
+	att.MediaType = mediaType(f, path)
 	return att, nil
+}
+
+// mediaTypes covers the photo, video and audio extensions that the system's MIME table
+// (Go's own, plus /etc/mime.types when there is one) may not know.
+var mediaTypes = map[string]string{
+	".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+	".ogv": "video/ogg", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav",
+	".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
+	".heic": "image/heic", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+	".gif": "image/gif", ".webp": "image/webp",
+}
+
+// mediaType names a file's type from its extension, or from its first bytes when the
+// extension says nothing.
+func mediaType(f *os.File, path string) string {
+	ext := strings.ToLower(filepath.Ext(path))
+	if t := mediaTypes[ext]; t != "" {
+		return t
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	head := make([]byte, 512)
+	n, _ := f.ReadAt(head, 0)
+	return http.DetectContentType(head[:n])
 }
 
 // EditPost replaces an own post's text.
@@ -265,6 +354,9 @@ func (l *Local) EditPost(ctx context.Context, req *localv1.EditPostRequest) (*lo
 	id, err := post.ParseIDString(req.GetPostId())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if strings.TrimSpace(req.GetText()) == "" {
+		return nil, status.Error(codes.InvalidArgument, ErrEmptyEdit.Error())
 	}
 	if err := l.st.Edit(id, req.GetText()); err != nil {
 		return nil, grpcError(err)
@@ -308,7 +400,7 @@ func (l *Local) Timeline(ctx context.Context, req *localv1.TimelineRequest) (*lo
 		if pl.GetDeleted() || req.GetTag() != "" && !slices.Contains(pl.GetHashtags(), req.GetTag()) {
 			return true
 		}
-		out = append(out, l.toTimeline(pl, names))
+		out = append(out, l.toTimeline(p, names))
 		return true
 	})
 	if err != nil {
@@ -355,10 +447,11 @@ func (l *Local) timelinePost(id post.ID) (*localv1.TimelinePost, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.toTimeline(p.Payload, names), nil
+	return l.toTimeline(p, names), nil
 }
 
-func (l *Local) toTimeline(pl *postv1.Payload, names map[string]string) *localv1.TimelinePost {
+func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.TimelinePost {
+	pl := p.Payload
 	author, _ := identity.PublicKeyFromBytes(pl.GetAuthor())
 	vis := "private"
 	if pl.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC {
@@ -368,6 +461,7 @@ func (l *Local) toTimeline(pl *postv1.Payload, names map[string]string) *localv1
 		Id: hex.EncodeToString(pl.GetId()), Author: string(author.ID()), Name: names[string(author.ID())],
 		Text: pl.GetText(), Tags: pl.GetHashtags(), Visibility: vis, Version: pl.GetVersion(),
 		CreatedUnixMs: pl.GetCreatedUnixMs(), UpdatedUnixMs: pl.GetUpdatedUnixMs(),
+		Audience: audienceText(p, vis == "public", names),
 	}
 	for _, a := range pl.GetAttachments() {
 		present, _ := l.st.HasBlob(a.GetSha256())
@@ -399,17 +493,52 @@ func (l *Local) Sync(ctx context.Context, req *localv1.SyncRequest) (*localv1.Sy
 	}
 	resp := &localv1.SyncResponse{}
 	for _, f := range friends {
-		r := &localv1.SyncResult{FriendId: string(f.Key.ID())}
+		id := f.Key.ID()
+		r := &localv1.SyncResult{FriendId: string(id)}
+		live := l.synced.Untold(id)
 		res, err := l.node.Sync(ctx, f)
+		// What this pull stored is counted by Untold too (unless the node's progress hook
+		// missed it); what is beyond it arrived live while the pull ran.
+		if during := l.synced.Untold(id); during > uint64(res.Stored) {
+			live += during - uint64(res.Stored)
+		}
+		r.Live = uint32(live)
 		if err != nil {
 			r.Error = err.Error()
 		} else {
-			l.synced.Mark(f.Key.ID())
-			r.Pulled, r.Revoked, r.Path = uint32(res.Stored), uint32(res.Dropped), l.path(f.Key.ID())
+			l.synced.Mark(id)
+			r.Pulled, r.Revoked, r.Path = uint32(res.Stored), uint32(res.Dropped), l.path(id)
+			r.Removed = l.noteRelation(id, res.Stranger)
 		}
 		resp.Results = append(resp.Results, r)
 	}
 	return resp, nil
+}
+
+// noteRelation records how a friend's node answered a sync and reports whether it removed
+// this person: it answers as to a stranger after having answered as to a friend. (A node
+// that never counted this person as a friend has not added them yet; that is no news.)
+// A friend who removed this person stops showing as connected.
+func (l *Local) noteRelation(id identity.ID, stranger bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !stranger {
+		l.friendly[id] = true
+		delete(l.removedBy, id)
+		return false
+	}
+	if l.friendly[id] || l.removedBy[id] {
+		l.removedBy[id] = true
+		delete(l.friendly, id)
+		return true
+	}
+	return false
+}
+
+func (l *Local) isRemovedBy(id identity.ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.removedBy[id]
 }
 
 // path is how the node reaches a friend now, or how its last sync did: "direct" or "relay".
@@ -462,6 +591,36 @@ func audience(in []*localv1.Audience) (feed.Audience, error) {
 		return feed.Default(), nil
 	}
 	return a, nil
+}
+
+// audienceText says who a post went to, for a person. An own post's audience is the
+// author's local metadata; of a friend's post this node knows only that it is public or
+// that it reached "you".
+func audienceText(p store.Stored, public bool, names map[string]string) string {
+	a := p.Audience
+	if a.IsZero() {
+		if public {
+			return "public"
+		}
+		return "you"
+	}
+	var parts []string
+	if a.Public {
+		parts = append(parts, "public")
+	}
+	if a.Friends {
+		parts = append(parts, "friends")
+	}
+	for _, g := range a.Groups {
+		parts = append(parts, "group "+g)
+	}
+	for _, id := range a.People {
+		parts = append(parts, cmp.Or(names[string(id)], string(id)))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "me")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func friendProto(f store.Friend) *localv1.Friend {

@@ -161,8 +161,9 @@ func (l *Local) firstHelpers(req *localv1.RecoverRequest) ([]store.Friend, error
 		if req.GetAddress() != "" {
 			f.Addr = req.GetAddress()
 		}
-		if f.Addr == "" && l.node.trav == nil {
-			return nil, status.Error(codes.InvalidArgument, "say where that friend is: --addr HOST:PORT")
+		// In rendezvous mode the ID is enough: the node finds the friend as it finds any.
+		if !l.node.reachable(f) {
+			return nil, status.Error(codes.InvalidArgument, "say where that friend is: --addr HOST:PORT (or run the daemon with --rendezvous, where the ID is enough)")
 		}
 		return []store.Friend{f}, nil
 	}
@@ -171,7 +172,7 @@ func (l *Local) firstHelpers(req *localv1.RecoverRequest) ([]store.Friend, error
 		return nil, grpcError(err)
 	}
 	if len(fs) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "no friends known yet: name one to ask with --from ID --addr HOST:PORT")
+		return nil, status.Error(codes.InvalidArgument, "no friends known yet: name one to ask with --from ID (and --addr HOST:PORT in direct mode)")
 	}
 	return fs, nil
 }

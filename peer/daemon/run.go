@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -77,6 +78,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
+	}
+	if err := hasStore(cfg.Home); err != nil {
+		return err
 	}
 	st, err := store.Open(store.Config{Home: cfg.Home, Logger: log})
 	if errors.Is(err, store.ErrLocked) {
@@ -298,6 +302,9 @@ func Import(home, snapshotPath string) error {
 
 // LocalID reads the identity of a home whose daemon is not running.
 func LocalID(home string) (identity.ID, error) {
+	if err := hasStore(home); err != nil {
+		return "", err
+	}
 	st, err := store.Open(store.Config{Home: home, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return "", err
@@ -327,4 +334,17 @@ func loadCA(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("--rendezvous-ca %s: no PEM certificate in it", path)
 	}
 	return pool, nil
+}
+
+// hasStore refuses a home that 'kith init' has not made: opening the store would create
+// an empty kith.db there, and a later 'kith init' would find a half-made home.
+func hasStore(home string) error {
+	_, err := os.Stat(filepath.Join(home, store.FileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no identity in %s yet: run 'kith --home %s init' first", home, home)
+	}
+	if err != nil {
+		return fmt.Errorf("home %s: %w", home, err)
+	}
+	return nil
 }

@@ -17,6 +17,8 @@ type SyncTimes struct {
 	now func() time.Time
 	at  map[identity.ID]int64
 	got map[identity.ID]*localv1.FriendProgress
+	// told is, per friend, the stored count a sync has already reported.
+	told map[identity.ID]uint64
 }
 
 // NewSyncTimes returns an empty record using clock now (time.Now when nil).
@@ -24,7 +26,8 @@ func NewSyncTimes(now func() time.Time) *SyncTimes {
 	if now == nil {
 		now = time.Now
 	}
-	return &SyncTimes{now: now, at: map[identity.ID]int64{}, got: map[identity.ID]*localv1.FriendProgress{}}
+	return &SyncTimes{now: now, at: map[identity.ID]int64{}, got: map[identity.ID]*localv1.FriendProgress{},
+		told: map[identity.ID]uint64{}}
 }
 
 // Mark records a completed pull from id now.
@@ -46,6 +49,20 @@ func (s *SyncTimes) Step(id identity.ID, stored int, cursor uint64) {
 	}
 	p.Stored += uint64(stored)
 	p.Cursor = cursor
+}
+
+// Untold returns how many posts pulls from id have stored since the last call for id
+// (the kept-open connection's deliveries, which 'kith sync' reports as arrived too).
+func (s *SyncTimes) Untold(id identity.ID) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.got[id]
+	if p == nil {
+		return 0
+	}
+	n := p.Stored - s.told[id]
+	s.told[id] = p.Stored
+	return n
 }
 
 // Get returns when id was last pulled from, in Unix milliseconds; 0 for never.

@@ -222,6 +222,9 @@ func (t *traversal) status() *localv1.RendezvousStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := &localv1.RendezvousStatus{Mode: "rendezvous", Address: st.Server, Registered: st.Registered}
+	if !st.Registered && st.Err != "" {
+		out.Address, out.Error = st.Tried, st.Err
+	}
 	if t.reflexive.IsValid() {
 		out.ReflexiveAddress = t.reflexive.String()
 	}

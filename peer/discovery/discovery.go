@@ -90,6 +90,9 @@ type Status struct {
 	Observed string
 	// StunURIs and TurnURIs came with the last registration.
 	StunURIs, TurnURIs []string
+	// Tried is the server of the last failed session and Err why it failed (kept until
+	// a registration succeeds), so a person sees which rendezvous is unreachable.
+	Tried, Err string
 }
 
 // Client is a peer's connection to its rendezvous servers.
@@ -211,7 +214,12 @@ func (c *Client) Run(ctx context.Context) error {
 		server := c.cfg.Servers[i]
 		start := c.cfg.Now()
 		err := c.session(ctx, server)
-		c.setStatus(func(s *Status) { s.Registered = false })
+		c.setStatus(func(s *Status) {
+			s.Registered = false
+			if err != nil && ctx.Err() == nil {
+				s.Tried, s.Err = server, err.Error()
+			}
+		})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy/demo.sh: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Sunset from the hill tonight #photo", "sunset.png", "registered: true", "(direct)"} {
+	for _, want := range []string{"Sunset from the hill tonight #photo", "sunset.png", "(registered, seen as ", "(direct)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -66,6 +66,8 @@ func TestScripts(t *testing.T) {
 			"flipbyte":   cmdFlipByte,
 			"tamperpeer": cmdTamperPeer,
 			"tlscert":    cmdTLSCert,
+			"typo":       cmdTypo,
+			"grouped":    cmdGrouped,
 		},
 	})
 }
@@ -358,4 +360,35 @@ func cmdTLSCert(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.MkdirAll(dir, 0o700))
 	_, err := tlstest.Write(dir)
 	ts.Check(err)
+}
+
+// typo VAR ID N: set $VAR to ID with its Nth character (from 1) replaced by the next
+// letter of the base32 alphabet, as a person mistyping one character would.
+func cmdTypo(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: typo VAR ID N")
+	}
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	id := []byte(args[1])
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	if n < 1 || n > len(id) {
+		ts.Fatalf("typo: %d is outside the ID", n)
+	}
+	id[n-1] = alphabet[(strings.IndexByte(alphabet, id[n-1])+1)%len(alphabet)]
+	ts.Setenv(args[0], string(id))
+}
+
+// grouped VAR ID: set $VAR to ID in upper case, in dash-separated groups of seven, as
+// a person may copy it from a printout.
+func cmdGrouped(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: grouped VAR ID")
+	}
+	var parts []string
+	for s := strings.ToUpper(args[1]); s != ""; {
+		n := min(7, len(s))
+		parts, s = append(parts, s[:n]), s[n:]
+	}
+	ts.Setenv(args[0], strings.Join(parts, "-"))
 }

@@ -146,7 +146,7 @@ func TestLabConditionsBinaries(t *testing.T) {
 		peers := startLabPeers(t, lab, []string{"rk1", "rk2"}, first+","+second, keepalive...)
 		a, b := peers["rk1"], peers["rk2"]
 		for _, p := range []*labPeer{a, b} {
-			p.waitStatus(t, 10*time.Second, "registered with "+first, func(s labStatus) bool { return s.Rendezvous.Address == first })
+			p.waitStatus(t, 10*time.Second, "registered with "+first, func(s labStatus) bool { return s.Rendezvous.Address == first && s.Rendezvous.Registered })
 		}
 		befriend(t, a, b, false)
 		syncBoth(t, "rk1<->rk2", a, b, "direct", 20*time.Second)
@@ -181,7 +181,7 @@ func TestTURNInstanceLost(t *testing.T) {
 	peers := startLabPeers(t, lab, []string{"tl1", "tl2"}, first+","+second, "--keepalive", "2s")
 	a, b := peers["tl1"], peers["tl2"]
 	for _, p := range []*labPeer{a, b} {
-		p.waitStatus(t, 10*time.Second, "registered with "+first, func(s labStatus) bool { return s.Rendezvous.Address == first })
+		p.waitStatus(t, 10*time.Second, "registered with "+first, func(s labStatus) bool { return s.Rendezvous.Address == first && s.Rendezvous.Registered })
 	}
 	befriend(t, a, b, false)
 	syncBoth(t, "tl1(symmetric)<->tl2(symmetric)", a, b, "relay", 30*time.Second)

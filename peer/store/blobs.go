@@ -143,8 +143,13 @@ func (s *Store) OpenBlob(sha []byte) (*os.File, uint64, error) {
 	return f, uint64(st.Size()), nil
 }
 
-func (s *Store) blobPath(sha []byte) string {
-	return filepath.Join(s.home, blobDir, hex.EncodeToString(sha))
+func (s *Store) blobPath(sha []byte) string { return BlobPath(s.home, sha) }
+
+// BlobPath is where the blob with this SHA-256 lives in home, once stored. A committed
+// blob never changes, so a reader outside the daemon ('kith save') may copy it while
+// the daemon runs, checking the hash as it goes.
+func BlobPath(home string, sha []byte) string {
+	return filepath.Join(home, blobDir, hex.EncodeToString(sha))
 }
 
 // checkBlobs refuses an own post whose attachments are not stored with their sizes.

@@ -7,7 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
@@ -63,6 +67,9 @@ type Result struct {
 	Cursor uint64
 	// Blobs is how many attachments were fetched.
 	Blobs int
+	// Stranger is set when the friend's node answered as to a stranger: it no longer
+	// counts this node's key as a friend's (public posts only).
+	Stranger bool
 }
 
 // Pull brings the store up to date with friend's feed, step by step: each step's posts
@@ -103,8 +110,12 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	}
 	defer wait()
 	restarted := false
-	for {
-		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)})
+	for first := true; ; first = false {
+		var hdr metadata.MD
+		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)}, grpc.Header(&hdr))
+		if first && err == nil {
+			res.Stranger = slices.Contains(hdr.Get(RelationHeader), RelationStranger)
+		}
 		if err != nil {
 			err = errors.Join(fmt.Errorf("pull %s: changes since %d: %w", friend.Short(), cursor, err), wait())
 			return res, err

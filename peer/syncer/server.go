@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -77,7 +79,29 @@ func (s *Server) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*sync
 	if err != nil {
 		return nil, err
 	}
+	if s.stranger(k) {
+		// A stranger knows it is one; a friend who was removed learns it here, at its next
+		// pull, instead of wondering why nothing private arrives any more.
+		grpc.SetHeader(ctx, metadata.Pairs(RelationHeader, RelationStranger))
+	}
 	return s.changes(k, req.GetSince(), int(req.GetLimit()))
+}
+
+// Header of a Changes answer that tells the caller how this node sees it.
+const (
+	// RelationHeader is the header's name.
+	RelationHeader = "kith-relation"
+	// RelationStranger says the caller is not a friend: it sees public posts only.
+	RelationStranger = "stranger"
+)
+
+// stranger reports whether k is neither a friend nor this node's own key.
+func (s *Server) stranger(k identity.PublicKey) bool {
+	if own, err := s.st.Key(); err == nil && own.Public() == k {
+		return false
+	}
+	_, err := s.st.Friend(k)
+	return errors.Is(err, store.ErrNotFriend) || errors.Is(err, store.ErrNotFound)
 }
 
 func (s *Server) changes(k identity.PublicKey, since uint64, limit int) (*syncv1.ChangesResponse, error) {

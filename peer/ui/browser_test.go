@@ -460,6 +460,40 @@ func TestWebApp(t *testing.T) {
 			t.Fatalf("the bound Host %s got %d, want 200", req.Host, resp.StatusCode)
 		}
 	})
+	t.Run("audience, video and audio players, files not called photos", func(t *testing.T) {
+		dir := t.TempDir()
+		clip, notes := filepath.Join(dir, "clip.wav"), filepath.Join(dir, "notes.txt")
+		wav := append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 32)...)
+		if err := os.WriteFile(clip, wav, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(notes, []byte("not a photo"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.kith(t, "post", "--to", "family", "--attach", clip, "--attach", notes, "a clip and notes")
+		do(t, ta, "open timeline", chromedp.Navigate(a.url), chromedp.WaitVisible(chromedp.CSS("#compose")))
+		card := `[...document.querySelectorAll("#posts article.post")].find(a => a.querySelector(".text").textContent === "a clip and notes")`
+		if got := eval[string](t, ta, card+`?.querySelector(".audience")?.textContent || ""`); got != "to group family" {
+			t.Fatalf("the post's audience shows as %q, want \"to group family\"", got)
+		}
+		if !eval[bool](t, ta, `!!`+card+`?.querySelector("audio[controls]")`) {
+			t.Fatal("the .wav attachment has no audio player")
+		}
+		if eval[bool](t, ta, `!!`+card+`?.querySelector(".photos")`) {
+			t.Fatal("a post with no image shows a photo")
+		}
+		if got := eval[string](t, ta, card+`?.querySelector(".files")?.textContent || ""`); !strings.Contains(got, "notes.txt") {
+			t.Fatalf("the text file is listed as %q, want a file link named notes.txt", got)
+		}
+		ct := evalAwait[string](t, ta, card+`.querySelector("audio").src && fetch(`+card+`.querySelector("audio").src).then(r => r.headers.get("content-type"))`)
+		if !strings.HasPrefix(ct, "audio/") {
+			t.Fatalf("the audio is served as %q, want audio/*", ct)
+		}
+		if got := eval[string](t, ta, `[...document.querySelectorAll("#posts article.post")].find(a => a.querySelector(".text").textContent.startsWith("Beach day"))?.querySelector(".audience")?.textContent || ""`); got != "to group family" {
+			// The composer's "friends" box starts ticked; the first subtest's click unticked it.
+			t.Fatalf("the photo post's audience shows as %q, want \"to group family\"", got)
+		}
+	})
 	t.Logf("web app tests took %v", time.Since(start).Round(time.Millisecond))
 }
 

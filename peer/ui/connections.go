@@ -29,7 +29,8 @@ type connectionsData struct {
 
 type syncResult struct {
 	Name, Error, Path string
-	Pulled            uint32
+	Pulled, Live      uint32
+	Removed           bool
 }
 
 func (s *Server) connectionsPage(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +79,8 @@ func (s *Server) syncNow(w http.ResponseWriter, r *http.Request) {
 		if n == "" {
 			n = res.GetFriendId()
 		}
-		results = append(results, syncResult{Name: n, Error: res.GetError(), Path: res.GetPath(), Pulled: res.GetPulled()})
+		results = append(results, syncResult{Name: n, Error: res.GetError(), Path: res.GetPath(), Pulled: res.GetPulled(),
+			Live: res.GetLive(), Removed: res.GetRemoved()})
 	}
 	s.renderConnections(w, r, results)
 }

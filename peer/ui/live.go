@@ -92,7 +92,10 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request) {
 	head := make([]byte, 512)
 	n, _ := f.Read(head)
 	ct := http.DetectContentType(head[:n])
-	if !strings.HasPrefix(ct, "image/") || ct == "image/svg+xml" {
+	// Photos, video and audio show inline (the bytes decide, not the sender's label);
+	// anything else, SVG included (it may carry script), only downloads.
+	inline := strings.HasPrefix(ct, "image/") || strings.HasPrefix(ct, "video/") || strings.HasPrefix(ct, "audio/")
+	if !inline || ct == "image/svg+xml" {
 		ct = "application/octet-stream"
 		w.Header().Set("Content-Disposition", "attachment")
 	}

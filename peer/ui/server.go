@@ -13,14 +13,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
 //go:embed static
 var staticFS embed.FS
 
-// csp allows nothing but this origin's own scripts, styles, images and requests.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// csp allows nothing but this origin's own scripts, styles, images, video, audio and
+// requests.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Server is the web app, listening.
@@ -43,9 +45,9 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listen(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w on %s: %w (pick another address with --ui ADDR, or --ui off)", ErrListen, cfg.Addr, err)
+		return nil, err
 	}
 	scheme := "http"
 	if cfg.TLSCert != "" {
@@ -62,6 +64,25 @@ func Listen(cfg Config) (*Server, error) {
 			secure: cfg.TLSCert != "", now: time.Now}}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// listen binds cfg.Addr. When that is the default address and it is busy (a second
+// daemon on the same machine, most likely), it takes a free port on the same host
+// instead and says so: 'kith ui' finds the address in the home, whatever it is.
+func listen(cfg Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil && cfg.Addr == DefaultAddr && errors.Is(err, syscall.EADDRINUSE) {
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err == nil {
+			cfg.Logger.Warn("the web app's usual address is busy (another daemon?); using a free port instead",
+				"busy", cfg.Addr, "addr", ln.Addr().String())
+			return ln, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w on %s: %w (pick another address with --ui ADDR, or --ui off)", ErrListen, cfg.Addr, err)
+	}
+	return ln, nil
 }
 
 // URL is the web app's address, without a token.

@@ -23,6 +23,8 @@ type postView struct {
 	*localv1.TimelinePost
 	Own    bool
 	Photos []*localv1.TimelineAttachment
+	Videos []*localv1.TimelineAttachment // played with the browser's own player
+	Audios []*localv1.TimelineAttachment
 	Files  []*localv1.TimelineAttachment
 	Public bool
 	CSRF   string // for the edit and delete forms
@@ -44,9 +46,16 @@ func (s *Server) timelinePosts(r *http.Request) ([]postView, string, error) {
 		v := postView{TimelinePost: p, Own: p.GetAuthor() == st.GetId(), Public: p.GetVisibility() == "public",
 			CSRF: sessionOf(r).csrf}
 		for _, a := range p.GetAttachments() {
-			if a.GetPresent() && strings.HasPrefix(a.GetMediaType(), "image/") {
+			switch media := a.GetMediaType(); {
+			case !a.GetPresent():
+				v.Files = append(v.Files, a)
+			case strings.HasPrefix(media, "image/") && media != "image/svg+xml":
 				v.Photos = append(v.Photos, a)
-			} else {
+			case strings.HasPrefix(media, "video/"):
+				v.Videos = append(v.Videos, a)
+			case strings.HasPrefix(media, "audio/"):
+				v.Audios = append(v.Audios, a)
+			default:
 				v.Files = append(v.Files, a)
 			}
 		}

@@ -14,7 +14,8 @@ import (
 
 // Errors a caller may test for with errors.Is.
 var (
-	// ErrMalformedID means a string is not a 52-character lowercase base32 ID.
+	// ErrMalformedID means a string is not an ID: 56 base32 characters (52 in the first
+	// form), in either case, optionally grouped with spaces or dashes.
 	ErrMalformedID = errors.New("malformed ID")
 	// ErrMalformedFingerprint means a string is not a 52-character lowercase base32 fingerprint.
 	ErrMalformedFingerprint = errors.New("malformed fingerprint")
@@ -33,7 +34,8 @@ const encodedLen = 52
 // PublicKey is a raw ed25519 public key.
 type PublicKey [ed25519.PublicKeySize]byte
 
-// ID is a person's identity as text: their public key, lowercase base32 without padding.
+// ID is a person's identity as text: their public key in lowercase base32 without
+// padding (52 characters), with two check characters after each half (56 in all).
 type ID string
 
 // Fingerprint is SHA-256 of a public key, encoded as an ID is. The rendezvous indexes it.
@@ -49,8 +51,8 @@ func PublicKeyFromBytes(b []byte) (PublicKey, error) {
 	return k, nil
 }
 
-// ID returns the key's ID.
-func (k PublicKey) ID() ID { return ID(encoding.EncodeToString(k[:])) }
+// ID returns the key's ID, with its check characters.
+func (k PublicKey) ID() ID { return ID(withCheck(encoding.EncodeToString(k[:]))) }
 
 // Fingerprint returns SHA-256 of the key, encoded.
 func (k PublicKey) Fingerprint() Fingerprint {
@@ -67,15 +69,40 @@ func (k PublicKey) String() string { return string(k.ID()) }
 // Short returns the first 8 characters of the ID, for logs.
 func (k PublicKey) Short() string { return string(k.ID()[:8]) }
 
-// ParseID parses an ID, saying precisely what is wrong with a bad one.
+// ParseID parses an ID as a person may type it: with its check characters or in the
+// first, 52-character form; upper or lower case; grouped with spaces or dashes. It says
+// precisely what is wrong with a bad one; a mistyped character is ErrIDCheck too.
 func ParseID(s string) (PublicKey, error) {
 	var k PublicKey
-	raw, err := decode32(s)
+	n := normalize(s)
+	if len(n) == IDLen {
+		if err := checkAlphabet(n); err != nil {
+			return k, fmt.Errorf("%w %q: %v", ErrMalformedID, clip(s), err)
+		}
+		key, err := stripCheck(n)
+		if err != nil {
+			return k, fmt.Errorf("%w %q: %w", ErrMalformedID, clip(s), err)
+		}
+		n = key
+	} else if len(n) != LegacyIDLen && n != "" && !strings.HasSuffix(n, "=") {
+		return k, fmt.Errorf("%w %q: want %d characters, got %d", ErrMalformedID, clip(s), IDLen, len(n))
+	}
+	raw, err := decode32(n)
 	if err != nil {
 		return k, fmt.Errorf("%w %q: %v", ErrMalformedID, clip(s), err)
 	}
 	copy(k[:], raw)
 	return k, nil
+}
+
+// checkAlphabet names the first character outside the base32 alphabet.
+func checkAlphabet(s string) error {
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7')
+	}); i >= 0 {
+		return fmt.Errorf("character %q at position %d is not in the base32 alphabet a-z2-7", s[i], i)
+	}
+	return nil
 }
 
 // Fingerprint parses an ID and returns its fingerprint.
@@ -107,10 +134,8 @@ func decode32(s string) ([]byte, error) {
 	case strings.ToLower(s) != s:
 		return nil, errors.New("must be lowercase")
 	}
-	if i := strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7')
-	}); i >= 0 {
-		return nil, fmt.Errorf("character %q at position %d is not in the base32 alphabet a-z2-7", s[i], i)
+	if err := checkAlphabet(s); err != nil {
+		return nil, err
 	}
 	raw, err := encoding.DecodeString(s)
 	if err != nil {

@@ -952,6 +952,8 @@ type StatusResponse struct {
 	Peers []*PeerStatus `protobuf:"bytes,3,rep,name=peers,proto3" json:"peers,omitempty"`
 	// listen_address is the UDP address the node's QUIC transport is bound to.
 	ListenAddress string `protobuf:"bytes,4,opt,name=listen_address,json=listenAddress,proto3" json:"listen_address,omitempty"`
+	// name is this person's own display name (from 'kith init --name').
+	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1014,6 +1016,13 @@ func (x *StatusResponse) GetListenAddress() string {
 	return ""
 }
 
+func (x *StatusResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // RendezvousStatus describes the node's use of a rendezvous.
 type RendezvousStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1025,8 +1034,11 @@ type RendezvousStatus struct {
 	Registered bool `protobuf:"varint,3,opt,name=registered,proto3" json:"registered,omitempty"`
 	// reflexive_address is the address STUN reported.
 	ReflexiveAddress string `protobuf:"bytes,4,opt,name=reflexive_address,json=reflexiveAddress,proto3" json:"reflexive_address,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// error is why the last attempt to register failed (address then names the server
+	// tried); empty while registered.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RendezvousStatus) Reset() {
@@ -1083,6 +1095,13 @@ func (x *RendezvousStatus) GetRegistered() bool {
 func (x *RendezvousStatus) GetReflexiveAddress() string {
 	if x != nil {
 		return x.ReflexiveAddress
+	}
+	return ""
+}
+
+func (x *RendezvousStatus) GetError() string {
+	if x != nil {
+		return x.Error
 	}
 	return ""
 }
@@ -1655,7 +1674,9 @@ type UpdateGroupRequest struct {
 	// add are IDs to add.
 	Add []string `protobuf:"bytes,2,rep,name=add,proto3" json:"add,omitempty"`
 	// remove are IDs to remove.
-	Remove        []string `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	Remove []string `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	// dry_run changes nothing: the response says what the change would do.
+	DryRun        bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1711,11 +1732,21 @@ func (x *UpdateGroupRequest) GetRemove() []string {
 	return nil
 }
 
+func (x *UpdateGroupRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 // UpdateGroupResponse returns the group after the change.
 type UpdateGroupResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// group is the group as stored.
-	Group         *Group `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// group is the group as stored (as it would be, on a dry run).
+	Group *Group `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// newly_visible counts existing own posts that the added members could not see before
+	// and will see after the change.
+	NewlyVisible  uint32 `protobuf:"varint,2,opt,name=newly_visible,json=newlyVisible,proto3" json:"newly_visible,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1755,6 +1786,13 @@ func (x *UpdateGroupResponse) GetGroup() *Group {
 		return x.Group
 	}
 	return nil
+}
+
+func (x *UpdateGroupResponse) GetNewlyVisible() uint32 {
+	if x != nil {
+		return x.NewlyVisible
+	}
+	return 0
 }
 
 // CreatePostRequest is a new post.
@@ -2219,7 +2257,11 @@ type TimelinePost struct {
 	// updated_unix_ms is when this version was written.
 	UpdatedUnixMs int64 `protobuf:"varint,9,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
 	// version is the post's version.
-	Version       uint64 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint64 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	// audience says who the post went to, for a person: for an own post its audience
+	// ("friends", "group family", "Bob", "me", "public", comma-separated); for a friend's
+	// post "public" or "you" (the rest of its audience is the author's business).
+	Audience      string `protobuf:"bytes,11,opt,name=audience,proto3" json:"audience,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2322,6 +2364,13 @@ func (x *TimelinePost) GetVersion() uint64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *TimelinePost) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
 }
 
 // TimelineResponse lists posts newest first.
@@ -2428,7 +2477,13 @@ type SyncResult struct {
 	// error is empty on success, else why the friend could not be synced.
 	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	// path is "direct" or "relay".
-	Path          string `protobuf:"bytes,5,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,5,opt,name=path,proto3" json:"path,omitempty"`
+	// live is the number of posts the kept-open connection stored from this friend since
+	// the previous sync reported on them (they are not in pulled).
+	Live uint32 `protobuf:"varint,6,opt,name=live,proto3" json:"live,omitempty"`
+	// removed is set when the friend's node no longer counts this person as a friend: it
+	// served public posts only.
+	Removed       bool `protobuf:"varint,7,opt,name=removed,proto3" json:"removed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2496,6 +2551,20 @@ func (x *SyncResult) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *SyncResult) GetLive() uint32 {
+	if x != nil {
+		return x.Live
+	}
+	return 0
+}
+
+func (x *SyncResult) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
 }
 
 // SyncResponse lists the outcome per friend.
@@ -2746,21 +2815,23 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.kith.local.v1.AudienceKindR\x04kind\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1b\n" +
 	"\tfriend_id\x18\x03 \x01(\tR\bfriendId\"\x0f\n" +
-	"\rStatusRequest\"\xb9\x01\n" +
+	"\rStatusRequest\"\xcd\x01\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12?\n" +
 	"\n" +
 	"rendezvous\x18\x02 \x01(\v2\x1f.kith.local.v1.RendezvousStatusR\n" +
 	"rendezvous\x12/\n" +
 	"\x05peers\x18\x03 \x03(\v2\x19.kith.local.v1.PeerStatusR\x05peers\x12%\n" +
-	"\x0elisten_address\x18\x04 \x01(\tR\rlistenAddress\"\x8d\x01\n" +
+	"\x0elisten_address\x18\x04 \x01(\tR\rlistenAddress\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"\xa3\x01\n" +
 	"\x10RendezvousStatus\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1e\n" +
 	"\n" +
 	"registered\x18\x03 \x01(\bR\n" +
 	"registered\x12+\n" +
-	"\x11reflexive_address\x18\x04 \x01(\tR\x10reflexiveAddress\"\x87\x01\n" +
+	"\x11reflexive_address\x18\x04 \x01(\tR\x10reflexiveAddress\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\x87\x01\n" +
 	"\n" +
 	"PeerStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -2790,13 +2861,15 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"member_ids\x18\x02 \x03(\tR\tmemberIds\"B\n" +
 	"\x12ListGroupsResponse\x12,\n" +
-	"\x06groups\x18\x01 \x03(\v2\x14.kith.local.v1.GroupR\x06groups\"R\n" +
+	"\x06groups\x18\x01 \x03(\v2\x14.kith.local.v1.GroupR\x06groups\"k\n" +
 	"\x12UpdateGroupRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03add\x18\x02 \x03(\tR\x03add\x12\x16\n" +
-	"\x06remove\x18\x03 \x03(\tR\x06remove\"A\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"f\n" +
 	"\x13UpdateGroupResponse\x12*\n" +
-	"\x05group\x18\x01 \x01(\v2\x14.kith.local.v1.GroupR\x05group\"\x87\x01\n" +
+	"\x05group\x18\x01 \x01(\v2\x14.kith.local.v1.GroupR\x05group\x12#\n" +
+	"\rnewly_visible\x18\x02 \x01(\rR\fnewlyVisible\"\x87\x01\n" +
 	"\x11CreatePostRequest\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x123\n" +
 	"\baudience\x18\x02 \x03(\v2\x17.kith.local.v1.AudienceR\baudience\x12)\n" +
@@ -2821,7 +2894,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x1b\n" +
 	"\tfile_name\x18\x04 \x01(\tR\bfileName\x12\x18\n" +
-	"\apresent\x18\x05 \x01(\bR\apresent\"\xc1\x02\n" +
+	"\apresent\x18\x05 \x01(\bR\apresent\"\xdd\x02\n" +
 	"\fTimelinePost\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x12\n" +
@@ -2835,18 +2908,21 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\x12&\n" +
 	"\x0fupdated_unix_ms\x18\t \x01(\x03R\rupdatedUnixMs\x12\x18\n" +
 	"\aversion\x18\n" +
-	" \x01(\x04R\aversion\"E\n" +
+	" \x01(\x04R\aversion\x12\x1a\n" +
+	"\baudience\x18\v \x01(\tR\baudience\"E\n" +
 	"\x10TimelineResponse\x121\n" +
 	"\x05posts\x18\x01 \x03(\v2\x1b.kith.local.v1.TimelinePostR\x05posts\"*\n" +
 	"\vSyncRequest\x12\x1b\n" +
-	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\"\x85\x01\n" +
+	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\"\xb3\x01\n" +
 	"\n" +
 	"SyncResult\x12\x1b\n" +
 	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\x12\x16\n" +
 	"\x06pulled\x18\x02 \x01(\rR\x06pulled\x12\x18\n" +
 	"\arevoked\x18\x03 \x01(\rR\arevoked\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
-	"\x04path\x18\x05 \x01(\tR\x04path\"C\n" +
+	"\x04path\x18\x05 \x01(\tR\x04path\x12\x12\n" +
+	"\x04live\x18\x06 \x01(\rR\x04live\x12\x18\n" +
+	"\aremoved\x18\a \x01(\bR\aremoved\"C\n" +
 	"\fSyncResponse\x123\n" +
 	"\aresults\x18\x01 \x03(\v2\x19.kith.local.v1.SyncResultR\aresults\"\x15\n" +
 	"\x13SyncProgressRequest\"]\n" +
