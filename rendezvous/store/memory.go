@@ -20,6 +20,7 @@ type Memory struct {
 	windows map[string]memWindow
 	subs    map[identity.Fingerprint]map[*memSub]struct{}
 	ops     int
+	dropped uint64 // messages a full subscriber queue refused
 }
 
 type memRecord struct {
@@ -166,6 +167,7 @@ func (m *Memory) Publish(ctx context.Context, fp identity.Fingerprint, msg []byt
 		select {
 		case s.ch <- append([]byte(nil), msg...):
 		default: // a listener that does not read loses offers rather than blocking others
+			m.dropped++
 		}
 	}
 	return nil
@@ -178,25 +180,22 @@ func (m *Memory) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscr
 	if m.closed {
 		return nil, ErrClosed
 	}
-	s := &memSub{m: m, fp: fp, ch: make(chan []byte, subBuffer), done: make(chan struct{})}
+	s := &memSub{m: m, fp: fp, ch: make(chan []byte, subQueue)}
 	if m.subs[fp] == nil {
 		m.subs[fp] = map[*memSub]struct{}{}
 	}
 	m.subs[fp][s] = struct{}{}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		select {
-		case <-ctx.Done():
-			s.end()
-		case <-s.done:
-		}
-	}()
+	// No goroutine per subscription: at 100k Listen streams each one's stack counts.
+	s.stopCtx = context.AfterFunc(ctx, s.end)
 	return s, nil
 }
 
-// subBuffer is how many messages wait for a slow listener before new ones are dropped.
-const subBuffer = 64
+// Dropped counts the messages refused because a subscriber's queue was full.
+func (m *Memory) Dropped() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
+}
 
 // Close implements Store: it ends every subscription.
 func (m *Memory) Close() error {
@@ -216,12 +215,11 @@ func (m *Memory) Close() error {
 }
 
 type memSub struct {
-	m    *Memory
-	fp   identity.Fingerprint
-	ch   chan []byte
-	done chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	m       *Memory
+	fp      identity.Fingerprint
+	ch      chan []byte
+	once    sync.Once
+	stopCtx func() bool
 }
 
 func (s *memSub) Messages() <-chan []byte { return s.ch }
@@ -235,14 +233,13 @@ func (s *memSub) end() {
 		if len(s.m.subs[s.fp]) == 0 {
 			delete(s.m.subs, s.fp)
 		}
-		close(s.done)
 		close(s.ch)
 		s.m.mu.Unlock()
 	})
 }
 
 func (s *memSub) Close() error {
+	s.stopCtx()
 	s.end()
-	s.wg.Wait()
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,11 +17,12 @@ import (
 // a hash tag, so each operation touches one slot of a Cluster, and offers travel by
 // sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7), which also works on a single node.
 type Redis struct {
-	c redis.UniversalClient
+	c   redis.UniversalClient
+	hub *hub
 }
 
 // NewRedis returns a Store on c; Close closes c.
-func NewRedis(c redis.UniversalClient) *Redis { return &Redis{c: c} }
+func NewRedis(c redis.UniversalClient) *Redis { return &Redis{c: c, hub: newHub(c)} }
 
 // Client returns the underlying client, for health checks and benchmarks.
 func (r *Redis) Client() redis.UniversalClient { return r.c }
@@ -168,64 +168,19 @@ func (r *Redis) Publish(ctx context.Context, fp identity.Fingerprint, msg []byte
 }
 
 // Subscribe implements Store. It returns once Redis has confirmed the subscription, so a
-// Publish that follows is delivered.
+// Publish that follows is delivered. Every subscription of this store shares one
+// connection per Redis node (hub).
 func (r *Redis) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscription, error) {
-	ps := r.c.SSubscribe(ctx, offersKey(fp))
-	if _, err := ps.Receive(ctx); err != nil {
-		ps.Close()
+	s := &redisSub{h: r.hub, channel: offersKey(fp), ch: make(chan []byte, subQueue)}
+	if err := r.hub.subscribe(ctx, s.channel, s); err != nil {
 		return nil, fmt.Errorf("redis subscribe %s: %w", fp, err)
 	}
-	s := &redisSub{ch: make(chan []byte, subBuffer), stop: make(chan struct{})}
-	in := ps.ChannelWithSubscriptions()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(s.ch)
-		defer unsubscribe(ps, in, offersKey(fp))
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.stop:
-				return
-			case m, ok := <-in:
-				if !ok {
-					return
-				}
-				msg, isMsg := m.(*redis.Message)
-				if !isMsg {
-					continue // (re)subscription confirmations
-				}
-				select {
-				case s.ch <- []byte(msg.Payload):
-				default: // a listener that does not read loses offers rather than blocking
-				}
-			}
-		}
-	}()
+	s.stopCtx = context.AfterFunc(ctx, func() { r.hub.leave(s) })
 	return s, nil
 }
 
-// unsubscribe leaves the channel and waits (up to a second) for Redis to confirm, so a
-// Publish after Close reports ErrNoListener; then it closes the connection.
-func unsubscribe(ps *redis.PubSub, in <-chan any, channel string) {
-	defer ps.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if ps.SUnsubscribe(ctx, channel) != nil {
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-in:
-			if sub, isSub := m.(*redis.Subscription); !ok || isSub && sub.Kind == "sunsubscribe" {
-				return
-			}
-		}
-	}
-}
+// Dropped counts the messages refused because a subscriber's queue was full.
+func (r *Redis) Dropped() uint64 { return r.hub.dropped.Load() }
 
 // Ping checks that Redis answers, for health checks.
 func (r *Redis) Ping(ctx context.Context) error {
@@ -237,23 +192,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (r *Redis) Close() error {
+	r.hub.close()
 	if err := r.c.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
 		return err
 	}
-	return nil
-}
-
-type redisSub struct {
-	ch   chan []byte
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
-}
-
-func (s *redisSub) Messages() <-chan []byte { return s.ch }
-
-func (s *redisSub) Close() error {
-	s.once.Do(func() { close(s.stop) })
-	s.wg.Wait()
 	return nil
 }

@@ -144,6 +144,39 @@ func runSuite(t *testing.T, newHarness func(t *testing.T) harness) {
 			t.Fatalf("Publish after unsubscribe: got %v, want ErrNoListener", err)
 		}
 	})
+	t.Run("SlowSubscriberDropsCounted", func(t *testing.T) {
+		h, slow, fast := newHarness(t), fingerprint(t), fingerprint(t)
+		stuck, err := h.s.Subscribe(ctx, slow)
+		must(t, err)
+		defer stuck.Close()
+		other, err := h.s.Subscribe(ctx, fast)
+		must(t, err)
+		defer other.Close()
+		const extra = 10
+		for i := range subQueue + extra {
+			must(t, h.s.Publish(ctx, slow, []byte(fmt.Sprint(i))))
+		}
+		must(t, h.s.Publish(ctx, fast, []byte("fast")))
+		select {
+		case m := <-other.Messages():
+			if string(m) != "fast" {
+				t.Fatalf("got %q, want fast", m)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a stuck subscriber blocked delivery to another one")
+		}
+		d := h.s.(interface{ Dropped() uint64 })
+		deadline := time.Now().Add(5 * time.Second)
+		for d.Dropped() != extra && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := d.Dropped(); got != extra {
+			t.Fatalf("Dropped() = %d after %d messages to a queue of %d, want %d", got, subQueue+extra, subQueue, extra)
+		}
+		if got := len(stuck.Messages()); got != subQueue {
+			t.Fatalf("stuck queue holds %d, want its bound %d", got, subQueue)
+		}
+	})
 	t.Run("SubscriptionEndsWithContext", func(t *testing.T) {
 		h, fp := newHarness(t), fingerprint(t)
 		sctx, cancel := context.WithCancel(ctx)
