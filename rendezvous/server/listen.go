@@ -48,6 +48,12 @@ func newSession(now time.Time) []byte {
 // sent once offers can be received; then offers, with a keepalive when idle.
 func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.RendezvousService_ListenServer) error {
 	ctx := stream.Context()
+	// Counted before the signature check: the bound is what keeps a flood cheap.
+	release, err := s.holdListen(hostOf(observed(ctx)))
+	if err != nil {
+		return err
+	}
+	defer release()
 	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextListen, "listen")
 	if err != nil {
 		return err
@@ -63,6 +69,26 @@ func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.Ren
 	}
 	s.log.Debug("listen", "fingerprint", fp, "peer", observed(ctx))
 	return s.serveListen(ctx, stream, sub, session, fp)
+}
+
+// holdListen counts one more Listen stream from ip, refusing it past ListensPerIP;
+// release uncounts it.
+func (s *Server) holdListen(ip string) (release func(), err error) {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	if n := s.listens[ip]; s.cfg.ListensPerIP >= 0 && n >= s.cfg.ListensPerIP {
+		return nil, fmt.Errorf("listen from %s: %w (%d streams per address)", ip, ErrTooManyListens, s.cfg.ListensPerIP)
+	}
+	s.listens[ip]++
+	s.cfg.Metrics.ListenStreams(1)
+	return func() {
+		s.listenMu.Lock()
+		defer s.listenMu.Unlock()
+		if s.listens[ip]--; s.listens[ip] <= 0 {
+			delete(s.listens, ip)
+		}
+		s.cfg.Metrics.ListenStreams(-1)
+	}, nil
 }
 
 // announce publishes session on fp's channel.

@@ -44,6 +44,10 @@ type Config struct {
 	Keepalive time.Duration
 	// Metrics receives counters; nil records nothing.
 	Metrics *metrics.Metrics
+	// ListensPerIP bounds the Listen streams this instance holds for one client IP, so
+	// that fresh keys from one address cannot exhaust it; 100 by default, negative: no
+	// bound. It counts in process (each instance its own), costing no store call.
+	ListensPerIP int
 }
 
 // RateLimit is a fixed-window budget, shared through the store (so through Redis when
@@ -73,6 +77,9 @@ type Server struct {
 	store store.Store
 	drain chan struct{}
 	once  sync.Once
+
+	listenMu sync.Mutex     // guards listens
+	listens  map[string]int // open Listen streams by client IP
 }
 
 // New returns a Server for cfg.
@@ -96,9 +103,10 @@ func New(cfg Config) (*Server, error) {
 	cfg.RateLimit.Window = orDur(cfg.RateLimit.Window, time.Minute)
 	cfg.TURNCredentialTTL = orDur(cfg.TURNCredentialTTL, time.Hour)
 	cfg.Keepalive = orDur(cfg.Keepalive, 20*time.Second)
+	cfg.ListensPerIP = orInt(cfg.ListensPerIP, 100)
 	return &Server{
 		cfg: cfg, log: cfg.Logger, drain: make(chan struct{}),
-		store: timed{s: cfg.Store, m: cfg.Metrics},
+		store: timed{s: cfg.Store, m: cfg.Metrics}, listens: map[string]int{},
 	}, nil
 }
 
