@@ -61,6 +61,8 @@ var kinds = []struct {
 	{ErrBadNonce, codes.InvalidArgument, "bad_nonce"},
 	{ErrTargetMismatch, codes.InvalidArgument, "target_mismatch"},
 	{ErrBadOfferKind, codes.InvalidArgument, "bad_offer_kind"},
+	{ErrTooManyFingerprints, codes.InvalidArgument, "too_many_fingerprints"},
+	{ErrDuplicateFingerprint, codes.InvalidArgument, "duplicate_fingerprint"},
 	{store.ErrNotNewer, codes.AlreadyExists, "replay"},
 	{ErrReplayedNonce, codes.AlreadyExists, "replayed_nonce"},
 	{store.ErrNotFound, codes.NotFound, "not_found"},

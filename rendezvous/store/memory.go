@@ -106,6 +106,23 @@ func (m *Memory) Get(ctx context.Context, fp identity.Fingerprint) (Record, erro
 	return r.rec, nil
 }
 
+// GetMany implements Store.
+func (m *Memory) GetMany(ctx context.Context, fps []identity.Fingerprint) ([]Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	out := make([]Record, len(fps))
+	now := m.now()
+	for i, fp := range fps {
+		if r, ok := m.records[fp]; ok && now.Before(r.expires) {
+			out[i] = Record{Envelope: append([]byte(nil), r.rec.Envelope...), TimestampMs: r.rec.TimestampMs}
+		}
+	}
+	return out, nil
+}
+
 // Delete implements Store.
 func (m *Memory) Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error {
 	m.mu.Lock()
@@ -137,6 +154,11 @@ func (m *Memory) Claim(ctx context.Context, key string, ttl time.Duration) (bool
 
 // Allow implements Store.
 func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+	return m.AllowN(ctx, key, 1, limit, window)
+}
+
+// AllowN implements Store.
+func (m *Memory) AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -147,7 +169,7 @@ func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.D
 	if !now.Before(w.end) {
 		w = memWindow{end: now.Add(window)}
 	}
-	w.count++
+	w.count += n
 	m.windows[key] = w
 	m.write()
 	return w.count <= limit, nil

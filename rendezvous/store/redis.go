@@ -93,10 +93,10 @@ local cur = redis.call('HGET', KEYS[1], 't')
 if cur and tonumber(cur) < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
 return 0`)
 
-// allowScript counts one event in a fixed window.
+// allowScript counts ARGV[2] events in a fixed window of ARGV[1] ms.
 var allowScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`)
 
 // Put implements Store.
@@ -117,6 +117,18 @@ func (r *Redis) Get(ctx context.Context, fp identity.Fingerprint) (Record, error
 	if err != nil {
 		return Record{}, fmt.Errorf("redis get %s: %w", fp, err)
 	}
+	rec, err := parseRecord(v)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Record{}, fmt.Errorf("redis get %s: %w", fp, err)
+	}
+	return rec, err
+}
+
+// parseRecord reads HMGET t e.
+func parseRecord(v []any) (Record, error) {
+	if len(v) != 2 {
+		return Record{}, ErrNotFound
+	}
 	ts, ok1 := v[0].(string)
 	env, ok2 := v[1].(string)
 	if !ok1 || !ok2 {
@@ -124,9 +136,36 @@ func (r *Redis) Get(ctx context.Context, fp identity.Fingerprint) (Record, error
 	}
 	t, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return Record{}, fmt.Errorf("redis get %s: stored timestamp %q: %w", fp, ts, err)
+		return Record{}, fmt.Errorf("stored timestamp %q: %w", ts, err)
 	}
 	return Record{Envelope: []byte(env), TimestampMs: t}, nil
+}
+
+// GetMany implements Store: one pipeline, which a Cluster client splits into one round
+// trip per node, sent in parallel.
+func (r *Redis) GetMany(ctx context.Context, fps []identity.Fingerprint) ([]Record, error) {
+	cmds := make([]*redis.SliceCmd, len(fps))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, fp := range fps {
+			cmds[i] = p.HMGet(ctx, recordKey(fp), "t", "e")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis get %d records: %w", len(fps), err)
+	}
+	out := make([]Record, len(fps))
+	for i, c := range cmds {
+		rec, err := parseRecord(c.Val())
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis get %s: %w", fps[i], err)
+		}
+		out[i] = rec
+	}
+	return out, nil
 }
 
 // Delete implements Store.
@@ -148,11 +187,16 @@ func (r *Redis) Claim(ctx context.Context, key string, ttl time.Duration) (bool,
 
 // Allow implements Store.
 func (r *Redis) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
-	n, err := allowScript.Run(ctx, r.c, []string{rateKey(key)}, window.Milliseconds()).Int()
+	return r.AllowN(ctx, key, 1, limit, window)
+}
+
+// AllowN implements Store.
+func (r *Redis) AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error) {
+	count, err := allowScript.Run(ctx, r.c, []string{rateKey(key)}, window.Milliseconds(), n).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis rate limit: %w", err)
 	}
-	return n <= limit, nil
+	return count <= limit, nil
 }
 
 // Publish implements Store.

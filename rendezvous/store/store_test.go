@@ -86,6 +86,21 @@ func runSuite(t *testing.T, newHarness func(t *testing.T) harness) {
 			t.Fatalf("Get = %q, %d, %v; want the record byte for byte", got.Envelope, got.TimestampMs, err)
 		}
 	})
+	t.Run("GetMany", func(t *testing.T) {
+		h := newHarness(t)
+		fps := []identity.Fingerprint{fingerprint(t), fingerprint(t), fingerprint(t)}
+		must(t, h.s.Put(ctx, fps[0], Record{Envelope: []byte("zero"), TimestampMs: 10}, time.Minute))
+		must(t, h.s.Put(ctx, fps[2], Record{Envelope: []byte("two"), TimestampMs: 12}, time.Minute))
+		got, err := h.s.GetMany(ctx, fps)
+		must(t, err)
+		if len(got) != 3 || string(got[0].Envelope) != "zero" || got[0].TimestampMs != 10 ||
+			got[1].Envelope != nil || string(got[2].Envelope) != "two" || got[2].TimestampMs != 12 {
+			t.Fatalf("GetMany = %+v; want zero, absent, two in request order", got)
+		}
+		if got, err := h.s.GetMany(ctx, nil); err != nil || len(got) != 0 {
+			t.Fatalf("GetMany(nil) = %v, %v", got, err)
+		}
+	})
 	t.Run("OnlyNewerReplaces", func(t *testing.T) {
 		h, fp := newHarness(t), fingerprint(t)
 		must(t, h.s.Put(ctx, fp, Record{Envelope: []byte("v2"), TimestampMs: 2000}, time.Minute))

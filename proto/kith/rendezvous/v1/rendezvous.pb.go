@@ -632,6 +632,154 @@ func (x *LookupResponse) GetRecord() *v1.Envelope {
 	return nil
 }
 
+// LookupManyRequest names up to 512 fingerprints (the server's bound), each once.
+type LookupManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fingerprints are SHA-256 of public keys, lowercase base32 without padding.
+	Fingerprints  []string `protobuf:"bytes,1,rep,name=fingerprints,proto3" json:"fingerprints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupManyRequest) Reset() {
+	*x = LookupManyRequest{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupManyRequest) ProtoMessage() {}
+
+func (x *LookupManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupManyRequest.ProtoReflect.Descriptor instead.
+func (*LookupManyRequest) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LookupManyRequest) GetFingerprints() []string {
+	if x != nil {
+		return x.Fingerprints
+	}
+	return nil
+}
+
+// LookupManyResponse carries the records found; a fingerprint with no live record is
+// absent, as Lookup's NotFound.
+type LookupManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// records are in the order of the request's fingerprints.
+	Records       []*FoundRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupManyResponse) Reset() {
+	*x = LookupManyResponse{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupManyResponse) ProtoMessage() {}
+
+func (x *LookupManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupManyResponse.ProtoReflect.Descriptor instead.
+func (*LookupManyResponse) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LookupManyResponse) GetRecords() []*FoundRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// FoundRecord is one answer of LookupMany.
+type FoundRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fingerprint is the one asked for.
+	Fingerprint string `protobuf:"bytes,1,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// record is an Envelope whose payload is a Registration, byte for byte as stored.
+	Record        *v1.Envelope `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FoundRecord) Reset() {
+	*x = FoundRecord{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FoundRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FoundRecord) ProtoMessage() {}
+
+func (x *FoundRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FoundRecord.ProtoReflect.Descriptor instead.
+func (*FoundRecord) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FoundRecord) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *FoundRecord) GetRecord() *v1.Envelope {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 // UnregisterRequest carries a signed Auth of the peer to remove.
 type UnregisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -643,7 +791,7 @@ type UnregisterRequest struct {
 
 func (x *UnregisterRequest) Reset() {
 	*x = UnregisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +803,7 @@ func (x *UnregisterRequest) String() string {
 func (*UnregisterRequest) ProtoMessage() {}
 
 func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +816,7 @@ func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterRequest.ProtoReflect.Descriptor instead.
 func (*UnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UnregisterRequest) GetAuth() *v1.Envelope {
@@ -687,7 +835,7 @@ type UnregisterResponse struct {
 
 func (x *UnregisterResponse) Reset() {
 	*x = UnregisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +847,7 @@ func (x *UnregisterResponse) String() string {
 func (*UnregisterResponse) ProtoMessage() {}
 
 func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +860,7 @@ func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterResponse.ProtoReflect.Descriptor instead.
 func (*UnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
 }
 
 // ListenRequest carries a signed Auth of the listening peer.
@@ -726,7 +874,7 @@ type ListenRequest struct {
 
 func (x *ListenRequest) Reset() {
 	*x = ListenRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +886,7 @@ func (x *ListenRequest) String() string {
 func (*ListenRequest) ProtoMessage() {}
 
 func (x *ListenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +899,7 @@ func (x *ListenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenRequest.ProtoReflect.Descriptor instead.
 func (*ListenRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListenRequest) GetAuth() *v1.Envelope {
@@ -774,7 +922,7 @@ type ListenResponse struct {
 
 func (x *ListenResponse) Reset() {
 	*x = ListenResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +934,7 @@ func (x *ListenResponse) String() string {
 func (*ListenResponse) ProtoMessage() {}
 
 func (x *ListenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +947,7 @@ func (x *ListenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenResponse.ProtoReflect.Descriptor instead.
 func (*ListenResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListenResponse) GetOffer() *v1.Envelope {
@@ -829,7 +977,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +989,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1002,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConnectRequest) GetTargetFingerprint() string {
@@ -882,7 +1030,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1042,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1055,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConnectResponse) GetRecord() *v1.Envelope {
@@ -928,7 +1076,7 @@ type TurnCredentialsRequest struct {
 
 func (x *TurnCredentialsRequest) Reset() {
 	*x = TurnCredentialsRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1088,7 @@ func (x *TurnCredentialsRequest) String() string {
 func (*TurnCredentialsRequest) ProtoMessage() {}
 
 func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1101,7 @@ func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TurnCredentialsRequest) GetAuth() *v1.Envelope {
@@ -980,7 +1128,7 @@ type TurnCredentialsResponse struct {
 
 func (x *TurnCredentialsResponse) Reset() {
 	*x = TurnCredentialsResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1140,7 @@ func (x *TurnCredentialsResponse) String() string {
 func (*TurnCredentialsResponse) ProtoMessage() {}
 
 func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1153,7 @@ func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TurnCredentialsResponse) GetUsername() string {
@@ -1079,7 +1227,14 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\rLookupRequest\x12 \n" +
 	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\"B\n" +
 	"\x0eLookupResponse\x120\n" +
-	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"A\n" +
+	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"7\n" +
+	"\x11LookupManyRequest\x12\"\n" +
+	"\ffingerprints\x18\x01 \x03(\tR\ffingerprints\"O\n" +
+	"\x12LookupManyResponse\x129\n" +
+	"\arecords\x18\x01 \x03(\v2\x1f.kith.rendezvous.v1.FoundRecordR\arecords\"a\n" +
+	"\vFoundRecord\x12 \n" +
+	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\x120\n" +
+	"\x06record\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"A\n" +
 	"\x11UnregisterRequest\x12,\n" +
 	"\x04auth\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04auth\"\x14\n" +
 	"\x12UnregisterResponse\"=\n" +
@@ -1110,10 +1265,12 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x16OFFER_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OFFER_KIND_CONNECT\x10\x01\x12\x14\n" +
 	"\x10OFFER_KIND_RELAY\x10\x02\x12\x15\n" +
-	"\x11OFFER_KIND_ANSWER\x10\x032\xab\x04\n" +
+	"\x11OFFER_KIND_ANSWER\x10\x032\x88\x05\n" +
 	"\x11RendezvousService\x12U\n" +
 	"\bRegister\x12#.kith.rendezvous.v1.RegisterRequest\x1a$.kith.rendezvous.v1.RegisterResponse\x12O\n" +
 	"\x06Lookup\x12!.kith.rendezvous.v1.LookupRequest\x1a\".kith.rendezvous.v1.LookupResponse\x12[\n" +
+	"\n" +
+	"LookupMany\x12%.kith.rendezvous.v1.LookupManyRequest\x1a&.kith.rendezvous.v1.LookupManyResponse\x12[\n" +
 	"\n" +
 	"Unregister\x12%.kith.rendezvous.v1.UnregisterRequest\x1a&.kith.rendezvous.v1.UnregisterResponse\x12Q\n" +
 	"\x06Listen\x12!.kith.rendezvous.v1.ListenRequest\x1a\".kith.rendezvous.v1.ListenResponse0\x01\x12R\n" +
@@ -1133,7 +1290,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(CandidateType)(0),              // 0: kith.rendezvous.v1.CandidateType
 	(OfferKind)(0),                  // 1: kith.rendezvous.v1.OfferKind
@@ -1145,46 +1302,53 @@ var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(*RegisterResponse)(nil),        // 7: kith.rendezvous.v1.RegisterResponse
 	(*LookupRequest)(nil),           // 8: kith.rendezvous.v1.LookupRequest
 	(*LookupResponse)(nil),          // 9: kith.rendezvous.v1.LookupResponse
-	(*UnregisterRequest)(nil),       // 10: kith.rendezvous.v1.UnregisterRequest
-	(*UnregisterResponse)(nil),      // 11: kith.rendezvous.v1.UnregisterResponse
-	(*ListenRequest)(nil),           // 12: kith.rendezvous.v1.ListenRequest
-	(*ListenResponse)(nil),          // 13: kith.rendezvous.v1.ListenResponse
-	(*ConnectRequest)(nil),          // 14: kith.rendezvous.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 15: kith.rendezvous.v1.ConnectResponse
-	(*TurnCredentialsRequest)(nil),  // 16: kith.rendezvous.v1.TurnCredentialsRequest
-	(*TurnCredentialsResponse)(nil), // 17: kith.rendezvous.v1.TurnCredentialsResponse
-	(*v1.Envelope)(nil),             // 18: kith.signed.v1.Envelope
+	(*LookupManyRequest)(nil),       // 10: kith.rendezvous.v1.LookupManyRequest
+	(*LookupManyResponse)(nil),      // 11: kith.rendezvous.v1.LookupManyResponse
+	(*FoundRecord)(nil),             // 12: kith.rendezvous.v1.FoundRecord
+	(*UnregisterRequest)(nil),       // 13: kith.rendezvous.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),      // 14: kith.rendezvous.v1.UnregisterResponse
+	(*ListenRequest)(nil),           // 15: kith.rendezvous.v1.ListenRequest
+	(*ListenResponse)(nil),          // 16: kith.rendezvous.v1.ListenResponse
+	(*ConnectRequest)(nil),          // 17: kith.rendezvous.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 18: kith.rendezvous.v1.ConnectResponse
+	(*TurnCredentialsRequest)(nil),  // 19: kith.rendezvous.v1.TurnCredentialsRequest
+	(*TurnCredentialsResponse)(nil), // 20: kith.rendezvous.v1.TurnCredentialsResponse
+	(*v1.Envelope)(nil),             // 21: kith.signed.v1.Envelope
 }
 var file_kith_rendezvous_v1_rendezvous_proto_depIdxs = []int32{
 	0,  // 0: kith.rendezvous.v1.Candidate.type:type_name -> kith.rendezvous.v1.CandidateType
 	2,  // 1: kith.rendezvous.v1.Registration.candidates:type_name -> kith.rendezvous.v1.Candidate
 	2,  // 2: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
 	1,  // 3: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
-	18, // 4: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
-	18, // 5: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
-	18, // 6: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
-	18, // 7: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
-	18, // 8: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.signed.v1.Envelope
-	18, // 9: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.signed.v1.Envelope
-	18, // 10: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
-	18, // 11: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
-	6,  // 12: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
-	8,  // 13: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
-	10, // 14: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
-	12, // 15: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
-	14, // 16: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
-	16, // 17: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
-	7,  // 18: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
-	9,  // 19: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
-	11, // 20: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
-	13, // 21: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
-	15, // 22: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
-	17, // 23: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	21, // 4: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
+	21, // 5: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
+	12, // 6: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
+	21, // 7: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
+	21, // 8: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
+	21, // 9: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
+	21, // 10: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.signed.v1.Envelope
+	21, // 11: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.signed.v1.Envelope
+	21, // 12: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
+	21, // 13: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
+	6,  // 14: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
+	8,  // 15: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
+	10, // 16: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
+	13, // 17: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
+	15, // 18: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
+	17, // 19: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
+	19, // 20: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
+	7,  // 21: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
+	9,  // 22: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
+	11, // 23: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
+	14, // 24: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
+	16, // 25: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
+	18, // 26: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
+	20, // 27: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_kith_rendezvous_v1_rendezvous_proto_init() }
@@ -1198,7 +1362,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_rendezvous_v1_rendezvous_proto_rawDesc), len(file_kith_rendezvous_v1_rendezvous_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
