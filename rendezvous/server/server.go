@@ -152,7 +152,18 @@ func (s *Server) allow(ctx context.Context, key string, limit int) error {
 
 // allowFingerprint charges a signed request to its key.
 func (s *Server) allowFingerprint(ctx context.Context, fp identity.Fingerprint) error {
-	return s.allow(ctx, "fp:"+string(fp), s.cfg.RateLimit.PerFingerprint)
+	limit := s.cfg.RateLimit.PerFingerprint
+	if limit < 0 {
+		return nil
+	}
+	ok, err := s.store.AllowKey(ctx, fp, limit, s.cfg.RateLimit.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w (%d requests per %s for fp:%s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, fp)
+	}
+	return nil
 }
 
 // claimNonce refuses a signed proof used before; it is remembered for twice the clock

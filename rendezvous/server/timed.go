@@ -62,4 +62,9 @@ func (t timed) AllowN(ctx context.Context, key string, n, limit int, window time
 	return t.s.AllowN(ctx, key, n, limit, window)
 }
 
+func (t timed) AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error) {
+	defer t.since("allow", time.Now())
+	return t.s.AllowKey(ctx, fp, limit, window)
+}
+
 func (t timed) Close() error { return t.s.Close() }

@@ -157,6 +157,11 @@ func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.D
 	return m.AllowN(ctx, key, 1, limit, window)
 }
 
+// AllowKey implements Store.
+func (m *Memory) AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error) {
+	return m.AllowN(ctx, "fp:"+string(fp), 1, limit, window)
+}
+
 // AllowN implements Store.
 func (m *Memory) AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error) {
 	m.mu.Lock()

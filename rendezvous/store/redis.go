@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -74,34 +73,9 @@ func orSecond(d time.Duration) time.Duration {
 	return d
 }
 
-func recordKey(fp identity.Fingerprint) string { return "kith:rdv:{" + string(fp) + "}:rec" }
-func offersKey(fp identity.Fingerprint) string { return "kith:rdv:{" + string(fp) + "}:offers" }
-func claimKey(k string) string                 { return "kith:rdv:{" + k + "}:claim" }
-func rateKey(k string) string                  { return "kith:rdv:{" + k + "}:rate" }
-
-// putScript stores (ts, env) unless the stored ts is at least as new.
-var putScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 't')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 't', ARGV[1], 'e', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`)
-
-// deleteScript deletes the record if it is older than ARGV[1].
-var deleteScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 't')
-if cur and tonumber(cur) < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
-return 0`)
-
-// allowScript counts ARGV[2] events in a fixed window of ARGV[1] ms.
-var allowScript = redis.NewScript(`
-local n = redis.call('INCRBY', KEYS[1], ARGV[2])
-if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`)
-
 // Put implements Store.
 func (r *Redis) Put(ctx context.Context, fp identity.Fingerprint, rec Record, ttl time.Duration) error {
-	n, err := putScript.Run(ctx, r.c, []string{recordKey(fp)}, rec.TimestampMs, rec.Envelope, ttl.Milliseconds()).Int()
+	n, err := putScript.Run(ctx, r.c, []string{peerKey(fp)}, rec.TimestampMs, rec.Envelope, ttl.Milliseconds()).Int()
 	if err != nil {
 		return fmt.Errorf("redis put %s: %w", fp, err)
 	}
@@ -113,50 +87,43 @@ func (r *Redis) Put(ctx context.Context, fp identity.Fingerprint, rec Record, tt
 
 // Get implements Store.
 func (r *Redis) Get(ctx context.Context, fp identity.Fingerprint) (Record, error) {
-	v, err := r.c.HMGet(ctx, recordKey(fp), "t", "e").Result()
+	v, err := r.c.Get(ctx, peerKey(fp)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Record{}, ErrNotFound
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("redis get %s: %w", fp, err)
 	}
-	rec, err := parseRecord(v)
+	rec, err := parseValue(v)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Record{}, fmt.Errorf("redis get %s: %w", fp, err)
 	}
 	return rec, err
 }
 
-// parseRecord reads HMGET t e.
-func parseRecord(v []any) (Record, error) {
-	if len(v) != 2 {
-		return Record{}, ErrNotFound
-	}
-	ts, ok1 := v[0].(string)
-	env, ok2 := v[1].(string)
-	if !ok1 || !ok2 {
-		return Record{}, ErrNotFound
-	}
-	t, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return Record{}, fmt.Errorf("stored timestamp %q: %w", ts, err)
-	}
-	return Record{Envelope: []byte(env), TimestampMs: t}, nil
-}
-
 // GetMany implements Store: one pipeline, which a Cluster client splits into one round
 // trip per node, sent in parallel.
 func (r *Redis) GetMany(ctx context.Context, fps []identity.Fingerprint) ([]Record, error) {
-	cmds := make([]*redis.SliceCmd, len(fps))
+	cmds := make([]*redis.StringCmd, len(fps))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, fp := range fps {
-			cmds[i] = p.HMGet(ctx, recordKey(fp), "t", "e")
+			cmds[i] = p.Get(ctx, peerKey(fp))
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("redis get %d records: %w", len(fps), err)
 	}
 	out := make([]Record, len(fps))
 	for i, c := range cmds {
-		rec, err := parseRecord(c.Val())
+		v, err := c.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis get %s: %w", fps[i], err)
+		}
+		rec, err := parseValue(v)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -170,7 +137,7 @@ func (r *Redis) GetMany(ctx context.Context, fps []identity.Fingerprint) ([]Reco
 
 // Delete implements Store.
 func (r *Redis) Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error {
-	if err := deleteScript.Run(ctx, r.c, []string{recordKey(fp)}, beforeMs).Err(); err != nil {
+	if err := deleteScript.Run(ctx, r.c, []string{peerKey(fp)}, beforeMs).Err(); err != nil {
 		return fmt.Errorf("redis delete %s: %w", fp, err)
 	}
 	return nil
@@ -183,6 +150,15 @@ func (r *Redis) Claim(ctx context.Context, key string, ttl time.Duration) (bool,
 		return false, fmt.Errorf("redis claim: %w", err)
 	}
 	return ok, nil
+}
+
+// AllowKey implements Store: the counter lives in the header of the key's record.
+func (r *Redis) AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error) {
+	count, err := allowKeyScript.Run(ctx, r.c, []string{peerKey(fp)}, window.Milliseconds(), 1).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis rate limit %s: %w", fp, err)
+	}
+	return count <= limit, nil
 }
 
 // Allow implements Store.

@@ -60,6 +60,9 @@ type Store interface {
 	// Allow counts one event against key in the current window and reports whether the
 	// count is still within limit.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
+	// AllowKey is Allow for the signed requests of one key. On Redis its counter
+	// shares the key's record's Redis key, so a registered peer costs one key.
+	AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error)
 	// AllowN is Allow counting n events at once.
 	AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error)
 	// Close releases the store's connections.

@@ -101,6 +101,35 @@ func runSuite(t *testing.T, newHarness func(t *testing.T) harness) {
 			t.Fatalf("GetMany(nil) = %v, %v", got, err)
 		}
 	})
+	t.Run("AllowKeyBesideRecord", func(t *testing.T) {
+		h, fp := newHarness(t), fingerprint(t)
+		win := 2 * ttl
+		allow := func(want bool) {
+			t.Helper()
+			if ok, err := h.s.AllowKey(ctx, fp, 2, win); err != nil || ok != want {
+				t.Fatalf("AllowKey = %v, %v; want %v", ok, err, want)
+			}
+		}
+		allow(true) // a counter before any record is no record
+		if _, err := h.s.Get(ctx, fp); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get with only a counter: %v, want ErrNotFound", err)
+		}
+		must(t, h.s.Put(ctx, fp, Record{Envelope: []byte("rec-v1"), TimestampMs: 100}, time.Minute))
+		allow(true)
+		allow(false) // third in the window
+		must(t, h.s.Put(ctx, fp, Record{Envelope: []byte("rec-v2"), TimestampMs: 101}, time.Minute))
+		allow(false) // a newer record keeps the count
+		if got, err := h.s.Get(ctx, fp); err != nil || string(got.Envelope) != "rec-v2" || got.TimestampMs != 101 {
+			t.Fatalf("Get beside a counter = %q, %d, %v; want rec-v2 byte for byte", got.Envelope, got.TimestampMs, err)
+		}
+		must(t, h.s.Delete(ctx, fp, 102))
+		allow(false) // unregistering does not reset the count
+		if _, err := h.s.Get(ctx, fp); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get after Delete: %v, want ErrNotFound", err)
+		}
+		h.advance(win + 100*time.Millisecond)
+		allow(true) // a new window
+	})
 	t.Run("OnlyNewerReplaces", func(t *testing.T) {
 		h, fp := newHarness(t), fingerprint(t)
 		must(t, h.s.Put(ctx, fp, Record{Envelope: []byte("v2"), TimestampMs: 2000}, time.Minute))
@@ -285,4 +314,18 @@ func TestMemorySweeps(t *testing.T) {
 		t.Fatalf("after expiry and a sweep: %d records, %d claims, %d windows; want only the %d live records",
 			len(m.records), len(m.claims), len(m.windows), sweepEvery)
 	}
+}
+
+// FuzzParseValue: any stored bytes parse to a record, ErrNotFound or an error, never a
+// panic; a parsed record's envelope is the bytes after the header.
+func FuzzParseValue(f *testing.F) {
+	f.Add(string(make([]byte, headerLen)) + "env")
+	f.Add("short")
+	f.Add("\xff\xff\xff\xff\xff\xff\xff\xff" + string(make([]byte, 12)))
+	f.Fuzz(func(t *testing.T, v string) {
+		rec, err := parseValue(v)
+		if err == nil && string(rec.Envelope) != v[headerLen:] {
+			t.Fatalf("envelope %q is not the bytes after the header of %q", rec.Envelope, v)
+		}
+	})
 }
