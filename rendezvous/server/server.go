@@ -80,6 +80,7 @@ type Server struct {
 
 	listenMu sync.Mutex     // guards listens
 	listens  map[string]int // open Listen streams by client IP
+	ips      *ipBudget      // per-IP budget, charged in chunks
 }
 
 // New returns a Server for cfg.
@@ -104,9 +105,10 @@ func New(cfg Config) (*Server, error) {
 	cfg.TURNCredentialTTL = orDur(cfg.TURNCredentialTTL, time.Hour)
 	cfg.Keepalive = orDur(cfg.Keepalive, 20*time.Second)
 	cfg.ListensPerIP = orInt(cfg.ListensPerIP, 100)
+	st := timed{s: cfg.Store, m: cfg.Metrics}
 	return &Server{
-		cfg: cfg, log: cfg.Logger, drain: make(chan struct{}),
-		store: timed{s: cfg.Store, m: cfg.Metrics}, listens: map[string]int{},
+		cfg: cfg, log: cfg.Logger, drain: make(chan struct{}), store: st, listens: map[string]int{},
+		ips: newIPBudget(st, cfg.RateLimit.PerIP, cfg.RateLimit.Window, cfg.Now),
 	}, nil
 }
 
@@ -133,21 +135,6 @@ func observed(ctx context.Context) string {
 		return p.Addr.String()
 	}
 	return ""
-}
-
-// allow charges one request to key against limit.
-func (s *Server) allow(ctx context.Context, key string, limit int) error {
-	if limit < 0 {
-		return nil
-	}
-	ok, err := s.store.Allow(ctx, key, limit, s.cfg.RateLimit.Window)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w (%d requests per %s for %s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, key)
-	}
-	return nil
 }
 
 // allowFingerprint charges a signed request to its key.
