@@ -140,14 +140,9 @@ func verifyRate(b *testing.B) float64 {
 // healthN dials n connections for grpc.health.v1 clients.
 func healthN(b *testing.B, addr string, n int) []healthpb.HealthClient {
 	b.Helper()
-	cs := make([]healthpb.HealthClient, n)
-	for i := range cs {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { conn.Close() })
-		cs[i] = healthpb.NewHealthClient(conn)
+	var cs []healthpb.HealthClient
+	for _, conn := range dialConns(b, addr, n) {
+		cs = append(cs, healthpb.NewHealthClient(conn))
 	}
 	return cs
 }
@@ -189,16 +184,26 @@ func redisBenchmark(b *testing.B, bin, addr string, clients int) (get, set float
 
 func dialN(b *testing.B, addr string, n int) []rendezvousv1.RendezvousServiceClient {
 	b.Helper()
-	cs := make([]rendezvousv1.RendezvousServiceClient, n)
-	for i := range cs {
+	var cs []rendezvousv1.RendezvousServiceClient
+	for _, conn := range dialConns(b, addr, n) {
+		cs = append(cs, rendezvousv1.NewRendezvousServiceClient(conn))
+	}
+	return cs
+}
+
+// dialConns opens n client connections to addr, closed when b ends.
+func dialConns(b *testing.B, addr string, n int) []*grpc.ClientConn {
+	b.Helper()
+	conns := make([]*grpc.ClientConn, n)
+	for i := range conns {
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { conn.Close() })
-		cs[i] = rendezvousv1.NewRendezvousServiceClient(conn)
+		conns[i] = conn
 	}
-	return cs
+	return conns
 }
 
 // presign makes one key per client and perClient registrations of it with increasing
