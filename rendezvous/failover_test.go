@@ -38,6 +38,8 @@ type simPeer struct {
 	lastTS time.Time // of the last registration signed, accepted or not
 	last   *signedv1.Envelope
 	offers chan *rendezvousv1.SealedOffer
+	seen   sync.Map     // nonces of every offer received
+	breaks atomic.Int64 // Listen streams that ended after they were ready
 }
 
 // register signs a fresh registration and remembers it when the rendezvous accepts it.
@@ -72,6 +74,7 @@ func (p *simPeer) listen(t testing.TB, ctx context.Context, ready chan<- struct{
 			}
 			once.Do(func() { close(ready) })
 			if m.GetOffer() != nil {
+				p.seen.Store(string(m.GetOffer().GetNonce()), true)
 				select {
 				case p.offers <- m.GetOffer():
 				default:
@@ -81,6 +84,7 @@ func (p *simPeer) listen(t testing.TB, ctx context.Context, ready chan<- struct{
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
+			p.breaks.Add(1)
 		}
 	}
 }
@@ -154,6 +158,12 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	checkOneSlotPerKey(t, cl)
 
 	var lookups, registers, offers tally
+	type sent struct {
+		to    *simPeer
+		offer *rendezvousv1.SealedOffer
+	}
+	var acceptedMu sync.Mutex
+	var accepted []sent
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for w := range 6 {
@@ -173,6 +183,11 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 					offer := rendezvoustest.Offer(t, p.fp(), time.Now())
 					_, err := instances[w%2].Client(t).Connect(cctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(p.fp()), Offer: offer})
 					offers.add(ignoreCancel(loadCtx, err))
+					if err == nil {
+						acceptedMu.Lock()
+						accepted = append(accepted, sent{p, offer})
+						acceptedMu.Unlock()
+					}
 				}
 				cancel()
 				time.Sleep(5 * time.Millisecond)
@@ -196,6 +211,32 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	t.Logf("offers:        %v (%d before the kill)", &offers, before[2])
 	if lookups.calls.Load()-before[0] < 10 || registers.calls.Load()-before[1] < 10 || offers.calls.Load()-before[2] < 10 {
 		t.Fatal("the load did not go on during and after the failover")
+	}
+
+	// No Listen stream ended, and every offer that Connect accepted reached its listener:
+	// in-flight offers were either delivered or reported failed to their caller.
+	for i, p := range peers {
+		if n := p.breaks.Load(); n > 0 {
+			t.Errorf("peer %d: its Listen stream broke %d times during the failover", i, n)
+		}
+	}
+	undelivered := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for _, a := range accepted {
+		for {
+			if _, ok := a.to.seen.Load(string(a.offer.GetNonce())); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				undelivered++
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	t.Logf("%d offers accepted, %d of them not delivered", len(accepted), undelivered)
+	if undelivered > 0 {
+		t.Errorf("%d accepted offers never reached their Listen stream", undelivered)
 	}
 
 	lost := 0
@@ -272,9 +313,8 @@ func ignoreCancel(ctx context.Context, err error) error {
 	return err
 }
 
-// checkOneSlotPerKey scans every master: each kith key carries a {hash tag}, so every
-// command of the store (one key each) touches one slot, and the keys spread over all
-// three masters.
+// checkOneSlotPerKey scans every master: every command of the store touches one key
+// (a peer's key, or a hash-tagged one), and the keys spread over all three masters.
 func checkOneSlotPerKey(t *testing.T, cl *redistest.Cluster) {
 	t.Helper()
 	for _, i := range cl.Masters() {
@@ -288,9 +328,12 @@ func checkOneSlotPerKey(t *testing.T, cl *redistest.Cluster) {
 			t.Errorf("master %d holds no keys: the keys do not spread over the slots", i)
 		}
 		for _, k := range keys {
+			if strings.HasPrefix(k, "kith:r:") && len(k) == len("kith:r:")+32 {
+				continue // a peer's key: its record and its counter
+			}
 			open, close := strings.Index(k, "{"), strings.Index(k, "}")
 			if !strings.HasPrefix(k, "kith:rdv:{") || close < open+2 {
-				t.Errorf("key %q has no hash tag", k)
+				t.Errorf("key %q is neither a peer's key nor hash-tagged", k)
 			}
 		}
 	}

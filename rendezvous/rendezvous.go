@@ -64,6 +64,9 @@ type Config struct {
 	MaxMessageBytes int
 	// MaxStreams bounds concurrent streams per connection; 16 by default.
 	MaxStreams uint32
+	// ListensPerIP bounds the Listen streams held for one client IP
+	// (--max-listen-per-ip); 100 by default, negative: no bound.
+	ListensPerIP int
 	// Limits, RateLimit and Keepalive tune the service (server.Config).
 	Limits    server.Limits
 	RateLimit server.RateLimit
@@ -141,6 +144,9 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 		return nil, err
 	}
 	m := metrics.New()
+	if d, ok := inst.store.(interface{ Dropped() uint64 }); ok {
+		m.ObserveDropped(d.Dropped)
+	}
 	relayIP := relayIP(cfg, inst.STUNAddr)
 	grants := turn.NewGrants(0, cfg.Now)
 	inst.turn, err = turn.Start(turn.Config{
@@ -156,7 +162,7 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	inst.svc, err = server.New(server.Config{
 		Store: inst.store, Logger: cfg.Logger, Now: cfg.Now, Limits: cfg.Limits, RateLimit: cfg.RateLimit,
 		STUNURIs: stunURIs, TURNURIs: turnURIs, TURNSecret: cfg.TURNSecret, TURNGrants: grants, Keepalive: cfg.Keepalive, Metrics: m,
-		Name: cfg.Name,
+		Name: cfg.Name, ListensPerIP: cfg.ListensPerIP,
 	})
 	if err != nil {
 		return nil, err

@@ -135,7 +135,7 @@ func startRendezvous(ctx context.Context, bin, dir, name, redisAddr string) (*pr
 		return nil, "", err
 	}
 	p, err := spawn(dir, name, bin, "--listen", grpcAddr, "--stun", stunAddr, "--redis", "redis://"+redisAddr,
-		"--rate-limit-ip", "-1", "--log-level", "warn", "--name", serverName)
+		"--rate-limit-ip", "-1", "--max-listen-per-ip", "-1", "--log-level", "warn", "--name", serverName)
 	if err != nil {
 		return nil, "", err
 	}

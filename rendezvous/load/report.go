@@ -136,6 +136,34 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  CPU cores:     instances %s, redis %.2f, load generator %.2f\n", cores, r.RedisCores, r.LoadGenCPU)
 	fmt.Fprintf(w, "  instances' CPU per 1k ops/s: %.2f cores\n", r.CoresPer1kOps())
 	fmt.Fprintf(w, "redis:           used_memory %s, RSS %s after the steady phase\n", mb(r.RedisUsed), mb(r.RedisRSS))
+	r.printGoals(w)
+}
+
+// printGoals sets the figures beside the scaling issue's goals, from this same run.
+func (r *Report) printGoals(w io.Writer) {
+	check := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	fmt.Fprintf(w, "goals (issue 14), this run:\n")
+	fmt.Fprintf(w, "  redis connected_clients with %d Listen streams: %d (goal < 50): %s\n",
+		r.Listeners, r.RedisClients, check(r.RedisClients < 50))
+	fmt.Fprintf(w, "  redis bytes per registered peer, rate counters included: %.0f (goal ≤ 400): %s\n",
+		r.RedisBytesPerPeer, check(r.RedisBytesPerPeer <= 400))
+	for i := range r.InstanceRSSListening {
+		if i >= len(r.InstanceRSSRegistered) || r.Instances == 0 {
+			break
+		}
+		streams := float64(r.Listeners) / float64(r.Instances)
+		per := float64(r.InstanceRSSListening[i]-r.InstanceRSSRegistered[i]) / streams
+		fmt.Fprintf(w, "  instance %d: %.1f KB RSS per held Listen stream (%.0f streams; goal ≤ 15 KB): %s; RSS %.0f MB (goal ≤ 2048 MB at 100k): %s\n",
+			i, per/1024, streams, check(per <= 15*1024), float64(r.InstanceRSSListening[i])/(1<<20),
+			check(r.InstanceRSSListening[i] <= 2<<30))
+	}
+	fmt.Fprintf(w, "  offer delivery p99 at %d ops/s: %v (goal ≤ 50 ms): %s\n", r.Rate, r.Offers.P99.Round(time.Millisecond),
+		check(r.Offers.N > 0 && r.Offers.P99 <= 50*time.Millisecond))
 }
 
 // meter samples the processes.

@@ -21,6 +21,7 @@ type Metrics struct {
 	allocations   prometheus.Counter
 	allocActive   prometheus.Gauge
 	storeLatency  *prometheus.HistogramVec
+	listens       prometheus.Gauge
 }
 
 // New makes the series on a fresh registry, with Go and process collectors.
@@ -49,9 +50,12 @@ func New() *Metrics {
 			Name: "kith_rendezvous_store_latency_seconds", Help: "Store operation latency, by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 		}, []string{"op"}),
+		listens: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kith_rendezvous_listen_streams", Help: "Listen streams open now.",
+		}),
 	}
 	m.reg.MustRegister(m.registrations, m.lookups, m.offers, m.refusals, m.allocations, m.allocActive,
-		m.storeLatency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.storeLatency, m.listens, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -107,5 +111,23 @@ func (m *Metrics) Released() {
 func (m *Metrics) StoreOp(op string, d time.Duration) {
 	if m != nil {
 		m.storeLatency.WithLabelValues(op).Observe(d.Seconds())
+	}
+}
+
+// ListenStreams moves the count of open Listen streams by delta.
+func (m *Metrics) ListenStreams(delta int) {
+	if m != nil {
+		m.listens.Add(float64(delta))
+	}
+}
+
+// ObserveDropped exports dropped, the count of offers refused because a Listen
+// stream's queue was full (a slow or stuck client), as a counter.
+func (m *Metrics) ObserveDropped(dropped func() uint64) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kith_rendezvous_offers_dropped_total",
+			Help: "Offers dropped because the Listen stream's queue was full (slow or stuck client).",
+		}, func() float64 { return float64(dropped()) }))
 	}
 }

@@ -36,6 +36,8 @@ var (
 	ErrTURNDisabled = errors.New("TURN is not configured on this rendezvous (no --turn-secret)")
 	// ErrRateLimited means a caller exceeded its request budget.
 	ErrRateLimited = errors.New("rate limit exceeded: slow down and retry later")
+	// ErrTooManyListens means one client IP holds as many Listen streams as allowed.
+	ErrTooManyListens = errors.New("too many Listen streams from this address: close one first")
 	// ErrReplaced means a newer Listen for the same fingerprint took over this stream.
 	ErrReplaced = errors.New("replaced by a newer Listen for the same fingerprint")
 	// ErrShuttingDown means the instance is draining; reconnect (to another instance).
@@ -62,6 +64,8 @@ var kinds = []struct {
 	{ErrTargetMismatch, codes.InvalidArgument, "target_mismatch"},
 	{ErrBadVersion, codes.InvalidArgument, "bad_version"},
 	{ErrWrongServer, codes.InvalidArgument, "wrong_server"},
+	{ErrTooManyFingerprints, codes.InvalidArgument, "too_many_fingerprints"},
+	{ErrDuplicateFingerprint, codes.InvalidArgument, "duplicate_fingerprint"},
 	{store.ErrNotNewer, codes.AlreadyExists, "replay"},
 	{ErrReplayedNonce, codes.AlreadyExists, "replayed_nonce"},
 	{store.ErrNotFound, codes.NotFound, "not_found"},
@@ -69,6 +73,7 @@ var kinds = []struct {
 	{store.ErrNoListener, codes.FailedPrecondition, "not_listening"},
 	{ErrTURNDisabled, codes.FailedPrecondition, "turn_disabled"},
 	{ErrRateLimited, codes.ResourceExhausted, "rate_limited"},
+	{ErrTooManyListens, codes.ResourceExhausted, "listens_per_ip"},
 	{ErrReplaced, codes.Aborted, ""},
 	{ErrShuttingDown, codes.Unavailable, ""},
 	{context.Canceled, codes.Canceled, ""},

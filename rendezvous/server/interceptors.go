@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 
@@ -52,11 +51,7 @@ func ours(fullMethod string) bool {
 }
 
 func (s *Server) allowIP(ctx context.Context) error {
-	ip := hostOf(observed(ctx))
-	if err := s.allow(ctx, "ip:"+ip, s.cfg.RateLimit.PerIP); err != nil {
-		return fmt.Errorf("client %s: %w", ip, err)
-	}
-	return nil
+	return s.ips.allow(ctx, hostOf(observed(ctx)))
 }
 
 // wire maps err to its status, counts a refusal and logs it.

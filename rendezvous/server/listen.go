@@ -48,6 +48,12 @@ func newSession(now time.Time) []byte {
 // sent once offers can be received; then offers, with a keepalive when idle.
 func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.RendezvousService_ListenServer) error {
 	ctx := stream.Context()
+	// Counted before the signature check: the bound is what keeps a flood cheap.
+	release, err := s.holdListen(hostOf(observed(ctx)))
+	if err != nil {
+		return err
+	}
+	defer release()
 	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextListen, "listen")
 	if err != nil {
 		return err
@@ -64,6 +70,26 @@ func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.Ren
 	s.log.Debug("listen", "fingerprint", fp, "peer", observed(ctx))
 	defer s.listens.track(fp, observed(ctx))()
 	return s.serveListen(ctx, stream, sub, session, fp)
+}
+
+// holdListen counts one more Listen stream from ip, refusing it past ListensPerIP;
+// release uncounts it.
+func (s *Server) holdListen(ip string) (release func(), err error) {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	if n := s.listensByIP[ip]; s.cfg.ListensPerIP >= 0 && n >= s.cfg.ListensPerIP {
+		return nil, fmt.Errorf("listen from %s: %w (%d streams per address)", ip, ErrTooManyListens, s.cfg.ListensPerIP)
+	}
+	s.listensByIP[ip]++
+	s.cfg.Metrics.ListenStreams(1)
+	return func() {
+		s.listenMu.Lock()
+		defer s.listenMu.Unlock()
+		if s.listensByIP[ip]--; s.listensByIP[ip] <= 0 {
+			delete(s.listensByIP, ip)
+		}
+		s.cfg.Metrics.ListenStreams(-1)
+	}, nil
 }
 
 // announce publishes session on fp's channel.
@@ -134,7 +160,7 @@ func (s *Server) Connect(ctx context.Context, req *rendezvousv1.ConnectRequest) 
 	}
 	// The caller is sealed inside: the offer is charged to its target (and, by the
 	// interceptor, to the client IP), and its frame nonce is claimed per target.
-	if err := s.allow(ctx, "to:"+string(target), s.cfg.RateLimit.PerTarget); err != nil {
+	if err := s.allowTarget(ctx, target); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", target, err)
 	}
 	if err := s.claimNonce(ctx, string(identity.ContextOffer), target, o.GetNonce()); err != nil {

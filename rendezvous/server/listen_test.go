@@ -125,3 +125,47 @@ func TestStopDrainsListen(t *testing.T) {
 		t.Fatal("Stop did not return within 5s")
 	}
 }
+
+// TestListensPerIP: one client address holds at most ListensPerIP Listen streams, fresh
+// keys or not; closing one makes room for the next.
+func TestListensPerIP(t *testing.T) {
+	const bound = 3
+	srv := rendezvoustest.Start(t, rendezvous.Config{ListensPerIP: bound})
+	c := srv.Client(t)
+	cancels := make([]context.CancelFunc, bound)
+	for i := range bound {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		cancels[i] = cancel
+		st, err := c.Listen(ctx, &rendezvousv1.ListenRequest{Auth: rendezvoustest.Auth(t, rendezvoustest.NewKey(t), ctxListen, time.Now())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Recv(); err != nil {
+			t.Fatalf("listen %d of %d: %v", i+1, bound, err)
+		}
+	}
+	over := func() error {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		st, err := c.Listen(ctx, &rendezvousv1.ListenRequest{Auth: rendezvoustest.Auth(t, rendezvoustest.NewKey(t), ctxListen, time.Now())})
+		if err != nil {
+			return err
+		}
+		_, err = st.Recv()
+		return err
+	}
+	wantCode(t, over(), codes.ResourceExhausted, "too many Listen streams from this address")
+	cancels[0]()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := over()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after closing a stream, a new Listen still fails: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -173,3 +173,51 @@ func TestRateLimitSharedThroughRedis(t *testing.T) {
 	_, err := a.Client(t).Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, k, time.Now().Add(2*time.Millisecond), time.Minute)})
 	wantCode(t, err, codes.ResourceExhausted, "rate limit exceeded")
 }
+
+// TestIPBudgetInChunks: calls of one IP reach Redis in chunks of a fiftieth of the
+// limit (one round trip per chunk, none for an address seen once), and the shared
+// budget still refuses past the limit.
+func TestIPBudgetInChunks(t *testing.T) {
+	r := redistest.Start(t)
+	const limit = 200 // chunk 4
+	c := rendezvoustest.Start(t, rendezvous.Config{RedisURL: r.URL(), RateLimit: server.RateLimit{PerIP: limit, PerFingerprint: -1}}).Client(t)
+	fp := string(rendezvoustest.NewKey(t).Public().Fingerprint())
+	lookup := func() error {
+		_, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: fp})
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		return err
+	}
+	count := func() string {
+		v, err := r.Do("GET", "kith:rdv:{ip:127.0.0.1}:rate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for range 3 {
+		if err := lookup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(); got != "" {
+		t.Fatalf("after 3 calls (chunk 4) Redis counts %q, want nothing yet", got)
+	}
+	if err := lookup(); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != "4" {
+		t.Fatalf("after 4 calls Redis counts %q, want 4", got)
+	}
+	n := 4
+	for ; n < 2*limit; n++ {
+		if err := lookup(); err != nil {
+			wantCode(t, err, codes.ResourceExhausted, "rate limit exceeded")
+			break
+		}
+	}
+	if n < limit || n > limit+3 {
+		t.Fatalf("refused after %d calls; want between %d and %d (limit %d, chunk 4)", n, limit, limit+3, limit)
+	}
+}

@@ -51,6 +51,10 @@ type Config struct {
 	// Name is this server's name: signed registrations and auth proofs must carry it, so
 	// one taken from another server is refused. A random name when empty.
 	Name string
+	// ListensPerIP bounds the Listen streams this instance holds for one client IP, so
+	// that fresh keys from one address cannot exhaust it; 100 by default, negative: no
+	// bound. It counts in process (each instance its own), costing no store call.
+	ListensPerIP int
 }
 
 // RateLimit is a fixed-window budget, shared through the store (so through Redis when
@@ -84,7 +88,10 @@ type Server struct {
 	drain chan struct{}
 	once  sync.Once
 
-	listens listenAddrs // Listen streams' sources, for TURN grants (relaygrant.go)
+	listens     listenAddrs    // Listen streams' sources, for TURN grants (relaygrant.go)
+	listenMu    sync.Mutex     // guards listensByIP
+	listensByIP map[string]int // open Listen streams by client IP
+	ips         *ipBudget      // per-IP budget, charged in chunks
 }
 
 // New returns a Server for cfg.
@@ -113,9 +120,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.Name = "rdv-" + rand.Text()[:12]
 	}
 	cfg.Limits.Server = cfg.Name
+	cfg.ListensPerIP = orInt(cfg.ListensPerIP, 100)
+	st := timed{s: cfg.Store, m: cfg.Metrics}
 	return &Server{
-		cfg: cfg, log: cfg.Logger, drain: make(chan struct{}),
-		store: timed{s: cfg.Store, m: cfg.Metrics},
+		cfg: cfg, log: cfg.Logger, drain: make(chan struct{}), store: st, listensByIP: map[string]int{},
+		ips: newIPBudget(st, cfg.RateLimit.PerIP, cfg.RateLimit.Window, cfg.Now),
 	}, nil
 }
 
@@ -144,24 +153,38 @@ func observed(ctx context.Context) string {
 	return ""
 }
 
-// allow charges one request to key against limit.
-func (s *Server) allow(ctx context.Context, key string, limit int) error {
+// allowFingerprint charges a signed request to its key.
+func (s *Server) allowFingerprint(ctx context.Context, fp identity.Fingerprint) error {
+	limit := s.cfg.RateLimit.PerFingerprint
 	if limit < 0 {
 		return nil
 	}
-	ok, err := s.store.Allow(ctx, key, limit, s.cfg.RateLimit.Window)
+	ok, err := s.store.AllowKey(ctx, fp, limit, s.cfg.RateLimit.Window)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w (%d requests per %s for %s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, key)
+		return fmt.Errorf("%w (%d requests per %s for fp:%s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, fp)
 	}
 	return nil
 }
 
-// allowFingerprint charges a signed request to its key.
-func (s *Server) allowFingerprint(ctx context.Context, fp identity.Fingerprint) error {
-	return s.allow(ctx, "fp:"+string(fp), s.cfg.RateLimit.PerFingerprint)
+// allowTarget charges a sealed offer to its target: the caller is sealed inside, so the
+// target's budget (with the client IP's, charged by the interceptor) is what bounds a
+// flood of offers at one person.
+func (s *Server) allowTarget(ctx context.Context, target identity.Fingerprint) error {
+	limit := s.cfg.RateLimit.PerTarget
+	if limit < 0 {
+		return nil
+	}
+	ok, err := s.store.Allow(ctx, "to:"+string(target), limit, s.cfg.RateLimit.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w (%d offers per %s to %s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, target)
+	}
+	return nil
 }
 
 // claimNonce refuses a signed proof used before; it is remembered for twice the clock

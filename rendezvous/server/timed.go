@@ -27,6 +27,11 @@ func (t timed) Get(ctx context.Context, fp identity.Fingerprint) (store.Record, 
 	return t.s.Get(ctx, fp)
 }
 
+func (t timed) GetMany(ctx context.Context, fps []identity.Fingerprint) ([]store.Record, error) {
+	defer t.since("get_many", time.Now())
+	return t.s.GetMany(ctx, fps)
+}
+
 func (t timed) Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error {
 	defer t.since("delete", time.Now())
 	return t.s.Delete(ctx, fp, beforeMs)
@@ -50,6 +55,16 @@ func (t timed) Claim(ctx context.Context, key string, ttl time.Duration) (bool, 
 func (t timed) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
 	defer t.since("allow", time.Now())
 	return t.s.Allow(ctx, key, limit, window)
+}
+
+func (t timed) AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error) {
+	defer t.since("allow", time.Now())
+	return t.s.AllowN(ctx, key, n, limit, window)
+}
+
+func (t timed) AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error) {
+	defer t.since("allow", time.Now())
+	return t.s.AllowKey(ctx, fp, limit, window)
 }
 
 func (t timed) Close() error { return t.s.Close() }

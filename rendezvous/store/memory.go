@@ -20,6 +20,7 @@ type Memory struct {
 	windows map[string]memWindow
 	subs    map[identity.Fingerprint]map[*memSub]struct{}
 	ops     int
+	dropped uint64 // messages a full subscriber queue refused
 }
 
 type memRecord struct {
@@ -105,6 +106,23 @@ func (m *Memory) Get(ctx context.Context, fp identity.Fingerprint) (Record, erro
 	return r.rec, nil
 }
 
+// GetMany implements Store.
+func (m *Memory) GetMany(ctx context.Context, fps []identity.Fingerprint) ([]Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	out := make([]Record, len(fps))
+	now := m.now()
+	for i, fp := range fps {
+		if r, ok := m.records[fp]; ok && now.Before(r.expires) {
+			out[i] = Record{Envelope: append([]byte(nil), r.rec.Envelope...), TimestampMs: r.rec.TimestampMs}
+		}
+	}
+	return out, nil
+}
+
 // Delete implements Store.
 func (m *Memory) Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error {
 	m.mu.Lock()
@@ -136,6 +154,16 @@ func (m *Memory) Claim(ctx context.Context, key string, ttl time.Duration) (bool
 
 // Allow implements Store.
 func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+	return m.AllowN(ctx, key, 1, limit, window)
+}
+
+// AllowKey implements Store.
+func (m *Memory) AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error) {
+	return m.AllowN(ctx, "fp:"+string(fp), 1, limit, window)
+}
+
+// AllowN implements Store.
+func (m *Memory) AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -146,7 +174,7 @@ func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.D
 	if !now.Before(w.end) {
 		w = memWindow{end: now.Add(window)}
 	}
-	w.count++
+	w.count += n
 	m.windows[key] = w
 	m.write()
 	return w.count <= limit, nil
@@ -166,6 +194,7 @@ func (m *Memory) Publish(ctx context.Context, fp identity.Fingerprint, msg []byt
 		select {
 		case s.ch <- append([]byte(nil), msg...):
 		default: // a listener that does not read loses offers rather than blocking others
+			m.dropped++
 		}
 	}
 	return nil
@@ -178,25 +207,22 @@ func (m *Memory) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscr
 	if m.closed {
 		return nil, ErrClosed
 	}
-	s := &memSub{m: m, fp: fp, ch: make(chan []byte, subBuffer), done: make(chan struct{})}
+	s := &memSub{m: m, fp: fp, ch: make(chan []byte, subQueue)}
 	if m.subs[fp] == nil {
 		m.subs[fp] = map[*memSub]struct{}{}
 	}
 	m.subs[fp][s] = struct{}{}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		select {
-		case <-ctx.Done():
-			s.end()
-		case <-s.done:
-		}
-	}()
+	// No goroutine per subscription: at 100k Listen streams each one's stack counts.
+	s.stopCtx = context.AfterFunc(ctx, s.end)
 	return s, nil
 }
 
-// subBuffer is how many messages wait for a slow listener before new ones are dropped.
-const subBuffer = 64
+// Dropped counts the messages refused because a subscriber's queue was full.
+func (m *Memory) Dropped() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
+}
 
 // Close implements Store: it ends every subscription.
 func (m *Memory) Close() error {
@@ -216,12 +242,11 @@ func (m *Memory) Close() error {
 }
 
 type memSub struct {
-	m    *Memory
-	fp   identity.Fingerprint
-	ch   chan []byte
-	done chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	m       *Memory
+	fp      identity.Fingerprint
+	ch      chan []byte
+	once    sync.Once
+	stopCtx func() bool
 }
 
 func (s *memSub) Messages() <-chan []byte { return s.ch }
@@ -235,14 +260,13 @@ func (s *memSub) end() {
 		if len(s.m.subs[s.fp]) == 0 {
 			delete(s.m.subs, s.fp)
 		}
-		close(s.done)
 		close(s.ch)
 		s.m.mu.Unlock()
 	})
 }
 
 func (s *memSub) Close() error {
+	s.stopCtx()
 	s.end()
-	s.wg.Wait()
 	return nil
 }

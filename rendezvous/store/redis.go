@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,11 +16,12 @@ import (
 // a hash tag, so each operation touches one slot of a Cluster, and offers travel by
 // sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7), which also works on a single node.
 type Redis struct {
-	c redis.UniversalClient
+	c   redis.UniversalClient
+	hub *hub
 }
 
 // NewRedis returns a Store on c; Close closes c.
-func NewRedis(c redis.UniversalClient) *Redis { return &Redis{c: c} }
+func NewRedis(c redis.UniversalClient) *Redis { return &Redis{c: c, hub: newHub(c)} }
 
 // Client returns the underlying client, for health checks and benchmarks.
 func (r *Redis) Client() redis.UniversalClient { return r.c }
@@ -74,34 +73,9 @@ func orSecond(d time.Duration) time.Duration {
 	return d
 }
 
-func recordKey(fp identity.Fingerprint) string { return "kith:rdv:{" + string(fp) + "}:rec" }
-func offersKey(fp identity.Fingerprint) string { return "kith:rdv:{" + string(fp) + "}:offers" }
-func claimKey(k string) string                 { return "kith:rdv:{" + k + "}:claim" }
-func rateKey(k string) string                  { return "kith:rdv:{" + k + "}:rate" }
-
-// putScript stores (ts, env) unless the stored ts is at least as new.
-var putScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 't')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 't', ARGV[1], 'e', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`)
-
-// deleteScript deletes the record if it is older than ARGV[1].
-var deleteScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 't')
-if cur and tonumber(cur) < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
-return 0`)
-
-// allowScript counts one event in a fixed window.
-var allowScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`)
-
 // Put implements Store.
 func (r *Redis) Put(ctx context.Context, fp identity.Fingerprint, rec Record, ttl time.Duration) error {
-	n, err := putScript.Run(ctx, r.c, []string{recordKey(fp)}, rec.TimestampMs, rec.Envelope, ttl.Milliseconds()).Int()
+	n, err := putScript.Run(ctx, r.c, []string{peerKey(fp)}, rec.TimestampMs, rec.Envelope, ttl.Milliseconds()).Int()
 	if err != nil {
 		return fmt.Errorf("redis put %s: %w", fp, err)
 	}
@@ -113,25 +87,57 @@ func (r *Redis) Put(ctx context.Context, fp identity.Fingerprint, rec Record, tt
 
 // Get implements Store.
 func (r *Redis) Get(ctx context.Context, fp identity.Fingerprint) (Record, error) {
-	v, err := r.c.HMGet(ctx, recordKey(fp), "t", "e").Result()
+	v, err := r.c.Get(ctx, peerKey(fp)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Record{}, ErrNotFound
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("redis get %s: %w", fp, err)
 	}
-	ts, ok1 := v[0].(string)
-	env, ok2 := v[1].(string)
-	if !ok1 || !ok2 {
-		return Record{}, ErrNotFound
+	rec, err := parseValue(v)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Record{}, fmt.Errorf("redis get %s: %w", fp, err)
 	}
-	t, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return Record{}, fmt.Errorf("redis get %s: stored timestamp %q: %w", fp, ts, err)
+	return rec, err
+}
+
+// GetMany implements Store: one pipeline, which a Cluster client splits into one round
+// trip per node, sent in parallel.
+func (r *Redis) GetMany(ctx context.Context, fps []identity.Fingerprint) ([]Record, error) {
+	cmds := make([]*redis.StringCmd, len(fps))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, fp := range fps {
+			cmds[i] = p.Get(ctx, peerKey(fp))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis get %d records: %w", len(fps), err)
 	}
-	return Record{Envelope: []byte(env), TimestampMs: t}, nil
+	out := make([]Record, len(fps))
+	for i, c := range cmds {
+		v, err := c.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis get %s: %w", fps[i], err)
+		}
+		rec, err := parseValue(v)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis get %s: %w", fps[i], err)
+		}
+		out[i] = rec
+	}
+	return out, nil
 }
 
 // Delete implements Store.
 func (r *Redis) Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error {
-	if err := deleteScript.Run(ctx, r.c, []string{recordKey(fp)}, beforeMs).Err(); err != nil {
+	if err := deleteScript.Run(ctx, r.c, []string{peerKey(fp)}, beforeMs).Err(); err != nil {
 		return fmt.Errorf("redis delete %s: %w", fp, err)
 	}
 	return nil
@@ -146,13 +152,27 @@ func (r *Redis) Claim(ctx context.Context, key string, ttl time.Duration) (bool,
 	return ok, nil
 }
 
+// AllowKey implements Store: the counter lives in the header of the key's record.
+func (r *Redis) AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error) {
+	count, err := allowKeyScript.Run(ctx, r.c, []string{peerKey(fp)}, window.Milliseconds(), 1).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis rate limit %s: %w", fp, err)
+	}
+	return count <= limit, nil
+}
+
 // Allow implements Store.
 func (r *Redis) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
-	n, err := allowScript.Run(ctx, r.c, []string{rateKey(key)}, window.Milliseconds()).Int()
+	return r.AllowN(ctx, key, 1, limit, window)
+}
+
+// AllowN implements Store.
+func (r *Redis) AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error) {
+	count, err := allowScript.Run(ctx, r.c, []string{rateKey(key)}, window.Milliseconds(), n).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis rate limit: %w", err)
 	}
-	return n <= limit, nil
+	return count <= limit, nil
 }
 
 // Publish implements Store.
@@ -168,64 +188,19 @@ func (r *Redis) Publish(ctx context.Context, fp identity.Fingerprint, msg []byte
 }
 
 // Subscribe implements Store. It returns once Redis has confirmed the subscription, so a
-// Publish that follows is delivered.
+// Publish that follows is delivered. Every subscription of this store shares one
+// connection per Redis node (hub).
 func (r *Redis) Subscribe(ctx context.Context, fp identity.Fingerprint) (Subscription, error) {
-	ps := r.c.SSubscribe(ctx, offersKey(fp))
-	if _, err := ps.Receive(ctx); err != nil {
-		ps.Close()
+	s := &redisSub{h: r.hub, channel: offersKey(fp), ch: make(chan []byte, subQueue)}
+	if err := r.hub.subscribe(ctx, s.channel, s); err != nil {
 		return nil, fmt.Errorf("redis subscribe %s: %w", fp, err)
 	}
-	s := &redisSub{ch: make(chan []byte, subBuffer), stop: make(chan struct{})}
-	in := ps.ChannelWithSubscriptions()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(s.ch)
-		defer unsubscribe(ps, in, offersKey(fp))
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.stop:
-				return
-			case m, ok := <-in:
-				if !ok {
-					return
-				}
-				msg, isMsg := m.(*redis.Message)
-				if !isMsg {
-					continue // (re)subscription confirmations
-				}
-				select {
-				case s.ch <- []byte(msg.Payload):
-				default: // a listener that does not read loses offers rather than blocking
-				}
-			}
-		}
-	}()
+	s.stopCtx = context.AfterFunc(ctx, func() { r.hub.leave(s) })
 	return s, nil
 }
 
-// unsubscribe leaves the channel and waits (up to a second) for Redis to confirm, so a
-// Publish after Close reports ErrNoListener; then it closes the connection.
-func unsubscribe(ps *redis.PubSub, in <-chan any, channel string) {
-	defer ps.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if ps.SUnsubscribe(ctx, channel) != nil {
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-in:
-			if sub, isSub := m.(*redis.Subscription); !ok || isSub && sub.Kind == "sunsubscribe" {
-				return
-			}
-		}
-	}
-}
+// Dropped counts the messages refused because a subscriber's queue was full.
+func (r *Redis) Dropped() uint64 { return r.hub.dropped.Load() }
 
 // Ping checks that Redis answers, for health checks.
 func (r *Redis) Ping(ctx context.Context) error {
@@ -237,23 +212,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (r *Redis) Close() error {
+	r.hub.close()
 	if err := r.c.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
 		return err
 	}
-	return nil
-}
-
-type redisSub struct {
-	ch   chan []byte
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
-}
-
-func (s *redisSub) Messages() <-chan []byte { return s.ch }
-
-func (s *redisSub) Close() error {
-	s.once.Do(func() { close(s.stop) })
-	s.wg.Wait()
 	return nil
 }

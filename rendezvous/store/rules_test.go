@@ -98,7 +98,7 @@ func runRules(t *testing.T, newHarness func(t *testing.T) harness) {
 		defer s.Close()
 		done := make(chan error, 1)
 		go func() {
-			for i := range 3 * subBuffer {
+			for i := range 3 * subQueue {
 				if err := h.s.Publish(ctx, fp, []byte(fmt.Sprint(i))); err != nil {
 					done <- err
 					return

@@ -41,6 +41,10 @@ type Store interface {
 	Put(ctx context.Context, fp identity.Fingerprint, rec Record, ttl time.Duration) error
 	// Get returns the live record of fp, or ErrNotFound.
 	Get(ctx context.Context, fp identity.Fingerprint) (Record, error)
+	// GetMany returns the live records of fps, in their order; a fingerprint with no
+	// live record gets a Record with a nil Envelope. On Redis it costs one round trip
+	// per node.
+	GetMany(ctx context.Context, fps []identity.Fingerprint) ([]Record, error)
 	// Delete removes fp's record if its timestamp is older than beforeMs, so a late
 	// unregister cannot remove a newer registration. Absent records are not an error.
 	Delete(ctx context.Context, fp identity.Fingerprint, beforeMs int64) error
@@ -56,6 +60,11 @@ type Store interface {
 	// Allow counts one event against key in the current window and reports whether the
 	// count is still within limit.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
+	// AllowKey is Allow for the signed requests of one key. On Redis its counter
+	// shares the key's record's Redis key, so a registered peer costs one key.
+	AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error)
+	// AllowN is Allow counting n events at once.
+	AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error)
 	// Close releases the store's connections.
 	Close() error
 }

@@ -86,6 +86,50 @@ func runSuite(t *testing.T, newHarness func(t *testing.T) harness) {
 			t.Fatalf("Get = %q, %d, %v; want the record byte for byte", got.Envelope, got.TimestampMs, err)
 		}
 	})
+	t.Run("GetMany", func(t *testing.T) {
+		h := newHarness(t)
+		fps := []identity.Fingerprint{fingerprint(t), fingerprint(t), fingerprint(t)}
+		must(t, h.s.Put(ctx, fps[0], Record{Envelope: []byte("zero"), TimestampMs: 10}, time.Minute))
+		must(t, h.s.Put(ctx, fps[2], Record{Envelope: []byte("two"), TimestampMs: 12}, time.Minute))
+		got, err := h.s.GetMany(ctx, fps)
+		must(t, err)
+		if len(got) != 3 || string(got[0].Envelope) != "zero" || got[0].TimestampMs != 10 ||
+			got[1].Envelope != nil || string(got[2].Envelope) != "two" || got[2].TimestampMs != 12 {
+			t.Fatalf("GetMany = %+v; want zero, absent, two in request order", got)
+		}
+		if got, err := h.s.GetMany(ctx, nil); err != nil || len(got) != 0 {
+			t.Fatalf("GetMany(nil) = %v, %v", got, err)
+		}
+	})
+	t.Run("AllowKeyBesideRecord", func(t *testing.T) {
+		h, fp := newHarness(t), fingerprint(t)
+		win := 2 * ttl
+		allow := func(want bool) {
+			t.Helper()
+			if ok, err := h.s.AllowKey(ctx, fp, 2, win); err != nil || ok != want {
+				t.Fatalf("AllowKey = %v, %v; want %v", ok, err, want)
+			}
+		}
+		allow(true) // a counter before any record is no record
+		if _, err := h.s.Get(ctx, fp); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get with only a counter: %v, want ErrNotFound", err)
+		}
+		must(t, h.s.Put(ctx, fp, Record{Envelope: []byte("rec-v1"), TimestampMs: 100}, time.Minute))
+		allow(true)
+		allow(false) // third in the window
+		must(t, h.s.Put(ctx, fp, Record{Envelope: []byte("rec-v2"), TimestampMs: 101}, time.Minute))
+		allow(false) // a newer record keeps the count
+		if got, err := h.s.Get(ctx, fp); err != nil || string(got.Envelope) != "rec-v2" || got.TimestampMs != 101 {
+			t.Fatalf("Get beside a counter = %q, %d, %v; want rec-v2 byte for byte", got.Envelope, got.TimestampMs, err)
+		}
+		must(t, h.s.Delete(ctx, fp, 102))
+		allow(false) // unregistering does not reset the count
+		if _, err := h.s.Get(ctx, fp); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get after Delete: %v, want ErrNotFound", err)
+		}
+		h.advance(win + 100*time.Millisecond)
+		allow(true) // a new window
+	})
 	t.Run("OnlyNewerReplaces", func(t *testing.T) {
 		h, fp := newHarness(t), fingerprint(t)
 		must(t, h.s.Put(ctx, fp, Record{Envelope: []byte("v2"), TimestampMs: 2000}, time.Minute))
@@ -142,6 +186,39 @@ func runSuite(t *testing.T, newHarness func(t *testing.T) harness) {
 		}
 		if err := h.s.Publish(ctx, fp, []byte("late")); !errors.Is(err, ErrNoListener) {
 			t.Fatalf("Publish after unsubscribe: got %v, want ErrNoListener", err)
+		}
+	})
+	t.Run("SlowSubscriberDropsCounted", func(t *testing.T) {
+		h, slow, fast := newHarness(t), fingerprint(t), fingerprint(t)
+		stuck, err := h.s.Subscribe(ctx, slow)
+		must(t, err)
+		defer stuck.Close()
+		other, err := h.s.Subscribe(ctx, fast)
+		must(t, err)
+		defer other.Close()
+		const extra = 10
+		for i := range subQueue + extra {
+			must(t, h.s.Publish(ctx, slow, []byte(fmt.Sprint(i))))
+		}
+		must(t, h.s.Publish(ctx, fast, []byte("fast")))
+		select {
+		case m := <-other.Messages():
+			if string(m) != "fast" {
+				t.Fatalf("got %q, want fast", m)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a stuck subscriber blocked delivery to another one")
+		}
+		d := h.s.(interface{ Dropped() uint64 })
+		deadline := time.Now().Add(5 * time.Second)
+		for d.Dropped() != extra && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := d.Dropped(); got != extra {
+			t.Fatalf("Dropped() = %d after %d messages to a queue of %d, want %d", got, subQueue+extra, subQueue, extra)
+		}
+		if got := len(stuck.Messages()); got != subQueue {
+			t.Fatalf("stuck queue holds %d, want its bound %d", got, subQueue)
 		}
 	})
 	t.Run("SubscriptionEndsWithContext", func(t *testing.T) {
@@ -237,4 +314,18 @@ func TestMemorySweeps(t *testing.T) {
 		t.Fatalf("after expiry and a sweep: %d records, %d claims, %d windows; want only the %d live records",
 			len(m.records), len(m.claims), len(m.windows), sweepEvery)
 	}
+}
+
+// FuzzParseValue: any stored bytes parse to a record, ErrNotFound or an error, never a
+// panic; a parsed record's envelope is the bytes after the header.
+func FuzzParseValue(f *testing.F) {
+	f.Add(string(make([]byte, headerLen)) + "env")
+	f.Add("short")
+	f.Add("\xff\xff\xff\xff\xff\xff\xff\xff" + string(make([]byte, 12)))
+	f.Fuzz(func(t *testing.T, v string) {
+		rec, err := parseValue(v)
+		if err == nil && string(rec.Envelope) != v[headerLen:] {
+			t.Fatalf("envelope %q is not the bytes after the header of %q", rec.Envelope, v)
+		}
+	})
 }

@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.RateLimit.PerIP, "rate-limit-ip", 0, "requests per minute from one client IP (0: 1200; negative: no limit)")
 	fs.IntVar(&cfg.RateLimit.PerFingerprint, "rate-limit-key", 0, "signed requests per minute of one key (0: 120; negative: no limit)")
 	fs.IntVar(&cfg.RateLimit.PerTarget, "rate-limit-target", 0, "sealed offers per minute to one target (0: 120; negative: no limit)")
+	fs.IntVar(&cfg.ListensPerIP, "max-listen-per-ip", 100, "most Listen streams held at once for one client IP (negative: no bound)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info, warn or error")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, usage)

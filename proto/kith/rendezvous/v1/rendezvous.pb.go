@@ -1158,6 +1158,154 @@ func (x *LookupResponse) GetRecord() *v1.Envelope {
 	return nil
 }
 
+// LookupManyRequest names up to 512 fingerprints (the server's bound), each once.
+type LookupManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fingerprints are SHA-256 of public keys, lowercase base32 without padding.
+	Fingerprints  []string `protobuf:"bytes,1,rep,name=fingerprints,proto3" json:"fingerprints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupManyRequest) Reset() {
+	*x = LookupManyRequest{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupManyRequest) ProtoMessage() {}
+
+func (x *LookupManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupManyRequest.ProtoReflect.Descriptor instead.
+func (*LookupManyRequest) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LookupManyRequest) GetFingerprints() []string {
+	if x != nil {
+		return x.Fingerprints
+	}
+	return nil
+}
+
+// LookupManyResponse carries the records found; a fingerprint with no live record is
+// absent, as Lookup's NotFound.
+type LookupManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// records are in the order of the request's fingerprints.
+	Records       []*FoundRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupManyResponse) Reset() {
+	*x = LookupManyResponse{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupManyResponse) ProtoMessage() {}
+
+func (x *LookupManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupManyResponse.ProtoReflect.Descriptor instead.
+func (*LookupManyResponse) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *LookupManyResponse) GetRecords() []*FoundRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// FoundRecord is one answer of LookupMany.
+type FoundRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// fingerprint is the one asked for.
+	Fingerprint string `protobuf:"bytes,1,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// record is an Envelope whose payload is a Registration, byte for byte as stored.
+	Record        *v1.Envelope `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FoundRecord) Reset() {
+	*x = FoundRecord{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FoundRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FoundRecord) ProtoMessage() {}
+
+func (x *FoundRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FoundRecord.ProtoReflect.Descriptor instead.
+func (*FoundRecord) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FoundRecord) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *FoundRecord) GetRecord() *v1.Envelope {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 // UnregisterRequest carries a signed Auth of the peer to remove.
 type UnregisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1169,7 +1317,7 @@ type UnregisterRequest struct {
 
 func (x *UnregisterRequest) Reset() {
 	*x = UnregisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1329,7 @@ func (x *UnregisterRequest) String() string {
 func (*UnregisterRequest) ProtoMessage() {}
 
 func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1342,7 @@ func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterRequest.ProtoReflect.Descriptor instead.
 func (*UnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UnregisterRequest) GetAuth() *v1.Envelope {
@@ -1213,7 +1361,7 @@ type UnregisterResponse struct {
 
 func (x *UnregisterResponse) Reset() {
 	*x = UnregisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1373,7 @@ func (x *UnregisterResponse) String() string {
 func (*UnregisterResponse) ProtoMessage() {}
 
 func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1386,7 @@ func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterResponse.ProtoReflect.Descriptor instead.
 func (*UnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
 }
 
 // ListenRequest carries a signed Auth of the listening peer.
@@ -1252,7 +1400,7 @@ type ListenRequest struct {
 
 func (x *ListenRequest) Reset() {
 	*x = ListenRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1412,7 @@ func (x *ListenRequest) String() string {
 func (*ListenRequest) ProtoMessage() {}
 
 func (x *ListenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1425,7 @@ func (x *ListenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenRequest.ProtoReflect.Descriptor instead.
 func (*ListenRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListenRequest) GetAuth() *v1.Envelope {
@@ -1301,7 +1449,7 @@ type ListenResponse struct {
 
 func (x *ListenResponse) Reset() {
 	*x = ListenResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1461,7 @@ func (x *ListenResponse) String() string {
 func (*ListenResponse) ProtoMessage() {}
 
 func (x *ListenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1474,7 @@ func (x *ListenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenResponse.ProtoReflect.Descriptor instead.
 func (*ListenResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListenResponse) GetObservedAddress() string {
@@ -1356,7 +1504,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1516,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1529,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConnectRequest) GetTargetFingerprint() string {
@@ -1409,7 +1557,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1569,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1582,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{19}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConnectResponse) GetRecord() *v1.Envelope {
@@ -1455,7 +1603,7 @@ type TurnCredentialsRequest struct {
 
 func (x *TurnCredentialsRequest) Reset() {
 	*x = TurnCredentialsRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1615,7 @@ func (x *TurnCredentialsRequest) String() string {
 func (*TurnCredentialsRequest) ProtoMessage() {}
 
 func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1628,7 @@ func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{20}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TurnCredentialsRequest) GetAuth() *v1.Envelope {
@@ -1507,7 +1655,7 @@ type TurnCredentialsResponse struct {
 
 func (x *TurnCredentialsResponse) Reset() {
 	*x = TurnCredentialsResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1667,7 @@ func (x *TurnCredentialsResponse) String() string {
 func (*TurnCredentialsResponse) ProtoMessage() {}
 
 func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1680,7 @@ func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{21}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TurnCredentialsResponse) GetUsername() string {
@@ -1640,7 +1788,14 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\rLookupRequest\x12 \n" +
 	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\"B\n" +
 	"\x0eLookupResponse\x120\n" +
-	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"A\n" +
+	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"7\n" +
+	"\x11LookupManyRequest\x12\"\n" +
+	"\ffingerprints\x18\x01 \x03(\tR\ffingerprints\"O\n" +
+	"\x12LookupManyResponse\x129\n" +
+	"\arecords\x18\x01 \x03(\v2\x1f.kith.rendezvous.v1.FoundRecordR\arecords\"a\n" +
+	"\vFoundRecord\x12 \n" +
+	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\x120\n" +
+	"\x06record\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"A\n" +
 	"\x11UnregisterRequest\x12,\n" +
 	"\x04auth\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04auth\"\x14\n" +
 	"\x12UnregisterResponse\"=\n" +
@@ -1677,12 +1832,14 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x12OFFER_KIND_CONNECT\x10\x01\x12\x14\n" +
 	"\x10OFFER_KIND_RELAY\x10\x02\x12\x15\n" +
 	"\x11OFFER_KIND_ANSWER\x10\x03\x12\x1d\n" +
-	"\x19OFFER_KIND_FRIEND_REQUEST\x10\x042\x88\x05\n" +
+	"\x19OFFER_KIND_FRIEND_REQUEST\x10\x042\xe5\x05\n" +
 	"\x11RendezvousService\x12[\n" +
 	"\n" +
 	"ServerInfo\x12%.kith.rendezvous.v1.ServerInfoRequest\x1a&.kith.rendezvous.v1.ServerInfoResponse\x12U\n" +
 	"\bRegister\x12#.kith.rendezvous.v1.RegisterRequest\x1a$.kith.rendezvous.v1.RegisterResponse\x12O\n" +
 	"\x06Lookup\x12!.kith.rendezvous.v1.LookupRequest\x1a\".kith.rendezvous.v1.LookupResponse\x12[\n" +
+	"\n" +
+	"LookupMany\x12%.kith.rendezvous.v1.LookupManyRequest\x1a&.kith.rendezvous.v1.LookupManyResponse\x12[\n" +
 	"\n" +
 	"Unregister\x12%.kith.rendezvous.v1.UnregisterRequest\x1a&.kith.rendezvous.v1.UnregisterResponse\x12Q\n" +
 	"\x06Listen\x12!.kith.rendezvous.v1.ListenRequest\x1a\".kith.rendezvous.v1.ListenResponse0\x01\x12R\n" +
@@ -1702,7 +1859,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(RecordVersion)(0),              // 0: kith.rendezvous.v1.RecordVersion
 	(CandidateType)(0),              // 1: kith.rendezvous.v1.CandidateType
@@ -1721,55 +1878,62 @@ var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(*RegisterResponse)(nil),        // 14: kith.rendezvous.v1.RegisterResponse
 	(*LookupRequest)(nil),           // 15: kith.rendezvous.v1.LookupRequest
 	(*LookupResponse)(nil),          // 16: kith.rendezvous.v1.LookupResponse
-	(*UnregisterRequest)(nil),       // 17: kith.rendezvous.v1.UnregisterRequest
-	(*UnregisterResponse)(nil),      // 18: kith.rendezvous.v1.UnregisterResponse
-	(*ListenRequest)(nil),           // 19: kith.rendezvous.v1.ListenRequest
-	(*ListenResponse)(nil),          // 20: kith.rendezvous.v1.ListenResponse
-	(*ConnectRequest)(nil),          // 21: kith.rendezvous.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 22: kith.rendezvous.v1.ConnectResponse
-	(*TurnCredentialsRequest)(nil),  // 23: kith.rendezvous.v1.TurnCredentialsRequest
-	(*TurnCredentialsResponse)(nil), // 24: kith.rendezvous.v1.TurnCredentialsResponse
-	(*v1.Envelope)(nil),             // 25: kith.signed.v1.Envelope
+	(*LookupManyRequest)(nil),       // 17: kith.rendezvous.v1.LookupManyRequest
+	(*LookupManyResponse)(nil),      // 18: kith.rendezvous.v1.LookupManyResponse
+	(*FoundRecord)(nil),             // 19: kith.rendezvous.v1.FoundRecord
+	(*UnregisterRequest)(nil),       // 20: kith.rendezvous.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),      // 21: kith.rendezvous.v1.UnregisterResponse
+	(*ListenRequest)(nil),           // 22: kith.rendezvous.v1.ListenRequest
+	(*ListenResponse)(nil),          // 23: kith.rendezvous.v1.ListenResponse
+	(*ConnectRequest)(nil),          // 24: kith.rendezvous.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 25: kith.rendezvous.v1.ConnectResponse
+	(*TurnCredentialsRequest)(nil),  // 26: kith.rendezvous.v1.TurnCredentialsRequest
+	(*TurnCredentialsResponse)(nil), // 27: kith.rendezvous.v1.TurnCredentialsResponse
+	(*v1.Envelope)(nil),             // 28: kith.signed.v1.Envelope
 }
 var file_kith_rendezvous_v1_rendezvous_proto_depIdxs = []int32{
 	1,  // 0: kith.rendezvous.v1.Candidate.type:type_name -> kith.rendezvous.v1.CandidateType
 	0,  // 1: kith.rendezvous.v1.Registration.version:type_name -> kith.rendezvous.v1.RecordVersion
 	7,  // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
 	3,  // 3: kith.rendezvous.v1.Registration.public_candidates:type_name -> kith.rendezvous.v1.Candidate
-	25, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
+	28, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
 	3,  // 5: kith.rendezvous.v1.Reachability.candidates:type_name -> kith.rendezvous.v1.Candidate
 	3,  // 6: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
 	2,  // 7: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
-	25, // 8: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
+	28, // 8: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
 	0,  // 9: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
 	0,  // 10: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
-	25, // 11: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
-	25, // 12: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
-	25, // 13: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
-	25, // 14: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
-	10, // 15: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	10, // 16: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	25, // 17: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
-	25, // 18: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
-	11, // 19: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
-	13, // 20: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
-	15, // 21: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
-	17, // 22: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
-	19, // 23: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
-	21, // 24: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
-	23, // 25: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
-	12, // 26: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
-	14, // 27: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
-	16, // 28: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
-	18, // 29: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
-	20, // 30: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
-	22, // 31: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
-	24, // 32: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
-	26, // [26:33] is the sub-list for method output_type
-	19, // [19:26] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	28, // 11: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
+	28, // 12: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
+	19, // 13: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
+	28, // 14: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
+	28, // 15: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
+	28, // 16: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
+	10, // 17: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	10, // 18: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	28, // 19: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
+	28, // 20: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
+	11, // 21: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
+	13, // 22: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
+	15, // 23: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
+	17, // 24: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
+	20, // 25: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
+	22, // 26: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
+	24, // 27: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
+	26, // 28: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
+	12, // 29: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
+	14, // 30: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
+	16, // 31: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
+	18, // 32: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
+	21, // 33: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
+	23, // 34: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
+	25, // 35: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
+	27, // 36: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
+	29, // [29:37] is the sub-list for method output_type
+	21, // [21:29] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_kith_rendezvous_v1_rendezvous_proto_init() }
@@ -1783,7 +1947,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_rendezvous_v1_rendezvous_proto_rawDesc), len(file_kith_rendezvous_v1_rendezvous_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

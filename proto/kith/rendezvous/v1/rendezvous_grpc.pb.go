@@ -26,6 +26,7 @@ const (
 	RendezvousService_ServerInfo_FullMethodName      = "/kith.rendezvous.v1.RendezvousService/ServerInfo"
 	RendezvousService_Register_FullMethodName        = "/kith.rendezvous.v1.RendezvousService/Register"
 	RendezvousService_Lookup_FullMethodName          = "/kith.rendezvous.v1.RendezvousService/Lookup"
+	RendezvousService_LookupMany_FullMethodName      = "/kith.rendezvous.v1.RendezvousService/LookupMany"
 	RendezvousService_Unregister_FullMethodName      = "/kith.rendezvous.v1.RendezvousService/Unregister"
 	RendezvousService_Listen_FullMethodName          = "/kith.rendezvous.v1.RendezvousService/Listen"
 	RendezvousService_Connect_FullMethodName         = "/kith.rendezvous.v1.RendezvousService/Connect"
@@ -50,6 +51,9 @@ type RendezvousServiceClient interface {
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
 	// Lookup returns the signed Registration of a fingerprint, byte for byte.
 	Lookup(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*LookupResponse, error)
+	// LookupMany returns the signed Registrations of many fingerprints in one call (a peer
+	// resolving all its friends at start): one store round trip per Redis node.
+	LookupMany(ctx context.Context, in *LookupManyRequest, opts ...grpc.CallOption) (*LookupManyResponse, error)
 	// Unregister removes the caller's record; the request is signed (context kith/unregister/v2).
 	Unregister(ctx context.Context, in *UnregisterRequest, opts ...grpc.CallOption) (*UnregisterResponse, error)
 	// Listen streams sealed offers addressed to the caller (signed, fresh Auth: context kith/listen/v2).
@@ -93,6 +97,16 @@ func (c *rendezvousServiceClient) Lookup(ctx context.Context, in *LookupRequest,
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LookupResponse)
 	err := c.cc.Invoke(ctx, RendezvousService_Lookup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rendezvousServiceClient) LookupMany(ctx context.Context, in *LookupManyRequest, opts ...grpc.CallOption) (*LookupManyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LookupManyResponse)
+	err := c.cc.Invoke(ctx, RendezvousService_LookupMany_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +180,9 @@ type RendezvousServiceServer interface {
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
 	// Lookup returns the signed Registration of a fingerprint, byte for byte.
 	Lookup(context.Context, *LookupRequest) (*LookupResponse, error)
+	// LookupMany returns the signed Registrations of many fingerprints in one call (a peer
+	// resolving all its friends at start): one store round trip per Redis node.
+	LookupMany(context.Context, *LookupManyRequest) (*LookupManyResponse, error)
 	// Unregister removes the caller's record; the request is signed (context kith/unregister/v2).
 	Unregister(context.Context, *UnregisterRequest) (*UnregisterResponse, error)
 	// Listen streams sealed offers addressed to the caller (signed, fresh Auth: context kith/listen/v2).
@@ -193,6 +210,9 @@ func (UnimplementedRendezvousServiceServer) Register(context.Context, *RegisterR
 }
 func (UnimplementedRendezvousServiceServer) Lookup(context.Context, *LookupRequest) (*LookupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Lookup not implemented")
+}
+func (UnimplementedRendezvousServiceServer) LookupMany(context.Context, *LookupManyRequest) (*LookupManyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LookupMany not implemented")
 }
 func (UnimplementedRendezvousServiceServer) Unregister(context.Context, *UnregisterRequest) (*UnregisterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Unregister not implemented")
@@ -281,6 +301,24 @@ func _RendezvousService_Lookup_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RendezvousService_LookupMany_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LookupManyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RendezvousServiceServer).LookupMany(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RendezvousService_LookupMany_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RendezvousServiceServer).LookupMany(ctx, req.(*LookupManyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RendezvousService_Unregister_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UnregisterRequest)
 	if err := dec(in); err != nil {
@@ -364,6 +402,10 @@ var RendezvousService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Lookup",
 			Handler:    _RendezvousService_Lookup_Handler,
+		},
+		{
+			MethodName: "LookupMany",
+			Handler:    _RendezvousService_LookupMany_Handler,
 		},
 		{
 			MethodName: "Unregister",
