@@ -2100,7 +2100,11 @@ type TimelinePost struct {
 	// updated_unix_ms is when this version was written.
 	UpdatedUnixMs int64 `protobuf:"varint,9,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
 	// version is the post's version.
-	Version       uint64 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint64 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	// reply_count is how many live replies its conversation holds here.
+	ReplyCount uint32 `protobuf:"varint,11,opt,name=reply_count,json=replyCount,proto3" json:"reply_count,omitempty"`
+	// reactions are the post's reactions, by emoji.
+	Reactions     []*ReactionSummary `protobuf:"bytes,12,rep,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2205,6 +2209,93 @@ func (x *TimelinePost) GetVersion() uint64 {
 	return 0
 }
 
+func (x *TimelinePost) GetReplyCount() uint32 {
+	if x != nil {
+		return x.ReplyCount
+	}
+	return 0
+}
+
+func (x *TimelinePost) GetReactions() []*ReactionSummary {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+// ReactionSummary is the people who reacted to a post with one emoji.
+type ReactionSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// emoji is the reaction.
+	Emoji string `protobuf:"bytes,1,opt,name=emoji,proto3" json:"emoji,omitempty"`
+	// count is how many people reacted with it.
+	Count uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// mine is true when the person running this node is among them.
+	Mine bool `protobuf:"varint,3,opt,name=mine,proto3" json:"mine,omitempty"`
+	// by are the IDs of the people who reacted with it.
+	By            []string `protobuf:"bytes,4,rep,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReactionSummary) Reset() {
+	*x = ReactionSummary{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReactionSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReactionSummary) ProtoMessage() {}
+
+func (x *ReactionSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReactionSummary.ProtoReflect.Descriptor instead.
+func (*ReactionSummary) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ReactionSummary) GetEmoji() string {
+	if x != nil {
+		return x.Emoji
+	}
+	return ""
+}
+
+func (x *ReactionSummary) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReactionSummary) GetMine() bool {
+	if x != nil {
+		return x.Mine
+	}
+	return false
+}
+
+func (x *ReactionSummary) GetBy() []string {
+	if x != nil {
+		return x.By
+	}
+	return nil
+}
+
 // TimelineResponse lists posts newest first.
 type TimelineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2216,7 +2307,7 @@ type TimelineResponse struct {
 
 func (x *TimelineResponse) Reset() {
 	*x = TimelineResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2319,7 @@ func (x *TimelineResponse) String() string {
 func (*TimelineResponse) ProtoMessage() {}
 
 func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2332,7 @@ func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineResponse.ProtoReflect.Descriptor instead.
 func (*TimelineResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{38}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TimelineResponse) GetPosts() []*TimelinePost {
@@ -2262,7 +2353,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2365,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2378,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SyncRequest) GetFriendId() string {
@@ -2316,7 +2407,7 @@ type SyncResult struct {
 
 func (x *SyncResult) Reset() {
 	*x = SyncResult{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2328,7 +2419,7 @@ func (x *SyncResult) String() string {
 func (*SyncResult) ProtoMessage() {}
 
 func (x *SyncResult) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2341,7 +2432,7 @@ func (x *SyncResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResult.ProtoReflect.Descriptor instead.
 func (*SyncResult) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SyncResult) GetFriendId() string {
@@ -2390,7 +2481,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2493,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2506,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SyncResponse) GetResults() []*SyncResult {
@@ -2434,7 +2525,7 @@ type SyncProgressRequest struct {
 
 func (x *SyncProgressRequest) Reset() {
 	*x = SyncProgressRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2446,7 +2537,7 @@ func (x *SyncProgressRequest) String() string {
 func (*SyncProgressRequest) ProtoMessage() {}
 
 func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2459,7 +2550,7 @@ func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressRequest.ProtoReflect.Descriptor instead.
 func (*SyncProgressRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 // FriendProgress is what pulls from one friend have done since the daemon started.
@@ -2477,7 +2568,7 @@ type FriendProgress struct {
 
 func (x *FriendProgress) Reset() {
 	*x = FriendProgress{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2580,7 @@ func (x *FriendProgress) String() string {
 func (*FriendProgress) ProtoMessage() {}
 
 func (x *FriendProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2593,7 @@ func (x *FriendProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendProgress.ProtoReflect.Descriptor instead.
 func (*FriendProgress) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FriendProgress) GetFriendId() string {
@@ -2537,7 +2628,7 @@ type SyncProgressResponse struct {
 
 func (x *SyncProgressResponse) Reset() {
 	*x = SyncProgressResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2640,7 @@ func (x *SyncProgressResponse) String() string {
 func (*SyncProgressResponse) ProtoMessage() {}
 
 func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2653,7 @@ func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressResponse.ProtoReflect.Descriptor instead.
 func (*SyncProgressResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SyncProgressResponse) GetFriends() []*FriendProgress {
@@ -2691,7 +2782,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x1b\n" +
 	"\tfile_name\x18\x04 \x01(\tR\bfileName\x12\x18\n" +
-	"\apresent\x18\x05 \x01(\bR\apresent\"\xc1\x02\n" +
+	"\apresent\x18\x05 \x01(\bR\apresent\"\xa0\x03\n" +
 	"\fTimelinePost\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x12\n" +
@@ -2705,7 +2796,15 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\x12&\n" +
 	"\x0fupdated_unix_ms\x18\t \x01(\x03R\rupdatedUnixMs\x12\x18\n" +
 	"\aversion\x18\n" +
-	" \x01(\x04R\aversion\"E\n" +
+	" \x01(\x04R\aversion\x12\x1f\n" +
+	"\vreply_count\x18\v \x01(\rR\n" +
+	"replyCount\x12<\n" +
+	"\treactions\x18\f \x03(\v2\x1e.kith.local.v1.ReactionSummaryR\treactions\"a\n" +
+	"\x0fReactionSummary\x12\x14\n" +
+	"\x05emoji\x18\x01 \x01(\tR\x05emoji\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\x12\x12\n" +
+	"\x04mine\x18\x03 \x01(\bR\x04mine\x12\x0e\n" +
+	"\x02by\x18\x04 \x03(\tR\x02by\"E\n" +
 	"\x10TimelineResponse\x121\n" +
 	"\x05posts\x18\x01 \x03(\v2\x1b.kith.local.v1.TimelinePostR\x05posts\"*\n" +
 	"\vSyncRequest\x12\x1b\n" +
@@ -2772,7 +2871,7 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
 	(*PublicFollow)(nil),         // 1: kith.local.v1.PublicFollow
@@ -2813,13 +2912,14 @@ var file_kith_local_v1_local_proto_goTypes = []any{
 	(*TimelineRequest)(nil),      // 36: kith.local.v1.TimelineRequest
 	(*TimelineAttachment)(nil),   // 37: kith.local.v1.TimelineAttachment
 	(*TimelinePost)(nil),         // 38: kith.local.v1.TimelinePost
-	(*TimelineResponse)(nil),     // 39: kith.local.v1.TimelineResponse
-	(*SyncRequest)(nil),          // 40: kith.local.v1.SyncRequest
-	(*SyncResult)(nil),           // 41: kith.local.v1.SyncResult
-	(*SyncResponse)(nil),         // 42: kith.local.v1.SyncResponse
-	(*SyncProgressRequest)(nil),  // 43: kith.local.v1.SyncProgressRequest
-	(*FriendProgress)(nil),       // 44: kith.local.v1.FriendProgress
-	(*SyncProgressResponse)(nil), // 45: kith.local.v1.SyncProgressResponse
+	(*ReactionSummary)(nil),      // 39: kith.local.v1.ReactionSummary
+	(*TimelineResponse)(nil),     // 40: kith.local.v1.TimelineResponse
+	(*SyncRequest)(nil),          // 41: kith.local.v1.SyncRequest
+	(*SyncResult)(nil),           // 42: kith.local.v1.SyncResult
+	(*SyncResponse)(nil),         // 43: kith.local.v1.SyncResponse
+	(*SyncProgressRequest)(nil),  // 44: kith.local.v1.SyncProgressRequest
+	(*FriendProgress)(nil),       // 45: kith.local.v1.FriendProgress
+	(*SyncProgressResponse)(nil), // 46: kith.local.v1.SyncProgressResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
 	1,  // 0: kith.local.v1.Profile.public_follows:type_name -> kith.local.v1.PublicFollow
@@ -2838,48 +2938,49 @@ var file_kith_local_v1_local_proto_depIdxs = []int32{
 	38, // 13: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
 	38, // 14: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
 	37, // 15: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
-	38, // 16: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
-	41, // 17: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
-	44, // 18: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
-	14, // 19: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	19, // 20: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	21, // 21: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	23, // 22: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	25, // 23: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	28, // 24: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	30, // 25: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	32, // 26: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	34, // 27: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	36, // 28: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	40, // 29: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	43, // 30: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
-	7,  // 31: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
-	9,  // 32: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
-	11, // 33: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
-	3,  // 34: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
-	5,  // 35: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
-	15, // 36: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	20, // 37: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	22, // 38: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	24, // 39: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	27, // 40: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	29, // 41: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	31, // 42: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	33, // 43: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	35, // 44: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	39, // 45: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	42, // 46: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	45, // 47: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
-	8,  // 48: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
-	10, // 49: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
-	12, // 50: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
-	4,  // 51: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
-	6,  // 52: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
-	36, // [36:53] is the sub-list for method output_type
-	19, // [19:36] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	39, // 16: kith.local.v1.TimelinePost.reactions:type_name -> kith.local.v1.ReactionSummary
+	38, // 17: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
+	42, // 18: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
+	45, // 19: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
+	14, // 20: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	19, // 21: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	21, // 22: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	23, // 23: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	25, // 24: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	28, // 25: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	30, // 26: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	32, // 27: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	34, // 28: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	36, // 29: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	41, // 30: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	44, // 31: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
+	7,  // 32: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	9,  // 33: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	11, // 34: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	3,  // 35: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
+	5,  // 36: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
+	15, // 37: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	20, // 38: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	22, // 39: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	24, // 40: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	27, // 41: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	29, // 42: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	31, // 43: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	33, // 44: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	35, // 45: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	40, // 46: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	43, // 47: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	46, // 48: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
+	8,  // 49: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	10, // 50: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	12, // 51: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	4,  // 52: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
+	6,  // 53: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
+	37, // [37:54] is the sub-list for method output_type
+	20, // [20:37] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_kith_local_v1_local_proto_init() }
@@ -2894,7 +2995,7 @@ func file_kith_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1167,6 +1167,251 @@ func (x *PublicFollow) GetAddress() string {
 	return ""
 }
 
+// GetConversationsRequest names posts of the serving peer.
+type GetConversationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// post_ids are 16-byte post ids; at most 1000.
+	PostIds       [][]byte `protobuf:"bytes,1,rep,name=post_ids,json=postIds,proto3" json:"post_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConversationsRequest) Reset() {
+	*x = GetConversationsRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationsRequest) ProtoMessage() {}
+
+func (x *GetConversationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationsRequest.ProtoReflect.Descriptor instead.
+func (*GetConversationsRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetConversationsRequest) GetPostIds() [][]byte {
+	if x != nil {
+		return x.PostIds
+	}
+	return nil
+}
+
+// GetConversationsResponse is one chunk of one post's conversation. The chunks of a post
+// are consecutive; the one with complete set ends it, and only then does the caller
+// replace what it held of that conversation.
+type GetConversationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// post_id is the post the records answer.
+	PostId []byte `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	// replies are Envelopes whose payload is a kith.post.v1.Reply (context kith/reply/v1).
+	Replies []*v1.Envelope `protobuf:"bytes,2,rep,name=replies,proto3" json:"replies,omitempty"`
+	// reactions are Envelopes whose payload is a kith.post.v1.Reaction.
+	Reactions []*v1.Envelope `protobuf:"bytes,3,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// complete marks the post's last chunk.
+	Complete      bool `protobuf:"varint,4,opt,name=complete,proto3" json:"complete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConversationsResponse) Reset() {
+	*x = GetConversationsResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationsResponse) ProtoMessage() {}
+
+func (x *GetConversationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationsResponse.ProtoReflect.Descriptor instead.
+func (*GetConversationsResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetConversationsResponse) GetPostId() []byte {
+	if x != nil {
+		return x.PostId
+	}
+	return nil
+}
+
+func (x *GetConversationsResponse) GetReplies() []*v1.Envelope {
+	if x != nil {
+		return x.Replies
+	}
+	return nil
+}
+
+func (x *GetConversationsResponse) GetReactions() []*v1.Envelope {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+func (x *GetConversationsResponse) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+// PutConversationRequest carries one record signed by the caller.
+type PutConversationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// record is the reply or reaction.
+	//
+	// Types that are valid to be assigned to Record:
+	//
+	//	*PutConversationRequest_Reply
+	//	*PutConversationRequest_Reaction
+	Record        isPutConversationRequest_Record `protobuf_oneof:"record"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutConversationRequest) Reset() {
+	*x = PutConversationRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutConversationRequest) ProtoMessage() {}
+
+func (x *PutConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutConversationRequest.ProtoReflect.Descriptor instead.
+func (*PutConversationRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PutConversationRequest) GetRecord() isPutConversationRequest_Record {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *PutConversationRequest) GetReply() *v1.Envelope {
+	if x != nil {
+		if x, ok := x.Record.(*PutConversationRequest_Reply); ok {
+			return x.Reply
+		}
+	}
+	return nil
+}
+
+func (x *PutConversationRequest) GetReaction() *v1.Envelope {
+	if x != nil {
+		if x, ok := x.Record.(*PutConversationRequest_Reaction); ok {
+			return x.Reaction
+		}
+	}
+	return nil
+}
+
+type isPutConversationRequest_Record interface {
+	isPutConversationRequest_Record()
+}
+
+type PutConversationRequest_Reply struct {
+	// reply is an Envelope whose payload is a kith.post.v1.Reply.
+	Reply *v1.Envelope `protobuf:"bytes,1,opt,name=reply,proto3,oneof"`
+}
+
+type PutConversationRequest_Reaction struct {
+	// reaction is an Envelope whose payload is a kith.post.v1.Reaction.
+	Reaction *v1.Envelope `protobuf:"bytes,2,opt,name=reaction,proto3,oneof"`
+}
+
+func (*PutConversationRequest_Reply) isPutConversationRequest_Record() {}
+
+func (*PutConversationRequest_Reaction) isPutConversationRequest_Record() {}
+
+// PutConversationResponse is empty: the record is held.
+type PutConversationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutConversationResponse) Reset() {
+	*x = PutConversationResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutConversationResponse) ProtoMessage() {}
+
+func (x *PutConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutConversationResponse.ProtoReflect.Descriptor instead.
+func (*PutConversationResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{23}
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -1231,12 +1476,24 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\afollows\x18\x04 \x03(\v2\x1a.kith.sync.v1.PublicFollowR\afollows\":\n" +
 	"\fPublicFollow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress*X\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"4\n" +
+	"\x17GetConversationsRequest\x12\x19\n" +
+	"\bpost_ids\x18\x01 \x03(\fR\apostIds\"\xbb\x01\n" +
+	"\x18GetConversationsResponse\x12\x17\n" +
+	"\apost_id\x18\x01 \x01(\fR\x06postId\x122\n" +
+	"\areplies\x18\x02 \x03(\v2\x18.kith.signed.v1.EnvelopeR\areplies\x126\n" +
+	"\treactions\x18\x03 \x03(\v2\x18.kith.signed.v1.EnvelopeR\treactions\x12\x1a\n" +
+	"\bcomplete\x18\x04 \x01(\bR\bcomplete\"\x8c\x01\n" +
+	"\x16PutConversationRequest\x120\n" +
+	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\x05reply\x126\n" +
+	"\breaction\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\breactionB\b\n" +
+	"\x06record\"\x19\n" +
+	"\x17PutConversationResponse*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xa6\x04\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xeb\x05\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -1245,7 +1502,9 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\aRecover\x12\x1c.kith.sync.v1.RecoverRequest\x1a\x1d.kith.sync.v1.RecoverResponse0\x01\x12[\n" +
 	"\x0eGetRecoveryKit\x12#.kith.sync.v1.GetRecoveryKitRequest\x1a$.kith.sync.v1.GetRecoveryKitResponse\x12O\n" +
 	"\n" +
-	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponse\x12c\n" +
+	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
+	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -1260,61 +1519,73 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
-	(ChangeKind)(0),                // 0: kith.sync.v1.ChangeKind
-	(*Change)(nil),                 // 1: kith.sync.v1.Change
-	(*ChangesRequest)(nil),         // 2: kith.sync.v1.ChangesRequest
-	(*ChangesResponse)(nil),        // 3: kith.sync.v1.ChangesResponse
-	(*GetPostsRequest)(nil),        // 4: kith.sync.v1.GetPostsRequest
-	(*GetPostsResponse)(nil),       // 5: kith.sync.v1.GetPostsResponse
-	(*GetBlobRequest)(nil),         // 6: kith.sync.v1.GetBlobRequest
-	(*GetBlobResponse)(nil),        // 7: kith.sync.v1.GetBlobResponse
-	(*WatchRequest)(nil),           // 8: kith.sync.v1.WatchRequest
-	(*WatchResponse)(nil),          // 9: kith.sync.v1.WatchResponse
-	(*RecoverRequest)(nil),         // 10: kith.sync.v1.RecoverRequest
-	(*RecoverResponse)(nil),        // 11: kith.sync.v1.RecoverResponse
-	(*GetRecoveryKitRequest)(nil),  // 12: kith.sync.v1.GetRecoveryKitRequest
-	(*GetRecoveryKitResponse)(nil), // 13: kith.sync.v1.GetRecoveryKitResponse
-	(*RecoveryKit)(nil),            // 14: kith.sync.v1.RecoveryKit
-	(*RecoveryKitContents)(nil),    // 15: kith.sync.v1.RecoveryKitContents
-	(*KitFriend)(nil),              // 16: kith.sync.v1.KitFriend
-	(*GetProfileRequest)(nil),      // 17: kith.sync.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),     // 18: kith.sync.v1.GetProfileResponse
-	(*PublicProfile)(nil),          // 19: kith.sync.v1.PublicProfile
-	(*PublicFollow)(nil),           // 20: kith.sync.v1.PublicFollow
-	(*v1.Envelope)(nil),            // 21: kith.signed.v1.Envelope
+	(ChangeKind)(0),                  // 0: kith.sync.v1.ChangeKind
+	(*Change)(nil),                   // 1: kith.sync.v1.Change
+	(*ChangesRequest)(nil),           // 2: kith.sync.v1.ChangesRequest
+	(*ChangesResponse)(nil),          // 3: kith.sync.v1.ChangesResponse
+	(*GetPostsRequest)(nil),          // 4: kith.sync.v1.GetPostsRequest
+	(*GetPostsResponse)(nil),         // 5: kith.sync.v1.GetPostsResponse
+	(*GetBlobRequest)(nil),           // 6: kith.sync.v1.GetBlobRequest
+	(*GetBlobResponse)(nil),          // 7: kith.sync.v1.GetBlobResponse
+	(*WatchRequest)(nil),             // 8: kith.sync.v1.WatchRequest
+	(*WatchResponse)(nil),            // 9: kith.sync.v1.WatchResponse
+	(*RecoverRequest)(nil),           // 10: kith.sync.v1.RecoverRequest
+	(*RecoverResponse)(nil),          // 11: kith.sync.v1.RecoverResponse
+	(*GetRecoveryKitRequest)(nil),    // 12: kith.sync.v1.GetRecoveryKitRequest
+	(*GetRecoveryKitResponse)(nil),   // 13: kith.sync.v1.GetRecoveryKitResponse
+	(*RecoveryKit)(nil),              // 14: kith.sync.v1.RecoveryKit
+	(*RecoveryKitContents)(nil),      // 15: kith.sync.v1.RecoveryKitContents
+	(*KitFriend)(nil),                // 16: kith.sync.v1.KitFriend
+	(*GetProfileRequest)(nil),        // 17: kith.sync.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),       // 18: kith.sync.v1.GetProfileResponse
+	(*PublicProfile)(nil),            // 19: kith.sync.v1.PublicProfile
+	(*PublicFollow)(nil),             // 20: kith.sync.v1.PublicFollow
+	(*GetConversationsRequest)(nil),  // 21: kith.sync.v1.GetConversationsRequest
+	(*GetConversationsResponse)(nil), // 22: kith.sync.v1.GetConversationsResponse
+	(*PutConversationRequest)(nil),   // 23: kith.sync.v1.PutConversationRequest
+	(*PutConversationResponse)(nil),  // 24: kith.sync.v1.PutConversationResponse
+	(*v1.Envelope)(nil),              // 25: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	21, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	25, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	21, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	21, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	21, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	25, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	25, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	25, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
 	16, // 7: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
-	21, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	25, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	20, // 9: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	2,  // 10: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 11: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 12: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 13: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 14: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 15: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	17, // 16: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	3,  // 17: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 18: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 19: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 20: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 21: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 22: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	18, // 23: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	25, // 10: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	25, // 11: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	25, // 12: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	25, // 13: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	2,  // 14: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 15: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 16: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 17: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 18: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 19: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	17, // 20: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	21, // 21: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	23, // 22: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	3,  // 23: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 24: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 25: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 26: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 27: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 28: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	18, // 29: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	22, // 30: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	24, // 31: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	23, // [23:32] is the sub-list for method output_type
+	14, // [14:23] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -1322,13 +1593,17 @@ func file_kith_sync_v1_sync_proto_init() {
 	if File_kith_sync_v1_sync_proto != nil {
 		return
 	}
+	file_kith_sync_v1_sync_proto_msgTypes[22].OneofWrappers = []any{
+		(*PutConversationRequest_Reply)(nil),
+		(*PutConversationRequest_Reaction)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
