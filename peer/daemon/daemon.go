@@ -228,6 +228,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.fetchKit(ctx, c, f)
+		n.deliverOutbox(ctx, c, f)
 		n.notePath(f.Key.ID()) // while the sync's connection is still up
 	}
 	return res, err
@@ -369,6 +370,7 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 			}
 			c := syncv1.NewSyncServiceClient(cc)
 			n.fetchKit(wctx, c, f)
+			n.deliverOutbox(wctx, c, f)
 			return n.puller.Watch(wctx, c, f.Key)
 		}()
 		if upgraded {

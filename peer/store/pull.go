@@ -26,6 +26,8 @@ type Batch struct {
 	Revoked []post.ID
 	// Cursor is the friend's sequence number to resume from next time.
 	Cursor uint64
+	// Conversations are the complete conversations the friend served for its posts.
+	Conversations []HeldConversation
 }
 
 // Applied counts what a batch changed.
@@ -75,6 +77,12 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			if err := tx.Bucket(bPosts).Delete(k); err != nil {
 				return err
 			}
+			if err := dropConversation(tx, friend, id); err != nil {
+				return err
+			}
+		}
+		if err := s.applyConversations(tx, friend, b.Conversations); err != nil {
+			return fmt.Errorf("apply pull from %s: %w", friend.Short(), err)
 		}
 		if cur := getU64(tx.Bucket(bCursors).Get(friend[:])); b.Cursor < cur {
 			return nil // an older answer arriving late: never move the cursor back

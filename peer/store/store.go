@@ -111,6 +111,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever the changes log grows
+	notesCh chan struct{} // guarded by mu; closed at the next change of notifications (convo)
 }
 
 // Home resolves the home directory: flag when set, then $KITH_HOME, then ~/.kith.
@@ -155,6 +156,10 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, home: cfg.Home, log: cfg.Logger, now: cfg.Now, changed: make(chan struct{})}
 	if err := db.Update(s.migrate); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := db.Update(createConvoBuckets); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -1,0 +1,3 @@
+package store
+
+var bRequests = []byte("friendreqs") // requester key(32) -> JSON FriendRequest
