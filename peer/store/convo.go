@@ -58,6 +58,21 @@ var (
 // convoBuckets are created on open when missing: additive, no schema step needed.
 var convoBuckets = [][]byte{bConvo, bOutbox, bRemoved, bReplyIdx, bNotes, bRequests}
 
+// ensureConvoBuckets adds the conversation buckets to a file that lacks them, writing
+// only when one is missing (a new file gets them in its first transaction).
+func ensureConvoBuckets(db *bolt.DB) error {
+	missing := false
+	if err := db.View(func(tx *bolt.Tx) error {
+		for _, b := range convoBuckets {
+			missing = missing || tx.Bucket(b) == nil
+		}
+		return nil
+	}); err != nil || !missing {
+		return err
+	}
+	return db.Update(createConvoBuckets)
+}
+
 func createConvoBuckets(tx *bolt.Tx) error {
 	for _, b := range convoBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {

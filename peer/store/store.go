@@ -159,7 +159,7 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := db.Update(createConvoBuckets); err != nil {
+	if err := ensureConvoBuckets(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -203,6 +203,9 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := createConvoBuckets(tx); err != nil {
+			return err
 		}
 		return tx.Bucket(bMeta).Put([]byte("schema"), u64(SchemaVersion))
 	}

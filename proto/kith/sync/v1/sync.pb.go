@@ -1412,6 +1412,183 @@ func (*PutConversationResponse) Descriptor() ([]byte, []int) {
 	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{23}
 }
 
+// FriendRequest is what a person signs (context kith/friend-request/v1) when they add
+// someone as a friend, so the other side sees who asks and may add them back.
+type FriendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// from is the requester's raw 32-byte key; it signs the request.
+	From []byte `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// to is the raw key of the person asked.
+	To []byte `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// created_unix_ms is when it was signed; a request far from the receiver's clock is
+	// refused, so an old one cannot be replayed much later.
+	CreatedUnixMs int64 `protobuf:"varint,3,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// name is the requester's own display name (at most 64 bytes).
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// address is a host:port where the requester's node may be dialled, if it has one.
+	Address       string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FriendRequest) Reset() {
+	*x = FriendRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FriendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FriendRequest) ProtoMessage() {}
+
+func (x *FriendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
+func (*FriendRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *FriendRequest) GetFrom() []byte {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *FriendRequest) GetTo() []byte {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *FriendRequest) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *FriendRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FriendRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+// RequestFriendshipRequest carries the signed request.
+type RequestFriendshipRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request is an Envelope whose payload is a FriendRequest signed by the caller.
+	Request       *v1.Envelope `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestFriendshipRequest) Reset() {
+	*x = RequestFriendshipRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestFriendshipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestFriendshipRequest) ProtoMessage() {}
+
+func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestFriendshipRequest.ProtoReflect.Descriptor instead.
+func (*RequestFriendshipRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RequestFriendshipRequest) GetRequest() *v1.Envelope {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// RequestFriendshipResponse says whether the receiver already counts the caller as a
+// friend (then nothing more needs to be sent).
+type RequestFriendshipResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// already_friends is true when the serving peer has the caller as a friend.
+	AlreadyFriends bool `protobuf:"varint,1,opt,name=already_friends,json=alreadyFriends,proto3" json:"already_friends,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RequestFriendshipResponse) Reset() {
+	*x = RequestFriendshipResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestFriendshipResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestFriendshipResponse) ProtoMessage() {}
+
+func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestFriendshipResponse.ProtoReflect.Descriptor instead.
+func (*RequestFriendshipResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RequestFriendshipResponse) GetAlreadyFriends() bool {
+	if x != nil {
+		return x.AlreadyFriends
+	}
+	return false
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -1488,12 +1665,22 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\x05reply\x126\n" +
 	"\breaction\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\breactionB\b\n" +
 	"\x06record\"\x19\n" +
-	"\x17PutConversationResponse*X\n" +
+	"\x17PutConversationResponse\"\x89\x01\n" +
+	"\rFriendRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\fR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\fR\x02to\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x03 \x01(\x03R\rcreatedUnixMs\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x05 \x01(\tR\aaddress\"N\n" +
+	"\x18RequestFriendshipRequest\x122\n" +
+	"\arequest\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\arequest\"D\n" +
+	"\x19RequestFriendshipResponse\x12'\n" +
+	"\x0falready_friends\x18\x01 \x01(\bR\x0ealreadyFriends*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xeb\x05\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xd1\x06\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -1504,7 +1691,8 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponse\x12c\n" +
 	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
-	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12d\n" +
+	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -1519,73 +1707,79 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
-	(ChangeKind)(0),                  // 0: kith.sync.v1.ChangeKind
-	(*Change)(nil),                   // 1: kith.sync.v1.Change
-	(*ChangesRequest)(nil),           // 2: kith.sync.v1.ChangesRequest
-	(*ChangesResponse)(nil),          // 3: kith.sync.v1.ChangesResponse
-	(*GetPostsRequest)(nil),          // 4: kith.sync.v1.GetPostsRequest
-	(*GetPostsResponse)(nil),         // 5: kith.sync.v1.GetPostsResponse
-	(*GetBlobRequest)(nil),           // 6: kith.sync.v1.GetBlobRequest
-	(*GetBlobResponse)(nil),          // 7: kith.sync.v1.GetBlobResponse
-	(*WatchRequest)(nil),             // 8: kith.sync.v1.WatchRequest
-	(*WatchResponse)(nil),            // 9: kith.sync.v1.WatchResponse
-	(*RecoverRequest)(nil),           // 10: kith.sync.v1.RecoverRequest
-	(*RecoverResponse)(nil),          // 11: kith.sync.v1.RecoverResponse
-	(*GetRecoveryKitRequest)(nil),    // 12: kith.sync.v1.GetRecoveryKitRequest
-	(*GetRecoveryKitResponse)(nil),   // 13: kith.sync.v1.GetRecoveryKitResponse
-	(*RecoveryKit)(nil),              // 14: kith.sync.v1.RecoveryKit
-	(*RecoveryKitContents)(nil),      // 15: kith.sync.v1.RecoveryKitContents
-	(*KitFriend)(nil),                // 16: kith.sync.v1.KitFriend
-	(*GetProfileRequest)(nil),        // 17: kith.sync.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),       // 18: kith.sync.v1.GetProfileResponse
-	(*PublicProfile)(nil),            // 19: kith.sync.v1.PublicProfile
-	(*PublicFollow)(nil),             // 20: kith.sync.v1.PublicFollow
-	(*GetConversationsRequest)(nil),  // 21: kith.sync.v1.GetConversationsRequest
-	(*GetConversationsResponse)(nil), // 22: kith.sync.v1.GetConversationsResponse
-	(*PutConversationRequest)(nil),   // 23: kith.sync.v1.PutConversationRequest
-	(*PutConversationResponse)(nil),  // 24: kith.sync.v1.PutConversationResponse
-	(*v1.Envelope)(nil),              // 25: kith.signed.v1.Envelope
+	(ChangeKind)(0),                   // 0: kith.sync.v1.ChangeKind
+	(*Change)(nil),                    // 1: kith.sync.v1.Change
+	(*ChangesRequest)(nil),            // 2: kith.sync.v1.ChangesRequest
+	(*ChangesResponse)(nil),           // 3: kith.sync.v1.ChangesResponse
+	(*GetPostsRequest)(nil),           // 4: kith.sync.v1.GetPostsRequest
+	(*GetPostsResponse)(nil),          // 5: kith.sync.v1.GetPostsResponse
+	(*GetBlobRequest)(nil),            // 6: kith.sync.v1.GetBlobRequest
+	(*GetBlobResponse)(nil),           // 7: kith.sync.v1.GetBlobResponse
+	(*WatchRequest)(nil),              // 8: kith.sync.v1.WatchRequest
+	(*WatchResponse)(nil),             // 9: kith.sync.v1.WatchResponse
+	(*RecoverRequest)(nil),            // 10: kith.sync.v1.RecoverRequest
+	(*RecoverResponse)(nil),           // 11: kith.sync.v1.RecoverResponse
+	(*GetRecoveryKitRequest)(nil),     // 12: kith.sync.v1.GetRecoveryKitRequest
+	(*GetRecoveryKitResponse)(nil),    // 13: kith.sync.v1.GetRecoveryKitResponse
+	(*RecoveryKit)(nil),               // 14: kith.sync.v1.RecoveryKit
+	(*RecoveryKitContents)(nil),       // 15: kith.sync.v1.RecoveryKitContents
+	(*KitFriend)(nil),                 // 16: kith.sync.v1.KitFriend
+	(*GetProfileRequest)(nil),         // 17: kith.sync.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),        // 18: kith.sync.v1.GetProfileResponse
+	(*PublicProfile)(nil),             // 19: kith.sync.v1.PublicProfile
+	(*PublicFollow)(nil),              // 20: kith.sync.v1.PublicFollow
+	(*GetConversationsRequest)(nil),   // 21: kith.sync.v1.GetConversationsRequest
+	(*GetConversationsResponse)(nil),  // 22: kith.sync.v1.GetConversationsResponse
+	(*PutConversationRequest)(nil),    // 23: kith.sync.v1.PutConversationRequest
+	(*PutConversationResponse)(nil),   // 24: kith.sync.v1.PutConversationResponse
+	(*FriendRequest)(nil),             // 25: kith.sync.v1.FriendRequest
+	(*RequestFriendshipRequest)(nil),  // 26: kith.sync.v1.RequestFriendshipRequest
+	(*RequestFriendshipResponse)(nil), // 27: kith.sync.v1.RequestFriendshipResponse
+	(*v1.Envelope)(nil),               // 28: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	25, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	28, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	25, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	25, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	25, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	28, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	28, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	28, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
 	16, // 7: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
-	25, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	28, // 8: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	20, // 9: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	25, // 10: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
-	25, // 11: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	25, // 12: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	25, // 13: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	2,  // 14: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 15: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 16: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 17: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 18: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 19: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	17, // 20: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	21, // 21: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	23, // 22: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	3,  // 23: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 24: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 25: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 26: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 27: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 28: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	18, // 29: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	22, // 30: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	24, // 31: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	23, // [23:32] is the sub-list for method output_type
-	14, // [14:23] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	28, // 10: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	28, // 11: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	28, // 12: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	28, // 13: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	28, // 14: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	2,  // 15: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 16: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 17: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 18: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 19: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 20: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	17, // 21: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	21, // 22: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	23, // 23: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	26, // 24: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	3,  // 25: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 26: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 27: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 28: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 29: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 30: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	18, // 31: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	22, // 32: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	24, // 33: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	27, // 34: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	25, // [25:35] is the sub-list for method output_type
+	15, // [15:25] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -1603,7 +1797,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,15 +23,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_Changes_FullMethodName          = "/kith.sync.v1.SyncService/Changes"
-	SyncService_GetPosts_FullMethodName         = "/kith.sync.v1.SyncService/GetPosts"
-	SyncService_GetBlob_FullMethodName          = "/kith.sync.v1.SyncService/GetBlob"
-	SyncService_Watch_FullMethodName            = "/kith.sync.v1.SyncService/Watch"
-	SyncService_Recover_FullMethodName          = "/kith.sync.v1.SyncService/Recover"
-	SyncService_GetRecoveryKit_FullMethodName   = "/kith.sync.v1.SyncService/GetRecoveryKit"
-	SyncService_GetProfile_FullMethodName       = "/kith.sync.v1.SyncService/GetProfile"
-	SyncService_GetConversations_FullMethodName = "/kith.sync.v1.SyncService/GetConversations"
-	SyncService_PutConversation_FullMethodName  = "/kith.sync.v1.SyncService/PutConversation"
+	SyncService_Changes_FullMethodName           = "/kith.sync.v1.SyncService/Changes"
+	SyncService_GetPosts_FullMethodName          = "/kith.sync.v1.SyncService/GetPosts"
+	SyncService_GetBlob_FullMethodName           = "/kith.sync.v1.SyncService/GetBlob"
+	SyncService_Watch_FullMethodName             = "/kith.sync.v1.SyncService/Watch"
+	SyncService_Recover_FullMethodName           = "/kith.sync.v1.SyncService/Recover"
+	SyncService_GetRecoveryKit_FullMethodName    = "/kith.sync.v1.SyncService/GetRecoveryKit"
+	SyncService_GetProfile_FullMethodName        = "/kith.sync.v1.SyncService/GetProfile"
+	SyncService_GetConversations_FullMethodName  = "/kith.sync.v1.SyncService/GetConversations"
+	SyncService_PutConversation_FullMethodName   = "/kith.sync.v1.SyncService/PutConversation"
+	SyncService_RequestFriendship_FullMethodName = "/kith.sync.v1.SyncService/RequestFriendship"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -62,6 +63,9 @@ type SyncServiceClient interface {
 	// PutConversation hands the serving peer (the post's author, who hosts its
 	// conversation) a reply or reaction signed by the caller, to a post the caller may see.
 	PutConversation(ctx context.Context, in *PutConversationRequest, opts ...grpc.CallOption) (*PutConversationResponse, error)
+	// RequestFriendship delivers a signed friend request from the caller, who added the
+	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
+	RequestFriendship(ctx context.Context, in *RequestFriendshipRequest, opts ...grpc.CallOption) (*RequestFriendshipResponse, error)
 }
 
 type syncServiceClient struct {
@@ -198,6 +202,16 @@ func (c *syncServiceClient) PutConversation(ctx context.Context, in *PutConversa
 	return out, nil
 }
 
+func (c *syncServiceClient) RequestFriendship(ctx context.Context, in *RequestFriendshipRequest, opts ...grpc.CallOption) (*RequestFriendshipResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestFriendshipResponse)
+	err := c.cc.Invoke(ctx, SyncService_RequestFriendship_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -226,6 +240,9 @@ type SyncServiceServer interface {
 	// PutConversation hands the serving peer (the post's author, who hosts its
 	// conversation) a reply or reaction signed by the caller, to a post the caller may see.
 	PutConversation(context.Context, *PutConversationRequest) (*PutConversationResponse, error)
+	// RequestFriendship delivers a signed friend request from the caller, who added the
+	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
+	RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -262,6 +279,9 @@ func (UnimplementedSyncServiceServer) GetConversations(*GetConversationsRequest,
 }
 func (UnimplementedSyncServiceServer) PutConversation(context.Context, *PutConversationRequest) (*PutConversationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutConversation not implemented")
+}
+func (UnimplementedSyncServiceServer) RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestFriendship not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -418,6 +438,24 @@ func _SyncService_PutConversation_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_RequestFriendship_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestFriendshipRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).RequestFriendship(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_RequestFriendship_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).RequestFriendship(ctx, req.(*RequestFriendshipRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +482,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PutConversation",
 			Handler:    _SyncService_PutConversation_Handler,
+		},
+		{
+			MethodName: "RequestFriendship",
+			Handler:    _SyncService_RequestFriendship_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
