@@ -48,7 +48,82 @@ yet (with --all, read ones too), newest first. Mark them read with
           "created", "read"}`},
 		{name: "notifications read", args: "[ID]...", summary: "mark notifications read (all when no ID)", run: runNotificationsRead, help: `
 Marks the notifications with these ids read, or all of them when none is given.`},
+		{name: "friend requests", args: "[--json]", summary: "list people who added me and wait for an answer", run: runFriendRequests, help: `
+When someone adds you with 'kith friend add', their node sends you a signed friend
+request (directly, when it can reach yours). This lists the pending ones; answer with
+'kith friend accept' or 'kith friend ignore'.
+
+  --json  a list of {"id", "name", "addr", "created"}`},
+		{name: "friend accept", args: "ID|NAME", summary: "accept a friend request", run: runFriendAccept, help: `
+Adds the person who sent this request as a friend, under the name they gave and at the
+address they gave; rename them with 'kith friend add ID --name N'.`},
+		{name: "friend ignore", args: "ID|NAME", summary: "ignore a friend request", run: runFriendIgnore, help: `
+Drops a friend request; nothing is sent back.`},
 	}
+}
+
+// requestJSON is one element of `kith friend requests --json`.
+type requestJSON struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Addr    string `json:"addr"`
+	Created string `json:"created"`
+}
+
+func runFriendRequests(ctx context.Context, c *call) error {
+	fs := newFlags("friend requests")
+	asJSON := fs.Bool("json", false, "")
+	if _, err := parse(fs, c.args, 0, 0); err != nil {
+		return err
+	}
+	return c.withConversation(ctx, func(cl localv1.ConversationServiceClient) error {
+		resp, err := cl.FriendRequests(ctx, &localv1.FriendRequestsRequest{})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := []requestJSON{}
+			for _, r := range resp.GetRequests() {
+				out = append(out, requestJSON{ID: r.GetId(), Name: r.GetName(), Addr: r.GetAddress(), Created: stamp(r.GetCreatedUnixMs())})
+			}
+			return writeJSON(c.env.Stdout, out)
+		}
+		if len(resp.GetRequests()) == 0 {
+			fmt.Fprintln(c.env.Stdout, "no pending friend requests")
+			return nil
+		}
+		for _, r := range resp.GetRequests() {
+			fmt.Fprintf(c.env.Stdout, "%s  %s  %s  %s\n", stamp(r.GetCreatedUnixMs()), orDash(r.GetName()), r.GetId(), orDash(r.GetAddress()))
+		}
+		return nil
+	})
+}
+
+func runFriendAccept(ctx context.Context, c *call) error {
+	return c.answerRequest(ctx, "friend accept", true)
+}
+
+func runFriendIgnore(ctx context.Context, c *call) error {
+	return c.answerRequest(ctx, "friend ignore", false)
+}
+
+func (c *call) answerRequest(ctx context.Context, name string, accept bool) error {
+	pos, err := parse(newFlags(name), c.args, 1, 1)
+	if err != nil {
+		return err
+	}
+	return c.withConversation(ctx, func(cl localv1.ConversationServiceClient) error {
+		resp, err := cl.AnswerFriendRequest(ctx, &localv1.AnswerFriendRequestRequest{Who: pos[0], Accept: accept})
+		if err != nil {
+			return err
+		}
+		if accept {
+			fmt.Fprintf(c.env.Stdout, "added friend %s (%s)\n", orDash(resp.GetName()), resp.GetId())
+		} else {
+			fmt.Fprintf(c.env.Stdout, "ignored the request from %s (%s)\n", orDash(resp.GetName()), resp.GetId())
+		}
+		return nil
+	})
 }
 
 // withConversation runs f with the daemon's conversation API.

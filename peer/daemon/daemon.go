@@ -225,6 +225,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	}
 	defer cc.Close()
 	c := syncv1.NewSyncServiceClient(cc)
+	n.introduce(ctx, c, f)
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.fetchKit(ctx, c, f)
@@ -369,6 +370,7 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 				}()
 			}
 			c := syncv1.NewSyncServiceClient(cc)
+			n.introduce(wctx, c, f)
 			n.fetchKit(wctx, c, f)
 			n.deliverOutbox(wctx, c, f)
 			return n.puller.Watch(wctx, c, f.Key)

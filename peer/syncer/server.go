@@ -47,6 +47,8 @@ type Server struct {
 	caller func(context.Context) (identity.PublicKey, bool)
 	// now stamps recovery kits; time.Now in production.
 	now func() time.Time
+	// requests bounds the friend requests taken from others (requests.go).
+	requests requestLimiter
 }
 
 // NewServer returns a Server over st.
