@@ -33,20 +33,29 @@ func errNoDaemon(home string) error {
 
 // dial connects to the daemon of c.home, failing fast with errNoDaemon when none runs.
 func (c *call) dial(ctx context.Context) (localv1.LocalServiceClient, func(), error) {
+	conn, err := c.dialConn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return localv1.NewLocalServiceClient(conn), func() { conn.Close() }, nil
+}
+
+// dialConn connects to the daemon of c.home (every local service shares the socket).
+func (c *call) dialConn(ctx context.Context) (*grpc.ClientConn, error) {
 	sock := SocketPath(c.home)
 	d := net.Dialer{Timeout: 2 * time.Second}
 	probe, err := d.DialContext(ctx, "unix", sock)
 	if err != nil {
-		return nil, nil, errNoDaemon(c.home)
+		return nil, errNoDaemon(c.home)
 	}
 	probe.Close()
 	conn, err := grpc.NewClient("unix://"+sock,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to daemon: %w", err)
+		return nil, fmt.Errorf("connect to daemon: %w", err)
 	}
-	return localv1.NewLocalServiceClient(conn), func() { conn.Close() }, nil
+	return conn, nil
 }
 
 // rpcError turns a daemon status into what a person reads, and its exit code.

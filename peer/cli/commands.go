@@ -26,7 +26,7 @@ import (
 const MaxAttachment = 1 << 30
 
 func commands() []*command {
-	return []*command{
+	return append([]*command{
 		{name: "init", args: "[--name NAME] [--key FILE] [--passphrase-file FILE]", summary: "make a new identity, or restore one from a key backup", run: runInit, help: `
 Creates the home directory and your identity: a new key, or the one in FILE (a backup
 made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
@@ -196,7 +196,7 @@ signature verified again just now.
 
   --json     a list of {"id", "author", "text", "tags", "created", "updated", "verified"}
   --limit N  at most N results (default 100; 0: all)`},
-	}
+	}, conversationCommands()...)
 }
 
 func runInit(ctx context.Context, c *call) error {

@@ -45,6 +45,8 @@ type postJSON struct {
 	Attachments []attachmentJSON `json:"attachments"`
 	Created     string           `json:"created"`
 	Updated     string           `json:"updated"`
+	ReplyCount  uint32           `json:"reply_count"`
+	Reactions   []reactionJSON   `json:"reactions"`
 }
 
 type attachmentJSON struct {
@@ -60,11 +62,9 @@ func timelineJSON(ps []*localv1.TimelinePost) []postJSON {
 	for _, p := range ps {
 		j := postJSON{ID: p.GetId(), Author: p.GetAuthor(), Name: p.GetName(), Text: p.GetText(),
 			Tags: nonNil(p.GetTags()), Visibility: p.GetVisibility(), Audience: p.GetAudience(), Attachments: []attachmentJSON{},
-			Created: stamp(p.GetCreatedUnixMs()), Updated: stamp(p.GetUpdatedUnixMs())}
-		for _, a := range p.GetAttachments() {
-			j.Attachments = append(j.Attachments, attachmentJSON{SHA256: a.GetSha256(), Size: a.GetSize(),
-				MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: a.GetPresent()})
-		}
+			Created: stamp(p.GetCreatedUnixMs()), Updated: stamp(p.GetUpdatedUnixMs()),
+			ReplyCount: p.GetReplyCount(), Reactions: reactionsJSON(p.GetReactions())}
+		j.Attachments = attachmentsJSON(p.GetAttachments())
 		out = append(out, j)
 	}
 	return out

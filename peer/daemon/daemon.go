@@ -235,10 +235,12 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	}
 	defer cc.Close()
 	c := syncv1.NewSyncServiceClient(cc)
+	n.introduce(ctx, c, f)
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.fetchKit(ctx, c, f)
 		n.fetchReach(ctx, c, f)
+		n.deliverOutbox(ctx, c, f)
 		n.notePath(f.Key.ID()) // while the sync's connection is still up
 	}
 	return res, err
@@ -426,8 +428,10 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 				}()
 			}
 			c := syncv1.NewSyncServiceClient(cc)
+			n.introduce(wctx, c, f)
 			n.fetchKit(wctx, c, f)
 			n.fetchReach(wctx, c, f)
+			n.deliverOutbox(wctx, c, f)
 			var kits sync.WaitGroup
 			defer kits.Wait()
 			defer cancel()

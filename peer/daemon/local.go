@@ -468,6 +468,7 @@ func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.Tim
 		tp.Attachments = append(tp.Attachments, &localv1.TimelineAttachment{Sha256: hex.EncodeToString(a.GetSha256()),
 			Size: a.GetSize(), MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: present})
 	}
+	l.withConversation(tp, author, post.ID(pl.GetId()))
 	return tp
 }
 

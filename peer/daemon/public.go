@@ -15,6 +15,8 @@ import (
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // PublicSource is the store as the public HTTP face sees it: the person's own posts that
@@ -166,4 +168,22 @@ func (p *PublicSource) PublicBlob(ctx context.Context, sum [32]byte) (public.Blo
 		}
 	}
 	return public.Blob{}, public.ErrNotFound
+}
+
+// PublicReplies returns the public replies to a post while it is public: the records a
+// stranger may be served (public.ReplySource).
+func (p *PublicSource) PublicReplies(ctx context.Context, id public.PostID) ([]*signedv1.Envelope, error) {
+	var out []*signedv1.Envelope
+	err := p.st.Conversation(identity.PublicKey{}, post.ID(id), 1000, func(recs []store.Record) error {
+		for _, r := range recs {
+			if r.Reply != nil && !r.Reply.GetDeleted() {
+				out = append(out, r.Envelope)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNoSuchPost) {
+		return nil, nil
+	}
+	return out, err
 }

@@ -149,6 +149,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	srv := grpc.NewServer()
 	local := NewLocal(st, node, synced, nil)
 	localv1.RegisterLocalServiceServer(srv, local)
+	localv1.RegisterConversationServiceServer(srv, NewConversation(local))
 
 	var publicLn net.Listener
 	var publicHandler http.Handler

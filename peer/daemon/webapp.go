@@ -16,7 +16,8 @@ func listenUI(cfg RunConfig, local *Local, st *store.Store, pulled *ui.Signal, l
 		return nil, nil
 	}
 	web, err := ui.Listen(ui.Config{Addr: cfg.UI, Home: cfg.Home, API: local, Blobs: st, Changes: st, Pulled: pulled,
-		TLSCert: cfg.UITLSCert, TLSKey: cfg.UITLSKey, Password: cfg.UIPassword, Logger: log})
+		TLSCert: cfg.UITLSCert, TLSKey: cfg.UITLSKey, Password: cfg.UIPassword, Logger: log,
+		Conversation: NewConversation(local), Notes: st})
 	if errors.Is(err, ui.ErrListen) {
 		log.Error("running without the web app", "err", err)
 		return nil, nil

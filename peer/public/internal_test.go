@@ -36,8 +36,8 @@ func TestSegments(t *testing.T) {
 // TestPageKeyNamesEveryField guards pageKey: a field added to pageView must be added
 // to the key too, or a page could be served from the cache with the field's old value.
 func TestPageKeyNamesEveryField(t *testing.T) {
-	if n := reflect.TypeFor[pageView]().NumField(); n != 13 {
-		t.Errorf("pageView has %d fields; pageKey names 13: update pageKey, then this test", n)
+	if n := reflect.TypeFor[pageView]().NumField(); n != 14 {
+		t.Errorf("pageView has %d fields; pageKey names 14 (Replies through replyKey): update pageKey, then this test", n)
 	}
 	if n := reflect.TypeFor[profileView]().NumField(); n != 5 {
 		t.Errorf("profileView has %d fields; cacheKey.profile names 5: update it, then this test", n)

@@ -22,7 +22,8 @@ type pageView struct {
 	Entries     []template.HTML // the rendered h-entry of each of Posts
 	Post        postView        // the post of a single-post page
 	Tag         string
-	Next        string // URL of the next page, rel=next
+	Next        string      // URL of the next page, rel=next
+	Replies     []replyView // the public replies of a single-post page
 }
 
 // list reads the profile and one page of public posts (of a tag, when tag is not empty),
@@ -99,6 +100,9 @@ func (s *server) servePost(w http.ResponseWriter, r *http.Request, raw string) {
 		Title: pv.Title, Description: excerpt(pv.Text, 200), Canonical: pv.URL, OGType: "article",
 		NoIndex: s.cfg.NoIndex, Base: base, Profile: newProfileView(prof, base), Post: pv,
 	}
+	ctx, cancel := s.sourceCtx(r)
+	v.Replies = s.replies(ctx, prof, PostID(post.Payload.GetId()))
+	cancel()
 	for _, a := range pv.Attachments {
 		if a.Image {
 			v.OGImage = a.URL
@@ -149,7 +153,7 @@ func pageKey(name string, v pageView) [32]byte {
 		noindex = "noindex"
 	}
 	k := newCacheKey("page").add(name, v.Title, v.Description, v.Canonical, v.OGType, v.OGImage, noindex, v.Base, v.Tag, v.Next)
-	return k.profile(v.Profile).posts(v.Posts...).posts(v.Post).sum()
+	return replyKey(k.profile(v.Profile).posts(v.Posts...).posts(v.Post), v.Replies).sum()
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -31,6 +31,8 @@ type Batch struct {
 	// now ends before our cursor (a home rebuilt from a recovery), so it is read again
 	// from the start. Without it a cursor never moves back.
 	Restart bool
+	// Conversations are the complete conversations the friend served for its posts.
+	Conversations []HeldConversation
 }
 
 // Applied counts what a batch changed.
@@ -101,6 +103,12 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			if orphans, err = unreferenced(tx, orphans, old); err != nil {
 				return err
 			}
+			if err := dropConversation(tx, friend, id); err != nil {
+				return err
+			}
+		}
+		if err := s.applyConversations(tx, friend, b.Conversations); err != nil {
+			return fmt.Errorf("apply pull from %s: %w", friend.Short(), err)
 		}
 		if cur := getU64(tx.Bucket(bCursors).Get(friend[:])); b.Cursor < cur && !b.Restart {
 			return nil // an older answer arriving late: never move the cursor back

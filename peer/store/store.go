@@ -120,6 +120,7 @@ type Store struct {
 	key        *identity.Key // guarded by mu; the unlocked key of an encrypted home
 	changed    chan struct{} // guarded by mu; closed and replaced whenever the changes log grows
 	kitChanged chan struct{} // guarded by mu; closed and replaced whenever the kit revision moves
+	notesCh    chan struct{} // guarded by mu; closed at the next change of notifications (convo)
 }
 
 // Home resolves the home directory: flag when set, then $KITH_HOME, then ~/.kith.
@@ -164,6 +165,10 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, home: cfg.Home, log: cfg.Logger, now: cfg.Now, changed: make(chan struct{}), kitChanged: make(chan struct{})}
 	if err := db.Update(s.migrate); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := ensureConvoBuckets(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -213,6 +218,9 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 			}
 		}
 		if err := s.ensureViews(tx); err != nil {
+			return err
+		}
+		if err := createConvoBuckets(tx); err != nil {
 			return err
 		}
 		return tx.Bucket(bMeta).Put([]byte("schema"), u64(SchemaVersion))

@@ -163,7 +163,26 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		return b, 0, err
 	}
 	blobs, err := p.fetchBlobs(ctx, c, friend, b.Posts)
+	if err != nil {
+		return b, blobs, err
+	}
+	b.Conversations, err = FetchConversations(ctx, c, friend, liveIDs(b.Posts))
+	if errors.Is(err, ErrTampered) {
+		p.log.Warn("rejected a conversation a friend served", "friend", friend.ID(), "err", err)
+	}
 	return b, blobs, err
+}
+
+// liveIDs are the ids of the posts that are not tombstones: the ones that may have a
+// conversation to fetch.
+func liveIDs(vs []store.Verified) []post.ID {
+	var ids []post.ID
+	for _, v := range vs {
+		if !v.Payload.GetDeleted() {
+			ids = append(ids, post.ID(v.Payload.GetId()))
+		}
+	}
+	return ids
 }
 
 // fetchBlobs stores the attachments of posts that the store lacks, checking each.

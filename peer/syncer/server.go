@@ -51,6 +51,8 @@ type Server struct {
 	now func() time.Time
 	// kit seals this peer's own recovery kit.
 	kit *OwnKit
+	// requests bounds the friend requests taken from others (requests.go).
+	requests requestLimiter
 }
 
 // NewServer returns a Server over st.

@@ -44,6 +44,16 @@ type Config struct {
 	ScryptWorkFactor int
 	// Logger receives the web app's logs; discarded when nil.
 	Logger *slog.Logger
+	// Conversation is the daemon's conversation API (threads, replies, reactions,
+	// notifications, friend requests); those parts of the app are off when nil.
+	Conversation localv1.ConversationServiceServer
+	// Notes wakes the live unread count when notifications change (the store does).
+	Notes Notes
+}
+
+// Notes wakes watchers when the notifications change (the store does).
+type Notes interface {
+	NotesChanged() <-chan struct{}
 }
 
 // Errors of a configuration the web app refuses.

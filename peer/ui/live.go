@@ -55,16 +55,28 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	fl.Flush()
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	var notes <-chan struct{}
+	if s.cfg.Notes != nil && s.cfg.Conversation != nil {
+		notes = s.cfg.Notes.NotesChanged()
+		s.sendUnread(w, r)
+	}
+	// Each channel is taken again only after it fired: one commit can close two of them,
+	// and taking all three anew after either would miss the other.
+	own, pulled := s.cfg.Changes.Changed(), s.cfg.Pulled.Changed()
 	for {
-		own, pulled := s.cfg.Changes.Changed(), s.cfg.Pulled.Changed()
 		select {
+		case <-notes:
+			notes = s.cfg.Notes.NotesChanged()
+			s.sendUnread(w, r)
 		case <-r.Context().Done():
 			return
 		case <-tick.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
 		case <-own:
+			own = s.cfg.Changes.Changed()
 			fmt.Fprint(w, "event: changed\ndata: {}\n\n")
 		case <-pulled:
+			pulled = s.cfg.Pulled.Changed()
 			fmt.Fprint(w, "event: changed\ndata: {}\n\n")
 		}
 		fl.Flush()

@@ -15,7 +15,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the templates/<name>.html pages, each rendered inside layout.html.
-var pageNames = []string{"login", "timeline", "posts", "friends", "connections", "backup", "error"}
+var pageNames = []string{"login", "timeline", "posts", "friends", "connections", "backup", "error", "notifications"}
 
 type pages struct{ byName map[string]*template.Template }
 
@@ -42,6 +42,7 @@ var funcs = template.FuncMap{
 		return time.Since(time.UnixMilli(ms)).Round(time.Second).String() + " ago"
 	},
 	"segments": segments,
+	"emojis":   func() []string { return quickEmojis },
 	"form": func(action, id, what, button, csrf string) passphraseForm {
 		return passphraseForm{Action: action, ID: id, What: what, Button: button, CSRF: csrf}
 	},
@@ -94,7 +95,8 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, code
 }
 
 var titles = map[string]string{"login": "Log in", "timeline": "Timeline", "posts": "Posts",
-	"friends": "Friends and groups", "connections": "Connections", "backup": "Backups", "error": "Something went wrong"}
+	"friends": "Friends and groups", "connections": "Connections", "backup": "Backups", "error": "Something went wrong",
+	"notifications": "Notifications"}
 
 // fail shows an error page with what went wrong and a way back.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, err error) {

@@ -28,6 +28,12 @@ type postView struct {
 	Files  []*localv1.TimelineAttachment
 	Public bool
 	CSRF   string // for the edit and delete forms
+	// Replies are the post's conversation, oldest first (when the app has it).
+	Replies []*localv1.ThreadReply
+	// Convo, when set, shows the conversation and its forms.
+	Convo bool
+	// Sig changes whenever the post or its conversation does: the page merges by it.
+	Sig string
 }
 
 func (s *Server) timelinePosts(r *http.Request) ([]postView, string, error) {
@@ -59,6 +65,7 @@ func (s *Server) timelinePosts(r *http.Request) ([]postView, string, error) {
 				v.Files = append(v.Files, a)
 			}
 		}
+		s.withThread(r, &v)
 		views = append(views, v)
 	}
 	return views, st.GetId(), nil

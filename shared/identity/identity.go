@@ -173,12 +173,17 @@ const (
 	ContextPost            Context = "kith/post/v1"
 	ContextRecoveryKit     Context = "kith/recovery-kit/v2" // v2: audiences, groups, version field
 	ContextPublicProfile   Context = "kith/public-profile/v1"
+	// Conversation records (issue 18): each signed by its own author.
+	ContextReply         Context = "kith/reply/v1"
+	ContextReaction      Context = "kith/reaction/v1"
+	ContextFriendRequest Context = "kith/friend-request/v1"
 )
 
 // Contexts lists every context, for tests that check they stay prefix-free.
 var Contexts = []Context{
 	ContextRegistration, ContextUnregister, ContextListen, ContextOffer,
 	ContextTurnCredentials, ContextPost, ContextRecoveryKit, ContextPublicProfile,
+	ContextReply, ContextReaction, ContextFriendRequest,
 }
 
 // message returns context || payload.

@@ -14,6 +14,28 @@
   }
   bindConfirms();
 
+  // Replies and reactions in place: the form posts in the background, then the
+  // timeline merges the post's new conversation in.
+  function bindInplace() {
+    document.querySelectorAll("form.inplace").forEach((f) => {
+      if (f.dataset.bound) return;
+      f.dataset.bound = "1";
+      f.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const body = new FormData(f, e.submitter);
+        const resp = await fetch(f.action, { method: "POST", body, credentials: "same-origin",
+          headers: { "X-CSRF-Token": csrf } });
+        if (resp.ok) {
+          f.reset();
+          refresh();
+        } else {
+          alert(await resp.text());
+        }
+      });
+    });
+  }
+  bindInplace();
+
   // Compose: drag and drop into the file input, and upload with progress.
   const form = document.getElementById("compose");
   if (form) {
@@ -102,12 +124,20 @@
       const empty = document.getElementById("empty");
       if (empty && fresh.length) empty.remove();
       bindConfirms();
+      bindInplace();
     } finally {
       busy = false;
       if (again) { again = false; refresh(); }
     }
   }
-  if (posts && window.EventSource) {
+  // The unread notifications count in the menu, live on every page.
+  const unread = document.getElementById("unread");
+  if (unread && window.EventSource) {
+    const es = new EventSource("/events");
+    if (posts) es.addEventListener("changed", refresh);
+    es.addEventListener("unread", (e) => { unread.textContent = e.data === "0" ? "" : e.data; unread.dataset.count = e.data; });
+    es.addEventListener("open", () => { document.body.dataset.live = "1"; });
+  } else if (posts && window.EventSource) {
     const es = new EventSource("/events");
     es.addEventListener("changed", refresh);
     es.addEventListener("open", () => { document.body.dataset.live = "1"; });

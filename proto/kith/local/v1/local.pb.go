@@ -2261,7 +2261,11 @@ type TimelinePost struct {
 	// audience says who the post went to, for a person: for an own post its audience
 	// ("friends", "group family", "Bob", "me", "public", comma-separated); for a friend's
 	// post "public" or "you" (the rest of its audience is the author's business).
-	Audience      string `protobuf:"bytes,11,opt,name=audience,proto3" json:"audience,omitempty"`
+	Audience string `protobuf:"bytes,11,opt,name=audience,proto3" json:"audience,omitempty"`
+	// reply_count is how many live replies its conversation holds here.
+	ReplyCount uint32 `protobuf:"varint,12,opt,name=reply_count,json=replyCount,proto3" json:"reply_count,omitempty"`
+	// reactions are the post's reactions, by emoji.
+	Reactions     []*ReactionSummary `protobuf:"bytes,13,rep,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2373,6 +2377,93 @@ func (x *TimelinePost) GetAudience() string {
 	return ""
 }
 
+func (x *TimelinePost) GetReplyCount() uint32 {
+	if x != nil {
+		return x.ReplyCount
+	}
+	return 0
+}
+
+func (x *TimelinePost) GetReactions() []*ReactionSummary {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+// ReactionSummary is the people who reacted to a post with one emoji.
+type ReactionSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// emoji is the reaction.
+	Emoji string `protobuf:"bytes,1,opt,name=emoji,proto3" json:"emoji,omitempty"`
+	// count is how many people reacted with it.
+	Count uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// mine is true when the person running this node is among them.
+	Mine bool `protobuf:"varint,3,opt,name=mine,proto3" json:"mine,omitempty"`
+	// by are the IDs of the people who reacted with it.
+	By            []string `protobuf:"bytes,4,rep,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReactionSummary) Reset() {
+	*x = ReactionSummary{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReactionSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReactionSummary) ProtoMessage() {}
+
+func (x *ReactionSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReactionSummary.ProtoReflect.Descriptor instead.
+func (*ReactionSummary) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ReactionSummary) GetEmoji() string {
+	if x != nil {
+		return x.Emoji
+	}
+	return ""
+}
+
+func (x *ReactionSummary) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReactionSummary) GetMine() bool {
+	if x != nil {
+		return x.Mine
+	}
+	return false
+}
+
+func (x *ReactionSummary) GetBy() []string {
+	if x != nil {
+		return x.By
+	}
+	return nil
+}
+
 // TimelineResponse lists posts newest first.
 type TimelineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2384,7 +2475,7 @@ type TimelineResponse struct {
 
 func (x *TimelineResponse) Reset() {
 	*x = TimelineResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2487,7 @@ func (x *TimelineResponse) String() string {
 func (*TimelineResponse) ProtoMessage() {}
 
 func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2500,7 @@ func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineResponse.ProtoReflect.Descriptor instead.
 func (*TimelineResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TimelineResponse) GetPosts() []*TimelinePost {
@@ -2430,7 +2521,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2442,7 +2533,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2455,7 +2546,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SyncRequest) GetFriendId() string {
@@ -2490,7 +2581,7 @@ type SyncResult struct {
 
 func (x *SyncResult) Reset() {
 	*x = SyncResult{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2593,7 @@ func (x *SyncResult) String() string {
 func (*SyncResult) ProtoMessage() {}
 
 func (x *SyncResult) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2606,7 @@ func (x *SyncResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResult.ProtoReflect.Descriptor instead.
 func (*SyncResult) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SyncResult) GetFriendId() string {
@@ -2578,7 +2669,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2681,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2694,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SyncResponse) GetResults() []*SyncResult {
@@ -2622,7 +2713,7 @@ type SyncProgressRequest struct {
 
 func (x *SyncProgressRequest) Reset() {
 	*x = SyncProgressRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +2725,7 @@ func (x *SyncProgressRequest) String() string {
 func (*SyncProgressRequest) ProtoMessage() {}
 
 func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +2738,7 @@ func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressRequest.ProtoReflect.Descriptor instead.
 func (*SyncProgressRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 // FriendProgress is what pulls from one friend have done since the daemon started.
@@ -2665,7 +2756,7 @@ type FriendProgress struct {
 
 func (x *FriendProgress) Reset() {
 	*x = FriendProgress{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2768,7 @@ func (x *FriendProgress) String() string {
 func (*FriendProgress) ProtoMessage() {}
 
 func (x *FriendProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +2781,7 @@ func (x *FriendProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendProgress.ProtoReflect.Descriptor instead.
 func (*FriendProgress) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *FriendProgress) GetFriendId() string {
@@ -2725,7 +2816,7 @@ type SyncProgressResponse struct {
 
 func (x *SyncProgressResponse) Reset() {
 	*x = SyncProgressResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[45]
+	mi := &file_kith_local_v1_local_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +2828,7 @@ func (x *SyncProgressResponse) String() string {
 func (*SyncProgressResponse) ProtoMessage() {}
 
 func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[45]
+	mi := &file_kith_local_v1_local_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +2841,7 @@ func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressResponse.ProtoReflect.Descriptor instead.
 func (*SyncProgressResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{45}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SyncProgressResponse) GetFriends() []*FriendProgress {
@@ -2894,7 +2985,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x1b\n" +
 	"\tfile_name\x18\x04 \x01(\tR\bfileName\x12\x18\n" +
-	"\apresent\x18\x05 \x01(\bR\apresent\"\xdd\x02\n" +
+	"\apresent\x18\x05 \x01(\bR\apresent\"\xbc\x03\n" +
 	"\fTimelinePost\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x12\n" +
@@ -2909,7 +3000,15 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x0fupdated_unix_ms\x18\t \x01(\x03R\rupdatedUnixMs\x12\x18\n" +
 	"\aversion\x18\n" +
 	" \x01(\x04R\aversion\x12\x1a\n" +
-	"\baudience\x18\v \x01(\tR\baudience\"E\n" +
+	"\baudience\x18\v \x01(\tR\baudience\x12\x1f\n" +
+	"\vreply_count\x18\f \x01(\rR\n" +
+	"replyCount\x12<\n" +
+	"\treactions\x18\r \x03(\v2\x1e.kith.local.v1.ReactionSummaryR\treactions\"a\n" +
+	"\x0fReactionSummary\x12\x14\n" +
+	"\x05emoji\x18\x01 \x01(\tR\x05emoji\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\x12\x12\n" +
+	"\x04mine\x18\x03 \x01(\bR\x04mine\x12\x0e\n" +
+	"\x02by\x18\x04 \x03(\tR\x02by\"E\n" +
 	"\x10TimelineResponse\x121\n" +
 	"\x05posts\x18\x01 \x03(\v2\x1b.kith.local.v1.TimelinePostR\x05posts\"*\n" +
 	"\vSyncRequest\x12\x1b\n" +
@@ -2978,7 +3077,7 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
 	(*PublicFollow)(nil),         // 1: kith.local.v1.PublicFollow
@@ -3020,13 +3119,14 @@ var file_kith_local_v1_local_proto_goTypes = []any{
 	(*TimelineRequest)(nil),      // 37: kith.local.v1.TimelineRequest
 	(*TimelineAttachment)(nil),   // 38: kith.local.v1.TimelineAttachment
 	(*TimelinePost)(nil),         // 39: kith.local.v1.TimelinePost
-	(*TimelineResponse)(nil),     // 40: kith.local.v1.TimelineResponse
-	(*SyncRequest)(nil),          // 41: kith.local.v1.SyncRequest
-	(*SyncResult)(nil),           // 42: kith.local.v1.SyncResult
-	(*SyncResponse)(nil),         // 43: kith.local.v1.SyncResponse
-	(*SyncProgressRequest)(nil),  // 44: kith.local.v1.SyncProgressRequest
-	(*FriendProgress)(nil),       // 45: kith.local.v1.FriendProgress
-	(*SyncProgressResponse)(nil), // 46: kith.local.v1.SyncProgressResponse
+	(*ReactionSummary)(nil),      // 40: kith.local.v1.ReactionSummary
+	(*TimelineResponse)(nil),     // 41: kith.local.v1.TimelineResponse
+	(*SyncRequest)(nil),          // 42: kith.local.v1.SyncRequest
+	(*SyncResult)(nil),           // 43: kith.local.v1.SyncResult
+	(*SyncResponse)(nil),         // 44: kith.local.v1.SyncResponse
+	(*SyncProgressRequest)(nil),  // 45: kith.local.v1.SyncProgressRequest
+	(*FriendProgress)(nil),       // 46: kith.local.v1.FriendProgress
+	(*SyncProgressResponse)(nil), // 47: kith.local.v1.SyncProgressResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
 	1,  // 0: kith.local.v1.Profile.public_follows:type_name -> kith.local.v1.PublicFollow
@@ -3046,48 +3146,49 @@ var file_kith_local_v1_local_proto_depIdxs = []int32{
 	39, // 14: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
 	39, // 15: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
 	38, // 16: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
-	39, // 17: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
-	42, // 18: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
-	45, // 19: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
-	15, // 20: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	20, // 21: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	22, // 22: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	24, // 23: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	26, // 24: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	29, // 25: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	31, // 26: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	33, // 27: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	35, // 28: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	37, // 29: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	41, // 30: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	44, // 31: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
-	7,  // 32: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
-	9,  // 33: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
-	11, // 34: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
-	3,  // 35: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
-	5,  // 36: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
-	16, // 37: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	21, // 38: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	23, // 39: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	25, // 40: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	28, // 41: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	30, // 42: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	32, // 43: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	34, // 44: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	36, // 45: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	40, // 46: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	43, // 47: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	46, // 48: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
-	8,  // 49: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
-	10, // 50: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
-	12, // 51: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
-	4,  // 52: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
-	6,  // 53: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
-	37, // [37:54] is the sub-list for method output_type
-	20, // [20:37] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	40, // 17: kith.local.v1.TimelinePost.reactions:type_name -> kith.local.v1.ReactionSummary
+	39, // 18: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
+	43, // 19: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
+	46, // 20: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
+	15, // 21: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	20, // 22: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	22, // 23: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	24, // 24: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	26, // 25: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	29, // 26: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	31, // 27: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	33, // 28: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	35, // 29: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	37, // 30: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	42, // 31: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	45, // 32: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
+	7,  // 33: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	9,  // 34: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	11, // 35: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	3,  // 36: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
+	5,  // 37: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
+	16, // 38: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	21, // 39: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	23, // 40: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	25, // 41: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	28, // 42: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	30, // 43: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	32, // 44: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	34, // 45: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	36, // 46: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	41, // 47: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	44, // 48: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	47, // 49: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
+	8,  // 50: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	10, // 51: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	12, // 52: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	4,  // 53: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
+	6,  // 54: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
+	38, // [38:55] is the sub-list for method output_type
+	21, // [21:38] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_kith_local_v1_local_proto_init() }
@@ -3102,7 +3203,7 @@ func file_kith_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   46,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1525,6 +1525,428 @@ func (x *GetReachabilityResponse) GetKey() []byte {
 	return nil
 }
 
+// GetConversationsRequest names posts of the serving peer.
+type GetConversationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// post_ids are 16-byte post ids; at most 1000.
+	PostIds       [][]byte `protobuf:"bytes,1,rep,name=post_ids,json=postIds,proto3" json:"post_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConversationsRequest) Reset() {
+	*x = GetConversationsRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationsRequest) ProtoMessage() {}
+
+func (x *GetConversationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationsRequest.ProtoReflect.Descriptor instead.
+func (*GetConversationsRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetConversationsRequest) GetPostIds() [][]byte {
+	if x != nil {
+		return x.PostIds
+	}
+	return nil
+}
+
+// GetConversationsResponse is one chunk of one post's conversation. The chunks of a post
+// are consecutive; the one with complete set ends it, and only then does the caller
+// replace what it held of that conversation.
+type GetConversationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// post_id is the post the records answer.
+	PostId []byte `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	// replies are Envelopes whose payload is a kith.post.v1.Reply (context kith/reply/v1).
+	Replies []*v1.Envelope `protobuf:"bytes,2,rep,name=replies,proto3" json:"replies,omitempty"`
+	// reactions are Envelopes whose payload is a kith.post.v1.Reaction.
+	Reactions []*v1.Envelope `protobuf:"bytes,3,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// complete marks the post's last chunk.
+	Complete      bool `protobuf:"varint,4,opt,name=complete,proto3" json:"complete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConversationsResponse) Reset() {
+	*x = GetConversationsResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationsResponse) ProtoMessage() {}
+
+func (x *GetConversationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationsResponse.ProtoReflect.Descriptor instead.
+func (*GetConversationsResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetConversationsResponse) GetPostId() []byte {
+	if x != nil {
+		return x.PostId
+	}
+	return nil
+}
+
+func (x *GetConversationsResponse) GetReplies() []*v1.Envelope {
+	if x != nil {
+		return x.Replies
+	}
+	return nil
+}
+
+func (x *GetConversationsResponse) GetReactions() []*v1.Envelope {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+func (x *GetConversationsResponse) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+// PutConversationRequest carries one record signed by the caller.
+type PutConversationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// record is the reply or reaction.
+	//
+	// Types that are valid to be assigned to Record:
+	//
+	//	*PutConversationRequest_Reply
+	//	*PutConversationRequest_Reaction
+	Record        isPutConversationRequest_Record `protobuf_oneof:"record"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutConversationRequest) Reset() {
+	*x = PutConversationRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutConversationRequest) ProtoMessage() {}
+
+func (x *PutConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutConversationRequest.ProtoReflect.Descriptor instead.
+func (*PutConversationRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PutConversationRequest) GetRecord() isPutConversationRequest_Record {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *PutConversationRequest) GetReply() *v1.Envelope {
+	if x != nil {
+		if x, ok := x.Record.(*PutConversationRequest_Reply); ok {
+			return x.Reply
+		}
+	}
+	return nil
+}
+
+func (x *PutConversationRequest) GetReaction() *v1.Envelope {
+	if x != nil {
+		if x, ok := x.Record.(*PutConversationRequest_Reaction); ok {
+			return x.Reaction
+		}
+	}
+	return nil
+}
+
+type isPutConversationRequest_Record interface {
+	isPutConversationRequest_Record()
+}
+
+type PutConversationRequest_Reply struct {
+	// reply is an Envelope whose payload is a kith.post.v1.Reply.
+	Reply *v1.Envelope `protobuf:"bytes,1,opt,name=reply,proto3,oneof"`
+}
+
+type PutConversationRequest_Reaction struct {
+	// reaction is an Envelope whose payload is a kith.post.v1.Reaction.
+	Reaction *v1.Envelope `protobuf:"bytes,2,opt,name=reaction,proto3,oneof"`
+}
+
+func (*PutConversationRequest_Reply) isPutConversationRequest_Record() {}
+
+func (*PutConversationRequest_Reaction) isPutConversationRequest_Record() {}
+
+// PutConversationResponse is empty: the record is held.
+type PutConversationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutConversationResponse) Reset() {
+	*x = PutConversationResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutConversationResponse) ProtoMessage() {}
+
+func (x *PutConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutConversationResponse.ProtoReflect.Descriptor instead.
+func (*PutConversationResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{28}
+}
+
+// FriendRequest is what a person signs (context kith/friend-request/v1) when they add
+// someone as a friend, so the other side sees who asks and may add them back.
+type FriendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// from is the requester's raw 32-byte key; it signs the request.
+	From []byte `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// to is the raw key of the person asked.
+	To []byte `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// created_unix_ms is when it was signed; a request far from the receiver's clock is
+	// refused, so an old one cannot be replayed much later.
+	CreatedUnixMs int64 `protobuf:"varint,3,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// name is the requester's own display name (at most 64 bytes).
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// address is a host:port where the requester's node may be dialled, if it has one.
+	Address       string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FriendRequest) Reset() {
+	*x = FriendRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FriendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FriendRequest) ProtoMessage() {}
+
+func (x *FriendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
+func (*FriendRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *FriendRequest) GetFrom() []byte {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *FriendRequest) GetTo() []byte {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *FriendRequest) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *FriendRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FriendRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+// RequestFriendshipRequest carries the signed request.
+type RequestFriendshipRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request is an Envelope whose payload is a FriendRequest signed by the caller.
+	Request       *v1.Envelope `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestFriendshipRequest) Reset() {
+	*x = RequestFriendshipRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestFriendshipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestFriendshipRequest) ProtoMessage() {}
+
+func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestFriendshipRequest.ProtoReflect.Descriptor instead.
+func (*RequestFriendshipRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RequestFriendshipRequest) GetRequest() *v1.Envelope {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// RequestFriendshipResponse says whether the receiver already counts the caller as a
+// friend (then nothing more needs to be sent).
+type RequestFriendshipResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// already_friends is true when the serving peer has the caller as a friend.
+	AlreadyFriends bool `protobuf:"varint,1,opt,name=already_friends,json=alreadyFriends,proto3" json:"already_friends,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RequestFriendshipResponse) Reset() {
+	*x = RequestFriendshipResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestFriendshipResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestFriendshipResponse) ProtoMessage() {}
+
+func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestFriendshipResponse.ProtoReflect.Descriptor instead.
+func (*RequestFriendshipResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RequestFriendshipResponse) GetAlreadyFriends() bool {
+	if x != nil {
+		return x.AlreadyFriends
+	}
+	return false
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -1614,12 +2036,34 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x18\n" +
 	"\x16GetReachabilityRequest\"+\n" +
 	"\x17GetReachabilityResponse\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key*X\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\"4\n" +
+	"\x17GetConversationsRequest\x12\x19\n" +
+	"\bpost_ids\x18\x01 \x03(\fR\apostIds\"\xbb\x01\n" +
+	"\x18GetConversationsResponse\x12\x17\n" +
+	"\apost_id\x18\x01 \x01(\fR\x06postId\x122\n" +
+	"\areplies\x18\x02 \x03(\v2\x18.kith.signed.v1.EnvelopeR\areplies\x126\n" +
+	"\treactions\x18\x03 \x03(\v2\x18.kith.signed.v1.EnvelopeR\treactions\x12\x1a\n" +
+	"\bcomplete\x18\x04 \x01(\bR\bcomplete\"\x8c\x01\n" +
+	"\x16PutConversationRequest\x120\n" +
+	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\x05reply\x126\n" +
+	"\breaction\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\breactionB\b\n" +
+	"\x06record\"\x19\n" +
+	"\x17PutConversationResponse\"\x89\x01\n" +
+	"\rFriendRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\fR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\fR\x02to\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x03 \x01(\x03R\rcreatedUnixMs\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x05 \x01(\tR\aaddress\"N\n" +
+	"\x18RequestFriendshipRequest\x122\n" +
+	"\arequest\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\arequest\"D\n" +
+	"\x19RequestFriendshipResponse\x12'\n" +
+	"\x0falready_friends\x18\x01 \x01(\bR\x0ealreadyFriends*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xe6\x05\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\x91\b\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -1630,7 +2074,10 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x0fPushRecoveryKit\x12$.kith.sync.v1.PushRecoveryKitRequest\x1a%.kith.sync.v1.PushRecoveryKitResponse\x12O\n" +
 	"\n" +
 	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponse\x12^\n" +
-	"\x0fGetReachability\x12$.kith.sync.v1.GetReachabilityRequest\x1a%.kith.sync.v1.GetReachabilityResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"\x0fGetReachability\x12$.kith.sync.v1.GetReachabilityRequest\x1a%.kith.sync.v1.GetReachabilityResponse\x12c\n" +
+	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
+	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12d\n" +
+	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -1645,72 +2092,90 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
-	(ChangeKind)(0),                 // 0: kith.sync.v1.ChangeKind
-	(*Change)(nil),                  // 1: kith.sync.v1.Change
-	(*ChangesRequest)(nil),          // 2: kith.sync.v1.ChangesRequest
-	(*ChangesResponse)(nil),         // 3: kith.sync.v1.ChangesResponse
-	(*GetPostsRequest)(nil),         // 4: kith.sync.v1.GetPostsRequest
-	(*GetPostsResponse)(nil),        // 5: kith.sync.v1.GetPostsResponse
-	(*GetBlobRequest)(nil),          // 6: kith.sync.v1.GetBlobRequest
-	(*GetBlobResponse)(nil),         // 7: kith.sync.v1.GetBlobResponse
-	(*WatchRequest)(nil),            // 8: kith.sync.v1.WatchRequest
-	(*WatchResponse)(nil),           // 9: kith.sync.v1.WatchResponse
-	(*RecoverRequest)(nil),          // 10: kith.sync.v1.RecoverRequest
-	(*RecoverResponse)(nil),         // 11: kith.sync.v1.RecoverResponse
-	(*GetRecoveryKitRequest)(nil),   // 12: kith.sync.v1.GetRecoveryKitRequest
-	(*GetRecoveryKitResponse)(nil),  // 13: kith.sync.v1.GetRecoveryKitResponse
-	(*PushRecoveryKitRequest)(nil),  // 14: kith.sync.v1.PushRecoveryKitRequest
-	(*PushRecoveryKitResponse)(nil), // 15: kith.sync.v1.PushRecoveryKitResponse
-	(*RecoveryKit)(nil),             // 16: kith.sync.v1.RecoveryKit
-	(*RecoveryKitContents)(nil),     // 17: kith.sync.v1.RecoveryKitContents
-	(*KitPost)(nil),                 // 18: kith.sync.v1.KitPost
-	(*KitFriend)(nil),               // 19: kith.sync.v1.KitFriend
-	(*GetProfileRequest)(nil),       // 20: kith.sync.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),      // 21: kith.sync.v1.GetProfileResponse
-	(*PublicProfile)(nil),           // 22: kith.sync.v1.PublicProfile
-	(*PublicFollow)(nil),            // 23: kith.sync.v1.PublicFollow
-	(*GetReachabilityRequest)(nil),  // 24: kith.sync.v1.GetReachabilityRequest
-	(*GetReachabilityResponse)(nil), // 25: kith.sync.v1.GetReachabilityResponse
-	(*v1.Envelope)(nil),             // 26: kith.signed.v1.Envelope
+	(ChangeKind)(0),                   // 0: kith.sync.v1.ChangeKind
+	(*Change)(nil),                    // 1: kith.sync.v1.Change
+	(*ChangesRequest)(nil),            // 2: kith.sync.v1.ChangesRequest
+	(*ChangesResponse)(nil),           // 3: kith.sync.v1.ChangesResponse
+	(*GetPostsRequest)(nil),           // 4: kith.sync.v1.GetPostsRequest
+	(*GetPostsResponse)(nil),          // 5: kith.sync.v1.GetPostsResponse
+	(*GetBlobRequest)(nil),            // 6: kith.sync.v1.GetBlobRequest
+	(*GetBlobResponse)(nil),           // 7: kith.sync.v1.GetBlobResponse
+	(*WatchRequest)(nil),              // 8: kith.sync.v1.WatchRequest
+	(*WatchResponse)(nil),             // 9: kith.sync.v1.WatchResponse
+	(*RecoverRequest)(nil),            // 10: kith.sync.v1.RecoverRequest
+	(*RecoverResponse)(nil),           // 11: kith.sync.v1.RecoverResponse
+	(*GetRecoveryKitRequest)(nil),     // 12: kith.sync.v1.GetRecoveryKitRequest
+	(*GetRecoveryKitResponse)(nil),    // 13: kith.sync.v1.GetRecoveryKitResponse
+	(*PushRecoveryKitRequest)(nil),    // 14: kith.sync.v1.PushRecoveryKitRequest
+	(*PushRecoveryKitResponse)(nil),   // 15: kith.sync.v1.PushRecoveryKitResponse
+	(*RecoveryKit)(nil),               // 16: kith.sync.v1.RecoveryKit
+	(*RecoveryKitContents)(nil),       // 17: kith.sync.v1.RecoveryKitContents
+	(*KitPost)(nil),                   // 18: kith.sync.v1.KitPost
+	(*KitFriend)(nil),                 // 19: kith.sync.v1.KitFriend
+	(*GetProfileRequest)(nil),         // 20: kith.sync.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),        // 21: kith.sync.v1.GetProfileResponse
+	(*PublicProfile)(nil),             // 22: kith.sync.v1.PublicProfile
+	(*PublicFollow)(nil),              // 23: kith.sync.v1.PublicFollow
+	(*GetReachabilityRequest)(nil),    // 24: kith.sync.v1.GetReachabilityRequest
+	(*GetReachabilityResponse)(nil),   // 25: kith.sync.v1.GetReachabilityResponse
+	(*GetConversationsRequest)(nil),   // 26: kith.sync.v1.GetConversationsRequest
+	(*GetConversationsResponse)(nil),  // 27: kith.sync.v1.GetConversationsResponse
+	(*PutConversationRequest)(nil),    // 28: kith.sync.v1.PutConversationRequest
+	(*PutConversationResponse)(nil),   // 29: kith.sync.v1.PutConversationResponse
+	(*FriendRequest)(nil),             // 30: kith.sync.v1.FriendRequest
+	(*RequestFriendshipRequest)(nil),  // 31: kith.sync.v1.RequestFriendshipRequest
+	(*RequestFriendshipResponse)(nil), // 32: kith.sync.v1.RequestFriendshipResponse
+	(*v1.Envelope)(nil),               // 33: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	26, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	33, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	26, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	26, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	26, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	26, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	33, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	33, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	33, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	33, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
 	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
 	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	26, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	33, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	2,  // 12: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 13: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 14: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 15: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 16: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 17: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 18: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	20, // 19: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	24, // 20: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	3,  // 21: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 22: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 23: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 24: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 25: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 26: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 27: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 28: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	25, // 29: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	33, // 12: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	33, // 13: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	33, // 14: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	33, // 15: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	33, // 16: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	2,  // 17: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 18: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 19: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 20: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 21: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 22: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 23: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	20, // 24: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	24, // 25: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	26, // 26: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	28, // 27: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	31, // 28: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	3,  // 29: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 30: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 31: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 32: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 33: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 34: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 35: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 36: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	25, // 37: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	27, // 38: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	29, // 39: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	32, // 40: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -1718,13 +2183,17 @@ func file_kith_sync_v1_sync_proto_init() {
 	if File_kith_sync_v1_sync_proto != nil {
 		return
 	}
+	file_kith_sync_v1_sync_proto_msgTypes[27].OneofWrappers = []any{
+		(*PutConversationRequest_Reply)(nil),
+		(*PutConversationRequest_Reaction)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,15 +23,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_Changes_FullMethodName         = "/kith.sync.v1.SyncService/Changes"
-	SyncService_GetPosts_FullMethodName        = "/kith.sync.v1.SyncService/GetPosts"
-	SyncService_GetBlob_FullMethodName         = "/kith.sync.v1.SyncService/GetBlob"
-	SyncService_Watch_FullMethodName           = "/kith.sync.v1.SyncService/Watch"
-	SyncService_Recover_FullMethodName         = "/kith.sync.v1.SyncService/Recover"
-	SyncService_GetRecoveryKit_FullMethodName  = "/kith.sync.v1.SyncService/GetRecoveryKit"
-	SyncService_PushRecoveryKit_FullMethodName = "/kith.sync.v1.SyncService/PushRecoveryKit"
-	SyncService_GetProfile_FullMethodName      = "/kith.sync.v1.SyncService/GetProfile"
-	SyncService_GetReachability_FullMethodName = "/kith.sync.v1.SyncService/GetReachability"
+	SyncService_Changes_FullMethodName           = "/kith.sync.v1.SyncService/Changes"
+	SyncService_GetPosts_FullMethodName          = "/kith.sync.v1.SyncService/GetPosts"
+	SyncService_GetBlob_FullMethodName           = "/kith.sync.v1.SyncService/GetBlob"
+	SyncService_Watch_FullMethodName             = "/kith.sync.v1.SyncService/Watch"
+	SyncService_Recover_FullMethodName           = "/kith.sync.v1.SyncService/Recover"
+	SyncService_GetRecoveryKit_FullMethodName    = "/kith.sync.v1.SyncService/GetRecoveryKit"
+	SyncService_PushRecoveryKit_FullMethodName   = "/kith.sync.v1.SyncService/PushRecoveryKit"
+	SyncService_GetProfile_FullMethodName        = "/kith.sync.v1.SyncService/GetProfile"
+	SyncService_GetReachability_FullMethodName   = "/kith.sync.v1.SyncService/GetReachability"
+	SyncService_GetConversations_FullMethodName  = "/kith.sync.v1.SyncService/GetConversations"
+	SyncService_PutConversation_FullMethodName   = "/kith.sync.v1.SyncService/PutConversation"
+	SyncService_RequestFriendship_FullMethodName = "/kith.sync.v1.SyncService/RequestFriendship"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -63,6 +66,15 @@ type SyncServiceClient interface {
 	// (PermissionDenied for anyone else): it opens the candidates of the serving peer's
 	// rendezvous registrations (kith.rendezvous.v1.SealedReachability).
 	GetReachability(ctx context.Context, in *GetReachabilityRequest, opts ...grpc.CallOption) (*GetReachabilityResponse, error)
+	// GetConversations streams the conversations (replies and reactions) of the serving
+	// peer's own posts among post_ids that the caller may see; others are left out.
+	GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error)
+	// PutConversation hands the serving peer (the post's author, who hosts its
+	// conversation) a reply or reaction signed by the caller, to a post the caller may see.
+	PutConversation(ctx context.Context, in *PutConversationRequest, opts ...grpc.CallOption) (*PutConversationResponse, error)
+	// RequestFriendship delivers a signed friend request from the caller, who added the
+	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
+	RequestFriendship(ctx context.Context, in *RequestFriendshipRequest, opts ...grpc.CallOption) (*RequestFriendshipResponse, error)
 }
 
 type syncServiceClient struct {
@@ -190,6 +202,45 @@ func (c *syncServiceClient) GetReachability(ctx context.Context, in *GetReachabi
 	return out, nil
 }
 
+func (c *syncServiceClient) GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[3], SyncService_GetConversations_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetConversationsRequest, GetConversationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_GetConversationsClient = grpc.ServerStreamingClient[GetConversationsResponse]
+
+func (c *syncServiceClient) PutConversation(ctx context.Context, in *PutConversationRequest, opts ...grpc.CallOption) (*PutConversationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutConversationResponse)
+	err := c.cc.Invoke(ctx, SyncService_PutConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) RequestFriendship(ctx context.Context, in *RequestFriendshipRequest, opts ...grpc.CallOption) (*RequestFriendshipResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestFriendshipResponse)
+	err := c.cc.Invoke(ctx, SyncService_RequestFriendship_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -219,6 +270,15 @@ type SyncServiceServer interface {
 	// (PermissionDenied for anyone else): it opens the candidates of the serving peer's
 	// rendezvous registrations (kith.rendezvous.v1.SealedReachability).
 	GetReachability(context.Context, *GetReachabilityRequest) (*GetReachabilityResponse, error)
+	// GetConversations streams the conversations (replies and reactions) of the serving
+	// peer's own posts among post_ids that the caller may see; others are left out.
+	GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error
+	// PutConversation hands the serving peer (the post's author, who hosts its
+	// conversation) a reply or reaction signed by the caller, to a post the caller may see.
+	PutConversation(context.Context, *PutConversationRequest) (*PutConversationResponse, error)
+	// RequestFriendship delivers a signed friend request from the caller, who added the
+	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
+	RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -255,6 +315,15 @@ func (UnimplementedSyncServiceServer) GetProfile(context.Context, *GetProfileReq
 }
 func (UnimplementedSyncServiceServer) GetReachability(context.Context, *GetReachabilityRequest) (*GetReachabilityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetReachability not implemented")
+}
+func (UnimplementedSyncServiceServer) GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetConversations not implemented")
+}
+func (UnimplementedSyncServiceServer) PutConversation(context.Context, *PutConversationRequest) (*PutConversationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutConversation not implemented")
+}
+func (UnimplementedSyncServiceServer) RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestFriendship not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -418,6 +487,53 @@ func _SyncService_GetReachability_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_GetConversations_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetConversationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SyncServiceServer).GetConversations(m, &grpc.GenericServerStream[GetConversationsRequest, GetConversationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_GetConversationsServer = grpc.ServerStreamingServer[GetConversationsResponse]
+
+func _SyncService_PutConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).PutConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_PutConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).PutConversation(ctx, req.(*PutConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_RequestFriendship_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestFriendshipRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).RequestFriendship(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_RequestFriendship_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).RequestFriendship(ctx, req.(*RequestFriendshipRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -449,6 +565,14 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetReachability",
 			Handler:    _SyncService_GetReachability_Handler,
 		},
+		{
+			MethodName: "PutConversation",
+			Handler:    _SyncService_PutConversation_Handler,
+		},
+		{
+			MethodName: "RequestFriendship",
+			Handler:    _SyncService_RequestFriendship_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -464,6 +588,11 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Recover",
 			Handler:       _SyncService_Recover_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "GetConversations",
+			Handler:       _SyncService_GetConversations_Handler,
 			ServerStreams: true,
 		},
 	},

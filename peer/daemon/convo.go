@@ -1,0 +1,484 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/syncer"
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// deliverTimeout bounds handing one record to a post's author while the person waits.
+const deliverTimeout = 10 * time.Second
+
+// deliverOutbox hands f every own record still waiting for them (f hosts the posts).
+// A record f refuses for good (the post is gone, the reply was removed) leaves the
+// outbox too, with a log line; one that fails otherwise waits for the next sync.
+func (n *Node) deliverOutbox(ctx context.Context, c syncv1.SyncServiceClient, f store.Friend) {
+	recs, err := n.st.Outbox(f.Key)
+	if err != nil {
+		n.log.Warn("read the outbox", "err", err)
+		return
+	}
+	for _, rec := range recs {
+		err := syncer.Deliver(ctx, c, rec)
+		switch status.Code(err) {
+		case codes.OK:
+		case codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument, codes.ResourceExhausted:
+			n.log.Warn("a friend refused a reply or reaction; it stays here only", "friend", f.Key.ID(), "err", err)
+		default:
+			n.log.Info("could not deliver a reply or reaction yet", "friend", f.Key.ID(), "err", err)
+			continue
+		}
+		if err := n.st.Delivered(rec.Reply, rec.Reaction); err != nil {
+			n.log.Warn("mark delivered", "err", err)
+		}
+	}
+}
+
+// deliverNow hands one own record to its host while the person waits. It says whether
+// the host holds it and, if not, why, for a person.
+func (n *Node) deliverNow(ctx context.Context, host identity.PublicKey, rec store.Record) (bool, string, error) {
+	f, err := n.st.Friend(host)
+	if err != nil {
+		return false, "the post's author is not your friend any more; it waits here", nil
+	}
+	if !n.reachable(f) {
+		return false, fmt.Sprintf("%s has no known address; it goes out at the next sync with them", cmp.Or(f.Name, f.Key.Short())), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, deliverTimeout)
+	defer cancel()
+	cc, err := n.client(ctx, f)
+	if err != nil {
+		return false, fmt.Sprintf("%s is not reachable now (%v); it goes out at the next sync with them", cmp.Or(f.Name, f.Key.Short()), err), nil
+	}
+	defer cc.Close()
+	err = syncer.Deliver(ctx, syncv1.NewSyncServiceClient(cc), rec)
+	switch status.Code(err) {
+	case codes.OK:
+		return true, "", n.st.Delivered(rec.Reply, rec.Reaction)
+	case codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument, codes.ResourceExhausted:
+		// Refused for good: take it back out so nothing pretends it was sent.
+		return false, "", fmt.Errorf("%s refused it: %s", cmp.Or(f.Name, f.Key.Short()), status.Convert(err).Message())
+	}
+	return false, fmt.Sprintf("%s did not take it now (%v); it goes out at the next sync with them", cmp.Or(f.Name, f.Key.Short()), err), nil
+}
+
+// Conversation serves kith.local.v1.ConversationService.
+type Conversation struct {
+	localv1.UnimplementedConversationServiceServer
+	l *Local
+}
+
+// NewConversation returns the conversation part of the local API.
+func NewConversation(l *Local) *Conversation { return &Conversation{l: l} }
+
+// findPost finds a held post by id, own or a friend's. A post the person may not see
+// is not held, so it answers exactly like an unknown one.
+func (c *Conversation) findPost(hexID string) (store.Stored, error) {
+	id, err := post.ParseIDString(strings.ToLower(strings.TrimSpace(hexID)))
+	if err != nil {
+		return store.Stored{}, status.Error(codes.InvalidArgument, err.Error())
+	}
+	var found *store.Stored
+	err = c.l.st.Posts(nil, func(st store.Stored) bool {
+		if st.ID() == id {
+			found = &st
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return store.Stored{}, grpcError(err)
+	}
+	if found == nil || found.Payload.GetDeleted() {
+		return store.Stored{}, status.Errorf(codes.NotFound, "post %s: no such post here (unknown, deleted, or not shared with you)", id)
+	}
+	return *found, nil
+}
+
+func (c *Conversation) me() (*identity.Key, error) {
+	k, err := c.l.st.Key()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return k, nil
+}
+
+// mentions finds the people a text mentions: @ID, or @NAME of a friend.
+func (c *Conversation) mentions(text string) ([]identity.PublicKey, error) {
+	fs, err := c.l.st.Friends()
+	if err != nil {
+		return nil, err
+	}
+	var out []identity.PublicKey
+	for _, m := range MentionWords(text) {
+		var k identity.PublicKey
+		ok := false
+		if id, err := identity.ParseID(m); err == nil {
+			k, ok = id, true
+		} else {
+			for _, f := range fs {
+				if strings.EqualFold(f.Name, m) {
+					k, ok = f.Key, true
+					break
+				}
+			}
+		}
+		if ok && !slices.Contains(out, k) && len(out) < post.MaxMentions {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// MentionWords returns the words after '@' in text.
+func MentionWords(text string) []string {
+	var out []string
+	for _, w := range strings.Fields(text) {
+		i := strings.IndexByte(w, '@')
+		if i < 0 || i > 0 && w[i-1] != '(' {
+			continue
+		}
+		w = strings.TrimRight(w[i+1:], ".,;:!?)'\"")
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// publish stores an own record and hands it to its host: the daemon itself when the
+// post is the person's own.
+func (c *Conversation) publish(ctx context.Context, me *identity.Key, host identity.PublicKey, rec store.Record) (bool, string, error) {
+	if host == me.Public() {
+		var err error
+		if rec.Reply != nil {
+			_, err = c.l.st.HostReply(host, rec.Envelope, rec.Reply)
+		} else {
+			_, err = c.l.st.HostReaction(host, rec.Envelope, rec.Reaction)
+		}
+		return err == nil, "", convoError(err)
+	}
+	if err := c.l.st.PutOwnRecord(rec.Envelope, rec.Reply, rec.Reaction); err != nil {
+		return false, "", grpcError(err)
+	}
+	ok, note, err := c.l.node.deliverNow(ctx, host, rec)
+	if err != nil {
+		// Refused by the host: it must not linger as if it were part of the thread.
+		if derr := c.l.st.ForgetOwnRecord(rec.Reply, rec.Reaction); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return false, "", status.Error(codes.FailedPrecondition, err.Error())
+	}
+	return ok, note, nil
+}
+
+// Reply writes a reply and hands it to the post's author.
+func (c *Conversation) Reply(ctx context.Context, req *localv1.ReplyRequest) (*localv1.ReplyResponse, error) {
+	if len(req.GetAttachmentPaths()) > 0 {
+		return nil, status.Error(codes.Unimplemented, "attachments on replies are not supported yet")
+	}
+	if strings.TrimSpace(req.GetText()) == "" {
+		return nil, status.Error(codes.InvalidArgument, "a reply needs some text")
+	}
+	p, err := c.findPost(req.GetPostId())
+	if err != nil {
+		return nil, err
+	}
+	me, err := c.me()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.mentions(req.GetText())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	host := identity.PublicKey(p.Payload.GetAuthor())
+	env, r, err := post.SealReply(me, post.ReplyDraft{Now: time.Now(), PostAuthor: host, PostID: p.ID(), Text: req.GetText(),
+		Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC, Mentions: ms})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	ok, note, err := c.publish(ctx, me, host, store.Record{Envelope: env, Reply: r})
+	if err != nil {
+		return nil, err
+	}
+	return &localv1.ReplyResponse{Id: hex.EncodeToString(r.GetId()), Delivered: ok, Note: note}, nil
+}
+
+// ownReply finds one of the person's own replies by id.
+func (c *Conversation) findReply(hexID string) (store.Record, error) {
+	id, err := post.ParseIDString(strings.ToLower(strings.TrimSpace(hexID)))
+	if err != nil {
+		return store.Record{}, status.Error(codes.InvalidArgument, err.Error())
+	}
+	rec, err := c.l.st.FindReply(id)
+	if err != nil {
+		return rec, grpcError(err)
+	}
+	return rec, nil
+}
+
+// changeReply re-signs an own reply with edit applied.
+func (c *Conversation) changeReply(ctx context.Context, rec store.Record, me *identity.Key, edit func(*post.ReplyDraft)) (bool, string, error) {
+	old := rec.Reply
+	if old.GetDeleted() {
+		return false, "", status.Error(codes.FailedPrecondition, "that reply is deleted")
+	}
+	d := post.ReplyDraft{ID: post.ID(old.GetId()), Version: old.GetVersion() + 1, Created: time.UnixMilli(old.GetCreatedUnixMs()),
+		Now: time.Now(), PostAuthor: identity.PublicKey(old.GetPostAuthor()), PostID: post.ID(old.GetPostId()),
+		Text: old.GetText(), Public: old.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC}
+	for _, m := range old.GetMentions() {
+		d.Mentions = append(d.Mentions, identity.PublicKey(m))
+	}
+	edit(&d)
+	env, r, err := post.SealReply(me, d)
+	if err != nil {
+		return false, "", grpcError(err)
+	}
+	return c.publish(ctx, me, d.PostAuthor, store.Record{Envelope: env, Reply: r})
+}
+
+// EditReply replaces the text of an own reply.
+func (c *Conversation) EditReply(ctx context.Context, req *localv1.EditReplyRequest) (*localv1.EditReplyResponse, error) {
+	if strings.TrimSpace(req.GetText()) == "" {
+		return nil, status.Error(codes.InvalidArgument, "a reply needs some text (to delete it, use kith reply rm)")
+	}
+	rec, err := c.findReply(req.GetReplyId())
+	if err != nil {
+		return nil, err
+	}
+	me, err := c.me()
+	if err != nil {
+		return nil, err
+	}
+	if string(rec.Reply.GetAuthor()) != string(me.Public().Bytes()) {
+		return nil, status.Error(codes.PermissionDenied, "only its author can edit a reply")
+	}
+	ms, err := c.mentions(req.GetText())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	ok, note, err := c.changeReply(ctx, rec, me, func(d *post.ReplyDraft) { d.Text, d.Mentions = req.GetText(), ms })
+	if err != nil {
+		return nil, err
+	}
+	return &localv1.EditReplyResponse{Delivered: ok, Note: note}, nil
+}
+
+// DeleteReply deletes an own reply, or removes a reply from an own post's conversation.
+func (c *Conversation) DeleteReply(ctx context.Context, req *localv1.DeleteReplyRequest) (*localv1.DeleteReplyResponse, error) {
+	rec, err := c.findReply(req.GetReplyId())
+	if err != nil {
+		return nil, err
+	}
+	me, err := c.me()
+	if err != nil {
+		return nil, err
+	}
+	mine := me.Public()
+	switch {
+	case string(rec.Reply.GetAuthor()) == string(mine[:]):
+		ok, note, err := c.changeReply(ctx, rec, me, func(d *post.ReplyDraft) { d.Text, d.Mentions, d.Deleted = "", nil, true })
+		if err != nil {
+			return nil, err
+		}
+		return &localv1.DeleteReplyResponse{Delivered: ok, Note: note}, nil
+	case string(rec.Reply.GetPostAuthor()) == string(mine[:]):
+		if err := c.l.st.RemoveReply(post.ID(rec.Reply.GetPostId()), identity.PublicKey(rec.Reply.GetAuthor()), post.ID(rec.Reply.GetId())); err != nil {
+			return nil, grpcError(err)
+		}
+		return &localv1.DeleteReplyResponse{Removed: true, Delivered: true}, nil
+	}
+	return nil, status.Error(codes.PermissionDenied, store.ErrNotYours.Error())
+}
+
+// React sets or withdraws the person's reaction to a post.
+func (c *Conversation) React(ctx context.Context, req *localv1.ReactRequest) (*localv1.ReactResponse, error) {
+	if req.GetEmoji() != "" && !post.IsEmoji(req.GetEmoji()) {
+		return nil, status.Errorf(codes.InvalidArgument, "%q is not a single emoji", req.GetEmoji())
+	}
+	p, err := c.findPost(req.GetPostId())
+	if err != nil {
+		return nil, err
+	}
+	me, err := c.me()
+	if err != nil {
+		return nil, err
+	}
+	host := identity.PublicKey(p.Payload.GetAuthor())
+	old, err := c.l.st.Reaction(host, p.ID(), me.Public())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if req.GetEmoji() == "" && (old == nil || old.GetEmoji() == "") {
+		return nil, status.Error(codes.FailedPrecondition, "you have no reaction to this post")
+	}
+	env, r, err := post.SealReaction(me, post.ReactionDraft{PostAuthor: host, PostID: p.ID(), Version: old.GetVersion() + 1,
+		Now: time.Now(), Emoji: req.GetEmoji(), Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	ok, note, err := c.publish(ctx, me, host, store.Record{Envelope: env, Reaction: r})
+	if err != nil {
+		return nil, err
+	}
+	return &localv1.ReactResponse{Delivered: ok, Note: note}, nil
+}
+
+// Thread returns a post and its conversation.
+func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (*localv1.ThreadResponse, error) {
+	p, err := c.findPost(req.GetPostId())
+	if err != nil {
+		return nil, err
+	}
+	names, err := c.l.names()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	recs, err := c.l.st.Thread(identity.PublicKey(p.Payload.GetAuthor()), p.ID())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	resp := &localv1.ThreadResponse{Post: c.l.toTimeline(p, names)}
+	me, err := c.me()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Reply == nil {
+			continue
+		}
+		author := identity.PublicKey(r.Reply.GetAuthor())
+		tr := &localv1.ThreadReply{Id: hex.EncodeToString(r.Reply.GetId()), Author: string(author.ID()), AuthorName: names[string(author.ID())],
+			CreatedUnixMs: r.Reply.GetCreatedUnixMs(), UpdatedUnixMs: r.Reply.GetUpdatedUnixMs(), Text: r.Reply.GetText(), Pending: r.Pending}
+		for _, m := range r.Reply.GetMentions() {
+			tr.Mentions = append(tr.Mentions, string(identity.PublicKey(m).ID()))
+		}
+		resp.Replies = append(resp.Replies, tr)
+	}
+	slices.SortStableFunc(resp.Replies, func(a, b *localv1.ThreadReply) int {
+		return cmp.Or(cmp.Compare(a.CreatedUnixMs, b.CreatedUnixMs), cmp.Compare(a.Id, b.Id))
+	})
+	resp.Reactions = summarize(recs, me.Public())
+	resp.Post.ReplyCount = uint32(len(resp.Replies))
+	resp.Post.Reactions = resp.Reactions
+	return resp, nil
+}
+
+// summarize groups reactions by emoji, the most frequent first.
+func summarize(recs []store.Record, me identity.PublicKey) []*localv1.ReactionSummary {
+	by := map[string]*localv1.ReactionSummary{}
+	var out []*localv1.ReactionSummary
+	for _, r := range recs {
+		if r.Reaction == nil || r.Reaction.GetEmoji() == "" {
+			continue
+		}
+		e := r.Reaction.GetEmoji()
+		s, ok := by[e]
+		if !ok {
+			s = &localv1.ReactionSummary{Emoji: e}
+			by[e] = s
+			out = append(out, s)
+		}
+		s.Count++
+		author := identity.PublicKey(r.Reaction.GetAuthor())
+		s.By = append(s.By, string(author.ID()))
+		s.Mine = s.Mine || author == me
+	}
+	slices.SortStableFunc(out, func(a, b *localv1.ReactionSummary) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Emoji, b.Emoji))
+	})
+	return out
+}
+
+// withConversation fills in a timeline post's reply count and reactions.
+func (l *Local) withConversation(tp *localv1.TimelinePost, author identity.PublicKey, id post.ID) {
+	recs, err := l.st.Thread(author, id)
+	if err != nil || len(recs) == 0 {
+		return
+	}
+	for _, r := range recs {
+		if r.Reply != nil {
+			tp.ReplyCount++
+		}
+	}
+	if k, err := l.st.Key(); err == nil {
+		tp.Reactions = summarize(recs, k.Public())
+	}
+}
+
+// Notifications lists notifications, newest first.
+func (c *Conversation) Notifications(ctx context.Context, req *localv1.NotificationsRequest) (*localv1.NotificationsResponse, error) {
+	notes, unread, err := c.l.st.Notes(req.GetAll())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	names, err := c.l.names()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	resp := &localv1.NotificationsResponse{Unread: uint32(unread)}
+	for _, n := range notes {
+		ln := &localv1.Notification{Id: strconv.FormatUint(n.ID, 10), Kind: string(n.Kind), From: string(n.From.ID()),
+			FromName: names[string(n.From.ID())], Text: n.Text, CreatedUnixMs: n.Created.UnixMilli(), Read: n.Read}
+		if n.PostID != (post.ID{}) {
+			ln.PostId = n.PostID.String()
+		}
+		if n.ReplyID != (post.ID{}) {
+			ln.ReplyId = n.ReplyID.String()
+		}
+		resp.Notifications = append(resp.Notifications, ln)
+	}
+	return resp, nil
+}
+
+// MarkRead marks notifications read.
+func (c *Conversation) MarkRead(ctx context.Context, req *localv1.MarkReadRequest) (*localv1.MarkReadResponse, error) {
+	var ids []uint64
+	for _, s := range req.GetIds() {
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || id == 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "%q is not a notification id (see kith notifications)", s)
+		}
+		ids = append(ids, id)
+	}
+	n, err := c.l.st.MarkRead(ids)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &localv1.MarkReadResponse{Marked: uint32(n)}, nil
+}
+
+// convoError maps the store's conversation errors for the local API.
+func convoError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNoSuchPost):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, store.ErrNotYours):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, store.ErrRemoved):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, store.ErrConversationFull):
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
+	return grpcError(err)
+}

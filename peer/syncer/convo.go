@@ -1,0 +1,233 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
+	"github.com/kithnet/kith/shared/signed"
+)
+
+// ConversationChunk is how many records one GetConversations message carries at most:
+// with replies at their largest, well under gRPC's 4 MiB message limit.
+const ConversationChunk = 100
+
+// GetConversations streams the conversations of own posts among the ids that the
+// caller may see. A post the caller may not see is left out exactly like an unknown one.
+func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream syncv1.SyncService_GetConversationsServer) error {
+	k, err := s.who(stream.Context())
+	if err != nil {
+		return err
+	}
+	if len(req.GetPostIds()) > MaxIDs {
+		return status.Errorf(codes.InvalidArgument, "%d ids, at most %d per call", len(req.GetPostIds()), MaxIDs)
+	}
+	ids := make([]post.ID, 0, len(req.GetPostIds()))
+	for i, b := range req.GetPostIds() {
+		id, err := post.ParseID(b)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "post_ids[%d]: %v", i, err)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		err := s.st.Conversation(k, id, ConversationChunk, func(recs []store.Record) error {
+			msg := &syncv1.GetConversationsResponse{PostId: id[:]}
+			for _, r := range recs {
+				if r.Reply != nil {
+					msg.Replies = append(msg.Replies, r.Envelope)
+				} else {
+					msg.Reactions = append(msg.Reactions, r.Envelope)
+				}
+			}
+			return stream.Send(msg)
+		})
+		if errors.Is(err, store.ErrNoSuchPost) {
+			continue
+		}
+		if err != nil {
+			return toConvoStatus(err)
+		}
+		if err := stream.Send(&syncv1.GetConversationsResponse{PostId: id[:], Complete: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutConversation takes a reply or reaction the caller signed into the conversation of
+// one of our posts that the caller may see.
+func (s *Server) PutConversation(ctx context.Context, req *syncv1.PutConversationRequest) (*syncv1.PutConversationResponse, error) {
+	k, err := s.who(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case req.GetReply() != nil:
+		r, err := post.OpenReply(req.GetReply())
+		if err != nil {
+			s.log.Warn("refused a reply", "from", k.ID(), "err", err)
+			return nil, toConvoStatus(err)
+		}
+		if _, err := s.st.HostReply(k, req.GetReply(), r); err != nil {
+			return nil, toConvoStatus(err)
+		}
+	case req.GetReaction() != nil:
+		r, err := post.OpenReaction(req.GetReaction())
+		if err != nil {
+			s.log.Warn("refused a reaction", "from", k.ID(), "err", err)
+			return nil, toConvoStatus(err)
+		}
+		if _, err := s.st.HostReaction(k, req.GetReaction(), r); err != nil {
+			return nil, toConvoStatus(err)
+		}
+	default:
+		return nil, status.Error(codes.InvalidArgument, "no reply or reaction given")
+	}
+	return &syncv1.PutConversationResponse{}, nil
+}
+
+// toConvoStatus maps the errors of conversations to gRPC statuses, then the rest as
+// toStatus does.
+func toConvoStatus(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNoSuchPost):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, store.ErrNotYours), errors.Is(err, store.ErrNotFriend):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, store.ErrRemoved):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, store.ErrConversationFull):
+		return status.Error(codes.ResourceExhausted, err.Error())
+	case errors.Is(err, post.ErrInvalid), errors.Is(err, post.ErrWrongAuthor), errors.Is(err, signed.ErrMissing),
+		errors.Is(err, signed.ErrTooLarge), errors.Is(err, signed.ErrMalformedPayload), errors.Is(err, identity.ErrBadSignature),
+		errors.Is(err, identity.ErrMalformedKey):
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	return toStatus(err)
+}
+
+// FetchConversations asks host for the conversations of ids and verifies every record
+// with its own author's key (post.OpenReply, post.OpenReaction), as answering the post
+// it came with, asked for and served complete, each record at most once. Anything that
+// does not verify fails the fetch with ErrTampered. A host that does not serve
+// conversations (an older kith) gives none.
+func FetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host identity.PublicKey, ids []post.ID) ([]store.HeldConversation, error) {
+	var out []store.HeldConversation
+	for len(ids) > 0 {
+		asked := ids[:min(len(ids), MaxIDs)]
+		ids = ids[len(asked):]
+		got, err := fetchConversations(ctx, c, host, asked)
+		if status.Code(err) == codes.Unimplemented {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host identity.PublicKey, asked []post.ID) ([]store.HeldConversation, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	want := make(map[post.ID]bool, len(asked))
+	raw := make([][]byte, 0, len(asked))
+	for _, id := range asked {
+		want[id] = true
+		raw = append(raw, id[:])
+	}
+	stream, err := c.GetConversations(ctx, &syncv1.GetConversationsRequest{PostIds: raw})
+	if err != nil {
+		return nil, fmt.Errorf("get conversations: %w", err)
+	}
+	var out []store.HeldConversation
+	var cur *store.HeldConversation
+	seen := map[string]bool{}
+	tampered := func(format string, a ...any) error {
+		return fmt.Errorf("%w: conversation: %s", ErrTampered, fmt.Sprintf(format, a...))
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get conversations: %w", err)
+		}
+		id, err := post.ParseID(msg.GetPostId())
+		if err != nil {
+			return nil, tampered("%v", err)
+		}
+		if cur == nil || cur.PostID != id {
+			if cur != nil || !want[id] {
+				return nil, tampered("post %s was not asked for, or its chunks are not together", id)
+			}
+			delete(want, id)
+			cur = &store.HeldConversation{PostID: id}
+		}
+		for _, env := range msg.GetReplies() {
+			r, err := post.OpenReply(env)
+			if err != nil {
+				return nil, tampered("%v", err)
+			}
+			if err := answers(r.GetPostAuthor(), r.GetPostId(), host, id, seen, "r", r.GetAuthor(), r.GetId()); err != nil {
+				return nil, tampered("reply %x: %v", r.GetId(), err)
+			}
+			cur.Replies = append(cur.Replies, store.VerifiedReply{Envelope: env, Reply: r})
+		}
+		for _, env := range msg.GetReactions() {
+			r, err := post.OpenReaction(env)
+			if err != nil {
+				return nil, tampered("%v", err)
+			}
+			if err := answers(r.GetPostAuthor(), r.GetPostId(), host, id, seen, "x", r.GetAuthor(), nil); err != nil {
+				return nil, tampered("reaction: %v", err)
+			}
+			cur.Reactions = append(cur.Reactions, store.VerifiedReaction{Envelope: env, Reaction: r})
+		}
+		if msg.GetComplete() {
+			out = append(out, *cur)
+			cur = nil
+		}
+	}
+	if cur != nil {
+		return nil, tampered("post %s's conversation ended incomplete", cur.PostID)
+	}
+	return out, nil
+}
+
+// answers checks that a record names (host, id) as the post it answers, and that its
+// key was not served before in this answer.
+func answers(postAuthor, postID []byte, host identity.PublicKey, id post.ID, seen map[string]bool, kind string, author, rid []byte) error {
+	if string(postAuthor) != string(host[:]) || string(postID) != string(id[:]) {
+		return errors.New("it answers another post than the one it came with")
+	}
+	k := kind + string(author) + string(rid)
+	if seen[k] {
+		return errors.New("served twice")
+	}
+	seen[k] = true
+	return nil
+}
+
+// Deliver hands one own record to the host of the post it answers.
+func Deliver(ctx context.Context, c syncv1.SyncServiceClient, rec store.Record) error {
+	req := &syncv1.PutConversationRequest{}
+	if rec.Reply != nil {
+		req.Record = &syncv1.PutConversationRequest_Reply{Reply: rec.Envelope}
+	} else {
+		req.Record = &syncv1.PutConversationRequest_Reaction{Reaction: rec.Envelope}
+	}
+	_, err := c.PutConversation(ctx, req)
+	return err
+}

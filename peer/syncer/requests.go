@@ -1,0 +1,147 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+	"unicode"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kithnet/kith/peer/store"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
+	"github.com/kithnet/kith/shared/signed"
+)
+
+// Bounds on friend requests a peer takes from others.
+const (
+	// MaxRequestPayload bounds a friend request's signed payload.
+	MaxRequestPayload = 1024
+	// RequestClockWindow is how far a request's time may be from ours.
+	RequestClockWindow = 10 * time.Minute
+	// RequestsPerMinute bounds the requests taken from everyone together.
+	RequestsPerMinute = 20
+	// RequestsPerCallerPerMinute bounds the requests taken from one key.
+	RequestsPerCallerPerMinute = 2
+)
+
+// requestLimiter counts the friend requests taken in the last minute.
+type requestLimiter struct {
+	mu    sync.Mutex // guards times
+	times map[identity.PublicKey][]time.Time
+}
+
+// allow records a request from k at now unless the limits are reached. Only taken
+// requests are recorded, so the map holds at most RequestsPerMinute keys a minute.
+func (l *requestLimiter) allow(k identity.PublicKey, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.times == nil {
+		l.times = map[identity.PublicKey][]time.Time{}
+	}
+	total := 0
+	for key, ts := range l.times {
+		kept := ts[:0]
+		for _, t := range ts {
+			if now.Sub(t) < time.Minute {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) == 0 {
+			delete(l.times, key)
+			continue
+		}
+		l.times[key] = kept
+		total += len(kept)
+	}
+	if total >= RequestsPerMinute || len(l.times[k]) >= RequestsPerCallerPerMinute {
+		return false
+	}
+	l.times[k] = append(l.times[k], now)
+	return true
+}
+
+// ParseFriendRequest verifies a friend request signed by caller and addressed to self,
+// signed within RequestClockWindow of now.
+func ParseFriendRequest(env *syncv1.RequestFriendshipRequest, caller, self identity.PublicKey, now time.Time) (store.FriendRequest, error) {
+	var r store.FriendRequest
+	var fr syncv1.FriendRequest
+	e := env.GetRequest()
+	if e == nil {
+		return r, signed.ErrMissing
+	}
+	if len(e.GetPayload()) > MaxRequestPayload {
+		return r, fmt.Errorf("%w: %d bytes, limit %d", signed.ErrTooLarge, len(e.GetPayload()), MaxRequestPayload)
+	}
+	if err := signed.OpenFrom(e, identity.ContextFriendRequest, caller, &fr); err != nil {
+		return r, err
+	}
+	if err := signed.CheckKeyField(caller, fr.GetFrom()); err != nil {
+		return r, err
+	}
+	if string(fr.GetTo()) != string(self[:]) {
+		return r, errors.New("the request is addressed to someone else")
+	}
+	created := time.UnixMilli(fr.GetCreatedUnixMs())
+	if d := now.Sub(created); d > RequestClockWindow || d < -RequestClockWindow {
+		return r, fmt.Errorf("the request was signed at %s, too far from this node's clock", created.UTC().Format(time.RFC3339))
+	}
+	if len(fr.GetName()) > 64 {
+		return r, errors.New("the name is longer than 64 bytes")
+	}
+	for _, c := range fr.GetName() {
+		if unicode.IsControl(c) {
+			return r, errors.New("the name holds control characters")
+		}
+	}
+	if a := fr.GetAddress(); a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil || len(a) > 255 {
+			return r, fmt.Errorf("address %q is not HOST:PORT", a)
+		}
+	}
+	return store.FriendRequest{From: caller, Name: fr.GetName(), Addr: fr.GetAddress(), Created: created}, nil
+}
+
+// RequestFriendship takes a signed friend request from the caller. Anyone may send one,
+// so it is bounded: a small signed payload, a clock window, RequestsPerMinute in all and
+// RequestsPerCallerPerMinute per key, and store.MaxFriendRequests pending.
+func (s *Server) RequestFriendship(ctx context.Context, req *syncv1.RequestFriendshipRequest) (*syncv1.RequestFriendshipResponse, error) {
+	k, err := s.who(ctx)
+	if err != nil {
+		return nil, err
+	}
+	self, err := s.st.Key()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	r, err := ParseFriendRequest(req, k, self.Public(), s.now())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "friend request: %v", err)
+	}
+	if !s.requests.allow(k, s.now()) {
+		return nil, status.Error(codes.ResourceExhausted, "too many friend requests now; try again in a minute")
+	}
+	already, err := s.st.PutFriendRequest(r)
+	if errors.Is(err, store.ErrTooManyRequests) {
+		return nil, status.Error(codes.ResourceExhausted, err.Error())
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &syncv1.RequestFriendshipResponse{AlreadyFriends: already}, nil
+}
+
+// SignFriendRequest signs the request self sends to the person whose key is to.
+func SignFriendRequest(self *identity.Key, to identity.PublicKey, name, addr string, now time.Time) (*syncv1.RequestFriendshipRequest, error) {
+	fr := &syncv1.FriendRequest{From: self.Public().Bytes(), To: to.Bytes(), CreatedUnixMs: now.UnixMilli(), Name: name, Address: addr}
+	env, err := signed.Seal(self, identity.ContextFriendRequest, fr)
+	if err != nil {
+		return nil, err
+	}
+	return &syncv1.RequestFriendshipRequest{Request: env}, nil
+}
