@@ -183,8 +183,14 @@ func TestWatchFollowsLiveChanges(t *testing.T) {
 	go func() { done <- p.Watch(ctx, reader.client(t, author), author.pub()) }()
 	t.Cleanup(cancel)
 	waitHeld(t, reader, author, first)
-	second := author.publish(t, "during the watch", feed.Default())
-	waitHeld(t, reader, author, second)
+	for _, text := range []string{"during the watch", "later during the watch"} {
+		waitHeld(t, reader, author, author.publish(t, text, feed.Default()))
+		select {
+		case err := <-done:
+			t.Fatalf("Watch returned (%v) while its context lives", err)
+		default:
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
