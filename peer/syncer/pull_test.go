@@ -12,6 +12,7 @@ import (
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -232,5 +233,22 @@ func TestWatchEndsWhenTheStreamFails(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Watch did not return after its friend went away")
+	}
+}
+
+// TestWatchTellsStrangersNothing: a stranger's Watch stays silent while the author
+// posts for friends; not even an empty message betrays the activity.
+func TestWatchTellsStrangersNothing(t *testing.T) {
+	author, stranger := newNode(t, "author", nil), newNode(t, "stranger", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := stranger.client(t, author).Watch(ctx, &syncv1.WatchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	author.publish(t, "for friends", feed.Default())
+	if m, err := s.Recv(); err == nil {
+		t.Fatalf("a stranger's Watch got %v", m)
 	}
 }
