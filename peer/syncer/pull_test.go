@@ -13,6 +13,7 @@ import (
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -184,8 +185,14 @@ func TestWatchFollowsLiveChanges(t *testing.T) {
 	go func() { done <- p.Watch(ctx, reader.client(t, author), author.pub()) }()
 	t.Cleanup(cancel)
 	waitHeld(t, reader, author, first)
-	second := author.publish(t, "during the watch", feed.Default())
-	waitHeld(t, reader, author, second)
+	for _, text := range []string{"during the watch", "later during the watch"} {
+		waitHeld(t, reader, author, author.publish(t, text, feed.Default()))
+		select {
+		case err := <-done:
+			t.Fatalf("Watch returned (%v) while its context lives", err)
+		default:
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -262,5 +269,22 @@ func TestPullAfterRebuild(t *testing.T) {
 	}
 	if c := reader.cursor(t, author); c != again.lastSeq(t, reader) {
 		t.Errorf("cursor %d after the restart, want the rebuilt feed's end %d", c, again.lastSeq(t, reader))
+	}
+}
+
+// TestWatchTellsStrangersNothing: a stranger's Watch stays silent while the author
+// posts for friends; not even an empty message betrays the activity.
+func TestWatchTellsStrangersNothing(t *testing.T) {
+	author, stranger := newNode(t, "author", nil), newNode(t, "stranger", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := stranger.client(t, author).Watch(ctx, &syncv1.WatchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	author.publish(t, "for friends", feed.Default())
+	if m, err := s.Recv(); err == nil {
+		t.Fatalf("a stranger's Watch got %v", m)
 	}
 }

@@ -400,3 +400,48 @@ func TestToStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestGetPostsAnswerBound: an answer holds posts while their envelopes, with 8 bytes
+// each for framing, add up to at most MaxAnswer: exactly MaxAnswer fits, one byte more
+// leaves the last post for the next call.
+func TestGetPostsAnswerBound(t *testing.T) {
+	author, reader := newNode(t, "author", nil), newNode(t, "reader", nil)
+	befriend(t, author, reader)
+	envSize := func(id post.ID) int {
+		st, err := author.st.Post(author.pub(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return proto.Size(st.Envelope) + 8
+	}
+	var ids [][]byte
+	sum := 0
+	for MaxAnswer-sum > 60000 {
+		id := author.publish(t, strings.Repeat("w", 40000), feed.Default())
+		ids = append(ids, id[:])
+		sum += envSize(id)
+	}
+	// What is left is 20 to 60 kB, so lengths keep their 3-byte varints. A post whose
+	// envelope is exactly the room left, and one a byte larger, made by
+	// measuring a probe of the same shape.
+	probeLen := 30000
+	probe := envSize(author.publish(t, strings.Repeat("p", probeLen), feed.Default()))
+	exact := author.publish(t, strings.Repeat("e", probeLen+MaxAnswer-sum-probe), feed.Default())
+	over := author.publish(t, strings.Repeat("o", probeLen+MaxAnswer-sum-probe+1), feed.Default())
+	if envSize(exact) != MaxAnswer-sum || envSize(over) != MaxAnswer-sum+1 {
+		t.Fatalf("could not size the last posts: %d and %d, want %d and %d", envSize(exact), envSize(over), MaxAnswer-sum, MaxAnswer-sum+1)
+	}
+	c := reader.client(t, author)
+	for _, tc := range []struct {
+		last post.ID
+		want int
+	}{{exact, len(ids) + 1}, {over, len(ids)}} {
+		resp, err := c.GetPosts(ctxT(t), &syncv1.GetPostsRequest{Ids: append(append([][]byte(nil), ids...), tc.last[:])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Posts) != tc.want {
+			t.Errorf("answer of %d posts, want %d (the last one's envelope %d bytes, %d left)", len(resp.Posts), tc.want, envSize(tc.last), MaxAnswer-sum)
+		}
+	}
+}

@@ -46,3 +46,17 @@ func FuzzParseChanges(f *testing.F) {
 		}
 	})
 }
+
+// TestParseChangesBounds: entries must lie in (since, last_seq], both ends exact.
+func TestParseChangesBounds(t *testing.T) {
+	id := make([]byte, 16)
+	for _, tc := range []struct {
+		seq uint64
+		ok  bool
+	}{{5, false}, {6, true}, {9, true}, {10, false}} {
+		_, err := ParseChanges(5, &syncv1.ChangesResponse{LastSeq: 9, Changes: []*syncv1.Change{{Seq: tc.seq, PostId: id, Kind: syncv1.ChangeKind_CHANGE_KIND_POST}}})
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrProtocol)) {
+			t.Errorf("entry %d since 5, last 9: %v, want ok %v", tc.seq, err, tc.ok)
+		}
+	}
+}

@@ -227,8 +227,12 @@ func TestCSRFOtherRoutes(t *testing.T) {
 		t.Fatal("a refused logout ended the session")
 	}
 	ct, body = formBody(field{"csrf", l.csrf})
-	if w := l.do(t, "/logout", ct, "", body); w.Code != http.StatusSeeOther {
+	w := l.do(t, "/logout", ct, "", body)
+	if w.Code != http.StatusSeeOther {
 		t.Fatalf("POST /logout with the token: %d, want 303", w.Code)
+	}
+	if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].Name != l.cookie.Name || cs[0].Value != "" || cs[0].MaxAge >= 0 {
+		t.Fatalf("logout set the cookies %v, want the session cookie cleared (empty, MaxAge < 0)", cs)
 	}
 	if l.s.sessions.byID[l.cookie.Value] != nil {
 		t.Fatal("logout left the session")
