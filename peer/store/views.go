@@ -258,3 +258,14 @@ func (s *Store) selfIn(tx *bolt.Tx) identity.PublicKey {
 	}
 	return identity.PublicKey{}
 }
+
+// LastSeqFor returns the newest sequence number of viewer's feed: where the cursor of a
+// puller that holds all it may see stands.
+func (s *Store) LastSeqFor(viewer identity.PublicKey) (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = getU64(tx.Bucket(bViewHead).Get(viewOf(tx, viewer).Bytes()))
+		return nil
+	})
+	return seq, err
+}
