@@ -32,7 +32,7 @@ func TestTURNInstanceLost(t *testing.T) {
 	}
 	bob := udpSocket(t)
 
-	connectVia(t, a, alice, bob.LocalAddr().String()) // a relay is only for a peer being connected to
+	a.ConnectTo(t, alice, bob.LocalAddr().String()) // a relay is only for a peer being connected to
 	relayA := allocate(t, a, alice)
 	exchange(t, relayA, bob, "through A")
 	if err := a.Instance.Stop(); err != nil {
@@ -44,7 +44,7 @@ func TestTURNInstanceLost(t *testing.T) {
 		t.Fatal("the relay on the stopped instance still delivers")
 	}
 
-	connectVia(t, b, alice, bob.LocalAddr().String())
+	b.ConnectTo(t, alice, bob.LocalAddr().String())
 	relayB := allocate(t, b, alice)
 	if relayB.Addr == relayA.Addr {
 		t.Fatalf("B gave the relay address of A: %v", relayB.Addr)
@@ -66,32 +66,6 @@ func udpSocket(t *testing.T) *net.UDPConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// connectVia has caller Connect through srv to a listening peer whose record names addr:
-// what grants caller a relay towards addr on srv's TURN server.
-func connectVia(t *testing.T, srv *rendezvoustest.Server, caller *identity.Key, addr string) {
-	t.Helper()
-	c := srv.Client(t)
-	target := rendezvoustest.NewKey(t)
-	if _, err := c.Register(ctxFor(t), &rendezvousv1.RegisterRequest{
-		Record: rendezvoustest.Registration(t, target, time.Now(), time.Minute, addr)}); err != nil {
-		t.Fatal(err)
-	}
-	lctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	st, err := c.Listen(lctx, &rendezvousv1.ListenRequest{Auth: rendezvoustest.Auth(t, target, identity.ContextListen, time.Now())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Recv(); err != nil {
-		t.Fatalf("listen on %s: %v", srv.GRPC, err)
-	}
-	fp := target.Public().Fingerprint()
-	if _, err := c.Connect(ctxFor(t), &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp),
-		Offer: rendezvoustest.Offer(t, fp, time.Now())}); err != nil {
-		t.Fatalf("connect through %s: %v", srv.GRPC, err)
-	}
 }
 
 // allocate asks srv for TURN credentials as k and allocates a relay on srv's TURN

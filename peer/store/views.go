@@ -265,3 +265,14 @@ func (s *Store) selfIn(tx *bolt.Tx) identity.PublicKey {
 	k, _ := selfFromMeta(tx) // the plain seed, or "pub" beside a key encrypted at rest
 	return k
 }
+
+// LastSeqFor returns the newest sequence number of viewer's feed: where the cursor of a
+// puller that holds all it may see stands.
+func (s *Store) LastSeqFor(viewer identity.PublicKey) (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = getU64(tx.Bucket(bViewHead).Get(viewOf(tx, viewer).Bytes()))
+		return nil
+	})
+	return seq, err
+}

@@ -182,7 +182,7 @@ func (s *Server) allowTarget(ctx context.Context, target identity.Fingerprint) e
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w (%d offers per %s to %s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, target)
+		return fmt.Errorf("%w (%d offers per %s for to:%s)", ErrRateLimited, limit, s.cfg.RateLimit.Window, target)
 	}
 	return nil
 }

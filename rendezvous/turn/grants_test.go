@@ -1,46 +1,21 @@
 package turn_test
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
 	"github.com/kithnet/kith/rendezvous/turn"
-	"github.com/kithnet/kith/shared/identity"
 )
 
-// connectTo registers a target whose record names candidates, keeps its Listen stream
-// open, and has a fresh caller Connect to it from 127.0.0.1: what a peer does before it
-// falls back to a relay, and what grants a relay.
+// connectTo has a fresh caller Connect through srv to a listening peer at candidates.
 func connectTo(t *testing.T, srv *rendezvoustest.Server, candidates ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	c := srv.Client(t)
-	target := rendezvoustest.NewKey(t)
-	if _, err := c.Register(ctx, &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, target, time.Now(), time.Minute, candidates...)}); err != nil {
-		t.Fatalf("register the target: %v", err)
-	}
-	lctx, lcancel := context.WithCancel(context.Background())
-	t.Cleanup(lcancel)
-	st, err := c.Listen(lctx, &rendezvousv1.ListenRequest{Auth: rendezvoustest.Auth(t, target, identity.ContextListen, time.Now())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Recv(); err != nil { // the first keepalive: offers can reach it now
-		t.Fatalf("listen: %v", err)
-	}
-	fp := target.Public().Fingerprint()
-	if _, err := c.Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(fp),
-		Offer: rendezvoustest.Offer(t, fp, time.Now())}); err != nil {
-		t.Fatalf("connect: %v", err)
-	}
+	srv.ConnectTo(t, rendezvoustest.NewKey(t), candidates...)
 }
 
 // Issue 13 item 13: a fresh key gets no relay; a client connecting to a listening peer
