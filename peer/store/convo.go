@@ -56,7 +56,7 @@ var (
 )
 
 // convoBuckets are created on open when missing: additive, no schema step needed.
-var convoBuckets = [][]byte{bConvo, bOutbox, bRemoved, bReplyIdx, bNotes, bRequests, bReqSent}
+var convoBuckets = [][]byte{bConvo, bOutbox, bRemoved, bReplyIdx, bNotes, bRequests, bReqSent, bConvRev}
 
 // ensureConvoBuckets adds the conversation buckets to a file that lacks them, writing
 // only when one is missing (a new file gets them in its first transaction).
@@ -194,7 +194,7 @@ func (s *Store) HostReply(from identity.PublicKey, env *signedv1.Envelope, r *po
 				return err
 			}
 		}
-		return sequence(tx, pid)
+		return conversationChanged(tx, pid)
 	})
 	return changed, err
 }
@@ -226,7 +226,7 @@ func (s *Store) HostReaction(from identity.PublicKey, env *signedv1.Envelope, r 
 				return err
 			}
 		}
-		return sequence(tx, pid)
+		return conversationChanged(tx, pid)
 	})
 	return changed, err
 }
@@ -290,7 +290,7 @@ func (s *Store) RemoveReply(pid post.ID, author identity.PublicKey, rid post.ID)
 		if err := tx.Bucket(bRemoved).Put(key, nil); err != nil {
 			return err
 		}
-		return sequence(tx, pid)
+		return conversationChanged(tx, pid)
 	})
 }
 
@@ -600,4 +600,27 @@ func (s *Store) ForgetOwnRecord(reply *postv1.Reply, reaction *postv1.Reaction) 
 		}
 		return tx.Bucket(bOutbox).Delete(key)
 	})
+}
+
+// bConvRev counts each own post's conversation changes: id(16) -> u64. A view (views.go)
+// gets a new entry for a post whose conversation changed only when its viewer may see
+// the post, so a reader re-fetches the conversation and nobody else learns of it.
+var bConvRev = []byte("convrev")
+
+// conversationChanged records a change of pid's conversation: its revision moves and the
+// post gets a new entry in the changes log.
+func conversationChanged(tx *bolt.Tx, pid post.ID) error {
+	b := tx.Bucket(bConvRev)
+	if err := b.Put(pid[:], u64(getU64(b.Get(pid[:]))+1)); err != nil {
+		return err
+	}
+	return sequence(tx, pid)
+}
+
+// conversationRev is pid's conversation revision, 0 before any change.
+func conversationRev(tx *bolt.Tx, pid post.ID) uint64 {
+	if b := tx.Bucket(bConvRev); b != nil {
+		return getU64(b.Get(pid[:]))
+	}
+	return 0
 }

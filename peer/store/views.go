@@ -25,7 +25,7 @@ import (
 // that writes the global log (Store.update), so a read never scans hidden entries.
 var (
 	bViewLog    = []byte("viewlog")   // viewer(32) || vseq(8) -> id(16) || kind(1) || version(8)
-	bViewState  = []byte("viewstate") // viewer(32) || id(16) -> vseq(8) || kind(1) || version(8)
+	bViewState  = []byte("viewstate") // viewer(32) || id(16) -> vseq(8) || kind(1) || version(8) [|| conversation revision(8)]
 	bViewHead   = []byte("viewhead")  // viewer(32) -> newest vseq(8)
 	viewBuckets = [][]byte{bViewLog, bViewState, bViewHead}
 )
@@ -182,20 +182,26 @@ func (s *Store) fanOne(tx *bolt.Tx, k identity.PublicKey, v feed.Viewer, id post
 }
 
 // fanTo appends id (metadata m, newest version) to k's view when what v may see of it
-// differs from the view's last entry for it: a new version it may see, or its
-// revocation (once).
+// differs from the view's last entry for it: a new version or a new state of its
+// conversation (convo.go) it may see, or its revocation (once).
 func fanTo(tx *bolt.Tx, k identity.PublicKey, v feed.Viewer, id post.ID, m ownMeta, version uint64) error {
 	e := viewEntry{kind: feed.Decide(m.Audience, m.Shared, v)}
+	var conv uint64 // the conversation's revision, for those who may see the post only
 	switch e.kind {
 	case feed.Hidden:
 		return nil
 	case feed.Post:
 		e.version = version
+		conv = conversationRev(tx, id)
 	}
 	state, log, heads := tx.Bucket(bViewState), tx.Bucket(bViewLog), tx.Bucket(bViewHead)
 	sk := viewKey(k, id[:])
-	if old := state.Get(sk); len(old) == 17 {
-		if feed.Kind(old[8]) == e.kind && getU64(old[9:]) == e.version {
+	if old := state.Get(sk); len(old) == 17 || len(old) == 25 {
+		var oldConv uint64
+		if len(old) == 25 {
+			oldConv = getU64(old[17:])
+		}
+		if feed.Kind(old[8]) == e.kind && getU64(old[9:17]) == e.version && oldConv == conv {
 			return nil
 		}
 		if err := log.Delete(viewKey(k, old[:8])); err != nil {
@@ -209,7 +215,7 @@ func fanTo(tx *bolt.Tx, k identity.PublicKey, v feed.Viewer, id post.ID, m ownMe
 	if err := log.Put(viewKey(k, u64(seq)), encodeViewEntry(id, e)); err != nil {
 		return err
 	}
-	return state.Put(sk, append(append(u64(seq), byte(e.kind)), u64(e.version)...))
+	return state.Put(sk, append(append(append(u64(seq), byte(e.kind)), u64(e.version)...), u64(conv)...))
 }
 
 // viewOf is the view that answers viewer: its own when it has one (a friend or former

@@ -122,7 +122,7 @@ func (s *Server) auth(username, realm string, src net.Addr) ([]byte, bool) {
 	}
 	user, err := ParseUsername(username, s.cfg.Now())
 	if err != nil {
-		s.cfg.Logger.Info("turn: refused", "client", src.String(), "err", err)
+		s.cfg.Logger.Info("turn: refused", "client_ip", addrIP(src).String(), "err", err)
 		s.cfg.Metrics.Refused("turn_credentials")
 		return nil, false
 	}
@@ -133,11 +133,13 @@ func (s *Server) auth(username, realm string, src net.Addr) ([]byte, bool) {
 }
 
 // permit applies the peer-address policy to CreatePermission and ChannelBind: only
-// towards a peer the client's grants name, and never a private one unless allowed.
+// towards a peer the client's grants name, and never a private one unless allowed. Logs
+// name the client's IP, never its port: IP and port are the peer's reflexive candidate,
+// which the rendezvous keeps sealed and must not write down.
 func (s *Server) permit(client net.Addr, peer net.IP) bool {
 	ip, _ := netip.AddrFromSlice(peer)
 	if s.cfg.Grants != nil && !s.cfg.Grants.MayRelay(addrIP(client), ip) {
-		s.cfg.Logger.Info("turn: refused permission", "client", client.String(), "err", ErrNotGranted)
+		s.cfg.Logger.Info("turn: refused permission", "client_ip", addrIP(client).String(), "err", ErrNotGranted)
 		s.cfg.Metrics.Refused("turn_not_granted")
 		return false
 	}
@@ -145,7 +147,7 @@ func (s *Server) permit(client net.Addr, peer net.IP) bool {
 		return true
 	}
 	if err := PeerAllowed(ip); err != nil {
-		s.cfg.Logger.Info("turn: refused permission", "client", client.String(), "err", err)
+		s.cfg.Logger.Info("turn: refused permission", "client_ip", addrIP(client).String(), "err", err)
 		s.cfg.Metrics.Refused("turn_private_peer")
 		return false
 	}
