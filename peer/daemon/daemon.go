@@ -270,6 +270,7 @@ func (n *Node) SyncAll(ctx context.Context) error {
 
 // Recover asks one friend for every own post it holds.
 func (n *Node) Recover(ctx context.Context, f store.Friend) (store.Recovery, error) {
+	defer n.asHelper(f.Key)()
 	cc, err := n.client(ctx, f)
 	if err != nil {
 		return store.Recovery{}, err
@@ -282,9 +283,18 @@ func (n *Node) Recover(ctx context.Context, f store.Friend) (store.Recovery, err
 	return n.puller.Recover(ctx, syncv1.NewSyncServiceClient(cc), key.Public())
 }
 
+// asHelper has the traversal treat k as a friend while a recovery asks it (expectAnswer).
+func (n *Node) asHelper(k identity.PublicKey) (done func()) {
+	if n.trav == nil {
+		return func() {}
+	}
+	return n.trav.expectAnswer(k)
+}
+
 // RecoverKit asks one friend for the copy of the own recovery kit it keeps (nil when it
 // keeps none).
 func (n *Node) RecoverKit(ctx context.Context, f store.Friend) (*signedv1.Envelope, error) {
+	defer n.asHelper(f.Key)()
 	cc, err := n.client(ctx, f)
 	if err != nil {
 		return nil, err

@@ -94,13 +94,36 @@ func (t *traversal) peerCandidates(peer identity.PublicKey, reg *rendezvousv1.Re
 	return append(out, cs...)
 }
 
+// expectAnswer marks k, until done is called, as a peer that counts us as a friend though
+// our store does not list it: a recovering home lost its friend list (and the
+// reachability keys with it), so it offers to the friends it asks as a friend would and
+// waits for their sealed ANSWER instead of giving up on their sealed candidates.
+func (t *traversal) expectAnswer(k identity.PublicKey) (done func()) {
+	t.mu.Lock()
+	t.helpers[k]++
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.helpers[k]--; t.helpers[k] <= 0 {
+			delete(t.helpers, k)
+		}
+	}
+}
+
+func (t *traversal) helping(k identity.PublicKey) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.helpers[k] > 0
+}
+
 // offer sends a CONNECT offer with a fresh punch secret to k and returns the
 // candidates to punch towards: those of k's record we may read, else those of k's
 // ANSWER (a friend answers with fresh candidates; we wait for it at most answerWait).
 // A stranger whose record publishes nothing is not even offered to: ErrPrivate.
 func (t *traversal) offer(ctx context.Context, k identity.PublicKey) (secret []byte, cands []netip.AddrPort, observed []netip.AddrPort, err error) {
 	_, ferr := t.node.st.Friend(k)
-	friend := ferr == nil
+	friend := ferr == nil || t.helping(k)
 	if !friend {
 		reg, err := t.disc.Lookup(ctx, k)
 		if err != nil {

@@ -59,7 +59,7 @@ type traversal struct {
 	disc *discovery.Client
 	log  *slog.Logger
 
-	mu         sync.Mutex      // guards ctx, reflexive, routes, relayState, viaRelay, strangers*, answers, reach; lock order: relayMu, then mu
+	mu         sync.Mutex      // guards ctx, reflexive, routes, relayState, viaRelay, strangers*, answers, helpers, reach; lock order: relayMu, then mu
 	ctx        context.Context // run's; nil before run and after it returns
 	wg         sync.WaitGroup  // offers being answered, relays' ping answerers
 	reflexive  netip.AddrPort
@@ -71,8 +71,9 @@ type traversal struct {
 	strangerWindow time.Time // start of the minute strangers' offers are counted in
 	strangers      int       // strangers' offers answered in that minute
 
-	answers map[string]answerWaiter // by punch secret: attempts waiting for a friend's ANSWER
-	reach   reachState              // as last registered (refreshReach)
+	answers map[string]answerWaiter    // by punch secret: attempts waiting for a friend's ANSWER
+	helpers map[identity.PublicKey]int // peers that count us as a friend though our store does not list them (a recovery asks them)
+	reach   reachState                 // as last registered (refreshReach)
 }
 
 func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, error) {
@@ -89,7 +90,7 @@ func newTraversal(cfg TraversalConfig, n *Node, key *identity.Key) (*traversal, 
 		cfg.RelayTimeout = 10 * time.Second
 	}
 	t := &traversal{cfg: cfg, node: n, key: key, log: n.log,
-		routes: map[identity.PublicKey]route{}, viaRelay: map[string]bool{}, answers: map[string]answerWaiter{}}
+		routes: map[identity.PublicKey]route{}, viaRelay: map[string]bool{}, answers: map[string]answerWaiter{}, helpers: map[identity.PublicKey]int{}}
 	disc, err := discovery.New(discovery.Config{Key: key, Servers: cfg.Servers, Candidates: t.candidates,
 		OnOffer: t.onOffer, Logger: n.log, MaxBackoff: 5 * time.Second, RootCAs: cfg.RootCAs,
 		ReachKey: t.reachKey, Public: t.publishes})
