@@ -102,9 +102,18 @@ func (s *Store) ensureViews(tx *bolt.Tx) error {
 	return nil
 }
 
-// buildView starts k's view from the whole global log.
+// buildView starts k's view from the whole global log. A new friend read the class view
+// of strangers until now, and its cursor holds a number of that view: k's own view is
+// numbered after the class view's head, so that cursor sits before all of k's entries
+// and k reads its whole view rather than skip, silently, the first entries of a view it
+// never read. (The class view's head is what any stranger sees anyway.)
 func (s *Store) buildView(tx *bolt.Tx, k identity.PublicKey) error {
-	if err := tx.Bucket(bViewHead).Put(k[:], u64(viewStart)); err != nil {
+	heads := tx.Bucket(bViewHead)
+	start := uint64(viewStart)
+	if k != classKey {
+		start = max(start, getU64(heads.Get(classKey[:])))
+	}
+	if err := heads.Put(k[:], u64(start)); err != nil {
 		return err
 	}
 	v := s.viewerFor(tx, k)

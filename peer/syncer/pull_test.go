@@ -288,3 +288,39 @@ func TestWatchTellsStrangersNothing(t *testing.T) {
 		t.Fatalf("a stranger's Watch got %v", m)
 	}
 }
+
+// TestStrangerBecomesFriend: a reader pulls an author's feed as a stranger (a public post
+// edited a few times), then the author adds it; its next pull brings every friends-only
+// post made before and the post made for it after, though its cursor is a number of the
+// strangers' view, further along than the reader's own view's first entries.
+func TestStrangerBecomesFriend(t *testing.T) {
+	author, reader := newNode(t, "author", nil), newNode(t, "reader", nil)
+	befriend(t, reader, author)
+	var before []post.ID
+	for i := range 5 {
+		before = append(before, author.publish(t, fmt.Sprintf("for friends %d, before", i), feed.Default()))
+	}
+	pub := author.publish(t, "public", feed.Audience{Public: true})
+	for i := range 3 {
+		if err := author.st.Edit(pub, fmt.Sprintf("public, edit %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()})
+	if _, err := p.Pull(ctxT(t), reader.client(t, author), author.pub()); err != nil {
+		t.Fatal(err)
+	}
+	if reader.holds(t, author, before[0]) != 0 || reader.holds(t, author, pub) != 4 {
+		t.Fatal("as a stranger: want the public post at version 4 and nothing else")
+	}
+	befriend(t, author, reader)
+	after := author.publish(t, "for the reader, after", feed.Audience{People: []identity.ID{reader.key.ID()}})
+	if _, err := p.Pull(ctxT(t), reader.client(t, author), author.pub()); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range append(before, after) {
+		if reader.holds(t, author, id) != 1 {
+			t.Errorf("after the author added the reader: post %d of 6 missing", i+1)
+		}
+	}
+}
