@@ -318,6 +318,8 @@ func (n *Node) pushKits(ctx context.Context, c syncv1.SyncServiceClient, f store
 		switch {
 		case err != nil:
 			n.log.Warn("could not seal the recovery kit", "err", err)
+		case !n.stillFriend(f.Key):
+			return // removed while followed: the new kit (which leaves it out) is not its to keep
 		case rev.After(pushed):
 			if _, err := c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: env}); err != nil {
 				if ctx.Err() == nil {
@@ -338,6 +340,12 @@ func (n *Node) pushKits(ctx context.Context, c syncv1.SyncServiceClient, f store
 		case <-time.After(kitSettle):
 		}
 	}
+}
+
+// stillFriend says whether k is a friend now; a store error counts as no.
+func (n *Node) stillFriend(k identity.PublicKey) bool {
+	_, err := n.st.Friend(k)
+	return err == nil
 }
 
 // fetchKit keeps the friend's newest recovery kit; failing to is logged, never fatal.

@@ -105,7 +105,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if tl := run(t, "kith", "--home", bobHome, "timeline"); !strings.Contains(tl, "just for you") {
+	// Bob gets the post live, or at his next sync, as a person would run it.
+	var tl string
+	if !eventually(20*time.Second, func() bool {
+		run(t, "kith", "--home", bobHome, "sync")
+		tl = run(t, "kith", "--home", bobHome, "timeline")
+		return strings.Contains(tl, "just for you")
+	}) {
 		t.Errorf("Bob's timeline lacks Alice's post to him:\n%s", tl)
 	}
 }
