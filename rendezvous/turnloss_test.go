@@ -32,7 +32,7 @@ func TestTURNInstanceLost(t *testing.T) {
 	}
 	bob := udpSocket(t)
 
-	a.ConnectTo(t, alice, bob.LocalAddr().String()) // a relay is only for a peer being connected to
+	a.ConnectTo(t, bob.LocalAddr().String()) // a relay is only for a peer being connected to
 	relayA := allocate(t, a, alice)
 	exchange(t, relayA, bob, "through A")
 	if err := a.Instance.Stop(); err != nil {
@@ -44,7 +44,7 @@ func TestTURNInstanceLost(t *testing.T) {
 		t.Fatal("the relay on the stopped instance still delivers")
 	}
 
-	b.ConnectTo(t, alice, bob.LocalAddr().String())
+	b.ConnectTo(t, bob.LocalAddr().String())
 	relayB := allocate(t, b, alice)
 	if relayB.Addr == relayA.Addr {
 		t.Fatalf("B gave the relay address of A: %v", relayB.Addr)

@@ -9,10 +9,11 @@ import (
 	"github.com/kithnet/kith/shared/identity"
 )
 
-// ConnectTo registers a fresh target whose record names candidates, keeps its Listen
-// stream open until t ends, and has caller Connect to it through s from loopback: what a
+// ConnectTo registers a fresh target whose record publishes candidates, keeps its Listen
+// stream open until t ends, and sends it a sealed offer through s from loopback: what a
 // peer does before it falls back to a relay, and what grants it one on s's TURN server.
-func (s *Server) ConnectTo(t testing.TB, caller *identity.Key, candidates ...string) {
+// The caller is sealed inside the offer, so the grant goes to the connection's address.
+func (s *Server) ConnectTo(t testing.TB, candidates ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

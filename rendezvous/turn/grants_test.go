@@ -15,7 +15,7 @@ import (
 // connectTo has a fresh caller Connect through srv to a listening peer at candidates.
 func connectTo(t *testing.T, srv *rendezvoustest.Server, candidates ...string) {
 	t.Helper()
-	srv.ConnectTo(t, rendezvoustest.NewKey(t), candidates...)
+	srv.ConnectTo(t, candidates...)
 }
 
 // Issue 13 item 13: a fresh key gets no relay; a client connecting to a listening peer
