@@ -237,4 +237,3 @@ func (k *Key) PrivateKey() ed25519.PrivateKey { return k.priv }
 func (k *Key) Sign(ctx Context, payload []byte) []byte {
 	return ed25519.Sign(k.priv, message(ctx, payload))
 }
-
