@@ -3,6 +3,7 @@ package post
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -109,9 +110,36 @@ func TestOpenRejects(t *testing.T) {
 		}), signed.ErrMalformedPayload},
 		{"too large", mutate(func(e *signedv1.Envelope) { e.Payload = make([]byte, MaxEnvelope+1) }), signed.ErrTooLarge},
 	}
+	var fill []*signedv1.Envelope // good posts around the bad one: a batch of them
+	for i := range 15 {
+		e, _, err := Seal(k, Draft{Text: fmt.Sprint("fill ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill = append(fill, e)
+	}
 	for _, tc := range tests {
 		if _, err := Open(tc.env); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Open = %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.env != nil && string(tc.env.GetSigner()) != string(k.Public().Bytes()) {
+			continue // OpenAllFrom refuses it as another author's before any check
+		}
+		batch := append(append(slices.Clone(fill[:7]), tc.env), fill[7:]...)
+		if _, err := OpenAllFrom(batch, k.Public()); !errors.Is(err, tc.want) {
+			t.Errorf("%s: OpenAllFrom = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := OpenAllFrom(append(slices.Clone(fill), good), other.Public()); !errors.Is(err, ErrWrongAuthor) {
+		t.Errorf("OpenAllFrom of k's posts as other's = %v, want ErrWrongAuthor", err)
+	}
+	got, err := OpenAllFrom(fill, k.Public())
+	if err != nil || len(got) != len(fill) {
+		t.Fatalf("OpenAllFrom of good posts: %d, %v", len(got), err)
+	}
+	for i, p := range got {
+		if want := fmt.Sprint("fill ", i); p.GetText() != want {
+			t.Fatalf("OpenAllFrom[%d] = %q, want %q (order kept)", i, p.GetText(), want)
 		}
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"slices"
-	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -16,7 +14,6 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -74,8 +71,9 @@ type Result struct {
 
 // Pull brings the store up to date with friend's feed, step by step: each step's posts
 // are verified, their attachments fetched and checked, and then the posts and the
-// advanced cursor are stored in one transaction. While one step is being stored, the
-// next is fetched and verified.
+// advanced cursor are stored in one transaction. Three stages overlap: the next steps'
+// Changes and GetPosts answers are read ahead (readAhead), the current step is verified
+// on every core, and the previous step is being stored.
 func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey) (Result, error) {
 	var res Result
 	cursor, err := p.cfg.Store.Cursor(friend)
@@ -109,21 +107,24 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		return nil
 	}
 	defer wait()
-	restarted := false
-	for first := true; ; first = false {
-		var hdr metadata.MD
-		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)}, grpc.Header(&hdr))
-		if first && err == nil {
-			res.Stranger = slices.Contains(hdr.Get(RelationHeader), RelationStranger)
+	ctx, cancel := context.WithCancel(ctx)
+	ahead := make(chan readStep, readAheadSteps)
+	go p.readAhead(ctx, c, friend, cursor, ahead)
+	defer func() {
+		cancel()
+		for range ahead { // the reader has stopped when the channel closes
 		}
-		if err != nil {
-			err = errors.Join(fmt.Errorf("pull %s: changes since %d: %w", friend.Short(), cursor, err), wait())
-			return res, err
+	}()
+	for rs := range ahead {
+		if rs.first {
+			res.Stranger = rs.stranger
 		}
-		batch, blobs, err := p.step(ctx, c, friend, cursor, resp)
+		if rs.err != nil {
+			return res, errors.Join(fmt.Errorf("pull %s: %w", friend.Short(), rs.err), wait())
+		}
+		batch, blobs, err := p.step(ctx, c, friend, rs)
 		if err != nil {
-			err = errors.Join(fmt.Errorf("pull %s: %w", friend.Short(), err), wait())
-			return res, err
+			return res, errors.Join(fmt.Errorf("pull %s: %w", friend.Short(), err), wait())
 		}
 		if err := wait(); err != nil {
 			return res, err
@@ -134,34 +135,97 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 			n, err := p.cfg.Store.Apply(friend, batch)
 			ch <- stored{n, batch.Cursor, err}
 		}(inflight)
-		cursor = batch.Cursor
-		if batch.Restart && !restarted {
+	}
+	err = wait() // before reading res: return evaluates its operands in order
+	return res, err
+}
+
+// readAheadSteps is how many steps readAhead may read before the puller verifies them: a
+// bound on what one pull holds in memory (each step at most MaxIDs posts).
+const readAheadSteps = 2
+
+// readStep is one step read ahead: the Changes answer, checked, and the first answer to
+// its GetPosts, not yet verified.
+type readStep struct {
+	step  Step
+	fetch *postFetch
+	asked [][]byte
+	got   *syncv1.GetPostsResponse
+	// first marks the first step; stranger is what its answer's header said.
+	first, stranger bool
+	err             error
+}
+
+// readAhead reads friend's feed from cursor, step after step, into out (closed at the
+// end), without waiting for the steps to be verified or stored: the cursor of the next
+// Changes call is in the previous answer. It stops at the feed's end, at the first error
+// (sent as the last step), or when ctx ends.
+func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, cursor uint64, out chan<- readStep) {
+	defer close(out)
+	send := func(rs readStep) bool {
+		select {
+		case out <- rs:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	restarted := false
+	for first := true; ; first = false {
+		var hdr metadata.MD
+		rs := readStep{first: first}
+		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)}, grpc.Header(&hdr))
+		if err != nil {
+			rs.err = fmt.Errorf("changes since %d: %w", cursor, err)
+			send(rs)
+			return
+		}
+		rs.stranger = slices.Contains(hdr.Get(RelationHeader), RelationStranger)
+		if rs.step, rs.err = ParseChanges(cursor, resp); rs.err != nil {
+			send(rs)
+			return
+		}
+		rs.fetch = newPostFetch(friend, rs.step.Fetch)
+		if len(rs.fetch.next()) > 0 {
+			if rs.asked, rs.got, rs.err = rs.fetch.ask(ctx, c); rs.err != nil {
+				send(rs)
+				return
+			}
+		}
+		if !send(rs) {
+			return
+		}
+		cursor = rs.step.Cursor
+		if rs.step.Restart && !restarted {
 			// Once a pull: a peer that claims a restart at every call costs one extra call.
 			restarted = true
 			p.log.Info("friend's feed ends before our cursor (home rebuilt?): reading it again from the start", "friend", friend.Short())
 			continue
 		}
 		if !resp.GetMore() {
-			err := wait() // before reading res: return evaluates its operands in order
-			return res, err
+			return
 		}
 	}
 }
 
-// step turns one Changes answer into a verified batch.
-func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, since uint64, resp *syncv1.ChangesResponse) (store.Batch, int, error) {
-	st, err := ParseChanges(since, resp)
-	b := store.Batch{Cursor: st.Cursor, Revoked: st.Revoked, Restart: st.Restart}
-	if err != nil {
-		return b, 0, err
-	}
-	b.Posts, err = FetchPosts(ctx, c, friend, st.Fetch, nil)
+// step turns one step read ahead into a verified batch.
+func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, rs readStep) (store.Batch, int, error) {
+	b := store.Batch{Cursor: rs.step.Cursor, Revoked: rs.step.Revoked, Restart: rs.step.Restart}
+	err := func() error {
+		if rs.got != nil {
+			if err := rs.fetch.take(rs.asked, rs.got); err != nil {
+				return err
+			}
+		}
+		return rs.fetch.run(ctx, c, nil)
+	}()
 	if err != nil {
 		if errors.Is(err, ErrTampered) {
 			p.log.Warn("rejected a post a friend served", "friend", friend.ID(), "err", err)
 		}
 		return b, 0, err
 	}
+	b.Posts = rs.fetch.out
 	blobs, err := p.fetchBlobs(ctx, c, friend, b.Posts)
 	if err != nil {
 		return b, blobs, err
@@ -305,29 +369,4 @@ func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self i
 		return n, fmt.Errorf("recover attachments: %w", err)
 	}
 	return n, nil
-}
-
-// openAll verifies envelopes as friend's posts on every core. It returns the payloads in
-// order, or the first error.
-func openAll(envs []*signedv1.Envelope, friend identity.PublicKey) ([]*postv1.Payload, error) {
-	out := make([]*postv1.Payload, len(envs))
-	errs := make([]error, len(envs))
-	workers := min(runtime.GOMAXPROCS(0), len(envs))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(envs); i += workers {
-				out[i], errs[i] = post.OpenFrom(envs[i], friend)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }

@@ -58,54 +58,93 @@ func ParseChanges(since uint64, resp *syncv1.ChangesResponse) (Step, error) {
 	return s, nil
 }
 
-// FetchPosts asks c for ids, at most MaxIDs per call, and verifies every envelope (on
-// every core) as author's own post (post.OpenFrom) and as one that was asked for, each at
-// most once. Anything that does not verify fails the whole fetch with ErrTampered. A
-// server leaves out posts the caller may not see and, past its answer size, the rest:
-// what is still wanted is asked again until an answer brings nothing. before, when set,
-// runs before each call (a crawler's politeness).
+// FetchPosts asks c for ids, at most MaxIDs per call, and verifies every envelope (in
+// batches on every core) as author's own post (post.OpenAllFrom) and as one that was
+// asked for, each at most once. Anything that does not verify fails the whole fetch with
+// ErrTampered. A server leaves out posts the caller may not see and, past its answer
+// size, the rest: what is still wanted is asked again until an answer brings nothing.
+// before, when set, runs before each call (a crawler's politeness).
 func FetchPosts(ctx context.Context, c syncv1.SyncServiceClient, author identity.PublicKey, ids []post.ID, before func(context.Context) error) ([]store.Verified, error) {
-	want := make(map[post.ID]bool, len(ids))
-	raw := make([][]byte, 0, len(ids))
-	for _, id := range ids {
-		want[id] = true
-		raw = append(raw, id[:])
+	f := newPostFetch(author, ids)
+	if err := f.run(ctx, c, before); err != nil {
+		return nil, err
 	}
-	var out []store.Verified
-	for len(raw) > 0 {
+	return f.out, nil
+}
+
+// postFetch is one FetchPosts in progress: what is still to ask, what is still wanted,
+// and what verified. A puller reads the first answer ahead (ask, then take) and lets run
+// finish the rest.
+type postFetch struct {
+	author identity.PublicKey
+	want   map[post.ID]bool
+	raw    [][]byte
+	out    []store.Verified
+}
+
+func newPostFetch(author identity.PublicKey, ids []post.ID) *postFetch {
+	f := &postFetch{author: author, want: make(map[post.ID]bool, len(ids)), raw: make([][]byte, 0, len(ids))}
+	for _, id := range ids {
+		f.want[id] = true
+		f.raw = append(f.raw, id[:])
+	}
+	return f
+}
+
+// next returns the ids of the next call, none when the fetch is done.
+func (f *postFetch) next() [][]byte { return f.raw[:min(len(f.raw), MaxIDs)] }
+
+// ask makes the next call.
+func (f *postFetch) ask(ctx context.Context, c syncv1.SyncServiceClient) ([][]byte, *syncv1.GetPostsResponse, error) {
+	asked := f.next()
+	got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: asked})
+	if err != nil {
+		return asked, nil, fmt.Errorf("get posts: %w", err)
+	}
+	return asked, got, nil
+}
+
+// take verifies the answer to asked and keeps what is still wanted to ask again.
+func (f *postFetch) take(asked [][]byte, got *syncv1.GetPostsResponse) error {
+	opened, err := post.OpenAllFrom(got.GetPosts(), f.author)
+	for i, pl := range opened {
+		if !f.want[post.ID(pl.GetId())] {
+			err = fmt.Errorf("post %x was not asked for", pl.GetId())
+			break
+		}
+		delete(f.want, post.ID(pl.GetId())) // a second copy of one id is not accepted
+		f.out = append(f.out, store.Verified{Envelope: got.GetPosts()[i], Payload: pl})
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTampered, err)
+	}
+	var again [][]byte
+	if len(got.GetPosts()) > 0 {
+		for _, id := range asked {
+			if f.want[post.ID(id)] {
+				again = append(again, id)
+			}
+		}
+	}
+	f.raw = append(again, f.raw[len(asked):]...)
+	return nil
+}
+
+// run asks and takes until nothing is left to ask.
+func (f *postFetch) run(ctx context.Context, c syncv1.SyncServiceClient, before func(context.Context) error) error {
+	for len(f.raw) > 0 {
 		if before != nil {
 			if err := before(ctx); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		asked := raw[:min(len(raw), MaxIDs)]
-		got, err := c.GetPosts(ctx, &syncv1.GetPostsRequest{Ids: asked})
+		asked, got, err := f.ask(ctx, c)
 		if err != nil {
-			return nil, fmt.Errorf("get posts: %w", err)
+			return err
 		}
-		opened, err := openAll(got.GetPosts(), author)
-		for i, pl := range opened {
-			if err == nil && !want[post.ID(pl.GetId())] {
-				err = fmt.Errorf("post %x was not asked for", pl.GetId())
-			}
-			if err != nil {
-				break
-			}
-			delete(want, post.ID(pl.GetId())) // a second copy of one id is not accepted
-			out = append(out, store.Verified{Envelope: got.GetPosts()[i], Payload: pl})
+		if err := f.take(asked, got); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrTampered, err)
-		}
-		var again [][]byte
-		if len(got.GetPosts()) > 0 {
-			for _, id := range asked {
-				if want[post.ID(id)] {
-					again = append(again, id)
-				}
-			}
-		}
-		raw = append(again, raw[len(asked):]...)
 	}
-	return out, nil
+	return nil
 }

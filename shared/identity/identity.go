@@ -237,14 +237,3 @@ func (k *Key) PrivateKey() ed25519.PrivateKey { return k.priv }
 func (k *Key) Sign(ctx Context, payload []byte) []byte {
 	return ed25519.Sign(k.priv, message(ctx, payload))
 }
-
-// Verify checks sig over context || payload with pub.
-func Verify(pub PublicKey, ctx Context, payload, sig []byte) error {
-	if len(sig) != ed25519.SignatureSize {
-		return fmt.Errorf("%w: want %d bytes of signature, got %d", ErrBadSignature, ed25519.SignatureSize, len(sig))
-	}
-	if !ed25519.Verify(pub[:], message(ctx, payload), sig) {
-		return fmt.Errorf("%w for %s (%s)", ErrBadSignature, pub.Short(), ctx)
-	}
-	return nil
-}

@@ -64,6 +64,41 @@ func Verify(env *signedv1.Envelope, ctx identity.Context, max int) (identity.Pub
 	return signer, nil
 }
 
+// VerifyAll is Verify for many envelopes under one context: the signatures are checked
+// in batches on every core (identity.VerifyAll). It returns each envelope's signer and
+// error, nil where it verifies.
+func VerifyAll(envs []*signedv1.Envelope, ctx identity.Context, max int) ([]identity.PublicKey, []error) {
+	signers := make([]identity.PublicKey, len(envs))
+	errs := make([]error, len(envs))
+	if max == 0 {
+		max = MaxPayload
+	}
+	items := make([]identity.Signed, 0, len(envs))
+	at := make([]int, 0, len(envs)) // items[j] is envs[at[j]]
+	for i, env := range envs {
+		switch {
+		case env == nil:
+			errs[i] = ErrMissing
+		case len(env.GetPayload()) > max:
+			errs[i] = fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(env.GetPayload()), max)
+		default:
+			signer, err := identity.PublicKeyFromBytes(env.GetSigner())
+			signers[i] = signer
+			if err != nil {
+				errs[i] = fmt.Errorf("signer: %w", err)
+				continue
+			}
+			items = append(items, identity.Signed{Key: signer, Context: ctx, Payload: env.GetPayload(), Sig: env.GetSignature()})
+			at = append(at, i)
+		}
+	}
+	verrs, _ := identity.VerifyAll(items)
+	for j, err := range verrs {
+		errs[at[j]] = err
+	}
+	return signers, errs
+}
+
 // Open verifies env under ctx and only then unmarshals its payload into msg. It returns
 // the signer; callers compare it with whom they expected (or use OpenFrom).
 func Open(env *signedv1.Envelope, ctx identity.Context, msg proto.Message) (identity.PublicKey, error) {
