@@ -38,6 +38,9 @@ type Config struct {
 	Duration time.Duration
 	// Workers bounds concurrent calls [64].
 	Workers int
+	// StreamsPerConn is how many Listen streams share one connection [1: a real peer holds
+	// its own]. More of them per connection hide the per-connection memory of an instance.
+	StreamsPerConn int
 	// Keys, when set, are the peers' keys (len ≥ Peers), reused across runs.
 	Keys []*identity.Key
 	// Dir holds the processes' logs; a temporary directory, removed, when empty.
@@ -55,6 +58,7 @@ func (c Config) withDefaults() Config {
 	c.Listeners = orInt(c.Listeners, 10_000)
 	c.Rate = orInt(c.Rate, 1000)
 	c.Workers = orInt(c.Workers, 64)
+	c.StreamsPerConn = min(orInt(c.StreamsPerConn, 1), maxStreamsPerConn)
 	if c.Duration == 0 {
 		c.Duration = 30 * time.Second
 	}
@@ -145,7 +149,7 @@ func (r *Report) fill(ctx context.Context, cfg Config, s *swarm, m *meter) error
 	fmt.Fprintf(cfg.Log, "opening %d Listen streams\n", cfg.Listeners)
 	lctx, stopListen := context.WithCancel(ctx)
 	start := time.Now()
-	wait, err := s.listen(lctx, cfg.Listeners, cfg.Workers)
+	wait, err := s.listen(lctx, cfg.Listeners, cfg.StreamsPerConn, cfg.Workers)
 	defer func() { stopListen(); wait() }()
 	if err != nil {
 		return err

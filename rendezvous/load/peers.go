@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -18,9 +19,9 @@ import (
 	"github.com/kithnet/kith/shared/signed"
 )
 
-// streamsPerConn stays under the rendezvous' limit of 16 concurrent streams per
-// connection, as a real peer's single connection does with room to spare.
-const streamsPerConn = 15
+// maxStreamsPerConn stays under the rendezvous' limit of 16 concurrent streams per
+// connection.
+const maxStreamsPerConn = 15
 
 // swarm is the simulated peers: their keys, and connections to every instance.
 type swarm struct {
@@ -66,7 +67,18 @@ func newSwarm(keys []*identity.Key, addrs []string, unaryConns int) (*swarm, err
 }
 
 func (s *swarm) dial(addr string) (rendezvousv1.RendezvousServiceClient, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return s.dialFrom(addr, 0)
+}
+
+// dialFrom dials addr from loopback source address 127.0.0.(2 + j mod 250): one source
+// address has about 28k ephemeral ports toward one server port, too few for 100k peers.
+func (s *swarm) dialFrom(addr string, j int) (rendezvousv1.RendezvousServiceClient, error) {
+	src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+j%250))}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: src}
+			return d.DialContext(ctx, "tcp", a)
+		}))
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +165,15 @@ func (s *swarm) delivered(env *rendezvousv1.SealedOffer) {
 	s.arrived = append(s.arrived, now.Sub(at))
 }
 
-// listen opens Listen streams for peers 0..n-1, streamsPerConn to a connection, each on
+// listen opens Listen streams for peers 0..n-1, perConn to a connection, each on
 // its peer's instance, and returns once every stream has its first (ready) message. The
 // streams deliver offers to s.delivered until ctx ends; wait waits for their goroutines.
-func (s *swarm) listen(ctx context.Context, n, concurrency int) (wait func(), err error) {
+func (s *swarm) listen(ctx context.Context, n, perConn, concurrency int) (wait func(), err error) {
 	var wg sync.WaitGroup
 	clients := make([][]rendezvousv1.RendezvousServiceClient, len(s.addrs))
 	for inst := range s.addrs {
-		for range (n/len(s.addrs))/streamsPerConn + 1 {
-			c, err := s.dial(s.addrs[inst])
+		for j := range (n/len(s.addrs))/perConn + 1 {
+			c, err := s.dialFrom(s.addrs[inst], j)
 			if err != nil {
 				return wg.Wait, err
 			}
@@ -170,7 +182,7 @@ func (s *swarm) listen(ctx context.Context, n, concurrency int) (wait func(), er
 	}
 	err = parallelN(n, concurrency, func(i int) error {
 		inst := s.home(i)
-		c := clients[inst][(i/len(s.addrs))/streamsPerConn]
+		c := clients[inst][(i/len(s.addrs))/perConn]
 		k := s.keys[i]
 		auth, err := signed.Seal(k, identity.ContextListen, &rendezvousv1.Auth{
 			PublicKey: k.Public().Bytes(), TimestampUnixMs: time.Now().UnixMilli(), Nonce: nonce(), Server: serverName})

@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&cfg.Rate, "rate", 1000, "steady-phase operations per second (60% refresh, 20% lookup, 20% offer)")
 	flag.DurationVar(&cfg.Duration, "duration", 30*time.Second, "steady-phase length")
 	flag.IntVar(&cfg.Workers, "workers", 64, "concurrent calls at most")
+	flag.IntVar(&cfg.StreamsPerConn, "streams-per-conn", 1, "Listen streams sharing one connection (1: each peer its own, as real peers; at most 15)")
 	flag.DurationVar(&timeout, "timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
