@@ -69,11 +69,15 @@ func run(ctx context.Context, cfg load.Config, instances string) error {
 
 // raiseFileLimit lifts the soft limit on open files to the hard one for this process
 // and the processes it starts: every Listen stream is a socket in the rendezvous and a
-// Redis connection. (Go raises its own soft limit, but not its children's.)
+// Redis connection. (Go raises its own soft limit, but not its children's.) As root it
+// first lifts the hard limit to 1,048,576 (100k peers need more than a default 20k).
 func raiseFileLimit() error {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		return err
+	}
+	if want := (syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}); l.Max < want.Max && syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
+		l = want
 	}
 	l.Cur = l.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
