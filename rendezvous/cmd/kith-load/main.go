@@ -69,8 +69,9 @@ func run(ctx context.Context, cfg load.Config, instances string) error {
 
 // raiseFileLimit lifts the soft limit on open files to the hard one for this process
 // and the processes it starts: every Listen stream is a socket in the rendezvous and a
-// Redis connection. (Go raises its own soft limit, but not its children's.) As root it
-// first lifts the hard limit to 1,048,576 (100k peers need more than a default 20k).
+// Redis connection. (Go raises its own soft limit, but not its children's.) It first
+// tries to lift the hard limit to 1,048,576 (100k peers need more than a common 20k);
+// that needs CAP_SYS_RESOURCE, which containers often drop.
 func raiseFileLimit() error {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
