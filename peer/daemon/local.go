@@ -315,7 +315,7 @@ func (l *Local) attach(path string) (*postv1.Attachment, error) {
 	if info.Size() > post.MaxAttachmentSize {
 		return nil, fmt.Errorf("attach %s: %d bytes; the limit is 1 GiB", path, info.Size())
 	}
-	att, err := l.st.PutBlob(f)
+	att, err := l.st.PutFile(f, path)
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: %w", path, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -484,6 +485,11 @@ func TestWebApp(t *testing.T) {
 		}
 		if got := eval[string](t, ta, card+`?.querySelector(".files")?.textContent || ""`); !strings.Contains(got, "notes.txt") {
 			t.Fatalf("the text file is listed as %q, want a file link named notes.txt", got)
+		}
+		// The file keeps its extension: the blob index kept ".txt", so it saves as text.
+		disp := evalAwait[string](t, ta, `fetch(`+card+`.querySelector(".files a").href).then(r => r.headers.get("content-disposition"))`)
+		if !regexp.MustCompile(`^attachment; filename="[0-9a-f]{12}\.txt"$`).MatchString(disp) {
+			t.Fatalf("the text file downloads with Content-Disposition %q, want attachment; filename=\"HASH.txt\"", disp)
 		}
 		ct := evalAwait[string](t, ta, card+`.querySelector("audio").src && fetch(`+card+`.querySelector("audio").src).then(r => r.headers.get("content-type"))`)
 		if !strings.HasPrefix(ct, "audio/") {
