@@ -83,4 +83,3 @@ func TestBlobExtension(t *testing.T) {
 		t.Fatal("checkBlobs accepted a wrong size")
 	}
 }
-
