@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -345,6 +346,54 @@ func TestWebApp(t *testing.T) {
 		if fl := a.kith(t, "friend", "ls", "--json"); strings.Contains(fl, d.id) {
 			t.Fatalf("Dee is still a friend after removal: %s", fl)
 		}
+	})
+
+	t.Run("adding a friend to a group says how many posts they will now see, and asks", func(t *testing.T) {
+		cal := `details.friend:has(input[value="` + c.id + `"])`
+		regroup := func(what string) {
+			t.Helper()
+			do(t, ta, what, chromedp.Navigate(a.url+"friends"), chromedp.WaitVisible(chromedp.CSS("#add-friend")),
+				chromedp.Click(chromedp.CSS(cal+" summary")),
+				chromedp.SetValue(chromedp.CSS("#g-"+c.id), "work, family"),
+				chromedp.Click(chromedp.CSS(cal+" form button")))
+			until(t, ta, 10*time.Second, "the question", `!!document.querySelector("#group-confirm")`)
+		}
+		inFamily := func() bool {
+			t.Helper()
+			var fs []struct {
+				ID     string
+				Groups []string
+			}
+			if err := json.Unmarshal([]byte(a.kith(t, "friend", "ls", "--json")), &fs); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fs {
+				if f.ID == c.id {
+					return slices.Contains(f.Groups, "family")
+				}
+			}
+			t.Fatalf("Cal is not a friend of Ann: %+v", fs)
+			return false
+		}
+		regroup("put Cal in family")
+		q := eval[string](t, ta, `document.querySelector("#group-confirm").textContent`)
+		if !regexp.MustCompile(`Cal will now see [1-9]\d* of your existing posts \(those for group family\)`).MatchString(q) {
+			t.Fatalf("the question says %q, want how many existing posts Cal will now see", q)
+		}
+		if inFamily() {
+			t.Fatal("Cal joined family before Ann answered")
+		}
+		do(t, ta, "cancel", chromedp.Click(chromedp.CSS(`#group-confirm a`)), chromedp.WaitVisible(chromedp.CSS("#add-friend")))
+		if inFamily() {
+			t.Fatal("Cal joined family although Ann cancelled")
+		}
+		regroup("put Cal in family again")
+		do(t, ta, "go ahead", chromedp.Click(chromedp.CSS(`#group-confirm button`)))
+		until(t, ta, 10*time.Second, "back on the friends page", `!document.querySelector("#group-confirm") && !!document.querySelector("#add-friend")`)
+		if !inFamily() {
+			t.Fatal("Cal is not in family after Ann went ahead")
+		}
+		a.kith(t, "group", "rm", "family", "Cal") // the later subtests keep Cal outside family
 	})
 
 	t.Run("backups download and the export imports", func(t *testing.T) {
