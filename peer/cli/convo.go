@@ -393,7 +393,7 @@ func describe(n *localv1.Notification) string {
 	case "friend_request":
 		return "asks to be your friend (kith friend requests)"
 	case "post":
-		return "posted " + n.GetPostId()
+		return "posted again after a while: " + n.GetPostId()
 	}
 	return n.GetKind()
 }
