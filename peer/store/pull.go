@@ -80,6 +80,9 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			}
 			if held == 0 && !v.Payload.GetDeleted() {
 				newest = newerPost(newest, v.Payload)
+				if err := s.notePostMention(tx, friend, v.Payload); err != nil {
+					return err
+				}
 			}
 			old, err := dropHeld(tx, postKey(friend, id))
 			if err != nil {

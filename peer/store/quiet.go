@@ -51,3 +51,18 @@ func newerPost(a, b *postv1.Payload) *postv1.Payload {
 	}
 	return a
 }
+
+// notePostMention notifies the person of a friend's post that mentions them, the first
+// time the post arrives (only its audience pulls it, so only a mention in the audience
+// notifies).
+func (s *Store) notePostMention(tx *bolt.Tx, friend identity.PublicKey, p *postv1.Payload) error {
+	if !s.hasSelf || friend == s.self {
+		return nil
+	}
+	for _, m := range p.GetMentions() {
+		if string(m) == string(s.self[:]) {
+			return s.addNote(tx, Note{Kind: NoteMention, From: friend, PostID: post.ID(p.GetId()), Text: p.GetText()})
+		}
+	}
+	return nil
+}
