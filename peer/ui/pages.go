@@ -52,7 +52,7 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
-	"emojis":   func() []string { return quickEmojis },
+	"emojis": func() []string { return quickEmojis },
 	"form": func(action, id, what, button, csrf string) passphraseForm {
 		return passphraseForm{Action: action, ID: id, What: what, Button: button, CSRF: csrf}
 	},
