@@ -86,11 +86,15 @@ func countIn(b *testing.B, ctx context.Context, expr string) int {
 	return n
 }
 
-// loginB logs a benchmark's tab in to n's web app.
-func loginB(b *testing.B, ctx context.Context, n *node) {
+// loginB logs a benchmark's tab in to n's web app (which lands on the timeline: the
+// big page itself), within 5 minutes, so a machine too loaded to render it fails the
+// benchmark rather than hanging it.
+func loginB(b *testing.B, tab context.Context, n *node) {
 	b.Helper()
+	ctx, cancel := context.WithTimeout(tab, 5*time.Minute)
+	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(n.loginURL(b)), chromedp.WaitVisible(chromedp.CSS("#compose"))); err != nil {
-		b.Fatal(err)
+		b.Fatalf("log in to %s's web app: %v", n.name, err)
 	}
 }
 
