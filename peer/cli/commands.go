@@ -634,9 +634,24 @@ func runTimeline(ctx context.Context, c *call) error {
 		if *asJSON {
 			return writeJSON(c.env.Stdout, timelineJSON(resp.GetPosts()))
 		}
-		printTimeline(c.env.Stdout, resp.GetPosts())
+		printTimeline(c.env.Stdout, resp.GetPosts(), people(ctx, cl))
 		return nil
 	})
+}
+
+// people maps friends' IDs to their names and the person's own ID to "you", for
+// naming mentions; empty when the daemon cannot say.
+func people(ctx context.Context, cl localv1.LocalServiceClient) map[string]string {
+	names := map[string]string{}
+	if fs, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{}); err == nil {
+		for _, f := range fs.GetFriends() {
+			names[f.GetId()] = f.GetName()
+		}
+	}
+	if st, err := cl.Status(ctx, &localv1.StatusRequest{}); err == nil {
+		names[st.GetId()] = "you"
+	}
+	return names
 }
 
 func runSync(ctx context.Context, c *call) error {

@@ -292,13 +292,15 @@ func runThread(ctx context.Context, c *call) error {
 			}
 			return writeJSON(c.env.Stdout, j)
 		}
-		printThread(c.env.Stdout, t)
+		names := map[string]string{}
+		c.withDaemon(ctx, func(lc localv1.LocalServiceClient) error { names = people(ctx, lc); return nil })
+		printThread(c.env.Stdout, t, names)
 		return nil
 	})
 }
 
-func printThread(w io.Writer, t *localv1.ThreadResponse) {
-	printTimeline(w, []*localv1.TimelinePost{t.GetPost()})
+func printThread(w io.Writer, t *localv1.ThreadResponse, names map[string]string) {
+	printTimeline(w, []*localv1.TimelinePost{t.GetPost()}, names)
 	if len(t.GetReactions()) > 0 {
 		var parts []string
 		for _, r := range t.GetReactions() {
@@ -322,6 +324,9 @@ func printThread(w io.Writer, t *localv1.ThreadResponse) {
 		fmt.Fprintf(w, "    ↳ %s  %s  %s%s\n", stamp(r.GetCreatedUnixMs()), who, r.GetId(), state)
 		for _, line := range strings.Split(r.GetText(), "\n") {
 			fmt.Fprintf(w, "        %s\n", line)
+		}
+		if m := mentionLine(r.GetMentions(), names); m != "" {
+			fmt.Fprintf(w, "        %s\n", m)
 		}
 	}
 }
@@ -393,7 +398,7 @@ func describe(n *localv1.Notification) string {
 	case "friend_request":
 		return "asks to be your friend (kith friend requests)"
 	case "post":
-		return "posted " + n.GetPostId()
+		return "posted again after a while: " + n.GetPostId()
 	}
 	return n.GetKind()
 }

@@ -47,6 +47,7 @@ type postJSON struct {
 	Updated     string           `json:"updated"`
 	ReplyCount  uint32           `json:"reply_count"`
 	Reactions   []reactionJSON   `json:"reactions"`
+	Mentions    []string         `json:"mentions"`
 }
 
 type attachmentJSON struct {
@@ -63,7 +64,7 @@ func timelineJSON(ps []*localv1.TimelinePost) []postJSON {
 		j := postJSON{ID: p.GetId(), Author: p.GetAuthor(), Name: p.GetName(), Text: p.GetText(),
 			Tags: nonNil(p.GetTags()), Visibility: p.GetVisibility(), Audience: p.GetAudience(), Attachments: []attachmentJSON{},
 			Created: stamp(p.GetCreatedUnixMs()), Updated: stamp(p.GetUpdatedUnixMs()),
-			ReplyCount: p.GetReplyCount(), Reactions: reactionsJSON(p.GetReactions())}
+			ReplyCount: p.GetReplyCount(), Reactions: reactionsJSON(p.GetReactions()), Mentions: nonNil(p.GetMentions())}
 		j.Attachments = attachmentsJSON(p.GetAttachments())
 		out = append(out, j)
 	}
@@ -169,7 +170,28 @@ func printGroups(w io.Writer, gs []*localv1.Group, fs []*localv1.Friend) {
 	}
 }
 
-func printTimeline(w io.Writer, ps []*localv1.TimelinePost) {
+// mentionLine names the people a post or reply mentions, each by name and ID (a
+// terminal's link: the ID is what every command takes), or "" when none. names maps
+// IDs to friends' names and the person's own ID to "you".
+func mentionLine(ids []string, names map[string]string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, id := range ids {
+		switch n := names[id]; n {
+		case "you":
+			parts = append(parts, "you")
+		case "":
+			parts = append(parts, id)
+		default:
+			parts = append(parts, n+" ("+id+")")
+		}
+	}
+	return "mentions: " + strings.Join(parts, ", ")
+}
+
+func printTimeline(w io.Writer, ps []*localv1.TimelinePost, names map[string]string) {
 	if len(ps) == 0 {
 		fmt.Fprintln(w, "nothing yet: write with 'kith post TEXT', or 'kith sync' with friends")
 		return
@@ -182,6 +204,9 @@ func printTimeline(w io.Writer, ps []*localv1.TimelinePost) {
 		fmt.Fprintf(w, "%s  %s  %s  to: %s\n", stamp(p.GetCreatedUnixMs()), who, p.GetId(), orDash(p.GetAudience()))
 		for _, line := range strings.Split(p.GetText(), "\n") {
 			fmt.Fprintf(w, "    %s\n", line)
+		}
+		if m := mentionLine(p.GetMentions(), names); m != "" {
+			fmt.Fprintf(w, "    %s\n", m)
 		}
 		for _, a := range p.GetAttachments() {
 			state := ""

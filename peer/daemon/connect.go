@@ -138,6 +138,9 @@ func (t *traversal) onOffer(o discovery.Offer) {
 	case rendezvousv1.OfferKind_OFFER_KIND_ANSWER:
 		t.answered(o)
 		return
+	case rendezvousv1.OfferKind_OFFER_KIND_FRIEND_REQUEST: // issue 18: requests.go
+		t.node.takeFriendRequest(o.From, offer.GetFriendRequest())
+		return
 	case rendezvousv1.OfferKind_OFFER_KIND_CONNECT, rendezvousv1.OfferKind_OFFER_KIND_RELAY:
 	default:
 		t.log.Info("ignored an offer of a kind this node does not answer", "from", o.From.ID(), "kind", offer.GetKind())

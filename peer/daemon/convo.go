@@ -122,7 +122,13 @@ func (c *Conversation) me() (*identity.Key, error) {
 
 // mentions finds the people a text mentions: @ID, or @NAME of a friend.
 func (c *Conversation) mentions(text string) ([]identity.PublicKey, error) {
-	fs, err := c.l.st.Friends()
+	return mentionsIn(c.l.st, text)
+}
+
+// mentionsIn finds the people a text mentions, a post's or a reply's: @ID, or @NAME of
+// a friend (at most post.MaxMentions).
+func mentionsIn(st *store.Store, text string) ([]identity.PublicKey, error) {
+	fs, err := st.Friends()
 	if err != nil {
 		return nil, err
 	}

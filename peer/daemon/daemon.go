@@ -56,6 +56,7 @@ type Node struct {
 	tr     *transport.Transport
 	srv    *grpc.Server
 	kit    *syncer.OwnKit
+	ssrv   *syncer.Server // takes friend requests that come through the rendezvous too
 	puller *syncer.Puller
 	log    *slog.Logger
 	wg     sync.WaitGroup
@@ -97,7 +98,7 @@ func Start(cfg Config) (*Node, error) {
 	ssrv := syncer.NewServer(cfg.Store, cfg.Logger)
 	syncv1.RegisterSyncServiceServer(srv, ssrv)
 	n := &Node{
-		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, kit: ssrv.Kit(), log: cfg.Logger, wake: make(chan struct{}, 1),
+		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, kit: ssrv.Kit(), ssrv: ssrv, log: cfg.Logger, wake: make(chan struct{}, 1),
 		puller: syncer.NewPuller(syncer.PullerConfig{Store: cfg.Store, Logger: cfg.Logger, BatchSize: cfg.BatchSize, Progress: cfg.Progress}),
 	}
 	if cfg.Traversal != nil {
@@ -231,13 +232,14 @@ func (n *Node) clientAt(f store.Friend) (*grpc.ClientConn, error) {
 func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) {
 	cc, err := n.client(ctx, f)
 	if err != nil {
-		return syncer.Result{}, err
+		return syncer.Result{}, n.unanswered(ctx, f, err)
 	}
 	defer cc.Close()
 	c := syncv1.NewSyncServiceClient(cc)
 	n.introduce(ctx, c, f)
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
+		n.answeredAsFriend(f, res)
 		n.fetchKit(ctx, c, f)
 		n.fetchReach(ctx, c, f)
 		n.deliverOutbox(ctx, c, f)
@@ -425,7 +427,7 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 		err := func() error {
 			cc, err := n.client(ctx, f)
 			if err != nil {
-				return err
+				return n.unanswered(ctx, f, err)
 			}
 			defer cc.Close()
 			wctx, cancel := context.WithCancel(ctx)

@@ -284,7 +284,11 @@ func (l *Local) CreatePost(ctx context.Context, req *localv1.CreatePostRequest) 
 		}
 		atts = append(atts, att)
 	}
-	id, err := l.st.Publish(store.NewPost{Text: req.GetText(), Attachments: atts, Audience: a})
+	ms, err := mentionsIn(l.st, req.GetText())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	id, err := l.st.Publish(store.NewPost{Text: req.GetText(), Attachments: atts, Audience: a, Mentions: ms})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -315,7 +319,7 @@ func (l *Local) attach(path string) (*postv1.Attachment, error) {
 	if info.Size() > post.MaxAttachmentSize {
 		return nil, fmt.Errorf("attach %s: %d bytes; the limit is 1 GiB", path, info.Size())
 	}
-	att, err := l.st.PutBlob(f)
+	att, err := l.st.PutFile(f, path)
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: %w", path, err)
 	}
@@ -358,7 +362,11 @@ func (l *Local) EditPost(ctx context.Context, req *localv1.EditPostRequest) (*lo
 	if strings.TrimSpace(req.GetText()) == "" {
 		return nil, status.Error(codes.InvalidArgument, ErrEmptyEdit.Error())
 	}
-	if err := l.st.Edit(id, req.GetText()); err != nil {
+	ms, err := mentionsIn(l.st, req.GetText())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if err := l.st.Edit(id, req.GetText(), ms...); err != nil {
 		return nil, grpcError(err)
 	}
 	p, err := l.timelinePost(id)
@@ -467,6 +475,9 @@ func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.Tim
 		present, _ := l.st.HasBlob(a.GetSha256())
 		tp.Attachments = append(tp.Attachments, &localv1.TimelineAttachment{Sha256: hex.EncodeToString(a.GetSha256()),
 			Size: a.GetSize(), MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: present})
+	}
+	for _, m := range pl.GetMentions() {
+		tp.Mentions = append(tp.Mentions, string(identity.PublicKey(m).ID()))
 	}
 	l.withConversation(tp, author, post.ID(pl.GetId()))
 	return tp

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"time"
@@ -13,7 +14,9 @@ import (
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/syncer"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // introduce sends f our signed friend request once, so that someone we added sees who
@@ -41,6 +44,70 @@ func (n *Node) introduce(ctx context.Context, c syncv1.SyncServiceClient, f stor
 	}
 	if err := n.st.SetRequestState(f.Key, resp.GetAlreadyFriends()); err != nil {
 		n.log.Warn("note a friend request", "err", err)
+	}
+}
+
+// takeFriendRequest keeps a friend request that came sealed through the rendezvous
+// (onOffer), under the same checks and bounds as one handed over directly; the offer's
+// signer must be the request's. Refusals are only logged: the rendezvous waits for no
+// answer, and the sender learns nothing it could probe with.
+func (n *Node) takeFriendRequest(from identity.PublicKey, env *signedv1.Envelope) {
+	if _, err := n.ssrv.TakeFriendRequest(from, &syncv1.RequestFriendshipRequest{Request: env}); err != nil {
+		n.log.Info("refused a friend request that came through the rendezvous", "from", from.ID(), "err", err)
+		return
+	}
+	n.log.Info("took a friend request through the rendezvous", "from", from.ID())
+}
+
+// unanswered explains a failed connection to f when the reason is most likely that f
+// has not added us yet, a node answering no stranger. In rendezvous mode it first hands
+// f our signed request through the rendezvous (once: the request is then "sent"), so f
+// sees it without any address; then it says so, rather than "no direct path", which
+// hides the reason. The error underneath goes to the log.
+func (n *Node) unanswered(ctx context.Context, f store.Friend, err error) error {
+	if n.trav == nil || ctx.Err() != nil {
+		return err
+	}
+	state, serr := n.st.RequestState(f.Key)
+	if serr != nil || state == "friends" {
+		return err
+	}
+	if state == "" {
+		key, kerr := n.st.Key()
+		if kerr != nil {
+			return err
+		}
+		name, _ := n.st.Name()
+		req, rerr := syncer.SignFriendRequest(key, f.Key, name, "", time.Now())
+		if rerr != nil {
+			return err
+		}
+		if rerr := n.trav.disc.RequestFriend(ctx, f.Key, req.GetRequest()); rerr != nil {
+			n.log.Info("could not hand a friend request to the rendezvous", "friend", f.Key.ID(), "err", rerr)
+			return err
+		}
+		if serr := n.st.SetRequestState(f.Key, false); serr != nil {
+			return err
+		}
+	}
+	n.log.Info("a friend who has not added us back did not answer", "friend", f.Key.ID(), "err", err)
+	return fmt.Errorf("%w: %s did not answer, most likely because they have not added you yet: your friend request went to them through the rendezvous, and you sync once they accept it ('kith friend requests' on their side)", ErrNotAddedBack, friendName(f))
+}
+
+// ErrNotAddedBack means a friend's node did not answer while our friend request to them
+// is open: most likely they have not added us yet.
+var ErrNotAddedBack = errors.New("not added back")
+
+// answeredAsFriend notes, after a sync, that f's node answered us as a friend: a request
+// sent through the rendezvous has done its work, and a later failure is a network's.
+func (n *Node) answeredAsFriend(f store.Friend, res syncer.Result) {
+	if res.Stranger {
+		return
+	}
+	if state, err := n.st.RequestState(f.Key); err == nil && state == "sent" {
+		if err := n.st.SetRequestState(f.Key, true); err != nil {
+			n.log.Warn("note a friend request answered", "err", err)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@
 package post
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -32,7 +33,7 @@ const (
 	// MaxHashtags is the most hashtags one post may carry.
 	MaxHashtags = 64
 	// MaxEnvelope bounds a post envelope's payload before any cryptography.
-	MaxEnvelope = MaxText + MaxAttachments*600 + MaxHashtags*200 + 1024
+	MaxEnvelope = MaxText + MaxAttachments*600 + MaxHashtags*200 + MaxMentions*40 + 1024
 	// IDSize is the length of a post id.
 	IDSize = 16
 )
@@ -105,6 +106,8 @@ type Draft struct {
 	Public bool
 	// Deleted makes a tombstone: Text and Attachments must be empty.
 	Deleted bool
+	// Mentions are the people the text mentions (at most MaxMentions).
+	Mentions []identity.PublicKey
 }
 
 // Seal checks d, then builds and signs its payload with k.
@@ -138,6 +141,9 @@ func Seal(k *identity.Key, d Draft) (*signedv1.Envelope, *postv1.Payload, error)
 		Attachments:   d.Attachments,
 		Visibility:    vis,
 		Deleted:       d.Deleted,
+	}
+	for _, m := range d.Mentions {
+		p.Mentions = append(p.Mentions, m.Bytes())
 	}
 	if err := Check(p); err != nil {
 		return nil, nil, err
@@ -180,8 +186,16 @@ func Check(p *postv1.Payload) error {
 	if p.GetUpdatedUnixMs() < p.GetCreatedUnixMs() {
 		return bad("updated before created")
 	}
-	if p.GetDeleted() && (p.GetText() != "" || len(p.GetAttachments()) > 0) {
-		return bad("a deleted post (tombstone) must have no text and no attachments")
+	if p.GetDeleted() && (p.GetText() != "" || len(p.GetAttachments()) > 0 || len(p.GetMentions()) > 0) {
+		return bad("a deleted post (tombstone) must have no text, attachments or mentions")
+	}
+	if len(p.GetMentions()) > MaxMentions {
+		return bad("%d mentions, the limit is %d", len(p.GetMentions()), MaxMentions)
+	}
+	for i, m := range p.GetMentions() {
+		if len(m) != ed25519.PublicKeySize {
+			return bad("mention %d is not a key", i)
+		}
 	}
 	for i, a := range p.GetAttachments() {
 		if err := checkAttachment(a); err != nil {

@@ -9,6 +9,7 @@ import (
 // The Atom (RFC 4287) elements the feed uses.
 type atomFeed struct {
 	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Thr     string      `xml:"xmlns:thr,attr,omitempty"`
 	ID      string      `xml:"id"`
 	Title   string      `xml:"title"`
 	Updated string      `xml:"updated"`
@@ -38,6 +39,18 @@ type atomEntry struct {
 	Links      []atomLink     `xml:"link"`
 	Content    atomText       `xml:"content"`
 	Categories []atomCategory `xml:"category"`
+	Author     *atomPerson    `xml:"author,omitempty"`
+	InReplyTo  *atomInReplyTo `xml:"thr:in-reply-to,omitempty"`
+}
+
+// threadNS is the Atom threading extension's namespace (RFC 4685).
+const threadNS = "http://purl.org/syndication/thread/1.0"
+
+// atomInReplyTo is RFC 4685's in-reply-to: the answered entry's id and page.
+type atomInReplyTo struct {
+	Ref  string `xml:"ref,attr"`
+	Href string `xml:"href,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
 }
 
 type atomText struct {
@@ -60,11 +73,12 @@ func (s *server) serveAtom(w http.ResponseWriter, r *http.Request) {
 	base := s.base(r)
 	pf := newProfileView(prof, base)
 	posts := newPostViews(page.Posts, base)
-	modified := newest(maxTime(page.Modified, prof.Updated), posts)
 	self := selfURL(base, "/feed.atom", r)
-	key := newCacheKey("atom").add(base, self, page.Next).time(modified).profile(pf).posts(posts...).sum()
+	reps, k := s.feedReplies(r, prof, page.Posts, newCacheKey("atom").add(base, self, page.Next).profile(pf).posts(posts...))
+	modified := newestReply(newest(maxTime(page.Modified, prof.Updated), posts), reps)
+	key := k.time(modified).sum()
 	rd, err := s.cached(key, func() ([]byte, error) {
-		return atomBody(pf, posts, base, self, page.Next, modified)
+		return atomBody(pf, posts, reps, base, self, page.Next, modified)
 	})
 	if err != nil {
 		s.log.Error("public: encode atom", "err", err)
@@ -74,9 +88,11 @@ func (s *server) serveAtom(w http.ResponseWriter, r *http.Request) {
 	serveRendered(w, r, "application/atom+xml; charset=utf-8", modified, rd)
 }
 
-// atomBody renders the feed; serveAtom's cache key names every argument.
-func atomBody(pf profileView, posts []postView, base, self, next string, modified time.Time) ([]byte, error) {
-	f := atomFeed{
+// atomBody renders the feed; serveAtom's cache key names every argument. A post's
+// public replies follow it as entries of their own, each marked as answering it with
+// the Atom threading extension (RFC 4685) and authored by the replier's ID.
+func atomBody(pf profileView, posts []postView, reps [][]replyView, base, self, next string, modified time.Time) ([]byte, error) {
+	f := atomFeed{Thr: threadNS,
 		ID: feedID(base, pf), Title: pf.Name + " on kith", Updated: atomTime(modified),
 		Author: atomPerson{Name: pf.Name, URI: pf.URL},
 		Links: []atomLink{
@@ -87,8 +103,11 @@ func atomBody(pf profileView, posts []postView, base, self, next string, modifie
 	if next != "" {
 		f.Links = append(f.Links, atomLink{Rel: "next", Href: base + "/feed.atom?after=" + next, Type: "application/atom+xml"})
 	}
-	for _, p := range posts {
+	for i, p := range posts {
 		f.Entries = append(f.Entries, atomEntryOf(p, base, pf))
+		for _, rp := range reps[i] {
+			f.Entries = append(f.Entries, atomReplyOf(rp, p, base, pf))
+		}
 	}
 	body, err := xml.MarshalIndent(f, "", " ")
 	if err != nil {
@@ -124,6 +143,23 @@ func atomEntryOf(p postView, base string, pf profileView) atomEntry {
 		e.Categories = append(e.Categories, atomCategory{Term: t, Scheme: base + "/tags/"})
 	}
 	return e
+}
+
+// atomReplyOf is the entry of a public reply to post p.
+func atomReplyOf(rp replyView, p postView, base string, pf profileView) atomEntry {
+	post := atomEntryOf(p, base, pf)
+	id := replyURL(p.URL, rp)
+	if base == "" {
+		id = post.ID + ":reply:" + rp.Author + ":" + rp.ID
+	}
+	return atomEntry{
+		ID: id, Title: atomText{Type: "text", Body: "Reply to " + p.Title},
+		Published: atomTime(rp.Created), Updated: atomTime(rp.Updated),
+		Links:     []atomLink{{Rel: "alternate", Href: replyURL(p.URL, rp), Type: "text/html"}},
+		Content:   atomText{Type: "text", Body: rp.Text},
+		Author:    &atomPerson{Name: rp.Author, URI: "urn:kith:" + rp.Author},
+		InReplyTo: &atomInReplyTo{Ref: post.ID, Href: p.URL, Type: "text/html"},
+	}
 }
 
 func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

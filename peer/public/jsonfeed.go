@@ -28,6 +28,14 @@ type jsonFeedItem struct {
 	DateModified  string           `json:"date_modified"`
 	Tags          []string         `json:"tags,omitempty"`
 	Attachments   []jsonAttachment `json:"attachments,omitempty"`
+	Authors       []jsonAuthor     `json:"authors,omitempty"`
+	Kith          *jsonKith        `json:"_kith,omitempty"`
+}
+
+// jsonKith is the feed's extension object (JSON Feed 1.1 allows keys starting with _).
+type jsonKith struct {
+	InReplyTo   string `json:"in_reply_to"`    // the answered post's URL
+	InReplyToID string `json:"in_reply_to_id"` // and its id
 }
 
 type jsonAttachment struct {
@@ -48,19 +56,21 @@ func (s *server) serveJSONFeed(w http.ResponseWriter, r *http.Request) {
 	pf := newProfileView(prof, base)
 	posts := newPostViews(page.Posts, base)
 	self := selfURL(base, "/feed.json", r)
-	key := newCacheKey("jsonfeed").add(base, self, page.Next).profile(pf).posts(posts...).sum()
-	rd, err := s.cached(key, func() ([]byte, error) { return jsonFeedBody(pf, posts, base, self, page.Next) })
+	reps, k := s.feedReplies(r, prof, page.Posts, newCacheKey("jsonfeed").add(base, self, page.Next).profile(pf).posts(posts...))
+	rd, err := s.cached(k.sum(), func() ([]byte, error) { return jsonFeedBody(pf, posts, reps, base, self, page.Next) })
 	if err != nil {
 		s.log.Error("public: encode json feed", "err", err)
 		refuse(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	serveRendered(w, r, "application/feed+json; charset=utf-8", newest(maxTime(page.Modified, prof.Updated), posts), rd)
+	serveRendered(w, r, "application/feed+json; charset=utf-8", newestReply(newest(maxTime(page.Modified, prof.Updated), posts), reps), rd)
 }
 
 // jsonFeedBody renders the feed; serveJSONFeed's cache key names every argument. Items
-// have no title, as JSON Feed recommends for microblog posts.
-func jsonFeedBody(pf profileView, posts []postView, base, self, next string) ([]byte, error) {
+// have no title, as JSON Feed recommends for microblog posts. A post's public replies
+// follow it as items of their own, authored by the replier's ID, with the extension
+// "_kith": {"in_reply_to": POST_URL} (JSON Feed has no field for a reply).
+func jsonFeedBody(pf profileView, posts []postView, reps [][]replyView, base, self, next string) ([]byte, error) {
 	f := jsonFeed{
 		Version: "https://jsonfeed.org/version/1.1", Title: pf.Name + " on kith",
 		HomePageURL: base + "/", FeedURL: self,
@@ -69,7 +79,7 @@ func jsonFeedBody(pf profileView, posts []postView, base, self, next string) ([]
 	if next != "" {
 		f.NextURL = base + "/feed.json?after=" + next
 	}
-	for _, p := range posts {
+	for i, p := range posts {
 		it := jsonFeedItem{
 			ID: p.URL, URL: p.URL, ContentText: p.Text, Tags: p.Tags,
 			DatePublished: atomTime(p.Published), DateModified: atomTime(p.Updated),
@@ -78,6 +88,14 @@ func jsonFeedBody(pf profileView, posts []postView, base, self, next string) ([]
 			it.Attachments = append(it.Attachments, jsonAttachment{URL: a.URL, MimeType: a.MediaType, Title: a.FileName, SizeInBytes: a.Size})
 		}
 		f.Items = append(f.Items, it)
+		for _, rp := range reps[i] {
+			f.Items = append(f.Items, jsonFeedItem{
+				ID: replyURL(p.URL, rp), URL: replyURL(p.URL, rp), ContentText: rp.Text,
+				DatePublished: atomTime(rp.Created), DateModified: atomTime(rp.Updated),
+				Authors: []jsonAuthor{{Name: rp.Author, URL: "urn:kith:" + rp.Author}},
+				Kith:    &jsonKith{InReplyTo: p.URL, InReplyToID: p.ID},
+			})
+		}
 	}
 	return marshalJSON(f)
 }

@@ -2,6 +2,8 @@ package public
 
 import (
 	"context"
+	"encoding/hex"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -22,9 +24,11 @@ type ReplySource interface {
 
 // replyView is one reply as the post page shows it.
 type replyView struct {
+	ID      string // the reply's id, hex
 	Author  string // the replier's ID
 	Text    string
 	Created time.Time
+	Updated time.Time
 }
 
 // replies returns the verified public replies to a post, for its page. Anything a
@@ -48,7 +52,8 @@ func (s *server) replies(ctx context.Context, prof Profile, id PostID) []replyVi
 			continue
 		}
 		author := identity.PublicKey(r.GetAuthor())
-		out = append(out, replyView{Author: string(author.ID()), Text: r.GetText(), Created: time.UnixMilli(r.GetCreatedUnixMs()).UTC()})
+		out = append(out, replyView{ID: hex.EncodeToString(r.GetId()), Author: string(author.ID()), Text: r.GetText(),
+			Created: time.UnixMilli(r.GetCreatedUnixMs()).UTC(), Updated: time.UnixMilli(r.GetUpdatedUnixMs()).UTC()})
 	}
 	slices.SortStableFunc(out, func(a, b replyView) int { return a.Created.Compare(b.Created) })
 	return out
@@ -57,7 +62,38 @@ func (s *server) replies(ctx context.Context, prof Profile, id PostID) []replyVi
 // replyKey adds the replies a page shows to its cache key.
 func replyKey(k cacheKey, rs []replyView) cacheKey {
 	for _, r := range rs {
-		k = k.add(r.Author, r.Text, strconv.FormatInt(r.Created.UnixMilli(), 10))
+		k = k.add(r.ID, r.Author, r.Text, strconv.FormatInt(r.Created.UnixMilli(), 10), strconv.FormatInt(r.Updated.UnixMilli(), 10))
 	}
 	return k
+}
+
+// feedReplies returns the verified public replies of each post of a feed page, in the
+// posts' order, and the cache key with them added (an edit or a delete changes it).
+func (s *server) feedReplies(r *http.Request, prof Profile, posts []Post, k cacheKey) ([][]replyView, cacheKey) {
+	if _, ok := s.cfg.Source.(ReplySource); !ok {
+		return make([][]replyView, len(posts)), k
+	}
+	ctx, cancel := s.sourceCtx(r)
+	defer cancel()
+	out := make([][]replyView, len(posts))
+	for i, p := range posts {
+		out[i] = s.replies(ctx, prof, PostID(p.Payload.GetId()))
+		k = replyKey(k.add("replies", strconv.Itoa(i)), out[i])
+	}
+	return out, k
+}
+
+// replyURL names one reply: its post's page and an anchor for it.
+func replyURL(postURL string, r replyView) string {
+	return postURL + "#reply-" + r.Author + "-" + r.ID
+}
+
+// newestReply is t or the newest reply's time, whichever is later.
+func newestReply(t time.Time, rs [][]replyView) time.Time {
+	for _, r := range rs {
+		for _, x := range r {
+			t = maxTime(t, x.Updated)
+		}
+	}
+	return t
 }

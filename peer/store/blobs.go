@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -65,8 +66,13 @@ func (w *BlobWriter) Abort() {
 }
 
 // Commit checks the blob against want (its SHA-256 and size, when want is not nil),
-// makes it durable and indexes it. It returns the blob's SHA-256.
+// makes it durable and indexes it, with the extension of want's file name. It returns
+// the blob's SHA-256.
 func (w *BlobWriter) Commit(want *postv1.Attachment) ([]byte, error) {
+	return w.commit(want, want.GetFileName())
+}
+
+func (w *BlobWriter) commit(want *postv1.Attachment, name string) ([]byte, error) {
 	sum := w.h.Sum(nil)
 	if want != nil && (string(sum) != string(want.GetSha256()) || w.size != want.GetSize()) {
 		w.Abort()
@@ -86,7 +92,13 @@ func (w *BlobWriter) Commit(want *postv1.Attachment) ([]byte, error) {
 		os.Remove(w.f.Name())
 		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
 	}
-	err := w.s.update(func(tx *bolt.Tx) error { return tx.Bucket(bBlobs).Put(sum, u64(w.size)) })
+	err := w.s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bBlobs)
+		if v := b.Get(sum); v != nil && len(v) > 8 {
+			return nil // indexed already, with the extension it first came with
+		}
+		return b.Put(sum, append(u64(w.size), BlobExt(name)...))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("blob %x: %w", sum[:8], err)
 	}
@@ -94,7 +106,11 @@ func (w *BlobWriter) Commit(want *postv1.Attachment) ([]byte, error) {
 }
 
 // PutBlob copies r into a new blob and returns its attachment (name and type unset).
-func (s *Store) PutBlob(r io.Reader) (*postv1.Attachment, error) {
+func (s *Store) PutBlob(r io.Reader) (*postv1.Attachment, error) { return s.PutFile(r, "") }
+
+// PutFile is PutBlob for the file named name: the index keeps its extension
+// (BlobExtension), so the file goes out again under the type it came in with.
+func (s *Store) PutFile(r io.Reader, name string) (*postv1.Attachment, error) {
 	w, err := s.NewBlob()
 	if err != nil {
 		return nil, err
@@ -105,7 +121,7 @@ func (s *Store) PutBlob(r io.Reader) (*postv1.Attachment, error) {
 		return nil, fmt.Errorf("put blob: %w", err)
 	}
 	size := w.Size()
-	sum, err := w.Commit(nil)
+	sum, err := w.commit(nil, name)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +159,43 @@ func (s *Store) OpenBlob(sha []byte) (*os.File, uint64, error) {
 	return f, uint64(st.Size()), nil
 }
 
+// BlobExtension returns the extension (".jpg", or "" when none) the blob with this
+// SHA-256 was first stored with, so that a download names the file as its author did:
+// a person's PDF comes back as a PDF, not as a bare hash.
+func (s *Store) BlobExtension(sha []byte) (string, error) {
+	ext := ""
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bBlobs).Get(sha)
+		if v == nil {
+			return fmt.Errorf("blob %x: %w", sha, ErrNotFound)
+		}
+		if len(v) > 8 {
+			ext = string(v[8:])
+		}
+		return nil
+	})
+	return ext, err
+}
+
+// maxExt bounds an extension kept in the index; a longer one is no type a person knows.
+const maxExt = 16
+
+// BlobExt is the extension of name as the blob index keeps it: lower case, a dot and
+// 1 to 15 letters or digits, or "" (no extension, or one made of anything else, so that
+// nothing a sender chose reaches a header or a file name unchecked).
+func BlobExt(name string) string {
+	ext := strings.ToLower(filepath.Ext(filepath.Base(name)))
+	if len(ext) < 2 || len(ext) > maxExt {
+		return ""
+	}
+	for _, c := range ext[1:] {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return ""
+		}
+	}
+	return ext
+}
+
 func (s *Store) blobPath(sha []byte) string { return BlobPath(s.home, sha) }
 
 // BlobPath is where the blob with this SHA-256 lives in home, once stored. A committed
@@ -159,11 +212,19 @@ func checkBlobs(tx *bolt.Tx, atts []*postv1.Attachment) error {
 		if v == nil {
 			return fmt.Errorf("attachment %x: %w (store it with PutBlob first)", a.GetSha256(), ErrNotFound)
 		}
-		if getU64(v) != a.GetSize() {
-			return fmt.Errorf("attachment %x: size %d, stored blob has %d", a.GetSha256(), a.GetSize(), getU64(v))
+		if blobSize(v) != a.GetSize() {
+			return fmt.Errorf("attachment %x: size %d, stored blob has %d", a.GetSha256(), a.GetSize(), blobSize(v))
 		}
 	}
 	return nil
+}
+
+// blobSize reads the size from a blob index value (size(8) || extension).
+func blobSize(v []byte) uint64 {
+	if len(v) < 8 {
+		return 0
+	}
+	return getU64(v[:8])
 }
 
 // dropHeld removes the attachment index entries of the held post at key (author || id)

@@ -56,7 +56,7 @@ var (
 )
 
 // convoBuckets are created on open when missing: additive, no schema step needed.
-var convoBuckets = [][]byte{bConvo, bOutbox, bRemoved, bReplyIdx, bNotes, bRequests, bReqSent, bConvRev}
+var convoBuckets = [][]byte{bConvo, bOutbox, bRemoved, bReplyIdx, bNotes, bRequests, bReqSent, bConvRev, bLastPost}
 
 // ensureConvoBuckets adds the conversation buckets to a file that lacks them, writing
 // only when one is missing (a new file gets them in its first transaction).

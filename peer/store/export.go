@@ -3,7 +3,6 @@ package store
 import (
 	"archive/tar"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,7 +31,7 @@ func (s *Store) Export(w io.Writer, progress func(done, total uint64)) error {
 		var blobs []blob
 		total := uint64(tx.Size())
 		err := tx.Bucket(bBlobs).ForEach(func(k, v []byte) error {
-			size := int64(binary.BigEndian.Uint64(v))
+			size := int64(blobSize(v))
 			blobs = append(blobs, blob{append([]byte(nil), k...), size})
 			total += uint64(size)
 			return nil

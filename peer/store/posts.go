@@ -48,6 +48,8 @@ type NewPost struct {
 	Attachments []*postv1.Attachment
 	// Audience is who may see it; feed.Default() (all friends) when zero.
 	Audience feed.Audience
+	// Mentions are the people the text mentions (signed in the post).
+	Mentions []identity.PublicKey
 }
 
 // Publish signs and stores a new own post and returns its id.
@@ -60,7 +62,7 @@ func (s *Store) Publish(np NewPost) (post.ID, error) {
 	if np.Audience.IsZero() {
 		np.Audience = feed.Default()
 	}
-	env, p, err := post.Seal(k, post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public})
+	env, p, err := post.Seal(k, post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public, Mentions: np.Mentions})
 	if err != nil {
 		return id, fmt.Errorf("publish: %w", err)
 	}
@@ -95,7 +97,7 @@ func (s *Store) PublishMany(nps []NewPost) ([]post.ID, error) {
 			if err := s.checkAudience(tx, np.Audience); err != nil {
 				return err
 			}
-			env, p, err := post.Seal(k, post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public})
+			env, p, err := post.Seal(k, post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public, Mentions: np.Mentions})
 			if err != nil {
 				return err
 			}
@@ -112,15 +114,16 @@ func (s *Store) PublishMany(nps []NewPost) ([]post.ID, error) {
 	return ids, err
 }
 
-// Edit replaces an own post's text (and hashtags), bumping its version.
-func (s *Store) Edit(id post.ID, text string) error {
-	return s.change(id, "edit", func(d *post.Draft, _ *feed.Audience) { d.Text = text })
+// Edit replaces an own post's text (and hashtags) and the people it mentions, bumping
+// its version.
+func (s *Store) Edit(id post.ID, text string, mentions ...identity.PublicKey) error {
+	return s.change(id, "edit", func(d *post.Draft, _ *feed.Audience) { d.Text, d.Mentions = text, mentions })
 }
 
 // Delete replaces an own post by a signed tombstone; friends who saw it drop it.
 func (s *Store) Delete(id post.ID) error {
 	return s.change(id, "delete", func(d *post.Draft, _ *feed.Audience) {
-		d.Text, d.Attachments, d.Deleted = "", nil, true
+		d.Text, d.Attachments, d.Mentions, d.Deleted = "", nil, nil, true
 	})
 }
 
@@ -157,6 +160,9 @@ func (s *Store) change(id post.ID, op string, edit func(*post.Draft, *feed.Audie
 			Text:        old.Payload.GetText(),
 			Attachments: old.Payload.GetAttachments(),
 			Public:      old.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC,
+		}
+		for _, m := range old.Payload.GetMentions() {
+			d.Mentions = append(d.Mentions, identity.PublicKey(m))
 		}
 		edit(&d, &meta.Audience)
 		if err := s.checkAudience(tx, meta.Audience); err != nil {

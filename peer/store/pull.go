@@ -66,15 +66,23 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 		if tx.Bucket(bFriends).Get(friend[:]) == nil {
 			return fmt.Errorf("apply pull from %s: %w", friend.Short(), ErrNotFriend)
 		}
+		var newest *postv1.Payload // the newest post stored for the first time (noteReturn)
 		for _, v := range b.Posts {
 			if string(v.Payload.GetAuthor()) != string(friend[:]) {
 				return fmt.Errorf("apply pull from %s: post %x is not theirs", friend.Short(), v.Payload.GetId())
 			}
 			var id post.ID
 			copy(id[:], v.Payload.GetId())
-			if storedVersion(tx, friend, id) >= v.Payload.GetVersion() {
+			held := storedVersion(tx, friend, id)
+			if held >= v.Payload.GetVersion() {
 				n.Ignored++
 				continue
+			}
+			if held == 0 && !v.Payload.GetDeleted() {
+				newest = newerPost(newest, v.Payload)
+				if err := s.notePostMention(tx, friend, v.Payload); err != nil {
+					return err
+				}
 			}
 			old, err := dropHeld(tx, postKey(friend, id))
 			if err != nil {
@@ -106,6 +114,9 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			if err := dropConversation(tx, friend, id); err != nil {
 				return err
 			}
+		}
+		if err := s.noteReturn(tx, friend, newest); err != nil {
+			return err
 		}
 		if err := s.applyConversations(tx, friend, b.Conversations); err != nil {
 			return fmt.Errorf("apply pull from %s: %w", friend.Short(), err)

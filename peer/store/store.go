@@ -80,7 +80,7 @@ var (
 	bChanges  = []byte("changes")  // seq(8) -> id(16): the changes log, latest entry per post
 	bPostSeq  = []byte("postseq")  // id(16) -> seq(8)
 	bCursors  = []byte("cursors")  // friend key(32) -> seq(8)
-	bBlobs    = []byte("blobs")    // sha256(32) -> size(8)
+	bBlobs    = []byte("blobs")    // sha256(32) -> size(8) || extension (BlobExt, may be empty)
 	bBlobRefs = []byte("blobrefs") // sha256(32) || id(16) -> empty: own posts that attach a blob
 	bHeld     = []byte("heldrefs") // sha256(32) || author(32) || id(16) -> empty: held posts that attach a blob (schema 2)
 	bKits     = []byte("kits")     // friend key(32) -> that friend's signed recovery kit (schema 3)

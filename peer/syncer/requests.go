@@ -115,25 +115,37 @@ func (s *Server) RequestFriendship(ctx context.Context, req *syncv1.RequestFrien
 	if err != nil {
 		return nil, err
 	}
+	already, err := s.TakeFriendRequest(k, req)
+	if err != nil {
+		return nil, err
+	}
+	return &syncv1.RequestFriendshipResponse{AlreadyFriends: already}, nil
+}
+
+// TakeFriendRequest checks and keeps a friend request signed by from, however it came
+// (a connection authenticated as from, or an offer signed by from through the
+// rendezvous), under RequestFriendship's bounds, which both ways share. It reports
+// whether this node counts from as a friend already; errors are gRPC statuses.
+func (s *Server) TakeFriendRequest(from identity.PublicKey, req *syncv1.RequestFriendshipRequest) (bool, error) {
 	self, err := s.st.Key()
 	if err != nil {
-		return nil, toStatus(err)
+		return false, toStatus(err)
 	}
-	r, err := ParseFriendRequest(req, k, self.Public(), s.now())
+	r, err := ParseFriendRequest(req, from, self.Public(), s.now())
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "friend request: %v", err)
+		return false, status.Errorf(codes.InvalidArgument, "friend request: %v", err)
 	}
-	if !s.requests.allow(k, s.now()) {
-		return nil, status.Error(codes.ResourceExhausted, "too many friend requests now; try again in a minute")
+	if !s.requests.allow(from, s.now()) {
+		return false, status.Error(codes.ResourceExhausted, "too many friend requests now; try again in a minute")
 	}
 	already, err := s.st.PutFriendRequest(r)
 	if errors.Is(err, store.ErrTooManyRequests) {
-		return nil, status.Error(codes.ResourceExhausted, err.Error())
+		return false, status.Error(codes.ResourceExhausted, err.Error())
 	}
 	if err != nil {
-		return nil, toStatus(err)
+		return false, toStatus(err)
 	}
-	return &syncv1.RequestFriendshipResponse{AlreadyFriends: already}, nil
+	return already, nil
 }
 
 // SignFriendRequest signs the request self sends to the person whose key is to.

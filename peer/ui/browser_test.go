@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -346,6 +348,54 @@ func TestWebApp(t *testing.T) {
 		}
 	})
 
+	t.Run("adding a friend to a group says how many posts they will now see, and asks", func(t *testing.T) {
+		cal := `details.friend:has(input[value="` + c.id + `"])`
+		regroup := func(what string) {
+			t.Helper()
+			do(t, ta, what, chromedp.Navigate(a.url+"friends"), chromedp.WaitVisible(chromedp.CSS("#add-friend")),
+				chromedp.Click(chromedp.CSS(cal+" summary")),
+				chromedp.SetValue(chromedp.CSS("#g-"+c.id), "work, family"),
+				chromedp.Click(chromedp.CSS(cal+" form button")))
+			until(t, ta, 10*time.Second, "the question", `!!document.querySelector("#group-confirm")`)
+		}
+		inFamily := func() bool {
+			t.Helper()
+			var fs []struct {
+				ID     string
+				Groups []string
+			}
+			if err := json.Unmarshal([]byte(a.kith(t, "friend", "ls", "--json")), &fs); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fs {
+				if f.ID == c.id {
+					return slices.Contains(f.Groups, "family")
+				}
+			}
+			t.Fatalf("Cal is not a friend of Ann: %+v", fs)
+			return false
+		}
+		regroup("put Cal in family")
+		q := eval[string](t, ta, `document.querySelector("#group-confirm").textContent`)
+		if !regexp.MustCompile(`Cal will now see [1-9]\d* of your existing posts \(those for group family\)`).MatchString(q) {
+			t.Fatalf("the question says %q, want how many existing posts Cal will now see", q)
+		}
+		if inFamily() {
+			t.Fatal("Cal joined family before Ann answered")
+		}
+		do(t, ta, "cancel", chromedp.Click(chromedp.CSS(`#group-confirm a`)), chromedp.WaitVisible(chromedp.CSS("#add-friend")))
+		if inFamily() {
+			t.Fatal("Cal joined family although Ann cancelled")
+		}
+		regroup("put Cal in family again")
+		do(t, ta, "go ahead", chromedp.Click(chromedp.CSS(`#group-confirm button`)))
+		until(t, ta, 10*time.Second, "back on the friends page", `!document.querySelector("#group-confirm") && !!document.querySelector("#add-friend")`)
+		if !inFamily() {
+			t.Fatal("Cal is not in family after Ann went ahead")
+		}
+		a.kith(t, "group", "rm", "family", "Cal") // the later subtests keep Cal outside family
+	})
+
 	t.Run("backups download and the export imports", func(t *testing.T) {
 		do(t, ta, "backup page", chromedp.Navigate(a.url+"backup"), chromedp.WaitVisible(chromedp.CSS("#exp-pass")))
 		const get = `(async (path) => {
@@ -484,6 +534,11 @@ func TestWebApp(t *testing.T) {
 		}
 		if got := eval[string](t, ta, card+`?.querySelector(".files")?.textContent || ""`); !strings.Contains(got, "notes.txt") {
 			t.Fatalf("the text file is listed as %q, want a file link named notes.txt", got)
+		}
+		// The file keeps its extension: the blob index kept ".txt", so it saves as text.
+		disp := evalAwait[string](t, ta, `fetch(`+card+`.querySelector(".files a").href).then(r => r.headers.get("content-disposition"))`)
+		if !regexp.MustCompile(`^attachment; filename="[0-9a-f]{12}\.txt"$`).MatchString(disp) {
+			t.Fatalf("the text file downloads with Content-Disposition %q, want attachment; filename=\"HASH.txt\"", disp)
 		}
 		ct := evalAwait[string](t, ta, card+`.querySelector("audio").src && fetch(`+card+`.querySelector("audio").src).then(r => r.headers.get("content-type"))`)
 		if !strings.HasPrefix(ct, "audio/") {

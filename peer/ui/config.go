@@ -13,9 +13,11 @@ import (
 // DefaultAddr is where the web app listens unless told otherwise.
 const DefaultAddr = "127.0.0.1:4701"
 
-// Blobs opens stored attachments by their SHA-256 (the store does).
+// Blobs opens stored attachments by their SHA-256 and names the extension each was
+// stored with (the store does).
 type Blobs interface {
 	OpenBlob(sha []byte) (*os.File, uint64, error)
+	BlobExtension(sha []byte) (string, error)
 }
 
 // Changes wakes watchers when the store's changes log grows (the store does).

@@ -64,4 +64,19 @@ func TestWebAppConversation(t *testing.T) {
 	if out := a.kith(t, "friend", "ls"); !strings.Contains(out, d.id) || !strings.Contains(out, "Dee") {
 		t.Fatalf("after accepting, Ann's friends: %s", out)
 	}
+
+	// A mention links to the person: on Ann's page by Bea's name, on Bea's as "you".
+	mid := a.kith(t, "post", "--to", "Bea", "coffee with @Bea?")
+	b.kith(t, "sync")
+	mention := `#post-` + mid + ` .mentions a.mention`
+	do(t, ta, "Ann's timeline", chromedp.Navigate(a.url), chromedp.WaitVisible(chromedp.CSS("#compose")))
+	if got := eval[string](t, ta, `(a => a ? a.textContent + " " + a.getAttribute("href") : "")(document.querySelector("`+mention+`"))`); got != "@Bea /?from="+b.id {
+		t.Fatalf("Ann's mention of Bea shows as %q, want a link to Bea", got)
+	}
+	do(t, tb, "Bea's timeline", chromedp.Navigate(b.url), chromedp.WaitVisible(chromedp.CSS("#compose")))
+	until(t, tb, 10*time.Second, "Bea's mention", `(document.querySelector("`+mention+`")?.textContent || "") === "@you"`)
+	do(t, tb, "Bea's notifications", chromedp.Navigate(b.url+"notifications"), chromedp.WaitVisible(chromedp.CSS("ul.notes")))
+	if got := eval[string](t, tb, `document.querySelector("ul.notes").textContent`); !strings.Contains(got, "mentioned you") || !strings.Contains(got, "coffee with") {
+		t.Fatalf("Bea's notifications: %q, want the mention", got)
+	}
 }

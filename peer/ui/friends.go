@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 type friendsData struct {
@@ -16,9 +18,24 @@ type friendsData struct {
 	Friends []*localv1.Friend
 	Groups  []*localv1.Group
 	Names   map[string]string
+	// Confirm, when set, asks before a save that adds a friend to groups whose existing
+	// posts they could not see until now.
+	Confirm *groupConfirm
+}
+
+// groupConfirm is the question the page asks before a friend joins groups: how many of
+// the person's existing posts the friend will now see, and the form to go ahead.
+type groupConfirm struct {
+	Name, ID, Addr, Groups string
+	Regroup                bool
+	Lines                  []string
 }
 
 func (s *Server) friendsPage(w http.ResponseWriter, r *http.Request) {
+	s.renderFriends(w, r, nil)
+}
+
+func (s *Server) renderFriends(w http.ResponseWriter, r *http.Request, confirm *groupConfirm) {
 	st, fs, err := s.statusAndFriends(r.Context())
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
@@ -29,7 +46,7 @@ func (s *Server) friendsPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	d := friendsData{Self: st.GetId(), Friends: fs.GetFriends(), Groups: gs.GetGroups(), Names: map[string]string{}}
+	d := friendsData{Self: st.GetId(), Friends: fs.GetFriends(), Groups: gs.GetGroups(), Names: map[string]string{}, Confirm: confirm}
 	for _, f := range d.Friends {
 		d.Names[f.GetId()] = f.GetName()
 	}
@@ -68,6 +85,19 @@ func (s *Server) saveFriend(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := strings.TrimSpace(r.PostFormValue("id"))
 	groups := splitGroups(r.PostFormValue("groups"))
+	if r.PostFormValue("confirm") == "" {
+		q, err := s.groupQuestion(ctx, id, groups)
+		if err != nil {
+			s.fail(w, r, http.StatusBadRequest, err)
+			return
+		}
+		if q != nil {
+			q.Name, q.Addr = strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("addr"))
+			q.Groups, q.Regroup = strings.Join(groups, ", "), r.PostFormValue("regroup") != ""
+			s.renderFriends(w, r, q)
+			return
+		}
+	}
 	resp, err := s.cfg.API.AddFriend(ctx, &localv1.AddFriendRequest{Friend: &localv1.Friend{Id: id,
 		Name: strings.TrimSpace(r.PostFormValue("name")), Address: strings.TrimSpace(r.PostFormValue("addr")), Groups: groups}})
 	if err == nil && r.PostFormValue("regroup") != "" {
@@ -78,6 +108,45 @@ func (s *Server) saveFriend(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.done(w, r, err, "/friends")
+}
+
+// groupQuestion asks the daemon (dry run) how many existing posts the friend id would
+// now see in each group of groups they are not in yet, as `kith group add` does; nil
+// when none (a new friend, no new group, or nothing new to see).
+func (s *Server) groupQuestion(ctx context.Context, id string, groups []string) (*groupConfirm, error) {
+	fs, err := s.cfg.API.ListFriends(ctx, &localv1.ListFriendsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(fs.GetFriends(), func(f *localv1.Friend) bool { return sameID(f.GetId(), id) })
+	if i < 0 {
+		return nil, nil
+	}
+	f := fs.GetFriends()[i]
+	q := &groupConfirm{ID: f.GetId()}
+	for _, g := range groups {
+		if slices.Contains(f.GetGroups(), g) {
+			continue
+		}
+		plan, err := s.cfg.API.UpdateGroup(ctx, &localv1.UpdateGroupRequest{Name: g, Add: []string{f.GetId()}, DryRun: true})
+		if err != nil {
+			return nil, err
+		}
+		if n := plan.GetNewlyVisible(); n > 0 {
+			q.Lines = append(q.Lines, fmt.Sprintf("%s will now see %d of your existing posts (those for group %s).", f.GetName(), n, g))
+		}
+	}
+	if len(q.Lines) == 0 {
+		return nil, nil
+	}
+	return q, nil
+}
+
+// sameID compares two IDs as a person may type them (case, spaces, dashes, old form).
+func sameID(a, b string) bool {
+	ka, errA := identity.ParseID(a)
+	kb, errB := identity.ParseID(b)
+	return errA == nil && errB == nil && ka == kb
 }
 
 func splitGroups(s string) []string {

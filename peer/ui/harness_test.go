@@ -100,16 +100,20 @@ func newHome(t testing.TB, name string) *node {
 	return n
 }
 
-// start starts n's daemon with the web app on a free loopback port, and stops it when
-// the test ends.
-func (n *node) start(t testing.TB) {
+// start starts n's daemon in direct mode with the web app on a free loopback port, and
+// stops it when the test ends.
+func (n *node) start(t testing.TB) { t.Helper(); n.startWith(t, "--rendezvous", "none") }
+
+// startWith is start with other daemon flags (a rendezvous) in place of direct mode.
+func (n *node) startWith(t testing.TB, flags ...string) {
 	t.Helper()
 	name := n.name
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(kithBin(t), "--home", n.home, "daemon", "--listen", n.listen, "--rendezvous", "none", "--ui", "127.0.0.1:0")
+	args := append([]string{"--home", n.home, "daemon", "--listen", n.listen, "--ui", "127.0.0.1:0"}, flags...)
+	cmd := exec.Command(kithBin(t), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -190,4 +194,15 @@ func waitFor(ctx context.Context, cond func() (bool, error)) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// freeTCP returns a loopback address nothing listens on (taken and released at once).
+func freeTCP(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

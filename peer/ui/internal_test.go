@@ -148,6 +148,7 @@ func TestHostAndAuthChecks(t *testing.T) {
 type noBlobs struct{}
 
 func (noBlobs) OpenBlob([]byte) (*os.File, uint64, error) { return nil, 0, os.ErrNotExist }
+func (noBlobs) BlobExtension([]byte) (string, error)      { return "", os.ErrNotExist }
 
 // TestTemplatesUseNoInlineScript keeps the pages within the Content-Security-Policy.
 func TestTemplatesUseNoInlineScript(t *testing.T) {

@@ -107,10 +107,15 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request) {
 	// Photos, video and audio show inline (the bytes decide, not the sender's label);
 	// anything else, SVG included (it may carry script), only downloads.
 	inline := strings.HasPrefix(ct, "image/") || strings.HasPrefix(ct, "video/") || strings.HasPrefix(ct, "audio/")
+	// A saved file is named by its hash and the extension the index kept (BlobExt: only
+	// letters and digits), so a person's PDF saves as a PDF.
+	ext, _ := s.cfg.Blobs.BlobExtension(sha)
+	disp := "inline"
 	if !inline || ct == "image/svg+xml" {
 		ct = "application/octet-stream"
-		w.Header().Set("Content-Disposition", "attachment")
+		disp = "attachment"
 	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`%s; filename="%x%s"`, disp, sha[:6], ext))
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	http.ServeContent(w, r, "", time.Time{}, f)

@@ -42,7 +42,17 @@ var funcs = template.FuncMap{
 		return time.Since(time.UnixMilli(ms)).Round(time.Second).String() + " ago"
 	},
 	"segments": segments,
-	"emojis":   func() []string { return quickEmojis },
+	// person names a mentioned ID: a friend's name, "you", or the ID's start.
+	"person": func(names map[string]string, id string) string {
+		if n := names[id]; n != "" {
+			return n
+		}
+		if len(id) > 12 {
+			return id[:12] + "…"
+		}
+		return id
+	},
+	"emojis": func() []string { return quickEmojis },
 	"form": func(action, id, what, button, csrf string) passphraseForm {
 		return passphraseForm{Action: action, ID: id, What: what, Button: button, CSRF: csrf}
 	},

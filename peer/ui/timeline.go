@@ -34,6 +34,8 @@ type postView struct {
 	Convo bool
 	// Sig changes whenever the post or its conversation does: the page merges by it.
 	Sig string
+	// Names maps friends' IDs to names and the person's own to "you", for mentions.
+	Names map[string]string
 }
 
 func (s *Server) timelinePosts(r *http.Request) ([]postView, string, error) {
@@ -47,10 +49,16 @@ func (s *Server) timelinePosts(r *http.Request) ([]postView, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	names := map[string]string{st.GetId(): "you"}
+	if fs, err := s.cfg.API.ListFriends(ctx, &localv1.ListFriendsRequest{}); err == nil {
+		for _, f := range fs.GetFriends() {
+			names[f.GetId()] = f.GetName()
+		}
+	}
 	views := make([]postView, 0, len(tl.GetPosts()))
 	for _, p := range tl.GetPosts() {
 		v := postView{TimelinePost: p, Own: p.GetAuthor() == st.GetId(), Public: p.GetVisibility() == "public",
-			CSRF: sessionOf(r).csrf}
+			CSRF: sessionOf(r).csrf, Names: names}
 		for _, a := range p.GetAttachments() {
 			switch media := a.GetMediaType(); {
 			case !a.GetPresent():

@@ -2265,7 +2265,9 @@ type TimelinePost struct {
 	// reply_count is how many live replies its conversation holds here.
 	ReplyCount uint32 `protobuf:"varint,12,opt,name=reply_count,json=replyCount,proto3" json:"reply_count,omitempty"`
 	// reactions are the post's reactions, by emoji.
-	Reactions     []*ReactionSummary `protobuf:"bytes,13,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions []*ReactionSummary `protobuf:"bytes,13,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// mentions are the IDs of the people the post mentions (signed by its author).
+	Mentions      []string `protobuf:"bytes,14,rep,name=mentions,proto3" json:"mentions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2387,6 +2389,13 @@ func (x *TimelinePost) GetReplyCount() uint32 {
 func (x *TimelinePost) GetReactions() []*ReactionSummary {
 	if x != nil {
 		return x.Reactions
+	}
+	return nil
+}
+
+func (x *TimelinePost) GetMentions() []string {
+	if x != nil {
+		return x.Mentions
 	}
 	return nil
 }
@@ -2985,7 +2994,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x1b\n" +
 	"\tfile_name\x18\x04 \x01(\tR\bfileName\x12\x18\n" +
-	"\apresent\x18\x05 \x01(\bR\apresent\"\xbc\x03\n" +
+	"\apresent\x18\x05 \x01(\bR\apresent\"\xd8\x03\n" +
 	"\fTimelinePost\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x12\n" +
@@ -3003,7 +3012,8 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\baudience\x18\v \x01(\tR\baudience\x12\x1f\n" +
 	"\vreply_count\x18\f \x01(\rR\n" +
 	"replyCount\x12<\n" +
-	"\treactions\x18\r \x03(\v2\x1e.kith.local.v1.ReactionSummaryR\treactions\"a\n" +
+	"\treactions\x18\r \x03(\v2\x1e.kith.local.v1.ReactionSummaryR\treactions\x12\x1a\n" +
+	"\bmentions\x18\x0e \x03(\tR\bmentions\"a\n" +
 	"\x0fReactionSummary\x12\x14\n" +
 	"\x05emoji\x18\x01 \x01(\tR\x05emoji\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\x12\x12\n" +

@@ -170,7 +170,11 @@ type Payload struct {
 	// visibility is private (the default for every post) or public.
 	Visibility Visibility `protobuf:"varint,9,opt,name=visibility,proto3,enum=kith.post.v1.Visibility" json:"visibility,omitempty"`
 	// deleted marks a tombstone.
-	Deleted       bool `protobuf:"varint,10,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,10,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// mentions are the people the text mentions (@NAME of the author's friend, or @ID),
+	// as 32-byte ed25519 keys, at most 32: the text keeps what the author typed, and a
+	// reader links and notifies by these keys (issue 18). Absent in older posts.
+	Mentions      [][]byte `protobuf:"bytes,11,rep,name=mentions,proto3" json:"mentions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -275,6 +279,13 @@ func (x *Payload) GetDeleted() bool {
 	return false
 }
 
+func (x *Payload) GetMentions() [][]byte {
+	if x != nil {
+		return x.Mentions
+	}
+	return nil
+}
+
 var File_kith_post_v1_post_proto protoreflect.FileDescriptor
 
 const file_kith_post_v1_post_proto_rawDesc = "" +
@@ -286,7 +297,7 @@ const file_kith_post_v1_post_proto_rawDesc = "" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x1d\n" +
 	"\n" +
 	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x1b\n" +
-	"\tfile_name\x18\x04 \x01(\tR\bfileName\"\xdb\x02\n" +
+	"\tfile_name\x18\x04 \x01(\tR\bfileName\"\xf7\x02\n" +
 	"\aPayload\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\fR\x06author\x12\x18\n" +
@@ -300,7 +311,8 @@ const file_kith_post_v1_post_proto_rawDesc = "" +
 	"visibility\x18\t \x01(\x0e2\x18.kith.post.v1.VisibilityR\n" +
 	"visibility\x12\x18\n" +
 	"\adeleted\x18\n" +
-	" \x01(\bR\adeleted*W\n" +
+	" \x01(\bR\adeleted\x12\x1a\n" +
+	"\bmentions\x18\v \x03(\fR\bmentions*W\n" +
 	"\n" +
 	"Visibility\x12\x1a\n" +
 	"\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x16\n" +

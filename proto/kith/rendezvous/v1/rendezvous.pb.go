@@ -153,8 +153,9 @@ const (
 	// caller: its own fresh candidates and the same punch_secret. It is how a friend
 	// without the current reachability key learns where to punch.
 	OfferKind_OFFER_KIND_ANSWER OfferKind = 3
-	// OFFER_KIND_FRIEND_REQUEST is reserved for asking a stranger to become a friend
-	// (its body is not defined yet; a receiver drops it).
+	// OFFER_KIND_FRIEND_REQUEST asks a stranger to become a friend: friend_request holds
+	// the signed request (the same envelope as kith.sync.v1 RequestFriendship carries).
+	// Nothing is punched; the target keeps the request for its person to accept or ignore.
 	OfferKind_OFFER_KIND_FRIEND_REQUEST OfferKind = 4
 )
 
@@ -671,8 +672,12 @@ type Offer struct {
 	DeviceId []byte `protobuf:"bytes,8,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
 	// device_certificate ties public_key to the caller's identity (issue 16).
 	DeviceCertificate *v1.Envelope `protobuf:"bytes,9,opt,name=device_certificate,json=deviceCertificate,proto3" json:"device_certificate,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// friend_request is a FRIEND_REQUEST's body: a kith.sync.v1.FriendRequest signed by
+	// the caller under kith/friend-request/v1, addressed to the target (issue 18). The
+	// number leaves room for the devices fields.
+	FriendRequest *v1.Envelope `protobuf:"bytes,20,opt,name=friend_request,json=friendRequest,proto3" json:"friend_request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Offer) Reset() {
@@ -764,6 +769,13 @@ func (x *Offer) GetDeviceId() []byte {
 func (x *Offer) GetDeviceCertificate() *v1.Envelope {
 	if x != nil {
 		return x.DeviceCertificate
+	}
+	return nil
+}
+
+func (x *Offer) GetFriendRequest() *v1.Envelope {
+	if x != nil {
+		return x.FriendRequest
 	}
 	return nil
 }
@@ -1753,7 +1765,7 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12*\n" +
 	"\x11timestamp_unix_ms\x18\x02 \x01(\x03R\x0ftimestampUnixMs\x12\x14\n" +
 	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12\x16\n" +
-	"\x06server\x18\x04 \x01(\tR\x06server\"\x92\x03\n" +
+	"\x06server\x18\x04 \x01(\tR\x06server\"\xd3\x03\n" +
 	"\x05Offer\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12-\n" +
@@ -1766,7 +1778,8 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x04kind\x18\x06 \x01(\x0e2\x1d.kith.rendezvous.v1.OfferKindR\x04kind\x12!\n" +
 	"\fpunch_secret\x18\a \x01(\fR\vpunchSecret\x12\x1b\n" +
 	"\tdevice_id\x18\b \x01(\fR\bdeviceId\x12G\n" +
-	"\x12device_certificate\x18\t \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\"\xd3\x01\n" +
+	"\x12device_certificate\x18\t \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\x12?\n" +
+	"\x0efriend_request\x18\x14 \x01(\v2\x18.kith.signed.v1.EnvelopeR\rfriendRequest\"\xd3\x01\n" +
 	"\vSealedOffer\x12;\n" +
 	"\aversion\x18\x01 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\x12-\n" +
 	"\x12target_fingerprint\x18\x02 \x01(\tR\x11targetFingerprint\x12*\n" +
@@ -1901,39 +1914,40 @@ var file_kith_rendezvous_v1_rendezvous_proto_depIdxs = []int32{
 	3,  // 6: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
 	2,  // 7: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
 	28, // 8: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
-	0,  // 9: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
-	0,  // 10: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
-	28, // 11: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
-	28, // 12: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
-	19, // 13: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
-	28, // 14: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
-	28, // 15: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
-	28, // 16: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
-	10, // 17: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	10, // 18: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	28, // 19: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
-	28, // 20: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
-	11, // 21: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
-	13, // 22: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
-	15, // 23: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
-	17, // 24: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
-	20, // 25: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
-	22, // 26: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
-	24, // 27: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
-	26, // 28: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
-	12, // 29: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
-	14, // 30: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
-	16, // 31: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
-	18, // 32: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
-	21, // 33: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
-	23, // 34: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
-	25, // 35: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
-	27, // 36: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	28, // 9: kith.rendezvous.v1.Offer.friend_request:type_name -> kith.signed.v1.Envelope
+	0,  // 10: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
+	0,  // 11: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
+	28, // 12: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
+	28, // 13: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
+	19, // 14: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
+	28, // 15: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
+	28, // 16: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
+	28, // 17: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
+	10, // 18: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	10, // 19: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	28, // 20: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
+	28, // 21: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
+	11, // 22: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
+	13, // 23: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
+	15, // 24: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
+	17, // 25: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
+	20, // 26: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
+	22, // 27: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
+	24, // 28: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
+	26, // 29: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
+	12, // 30: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
+	14, // 31: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
+	16, // 32: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
+	18, // 33: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
+	21, // 34: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
+	23, // 35: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
+	25, // 36: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
+	27, // 37: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
+	30, // [30:38] is the sub-list for method output_type
+	22, // [22:30] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_kith_rendezvous_v1_rendezvous_proto_init() }
