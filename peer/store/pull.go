@@ -72,7 +72,7 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			}
 			var id post.ID
 			copy(id[:], v.Payload.GetId())
-			if storedVersion(tx, friend, id) >= v.Payload.GetVersion() {
+			if !supersedes(tx, friend, id, v) {
 				n.Ignored++
 				continue
 			}
@@ -143,7 +143,7 @@ func (s *Store) Recovered(posts []Verified) (Recovery, error) {
 			}
 			var id post.ID
 			copy(id[:], v.Payload.GetId())
-			if storedVersion(tx, s.self, id) >= v.Payload.GetVersion() {
+			if !supersedes(tx, s.self, id, v) {
 				continue
 			}
 			a, shared, known := recoveredAudience(tx, id, v.Payload)
