@@ -12,12 +12,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -155,7 +157,13 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	if err != nil {
 		return b, 0, err
 	}
-	b.Posts, err = FetchPosts(ctx, c, friend, st.Fetch, nil)
+	revoked, err := p.cfg.Store.Revocations(friend)
+	if err != nil {
+		return b, 0, err
+	}
+	b.Posts, err = FetchPostsOf(ctx, c, Author{Key: friend, Revoked: revoked, Refused: func(id []byte, err error) {
+		p.log.Warn("refused a post signed by a revoked device", "friend", friend.ID(), "post", fmt.Sprintf("%x", id), "err", err)
+	}}, st.Fetch, nil)
 	if err != nil {
 		if errors.Is(err, ErrTampered) {
 			p.log.Warn("rejected a post a friend served", "friend", friend.ID(), "err", err)
@@ -307,9 +315,10 @@ func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self i
 	return n, nil
 }
 
-// openAll verifies envelopes as friend's posts on every core. It returns the payloads in
-// order, or the first error.
-func openAll(envs []*signedv1.Envelope, friend identity.PublicKey) ([]*postv1.Payload, error) {
+// openAll verifies envelopes as friend's posts (signed by friend or a device of
+// friend's not revoked at the time) on every core. It returns the payloads and each
+// envelope's error, in order.
+func openAll(envs []*signedv1.Envelope, friend identity.PublicKey, revoked []device.Revocation) ([]*postv1.Payload, []error) {
 	out := make([]*postv1.Payload, len(envs))
 	errs := make([]error, len(envs))
 	workers := min(runtime.GOMAXPROCS(0), len(envs))
@@ -319,15 +328,21 @@ func openAll(envs []*signedv1.Envelope, friend identity.PublicKey) ([]*postv1.Pa
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(envs); i += workers {
-				out[i], errs[i] = post.OpenFrom(envs[i], friend)
+				out[i], _, errs[i] = post.OpenChain(envs[i], friend, revoked)
 			}
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	return out, errs
+}
+
+// refusedID reads the id of a post refused for its device, from its signed bytes (the
+// signature verified; only the device's standing failed).
+func refusedID(env *signedv1.Envelope) (post.ID, bool) {
+	var p postv1.Payload
+	if err := proto.Unmarshal(env.GetPayload(), &p); err != nil {
+		return post.ID{}, false
 	}
-	return out, nil
+	id, err := post.ParseID(p.GetId())
+	return id, err == nil
 }

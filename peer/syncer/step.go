@@ -7,6 +7,7 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -59,12 +60,31 @@ func ParseChanges(since uint64, resp *syncv1.ChangesResponse) (Step, error) {
 }
 
 // FetchPosts asks c for ids, at most MaxIDs per call, and verifies every envelope (on
-// every core) as author's own post (post.OpenFrom) and as one that was asked for, each at
-// most once. Anything that does not verify fails the whole fetch with ErrTampered. A
+// every core) as author's own post, signed by author's identity or one of author's
+// certified devices (post.OpenChain), and as one that was asked for, each at most
+// once. Anything that does not verify fails the whole fetch with ErrTampered. A
 // server leaves out posts the caller may not see and, past its answer size, the rest:
 // what is still wanted is asked again until an answer brings nothing. before, when set,
 // runs before each call (a crawler's politeness).
 func FetchPosts(ctx context.Context, c syncv1.SyncServiceClient, author identity.PublicKey, ids []post.ID, before func(context.Context) error) ([]store.Verified, error) {
+	return FetchPostsOf(ctx, c, Author{Key: author}, ids, before)
+}
+
+// Author is whose posts a fetch expects, and what it knows of the person's devices.
+type Author struct {
+	// Key is the person's identity key.
+	Key identity.PublicKey
+	// Revoked are the person's verified device revocations.
+	Revoked []device.Revocation
+	// Refused, when set, hears of each post left out because the device that signed it
+	// was revoked (or its certificate had expired) when it signed.
+	Refused func(id []byte, err error)
+}
+
+// FetchPostsOf is FetchPosts knowing the author's revocations: a post a revoked device
+// signed at or after its revocation is left out (and not asked for again), the rest
+// of the answer is kept.
+func FetchPostsOf(ctx context.Context, c syncv1.SyncServiceClient, author Author, ids []post.ID, before func(context.Context) error) ([]store.Verified, error) {
 	want := make(map[post.ID]bool, len(ids))
 	raw := make([][]byte, 0, len(ids))
 	for _, id := range ids {
@@ -83,8 +103,19 @@ func FetchPosts(ctx context.Context, c syncv1.SyncServiceClient, author identity
 		if err != nil {
 			return nil, fmt.Errorf("get posts: %w", err)
 		}
-		opened, err := openAll(got.GetPosts(), author)
+		opened, errs := openAll(got.GetPosts(), author.Key, author.Revoked)
 		for i, pl := range opened {
+			err = errs[i]
+			if err != nil && revokedPost(err) {
+				if id, ok := refusedID(got.GetPosts()[i]); ok && want[id] {
+					delete(want, id)
+					if author.Refused != nil {
+						author.Refused(id[:], err)
+					}
+					err = nil
+					continue
+				}
+			}
 			if err == nil && !want[post.ID(pl.GetId())] {
 				err = fmt.Errorf("post %x was not asked for", pl.GetId())
 			}

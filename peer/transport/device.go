@@ -75,7 +75,9 @@ func (t *Transport) who(k identity.PublicKey, cert *signedv1.Envelope, want *ide
 	}
 	var revoked []device.Revocation
 	if t.cfg.Revoked != nil {
-		revoked = t.cfg.Revoked(person)
+		if revoked, err = t.cfg.Revoked(person); err != nil {
+			return person, k, fmt.Errorf("%w: revocations of %s: %w", ErrDeviceRefused, person.Short(), err)
+		}
 	}
 	c, err := device.Check(person, k, cert, revoked, t.cfg.Now())
 	if err != nil {

@@ -36,7 +36,7 @@ func deviceTransport(t *testing.T, k *identity.Key, cert *signedv1.Envelope, rev
 	t.Cleanup(func() { pc.Close() })
 	tr, err := New(Config{Key: k, PacketConn: pc, DeviceCertificate: cert,
 		Logger:  slog.New(slog.NewTextHandler(log, nil)),
-		Revoked: func(identity.PublicKey) []device.Revocation { return *revoked }})
+		Revoked: func(identity.PublicKey) ([]device.Revocation, error) { return *revoked, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

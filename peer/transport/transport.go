@@ -58,8 +58,9 @@ type Config struct {
 	// transport speaks for the person (ID is the person's).
 	DeviceCertificate *signedv1.Envelope
 	// Revoked returns the verified revocations of a person's devices this node holds;
-	// a device they revoked is refused on both ends. Nil: none known.
-	Revoked func(person identity.PublicKey) []device.Revocation
+	// a device they revoked is refused on both ends, and so is every device of a person
+	// whose revocations cannot be read (error). Nil: none known.
+	Revoked func(person identity.PublicKey) ([]device.Revocation, error)
 }
 
 // Transport dials and accepts authenticated QUIC connections on one PacketConn.
