@@ -187,8 +187,11 @@ func Check(person, signer identity.PublicKey, cert *signedv1.Envelope, revoked [
 // apart, the one whose key has the larger fingerprint. Every node orders the same
 // pair the same way, so edits from two devices converge.
 func Newer(va uint64, sa identity.PublicKey, vb uint64, sb identity.PublicKey) bool {
-	if va != vb {
-		return va > vb
+	if va > vb {
+		return true
+	}
+	if va < vb {
+		return false
 	}
 	return sa.Fingerprint() > sb.Fingerprint()
 }

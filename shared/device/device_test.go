@@ -113,6 +113,7 @@ func TestCheck(t *testing.T) {
 		{"signed under another context", f.laptop.Public(), wrongContext, t0, nil, identity.ErrBadSignature},
 		{"before validity", f.laptop.Public(), f.laptopCert, t0.Add(-time.Millisecond), nil, ErrNotValidYet},
 		{"at expiry", f.laptop.Public(), f.laptopCert, t0.Add(time.Hour), nil, ErrExpired},
+		{"laptop after the phone's revocation", f.laptop.Public(), f.laptopCert, t0.Add(45 * time.Minute), revoked, nil},
 		{"phone before its revocation", f.phone.Public(), f.phoneCert, t0.Add(30*time.Minute - time.Millisecond), revoked, nil},
 		{"phone at its revocation", f.phone.Public(), f.phoneCert, t0.Add(30 * time.Minute), revoked, ErrRevoked},
 		{"phone after its revocation", f.phone.Public(), f.phoneCert, t0.Add(31 * time.Minute), revoked, ErrRevoked},
