@@ -112,7 +112,11 @@ func TestInvites(t *testing.T) {
 	if _, err := iv.Redeem(late.Secret); !errors.Is(err, ErrExpiredCode) {
 		t.Fatalf("expired code: %v, want ErrExpiredCode", err)
 	}
-	clk.Add(CodeTTL + time.Second)
+	clk.Add(CodeTTL)
+	if _, err := iv.Redeem(late.Secret); !errors.Is(err, ErrExpiredCode) {
+		t.Fatalf("code expired %s ago: %v, want ErrExpiredCode (still remembered)", CodeTTL, err)
+	}
+	clk.Add(time.Millisecond)
 	if _, err := iv.Redeem(late.Secret); !errors.Is(err, ErrUnknownCode) {
 		t.Fatalf("long-expired code: %v, want ErrUnknownCode (forgotten)", err)
 	}
