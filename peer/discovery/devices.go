@@ -96,3 +96,73 @@ func (c *Client) LookupDevices(ctx context.Context, person identity.PublicKey, r
 	})
 	return out, err
 }
+
+// deviceConfig checks a device's config and returns whom the client speaks for.
+func deviceConfig(cfg Config) (identity.PublicKey, error) {
+	if cfg.DeviceCertificate == nil && len(cfg.DeviceID) == 0 {
+		return cfg.Key.Public(), nil
+	}
+	person, err := identity.PublicKeyFromBytes(cfg.DeviceCertificate.GetSigner())
+	if err != nil {
+		return person, fmt.Errorf("discovery: Config.DeviceCertificate: %w", err)
+	}
+	c, err := device.Check(person, cfg.Key.Public(), cfg.DeviceCertificate, nil, cfg.Now())
+	if err != nil {
+		return person, fmt.Errorf("discovery: Config.DeviceCertificate: %w", err)
+	}
+	if !bytes.Equal(c.ID, cfg.DeviceID) {
+		return person, fmt.Errorf("discovery: Config.DeviceID %x is not the certificate's %x", cfg.DeviceID, c.ID)
+	}
+	return person, nil
+}
+
+// offer starts an offer of ours: a device's names itself and carries its certificate.
+func (c *Client) offer(kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, secret []byte) *rendezvousv1.Offer {
+	return &rendezvousv1.Offer{Candidates: cands, Kind: kind, PunchSecret: secret,
+		DeviceId: c.cfg.DeviceID, DeviceCertificate: c.cfg.DeviceCertificate}
+}
+
+// callerPerson is whom an offer's signer speaks for: itself, or the person whose
+// certificate for it the offer carries (valid now; revocations are the handshake's).
+func callerPerson(from identity.PublicKey, o *rendezvousv1.Offer, now time.Time) (identity.PublicKey, error) {
+	cert := o.GetDeviceCertificate()
+	if cert == nil {
+		return from, nil
+	}
+	person, err := identity.PublicKeyFromBytes(cert.GetSigner())
+	if err != nil {
+		return from, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	c, err := device.Check(person, from, cert, nil, now)
+	if err != nil {
+		return from, fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	if !bytes.Equal(c.ID, o.GetDeviceId()) {
+		return from, fmt.Errorf("%w: offer names device %x, its certificate %x", ErrBadOffer, o.GetDeviceId(), c.ID)
+	}
+	return person, nil
+}
+
+// ConnectDevice sends an offer to one device of person (a record LookupDevices kept):
+// sealed to the device's key, routed by the rendezvous to that device alone. It
+// returns the device's record as the rendezvous has it now, verified.
+func (c *Client) ConnectDevice(ctx context.Context, person identity.PublicKey, d DeviceRecord, kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, secret []byte) (DeviceRecord, error) {
+	so, err := sealOfferTo(c.cfg.Key, d.Cert.Key, person.Fingerprint(), c.offer(kind, cands, secret), c.cfg.Now())
+	if err != nil {
+		return DeviceRecord{}, err
+	}
+	so.TargetDeviceId = d.Cert.ID
+	var out DeviceRecord
+	err = c.onAnyServer(ctx, func(ctx context.Context, cl rendezvousv1.RendezvousServiceClient, _ string) error {
+		resp, err := cl.Connect(ctx, &rendezvousv1.ConnectRequest{TargetFingerprint: string(person.Fingerprint()), Offer: so})
+		if err != nil {
+			return err
+		}
+		out, err = verifyDeviceRecord(resp.GetRecord(), person, nil, c.cfg.Now())
+		if err == nil && !bytes.Equal(out.Cert.ID, d.Cert.ID) {
+			err = fmt.Errorf("%w: the rendezvous answered for another device", ErrBadRecord)
+		}
+		return err
+	})
+	return out, err
+}
