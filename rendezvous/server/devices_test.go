@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,46 @@ func TestDeviceRecordsRefused(t *testing.T) {
 	}
 	if _, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(alice.Public().Fingerprint())}); err == nil {
 		t.Fatal("a refused device record was stored under Alice")
+	}
+}
+
+// TestDeviceTurnCredentials: a device gets TURN credentials only once it is registered,
+// charged to its person (so a person's devices share one quota); an unregistered
+// device of a registered person gets none.
+func TestDeviceTurnCredentials(t *testing.T) {
+	srv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret"})
+	c := srv.Client(t)
+	alice := rendezvoustest.NewKey(t)
+	laptop, desktop := rendezvoustest.NewDevice(t, alice, "laptop01"), rendezvoustest.NewDevice(t, alice, "desktop1")
+	ask := func(d rendezvoustest.Device) (*rendezvousv1.TurnCredentialsResponse, error) {
+		return c.TurnCredentials(ctxT(t), &rendezvousv1.TurnCredentialsRequest{
+			Auth: rendezvoustest.DeviceAuth(t, d, identity.ContextTurnCredentials, time.Now())})
+	}
+	_, err := ask(laptop)
+	wantCode(t, err, codes.FailedPrecondition, "not registered")
+	if _, err := c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.DeviceRegistration(t, laptop, time.Now(), time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := ask(laptop)
+	if err != nil {
+		t.Fatalf("registered laptop: %v", err)
+	}
+	if !strings.HasSuffix(creds.GetUsername(), ":"+string(alice.Public().Fingerprint())) {
+		t.Fatalf("credentials %q are not charged to Alice's fingerprint", creds.GetUsername())
+	}
+	_, err = ask(desktop)
+	wantCode(t, err, codes.FailedPrecondition, "not registered")
+	// Alice's own identity record and a device record are both returned by LookupMany.
+	if _, err := c.Register(ctxT(t), &rendezvousv1.RegisterRequest{Record: rendezvoustest.Registration(t, alice, time.Now(), time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	many, err := c.LookupMany(ctxT(t), &rendezvousv1.LookupManyRequest{Fingerprints: []string{string(alice.Public().Fingerprint())}})
+	if err != nil || len(many.GetRecords()) != 1 || len(many.GetRecords()[0].GetDevices()) != 1 ||
+		string(many.GetRecords()[0].GetRecord().GetSigner()) != string(alice.Public().Bytes()) {
+		t.Fatalf("LookupMany = %v, %v; want Alice's own record and her laptop's", many, err)
+	}
+	look, err := c.Lookup(ctxT(t), &rendezvousv1.LookupRequest{Fingerprint: string(alice.Public().Fingerprint())})
+	if err != nil || string(look.GetRecord().GetSigner()) != string(alice.Public().Bytes()) || len(look.GetDevices()) != 1 {
+		t.Fatalf("Lookup = %v, %v; want Alice's own record first and her laptop beside it", look, err)
 	}
 }
