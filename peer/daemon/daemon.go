@@ -85,7 +85,8 @@ func Start(cfg Config) (*Node, error) {
 	isFriend := func(k identity.PublicKey) bool { _, err := cfg.Store.Friend(k); return err == nil }
 	// Friends get more room than strangers: connections (transport.Limits) and calls (streams.go).
 	tr, err := transport.New(transport.Config{Key: key, PacketConn: cfg.PacketConn, Path: cfg.Path, Logger: cfg.Logger, Now: cfg.Now,
-		KeepAlive: cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*cfg.KeepAlive), Limits: transport.Limits{Friend: isFriend}})
+		KeepAlive: cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*cfg.KeepAlive), Limits: transport.Limits{Friend: isFriend},
+		Revoked: revokedIn(cfg.Store, cfg.Logger)})
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +238,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	defer cc.Close()
 	c := syncv1.NewSyncServiceClient(cc)
 	n.introduce(ctx, c, f)
+	n.fetchDevices(ctx, c, f) // before the pull: it refuses what a revoked device signed
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.answeredAsFriend(f, res)
@@ -449,6 +451,7 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 			}
 			c := syncv1.NewSyncServiceClient(cc)
 			n.introduce(wctx, c, f)
+			n.fetchDevices(wctx, c, f)
 			n.fetchKit(wctx, c, f)
 			n.fetchReach(wctx, c, f)
 			n.deliverOutbox(wctx, c, f)

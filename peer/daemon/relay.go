@@ -74,7 +74,7 @@ func (t *traversal) ensureRelay(ctx context.Context) (*relayed, error) {
 	}
 	tr, err := transport.New(transport.Config{Key: t.key, PacketConn: rl.Conn, Path: transport.Relay, Logger: t.log,
 		KeepAlive: t.node.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*t.node.cfg.KeepAlive),
-		Limits: transport.Limits{Friend: t.node.isFriend}})
+		Limits: transport.Limits{Friend: t.node.isFriend}, Revoked: revokedIn(t.node.cfg.Store, t.log)})
 	if err != nil {
 		rl.Close()
 		return nil, err

@@ -42,6 +42,9 @@ var (
 type Offer struct {
 	// From is the key that signed the offer.
 	From identity.PublicKey
+	// Person is whom From speaks for: From itself, or the identity that certified From
+	// as its device (the chain checked, revocations not: the handshake checks those).
+	Person identity.PublicKey
 	// Offer is the signed payload; its PunchSecret keys the attempt's punch packets.
 	Offer *rendezvousv1.Offer
 	// Observed is the address the caller's rendezvous saw it at (unsigned: a hint).
@@ -78,6 +81,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// DeviceID and DeviceCertificate, when Key is a device key (issue 16), name the
+	// device and carry the certificate its person's identity signed for it: the client
+	// then registers and listens as that one device of the person (devices.go).
+	DeviceID          []byte
+	DeviceCertificate *signedv1.Envelope
 }
 
 // Status is what the client knows right now.
@@ -98,6 +106,8 @@ type Status struct {
 // Client is a peer's connection to its rendezvous servers.
 type Client struct {
 	cfg Config
+	// person is whom the client speaks for: Key's own, or the identity of Key's device.
+	person identity.PublicKey
 
 	mu     sync.Mutex // guards status, conns, names, seen
 	status Status
@@ -186,7 +196,11 @@ func New(cfg Config) (*Client, error) {
 			break // once
 		}
 	}
-	return &Client{cfg: cfg, conns: map[string]*grpc.ClientConn{}, names: map[string]string{},
+	person, err := deviceConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, person: person, conns: map[string]*grpc.ClientConn{}, names: map[string]string{},
 		seen: map[string]time.Time{}, kick: make(chan struct{}, 1)}, nil
 }
 
@@ -310,11 +324,13 @@ func (c *Client) registration(name string) (*rendezvousv1.Registration, *signedv
 	cands := c.cfg.Candidates()
 	self := c.cfg.Key.Public()
 	reg := &rendezvousv1.Registration{
-		PublicKey:       self.Bytes(),
-		TimestampUnixMs: c.cfg.Now().UnixMilli(),
-		TtlSeconds:      uint32(c.cfg.TTL / time.Second),
-		Version:         rendezvousv1.RecordVersion_RECORD_VERSION_2,
-		Server:          name,
+		PublicKey:         self.Bytes(),
+		TimestampUnixMs:   c.cfg.Now().UnixMilli(),
+		TtlSeconds:        uint32(c.cfg.TTL / time.Second),
+		Version:           rendezvousv1.RecordVersion_RECORD_VERSION_2,
+		Server:            name,
+		DeviceId:          c.cfg.DeviceID,
+		DeviceCertificate: c.cfg.DeviceCertificate,
 	}
 	if key := c.cfg.ReachKey(); len(key) > 0 && len(cands) > 0 {
 		sealed, err := SealReachability(key, self, reg.TimestampUnixMs, cands)
@@ -378,8 +394,13 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 			c.cfg.Logger.Warn("dropped an offer", "err", err)
 			continue
 		}
+		person, err := callerPerson(from, offer, c.cfg.Now())
+		if err != nil {
+			c.cfg.Logger.Warn("dropped an offer from a device that does not chain to its person", "err", err)
+			continue
+		}
 		if c.cfg.OnOffer != nil {
-			c.cfg.OnOffer(Offer{From: from, Offer: offer, Observed: msg.GetObservedAddress()})
+			c.cfg.OnOffer(Offer{From: from, Person: person, Offer: offer, Observed: msg.GetObservedAddress()})
 		}
 	}
 }
@@ -388,7 +409,7 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 // claims each nonce too, but it could not tell a re-stamped frame around an old body
 // (only we can read the signed timestamp and nonce inside).
 func (c *Client) open(so *rendezvousv1.SealedOffer) (identity.PublicKey, *rendezvousv1.Offer, error) {
-	from, offer, err := OpenOffer(c.cfg.Key, so)
+	from, offer, err := openOfferAs(c.cfg.Key, c.person, so)
 	if err != nil {
 		return from, nil, err
 	}
@@ -419,7 +440,8 @@ func (c *Client) auth(ctx context.Context, cl rendezvousv1.RendezvousServiceClie
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
 	return signed.Seal(c.cfg.Key, sctx, &rendezvousv1.Auth{
-		PublicKey: c.cfg.Key.Public().Bytes(), TimestampUnixMs: c.cfg.Now().UnixMilli(), Nonce: nonce, Server: name})
+		PublicKey: c.cfg.Key.Public().Bytes(), TimestampUnixMs: c.cfg.Now().UnixMilli(), Nonce: nonce, Server: name,
+		DeviceId: c.cfg.DeviceID, DeviceCertificate: c.cfg.DeviceCertificate})
 }
 
 // Lookup fetches a peer's registration and verifies that the peer signed it.
@@ -440,7 +462,7 @@ func (c *Client) Lookup(ctx context.Context, peer identity.PublicKey) (*rendezvo
 // peer's verified registration. secret identifies the attempt on both sides and keys its
 // punch packets; only peer can read it.
 func (c *Client) Connect(ctx context.Context, peer identity.PublicKey, kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, secret []byte) (*rendezvousv1.Registration, error) {
-	offer, err := SealOffer(c.cfg.Key, peer, &rendezvousv1.Offer{Candidates: cands, Kind: kind, PunchSecret: secret}, c.cfg.Now())
+	offer, err := SealOffer(c.cfg.Key, peer, c.offer(kind, cands, secret), c.cfg.Now())
 	if err != nil {
 		return nil, err
 	}

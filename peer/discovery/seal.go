@@ -100,10 +100,16 @@ func recipient(target identity.PublicKey) (age.Recipient, error) {
 // caller under kith/offer/v2 and seals it to target: the rendezvous sees only where it
 // goes, when, and a fresh nonce.
 func SealOffer(caller *identity.Key, target identity.PublicKey, o *rendezvousv1.Offer, now time.Time) (*rendezvousv1.SealedOffer, error) {
+	return sealOfferTo(caller, target, target.Fingerprint(), o, now)
+}
+
+// sealOfferTo seals o to the key to, for the person whose fingerprint is target (the
+// same key, or a device of that person: issue 16).
+func sealOfferTo(caller *identity.Key, to identity.PublicKey, target identity.Fingerprint, o *rendezvousv1.Offer, now time.Time) (*rendezvousv1.SealedOffer, error) {
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
 	o.PublicKey = caller.Public().Bytes()
-	o.TargetFingerprint = string(target.Fingerprint())
+	o.TargetFingerprint = string(target)
 	o.TimestampUnixMs = now.UnixMilli()
 	o.Nonce = nonce
 	env, err := signed.Seal(caller, identity.ContextOffer, o)
@@ -114,7 +120,7 @@ func SealOffer(caller *identity.Key, target identity.PublicKey, o *rendezvousv1.
 	if err != nil {
 		return nil, err
 	}
-	r, err := recipient(target)
+	r, err := recipient(to)
 	if err != nil {
 		return nil, fmt.Errorf("seal offer: %w", err)
 	}
@@ -137,6 +143,12 @@ func SealOffer(caller *identity.Key, target identity.PublicKey, o *rendezvousv1.
 // checks that the signed body matches the frame the rendezvous carried (target,
 // timestamp, nonce), so a frame cannot be re-stamped around an old body.
 func OpenOffer(self *identity.Key, so *rendezvousv1.SealedOffer) (identity.PublicKey, *rendezvousv1.Offer, error) {
+	return openOfferAs(self, self.Public(), so)
+}
+
+// openOfferAs is OpenOffer for a device: self is the device key the offer is sealed
+// to, person the identity the offer must be addressed to.
+func openOfferAs(self *identity.Key, person identity.PublicKey, so *rendezvousv1.SealedOffer) (identity.PublicKey, *rendezvousv1.Offer, error) {
 	if len(so.GetSealed()) > maxSealed {
 		return identity.PublicKey{}, nil, fmt.Errorf("%w: %d bytes", ErrBadOffer, len(so.GetSealed()))
 	}
@@ -165,7 +177,7 @@ func OpenOffer(self *identity.Key, so *rendezvousv1.SealedOffer) (identity.Publi
 		return from, nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
 	switch {
-	case o.GetTargetFingerprint() != string(self.Public().Fingerprint()) || so.GetTargetFingerprint() != o.GetTargetFingerprint():
+	case o.GetTargetFingerprint() != string(person.Fingerprint()) || so.GetTargetFingerprint() != o.GetTargetFingerprint():
 		return from, nil, fmt.Errorf("%w: it is for someone else", ErrBadOffer)
 	case o.GetTimestampUnixMs() != so.GetTimestampUnixMs() || !bytes.Equal(o.GetNonce(), so.GetNonce()):
 		return from, nil, fmt.Errorf("%w: the frame's timestamp or nonce differs from the signed one", ErrBadOffer)

@@ -14,8 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/proto"
-
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -235,47 +233,8 @@ func Open(env *signedv1.Envelope) (*postv1.Payload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open post: %w", err)
 	}
-	return parse(signer, env)
-}
-
-// OpenAllFrom is OpenFrom for many envelopes, their signatures checked in batches on
-// every core (signed.VerifyAll): how a puller opens a whole step. It returns the payloads
-// in order, or the first envelope's error.
-func OpenAllFrom(envs []*signedv1.Envelope, want identity.PublicKey) ([]*postv1.Payload, error) {
-	for _, env := range envs {
-		if env != nil && string(env.GetSigner()) != string(want[:]) {
-			return nil, fmt.Errorf("open post: %w: signed by %x..., want %s", ErrWrongAuthor, prefix(env.GetSigner()), want.Short())
-		}
-	}
-	signers, errs := signed.VerifyAll(envs, identity.ContextPost, MaxEnvelope)
-	out := make([]*postv1.Payload, len(envs))
-	for i, env := range envs {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("open post: %w", errs[i])
-		}
-		p, err := parse(signers[i], env)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = p
-	}
-	return out, nil
-}
-
-// parse unmarshals a verified envelope's payload and checks it is a well-formed post by
-// its signer.
-func parse(signer identity.PublicKey, env *signedv1.Envelope) (*postv1.Payload, error) {
-	p := new(postv1.Payload)
-	if err := proto.Unmarshal(env.GetPayload(), p); err != nil {
-		return nil, fmt.Errorf("open post: %w: %v", signed.ErrMalformedPayload, err)
-	}
-	if err := signed.CheckKeyField(signer, p.GetAuthor()); err != nil {
-		return nil, fmt.Errorf("open post: %w: %w", ErrWrongAuthor, err)
-	}
-	if err := Check(p); err != nil {
-		return nil, fmt.Errorf("open post: %w", err)
-	}
-	return p, nil
+	p, _, err := chain(env, signer, signer, nil) // signed by its author: no device to check
+	return p, err
 }
 
 // OpenFrom is Open for a post that must be authored by want.

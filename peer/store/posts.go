@@ -14,6 +14,7 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -427,3 +428,31 @@ func hasPrefix(k, p []byte) bool { return len(k) >= len(p) && string(k[:len(p)])
 func seqOf(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
 func timeMs(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// supersedes reports whether v replaces what this home holds of (author, id): a higher
+// version, or the same version signed by a key with a larger fingerprint. The second
+// case is two devices of one person that edited the post while apart (issue 16): every
+// node orders the pair by shared/device.Newer, so all keep the same version.
+func supersedes(tx *bolt.Tx, author identity.PublicKey, id post.ID, v Verified) bool {
+	held := tx.Bucket(bPosts).Get(postKey(author, id))
+	if len(held) < 8 {
+		return true
+	}
+	hv, nv := getU64(held[:8]), v.Payload.GetVersion()
+	if hv != nv {
+		return nv > hv
+	}
+	env := new(signedv1.Envelope)
+	if err := proto.Unmarshal(held[8:], env); err != nil {
+		return false
+	}
+	hs, err := identity.PublicKeyFromBytes(env.GetSigner())
+	if err != nil {
+		return false
+	}
+	ns, err := identity.PublicKeyFromBytes(v.Envelope.GetSigner())
+	if err != nil {
+		return false
+	}
+	return device.Newer(nv, ns, hv, hs)
+}

@@ -74,7 +74,7 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			var id post.ID
 			copy(id[:], v.Payload.GetId())
 			held := storedVersion(tx, friend, id)
-			if held >= v.Payload.GetVersion() {
+			if !supersedes(tx, friend, id, v) {
 				n.Ignored++
 				continue
 			}
@@ -154,7 +154,7 @@ func (s *Store) Recovered(posts []Verified) (Recovery, error) {
 			}
 			var id post.ID
 			copy(id[:], v.Payload.GetId())
-			if storedVersion(tx, s.self, id) >= v.Payload.GetVersion() {
+			if !supersedes(tx, s.self, id, v) {
 				continue
 			}
 			a, shared, known := recoveredAudience(tx, id, v.Payload)

@@ -10,10 +10,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -81,6 +83,13 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		return res, err
 	}
 	res.Cursor = cursor
+	revoked, err := p.cfg.Store.Revocations(friend)
+	if err != nil {
+		return res, err
+	}
+	author := Author{Key: friend, Revoked: revoked, Refused: func(id []byte, err error) {
+		p.log.Warn("refused a post signed by a revoked device", "friend", friend.ID(), "post", fmt.Sprintf("%x", id), "err", err)
+	}}
 	type stored struct {
 		n      store.Applied
 		cursor uint64
@@ -109,7 +118,7 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	defer wait()
 	ctx, cancel := context.WithCancel(ctx)
 	ahead := make(chan readStep, readAheadSteps)
-	go p.readAhead(ctx, c, friend, cursor, ahead)
+	go p.readAhead(ctx, c, author, cursor, ahead)
 	defer func() {
 		cancel()
 		for range ahead { // the reader has stopped when the channel closes
@@ -160,7 +169,7 @@ type readStep struct {
 // end), without waiting for the steps to be verified or stored: the cursor of the next
 // Changes call is in the previous answer. It stops at the feed's end, at the first error
 // (sent as the last step), or when ctx ends.
-func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, cursor uint64, out chan<- readStep) {
+func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, author Author, cursor uint64, out chan<- readStep) {
 	defer close(out)
 	send := func(rs readStep) bool {
 		select {
@@ -185,7 +194,7 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, frie
 			send(rs)
 			return
 		}
-		rs.fetch = newPostFetch(friend, rs.step.Fetch)
+		rs.fetch = newPostFetch(author, rs.step.Fetch)
 		if len(rs.fetch.next()) > 0 {
 			if rs.asked, rs.got, rs.err = rs.fetch.ask(ctx, c); rs.err != nil {
 				send(rs)
@@ -199,7 +208,7 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, frie
 		if rs.step.Restart && !restarted {
 			// Once a pull: a peer that claims a restart at every call costs one extra call.
 			restarted = true
-			p.log.Info("friend's feed ends before our cursor (home rebuilt?): reading it again from the start", "friend", friend.Short())
+			p.log.Info("friend's feed ends before our cursor (home rebuilt?): reading it again from the start", "friend", author.Key.Short())
 			continue
 		}
 		if !resp.GetMore() {
@@ -369,4 +378,15 @@ func (p *Puller) Recover(ctx context.Context, c syncv1.SyncServiceClient, self i
 		return n, fmt.Errorf("recover attachments: %w", err)
 	}
 	return n, nil
+}
+
+// refusedID reads the id of a post refused for its device, from its signed bytes (the
+// signature verified; only the device's standing failed).
+func refusedID(env *signedv1.Envelope) (post.ID, bool) {
+	var p postv1.Payload
+	if err := proto.Unmarshal(env.GetPayload(), &p); err != nil {
+		return post.ID{}, false
+	}
+	id, err := post.ParseID(p.GetId())
+	return id, err == nil
 }

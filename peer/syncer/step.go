@@ -7,6 +7,7 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -59,12 +60,31 @@ func ParseChanges(since uint64, resp *syncv1.ChangesResponse) (Step, error) {
 }
 
 // FetchPosts asks c for ids, at most MaxIDs per call, and verifies every envelope (in
-// batches on every core) as author's own post (post.OpenAllFrom) and as one that was
-// asked for, each at most once. Anything that does not verify fails the whole fetch with
-// ErrTampered. A server leaves out posts the caller may not see and, past its answer
-// size, the rest: what is still wanted is asked again until an answer brings nothing.
-// before, when set, runs before each call (a crawler's politeness).
+// batches on every core) as author's own post, signed by author's identity or one of
+// author's certified devices (post.OpenAllChain), and as one that was asked for, each at
+// most once. Anything that does not verify fails the whole fetch with ErrTampered. A
+// server leaves out posts the caller may not see and, past its answer size, the rest:
+// what is still wanted is asked again until an answer brings nothing. before, when set,
+// runs before each call (a crawler's politeness).
 func FetchPosts(ctx context.Context, c syncv1.SyncServiceClient, author identity.PublicKey, ids []post.ID, before func(context.Context) error) ([]store.Verified, error) {
+	return FetchPostsOf(ctx, c, Author{Key: author}, ids, before)
+}
+
+// Author is whose posts a fetch expects, and what it knows of the person's devices.
+type Author struct {
+	// Key is the person's identity key.
+	Key identity.PublicKey
+	// Revoked are the person's verified device revocations.
+	Revoked []device.Revocation
+	// Refused, when set, hears of each post left out because the device that signed it
+	// was revoked (or its certificate had expired) when it signed.
+	Refused func(id []byte, err error)
+}
+
+// FetchPostsOf is FetchPosts knowing the author's revocations: a post a revoked device
+// signed at or after its revocation is left out (and not asked for again), the rest
+// of the answer is kept.
+func FetchPostsOf(ctx context.Context, c syncv1.SyncServiceClient, author Author, ids []post.ID, before func(context.Context) error) ([]store.Verified, error) {
 	f := newPostFetch(author, ids)
 	if err := f.run(ctx, c, before); err != nil {
 		return nil, err
@@ -76,13 +96,13 @@ func FetchPosts(ctx context.Context, c syncv1.SyncServiceClient, author identity
 // and what verified. A puller reads the first answer ahead (ask, then take) and lets run
 // finish the rest.
 type postFetch struct {
-	author identity.PublicKey
+	author Author
 	want   map[post.ID]bool
 	raw    [][]byte
 	out    []store.Verified
 }
 
-func newPostFetch(author identity.PublicKey, ids []post.ID) *postFetch {
+func newPostFetch(author Author, ids []post.ID) *postFetch {
 	f := &postFetch{author: author, want: make(map[post.ID]bool, len(ids)), raw: make([][]byte, 0, len(ids))}
 	for _, id := range ids {
 		f.want[id] = true
@@ -104,12 +124,27 @@ func (f *postFetch) ask(ctx context.Context, c syncv1.SyncServiceClient) ([][]by
 	return asked, got, nil
 }
 
-// take verifies the answer to asked and keeps what is still wanted to ask again.
+// take verifies the answer to asked and keeps what is still wanted to ask again. A post
+// that a revoked device signed is left out, and not asked again.
 func (f *postFetch) take(asked [][]byte, got *syncv1.GetPostsResponse) error {
-	opened, err := post.OpenAllFrom(got.GetPosts(), f.author)
+	opened, errs := post.OpenAllChain(got.GetPosts(), f.author.Key, f.author.Revoked)
+	var err error
 	for i, pl := range opened {
-		if !f.want[post.ID(pl.GetId())] {
+		err = errs[i]
+		if err != nil && revokedPost(err) {
+			if id, ok := refusedID(got.GetPosts()[i]); ok && f.want[id] {
+				delete(f.want, id)
+				if f.author.Refused != nil {
+					f.author.Refused(id[:], err)
+				}
+				err = nil
+				continue
+			}
+		}
+		if err == nil && !f.want[post.ID(pl.GetId())] {
 			err = fmt.Errorf("post %x was not asked for", pl.GetId())
+		}
+		if err != nil {
 			break
 		}
 		delete(f.want, post.ID(pl.GetId())) // a second copy of one id is not accepted

@@ -15,6 +15,7 @@ type Conn struct {
 	qc      *quic.Conn
 	st      *quic.Stream
 	peer    identity.PublicKey
+	device  identity.PublicKey // the key that proved itself: peer's own, or its device's
 	path    string
 	inbound bool
 	// stranger is set on inbound connections from a key that was not a friend when it
@@ -26,6 +27,10 @@ type Conn struct {
 
 // PeerKey returns the other end's key, proved in the TLS handshake.
 func (c *Conn) PeerKey() identity.PublicKey { return c.peer }
+
+// DeviceKey returns the key that signed the handshake: the peer's identity key, or
+// the key of the peer's device that connected.
+func (c *Conn) DeviceKey() identity.PublicKey { return c.device }
 
 // Info describes the connection.
 func (c *Conn) Info() Peer {

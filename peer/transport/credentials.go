@@ -16,8 +16,10 @@ import (
 // handshake, and how the connection runs.
 type AuthInfo struct {
 	credentials.CommonAuthInfo
-	// Peer is the other end's key.
+	// Peer is the other end's person (identity key).
 	Peer identity.PublicKey
+	// Device is the key that proved itself: Peer, or one of Peer's devices.
+	Device identity.PublicKey
 	// Info describes the connection.
 	Info Peer
 }
@@ -35,6 +37,17 @@ func Caller(ctx context.Context) (identity.PublicKey, bool) {
 	return ai.Peer, ok
 }
 
+// CallerDevice returns the key of the device that made the gRPC call in ctx: the
+// caller's identity key itself, or one of its certified devices.
+func CallerDevice(ctx context.Context) (identity.PublicKey, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return identity.PublicKey{}, false
+	}
+	ai, ok := p.AuthInfo.(AuthInfo)
+	return ai.Device, ok
+}
+
 // creds tells gRPC that Conns are already authenticated and encrypted by QUIC.
 type creds struct{}
 
@@ -49,7 +62,7 @@ func (creds) handshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	}
 	return c, AuthInfo{
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
-		Peer:           c.peer, Info: c.Info(),
+		Peer:           c.peer, Device: c.device, Info: c.Info(),
 	}, nil
 }
 

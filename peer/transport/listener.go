@@ -23,7 +23,7 @@ type listener struct {
 // Listen starts accepting connections from any key; the returned listener feeds a
 // grpc.Server (with Credentials). Only one listener per Transport.
 func (t *Transport) Listen() (net.Listener, error) {
-	ql, err := t.qt.Listen(tlsConfig(t.cert, nil), t.quicConfig())
+	ql, err := t.qt.Listen(t.tlsConfig(nil), t.quicConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -64,12 +64,21 @@ func (l *listener) firstStream(qc *quic.Conn) {
 	for _, c := range qc.ConnectionState().TLS.PeerCertificates {
 		raw = append(raw, c.Raw)
 	}
-	k, err := peerKey(raw)
+	k, devCert, err := peerKey(raw)
 	if err != nil {
 		qc.CloseWithError(0, "bad certificate")
 		return
 	}
-	c := l.t.trackInbound(qc, st, k)
+	// Already checked in the handshake; asked again for the person it stands for.
+	person, dev, err := l.t.who(k, devCert, nil)
+	if err != nil {
+		qc.CloseWithError(0, "bad device certificate")
+		return
+	}
+	c := l.t.trackInbound(qc, st, person)
+	if c != nil {
+		c.device = dev
+	}
 	if c == nil {
 		l.t.log.Debug("refused a connection past the limits", "peer", k.Short(), "remote", qc.RemoteAddr().String())
 		qc.CloseWithError(closeTooMany, "too many connections")

@@ -15,6 +15,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -51,6 +53,14 @@ type Config struct {
 	KeepAlive time.Duration
 	// Limits bound inbound connections per key, per source address and in total.
 	Limits Limits
+	// DeviceCertificate, when Key is a device key (issue 16), is the certificate its
+	// person's identity signed for it; the TLS certificate carries it, and the
+	// transport speaks for the person (ID is the person's).
+	DeviceCertificate *signedv1.Envelope
+	// Revoked returns the verified revocations of a person's devices this node holds;
+	// a device they revoked is refused on both ends, and so is every device of a person
+	// whose revocations cannot be read (error). Nil: none known.
+	Revoked func(person identity.PublicKey) ([]device.Revocation, error)
 }
 
 // Transport dials and accepts authenticated QUIC connections on one PacketConn.
@@ -59,6 +69,8 @@ type Transport struct {
 	qt   *quic.Transport
 	cert tls.Certificate
 	log  *slog.Logger
+	// person is whom this transport speaks for: the key, or a device's identity.
+	person identity.PublicKey
 
 	limits Limits
 
@@ -90,12 +102,20 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = cfg.IdleTimeout / 3
 	}
-	cert, err := certificate(cfg.Key, cfg.Now())
+	cert, err := certificate(cfg.Key, cfg.DeviceCertificate, cfg.Now())
 	if err != nil {
 		return nil, err
 	}
+	person := cfg.Key.Public()
+	if cfg.DeviceCertificate != nil {
+		c, err := device.Open(cfg.DeviceCertificate, identity.PublicKey(cfg.DeviceCertificate.GetSigner()))
+		if err != nil || c.Key != person {
+			return nil, fmt.Errorf("transport: Config.DeviceCertificate is not for Config.Key: %v", err)
+		}
+		person = c.Identity
+	}
 	return &Transport{
-		cfg: cfg, cert: cert, log: cfg.Logger, limits: cfg.Limits.withDefaults(),
+		cfg: cfg, cert: cert, log: cfg.Logger, limits: cfg.Limits.withDefaults(), person: person,
 		qt:    &quic.Transport{Conn: cfg.PacketConn},
 		conns: map[*Conn]struct{}{},
 	}, nil
@@ -115,11 +135,11 @@ func (t *Transport) quicConfig() *quic.Config {
 func (t *Transport) Addr() net.Addr { return t.cfg.PacketConn.LocalAddr() }
 
 // ID returns this peer's ID.
-func (t *Transport) ID() identity.ID { return t.cfg.Key.ID() }
+func (t *Transport) ID() identity.ID { return t.person.ID() }
 
 // Dial connects to the peer at addr, which must prove it holds want's key.
 func (t *Transport) Dial(ctx context.Context, addr net.Addr, want identity.PublicKey) (*Conn, error) {
-	qc, err := t.qt.Dial(ctx, addr, tlsConfig(t.cert, &want), t.quicConfig())
+	qc, err := t.qt.Dial(ctx, addr, t.tlsConfig(&want), t.quicConfig())
 	if err != nil {
 		return nil, fmt.Errorf("dial %s at %s: %w", want.Short(), addr, err)
 	}
@@ -128,7 +148,9 @@ func (t *Transport) Dial(ctx context.Context, addr net.Addr, want identity.Publi
 		qc.CloseWithError(0, "")
 		return nil, fmt.Errorf("dial %s at %s: open stream: %w", want.Short(), addr, err)
 	}
-	return t.track(qc, st, want, false), nil
+	c := t.track(qc, st, want, false)
+	c.device = dialledDevice(qc)
+	return c, nil
 }
 
 // ReadNonQUICPacket returns the next packet on the PacketConn that is not QUIC (STUN,

@@ -17,6 +17,7 @@ import (
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/rendezvous"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
 )
@@ -154,4 +155,51 @@ func nonce() []byte {
 	n := make([]byte, 16)
 	rand.Read(n)
 	return n
+}
+
+// Device is one device of a person: its own key and the certificate the person's
+// identity signed for it (issue 16).
+type Device struct {
+	Person *identity.Key
+	Key    *identity.Key
+	ID     []byte
+	Cert   *signedv1.Envelope
+}
+
+// NewDevice certifies a fresh key as device id (8 bytes) of person, valid for a day.
+func NewDevice(t testing.TB, person *identity.Key, id string) Device {
+	t.Helper()
+	k := NewKey(t)
+	cert, err := device.Issue(person, k.Public(), []byte(id), time.Now().Add(-time.Minute), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Device{Person: person, Key: k, ID: []byte(id), Cert: cert}
+}
+
+// DeviceRegistration is Registration for a device: signed by its key, naming its id
+// and carrying its certificate.
+func DeviceRegistration(t testing.TB, d Device, ts time.Time, ttl time.Duration, candidates ...string) *signedv1.Envelope {
+	t.Helper()
+	return seal(t, d.Key, identity.ContextRegistration, &rendezvousv1.Registration{
+		PublicKey: d.Key.Public().Bytes(), PublicCandidates: hostCandidates(candidates),
+		TimestampUnixMs: ts.UnixMilli(), TtlSeconds: uint32(ttl / time.Second),
+		Version: rendezvousv1.RecordVersion_RECORD_VERSION_2, Server: Name,
+		DeviceId: d.ID, DeviceCertificate: d.Cert,
+	})
+}
+
+// DeviceAuth is Auth for a device.
+func DeviceAuth(t testing.TB, d Device, ctx identity.Context, ts time.Time) *signedv1.Envelope {
+	t.Helper()
+	return seal(t, d.Key, ctx, &rendezvousv1.Auth{PublicKey: d.Key.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(),
+		Nonce: nonce(), Server: Name, DeviceId: d.ID, DeviceCertificate: d.Cert})
+}
+
+// DeviceOffer is Offer routed to one device of target.
+func DeviceOffer(t testing.TB, target identity.Fingerprint, dev []byte, ts time.Time) *rendezvousv1.SealedOffer {
+	t.Helper()
+	o := Offer(t, target, ts)
+	o.TargetDeviceId = dev
+	return o
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/rendezvous/store"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
 )
@@ -39,7 +40,7 @@ var (
 	// ErrTooManyListens means one client IP holds as many Listen streams as allowed.
 	ErrTooManyListens = errors.New("too many Listen streams from this address: close one first")
 	// ErrReplaced means a newer Listen for the same fingerprint took over this stream.
-	ErrReplaced = errors.New("replaced by a newer Listen for the same fingerprint")
+	ErrReplaced = errors.New("replaced by a newer Listen for the same fingerprint and device")
 	// ErrShuttingDown means the instance is draining; reconnect (to another instance).
 	ErrShuttingDown = errors.New("rendezvous is shutting down: reconnect")
 )
@@ -67,6 +68,13 @@ var kinds = []struct {
 	{ErrTooManyFingerprints, codes.InvalidArgument, "too_many_fingerprints"},
 	{ErrDuplicateFingerprint, codes.InvalidArgument, "duplicate_fingerprint"},
 	{store.ErrNotNewer, codes.AlreadyExists, "replay"},
+	{ErrDeviceMismatch, codes.PermissionDenied, "device_mismatch"},
+	{device.ErrNotCertified, codes.PermissionDenied, "device_not_certified"},
+	{device.ErrNotValidYet, codes.PermissionDenied, "device_certificate_time"},
+	{device.ErrExpired, codes.PermissionDenied, "device_certificate_time"},
+	{device.ErrBadID, codes.InvalidArgument, "device_id"},
+	{device.ErrBadValidity, codes.InvalidArgument, "device_certificate_validity"},
+	{store.ErrTooManyDevices, codes.ResourceExhausted, "too_many_devices"},
 	{ErrReplayedNonce, codes.AlreadyExists, "replayed_nonce"},
 	{store.ErrNotFound, codes.NotFound, "not_found"},
 	{ErrNotRegistered, codes.FailedPrecondition, "not_registered"},

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/rendezvous/store"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -54,10 +55,13 @@ func (s *Server) Listen(req *rendezvousv1.ListenRequest, stream rendezvousv1.Ren
 		return err
 	}
 	defer release()
-	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextListen, "listen")
+	_, p, err := s.authenticate(ctx, req.GetAuth(), identity.ContextListen, "listen")
 	if err != nil {
 		return err
 	}
+	// A device listens on its own channel: sessions replace each other per device, so
+	// two devices of one person stay registered and reachable at once.
+	fp := p.channel()
 	sub, err := s.store.Subscribe(ctx, fp)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", fp, err)
@@ -166,18 +170,25 @@ func (s *Server) Connect(ctx context.Context, req *rendezvousv1.ConnectRequest) 
 	if err := s.claimNonce(ctx, string(identity.ContextOffer), target, o.GetNonce()); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", target, err)
 	}
-	rec, err := s.record(ctx, target)
+	to := principal{fp: target}
+	var rec *signedv1.Envelope
+	if dev := o.GetTargetDeviceId(); len(dev) > 0 {
+		to.device = dev
+		rec, err = s.deviceRecord(ctx, target, dev)
+	} else {
+		rec, err = s.record(ctx, target)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", target, err)
+		return nil, fmt.Errorf("connect to %s: %w", to, err)
 	}
 	frame, err := offerFrame(&rendezvousv1.ListenResponse{Offer: req.GetOffer(), ObservedAddress: observed(ctx)})
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", target, err)
+		return nil, fmt.Errorf("connect to %s: %w", to, err)
 	}
-	if err := s.store.Publish(ctx, target, frame); err != nil {
-		return nil, fmt.Errorf("connect to %s: %w (it must keep a Listen stream open)", target, err)
+	if err := s.store.Publish(ctx, to.channel(), frame); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w (it must keep a Listen stream open)", to, err)
 	}
 	s.cfg.Metrics.Offer("sealed")
-	s.grantRelay(ctx, target, rec)
+	s.grantRelay(ctx, to.channel(), rec)
 	return &rendezvousv1.ConnectResponse{Record: rec}, nil
 }

@@ -48,18 +48,29 @@ func (s *Server) LookupMany(ctx context.Context, req *rendezvousv1.LookupManyReq
 	if err != nil {
 		return nil, fmt.Errorf("lookup many: %w", err)
 	}
+	devs, err := s.store.Devices(ctx, fps)
+	if err != nil {
+		return nil, fmt.Errorf("lookup many: %w", err)
+	}
 	resp := &rendezvousv1.LookupManyResponse{}
 	for i, rec := range recs {
-		if rec.Envelope == nil {
+		denvs, err := envelopes(fps[i], devs[i])
+		if err != nil {
+			return nil, fmt.Errorf("lookup many: %w", err)
+		}
+		env := newestOf(devs[i], denvs)
+		if rec.Envelope != nil {
+			env = &signedv1.Envelope{}
+			if err := proto.Unmarshal(rec.Envelope, env); err != nil {
+				return nil, fmt.Errorf("lookup many: %s: stored record is corrupt: %v", fps[i], err)
+			}
+		}
+		if env == nil {
 			s.cfg.Metrics.Lookup("not_found")
 			continue
 		}
-		env := &signedv1.Envelope{}
-		if err := proto.Unmarshal(rec.Envelope, env); err != nil {
-			return nil, fmt.Errorf("lookup many: %s: stored record is corrupt: %v", fps[i], err)
-		}
 		s.cfg.Metrics.Lookup("found")
-		resp.Records = append(resp.Records, &rendezvousv1.FoundRecord{Fingerprint: string(fps[i]), Record: env})
+		resp.Records = append(resp.Records, &rendezvousv1.FoundRecord{Fingerprint: string(fps[i]), Record: env, Devices: denvs})
 	}
 	return resp, nil
 }

@@ -201,20 +201,25 @@ func (s *Server) claimNonce(ctx context.Context, kind string, fp identity.Finger
 }
 
 // authenticate verifies a signed Auth under c for op, charges the key's rate limit and
-// claims the Auth's nonce, so a captured proof cannot be replayed.
-func (s *Server) authenticate(ctx context.Context, env *signedv1.Envelope, c identity.Context, op string) (*rendezvousv1.Auth, identity.Fingerprint, error) {
+// claims the Auth's nonce, so a captured proof cannot be replayed. It returns who the
+// proof speaks for: the identity, or one device of a person (devices.go).
+func (s *Server) authenticate(ctx context.Context, env *signedv1.Envelope, c identity.Context, op string) (*rendezvousv1.Auth, principal, error) {
 	a, signer, err := s.cfg.Limits.Auth(env, c, s.cfg.Now())
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", op, err)
+		return nil, principal{}, fmt.Errorf("%s: %w", op, err)
 	}
 	fp := signer.Fingerprint()
 	if err := s.allowFingerprint(ctx, fp); err != nil {
-		return nil, fp, fmt.Errorf("%s %s: %w", op, fp, err)
+		return nil, principal{fp: fp}, fmt.Errorf("%s %s: %w", op, fp, err)
 	}
 	if err := s.claimNonce(ctx, string(c), fp, a.GetNonce()); err != nil {
-		return nil, fp, fmt.Errorf("%s %s: %w", op, fp, err)
+		return nil, principal{fp: fp}, fmt.Errorf("%s %s: %w", op, fp, err)
 	}
-	return a, fp, nil
+	p, err := deviceOf(signer, a.GetDeviceId(), a.GetDeviceCertificate(), s.cfg.Now())
+	if err != nil {
+		return nil, principal{fp: fp}, fmt.Errorf("%s %s: %w", op, fp, err)
+	}
+	return a, p, nil
 }
 
 // ServerInfo implements RendezvousServiceServer: the name proofs must carry here.
@@ -232,12 +237,16 @@ func (s *Server) Register(ctx context.Context, req *rendezvousv1.RegisterRequest
 	if err := s.allowFingerprint(ctx, fp); err != nil {
 		return nil, fmt.Errorf("register %s: %w", fp, err)
 	}
-	env, err := marshalEnvelope(req.GetRecord())
+	p, err := deviceOf(signer, reg.GetDeviceId(), reg.GetDeviceCertificate(), s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", fp, err)
 	}
-	if err := s.store.Put(ctx, fp, store.Record{Envelope: env, TimestampMs: reg.GetTimestampUnixMs()}, ttl); err != nil {
-		return nil, fmt.Errorf("register %s: %w", fp, err)
+	env, err := marshalEnvelope(req.GetRecord())
+	if err != nil {
+		return nil, fmt.Errorf("register %s: %w", p, err)
+	}
+	if err := s.put(ctx, p, store.Record{Envelope: env, TimestampMs: reg.GetTimestampUnixMs()}, ttl); err != nil {
+		return nil, fmt.Errorf("register %s: %w", p, err)
 	}
 	s.cfg.Metrics.Registered()
 	return &rendezvousv1.RegisterResponse{
@@ -275,22 +284,41 @@ func (s *Server) Lookup(ctx context.Context, req *rendezvousv1.LookupRequest) (*
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
 	env, err := s.record(ctx, fp)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("lookup %s: %w", fp, err)
+	}
+	ds, derr := s.devices(ctx, fp)
+	if derr != nil {
+		return nil, fmt.Errorf("lookup %s: %w", fp, derr)
+	}
+	devs, derr := envelopes(fp, ds)
+	if derr != nil {
+		return nil, fmt.Errorf("lookup %s: %w", fp, derr)
+	}
+	if env == nil {
+		env = newestOf(ds, devs)
+	}
+	if env == nil {
 		s.cfg.Metrics.Lookup("not_found")
 		return nil, fmt.Errorf("lookup %s: %w", fp, err)
 	}
 	s.cfg.Metrics.Lookup("found")
-	return &rendezvousv1.LookupResponse{Record: env}, nil
+	return &rendezvousv1.LookupResponse{Record: env, Devices: devs}, nil
 }
 
 // Unregister implements RendezvousServiceServer.
 func (s *Server) Unregister(ctx context.Context, req *rendezvousv1.UnregisterRequest) (*rendezvousv1.UnregisterResponse, error) {
-	a, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextUnregister, "unregister")
+	a, p, err := s.authenticate(ctx, req.GetAuth(), identity.ContextUnregister, "unregister")
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Delete(ctx, fp, a.GetTimestampUnixMs()); err != nil {
-		return nil, fmt.Errorf("unregister %s: %w", fp, err)
+	if p.device == nil {
+		err = s.store.Delete(ctx, p.fp, a.GetTimestampUnixMs())
+	} else {
+		err = s.store.DeleteDevice(ctx, p.fp, p.device, a.GetTimestampUnixMs())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unregister %s: %w", p, err)
 	}
 	return &rendezvousv1.UnregisterResponse{}, nil
 }
@@ -300,17 +328,18 @@ func (s *Server) TurnCredentials(ctx context.Context, req *rendezvousv1.TurnCred
 	if s.cfg.TURNSecret == "" {
 		return nil, fmt.Errorf("turn credentials: %w", ErrTURNDisabled)
 	}
-	_, fp, err := s.authenticate(ctx, req.GetAuth(), identity.ContextTurnCredentials, "turn credentials")
+	_, p, err := s.authenticate(ctx, req.GetAuth(), identity.ContextTurnCredentials, "turn credentials")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.Get(ctx, fp); err != nil {
+	if err := s.registered(ctx, p); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = ErrNotRegistered
 		}
-		return nil, fmt.Errorf("turn credentials %s: %w", fp, err)
+		return nil, fmt.Errorf("turn credentials %s: %w", p, err)
 	}
-	user, pass := turn.Credentials(s.cfg.TURNSecret, string(fp), s.cfg.Now().Add(s.cfg.TURNCredentialTTL))
+	// Quota is per person: a person's devices share one TURN budget.
+	user, pass := turn.Credentials(s.cfg.TURNSecret, string(p.fp), s.cfg.Now().Add(s.cfg.TURNCredentialTTL))
 	return &rendezvousv1.TurnCredentialsResponse{
 		Username: user, Password: pass,
 		TtlSeconds: uint32(s.cfg.TURNCredentialTTL / time.Second), Uris: s.cfg.TURNURIs,

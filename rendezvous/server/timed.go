@@ -67,4 +67,19 @@ func (t timed) AllowKey(ctx context.Context, fp identity.Fingerprint, limit int,
 	return t.s.AllowKey(ctx, fp, limit, window)
 }
 
+func (t timed) PutDevice(ctx context.Context, fp identity.Fingerprint, device []byte, rec store.Record, ttl time.Duration) error {
+	defer t.since("put_device", time.Now())
+	return t.s.PutDevice(ctx, fp, device, rec, ttl)
+}
+
+func (t timed) Devices(ctx context.Context, fps []identity.Fingerprint) ([][]store.DeviceRecord, error) {
+	defer t.since("devices", time.Now())
+	return t.s.Devices(ctx, fps)
+}
+
+func (t timed) DeleteDevice(ctx context.Context, fp identity.Fingerprint, device []byte, beforeMs int64) error {
+	defer t.since("delete_device", time.Now())
+	return t.s.DeleteDevice(ctx, fp, device, beforeMs)
+}
+
 func (t timed) Close() error { return t.s.Close() }

@@ -16,6 +16,7 @@ type Memory struct {
 	mu      sync.Mutex
 	closed  bool
 	records map[identity.Fingerprint]memRecord
+	devices map[identity.Fingerprint]memDevices
 	claims  map[string]time.Time
 	windows map[string]memWindow
 	subs    map[identity.Fingerprint]map[*memSub]struct{}
@@ -41,6 +42,7 @@ func NewMemory(now func() time.Time) *Memory {
 	return &Memory{
 		now:     now,
 		records: map[identity.Fingerprint]memRecord{},
+		devices: map[identity.Fingerprint]memDevices{},
 		claims:  map[string]time.Time{},
 		windows: map[string]memWindow{},
 		subs:    map[identity.Fingerprint]map[*memSub]struct{}{},
@@ -61,6 +63,9 @@ func (m *Memory) write() {
 		if !now.Before(r.expires) {
 			delete(m.records, fp)
 		}
+	}
+	for fp := range m.devices {
+		m.liveDevicesLocked(fp, now)
 	}
 	for k, exp := range m.claims {
 		if !now.Before(exp) {

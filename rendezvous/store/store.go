@@ -65,6 +65,15 @@ type Store interface {
 	AllowKey(ctx context.Context, fp identity.Fingerprint, limit int, window time.Duration) (bool, error)
 	// AllowN is Allow counting n events at once.
 	AllowN(ctx context.Context, key string, n, limit int, window time.Duration) (bool, error)
+	// PutDevice stores rec as the record of one device of the person fp for ttl, unless
+	// that device's live record is at least as new (ErrNotNewer) or fp already has
+	// MaxDevices other live devices (ErrTooManyDevices). Devices never replace each other.
+	PutDevice(ctx context.Context, fp identity.Fingerprint, device []byte, rec Record, ttl time.Duration) error
+	// Devices returns, for each of fps in order, its live device records ordered by
+	// device id (none: nil). On Redis it costs one round trip per node.
+	Devices(ctx context.Context, fps []identity.Fingerprint) ([][]DeviceRecord, error)
+	// DeleteDevice removes one device's record if it is older than beforeMs.
+	DeleteDevice(ctx context.Context, fp identity.Fingerprint, device []byte, beforeMs int64) error
 	// Close releases the store's connections.
 	Close() error
 }

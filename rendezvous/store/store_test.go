@@ -164,6 +164,7 @@ func runSuite(t *testing.T, newHarness func(t *testing.T) harness) {
 		}
 		must(t, h.s.Delete(ctx, fingerprint(t), 1)) // absent: not an error
 	})
+	runDeviceSuite(t, newHarness)
 	t.Run("PublishSubscribe", func(t *testing.T) {
 		h, fp := newHarness(t), fingerprint(t)
 		if err := h.s.Publish(ctx, fp, []byte("nobody")); !errors.Is(err, ErrNoListener) {

@@ -177,6 +177,9 @@ const (
 	ContextReply         Context = "kith/reply/v1"
 	ContextReaction      Context = "kith/reaction/v1"
 	ContextFriendRequest Context = "kith/friend-request/v1"
+	// Devices (issue 16): the identity certifies a device key, and withdraws it.
+	ContextDeviceCertificate Context = "kith/device-certificate/v1"
+	ContextDeviceRevocation  Context = "kith/device-revocation/v1"
 )
 
 // Contexts lists every context, for tests that check they stay prefix-free.
@@ -184,6 +187,7 @@ var Contexts = []Context{
 	ContextRegistration, ContextUnregister, ContextListen, ContextOffer,
 	ContextTurnCredentials, ContextPost, ContextRecoveryKit, ContextPublicProfile,
 	ContextReply, ContextReaction, ContextFriendRequest,
+	ContextDeviceCertificate, ContextDeviceRevocation,
 }
 
 // message returns context || payload.

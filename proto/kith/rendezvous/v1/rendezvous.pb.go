@@ -387,8 +387,8 @@ func (x *Registration) GetDeviceCertificate() *v1.Envelope {
 	return nil
 }
 
-// DeviceCertificate is what an identity signs to let a device act for it (issue 16:
-// defined here so records need not change again; not implemented yet).
+// DeviceCertificate is what an identity signs to let a device act for it (issue 16,
+// shared/device; docs/DESIGN.md "Devices: one person, several keys").
 type DeviceCertificate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// identity_key is the person's raw 32-byte ed25519 identity key (the signer).
@@ -470,6 +470,81 @@ func (x *DeviceCertificate) GetNotAfterUnixMs() int64 {
 	return 0
 }
 
+// DeviceRevocation is what an identity signs (context kith/device-revocation/v1) to
+// withdraw a device's certificate (issue 16). Friends keep it beside the person and
+// refuse anything the device signs at or after revoked_unix_ms.
+type DeviceRevocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_key is the person's raw 32-byte ed25519 identity key (the signer).
+	IdentityKey []byte `protobuf:"bytes,1,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
+	// device_key is the revoked device's raw 32-byte ed25519 key.
+	DeviceKey []byte `protobuf:"bytes,2,opt,name=device_key,json=deviceKey,proto3" json:"device_key,omitempty"`
+	// device_id is the revoked device's id.
+	DeviceId []byte `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// revoked_unix_ms is when the revocation took effect.
+	RevokedUnixMs int64 `protobuf:"varint,4,opt,name=revoked_unix_ms,json=revokedUnixMs,proto3" json:"revoked_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceRevocation) Reset() {
+	*x = DeviceRevocation{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceRevocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceRevocation) ProtoMessage() {}
+
+func (x *DeviceRevocation) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceRevocation.ProtoReflect.Descriptor instead.
+func (*DeviceRevocation) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeviceRevocation) GetIdentityKey() []byte {
+	if x != nil {
+		return x.IdentityKey
+	}
+	return nil
+}
+
+func (x *DeviceRevocation) GetDeviceKey() []byte {
+	if x != nil {
+		return x.DeviceKey
+	}
+	return nil
+}
+
+func (x *DeviceRevocation) GetDeviceId() []byte {
+	if x != nil {
+		return x.DeviceId
+	}
+	return nil
+}
+
+func (x *DeviceRevocation) GetRevokedUnixMs() int64 {
+	if x != nil {
+		return x.RevokedUnixMs
+	}
+	return 0
+}
+
 // Reachability is what a SealedReachability holds: the candidates for friends.
 type Reachability struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -481,7 +556,7 @@ type Reachability struct {
 
 func (x *Reachability) Reset() {
 	*x = Reachability{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +568,7 @@ func (x *Reachability) String() string {
 func (*Reachability) ProtoMessage() {}
 
 func (x *Reachability) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[3]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +581,7 @@ func (x *Reachability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reachability.ProtoReflect.Descriptor instead.
 func (*Reachability) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{3}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Reachability) GetCandidates() []*Candidate {
@@ -533,7 +608,7 @@ type SealedReachability struct {
 
 func (x *SealedReachability) Reset() {
 	*x = SealedReachability{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +620,7 @@ func (x *SealedReachability) String() string {
 func (*SealedReachability) ProtoMessage() {}
 
 func (x *SealedReachability) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[4]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +633,7 @@ func (x *SealedReachability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedReachability.ProtoReflect.Descriptor instead.
 func (*SealedReachability) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{4}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SealedReachability) GetNonce() []byte {
@@ -585,14 +660,19 @@ type Auth struct {
 	// nonce is 16 random bytes, so two proofs made in one millisecond differ.
 	Nonce []byte `protobuf:"bytes,3,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	// server is the name of the rendezvous the proof is for (ServerInfoResponse.name).
-	Server        string `protobuf:"bytes,4,opt,name=server,proto3" json:"server,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Server string `protobuf:"bytes,4,opt,name=server,proto3" json:"server,omitempty"`
+	// device_id and device_certificate say, for a device key (issue 16), which person and
+	// device the proof is for: a Listen then serves that one device's offers, and
+	// replaces only an older Listen of the same device.
+	DeviceId          []byte       `protobuf:"bytes,5,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	DeviceCertificate *v1.Envelope `protobuf:"bytes,6,opt,name=device_certificate,json=deviceCertificate,proto3" json:"device_certificate,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +684,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +697,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{5}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Auth) GetPublicKey() []byte {
@@ -646,6 +726,20 @@ func (x *Auth) GetServer() string {
 		return x.Server
 	}
 	return ""
+}
+
+func (x *Auth) GetDeviceId() []byte {
+	if x != nil {
+		return x.DeviceId
+	}
+	return nil
+}
+
+func (x *Auth) GetDeviceCertificate() *v1.Envelope {
+	if x != nil {
+		return x.DeviceCertificate
+	}
+	return nil
 }
 
 // Offer is the inner payload of a SealedOffer: signed by the caller (context
@@ -682,7 +776,7 @@ type Offer struct {
 
 func (x *Offer) Reset() {
 	*x = Offer{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +788,7 @@ func (x *Offer) String() string {
 func (*Offer) ProtoMessage() {}
 
 func (x *Offer) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +801,7 @@ func (x *Offer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offer.ProtoReflect.Descriptor instead.
 func (*Offer) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{6}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Offer) GetPublicKey() []byte {
@@ -796,14 +890,17 @@ type SealedOffer struct {
 	// refuses a nonce used before for the same target, and so does the target.
 	Nonce []byte `protobuf:"bytes,4,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	// sealed is the age ciphertext.
-	Sealed        []byte `protobuf:"bytes,5,opt,name=sealed,proto3" json:"sealed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sealed []byte `protobuf:"bytes,5,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	// target_device_id routes the offer to one device of the target person (issue 16):
+	// the one whose record's public_key it is sealed to. Empty: the identity itself.
+	TargetDeviceId []byte `protobuf:"bytes,6,opt,name=target_device_id,json=targetDeviceId,proto3" json:"target_device_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SealedOffer) Reset() {
 	*x = SealedOffer{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +912,7 @@ func (x *SealedOffer) String() string {
 func (*SealedOffer) ProtoMessage() {}
 
 func (x *SealedOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +925,7 @@ func (x *SealedOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedOffer.ProtoReflect.Descriptor instead.
 func (*SealedOffer) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{7}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SealedOffer) GetVersion() RecordVersion {
@@ -866,6 +963,13 @@ func (x *SealedOffer) GetSealed() []byte {
 	return nil
 }
 
+func (x *SealedOffer) GetTargetDeviceId() []byte {
+	if x != nil {
+		return x.TargetDeviceId
+	}
+	return nil
+}
+
 // ServerInfoRequest is empty.
 type ServerInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -875,7 +979,7 @@ type ServerInfoRequest struct {
 
 func (x *ServerInfoRequest) Reset() {
 	*x = ServerInfoRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +991,7 @@ func (x *ServerInfoRequest) String() string {
 func (*ServerInfoRequest) ProtoMessage() {}
 
 func (x *ServerInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1004,7 @@ func (x *ServerInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerInfoRequest.ProtoReflect.Descriptor instead.
 func (*ServerInfoRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
 }
 
 // ServerInfoResponse names the server.
@@ -917,7 +1021,7 @@ type ServerInfoResponse struct {
 
 func (x *ServerInfoResponse) Reset() {
 	*x = ServerInfoResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1033,7 @@ func (x *ServerInfoResponse) String() string {
 func (*ServerInfoResponse) ProtoMessage() {}
 
 func (x *ServerInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1046,7 @@ func (x *ServerInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerInfoResponse.ProtoReflect.Descriptor instead.
 func (*ServerInfoResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ServerInfoResponse) GetName() string {
@@ -970,7 +1074,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1086,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1099,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterRequest) GetRecord() *v1.Envelope {
@@ -1022,7 +1126,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1138,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1151,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterResponse) GetObservedAddress() string {
@@ -1089,7 +1193,7 @@ type LookupRequest struct {
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1205,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1218,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LookupRequest) GetFingerprint() string {
@@ -1127,15 +1231,19 @@ func (x *LookupRequest) GetFingerprint() string {
 // LookupResponse carries the stored record exactly as its subject signed it.
 type LookupResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// record is an Envelope whose payload is a Registration.
-	Record        *v1.Envelope `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// record is an Envelope whose payload is a Registration: the identity's own record,
+	// or, when only devices are registered, the most recent device record.
+	Record *v1.Envelope `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// devices are the live records of the person's devices (issue 16), one per device,
+	// each signed by its device key and carrying its device_certificate.
+	Devices       []*v1.Envelope `protobuf:"bytes,2,rep,name=devices,proto3" json:"devices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LookupResponse) Reset() {
 	*x = LookupResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1255,7 @@ func (x *LookupResponse) String() string {
 func (*LookupResponse) ProtoMessage() {}
 
 func (x *LookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,12 +1268,19 @@ func (x *LookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupResponse.ProtoReflect.Descriptor instead.
 func (*LookupResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LookupResponse) GetRecord() *v1.Envelope {
 	if x != nil {
 		return x.Record
+	}
+	return nil
+}
+
+func (x *LookupResponse) GetDevices() []*v1.Envelope {
+	if x != nil {
+		return x.Devices
 	}
 	return nil
 }
@@ -1181,7 +1296,7 @@ type LookupManyRequest struct {
 
 func (x *LookupManyRequest) Reset() {
 	*x = LookupManyRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1308,7 @@ func (x *LookupManyRequest) String() string {
 func (*LookupManyRequest) ProtoMessage() {}
 
 func (x *LookupManyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1321,7 @@ func (x *LookupManyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupManyRequest.ProtoReflect.Descriptor instead.
 func (*LookupManyRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LookupManyRequest) GetFingerprints() []string {
@@ -1228,7 +1343,7 @@ type LookupManyResponse struct {
 
 func (x *LookupManyResponse) Reset() {
 	*x = LookupManyResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1355,7 @@ func (x *LookupManyResponse) String() string {
 func (*LookupManyResponse) ProtoMessage() {}
 
 func (x *LookupManyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1368,7 @@ func (x *LookupManyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupManyResponse.ProtoReflect.Descriptor instead.
 func (*LookupManyResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LookupManyResponse) GetRecords() []*FoundRecord {
@@ -1269,14 +1384,16 @@ type FoundRecord struct {
 	// fingerprint is the one asked for.
 	Fingerprint string `protobuf:"bytes,1,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	// record is an Envelope whose payload is a Registration, byte for byte as stored.
-	Record        *v1.Envelope `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	Record *v1.Envelope `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// devices are the person's live device records (issue 16), as LookupResponse.devices.
+	Devices       []*v1.Envelope `protobuf:"bytes,3,rep,name=devices,proto3" json:"devices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FoundRecord) Reset() {
 	*x = FoundRecord{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1405,7 @@ func (x *FoundRecord) String() string {
 func (*FoundRecord) ProtoMessage() {}
 
 func (x *FoundRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1418,7 @@ func (x *FoundRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FoundRecord.ProtoReflect.Descriptor instead.
 func (*FoundRecord) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FoundRecord) GetFingerprint() string {
@@ -1318,6 +1435,13 @@ func (x *FoundRecord) GetRecord() *v1.Envelope {
 	return nil
 }
 
+func (x *FoundRecord) GetDevices() []*v1.Envelope {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
 // UnregisterRequest carries a signed Auth of the peer to remove.
 type UnregisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1329,7 +1453,7 @@ type UnregisterRequest struct {
 
 func (x *UnregisterRequest) Reset() {
 	*x = UnregisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1465,7 @@ func (x *UnregisterRequest) String() string {
 func (*UnregisterRequest) ProtoMessage() {}
 
 func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1478,7 @@ func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterRequest.ProtoReflect.Descriptor instead.
 func (*UnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UnregisterRequest) GetAuth() *v1.Envelope {
@@ -1373,7 +1497,7 @@ type UnregisterResponse struct {
 
 func (x *UnregisterResponse) Reset() {
 	*x = UnregisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1509,7 @@ func (x *UnregisterResponse) String() string {
 func (*UnregisterResponse) ProtoMessage() {}
 
 func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1522,7 @@ func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterResponse.ProtoReflect.Descriptor instead.
 func (*UnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{19}
 }
 
 // ListenRequest carries a signed Auth of the listening peer.
@@ -1412,7 +1536,7 @@ type ListenRequest struct {
 
 func (x *ListenRequest) Reset() {
 	*x = ListenRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1548,7 @@ func (x *ListenRequest) String() string {
 func (*ListenRequest) ProtoMessage() {}
 
 func (x *ListenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1561,7 @@ func (x *ListenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenRequest.ProtoReflect.Descriptor instead.
 func (*ListenRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{19}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListenRequest) GetAuth() *v1.Envelope {
@@ -1461,7 +1585,7 @@ type ListenResponse struct {
 
 func (x *ListenResponse) Reset() {
 	*x = ListenResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1597,7 @@ func (x *ListenResponse) String() string {
 func (*ListenResponse) ProtoMessage() {}
 
 func (x *ListenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1610,7 @@ func (x *ListenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenResponse.ProtoReflect.Descriptor instead.
 func (*ListenResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{20}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListenResponse) GetObservedAddress() string {
@@ -1516,7 +1640,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1652,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1665,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{21}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConnectRequest) GetTargetFingerprint() string {
@@ -1561,7 +1685,8 @@ func (x *ConnectRequest) GetOffer() *SealedOffer {
 // ConnectResponse carries the target's signed record.
 type ConnectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// record is an Envelope whose payload is the target's Registration.
+	// record is an Envelope whose payload is the target's Registration: the record of the
+	// device the offer was routed to (target_device_id), or the identity's own.
 	Record        *v1.Envelope `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1569,7 +1694,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1706,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1719,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{22}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConnectResponse) GetRecord() *v1.Envelope {
@@ -1615,7 +1740,7 @@ type TurnCredentialsRequest struct {
 
 func (x *TurnCredentialsRequest) Reset() {
 	*x = TurnCredentialsRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1752,7 @@ func (x *TurnCredentialsRequest) String() string {
 func (*TurnCredentialsRequest) ProtoMessage() {}
 
 func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1765,7 @@ func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{23}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TurnCredentialsRequest) GetAuth() *v1.Envelope {
@@ -1667,7 +1792,7 @@ type TurnCredentialsResponse struct {
 
 func (x *TurnCredentialsResponse) Reset() {
 	*x = TurnCredentialsResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1804,7 @@ func (x *TurnCredentialsResponse) String() string {
 func (*TurnCredentialsResponse) ProtoMessage() {}
 
 func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1817,7 @@ func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{24}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TurnCredentialsResponse) GetUsername() string {
@@ -1750,7 +1875,13 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"device_key\x18\x02 \x01(\fR\tdeviceKey\x12\x1b\n" +
 	"\tdevice_id\x18\x03 \x01(\fR\bdeviceId\x12+\n" +
 	"\x12not_before_unix_ms\x18\x04 \x01(\x03R\x0fnotBeforeUnixMs\x12)\n" +
-	"\x11not_after_unix_ms\x18\x05 \x01(\x03R\x0enotAfterUnixMs\"M\n" +
+	"\x11not_after_unix_ms\x18\x05 \x01(\x03R\x0enotAfterUnixMs\"\x99\x01\n" +
+	"\x10DeviceRevocation\x12!\n" +
+	"\fidentity_key\x18\x01 \x01(\fR\videntityKey\x12\x1d\n" +
+	"\n" +
+	"device_key\x18\x02 \x01(\fR\tdeviceKey\x12\x1b\n" +
+	"\tdevice_id\x18\x03 \x01(\fR\bdeviceId\x12&\n" +
+	"\x0frevoked_unix_ms\x18\x04 \x01(\x03R\rrevokedUnixMs\"M\n" +
 	"\fReachability\x12=\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2\x1d.kith.rendezvous.v1.CandidateR\n" +
@@ -1759,13 +1890,15 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x05nonce\x18\x01 \x01(\fR\x05nonce\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x02 \x01(\fR\n" +
-	"ciphertext\"\x7f\n" +
+	"ciphertext\"\xe5\x01\n" +
 	"\x04Auth\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12*\n" +
 	"\x11timestamp_unix_ms\x18\x02 \x01(\x03R\x0ftimestampUnixMs\x12\x14\n" +
 	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12\x16\n" +
-	"\x06server\x18\x04 \x01(\tR\x06server\"\xd3\x03\n" +
+	"\x06server\x18\x04 \x01(\tR\x06server\x12\x1b\n" +
+	"\tdevice_id\x18\x05 \x01(\fR\bdeviceId\x12G\n" +
+	"\x12device_certificate\x18\x06 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\"\xd3\x03\n" +
 	"\x05Offer\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12-\n" +
@@ -1779,13 +1912,14 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\fpunch_secret\x18\a \x01(\fR\vpunchSecret\x12\x1b\n" +
 	"\tdevice_id\x18\b \x01(\fR\bdeviceId\x12G\n" +
 	"\x12device_certificate\x18\t \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\x12?\n" +
-	"\x0efriend_request\x18\x14 \x01(\v2\x18.kith.signed.v1.EnvelopeR\rfriendRequest\"\xd3\x01\n" +
+	"\x0efriend_request\x18\x14 \x01(\v2\x18.kith.signed.v1.EnvelopeR\rfriendRequest\"\xfd\x01\n" +
 	"\vSealedOffer\x12;\n" +
 	"\aversion\x18\x01 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\x12-\n" +
 	"\x12target_fingerprint\x18\x02 \x01(\tR\x11targetFingerprint\x12*\n" +
 	"\x11timestamp_unix_ms\x18\x03 \x01(\x03R\x0ftimestampUnixMs\x12\x14\n" +
 	"\x05nonce\x18\x04 \x01(\fR\x05nonce\x12\x16\n" +
-	"\x06sealed\x18\x05 \x01(\fR\x06sealed\"\x13\n" +
+	"\x06sealed\x18\x05 \x01(\fR\x06sealed\x12(\n" +
+	"\x10target_device_id\x18\x06 \x01(\fR\x0etargetDeviceId\"\x13\n" +
 	"\x11ServerInfoRequest\"e\n" +
 	"\x12ServerInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
@@ -1799,16 +1933,18 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\tstun_uris\x18\x03 \x03(\tR\bstunUris\x12\x1b\n" +
 	"\tturn_uris\x18\x04 \x03(\tR\bturnUris\"1\n" +
 	"\rLookupRequest\x12 \n" +
-	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\"B\n" +
+	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\"v\n" +
 	"\x0eLookupResponse\x120\n" +
-	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"7\n" +
+	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\x122\n" +
+	"\adevices\x18\x02 \x03(\v2\x18.kith.signed.v1.EnvelopeR\adevices\"7\n" +
 	"\x11LookupManyRequest\x12\"\n" +
 	"\ffingerprints\x18\x01 \x03(\tR\ffingerprints\"O\n" +
 	"\x12LookupManyResponse\x129\n" +
-	"\arecords\x18\x01 \x03(\v2\x1f.kith.rendezvous.v1.FoundRecordR\arecords\"a\n" +
+	"\arecords\x18\x01 \x03(\v2\x1f.kith.rendezvous.v1.FoundRecordR\arecords\"\x95\x01\n" +
 	"\vFoundRecord\x12 \n" +
 	"\vfingerprint\x18\x01 \x01(\tR\vfingerprint\x120\n" +
-	"\x06record\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"A\n" +
+	"\x06record\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\x122\n" +
+	"\adevices\x18\x03 \x03(\v2\x18.kith.signed.v1.EnvelopeR\adevices\"A\n" +
 	"\x11UnregisterRequest\x12,\n" +
 	"\x04auth\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x04auth\"\x14\n" +
 	"\x12UnregisterResponse\"=\n" +
@@ -1872,7 +2008,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(RecordVersion)(0),              // 0: kith.rendezvous.v1.RecordVersion
 	(CandidateType)(0),              // 1: kith.rendezvous.v1.CandidateType
@@ -1880,74 +2016,78 @@ var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(*Candidate)(nil),               // 3: kith.rendezvous.v1.Candidate
 	(*Registration)(nil),            // 4: kith.rendezvous.v1.Registration
 	(*DeviceCertificate)(nil),       // 5: kith.rendezvous.v1.DeviceCertificate
-	(*Reachability)(nil),            // 6: kith.rendezvous.v1.Reachability
-	(*SealedReachability)(nil),      // 7: kith.rendezvous.v1.SealedReachability
-	(*Auth)(nil),                    // 8: kith.rendezvous.v1.Auth
-	(*Offer)(nil),                   // 9: kith.rendezvous.v1.Offer
-	(*SealedOffer)(nil),             // 10: kith.rendezvous.v1.SealedOffer
-	(*ServerInfoRequest)(nil),       // 11: kith.rendezvous.v1.ServerInfoRequest
-	(*ServerInfoResponse)(nil),      // 12: kith.rendezvous.v1.ServerInfoResponse
-	(*RegisterRequest)(nil),         // 13: kith.rendezvous.v1.RegisterRequest
-	(*RegisterResponse)(nil),        // 14: kith.rendezvous.v1.RegisterResponse
-	(*LookupRequest)(nil),           // 15: kith.rendezvous.v1.LookupRequest
-	(*LookupResponse)(nil),          // 16: kith.rendezvous.v1.LookupResponse
-	(*LookupManyRequest)(nil),       // 17: kith.rendezvous.v1.LookupManyRequest
-	(*LookupManyResponse)(nil),      // 18: kith.rendezvous.v1.LookupManyResponse
-	(*FoundRecord)(nil),             // 19: kith.rendezvous.v1.FoundRecord
-	(*UnregisterRequest)(nil),       // 20: kith.rendezvous.v1.UnregisterRequest
-	(*UnregisterResponse)(nil),      // 21: kith.rendezvous.v1.UnregisterResponse
-	(*ListenRequest)(nil),           // 22: kith.rendezvous.v1.ListenRequest
-	(*ListenResponse)(nil),          // 23: kith.rendezvous.v1.ListenResponse
-	(*ConnectRequest)(nil),          // 24: kith.rendezvous.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 25: kith.rendezvous.v1.ConnectResponse
-	(*TurnCredentialsRequest)(nil),  // 26: kith.rendezvous.v1.TurnCredentialsRequest
-	(*TurnCredentialsResponse)(nil), // 27: kith.rendezvous.v1.TurnCredentialsResponse
-	(*v1.Envelope)(nil),             // 28: kith.signed.v1.Envelope
+	(*DeviceRevocation)(nil),        // 6: kith.rendezvous.v1.DeviceRevocation
+	(*Reachability)(nil),            // 7: kith.rendezvous.v1.Reachability
+	(*SealedReachability)(nil),      // 8: kith.rendezvous.v1.SealedReachability
+	(*Auth)(nil),                    // 9: kith.rendezvous.v1.Auth
+	(*Offer)(nil),                   // 10: kith.rendezvous.v1.Offer
+	(*SealedOffer)(nil),             // 11: kith.rendezvous.v1.SealedOffer
+	(*ServerInfoRequest)(nil),       // 12: kith.rendezvous.v1.ServerInfoRequest
+	(*ServerInfoResponse)(nil),      // 13: kith.rendezvous.v1.ServerInfoResponse
+	(*RegisterRequest)(nil),         // 14: kith.rendezvous.v1.RegisterRequest
+	(*RegisterResponse)(nil),        // 15: kith.rendezvous.v1.RegisterResponse
+	(*LookupRequest)(nil),           // 16: kith.rendezvous.v1.LookupRequest
+	(*LookupResponse)(nil),          // 17: kith.rendezvous.v1.LookupResponse
+	(*LookupManyRequest)(nil),       // 18: kith.rendezvous.v1.LookupManyRequest
+	(*LookupManyResponse)(nil),      // 19: kith.rendezvous.v1.LookupManyResponse
+	(*FoundRecord)(nil),             // 20: kith.rendezvous.v1.FoundRecord
+	(*UnregisterRequest)(nil),       // 21: kith.rendezvous.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),      // 22: kith.rendezvous.v1.UnregisterResponse
+	(*ListenRequest)(nil),           // 23: kith.rendezvous.v1.ListenRequest
+	(*ListenResponse)(nil),          // 24: kith.rendezvous.v1.ListenResponse
+	(*ConnectRequest)(nil),          // 25: kith.rendezvous.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 26: kith.rendezvous.v1.ConnectResponse
+	(*TurnCredentialsRequest)(nil),  // 27: kith.rendezvous.v1.TurnCredentialsRequest
+	(*TurnCredentialsResponse)(nil), // 28: kith.rendezvous.v1.TurnCredentialsResponse
+	(*v1.Envelope)(nil),             // 29: kith.signed.v1.Envelope
 }
 var file_kith_rendezvous_v1_rendezvous_proto_depIdxs = []int32{
 	1,  // 0: kith.rendezvous.v1.Candidate.type:type_name -> kith.rendezvous.v1.CandidateType
 	0,  // 1: kith.rendezvous.v1.Registration.version:type_name -> kith.rendezvous.v1.RecordVersion
-	7,  // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
+	8,  // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
 	3,  // 3: kith.rendezvous.v1.Registration.public_candidates:type_name -> kith.rendezvous.v1.Candidate
-	28, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
+	29, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
 	3,  // 5: kith.rendezvous.v1.Reachability.candidates:type_name -> kith.rendezvous.v1.Candidate
-	3,  // 6: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
-	2,  // 7: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
-	28, // 8: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
-	28, // 9: kith.rendezvous.v1.Offer.friend_request:type_name -> kith.signed.v1.Envelope
-	0,  // 10: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
-	0,  // 11: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
-	28, // 12: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
-	28, // 13: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
-	19, // 14: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
-	28, // 15: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
-	28, // 16: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
-	28, // 17: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
-	10, // 18: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	10, // 19: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	28, // 20: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
-	28, // 21: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
-	11, // 22: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
-	13, // 23: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
-	15, // 24: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
-	17, // 25: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
-	20, // 26: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
-	22, // 27: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
-	24, // 28: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
-	26, // 29: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
-	12, // 30: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
-	14, // 31: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
-	16, // 32: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
-	18, // 33: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
-	21, // 34: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
-	23, // 35: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
-	25, // 36: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
-	27, // 37: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
-	30, // [30:38] is the sub-list for method output_type
-	22, // [22:30] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	29, // 6: kith.rendezvous.v1.Auth.device_certificate:type_name -> kith.signed.v1.Envelope
+	3,  // 7: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
+	2,  // 8: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
+	29, // 9: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
+	29, // 10: kith.rendezvous.v1.Offer.friend_request:type_name -> kith.signed.v1.Envelope
+	0,  // 11: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
+	0,  // 12: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
+	29, // 13: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
+	29, // 14: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
+	29, // 15: kith.rendezvous.v1.LookupResponse.devices:type_name -> kith.signed.v1.Envelope
+	20, // 16: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
+	29, // 17: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
+	29, // 18: kith.rendezvous.v1.FoundRecord.devices:type_name -> kith.signed.v1.Envelope
+	29, // 19: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
+	29, // 20: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
+	11, // 21: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	11, // 22: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	29, // 23: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
+	29, // 24: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
+	12, // 25: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
+	14, // 26: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
+	16, // 27: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
+	18, // 28: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
+	21, // 29: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
+	23, // 30: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
+	25, // 31: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
+	27, // 32: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
+	13, // 33: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
+	15, // 34: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
+	17, // 35: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
+	19, // 36: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
+	22, // 37: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
+	24, // 38: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
+	26, // 39: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
+	28, // 40: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
+	33, // [33:41] is the sub-list for method output_type
+	25, // [25:33] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_kith_rendezvous_v1_rendezvous_proto_init() }
@@ -1961,7 +2101,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_rendezvous_v1_rendezvous_proto_rawDesc), len(file_kith_rendezvous_v1_rendezvous_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,7 +33,12 @@ type Envelope struct {
 	// payload is the serialized record (its type is known from the field that holds it).
 	Payload []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
 	// signature is the 64-byte ed25519 signature over the context string, then payload.
-	Signature     []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// certificate, when signer is a device key (issue 16), is the Envelope its person's
+	// identity signed (context kith/device-certificate/v1, payload a
+	// kith.rendezvous.v1.DeviceCertificate) for that key. It is not covered by signature:
+	// it is verified on its own, and the record's own key field names the identity.
+	Certificate   *Envelope `protobuf:"bytes,4,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -89,15 +94,23 @@ func (x *Envelope) GetSignature() []byte {
 	return nil
 }
 
+func (x *Envelope) GetCertificate() *Envelope {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
 var File_kith_signed_v1_signed_proto protoreflect.FileDescriptor
 
 const file_kith_signed_v1_signed_proto_rawDesc = "" +
 	"\n" +
-	"\x1bkith/signed/v1/signed.proto\x12\x0ekith.signed.v1\"Z\n" +
+	"\x1bkith/signed/v1/signed.proto\x12\x0ekith.signed.v1\"\x96\x01\n" +
 	"\bEnvelope\x12\x16\n" +
 	"\x06signer\x18\x01 \x01(\fR\x06signer\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignatureB7Z5github.com/kithnet/kith/proto/kith/signed/v1;signedv1b\x06proto3"
+	"\tsignature\x18\x03 \x01(\fR\tsignature\x12:\n" +
+	"\vcertificate\x18\x04 \x01(\v2\x18.kith.signed.v1.EnvelopeR\vcertificateB7Z5github.com/kithnet/kith/proto/kith/signed/v1;signedv1b\x06proto3"
 
 var (
 	file_kith_signed_v1_signed_proto_rawDescOnce sync.Once
@@ -116,11 +129,12 @@ var file_kith_signed_v1_signed_proto_goTypes = []any{
 	(*Envelope)(nil), // 0: kith.signed.v1.Envelope
 }
 var file_kith_signed_v1_signed_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: kith.signed.v1.Envelope.certificate:type_name -> kith.signed.v1.Envelope
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_kith_signed_v1_signed_proto_init() }

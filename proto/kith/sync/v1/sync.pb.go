@@ -1525,6 +1525,91 @@ func (x *GetReachabilityResponse) GetKey() []byte {
 	return nil
 }
 
+// GetDevicesRequest is empty: the serving peer's own person is meant.
+type GetDevicesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDevicesRequest) Reset() {
+	*x = GetDevicesRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDevicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDevicesRequest) ProtoMessage() {}
+
+func (x *GetDevicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDevicesRequest.ProtoReflect.Descriptor instead.
+func (*GetDevicesRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{25}
+}
+
+// GetDevicesResponse carries the serving person's device revocations.
+type GetDevicesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// revocations are Envelopes signed by the person's identity (context
+	// kith/device-revocation/v1) whose payloads are kith.rendezvous.v1.DeviceRevocation;
+	// at most 256.
+	Revocations   []*v1.Envelope `protobuf:"bytes,1,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDevicesResponse) Reset() {
+	*x = GetDevicesResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDevicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDevicesResponse) ProtoMessage() {}
+
+func (x *GetDevicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDevicesResponse.ProtoReflect.Descriptor instead.
+func (*GetDevicesResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetDevicesResponse) GetRevocations() []*v1.Envelope {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
 // GetConversationsRequest names posts of the serving peer.
 type GetConversationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1536,7 +1621,7 @@ type GetConversationsRequest struct {
 
 func (x *GetConversationsRequest) Reset() {
 	*x = GetConversationsRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1633,7 @@ func (x *GetConversationsRequest) String() string {
 func (*GetConversationsRequest) ProtoMessage() {}
 
 func (x *GetConversationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1646,7 @@ func (x *GetConversationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationsRequest.ProtoReflect.Descriptor instead.
 func (*GetConversationsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{25}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetConversationsRequest) GetPostIds() [][]byte {
@@ -1590,7 +1675,7 @@ type GetConversationsResponse struct {
 
 func (x *GetConversationsResponse) Reset() {
 	*x = GetConversationsResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1687,7 @@ func (x *GetConversationsResponse) String() string {
 func (*GetConversationsResponse) ProtoMessage() {}
 
 func (x *GetConversationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1700,7 @@ func (x *GetConversationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationsResponse.ProtoReflect.Descriptor instead.
 func (*GetConversationsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{26}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetConversationsResponse) GetPostId() []byte {
@@ -1662,7 +1747,7 @@ type PutConversationRequest struct {
 
 func (x *PutConversationRequest) Reset() {
 	*x = PutConversationRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1759,7 @@ func (x *PutConversationRequest) String() string {
 func (*PutConversationRequest) ProtoMessage() {}
 
 func (x *PutConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1772,7 @@ func (x *PutConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutConversationRequest.ProtoReflect.Descriptor instead.
 func (*PutConversationRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{27}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PutConversationRequest) GetRecord() isPutConversationRequest_Record {
@@ -1742,7 +1827,7 @@ type PutConversationResponse struct {
 
 func (x *PutConversationResponse) Reset() {
 	*x = PutConversationResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1839,7 @@ func (x *PutConversationResponse) String() string {
 func (*PutConversationResponse) ProtoMessage() {}
 
 func (x *PutConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1852,7 @@ func (x *PutConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutConversationResponse.ProtoReflect.Descriptor instead.
 func (*PutConversationResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{28}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{30}
 }
 
 // FriendRequest is what a person signs (context kith/friend-request/v1) when they add
@@ -1791,7 +1876,7 @@ type FriendRequest struct {
 
 func (x *FriendRequest) Reset() {
 	*x = FriendRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1888,7 @@ func (x *FriendRequest) String() string {
 func (*FriendRequest) ProtoMessage() {}
 
 func (x *FriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +1901,7 @@ func (x *FriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
 func (*FriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{29}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FriendRequest) GetFrom() []byte {
@@ -1865,7 +1950,7 @@ type RequestFriendshipRequest struct {
 
 func (x *RequestFriendshipRequest) Reset() {
 	*x = RequestFriendshipRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1962,7 @@ func (x *RequestFriendshipRequest) String() string {
 func (*RequestFriendshipRequest) ProtoMessage() {}
 
 func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +1975,7 @@ func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipRequest.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{30}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RequestFriendshipRequest) GetRequest() *v1.Envelope {
@@ -1912,7 +1997,7 @@ type RequestFriendshipResponse struct {
 
 func (x *RequestFriendshipResponse) Reset() {
 	*x = RequestFriendshipResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2009,7 @@ func (x *RequestFriendshipResponse) String() string {
 func (*RequestFriendshipResponse) ProtoMessage() {}
 
 func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2022,7 @@ func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipResponse.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RequestFriendshipResponse) GetAlreadyFriends() bool {
@@ -2036,7 +2121,10 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x18\n" +
 	"\x16GetReachabilityRequest\"+\n" +
 	"\x17GetReachabilityResponse\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"4\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\"\x13\n" +
+	"\x11GetDevicesRequest\"P\n" +
+	"\x12GetDevicesResponse\x12:\n" +
+	"\vrevocations\x18\x01 \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\"4\n" +
 	"\x17GetConversationsRequest\x12\x19\n" +
 	"\bpost_ids\x18\x01 \x03(\fR\apostIds\"\xbb\x01\n" +
 	"\x18GetConversationsResponse\x12\x17\n" +
@@ -2063,7 +2151,7 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\x91\b\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xe2\b\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -2074,7 +2162,9 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x0fPushRecoveryKit\x12$.kith.sync.v1.PushRecoveryKitRequest\x1a%.kith.sync.v1.PushRecoveryKitResponse\x12O\n" +
 	"\n" +
 	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponse\x12^\n" +
-	"\x0fGetReachability\x12$.kith.sync.v1.GetReachabilityRequest\x1a%.kith.sync.v1.GetReachabilityResponse\x12c\n" +
+	"\x0fGetReachability\x12$.kith.sync.v1.GetReachabilityRequest\x1a%.kith.sync.v1.GetReachabilityResponse\x12O\n" +
+	"\n" +
+	"GetDevices\x12\x1f.kith.sync.v1.GetDevicesRequest\x1a .kith.sync.v1.GetDevicesResponse\x12c\n" +
 	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
 	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12d\n" +
 	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
@@ -2092,7 +2182,7 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(ChangeKind)(0),                   // 0: kith.sync.v1.ChangeKind
 	(*Change)(nil),                    // 1: kith.sync.v1.Change
@@ -2120,62 +2210,67 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*PublicFollow)(nil),              // 23: kith.sync.v1.PublicFollow
 	(*GetReachabilityRequest)(nil),    // 24: kith.sync.v1.GetReachabilityRequest
 	(*GetReachabilityResponse)(nil),   // 25: kith.sync.v1.GetReachabilityResponse
-	(*GetConversationsRequest)(nil),   // 26: kith.sync.v1.GetConversationsRequest
-	(*GetConversationsResponse)(nil),  // 27: kith.sync.v1.GetConversationsResponse
-	(*PutConversationRequest)(nil),    // 28: kith.sync.v1.PutConversationRequest
-	(*PutConversationResponse)(nil),   // 29: kith.sync.v1.PutConversationResponse
-	(*FriendRequest)(nil),             // 30: kith.sync.v1.FriendRequest
-	(*RequestFriendshipRequest)(nil),  // 31: kith.sync.v1.RequestFriendshipRequest
-	(*RequestFriendshipResponse)(nil), // 32: kith.sync.v1.RequestFriendshipResponse
-	(*v1.Envelope)(nil),               // 33: kith.signed.v1.Envelope
+	(*GetDevicesRequest)(nil),         // 26: kith.sync.v1.GetDevicesRequest
+	(*GetDevicesResponse)(nil),        // 27: kith.sync.v1.GetDevicesResponse
+	(*GetConversationsRequest)(nil),   // 28: kith.sync.v1.GetConversationsRequest
+	(*GetConversationsResponse)(nil),  // 29: kith.sync.v1.GetConversationsResponse
+	(*PutConversationRequest)(nil),    // 30: kith.sync.v1.PutConversationRequest
+	(*PutConversationResponse)(nil),   // 31: kith.sync.v1.PutConversationResponse
+	(*FriendRequest)(nil),             // 32: kith.sync.v1.FriendRequest
+	(*RequestFriendshipRequest)(nil),  // 33: kith.sync.v1.RequestFriendshipRequest
+	(*RequestFriendshipResponse)(nil), // 34: kith.sync.v1.RequestFriendshipResponse
+	(*v1.Envelope)(nil),               // 35: kith.signed.v1.Envelope
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	33, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	35, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	33, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	33, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	33, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	33, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	35, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	35, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	35, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	35, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
 	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
 	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	33, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	35, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	33, // 12: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
-	33, // 13: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	33, // 14: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	33, // 15: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	33, // 16: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
-	2,  // 17: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 18: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 19: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 20: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 21: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 22: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 23: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	20, // 24: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	24, // 25: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	26, // 26: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	28, // 27: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	31, // 28: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	3,  // 29: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 30: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 31: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 32: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 33: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 34: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 35: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 36: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	25, // 37: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	27, // 38: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	29, // 39: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	32, // 40: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	35, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	35, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	35, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	35, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	35, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	35, // 17: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	2,  // 18: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 19: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 20: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 21: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 22: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 23: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 24: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	20, // 25: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	24, // 26: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	26, // 27: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
+	28, // 28: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	30, // 29: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	33, // 30: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	3,  // 31: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 32: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 33: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 34: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 35: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 36: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 37: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 38: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	25, // 39: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	27, // 40: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	29, // 41: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	31, // 42: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	34, // 43: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	31, // [31:44] is the sub-list for method output_type
+	18, // [18:31] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -2183,7 +2278,7 @@ func file_kith_sync_v1_sync_proto_init() {
 	if File_kith_sync_v1_sync_proto != nil {
 		return
 	}
-	file_kith_sync_v1_sync_proto_msgTypes[27].OneofWrappers = []any{
+	file_kith_sync_v1_sync_proto_msgTypes[29].OneofWrappers = []any{
 		(*PutConversationRequest_Reply)(nil),
 		(*PutConversationRequest_Reaction)(nil),
 	}
@@ -2193,7 +2288,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

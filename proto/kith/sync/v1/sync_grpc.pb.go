@@ -32,6 +32,7 @@ const (
 	SyncService_PushRecoveryKit_FullMethodName   = "/kith.sync.v1.SyncService/PushRecoveryKit"
 	SyncService_GetProfile_FullMethodName        = "/kith.sync.v1.SyncService/GetProfile"
 	SyncService_GetReachability_FullMethodName   = "/kith.sync.v1.SyncService/GetReachability"
+	SyncService_GetDevices_FullMethodName        = "/kith.sync.v1.SyncService/GetDevices"
 	SyncService_GetConversations_FullMethodName  = "/kith.sync.v1.SyncService/GetConversations"
 	SyncService_PutConversation_FullMethodName   = "/kith.sync.v1.SyncService/PutConversation"
 	SyncService_RequestFriendship_FullMethodName = "/kith.sync.v1.SyncService/RequestFriendship"
@@ -66,6 +67,10 @@ type SyncServiceClient interface {
 	// (PermissionDenied for anyone else): it opens the candidates of the serving peer's
 	// rendezvous registrations (kith.rendezvous.v1.SealedReachability).
 	GetReachability(ctx context.Context, in *GetReachabilityRequest, opts ...grpc.CallOption) (*GetReachabilityResponse, error)
+	// GetDevices returns the serving person's device revocations (issue 16), each signed
+	// by the person's identity: what anyone verifying the person's posts needs to refuse
+	// a revoked device. Anyone may ask.
+	GetDevices(ctx context.Context, in *GetDevicesRequest, opts ...grpc.CallOption) (*GetDevicesResponse, error)
 	// GetConversations streams the conversations (replies and reactions) of the serving
 	// peer's own posts among post_ids that the caller may see; others are left out.
 	GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error)
@@ -202,6 +207,16 @@ func (c *syncServiceClient) GetReachability(ctx context.Context, in *GetReachabi
 	return out, nil
 }
 
+func (c *syncServiceClient) GetDevices(ctx context.Context, in *GetDevicesRequest, opts ...grpc.CallOption) (*GetDevicesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDevicesResponse)
+	err := c.cc.Invoke(ctx, SyncService_GetDevices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *syncServiceClient) GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[3], SyncService_GetConversations_FullMethodName, cOpts...)
@@ -270,6 +285,10 @@ type SyncServiceServer interface {
 	// (PermissionDenied for anyone else): it opens the candidates of the serving peer's
 	// rendezvous registrations (kith.rendezvous.v1.SealedReachability).
 	GetReachability(context.Context, *GetReachabilityRequest) (*GetReachabilityResponse, error)
+	// GetDevices returns the serving person's device revocations (issue 16), each signed
+	// by the person's identity: what anyone verifying the person's posts needs to refuse
+	// a revoked device. Anyone may ask.
+	GetDevices(context.Context, *GetDevicesRequest) (*GetDevicesResponse, error)
 	// GetConversations streams the conversations (replies and reactions) of the serving
 	// peer's own posts among post_ids that the caller may see; others are left out.
 	GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error
@@ -315,6 +334,9 @@ func (UnimplementedSyncServiceServer) GetProfile(context.Context, *GetProfileReq
 }
 func (UnimplementedSyncServiceServer) GetReachability(context.Context, *GetReachabilityRequest) (*GetReachabilityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetReachability not implemented")
+}
+func (UnimplementedSyncServiceServer) GetDevices(context.Context, *GetDevicesRequest) (*GetDevicesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDevices not implemented")
 }
 func (UnimplementedSyncServiceServer) GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetConversations not implemented")
@@ -487,6 +509,24 @@ func _SyncService_GetReachability_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_GetDevices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDevicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).GetDevices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_GetDevices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).GetDevices(ctx, req.(*GetDevicesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SyncService_GetConversations_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(GetConversationsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -564,6 +604,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetReachability",
 			Handler:    _SyncService_GetReachability_Handler,
+		},
+		{
+			MethodName: "GetDevices",
+			Handler:    _SyncService_GetDevices_Handler,
 		},
 		{
 			MethodName: "PutConversation",

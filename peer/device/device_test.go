@@ -1,0 +1,148 @@
+package device
+
+import (
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kithnet/kith/shared/identity"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func person(t *testing.T) identity.PublicKey {
+	t.Helper()
+	k, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Public()
+}
+
+func TestCodeRoundTrip(t *testing.T) {
+	p := person(t)
+	c, err := NewCode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Fingerprint() != p.Fingerprint() {
+		t.Fatalf("code names %s, want %s", c.Fingerprint(), p.Fingerprint())
+	}
+	s := c.String()
+	pasted := []string{s, "  " + strings.ToUpper(s) + "\n", s[:20] + " " + s[20:40] + "-" + s[40:]}
+	for _, in := range pasted {
+		got, err := ParseCode(in)
+		if err != nil || got != c {
+			t.Fatalf("ParseCode(%q) = %v, %v; want the code back", in, got, err)
+		}
+	}
+	bad := []string{"", "join-", s[:len(s)-1], s + "a", strings.TrimPrefix(s, "join-"), "join-" + strings.Repeat("a", 79), s[:len(s)-2] + "1!"}
+	for _, in := range bad {
+		if _, err := ParseCode(in); !errors.Is(err, ErrMalformedCode) {
+			t.Errorf("ParseCode(%q) = %v, want ErrMalformedCode", in, err)
+		}
+	}
+	c2, _ := NewCode(p)
+	if c2.Secret == c.Secret {
+		t.Fatal("two codes share a secret")
+	}
+}
+
+func FuzzParseCode(f *testing.F) {
+	f.Add("join-aaaa")
+	f.Add("join-" + strings.Repeat("b", 79))
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCode(s)
+		if err != nil {
+			return
+		}
+		if again, err := ParseCode(c.String()); err != nil || again != c {
+			t.Fatalf("a parsed code does not round-trip: %q", s)
+		}
+	})
+}
+
+func TestInvites(t *testing.T) {
+	p := person(t)
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	iv := NewInvites(clk.Now)
+
+	c, done, err := iv.Add(p, "desktop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrong [SecretLen]byte
+	copy(wrong[:], c.Secret[:])
+	wrong[0] ^= 1
+	if _, err := iv.Redeem(wrong); !errors.Is(err, ErrUnknownCode) {
+		t.Fatalf("wrong secret: %v, want ErrUnknownCode", err)
+	}
+	clk.Add(CodeTTL - time.Millisecond)
+	name, err := iv.Redeem(c.Secret)
+	if err != nil || name != "desktop" {
+		t.Fatalf("redeem just in time = %q, %v; want desktop", name, err)
+	}
+	select {
+	case <-done:
+	default:
+		t.Fatal("redeeming did not tell the waiting `kith device add`")
+	}
+	if _, err := iv.Redeem(c.Secret); !errors.Is(err, ErrUsedCode) {
+		t.Fatalf("reused code: %v, want ErrUsedCode", err)
+	}
+
+	late, _, err := iv.Add(p, "pi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(CodeTTL)
+	if _, err := iv.Redeem(late.Secret); !errors.Is(err, ErrExpiredCode) {
+		t.Fatalf("expired code: %v, want ErrExpiredCode", err)
+	}
+	clk.Add(CodeTTL)
+	if _, err := iv.Redeem(late.Secret); !errors.Is(err, ErrExpiredCode) {
+		t.Fatalf("code expired %s ago: %v, want ErrExpiredCode (still remembered)", CodeTTL, err)
+	}
+	clk.Add(time.Millisecond)
+	if _, err := iv.Redeem(late.Secret); !errors.Is(err, ErrUnknownCode) {
+		t.Fatalf("long-expired code: %v, want ErrUnknownCode (forgotten)", err)
+	}
+
+	cancelled, _, err := iv.Add(p, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv.Cancel(cancelled.Secret)
+	if _, err := iv.Redeem(cancelled.Secret); !errors.Is(err, ErrExpiredCode) {
+		t.Fatalf("cancelled code: %v, want ErrExpiredCode", err)
+	}
+	if _, _, err := iv.Add(p, "a/b"); !errors.Is(err, ErrBadName) {
+		t.Fatalf("bad name: %v", err)
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, ok := range []string{"laptop", "Alice's Pi", "büro", strings.Repeat("x", 64)} {
+		if err := CheckName(ok); err != nil {
+			t.Errorf("CheckName(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a/b", "tab\there", strings.Repeat("x", 65), "\xff"} {
+		if err := CheckName(bad); !errors.Is(err, ErrBadName) {
+			t.Errorf("CheckName(%q) = %v, want ErrBadName", bad, err)
+		}
+	}
+}
