@@ -63,6 +63,19 @@ func TestUnauthenticatedCallerGetsNothing(t *testing.T) {
 		_, err = rs.Recv()
 	}
 	wantCode(t, "Recover", err, codes.Unauthenticated)
+	_, err = c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{})
+	wantCode(t, "PushRecoveryKit", err, codes.Unauthenticated)
+	_, err = c.GetReachability(ctx, &syncv1.GetReachabilityRequest{})
+	wantCode(t, "GetReachability", err, codes.Unauthenticated)
+	cs, err := c.GetConversations(ctx, &syncv1.GetConversationsRequest{})
+	if err == nil {
+		_, err = cs.Recv()
+	}
+	wantCode(t, "GetConversations", err, codes.Unauthenticated)
+	_, err = c.PutConversation(ctx, &syncv1.PutConversationRequest{})
+	wantCode(t, "PutConversation", err, codes.Unauthenticated)
+	_, err = c.RequestFriendship(ctx, &syncv1.RequestFriendshipRequest{})
+	wantCode(t, "RequestFriendship", err, codes.Unauthenticated)
 }
 
 // TestGetPostsArguments: too many ids or a malformed one are refused; answers stay
