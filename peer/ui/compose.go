@@ -57,21 +57,24 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "refused: missing or wrong CSRF token (reload the page)", http.StatusForbidden)
 			return
 		}
-		switch {
-		case name == "csrf":
+		switch name {
+		case "csrf":
 			v, _ := io.ReadAll(io.LimitReader(part, 200))
 			if !ss.validCSRF(string(v)) {
 				http.Error(w, "refused: missing or wrong CSRF token (reload the page)", http.StatusForbidden)
 				return
 			}
 			csrfOK = true
-		case name == "text":
+		case "text":
 			v, _ := io.ReadAll(io.LimitReader(part, post.MaxText+1))
 			req.Text = string(v)
-		case name == "to":
+		case "to":
 			v, _ := io.ReadAll(io.LimitReader(part, 300))
 			to = append(to, string(v))
-		case name == "photos" && part.FileName() != "":
+		case "photos":
+			if part.FileName() == "" {
+				continue // the file input left empty
+			}
 			if len(req.AttachmentPaths) == maxFiles {
 				s.fail(w, r, http.StatusBadRequest, fmt.Errorf("at most %d photos or files per post", maxFiles))
 				return
