@@ -19,6 +19,7 @@ import (
 	"github.com/kithnet/kith/peer/profile"
 	"github.com/kithnet/kith/peer/recovery"
 	"github.com/kithnet/kith/peer/store"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -456,5 +457,48 @@ func TestGetPostsAnswerBound(t *testing.T) {
 		if len(resp.Posts) != tc.want {
 			t.Errorf("answer of %d posts, want %d (the last one's envelope %d bytes, %d left)", len(resp.Posts), tc.want, envSize(tc.last), MaxAnswer-sum)
 		}
+	}
+}
+
+// TestPushRecoveryKit: a friend's pushed kit, signed by that friend, is kept when newer
+// than the one held; a stranger's push is refused, and so is a kit that is not the
+// caller's own (another's kit, or a broken signature), which changes nothing held.
+func TestPushRecoveryKit(t *testing.T) {
+	holder, owner, stranger := newNode(t, "holder", nil), newNode(t, "owner", nil), newNode(t, "stranger", nil)
+	befriend(t, holder, owner)
+	befriend(t, owner, holder)
+	kit, made, err := owner.srv.Kit().Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := owner.client(t, holder)
+	ctx := ctxT(t)
+	_, err = stranger.client(t, holder).PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: kit})
+	wantCode(t, "a stranger's push", err, codes.PermissionDenied)
+	other, _, err := stranger.srv.Kit().Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: other})
+	wantCode(t, "a friend pushing another's kit", err, codes.InvalidArgument)
+	broken := proto.Clone(kit).(*signedv1.Envelope)
+	broken.Signature[0] ^= 1
+	_, err = c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: broken})
+	wantCode(t, "a kit with a broken signature", err, codes.InvalidArgument)
+	if _, err := holder.st.Kit(owner.pub()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused kit was kept: %v", err)
+	}
+	if resp, err := c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: kit}); err != nil || !resp.GetKept() {
+		t.Fatalf("the friend's own kit: kept %v, %v", resp.GetKept(), err)
+	}
+	if resp, err := c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: kit}); err != nil || resp.GetKept() {
+		t.Errorf("the same kit again: kept %v, %v; want not kept", resp.GetKept(), err)
+	}
+	held, err := holder.st.Kit(owner.pub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created, _, err := recovery.Verify(held, owner.pub()); err != nil || !created.Equal(made) {
+		t.Errorf("holder keeps a kit made %v (%v); want %v", created, err, made)
 	}
 }
