@@ -502,3 +502,30 @@ func TestPushRecoveryKit(t *testing.T) {
 		t.Errorf("holder keeps a kit made %v (%v); want %v", created, err, made)
 	}
 }
+
+// TestReachabilityForFriendsOnly: a friend gets this peer's reachability key and
+// FetchReachability keeps it; a stranger gets PermissionDenied and keeps nothing.
+func TestReachabilityForFriendsOnly(t *testing.T) {
+	owner, friend, stranger := newNode(t, "owner", nil), newNode(t, "friend", nil), newNode(t, "stranger", nil)
+	befriend(t, owner, friend)
+	befriend(t, friend, owner)
+	befriend(t, stranger, owner)
+	want, err := owner.st.ReachKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = stranger.client(t, owner).GetReachability(ctxT(t), &syncv1.GetReachabilityRequest{})
+	wantCode(t, "a stranger's GetReachability", err, codes.PermissionDenied)
+	if err := NewPuller(PullerConfig{Store: stranger.st, Logger: quiet()}).FetchReachability(ctxT(t), stranger.client(t, owner), owner.pub()); err == nil {
+		t.Error("FetchReachability as a stranger succeeded")
+	}
+	if got, _ := stranger.st.FriendReachKey(owner.pub()); got != nil {
+		t.Errorf("the stranger keeps a reachability key %x", got)
+	}
+	if err := NewPuller(PullerConfig{Store: friend.st, Logger: quiet()}).FetchReachability(ctxT(t), friend.client(t, owner), owner.pub()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := friend.st.FriendReachKey(owner.pub()); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the friend keeps %x, %v; want the owner's key %x", got, err, want)
+	}
+}
