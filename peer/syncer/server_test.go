@@ -529,3 +529,24 @@ func TestReachabilityForFriendsOnly(t *testing.T) {
 		t.Errorf("the friend keeps %x, %v; want the owner's key %x", got, err, want)
 	}
 }
+
+// TestOwnKitSealedOncePerChange: the kit is sealed again only when what it holds changed
+// (sealing reads every post's audience); until then the same envelope is handed out.
+func TestOwnKitSealedOncePerChange(t *testing.T) {
+	owner := newNode(t, "owner", nil)
+	befriend(t, owner, newNode(t, "friend", nil))
+	first, made, err := owner.srv.Kit().Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, made2, err := owner.srv.Kit().Envelope()
+	if err != nil || again != first || !made2.Equal(made) {
+		t.Fatalf("a second call with nothing changed sealed anew (%v)", err)
+	}
+	time.Sleep(2 * time.Millisecond) // a kit's time has millisecond resolution
+	befriend(t, owner, newNode(t, "another", nil))
+	changed, made3, err := owner.srv.Kit().Envelope()
+	if err != nil || changed == first || !made3.After(made) {
+		t.Fatalf("after a change: made %v (was %v), same envelope %v, %v; want a new kit", made3, made, changed == first, err)
+	}
+}
