@@ -5,6 +5,8 @@ import (
 	"errors"
 	"html"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -240,5 +242,23 @@ func TestServeNeedsItsHome(t *testing.T) {
 	if c, err := net.Dial("tcp", s.ln.Addr().String()); err == nil {
 		c.Close()
 		t.Error("the listener stayed open after Serve failed")
+	}
+}
+
+// TestLoginWithABadToken: without a password, a wrong token is refused with the plain
+// form (no password field) and no session.
+func TestLoginWithABadToken(t *testing.T) {
+	s, err := Listen(testConfig(t.TempDir(), "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ln.Close()
+	r := httptest.NewRequest("GET", "/login?token=not-a-token", nil)
+	r.Host = s.ln.Addr().String()
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden || len(w.Result().Cookies()) != 0 || strings.Contains(w.Body.String(), `id="password"`) ||
+		!strings.Contains(w.Body.String(), "wrong, expired or already used") {
+		t.Fatalf("a bad token: %d, cookies %v; want 403, the form without a password field:\n%s", w.Code, w.Result().Cookies(), w.Body)
 	}
 }
