@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"html"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +21,24 @@ import (
 	"github.com/kithnet/kith/shared/tlstest"
 )
 
+// logBuffer is a log destination that tests read while a server writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func testConfig(home, addr string) Config {
 	return Config{Addr: addr, Home: home, API: localv1.UnimplementedLocalServiceServer{}, Blobs: noBlobs{}, Changes: NewSignal()}
 }
@@ -26,6 +46,8 @@ func testConfig(home, addr string) Config {
 // serve runs s until the test ends and waits until its URL is published in the home.
 func serve(t *testing.T, s *Server) {
 	t.Helper()
+	var log logBuffer
+	s.cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
@@ -33,6 +55,9 @@ func serve(t *testing.T, s *Server) {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve after its context ended: %v, want nil", err)
+		}
+		if strings.Contains(log.String(), "web app stopped") {
+			t.Errorf("a clean stop was logged as an error: %q", log.String())
 		}
 		if _, err := os.Stat(filepath.Join(dir(s.cfg.Home), "url")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("the URL file outlived the web app: %v", err)
@@ -204,19 +229,34 @@ func TestListenAddresses(t *testing.T) {
 		t.Errorf("bound to :0, URL %s; want https://localhost:PORT/", s.URL())
 	}
 
+	s, err = Listen(testConfig(t.TempDir(), "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ln.Close()
+	if want := "http://" + s.ln.Addr().String() + "/"; s.URL() != want {
+		t.Errorf("bound to 127.0.0.1, URL %s; want %s", s.URL(), want)
+	}
+
 	busy, err := net.Listen("tcp", DefaultAddr)
 	if err == nil { // else something else holds it already, which is the case tested
 		t.Cleanup(func() { busy.Close() })
 	} else if !errors.Is(err, syscall.EADDRINUSE) {
 		t.Skipf("cannot bind %s: %v", DefaultAddr, err)
 	}
-	s, err = Listen(testConfig(t.TempDir(), DefaultAddr))
+	var log logBuffer
+	cfg = testConfig(t.TempDir(), DefaultAddr)
+	cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	s, err = Listen(cfg)
 	if err != nil {
 		t.Fatalf("the default address busy: %v, want a free port", err)
 	}
 	s.ln.Close()
 	if got := s.ln.Addr().String(); got == DefaultAddr || !strings.HasPrefix(got, "127.0.0.1:") {
 		t.Errorf("the default address busy: bound %s, want another port on 127.0.0.1", got)
+	}
+	if !strings.Contains(log.String(), "usual address is busy") {
+		t.Errorf("the fallback to another port was not logged: %q", log.String())
 	}
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -235,9 +275,14 @@ func TestServeNeedsItsHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var log logBuffer
+	s.cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	os.WriteFile(dir(home), nil, 0o600) // home/ui is a file
 	if err := s.Serve(context.Background()); err == nil {
 		t.Fatal("Serve without a writable home returned nil")
+	}
+	if !strings.Contains(log.String(), "web app stopped") {
+		t.Errorf("Serve's error was not logged: %q", log.String())
 	}
 	if c, err := net.Dial("tcp", s.ln.Addr().String()); err == nil {
 		c.Close()
