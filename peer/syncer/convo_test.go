@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/kithnet/kith/peer/store"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // reply seals a reply by n to author's post id.
@@ -273,4 +275,18 @@ func TestFetchConversationsRefusesLies(t *testing.T) {
 	if held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1}); err != nil || held != nil {
 		t.Errorf("a host without conversations: %v, %v; want nothing and no error", held, err)
 	}
+}
+
+// TestServerWithoutLogger: NewServer with no logger logs where slog's default logger
+// does; refusing a forged reply, which it logs, works as with one.
+func TestServerWithoutLogger(t *testing.T) {
+	author, friend := newNode(t, "author", nil), newNode(t, "friend", nil)
+	befriend(t, author, friend)
+	id := author.publish(t, "for friends", feed.Default())
+	s := NewServer(author.st, nil)
+	s.caller = func(context.Context) (identity.PublicKey, bool) { return friend.pub(), true }
+	bad := friend.reply(t, author, id, "forged", false)
+	bad.Envelope.Signature[0] ^= 1
+	_, err := s.PutConversation(ctxT(t), &syncv1.PutConversationRequest{Record: &syncv1.PutConversationRequest_Reply{Reply: bad.Envelope}})
+	wantCode(t, "a forged reply", err, codes.InvalidArgument)
 }
