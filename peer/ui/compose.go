@@ -34,7 +34,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer os.RemoveAll(tmp)
-	r.Body = http.MaxBytesReader(w, r.Body, maxFiles*(post.MaxAttachmentSize+1<<20))
+	r.Body = http.MaxBytesReader(w, r.Body, maxFiles*(s.cfg.MaxAttachmentSize+1<<20))
 	mr, err := r.MultipartReader()
 	if err != nil {
 		s.fail(w, r, http.StatusBadRequest, err)
@@ -79,7 +79,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 				s.fail(w, r, http.StatusBadRequest, fmt.Errorf("at most %d photos or files per post", maxFiles))
 				return
 			}
-			p, err := saveUpload(tmp, len(req.AttachmentPaths), part)
+			p, err := saveUpload(tmp, len(req.AttachmentPaths), part, s.cfg.MaxAttachmentSize)
 			if err != nil {
 				s.fail(w, r, http.StatusBadRequest, err)
 				return
@@ -98,7 +98,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 
 // saveUpload writes one uploaded file under its own base name (the post keeps the name)
 // in a numbered directory, so two files of one name do not collide.
-func saveUpload(tmp string, n int, part *multipart.Part) (string, error) {
+func saveUpload(tmp string, n int, part *multipart.Part, max int64) (string, error) {
 	name := filepath.Base(filepath.Clean("/" + part.FileName()))
 	if name == "/" || name == "." {
 		name = "upload"
@@ -112,7 +112,7 @@ func saveUpload(tmp string, n int, part *multipart.Part) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = io.Copy(f, io.LimitReader(part, post.MaxAttachmentSize+1))
+	_, err = io.Copy(f, io.LimitReader(part, max+1)) // one byte over: the API refuses it
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
