@@ -113,9 +113,7 @@ func saveUpload(tmp string, n int, part *multipart.Part, max int64) (string, err
 		return "", err
 	}
 	_, err = io.Copy(f, io.LimitReader(part, max+1)) // one byte over: the API refuses it
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = errors.Join(err, f.Close())
 	if err != nil {
 		return "", fmt.Errorf("upload %s: %w", name, err)
 	}
