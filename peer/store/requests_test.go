@@ -86,6 +86,15 @@ func TestFriendRequests(t *testing.T) {
 	if rs, _ := s.FriendRequests(); len(rs) != MaxFriendRequests-2 {
 		t.Errorf("%d requests left, want %d", len(rs), MaxFriendRequests-2)
 	}
+	// Someone added as a friend another way: their request is answered, no longer listed.
+	if err := s.PutFriend(Friend{Key: keys[1], Name: "added"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range must(s.FriendRequests()) {
+		if r.From == keys[1] {
+			t.Error("a request from someone now a friend is still listed")
+		}
+	}
 
 	for _, tc := range []struct {
 		friends bool
@@ -146,4 +155,11 @@ func TestReachKeys(t *testing.T) {
 	if got, _ := s.FriendReachKey(friend.Public()); got != nil {
 		t.Error("a removed friend's key is still held")
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
