@@ -158,4 +158,3 @@ func TestReachKeys(t *testing.T) {
 		t.Error("a removed friend's key is still held")
 	}
 }
-
