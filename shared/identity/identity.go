@@ -124,14 +124,16 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 
 // decode32 decodes exactly 32 bytes from canonical lowercase unpadded base32.
 func decode32(s string) ([]byte, error) {
-	switch {
-	case s == "":
+	if s == "" {
 		return nil, errors.New("empty")
-	case strings.HasSuffix(s, "="):
+	}
+	if strings.HasSuffix(s, "=") {
 		return nil, errors.New("padding '=' is not allowed")
-	case len(s) != encodedLen:
+	}
+	if len(s) != encodedLen {
 		return nil, fmt.Errorf("want %d characters, got %d", encodedLen, len(s))
-	case strings.ToLower(s) != s:
+	}
+	if strings.ToLower(s) != s {
 		return nil, errors.New("must be lowercase")
 	}
 	if err := checkAlphabet(s); err != nil {
