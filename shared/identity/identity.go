@@ -97,13 +97,13 @@ func ParseID(s string) (PublicKey, error) {
 
 // checkAlphabet names the first character outside the base32 alphabet.
 func checkAlphabet(s string) error {
-	if i := strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7')
-	}); i >= 0 {
+	if i := strings.IndexFunc(s, notBase32); i >= 0 {
 		return fmt.Errorf("character %q at position %d is not in the base32 alphabet a-z2-7", s[i], i)
 	}
 	return nil
 }
+
+func notBase32(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') }
 
 // Fingerprint parses an ID and returns its fingerprint.
 func (id ID) Fingerprint() (Fingerprint, error) {
