@@ -24,6 +24,13 @@ func TestIsEmoji(t *testing.T) {
 		{"", false}, {"a", false}, {"ok", false}, {"👍👍", false}, {"👍 ", false}, {" 👍", false},
 		{"🇫", false}, {"🇫🇷🇫", false}, {"👍a", false}, {"‍👍", false}, {"👍‍", false}, {"\xff", false},
 		{"1", false}, {"🏽", false},
+		// keycaps at their edges, with and without the variation selector
+		{"0\uFE0F\u20E3", true}, {"9\u20E3", true}, {"#\uFE0F\u20E3", true}, {"*\u20E3", true},
+		{"/\u20E3", false}, {":\u20E3", false}, {"1\uFE0F", false}, {"1\u20E3\u20E3", false}, {"1\uFE0F\u20E4", false},
+		// tag sequences: tags from U+E0020 to U+E007E, ended by U+E007F
+		{"\U0001F3F4\U000E0020\U000E007E\U000E007F", true}, {"\U0001F3F4\U000E001F\U000E007F", false},
+		{"\U0001F3F4\U000E007F\U000E007F", false}, {"\U0001F3F4", true}, {"\U0001F3F4\U000E007F", false},
+		{"🇫a", false},
 	}
 	for _, tc := range tests {
 		if got := IsEmoji(tc.in); got != tc.want {
