@@ -86,7 +86,9 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzSegments$$' -fuzztime $(FUZZTIME) ./peer/ui
 
 # The packages holding rules of who may see, sign, verify or reach what. DIR=FILE,... mutates
-# only those files of a large package (its tests all run). One package alone:
+# only those files of a large package (its tests all run): peer/nat's punch packets (HMAC,
+# sessions; each mutant runs the lab tests too) and peer/ui's session, CSRF, Host and
+# login-token files (the rest renders pages). One package alone:
 # make mutate MUTATE_PKGS=peer/feed
 MUTATE_PKGS ?= shared/identity shared/signed peer/feed peer/post peer/store peer/syncer peer/nat=punch.go,packet.go \
 	peer/ui=session.go,server.go,compose.go,token.go peer/public peer/backup rendezvous/server rendezvous/store
