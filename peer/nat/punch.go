@@ -124,11 +124,12 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 		case <-m.done:
 			return Path{}, fmt.Errorf("nat: punch: %w", net.ErrClosed)
 		case ev := <-s.events:
-			switch {
-			case ev.kind == Pong && !sent[ev.tx].IsZero():
+			// An if per rule, not a tagless switch, so that gremlins can see them tested.
+			if ev.kind == Pong && !sent[ev.tx].IsZero() {
 				return Path{Local: m.LocalAddr(), Remote: ev.from, PeerReflexive: !slices.Contains(candidates, ev.from),
 					RTT: ev.at.Sub(sent[ev.tx])}, nil
-			case ev.kind == Ping && !slices.Contains(targets, ev.from):
+			}
+			if ev.kind == Ping && !slices.Contains(targets, ev.from) {
 				// A peer-reflexive address: the friend's NAT mapped its pings to a
 				// port no candidate names. Answering alone may not open our NAT.
 				targets = append(targets, ev.from)

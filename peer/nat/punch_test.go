@@ -3,8 +3,11 @@ package nat
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -196,4 +199,136 @@ func TestPunchLingers(t *testing.T) {
 	if pinged(2) {
 		t.Fatal("a ping long after the linger got a pong")
 	}
+}
+
+// answers reports whether m answers a ping signed with nonce, sent from r, with a pong
+// within about a second.
+func (r rawPeer) answers(m *Mux, nonce []byte, tx byte) bool {
+	r.t.Helper()
+	ping := Packet{Kind: Ping, Tx: [8]byte{tx, 0xee}}
+	ping.Sign(nonce)
+	for i := 0; i < 5; i++ {
+		r.send(ping, m.LocalAddr())
+		for p, ok := r.recv(200 * time.Millisecond); ok; p, ok = r.recv(200 * time.Millisecond) {
+			if p.Kind == Pong && p.Tx == ping.Tx && p.Verify(nonce) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestPunchKeepsOtherSessions: a new Punch on the same Mux forgets only sessions whose
+// linger is over; a running punch and one still lingering keep being answered.
+func TestPunchKeepsOtherSessions(t *testing.T) {
+	m := newMux(t)
+	dead := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}
+	control, friend := newRawPeer(t), newRawPeer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	running := NewNonce()
+	go m.Punch(ctx, PunchConfig{Nonce: running, Candidates: dead, Timeout: 20 * time.Second})
+	if !control.answers(m, running, 1) {
+		t.Fatal("the running punch does not answer")
+	}
+
+	// A second punch, which completes and then lingers for a second.
+	lingering := NewNonce()
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Punch(ctx, PunchConfig{Nonce: lingering, Candidates: []netip.AddrPort{friend.addr()},
+			Timeout: 5 * time.Second, Interval: 50 * time.Millisecond, Linger: time.Second})
+		done <- err
+	}()
+	for {
+		p, ok := friend.recv(3 * time.Second)
+		if !ok {
+			t.Fatal("the second punch sent no ping")
+		}
+		if p.Kind == Ping && p.Verify(lingering) {
+			pong := Packet{Kind: Pong, Tx: p.Tx}
+			pong.Sign(lingering)
+			friend.send(pong, m.LocalAddr())
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !control.answers(m, running, 2) {
+		t.Error("starting a punch dropped a running one")
+	}
+
+	// A third punch starts while the second lingers: both earlier ones still answer.
+	go m.Punch(ctx, PunchConfig{Nonce: NewNonce(), Candidates: dead, Timeout: 20 * time.Second})
+	time.Sleep(50 * time.Millisecond)
+	if !control.answers(m, lingering, 3) {
+		t.Error("starting a punch dropped one still lingering")
+	}
+	if !control.answers(m, running, 4) {
+		t.Error("starting a punch dropped a running one")
+	}
+
+	// Once the linger is over, the next punch forgets it.
+	time.Sleep(1200 * time.Millisecond)
+	go m.Punch(ctx, PunchConfig{Nonce: NewNonce(), Candidates: dead, Timeout: 20 * time.Second})
+	for i := 0; ; i++ {
+		m.mu.Lock()
+		_, held := m.sessions[SessionID(lingering)]
+		_, runs := m.sessions[SessionID(running)]
+		m.mu.Unlock()
+		if !held && runs {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("after its linger: session held %v (want forgotten), running one held %v", held, runs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPunchLogsOnlyFailedSends: a ping or pong that cannot be sent is logged; one that
+// is sent is not.
+func TestPunchLogsOnlyFailedSends(t *testing.T) {
+	var log strings.Builder
+	var mu sync.Mutex
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMux(conn, MuxConfig{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	t.Cleanup(func() { m.Close() })
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+	control := newRawPeer(t)
+	nonce := NewNonce()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Punch(ctx, PunchConfig{Nonce: nonce, Candidates: []netip.AddrPort{control.addr()}, Timeout: 600 * time.Millisecond, Interval: 50 * time.Millisecond})
+	}()
+	if !control.answers(m, nonce, 1) {
+		t.Fatal("no pong")
+	}
+	<-done
+	if l := logged(); strings.Contains(l, "nat: punch") || strings.Contains(l, "nat: pong") {
+		t.Errorf("sent pings and pongs were logged as failures:\n%s", l)
+	}
+	// An IPv6 target from an IPv4 socket: every ping fails, and says so.
+	m.Punch(context.Background(), PunchConfig{Nonce: nonce, Candidates: []netip.AddrPort{netip.MustParseAddrPort("[2001:db8::1]:9")}, Timeout: 200 * time.Millisecond})
+	if l := logged(); !strings.Contains(l, "nat: punch") {
+		t.Errorf("a ping that could not be sent was not logged:\n%s", l)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

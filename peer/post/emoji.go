@@ -11,12 +11,14 @@ func IsEmoji(s string) bool {
 		return false
 	}
 	rs := []rune(s)
-	switch {
-	case isRegional(rs[0]):
+	// An if per form, not a tagless switch, so that gremlins can see them tested.
+	if isRegional(rs[0]) { // a flag
 		return len(rs) == 2 && isRegional(rs[1])
-	case rs[0] >= '0' && rs[0] <= '9' || rs[0] == '#' || rs[0] == '*':
+	}
+	if rs[0] >= '0' && rs[0] <= '9' || rs[0] == '#' || rs[0] == '*' { // a keycap
 		return len(rs) == 3 && rs[1] == 0xFE0F && rs[2] == 0x20E3 || len(rs) == 2 && rs[1] == 0x20E3
-	case rs[0] == 0x1F3F4 && len(rs) > 2 && rs[len(rs)-1] == 0xE007F:
+	}
+	if rs[0] == 0x1F3F4 && len(rs) > 2 && rs[len(rs)-1] == 0xE007F { // a black flag with tags
 		for _, r := range rs[1 : len(rs)-1] {
 			if r < 0xE0020 || r > 0xE007E {
 				return false
@@ -48,20 +50,23 @@ func IsEmoji(s string) bool {
 
 func isRegional(r rune) bool { return r >= 0x1F1E6 && r <= 0x1F1FF }
 
-// isPictograph approximates Unicode's Extended_Pictographic property by its blocks.
+// pictographs approximates Unicode's Extended_Pictographic property by its blocks, as
+// inclusive ranges: the skin tone modifiers (U+1F3FB-1F3FF) and the regional indicators
+// (U+1F1E6-1F1FF) are left out, since they only modify or pair.
+var pictographs = [][2]rune{
+	{0x1F300, 0x1F3FA}, {0x1F400, 0x1FAFF},
+	{0x1F000, 0x1F1E5}, {0x1F200, 0x1F2FF},
+	{0x2600, 0x27BF}, {0x2300, 0x23FF}, {0x2B00, 0x2BFF}, {0x2190, 0x21FF}, {0x25A0, 0x25FF}, {0x2900, 0x297F},
+	{0x00A9, 0x00A9}, {0x00AE, 0x00AE}, {0x203C, 0x203C}, {0x2049, 0x2049}, {0x2122, 0x2122}, {0x2139, 0x2139},
+	{0x24C2, 0x24C2}, {0x3030, 0x3030}, {0x303D, 0x303D}, {0x3297, 0x3297}, {0x3299, 0x3299},
+}
+
+// isPictograph reports whether r is in one of the pictographs' ranges.
 func isPictograph(r rune) bool {
-	switch {
-	case r >= 0x1F300 && r <= 0x1FAFF && !(r >= 0x1F3FB && r <= 0x1F3FF),
-		r >= 0x1F000 && r <= 0x1F2FF && !isRegional(r),
-		r >= 0x2600 && r <= 0x27BF,
-		r >= 0x2300 && r <= 0x23FF,
-		r >= 0x2B00 && r <= 0x2BFF,
-		r >= 0x2190 && r <= 0x21FF,
-		r >= 0x25A0 && r <= 0x25FF,
-		r >= 0x2900 && r <= 0x297F,
-		r == 0x00A9, r == 0x00AE, r == 0x203C, r == 0x2049, r == 0x2122, r == 0x2139,
-		r == 0x24C2, r == 0x3030, r == 0x303D, r == 0x3297, r == 0x3299:
-		return true
+	for _, b := range pictographs {
+		if r >= b[0] && r <= b[1] {
+			return true
+		}
 	}
 	return false
 }

@@ -98,28 +98,37 @@ func CheckReply(r *postv1.Reply) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: reply: %s", ErrInvalid, fmt.Sprintf(format, a...))
 	}
-	switch {
-	case len(r.GetId()) != IDSize || len(r.GetPostId()) != IDSize:
+	if len(r.GetId()) != IDSize || len(r.GetPostId()) != IDSize {
 		return bad("id and post id must be %d bytes", IDSize)
-	case len(r.GetPostAuthor()) != ed25519.PublicKeySize:
+	}
+	if len(r.GetPostAuthor()) != ed25519.PublicKeySize {
 		return bad("post author must be a %d-byte key", ed25519.PublicKeySize)
-	case r.GetVersion() == 0:
+	}
+	if r.GetVersion() == 0 {
 		return bad("version must be at least 1")
-	case len(r.GetText()) > MaxReplyText:
+	}
+	if len(r.GetText()) > MaxReplyText {
 		return bad("text is %d bytes, the limit is %d (16 KiB)", len(r.GetText()), MaxReplyText)
-	case !utf8.ValidString(r.GetText()):
+	}
+	if !utf8.ValidString(r.GetText()) {
 		return bad("text is not valid UTF-8")
-	case !r.GetDeleted() && strings.TrimSpace(r.GetText()) == "" && len(r.GetAttachments()) == 0:
+	}
+	if !r.GetDeleted() && strings.TrimSpace(r.GetText()) == "" && len(r.GetAttachments()) == 0 {
 		return bad("a reply needs text or an attachment")
-	case len(r.GetAttachments()) > MaxReplyAttachments:
+	}
+	if len(r.GetAttachments()) > MaxReplyAttachments {
 		return bad("%d attachments, the limit is %d", len(r.GetAttachments()), MaxReplyAttachments)
-	case len(r.GetMentions()) > MaxMentions:
+	}
+	if len(r.GetMentions()) > MaxMentions {
 		return bad("%d mentions, the limit is %d", len(r.GetMentions()), MaxMentions)
-	case r.GetVisibility() != postv1.Visibility_VISIBILITY_PRIVATE && r.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC:
+	}
+	if r.GetVisibility() != postv1.Visibility_VISIBILITY_PRIVATE && r.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC {
 		return bad("visibility must be private or public")
-	case r.GetUpdatedUnixMs() < r.GetCreatedUnixMs():
+	}
+	if r.GetUpdatedUnixMs() < r.GetCreatedUnixMs() {
 		return bad("updated before created")
-	case r.GetDeleted() && (r.GetText() != "" || len(r.GetAttachments()) > 0 || len(r.GetMentions()) > 0):
+	}
+	if r.GetDeleted() && (r.GetText() != "" || len(r.GetAttachments()) > 0 || len(r.GetMentions()) > 0) {
 		return bad("a deleted reply must have no text, attachments or mentions")
 	}
 	for i, m := range r.GetMentions() {
@@ -183,16 +192,19 @@ func CheckReaction(r *postv1.Reaction) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: reaction: %s", ErrInvalid, fmt.Sprintf(format, a...))
 	}
-	switch {
-	case len(r.GetPostId()) != IDSize:
+	if len(r.GetPostId()) != IDSize {
 		return bad("post id must be %d bytes", IDSize)
-	case len(r.GetPostAuthor()) != ed25519.PublicKeySize:
+	}
+	if len(r.GetPostAuthor()) != ed25519.PublicKeySize {
 		return bad("post author must be a %d-byte key", ed25519.PublicKeySize)
-	case r.GetVersion() == 0:
+	}
+	if r.GetVersion() == 0 {
 		return bad("version must be at least 1")
-	case r.GetVisibility() != postv1.Visibility_VISIBILITY_PRIVATE && r.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC:
+	}
+	if r.GetVisibility() != postv1.Visibility_VISIBILITY_PRIVATE && r.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC {
 		return bad("visibility must be private or public")
-	case r.GetEmoji() != "" && !IsEmoji(r.GetEmoji()):
+	}
+	if r.GetEmoji() != "" && !IsEmoji(r.GetEmoji()) {
 		return bad("%q is not a single emoji", clip(r.GetEmoji()))
 	}
 	return nil

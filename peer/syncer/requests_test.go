@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
@@ -79,5 +81,50 @@ func TestRequestLimiter(t *testing.T) {
 	}
 	if !l.allow(k, now.Add(time.Minute)) {
 		t.Fatal("a minute later the key is refused still")
+	}
+}
+
+// TestRequestFriendshipOverTheWire: a stranger's signed request is kept pending; one
+// that does not verify is refused and keeps nothing; a friend's is answered "already
+// friends"; a caller past RequestsPerCallerPerMinute is refused.
+func TestRequestFriendshipOverTheWire(t *testing.T) {
+	owner, asker, friend := newNode(t, "owner", nil), newNode(t, "asker", nil), newNode(t, "friend", nil)
+	befriend(t, owner, friend)
+	ctx := ctxT(t)
+	c := asker.client(t, owner)
+	now := time.Now()
+	wrong, err := SignFriendRequest(asker.key, friend.pub(), "Asker", "", now) // addressed to someone else
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.RequestFriendship(ctx, wrong)
+	wantCode(t, "a request to someone else", err, codes.InvalidArgument)
+	if rs, err := owner.st.FriendRequests(); err != nil || len(rs) != 0 {
+		t.Fatalf("a refused request was kept: %v, %v", rs, err)
+	}
+	req, err := SignFriendRequest(asker.key, owner.pub(), "Asker", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.RequestFriendship(ctx, req); err != nil || resp.GetAlreadyFriends() {
+		t.Fatalf("a stranger's request: %v, %v", resp, err)
+	}
+	if rs, err := owner.st.FriendRequests(); err != nil || len(rs) != 1 || rs[0].From != asker.pub() || rs[0].Name != "Asker" {
+		t.Fatalf("pending requests %+v, %v; want Asker's", rs, err)
+	}
+	for i := 1; i < RequestsPerCallerPerMinute; i++ {
+		if _, err := c.RequestFriendship(ctx, req); err != nil {
+			t.Fatalf("request %d of %d a minute: %v", i+1, RequestsPerCallerPerMinute, err)
+		}
+	}
+	_, err = c.RequestFriendship(ctx, req)
+	wantCode(t, "one request too many", err, codes.ResourceExhausted)
+
+	freq, err := SignFriendRequest(friend.key, owner.pub(), "Friend", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := friend.client(t, owner).RequestFriendship(ctx, freq); err != nil || !resp.GetAlreadyFriends() {
+		t.Errorf("a friend's request: %v, %v; want already friends", resp, err)
 	}
 }

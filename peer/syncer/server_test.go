@@ -19,6 +19,7 @@ import (
 	"github.com/kithnet/kith/peer/profile"
 	"github.com/kithnet/kith/peer/recovery"
 	"github.com/kithnet/kith/peer/store"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -63,6 +64,19 @@ func TestUnauthenticatedCallerGetsNothing(t *testing.T) {
 		_, err = rs.Recv()
 	}
 	wantCode(t, "Recover", err, codes.Unauthenticated)
+	_, err = c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{})
+	wantCode(t, "PushRecoveryKit", err, codes.Unauthenticated)
+	_, err = c.GetReachability(ctx, &syncv1.GetReachabilityRequest{})
+	wantCode(t, "GetReachability", err, codes.Unauthenticated)
+	cs, err := c.GetConversations(ctx, &syncv1.GetConversationsRequest{})
+	if err == nil {
+		_, err = cs.Recv()
+	}
+	wantCode(t, "GetConversations", err, codes.Unauthenticated)
+	_, err = c.PutConversation(ctx, &syncv1.PutConversationRequest{})
+	wantCode(t, "PutConversation", err, codes.Unauthenticated)
+	_, err = c.RequestFriendship(ctx, &syncv1.RequestFriendshipRequest{})
+	wantCode(t, "RequestFriendship", err, codes.Unauthenticated)
 }
 
 // TestGetPostsArguments: too many ids or a malformed one are refused; answers stay
@@ -443,5 +457,96 @@ func TestGetPostsAnswerBound(t *testing.T) {
 		if len(resp.Posts) != tc.want {
 			t.Errorf("answer of %d posts, want %d (the last one's envelope %d bytes, %d left)", len(resp.Posts), tc.want, envSize(tc.last), MaxAnswer-sum)
 		}
+	}
+}
+
+// TestPushRecoveryKit: a friend's pushed kit, signed by that friend, is kept when newer
+// than the one held; a stranger's push is refused, and so is a kit that is not the
+// caller's own (another's kit, or a broken signature), which changes nothing held.
+func TestPushRecoveryKit(t *testing.T) {
+	holder, owner, stranger := newNode(t, "holder", nil), newNode(t, "owner", nil), newNode(t, "stranger", nil)
+	befriend(t, holder, owner)
+	befriend(t, owner, holder)
+	kit, made, err := owner.srv.Kit().Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := owner.client(t, holder)
+	ctx := ctxT(t)
+	_, err = stranger.client(t, holder).PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: kit})
+	wantCode(t, "a stranger's push", err, codes.PermissionDenied)
+	other, _, err := stranger.srv.Kit().Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: other})
+	wantCode(t, "a friend pushing another's kit", err, codes.InvalidArgument)
+	broken := proto.Clone(kit).(*signedv1.Envelope)
+	broken.Signature[0] ^= 1
+	_, err = c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: broken})
+	wantCode(t, "a kit with a broken signature", err, codes.InvalidArgument)
+	if _, err := holder.st.Kit(owner.pub()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused kit was kept: %v", err)
+	}
+	if resp, err := c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: kit}); err != nil || !resp.GetKept() {
+		t.Fatalf("the friend's own kit: kept %v, %v", resp.GetKept(), err)
+	}
+	if resp, err := c.PushRecoveryKit(ctx, &syncv1.PushRecoveryKitRequest{Kit: kit}); err != nil || resp.GetKept() {
+		t.Errorf("the same kit again: kept %v, %v; want not kept", resp.GetKept(), err)
+	}
+	held, err := holder.st.Kit(owner.pub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created, _, err := recovery.Verify(held, owner.pub()); err != nil || !created.Equal(made) {
+		t.Errorf("holder keeps a kit made %v (%v); want %v", created, err, made)
+	}
+}
+
+// TestReachabilityForFriendsOnly: a friend gets this peer's reachability key and
+// FetchReachability keeps it; a stranger gets PermissionDenied and keeps nothing.
+func TestReachabilityForFriendsOnly(t *testing.T) {
+	owner, friend, stranger := newNode(t, "owner", nil), newNode(t, "friend", nil), newNode(t, "stranger", nil)
+	befriend(t, owner, friend)
+	befriend(t, friend, owner)
+	befriend(t, stranger, owner)
+	want, err := owner.st.ReachKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = stranger.client(t, owner).GetReachability(ctxT(t), &syncv1.GetReachabilityRequest{})
+	wantCode(t, "a stranger's GetReachability", err, codes.PermissionDenied)
+	if err := NewPuller(PullerConfig{Store: stranger.st, Logger: quiet()}).FetchReachability(ctxT(t), stranger.client(t, owner), owner.pub()); err == nil {
+		t.Error("FetchReachability as a stranger succeeded")
+	}
+	if got, _ := stranger.st.FriendReachKey(owner.pub()); got != nil {
+		t.Errorf("the stranger keeps a reachability key %x", got)
+	}
+	if err := NewPuller(PullerConfig{Store: friend.st, Logger: quiet()}).FetchReachability(ctxT(t), friend.client(t, owner), owner.pub()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := friend.st.FriendReachKey(owner.pub()); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the friend keeps %x, %v; want the owner's key %x", got, err, want)
+	}
+}
+
+// TestOwnKitSealedOncePerChange: the kit is sealed again only when what it holds changed
+// (sealing reads every post's audience); until then the same envelope is handed out.
+func TestOwnKitSealedOncePerChange(t *testing.T) {
+	owner := newNode(t, "owner", nil)
+	befriend(t, owner, newNode(t, "friend", nil))
+	first, made, err := owner.srv.Kit().Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, made2, err := owner.srv.Kit().Envelope()
+	if err != nil || again != first || !made2.Equal(made) {
+		t.Fatalf("a second call with nothing changed sealed anew (%v)", err)
+	}
+	time.Sleep(2 * time.Millisecond) // a kit's time has millisecond resolution
+	befriend(t, owner, newNode(t, "another", nil))
+	changed, made3, err := owner.srv.Kit().Envelope()
+	if err != nil || changed == first || !made3.After(made) {
+		t.Fatalf("after a change: made %v (was %v), same envelope %v, %v; want a new kit", made3, made, changed == first, err)
 	}
 }

@@ -34,7 +34,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer os.RemoveAll(tmp)
-	r.Body = http.MaxBytesReader(w, r.Body, maxFiles*(post.MaxAttachmentSize+1<<20))
+	r.Body = http.MaxBytesReader(w, r.Body, maxFiles*(s.cfg.MaxAttachmentSize+1<<20))
 	mr, err := r.MultipartReader()
 	if err != nil {
 		s.fail(w, r, http.StatusBadRequest, err)
@@ -57,26 +57,29 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "refused: missing or wrong CSRF token (reload the page)", http.StatusForbidden)
 			return
 		}
-		switch {
-		case name == "csrf":
+		switch name {
+		case "csrf":
 			v, _ := io.ReadAll(io.LimitReader(part, 200))
 			if !ss.validCSRF(string(v)) {
 				http.Error(w, "refused: missing or wrong CSRF token (reload the page)", http.StatusForbidden)
 				return
 			}
 			csrfOK = true
-		case name == "text":
+		case "text":
 			v, _ := io.ReadAll(io.LimitReader(part, post.MaxText+1))
 			req.Text = string(v)
-		case name == "to":
+		case "to":
 			v, _ := io.ReadAll(io.LimitReader(part, 300))
 			to = append(to, string(v))
-		case name == "photos" && part.FileName() != "":
+		case "photos":
+			if part.FileName() == "" {
+				continue // the file input left empty
+			}
 			if len(req.AttachmentPaths) == maxFiles {
 				s.fail(w, r, http.StatusBadRequest, fmt.Errorf("at most %d photos or files per post", maxFiles))
 				return
 			}
-			p, err := saveUpload(tmp, len(req.AttachmentPaths), part)
+			p, err := saveUpload(tmp, len(req.AttachmentPaths), part, s.cfg.MaxAttachmentSize)
 			if err != nil {
 				s.fail(w, r, http.StatusBadRequest, err)
 				return
@@ -95,7 +98,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 
 // saveUpload writes one uploaded file under its own base name (the post keeps the name)
 // in a numbered directory, so two files of one name do not collide.
-func saveUpload(tmp string, n int, part *multipart.Part) (string, error) {
+func saveUpload(tmp string, n int, part *multipart.Part, max int64) (string, error) {
 	name := filepath.Base(filepath.Clean("/" + part.FileName()))
 	if name == "/" || name == "." {
 		name = "upload"
@@ -109,10 +112,8 @@ func saveUpload(tmp string, n int, part *multipart.Part) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = io.Copy(f, io.LimitReader(part, post.MaxAttachmentSize+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	_, err = io.Copy(f, io.LimitReader(part, max+1)) // one byte over: the API refuses it
+	err = errors.Join(err, f.Close())
 	if err != nil {
 		return "", fmt.Errorf("upload %s: %w", name, err)
 	}

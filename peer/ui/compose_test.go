@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kithnet/kith/peer/post"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
 
@@ -104,5 +105,29 @@ func TestComposeWithoutMultipart(t *testing.T) {
 	if req.GetText() != "plain" || len(req.GetAudience()) != 1 ||
 		req.GetAudience()[0].GetKind() != localv1.AudienceKind_AUDIENCE_KIND_GROUP || req.GetAudience()[0].GetGroup() != "close" {
 		t.Fatalf("url-encoded compose made %v", req)
+	}
+}
+
+// TestComposeLimits: a text of post.MaxText bytes and a file of MaxAttachmentSize bytes
+// reach the API whole; one byte more, and the API gets one byte over the limit (which it
+// refuses), never a text or file silently cut to fit.
+func TestComposeLimits(t *testing.T) {
+	l := newLoggedIn(t)
+	const max = 1000
+	l.s.cfg.MaxAttachmentSize = max
+	for _, extra := range []int{0, 5} {
+		text := strings.Repeat("t", post.MaxText+extra)
+		file := strings.Repeat("f", max+extra)
+		ct, body := photoForm(t, l.csrf, text, nil, map[string]string{"a.bin": file}, []string{"a.bin"})
+		if w := l.do(t, "/post", ct, "", body); w.Code != http.StatusSeeOther {
+			t.Fatalf("limit + %d: %d %q", extra, w.Code, w.Body.String())
+		}
+		wantText, wantFile := post.MaxText+min(extra, 1), max+min(extra, 1)
+		if got := len(l.api.last.GetText()); got != wantText {
+			t.Errorf("a text of MaxText + %d bytes reached the API with %d, want %d", extra, got, wantText)
+		}
+		if got := len(l.api.files["a.bin"]); got != wantFile {
+			t.Errorf("a file of the limit + %d bytes reached the API with %d, want %d", extra, got, wantFile)
+		}
 	}
 }

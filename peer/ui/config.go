@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/kithnet/kith/peer/post"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	Conversation localv1.ConversationServiceServer
 	// Notes wakes the live unread count when notifications change (the store does).
 	Notes Notes
+	// MaxAttachmentSize is the largest file the compose form reads in full: a larger
+	// one reaches the local API one byte over, which refuses it. post.MaxAttachmentSize
+	// when zero; only tests set less.
+	MaxAttachmentSize int64
 }
 
 // Notes wakes watchers when the notifications change (the store does).
@@ -77,6 +82,9 @@ func (c *Config) check() error {
 	}
 	if c.Pulled == nil {
 		c.Pulled = NewSignal()
+	}
+	if c.MaxAttachmentSize <= 0 {
+		c.MaxAttachmentSize = post.MaxAttachmentSize
 	}
 	if c.API == nil || c.Blobs == nil || c.Changes == nil || c.Home == "" {
 		return errors.New("ui: Config needs Home, API, Blobs and Changes")

@@ -202,6 +202,12 @@ func TestPasswordLogin(t *testing.T) {
 	if c := w.Result().Cookies()[0]; !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("session cookie %+v: want HttpOnly and SameSite=Strict", c)
 	}
+	// The right password with a used token: refused, and the form still asks for both.
+	w = post(tok, "open sesame")
+	if w.Code != http.StatusForbidden || len(w.Result().Cookies()) != 0 || !strings.Contains(w.Body.String(), `id="password"`) ||
+		!strings.Contains(w.Body.String(), "wrong, expired or already used") {
+		t.Fatalf("a used token with the password: %d, cookies %v; want 403 and the password form again:\n%s", w.Code, w.Result().Cookies(), w.Body)
+	}
 }
 
 // The web app applies backup.CheckPassphrase, the CLI's rule (issue 13 item 10): eight

@@ -126,3 +126,37 @@ func TestHostCheckBeyondLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsNeedNoToken: with a session, GET and HEAD need no CSRF token (they change
+// nothing); every other method does.
+func TestReadsNeedNoToken(t *testing.T) {
+	l := newLoggedIn(t)
+	h := l.s.authed(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, tc := range []struct {
+		method string
+		want   int
+	}{{"GET", http.StatusNoContent}, {"HEAD", http.StatusNoContent}, {"POST", http.StatusForbidden},
+		{"PUT", http.StatusForbidden}, {"DELETE", http.StatusForbidden}} {
+		r := httptest.NewRequest(tc.method, "/x", nil)
+		r.AddCookie(l.cookie)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("%s with a session and no token: %d, want %d", tc.method, w.Code, tc.want)
+		}
+	}
+}
+
+// TestNoConversationRoutesWithoutConversations: a web app without the conversation
+// service serves none of its routes (they would have nothing to call).
+func TestNoConversationRoutesWithoutConversations(t *testing.T) {
+	l := newLoggedIn(t)
+	r := httptest.NewRequest("GET", "/notifications", nil)
+	r.Host = l.host
+	r.AddCookie(l.cookie)
+	w := httptest.NewRecorder()
+	l.s.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusNotFound {
+		t.Errorf("GET /notifications without conversations: %d, want 404", w.Code)
+	}
+}

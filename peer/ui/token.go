@@ -154,10 +154,7 @@ func LoginFile(home string) (path, link string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("write login page: %w", err)
 	}
-	err = openerPage.Execute(f, link)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = errors.Join(openerPage.Execute(f, link), f.Close())
 	if err != nil {
 		os.Remove(path)
 		return "", "", fmt.Errorf("write login page: %w", err)

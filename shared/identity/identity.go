@@ -97,13 +97,13 @@ func ParseID(s string) (PublicKey, error) {
 
 // checkAlphabet names the first character outside the base32 alphabet.
 func checkAlphabet(s string) error {
-	if i := strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7')
-	}); i >= 0 {
+	if i := strings.IndexFunc(s, notBase32); i >= 0 {
 		return fmt.Errorf("character %q at position %d is not in the base32 alphabet a-z2-7", s[i], i)
 	}
 	return nil
 }
+
+func notBase32(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') }
 
 // Fingerprint parses an ID and returns its fingerprint.
 func (id ID) Fingerprint() (Fingerprint, error) {
@@ -124,14 +124,16 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 
 // decode32 decodes exactly 32 bytes from canonical lowercase unpadded base32.
 func decode32(s string) ([]byte, error) {
-	switch {
-	case s == "":
+	if s == "" {
 		return nil, errors.New("empty")
-	case strings.HasSuffix(s, "="):
+	}
+	if strings.HasSuffix(s, "=") {
 		return nil, errors.New("padding '=' is not allowed")
-	case len(s) != encodedLen:
+	}
+	if len(s) != encodedLen {
 		return nil, fmt.Errorf("want %d characters, got %d", encodedLen, len(s))
-	case strings.ToLower(s) != s:
+	}
+	if strings.ToLower(s) != s {
 		return nil, errors.New("must be lowercase")
 	}
 	if err := checkAlphabet(s); err != nil {

@@ -189,3 +189,17 @@ func TestSignLongPayload(t *testing.T) {
 		t.Fatalf("a truncated long payload: %v, want ErrBadSignature", err)
 	}
 }
+
+// TestBase32AlphabetEdges: a-z and 2-7 are in, their neighbours are out.
+func TestBase32AlphabetEdges(t *testing.T) {
+	for _, r := range "az27" {
+		if notBase32(r) {
+			t.Errorf("%q refused", r)
+		}
+	}
+	for _, r := range "`{18AZ=" {
+		if !notBase32(r) {
+			t.Errorf("%q accepted", r)
+		}
+	}
+}

@@ -1,11 +1,17 @@
 package identity
 
 import (
+	"bytes"
+	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"filippo.io/age/armor"
 )
 
 func pass(p string) func() ([]byte, error) {
@@ -89,5 +95,29 @@ func TestKeyFileRefusals(t *testing.T) {
 	os.WriteFile(trunc, data[:len(data)/2], 0o600)
 	if _, err := ReadKeyFile(trunc, pass("right")); err == nil || errors.Is(err, ErrWrongPassphrase) {
 		t.Errorf("truncated: %v, want a malformed-file error", err)
+	}
+}
+
+// TestKeyFileWorkFactor: an encrypted key file is made with the scrypt work factor asked
+// for, not the default (which takes seconds here, so its own case is left out).
+func TestKeyFileWorkFactor(t *testing.T) {
+	k, err := Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ asked, want int }{{10, 10}, {11, 11}} {
+		data, err := MarshalKey(k, KeyFileOptions{Passphrase: []byte("pass phrase"), ScryptWorkFactor: tc.asked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr, err := io.ReadAll(io.LimitReader(armor.NewReader(bytes.NewReader(data)), 200))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(hdr), "\n")
+		f := strings.Fields(lines[1])
+		if len(f) != 4 || f[1] != "scrypt" || f[3] != strconv.Itoa(tc.want) {
+			t.Errorf("work factor %d asked: stanza %q, want scrypt with %d", tc.asked, lines[1], tc.want)
+		}
 	}
 }
