@@ -172,6 +172,10 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := ensureCarryBuckets(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if err := db.View(hasBuckets); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -177,6 +177,11 @@ const (
 	ContextReply         Context = "kith/reply/v1"
 	ContextReaction      Context = "kith/reaction/v1"
 	ContextFriendRequest Context = "kith/friend-request/v1"
+	// ContextParcel signs a sealed parcel by its slot key (issue 17, peer/carry).
+	ContextParcel Context = "kith/parcel/v1"
+	// ContextCarriedRevocation signs an author's word that a post is no longer for one
+	// reader, sealed to that reader and carried (issue 17).
+	ContextCarriedRevocation Context = "kith/carried-revocation/v1"
 )
 
 // Contexts lists every context, for tests that check they stay prefix-free.
@@ -184,6 +189,7 @@ var Contexts = []Context{
 	ContextRegistration, ContextUnregister, ContextListen, ContextOffer,
 	ContextTurnCredentials, ContextPost, ContextRecoveryKit, ContextPublicProfile,
 	ContextReply, ContextReaction, ContextFriendRequest,
+	ContextParcel, ContextCarriedRevocation,
 }
 
 // message returns context || payload.
