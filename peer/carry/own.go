@@ -31,7 +31,7 @@ type Sealer struct {
 	// always on, is then the first carrier of every post. Not used yet.
 	Readers func() []identity.PublicKey
 
-	mu      sync.Mutex    // guards changed, done
+	mu      sync.Mutex      // guards changed, done
 	changed <-chan struct{} // the store's KitChanged at the last sealing
 	done    bool
 }

@@ -17,7 +17,7 @@ const parcelPoll = 20 * time.Second
 
 // carrying is what the node remembers of carrying since it started.
 type carrying struct {
-	mu      sync.Mutex                  // guards refused
+	mu      sync.Mutex                    // guards refused
 	refused map[identity.PublicKey]uint32 // parcels refused over quota, per friend
 }
 
