@@ -117,6 +117,7 @@ func (p *Puller) PullParcels(ctx context.Context, c syncv1.SyncServiceClient, me
 			res.Stored[a] += k
 		}
 		if len(n.Refused) > 0 {
+			res.CarryResult.Refused = append(res.CarryResult.Refused, n.Refused...)
 			if res.OverQuota == "" {
 				res.OverQuota = n.Refused[0].Error()
 			}
