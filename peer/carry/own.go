@@ -31,9 +31,10 @@ type Sealer struct {
 	// always on, is then the first carrier of every post. Not used yet.
 	Readers func() []identity.PublicKey
 
-	mu      sync.Mutex      // guards changed, done
+	mu      sync.Mutex      // guards changed, done, batch
 	changed <-chan struct{} // the store's KitChanged at the last sealing
 	done    bool
+	batch   []store.OwnParcel // sealed, not stored yet
 }
 
 // NewSealer returns a Sealer over st; now is time.Now when nil.
@@ -64,6 +65,7 @@ func (s *Sealer) Refresh() (int, error) {
 }
 
 func (s *Sealer) sealAll() (int, error) {
+	s.batch = s.batch[:0]
 	k, err := s.st.Key()
 	if err != nil {
 		return 0, err
@@ -78,17 +80,34 @@ func (s *Sealer) sealAll() (int, error) {
 	}
 	n := 0
 	for _, c := range cands {
-		made, err := s.sealPost(k, c, extra)
-		if err != nil {
+		if err := s.sealPost(k, c, extra); err != nil {
 			return n, err
 		}
-		n += made
+		if len(s.batch) >= flushEvery {
+			if n, err = s.flush(n); err != nil {
+				return n, err
+			}
+		}
 	}
-	return n, nil
+	return s.flush(n)
+}
+
+// flushEvery is how many parcels one transaction stores.
+const flushEvery = 500
+
+// flush stores the parcels sealed so far in one transaction.
+func (s *Sealer) flush(n int) (int, error) {
+	if len(s.batch) == 0 {
+		return n, nil
+	}
+	err := s.st.PutOwnParcels(s.batch)
+	n += len(s.batch)
+	s.batch = s.batch[:0]
+	return n, err
 }
 
 // sealPost seals c's parcel and its revocations when they changed.
-func (s *Sealer) sealPost(k *identity.Key, c store.OwnCandidate, extra []identity.PublicKey) (int, error) {
+func (s *Sealer) sealPost(k *identity.Key, c store.OwnCandidate, extra []identity.PublicKey) error {
 	id := c.Post.ID()
 	readers := append(slices.Clone(c.Readers), extra...)
 	if len(readers) == 0 {
@@ -99,40 +118,35 @@ func (s *Sealer) sealPost(k *identity.Key, c store.OwnCandidate, extra []identit
 	slices.SortFunc(readers, func(a, b identity.PublicKey) int { return bytes.Compare(a[:], b[:]) })
 	env, err := proto.Marshal(c.Post.Envelope)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	h := sha256.New()
 	h.Write(env)
 	for _, r := range readers {
 		h.Write(r[:])
 	}
-	made := 0
 	key := store.OwnParcelKey(id, nil)
-	ok, err := s.seal(key, h.Sum(nil), func(seq uint64) (*signedv1.Envelope, error) {
+	err = s.seal(key, h.Sum(nil), func(seq uint64) (*signedv1.Envelope, error) {
 		p, err := s.postOf(c)
 		if err != nil {
 			return nil, err
 		}
 		return Make(k, p, readers, seq, s.now())
 	})
-	if err != nil || !ok {
-		return 0, err
+	if err != nil {
+		return err
 	}
-	made++
 	for _, r := range c.Revoked {
 		v := c.Post.Payload.GetVersion()
 		vd := sha256.Sum256(binary.BigEndian.AppendUint64(nil, v))
-		ok, err := s.seal(store.OwnParcelKey(id, &r), vd[:], func(seq uint64) (*signedv1.Envelope, error) {
+		err := s.seal(store.OwnParcelKey(id, &r), vd[:], func(seq uint64) (*signedv1.Envelope, error) {
 			return MakeRevocation(k, id, v, r, seq, s.now())
 		})
 		if err != nil {
-			return made, err
-		}
-		if ok {
-			made++
+			return err
 		}
 	}
-	return made, nil
+	return nil
 }
 
 // postOf reads c's attachments for its parcel; ErrTooLarge when they do not fit.
@@ -160,25 +174,26 @@ func (s *Sealer) postOf(c store.OwnCandidate) (Post, error) {
 
 // seal stores the parcel build makes for key unless the digest is unchanged. A post too
 // large to carry is skipped (it reaches readers from its author only).
-func (s *Sealer) seal(key, digest []byte, build func(seq uint64) (*signedv1.Envelope, error)) (bool, error) {
+func (s *Sealer) seal(key, digest []byte, build func(seq uint64) (*signedv1.Envelope, error)) error {
 	old, seq, err := s.st.OwnParcelDigest(key)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if bytes.Equal(old, digest) {
-		return false, nil
+		return nil
 	}
 	seq = max(uint64(s.now().UnixMicro()), seq+1)
 	env, err := build(seq)
 	if errors.Is(err, ErrTooLarge) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	p, err := Check(env)
 	if err != nil {
-		return false, err
+		return err
 	}
-	return true, s.st.PutOwnParcel(key, digest, env, p)
+	s.batch = append(s.batch, store.OwnParcel{Key: key, Digest: digest, Envelope: env, Parcel: p})
+	return nil
 }

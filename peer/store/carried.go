@@ -65,14 +65,17 @@ func ensureCarryBuckets(db *bolt.DB) error {
 	}); err != nil || !missing {
 		return err
 	}
-	return db.Update(func(tx *bolt.Tx) error {
-		for _, b := range carryBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
+	return db.Update(createCarryBuckets)
+}
+
+// createCarryBuckets creates the carrying buckets in a new file's first transaction.
+func createCarryBuckets(tx *bolt.Tx) error {
+	for _, b := range carryBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func getParcelMeta(tx *bolt.Tx, slot []byte) (parcelMeta, bool) {
@@ -150,15 +153,33 @@ func (s *Store) OwnParcelDigest(key []byte) (digest []byte, seq uint64, err erro
 	return digest, seq, err
 }
 
-// PutOwnParcel stores one of this node's own parcels (already signed by its slot key)
-// with the digest of what it seals, replacing the slot's older parcel.
+// OwnParcel is one of this node's own parcels, signed by its slot key, with the digest
+// of what it seals.
+type OwnParcel struct {
+	Key, Digest []byte
+	Envelope    *signedv1.Envelope
+	Parcel      *syncv1.Parcel
+}
+
+// PutOwnParcel stores one own parcel (PutOwnParcels).
 func (s *Store) PutOwnParcel(key, digest []byte, env *signedv1.Envelope, p *syncv1.Parcel) error {
+	return s.PutOwnParcels([]OwnParcel{{Key: key, Digest: digest, Envelope: env, Parcel: p}})
+}
+
+// PutOwnParcels stores own parcels in one transaction, each replacing its slot's older
+// parcel.
+func (s *Store) PutOwnParcels(ps []OwnParcel) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		self := s.selfIn(tx)
-		if err := putParcel(tx, env, p, parcelMeta{From: self, Own: true, Received: s.now().UnixMilli()}); err != nil {
-			return err
+		for _, p := range ps {
+			if err := putParcel(tx, p.Envelope, p.Parcel, parcelMeta{From: self, Own: true, Received: s.now().UnixMilli()}); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bOwnParcel).Put(p.Key, append(bytes.Clone(p.Digest), u64(p.Parcel.GetSeq())...)); err != nil {
+				return err
+			}
 		}
-		return tx.Bucket(bOwnParcel).Put(key, append(bytes.Clone(digest), u64(p.GetSeq())...))
+		return nil
 	})
 }
 
@@ -456,40 +477,69 @@ func (s *Store) CarriedVia(author identity.PublicKey, id post.ID) (via identity.
 	return via, ok, err
 }
 
-// AckParcel takes a reader's acknowledgement secret for a parcel held (slot at seq); a
-// carried parcel every addressed reader acknowledged is dropped (own parcels stay: the
-// author serves them to its carriers). It reports whether the secret matched and
-// whether the parcel went.
+// ParcelAck is a reader's acknowledgement secret for the parcel of a slot at seq.
+type ParcelAck struct {
+	Slot   []byte
+	Seq    uint64
+	Secret []byte
+}
+
+// AckParcel takes one acknowledgement (AckParcels); it reports whether the secret
+// matched and whether the parcel went.
 func (s *Store) AckParcel(slot []byte, seq uint64, secret []byte) (matched, dropped bool, err error) {
-	sum := sha256.Sum256(secret)
+	m, d, err := s.AckParcels([]ParcelAck{{Slot: slot, Seq: seq, Secret: secret}})
+	return m == 1, d == 1, err
+}
+
+// AckParcels takes readers' acknowledgement secrets in one transaction; a carried parcel
+// every addressed reader acknowledged is dropped (own parcels stay: the author serves
+// them to its carriers). It counts the secrets that matched and the parcels dropped.
+func (s *Store) AckParcels(acks []ParcelAck) (matched, dropped int, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		m, ok := getParcelMeta(tx, slot)
-		if !ok || m.Seq != seq {
-			return nil
-		}
-		left := m.Acks[:0:0]
-		for _, a := range m.Acks {
-			if bytes.Equal(a, sum[:]) {
-				matched = true
-				continue
+		matched, dropped = 0, 0
+		for _, a := range acks {
+			m, d, err := ackLocked(tx, a)
+			if err != nil {
+				return err
 			}
-			left = append(left, a)
+			if m {
+				matched++
+			}
+			if d {
+				dropped++
+			}
 		}
-		if !matched {
-			return nil
-		}
-		if len(left) == 0 && !m.Own {
-			dropped = true
-			return dropParcel(tx, slot)
-		}
-		m.Acks = left
-		mb, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bParcelMeta).Put(slot, mb)
+		return nil
 	})
 	return matched, dropped, err
+}
+
+func ackLocked(tx *bolt.Tx, a ParcelAck) (matched, dropped bool, err error) {
+	sum := sha256.Sum256(a.Secret)
+	m, ok := getParcelMeta(tx, a.Slot)
+	if !ok || m.Seq != a.Seq {
+		return false, false, nil
+	}
+	left := m.Acks[:0:0]
+	for _, h := range m.Acks {
+		if bytes.Equal(h, sum[:]) {
+			matched = true
+			continue
+		}
+		left = append(left, h)
+	}
+	if !matched {
+		return false, false, nil
+	}
+	if len(left) == 0 && !m.Own {
+		return true, true, dropParcel(tx, a.Slot)
+	}
+	m.Acks = left
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return true, false, err
+	}
+	return true, false, tx.Bucket(bParcelMeta).Put(a.Slot, mb)
 }
 
 // ExpireCarried drops carried parcels received longer than retention ago; it returns

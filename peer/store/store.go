@@ -227,6 +227,9 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 		if err := createConvoBuckets(tx); err != nil {
 			return err
 		}
+		if err := createCarryBuckets(tx); err != nil {
+			return err
+		}
 		return tx.Bucket(bMeta).Put([]byte("schema"), u64(SchemaVersion))
 	}
 	v := getU64(meta.Get([]byte("schema")))

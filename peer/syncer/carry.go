@@ -18,7 +18,7 @@ import (
 // Bounds of the parcel API.
 const (
 	// DefaultParcels is how many parcels one GetParcels answer holds when the caller says 0.
-	DefaultParcels = 200
+	DefaultParcels = 500
 	// MaxParcels caps GetParcels' limit and AckParcels' acks.
 	MaxParcels = 1000
 )
@@ -59,17 +59,11 @@ func (s *Server) AckParcels(ctx context.Context, req *syncv1.AckParcelsRequest) 
 	if len(req.GetAcks()) > MaxParcels {
 		return nil, status.Errorf(codes.InvalidArgument, "%d acknowledgements, at most %d per call", len(req.GetAcks()), MaxParcels)
 	}
-	resp := &syncv1.AckParcelsResponse{}
-	for _, a := range req.GetAcks() {
-		_, dropped, err := s.st.AckParcel(a.GetSlot(), a.GetSeq(), a.GetSecret())
-		if err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
-		}
-		if dropped {
-			resp.Dropped++
-		}
+	_, dropped, err := s.st.AckParcels(storeAcks(req.GetAcks()))
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
 	}
-	return resp, nil
+	return &syncv1.AckParcelsResponse{Dropped: uint32(dropped)}, nil
 }
 
 // CarryResult sums up what one friend's parcel log brought.
@@ -133,10 +127,8 @@ func (p *Puller) PullParcels(ctx context.Context, c syncv1.SyncServiceClient, me
 
 // ack presents this node's acknowledgement secrets to the carrier and to its own copies.
 func (p *Puller) ack(ctx context.Context, c syncv1.SyncServiceClient, acks []*syncv1.ParcelAck) {
-	for _, a := range acks {
-		if _, _, err := p.cfg.Store.AckParcel(a.GetSlot(), a.GetSeq(), a.GetSecret()); err != nil {
-			p.log.Warn("acknowledging a parcel kept here", "err", err)
-		}
+	if _, _, err := p.cfg.Store.AckParcels(storeAcks(acks)); err != nil {
+		p.log.Warn("acknowledging parcels kept here", "err", err)
 	}
 	for len(acks) > 0 {
 		n := min(len(acks), MaxParcels)
@@ -198,4 +190,12 @@ func (p *Puller) keepOpened(o carry.Opened, b *store.ParcelBatch) error {
 	}
 	b.Posts = append(b.Posts, store.CarriedPost{Author: o.Author, Post: store.Verified{Envelope: o.Post.Envelope, Payload: o.Post.Payload}})
 	return nil
+}
+
+func storeAcks(in []*syncv1.ParcelAck) []store.ParcelAck {
+	out := make([]store.ParcelAck, len(in))
+	for i, a := range in {
+		out[i] = store.ParcelAck{Slot: a.GetSlot(), Seq: a.GetSeq(), Secret: a.GetSecret()}
+	}
+	return out
 }
