@@ -31,7 +31,8 @@ var (
 	bOwnParcel   = []byte("ownparcel")   // kind(1) || post id(16) [|| reader(32)] -> digest(32) of what was sealed || seq(8)
 	bCarriedVia  = []byte("carriedvia")  // author(32) || id(16) -> carrier(32): the held post came through a carrier
 	bCarryRevked = []byte("carryrevked") // author(32) || id(16) -> version(8): revoked through a carrier up to version
-	carryBuckets = [][]byte{bParcels, bParcelMeta, bParcelLog, bParcelCur, bOwnParcel, bCarriedVia, bCarryRevked}
+	bCarryUse    = []byte("carryuse")    // from(32) -> parcels(8) || bytes(8): what parcelmeta holds per hand
+	carryBuckets = [][]byte{bParcels, bParcelMeta, bParcelLog, bParcelCur, bOwnParcel, bCarriedVia, bCarryRevked, bCarryUse}
 )
 
 // Errors of carrying a caller may test for with errors.Is.
@@ -109,6 +110,9 @@ func putParcel(tx *bolt.Tx, env *signedv1.Envelope, p *syncv1.Parcel, m parcelMe
 	if err := log.Put(u64(seq), p.GetSlot()); err != nil {
 		return err
 	}
+	if err := addUse(tx, m.From, 1, int64(m.Size)); err != nil {
+		return err
+	}
 	if err := tx.Bucket(bParcelMeta).Put(p.GetSlot(), mb); err != nil {
 		return err
 	}
@@ -122,6 +126,9 @@ func dropParcel(tx *bolt.Tx, slot []byte) error {
 		return nil
 	}
 	if err := tx.Bucket(bParcelLog).Delete(u64(m.LogSeq)); err != nil {
+		return err
+	}
+	if err := addUse(tx, m.From, -1, -int64(m.Size)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bParcelMeta).Delete(slot); err != nil {
@@ -388,17 +395,28 @@ func (s *Store) keepParcels(tx *bolt.Tx, via identity.PublicKey, b ParcelBatch, 
 	return nil
 }
 
-// carriedBytes sums the parcels held that via handed over.
+// carriedBytes is the size of the parcels held that via handed over.
 func carriedBytes(tx *bolt.Tx, via identity.PublicKey) uint64 {
-	var n uint64
-	tx.Bucket(bParcelMeta).ForEach(func(_, v []byte) error {
-		var m parcelMeta
-		if json.Unmarshal(v, &m) == nil && m.From == via && !m.Own {
-			n += m.Size
-		}
-		return nil
-	})
+	_, n := getUse(tx, via)
 	return n
+}
+
+func getUse(tx *bolt.Tx, from identity.PublicKey) (parcels, size uint64) {
+	v := tx.Bucket(bCarryUse).Get(from[:])
+	if len(v) != 16 {
+		return 0, 0
+	}
+	return getU64(v[:8]), getU64(v[8:])
+}
+
+// addUse moves from's counters, kept in the transaction that changes parcelmeta.
+func addUse(tx *bolt.Tx, from identity.PublicKey, parcels, size int64) error {
+	n, b := getUse(tx, from)
+	n, b = uint64(int64(n)+parcels), uint64(int64(b)+size)
+	if n == 0 {
+		return tx.Bucket(bCarryUse).Delete(from[:])
+	}
+	return tx.Bucket(bCarryUse).Put(from[:], append(u64(n), u64(b)...))
 }
 
 // storeCarried stores the posts and revocations b opened for this node.
@@ -580,20 +598,13 @@ type CarriedUse struct {
 func (s *Store) CarriedUsage() ([]CarriedUse, error) {
 	var out []CarriedUse
 	err := s.db.View(func(tx *bolt.Tx) error {
-		idx := map[identity.PublicKey]int{}
-		return tx.Bucket(bParcelMeta).ForEach(func(_, v []byte) error {
-			var m parcelMeta
-			if json.Unmarshal(v, &m) != nil {
+		self := s.selfIn(tx)
+		return tx.Bucket(bCarryUse).ForEach(func(k, v []byte) error {
+			if len(k) != 32 || len(v) != 16 {
 				return nil
 			}
-			i, ok := idx[m.From]
-			if !ok {
-				i = len(out)
-				idx[m.From] = i
-				out = append(out, CarriedUse{From: m.From, Own: m.Own})
-			}
-			out[i].Parcels++
-			out[i].Bytes += m.Size
+			from := identity.PublicKey(k)
+			out = append(out, CarriedUse{From: from, Own: from == self, Parcels: int(getU64(v[:8])), Bytes: getU64(v[8:])})
 			return nil
 		})
 	})

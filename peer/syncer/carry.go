@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -140,30 +142,47 @@ func (p *Puller) ack(ctx context.Context, c syncv1.SyncServiceClient, acks []*sy
 	}
 }
 
-// openParcels checks every parcel of a page; refused ones are logged with the carrier
-// that handed them over and left out.
+// openParcels checks every parcel of a page (on every core); refused ones are logged with
+// the carrier that handed them over and left out.
 func (p *Puller) openParcels(me *identity.Key, via identity.PublicKey, envs []*signedv1.Envelope) (store.ParcelBatch, []*syncv1.ParcelAck, int) {
+	type opened struct {
+		parcel *syncv1.Parcel
+		o      carry.Opened
+		err    error
+	}
+	res := make([]opened, len(envs))
+	workers := min(runtime.GOMAXPROCS(0), len(envs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(envs); i += workers {
+				r := &res[i]
+				if r.parcel, r.err = carry.Check(envs[i]); r.err == nil {
+					r.o, r.err = carry.OpenChecked(r.parcel, me)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	var b store.ParcelBatch
 	var acks []*syncv1.ParcelAck
 	refused := 0
-	for _, env := range envs {
-		parcel, err := carry.Check(env)
-		var o carry.Opened
+	for i, r := range res {
+		err := r.err
 		if err == nil {
-			o, err = carry.OpenChecked(parcel, me)
-		}
-		if err == nil {
-			err = p.keepOpened(o, &b)
+			err = p.keepOpened(r.o, &b)
 		}
 		if err != nil && !errors.Is(err, carry.ErrNotForMe) {
 			refused++
 			p.log.Warn("refused a sealed parcel", "carrier", via.ID(), "err", err)
 			continue
 		}
-		b.Carry = append(b.Carry, env)
-		b.Parcels = append(b.Parcels, parcel)
-		if o.Ack != nil {
-			acks = append(acks, &syncv1.ParcelAck{Slot: parcel.GetSlot(), Seq: parcel.GetSeq(), Secret: o.Ack})
+		b.Carry = append(b.Carry, envs[i])
+		b.Parcels = append(b.Parcels, r.parcel)
+		if r.o.Ack != nil {
+			acks = append(acks, &syncv1.ParcelAck{Slot: r.parcel.GetSlot(), Seq: r.parcel.GetSeq(), Secret: r.o.Ack})
 		}
 	}
 	return b, acks, refused
