@@ -95,9 +95,12 @@ func (p *Puller) PullParcels(ctx context.Context, c syncv1.SyncServiceClient, me
 		if err != nil {
 			return res, fmt.Errorf("parcels of %s since %d: %w", via.Short(), cursor, err)
 		}
-		if resp.GetLastSeq() < cursor {
+		if resp.GetLastSeq() < cursor && cursor > 0 {
 			cursor = 0 // the carrier's home was rebuilt: read its log again
 			continue
+		}
+		if resp.GetMore() && resp.GetLastSeq() <= cursor {
+			return res, fmt.Errorf("parcels of %s: %w: more to come, but last_seq did not move from %d", via.Short(), ErrProtocol, cursor)
 		}
 		b, acks, refused := p.openParcels(me, via, resp.GetParcels())
 		res.Refused += refused
