@@ -90,6 +90,13 @@ type DaemonConfig struct {
 	PublishAddresses bool
 	// NoFollow turns off the connections kept open to friends: only `kith sync` pulls.
 	NoFollow bool
+	// CarryOff turns off carrying sealed posts for friends (--carry=false).
+	CarryOff bool
+	// CarryQuota is the bytes of sealed posts kept per friend (--carry-quota); 0: default.
+	CarryQuota uint64
+	// CarryRetention is how long a carried post is kept at most (--carry-retention); 0:
+	// default.
+	CarryRetention time.Duration
 	// Passphrase returns the passphrase of an identity key encrypted at rest (from
 	// --passphrase-file or the terminal); asked only when the key is encrypted.
 	Passphrase func() ([]byte, error)

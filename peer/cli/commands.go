@@ -59,6 +59,14 @@ home directory. Only one daemon may run per home.
                        routers keep them open (default 15s)
   --follow=false       do not keep connections to friends open; only 'kith sync' pulls
                        (for metered links, and benchmarks of connection setup)
+  --carry=false        do not carry your friends' sealed posts for others (on by
+                       default: you hold, encrypted, posts your friends wrote for people
+                       who are not online with them; you cannot read what is not for you)
+  --carry-quota SIZE   sealed posts kept per friend at most (default 256MiB); past it new
+                       ones are refused and the daemon logs why
+  --carry-retention DURATION
+                       how long a sealed post is kept at most (default 720h, 30 days); it
+                       goes sooner once every reader it is for has it
   --public-http ADDR   serve your public posts (and nothing else) over HTTP on ADDR, for
                        search engines and anyone with a browser. Default: off.
   --public-tls-cert FILE, --public-tls-key FILE
@@ -281,10 +289,21 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.StringVar(&cfg.RendezvousCA, "rendezvous-ca", "", "")
 	fs.BoolVar(&cfg.PublishAddresses, "publish-addresses", false, "")
 	follow := fs.Bool("follow", true, "")
+	carryOn := fs.Bool("carry", true, "")
+	carryQuota := fs.String("carry-quota", "256MiB", "")
+	fs.DurationVar(&cfg.CarryRetention, "carry-retention", 30*24*time.Hour, "")
 	passFile := fs.String("passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
+	var err error
+	if cfg.CarryQuota, err = parseSize(*carryQuota); err != nil || cfg.CarryQuota == 0 {
+		return usagef("--carry-quota %q: want a size such as 256MiB, 1GiB or 500000000 (bytes), above 0", *carryQuota)
+	}
+	if cfg.CarryRetention < time.Minute {
+		return usagef("--carry-retention %v: want a duration of at least 1m, such as 720h", cfg.CarryRetention)
+	}
+	cfg.CarryOff = !*carryOn
 	cfg.Passphrase = func() ([]byte, error) { return c.unlockPassphrase(*passFile) }
 	if cfg.KeepAlive < 0 || (cfg.KeepAlive > 0 && cfg.KeepAlive < 100*time.Millisecond) {
 		return usagef("--keepalive %v: want a duration of at least 100ms", cfg.KeepAlive)
@@ -313,7 +332,6 @@ func runDaemon(ctx context.Context, c *call) error {
 		cfg.UI = ""
 	}
 	cfg.UIPassword = c.env.Getenv("KITH_UI_PASSWORD")
-	var err error
 	if cfg.Rendezvous, err = rendezvousList(*rdv); err != nil {
 		return err
 	}
@@ -708,6 +726,7 @@ func runStatus(ctx context.Context, c *call) error {
 		for _, p := range st.GetPeers() {
 			j.Peers = append(j.Peers, peerJSON{ID: p.GetId(), Name: p.GetName(), Path: p.GetPath(), Remote: p.GetRemote(), LastSync: stamp(p.GetLastSyncUnixMs())})
 		}
+		j.Carry = carryJSONOf(st.GetCarry())
 		if *asJSON {
 			return writeJSON(c.env.Stdout, j)
 		}
@@ -723,6 +742,7 @@ func runStatus(ctx context.Context, c *call) error {
 		for _, p := range j.Peers {
 			fmt.Fprintf(c.env.Stdout, "connected:   %s  %s via %s\n", orDash(p.Name), p.Remote, p.Path)
 		}
+		printCarry(c.env.Stdout, j.Carry)
 		return nil
 	})
 }

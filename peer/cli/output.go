@@ -77,6 +77,7 @@ type statusJSON struct {
 	Listen     string         `json:"listen"`
 	Rendezvous rendezvousJSON `json:"rendezvous"`
 	Peers      []peerJSON     `json:"peers"`
+	Carry      carryJSON      `json:"carry"`
 }
 
 type rendezvousJSON struct {
@@ -242,11 +243,24 @@ func printSync(w io.Writer, rs []*localv1.SyncResult, friends []*localv1.Friend)
 			fmt.Fprintf(w, " (%d of them arrived on their own since the last sync)", r.GetLive())
 		}
 		fmt.Fprintf(w, ", %d revoked (%s)\n", r.GetRevoked(), orDash(r.GetPath()))
+		printCarried(w, who, r, friends)
 	}
 	if failed > 0 {
 		return exitError{ExitUnreachable, fmt.Errorf("%d of %d friends could not be reached", failed, len(rs))}
 	}
 	return nil
+}
+
+// printCarried says, per author, which posts a friend's node carried here: the lines
+// above count only posts that came from the friend as their author.
+func printCarried(w io.Writer, via string, r *localv1.SyncResult, friends []*localv1.Friend) {
+	for _, c := range r.GetCarried() {
+		fmt.Fprintf(w, "%s: carried %d new or updated by %s (sealed; the author's signature verified)\n",
+			via, c.GetPosts(), nameAndID(friends, c.GetAuthorId()))
+	}
+	if r.GetRefused() > 0 {
+		fmt.Fprintf(w, "%s: refused %d sealed posts it carried that did not verify (altered or forged; see the daemon log)\n", via, r.GetRefused())
+	}
 }
 
 func orDash(s string) string {

@@ -47,6 +47,8 @@ type Config struct {
 	Traversal *TraversalConfig
 	// KeepAlive is how often idle connections send a packet; 15 s when zero.
 	KeepAlive time.Duration
+	// Carry is what the node carries, sealed, for friends (carry.go); defaults when zero.
+	Carry store.CarryPolicy
 }
 
 // Node serves the sync API and pulls from friends.
@@ -65,6 +67,8 @@ type Node struct {
 
 	mu    sync.Mutex
 	paths map[identity.ID]string // the path each friend's last sync took
+
+	carry carrying // parcels carried for friends (carry.go)
 }
 
 // Start opens the transport on cfg.PacketConn and starts serving.
@@ -242,6 +246,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	res, err := n.puller.Pull(ctx, c, f.Key)
 	if err == nil {
 		n.answeredAsFriend(f, res)
+		res.Carry = n.pullParcels(ctx, c, f)
 		n.fetchKit(ctx, c, f)
 		n.fetchReach(ctx, c, f)
 		n.deliverOutbox(ctx, c, f)
@@ -458,10 +463,14 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 			var kits sync.WaitGroup
 			defer kits.Wait()
 			defer cancel()
-			kits.Add(1)
+			kits.Add(2)
 			go func() {
 				defer kits.Done()
 				n.pushKits(wctx, c, f)
+			}()
+			go func() {
+				defer kits.Done()
+				n.followParcels(wctx, c, f)
 			}()
 			return n.puller.Watch(wctx, c, f.Key)
 		}()

@@ -79,6 +79,10 @@ func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.
 			Remote: p.Remote, LastSyncUnixMs: l.synced.Get(p.ID)})
 	}
 	slices.SortFunc(resp.Peers, func(a, b *localv1.PeerStatus) int { return cmp.Compare(a.Id, b.Id) })
+	if resp.Carry, err = l.node.carryStatus(names); err != nil {
+		return nil, grpcError(err)
+	}
+	slices.SortFunc(resp.Carry.Friends, func(a, b *localv1.CarriedFor) int { return cmp.Compare(a.Id, b.Id) })
 	return resp, nil
 }
 
@@ -520,11 +524,22 @@ func (l *Local) Sync(ctx context.Context, req *localv1.SyncRequest) (*localv1.Sy
 		} else {
 			l.synced.Mark(id)
 			r.Pulled, r.Revoked, r.Path = uint32(res.Stored), uint32(res.Dropped), l.path(id)
+			r.Carried, r.Refused = carriedResults(res.Carry, l.friendNames())
 			r.Removed = l.noteRelation(id, res.Stranger)
 		}
 		resp.Results = append(resp.Results, r)
 	}
 	return resp, nil
+}
+
+// friendNames maps friends' IDs to their local names.
+func (l *Local) friendNames() map[identity.ID]string {
+	names := map[identity.ID]string{}
+	fs, _ := l.st.Friends()
+	for _, f := range fs {
+		names[f.Key.ID()] = f.Name
+	}
+	return names
 }
 
 // noteRelation records how a friend's node answered a sync and reports whether it removed

@@ -62,6 +62,8 @@ type RunConfig struct {
 	KeepAlive time.Duration
 	// NoFollow keeps no connections to friends open: only explicit syncs pull.
 	NoFollow bool
+	// Carry is what the node carries, sealed, for friends (Config.Carry).
+	Carry store.CarryPolicy
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 	// Passphrase returns the passphrase of an identity key encrypted at rest; it is asked
@@ -110,7 +112,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	defer udp.Close()
 	synced, pulled := NewSyncTimes(nil), ui.NewSignal()
-	ncfg := Config{Store: st, PacketConn: udp, Logger: log, KeepAlive: cfg.KeepAlive, BatchSize: cfg.Batch,
+	ncfg := Config{Store: st, PacketConn: udp, Logger: log, KeepAlive: cfg.KeepAlive, BatchSize: cfg.Batch, Carry: cfg.Carry,
 		Progress: func(friend identity.PublicKey, step store.Applied, cursor uint64) {
 			synced.Step(friend.ID(), step.Stored, cursor)
 			log.Debug("pull step", "friend", friend.ID(), "cursor", cursor, "stored", step.Stored, "dropped", step.Dropped)

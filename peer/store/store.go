@@ -172,6 +172,10 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := ensureCarryBuckets(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if err := db.View(hasBuckets); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -221,6 +225,9 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 			return err
 		}
 		if err := createConvoBuckets(tx); err != nil {
+			return err
+		}
+		if err := createCarryBuckets(tx); err != nil {
 			return err
 		}
 		return tx.Bucket(bMeta).Put([]byte("schema"), u64(SchemaVersion))

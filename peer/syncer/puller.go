@@ -69,6 +69,8 @@ type Result struct {
 	// Stranger is set when the friend's node answered as to a stranger: it no longer
 	// counts this node's key as a friend's (public posts only).
 	Stranger bool
+	// Carry is what the friend's parcel log brought (carry.go), when it was read.
+	Carry *CarryResult
 }
 
 // Pull brings the store up to date with friend's feed, step by step: each step's posts

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kithnet/kith/peer/carry"
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
@@ -53,6 +54,8 @@ type Server struct {
 	kit *OwnKit
 	// requests bounds the friend requests taken from others (requests.go).
 	requests requestLimiter
+	// sealer keeps this peer's own parcels sealed (carry.go).
+	sealer *carry.Sealer
 }
 
 // NewServer returns a Server over st.
@@ -60,7 +63,7 @@ func NewServer(st *store.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{st: st, log: log, caller: transport.Caller, now: time.Now, kit: NewOwnKit(st)}
+	return &Server{st: st, log: log, caller: transport.Caller, now: time.Now, kit: NewOwnKit(st), sealer: carry.NewSealer(st, nil)}
 }
 
 // Kit returns the sealer of this peer's own recovery kit, which the server hands out:

@@ -182,6 +182,11 @@ const (
 	// Devices (issue 16): the identity certifies a device key, and withdraws it.
 	ContextDeviceCertificate Context = "kith/device-certificate/v1"
 	ContextDeviceRevocation  Context = "kith/device-revocation/v1"
+	// ContextParcel signs a sealed parcel by its slot key (issue 17, peer/carry).
+	ContextParcel Context = "kith/parcel/v1"
+	// ContextCarriedRevocation signs an author's word that a post is no longer for one
+	// reader, sealed to that reader and carried (issue 17).
+	ContextCarriedRevocation Context = "kith/carried-revocation/v1"
 )
 
 // Contexts lists every context, for tests that check they stay prefix-free.
@@ -190,6 +195,7 @@ var Contexts = []Context{
 	ContextTurnCredentials, ContextPost, ContextRecoveryKit, ContextPublicProfile,
 	ContextReply, ContextReaction, ContextFriendRequest,
 	ContextDeviceCertificate, ContextDeviceRevocation,
+	ContextParcel, ContextCarriedRevocation,
 }
 
 // message returns context || payload.

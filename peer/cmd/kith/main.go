@@ -12,6 +12,7 @@ import (
 
 	"github.com/kithnet/kith/peer/cli"
 	"github.com/kithnet/kith/peer/daemon"
+	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -32,6 +33,7 @@ func main() {
 				UI: c.UI, UITLSCert: c.UITLSCert, UITLSKey: c.UITLSKey, UIPassword: c.UIPassword,
 				KeepAlive: c.KeepAlive, NoFollow: c.NoFollow, Passphrase: c.Passphrase,
 				RendezvousCA: c.RendezvousCA, PublishAddresses: c.PublishAddresses,
+				Carry:  store.CarryPolicy{Off: c.CarryOff, Quota: c.CarryQuota, Retention: c.CarryRetention},
 				Logger: logger(c.LogLevel)})
 		},
 		Init: func(ctx context.Context, c cli.InitConfig) (string, error) {

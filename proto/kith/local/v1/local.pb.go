@@ -953,7 +953,9 @@ type StatusResponse struct {
 	// listen_address is the UDP address the node's QUIC transport is bound to.
 	ListenAddress string `protobuf:"bytes,4,opt,name=listen_address,json=listenAddress,proto3" json:"listen_address,omitempty"`
 	// name is this person's own display name (from 'kith init --name').
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// carry is what this node carries for friends, sizes only (issue 17).
+	Carry         *CarryStatus `protobuf:"bytes,6,opt,name=carry,proto3" json:"carry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1023,6 +1025,181 @@ func (x *StatusResponse) GetName() string {
 	return ""
 }
 
+func (x *StatusResponse) GetCarry() *CarryStatus {
+	if x != nil {
+		return x.Carry
+	}
+	return nil
+}
+
+// CarryStatus is what a node carries, sealed, for its friends.
+type CarryStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enabled is false when this person turned carrying off (kith daemon --carry=false).
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// quota_bytes is the per-friend quota.
+	QuotaBytes uint64 `protobuf:"varint,2,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	// retention_seconds is how long a carried parcel is kept at most.
+	RetentionSeconds int64 `protobuf:"varint,3,opt,name=retention_seconds,json=retentionSeconds,proto3" json:"retention_seconds,omitempty"`
+	// friends has one entry per friend whose parcels this node holds.
+	Friends []*CarriedFor `protobuf:"bytes,4,rep,name=friends,proto3" json:"friends,omitempty"`
+	// own_parcels and own_bytes are this node's own sealed posts offered to carriers.
+	OwnParcels    uint32 `protobuf:"varint,5,opt,name=own_parcels,json=ownParcels,proto3" json:"own_parcels,omitempty"`
+	OwnBytes      uint64 `protobuf:"varint,6,opt,name=own_bytes,json=ownBytes,proto3" json:"own_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CarryStatus) Reset() {
+	*x = CarryStatus{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CarryStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CarryStatus) ProtoMessage() {}
+
+func (x *CarryStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CarryStatus.ProtoReflect.Descriptor instead.
+func (*CarryStatus) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CarryStatus) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *CarryStatus) GetQuotaBytes() uint64 {
+	if x != nil {
+		return x.QuotaBytes
+	}
+	return 0
+}
+
+func (x *CarryStatus) GetRetentionSeconds() int64 {
+	if x != nil {
+		return x.RetentionSeconds
+	}
+	return 0
+}
+
+func (x *CarryStatus) GetFriends() []*CarriedFor {
+	if x != nil {
+		return x.Friends
+	}
+	return nil
+}
+
+func (x *CarryStatus) GetOwnParcels() uint32 {
+	if x != nil {
+		return x.OwnParcels
+	}
+	return 0
+}
+
+func (x *CarryStatus) GetOwnBytes() uint64 {
+	if x != nil {
+		return x.OwnBytes
+	}
+	return 0
+}
+
+// CarriedFor is what this node holds, sealed, that one friend handed it.
+type CarriedFor struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Parcels uint32                 `protobuf:"varint,3,opt,name=parcels,proto3" json:"parcels,omitempty"`
+	Bytes   uint64                 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// refused counts parcels refused over quota since the daemon started.
+	Refused       uint32 `protobuf:"varint,5,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CarriedFor) Reset() {
+	*x = CarriedFor{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CarriedFor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CarriedFor) ProtoMessage() {}
+
+func (x *CarriedFor) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CarriedFor.ProtoReflect.Descriptor instead.
+func (*CarriedFor) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CarriedFor) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CarriedFor) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CarriedFor) GetParcels() uint32 {
+	if x != nil {
+		return x.Parcels
+	}
+	return 0
+}
+
+func (x *CarriedFor) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *CarriedFor) GetRefused() uint32 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
+}
+
 // RendezvousStatus describes the node's use of a rendezvous.
 type RendezvousStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1043,7 +1220,7 @@ type RendezvousStatus struct {
 
 func (x *RendezvousStatus) Reset() {
 	*x = RendezvousStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1232,7 @@ func (x *RendezvousStatus) String() string {
 func (*RendezvousStatus) ProtoMessage() {}
 
 func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[16]
+	mi := &file_kith_local_v1_local_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1245,7 @@ func (x *RendezvousStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RendezvousStatus.ProtoReflect.Descriptor instead.
 func (*RendezvousStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{16}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RendezvousStatus) GetMode() string {
@@ -1125,7 +1302,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1314,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[17]
+	mi := &file_kith_local_v1_local_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1327,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{17}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PeerStatus) GetId() string {
@@ -1205,7 +1382,7 @@ type Friend struct {
 
 func (x *Friend) Reset() {
 	*x = Friend{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1394,7 @@ func (x *Friend) String() string {
 func (*Friend) ProtoMessage() {}
 
 func (x *Friend) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[18]
+	mi := &file_kith_local_v1_local_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1407,7 @@ func (x *Friend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Friend.ProtoReflect.Descriptor instead.
 func (*Friend) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{18}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Friend) GetId() string {
@@ -1272,7 +1449,7 @@ type AddFriendRequest struct {
 
 func (x *AddFriendRequest) Reset() {
 	*x = AddFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1461,7 @@ func (x *AddFriendRequest) String() string {
 func (*AddFriendRequest) ProtoMessage() {}
 
 func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[19]
+	mi := &file_kith_local_v1_local_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1474,7 @@ func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendRequest.ProtoReflect.Descriptor instead.
 func (*AddFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{19}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddFriendRequest) GetFriend() *Friend {
@@ -1320,7 +1497,7 @@ type AddFriendResponse struct {
 
 func (x *AddFriendResponse) Reset() {
 	*x = AddFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1509,7 @@ func (x *AddFriendResponse) String() string {
 func (*AddFriendResponse) ProtoMessage() {}
 
 func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[20]
+	mi := &file_kith_local_v1_local_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1522,7 @@ func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendResponse.ProtoReflect.Descriptor instead.
 func (*AddFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{20}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AddFriendResponse) GetFriend() *Friend {
@@ -1371,7 +1548,7 @@ type ListFriendsRequest struct {
 
 func (x *ListFriendsRequest) Reset() {
 	*x = ListFriendsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1560,7 @@ func (x *ListFriendsRequest) String() string {
 func (*ListFriendsRequest) ProtoMessage() {}
 
 func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[21]
+	mi := &file_kith_local_v1_local_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1573,7 @@ func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsRequest.ProtoReflect.Descriptor instead.
 func (*ListFriendsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{21}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
 }
 
 // ListFriendsResponse lists friends by name.
@@ -1410,7 +1587,7 @@ type ListFriendsResponse struct {
 
 func (x *ListFriendsResponse) Reset() {
 	*x = ListFriendsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1599,7 @@ func (x *ListFriendsResponse) String() string {
 func (*ListFriendsResponse) ProtoMessage() {}
 
 func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[22]
+	mi := &file_kith_local_v1_local_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1612,7 @@ func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsResponse.ProtoReflect.Descriptor instead.
 func (*ListFriendsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{22}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListFriendsResponse) GetFriends() []*Friend {
@@ -1456,7 +1633,7 @@ type RemoveFriendRequest struct {
 
 func (x *RemoveFriendRequest) Reset() {
 	*x = RemoveFriendRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1645,7 @@ func (x *RemoveFriendRequest) String() string {
 func (*RemoveFriendRequest) ProtoMessage() {}
 
 func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[23]
+	mi := &file_kith_local_v1_local_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1658,7 @@ func (x *RemoveFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendRequest.ProtoReflect.Descriptor instead.
 func (*RemoveFriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{23}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RemoveFriendRequest) GetId() string {
@@ -1500,7 +1677,7 @@ type RemoveFriendResponse struct {
 
 func (x *RemoveFriendResponse) Reset() {
 	*x = RemoveFriendResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1689,7 @@ func (x *RemoveFriendResponse) String() string {
 func (*RemoveFriendResponse) ProtoMessage() {}
 
 func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[24]
+	mi := &file_kith_local_v1_local_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1702,7 @@ func (x *RemoveFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFriendResponse.ProtoReflect.Descriptor instead.
 func (*RemoveFriendResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{24}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
 }
 
 // ListGroupsRequest is empty.
@@ -1537,7 +1714,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1726,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[25]
+	mi := &file_kith_local_v1_local_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1739,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{25}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
 }
 
 // Group is a named set of friends.
@@ -1578,7 +1755,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1767,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[26]
+	mi := &file_kith_local_v1_local_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1780,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{26}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Group) GetName() string {
@@ -1631,7 +1808,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1643,7 +1820,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[27]
+	mi := &file_kith_local_v1_local_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1656,7 +1833,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{27}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -1683,7 +1860,7 @@ type UpdateGroupRequest struct {
 
 func (x *UpdateGroupRequest) Reset() {
 	*x = UpdateGroupRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1872,7 @@ func (x *UpdateGroupRequest) String() string {
 func (*UpdateGroupRequest) ProtoMessage() {}
 
 func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[28]
+	mi := &file_kith_local_v1_local_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1885,7 @@ func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{28}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateGroupRequest) GetName() string {
@@ -1753,7 +1930,7 @@ type UpdateGroupResponse struct {
 
 func (x *UpdateGroupResponse) Reset() {
 	*x = UpdateGroupResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1942,7 @@ func (x *UpdateGroupResponse) String() string {
 func (*UpdateGroupResponse) ProtoMessage() {}
 
 func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[29]
+	mi := &file_kith_local_v1_local_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1955,7 @@ func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupResponse.ProtoReflect.Descriptor instead.
 func (*UpdateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{29}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateGroupResponse) GetGroup() *Group {
@@ -1810,7 +1987,7 @@ type CreatePostRequest struct {
 
 func (x *CreatePostRequest) Reset() {
 	*x = CreatePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[30]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1999,7 @@ func (x *CreatePostRequest) String() string {
 func (*CreatePostRequest) ProtoMessage() {}
 
 func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[30]
+	mi := &file_kith_local_v1_local_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +2012,7 @@ func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostRequest.ProtoReflect.Descriptor instead.
 func (*CreatePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{30}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreatePostRequest) GetText() string {
@@ -1870,7 +2047,7 @@ type CreatePostResponse struct {
 
 func (x *CreatePostResponse) Reset() {
 	*x = CreatePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[31]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2059,7 @@ func (x *CreatePostResponse) String() string {
 func (*CreatePostResponse) ProtoMessage() {}
 
 func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[31]
+	mi := &file_kith_local_v1_local_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2072,7 @@ func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostResponse.ProtoReflect.Descriptor instead.
 func (*CreatePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{31}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreatePostResponse) GetPost() *TimelinePost {
@@ -1918,7 +2095,7 @@ type EditPostRequest struct {
 
 func (x *EditPostRequest) Reset() {
 	*x = EditPostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[32]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +2107,7 @@ func (x *EditPostRequest) String() string {
 func (*EditPostRequest) ProtoMessage() {}
 
 func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[32]
+	mi := &file_kith_local_v1_local_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +2120,7 @@ func (x *EditPostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostRequest.ProtoReflect.Descriptor instead.
 func (*EditPostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{32}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *EditPostRequest) GetPostId() string {
@@ -1971,7 +2148,7 @@ type EditPostResponse struct {
 
 func (x *EditPostResponse) Reset() {
 	*x = EditPostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[33]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2160,7 @@ func (x *EditPostResponse) String() string {
 func (*EditPostResponse) ProtoMessage() {}
 
 func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[33]
+	mi := &file_kith_local_v1_local_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2173,7 @@ func (x *EditPostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditPostResponse.ProtoReflect.Descriptor instead.
 func (*EditPostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{33}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *EditPostResponse) GetPost() *TimelinePost {
@@ -2017,7 +2194,7 @@ type DeletePostRequest struct {
 
 func (x *DeletePostRequest) Reset() {
 	*x = DeletePostRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[34]
+	mi := &file_kith_local_v1_local_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2206,7 @@ func (x *DeletePostRequest) String() string {
 func (*DeletePostRequest) ProtoMessage() {}
 
 func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[34]
+	mi := &file_kith_local_v1_local_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2219,7 @@ func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostRequest.ProtoReflect.Descriptor instead.
 func (*DeletePostRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{34}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeletePostRequest) GetPostId() string {
@@ -2061,7 +2238,7 @@ type DeletePostResponse struct {
 
 func (x *DeletePostResponse) Reset() {
 	*x = DeletePostResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[35]
+	mi := &file_kith_local_v1_local_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2250,7 @@ func (x *DeletePostResponse) String() string {
 func (*DeletePostResponse) ProtoMessage() {}
 
 func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[35]
+	mi := &file_kith_local_v1_local_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2263,7 @@ func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostResponse.ProtoReflect.Descriptor instead.
 func (*DeletePostResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{35}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{37}
 }
 
 // TimelineRequest filters the timeline.
@@ -2104,7 +2281,7 @@ type TimelineRequest struct {
 
 func (x *TimelineRequest) Reset() {
 	*x = TimelineRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[36]
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2293,7 @@ func (x *TimelineRequest) String() string {
 func (*TimelineRequest) ProtoMessage() {}
 
 func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[36]
+	mi := &file_kith_local_v1_local_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2306,7 @@ func (x *TimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineRequest.ProtoReflect.Descriptor instead.
 func (*TimelineRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{36}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TimelineRequest) GetTag() string {
@@ -2172,7 +2349,7 @@ type TimelineAttachment struct {
 
 func (x *TimelineAttachment) Reset() {
 	*x = TimelineAttachment{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[37]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +2361,7 @@ func (x *TimelineAttachment) String() string {
 func (*TimelineAttachment) ProtoMessage() {}
 
 func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[37]
+	mi := &file_kith_local_v1_local_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +2374,7 @@ func (x *TimelineAttachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineAttachment.ProtoReflect.Descriptor instead.
 func (*TimelineAttachment) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{37}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TimelineAttachment) GetSha256() string {
@@ -2274,7 +2451,7 @@ type TimelinePost struct {
 
 func (x *TimelinePost) Reset() {
 	*x = TimelinePost{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2463,7 @@ func (x *TimelinePost) String() string {
 func (*TimelinePost) ProtoMessage() {}
 
 func (x *TimelinePost) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[38]
+	mi := &file_kith_local_v1_local_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2476,7 @@ func (x *TimelinePost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelinePost.ProtoReflect.Descriptor instead.
 func (*TimelinePost) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{38}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TimelinePost) GetId() string {
@@ -2417,7 +2594,7 @@ type ReactionSummary struct {
 
 func (x *ReactionSummary) Reset() {
 	*x = ReactionSummary{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2606,7 @@ func (x *ReactionSummary) String() string {
 func (*ReactionSummary) ProtoMessage() {}
 
 func (x *ReactionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[39]
+	mi := &file_kith_local_v1_local_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2619,7 @@ func (x *ReactionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReactionSummary.ProtoReflect.Descriptor instead.
 func (*ReactionSummary) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{39}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ReactionSummary) GetEmoji() string {
@@ -2484,7 +2661,7 @@ type TimelineResponse struct {
 
 func (x *TimelineResponse) Reset() {
 	*x = TimelineResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2673,7 @@ func (x *TimelineResponse) String() string {
 func (*TimelineResponse) ProtoMessage() {}
 
 func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[40]
+	mi := &file_kith_local_v1_local_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2686,7 @@ func (x *TimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineResponse.ProtoReflect.Descriptor instead.
 func (*TimelineResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{40}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TimelineResponse) GetPosts() []*TimelinePost {
@@ -2530,7 +2707,7 @@ type SyncRequest struct {
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2542,7 +2719,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[41]
+	mi := &file_kith_local_v1_local_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2555,7 +2732,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{41}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SyncRequest) GetFriendId() string {
@@ -2583,14 +2760,19 @@ type SyncResult struct {
 	Live uint32 `protobuf:"varint,6,opt,name=live,proto3" json:"live,omitempty"`
 	// removed is set when the friend's node no longer counts this person as a friend: it
 	// served public posts only.
-	Removed       bool `protobuf:"varint,7,opt,name=removed,proto3" json:"removed,omitempty"`
+	Removed bool `protobuf:"varint,7,opt,name=removed,proto3" json:"removed,omitempty"`
+	// carried lists the posts this friend's node carried for their authors (issue 17):
+	// pulled counts only posts that came from the friend as their author.
+	Carried []*CarriedPosts `protobuf:"bytes,8,rep,name=carried,proto3" json:"carried,omitempty"`
+	// refused counts sealed parcels this friend's node handed over that did not verify.
+	Refused       uint32 `protobuf:"varint,9,opt,name=refused,proto3" json:"refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SyncResult) Reset() {
 	*x = SyncResult{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +2784,7 @@ func (x *SyncResult) String() string {
 func (*SyncResult) ProtoMessage() {}
 
 func (x *SyncResult) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[42]
+	mi := &file_kith_local_v1_local_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +2797,7 @@ func (x *SyncResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResult.ProtoReflect.Descriptor instead.
 func (*SyncResult) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{42}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SyncResult) GetFriendId() string {
@@ -2667,6 +2849,81 @@ func (x *SyncResult) GetRemoved() bool {
 	return false
 }
 
+func (x *SyncResult) GetCarried() []*CarriedPosts {
+	if x != nil {
+		return x.Carried
+	}
+	return nil
+}
+
+func (x *SyncResult) GetRefused() uint32 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
+}
+
+// CarriedPosts is how many posts of one author a friend carried to this node.
+type CarriedPosts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AuthorId      string                 `protobuf:"bytes,1,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	AuthorName    string                 `protobuf:"bytes,2,opt,name=author_name,json=authorName,proto3" json:"author_name,omitempty"`
+	Posts         uint32                 `protobuf:"varint,3,opt,name=posts,proto3" json:"posts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CarriedPosts) Reset() {
+	*x = CarriedPosts{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CarriedPosts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CarriedPosts) ProtoMessage() {}
+
+func (x *CarriedPosts) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CarriedPosts.ProtoReflect.Descriptor instead.
+func (*CarriedPosts) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CarriedPosts) GetAuthorId() string {
+	if x != nil {
+		return x.AuthorId
+	}
+	return ""
+}
+
+func (x *CarriedPosts) GetAuthorName() string {
+	if x != nil {
+		return x.AuthorName
+	}
+	return ""
+}
+
+func (x *CarriedPosts) GetPosts() uint32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
 // SyncResponse lists the outcome per friend.
 type SyncResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2678,7 +2935,7 @@ type SyncResponse struct {
 
 func (x *SyncResponse) Reset() {
 	*x = SyncResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +2947,7 @@ func (x *SyncResponse) String() string {
 func (*SyncResponse) ProtoMessage() {}
 
 func (x *SyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[43]
+	mi := &file_kith_local_v1_local_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +2960,7 @@ func (x *SyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResponse.ProtoReflect.Descriptor instead.
 func (*SyncResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{43}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SyncResponse) GetResults() []*SyncResult {
@@ -2722,7 +2979,7 @@ type SyncProgressRequest struct {
 
 func (x *SyncProgressRequest) Reset() {
 	*x = SyncProgressRequest{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2734,7 +2991,7 @@ func (x *SyncProgressRequest) String() string {
 func (*SyncProgressRequest) ProtoMessage() {}
 
 func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[44]
+	mi := &file_kith_local_v1_local_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2747,7 +3004,7 @@ func (x *SyncProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressRequest.ProtoReflect.Descriptor instead.
 func (*SyncProgressRequest) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{44}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{47}
 }
 
 // FriendProgress is what pulls from one friend have done since the daemon started.
@@ -2765,7 +3022,7 @@ type FriendProgress struct {
 
 func (x *FriendProgress) Reset() {
 	*x = FriendProgress{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[45]
+	mi := &file_kith_local_v1_local_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2777,7 +3034,7 @@ func (x *FriendProgress) String() string {
 func (*FriendProgress) ProtoMessage() {}
 
 func (x *FriendProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[45]
+	mi := &file_kith_local_v1_local_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2790,7 +3047,7 @@ func (x *FriendProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendProgress.ProtoReflect.Descriptor instead.
 func (*FriendProgress) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{45}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *FriendProgress) GetFriendId() string {
@@ -2825,7 +3082,7 @@ type SyncProgressResponse struct {
 
 func (x *SyncProgressResponse) Reset() {
 	*x = SyncProgressResponse{}
-	mi := &file_kith_local_v1_local_proto_msgTypes[46]
+	mi := &file_kith_local_v1_local_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2837,7 +3094,7 @@ func (x *SyncProgressResponse) String() string {
 func (*SyncProgressResponse) ProtoMessage() {}
 
 func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_local_v1_local_proto_msgTypes[46]
+	mi := &file_kith_local_v1_local_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +3107,7 @@ func (x *SyncProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgressResponse.ProtoReflect.Descriptor instead.
 func (*SyncProgressResponse) Descriptor() ([]byte, []int) {
-	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{46}
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SyncProgressResponse) GetFriends() []*FriendProgress {
@@ -2915,7 +3172,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.kith.local.v1.AudienceKindR\x04kind\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1b\n" +
 	"\tfriend_id\x18\x03 \x01(\tR\bfriendId\"\x0f\n" +
-	"\rStatusRequest\"\xcd\x01\n" +
+	"\rStatusRequest\"\xff\x01\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12?\n" +
 	"\n" +
@@ -2923,7 +3180,24 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"rendezvous\x12/\n" +
 	"\x05peers\x18\x03 \x03(\v2\x19.kith.local.v1.PeerStatusR\x05peers\x12%\n" +
 	"\x0elisten_address\x18\x04 \x01(\tR\rlistenAddress\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"\xa3\x01\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x120\n" +
+	"\x05carry\x18\x06 \x01(\v2\x1a.kith.local.v1.CarryStatusR\x05carry\"\xe8\x01\n" +
+	"\vCarryStatus\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1f\n" +
+	"\vquota_bytes\x18\x02 \x01(\x04R\n" +
+	"quotaBytes\x12+\n" +
+	"\x11retention_seconds\x18\x03 \x01(\x03R\x10retentionSeconds\x123\n" +
+	"\afriends\x18\x04 \x03(\v2\x19.kith.local.v1.CarriedForR\afriends\x12\x1f\n" +
+	"\vown_parcels\x18\x05 \x01(\rR\n" +
+	"ownParcels\x12\x1b\n" +
+	"\town_bytes\x18\x06 \x01(\x04R\bownBytes\"z\n" +
+	"\n" +
+	"CarriedFor\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\aparcels\x18\x03 \x01(\rR\aparcels\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12\x18\n" +
+	"\arefused\x18\x05 \x01(\rR\arefused\"\xa3\x01\n" +
 	"\x10RendezvousStatus\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1e\n" +
@@ -3022,7 +3296,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x10TimelineResponse\x121\n" +
 	"\x05posts\x18\x01 \x03(\v2\x1b.kith.local.v1.TimelinePostR\x05posts\"*\n" +
 	"\vSyncRequest\x12\x1b\n" +
-	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\"\xb3\x01\n" +
+	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\"\x84\x02\n" +
 	"\n" +
 	"SyncResult\x12\x1b\n" +
 	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\x12\x16\n" +
@@ -3031,7 +3305,14 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
 	"\x04path\x18\x05 \x01(\tR\x04path\x12\x12\n" +
 	"\x04live\x18\x06 \x01(\rR\x04live\x12\x18\n" +
-	"\aremoved\x18\a \x01(\bR\aremoved\"C\n" +
+	"\aremoved\x18\a \x01(\bR\aremoved\x125\n" +
+	"\acarried\x18\b \x03(\v2\x1b.kith.local.v1.CarriedPostsR\acarried\x12\x18\n" +
+	"\arefused\x18\t \x01(\rR\arefused\"b\n" +
+	"\fCarriedPosts\x12\x1b\n" +
+	"\tauthor_id\x18\x01 \x01(\tR\bauthorId\x12\x1f\n" +
+	"\vauthor_name\x18\x02 \x01(\tR\n" +
+	"authorName\x12\x14\n" +
+	"\x05posts\x18\x03 \x01(\rR\x05posts\"C\n" +
 	"\fSyncResponse\x123\n" +
 	"\aresults\x18\x01 \x03(\v2\x19.kith.local.v1.SyncResultR\aresults\"\x15\n" +
 	"\x13SyncProgressRequest\"]\n" +
@@ -3087,7 +3368,7 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
 	(*PublicFollow)(nil),         // 1: kith.local.v1.PublicFollow
@@ -3106,37 +3387,40 @@ var file_kith_local_v1_local_proto_goTypes = []any{
 	(*Audience)(nil),             // 14: kith.local.v1.Audience
 	(*StatusRequest)(nil),        // 15: kith.local.v1.StatusRequest
 	(*StatusResponse)(nil),       // 16: kith.local.v1.StatusResponse
-	(*RendezvousStatus)(nil),     // 17: kith.local.v1.RendezvousStatus
-	(*PeerStatus)(nil),           // 18: kith.local.v1.PeerStatus
-	(*Friend)(nil),               // 19: kith.local.v1.Friend
-	(*AddFriendRequest)(nil),     // 20: kith.local.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),    // 21: kith.local.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),   // 22: kith.local.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),  // 23: kith.local.v1.ListFriendsResponse
-	(*RemoveFriendRequest)(nil),  // 24: kith.local.v1.RemoveFriendRequest
-	(*RemoveFriendResponse)(nil), // 25: kith.local.v1.RemoveFriendResponse
-	(*ListGroupsRequest)(nil),    // 26: kith.local.v1.ListGroupsRequest
-	(*Group)(nil),                // 27: kith.local.v1.Group
-	(*ListGroupsResponse)(nil),   // 28: kith.local.v1.ListGroupsResponse
-	(*UpdateGroupRequest)(nil),   // 29: kith.local.v1.UpdateGroupRequest
-	(*UpdateGroupResponse)(nil),  // 30: kith.local.v1.UpdateGroupResponse
-	(*CreatePostRequest)(nil),    // 31: kith.local.v1.CreatePostRequest
-	(*CreatePostResponse)(nil),   // 32: kith.local.v1.CreatePostResponse
-	(*EditPostRequest)(nil),      // 33: kith.local.v1.EditPostRequest
-	(*EditPostResponse)(nil),     // 34: kith.local.v1.EditPostResponse
-	(*DeletePostRequest)(nil),    // 35: kith.local.v1.DeletePostRequest
-	(*DeletePostResponse)(nil),   // 36: kith.local.v1.DeletePostResponse
-	(*TimelineRequest)(nil),      // 37: kith.local.v1.TimelineRequest
-	(*TimelineAttachment)(nil),   // 38: kith.local.v1.TimelineAttachment
-	(*TimelinePost)(nil),         // 39: kith.local.v1.TimelinePost
-	(*ReactionSummary)(nil),      // 40: kith.local.v1.ReactionSummary
-	(*TimelineResponse)(nil),     // 41: kith.local.v1.TimelineResponse
-	(*SyncRequest)(nil),          // 42: kith.local.v1.SyncRequest
-	(*SyncResult)(nil),           // 43: kith.local.v1.SyncResult
-	(*SyncResponse)(nil),         // 44: kith.local.v1.SyncResponse
-	(*SyncProgressRequest)(nil),  // 45: kith.local.v1.SyncProgressRequest
-	(*FriendProgress)(nil),       // 46: kith.local.v1.FriendProgress
-	(*SyncProgressResponse)(nil), // 47: kith.local.v1.SyncProgressResponse
+	(*CarryStatus)(nil),          // 17: kith.local.v1.CarryStatus
+	(*CarriedFor)(nil),           // 18: kith.local.v1.CarriedFor
+	(*RendezvousStatus)(nil),     // 19: kith.local.v1.RendezvousStatus
+	(*PeerStatus)(nil),           // 20: kith.local.v1.PeerStatus
+	(*Friend)(nil),               // 21: kith.local.v1.Friend
+	(*AddFriendRequest)(nil),     // 22: kith.local.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),    // 23: kith.local.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),   // 24: kith.local.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),  // 25: kith.local.v1.ListFriendsResponse
+	(*RemoveFriendRequest)(nil),  // 26: kith.local.v1.RemoveFriendRequest
+	(*RemoveFriendResponse)(nil), // 27: kith.local.v1.RemoveFriendResponse
+	(*ListGroupsRequest)(nil),    // 28: kith.local.v1.ListGroupsRequest
+	(*Group)(nil),                // 29: kith.local.v1.Group
+	(*ListGroupsResponse)(nil),   // 30: kith.local.v1.ListGroupsResponse
+	(*UpdateGroupRequest)(nil),   // 31: kith.local.v1.UpdateGroupRequest
+	(*UpdateGroupResponse)(nil),  // 32: kith.local.v1.UpdateGroupResponse
+	(*CreatePostRequest)(nil),    // 33: kith.local.v1.CreatePostRequest
+	(*CreatePostResponse)(nil),   // 34: kith.local.v1.CreatePostResponse
+	(*EditPostRequest)(nil),      // 35: kith.local.v1.EditPostRequest
+	(*EditPostResponse)(nil),     // 36: kith.local.v1.EditPostResponse
+	(*DeletePostRequest)(nil),    // 37: kith.local.v1.DeletePostRequest
+	(*DeletePostResponse)(nil),   // 38: kith.local.v1.DeletePostResponse
+	(*TimelineRequest)(nil),      // 39: kith.local.v1.TimelineRequest
+	(*TimelineAttachment)(nil),   // 40: kith.local.v1.TimelineAttachment
+	(*TimelinePost)(nil),         // 41: kith.local.v1.TimelinePost
+	(*ReactionSummary)(nil),      // 42: kith.local.v1.ReactionSummary
+	(*TimelineResponse)(nil),     // 43: kith.local.v1.TimelineResponse
+	(*SyncRequest)(nil),          // 44: kith.local.v1.SyncRequest
+	(*SyncResult)(nil),           // 45: kith.local.v1.SyncResult
+	(*CarriedPosts)(nil),         // 46: kith.local.v1.CarriedPosts
+	(*SyncResponse)(nil),         // 47: kith.local.v1.SyncResponse
+	(*SyncProgressRequest)(nil),  // 48: kith.local.v1.SyncProgressRequest
+	(*FriendProgress)(nil),       // 49: kith.local.v1.FriendProgress
+	(*SyncProgressResponse)(nil), // 50: kith.local.v1.SyncProgressResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
 	1,  // 0: kith.local.v1.Profile.public_follows:type_name -> kith.local.v1.PublicFollow
@@ -3145,60 +3429,63 @@ var file_kith_local_v1_local_proto_depIdxs = []int32{
 	2,  // 3: kith.local.v1.SetProfileResponse.profile:type_name -> kith.local.v1.Profile
 	13, // 4: kith.local.v1.RecoverResponse.lost:type_name -> kith.local.v1.LostPost
 	0,  // 5: kith.local.v1.Audience.kind:type_name -> kith.local.v1.AudienceKind
-	17, // 6: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
-	18, // 7: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
-	19, // 8: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
-	19, // 9: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
-	19, // 10: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
-	27, // 11: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
-	27, // 12: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
-	14, // 13: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
-	39, // 14: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
-	39, // 15: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
-	38, // 16: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
-	40, // 17: kith.local.v1.TimelinePost.reactions:type_name -> kith.local.v1.ReactionSummary
-	39, // 18: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
-	43, // 19: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
-	46, // 20: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
-	15, // 21: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	20, // 22: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	22, // 23: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	24, // 24: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	26, // 25: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	29, // 26: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	31, // 27: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	33, // 28: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	35, // 29: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	37, // 30: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	42, // 31: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	45, // 32: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
-	7,  // 33: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
-	9,  // 34: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
-	11, // 35: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
-	3,  // 36: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
-	5,  // 37: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
-	16, // 38: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	21, // 39: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	23, // 40: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	25, // 41: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	28, // 42: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	30, // 43: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	32, // 44: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	34, // 45: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	36, // 46: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	41, // 47: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	44, // 48: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	47, // 49: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
-	8,  // 50: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
-	10, // 51: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
-	12, // 52: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
-	4,  // 53: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
-	6,  // 54: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
-	38, // [38:55] is the sub-list for method output_type
-	21, // [21:38] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	19, // 6: kith.local.v1.StatusResponse.rendezvous:type_name -> kith.local.v1.RendezvousStatus
+	20, // 7: kith.local.v1.StatusResponse.peers:type_name -> kith.local.v1.PeerStatus
+	17, // 8: kith.local.v1.StatusResponse.carry:type_name -> kith.local.v1.CarryStatus
+	18, // 9: kith.local.v1.CarryStatus.friends:type_name -> kith.local.v1.CarriedFor
+	21, // 10: kith.local.v1.AddFriendRequest.friend:type_name -> kith.local.v1.Friend
+	21, // 11: kith.local.v1.AddFriendResponse.friend:type_name -> kith.local.v1.Friend
+	21, // 12: kith.local.v1.ListFriendsResponse.friends:type_name -> kith.local.v1.Friend
+	29, // 13: kith.local.v1.ListGroupsResponse.groups:type_name -> kith.local.v1.Group
+	29, // 14: kith.local.v1.UpdateGroupResponse.group:type_name -> kith.local.v1.Group
+	14, // 15: kith.local.v1.CreatePostRequest.audience:type_name -> kith.local.v1.Audience
+	41, // 16: kith.local.v1.CreatePostResponse.post:type_name -> kith.local.v1.TimelinePost
+	41, // 17: kith.local.v1.EditPostResponse.post:type_name -> kith.local.v1.TimelinePost
+	40, // 18: kith.local.v1.TimelinePost.attachments:type_name -> kith.local.v1.TimelineAttachment
+	42, // 19: kith.local.v1.TimelinePost.reactions:type_name -> kith.local.v1.ReactionSummary
+	41, // 20: kith.local.v1.TimelineResponse.posts:type_name -> kith.local.v1.TimelinePost
+	46, // 21: kith.local.v1.SyncResult.carried:type_name -> kith.local.v1.CarriedPosts
+	45, // 22: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
+	49, // 23: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
+	15, // 24: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	22, // 25: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	24, // 26: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	26, // 27: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	28, // 28: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	31, // 29: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	33, // 30: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	35, // 31: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	37, // 32: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	39, // 33: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	44, // 34: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	48, // 35: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
+	7,  // 36: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	9,  // 37: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	11, // 38: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	3,  // 39: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
+	5,  // 40: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
+	16, // 41: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	23, // 42: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	25, // 43: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	27, // 44: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	30, // 45: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	32, // 46: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	34, // 47: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	36, // 48: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	38, // 49: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	43, // 50: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	47, // 51: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	50, // 52: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
+	8,  // 53: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	10, // 54: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	12, // 55: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	4,  // 56: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
+	6,  // 57: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
+	41, // [41:58] is the sub-list for method output_type
+	24, // [24:41] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_kith_local_v1_local_proto_init() }
@@ -3213,7 +3500,7 @@ func file_kith_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   47,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

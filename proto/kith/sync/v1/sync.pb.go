@@ -2036,7 +2036,7 @@ var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x17kith/sync/v1/sync.proto\x12\fkith.sync.v1\x1a\x1bkith/signed/v1/signed.proto\"{\n" +
+	"\x17kith/sync/v1/sync.proto\x12\fkith.sync.v1\x1a\x1bkith/signed/v1/signed.proto\x1a\x18kith/sync/v1/carry.proto\"{\n" +
 	"\x06Change\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.kith.sync.v1.ChangeKindR\x04kind\x12\x17\n" +
@@ -2151,7 +2151,8 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\xe2\b\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\x84\n" +
+	"\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -2167,7 +2168,11 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"GetDevices\x12\x1f.kith.sync.v1.GetDevicesRequest\x1a .kith.sync.v1.GetDevicesResponse\x12c\n" +
 	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
 	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12d\n" +
-	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
+	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponse\x12O\n" +
+	"\n" +
+	"GetParcels\x12\x1f.kith.sync.v1.GetParcelsRequest\x1a .kith.sync.v1.GetParcelsResponse\x12O\n" +
+	"\n" +
+	"AckParcels\x12\x1f.kith.sync.v1.AckParcelsRequest\x1a .kith.sync.v1.AckParcelsResponseB3Z1github.com/kithnet/kith/proto/kith/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_kith_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -2220,6 +2225,10 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*RequestFriendshipRequest)(nil),  // 33: kith.sync.v1.RequestFriendshipRequest
 	(*RequestFriendshipResponse)(nil), // 34: kith.sync.v1.RequestFriendshipResponse
 	(*v1.Envelope)(nil),               // 35: kith.signed.v1.Envelope
+	(*GetParcelsRequest)(nil),         // 36: kith.sync.v1.GetParcelsRequest
+	(*AckParcelsRequest)(nil),         // 37: kith.sync.v1.AckParcelsRequest
+	(*GetParcelsResponse)(nil),        // 38: kith.sync.v1.GetParcelsResponse
+	(*AckParcelsResponse)(nil),        // 39: kith.sync.v1.AckParcelsResponse
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
@@ -2253,21 +2262,25 @@ var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	28, // 28: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
 	30, // 29: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
 	33, // 30: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	3,  // 31: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 32: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 33: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 34: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 35: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 36: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 37: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 38: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	25, // 39: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	27, // 40: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
-	29, // 41: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	31, // 42: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	34, // 43: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	31, // [31:44] is the sub-list for method output_type
-	18, // [18:31] is the sub-list for method input_type
+	36, // 31: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
+	37, // 32: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
+	3,  // 33: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 34: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 35: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 36: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 37: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 38: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 39: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 40: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	25, // 41: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	27, // 42: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	29, // 43: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	31, // 44: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	34, // 45: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	38, // 46: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
+	39, // 47: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
+	33, // [33:48] is the sub-list for method output_type
+	18, // [18:33] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2278,6 +2291,7 @@ func file_kith_sync_v1_sync_proto_init() {
 	if File_kith_sync_v1_sync_proto != nil {
 		return
 	}
+	file_kith_sync_v1_carry_proto_init()
 	file_kith_sync_v1_sync_proto_msgTypes[29].OneofWrappers = []any{
 		(*PutConversationRequest_Reply)(nil),
 		(*PutConversationRequest_Reaction)(nil),

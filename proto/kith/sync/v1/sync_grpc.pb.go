@@ -36,6 +36,8 @@ const (
 	SyncService_GetConversations_FullMethodName  = "/kith.sync.v1.SyncService/GetConversations"
 	SyncService_PutConversation_FullMethodName   = "/kith.sync.v1.SyncService/PutConversation"
 	SyncService_RequestFriendship_FullMethodName = "/kith.sync.v1.SyncService/RequestFriendship"
+	SyncService_GetParcels_FullMethodName        = "/kith.sync.v1.SyncService/GetParcels"
+	SyncService_AckParcels_FullMethodName        = "/kith.sync.v1.SyncService/AckParcels"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -80,6 +82,11 @@ type SyncServiceClient interface {
 	// RequestFriendship delivers a signed friend request from the caller, who added the
 	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
 	RequestFriendship(ctx context.Context, in *RequestFriendshipRequest, opts ...grpc.CallOption) (*RequestFriendshipResponse, error)
+	// GetParcels lists sealed parcels this node holds for others to carry or open (issue
+	// 17): its own posts' and those it carries, to friends only.
+	GetParcels(ctx context.Context, in *GetParcelsRequest, opts ...grpc.CallOption) (*GetParcelsResponse, error)
+	// AckParcels presents readers' acknowledgement secrets; fully acknowledged parcels go.
+	AckParcels(ctx context.Context, in *AckParcelsRequest, opts ...grpc.CallOption) (*AckParcelsResponse, error)
 }
 
 type syncServiceClient struct {
@@ -256,6 +263,26 @@ func (c *syncServiceClient) RequestFriendship(ctx context.Context, in *RequestFr
 	return out, nil
 }
 
+func (c *syncServiceClient) GetParcels(ctx context.Context, in *GetParcelsRequest, opts ...grpc.CallOption) (*GetParcelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetParcelsResponse)
+	err := c.cc.Invoke(ctx, SyncService_GetParcels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) AckParcels(ctx context.Context, in *AckParcelsRequest, opts ...grpc.CallOption) (*AckParcelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AckParcelsResponse)
+	err := c.cc.Invoke(ctx, SyncService_AckParcels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -298,6 +325,11 @@ type SyncServiceServer interface {
 	// RequestFriendship delivers a signed friend request from the caller, who added the
 	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
 	RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error)
+	// GetParcels lists sealed parcels this node holds for others to carry or open (issue
+	// 17): its own posts' and those it carries, to friends only.
+	GetParcels(context.Context, *GetParcelsRequest) (*GetParcelsResponse, error)
+	// AckParcels presents readers' acknowledgement secrets; fully acknowledged parcels go.
+	AckParcels(context.Context, *AckParcelsRequest) (*AckParcelsResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -346,6 +378,12 @@ func (UnimplementedSyncServiceServer) PutConversation(context.Context, *PutConve
 }
 func (UnimplementedSyncServiceServer) RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RequestFriendship not implemented")
+}
+func (UnimplementedSyncServiceServer) GetParcels(context.Context, *GetParcelsRequest) (*GetParcelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetParcels not implemented")
+}
+func (UnimplementedSyncServiceServer) AckParcels(context.Context, *AckParcelsRequest) (*AckParcelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AckParcels not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -574,6 +612,42 @@ func _SyncService_RequestFriendship_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_GetParcels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetParcelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).GetParcels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_GetParcels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).GetParcels(ctx, req.(*GetParcelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_AckParcels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AckParcelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).AckParcels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_AckParcels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).AckParcels(ctx, req.(*AckParcelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -616,6 +690,14 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RequestFriendship",
 			Handler:    _SyncService_RequestFriendship_Handler,
+		},
+		{
+			MethodName: "GetParcels",
+			Handler:    _SyncService_GetParcels_Handler,
+		},
+		{
+			MethodName: "AckParcels",
+			Handler:    _SyncService_AckParcels_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
