@@ -190,13 +190,23 @@ func (l *Lab) StartMiniUPnPd(t testing.TB, home string, protocols PortMapper) *P
 	}
 }
 
-// PortMappings lists the DNAT rules miniupnpd holds on the named home's router, as
-// `iptables-legacy -t nat -L MINIUPNPD -n` prints them (miniupnpd drives legacy
-// iptables, whose rules the nftables-based `iptables` does not show).
+// PortMappings lists the rules miniupnpd holds on the named home's router: its DNAT
+// rules (`iptables-legacy -t nat -L MINIUPNPD -n`: external port as "udp dpt:N"; this
+// iptables cannot print the DNAT target miniupnpd writes) and its filter rules
+// (`-t filter -L MINIUPNPD -n`: internal host and port). miniupnpd drives legacy
+// iptables, whose rules the nftables-based `iptables` does not show.
 func (l *Lab) PortMappings(ctx context.Context, home string) (string, error) {
 	n := l.nodes[home+"-nat"]
 	if n == nil {
 		return "", fmt.Errorf("natlab: no home %q", home)
 	}
-	return n.Exec(ctx, "iptables-legacy", "-w", "-t", "nat", "-L", "MINIUPNPD", "-n")
+	var all strings.Builder
+	for _, table := range []string{"nat", "filter"} {
+		out, err := n.Exec(ctx, "iptables-legacy", "-w", "-t", table, "-L", "MINIUPNPD", "-n")
+		if err != nil {
+			return "", err
+		}
+		all.WriteString(out)
+	}
+	return all.String(), nil
 }
