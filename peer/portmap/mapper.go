@@ -72,6 +72,24 @@ type Config struct {
 	// Within, when set, runs f on a thread where the mapper's sockets must be made and
 	// its routing table read: a test runs the mapper inside a lab namespace with it.
 	Within func(f func() error) error
+
+	// pmpPort and ssdpPort replace the gateway's well-known ports in tests (0: 5351
+	// and 1900), so a hostile gateway can be played on loopback without root.
+	pmpPort, ssdpPort uint16
+}
+
+func (c *Config) gatewayPort() uint16 {
+	if c.pmpPort != 0 {
+		return c.pmpPort
+	}
+	return gatewayPort
+}
+
+func (c *Config) ssdp() uint16 {
+	if c.ssdpPort != 0 {
+		return c.ssdpPort
+	}
+	return ssdpPort
 }
 
 func (c *Config) within(f func() error) error {
@@ -199,6 +217,7 @@ func (m *Mapper) run(ctx context.Context) {
 	}
 	m.log.Info("portmap: mapped", "protocol", proto, "external", mp.External, "lifetime", mp.Lifetime)
 	m.keep(ctx, c, proto, mp)
+	m.expire() // from now on nobody may publish the address, released or not
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	if err := c.unmap(rctx); err != nil {

@@ -15,7 +15,7 @@ type natpmpClient struct {
 }
 
 func (c *natpmpClient) mapPort(ctx context.Context, want time.Duration) (Mapping, error) {
-	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, gatewayPort))
+	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, c.cfg.gatewayPort()))
 	if err != nil {
 		return Mapping{}, err
 	}
@@ -53,7 +53,7 @@ func (c *natpmpClient) mapPort(ctx context.Context, want time.Duration) (Mapping
 }
 
 func (c *natpmpClient) unmap(ctx context.Context) error {
-	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, gatewayPort))
+	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, c.cfg.gatewayPort()))
 	if err != nil {
 		return err
 	}

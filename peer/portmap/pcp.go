@@ -57,6 +57,7 @@ type pcpAnswer struct {
 
 // parsePCPMap parses a MAP response to the request with this nonce for this internal
 // UDP port. A NAT-PMP-only gateway's "unsupported version" answer is ErrUnsupported;
+// another version is ErrMalformed;
 // a response to another request is ErrMismatch; a result other than success is
 // ErrRefused naming the code.
 func parsePCPMap(b []byte, nonce [12]byte, internal uint16) (pcpAnswer, error) {
@@ -67,7 +68,9 @@ func parsePCPMap(b []byte, nonce [12]byte, internal uint16) (pcpAnswer, error) {
 		return pcpAnswer{}, fmt.Errorf("%w: PCP answer of %d bytes", ErrMalformed, len(b))
 	}
 	if b[0] != pcpVersion {
-		return pcpAnswer{}, fmt.Errorf("%w: PCP version %d", ErrUnsupported, b[0])
+		// Junk, as far as we can tell: only the NAT-PMP answer above proves the
+		// gateway cannot speak PCP, and a stray packet must not end the wait.
+		return pcpAnswer{}, fmt.Errorf("%w: PCP version %d", ErrMalformed, b[0])
 	}
 	if len(b) < pcpMapLen || len(b) > pcpMaxLen || len(b)%4 != 0 {
 		return pcpAnswer{}, fmt.Errorf("%w: PCP MAP answer of %d bytes", ErrMalformed, len(b))

@@ -27,7 +27,7 @@ func newPCP(cfg *Config, gw netip.Addr) *pcpClient {
 }
 
 func (c *pcpClient) request(ctx context.Context, lifetime uint32) (pcpAnswer, error) {
-	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, gatewayPort))
+	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, c.cfg.gatewayPort()))
 	if err != nil {
 		return pcpAnswer{}, err
 	}

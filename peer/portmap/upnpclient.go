@@ -50,7 +50,7 @@ func newUPnP(cfg *Config, gw netip.Addr) *upnpClient {
 // the gateway (answers from any other address never reach the connected socket), then
 // its device description.
 func (c *upnpClient) discover(ctx context.Context) error {
-	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, ssdpPort))
+	conn, err := c.cfg.dialUDP(netip.AddrPortFrom(c.gw, c.cfg.ssdp()))
 	if err != nil {
 		return err
 	}
