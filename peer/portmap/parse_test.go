@@ -273,4 +273,3 @@ func TestSOAP(t *testing.T) {
 		t.Errorf("truncated XML: %v", err)
 	}
 }
-
