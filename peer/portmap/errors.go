@@ -21,6 +21,6 @@ var (
 	ErrNoGateway = errors.New("portmap: no default IPv4 gateway")
 	// ErrTimeout is a gateway that did not answer in time.
 	ErrTimeout = errors.New("portmap: no answer from the gateway in time")
-	// ErrClosed is a Mapper used after Close.
-	ErrClosed = errors.New("portmap: mapper closed")
+	// ErrNoPort is a Config without a port to map.
+	ErrNoPort = errors.New("portmap: no local port to map (Config.Port is 0)")
 )

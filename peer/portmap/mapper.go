@@ -229,6 +229,9 @@ func (m *Mapper) run(ctx context.Context) {
 
 // first tries each protocol in order and returns the first that maps the port.
 func (m *Mapper) first(ctx context.Context) (client, Protocol, Mapping, error) {
+	if m.cfg.Port == 0 {
+		return nil, None, Mapping{}, ErrNoPort
+	}
 	gw := m.cfg.Gateway
 	if !gw.IsValid() {
 		err := m.cfg.within(func() (err error) {
