@@ -1,12 +1,16 @@
 package portmap
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -123,6 +127,15 @@ func TestHostileGateway(t *testing.T) {
 			other[30] ^= 0xff
 			return [][]byte{pcpFor(other, public, 7200, 0)}
 		}), false, []Protocol{PCP}, ErrTimeout, None},
+		{"first request lost", func() func(r []byte) [][]byte {
+			var n atomic.Int32
+			return pcpOnly(func(r []byte) [][]byte {
+				if n.Add(1) == 1 {
+					return nil
+				}
+				return [][]byte{pcpFor(r, public, 7200, 0)}
+			})
+		}(), false, nil, nil, PCP},
 		{"forged source", pcpOnly(func(r []byte) [][]byte { return [][]byte{pcpFor(r, public, 7200, 0)} }), true, []Protocol{PCP}, ErrTimeout, None},
 		{"lifetime 1 s", pcpOnly(func(r []byte) [][]byte { return [][]byte{pcpFor(r, public, 1, 0)} }), false, []Protocol{PCP}, ErrAbsurd, None},
 		{"lifetime 100 years", pcpOnly(func(r []byte) [][]byte { return [][]byte{pcpFor(r, public, 3_153_600_000, 0)} }), false, []Protocol{PCP}, ErrAbsurd, None},
@@ -162,6 +175,9 @@ func TestHostileGateway(t *testing.T) {
 			} else if ok || m.Protocol() != None || !errors.Is(m.Err(), tc.want) {
 				t.Fatalf("got %v %v by %v (err %v), want no mapping and %v", ext, ok, m.Protocol(), m.Err(), tc.want)
 			}
+			if tc.want == ErrTimeout && !strings.Contains(m.Err().Error(), "ignored: ") && !tc.forge {
+				t.Errorf("error %q does not say what was ignored", m.Err())
+			}
 			_ = m.Close()
 			if tc.want == ErrNotPublic {
 				last := g.requests()[len(g.requests())-1]
@@ -173,10 +189,13 @@ func TestHostileGateway(t *testing.T) {
 	}
 }
 
-// TestCloseReleases: Close sends a deletion with the mapping's nonce.
+// TestCloseReleases: Close sends a deletion with the mapping's nonce and logs it.
 func TestCloseReleases(t *testing.T) {
 	g := newGateway(t, func(r []byte) [][]byte { return [][]byte{pcpFor(r, public, 7200, 0)} }, false)
-	m := Start(context.Background(), g.config(PCP))
+	var logs syncBuffer
+	cfg := g.config(PCP)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	m := Start(context.Background(), cfg)
 	<-m.Ready()
 	if _, ok := m.External(); !ok {
 		t.Fatalf("no mapping: %v", m.Err())
@@ -192,4 +211,78 @@ func TestCloseReleases(t *testing.T) {
 	if _, ok := m.External(); ok {
 		t.Error("External still reports the mapping after Close")
 	}
+	if out := logs.String(); !strings.Contains(out, `msg="portmap: released" port=4242 protocol=PCP`) || strings.Contains(out, "failed") {
+		t.Errorf("log:\n%s", out)
+	}
+}
+
+// TestReleaseFailureLogged: a gateway that ignores the deletion gets a warning that
+// says the mapping lives on until its lifetime ends.
+func TestReleaseFailureLogged(t *testing.T) {
+	g := newGateway(t, func(r []byte) [][]byte {
+		if binary.BigEndian.Uint32(r[4:8]) == 0 {
+			return nil
+		}
+		return [][]byte{pcpFor(r, public, 7200, 0)}
+	}, false)
+	var logs syncBuffer
+	cfg := g.config(PCP)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	m := Start(context.Background(), cfg)
+	<-m.Ready()
+	_ = m.Close()
+	if out := logs.String(); !strings.Contains(out, "release failed") || strings.Contains(out, `msg="portmap: released"`) {
+		t.Errorf("log:\n%s", out)
+	}
+}
+
+// TestDefaults: no protocol list means PCP first; no timeout means 500 ms a protocol;
+// a gateway that cannot be looked up is an error.
+func TestDefaults(t *testing.T) {
+	g := newGateway(t, func(r []byte) [][]byte { return [][]byte{pcpFor(r, public, 7200, 0)} }, false)
+	cfg := g.config()
+	cfg.Protocols = nil
+	m := Start(context.Background(), cfg)
+	<-m.Ready()
+	if m.Protocol() != PCP {
+		t.Errorf("default order mapped by %v (%v), want PCP", m.Protocol(), m.Err())
+	}
+	_ = m.Close()
+
+	silent := newGateway(t, func([]byte) [][]byte { return nil }, false)
+	cfg = silent.config(PCP)
+	cfg.Timeout = 0
+	start := time.Now()
+	m = Start(context.Background(), cfg)
+	<-m.Ready()
+	if took := time.Since(start); took < 450*time.Millisecond || took > 1500*time.Millisecond || !errors.Is(m.Err(), ErrTimeout) {
+		t.Errorf("silent gateway with the default timeout: %v after %v, want ErrTimeout after about 500 ms", m.Err(), took)
+	}
+	_ = m.Close()
+
+	boom := errors.New("no namespace")
+	m = Start(context.Background(), Config{Port: 4242, Within: func(func() error) error { return boom }})
+	<-m.Ready()
+	if !errors.Is(m.Err(), boom) {
+		t.Errorf("gateway lookup failure: %v, want %v", m.Err(), boom)
+	}
+	_ = m.Close()
+}
+
+// syncBuffer is a bytes.Buffer safe for the mapper's goroutine writing while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -134,6 +134,7 @@ func TestUPnPGateway(t *testing.T) {
 			if len(calls) < 3 || !strings.HasPrefix(calls[1], "AddPortMapping ") ||
 				!strings.Contains(calls[1], "<NewInternalClient>127.0.0.1</NewInternalClient>") ||
 				!strings.Contains(calls[1], "<NewLeaseDuration>7200</NewLeaseDuration>") ||
+				!strings.Contains(calls[1], "<NewPortMappingDescription>kith</NewPortMappingDescription>") ||
 				!strings.HasPrefix(calls[len(calls)-1], "DeletePortMapping ") || !strings.Contains(calls[len(calls)-1], "<NewExternalPort>4242<") {
 				t.Errorf("calls: %q", calls)
 			}
