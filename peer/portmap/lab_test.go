@@ -15,6 +15,11 @@ import (
 	"github.com/kithnet/kith/shared/testenv"
 )
 
+// The Mapper is what peer/reach takes as its PortMapper.
+var _ interface {
+	External() (netip.AddrPort, bool)
+} = (*portmap.Mapper)(nil)
+
 // lab has a home whose router serves every protocol, one per protocol family, one
 // without any, and an outside host.
 func lab(t *testing.T) *natlab.Lab {
