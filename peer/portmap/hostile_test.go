@@ -261,10 +261,11 @@ func TestDefaults(t *testing.T) {
 	_ = m.Close()
 
 	boom := errors.New("no namespace")
-	m = Start(context.Background(), Config{Port: 4242, Within: func(func() error) error { return boom }})
+	var calls atomic.Int32
+	m = Start(context.Background(), Config{Port: 4242, Within: func(func() error) error { calls.Add(1); return boom }})
 	<-m.Ready()
-	if !errors.Is(m.Err(), boom) {
-		t.Errorf("gateway lookup failure: %v, want %v", m.Err(), boom)
+	if !errors.Is(m.Err(), boom) || calls.Load() != 1 {
+		t.Errorf("gateway lookup failure: %v after %d tries, want %v at once", m.Err(), calls.Load(), boom)
 	}
 	_ = m.Close()
 }

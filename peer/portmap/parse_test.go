@@ -100,6 +100,7 @@ func TestNATPMP(t *testing.T) {
 		{"mapping cut", mapping[:12], 1, ErrMalformed},
 		{"version 2", append([]byte{2}, addr[1:]...), 0, ErrUnsupported},
 		{"wrong opcode", mapping, 0, ErrMismatch},
+		{"address answer to a mapping", addr, 1, ErrMismatch},
 		{"unsupported opcode", []byte{0, 129, 0, 5}, 1, ErrUnsupported},
 		{"not authorized", []byte{0, 129, 0, 2}, 1, ErrRefused},
 		{"other port", append(append([]byte(nil), mapping[:8]...), 0x10, 0x93, 0x13, 0x88, 0, 0, 0x0e, 0x10), 1, ErrMismatch},
@@ -121,6 +122,13 @@ func TestNATPMP(t *testing.T) {
 			}
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			// The message names what was wrong, for the operator's log.
+			for name, text := range map[string]string{"not authorized": "(not authorized)",
+				"address answer to a mapping": "opcode 128, want 129", "unsupported opcode": "(unsupported opcode)"} {
+				if tc.name == name && !strings.Contains(err.Error(), text) {
+					t.Errorf("message %q lacks %q", err, text)
+				}
 			}
 		})
 	}

@@ -3,7 +3,9 @@ package portmap
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +28,10 @@ func TestRenewal(t *testing.T) {
 		}
 		return [][]byte{pcpFor(r, public, 4, 8)}
 	}, false)
-	m := Start(context.Background(), g.config(PCP))
+	var logs syncBuffer
+	cfg := g.config(PCP)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	m := Start(context.Background(), cfg)
 	t.Cleanup(func() { _ = m.Close() })
 	<-m.Ready()
 	if ext, ok := m.External(); !ok || ext != public {
@@ -41,6 +46,9 @@ func TestRenewal(t *testing.T) {
 	if ext, ok := m.External(); !ok || ext != second {
 		t.Errorf("after a renewal that moved the port: %v %v, want %v", ext, ok, second)
 	}
+	if !strings.Contains(logs.String(), "external address changed") {
+		t.Errorf("the move is not logged:\n%s", logs.String())
+	}
 	mode.Store(2)
 	time.Sleep(2500 * time.Millisecond)
 	if _, ok := m.External(); !ok || !errors.Is(m.Err(), ErrRefused) {
@@ -49,6 +57,12 @@ func TestRenewal(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if ext, ok := m.External(); ok || m.Protocol() != None {
 		t.Errorf("lifetime over without a renewal: still %v by %v", ext, m.Protocol())
+	}
+	// After expiry the mapper asks again only every 30 s: a dead gateway costs little.
+	n := len(g.requests())
+	time.Sleep(2500 * time.Millisecond)
+	if more := len(g.requests()) - n; more != 0 {
+		t.Errorf("%d requests within 2.5 s after the mapping expired, want none (30 s apart)", more)
 	}
 }
 
