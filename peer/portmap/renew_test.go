@@ -2,6 +2,7 @@ package portmap
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -38,8 +39,17 @@ func TestRenewal(t *testing.T) {
 		t.Fatalf("first mapping %v %v (%v)", ext, ok, m.Err())
 	}
 	time.Sleep(2500 * time.Millisecond)
-	if n := len(g.requests()); n != 2 {
-		t.Errorf("%d requests after 2.5 s of a 4 s lifetime, want the first and one renewal", n)
+	if reqs := g.requests(); len(reqs) != 2 {
+		t.Errorf("%d requests after 2.5 s of a 4 s lifetime, want the first and one renewal", len(reqs))
+	} else {
+		first, renew := reqs[0], reqs[1]
+		if binary.BigEndian.Uint32(first[4:8]) != 7200 || binary.BigEndian.Uint16(first[42:44]) != 0 {
+			t.Errorf("first request % x: want lifetime 7200, no suggested port", first)
+		}
+		if binary.BigEndian.Uint16(renew[42:44]) != public.Port() || netip.AddrFrom16([16]byte(renew[44:60])).Unmap() != public.Addr() ||
+			[12]byte(renew[24:36]) != [12]byte(first[24:36]) {
+			t.Errorf("renewal % x: want the first nonce and %s suggested", renew, public)
+		}
 	}
 	mode.Store(1)
 	time.Sleep(2 * time.Second)
@@ -73,4 +83,32 @@ func TestNoPort(t *testing.T) {
 		t.Errorf("err %v, want ErrNoPort", m.Err())
 	}
 	_ = m.Close()
+}
+
+// TestNATPMPRequests: the first request suggests the internal port and asks for the
+// configured lifetime; the renewal suggests the port granted.
+func TestNATPMPRequests(t *testing.T) {
+	g := newGateway(t, func(r []byte) [][]byte { return [][]byte{natpmpFor(r, public, 4)} }, false)
+	m := Start(context.Background(), g.config(NATPMP))
+	t.Cleanup(func() { _ = m.Close() })
+	<-m.Ready()
+	if ext, ok := m.External(); !ok || ext != public {
+		t.Fatalf("mapping %v %v (%v)", ext, ok, m.Err())
+	}
+	time.Sleep(2500 * time.Millisecond)
+	var maps [][]byte
+	for _, r := range g.requests() {
+		if len(r) == 12 && r[1] == natpmpOpUDP {
+			maps = append(maps, r)
+		}
+	}
+	if len(maps) != 2 {
+		t.Fatalf("%d mapping requests in 2.5 s of a 4 s lifetime, want 2", len(maps))
+	}
+	for i, want := range []uint16{4242, public.Port()} {
+		r := maps[i]
+		if got := binary.BigEndian.Uint16(r[6:8]); got != want || binary.BigEndian.Uint16(r[4:6]) != 4242 || binary.BigEndian.Uint32(r[8:12]) != 7200 {
+			t.Errorf("request %d: % x, want internal 4242, suggested %d, lifetime 7200", i, r, want)
+		}
+	}
 }
