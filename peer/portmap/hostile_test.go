@@ -216,23 +216,35 @@ func TestCloseReleases(t *testing.T) {
 	}
 }
 
-// TestReleaseFailureLogged: a gateway that ignores the deletion gets a warning that
-// says the mapping lives on until its lifetime ends.
-func TestReleaseFailureLogged(t *testing.T) {
-	g := newGateway(t, func(r []byte) [][]byte {
-		if binary.BigEndian.Uint32(r[4:8]) == 0 {
-			return nil
-		}
-		return [][]byte{pcpFor(r, public, 7200, 0)}
-	}, false)
-	var logs syncBuffer
-	cfg := g.config(PCP)
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	m := Start(context.Background(), cfg)
-	<-m.Ready()
-	_ = m.Close()
-	if out := logs.String(); !strings.Contains(out, "release failed") || strings.Contains(out, `msg="portmap: released"`) {
-		t.Errorf("log:\n%s", out)
+// TestReleaseLogged: the log says whether the gateway took the deletion; a gateway
+// that ignores it gets a warning that the mapping lives on until its lifetime ends.
+func TestReleaseLogged(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		proto  Protocol
+		delete bool // the gateway answers the deletion
+	}{{"PCP ignored", PCP, false}, {"NAT-PMP ignored", NATPMP, false}, {"NAT-PMP taken", NATPMP, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGateway(t, func(r []byte) [][]byte {
+				switch {
+				case r[0] == pcpVersion && binary.BigEndian.Uint32(r[4:8]) == 0, len(r) == 12 && !tc.delete && binary.BigEndian.Uint32(r[8:12]) == 0:
+					return nil
+				case r[0] == pcpVersion:
+					return [][]byte{pcpFor(r, public, 7200, 0)}
+				}
+				return [][]byte{natpmpFor(r, public, 7200)}
+			}, false)
+			var logs syncBuffer
+			cfg := g.config(tc.proto)
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			m := Start(context.Background(), cfg)
+			<-m.Ready()
+			_ = m.Close()
+			out := logs.String()
+			if failed := strings.Contains(out, "release failed"); failed == tc.delete || strings.Contains(out, `msg="portmap: released"`) != tc.delete {
+				t.Errorf("log:\n%s", out)
+			}
+		})
 	}
 }
 

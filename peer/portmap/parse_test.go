@@ -60,6 +60,8 @@ func TestParsePCPMap(t *testing.T) {
 		{"not a multiple of 4", append(append([]byte(nil), ok...), 0), ErrMalformed},
 		{"too long", append(append([]byte(nil), ok...), make([]byte, 1100)...), ErrMalformed},
 		{"NAT-PMP server", []byte{0, 0x81, 0, 1, 0, 0, 0, 0}, ErrUnsupported},
+		{"NAT-PMP server, header only", []byte{0, 0x81, 0, 1}, ErrUnsupported},
+		{"longest", mod(func(b []byte) []byte { return append(b, make([]byte, pcpMaxLen-pcpMapLen)...) }), nil},
 		{"version 1", mod(func(b []byte) []byte { b[0] = 1; return b }), ErrMalformed},
 		{"a request echoed", mod(func(b []byte) []byte { b[1] = 1; return b }), ErrMismatch},
 		{"ANNOUNCE", mod(func(b []byte) []byte { b[1] = 0x80; return b }), ErrMismatch},
@@ -73,6 +75,9 @@ func TestParsePCPMap(t *testing.T) {
 			a, err := parsePCPMap(tc.b, testNonce, 4242)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if tc.name == "NO_RESOURCES" && !strings.Contains(err.Error(), "PCP result 8 (NO_RESOURCES)") {
+				t.Errorf("message %q does not name the result", err)
 			}
 			if err == nil && (a.External != ext || a.Lifetime != 7200 || a.Epoch != 77) {
 				t.Errorf("parsed %+v", a)
@@ -209,6 +214,7 @@ func TestParseSSDP(t *testing.T) {
 		{"not found", "HTTP/1.1 404 Not Found\r\n\r\n", ErrRefused},
 		{"not HTTP", "hello", ErrMalformed},
 		{"bad port", strings.Replace(ok, "2189", "99999", 1), ErrMalformed},
+		{"port 0", strings.Replace(ok, "2189", "0", 1), ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, err := parseSSDP([]byte(tc.b), g)
