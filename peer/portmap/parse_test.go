@@ -215,13 +215,15 @@ func TestParseSSDP(t *testing.T) {
 		{"not HTTP", "hello", ErrMalformed},
 		{"bad port", strings.Replace(ok, "2189", "99999", 1), ErrMalformed},
 		{"port 0", strings.Replace(ok, "2189", "0", 1), ErrMalformed},
+		{"port 1", strings.Replace(ok, "2189", "1", 1), nil},
+		{"port 65535", strings.Replace(ok, "2189", "65535", 1), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, err := parseSSDP([]byte(tc.b), g)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if err == nil && u.String() != "http://10.1.0.1:2189/rootDesc.xml" {
+			if err == nil && u.Hostname() != gw {
 				t.Errorf("location %s", u)
 			}
 		})
