@@ -223,7 +223,7 @@ func TestParseSSDP(t *testing.T) {
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if err == nil && u.Hostname() != gw {
+			if err == nil && (u.Hostname() != gw || tc.name == "ok" && u.String() != "http://10.1.0.1:2189/rootDesc.xml") {
 				t.Errorf("location %s", u)
 			}
 		})
