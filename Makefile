@@ -12,7 +12,8 @@ BENCHTIME ?= 1x
 # command:debian-package pairs the tests need (each test also checks for itself).
 TEST_DEPS := redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools \
 	turnutils_uclient:coturn ip:iproute2 tc:iproute2 iptables:iptables conntrack:conntrack \
-	systemd-analyze:systemd chromium:chromium
+	systemd-analyze:systemd chromium:chromium \
+	miniupnpd:miniupnpd-iptables iptables-legacy:iptables natpmpc:natpmpc upnpc:miniupnpc
 
 .PHONY: help build test deps lint proto proto-check bench load demo fuzz mutate clean
 
@@ -34,7 +35,7 @@ deps: ## install what the tests need with apt-get (as root), or say exactly what
 		echo "make deps: installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
 			|| { echo "make deps: apt-get install$$missing failed" >&2; exit 1; }; \
-		if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn redis-server >/dev/null 2>&1 || true; fi; \
+		if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn redis-server miniupnpd >/dev/null 2>&1 || true; fi; \
 	else \
 		echo "make deps: MISSING:$$missing. Install them with: sudo apt-get install$$missing" >&2; \
 		echo "make deps: tests that need them will skip (and fail under CI=true)." >&2; \

@@ -47,6 +47,14 @@ type Home struct {
 	CGN bool
 	// Hosts names the hosts on the LAN. Empty means one host named Name.
 	Hosts []string
+	// PortMap, when not zero, makes the home router run Debian's miniupnpd serving
+	// these protocols (see portmap.go). Its internet link then has a non-reserved
+	// address: miniupnpd refuses to map behind a reserved one.
+	PortMap PortMapper
+	// IPv6 makes the home dual-stack: global-looking IPv6 addresses on the LAN,
+	// routed (not translated) by a router with a stateful ip6tables firewall that
+	// lets in only flows a LAN host started (see ipv6.go).
+	IPv6 bool
 }
 
 // Netem is what an internet link does to packets, after tc netem (see
@@ -99,6 +107,9 @@ func (c Config) validate() error {
 		}
 		if h.NAT == FullCone && len(h.hosts()) != 1 {
 			return fmt.Errorf("natlab: home %q: a full cone NAT forwards inbound UDP to exactly one host", h.Name)
+		}
+		if err := h.validateExtras(); err != nil {
+			return err
 		}
 		names := append([]string{h.Name + "-nat"}, h.hosts()...)
 		if h.CGN {

@@ -44,6 +44,9 @@ type Node struct {
 	// Public is the address the internet sees for traffic from this node: Addr for
 	// public hosts, the outermost NAT's public address for home hosts and routers.
 	Public netip.Addr
+	// Addr6 is the node's global IPv6 address in a dual-stack lab (public hosts and
+	// the hosts and routers of Home.IPv6 homes); invalid otherwise.
+	Addr6 netip.Addr
 
 	link int // the internet link this node's traffic crosses
 }
@@ -77,6 +80,7 @@ func New(t testing.TB, cfg Config) *Lab {
 		t.Fatal(err)
 	}
 	lab.t = t
+	lab.startPortMappers(t, cfg)
 	t.Logf("natlab: %d namespaces %s* up in %v", len(lab.nodes), prefix, time.Since(start).Round(time.Millisecond))
 	return lab
 }

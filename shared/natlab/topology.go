@@ -38,6 +38,9 @@ func (l *Lab) build(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("natlab: home %s: %w", h.Name, err)
 		}
 	}
+	if err := l.buildExtras(ctx, cfg); err != nil {
+		return err
+	}
 	if cfg.UDPTimeout > 0 {
 		if err := l.SetUDPTimeout(cfg.UDPTimeout); err != nil {
 			return err
