@@ -38,6 +38,9 @@ var (
 	// ErrStaleEquivalent is a listed equivalent mutant that the run did not find alive:
 	// it was killed (so it was not equivalent) or the code moved.
 	ErrStaleEquivalent = errors.New("listed equivalent mutant is not a lived or uncovered mutant of this run")
+	// ErrNoMutants is a report without a single mutant: gremlins ran no test against the
+	// package (or wrote an empty report), which proves nothing and never passes.
+	ErrNoMutants = errors.New("the report holds no mutant")
 )
 
 // Report is the part of gremlins' JSON output (unleash -o) that the figures need.
@@ -181,6 +184,9 @@ func Score(pkg string, rep Report, equivalents []Equivalent) (Figures, error) {
 				f.NotViable++
 			}
 		}
+	}
+	if f.Killed+f.Lived+f.NotCovered+f.TimedOut+f.NotViable+f.Equiv == 0 {
+		return f, fmt.Errorf("%s: %w", pkg, ErrNoMutants)
 	}
 	var stale []string
 	for m, seen := range listed {

@@ -1,6 +1,7 @@
 package mutation
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -116,5 +117,19 @@ func TestSurvivorsSorted(t *testing.T) {
 	}
 	if got, want := f.Survivors[0].String(), "peer/ui session.go:12:23 ARITHMETIC_BASE"; got != want {
 		t.Fatalf("survivor %q, want %q (the equivalent file's form)", got, want)
+	}
+}
+
+// TestEmptyReportFails: a report without mutants (gremlins wrote nothing, or found no
+// file) is an error, never a 100% pass.
+func TestEmptyReportFails(t *testing.T) {
+	var oneFile Report
+	if err := json.Unmarshal([]byte(`{"files":[{"file_name":"a.go","mutations":[]}]}`), &oneFile); err != nil {
+		t.Fatal(err)
+	}
+	for _, rep := range []Report{{}, oneFile} {
+		if _, err := Score("peer/x", rep, nil); !errors.Is(err, ErrNoMutants) {
+			t.Fatalf("Score of %+v: %v, want ErrNoMutants", rep, err)
+		}
 	}
 }
