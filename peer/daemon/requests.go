@@ -47,7 +47,7 @@ func (n *Node) introduce(ctx context.Context, c syncv1.SyncServiceClient, f stor
 // advertised is the address a friend request gives: the node's listening address when it
 // names a host (direct mode), else nothing (the friend finds us through a rendezvous).
 func (n *Node) advertised() string {
-	if n.trav != nil {
+	if n.reach.Rendezvous() {
 		return ""
 	}
 	a, ok := n.Addr().(*net.UDPAddr)

@@ -67,6 +67,10 @@ type Config struct {
 	Public func() bool
 	// OnOffer receives each verified offer addressed to this peer.
 	OnOffer func(Offer)
+	// BeforeRegister, when set, is called once per session before the first
+	// registration with the server's stun: URIs (from ServerInfo), so the peer can learn
+	// its reflexive address first; the registration waits for it to return.
+	BeforeRegister func(ctx context.Context, server string, stunURIs []string)
 	// TTL is the registration's lifetime; it is refreshed at half of it. Default 2 min.
 	TTL time.Duration
 	// DialOptions replace the default gRPC dial options (plaintext, or TLS for tls://
@@ -246,6 +250,14 @@ func (c *Client) session(ctx context.Context, server string) error {
 	c.mu.Lock()
 	delete(c.names, server) // a server restarted with a new name since: ask again
 	c.mu.Unlock()
+	if c.cfg.BeforeRegister != nil {
+		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := cl.ServerInfo(ictx, &rendezvousv1.ServerInfoRequest{})
+		cancel()
+		if err == nil {
+			c.cfg.BeforeRegister(ctx, server, resp.GetStunUris())
+		}
+	}
 	if err := c.register(ctx, cl, server); err != nil {
 		return err
 	}
