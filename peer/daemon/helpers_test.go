@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"os"
 	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
