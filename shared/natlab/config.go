@@ -47,6 +47,11 @@ type Home struct {
 	CGN bool
 	// Hosts names the hosts on the LAN. Empty means one host named Name.
 	Hosts []string
+	// NoInputFirewall leaves the home router (and its CGN) without the rule that
+	// drops unsolicited input from the WAN, as many home routers ship: an unsolicited
+	// datagram to its public address is then delivered locally (to a closed port) and
+	// leaves a confirmed conntrack entry (see firewall.go).
+	NoInputFirewall bool
 }
 
 // Netem is what an internet link does to packets, after tc netem (see
