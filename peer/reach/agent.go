@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/kithnet/kith/peer/discovery"
-	"github.com/kithnet/kith/peer/transport"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -41,7 +40,8 @@ type Agent struct {
 	depth      int            // hops inside our own NATs (nat.NATDepth); -1 until measured
 	depthOf    netip.AddrPort // the STUN server depth was measured towards
 	endpoints  map[identity.PublicKey]*endpoint
-	relay      *relayed // the node's TURN allocation, once made
+	live       map[string]liveness // by connection (liveKey): when its received count last moved
+	relay      *relayed            // the node's TURN allocation, once made
 
 	strangerWindow time.Time // start of the minute strangers' offers are counted in
 	strangers      int       // strangers' offers answered in that minute
@@ -79,9 +79,11 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) Rendezvous() bool { return a.disc != nil }
 
 // Run keeps the registration, the Listen stream and the reflexive address fresh until
-// ctx ends, then waits for everything it started. It returns at once in direct mode.
+// ctx ends, then waits for everything it started. In direct mode it only watches which
+// connections still answer.
 func (a *Agent) Run(ctx context.Context) {
 	if a.disc == nil {
+		a.watchLive(ctx)
 		return
 	}
 	a.mu.Lock()
@@ -89,7 +91,8 @@ func (a *Agent) Run(ctx context.Context) {
 	a.mu.Unlock()
 	var wg sync.WaitGroup
 	a.refreshReach() // before the first registration, so it is not sent twice
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.watchLive(ctx) }()
 	go func() { defer wg.Done(); a.disc.Run(ctx) }() // calls beforeRegister: STUN first
 	go func() { defer wg.Done(); a.stun(ctx) }()
 	go func() { defer wg.Done(); a.watchReach(ctx) }()
@@ -132,23 +135,6 @@ func (a *Agent) Status() *localv1.RendezvousStatus {
 		out.ReflexiveAddress = a.reflexAddr.String()
 	}
 	return out
-}
-
-// Peers lists the live connections on the node's transport and the relay's, each
-// marked with the path it takes.
-func (a *Agent) Peers() []transport.Peer {
-	ps := a.cfg.Transport.Peers()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for i := range ps {
-		if a.viaRelayLocked(ps[i].Remote) {
-			ps[i].Path = transport.Relay
-		}
-	}
-	if a.relay != nil {
-		ps = append(ps, a.relay.tr.Peers()...)
-	}
-	return ps
 }
 
 // ExpectAnswer marks k, until done is called, as a peer that counts us as a friend

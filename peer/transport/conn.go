@@ -29,7 +29,8 @@ func (c *Conn) PeerKey() identity.PublicKey { return c.peer }
 
 // Info describes the connection.
 func (c *Conn) Info() Peer {
-	return Peer{ID: c.peer.ID(), Path: c.path, Remote: c.qc.RemoteAddr().String(), Inbound: c.inbound}
+	return Peer{ID: c.peer.ID(), Path: c.path, Remote: c.qc.RemoteAddr().String(), Inbound: c.inbound,
+		Received: c.qc.ConnectionStats().PacketsReceived}
 }
 
 // Read reads from the stream.
