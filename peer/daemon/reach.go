@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
@@ -23,6 +24,10 @@ func (b book) FriendReachKey(k identity.PublicKey) ([]byte, error) {
 }
 func (b book) HasPublic() bool          { return b.n.hasPublic() }
 func (b book) Changed() <-chan struct{} { return b.n.st.Changed() }
+func (b book) SetLastPath(k identity.PublicKey, a netip.AddrPort) error {
+	return b.n.st.SetLastPath(k, a)
+}
+func (b book) LastPath(k identity.PublicKey) (netip.AddrPort, bool) { return b.n.st.LastPath(k) }
 
 // hasPublic reports whether the person has a public post now.
 func (n *Node) hasPublic() bool {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,45 @@ func assertNoEntryFrom(t *testing.T, lab *natlab.Lab, home string, from *labPeer
 		if strings.HasPrefix(l, "udp") && strings.Contains(l, "src="+ip+" ") {
 			t.Errorf("an ignored offer left a conntrack entry from %s (%s) on %s's router:\n%s", from.name, ip, home, l)
 		}
+	}
+}
+
+// TestReachWithoutRendezvous (issue 20): two friends that reached each other directly
+// keep their last direct addresses; with the rendezvous killed, both daemons restart
+// and still reach each other (each redials the other's last direct address) and
+// `kith sync` works.
+func TestReachWithoutRendezvous(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes:  []natlab.Home{{Name: "nr1", NAT: natlab.PortRestricted}, {Name: "nr2", NAT: natlab.PortRestricted}},
+	})
+	rv, proc := startRendezvous(t, lab, "rv", 7000, 3478)
+	peers := startLabPeers(t, lab, []string{"nr1", "nr2"}, rv, "--keepalive", "2s")
+	a, b := peers["nr1"], peers["nr2"]
+	befriend(t, a, b, false)
+	syncBoth(t, "nr1<->nr2", a, b, "direct", 20*time.Second)
+	_ = proc.Kill()
+	<-proc.Exited()
+	for _, p := range []*labPeer{a, b} {
+		if err := p.proc.Stop(); err != nil {
+			t.Logf("%s: stop: %v", p.name, err)
+		}
+		<-p.proc.Exited()
+	}
+	for _, p := range []*labPeer{a, b} {
+		p.proc = p.node.Start(t, filepath.Join(binDir, "kith"), "--home", p.home, "daemon", "--listen", ":4700", "--rendezvous", rv, "--keepalive", "2s")
+		p.waitStatus(t, 20*time.Second, "answering (no rendezvous)", func(labStatus) bool { return true })
+	}
+	a.post(t, "after both restarted without a rendezvous")
+	if !eventually(30*time.Second, func() bool {
+		kithCLI("--home", b.home, "sync", a.id)
+		return b.holds(a, "after both restarted without a rendezvous")
+	}) {
+		t.Fatalf("rendezvous killed, both restarted: nr2 did not get nr1's new post within 30 s\n%s", b.proc.Output())
+	}
+	var path, remote string
+	if !eventually(20*time.Second, func() bool { path, remote = b.path(a); return path == "direct" }) {
+		t.Errorf("without a rendezvous nr2 reaches nr1 by %q (remote %q), want direct", path, remote)
 	}
 }

@@ -26,6 +26,11 @@ type Book interface {
 	HasPublic() bool
 	// Changed is signalled after every change of the person's data.
 	Changed() <-chan struct{}
+	// SetLastPath keeps the last direct address that carried a connection to friend
+	// k, so it can be redialled with the rendezvous unreachable (across restarts too).
+	SetLastPath(k identity.PublicKey, addr netip.AddrPort) error
+	// LastPath is the address SetLastPath kept for k.
+	LastPath(k identity.PublicKey) (netip.AddrPort, bool)
 }
 
 // PortMapper is a mapping the node's router made for its socket (PCP, NAT-PMP or
@@ -109,8 +114,10 @@ func (c Config) withDefaults() Config {
 // stranger is the Book of a node that knows nobody and shows nothing.
 type stranger struct{}
 
-func (stranger) IsFriend(identity.PublicKey) bool                  { return false }
-func (stranger) ReachKey() ([]byte, error)                         { return nil, nil }
-func (stranger) FriendReachKey(identity.PublicKey) ([]byte, error) { return nil, nil }
-func (stranger) HasPublic() bool                                   { return false }
-func (stranger) Changed() <-chan struct{}                          { return nil }
+func (stranger) IsFriend(identity.PublicKey) bool                     { return false }
+func (stranger) ReachKey() ([]byte, error)                            { return nil, nil }
+func (stranger) FriendReachKey(identity.PublicKey) ([]byte, error)    { return nil, nil }
+func (stranger) HasPublic() bool                                      { return false }
+func (stranger) Changed() <-chan struct{}                             { return nil }
+func (stranger) SetLastPath(identity.PublicKey, netip.AddrPort) error { return nil }
+func (stranger) LastPath(identity.PublicKey) (netip.AddrPort, bool)   { return netip.AddrPort{}, false }

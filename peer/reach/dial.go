@@ -95,6 +95,17 @@ func (a *Agent) Dial(ctx context.Context, t Target) (*Conn, error) {
 			a.log.Info("a known path to a friend stopped working; looking again", "friend", t.Key.ID(), "remote", p.addr, "err", err)
 		}
 	}
+	if !a.disc.Status().Registered {
+		// The rendezvous is unreachable: redial the last direct address that worked
+		// (the friend, restarted too, dials ours: QUIC's Initials cross like punches).
+		if last, ok := a.cfg.Book.LastPath(t.Key); ok {
+			p := &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(last), kind: Direct}
+			if c, err := a.dialPath(ctx, t.Key, p); err == nil {
+				a.log.Info("connected on the last known direct address (no rendezvous)", "friend", t.Key.ID(), "remote", last)
+				return c, nil
+			}
+		}
+	}
 	return a.find(ctx, t)
 }
 

@@ -2,6 +2,7 @@ package reach
 
 import (
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/kithnet/kith/peer/transport"
@@ -56,6 +57,7 @@ func (p *path) same(q *path) bool { return p.tr == q.tr && p.addr.String() == q.
 // record, with devices).
 type endpoint struct {
 	paths []*path
+	saved netip.AddrPort // the direct address last given to Book.SetLastPath
 }
 
 // better reports whether p is a better path than q: a direct one beats a relay; among
@@ -111,19 +113,30 @@ func (e *endpoint) remove(p *path) bool {
 	return len(e.paths) == 0
 }
 
-// remember keeps a proved path to k.
+// remember keeps a proved path to k; a direct one on the node's own socket is also
+// kept in the Book, to be redialled when the rendezvous is unreachable.
 func (a *Agent) remember(k identity.PublicKey, p *path) {
 	if p.proved.IsZero() {
 		p.proved = time.Now()
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	e := a.endpoints[k]
 	if e == nil {
 		e = &endpoint{}
 		a.endpoints[k] = e
 	}
 	e.add(p)
+	addr, _ := p.addr.(*net.UDPAddr)
+	save := !p.relayed() && p.tr == a.cfg.Transport && addr != nil && addr.AddrPort() != e.saved
+	if save {
+		e.saved = addr.AddrPort()
+	}
+	a.mu.Unlock()
+	if save && a.cfg.Book.IsFriend(k) {
+		if err := a.cfg.Book.SetLastPath(k, unmapped(addr.AddrPort())); err != nil {
+			a.log.Debug("could not keep a friend's last direct address", "friend", k.ID(), "err", err)
+		}
+	}
 }
 
 // forget drops a path to k that stopped working.

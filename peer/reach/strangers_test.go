@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/kithnet/kith/peer/feed"
@@ -25,6 +26,10 @@ func (b storeBook) FriendReachKey(k identity.PublicKey) ([]byte, error) {
 	return b.st.FriendReachKey(k)
 }
 func (b storeBook) Changed() <-chan struct{} { return b.st.Changed() }
+func (b storeBook) SetLastPath(k identity.PublicKey, a netip.AddrPort) error {
+	return b.st.SetLastPath(k, a)
+}
+func (b storeBook) LastPath(k identity.PublicKey) (netip.AddrPort, bool) { return b.st.LastPath(k) }
 func (b storeBook) HasPublic() bool {
 	self, err := b.st.Self()
 	if err != nil {
