@@ -86,7 +86,7 @@ func assertNoEntryFrom(t *testing.T, lab *natlab.Lab, home string, from *labPeer
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := lab.Host(home+"-nat").Conntrack(ctx)
+	out, err := lab.Host(home + "-nat").Conntrack(ctx)
 	if err != nil {
 		t.Fatalf("conntrack -L on %s's router: %v\n%s", home, err, out)
 	}
