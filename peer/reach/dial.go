@@ -193,7 +193,15 @@ func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
 	if !a.spawn(func(run context.Context) { direct <- a.direct(run, t.Key, o, better, relayWon) }) {
 		return nil, fmt.Errorf("%s: %w", t, errStopped)
 	}
-	go func() { relay <- a.relayAttempt(rctx, t.Key, o.permits) }()
+	go func() {
+		// The punch gets a head start of one ping interval: where both work, the
+		// direct path should usually win without a switch.
+		select {
+		case <-time.After(relayHeadStart):
+		case <-rctx.Done():
+		}
+		relay <- a.relayAttempt(rctx, t.Key, o.permits)
+	}()
 	var errs []error
 	for range 2 {
 		var at attempt
@@ -204,6 +212,7 @@ func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
 			relay = nil
 		}
 		if at.err != nil {
+			a.log.Debug("a way to a peer failed", "peer", t.Key.ID(), "err", at.err)
 			errs = append(errs, at.err)
 			continue
 		}
@@ -220,6 +229,9 @@ func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
 	}
 	return nil, fmt.Errorf("%s: no direct path (%v candidates) and no relay: %w", t, o.cands, errors.Join(errs...))
 }
+
+// relayHeadStart is how long the relay waits for the punch before it starts.
+const relayHeadStart = 100 * time.Millisecond
 
 // errStopped means the agent is not running (Run has not started or has returned).
 var errStopped = errors.New("the node is stopping")
