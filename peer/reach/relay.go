@@ -134,8 +134,9 @@ func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []
 			}
 		case <-ctx.Done():
 			// The friend may be away, or the allocation gone with its server (after a
-			// failover): unless other friends use it, allocate afresh next time.
-			if len(r.tr.Peers()) == 0 {
+			// failover): unless other friends use it, allocate afresh next time. A race
+			// the punch won (cancelled, not timed out) keeps the allocation.
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && len(r.tr.Peers()) == 0 {
 				a.dropRelay(r)
 			}
 			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
