@@ -27,6 +27,38 @@ type node struct {
 	st    *store.Store
 	agent *Agent
 	tr    *transport.Transport
+	drops *dropLog // punch packets the node's socket received and dropped
+}
+
+// dropLog records, from the Mux's debug log, where the punch packets it dropped (no
+// session of ours) came from: what a peer put on the wire towards us unasked.
+type dropLog struct {
+	mu   sync.Mutex
+	from map[string]int
+}
+
+func (d *dropLog) Enabled(context.Context, slog.Level) bool { return true }
+func (d *dropLog) WithAttrs([]slog.Attr) slog.Handler        { return d }
+func (d *dropLog) WithGroup(string) slog.Handler             { return d }
+func (d *dropLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "nat: dropped punch packet" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "from" {
+			d.mu.Lock()
+			d.from[a.Value.String()]++
+			d.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (d *dropLog) count(from string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.from[from]
 }
 
 func testLogger() *slog.Logger {
@@ -55,7 +87,8 @@ func newNode(t *testing.T, name string, servers []string, cfg Config) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := nat.NewMux(udp, nat.MuxConfig{Logger: testLogger()})
+	drops := &dropLog{from: map[string]int{}}
+	mux := nat.NewMux(udp, nat.MuxConfig{Logger: slog.New(drops)})
 	t.Cleanup(func() { mux.Close() })
 	tr, err := transport.New(transport.Config{Key: key, PacketConn: mux.PacketConn(), Logger: testLogger()})
 	if err != nil {
@@ -88,7 +121,7 @@ func newNode(t *testing.T, name string, servers []string, cfg Config) *node {
 	wg.Add(1)
 	go func() { defer wg.Done(); a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait(); a.Close() })
-	n := &node{name: name, key: key, st: st, agent: a, tr: tr}
+	n := &node{name: name, key: key, st: st, agent: a, tr: tr, drops: drops}
 	waitUntil(t, name+" registered with a reflexive address", func() bool {
 		s := a.Status()
 		return s.GetRegistered() && s.GetReflexiveAddress() != ""
@@ -228,6 +261,9 @@ func TestCalleeFirst(t *testing.T) {
 	}
 	if len(b.tr.Peers()) != before {
 		t.Fatal("the caller reached a peer that never answered")
+	}
+	if n := b.drops.count(a.agent.cfg.Mux.LocalAddr().String()); n > 0 {
+		t.Fatalf("the caller sent %d punch packets to a peer that never answered its offer", n)
 	}
 	if errors.Is(err, ErrPrivate) {
 		t.Fatalf("a friend's dial failed as a stranger's: %v", err)
