@@ -38,8 +38,8 @@ type dropLog struct {
 }
 
 func (d *dropLog) Enabled(context.Context, slog.Level) bool { return true }
-func (d *dropLog) WithAttrs([]slog.Attr) slog.Handler        { return d }
-func (d *dropLog) WithGroup(string) slog.Handler             { return d }
+func (d *dropLog) WithAttrs([]slog.Attr) slog.Handler       { return d }
+func (d *dropLog) WithGroup(string) slog.Handler            { return d }
 func (d *dropLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "nat: dropped punch packet" {
 		return nil
