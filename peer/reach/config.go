@@ -74,7 +74,9 @@ type Config struct {
 	// zero. Negative skips punching when connecting (tests of the relay path use it).
 	PunchTimeout time.Duration
 	// UpgradeEvery is how often a friend reached through a relay is punched again, to
-	// move to a direct path once one works; 30 s when zero.
+	// move to a direct path once one works; 35 s when zero: longer than the 30 s a
+	// Linux router keeps an unreplied UDP entry, so what one round left on a router has
+	// expired before the next round.
 	UpgradeEvery time.Duration
 	// RelayTimeout bounds the relay path (credentials, allocation, the friend's
 	// answer); 10 s when zero.
@@ -100,7 +102,7 @@ func (c Config) withDefaults() Config {
 		c.PunchTimeout = 3 * time.Second
 	}
 	if c.UpgradeEvery == 0 {
-		c.UpgradeEvery = 30 * time.Second
+		c.UpgradeEvery = 35 * time.Second
 	}
 	if c.RelayTimeout == 0 {
 		c.RelayTimeout = 10 * time.Second
