@@ -1,10 +1,13 @@
 package reach
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/kithnet/kith/peer/feed"
@@ -102,5 +105,35 @@ func TestAnswerStranger(t *testing.T) {
 	}
 	if tr.answerStranger() {
 		t.Fatalf("offer %d answered; the budget is %d a minute", strangerOffersPerMinute+1, strangerOffersPerMinute)
+	}
+}
+
+// Direct mode (no rendezvous): a peer is dialled at the address it was added with,
+// and without one the error says how to give one.
+func TestDirectMode(t *testing.T) {
+	a := newAgent(t, nil, false)
+	k := mustKey(t).Public()
+	if s := a.Status(); s.GetMode() != "none" || a.Rendezvous() {
+		t.Fatalf("direct mode status %v, rendezvous %v", s, a.Rendezvous())
+	}
+	if _, err := a.Dial(context.Background(), Target{Key: k, Name: "Bob"}); !errors.Is(err, ErrNoAddress) ||
+		!strings.Contains(err.Error(), "Bob (") {
+		t.Fatalf("dial without an address: %v, want ErrNoAddress naming Bob", err)
+	}
+	if _, err := a.Dial(context.Background(), Target{Key: k, Addr: "not an address"}); err == nil {
+		t.Fatal("dial at a malformed address succeeded")
+	}
+	c, err := a.Dial(context.Background(), Target{Key: k, Addr: "127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Relayed() {
+		t.Error("a direct-mode connection says it is relayed")
+	}
+	select {
+	case <-c.Better():
+		t.Error("Better fired on a direct connection")
+	default:
 	}
 }
