@@ -90,6 +90,9 @@ type Status struct {
 	Server string
 	// Registered is true while a registration is current.
 	Registered bool
+	// Listening is true while the Listen stream is open (the server confirmed it):
+	// only then can offers and answers reach this peer.
+	Listening bool
 	// Observed is this peer's address as the rendezvous saw it.
 	Observed string
 	// StunURIs and TurnURIs came with the last registration.
@@ -359,7 +362,7 @@ func (c *Client) register(ctx context.Context, cl rendezvousv1.RendezvousService
 	}
 	c.setStatus(func(s *Status) {
 		*s = Status{Server: server, Registered: true, Observed: resp.GetObservedAddress(),
-			StunURIs: resp.GetStunUris(), TurnURIs: resp.GetTurnUris()}
+			StunURIs: resp.GetStunUris(), TurnURIs: resp.GetTurnUris(), Listening: s.Listening && s.Server == server}
 	})
 	c.cfg.Logger.Debug("registered", "server", server, "sealed", reg.Reachability != nil, "public", len(reg.PublicCandidates) > 0, "observed", resp.GetObservedAddress())
 	return nil
@@ -374,6 +377,7 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 	if err != nil {
 		return err
 	}
+	defer c.setStatus(func(s *Status) { s.Listening = false })
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -382,6 +386,7 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 		if err != nil {
 			return err
 		}
+		c.setStatus(func(s *Status) { s.Listening = true }) // the server's first message says it subscribed
 		if msg.GetOffer() == nil {
 			continue // keepalive
 		}

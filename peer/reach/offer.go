@@ -17,6 +17,17 @@ import (
 // caller puts no packet on the wire towards a peer that has not answered.
 const answerWait = 2 * time.Second
 
+// listenWait bounds how long an offer waits for our own Listen stream.
+const listenWait = 5 * time.Second
+
+// waitListening waits at most d until our Listen stream is open.
+func (a *Agent) waitListening(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !a.disc.Status().Listening && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // escalateAfter is how long a callee sends only openers before it pings the caller at
 // full TTL (a full cone facing our symmetric NAT needs that; by then the caller's own
 // pings, when they can come, have come).
@@ -61,6 +72,9 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error
 	// An offer made right after the node started waits (a little) for the reflexive
 	// address: without it the callee's openers have nowhere useful to go.
 	a.waitReflexive(ctx, reflexiveWait)
+	// The ANSWER comes through our Listen stream: an offer made before it is open
+	// (right after start) waits for it, a little.
+	a.waitListening(ctx, listenWait)
 	o := offered{secret: newNonce()}
 	wait := make(chan discovery.Offer, 1)
 	a.mu.Lock()
