@@ -7,6 +7,6 @@
 //
 // The crawler reaches peers through a Dialer. Direct dials a host:port known for the
 // peer: from a seed (ID@HOST:PORT) or from a public follow entry that published one.
-// Through a rendezvous, `kith crawl --rendezvous` dials with daemon.Stranger, which
+// Through a rendezvous, `kith crawl --rendezvous` dials with reach.Stranger, which
 // reaches a peer the way a node reaches a friend: a signed offer, punching, a relay.
 package crawl

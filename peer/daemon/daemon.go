@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/kithnet/kith/peer/nat"
+	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/syncer"
 	"github.com/kithnet/kith/peer/transport"
@@ -41,10 +43,11 @@ type Config struct {
 	BatchSize int
 	// Progress, when set, is called after every stored pull step.
 	Progress func(friend identity.PublicKey, step store.Applied, cursor uint64)
-	// Traversal, when set, is rendezvous mode: friends are found through rendezvous
-	// servers and reached by hole punching or a TURN relay. PacketConn must then be
-	// Traversal.Mux's PacketConn.
-	Traversal *TraversalConfig
+	// Reach, when it names Servers, is rendezvous mode: friends are found through
+	// rendezvous servers and reached by hole punching or a TURN relay (PacketConn must
+	// then be Reach.Mux's PacketConn). Its Key, Transport, Book, Serve, OnPath and
+	// Limits are the node's; the node fills them. Nil: direct mode.
+	Reach *reach.Config
 	// KeepAlive is how often idle connections send a packet; 15 s when zero.
 	KeepAlive time.Duration
 	// Carry is what the node carries, sealed, for friends (carry.go); defaults when zero.
@@ -63,7 +66,7 @@ type Node struct {
 	log    *slog.Logger
 	wg     sync.WaitGroup
 	wake   chan struct{} // Follow looks at the friend list now, not at its next poll
-	trav   *traversal    // nil in direct mode
+	reach  *reach.Agent  // the paths to friends and strangers
 
 	mu    sync.Mutex
 	paths map[identity.ID]string // the path each friend's last sync took
@@ -106,11 +109,22 @@ func Start(cfg Config) (*Node, error) {
 		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, kit: ssrv.Kit(), ssrv: ssrv, log: cfg.Logger, wake: make(chan struct{}, 1),
 		puller: syncer.NewPuller(syncer.PullerConfig{Store: cfg.Store, Logger: cfg.Logger, BatchSize: cfg.BatchSize, Progress: cfg.Progress}),
 	}
-	if cfg.Traversal != nil {
-		if n.trav, err = newTraversal(*cfg.Traversal, n, key); err != nil {
-			tr.Close()
-			return nil, err
-		}
+	var rc reach.Config
+	if cfg.Reach != nil {
+		rc = *cfg.Reach
+	}
+	rc.Key, rc.Transport, rc.Book, rc.Serve, rc.Limits = key, tr, book{n}, n.serve, transport.Limits{Friend: isFriend}
+	rc.Revoked = revokedIn(cfg.Store, cfg.Logger)
+	rc.OnPath = func(identity.PublicKey) { n.Wake() }
+	if rc.Logger == nil {
+		rc.Logger = cfg.Logger
+	}
+	if rc.KeepAlive == 0 {
+		rc.KeepAlive = cfg.KeepAlive
+	}
+	if n.reach, err = reach.New(rc); err != nil {
+		tr.Close()
+		return nil, err
 	}
 	n.serve(ln)
 	return n, nil
@@ -157,28 +171,13 @@ func (n *Node) lastPath(id identity.ID) string {
 
 // Traverse keeps the node reachable through its rendezvous servers until ctx ends: a
 // registration with fresh candidates, offers answered. It returns at once in direct mode.
-func (n *Node) Traverse(ctx context.Context) {
-	if n.trav != nil {
-		n.trav.run(ctx)
-	}
-}
+func (n *Node) Traverse(ctx context.Context) { n.reach.Run(ctx) }
 
 // RendezvousStatus describes the node's use of a rendezvous for `kith status`.
-func (n *Node) RendezvousStatus() *localv1.RendezvousStatus {
-	if n.trav == nil {
-		return &localv1.RendezvousStatus{Mode: "none"}
-	}
-	return n.trav.status()
-}
+func (n *Node) RendezvousStatus() *localv1.RendezvousStatus { return n.reach.Status() }
 
 // Peers lists the live connections on every transport, a relay's remote marked as such.
-func (n *Node) Peers() []transport.Peer {
-	ps := n.tr.Peers()
-	if n.trav != nil {
-		ps = n.trav.peers(ps)
-	}
-	return ps
-}
+func (n *Node) Peers() []transport.Peer { return n.reach.Peers() }
 
 // Transport returns the node's transport (for `kith status`: Peers).
 func (n *Node) Transport() *transport.Transport { return n.tr }
@@ -190,47 +189,18 @@ func (n *Node) Addr() net.Addr { return n.tr.Addr() }
 // context given to Follow.
 func (n *Node) Close() error {
 	n.srv.Stop()
-	if n.trav != nil {
-		n.trav.close()
-	}
+	n.reach.Close()
 	err := n.tr.Close()
 	n.wg.Wait()
 	return err
 }
 
 // reachable reports whether the node knows how to look for f.
-func (n *Node) reachable(f store.Friend) bool { return f.Addr != "" || n.trav != nil }
+func (n *Node) reachable(f store.Friend) bool { return f.Addr != "" || n.reach.Rendezvous() }
 
-// client connects to a friend: at its known address, or, in rendezvous mode, by
-// whatever path the rendezvous helps find when it has none or that one fails.
-func (n *Node) client(ctx context.Context, f store.Friend) (*grpc.ClientConn, error) {
-	if n.trav == nil {
-		return n.clientAt(f)
-	}
-	if f.Addr != "" {
-		if addr, err := net.ResolveUDPAddr("udp", f.Addr); err == nil {
-			dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			c, err := n.tr.Dial(dctx, addr, f.Key)
-			cancel()
-			if err == nil {
-				return clientOn(n.tr, addr, f.Key, c)
-			}
-			n.log.Info("friend's address did not answer; asking the rendezvous", "friend", f.Key.ID(), "addr", f.Addr, "err", err)
-		}
-	}
-	return n.trav.client(ctx, f)
-}
-
-// clientAt connects to a friend at its known address.
-func (n *Node) clientAt(f store.Friend) (*grpc.ClientConn, error) {
-	if f.Addr == "" {
-		return nil, fmt.Errorf("%s has no known address (add one with --addr HOST:PORT)", friendName(f))
-	}
-	addr, err := net.ResolveUDPAddr("udp", f.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s at %q: %w", friendName(f), f.Addr, err)
-	}
-	return n.tr.Client(addr, f.Key)
+// client connects to a friend (or, from Dial, any peer) over the path reach chooses.
+func (n *Node) client(ctx context.Context, f store.Friend) (*reach.Conn, error) {
+	return n.reach.Dial(ctx, reach.Target{Key: f.Key, Addr: f.Addr, Name: f.Name})
 }
 
 // Sync pulls one friend's feed to the end, once.
@@ -292,13 +262,8 @@ func (n *Node) Recover(ctx context.Context, f store.Friend) (store.Recovery, err
 	return n.puller.Recover(ctx, syncv1.NewSyncServiceClient(cc), key.Public())
 }
 
-// asHelper has the traversal treat k as a friend while a recovery asks it (expectAnswer).
-func (n *Node) asHelper(k identity.PublicKey) (done func()) {
-	if n.trav == nil {
-		return func() {}
-	}
-	return n.trav.expectAnswer(k)
-}
+// asHelper has reach treat k as a friend while a recovery asks it (ExpectAnswer).
+func (n *Node) asHelper(k identity.PublicKey) (done func()) { return n.reach.ExpectAnswer(k) }
 
 // RecoverKit asks one friend for the copy of the own recovery kit it keeps (nil when it
 // keeps none).
@@ -430,7 +395,7 @@ func (n *Node) Wake() {
 
 func (n *Node) follow(ctx context.Context, f store.Friend) {
 	for ctx.Err() == nil {
-		upgraded := false
+		var upgraded atomic.Bool
 		err := func() error {
 			cc, err := n.client(ctx, f)
 			if err != nil {
@@ -439,21 +404,16 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 			defer cc.Close()
 			wctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			if n.trav != nil && n.trav.relayed(f.Key) {
-				// Keep looking for a direct path; once one is proved, leave the relay.
-				var wg sync.WaitGroup
-				defer wg.Wait()
-				defer cancel()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if n.trav.upgrade(wctx, f) {
-						n.log.Info("a direct path to a friend appeared; leaving the relay", "friend", f.Key.ID())
-						upgraded = true
-						cancel()
-					}
-				}()
-			}
+			// Through a relay, reach keeps looking for a direct path; once one proves
+			// itself, the Watch ends and the loop reconnects on it.
+			go func() {
+				select {
+				case <-cc.Better():
+					upgraded.Store(true)
+					cancel()
+				case <-wctx.Done():
+				}
+			}()
 			c := syncv1.NewSyncServiceClient(cc)
 			n.introduce(wctx, c, f)
 			n.fetchDevices(wctx, c, f)
@@ -474,7 +434,7 @@ func (n *Node) follow(ctx context.Context, f store.Friend) {
 			}()
 			return n.puller.Watch(wctx, c, f.Key)
 		}()
-		if upgraded {
+		if upgraded.Load() {
 			continue // reconnect now, on the direct path
 		}
 		if err != nil && ctx.Err() == nil {

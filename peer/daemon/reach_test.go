@@ -13,6 +13,7 @@ import (
 	"github.com/kithnet/kith/peer/daemon"
 	"github.com/kithnet/kith/peer/discovery"
 	"github.com/kithnet/kith/peer/feed"
+	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
@@ -103,7 +104,7 @@ func TestAddressesPrivateByDefault(t *testing.T) {
 	}
 
 	// A person who publishes is reachable by strangers, public posts only.
-	pub := newRendezvousPeerWith(t, "pub", daemon.TraversalConfig{Servers: servers, PublishAddresses: true})
+	pub := newRendezvousPeerWith(t, "pub", reach.Config{Servers: servers, PublishAddresses: true})
 	pub.publish(t, "public from pub", feed.Audience{Public: true})
 	waitFor(t, "pub's record with plain candidates", func() bool {
 		return len(lookupRecord(t, look, pub.pub()).GetPublicCandidates()) > 0

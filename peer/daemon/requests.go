@@ -65,7 +65,7 @@ func (n *Node) takeFriendRequest(from identity.PublicKey, env *signedv1.Envelope
 // sees it without any address; then it says so, rather than "no direct path", which
 // hides the reason. The error underneath goes to the log.
 func (n *Node) unanswered(ctx context.Context, f store.Friend, err error) error {
-	if n.trav == nil || ctx.Err() != nil {
+	if !n.reach.Rendezvous() || ctx.Err() != nil {
 		return err
 	}
 	state, serr := n.st.RequestState(f.Key)
@@ -82,7 +82,7 @@ func (n *Node) unanswered(ctx context.Context, f store.Friend, err error) error 
 		if rerr != nil {
 			return err
 		}
-		if rerr := n.trav.disc.RequestFriend(ctx, f.Key, req.GetRequest()); rerr != nil {
+		if rerr := n.reach.RequestFriend(ctx, f.Key, req.GetRequest()); rerr != nil {
 			n.log.Info("could not hand a friend request to the rendezvous", "friend", f.Key.ID(), "err", rerr)
 			return err
 		}
@@ -114,7 +114,7 @@ func (n *Node) answeredAsFriend(f store.Friend, res syncer.Result) {
 // advertised is the address a friend request gives: the node's listening address when it
 // names a host (direct mode), else nothing (the friend finds us through a rendezvous).
 func (n *Node) advertised() string {
-	if n.trav != nil {
+	if n.reach.Rendezvous() {
 		return ""
 	}
 	a, ok := n.Addr().(*net.UDPAddr)
@@ -169,4 +169,12 @@ func (c *Conversation) AnswerFriendRequest(ctx context.Context, req *localv1.Ans
 	}
 	c.l.node.Wake()
 	return &localv1.AnswerFriendRequestResponse{Id: string(f.Key.ID()), Name: f.Name}, nil
+}
+
+// friendName names a friend for a person: "Bob (ID)", or the ID alone.
+func friendName(f store.Friend) string {
+	if f.Name == "" {
+		return string(f.Key.ID())
+	}
+	return f.Name + " (" + string(f.Key.ID()) + ")"
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/ui"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
@@ -42,7 +43,7 @@ type RunConfig struct {
 	// empty: the system roots.
 	RendezvousCA string
 	// PublishAddresses publishes the node's candidates in plain, for strangers, while
-	// the person has a public post (TraversalConfig.PublishAddresses).
+	// the person has a public post (reach.Config.PublishAddresses).
 	PublishAddresses bool
 	// PublicHTTP is the address of the public HTTP face (public posts only); empty: off.
 	PublicHTTP string
@@ -129,7 +130,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		if err != nil {
 			return err
 		}
-		ncfg.Traversal = &TraversalConfig{Mux: mux, Servers: cfg.Rendezvous, KeepAlive: cfg.KeepAlive,
+		ncfg.Reach = &reach.Config{Mux: mux, Servers: cfg.Rendezvous, KeepAlive: cfg.KeepAlive,
 			RootCAs: roots, PublishAddresses: cfg.PublishAddresses}
 	}
 	node, err := Start(ncfg)

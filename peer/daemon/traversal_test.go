@@ -11,6 +11,7 @@ import (
 	"github.com/kithnet/kith/peer/daemon"
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/nat"
+	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/transport"
 	"github.com/kithnet/kith/rendezvous"
@@ -22,12 +23,12 @@ import (
 // with the servers, until t ends.
 func newRendezvousPeer(t *testing.T, name string, servers []string, punch, upgrade time.Duration) *peer {
 	t.Helper()
-	return newRendezvousPeerWith(t, name, daemon.TraversalConfig{Servers: servers, PunchTimeout: punch, UpgradeEvery: upgrade})
+	return newRendezvousPeerWith(t, name, reach.Config{Servers: servers, PunchTimeout: punch, UpgradeEvery: upgrade})
 }
 
-// newRendezvousPeerWith is newRendezvousPeer with a whole TraversalConfig (its Mux is
+// newRendezvousPeerWith is newRendezvousPeer with a whole reach.Config (its Mux is
 // made here).
-func newRendezvousPeerWith(t *testing.T, name string, tc daemon.TraversalConfig) *peer {
+func newRendezvousPeerWith(t *testing.T, name string, tc reach.Config) *peer {
 	t.Helper()
 	key, err := identity.Generate(rand.Reader)
 	if err != nil {
@@ -49,7 +50,7 @@ func newRendezvousPeerWith(t *testing.T, name string, tc daemon.TraversalConfig)
 	t.Cleanup(func() { mux.Close() })
 	tc.Mux = mux
 	node, err := daemon.Start(daemon.Config{Store: st, PacketConn: mux.PacketConn(), Logger: quietLogger(), Retry: 200 * time.Millisecond,
-		Traversal: &tc})
+		Reach: &tc})
 	if err != nil {
 		t.Fatal(err)
 	}

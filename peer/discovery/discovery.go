@@ -70,6 +70,10 @@ type Config struct {
 	Public func() bool
 	// OnOffer receives each verified offer addressed to this peer.
 	OnOffer func(Offer)
+	// BeforeRegister, when set, is called once per session before the first
+	// registration with the server's stun: URIs (from ServerInfo), so the peer can learn
+	// its reflexive address first; the registration waits for it to return.
+	BeforeRegister func(ctx context.Context, server string, stunURIs []string)
 	// TTL is the registration's lifetime; it is refreshed at half of it. Default 2 min.
 	TTL time.Duration
 	// DialOptions replace the default gRPC dial options (plaintext, or TLS for tls://
@@ -94,6 +98,9 @@ type Status struct {
 	Server string
 	// Registered is true while a registration is current.
 	Registered bool
+	// Listening is true while the Listen stream is open (the server confirmed it):
+	// only then can offers and answers reach this peer.
+	Listening bool
 	// Observed is this peer's address as the rendezvous saw it.
 	Observed string
 	// StunURIs and TurnURIs came with the last registration.
@@ -260,6 +267,14 @@ func (c *Client) session(ctx context.Context, server string) error {
 	c.mu.Lock()
 	delete(c.names, server) // a server restarted with a new name since: ask again
 	c.mu.Unlock()
+	if c.cfg.BeforeRegister != nil {
+		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := cl.ServerInfo(ictx, &rendezvousv1.ServerInfoRequest{})
+		cancel()
+		if err == nil {
+			c.cfg.BeforeRegister(ctx, server, resp.GetStunUris())
+		}
+	}
 	if err := c.register(ctx, cl, server); err != nil {
 		return err
 	}
@@ -363,7 +378,7 @@ func (c *Client) register(ctx context.Context, cl rendezvousv1.RendezvousService
 	}
 	c.setStatus(func(s *Status) {
 		*s = Status{Server: server, Registered: true, Observed: resp.GetObservedAddress(),
-			StunURIs: resp.GetStunUris(), TurnURIs: resp.GetTurnUris()}
+			StunURIs: resp.GetStunUris(), TurnURIs: resp.GetTurnUris(), Listening: s.Listening && s.Server == server}
 	})
 	c.cfg.Logger.Debug("registered", "server", server, "sealed", reg.Reachability != nil, "public", len(reg.PublicCandidates) > 0, "observed", resp.GetObservedAddress())
 	return nil
@@ -378,6 +393,7 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 	if err != nil {
 		return err
 	}
+	defer c.setStatus(func(s *Status) { s.Listening = false })
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -386,6 +402,7 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 		if err != nil {
 			return err
 		}
+		c.setStatus(func(s *Status) { s.Listening = true }) // the server's first message says it subscribed
 		if msg.GetOffer() == nil {
 			continue // keepalive
 		}

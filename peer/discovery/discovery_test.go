@@ -54,11 +54,11 @@ func waitRegistered(t *testing.T, c *Client, server string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st := c.Status()
-		if st.Registered && (server == "" || st.Server == server) {
+		if st.Registered && st.Listening && (server == "" || st.Server == server) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not registered with %q after 10s: %+v", server, st)
+			t.Fatalf("not registered and listening with %q after 10s: %+v", server, st)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

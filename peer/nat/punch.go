@@ -30,6 +30,22 @@ type PunchConfig struct {
 	// pings of the attempt, so that the friend's side completes too. Zero: 5 s;
 	// never less than three Intervals.
 	Linger time.Duration
+	// OpenerTTL, when set, makes this the callee's side of a callee-first attempt:
+	// every target first gets an opener (a ping with this TTL, which opens this host's
+	// own NATs and dies before the far router), and full pings go only to addresses a
+	// valid ping of the session came from, until Escalate. A crossing packet then
+	// never lands on the far router before the caller's own packets have passed it
+	// (a router that takes it in leaves a conntrack entry that moves the caller's
+	// mapping to another port).
+	OpenerTTL int
+	// Escalate is how long an OpenerTTL attempt waits for the caller's pings before it
+	// pings every target at full TTL (what a full cone behind the caller needs when
+	// our side maps symmetrically). Zero: never.
+	Escalate time.Duration
+	// Opened, when set, is called once the first packets are on the wire (the
+	// openers): the callee sends its ANSWER then, so the caller's pings find our NAT
+	// open.
+	Opened func()
 }
 
 // Path is a direct path that answered.
@@ -97,23 +113,47 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 	}
 	targets := slices.Clone(candidates)
 	sent := map[[8]byte]time.Time{}
-	ping := func(to netip.AddrPort) {
+	heard := map[netip.AddrPort]bool{} // addresses a valid ping came from
+	ping := func(to netip.AddrPort, ttl int) {
 		p := Packet{Kind: Ping}
 		_, _ = rand.Read(p.Tx[:])
 		p.Sign(s.nonce)
 		sent[p.Tx] = time.Now()
-		if _, err := m.conn.WriteToUDPAddrPort(p.Marshal(), to); err != nil {
-			m.log.Debug("nat: punch", "to", to, "err", err)
+		var err error
+		if ttl > 0 {
+			err = m.WriteTTL(p.Marshal(), to, ttl)
+		} else {
+			_, err = m.conn.WriteToUDPAddrPort(p.Marshal(), to)
+		}
+		if err != nil {
+			m.log.Debug("nat: punch", "to", to, "ttl", ttl, "err", err)
 		}
 	}
+	var escalate <-chan time.Time
+	if cfg.OpenerTTL > 0 && cfg.Escalate > 0 {
+		t := time.NewTimer(cfg.Escalate)
+		defer t.Stop()
+		escalate = t.C
+	}
+	full := cfg.OpenerTTL <= 0
 	round := func() {
 		for _, t := range targets {
-			ping(t)
+			if full || heard[t] {
+				ping(t, 0)
+			}
+		}
+	}
+	if !full {
+		for _, t := range targets {
+			ping(t, cfg.OpenerTTL)
 		}
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	round()
+	if cfg.Opened != nil {
+		cfg.Opened()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -129,12 +169,20 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 				return Path{Local: m.LocalAddr(), Remote: ev.from, PeerReflexive: !slices.Contains(candidates, ev.from),
 					RTT: ev.at.Sub(sent[ev.tx])}, nil
 			}
-			if ev.kind == Ping && !slices.Contains(targets, ev.from) {
-				// A peer-reflexive address: the friend's NAT mapped its pings to a
-				// port no candidate names. Answering alone may not open our NAT.
-				targets = append(targets, ev.from)
-				ping(ev.from)
+			if ev.kind == Ping && !heard[ev.from] {
+				// The friend's ping came through: our side may now ping it at full
+				// TTL. An address no candidate names is peer-reflexive (the friend's
+				// NAT mapped its pings to a new port); answering alone may not open
+				// our NAT.
+				heard[ev.from] = true
+				if !slices.Contains(targets, ev.from) {
+					targets = append(targets, ev.from)
+				}
+				ping(ev.from, 0)
 			}
+		case <-escalate:
+			full = true
+			round()
 		case <-tick.C:
 			round()
 		}

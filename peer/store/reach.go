@@ -51,6 +51,9 @@ func rotateReachKey(tx *bolt.Tx, removed identity.PublicKey) error {
 	if err := meta.Put(metaReachKey, newReachKey()); err != nil {
 		return err
 	}
+	if err := meta.Delete(lastPathKey(removed)); err != nil {
+		return err
+	}
 	return meta.Delete(friendReachKey(removed))
 }
 

@@ -173,6 +173,9 @@ type Peer struct {
 	Remote string `json:"remote"`
 	// Inbound is true when the other end dialled.
 	Inbound bool `json:"inbound"`
+	// Received counts the packets received on the connection so far: when it stops
+	// moving for longer than a keepalive interval, the path has stopped answering.
+	Received uint64 `json:"-"`
 }
 
 // Peers lists the live connections.

@@ -222,9 +222,10 @@ func (s *Server) authenticate(ctx context.Context, env *signedv1.Envelope, c ide
 	return a, p, nil
 }
 
-// ServerInfo implements RendezvousServiceServer: the name proofs must carry here.
+// ServerInfo implements RendezvousServiceServer: the name proofs must carry here, and
+// where STUN is, for a peer's binding before its first registration.
 func (s *Server) ServerInfo(context.Context, *rendezvousv1.ServerInfoRequest) (*rendezvousv1.ServerInfoResponse, error) {
-	return &rendezvousv1.ServerInfoResponse{Name: s.cfg.Name, Version: rendezvousv1.RecordVersion_RECORD_VERSION_2}, nil
+	return &rendezvousv1.ServerInfoResponse{Name: s.cfg.Name, Version: rendezvousv1.RecordVersion_RECORD_VERSION_2, StunUris: s.cfg.STUNURIs}, nil
 }
 
 // Register implements RendezvousServiceServer.

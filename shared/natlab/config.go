@@ -55,6 +55,11 @@ type Home struct {
 	// routed (not translated) by a router with a stateful ip6tables firewall that
 	// lets in only flows a LAN host started (see ipv6.go).
 	IPv6 bool
+	// NoInputFirewall leaves the home router (and its CGN) without the rule that
+	// drops unsolicited input from the WAN, as many home routers ship: an unsolicited
+	// datagram to its public address is then delivered locally (to a closed port) and
+	// leaves a confirmed conntrack entry (see firewall.go).
+	NoInputFirewall bool
 }
 
 // Netem is what an internet link does to packets, after tc netem (see

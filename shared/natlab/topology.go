@@ -145,7 +145,7 @@ func (l *Lab) buildHome(ctx context.Context, i int, h Home) error {
 		if err := iptables(ctx, cgn, "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"); err != nil {
 			return err
 		}
-		if err := dropUnsolicited(ctx, cgn); err != nil {
+		if err := firewall(ctx, h, cgn); err != nil {
 			return err
 		}
 		router.Addr, router.Public, router.link = routerWAN.Addr(), cgn.Public, cgn.link
@@ -183,7 +183,7 @@ func (l *Lab) buildHome(ctx context.Context, i int, h Home) error {
 		host.Addr, host.Public, host.link = addr.Addr(), router.Public, router.link
 		hosts = append(hosts, host)
 	}
-	if err := dropUnsolicited(ctx, router); err != nil {
+	if err := firewall(ctx, h, router); err != nil {
 		return err
 	}
 	return natRules(ctx, router, h.NAT, hosts)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kithnet/kith/peer/cli"
 	"github.com/kithnet/kith/peer/daemon"
+	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -42,7 +43,7 @@ func main() {
 			return string(id), err
 		},
 		Stranger: func(key *identity.Key, servers []string, listen string, log *slog.Logger) (cli.StrangerDialer, error) {
-			return daemon.StartStranger(key, servers, listen, log)
+			return reach.StartStranger(key, servers, listen, log)
 		},
 		LocalID: func(home string) (string, error) {
 			id, err := daemon.LocalID(home)

@@ -1014,7 +1014,10 @@ type ServerInfoResponse struct {
 	// that share a store may share a name or not; different communities must differ.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// version is the record version the server accepts.
-	Version       RecordVersion `protobuf:"varint,2,opt,name=version,proto3,enum=kith.rendezvous.v1.RecordVersion" json:"version,omitempty"`
+	Version RecordVersion `protobuf:"varint,2,opt,name=version,proto3,enum=kith.rendezvous.v1.RecordVersion" json:"version,omitempty"`
+	// stun_uris are the server's stun: URIs (as in RegisterResponse), so a peer learns
+	// its reflexive address before it first registers (issue 20).
+	StunUris      []string `protobuf:"bytes,3,rep,name=stun_uris,json=stunUris,proto3" json:"stun_uris,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1061,6 +1064,13 @@ func (x *ServerInfoResponse) GetVersion() RecordVersion {
 		return x.Version
 	}
 	return RecordVersion_RECORD_VERSION_UNSPECIFIED
+}
+
+func (x *ServerInfoResponse) GetStunUris() []string {
+	if x != nil {
+		return x.StunUris
+	}
+	return nil
 }
 
 // RegisterRequest carries a signed Registration.
@@ -1920,10 +1930,11 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x05nonce\x18\x04 \x01(\fR\x05nonce\x12\x16\n" +
 	"\x06sealed\x18\x05 \x01(\fR\x06sealed\x12(\n" +
 	"\x10target_device_id\x18\x06 \x01(\fR\x0etargetDeviceId\"\x13\n" +
-	"\x11ServerInfoRequest\"e\n" +
+	"\x11ServerInfoRequest\"\x82\x01\n" +
 	"\x12ServerInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
-	"\aversion\x18\x02 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\"C\n" +
+	"\aversion\x18\x02 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\x12\x1b\n" +
+	"\tstun_uris\x18\x03 \x03(\tR\bstunUris\"C\n" +
 	"\x0fRegisterRequest\x120\n" +
 	"\x06record\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x06record\"\x98\x01\n" +
 	"\x10RegisterResponse\x12)\n" +

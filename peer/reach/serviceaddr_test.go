@@ -1,4 +1,4 @@
-package daemon
+package reach
 
 import (
 	"net/netip"

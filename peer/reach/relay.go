@@ -1,4 +1,4 @@
-package daemon
+package reach
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +30,7 @@ type relayed struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	mu      sync.Mutex
+	mu      sync.Mutex         // guards waiting; taken after Agent.mu
 	waiting map[[8]byte]waiter // by punch session: friends whose ping we wait for
 }
 
@@ -51,63 +50,64 @@ func (r *relayed) close() {
 }
 
 // ensureRelay returns the node's allocation, making it on first use.
-func (t *traversal) ensureRelay(ctx context.Context) (*relayed, error) {
-	t.relayMu.Lock()
-	defer t.relayMu.Unlock()
-	t.mu.Lock()
-	r := t.relayState
-	t.mu.Unlock()
+func (a *Agent) ensureRelay(ctx context.Context) (*relayed, error) {
+	a.relayMu.Lock()
+	defer a.relayMu.Unlock()
+	a.mu.Lock()
+	r := a.relay
+	a.mu.Unlock()
 	if r != nil {
 		return r, nil
 	}
-	creds, err := t.disc.TurnCredentials(ctx)
+	creds, err := a.disc.TurnCredentials(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("TURN credentials: %w", err)
 	}
-	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(t.disc.Status().Server))
+	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(a.disc.Status().Server))
 	if err != nil {
 		return nil, err
 	}
-	rl, err := t.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword()})
+	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword()})
 	if err != nil {
 		return nil, err
 	}
-	tr, err := transport.New(transport.Config{Key: t.key, PacketConn: rl.Conn, Path: transport.Relay, Logger: t.log,
-		KeepAlive: t.node.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*t.node.cfg.KeepAlive),
-		Limits: transport.Limits{Friend: t.node.isFriend}, Revoked: revokedIn(t.node.cfg.Store, t.log)})
+	tr, err := transport.New(transport.Config{Key: a.cfg.Key, PacketConn: rl.Conn, Path: transport.Relay, Logger: a.log,
+		KeepAlive: a.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*a.cfg.KeepAlive), Limits: a.cfg.Limits,
+		Revoked: a.cfg.Revoked})
 	if err != nil {
 		rl.Close()
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r = &relayed{relay: rl, tr: tr, cancel: cancel, waiting: map[[8]byte]waiter{}}
-	ln, err := tr.Listen()
-	if err != nil {
-		r.close()
-		return nil, err
+	if a.cfg.Serve != nil {
+		ln, err := tr.Listen()
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		a.cfg.Serve(ln) // friends pull from us through the relay too
 	}
-	t.node.serve(ln) // friends pull from us through the relay too
 	r.wg.Add(1)
 	go func() { defer r.wg.Done(); r.answerPings(rctx) }()
-	t.mu.Lock()
-	t.relayState = r
-	t.mu.Unlock()
-	t.disc.Refresh()
-	t.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
+	a.mu.Lock()
+	a.relay = r
+	a.mu.Unlock()
+	a.disc.Refresh()
+	a.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
 	return r, nil
 }
 
-// relay reaches a friend through the node's TURN relay: it lets the friend's addresses
-// in, sends the relay address in a signed RELAY offer and waits for the friend's ping
-// through it, which tells where the relay sees the friend; QUIC is dialled there.
-func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands []netip.AddrPort) (*relayed, net.Addr, *transport.Conn, error) {
-	r, err := t.ensureRelay(ctx)
+// relayTo reaches a friend through the node's TURN relay: it lets the friend's
+// addresses in, sends the relay address in a signed RELAY offer and waits for the
+// friend's ping through it, which tells where the relay sees the friend; QUIC is
+// dialled there.
+func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []netip.AddrPort) (*relayed, net.Addr, *transport.Conn, error) {
+	r, err := a.ensureRelay(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	for _, c := range cands { // a permission for each of the friend's IPs
-		_, _ = r.relay.Conn.WriteTo([]byte{0}, net.UDPAddrFromAddrPort(c))
-	}
+	permit(r, cands)
 	nonce := newNonce()
 	w := waiter{nonce: nonce, seen: make(chan net.Addr, 1)}
 	id := nat.SessionID(nonce)
@@ -120,7 +120,7 @@ func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands 
 		r.mu.Unlock()
 	}()
 	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
-	if _, err := t.disc.Connect(ctx, friend, rendezvousv1.OfferKind_OFFER_KIND_RELAY, []*rendezvousv1.Candidate{cand}, nonce); err != nil {
+	if _, err := a.disc.Connect(ctx, friend, rendezvousv1.OfferKind_OFFER_KIND_RELAY, []*rendezvousv1.Candidate{cand}, nonce); err != nil {
 		return nil, nil, nil, fmt.Errorf("sending the relay address: %w", err)
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -130,24 +130,32 @@ func (t *traversal) relay(ctx context.Context, friend identity.PublicKey, cands 
 		select {
 		case addr = <-w.seen:
 		case <-tick.C:
-			if k, ok := t.known(friend); ok && !k.relay {
+			if p, ok := a.bestPath(friend); ok && !p.relayed() {
 				return nil, nil, nil, errDirectAppeared
 			}
 		case <-ctx.Done():
 			// The friend may be away, or the allocation gone with its server (after a
-			// failover): unless other friends use it, allocate afresh next time.
-			if len(r.tr.Peers()) == 0 {
-				t.dropRelay(r)
+			// failover): unless other friends use it, allocate afresh next time. A race
+			// the punch won (cancelled, not timed out) keeps the allocation.
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && len(r.tr.Peers()) == 0 {
+				a.dropRelay(r)
 			}
 			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
 		}
 	}
 	c, err := r.tr.Dial(ctx, addr, friend)
 	if err != nil {
-		t.dropRelay(r) // the friend answered through it but QUIC did not follow: maybe the allocation is gone
+		a.dropRelay(r) // the friend answered through it but QUIC did not follow: maybe the allocation is gone
 		return nil, nil, nil, err
 	}
 	return r, addr, c, nil
+}
+
+// permit makes a TURN permission for each of the friend's IPs, by writing once to it.
+func permit(r *relayed, cands []netip.AddrPort) {
+	for _, c := range cands {
+		_, _ = r.relay.Conn.WriteTo([]byte{0}, net.UDPAddrFromAddrPort(c))
+	}
 }
 
 // answerPings answers punch pings that arrive through the relay from friends we wait
@@ -179,26 +187,23 @@ func (r *relayed) answerPings(ctx context.Context) {
 	}
 }
 
-// serviceAddr is the address of the first usable URI with the scheme ("stun:" or
-// "turn:"); a loopback or unspecified host there means the rendezvous' own host.
-func serviceAddr(uris []string, scheme, rendezvous string) (netip.AddrPort, error) {
-	for _, u := range uris {
-		hp, _, _ := strings.Cut(strings.TrimPrefix(u, scheme), "?")
-		host, port, err := net.SplitHostPort(hp)
-		if err != nil || !strings.HasPrefix(u, scheme) {
-			continue
-		}
-		if ip, err := netip.ParseAddr(host); err == nil && (ip.IsLoopback() || ip.IsUnspecified()) {
-			if rh, _, err := net.SplitHostPort(rendezvous); err == nil {
-				if rip, err := netip.ParseAddr(rh); err == nil && !rip.IsLoopback() {
-					host = rh
-				}
-			}
-		}
-		a, err := net.ResolveUDPAddr("udp4", net.JoinHostPort(host, port))
-		if err == nil {
-			return unmapped(a.AddrPort()), nil
+// dropRelay releases the node's relay (only if it is still old, when old is set), so
+// the next connection that needs one allocates afresh.
+func (a *Agent) dropRelay(old *relayed) {
+	a.relayMu.Lock()
+	defer a.relayMu.Unlock()
+	a.mu.Lock()
+	r := a.relay
+	if old != nil && r != old {
+		r = nil
+	} else {
+		a.relay = nil
+	}
+	a.mu.Unlock()
+	if r != nil {
+		r.close()
+		if a.disc != nil {
+			a.disc.Refresh()
 		}
 	}
-	return netip.AddrPort{}, fmt.Errorf("the rendezvous offers no usable %s URI (%v)", strings.TrimSuffix(scheme, ":"), uris)
 }

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kithnet/kith/shared/natlab"
+)
+
+// addFriend has p add q by ID alone.
+func addFriend(t *testing.T, p, q *labPeer) {
+	t.Helper()
+	if _, err := kithCLI("--home", p.home, "friend", "add", q.id, "--name", q.name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReachOpenRouters (issue 20) runs real daemons behind home routers with no input
+// firewall (plain MASQUERADE, as many ship) and a carrier-grade NAT without one either.
+// For each pair, in both orders of who adds whom first and who syncs first, `kith sync`
+// issued right after both daemons started succeeds and both sides end on a direct path.
+// An offer to a peer that has not added the caller yet is ignored and leaves no
+// conntrack entry from the caller on that peer's router.
+func TestReachOpenRouters(t *testing.T) {
+	t.Parallel()
+	open := func(name string, cgn bool) natlab.Home {
+		return natlab.Home{Name: name, NAT: natlab.PortRestricted, CGN: cgn, NoInputFirewall: true}
+	}
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			open("oa1", false), open("oa2", false), open("ob1", false), open("ob2", false),
+			open("oc1", true), open("oc2", false), open("od1", true), open("od2", false),
+			open("oe1", true), open("oe2", true),
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct {
+		name         string
+		first, other string // first adds other, then other adds first; first syncs first
+	}{
+		{"open-open/first-adds-and-syncs", "oa1", "oa2"},
+		{"open-open/second-adds-and-syncs", "ob2", "ob1"},
+		{"cgn-open/cgn-first", "oc1", "oc2"},
+		{"cgn-open/open-first", "od2", "od1"},
+		{"cgn-cgn", "oe1", "oe2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peers := startLabPeers(t, lab, []string{tc.first, tc.other}, rv)
+			a, b := peers[tc.first], peers[tc.other]
+			a.post(t, "hello from "+a.name)
+			b.post(t, "hello from "+b.name)
+			addFriend(t, a, b)
+			// a's node offers to b at once (it follows its new friend); b, who does not
+			// know a yet, ignores it: nothing may have reached b's router from a.
+			if out, err := kithCLI("--home", a.home, "sync", b.id); err == nil {
+				t.Errorf("%s: kith sync to a peer that has not added us succeeded:\n%s", tc.name, out)
+			}
+			assertNoEntryFrom(t, lab, b.name, a)
+			addFriend(t, b, a)
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				if out, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
+					t.Errorf("%s: kith sync on %s: %v\n%s", tc.name, s[0].name, err, out)
+				}
+				if !eventually(20*time.Second, func() bool { return s[0].holds(s[1], "hello from "+s[1].name) }) {
+					t.Fatalf("%s: %s's timeline lacks %s's post after 20 s", tc.name, s[0].name, s[1].name)
+				}
+			}
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				var path, remote string
+				if !eventually(45*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == "direct" }) {
+					t.Errorf("%s: %s reaches %s by %q (remote %q), want direct", tc.name, s[0].name, s[1].name, path, remote)
+				}
+			}
+		})
+	}
+}
+
+// assertNoEntryFrom fails when the router of home holds a UDP conntrack entry whose
+// source is from's public address: a packet of from's reached it.
+func assertNoEntryFrom(t *testing.T, lab *natlab.Lab, home string, from *labPeer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := lab.Host(home + "-nat").Conntrack(ctx)
+	if err != nil {
+		t.Fatalf("conntrack -L on %s's router: %v\n%s", home, err, out)
+	}
+	ip := from.node.Public.String()
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "udp") && strings.Contains(l, "src="+ip+" ") {
+			t.Errorf("an ignored offer left a conntrack entry from %s (%s) on %s's router:\n%s", from.name, ip, home, l)
+		}
+	}
+}
+
+// TestReachWithoutRendezvous (issue 20): two friends that reached each other directly
+// keep their last direct addresses; with the rendezvous killed, both daemons restart
+// and still reach each other (each redials the other's last direct address) and
+// `kith sync` works.
+func TestReachWithoutRendezvous(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes:  []natlab.Home{{Name: "nr1", NAT: natlab.PortRestricted}, {Name: "nr2", NAT: natlab.PortRestricted}},
+	})
+	rv, proc := startRendezvous(t, lab, "rv", 7000, 3478)
+	peers := startLabPeers(t, lab, []string{"nr1", "nr2"}, rv, "--keepalive", "2s")
+	a, b := peers["nr1"], peers["nr2"]
+	befriend(t, a, b, false)
+	syncBoth(t, "nr1<->nr2", a, b, "direct", 20*time.Second)
+	_ = proc.Kill()
+	<-proc.Exited()
+	for _, p := range []*labPeer{a, b} {
+		if err := p.proc.Stop(); err != nil {
+			t.Logf("%s: stop: %v", p.name, err)
+		}
+		<-p.proc.Exited()
+	}
+	for _, p := range []*labPeer{a, b} {
+		p.proc = p.node.Start(t, filepath.Join(binDir, "kith"), "--home", p.home, "daemon", "--listen", ":4700", "--rendezvous", rv, "--keepalive", "2s")
+		p.waitStatus(t, 20*time.Second, "answering (no rendezvous)", func(labStatus) bool { return true })
+	}
+	a.post(t, "after both restarted without a rendezvous")
+	if !eventually(30*time.Second, func() bool {
+		kithCLI("--home", b.home, "sync", a.id)
+		return b.holds(a, "after both restarted without a rendezvous")
+	}) {
+		t.Fatalf("rendezvous killed, both restarted: nr2 did not get nr1's new post within 30 s\n%s", b.proc.Output())
+	}
+	var path, remote string
+	if !eventually(20*time.Second, func() bool { path, remote = b.path(a); return path == "direct" }) {
+		t.Errorf("without a rendezvous nr2 reaches nr1 by %q (remote %q), want direct", path, remote)
+	}
+}

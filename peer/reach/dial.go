@@ -1,0 +1,375 @@
+package reach
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kithnet/kith/peer/nat"
+	"github.com/kithnet/kith/peer/transport"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Target is a peer to connect to.
+type Target struct {
+	// Key is the peer's identity, checked in the QUIC handshake.
+	Key identity.PublicKey
+	// Addr is an address to try first (host:port, the friend's --addr); in direct
+	// mode the only one.
+	Addr string
+	// Name names the peer in errors for a person; empty: its ID.
+	Name string
+}
+
+func (t Target) String() string {
+	if t.Name == "" {
+		return string(t.Key.ID())
+	}
+	return t.Name + " (" + string(t.Key.ID()) + ")"
+}
+
+// Conn is a gRPC client to a peer over the path the agent chose.
+type Conn struct {
+	*grpc.ClientConn
+	kind   Kind
+	better *signal // fired when a direct path proved itself while this one is relayed
+	stop   context.CancelFunc
+}
+
+// signal is a channel closed at most once, by whichever of its writers comes first.
+type signal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+func (s *signal) fire() { s.once.Do(func() { close(s.ch) }) }
+
+// Relayed reports whether the connection runs through a TURN relay.
+func (c *Conn) Relayed() bool { return c.kind == Relayed }
+
+// Better is closed when a direct path to the peer proved itself while this connection
+// runs through a relay: a caller that keeps the connection (a Watch) reconnects then,
+// one that only syncs once lets it finish. Never closed for a direct connection.
+func (c *Conn) Better() <-chan struct{} { return c.better.ch }
+
+// Close closes the client and stops looking for a better path.
+func (c *Conn) Close() error {
+	c.stop()
+	return c.ClientConn.Close()
+}
+
+// Dial connects to a peer, friend or not: at t.Addr when given; else (in rendezvous
+// mode) on the best path proved earlier; else through a signed offer, punching and a
+// TURN relay. Every path is proved by a QUIC handshake that checks the peer's key.
+func (a *Agent) Dial(ctx context.Context, t Target) (*Conn, error) {
+	if a.disc == nil {
+		return a.dialAddr(t)
+	}
+	if t.Addr != "" {
+		if addr, err := net.ResolveUDPAddr("udp", t.Addr); err == nil {
+			p := &path{tr: a.cfg.Transport, addr: addr, kind: Direct}
+			if c, err := a.dialPath(ctx, t.Key, p); err == nil {
+				return c, nil
+			} else {
+				a.log.Info("friend's address did not answer; asking the rendezvous", "friend", t.Key.ID(), "addr", t.Addr, "err", err)
+			}
+		}
+	}
+	if p, ok := a.bestPath(t.Key); ok {
+		if c, err := a.dialPath(ctx, t.Key, p); err == nil {
+			return c, nil
+		} else {
+			a.forget(t.Key, p)
+			a.log.Info("a known path to a friend stopped working; looking again", "friend", t.Key.ID(), "remote", p.addr, "err", err)
+		}
+	}
+	if !a.disc.Status().Registered {
+		// The rendezvous is unreachable: redial the last direct address that worked
+		// (the friend, restarted too, dials ours: QUIC's Initials cross like punches).
+		if last, ok := a.cfg.Book.LastPath(t.Key); ok {
+			p := &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(last), kind: Direct}
+			if c, err := a.dialPath(ctx, t.Key, p); err == nil {
+				a.log.Info("connected on the last known direct address (no rendezvous)", "friend", t.Key.ID(), "remote", last)
+				return c, nil
+			}
+		}
+	}
+	return a.find(ctx, t)
+}
+
+// dialAddr is direct mode: the peer's given address, dialled lazily.
+func (a *Agent) dialAddr(t Target) (*Conn, error) {
+	if t.Addr == "" {
+		return nil, fmt.Errorf("%s %w", t, ErrNoAddress)
+	}
+	addr, err := net.ResolveUDPAddr("udp", t.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s at %q: %w", t, t.Addr, err)
+	}
+	cc, err := a.cfg.Transport.Client(addr, t.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{ClientConn: cc, kind: Direct, better: newSignal(), stop: func() {}}, nil
+}
+
+// dialPath dials p with a short timeout and, when the handshake succeeds, records p
+// as proved.
+func (a *Agent) dialPath(ctx context.Context, k identity.PublicKey, p *path) (*Conn, error) {
+	q, c, err := a.dialQUIC(ctx, k, p)
+	if err != nil {
+		return nil, err
+	}
+	return a.conn(k, q, c, newSignal())
+}
+
+// dialQUIC dials p with a short timeout and, when the handshake succeeds, records a
+// copy of p as proved now.
+func (a *Agent) dialQUIC(ctx context.Context, k identity.PublicKey, p *path) (*path, *transport.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	start := time.Now()
+	c, err := p.tr.Dial(dctx, p.addr, k)
+	cancel()
+	if err != nil {
+		return nil, nil, err
+	}
+	q := *p
+	q.proved = time.Now()
+	if q.rtt == 0 {
+		q.rtt = time.Since(start) / 2 // a QUIC handshake takes about two round trips: a rough figure
+	}
+	a.remember(k, &q)
+	return &q, c, nil
+}
+
+// attempt is the outcome of one way of reaching a peer.
+type attempt struct {
+	p   *path
+	c   *transport.Conn
+	err error
+}
+
+// find looks for a path through the rendezvous: an offer, and once the peer answered
+// it, punching and a relay at once; whichever carries QUIC first is used. When the relay
+// wins, the punch goes on, and a direct path it proves closes the Conn's Better.
+func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
+	start := time.Now()
+	o, err := a.offer(ctx, t.Key)
+	if status.Code(err) == codes.NotFound {
+		// The rendezvous names the missing record by fingerprint, a hash the person has
+		// never seen: say who, and what it means.
+		return nil, fmt.Errorf("%s is not online at the rendezvous now (their node is off, or has not registered there)", t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s through the rendezvous: %w", t, err)
+	}
+	if !o.answered {
+		// Callee first: nothing goes to a peer that did not answer. It may have
+		// reached us meanwhile, though (it added us and offered itself).
+		if p, ok := a.bestPath(t.Key); ok && !p.relayed() {
+			if c, err := a.dialPath(ctx, t.Key, p); err == nil {
+				return c, nil
+			}
+			a.forget(t.Key, p)
+		}
+		return nil, fmt.Errorf("%s did not answer (offline, or has not added you as a friend yet)", t)
+	}
+	better, relayWon := newSignal(), &atomic.Bool{}
+	direct, relay := make(chan attempt, 1), make(chan attempt, 1)
+	rctx, cancelRelay := context.WithTimeout(ctx, a.cfg.RelayTimeout)
+	defer cancelRelay()
+	if !a.spawn(func(run context.Context) { direct <- a.direct(run, t.Key, o, better, relayWon) }) {
+		return nil, fmt.Errorf("%s: %w", t, errStopped)
+	}
+	go func() {
+		// The punch gets a head start of one ping interval: where both work, the
+		// direct path should usually win without a switch.
+		select {
+		case <-time.After(relayHeadStart):
+		case <-rctx.Done():
+		}
+		relay <- a.relayAttempt(rctx, t.Key, o.permits)
+	}()
+	var errs []error
+	for range 2 {
+		var at attempt
+		select {
+		case at = <-direct:
+			direct = nil
+		case at = <-relay:
+			relay = nil
+		}
+		if at.err != nil {
+			a.log.Debug("a way to a peer failed", "peer", t.Key.ID(), "err", at.err)
+			errs = append(errs, at.err)
+			continue
+		}
+		if at.p.relayed() {
+			relayWon.Store(true)
+		} else if relay != nil {
+			cancelRelay()
+			if late := <-relay; late.c != nil {
+				late.c.Close()
+			}
+		}
+		a.log.Info("connected", "friend", t.Key.ID(), "path", at.p.kind, "remote", at.p.addr, "elapsed_ms", time.Since(start).Milliseconds())
+		return a.conn(t.Key, at.p, at.c, better)
+	}
+	return nil, fmt.Errorf("%s: no direct path (%v candidates) and no relay: %w", t, o.cands, errors.Join(errs...))
+}
+
+// relayHeadStart is how long the relay waits for the punch before it starts.
+const relayHeadStart = 100 * time.Millisecond
+
+// errStopped means the agent is not running (Run has not started or has returned).
+var errStopped = errors.New("the node is stopping")
+
+// direct punches towards the peer's answered candidates and dials QUIC on the path
+// that answers. When the relay has won meanwhile, a direct path found still counts: it
+// is remembered and fires better.
+func (a *Agent) direct(ctx context.Context, k identity.PublicKey, o offered, better *signal, relayWon *atomic.Bool) attempt {
+	p, err := a.punch(ctx, o.secret, o.cands)
+	if err != nil {
+		if ap, ok := a.bestPath(k); ok && !ap.relayed() {
+			// Our punch found nothing, but the peer reached us meanwhile.
+			if q, c, err := a.dialQUIC(ctx, k, ap); err == nil {
+				return attempt{p: q, c: c}
+			}
+			a.forget(k, ap)
+		}
+		return attempt{err: err}
+	}
+	q, c, err := a.dialQUIC(ctx, k, p)
+	if err != nil {
+		return attempt{err: fmt.Errorf("punched %s, but QUIC did not follow: %w", p.addr, err)}
+	}
+	if relayWon.Load() {
+		c.Close()
+		better.fire()
+	}
+	return attempt{p: q, c: c}
+}
+
+// relayAttempt reaches the peer through the node's TURN relay.
+func (a *Agent) relayAttempt(ctx context.Context, k identity.PublicKey, permits []netip.AddrPort) attempt {
+	r, addr, c, err := a.relayTo(ctx, k, permits)
+	if err != nil {
+		return attempt{err: err}
+	}
+	p := &path{tr: r.tr, addr: addr, kind: Relayed, proved: time.Now()}
+	a.remember(k, p)
+	return attempt{p: p, c: c}
+}
+
+// punch runs one punching attempt towards cands, when punching is on.
+func (a *Agent) punch(ctx context.Context, nonce []byte, cands []netip.AddrPort) (*path, error) {
+	if a.cfg.PunchTimeout < 0 {
+		return nil, nat.ErrNoPath
+	}
+	return a.punchFor(ctx, nonce, cands, a.cfg.PunchTimeout)
+}
+
+// punchFor punches towards cands for at most timeout.
+func (a *Agent) punchFor(ctx context.Context, nonce []byte, cands []netip.AddrPort, timeout time.Duration) (*path, error) {
+	res, err := a.cfg.Mux.Punch(ctx, nat.PunchConfig{Nonce: nonce, Candidates: cands, Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	kind := Direct
+	if res.PeerReflexive {
+		kind = PeerReflexive
+	}
+	return &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(res.Remote), kind: kind, rtt: res.RTT}, nil
+}
+
+// conn wraps the first QUIC connection of a proved path as a gRPC client, and, for a
+// relayed path, keeps looking for a direct one while the client lives.
+func (a *Agent) conn(k identity.PublicKey, p *path, first *transport.Conn, better *signal) (*Conn, error) {
+	cc, err := clientOn(p.tr, p.addr, k, first)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c := &Conn{ClientConn: cc, kind: p.kind, better: better, stop: stop}
+	if p.relayed() {
+		a.spawn(func(run context.Context) {
+			defer context.AfterFunc(run, stop)()
+			if a.upgrade(ctx, k) {
+				a.log.Info("a direct path to a friend appeared; leaving the relay", "friend", k.ID())
+				better.fire()
+			}
+		})
+	}
+	return c, nil
+}
+
+// upgrade punches towards a friend reached through a relay every UpgradeEvery until a
+// direct path is proved by a QUIC handshake (and remembered), or the friend proved one
+// (an offer we answered), and then reports true; false when ctx ends first.
+func (a *Agent) upgrade(ctx context.Context, k identity.PublicKey) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(a.cfg.UpgradeEvery):
+		}
+		if !a.Relayed(k) {
+			return true
+		}
+		o, err := a.offer(ctx, k)
+		if err != nil || !o.answered {
+			continue
+		}
+		p, err := a.punchFor(ctx, o.secret, o.cands, max(a.cfg.PunchTimeout, 2*time.Second))
+		if err != nil {
+			continue
+		}
+		if _, c, err := a.dialQUIC(ctx, k, p); err == nil {
+			c.Close()
+			return true
+		}
+	}
+}
+
+// clientOn returns a gRPC client for the peer want at addr on tr whose first
+// connection is first, already dialled (so a path is proved before it is used); later
+// reconnections dial afresh.
+func clientOn(tr *transport.Transport, addr net.Addr, want identity.PublicKey, first *transport.Conn) (*grpc.ClientConn, error) {
+	var mu sync.Mutex
+	dial := func(ctx context.Context, _ string) (net.Conn, error) {
+		mu.Lock()
+		c := first
+		first = nil
+		mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		return tr.Dial(ctx, addr, want)
+	}
+	cc, err := grpc.NewClient("passthrough:///"+string(want.ID()),
+		grpc.WithTransportCredentials(transport.Credentials()), grpc.WithContextDialer(dial))
+	if err != nil {
+		first.Close()
+	}
+	return cc, err
+}
+
+// newNonce is a fresh offer nonce: 16 random bytes, what the rendezvous takes and the
+// shortest a punch accepts.
+func newNonce() []byte {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return b
+}

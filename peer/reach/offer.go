@@ -1,0 +1,223 @@
+package reach
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/kithnet/kith/peer/discovery"
+	"github.com/kithnet/kith/peer/nat"
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// answerWait bounds how long a caller waits for the callee's ANSWER. Callee first: a
+// caller puts no packet on the wire towards a peer that has not answered.
+const answerWait = 2 * time.Second
+
+// listenWait bounds how long an offer waits for our own Listen stream.
+const listenWait = 5 * time.Second
+
+// waitListening waits at most d until our Listen stream is open.
+func (a *Agent) waitListening(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !a.disc.Status().Listening && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// escalateAfter is how long a callee sends only openers before it pings the caller at
+// full TTL (a full cone facing our symmetric NAT needs that; by then the caller's own
+// pings, when they can come, have come).
+const escalateAfter = time.Second
+
+// strangerOffersPerMinute bounds how many strangers' offers a node answers by punching:
+// an offer makes the node send packets to addresses the stranger chose.
+const strangerOffersPerMinute = 20
+
+// answerWaiter is an attempt waiting for the ANSWER of the peer it offered to.
+type answerWaiter struct {
+	from identity.PublicKey
+	ch   chan discovery.Offer
+}
+
+// offered is a CONNECT offer sent and what came back.
+type offered struct {
+	secret []byte
+	// cands are the peer's addresses to punch towards: its ANSWER's and those of its
+	// record we may read.
+	cands []netip.AddrPort
+	// permits are the addresses a TURN relay must let in for the peer: every
+	// candidate known and the source the rendezvous saw the peer's answer come from.
+	permits []netip.AddrPort
+	// answered says the peer answered: only then may we send it anything.
+	answered bool
+}
+
+// offer sends a CONNECT offer with a fresh punch secret to k and waits (at most
+// answerWait) for k's ANSWER, signed and sealed, with fresh candidates. A stranger
+// whose record publishes nothing is not even offered to: ErrPrivate.
+func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error) {
+	if !a.friendly(k) {
+		reg, err := a.disc.Lookup(ctx, k)
+		if err != nil {
+			return offered{}, err
+		}
+		if len(reg.GetPublicCandidates()) == 0 {
+			return offered{}, fmt.Errorf("peer %s %w", k.Short(), ErrPrivate)
+		}
+	}
+	// An offer made right after the node started waits (a little) for the reflexive
+	// address: without it the callee's openers have nowhere useful to go.
+	a.waitReflexive(ctx, reflexiveWait)
+	// The ANSWER comes through our Listen stream: an offer made before it is open
+	// (right after start) waits for it, a little.
+	a.waitListening(ctx, listenWait)
+	o := offered{secret: newNonce()}
+	wait := make(chan discovery.Offer, 1)
+	a.mu.Lock()
+	a.answers[string(o.secret)] = answerWaiter{from: k, ch: wait}
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.answers, string(o.secret))
+		a.mu.Unlock()
+	}()
+	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
+	if err != nil {
+		return offered{}, err
+	}
+	readable := a.peerCandidates(k, reg)
+	timer := time.NewTimer(answerWait)
+	defer timer.Stop()
+	select {
+	case ans := <-wait:
+		o.answered = true
+		readable = append(ans.Offer.GetCandidates(), readable...)
+		if ap, err := netip.ParseAddrPort(ans.Observed); err == nil {
+			o.permits = append(o.permits, unmapped(ap))
+		}
+	case <-timer.C:
+		a.log.Info("no answer to an offer in time: sending the peer nothing", "peer", k.ID())
+	case <-ctx.Done():
+		return offered{}, ctx.Err()
+	}
+	o.cands = addrs(readable, directTypes...)
+	o.permits = append(o.permits, o.cands...)
+	return o, nil
+}
+
+// answered hands a friend's ANSWER to the attempt that waits for it: only one whose
+// secret matches and that offered to the key that signed the answer.
+func (a *Agent) answered(o discovery.Offer) {
+	a.mu.Lock()
+	w, ok := a.answers[string(o.Offer.GetPunchSecret())]
+	a.mu.Unlock()
+	if !ok || w.from != o.From {
+		a.log.Debug("ignored an answer nobody waits for", "from", o.From.ID())
+		return
+	}
+	select {
+	case w.ch <- o:
+	default:
+	}
+}
+
+// answer sends a peer whose offer we take our fresh candidates, signed and sealed to
+// it, with the offer's punch secret: a friend may not hold our current reachability key
+// (new, or we rotated it since), and the caller sends nothing before it has this.
+func (a *Agent) answer(ctx context.Context, to identity.PublicKey, secret []byte) {
+	if _, err := a.disc.Connect(ctx, to, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret); err != nil && ctx.Err() == nil {
+		a.log.Info("could not answer a friend's offer", "friend", to.ID(), "err", err)
+	}
+}
+
+// onOffer answers a verified offer from the Listen stream: punch towards the caller's
+// candidates (answering any address its pings come from), or, for a relay offer, ping
+// the caller's relay so our NAT lets the relay in and the caller learns where we are.
+func (a *Agent) onOffer(o discovery.Offer) {
+	offer := o.Offer
+	switch offer.GetKind() {
+	case rendezvousv1.OfferKind_OFFER_KIND_ANSWER:
+		a.answered(o)
+		return
+	case rendezvousv1.OfferKind_OFFER_KIND_FRIEND_REQUEST: // issue 18: the node keeps it
+		a.cfg.Book.FriendRequest(o.From, offer.GetFriendRequest())
+		return
+	case rendezvousv1.OfferKind_OFFER_KIND_CONNECT, rendezvousv1.OfferKind_OFFER_KIND_RELAY:
+	default:
+		a.log.Info("ignored an offer of a kind this node does not answer", "from", o.From.ID(), "kind", offer.GetKind())
+		return
+	}
+	if !a.cfg.Book.IsFriend(o.From) && !a.answerStranger() {
+		a.log.Info("ignored an offer from a stranger (no published addresses or nothing public here, or too many strangers this minute)", "from", o.From.ID())
+		return
+	}
+	a.spawn(func(ctx context.Context) {
+		relay := offer.GetKind() == rendezvousv1.OfferKind_OFFER_KIND_RELAY
+		pc := nat.PunchConfig{Nonce: offer.GetPunchSecret(), Candidates: addrs(offer.GetCandidates(), directTypes...),
+			Timeout: max(a.cfg.PunchTimeout, time.Second) + answerWait}
+		if relay {
+			// The relay is a public server: pinging it at full TTL plants nothing.
+			pc.Candidates, pc.Timeout = addrs(offer.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY), a.cfg.RelayTimeout
+		} else {
+			// Callee first: openers (our NATs open, the caller's router untouched),
+			// then the ANSWER; full pings only to where the caller's pings come from,
+			// or, after escalateAfter, to every candidate.
+			pc.OpenerTTL, pc.Escalate = a.openerTTL(), escalateAfter
+			pc.Opened = func() {
+				a.spawn(func(ctx context.Context) { a.answer(ctx, o.From, offer.GetPunchSecret()) })
+			}
+		}
+		res, err := a.cfg.Mux.Punch(ctx, pc)
+		if err != nil {
+			a.log.Info("answering an offer found no path", "friend", o.From.ID(), "relay", relay, "err", err)
+			return
+		}
+		p := &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(res.Remote), kind: Direct, rtt: res.RTT}
+		switch {
+		case relay:
+			p.kind = Relayed
+		case res.PeerReflexive:
+			p.kind = PeerReflexive
+		}
+		a.remember(o.From, p)
+		a.log.Info("answered an offer", "friend", o.From.ID(), "relay", relay, "remote", res.Remote, "peer_reflexive", res.PeerReflexive)
+		if a.cfg.OnPath != nil {
+			a.cfg.OnPath(o.From)
+		}
+	})
+}
+
+// answerStranger decides whether to answer an offer from a key that is not a friend:
+// only when this person publishes addresses (--publish-addresses) and has a public
+// post (a stranger sees nothing else, so with nothing public there is no reason to let
+// one in), and at most strangerOffersPerMinute a minute.
+func (a *Agent) answerStranger() bool {
+	// The budget is checked before the scan for a public post, so offers past it cost
+	// nothing; it is spent only on offers answered.
+	if !a.cfg.PublishAddresses || !a.strangerBudget(false) || !a.cfg.Book.HasPublic() {
+		return false
+	}
+	return a.strangerBudget(true)
+}
+
+// strangerBudget reports whether this minute's budget of strangers' offers has room,
+// and with spend takes one from it.
+func (a *Agent) strangerBudget(spend bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if now.Sub(a.strangerWindow) >= time.Minute {
+		a.strangerWindow, a.strangers = now, 0
+	}
+	if a.strangers >= strangerOffersPerMinute {
+		return false
+	}
+	if spend {
+		a.strangers++
+	}
+	return true
+}
