@@ -88,6 +88,8 @@ type DaemonConfig struct {
 	RendezvousCA string
 	// PublishAddresses publishes the candidates in plain for strangers (with a public post).
 	PublishAddresses bool
+	// NoPortMap turns off asking the router for a port mapping (--portmap=false).
+	NoPortMap bool
 	// NoFollow turns off the connections kept open to friends: only `kith sync` pulls.
 	NoFollow bool
 	// CarryOff turns off carrying sealed posts for friends (--carry=false).

@@ -55,6 +55,9 @@ home directory. Only one daemon may run per home.
   --publish-addresses  publish your addresses in plain in the rendezvous, so strangers
                        and crawlers can reach your public posts by ID (only while you have
                        a public post). Default: only your friends can read them.
+  --portmap=false      do not ask your router to forward a port to kith (PCP, NAT-PMP or
+                       UPnP-IGD, asked only with a rendezvous and a socket that is not on
+                       loopback; the mapping is released when the daemon stops)
   --keepalive DURATION how often idle connections and NAT mappings get a packet, so home
                        routers keep them open (default 15s)
   --follow=false       do not keep connections to friends open; only 'kith sync' pulls
@@ -288,6 +291,7 @@ func runDaemon(ctx context.Context, c *call) error {
 	fs.DurationVar(&cfg.KeepAlive, "keepalive", 0, "")
 	fs.StringVar(&cfg.RendezvousCA, "rendezvous-ca", "", "")
 	fs.BoolVar(&cfg.PublishAddresses, "publish-addresses", false, "")
+	portMap := fs.Bool("portmap", true, "")
 	follow := fs.Bool("follow", true, "")
 	carryOn := fs.Bool("carry", true, "")
 	carryQuota := fs.String("carry-quota", "256MiB", "")
@@ -327,7 +331,7 @@ func runDaemon(ctx context.Context, c *call) error {
 	if (cfg.PublicTLSCert == "") != (cfg.PublicTLSKey == "") {
 		return usagef("--public-tls-cert and --public-tls-key go together")
 	}
-	cfg.Home, cfg.Listen, cfg.NoFollow = c.home, *listen, !*follow
+	cfg.Home, cfg.Listen, cfg.NoFollow, cfg.NoPortMap = c.home, *listen, !*follow, !*portMap
 	if cfg.UI == "off" {
 		cfg.UI = ""
 	}

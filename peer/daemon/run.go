@@ -18,6 +18,7 @@ import (
 
 	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/public"
+	"github.com/kithnet/kith/peer/portmap"
 	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/ui"
@@ -45,6 +46,9 @@ type RunConfig struct {
 	// PublishAddresses publishes the node's candidates in plain, for strangers, while
 	// the person has a public post (reach.Config.PublishAddresses).
 	PublishAddresses bool
+	// NoPortMap turns off asking the router for a port mapping (PCP, NAT-PMP, UPnP-IGD;
+	// peer/portmap). It is never asked for a socket bound to loopback.
+	NoPortMap bool
 	// PublicHTTP is the address of the public HTTP face (public posts only); empty: off.
 	PublicHTTP string
 	// PublicTLSCert and PublicTLSKey serve the public face over TLS when both are set.
@@ -132,6 +136,13 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}
 		ncfg.Reach = &reach.Config{Mux: mux, Servers: cfg.Rendezvous, KeepAlive: cfg.KeepAlive,
 			RootCAs: roots, PublishAddresses: cfg.PublishAddresses}
+		if local := udp.LocalAddr().(*net.UDPAddr); !cfg.NoPortMap && !local.IP.IsLoopback() {
+			// In the background: a router without any of the protocols costs at most a
+			// couple of seconds, and the mapped address is published once it exists.
+			pm := portmap.Start(ctx, portmap.Config{Port: uint16(local.Port), Logger: log})
+			defer pm.Close() // releases the mapping on exit
+			ncfg.Reach.PortMapper = pm
+		}
 	}
 	node, err := Start(ncfg)
 	if err != nil {

@@ -33,7 +33,7 @@ func main() {
 				PublicTLSKey: c.PublicTLSKey, PublicNoIndex: c.PublicNoIndex, PublicURL: c.PublicURL, Batch: c.Batch,
 				UI: c.UI, UITLSCert: c.UITLSCert, UITLSKey: c.UITLSKey, UIPassword: c.UIPassword,
 				KeepAlive: c.KeepAlive, NoFollow: c.NoFollow, Passphrase: c.Passphrase,
-				RendezvousCA: c.RendezvousCA, PublishAddresses: c.PublishAddresses,
+				RendezvousCA: c.RendezvousCA, PublishAddresses: c.PublishAddresses, NoPortMap: c.NoPortMap,
 				Carry:  store.CarryPolicy{Off: c.CarryOff, Quota: c.CarryQuota, Retention: c.CarryRetention},
 				Logger: logger(c.LogLevel)})
 		},
