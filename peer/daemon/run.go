@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/kithnet/kith/peer/nat"
-	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/portmap"
+	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/ui"
