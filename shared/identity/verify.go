@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
@@ -36,43 +37,34 @@ type Signed struct {
 	Sig     []byte
 }
 
-// batchMin is the least number of signatures worth a batch: below it, single checks are
-// as fast.
-const batchMin = 8
+// batchSize is how many signatures one batch holds: a batch checks them together in
+// about half the time single checks take (more signatures gain little more), and
+// batches run on every core at once.
+const batchSize = 64
 
-// VerifyAll checks every signature, on every core, in batches (about twice as fast per
-// signature as single checks, with the same rule as Verify). It returns one error per
-// item, nil where the item verifies, and ok when all do.
+// VerifyAll checks every signature, in batches on every core, with the same rule as
+// Verify. It returns one error per item, nil where the item verifies, and ok when all
+// do.
 func VerifyAll(items []Signed) (errs []error, ok bool) {
 	errs = make([]error, len(items))
-	workers := min(runtime.GOMAXPROCS(0), (len(items)+batchMin-1)/batchMin)
-	if workers <= 1 {
-		verifyChunk(items, errs)
-		return errs, allNil(errs)
-	}
+	cores := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	per := (len(items) + workers - 1) / workers
-	for lo := 0; lo < len(items); lo += per {
-		hi := min(lo+per, len(items))
+	for lo := 0; lo < len(items); lo += batchSize {
+		hi := min(lo+batchSize, len(items))
+		cores <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			verifyChunk(items[lo:hi], errs[lo:hi])
+			defer func() { <-cores; wg.Done() }()
+			verifyBatch(items[lo:hi], errs[lo:hi])
 		}()
 	}
 	wg.Wait()
-	return errs, allNil(errs)
+	return errs, !slices.ContainsFunc(errs, func(err error) bool { return err != nil })
 }
 
-// verifyChunk checks items as one batch; when the batch fails, each item on its own
+// verifyBatch checks items as one batch; when the batch fails, each item on its own
 // (the batch verifier does so), so that errs names exactly the bad ones.
-func verifyChunk(items []Signed, errs []error) {
-	if len(items) < batchMin {
-		for i, it := range items {
-			errs[i] = Verify(it.Key, it.Context, it.Payload, it.Sig)
-		}
-		return
-	}
+func verifyBatch(items []Signed, errs []error) {
 	bv := voi.NewBatchVerifierWithCapacity(len(items))
 	for i, it := range items {
 		if len(it.Sig) != voi.SignatureSize {
@@ -89,13 +81,4 @@ func verifyChunk(items []Signed, errs []error) {
 			errs[i] = fmt.Errorf("%w for %s (%s)", ErrBadSignature, it.Key.Short(), it.Context)
 		}
 	}
-}
-
-func allNil(errs []error) bool {
-	for _, err := range errs {
-		if err != nil {
-			return false
-		}
-	}
-	return true
 }

@@ -7,12 +7,11 @@ import (
 	"testing"
 )
 
-// TestVerifyAllNamesEachBadSignature: a batch with bad signatures at known places names
-// exactly those, whatever the batch size (single checks below batchMin, batches above,
-// one batch per core).
+// TestVerifyAllNamesEachBadSignature: a set with bad signatures at known places names
+// exactly those, whatever its size (one batch, several, a last one part full).
 func TestVerifyAllNamesEachBadSignature(t *testing.T) {
 	a, b := newKey(t), newKey(t)
-	for _, n := range []int{1, batchMin - 1, batchMin, 3 * batchMin, 500} {
+	for _, n := range []int{1, 7, batchSize, batchSize + 1, 3*batchSize + 5, 500} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			items := make([]Signed, n)
 			for i := range items {
@@ -86,7 +85,7 @@ func TestVerifyRefusesSmallOrderKey(t *testing.T) {
 	if err := Verify(key, ContextPost, msg, sig); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("Verify: %v, want ErrBadSignature", err)
 	}
-	items := make([]Signed, batchMin)
+	items := make([]Signed, 8)
 	k := newKey(t)
 	for i := range items {
 		items[i] = Signed{Key: k.Public(), Context: ContextPost, Payload: msg, Sig: k.Sign(ContextPost, msg)}
