@@ -21,12 +21,16 @@ var verifyOptions = &voi.Options{Verify: &voi.VerifyOptions{}}
 // Verify checks sig over context || payload with pub.
 func Verify(pub PublicKey, ctx Context, payload, sig []byte) error {
 	if len(sig) != voi.SignatureSize {
-		return fmt.Errorf("%w: want %d bytes of signature, got %d", ErrBadSignature, voi.SignatureSize, len(sig))
+		return errSignatureSize(sig)
 	}
 	if !voi.VerifyWithOptions(voi.PublicKey(pub[:]), message(ctx, payload), sig, verifyOptions) {
 		return fmt.Errorf("%w for %s (%s)", ErrBadSignature, pub.Short(), ctx)
 	}
 	return nil
+}
+
+func errSignatureSize(sig []byte) error {
+	return fmt.Errorf("%w: want %d bytes of signature, got %d", ErrBadSignature, voi.SignatureSize, len(sig))
 }
 
 // Signed is one signature for VerifyAll to check.
@@ -68,7 +72,7 @@ func verifyBatch(items []Signed, errs []error) {
 	bv := voi.NewBatchVerifierWithCapacity(len(items))
 	for i, it := range items {
 		if len(it.Sig) != voi.SignatureSize {
-			errs[i] = fmt.Errorf("%w: want %d bytes of signature, got %d", ErrBadSignature, voi.SignatureSize, len(it.Sig))
+			errs[i] = errSignatureSize(it.Sig)
 			// A well-sized stand-in keeps the batch's indexes aligned; errs[i] is already set.
 			bv.AddWithOptions(voi.PublicKey(it.Key[:]), nil, make([]byte, voi.SignatureSize), verifyOptions)
 			continue

@@ -45,18 +45,9 @@ func SealBytes(k *identity.Key, ctx identity.Context, payload []byte) *signedv1.
 // Verify checks env's signature under ctx and returns its signer. It bounds the payload
 // at max bytes (MaxPayload when max is 0) before any cryptography.
 func Verify(env *signedv1.Envelope, ctx identity.Context, max int) (identity.PublicKey, error) {
-	if env == nil {
-		return identity.PublicKey{}, ErrMissing
-	}
-	if max == 0 {
-		max = MaxPayload
-	}
-	if len(env.GetPayload()) > max {
-		return identity.PublicKey{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(env.GetPayload()), max)
-	}
-	signer, err := identity.PublicKeyFromBytes(env.GetSigner())
+	signer, err := precheck(env, max)
 	if err != nil {
-		return signer, fmt.Errorf("signer: %w", err)
+		return signer, err
 	}
 	if err := identity.Verify(signer, ctx, env.GetPayload(), env.GetSignature()); err != nil {
 		return signer, err
@@ -70,33 +61,39 @@ func Verify(env *signedv1.Envelope, ctx identity.Context, max int) (identity.Pub
 func VerifyAll(envs []*signedv1.Envelope, ctx identity.Context, max int) ([]identity.PublicKey, []error) {
 	signers := make([]identity.PublicKey, len(envs))
 	errs := make([]error, len(envs))
-	if max == 0 {
-		max = MaxPayload
-	}
 	items := make([]identity.Signed, 0, len(envs))
 	at := make([]int, 0, len(envs)) // items[j] is envs[at[j]]
 	for i, env := range envs {
-		switch {
-		case env == nil:
-			errs[i] = ErrMissing
-		case len(env.GetPayload()) > max:
-			errs[i] = fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(env.GetPayload()), max)
-		default:
-			signer, err := identity.PublicKeyFromBytes(env.GetSigner())
-			signers[i] = signer
-			if err != nil {
-				errs[i] = fmt.Errorf("signer: %w", err)
-				continue
-			}
-			items = append(items, identity.Signed{Key: signer, Context: ctx, Payload: env.GetPayload(), Sig: env.GetSignature()})
-			at = append(at, i)
+		if signers[i], errs[i] = precheck(env, max); errs[i] != nil {
+			continue
 		}
+		items = append(items, identity.Signed{Key: signers[i], Context: ctx, Payload: env.GetPayload(), Sig: env.GetSignature()})
+		at = append(at, i)
 	}
 	verrs, _ := identity.VerifyAll(items)
 	for j, err := range verrs {
 		errs[at[j]] = err
 	}
 	return signers, errs
+}
+
+// precheck is what Verify and VerifyAll check before any cryptography: an envelope is
+// there, its payload within max bytes (MaxPayload when max is 0), its signer a key.
+func precheck(env *signedv1.Envelope, max int) (identity.PublicKey, error) {
+	if env == nil {
+		return identity.PublicKey{}, ErrMissing
+	}
+	if max == 0 {
+		max = MaxPayload
+	}
+	if len(env.GetPayload()) > max {
+		return identity.PublicKey{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(env.GetPayload()), max)
+	}
+	signer, err := identity.PublicKeyFromBytes(env.GetSigner())
+	if err != nil {
+		return signer, fmt.Errorf("signer: %w", err)
+	}
+	return signer, nil
 }
 
 // Open verifies env under ctx and only then unmarshals its payload into msg. It returns
