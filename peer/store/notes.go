@@ -60,9 +60,13 @@ func (s *Store) addNote(tx *bolt.Tx, n Note) error {
 	if err := b.Put(u64(seq), v); err != nil {
 		return err
 	}
-	if b.Stats().KeyN >= MaxNotes {
-		if k, _ := b.Cursor().First(); k != nil {
-			return b.Delete(k)
+	// Keys are sequence numbers and only the oldest is ever deleted, so seq-first+1
+	// bounds how many notes the bucket holds. (Stats().KeyN counts only committed keys
+	// inside a write transaction: many notes added in one would pass the bound.)
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && seq-getU64(k)+1 > MaxNotes; k, _ = c.First() {
+		if err := b.Delete(k); err != nil {
+			return err
 		}
 	}
 	tx.OnCommit(s.signalNotes)

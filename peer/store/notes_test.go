@@ -82,4 +82,20 @@ func TestNotes(t *testing.T) {
 			t.Fatalf("note %d at the bound: %d held, the oldest %q; want %d, the oldest %q", i+1, len(all), all[len(all)-1].Text, MaxNotes, want)
 		}
 	}
+
+	// Many more in one transaction: the bound holds inside it too.
+	err = s.update(func(tx *bolt.Tx) error {
+		for i := 0; i < 50; i++ {
+			if err := s.addNote(tx, Note{Kind: NotePost, From: from, Text: "burst"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, _, _ := s.Notes(true); len(all) != MaxNotes {
+		t.Fatalf("after a burst of 50 in one transaction: %d held, want %d", len(all), MaxNotes)
+	}
 }
