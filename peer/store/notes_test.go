@@ -82,10 +82,15 @@ func TestNotes(t *testing.T) {
 			t.Fatalf("note %d at the bound: %d held, the oldest %q; want %d, the oldest %q", i+1, len(all), all[len(all)-1].Text, MaxNotes, want)
 		}
 	}
+}
 
-	// Many more in one transaction: the bound holds inside it too.
-	err = s.update(func(tx *bolt.Tx) error {
-		for i := 0; i < 50; i++ {
+// TestNotesBoundInOneTransaction: the bound holds when it is crossed inside one write
+// transaction (a sync applying many replies at once), not only across commits.
+func TestNotesBoundInOneTransaction(t *testing.T) {
+	s, _ := initT(t)
+	from := newKey(t).Public()
+	err := s.update(func(tx *bolt.Tx) error {
+		for i := 0; i < MaxNotes+50; i++ {
 			if err := s.addNote(tx, Note{Kind: NotePost, From: from, Text: "burst"}); err != nil {
 				return err
 			}
@@ -96,6 +101,6 @@ func TestNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if all, _, _ := s.Notes(true); len(all) != MaxNotes {
-		t.Fatalf("after a burst of 50 in one transaction: %d held, want %d", len(all), MaxNotes)
+		t.Fatalf("%d notes added in one transaction: %d held, want %d", MaxNotes+50, len(all), MaxNotes)
 	}
 }
