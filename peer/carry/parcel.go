@@ -3,6 +3,7 @@ package carry
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 
@@ -118,13 +119,17 @@ func MakeRevocation(author *identity.Key, id post.ID, version uint64, reader ide
 // Check verifies a parcel envelope as a carrier can: signed by the slot key it names,
 // of this format, within bounds. It learns nothing of the contents.
 func Check(env *signedv1.Envelope) (*syncv1.Parcel, error) {
-	p := new(syncv1.Parcel)
-	signer, err := signed.Open(env, identity.ContextParcel, p)
+	// A parcel holds photos: far more than signed.MaxPayload, the bound of other records.
+	signer, err := signed.Verify(env, identity.ContextParcel, maxEnvelope)
+	if errors.Is(err, signed.ErrTooLarge) || errors.Is(err, signed.ErrMissing) {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if err != nil {
-		if env != nil && len(env.GetPayload()) > maxEnvelope {
-			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
 		return nil, fmt.Errorf("%w: %w", ErrTampered, err)
+	}
+	p := new(syncv1.Parcel)
+	if err := proto.Unmarshal(env.GetPayload(), p); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := signed.CheckKeyField(signer, p.GetSlot()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTampered, err)

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/kithnet/kith/peer/carry"
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -126,5 +129,31 @@ func assertCarrierSealed(t *testing.T, carrier, author *peer) {
 		if string(env.GetSigner()) == string(author.key.Public().Bytes()) {
 			t.Error("a parcel is signed by its author's key: carriers would learn the author")
 		}
+	}
+}
+
+// A post with a photo of ordinary size (1 MiB, far past the 128 KiB bound of other
+// signed records) reaches a reader through a carrier, photo and all.
+func TestPhotoThroughCarrier(t *testing.T) {
+	author, carrier, reader := newPeer(t, "author"), newPeer(t, "carrier"), newPeer(t, "reader")
+	for _, pair := range [][2]*peer{{author, carrier}, {carrier, author}, {author, reader}, {reader, author}, {carrier, reader}, {reader, carrier}} {
+		befriend(t, pair[0], pair[1])
+	}
+	photo := bytes.Repeat([]byte{0xd8, 0xff, 0xe0, 0x17}, 1<<20/4)
+	att, err := author.st.PutBlob(bytes.NewReader(photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := author.st.Publish(store.NewPost{Text: "a photo", Audience: feed.Default(), Attachments: []*postv1.Attachment{att}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carrier.sync(t, author)
+	reader.sync(t, carrier) // the reader never pulls from the author
+	if ok, _, _ := reader.holds(t, author, id); !ok {
+		t.Fatal("the reader does not hold the photo's post after syncing from the carrier")
+	}
+	if has, err := reader.st.HasBlob(att.GetSha256()); err != nil || !has {
+		t.Fatalf("the reader holds the post but not its photo (%v)", err)
 	}
 }
