@@ -45,6 +45,10 @@ const Version = 2
 // 60,000 posts with their audiences, or a few thousand friends.
 const MaxContents = 3 << 20
 
+// maxEnvelope bounds a signed kit's payload before any cryptography: MaxContents of
+// plaintext, age's header and its 16 bytes a 64 KiB chunk, and the kit's own fields.
+const maxEnvelope = MaxContents + 64<<10
+
 // minPadded is the smallest size class: a kit of a few friends and posts looks like
 // any other small kit.
 const minPadded = 4 << 10
@@ -175,9 +179,19 @@ func sizeClass(n int) int {
 // Verify checks that env is a kit signed by owner, without reading it: what a holder does
 // before keeping a friend's kit. It returns the kit's creation time.
 func Verify(env *signedv1.Envelope, owner identity.PublicKey) (time.Time, *syncv1.RecoveryKit, error) {
-	var rk syncv1.RecoveryKit
-	if err := signed.OpenFrom(env, identity.ContextRecoveryKit, owner, &rk); err != nil {
+	if env == nil || !bytes.Equal(env.GetSigner(), owner[:]) {
+		return time.Time{}, nil, fmt.Errorf("%w: not signed by %s", ErrNotOwner, owner.Short())
+	}
+	// A kit holds every post's audience: far more than signed.MaxPayload, the bound of
+	// other records, for a person with a few thousand posts.
+	if _, err := signed.Verify(env, identity.ContextRecoveryKit, maxEnvelope); errors.Is(err, signed.ErrTooLarge) {
+		return time.Time{}, nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	} else if err != nil {
 		return time.Time{}, nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
+	}
+	var rk syncv1.RecoveryKit
+	if err := proto.Unmarshal(env.GetPayload(), &rk); err != nil {
+		return time.Time{}, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
 	if err := signed.CheckKeyField(owner, rk.GetOwner()); err != nil {
 		return time.Time{}, nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
