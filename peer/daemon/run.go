@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err := unlock(st, cfg); err != nil {
 		return err
 	}
-	key, err := st.Key()
+	key, err := st.Self()
 	if errors.Is(err, store.ErrNoIdentity) {
 		return fmt.Errorf("no identity in %s yet: run 'kith --home %s init' first", cfg.Home, cfg.Home)
 	}

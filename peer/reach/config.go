@@ -48,8 +48,13 @@ type PortMapper interface {
 // Config is what an Agent needs. Servers empty is direct mode: friends are dialled at
 // the address they were added with, nothing else.
 type Config struct {
-	// Key is this node's identity.
+	// Key is this node's key: the person's identity, or a device key (issue 16).
 	Key *identity.Key
+	// DeviceID and DeviceCertificate, when Key is a device key, name the device and
+	// carry the certificate its person's identity issued for it (registrations, offers
+	// and the relay's TLS carry it; see peer/discovery and peer/transport).
+	DeviceID          []byte
+	DeviceCertificate *signedv1.Envelope
 	// Transport is the node's QUIC transport on Mux's PacketConn (or, in direct mode,
 	// on the plain socket).
 	Transport *transport.Transport
