@@ -239,6 +239,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 // SyncAll pulls every friend that has an address, once. It returns the friends that
 // could not be synced, joined.
 func (n *Node) SyncAll(ctx context.Context) error {
+	n.SyncDevices(ctx)
 	fs, err := n.st.Friends()
 	if err != nil {
 		return err

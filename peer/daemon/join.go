@@ -106,6 +106,11 @@ func Join(ctx context.Context, cfg JoinConfig) (JoinResult, error) {
 		pr.CloseWithError(err)
 		return JoinResult{}, fmt.Errorf("join: %w", err)
 	}
+	if cfg.Addr != "" {
+		if err := rememberAddr(cfg.Home, cfg.Code.Person, cfg.Addr); err != nil {
+			return JoinResult{}, err
+		}
+	}
 	return JoinResult{ID: cfg.Code.Person.ID(), Name: first.GetName(), Fingerprint: dev.Public().Fingerprint()}, nil
 }
 
@@ -194,4 +199,15 @@ func joinError(err error) error {
 		return fmt.Errorf("%w: %s", ErrJoinRefused, st.Message())
 	}
 	return fmt.Errorf("join: %s", st.Message())
+}
+
+// rememberAddr keeps the address the identity's device was joined at, so the new
+// device pulls it from the start.
+func rememberAddr(home string, person identity.PublicKey, addr string) error {
+	st, err := store.Open(store.Config{Home: home, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.SetDeviceAddr(person, addr)
 }

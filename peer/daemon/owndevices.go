@@ -3,14 +3,22 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/device"
 	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/syncer"
+	"github.com/kithnet/kith/peer/transport"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // The person's own devices, as `kith device add|ls|rm` and the web app see them
@@ -99,7 +107,10 @@ func (l *Local) ListDevices(ctx context.Context, _ *localv1.ListDevicesRequest) 
 	for _, d := range ds {
 		this := d.Key == me
 		fp := string(d.Key.Fingerprint())
-		ld := &localv1.Device{Name: d.Name, Fingerprint: fp, This: this, Online: this || (online[fp] && !d.Revoked), Revoked: d.Revoked}
+		// Devices pull each other every ownDevicePoll on a connection of their own, so
+		// one heard from within a few polls is online even between connections.
+		recent := time.Since(d.LastSeen) < 3*ownDevicePoll
+		ld := &localv1.Device{Name: d.Name, Fingerprint: fp, This: this, Online: this || ((online[fp] || recent) && !d.Revoked), Revoked: d.Revoked}
 		if this {
 			ld.LastSeenUnixMs = time.Now().UnixMilli()
 		} else if !d.LastSeen.IsZero() {
@@ -137,4 +148,86 @@ func (n *Node) droppedDevice() {
 			n.log.Info("closed the connections of a revoked device", "name", d.Name, "device", d.Key.Short())
 		}
 	}
+}
+
+// ownDevicePoll is how often the person's other devices are pulled when nothing wakes
+// the loop sooner.
+const ownDevicePoll = 3 * time.Second
+
+// FollowDevices pulls the person's other devices until ctx ends: at once, then every
+// ownDevicePoll and after every local change.
+func (n *Node) FollowDevices(ctx context.Context) {
+	t := time.NewTicker(ownDevicePoll)
+	defer t.Stop()
+	for {
+		changed := n.st.Changed()
+		n.SyncDevices(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-changed:
+		}
+	}
+}
+
+// SyncDevices pulls every other own device this node knows an address of, once. A
+// device that does not answer is logged at debug level: devices come and go.
+func (n *Node) SyncDevices(ctx context.Context) {
+	self, err := n.st.Self()
+	if err != nil {
+		return
+	}
+	me, err := n.st.SigningKey()
+	if err != nil {
+		return
+	}
+	ds, err := n.st.Devices()
+	if err != nil {
+		n.log.Warn("could not list own devices", "err", err)
+		return
+	}
+	for _, d := range ds {
+		if d.Key == me || d.Revoked || d.Addr == "" || ctx.Err() != nil {
+			continue
+		}
+		res, err := n.pullDevice(ctx, self, d)
+		if err != nil {
+			n.log.Debug("could not sync an own device", "device", d.Name, "addr", d.Addr, "err", err)
+			continue
+		}
+		if res.Stored+res.Dropped > 0 {
+			n.log.Info("synced own device", "device", d.Name, "stored", res.Stored, "dropped", res.Dropped, "blobs", res.Blobs, "cursor", res.Cursor)
+		}
+	}
+}
+
+// pullDevice dials own device d at its address, checks in the handshake that it is
+// exactly that device of the person, and pulls it.
+func (n *Node) pullDevice(ctx context.Context, self identity.PublicKey, d store.Device) (syncer.OwnResult, error) {
+	addr, err := net.ResolveUDPAddr("udp", d.Addr)
+	if err != nil {
+		return syncer.OwnResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := n.tr.Dial(ctx, addr, self)
+	if err != nil {
+		return syncer.OwnResult{}, err
+	}
+	if conn.DeviceKey() != d.Key {
+		conn.Close()
+		return syncer.OwnResult{}, fmt.Errorf("%s answered with another key of ours (%s), not device %s", d.Addr, conn.DeviceKey().Short(), d.Name)
+	}
+	cc, err := grpc.NewClient("passthrough:///"+string(self.ID()), grpc.WithTransportCredentials(transport.Credentials()),
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return conn, nil }))
+	if err != nil {
+		conn.Close()
+		return syncer.OwnResult{}, err
+	}
+	defer cc.Close()
+	if err := n.st.SeenDevice(d.Key, time.Now()); err != nil {
+		n.log.Debug("could not note an own device's visit", "err", err)
+	}
+	return n.puller.PullOwn(ctx, syncv1.NewSyncServiceClient(cc), d.Key)
 }

@@ -187,8 +187,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); node.Traverse(fctx) }()
 	if !cfg.NoFollow {
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); node.Follow(fctx) }()
+		go func() { defer wg.Done(); node.FollowDevices(fctx) }()
 	}
 	go func() {
 		defer wg.Done()

@@ -60,6 +60,8 @@ type Device struct {
 	LastSeen time.Time `json:"last_seen,omitempty"`
 	// Revoked is set once the device was removed.
 	Revoked bool `json:"revoked,omitempty"`
+	// Addr is the host:port it was last reached at, or reached this home from.
+	Addr string `json:"addr,omitempty"`
 }
 
 // CertificateEnvelope returns the device's certificate envelope, nil for the identity.

@@ -34,6 +34,7 @@ const (
 	SyncService_GetReachability_FullMethodName   = "/kith.sync.v1.SyncService/GetReachability"
 	SyncService_GetDevices_FullMethodName        = "/kith.sync.v1.SyncService/GetDevices"
 	SyncService_Join_FullMethodName              = "/kith.sync.v1.SyncService/Join"
+	SyncService_OwnChanges_FullMethodName        = "/kith.sync.v1.SyncService/OwnChanges"
 	SyncService_GetConversations_FullMethodName  = "/kith.sync.v1.SyncService/GetConversations"
 	SyncService_PutConversation_FullMethodName   = "/kith.sync.v1.SyncService/PutConversation"
 	SyncService_RequestFriendship_FullMethodName = "/kith.sync.v1.SyncService/RequestFriendship"
@@ -79,6 +80,10 @@ type SyncServiceClient interface {
 	// device (which holds the identity) answers with the certificate it issued for that
 	// key, then the home's snapshot in chunks (as ExportHome, without the identity key).
 	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[JoinResponse], error)
+	// OwnChanges answers another device of the serving person only (issue 16): its own
+	// posts changed after since, each with its audience, and the person's friends,
+	// groups, devices and revocations, so the person's devices hold the same things.
+	OwnChanges(ctx context.Context, in *OwnChangesRequest, opts ...grpc.CallOption) (*OwnChangesResponse, error)
 	// GetConversations streams the conversations (replies and reactions) of the serving
 	// peer's own posts among post_ids that the caller may see; others are left out.
 	GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error)
@@ -249,6 +254,16 @@ func (c *syncServiceClient) Join(ctx context.Context, in *JoinRequest, opts ...g
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SyncService_JoinClient = grpc.ServerStreamingClient[JoinResponse]
 
+func (c *syncServiceClient) OwnChanges(ctx context.Context, in *OwnChangesRequest, opts ...grpc.CallOption) (*OwnChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OwnChangesResponse)
+	err := c.cc.Invoke(ctx, SyncService_OwnChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *syncServiceClient) GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[4], SyncService_GetConversations_FullMethodName, cOpts...)
@@ -346,6 +361,10 @@ type SyncServiceServer interface {
 	// device (which holds the identity) answers with the certificate it issued for that
 	// key, then the home's snapshot in chunks (as ExportHome, without the identity key).
 	Join(*JoinRequest, grpc.ServerStreamingServer[JoinResponse]) error
+	// OwnChanges answers another device of the serving person only (issue 16): its own
+	// posts changed after since, each with its audience, and the person's friends,
+	// groups, devices and revocations, so the person's devices hold the same things.
+	OwnChanges(context.Context, *OwnChangesRequest) (*OwnChangesResponse, error)
 	// GetConversations streams the conversations (replies and reactions) of the serving
 	// peer's own posts among post_ids that the caller may see; others are left out.
 	GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error
@@ -402,6 +421,9 @@ func (UnimplementedSyncServiceServer) GetDevices(context.Context, *GetDevicesReq
 }
 func (UnimplementedSyncServiceServer) Join(*JoinRequest, grpc.ServerStreamingServer[JoinResponse]) error {
 	return status.Error(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedSyncServiceServer) OwnChanges(context.Context, *OwnChangesRequest) (*OwnChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OwnChanges not implemented")
 }
 func (UnimplementedSyncServiceServer) GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetConversations not implemented")
@@ -609,6 +631,24 @@ func _SyncService_Join_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SyncService_JoinServer = grpc.ServerStreamingServer[JoinResponse]
 
+func _SyncService_OwnChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OwnChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).OwnChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_OwnChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).OwnChanges(ctx, req.(*OwnChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SyncService_GetConversations_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(GetConversationsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -726,6 +766,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDevices",
 			Handler:    _SyncService_GetDevices_Handler,
+		},
+		{
+			MethodName: "OwnChanges",
+			Handler:    _SyncService_OwnChanges_Handler,
 		},
 		{
 			MethodName: "PutConversation",
