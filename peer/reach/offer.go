@@ -10,6 +10,7 @@ import (
 	"github.com/kithnet/kith/peer/discovery"
 	"github.com/kithnet/kith/peer/nat"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -85,11 +86,18 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error
 		delete(a.answers, string(o.secret))
 		a.mu.Unlock()
 	}()
+	// The offer goes to the person's identity and to each of its devices online (issue
+	// 16): whichever answers first is the one we reach.
 	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
-	if err != nil {
+	devs := a.offerDevices(ctx, k, o.secret)
+	if err != nil && len(devs) == 0 {
 		return offered{}, err
 	}
-	readable := a.peerCandidates(k, reg)
+	var readable []*rendezvousv1.Candidate
+	if err == nil {
+		readable = a.peerCandidates(k, reg)
+	}
+	readable = append(readable, devs...)
 	timer := time.NewTimer(answerWait)
 	defer timer.Stop()
 	select {
@@ -115,7 +123,7 @@ func (a *Agent) answered(o discovery.Offer) {
 	a.mu.Lock()
 	w, ok := a.answers[string(o.Offer.GetPunchSecret())]
 	a.mu.Unlock()
-	if !ok || w.from != o.From {
+	if !ok || w.from != o.Person {
 		a.log.Debug("ignored an answer nobody waits for", "from", o.From.ID())
 		return
 	}
@@ -128,10 +136,49 @@ func (a *Agent) answered(o discovery.Offer) {
 // answer sends a peer whose offer we take our fresh candidates, signed and sealed to
 // it, with the offer's punch secret: a friend may not hold our current reachability key
 // (new, or we rotated it since), and the caller sends nothing before it has this.
-func (a *Agent) answer(ctx context.Context, to identity.PublicKey, secret []byte) {
-	if _, err := a.disc.Connect(ctx, to, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret); err != nil && ctx.Err() == nil {
-		a.log.Info("could not answer a friend's offer", "friend", to.ID(), "err", err)
+func (a *Agent) answer(ctx context.Context, o discovery.Offer, secret []byte) {
+	var err error
+	if o.From == o.Person {
+		_, err = a.disc.Connect(ctx, o.From, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret)
+	} else {
+		// A device's offer is answered to that device alone, by its id.
+		var c device.Certificate
+		if c, err = device.Open(o.Offer.GetDeviceCertificate(), o.Person); err == nil {
+			_, err = a.disc.ConnectDevice(ctx, o.Person, discovery.DeviceRecord{Cert: c}, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret)
+		}
 	}
+	if err != nil && ctx.Err() == nil {
+		a.log.Info("could not answer a friend's offer", "friend", o.Person.ID(), "err", err)
+	}
+}
+
+// offerDevices sends the CONNECT offer with secret to every device of k registered
+// now (but this node itself) and returns the candidates of theirs we may read.
+func (a *Agent) offerDevices(ctx context.Context, k identity.PublicKey, secret []byte) []*rendezvousv1.Candidate {
+	var revoked []device.Revocation
+	if a.cfg.Revoked != nil {
+		var err error
+		if revoked, err = a.cfg.Revoked(k); err != nil {
+			return nil
+		}
+	}
+	ds, err := a.disc.LookupDevices(ctx, k, revoked)
+	if err != nil {
+		return nil
+	}
+	var out []*rendezvousv1.Candidate
+	for _, d := range ds {
+		if d.Cert.Key == a.cfg.Key.Public() {
+			continue
+		}
+		r, err := a.disc.ConnectDevice(ctx, k, d, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), secret)
+		if err != nil {
+			a.log.Debug("could not offer to a device", "person", k.ID(), "device", fmt.Sprintf("%x", d.Cert.ID), "err", err)
+			continue
+		}
+		out = append(out, a.peerCandidates(k, r.Registration)...)
+	}
+	return out
 }
 
 // onOffer answers a verified offer from the Listen stream: punch towards the caller's
@@ -151,7 +198,7 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		a.log.Info("ignored an offer of a kind this node does not answer", "from", o.From.ID(), "kind", offer.GetKind())
 		return
 	}
-	if !a.cfg.Book.IsFriend(o.From) && !a.answerStranger() {
+	if !a.cfg.Book.IsFriend(o.Person) && !a.answerStranger() {
 		a.log.Info("ignored an offer from a stranger (no published addresses or nothing public here, or too many strangers this minute)", "from", o.From.ID())
 		return
 	}
@@ -168,7 +215,7 @@ func (a *Agent) onOffer(o discovery.Offer) {
 			// or, after escalateAfter, to every candidate.
 			pc.OpenerTTL, pc.Escalate = a.openerTTL(), escalateAfter
 			pc.Opened = func() {
-				a.spawn(func(ctx context.Context) { a.answer(ctx, o.From, offer.GetPunchSecret()) })
+				a.spawn(func(ctx context.Context) { a.answer(ctx, o, offer.GetPunchSecret()) })
 			}
 		}
 		res, err := a.cfg.Mux.Punch(ctx, pc)
@@ -183,10 +230,10 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		case res.PeerReflexive:
 			p.kind = PeerReflexive
 		}
-		a.remember(o.From, p)
-		a.log.Info("answered an offer", "friend", o.From.ID(), "relay", relay, "remote", res.Remote, "peer_reflexive", res.PeerReflexive)
+		a.remember(o.Person, p)
+		a.log.Info("answered an offer", "friend", o.Person.ID(), "relay", relay, "remote", res.Remote, "peer_reflexive", res.PeerReflexive)
 		if a.cfg.OnPath != nil {
-			a.cfg.OnPath(o.From)
+			a.cfg.OnPath(o.Person)
 		}
 	})
 }
