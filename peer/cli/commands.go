@@ -42,8 +42,8 @@ daemon then needs that passphrase to start. Back up the key with 'kith key expor
                      by your identity, and a copy of your friends, groups, posts,
                      attachments, profile and settings; your identity key stays there.
   --addr HOST:PORT   with --join: the other device's address (direct mode)
-  --rendezvous LIST  with --join: reach the other device through the rendezvous
-                     instead (not built yet: give --addr)`},
+  --rendezvous LIST  with --join: reach the other device through these rendezvous
+                     servers (default $KITH_RENDEZVOUS) when --addr is not given`},
 		{name: "id", summary: "print my ID", run: runID, help: `
 Prints your ID: your public key (56 characters, the last two of each half check for
 typos), which your friends add with 'kith friend add'.

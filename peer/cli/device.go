@@ -166,8 +166,8 @@ func runJoin(ctx context.Context, c *call, code, addr, rdv string) error {
 	if rdv != "" && rdv != "none" {
 		servers = splitList(rdv)
 	}
-	if addr == "" {
-		return usagef("init --join: give --addr HOST:PORT of the device that made the code (joining through the rendezvous is not built yet)")
+	if addr == "" && len(servers) == 0 {
+		return usagef("init --join: give --addr HOST:PORT of the device that made the code, or --rendezvous (or set KITH_RENDEZVOUS)")
 	}
 	if c.env.Join == nil {
 		return errors.New("init --join is not available in this build")

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/device"
+	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/transport"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
@@ -33,8 +34,8 @@ import (
 var (
 	// ErrJoinRefused means the other device refused the code (wrong, expired or used).
 	ErrJoinRefused = errors.New("the other device refused the join code")
-	// ErrJoinNeedsAddr means a join was asked through the rendezvous, which is not built.
-	ErrJoinNeedsAddr = errors.New("joining through the rendezvous is not built yet: give --addr HOST:PORT of the device that made the code (its `kith status` shows it)")
+	// ErrJoinNeedsAddr means a join has neither an address nor a rendezvous to use.
+	ErrJoinNeedsAddr = errors.New("join: give --addr HOST:PORT of the device that made the code, or --rendezvous")
 )
 
 // JoinConfig is what `kith init --join` was asked for.
@@ -45,8 +46,7 @@ type JoinConfig struct {
 	Code device.Code
 	// Addr is the other device's host:port (direct mode); empty: through Rendezvous.
 	Addr string
-	// Rendezvous are the rendezvous servers to reach it through when Addr is empty
-	// (not built yet: ErrJoinNeedsAddr).
+	// Rendezvous are the rendezvous servers to reach it through when Addr is empty.
 	Rendezvous []string
 	// Logger receives progress; discarded when nil.
 	Logger *slog.Logger
@@ -73,11 +73,7 @@ func Join(ctx context.Context, cfg JoinConfig) (JoinResult, error) {
 	if err := emptyHome(cfg.Home); err != nil {
 		return JoinResult{}, err
 	}
-	if cfg.Addr == "" {
-		// Through the rendezvous the new device is a stranger: the other device answers
-		// strangers' offers only with published addresses and a public post, and its
-		// record's candidates are sealed to friends. Until it answers a pending join's
-		// offer, a join needs the address (docs/DESIGN.md "Joining a device").
+	if cfg.Addr == "" && len(cfg.Rendezvous) == 0 {
 		return JoinResult{}, ErrJoinNeedsAddr
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -140,9 +136,24 @@ func emptyHome(home string) error {
 	return fmt.Errorf("%s already has a store; use a new --home", home)
 }
 
-// dialJoin connects to the code's person at cfg.Addr as the new device key dev. The
-// handshake checks that the other end holds the code's identity key.
+// dialJoin connects to the code's person as the new device key dev: at cfg.Addr, or
+// through the rendezvous as a stranger whose offer proves it holds the code
+// (device.JoinProof; the other device answers only such strangers' offers while the
+// code is pending). The handshake checks that the other end holds the code's identity
+// key.
 func dialJoin(ctx context.Context, cfg JoinConfig, dev *identity.Key) (*grpc.ClientConn, func(), error) {
+	if cfg.Addr == "" {
+		s, err := reach.StartStranger(dev, cfg.Rendezvous, "", cfg.Logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		cc, err := s.DialJoin(ctx, cfg.Code.Person, device.JoinProof(cfg.Code.Secret))
+		if err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+		return cc, func() { cc.Close(); s.Close() }, nil
+	}
 	addr, err := net.ResolveUDPAddr("udp", cfg.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--addr %s: %w", cfg.Addr, err)

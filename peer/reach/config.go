@@ -66,6 +66,10 @@ type Config struct {
 	Servers []string
 	// Book answers who is a friend and holds the reachability keys; nil: a stranger.
 	Book Book
+	// JoinOffer reports whether a stranger's offer carries, as its punch secret, the
+	// proof of a join code this node handed out and still waits for (issue 16): such an
+	// offer is answered. nil: none is.
+	JoinOffer func(punchSecret []byte) bool
 	// Serve serves the sync API on a listener of the relay's transport, so friends
 	// pull through it too; nil serves nothing there.
 	Serve func(net.Listener)

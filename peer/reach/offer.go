@@ -60,7 +60,7 @@ type offered struct {
 // offer sends a CONNECT offer with a fresh punch secret to k and waits (at most
 // answerWait) for k's ANSWER, signed and sealed, with fresh candidates. A stranger
 // whose record publishes nothing is not even offered to: ErrPrivate.
-func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error) {
+func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) (offered, error) {
 	if !a.friendly(k) {
 		reg, err := a.disc.Lookup(ctx, k)
 		if err != nil {
@@ -76,7 +76,10 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error
 	// The ANSWER comes through our Listen stream: an offer made before it is open
 	// (right after start) waits for it, a little.
 	a.waitListening(ctx, listenWait)
-	o := offered{secret: newNonce()}
+	o := offered{secret: secret}
+	if o.secret == nil {
+		o.secret = newNonce()
+	}
 	wait := make(chan discovery.Offer, 1)
 	a.mu.Lock()
 	a.answers[string(o.secret)] = answerWaiter{from: k, ch: wait}
@@ -198,7 +201,7 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		a.log.Info("ignored an offer of a kind this node does not answer", "from", o.From.ID(), "kind", offer.GetKind())
 		return
 	}
-	if !a.cfg.Book.IsFriend(o.Person) && !a.answerStranger() {
+	if !a.cfg.Book.IsFriend(o.Person) && !a.joinOffer(offer.GetPunchSecret()) && !a.answerStranger() {
 		a.log.Info("ignored an offer from a stranger (no published addresses or nothing public here, or too many strangers this minute)", "from", o.From.ID())
 		return
 	}
@@ -267,4 +270,10 @@ func (a *Agent) strangerBudget(spend bool) bool {
 		a.strangers++
 	}
 	return true
+}
+
+// joinOffer reports whether a stranger's offer proves it holds a pending join code
+// (Config.JoinOffer), within the strangers' budget: it is answered like a friend's.
+func (a *Agent) joinOffer(secret []byte) bool {
+	return a.cfg.JoinOffer != nil && a.cfg.JoinOffer(secret) && a.strangerBudget(true)
 }

@@ -97,3 +97,33 @@ func freeTCP(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// TestJoinThroughRendezvous: `kith init --join CODE --rendezvous` with no address: the
+// new device offers, as a stranger, with the code's proof, and the device that made the
+// code answers it (it answers no other stranger: it publishes no addresses).
+func TestJoinThroughRendezvous(t *testing.T) {
+	rdv := startRendezvous(t)
+	a1, alice := newHome(t, "alice")
+	startDaemon(t, a1, "127.0.0.1:0", "--ui", "", "--rendezvous", rdv, "--portmap=false")
+	eventually(t, 30*time.Second, "a1 registered", func() bool {
+		out, _, _ := kithErr(t, a1, "status")
+		return strings.Contains(out, "registered, seen as")
+	})
+	kith(t, a1, "post", "before the join through the rendezvous")
+	code, joined := addDevice(t, a1, "a2")
+	a2 := filepath.Join(t.TempDir(), "a2")
+	if id := kith(t, a2, "init", "--join", code, "--rendezvous", rdv); id != alice {
+		t.Fatalf("joined as %q, want %s", id, alice)
+	}
+	if got := joined(); !strings.Contains(got, "device a2 joined") {
+		t.Fatalf("device add said %q", got)
+	}
+	st := openStore(t, a2)
+	self, err := st.Self()
+	if err != nil || string(self.ID()) != alice {
+		t.Fatalf("a2's person = %v, %v", self, err)
+	}
+	if n, err := st.CountPosts(self); err != nil || n != 1 {
+		t.Fatalf("a2 holds %d posts (%v), want 1", n, err)
+	}
+}
