@@ -2,13 +2,16 @@ package store
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
@@ -212,3 +215,151 @@ func TestImportDeviceRefusesAnotherPerson(t *testing.T) {
 		t.Fatalf("a refused import left a store behind: %v", err)
 	}
 }
+
+// TestApplyOwn: what another device serves is stored in order under its cursor; an
+// older answer than one applied changes nothing; a version held already is no new log
+// entry; friends, groups and revoked marks merge; bad lists are refused whole.
+func TestApplyOwn(t *testing.T) {
+	first, laptop, alice, dev := joinT(t)
+	for _, s := range []*Store{first, laptop} {
+		if err := s.AddGroup("family"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := laptop.Publish(NewPost{Text: "from the laptop", Audience: feed.Audience{Groups: []string{"family"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := laptop.OwnSince(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pg.Posts) != 2 || pg.More {
+		t.Fatalf("OwnSince(0) = %d posts, more %v; want 2, false", len(pg.Posts), pg.More)
+	}
+	if small, _ := laptop.OwnSince(0, 1); len(small.Posts) != 1 || !small.More || small.Last >= pg.Last {
+		t.Fatalf("OwnSince(0, 1) = %d posts, more %v, last %d; want 1, true, before %d", len(small.Posts), small.More, small.Last, pg.Last)
+	}
+	batch := func(pg OwnPage) OwnBatch {
+		t.Helper()
+		b := OwnBatch{Friends: pg.Friends, Groups: pg.Groups, Devices: pg.Devices, Cursor: pg.Last}
+		for _, e := range pg.Posts {
+			p, _, err := post.OpenChain(e.Envelope, alice.Public(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Posts = append(b.Posts, OwnVerified{Envelope: e.Envelope, Payload: p, Audience: e.Audience})
+		}
+		return b
+	}
+	carol := newKey(t)
+	b := batch(pg)
+	b.Friends = append(b.Friends, Friend{Key: carol.Public(), Name: "carol", Groups: []string{"family"}})
+	b.Groups = append(b.Groups, "work")
+	n, err := first.ApplyOwn(dev.Public(), b)
+	if err != nil || n != 1 {
+		t.Fatalf("ApplyOwn = %d, %v; want the laptop's one new post", n, err)
+	}
+	before, _ := first.LastSeq()
+	if n, err := first.ApplyOwn(dev.Public(), b); err != nil || n != 0 {
+		t.Fatalf("the same answer again: %d, %v; want nothing stored", n, err)
+	}
+	if after, _ := first.LastSeq(); after != before {
+		t.Fatalf("the log grew from %d to %d on versions held already (an echo)", before, after)
+	}
+	got, err := first.Post(alice.Public(), id)
+	if err != nil || got.Audience.String() != "group:family" {
+		t.Fatalf("first holds %v with audience %q, %v", got.Payload, got.Audience, err)
+	}
+	if f, err := first.Friend(carol.Public()); err != nil || f.Name != "carol" {
+		t.Fatalf("carol on first = %+v, %v", f, err)
+	}
+	if gs, _ := first.Groups(); !slices.Contains(gs, "work") {
+		t.Fatalf("groups on first = %v, want work too", gs)
+	}
+	if cur, _ := first.Cursor(dev.Public()); cur != pg.Last {
+		t.Fatalf("cursor = %d, want %d", cur, pg.Last)
+	}
+	if err := laptop.Edit(id, "edited"); err != nil {
+		t.Fatal(err)
+	}
+	old := batch(pg)
+	old.Cursor = pg.Last - 1
+	if n, err := first.ApplyOwn(dev.Public(), old); err != nil || n != 0 {
+		t.Fatalf("an older answer: %d, %v; want nothing stored", n, err)
+	}
+	newer, _ := laptop.OwnSince(pg.Last, 100)
+	if n, err := first.ApplyOwn(dev.Public(), batch(newer)); err != nil || n != 1 {
+		t.Fatalf("the edit: %d, %v", n, err)
+	}
+	if got, _ := first.Post(alice.Public(), id); got.Payload.GetVersion() != 2 {
+		t.Fatalf("first holds version %d, want 2", got.Payload.GetVersion())
+	}
+	// A revoked mark travels; an unknown device is added; a revocation is never undone.
+	if _, err := first.RevokeDevice("desktop"); err != nil {
+		t.Fatal(err)
+	}
+	fpg, _ := first.OwnSince(0, 100)
+	if _, err := laptop.ApplyOwn(alice.Public(), OwnBatch{Devices: fpg.Devices, Cursor: fpg.Last}); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := laptop.Devices()
+	for _, d := range ds {
+		if d.Name == "desktop" && !d.Revoked {
+			t.Fatal("the desktop's removal did not reach the laptop")
+		}
+	}
+	for i := range fpg.Devices {
+		fpg.Devices[i].Revoked = false
+	}
+	laptop.ApplyOwn(alice.Public(), OwnBatch{Devices: fpg.Devices, Cursor: fpg.Last})
+	ds, _ = laptop.Devices()
+	for _, d := range ds {
+		if d.Name == "desktop" && !d.Revoked {
+			t.Fatal("a device list without the mark undid a removal")
+		}
+	}
+}
+
+// TestOwnListsParse: the wire lists round-trip and bad entries are refused.
+func TestOwnListsParse(t *testing.T) {
+	k := newKey(t).Public()
+	fb, err := MarshalFriends([]Friend{{Key: k, Name: "bob", Groups: []string{"family"}, Addr: "127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := ParseFriends(fb)
+	if err != nil || len(fs) != 1 || fs[0].Key != k || fs[0].Name != "bob" {
+		t.Fatalf("ParseFriends = %+v, %v", fs, err)
+	}
+	db, err := MarshalDevices([]Device{{Key: k, Name: "laptop", Revoked: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := ParseDevices(db)
+	if err != nil || len(ds) != 1 || ds[0].Key != k || !ds[0].Revoked {
+		t.Fatalf("ParseDevices = %+v, %v", ds, err)
+	}
+	many := make([]Device, MaxDevices+1)
+	for i := range many {
+		many[i] = Device{Key: k, Name: "d"}
+	}
+	mb, _ := MarshalDevices(many)
+	for name, f := range map[string]func() error{
+		"friends: not JSON":  func() error { _, err := ParseFriends([]byte("{")); return err },
+		"friends: short key": func() error { _, err := ParseFriends([]byte(`[{"key":"AAE="}]`)); return err },
+		"friends: bad address": func() error {
+			_, err := ParseFriends([]byte(`[{"key":"` + b64(k[:]) + `","addr":"nowhere"}]`))
+			return err
+		},
+		"devices: not JSON":        func() error { _, err := ParseDevices([]byte("[")); return err },
+		"devices: short key":       func() error { _, err := ParseDevices([]byte(`[{"key":"AAE="}]`)); return err },
+		"devices: more than a max": func() error { _, err := ParseDevices(mb); return err },
+	} {
+		if f() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
