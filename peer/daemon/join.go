@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/device"
@@ -87,7 +88,8 @@ func Join(ctx context.Context, cfg JoinConfig) (JoinResult, error) {
 		return JoinResult{}, fmt.Errorf("join: reach the device that made the code: %w", err)
 	}
 	defer closeConn()
-	stream, err := syncv1.NewSyncServiceClient(cc).Join(ctx, &syncv1.JoinRequest{Secret: cfg.Code.Secret[:]})
+	var via peer.Peer // the address the other device answered at, kept for own-device sync
+	stream, err := syncv1.NewSyncServiceClient(cc).Join(ctx, &syncv1.JoinRequest{Secret: cfg.Code.Secret[:]}, grpc.Peer(&via))
 	if err != nil {
 		return JoinResult{}, joinError(err)
 	}
@@ -108,8 +110,12 @@ func Join(ctx context.Context, cfg JoinConfig) (JoinResult, error) {
 		pr.CloseWithError(err)
 		return JoinResult{}, fmt.Errorf("join: %w", err)
 	}
-	if cfg.Addr != "" {
-		if err := rememberAddr(cfg.Home, cfg.Code.Person, cfg.Addr); err != nil {
+	addr := cfg.Addr
+	if addr == "" && via.Addr != nil {
+		addr = via.Addr.String()
+	}
+	if addr != "" {
+		if err := rememberAddr(cfg.Home, cfg.Code.Person, addr); err != nil {
 			return JoinResult{}, err
 		}
 	}

@@ -126,4 +126,9 @@ func TestJoinThroughRendezvous(t *testing.T) {
 	if n, err := st.CountPosts(self); err != nil || n != 1 {
 		t.Fatalf("a2 holds %d posts (%v), want 1", n, err)
 	}
+	st.Close()
+	// a2 keeps the address a1 answered at, and the two then sync as own devices.
+	startDaemon(t, a2, "127.0.0.1:0", "--ui", "", "--rendezvous", rdv, "--portmap=false")
+	kith(t, a2, "post", "from a2, joined through the rendezvous")
+	eventually(t, 30*time.Second, "a1 gets a2's post", func() bool { return timelineHas(t, a1, "from a2, joined through the rendezvous") })
 }
