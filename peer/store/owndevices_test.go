@@ -363,3 +363,21 @@ func TestOwnListsParse(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestExportImportDevice: a joined device's export imports as that device again.
+func TestExportImportDevice(t *testing.T) {
+	_, laptop, alice, dev := joinT(t)
+	var buf bytes.Buffer
+	if err := laptop.Export(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	if err := Import(home, &buf); err != nil {
+		t.Fatalf("importing a device's export: %v", err)
+	}
+	st := openT(t, home)
+	g, err := st.Signer()
+	if err != nil || g.Person != alice.Public() || g.Key.Public() != dev.Public() {
+		t.Fatalf("the imported device signs as %+v, %v", g, err)
+	}
+}
