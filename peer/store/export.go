@@ -90,7 +90,7 @@ var blobName = regexp.MustCompile(`^` + blobDir + `/[0-9a-f]{64}$`)
 // any error nothing is left behind.
 func Import(home string, r io.Reader) (err error) {
 	return importHome(home, r, func(st *Store) error {
-		_, keyErr := st.Signer() // the identity's key, or a joined device's
+		_, keyErr := st.Signer()                               // the identity's key, or a joined device's
 		if keyErr != nil && !errors.Is(keyErr, ErrKeyLocked) { // an encrypted key is unlocked by the daemon
 			return fmt.Errorf("%w: %v", ErrBadExport, keyErr)
 		}
