@@ -194,3 +194,49 @@ func TestDevicesJoinSyncRevoke(t *testing.T) {
 	}
 	_ = A2
 }
+
+// TestDevicesEditApart: a1 and a2 edit the same post while apart (each with the other
+// stopped), then meet: both end with the same text, the edit device.Newer picks (the
+// signer with the larger key fingerprint), and the losing text is gone from both.
+func TestDevicesEditApart(t *testing.T) {
+	a1, _ := newHome(t, "alice")
+	a2 := filepath.Join(t.TempDir(), "a2")
+	p1, p2 := freePort(t), freePort(t)
+	A1 := startDaemon(t, a1, p1, "--ui", "")
+	id := kith(t, a1, "post", "the original")
+	code, joined := addDevice(t, a1, "a2")
+	kith(t, a2, "init", "--join", code, "--addr", p1)
+	joined()
+	var ls struct {
+		Devices []struct {
+			Name        string `json:"name"`
+			Fingerprint string `json:"fingerprint"`
+		} `json:"devices"`
+	}
+	if err := json.Unmarshal([]byte(kith(t, a1, "device", "ls", "--json")), &ls); err != nil {
+		t.Fatal(err)
+	}
+	fps := map[string]string{}
+	for _, d := range ls.Devices {
+		fps[d.Name] = d.Fingerprint
+	}
+	A2 := startDaemon(t, a2, p2, "--ui", "")
+	kith(t, a2, "post", "a2 says hello") // a1 learns a2's address from its calls
+	eventually(t, 20*time.Second, "a1 hears from a2", func() bool { return timelineHas(t, a1, "a2 says hello") })
+
+	A2.stop(t)
+	kith(t, a1, "edit", id, "edited on a1 while apart")
+	A1.stop(t)
+	A2 = startDaemon(t, a2, p2, "--ui", "")
+	kith(t, a2, "edit", id, "edited on a2 while apart")
+	startDaemon(t, a1, p1, "--ui", "")
+	win, lose := "edited on a1 while apart", "edited on a2 while apart"
+	if fps["a2"] > fps["first"] {
+		win, lose = lose, win
+	}
+	for _, h := range []string{a1, a2} {
+		eventually(t, 30*time.Second, h+" converges on "+win, func() bool {
+			return timelineHas(t, h, win) && !timelineHas(t, h, lose)
+		})
+	}
+}
