@@ -201,6 +201,10 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		a.log.Info("ignored an offer of a kind this node does not answer", "from", o.From.ID(), "kind", offer.GetKind())
 		return
 	}
+	if a.revokedDevice(o) {
+		a.log.Warn("ignored an offer from a revoked device", "person", o.Person.ID(), "device_key", o.From.Short())
+		return
+	}
 	if !a.cfg.Book.IsFriend(o.Person) && !a.joinOffer(offer.GetPunchSecret()) && !a.answerStranger() {
 		a.log.Info("ignored an offer from a stranger (no published addresses or nothing public here, or too many strangers this minute)", "from", o.From.ID())
 		return
@@ -276,4 +280,19 @@ func (a *Agent) strangerBudget(spend bool) bool {
 // (Config.JoinOffer), within the strangers' budget: it is answered like a friend's.
 func (a *Agent) joinOffer(secret []byte) bool {
 	return a.cfg.JoinOffer != nil && a.cfg.JoinOffer(secret) && a.strangerBudget(true)
+}
+
+// revokedDevice reports whether o comes from a device its person revoked (by the
+// revocations this node holds): it gets no answer, so a lost device learns none of our
+// addresses. Discovery checked the chain but not revocations (the handshake does).
+func (a *Agent) revokedDevice(o discovery.Offer) bool {
+	if o.From == o.Person || a.cfg.Revoked == nil {
+		return false
+	}
+	revoked, err := a.cfg.Revoked(o.Person)
+	if err != nil {
+		return true // failing open would answer a device we cannot check
+	}
+	_, err = device.Check(o.Person, o.From, o.Offer.GetDeviceCertificate(), revoked, time.Now())
+	return err != nil
 }
