@@ -260,3 +260,47 @@ func TestJoinRefusals(t *testing.T) {
 		t.Fatalf("a reused code = %v, want FailedPrecondition", err)
 	}
 }
+
+// TestOwnChangesPages: the limit a device asks for is kept (0 and too large mean the
+// server's own), a pull walks every page, the server notes when and from where its own
+// device called, and a snapshot larger than one chunk arrives whole.
+func TestOwnChangesPages(t *testing.T) {
+	alice := newNode(t, "alice", nil)
+	big := alice.blob(t, randomBytes(t, 3*ChunkSize/2))
+	alice.publish(t, "with a photo larger than a chunk", feed.Default(), big)
+	laptop := joinDevice(t, alice, "laptop")
+	if ok, _ := laptop.st.HasBlob(big.GetSha256()); !ok {
+		t.Fatal("the joined laptop lacks the photo of the multi-chunk snapshot")
+	}
+	nps := make([]store.NewPost, 2*ownLimit+10)
+	for i := range nps {
+		nps[i] = store.NewPost{Text: "many"}
+	}
+	if _, err := laptop.st.PublishMany(nps); err != nil {
+		t.Fatal(err)
+	}
+	cl := ownClient(t, alice, laptop, alice.pub())
+	for _, tt := range []struct {
+		limit uint32
+		want  int
+		more  bool
+	}{{1, 1, true}, {0, ownLimit, true}, {ownLimit + 1, ownLimit, true}} {
+		r, err := cl.OwnChanges(ctxT(t), &syncv1.OwnChangesRequest{Limit: tt.limit})
+		if err != nil || len(r.GetPosts()) != tt.want || r.GetMore() != tt.more {
+			t.Fatalf("limit %d: %d posts, more %v, %v; want %d, %v", tt.limit, len(r.GetPosts()), r.GetMore(), err, tt.want, tt.more)
+		}
+	}
+	res := pullOwn(t, alice, laptop, alice.pub())
+	if res.Stored != len(nps) {
+		t.Fatalf("the pull stored %d, want all %d over its pages", res.Stored, len(nps))
+	}
+	ds, err := laptop.st.Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Key == alice.pub() && (d.LastSeen.IsZero() || d.Addr != alice.tr.Addr().String()) {
+			t.Fatalf("the laptop's entry for alice's first device: seen %v at %q; want now at %s", d.LastSeen, d.Addr, alice.tr.Addr())
+		}
+	}
+}
