@@ -38,6 +38,8 @@ type Env struct {
 	Daemon func(ctx context.Context, cfg DaemonConfig) error
 	// Init creates a new home with a new or restored identity (`kith init`).
 	Init func(ctx context.Context, cfg InitConfig) (id string, err error)
+	// Join makes a new home a device of an existing person (`kith init --join`).
+	Join func(ctx context.Context, cfg JoinConfig) (JoinResult, error)
 	// Stranger starts what `kith crawl --rendezvous` dials through: a node that reaches
 	// peers as a stranger through rendezvous servers (punching, relays).
 	Stranger func(key *identity.Key, servers []string, listen string, log *slog.Logger) (StrangerDialer, error)

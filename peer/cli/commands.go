@@ -27,14 +27,23 @@ const MaxAttachment = 1 << 30
 
 func commands() []*command {
 	return append([]*command{
-		{name: "init", args: "[--name NAME] [--key FILE] [--passphrase-file FILE]", summary: "make a new identity, or restore one from a key backup", run: runInit, help: `
+		{name: "init", args: "[--name NAME] [--key FILE] [--passphrase-file FILE] | --join CODE [--addr HOST:PORT] [--rendezvous LIST]", summary: "make a new identity, restore one from a key backup, or join as a new device", run: runInit, help: `
 Creates the home directory and your identity: a new key, or the one in FILE (a backup
 made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
 Refuses to touch a home that already has an identity.
 
 In a terminal, init offers to encrypt the key on this disk with a passphrase (Enter for
 none); --passphrase-file FILE (mode 0600, first line) does so without asking. The
-daemon then needs that passphrase to start. Back up the key with 'kith key export'.`},
+daemon then needs that passphrase to start. Back up the key with 'kith key export'.
+
+  --join CODE        make this home a new device of yours instead: CODE is what
+                     'kith device add NAME' printed on the device with your identity
+                     (valid 10 minutes, once). This device gets its own key, certified
+                     by your identity, and a copy of your friends, groups, posts,
+                     attachments, profile and settings; your identity key stays there.
+  --addr HOST:PORT   with --join: the other device's address (direct mode)
+  --rendezvous LIST  with --join: reach the other device through these rendezvous
+                     servers (default $KITH_RENDEZVOUS) when --addr is not given`},
 		{name: "id", summary: "print my ID", run: runID, help: `
 Prints your ID: your public key (56 characters, the last two of each half check for
 typos), which your friends add with 'kith friend add'.
@@ -207,7 +216,7 @@ signature verified again just now.
 
   --json     a list of {"id", "author", "text", "tags", "created", "updated", "verified"}
   --limit N  at most N results (default 100; 0: all)`},
-	}, conversationCommands()...)
+	}, append(conversationCommands(), deviceCommands()...)...)
 }
 
 func runInit(ctx context.Context, c *call) error {
@@ -215,8 +224,20 @@ func runInit(ctx context.Context, c *call) error {
 	name := fs.String("name", "", "")
 	key := fs.String("key", "", "")
 	passFile := fs.String("passphrase-file", "", "")
+	join := fs.String("join", "", "")
+	addr := fs.String("addr", "", "")
+	rdv := fs.String("rendezvous", c.env.Getenv("KITH_RENDEZVOUS"), "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
+	}
+	if *join != "" {
+		if *key != "" || *name != "" {
+			return usagef("init --join takes neither --key nor --name: the device gets both from the other device")
+		}
+		return runJoin(ctx, c, *join, *addr, *rdv)
+	}
+	if *addr != "" {
+		return usagef("--addr goes with --join")
 	}
 	if c.env.Init == nil {
 		return errors.New("init is not available in this build")

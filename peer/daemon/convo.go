@@ -425,8 +425,8 @@ func (l *Local) withConversation(tp *localv1.TimelinePost, author identity.Publi
 			tp.ReplyCount++
 		}
 	}
-	if k, err := l.st.Key(); err == nil {
-		tp.Reactions = summarize(recs, k.Public())
+	if k, err := l.st.Self(); err == nil {
+		tp.Reactions = summarize(recs, k)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/kithnet/kith/peer/device"
 	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
@@ -67,6 +68,8 @@ type Node struct {
 	wg     sync.WaitGroup
 	wake   chan struct{} // Follow looks at the friend list now, not at its next poll
 	reach  *reach.Agent  // the paths to friends and strangers
+	// invites are the join codes `kith device add` handed out (owndevices.go).
+	invites *device.Invites
 
 	mu    sync.Mutex
 	paths map[identity.ID]string // the path each friend's last sync took
@@ -85,13 +88,18 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = nat.DefaultKeepalive
 	}
-	key, err := cfg.Store.Key()
+	sg, err := cfg.Store.Signer()
 	if err != nil {
 		return nil, err
 	}
+	devID, err := sg.DeviceID()
+	if err != nil {
+		return nil, err
+	}
+	key := sg.Key
 	isFriend := func(k identity.PublicKey) bool { _, err := cfg.Store.Friend(k); return err == nil }
 	// Friends get more room than strangers: connections (transport.Limits) and calls (streams.go).
-	tr, err := transport.New(transport.Config{Key: key, PacketConn: cfg.PacketConn, Path: cfg.Path, Logger: cfg.Logger, Now: cfg.Now,
+	tr, err := transport.New(transport.Config{Key: key, DeviceCertificate: sg.Certificate, PacketConn: cfg.PacketConn, Path: cfg.Path, Logger: cfg.Logger, Now: cfg.Now,
 		KeepAlive: cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*cfg.KeepAlive), Limits: transport.Limits{Friend: isFriend},
 		Revoked: revokedIn(cfg.Store, cfg.Logger)})
 	if err != nil {
@@ -104,17 +112,21 @@ func Start(cfg Config) (*Node, error) {
 	}
 	srv := grpc.NewServer(serverOptions(isFriend)...)
 	ssrv := syncer.NewServer(cfg.Store, cfg.Logger)
+	invites := device.NewInvites(nil)
+	ssrv.SetInvites(invites)
 	syncv1.RegisterSyncServiceServer(srv, ssrv)
 	n := &Node{
-		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, kit: ssrv.Kit(), ssrv: ssrv, log: cfg.Logger, wake: make(chan struct{}, 1),
+		cfg: cfg, st: cfg.Store, tr: tr, srv: srv, invites: invites, kit: ssrv.Kit(), ssrv: ssrv, log: cfg.Logger, wake: make(chan struct{}, 1),
 		puller: syncer.NewPuller(syncer.PullerConfig{Store: cfg.Store, Logger: cfg.Logger, BatchSize: cfg.BatchSize, Progress: cfg.Progress}),
 	}
 	var rc reach.Config
 	if cfg.Reach != nil {
 		rc = *cfg.Reach
 	}
-	rc.Key, rc.Transport, rc.Book, rc.Serve, rc.Limits = key, tr, book{n}, n.serve, transport.Limits{Friend: isFriend}
+	rc.Key, rc.DeviceID, rc.DeviceCertificate = key, devID, sg.Certificate
+	rc.Transport, rc.Book, rc.Serve, rc.Limits = tr, book{n}, n.serve, transport.Limits{Friend: isFriend}
 	rc.Revoked = revokedIn(cfg.Store, cfg.Logger)
+	rc.JoinOffer = invites.OfferProof
 	rc.OnPath = func(identity.PublicKey) { n.Wake() }
 	if rc.Logger == nil {
 		rc.Logger = cfg.Logger
@@ -228,6 +240,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 // SyncAll pulls every friend that has an address, once. It returns the friends that
 // could not be synced, joined.
 func (n *Node) SyncAll(ctx context.Context) error {
+	n.SyncDevices(ctx)
 	fs, err := n.st.Friends()
 	if err != nil {
 		return err
@@ -255,11 +268,11 @@ func (n *Node) Recover(ctx context.Context, f store.Friend) (store.Recovery, err
 		return store.Recovery{}, err
 	}
 	defer cc.Close()
-	key, err := n.st.Key()
+	self, err := n.st.Self()
 	if err != nil {
 		return store.Recovery{}, err
 	}
-	return n.puller.Recover(ctx, syncv1.NewSyncServiceClient(cc), key.Public())
+	return n.puller.Recover(ctx, syncv1.NewSyncServiceClient(cc), self)
 }
 
 // asHelper has reach treat k as a friend while a recovery asks it (ExpectAnswer).

@@ -58,7 +58,7 @@ func NewLocal(st *store.Store, node *Node, synced *SyncTimes, status func() *loc
 
 // Status reports identity, rendezvous and live connections.
 func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.StatusResponse, error) {
-	k, err := l.st.Key()
+	k, err := l.st.Self()
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -93,11 +93,11 @@ func (l *Local) AddFriend(ctx context.Context, req *localv1.AddFriendRequest) (*
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	self, err := l.st.Key()
+	self, err := l.st.Self()
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if k == self.Public() {
+	if k == self {
 		return nil, status.Error(codes.InvalidArgument, "that is your own ID; a friend's ID is what 'kith id' prints on their machine")
 	}
 	f, err := l.st.Friend(k)
@@ -245,11 +245,10 @@ func (l *Local) UpdateGroup(ctx context.Context, req *localv1.UpdateGroupRequest
 // newlyVisible counts, over the friends whose groups change, the own live posts each
 // could not see before the change and can after it.
 func (l *Local) newlyVisible(changes []store.Friend) (int, error) {
-	k, err := l.st.Key()
+	self, err := l.st.Self()
 	if err != nil {
 		return 0, err
 	}
-	self := k.Public()
 	n := 0
 	for _, after := range changes {
 		before, err := l.st.Friend(after.Key)
@@ -437,7 +436,7 @@ func (l *Local) names() (map[string]string, error) {
 	for _, f := range fs {
 		names[string(f.Key.ID())] = f.Name
 	}
-	k, err := l.st.Key()
+	k, err := l.st.Self()
 	if err != nil {
 		return nil, err
 	}
@@ -447,11 +446,11 @@ func (l *Local) names() (map[string]string, error) {
 }
 
 func (l *Local) timelinePost(id post.ID) (*localv1.TimelinePost, error) {
-	k, err := l.st.Key()
+	k, err := l.st.Self()
 	if err != nil {
 		return nil, err
 	}
-	p, err := l.st.Post(k.Public(), id)
+	p, err := l.st.Post(k, id)
 	if err != nil {
 		return nil, err
 	}

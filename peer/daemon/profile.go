@@ -52,7 +52,7 @@ func (l *Local) SetProfile(ctx context.Context, req *localv1.SetProfileRequest) 
 }
 
 func (l *Local) profile() (*localv1.Profile, error) {
-	k, err := l.st.Key()
+	k, err := l.st.Self()
 	if err != nil {
 		return nil, grpcError(err)
 	}

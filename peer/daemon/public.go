@@ -44,11 +44,10 @@ func (p *PublicSource) Profile(ctx context.Context) (public.Profile, error) {
 
 // everPublic lists the own posts some version of which was public, newest first.
 func (p *PublicSource) everPublic() ([]store.Stored, error) {
-	k, err := p.st.Key()
+	self, err := p.st.Self()
 	if err != nil {
 		return nil, err
 	}
-	self := k.Public()
 	var out []store.Stored
 	err = p.st.Posts(&self, func(s store.Stored) bool {
 		if s.EverPublic || isPublic(s.Payload) {
@@ -119,11 +118,11 @@ func maxTime(a, b time.Time) time.Time {
 
 // PublicPost returns a public post, ErrGone for one that was public once, ErrNotFound else.
 func (p *PublicSource) PublicPost(ctx context.Context, id public.PostID) (public.Post, error) {
-	k, err := p.st.Key()
+	k, err := p.st.Self()
 	if err != nil {
 		return public.Post{}, err
 	}
-	s, err := p.st.Post(k.Public(), post.ID(id))
+	s, err := p.st.Post(k, post.ID(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return public.Post{}, public.ErrNotFound
 	}

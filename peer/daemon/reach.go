@@ -35,11 +35,10 @@ func (b book) LastPath(k identity.PublicKey) (netip.AddrPort, bool) { return b.n
 
 // hasPublic reports whether the person has a public post now.
 func (n *Node) hasPublic() bool {
-	k, err := n.st.Key()
+	self, err := n.st.Self()
 	if err != nil {
 		return false
 	}
-	self := k.Public()
 	found := false
 	n.st.Posts(&self, func(p store.Stored) bool {
 		found = isPublic(p.Payload)

@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err := unlock(st, cfg); err != nil {
 		return err
 	}
-	key, err := st.Key()
+	key, err := st.Self()
 	if errors.Is(err, store.ErrNoIdentity) {
 		return fmt.Errorf("no identity in %s yet: run 'kith --home %s init' first", cfg.Home, cfg.Home)
 	}
@@ -187,8 +187,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); node.Traverse(fctx) }()
 	if !cfg.NoFollow {
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); node.Follow(fctx) }()
+		go func() { defer wg.Done(); node.FollowDevices(fctx) }()
 	}
 	go func() {
 		defer wg.Done()

@@ -32,31 +32,28 @@ var (
 // codePrefix starts every join code, so a person (and an error message) can tell one.
 const codePrefix = "join-"
 
-// codeVersion is the layout of the bytes below.
-const codeVersion = 1
+// codeVersion is the layout of the bytes below. Version 2 carries the person's key
+// itself (version 1 carried its fingerprint): the new device then checks, in the TLS
+// handshake, that the device it reaches holds exactly that identity.
+const codeVersion = 2
 
 // SecretLen is the length of a code's secret: 128 bits, beyond guessing in 10 minutes.
 const SecretLen = 16
 
 var codeEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// Code is what a join code carries: whose device to reach (the person's fingerprint,
-// which a rendezvous indexes) and the one-time secret that device waits for.
+// Code is what a join code carries: whose device to reach (the person's identity key,
+// whose fingerprint a rendezvous indexes) and the one-time secret that device waits for.
 type Code struct {
-	// Person is the raw SHA-256 of the person's identity key.
-	Person [32]byte
+	// Person is the person's identity key.
+	Person identity.PublicKey
 	// Secret is the one-time secret.
 	Secret [SecretLen]byte
 }
 
 // NewCode makes a code for person with a fresh secret.
 func NewCode(person identity.PublicKey) (Code, error) {
-	var c Code
-	raw, err := fingerprintBytes(person.Fingerprint())
-	if err != nil {
-		return c, err
-	}
-	c.Person = raw
+	c := Code{Person: person}
 	if _, err := rand.Read(c.Secret[:]); err != nil {
 		return c, fmt.Errorf("join code: %w", err)
 	}
@@ -65,7 +62,7 @@ func NewCode(person identity.PublicKey) (Code, error) {
 
 // Fingerprint is the person's fingerprint as the rendezvous indexes it.
 func (c Code) Fingerprint() identity.Fingerprint {
-	return identity.Fingerprint(codeEncoding.EncodeToString(c.Person[:]))
+	return c.Person.Fingerprint()
 }
 
 // String formats the code: "join-" and lowercase base32 of version, person, secret.
@@ -87,19 +84,13 @@ func ParseCode(s string) (Code, error) {
 	if err != nil || len(b) != 1+32+SecretLen || b[0] != codeVersion {
 		return c, ErrMalformedCode
 	}
-	copy(c.Person[:], b[1:33])
+	person, err := identity.PublicKeyFromBytes(b[1:33])
+	if err != nil {
+		return c, ErrMalformedCode
+	}
+	c.Person = person
 	copy(c.Secret[:], b[33:])
 	return c, nil
-}
-
-func fingerprintBytes(fp identity.Fingerprint) ([32]byte, error) {
-	var out [32]byte
-	b, err := codeEncoding.DecodeString(string(fp))
-	if err != nil || len(b) != 32 {
-		return out, fmt.Errorf("fingerprint %q: %w", fp, identity.ErrMalformedFingerprint)
-	}
-	copy(out[:], b)
-	return out, nil
 }
 
 // CheckName checks a device name as a person types it.

@@ -146,3 +146,47 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+// TestOfferProof: a stranger's offer is answered for a join only when its punch secret
+// is the proof of a code still pending: not a random one, not a used or expired code's.
+func TestOfferProof(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	iv := NewInvites(func() time.Time { return now })
+	p := person(t)
+	c, _, err := iv.Add(p, "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := iv.Add(p, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var random [SecretLen]byte
+	random[0] = 1
+	tests := []struct {
+		name  string
+		proof []byte
+		want  bool
+	}{
+		{"the pending code's proof", JoinProof(c.Secret), true},
+		{"another pending code's proof", JoinProof(other.Secret), true},
+		{"a proof of no code", JoinProof(random), false},
+		{"the secret itself", c.Secret[:], false},
+		{"nothing", nil, false},
+	}
+	for _, tt := range tests {
+		if got := iv.OfferProof(tt.proof); got != tt.want {
+			t.Errorf("%s: OfferProof = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if _, err := iv.Redeem(c.Secret); err != nil {
+		t.Fatal(err)
+	}
+	if iv.OfferProof(JoinProof(c.Secret)) {
+		t.Error("a used code's proof still answered")
+	}
+	now = now.Add(CodeTTL)
+	if iv.OfferProof(JoinProof(other.Secret)) {
+		t.Error("an expired code's proof still answered")
+	}
+}

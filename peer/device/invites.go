@@ -2,6 +2,7 @@ package device
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type Invites struct {
 }
 
 type invite struct {
+	proof   []byte // JoinProof of the secret: what an offer through the rendezvous carries
 	name    string
 	expires time.Time
 	used    bool
@@ -51,7 +53,7 @@ func (iv *Invites) Add(person identity.PublicKey, name string) (c Code, done <-c
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	iv.sweepLocked()
-	in := &invite{name: name, expires: iv.now().Add(CodeTTL), done: make(chan struct{})}
+	in := &invite{proof: JoinProof(c.Secret), name: name, expires: iv.now().Add(CodeTTL), done: make(chan struct{})}
 	iv.pending[sha256.Sum256(c.Secret[:])] = in
 	return c, in.done, nil
 }
@@ -93,4 +95,30 @@ func (iv *Invites) sweepLocked() {
 			delete(iv.pending, k)
 		}
 	}
+}
+
+// joinProofContext keeps a join proof from ever equalling any other hash of a secret.
+const joinProofContext = "kith/join-offer/v1"
+
+// JoinProof is what a new device puts in its offer through the rendezvous as the punch
+// secret: it shows the device that made the code that the caller holds it, without
+// showing the secret (the offer is sealed to that device anyway).
+func JoinProof(secret [SecretLen]byte) []byte {
+	h := sha256.Sum256(append([]byte(joinProofContext), secret[:]...))
+	return h[:16]
+}
+
+// OfferProof reports whether p is the JoinProof of a code that can still be redeemed:
+// only then does the node answer a stranger's offer for a join.
+func (iv *Invites) OfferProof(p []byte) bool {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	now := iv.now()
+	found := 0
+	for _, in := range iv.pending {
+		if !in.used && now.Before(in.expires) {
+			found |= subtle.ConstantTimeCompare(in.proof, p)
+		}
+	}
+	return found == 1
 }

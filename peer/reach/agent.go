@@ -69,7 +69,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Mux == nil {
 		return nil, errors.New("reach: Config.Mux is required with rendezvous servers")
 	}
-	disc, err := discovery.New(discovery.Config{Key: cfg.Key, Servers: cfg.Servers, Candidates: a.candidates,
+	disc, err := discovery.New(discovery.Config{Key: cfg.Key, DeviceID: cfg.DeviceID, DeviceCertificate: cfg.DeviceCertificate, Servers: cfg.Servers, Candidates: a.candidates,
 		OnOffer: a.onOffer, BeforeRegister: a.beforeRegister, Logger: cfg.Logger, MaxBackoff: 5 * time.Second, RootCAs: cfg.RootCAs,
 		ReachKey: a.reachKey, Public: a.publishes})
 	if err != nil {

@@ -48,8 +48,13 @@ type PortMapper interface {
 // Config is what an Agent needs. Servers empty is direct mode: friends are dialled at
 // the address they were added with, nothing else.
 type Config struct {
-	// Key is this node's identity.
+	// Key is this node's key: the person's identity, or a device key (issue 16).
 	Key *identity.Key
+	// DeviceID and DeviceCertificate, when Key is a device key, name the device and
+	// carry the certificate its person's identity issued for it (registrations, offers
+	// and the relay's TLS carry it; see peer/discovery and peer/transport).
+	DeviceID          []byte
+	DeviceCertificate *signedv1.Envelope
 	// Transport is the node's QUIC transport on Mux's PacketConn (or, in direct mode,
 	// on the plain socket).
 	Transport *transport.Transport
@@ -61,6 +66,10 @@ type Config struct {
 	Servers []string
 	// Book answers who is a friend and holds the reachability keys; nil: a stranger.
 	Book Book
+	// JoinOffer reports whether a stranger's offer carries, as its punch secret, the
+	// proof of a join code this node handed out and still waits for (issue 16): such an
+	// offer is answered. nil: none is.
+	JoinOffer func(punchSecret []byte) bool
 	// Serve serves the sync API on a listener of the relay's transport, so friends
 	// pull through it too; nil serves nothing there.
 	Serve func(net.Listener)

@@ -29,6 +29,9 @@ type Target struct {
 	Addr string
 	// Name names the peer in errors for a person; empty: its ID.
 	Name string
+	// PunchSecret, when set, is the offer's punch secret instead of a fresh one: a new
+	// device proves with it that it holds a join code (peer/device.JoinProof).
+	PunchSecret []byte
 }
 
 func (t Target) String() string {
@@ -166,7 +169,7 @@ type attempt struct {
 // wins, the punch goes on, and a direct path it proves closes the Conn's Better.
 func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
 	start := time.Now()
-	o, err := a.offer(ctx, t.Key)
+	o, err := a.offer(ctx, t.Key, t.PunchSecret)
 	if status.Code(err) == codes.NotFound {
 		// The rendezvous names the missing record by fingerprint, a hash the person has
 		// never seen: say who, and what it means.
@@ -328,7 +331,7 @@ func (a *Agent) upgrade(ctx context.Context, k identity.PublicKey) bool {
 		if !a.Relayed(k) {
 			return true
 		}
-		o, err := a.offer(ctx, k)
+		o, err := a.offer(ctx, k, nil)
 		if err != nil || !o.answered {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/kithnet/kith/peer/discovery"
 	"github.com/kithnet/kith/peer/nat"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -59,7 +60,7 @@ type offered struct {
 // offer sends a CONNECT offer with a fresh punch secret to k and waits (at most
 // answerWait) for k's ANSWER, signed and sealed, with fresh candidates. A stranger
 // whose record publishes nothing is not even offered to: ErrPrivate.
-func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error) {
+func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) (offered, error) {
 	if !a.friendly(k) {
 		reg, err := a.disc.Lookup(ctx, k)
 		if err != nil {
@@ -75,7 +76,10 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error
 	// The ANSWER comes through our Listen stream: an offer made before it is open
 	// (right after start) waits for it, a little.
 	a.waitListening(ctx, listenWait)
-	o := offered{secret: newNonce()}
+	o := offered{secret: secret}
+	if o.secret == nil {
+		o.secret = newNonce()
+	}
 	wait := make(chan discovery.Offer, 1)
 	a.mu.Lock()
 	a.answers[string(o.secret)] = answerWaiter{from: k, ch: wait}
@@ -85,11 +89,18 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey) (offered, error
 		delete(a.answers, string(o.secret))
 		a.mu.Unlock()
 	}()
+	// The offer goes to the person's identity and to each of its devices online (issue
+	// 16): whichever answers first is the one we reach.
 	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
-	if err != nil {
+	devs := a.offerDevices(ctx, k, o.secret)
+	if err != nil && len(devs) == 0 {
 		return offered{}, err
 	}
-	readable := a.peerCandidates(k, reg)
+	var readable []*rendezvousv1.Candidate
+	if err == nil {
+		readable = a.peerCandidates(k, reg)
+	}
+	readable = append(readable, devs...)
 	timer := time.NewTimer(answerWait)
 	defer timer.Stop()
 	select {
@@ -115,7 +126,7 @@ func (a *Agent) answered(o discovery.Offer) {
 	a.mu.Lock()
 	w, ok := a.answers[string(o.Offer.GetPunchSecret())]
 	a.mu.Unlock()
-	if !ok || w.from != o.From {
+	if !ok || w.from != o.Person {
 		a.log.Debug("ignored an answer nobody waits for", "from", o.From.ID())
 		return
 	}
@@ -128,10 +139,49 @@ func (a *Agent) answered(o discovery.Offer) {
 // answer sends a peer whose offer we take our fresh candidates, signed and sealed to
 // it, with the offer's punch secret: a friend may not hold our current reachability key
 // (new, or we rotated it since), and the caller sends nothing before it has this.
-func (a *Agent) answer(ctx context.Context, to identity.PublicKey, secret []byte) {
-	if _, err := a.disc.Connect(ctx, to, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret); err != nil && ctx.Err() == nil {
-		a.log.Info("could not answer a friend's offer", "friend", to.ID(), "err", err)
+func (a *Agent) answer(ctx context.Context, o discovery.Offer, secret []byte) {
+	var err error
+	if o.From == o.Person {
+		_, err = a.disc.Connect(ctx, o.From, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret)
+	} else {
+		// A device's offer is answered to that device alone, by its id.
+		var c device.Certificate
+		if c, err = device.Open(o.Offer.GetDeviceCertificate(), o.Person); err == nil {
+			_, err = a.disc.ConnectDevice(ctx, o.Person, discovery.DeviceRecord{Cert: c}, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret)
+		}
 	}
+	if err != nil && ctx.Err() == nil {
+		a.log.Info("could not answer a friend's offer", "friend", o.Person.ID(), "err", err)
+	}
+}
+
+// offerDevices sends the CONNECT offer with secret to every device of k registered
+// now (but this node itself) and returns the candidates of theirs we may read.
+func (a *Agent) offerDevices(ctx context.Context, k identity.PublicKey, secret []byte) []*rendezvousv1.Candidate {
+	var revoked []device.Revocation
+	if a.cfg.Revoked != nil {
+		var err error
+		if revoked, err = a.cfg.Revoked(k); err != nil {
+			return nil
+		}
+	}
+	ds, err := a.disc.LookupDevices(ctx, k, revoked)
+	if err != nil {
+		return nil
+	}
+	var out []*rendezvousv1.Candidate
+	for _, d := range ds {
+		if d.Cert.Key == a.cfg.Key.Public() {
+			continue
+		}
+		r, err := a.disc.ConnectDevice(ctx, k, d, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), secret)
+		if err != nil {
+			a.log.Debug("could not offer to a device", "person", k.ID(), "device", fmt.Sprintf("%x", d.Cert.ID), "err", err)
+			continue
+		}
+		out = append(out, a.peerCandidates(k, r.Registration)...)
+	}
+	return out
 }
 
 // onOffer answers a verified offer from the Listen stream: punch towards the caller's
@@ -151,7 +201,11 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		a.log.Info("ignored an offer of a kind this node does not answer", "from", o.From.ID(), "kind", offer.GetKind())
 		return
 	}
-	if !a.cfg.Book.IsFriend(o.From) && !a.answerStranger() {
+	if a.revokedDevice(o) {
+		a.log.Warn("ignored an offer from a revoked device", "person", o.Person.ID(), "device_key", o.From.Short())
+		return
+	}
+	if !a.cfg.Book.IsFriend(o.Person) && !a.joinOffer(offer.GetPunchSecret()) && !a.answerStranger() {
 		a.log.Info("ignored an offer from a stranger (no published addresses or nothing public here, or too many strangers this minute)", "from", o.From.ID())
 		return
 	}
@@ -168,7 +222,7 @@ func (a *Agent) onOffer(o discovery.Offer) {
 			// or, after escalateAfter, to every candidate.
 			pc.OpenerTTL, pc.Escalate = a.openerTTL(), escalateAfter
 			pc.Opened = func() {
-				a.spawn(func(ctx context.Context) { a.answer(ctx, o.From, offer.GetPunchSecret()) })
+				a.spawn(func(ctx context.Context) { a.answer(ctx, o, offer.GetPunchSecret()) })
 			}
 		}
 		res, err := a.cfg.Mux.Punch(ctx, pc)
@@ -183,10 +237,10 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		case res.PeerReflexive:
 			p.kind = PeerReflexive
 		}
-		a.remember(o.From, p)
-		a.log.Info("answered an offer", "friend", o.From.ID(), "relay", relay, "remote", res.Remote, "peer_reflexive", res.PeerReflexive)
+		a.remember(o.Person, p)
+		a.log.Info("answered an offer", "friend", o.Person.ID(), "relay", relay, "remote", res.Remote, "peer_reflexive", res.PeerReflexive)
 		if a.cfg.OnPath != nil {
-			a.cfg.OnPath(o.From)
+			a.cfg.OnPath(o.Person)
 		}
 	})
 }
@@ -220,4 +274,25 @@ func (a *Agent) strangerBudget(spend bool) bool {
 		a.strangers++
 	}
 	return true
+}
+
+// joinOffer reports whether a stranger's offer proves it holds a pending join code
+// (Config.JoinOffer), within the strangers' budget: it is answered like a friend's.
+func (a *Agent) joinOffer(secret []byte) bool {
+	return a.cfg.JoinOffer != nil && a.cfg.JoinOffer(secret) && a.strangerBudget(true)
+}
+
+// revokedDevice reports whether o comes from a device its person revoked (by the
+// revocations this node holds): it gets no answer, so a lost device learns none of our
+// addresses. Discovery checked the chain but not revocations (the handshake does).
+func (a *Agent) revokedDevice(o discovery.Offer) bool {
+	if o.From == o.Person || a.cfg.Revoked == nil {
+		return false
+	}
+	revoked, err := a.cfg.Revoked(o.Person)
+	if err != nil {
+		return true // failing open would answer a device we cannot check
+	}
+	_, err = device.Check(o.Person, o.From, o.Offer.GetDeviceCertificate(), revoked, time.Now())
+	return err != nil
 }

@@ -71,7 +71,7 @@ func (a *Agent) ensureRelay(ctx context.Context) (*relayed, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := transport.New(transport.Config{Key: a.cfg.Key, PacketConn: rl.Conn, Path: transport.Relay, Logger: a.log,
+	tr, err := transport.New(transport.Config{Key: a.cfg.Key, DeviceCertificate: a.cfg.DeviceCertificate, PacketConn: rl.Conn, Path: transport.Relay, Logger: a.log,
 		KeepAlive: a.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*a.cfg.KeepAlive), Limits: a.cfg.Limits,
 		Revoked: a.cfg.Revoked})
 	if err != nil {

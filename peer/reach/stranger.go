@@ -66,6 +66,19 @@ func (s *Stranger) Dial(ctx context.Context, want identity.PublicKey, addr strin
 	return c.ClientConn, nil
 }
 
+// DialJoin connects to want through the rendezvous for a join: the offer carries proof
+// (peer/device.JoinProof) as its punch secret, and want is expected to answer although
+// it does not know this key.
+func (s *Stranger) DialJoin(ctx context.Context, want identity.PublicKey, proof []byte) (*grpc.ClientConn, error) {
+	defer s.agent.ExpectAnswer(want)()
+	c, err := s.agent.Dial(ctx, Target{Key: want, PunchSecret: proof})
+	if err != nil {
+		return nil, err
+	}
+	c.stop()
+	return c.ClientConn, nil
+}
+
 // Close stops the Stranger.
 func (s *Stranger) Close() error {
 	if s.cancel != nil {

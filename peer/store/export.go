@@ -20,44 +20,50 @@ var ErrBadExport = errors.New("not a kith home export, or damaged")
 // Export writes the whole home as a tar stream: a consistent snapshot of the bbolt file,
 // then every blob it indexes. progress, when set, is told bytes written and the total.
 func (s *Store) Export(w io.Writer, progress func(done, total uint64)) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return s.exportTx(tx, w, tx.Size(), tx.WriteTo, progress)
+	})
+}
+
+// exportTx writes the tar stream of Export from tx: the bbolt file of size bytes that
+// writeDB writes, then the blobs tx indexes.
+func (s *Store) exportTx(tx *bolt.Tx, w io.Writer, size int64, writeDB func(io.Writer) (int64, error), progress func(done, total uint64)) error {
 	if progress == nil {
 		progress = func(uint64, uint64) {}
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
-		type blob struct {
-			sha  []byte
-			size int64
-		}
-		var blobs []blob
-		total := uint64(tx.Size())
-		err := tx.Bucket(bBlobs).ForEach(func(k, v []byte) error {
-			size := int64(blobSize(v))
-			blobs = append(blobs, blob{append([]byte(nil), k...), size})
-			total += uint64(size)
-			return nil
-		})
-		if err != nil {
+	type blob struct {
+		sha  []byte
+		size int64
+	}
+	var blobs []blob
+	total := uint64(size)
+	err := tx.Bucket(bBlobs).ForEach(func(k, v []byte) error {
+		size := int64(blobSize(v))
+		blobs = append(blobs, blob{append([]byte(nil), k...), size})
+		total += uint64(size)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(w)
+	var done uint64
+	count := func(n int64) { done += uint64(n); progress(done, total) }
+	if err := tw.WriteHeader(&tar.Header{Name: FileName, Mode: 0o600, Size: size}); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	n, err := writeDB(tw)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", FileName, err)
+	}
+	count(n)
+	for _, b := range blobs {
+		if err := exportBlob(tw, s.blobPath(b.sha), b.sha, b.size); err != nil {
 			return err
 		}
-		tw := tar.NewWriter(w)
-		var done uint64
-		count := func(n int64) { done += uint64(n); progress(done, total) }
-		if err := tw.WriteHeader(&tar.Header{Name: FileName, Mode: 0o600, Size: tx.Size()}); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		n, err := tx.WriteTo(tw)
-		if err != nil {
-			return fmt.Errorf("export %s: %w", FileName, err)
-		}
-		count(n)
-		for _, b := range blobs {
-			if err := exportBlob(tw, s.blobPath(b.sha), b.sha, b.size); err != nil {
-				return err
-			}
-			count(b.size)
-		}
-		return tw.Close()
-	})
+		count(b.size)
+	}
+	return tw.Close()
 }
 
 func exportBlob(tw *tar.Writer, path string, sha []byte, size int64) error {
@@ -83,6 +89,18 @@ var blobName = regexp.MustCompile(`^` + blobDir + `/[0-9a-f]{64}$`)
 // identity, and every blob matches its hash — before anything takes its final name; on
 // any error nothing is left behind.
 func Import(home string, r io.Reader) (err error) {
+	return importHome(home, r, func(st *Store) error {
+		_, keyErr := st.Signer()                               // the identity's key, or a joined device's
+		if keyErr != nil && !errors.Is(keyErr, ErrKeyLocked) { // an encrypted key is unlocked by the daemon
+			return fmt.Errorf("%w: %v", ErrBadExport, keyErr)
+		}
+		return nil
+	})
+}
+
+// importHome is Import with finish run on the unpacked store before it takes its final
+// name: it checks (and may change) it; an error leaves nothing behind.
+func importHome(home string, r io.Reader, finish func(*Store) error) (err error) {
 	if _, err := os.Stat(filepath.Join(home, FileName)); err == nil {
 		return fmt.Errorf("import: %s already has a store", home)
 	}
@@ -102,13 +120,14 @@ func Import(home string, r io.Reader) (err error) {
 		return fmt.Errorf("%w: %v", ErrBadExport, err)
 	}
 	checkErr := st.Check()
-	_, keyErr := st.Key()
-	st.Close()
+	if checkErr == nil {
+		checkErr = finish(st)
+	}
+	if err := st.Close(); err != nil && checkErr == nil {
+		checkErr = err
+	}
 	if checkErr != nil {
 		return checkErr
-	}
-	if keyErr != nil && !errors.Is(keyErr, ErrKeyLocked) { // an encrypted key is unlocked by the daemon
-		return fmt.Errorf("%w: %v", ErrBadExport, keyErr)
 	}
 	if err := os.Rename(filepath.Join(tmp, blobDir), filepath.Join(home, blobDir)); err != nil {
 		if err := moveBlobs(filepath.Join(tmp, blobDir), filepath.Join(home, blobDir)); err != nil {

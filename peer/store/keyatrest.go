@@ -100,7 +100,7 @@ func (s *Store) Self() (identity.PublicKey, error) {
 }
 
 func hasIdentity(meta *bolt.Bucket) bool {
-	return meta.Get(metaSeed) != nil || meta.Get(metaSeedEnc) != nil
+	return meta.Get(metaSeed) != nil || meta.Get(metaSeedEnc) != nil || meta.Get(metaDevSeed) != nil
 }
 
 // selfFromMeta reads the home's public key: from the plain seed or from "pub".

@@ -56,14 +56,14 @@ type NewPost struct {
 // Publish signs and stores a new own post and returns its id.
 func (s *Store) Publish(np NewPost) (post.ID, error) {
 	var id post.ID
-	k, err := s.Key()
+	k, err := s.Signer()
 	if err != nil {
 		return id, err
 	}
 	if np.Audience.IsZero() {
 		np.Audience = feed.Default()
 	}
-	env, p, err := post.Seal(k, post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public, Mentions: np.Mentions})
+	env, p, err := k.Seal(post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public, Mentions: np.Mentions})
 	if err != nil {
 		return id, fmt.Errorf("publish: %w", err)
 	}
@@ -75,7 +75,7 @@ func (s *Store) Publish(np NewPost) (post.ID, error) {
 		if err := checkBlobs(tx, p.Attachments); err != nil {
 			return err
 		}
-		return s.putOwn(tx, k.Public(), env, p, np.Audience, nil)
+		return s.putOwn(tx, k.Person, env, p, np.Audience, nil)
 	})
 	if err != nil {
 		return post.ID{}, fmt.Errorf("publish: %w", err)
@@ -85,7 +85,7 @@ func (s *Store) Publish(np NewPost) (post.ID, error) {
 
 // PublishMany stores many new own posts in one transaction (seeding tests and benchmarks).
 func (s *Store) PublishMany(nps []NewPost) ([]post.ID, error) {
-	k, err := s.Key()
+	k, err := s.Signer()
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (s *Store) PublishMany(nps []NewPost) ([]post.ID, error) {
 			if err := s.checkAudience(tx, np.Audience); err != nil {
 				return err
 			}
-			env, p, err := post.Seal(k, post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public, Mentions: np.Mentions})
+			env, p, err := k.Seal(post.Draft{Now: s.now(), Text: np.Text, Attachments: np.Attachments, Public: np.Audience.Public, Mentions: np.Mentions})
 			if err != nil {
 				return err
 			}
@@ -106,7 +106,7 @@ func (s *Store) PublishMany(nps []NewPost) ([]post.ID, error) {
 				return err
 			}
 			copy(ids[i][:], p.Id)
-			if err := s.putOwn(tx, k.Public(), env, p, np.Audience, nil); err != nil {
+			if err := s.putOwn(tx, k.Person, env, p, np.Audience, nil); err != nil {
 				return err
 			}
 		}
@@ -138,12 +138,12 @@ func (s *Store) SetAudience(id post.ID, a feed.Audience) error {
 
 // change re-signs an own post after edit applied its changes, in one transaction.
 func (s *Store) change(id post.ID, op string, edit func(*post.Draft, *feed.Audience)) error {
-	k, err := s.Key()
+	k, err := s.Signer()
 	if err != nil {
 		return err
 	}
 	err = s.update(func(tx *bolt.Tx) error {
-		old, err := s.get(tx, k.Public(), id)
+		old, err := s.get(tx, k.Person, id)
 		if err != nil {
 			return err
 		}
@@ -169,7 +169,7 @@ func (s *Store) change(id post.ID, op string, edit func(*post.Draft, *feed.Audie
 		if err := s.checkAudience(tx, meta.Audience); err != nil {
 			return err
 		}
-		env, p, err := post.Seal(k, d)
+		env, p, err := k.Seal(d)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (s *Store) change(id post.ID, op string, edit func(*post.Draft, *feed.Audie
 			return err
 		}
 		meta.Shared.Add(prevAudience, vs)
-		return s.putOwn(tx, k.Public(), env, p, meta.Audience, &meta.Shared)
+		return s.putOwn(tx, k.Person, env, p, meta.Audience, &meta.Shared)
 	})
 	if err != nil {
 		return fmt.Errorf("%s post %s: %w", op, id, err)

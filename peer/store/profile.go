@@ -57,11 +57,11 @@ func (s *Store) PublicSettings() (PublicSettings, error) {
 
 // SetPublicFollows replaces the public follow list; an empty list publishes none.
 func (s *Store) SetPublicFollows(follows []profile.Follow) error {
-	self, err := s.Key()
+	self, err := s.Self()
 	if err != nil {
 		return err
 	}
-	if err := profile.Check(profile.Profile{Owner: self.Public(), Follows: follows}); err != nil {
+	if err := profile.Check(profile.Profile{Owner: self, Follows: follows}); err != nil {
 		return err
 	}
 	return s.update(func(tx *bolt.Tx) error {
@@ -94,7 +94,7 @@ func (s *Store) SetPublishName(on bool) error {
 // PublicProfile returns the profile as anyone may see it: the owner, and the name and
 // follow list only when the person published them.
 func (s *Store) PublicProfile() (profile.Profile, error) {
-	k, err := s.Key()
+	k, err := s.Self()
 	if err != nil {
 		return profile.Profile{}, err
 	}
@@ -102,7 +102,7 @@ func (s *Store) PublicProfile() (profile.Profile, error) {
 	if err != nil {
 		return profile.Profile{}, err
 	}
-	p := profile.Profile{Owner: k.Public(), Follows: ps.Follows}
+	p := profile.Profile{Owner: k, Follows: ps.Follows}
 	if ps.PublishName {
 		if p.Name, err = s.Name(); err != nil {
 			return profile.Profile{}, err

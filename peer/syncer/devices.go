@@ -16,12 +16,19 @@ import (
 // device signed at or after its revocation are refused one by one, with a log line
 // naming the person and the device, without failing the rest of the pull.
 
-// GetDevices gives anyone this person's device revocations: they only make verifying
-// the person's posts stricter, and name nothing but device keys and ids.
+// GetDevices gives friends (and the person's own devices) this person's device
+// revocations: they only make verifying the person's posts stricter. Strangers get an
+// empty answer, so they do not learn how many devices the person revoked.
 func (s *Server) GetDevices(ctx context.Context, _ *syncv1.GetDevicesRequest) (*syncv1.GetDevicesResponse, error) {
 	self, err := s.st.Self()
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	// Friends only: revocations tell how many devices a person had and when they
+	// dropped one, which is nothing a stranger needs (a stranger sees public posts
+	// only, and a device's public post it opens with the chain it carries).
+	if caller, ok := s.caller(ctx); !ok || s.stranger(caller) {
+		return &syncv1.GetDevicesResponse{}, nil
 	}
 	envs, err := s.st.RevocationEnvelopes(self)
 	if err != nil {

@@ -127,11 +127,11 @@ func (s *Server) RequestFriendship(ctx context.Context, req *syncv1.RequestFrien
 // rendezvous), under RequestFriendship's bounds, which both ways share. It reports
 // whether this node counts from as a friend already; errors are gRPC statuses.
 func (s *Server) TakeFriendRequest(from identity.PublicKey, req *syncv1.RequestFriendshipRequest) (bool, error) {
-	self, err := s.st.Key()
+	self, err := s.st.Self()
 	if err != nil {
 		return false, toStatus(err)
 	}
-	r, err := ParseFriendRequest(req, from, self.Public(), s.now())
+	r, err := ParseFriendRequest(req, from, self, s.now())
 	if err != nil {
 		return false, status.Errorf(codes.InvalidArgument, "friend request: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kithnet/kith/peer/carry"
+	"github.com/kithnet/kith/peer/device"
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
@@ -56,6 +57,8 @@ type Server struct {
 	requests requestLimiter
 	// sealer keeps this peer's own parcels sealed (carry.go).
 	sealer *carry.Sealer
+	// invites are the join codes handed out (join.go); nil refuses every Join.
+	invites *device.Invites
 }
 
 // NewServer returns a Server over st.
@@ -102,7 +105,7 @@ const (
 
 // stranger reports whether k is neither a friend nor this node's own key.
 func (s *Server) stranger(k identity.PublicKey) bool {
-	if own, err := s.st.Key(); err == nil && own.Public() == k {
+	if own, err := s.st.Self(); err == nil && own == k {
 		return false
 	}
 	_, err := s.st.Friend(k)

@@ -101,3 +101,21 @@ func dialledDevice(qc *quic.Conn) identity.PublicKey {
 	}
 	return identity.PublicKey{}
 }
+
+// DropDevice closes every live connection that device key dev proved (a device its
+// person just revoked): the revocation refuses its next handshakes, this ends the
+// ones it holds. It returns how many it closed.
+func (t *Transport) DropDevice(dev identity.PublicKey) int {
+	t.mu.Lock()
+	var drop []*Conn
+	for c := range t.conns {
+		if c.device == dev {
+			drop = append(drop, c)
+		}
+	}
+	t.mu.Unlock()
+	for _, c := range drop {
+		_ = c.qc.CloseWithError(0, "device revoked")
+	}
+	return len(drop)
+}

@@ -167,6 +167,8 @@ func (t *Transport) WriteTo(b []byte, addr net.Addr) (int, error) { return t.qt.
 type Peer struct {
 	// ID is the other end's identity, proved in the handshake.
 	ID identity.ID `json:"id"`
+	// Device is the key that proved itself: the identity's, or one of its devices'.
+	Device identity.PublicKey `json:"-"`
 	// Path is Direct or Relay.
 	Path string `json:"path"`
 	// Remote is the other end's address as this socket sees it.

@@ -15,7 +15,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the templates/<name>.html pages, each rendered inside layout.html.
-var pageNames = []string{"login", "timeline", "posts", "friends", "connections", "backup", "error", "notifications"}
+var pageNames = []string{"login", "timeline", "posts", "friends", "connections", "backup", "error", "notifications", "devices"}
 
 type pages struct{ byName map[string]*template.Template }
 
@@ -106,7 +106,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, code
 
 var titles = map[string]string{"login": "Log in", "timeline": "Timeline", "posts": "Posts",
 	"friends": "Friends and groups", "connections": "Connections", "backup": "Backups", "error": "Something went wrong",
-	"notifications": "Notifications"}
+	"notifications": "Notifications", "devices": "Your devices"}
 
 // fail shows an error page with what went wrong and a way back.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, err error) {

@@ -157,6 +157,9 @@ func (s *Server) routes() http.Handler {
 	auth("POST /backup/export", s.exportHome)
 	auth("POST /backup/key", s.exportKey)
 	auth("POST /logout", s.logout)
+	auth("GET /devices", s.devicesPage)
+	auth("POST /devices/add", s.addDevice)
+	auth("POST /devices/remove", s.removeDevice)
 	if s.cfg.Conversation != nil {
 		s.conversationRoutes(auth)
 	}

@@ -42,6 +42,10 @@ func main() {
 				AtRest: c.AtRest, ScryptWorkFactor: c.ScryptWorkFactor})
 			return string(id), err
 		},
+		Join: func(ctx context.Context, c cli.JoinConfig) (cli.JoinResult, error) {
+			r, err := daemon.Join(ctx, daemon.JoinConfig{Home: c.Home, Code: c.Code, Addr: c.Addr, Rendezvous: c.Rendezvous, Logger: logger("warn")})
+			return cli.JoinResult{ID: string(r.ID), Name: r.Name, Fingerprint: string(r.Fingerprint)}, err
+		},
 		Stranger: func(key *identity.Key, servers []string, listen string, log *slog.Logger) (cli.StrangerDialer, error) {
 			return reach.StartStranger(key, servers, listen, log)
 		},

@@ -3117,6 +3117,382 @@ func (x *SyncProgressResponse) GetFriends() []*FriendProgress {
 	return nil
 }
 
+// AddDeviceRequest names the new device.
+type AddDeviceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is what the device will be called: 1 to 64 printable characters, no '/'.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddDeviceRequest) Reset() {
+	*x = AddDeviceRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDeviceRequest) ProtoMessage() {}
+
+func (x *AddDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDeviceRequest.ProtoReflect.Descriptor instead.
+func (*AddDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *AddDeviceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// AddDeviceResponse is the code (first message) or the news that it was redeemed.
+type AddDeviceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the one-time join code, valid 10 minutes.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// expires_unix_ms is when the code stops working.
+	ExpiresUnixMs int64 `protobuf:"varint,2,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	// joined is set when a device redeemed the code.
+	Joined bool `protobuf:"varint,3,opt,name=joined,proto3" json:"joined,omitempty"`
+	// fingerprint is the joined device's key fingerprint (with joined).
+	Fingerprint   string `protobuf:"bytes,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddDeviceResponse) Reset() {
+	*x = AddDeviceResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDeviceResponse) ProtoMessage() {}
+
+func (x *AddDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDeviceResponse.ProtoReflect.Descriptor instead.
+func (*AddDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *AddDeviceResponse) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *AddDeviceResponse) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *AddDeviceResponse) GetJoined() bool {
+	if x != nil {
+		return x.Joined
+	}
+	return false
+}
+
+func (x *AddDeviceResponse) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+// ListDevicesRequest is empty.
+type ListDevicesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesRequest) Reset() {
+	*x = ListDevicesRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesRequest) ProtoMessage() {}
+
+func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
+func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{52}
+}
+
+// Device is one device of the person.
+type Device struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the device's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// fingerprint is its key's fingerprint.
+	Fingerprint string `protobuf:"bytes,2,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// last_seen_unix_ms is when this node last heard from it (0: never).
+	LastSeenUnixMs int64 `protobuf:"varint,3,opt,name=last_seen_unix_ms,json=lastSeenUnixMs,proto3" json:"last_seen_unix_ms,omitempty"`
+	// online says whether it is connected to this node now (always set for this one).
+	Online bool `protobuf:"varint,4,opt,name=online,proto3" json:"online,omitempty"`
+	// this is set for the device answering.
+	This bool `protobuf:"varint,5,opt,name=this,proto3" json:"this,omitempty"`
+	// revoked is set for a device that was removed.
+	Revoked       bool `protobuf:"varint,6,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Device) Reset() {
+	*x = Device{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Device) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Device) ProtoMessage() {}
+
+func (x *Device) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Device.ProtoReflect.Descriptor instead.
+func (*Device) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *Device) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Device) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *Device) GetLastSeenUnixMs() int64 {
+	if x != nil {
+		return x.LastSeenUnixMs
+	}
+	return 0
+}
+
+func (x *Device) GetOnline() bool {
+	if x != nil {
+		return x.Online
+	}
+	return false
+}
+
+func (x *Device) GetThis() bool {
+	if x != nil {
+		return x.This
+	}
+	return false
+}
+
+func (x *Device) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+// ListDevicesResponse lists the devices, this one first.
+type ListDevicesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// devices are the person's devices.
+	Devices       []*Device `protobuf:"bytes,1,rep,name=devices,proto3" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesResponse) Reset() {
+	*x = ListDevicesResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesResponse) ProtoMessage() {}
+
+func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
+func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListDevicesResponse) GetDevices() []*Device {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
+// RemoveDeviceRequest names the device to revoke.
+type RemoveDeviceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the device's name.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDeviceRequest) Reset() {
+	*x = RemoveDeviceRequest{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDeviceRequest) ProtoMessage() {}
+
+func (x *RemoveDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDeviceRequest.ProtoReflect.Descriptor instead.
+func (*RemoveDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *RemoveDeviceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// RemoveDeviceResponse is empty.
+type RemoveDeviceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDeviceResponse) Reset() {
+	*x = RemoveDeviceResponse{}
+	mi := &file_kith_local_v1_local_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDeviceResponse) ProtoMessage() {}
+
+func (x *RemoveDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_local_v1_local_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDeviceResponse.ProtoReflect.Descriptor instead.
+func (*RemoveDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_kith_local_v1_local_proto_rawDescGZIP(), []int{56}
+}
+
 var File_kith_local_v1_local_proto protoreflect.FileDescriptor
 
 const file_kith_local_v1_local_proto_rawDesc = "" +
@@ -3321,15 +3697,34 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x06stored\x18\x02 \x01(\x04R\x06stored\x12\x16\n" +
 	"\x06cursor\x18\x03 \x01(\x04R\x06cursor\"O\n" +
 	"\x14SyncProgressResponse\x127\n" +
-	"\afriends\x18\x01 \x03(\v2\x1d.kith.local.v1.FriendProgressR\afriends*\xab\x01\n" +
+	"\afriends\x18\x01 \x03(\v2\x1d.kith.local.v1.FriendProgressR\afriends\"&\n" +
+	"\x10AddDeviceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x89\x01\n" +
+	"\x11AddDeviceResponse\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x02 \x01(\x03R\rexpiresUnixMs\x12\x16\n" +
+	"\x06joined\x18\x03 \x01(\bR\x06joined\x12 \n" +
+	"\vfingerprint\x18\x04 \x01(\tR\vfingerprint\"\x14\n" +
+	"\x12ListDevicesRequest\"\xaf\x01\n" +
+	"\x06Device\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12)\n" +
+	"\x11last_seen_unix_ms\x18\x03 \x01(\x03R\x0elastSeenUnixMs\x12\x16\n" +
+	"\x06online\x18\x04 \x01(\bR\x06online\x12\x12\n" +
+	"\x04this\x18\x05 \x01(\bR\x04this\x12\x18\n" +
+	"\arevoked\x18\x06 \x01(\bR\arevoked\"F\n" +
+	"\x13ListDevicesResponse\x12/\n" +
+	"\adevices\x18\x01 \x03(\v2\x15.kith.local.v1.DeviceR\adevices\")\n" +
+	"\x13RemoveDeviceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
+	"\x14RemoveDeviceResponse*\xab\x01\n" +
 	"\fAudienceKind\x12\x1d\n" +
 	"\x19AUDIENCE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10AUDIENCE_KIND_ME\x10\x01\x12\x19\n" +
 	"\x15AUDIENCE_KIND_FRIENDS\x10\x02\x12\x17\n" +
 	"\x13AUDIENCE_KIND_GROUP\x10\x03\x12\x18\n" +
 	"\x14AUDIENCE_KIND_FRIEND\x10\x04\x12\x18\n" +
-	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\xee\n" +
-	"\n" +
+	"\x14AUDIENCE_KIND_PUBLIC\x10\x052\xef\f\n" +
 	"\fLocalService\x12E\n" +
 	"\x06Status\x12\x1c.kith.local.v1.StatusRequest\x1a\x1d.kith.local.v1.StatusResponse\x12N\n" +
 	"\tAddFriend\x12\x1f.kith.local.v1.AddFriendRequest\x1a .kith.local.v1.AddFriendResponse\x12T\n" +
@@ -3353,7 +3748,10 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\n" +
 	"GetProfile\x12 .kith.local.v1.GetProfileRequest\x1a!.kith.local.v1.GetProfileResponse\x12Q\n" +
 	"\n" +
-	"SetProfile\x12 .kith.local.v1.SetProfileRequest\x1a!.kith.local.v1.SetProfileResponseB5Z3github.com/kithnet/kith/proto/kith/local/v1;localv1b\x06proto3"
+	"SetProfile\x12 .kith.local.v1.SetProfileRequest\x1a!.kith.local.v1.SetProfileResponse\x12P\n" +
+	"\tAddDevice\x12\x1f.kith.local.v1.AddDeviceRequest\x1a .kith.local.v1.AddDeviceResponse0\x01\x12T\n" +
+	"\vListDevices\x12!.kith.local.v1.ListDevicesRequest\x1a\".kith.local.v1.ListDevicesResponse\x12W\n" +
+	"\fRemoveDevice\x12\".kith.local.v1.RemoveDeviceRequest\x1a#.kith.local.v1.RemoveDeviceResponseB5Z3github.com/kithnet/kith/proto/kith/local/v1;localv1b\x06proto3"
 
 var (
 	file_kith_local_v1_local_proto_rawDescOnce sync.Once
@@ -3368,7 +3766,7 @@ func file_kith_local_v1_local_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_local_v1_local_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_kith_local_v1_local_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_kith_local_v1_local_proto_goTypes = []any{
 	(AudienceKind)(0),            // 0: kith.local.v1.AudienceKind
 	(*PublicFollow)(nil),         // 1: kith.local.v1.PublicFollow
@@ -3421,6 +3819,13 @@ var file_kith_local_v1_local_proto_goTypes = []any{
 	(*SyncProgressRequest)(nil),  // 48: kith.local.v1.SyncProgressRequest
 	(*FriendProgress)(nil),       // 49: kith.local.v1.FriendProgress
 	(*SyncProgressResponse)(nil), // 50: kith.local.v1.SyncProgressResponse
+	(*AddDeviceRequest)(nil),     // 51: kith.local.v1.AddDeviceRequest
+	(*AddDeviceResponse)(nil),    // 52: kith.local.v1.AddDeviceResponse
+	(*ListDevicesRequest)(nil),   // 53: kith.local.v1.ListDevicesRequest
+	(*Device)(nil),               // 54: kith.local.v1.Device
+	(*ListDevicesResponse)(nil),  // 55: kith.local.v1.ListDevicesResponse
+	(*RemoveDeviceRequest)(nil),  // 56: kith.local.v1.RemoveDeviceRequest
+	(*RemoveDeviceResponse)(nil), // 57: kith.local.v1.RemoveDeviceResponse
 }
 var file_kith_local_v1_local_proto_depIdxs = []int32{
 	1,  // 0: kith.local.v1.Profile.public_follows:type_name -> kith.local.v1.PublicFollow
@@ -3447,45 +3852,52 @@ var file_kith_local_v1_local_proto_depIdxs = []int32{
 	46, // 21: kith.local.v1.SyncResult.carried:type_name -> kith.local.v1.CarriedPosts
 	45, // 22: kith.local.v1.SyncResponse.results:type_name -> kith.local.v1.SyncResult
 	49, // 23: kith.local.v1.SyncProgressResponse.friends:type_name -> kith.local.v1.FriendProgress
-	15, // 24: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
-	22, // 25: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
-	24, // 26: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
-	26, // 27: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
-	28, // 28: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
-	31, // 29: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
-	33, // 30: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
-	35, // 31: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
-	37, // 32: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
-	39, // 33: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
-	44, // 34: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
-	48, // 35: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
-	7,  // 36: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
-	9,  // 37: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
-	11, // 38: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
-	3,  // 39: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
-	5,  // 40: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
-	16, // 41: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
-	23, // 42: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
-	25, // 43: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
-	27, // 44: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
-	30, // 45: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
-	32, // 46: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
-	34, // 47: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
-	36, // 48: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
-	38, // 49: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
-	43, // 50: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
-	47, // 51: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
-	50, // 52: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
-	8,  // 53: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
-	10, // 54: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
-	12, // 55: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
-	4,  // 56: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
-	6,  // 57: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
-	41, // [41:58] is the sub-list for method output_type
-	24, // [24:41] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	54, // 24: kith.local.v1.ListDevicesResponse.devices:type_name -> kith.local.v1.Device
+	15, // 25: kith.local.v1.LocalService.Status:input_type -> kith.local.v1.StatusRequest
+	22, // 26: kith.local.v1.LocalService.AddFriend:input_type -> kith.local.v1.AddFriendRequest
+	24, // 27: kith.local.v1.LocalService.ListFriends:input_type -> kith.local.v1.ListFriendsRequest
+	26, // 28: kith.local.v1.LocalService.RemoveFriend:input_type -> kith.local.v1.RemoveFriendRequest
+	28, // 29: kith.local.v1.LocalService.ListGroups:input_type -> kith.local.v1.ListGroupsRequest
+	31, // 30: kith.local.v1.LocalService.UpdateGroup:input_type -> kith.local.v1.UpdateGroupRequest
+	33, // 31: kith.local.v1.LocalService.CreatePost:input_type -> kith.local.v1.CreatePostRequest
+	35, // 32: kith.local.v1.LocalService.EditPost:input_type -> kith.local.v1.EditPostRequest
+	37, // 33: kith.local.v1.LocalService.DeletePost:input_type -> kith.local.v1.DeletePostRequest
+	39, // 34: kith.local.v1.LocalService.Timeline:input_type -> kith.local.v1.TimelineRequest
+	44, // 35: kith.local.v1.LocalService.Sync:input_type -> kith.local.v1.SyncRequest
+	48, // 36: kith.local.v1.LocalService.SyncProgress:input_type -> kith.local.v1.SyncProgressRequest
+	7,  // 37: kith.local.v1.LocalService.ExportKey:input_type -> kith.local.v1.ExportKeyRequest
+	9,  // 38: kith.local.v1.LocalService.ExportHome:input_type -> kith.local.v1.ExportHomeRequest
+	11, // 39: kith.local.v1.LocalService.Recover:input_type -> kith.local.v1.RecoverRequest
+	3,  // 40: kith.local.v1.LocalService.GetProfile:input_type -> kith.local.v1.GetProfileRequest
+	5,  // 41: kith.local.v1.LocalService.SetProfile:input_type -> kith.local.v1.SetProfileRequest
+	51, // 42: kith.local.v1.LocalService.AddDevice:input_type -> kith.local.v1.AddDeviceRequest
+	53, // 43: kith.local.v1.LocalService.ListDevices:input_type -> kith.local.v1.ListDevicesRequest
+	56, // 44: kith.local.v1.LocalService.RemoveDevice:input_type -> kith.local.v1.RemoveDeviceRequest
+	16, // 45: kith.local.v1.LocalService.Status:output_type -> kith.local.v1.StatusResponse
+	23, // 46: kith.local.v1.LocalService.AddFriend:output_type -> kith.local.v1.AddFriendResponse
+	25, // 47: kith.local.v1.LocalService.ListFriends:output_type -> kith.local.v1.ListFriendsResponse
+	27, // 48: kith.local.v1.LocalService.RemoveFriend:output_type -> kith.local.v1.RemoveFriendResponse
+	30, // 49: kith.local.v1.LocalService.ListGroups:output_type -> kith.local.v1.ListGroupsResponse
+	32, // 50: kith.local.v1.LocalService.UpdateGroup:output_type -> kith.local.v1.UpdateGroupResponse
+	34, // 51: kith.local.v1.LocalService.CreatePost:output_type -> kith.local.v1.CreatePostResponse
+	36, // 52: kith.local.v1.LocalService.EditPost:output_type -> kith.local.v1.EditPostResponse
+	38, // 53: kith.local.v1.LocalService.DeletePost:output_type -> kith.local.v1.DeletePostResponse
+	43, // 54: kith.local.v1.LocalService.Timeline:output_type -> kith.local.v1.TimelineResponse
+	47, // 55: kith.local.v1.LocalService.Sync:output_type -> kith.local.v1.SyncResponse
+	50, // 56: kith.local.v1.LocalService.SyncProgress:output_type -> kith.local.v1.SyncProgressResponse
+	8,  // 57: kith.local.v1.LocalService.ExportKey:output_type -> kith.local.v1.ExportKeyResponse
+	10, // 58: kith.local.v1.LocalService.ExportHome:output_type -> kith.local.v1.ExportHomeResponse
+	12, // 59: kith.local.v1.LocalService.Recover:output_type -> kith.local.v1.RecoverResponse
+	4,  // 60: kith.local.v1.LocalService.GetProfile:output_type -> kith.local.v1.GetProfileResponse
+	6,  // 61: kith.local.v1.LocalService.SetProfile:output_type -> kith.local.v1.SetProfileResponse
+	52, // 62: kith.local.v1.LocalService.AddDevice:output_type -> kith.local.v1.AddDeviceResponse
+	55, // 63: kith.local.v1.LocalService.ListDevices:output_type -> kith.local.v1.ListDevicesResponse
+	57, // 64: kith.local.v1.LocalService.RemoveDevice:output_type -> kith.local.v1.RemoveDeviceResponse
+	45, // [45:65] is the sub-list for method output_type
+	25, // [25:45] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_kith_local_v1_local_proto_init() }
@@ -3500,7 +3912,7 @@ func file_kith_local_v1_local_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_local_v1_local_proto_rawDesc), len(file_kith_local_v1_local_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   50,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,9 @@ const (
 	LocalService_Recover_FullMethodName      = "/kith.local.v1.LocalService/Recover"
 	LocalService_GetProfile_FullMethodName   = "/kith.local.v1.LocalService/GetProfile"
 	LocalService_SetProfile_FullMethodName   = "/kith.local.v1.LocalService/SetProfile"
+	LocalService_AddDevice_FullMethodName    = "/kith.local.v1.LocalService/AddDevice"
+	LocalService_ListDevices_FullMethodName  = "/kith.local.v1.LocalService/ListDevices"
+	LocalService_RemoveDevice_FullMethodName = "/kith.local.v1.LocalService/RemoveDevice"
 )
 
 // LocalServiceClient is the client API for LocalService service.
@@ -83,6 +86,14 @@ type LocalServiceClient interface {
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
 	// SetProfile changes what the person publishes in their public profile.
 	SetProfile(ctx context.Context, in *SetProfileRequest, opts ...grpc.CallOption) (*SetProfileResponse, error)
+	// AddDevice makes a one-time join code for a new device of this person (issue 16),
+	// sends it, and sends again (joined set) when a device redeemed it. Ending the call
+	// withdraws the code.
+	AddDevice(ctx context.Context, in *AddDeviceRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AddDeviceResponse], error)
+	// ListDevices lists the person's devices.
+	ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error)
+	// RemoveDevice revokes one of the person's devices, by name.
+	RemoveDevice(ctx context.Context, in *RemoveDeviceRequest, opts ...grpc.CallOption) (*RemoveDeviceResponse, error)
 }
 
 type localServiceClient struct {
@@ -281,6 +292,45 @@ func (c *localServiceClient) SetProfile(ctx context.Context, in *SetProfileReque
 	return out, nil
 }
 
+func (c *localServiceClient) AddDevice(ctx context.Context, in *AddDeviceRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AddDeviceResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LocalService_ServiceDesc.Streams[2], LocalService_AddDevice_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AddDeviceRequest, AddDeviceResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LocalService_AddDeviceClient = grpc.ServerStreamingClient[AddDeviceResponse]
+
+func (c *localServiceClient) ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDevicesResponse)
+	err := c.cc.Invoke(ctx, LocalService_ListDevices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *localServiceClient) RemoveDevice(ctx context.Context, in *RemoveDeviceRequest, opts ...grpc.CallOption) (*RemoveDeviceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveDeviceResponse)
+	err := c.cc.Invoke(ctx, LocalService_RemoveDevice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LocalServiceServer is the server API for LocalService service.
 // All implementations must embed UnimplementedLocalServiceServer
 // for forward compatibility.
@@ -323,6 +373,14 @@ type LocalServiceServer interface {
 	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
 	// SetProfile changes what the person publishes in their public profile.
 	SetProfile(context.Context, *SetProfileRequest) (*SetProfileResponse, error)
+	// AddDevice makes a one-time join code for a new device of this person (issue 16),
+	// sends it, and sends again (joined set) when a device redeemed it. Ending the call
+	// withdraws the code.
+	AddDevice(*AddDeviceRequest, grpc.ServerStreamingServer[AddDeviceResponse]) error
+	// ListDevices lists the person's devices.
+	ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error)
+	// RemoveDevice revokes one of the person's devices, by name.
+	RemoveDevice(context.Context, *RemoveDeviceRequest) (*RemoveDeviceResponse, error)
 	mustEmbedUnimplementedLocalServiceServer()
 }
 
@@ -383,6 +441,15 @@ func (UnimplementedLocalServiceServer) GetProfile(context.Context, *GetProfileRe
 }
 func (UnimplementedLocalServiceServer) SetProfile(context.Context, *SetProfileRequest) (*SetProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetProfile not implemented")
+}
+func (UnimplementedLocalServiceServer) AddDevice(*AddDeviceRequest, grpc.ServerStreamingServer[AddDeviceResponse]) error {
+	return status.Error(codes.Unimplemented, "method AddDevice not implemented")
+}
+func (UnimplementedLocalServiceServer) ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDevices not implemented")
+}
+func (UnimplementedLocalServiceServer) RemoveDevice(context.Context, *RemoveDeviceRequest) (*RemoveDeviceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveDevice not implemented")
 }
 func (UnimplementedLocalServiceServer) mustEmbedUnimplementedLocalServiceServer() {}
 func (UnimplementedLocalServiceServer) testEmbeddedByValue()                      {}
@@ -697,6 +764,53 @@ func _LocalService_SetProfile_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LocalService_AddDevice_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(AddDeviceRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LocalServiceServer).AddDevice(m, &grpc.GenericServerStream[AddDeviceRequest, AddDeviceResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LocalService_AddDeviceServer = grpc.ServerStreamingServer[AddDeviceResponse]
+
+func _LocalService_ListDevices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDevicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocalServiceServer).ListDevices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocalService_ListDevices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocalServiceServer).ListDevices(ctx, req.(*ListDevicesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocalService_RemoveDevice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveDeviceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocalServiceServer).RemoveDevice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocalService_RemoveDevice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocalServiceServer).RemoveDevice(ctx, req.(*RemoveDeviceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LocalService_ServiceDesc is the grpc.ServiceDesc for LocalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -764,6 +878,14 @@ var LocalService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "SetProfile",
 			Handler:    _LocalService_SetProfile_Handler,
 		},
+		{
+			MethodName: "ListDevices",
+			Handler:    _LocalService_ListDevices_Handler,
+		},
+		{
+			MethodName: "RemoveDevice",
+			Handler:    _LocalService_RemoveDevice_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -774,6 +896,11 @@ var LocalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Recover",
 			Handler:       _LocalService_Recover_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "AddDevice",
+			Handler:       _LocalService_AddDevice_Handler,
 			ServerStreams: true,
 		},
 	},

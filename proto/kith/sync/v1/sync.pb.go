@@ -2032,6 +2032,335 @@ func (x *RequestFriendshipResponse) GetAlreadyFriends() bool {
 	return false
 }
 
+// JoinRequest carries a join code's secret.
+type JoinRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// secret is the code's 16-byte one-time secret.
+	Secret        []byte `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinRequest) Reset() {
+	*x = JoinRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRequest) ProtoMessage() {}
+
+func (x *JoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
+func (*JoinRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *JoinRequest) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+// JoinResponse is the certificate (first message only) or one chunk of the snapshot.
+type JoinResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// certificate is the DeviceCertificate (context kith/device-certificate/v1) the
+	// person's identity issued for the caller's key; in the first message only.
+	Certificate *v1.Envelope `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// name is the device's name as `kith device add` was given it; first message only.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// chunk is the next part of the snapshot (a tar stream as `kith export` writes).
+	Chunk []byte `protobuf:"bytes,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// total is the snapshot's size in bytes, for progress.
+	Total         uint64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinResponse) Reset() {
+	*x = JoinResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinResponse) ProtoMessage() {}
+
+func (x *JoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
+func (*JoinResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *JoinResponse) GetCertificate() *v1.Envelope {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *JoinResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *JoinResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *JoinResponse) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// OwnChangesRequest asks for the own changes after since.
+type OwnChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// since is the last sequence number the caller holds from this device.
+	Since uint64 `protobuf:"varint,1,opt,name=since,proto3" json:"since,omitempty"`
+	// limit caps the posts answered; 0 means the server's default.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OwnChangesRequest) Reset() {
+	*x = OwnChangesRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OwnChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OwnChangesRequest) ProtoMessage() {}
+
+func (x *OwnChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OwnChangesRequest.ProtoReflect.Descriptor instead.
+func (*OwnChangesRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *OwnChangesRequest) GetSince() uint64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+func (x *OwnChangesRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// OwnPost is one own post with its audience.
+type OwnPost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// envelope is the post as signed (by the identity or one of its devices).
+	Envelope *v1.Envelope `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	// audience is the post's audience as the store keeps it (JSON of feed.Audience).
+	Audience      []byte `protobuf:"bytes,2,opt,name=audience,proto3" json:"audience,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OwnPost) Reset() {
+	*x = OwnPost{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OwnPost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OwnPost) ProtoMessage() {}
+
+func (x *OwnPost) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OwnPost.ProtoReflect.Descriptor instead.
+func (*OwnPost) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *OwnPost) GetEnvelope() *v1.Envelope {
+	if x != nil {
+		return x.Envelope
+	}
+	return nil
+}
+
+func (x *OwnPost) GetAudience() []byte {
+	if x != nil {
+		return x.Audience
+	}
+	return nil
+}
+
+// OwnChangesResponse is one page of own changes and the person's lists.
+type OwnChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// posts are the changed own posts, in the order of the serving device's log.
+	Posts []*OwnPost `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	// last is the sequence number to ask from next; more says whether to ask now.
+	Last uint64 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	More bool   `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
+	// friends is the friend list (JSON list of the store's Friend with its key).
+	Friends []byte `protobuf:"bytes,4,opt,name=friends,proto3" json:"friends,omitempty"`
+	// groups are the group names.
+	Groups []string `protobuf:"bytes,5,rep,name=groups,proto3" json:"groups,omitempty"`
+	// devices is the device list (JSON list of the store's Device with its key).
+	Devices []byte `protobuf:"bytes,6,opt,name=devices,proto3" json:"devices,omitempty"`
+	// revocations are the person's device revocations (as GetDevices answers them).
+	Revocations   []*v1.Envelope `protobuf:"bytes,7,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OwnChangesResponse) Reset() {
+	*x = OwnChangesResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OwnChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OwnChangesResponse) ProtoMessage() {}
+
+func (x *OwnChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OwnChangesResponse.ProtoReflect.Descriptor instead.
+func (*OwnChangesResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *OwnChangesResponse) GetPosts() []*OwnPost {
+	if x != nil {
+		return x.Posts
+	}
+	return nil
+}
+
+func (x *OwnChangesResponse) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
+func (x *OwnChangesResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *OwnChangesResponse) GetFriends() []byte {
+	if x != nil {
+		return x.Friends
+	}
+	return nil
+}
+
+func (x *OwnChangesResponse) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *OwnChangesResponse) GetDevices() []byte {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
+func (x *OwnChangesResponse) GetRevocations() []*v1.Envelope {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
 var File_kith_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_kith_sync_v1_sync_proto_rawDesc = "" +
@@ -2146,13 +2475,33 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x18RequestFriendshipRequest\x122\n" +
 	"\arequest\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\arequest\"D\n" +
 	"\x19RequestFriendshipResponse\x12'\n" +
-	"\x0falready_friends\x18\x01 \x01(\bR\x0ealreadyFriends*X\n" +
+	"\x0falready_friends\x18\x01 \x01(\bR\x0ealreadyFriends\"%\n" +
+	"\vJoinRequest\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\fR\x06secret\"\x8a\x01\n" +
+	"\fJoinResponse\x12:\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\vcertificate\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05chunk\x18\x03 \x01(\fR\x05chunk\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x04R\x05total\"?\n" +
+	"\x11OwnChangesRequest\x12\x14\n" +
+	"\x05since\x18\x01 \x01(\x04R\x05since\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"[\n" +
+	"\aOwnPost\x124\n" +
+	"\benvelope\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\benvelope\x12\x1a\n" +
+	"\baudience\x18\x02 \x01(\fR\baudience\"\xf1\x01\n" +
+	"\x12OwnChangesResponse\x12+\n" +
+	"\x05posts\x18\x01 \x03(\v2\x15.kith.sync.v1.OwnPostR\x05posts\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\x04R\x04last\x12\x12\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more\x12\x18\n" +
+	"\afriends\x18\x04 \x01(\fR\afriends\x12\x16\n" +
+	"\x06groups\x18\x05 \x03(\tR\x06groups\x12\x18\n" +
+	"\adevices\x18\x06 \x01(\fR\adevices\x12:\n" +
+	"\vrevocations\x18\a \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\x84\n" +
-	"\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\x96\v\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -2165,7 +2514,10 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"GetProfile\x12\x1f.kith.sync.v1.GetProfileRequest\x1a .kith.sync.v1.GetProfileResponse\x12^\n" +
 	"\x0fGetReachability\x12$.kith.sync.v1.GetReachabilityRequest\x1a%.kith.sync.v1.GetReachabilityResponse\x12O\n" +
 	"\n" +
-	"GetDevices\x12\x1f.kith.sync.v1.GetDevicesRequest\x1a .kith.sync.v1.GetDevicesResponse\x12c\n" +
+	"GetDevices\x12\x1f.kith.sync.v1.GetDevicesRequest\x1a .kith.sync.v1.GetDevicesResponse\x12?\n" +
+	"\x04Join\x12\x19.kith.sync.v1.JoinRequest\x1a\x1a.kith.sync.v1.JoinResponse0\x01\x12O\n" +
+	"\n" +
+	"OwnChanges\x12\x1f.kith.sync.v1.OwnChangesRequest\x1a .kith.sync.v1.OwnChangesResponse\x12c\n" +
 	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
 	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12d\n" +
 	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponse\x12O\n" +
@@ -2187,7 +2539,7 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(ChangeKind)(0),                   // 0: kith.sync.v1.ChangeKind
 	(*Change)(nil),                    // 1: kith.sync.v1.Change
@@ -2224,66 +2576,79 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*FriendRequest)(nil),             // 32: kith.sync.v1.FriendRequest
 	(*RequestFriendshipRequest)(nil),  // 33: kith.sync.v1.RequestFriendshipRequest
 	(*RequestFriendshipResponse)(nil), // 34: kith.sync.v1.RequestFriendshipResponse
-	(*v1.Envelope)(nil),               // 35: kith.signed.v1.Envelope
-	(*GetParcelsRequest)(nil),         // 36: kith.sync.v1.GetParcelsRequest
-	(*AckParcelsRequest)(nil),         // 37: kith.sync.v1.AckParcelsRequest
-	(*GetParcelsResponse)(nil),        // 38: kith.sync.v1.GetParcelsResponse
-	(*AckParcelsResponse)(nil),        // 39: kith.sync.v1.AckParcelsResponse
+	(*JoinRequest)(nil),               // 35: kith.sync.v1.JoinRequest
+	(*JoinResponse)(nil),              // 36: kith.sync.v1.JoinResponse
+	(*OwnChangesRequest)(nil),         // 37: kith.sync.v1.OwnChangesRequest
+	(*OwnPost)(nil),                   // 38: kith.sync.v1.OwnPost
+	(*OwnChangesResponse)(nil),        // 39: kith.sync.v1.OwnChangesResponse
+	(*v1.Envelope)(nil),               // 40: kith.signed.v1.Envelope
+	(*GetParcelsRequest)(nil),         // 41: kith.sync.v1.GetParcelsRequest
+	(*AckParcelsRequest)(nil),         // 42: kith.sync.v1.AckParcelsRequest
+	(*GetParcelsResponse)(nil),        // 43: kith.sync.v1.GetParcelsResponse
+	(*AckParcelsResponse)(nil),        // 44: kith.sync.v1.AckParcelsResponse
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	35, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	40, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	35, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	35, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	35, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	35, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	40, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	40, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	40, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	40, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
 	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
 	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	35, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	40, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	35, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	35, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
-	35, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	35, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	35, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	35, // 17: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
-	2,  // 18: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 19: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 20: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 21: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 22: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 23: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 24: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	20, // 25: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	24, // 26: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	26, // 27: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
-	28, // 28: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	30, // 29: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	33, // 30: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	36, // 31: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
-	37, // 32: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
-	3,  // 33: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 34: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 35: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 36: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 37: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 38: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 39: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 40: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	25, // 41: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	27, // 42: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
-	29, // 43: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	31, // 44: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	34, // 45: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	38, // 46: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
-	39, // 47: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	40, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	40, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	40, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	40, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	40, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	40, // 17: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	40, // 18: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
+	40, // 19: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
+	38, // 20: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
+	40, // 21: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	2,  // 22: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 23: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 24: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 25: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 26: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 27: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 28: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	20, // 29: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	24, // 30: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	26, // 31: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
+	35, // 32: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
+	37, // 33: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
+	28, // 34: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	30, // 35: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	33, // 36: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	41, // 37: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
+	42, // 38: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
+	3,  // 39: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 40: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 41: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 42: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 43: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 44: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 45: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 46: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	25, // 47: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	27, // 48: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	36, // 49: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
+	39, // 50: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
+	29, // 51: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	31, // 52: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	34, // 53: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	43, // 54: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
+	44, // 55: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
+	39, // [39:56] is the sub-list for method output_type
+	22, // [22:39] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -2302,7 +2667,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,8 @@ const (
 	SyncService_GetProfile_FullMethodName        = "/kith.sync.v1.SyncService/GetProfile"
 	SyncService_GetReachability_FullMethodName   = "/kith.sync.v1.SyncService/GetReachability"
 	SyncService_GetDevices_FullMethodName        = "/kith.sync.v1.SyncService/GetDevices"
+	SyncService_Join_FullMethodName              = "/kith.sync.v1.SyncService/Join"
+	SyncService_OwnChanges_FullMethodName        = "/kith.sync.v1.SyncService/OwnChanges"
 	SyncService_GetConversations_FullMethodName  = "/kith.sync.v1.SyncService/GetConversations"
 	SyncService_PutConversation_FullMethodName   = "/kith.sync.v1.SyncService/PutConversation"
 	SyncService_RequestFriendship_FullMethodName = "/kith.sync.v1.SyncService/RequestFriendship"
@@ -73,6 +75,15 @@ type SyncServiceClient interface {
 	// by the person's identity: what anyone verifying the person's posts needs to refuse
 	// a revoked device. Anyone may ask.
 	GetDevices(ctx context.Context, in *GetDevicesRequest, opts ...grpc.CallOption) (*GetDevicesResponse, error)
+	// Join redeems a one-time join code (issue 16). The caller is a new device that
+	// proved its device key in the handshake and sends the code's secret; the serving
+	// device (which holds the identity) answers with the certificate it issued for that
+	// key, then the home's snapshot in chunks (as ExportHome, without the identity key).
+	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[JoinResponse], error)
+	// OwnChanges answers another device of the serving person only (issue 16): its own
+	// posts changed after since, each with its audience, and the person's friends,
+	// groups, devices and revocations, so the person's devices hold the same things.
+	OwnChanges(ctx context.Context, in *OwnChangesRequest, opts ...grpc.CallOption) (*OwnChangesResponse, error)
 	// GetConversations streams the conversations (replies and reactions) of the serving
 	// peer's own posts among post_ids that the caller may see; others are left out.
 	GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error)
@@ -224,9 +235,38 @@ func (c *syncServiceClient) GetDevices(ctx context.Context, in *GetDevicesReques
 	return out, nil
 }
 
+func (c *syncServiceClient) Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[JoinResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[3], SyncService_Join_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[JoinRequest, JoinResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_JoinClient = grpc.ServerStreamingClient[JoinResponse]
+
+func (c *syncServiceClient) OwnChanges(ctx context.Context, in *OwnChangesRequest, opts ...grpc.CallOption) (*OwnChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OwnChangesResponse)
+	err := c.cc.Invoke(ctx, SyncService_OwnChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *syncServiceClient) GetConversations(ctx context.Context, in *GetConversationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetConversationsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[3], SyncService_GetConversations_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[4], SyncService_GetConversations_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -316,6 +356,15 @@ type SyncServiceServer interface {
 	// by the person's identity: what anyone verifying the person's posts needs to refuse
 	// a revoked device. Anyone may ask.
 	GetDevices(context.Context, *GetDevicesRequest) (*GetDevicesResponse, error)
+	// Join redeems a one-time join code (issue 16). The caller is a new device that
+	// proved its device key in the handshake and sends the code's secret; the serving
+	// device (which holds the identity) answers with the certificate it issued for that
+	// key, then the home's snapshot in chunks (as ExportHome, without the identity key).
+	Join(*JoinRequest, grpc.ServerStreamingServer[JoinResponse]) error
+	// OwnChanges answers another device of the serving person only (issue 16): its own
+	// posts changed after since, each with its audience, and the person's friends,
+	// groups, devices and revocations, so the person's devices hold the same things.
+	OwnChanges(context.Context, *OwnChangesRequest) (*OwnChangesResponse, error)
 	// GetConversations streams the conversations (replies and reactions) of the serving
 	// peer's own posts among post_ids that the caller may see; others are left out.
 	GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error
@@ -369,6 +418,12 @@ func (UnimplementedSyncServiceServer) GetReachability(context.Context, *GetReach
 }
 func (UnimplementedSyncServiceServer) GetDevices(context.Context, *GetDevicesRequest) (*GetDevicesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDevices not implemented")
+}
+func (UnimplementedSyncServiceServer) Join(*JoinRequest, grpc.ServerStreamingServer[JoinResponse]) error {
+	return status.Error(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedSyncServiceServer) OwnChanges(context.Context, *OwnChangesRequest) (*OwnChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OwnChanges not implemented")
 }
 func (UnimplementedSyncServiceServer) GetConversations(*GetConversationsRequest, grpc.ServerStreamingServer[GetConversationsResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetConversations not implemented")
@@ -565,6 +620,35 @@ func _SyncService_GetDevices_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_Join_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(JoinRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SyncServiceServer).Join(m, &grpc.GenericServerStream[JoinRequest, JoinResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_JoinServer = grpc.ServerStreamingServer[JoinResponse]
+
+func _SyncService_OwnChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OwnChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).OwnChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_OwnChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).OwnChanges(ctx, req.(*OwnChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SyncService_GetConversations_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(GetConversationsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -684,6 +768,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _SyncService_GetDevices_Handler,
 		},
 		{
+			MethodName: "OwnChanges",
+			Handler:    _SyncService_OwnChanges_Handler,
+		},
+		{
 			MethodName: "PutConversation",
 			Handler:    _SyncService_PutConversation_Handler,
 		},
@@ -714,6 +802,11 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Recover",
 			Handler:       _SyncService_Recover_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Join",
+			Handler:       _SyncService_Join_Handler,
 			ServerStreams: true,
 		},
 		{

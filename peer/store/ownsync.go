@@ -1,0 +1,293 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kithnet/kith/peer/feed"
+	"github.com/kithnet/kith/peer/post"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// Own-device sync (issue 16; docs/DESIGN.md "Own-device sync"). A device of the
+// person pulls another like a friend that may see everything: the own posts from the
+// global changes log, in order, each with its audience (local metadata, not in the
+// signed payload), and the friend list, groups, device list. What a device applies it
+// keeps under a cursor per device key (bCursors, as friends' cursors), so a crash
+// neither loses nor repeats. A post replaces the held version only when it supersedes
+// it (device.Newer), so two devices that edited apart converge, and a version a device
+// already holds makes no new log entry (no echo between devices).
+
+// OwnEntry is one own post as another device serves it.
+type OwnEntry struct {
+	// Envelope is the post as signed.
+	Envelope *signedv1.Envelope
+	// Audience is who may see it.
+	Audience feed.Audience
+}
+
+// OwnPage is one page of own changes and the person's lists.
+type OwnPage struct {
+	Posts   []OwnEntry
+	Last    uint64
+	More    bool
+	Friends []Friend
+	Groups  []string
+	Devices []Device
+}
+
+// wireFriend and wireDevice carry the keys the store's JSON leaves out.
+type wireFriend struct {
+	Key []byte `json:"key"`
+	Friend
+}
+
+type wireDevice struct {
+	Key []byte `json:"key"`
+	Device
+}
+
+// MarshalFriends and MarshalDevices encode lists for OwnChanges.
+func MarshalFriends(fs []Friend) ([]byte, error) {
+	w := make([]wireFriend, len(fs))
+	for i, f := range fs {
+		w[i] = wireFriend{Key: f.Key[:], Friend: f}
+	}
+	return json.Marshal(w)
+}
+
+// MarshalDevices encodes a device list for OwnChanges.
+func MarshalDevices(ds []Device) ([]byte, error) {
+	w := make([]wireDevice, len(ds))
+	for i, d := range ds {
+		d.LastSeen = d.LastSeen.UTC()
+		w[i] = wireDevice{Key: d.Key[:], Device: d}
+	}
+	return json.Marshal(w)
+}
+
+// ParseFriends and ParseDevices decode them, checking every entry.
+func ParseFriends(b []byte) ([]Friend, error) {
+	var w []wireFriend
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("friend list: %w", err)
+	}
+	out := make([]Friend, 0, len(w))
+	for _, f := range w {
+		k, err := identity.PublicKeyFromBytes(f.Key)
+		if err != nil {
+			return nil, fmt.Errorf("friend list: %w", err)
+		}
+		f.Friend.Key = k
+		if err := CheckFriend(f.Friend); err != nil {
+			return nil, err
+		}
+		out = append(out, f.Friend)
+	}
+	return out, nil
+}
+
+// ParseDevices decodes a device list of OwnChanges.
+func ParseDevices(b []byte) ([]Device, error) {
+	var w []wireDevice
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("device list: %w", err)
+	}
+	if len(w) > MaxDevices {
+		return nil, fmt.Errorf("device list: %w", ErrTooManyDevices)
+	}
+	out := make([]Device, 0, len(w))
+	for _, d := range w {
+		k, err := identity.PublicKeyFromBytes(d.Key)
+		if err != nil {
+			return nil, fmt.Errorf("device list: %w", err)
+		}
+		d.Device.Key = k
+		out = append(out, d.Device)
+	}
+	return out, nil
+}
+
+// OwnSince returns up to limit own posts changed after since, from the global log, and
+// the person's lists: what another device of the person pulls.
+func (s *Store) OwnSince(since uint64, limit int) (OwnPage, error) {
+	var pg OwnPage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if pg.Friends, err = friends(tx); err != nil {
+			return err
+		}
+		pg.Groups = groups(tx)
+		pg.Last = since
+		if since == math.MaxUint64 {
+			return nil
+		}
+		c := tx.Bucket(bChanges).Cursor()
+		for k, id := c.Seek(u64(since + 1)); k != nil; k, id = c.Next() {
+			if len(pg.Posts) >= limit {
+				pg.More = true
+				return nil
+			}
+			pg.Last = seqOf(k)
+			var pid post.ID
+			copy(pid[:], id)
+			st, err := s.get(tx, s.self, pid)
+			if err != nil {
+				return err
+			}
+			m, err := getMeta(tx, pid)
+			if err != nil {
+				return err
+			}
+			pg.Posts = append(pg.Posts, OwnEntry{Envelope: st.Envelope, Audience: m.Audience})
+		}
+		if seq := tx.Bucket(bChanges).Sequence(); seq > pg.Last {
+			pg.Last = seq
+		}
+		return nil
+	})
+	if err != nil {
+		return pg, err
+	}
+	pg.Devices, err = s.Devices()
+	return pg, err
+}
+
+// OwnVerified is an own post whose chain the caller verified (post.OpenChain).
+type OwnVerified struct {
+	Envelope *signedv1.Envelope
+	Payload  *postv1.Payload
+	Audience feed.Audience
+}
+
+// OwnBatch is what ApplyOwn stores from device dev.
+type OwnBatch struct {
+	Posts   []OwnVerified
+	Friends []Friend
+	Groups  []string
+	Devices []Device
+	// Cursor is the serving device's Last.
+	Cursor uint64
+}
+
+// ApplyOwn stores what another device of the person served, in one transaction: friends
+// and groups it does not hold (or holds otherwise), devices it does not know and
+// revoked marks, the posts that supersede what it holds, and the cursor for dev. It
+// returns how many posts it stored.
+func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (int, error) {
+	if !s.hasSelf {
+		return 0, ErrNoIdentity
+	}
+	stored := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		stored = 0
+		if cur := getU64(tx.Bucket(bCursors).Get(dev[:])); b.Cursor < cur {
+			return nil // an older answer than one applied already
+		}
+		if err := s.mergeLists(tx, b); err != nil {
+			return err
+		}
+		for _, v := range b.Posts {
+			var id post.ID
+			copy(id[:], v.Payload.GetId())
+			if !supersedes(tx, s.self, id, Verified{Envelope: v.Envelope, Payload: v.Payload}) {
+				continue
+			}
+			var shared *feed.Shared
+			if m, err := getMeta(tx, id); err == nil {
+				shared = &m.Shared
+				shared.Add(m.Audience, mustViewers(tx))
+			}
+			if err := s.putOwn(tx, s.self, v.Envelope, v.Payload, v.Audience, shared); err != nil {
+				return err
+			}
+			stored++
+		}
+		return tx.Bucket(bCursors).Put(dev[:], u64(b.Cursor))
+	})
+	return stored, err
+}
+
+func mustViewers(tx *bolt.Tx) []feed.Viewer {
+	vs, _ := viewers(tx)
+	return vs
+}
+
+// mergeLists applies another device's friends, groups and devices.
+func (s *Store) mergeLists(tx *bolt.Tx, b OwnBatch) error {
+	for _, g := range b.Groups {
+		if CheckGroupName(g) != nil {
+			continue
+		}
+		if err := tx.Bucket(bGroups).Put([]byte(g), nil); err != nil {
+			return err
+		}
+	}
+	for _, f := range b.Friends {
+		if f.Key == s.self {
+			continue
+		}
+		if held, ok := friendOf(tx, f.Key); ok && sameFriend(held, f) {
+			continue
+		}
+		if err := s.putFriendLocked(tx, f); err != nil {
+			return err
+		}
+	}
+	db, err := tx.CreateBucketIfNotExists(bDevices)
+	if err != nil {
+		return err
+	}
+	for _, d := range b.Devices {
+		held, herr := decodeDevice(d.Key[:], db.Get(d.Key[:]))
+		switch {
+		case db.Get(d.Key[:]) == nil:
+			if db.Stats().KeyN >= MaxDevices {
+				continue
+			}
+			if err := putDevice(db, Device{Key: d.Key, Name: d.Name, Certificate: d.Certificate, Revoked: d.Revoked, Addr: d.Addr}); err != nil {
+				return err
+			}
+		case herr == nil && d.Revoked && !held.Revoked:
+			held.Revoked = true
+			if err := putDevice(db, held); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sameFriend(a, b Friend) bool {
+	if a.Name != b.Name || a.Addr != b.Addr || len(a.Groups) != len(b.Groups) {
+		return false
+	}
+	for i := range a.Groups {
+		if a.Groups[i] != b.Groups[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// SetDeviceAddr keeps the address own device k was last reached at (or reached us
+// from), so the other devices can dial it in direct mode.
+func (s *Store) SetDeviceAddr(k identity.PublicKey, addr string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bDevices)
+		if b == nil || b.Get(k[:]) == nil {
+			return nil
+		}
+		d, err := decodeDevice(k[:], b.Get(k[:]))
+		if err != nil || d.Addr == addr {
+			return err
+		}
+		d.Addr = addr
+		return putDevice(b, d)
+	})
+}
