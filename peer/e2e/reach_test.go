@@ -137,3 +137,73 @@ func TestReachWithoutRendezvous(t *testing.T) {
 		t.Errorf("without a rendezvous nr2 reaches nr1 by %q (remote %q), want direct", path, remote)
 	}
 }
+
+// TestReachBirthday (issue 20): a peer behind a symmetric NAT and one behind a
+// port-restricted NAT end on a direct path by the birthday method (the symmetric side
+// opens 256 spare sockets, the other sprays random ports of its public IP), routers with
+// and without an input firewall, in both orders of who adds whom first and who syncs
+// first. The symmetric side's log says the spray reached a spare socket, and the
+// port-restricted side reaches it at a port other than its STUN-mapped one.
+func TestReachBirthday(t *testing.T) {
+	t.Parallel()
+	home := func(name string, kind natlab.NAT, open bool) natlab.Home {
+		return natlab.Home{Name: name, NAT: kind, NoInputFirewall: open}
+	}
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			home("bs1", natlab.Symmetric, true), home("bp1", natlab.PortRestricted, true),
+			home("bs2", natlab.Symmetric, true), home("bp2", natlab.PortRestricted, true),
+			home("bs3", natlab.Symmetric, false), home("bp3", natlab.PortRestricted, false),
+			home("bs4", natlab.Symmetric, false), home("bp4", natlab.PortRestricted, false),
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct {
+		name         string
+		first, other string // first adds other, then other adds first; first syncs first
+		sym          string
+	}{
+		{"symmetric-port-restricted/open-routers/symmetric-first", "bs1", "bp1", "bs1"},
+		{"symmetric-port-restricted/open-routers/port-restricted-first", "bp2", "bs2", "bs2"},
+		{"symmetric-port-restricted/firewalled-routers/symmetric-first", "bs3", "bp3", "bs3"},
+		{"symmetric-port-restricted/firewalled-routers/port-restricted-first", "bp4", "bs4", "bs4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peers := startLabPeers(t, lab, []string{tc.first, tc.other}, rv)
+			a, b := peers[tc.first], peers[tc.other]
+			sym, easy := peers[tc.sym], a
+			if easy == sym {
+				easy = b
+			}
+			addFriend(t, a, b)
+			addFriend(t, b, a)
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				s[1].post(t, "hello from "+s[1].name)
+				if out, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
+					t.Errorf("%s: kith sync on %s: %v\n%s", tc.name, s[0].name, err, out)
+				}
+				if !eventually(20*time.Second, func() bool { return s[0].holds(s[1], "hello from "+s[1].name) }) {
+					t.Fatalf("%s: %s's timeline lacks %s's post after 20 s", tc.name, s[0].name, s[1].name)
+				}
+			}
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				var path, remote string
+				if !eventually(30*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == "direct" }) {
+					t.Errorf("%s: %s reaches %s by %q (remote %q), want direct", tc.name, s[0].name, s[1].name, path, remote)
+				}
+			}
+			if !strings.Contains(sym.proc.Output(), "birthday: the spray reached a spare socket") {
+				t.Errorf("%s: %s (symmetric) never had a spare socket reached:\n%s", tc.name, sym.name, sym.proc.Output())
+			}
+			st, err := sym.status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, remote := easy.path(sym); remote == st.Rendezvous.Reflexive {
+				t.Errorf("%s: %s reaches %s at its STUN-mapped address %s: not through a spare socket", tc.name, easy.name, sym.name, remote)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package nat
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,51 @@ type PunchConfig struct {
 	// openers): the callee sends its ANSWER then, so the caller's pings find our NAT
 	// open.
 	Opened func()
+	// Spray, when its Count is set, makes this the easy side of the birthday method.
+	Spray Spray
+}
+
+// Spray is the easy side of the birthday method: the friend sits behind a NAT that
+// maps every destination to a new random port (symmetric) and has opened many
+// mappings towards our one public address from sockets of its own; pings to random
+// ports of its public IP find one of them. Our own mapping must be
+// endpoint-independent, or the friend's mappings point at an address we do not use.
+type Spray struct {
+	// Addr is the friend's public IP.
+	Addr netip.Addr
+	// Count is how many distinct ports (in 1024-65535, where Linux draws a random
+	// mapping from) get a ping at most; 0: no spray.
+	Count int
+	// Burst pings go out every Every (zero: 20 every 10 ms), until one is answered.
+	Burst int
+	Every time.Duration
+	// After is how long to wait before the first burst: the time the friend needs to
+	// open its mappings.
+	After time.Duration
+}
+
+// SprayPorts are the ports a symmetric Linux NAT draws mappings from (1024-65535).
+const (
+	sprayLow  = 1024
+	sprayHigh = 65535
+	// SprayRange is how many ports a Spray draws from.
+	SprayRange = sprayHigh - sprayLow + 1
+)
+
+// sprayPorts returns n distinct random ports in [sprayLow, sprayHigh].
+func sprayPorts(n int) []uint16 {
+	n = min(n, SprayRange)
+	perm := make([]uint16, SprayRange)
+	for i := range perm {
+		perm[i] = uint16(sprayLow + i)
+	}
+	var b [8]byte
+	for i := 0; i < n; i++ { // a partial Fisher-Yates shuffle
+		_, _ = rand.Read(b[:])
+		j := i + int(binary.LittleEndian.Uint64(b[:])%uint64(SprayRange-i))
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	return perm[:n]
 }
 
 // Path is a direct path that answered.
@@ -150,6 +196,27 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	// The spray starts after Spray.After (sprayStart), then goes on every Spray.Every
+	// (sprayTick) until the ports run out or one answers.
+	var sprayStart, sprayTick <-chan time.Time
+	var sprayTicker *time.Ticker
+	var ports []uint16
+	if sp := cfg.Spray; sp.Count > 0 && sp.Addr.IsValid() {
+		ports = sprayPorts(sp.Count)
+		start := time.NewTimer(sp.After)
+		defer start.Stop()
+		sprayStart = start.C
+	}
+	spray := func() {
+		burst := cfg.Spray.Burst
+		if burst <= 0 {
+			burst = 20
+		}
+		for i := 0; i < burst && len(ports) > 0; i++ {
+			ping(netip.AddrPortFrom(cfg.Spray.Addr.Unmap(), ports[0]), 0)
+			ports = ports[1:]
+		}
+	}
 	round()
 	if cfg.Opened != nil {
 		cfg.Opened()
@@ -183,6 +250,16 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 		case <-escalate:
 			full = true
 			round()
+		case <-sprayStart:
+			sprayTicker = time.NewTicker(orDefault(cfg.Spray.Every, 10*time.Millisecond))
+			defer sprayTicker.Stop()
+			sprayTick = sprayTicker.C
+			spray()
+		case <-sprayTick:
+			spray()
+			if len(ports) == 0 {
+				sprayTicker.Stop()
+			}
 		case <-tick.C:
 			round()
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -331,4 +332,30 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestSprayPorts(t *testing.T) {
+	for _, n := range []int{0, 1, 2048, SprayRange, SprayRange + 5} {
+		ports := sprayPorts(n)
+		if want := min(n, SprayRange); len(ports) != want {
+			t.Fatalf("sprayPorts(%d): %d ports, want %d", n, len(ports), want)
+		}
+		seen := map[uint16]bool{}
+		for _, p := range ports {
+			if p < 1024 {
+				t.Fatalf("sprayPorts(%d) drew port %d, under 1024", n, p)
+			}
+			if seen[p] {
+				t.Fatalf("sprayPorts(%d) drew port %d twice", n, p)
+			}
+			seen[p] = true
+		}
+	}
+	if SprayRange != 64512 {
+		t.Errorf("SprayRange %d, want 64512 (1024-65535)", SprayRange)
+	}
+	a, b := sprayPorts(64), sprayPorts(64)
+	if slices.Equal(a, b) {
+		t.Errorf("two draws of 64 ports are equal: not random")
+	}
 }
