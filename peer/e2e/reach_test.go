@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +206,74 @@ func TestReachBirthday(t *testing.T) {
 			}
 			if _, remote := easy.path(sym); remote == st.Rendezvous.Reflexive {
 				t.Errorf("%s: %s reaches %s at its STUN-mapped address %s: not through a spare socket", tc.name, easy.name, sym.name, remote)
+			}
+		})
+	}
+}
+
+// TestReachPortMapped (issue 20): a peer whose router runs a real port-mapping daemon
+// (miniupnpd: UPnP-IGD, NAT-PMP and PCP) maps its socket and publishes the mapping as
+// a candidate; its router is a symmetric NAT, and so is the other peer's, so without
+// the mapping only the relay would do (sym1-sym2 in TestNATMatrixBinaries). Both end
+// direct, the symmetric peer reaching the mapped port, in both orders of who adds whom
+// first and who syncs first.
+func TestReachPortMapped(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "pm1", NAT: natlab.Symmetric, PortMap: natlab.AllPortMappers}, {Name: "ps1", NAT: natlab.Symmetric},
+			{Name: "pm2", NAT: natlab.Symmetric, PortMap: natlab.AllPortMappers}, {Name: "ps2", NAT: natlab.Symmetric},
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct {
+		name         string
+		first, other string // first adds other, then other adds first; first syncs first
+		mapped       string
+	}{
+		{"port-mapped(symmetric)-symmetric/mapped-first", "pm1", "ps1", "pm1"},
+		{"port-mapped(symmetric)-symmetric/symmetric-first", "ps2", "pm2", "pm2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peers := startLabPeers(t, lab, []string{tc.first, tc.other}, rv)
+			a, b := peers[tc.first], peers[tc.other]
+			pm, sym := peers[tc.mapped], a
+			if sym == pm {
+				sym = b
+			}
+			if !eventually(10*time.Second, func() bool { return strings.Contains(pm.proc.Output(), "portmap: mapped") }) {
+				t.Fatalf("%s: %s never logged a port mapping:\n%s", tc.name, pm.name, pm.proc.Output())
+			}
+			addFriend(t, a, b)
+			addFriend(t, b, a)
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				s[1].post(t, "hello from "+s[1].name)
+				if out, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
+					t.Errorf("%s: kith sync on %s: %v\n%s", tc.name, s[0].name, err, out)
+				}
+				if !eventually(20*time.Second, func() bool { return s[0].holds(s[1], "hello from "+s[1].name) }) {
+					t.Fatalf("%s: %s's timeline lacks %s's post after 20 s", tc.name, s[0].name, s[1].name)
+				}
+			}
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				var path, remote string
+				if !eventually(45*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == "direct" }) {
+					t.Errorf("%s: %s reaches %s by %q (remote %q), want direct", tc.name, s[0].name, s[1].name, path, remote)
+				}
+			}
+			_, remote := sym.path(pm)
+			ap, err := netip.ParseAddrPort(remote)
+			if err != nil {
+				t.Fatalf("%s: %s's remote for %s: %q: %v", tc.name, sym.name, pm.name, remote, err)
+			}
+			rules, err := lab.PortMappings(context.Background(), pm.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ap.Addr().Unmap() != pm.node.Public || !regexp.MustCompile(fmt.Sprintf(`dpt:%d\b`, ap.Port())).MatchString(rules) {
+				t.Errorf("%s: %s reaches %s at %s, want %s's mapped port (%s's rules:\n%s)", tc.name, sym.name, pm.name, remote, pm.node.Public, pm.name, rules)
 			}
 		})
 	}
