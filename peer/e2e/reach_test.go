@@ -101,21 +101,23 @@ func assertNoEntryFrom(t *testing.T, lab *natlab.Lab, home string, from *labPeer
 	}
 }
 
-// TestReachWithoutRendezvous (issue 20): two friends that reached each other directly
-// keep their last direct addresses; with the rendezvous killed, both daemons restart
-// and still reach each other (each redials the other's last direct address) and
-// `kith sync` works.
+// TestReachWithoutRendezvous (issue 20): two friends behind port-restricted routers
+// without an input firewall (plain MASQUERADE) that reached each other directly keep
+// their last direct addresses; with the rendezvous killed, both daemons restart and
+// still reach each other (each redials the other's last direct address: their QUIC
+// Initials cross like punches) and `kith sync` works.
 func TestReachWithoutRendezvous(t *testing.T) {
 	t.Parallel()
 	lab := natlab.New(t, natlab.Config{
 		Public: []string{"rv"},
-		Homes:  []natlab.Home{{Name: "nr1", NAT: natlab.PortRestricted}, {Name: "nr2", NAT: natlab.PortRestricted}},
+		Homes: []natlab.Home{{Name: "nr1", NAT: natlab.PortRestricted, NoInputFirewall: true},
+			{Name: "nr2", NAT: natlab.PortRestricted, NoInputFirewall: true}},
 	})
 	rv, proc := startRendezvous(t, lab, "rv", 7000, 3478)
 	peers := startLabPeers(t, lab, []string{"nr1", "nr2"}, rv, "--keepalive", "2s")
 	a, b := peers["nr1"], peers["nr2"]
 	befriend(t, a, b, false)
-	syncBoth(t, "nr1<->nr2", a, b, "direct", 20*time.Second)
+	syncBoth(t, "nr1(port-restricted, open router)<->nr2(port-restricted, open router)", a, b, "direct", 20*time.Second)
 	_ = proc.Kill()
 	<-proc.Exited()
 	for _, p := range []*labPeer{a, b} {
@@ -214,9 +216,12 @@ func TestReachBirthday(t *testing.T) {
 // TestReachPortMapped (issue 20): a peer whose router runs a real port-mapping daemon
 // (miniupnpd: UPnP-IGD, NAT-PMP and PCP) maps its socket and publishes the mapping as
 // a candidate; its router is a symmetric NAT, and so is the other peer's, so without
-// the mapping only the relay would do (sym1-sym2 in TestNATMatrixBinaries). Both end
-// direct, the symmetric peer reaching the mapped port, in both orders of who adds whom
-// first and who syncs first.
+// the mapping only the relay would do (sym1-sym2 in TestNATMatrixBinaries; this test
+// with --portmap=false ends relayed). Both end direct, the symmetric peer reaching the
+// mapped port, in both orders of who adds whom first and who syncs first. (miniupnpd
+// also sends the host's own traffic from the mapped port, so the peer's STUN-mapped
+// address becomes the mapped one and its NAT endpoint-independent: the reflexive
+// candidate then names the mapping too.)
 func TestReachPortMapped(t *testing.T) {
 	t.Parallel()
 	lab := natlab.New(t, natlab.Config{
@@ -244,7 +249,7 @@ func TestReachPortMapped(t *testing.T) {
 				sym = b
 			}
 			if !eventually(10*time.Second, func() bool { return strings.Contains(pm.proc.Output(), "portmap: mapped") }) {
-				t.Fatalf("%s: %s never logged a port mapping:\n%s", tc.name, pm.name, pm.proc.Output())
+				t.Errorf("%s: %s never logged a port mapping:\n%s", tc.name, pm.name, pm.proc.Output())
 			}
 			addFriend(t, a, b)
 			addFriend(t, b, a)
