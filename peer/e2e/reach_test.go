@@ -283,3 +283,48 @@ func TestReachPortMapped(t *testing.T) {
 		})
 	}
 }
+
+// TestReachIPv6 (issue 20): dual-stack homes whose routers run a stateful ip6tables
+// firewall (only flows a LAN host started get in). Two daemons connect directly over
+// IPv6, punching through both firewalls, and prefer it: between two symmetric NATs,
+// where IPv4 has only the relay, and between two port-restricted ones, where IPv4
+// would work too.
+func TestReachIPv6(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "vs1", NAT: natlab.Symmetric, IPv6: true}, {Name: "vs2", NAT: natlab.Symmetric, IPv6: true},
+			{Name: "vp1", NAT: natlab.PortRestricted, IPv6: true}, {Name: "vp2", NAT: natlab.PortRestricted, IPv6: true},
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct{ name, first, other string }{
+		{"ipv6-firewalled/symmetric-symmetric", "vs1", "vs2"},
+		{"ipv6-firewalled/port-restricted-port-restricted", "vp2", "vp1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peers := startLabPeers(t, lab, []string{tc.first, tc.other}, rv)
+			a, b := peers[tc.first], peers[tc.other]
+			addFriend(t, a, b)
+			addFriend(t, b, a)
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				s[1].post(t, "hello from "+s[1].name)
+				if out, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
+					t.Errorf("%s: kith sync on %s: %v\n%s", tc.name, s[0].name, err, out)
+				}
+				if !eventually(20*time.Second, func() bool { return s[0].holds(s[1], "hello from "+s[1].name) }) {
+					t.Fatalf("%s: %s's timeline lacks %s's post after 20 s", tc.name, s[0].name, s[1].name)
+				}
+			}
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				want := netip.AddrPortFrom(s[1].node.Addr6, 4700).String()
+				var path, remote string
+				if !eventually(30*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == "direct" && remote == want }) {
+					t.Errorf("%s: %s reaches %s by %q at %q, want direct over IPv6 at %s", tc.name, s[0].name, s[1].name, path, remote, want)
+				}
+			}
+		})
+	}
+}

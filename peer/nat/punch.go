@@ -49,6 +49,11 @@ type PunchConfig struct {
 	Opened func()
 	// Spray, when its Count is set, makes this the easy side of the birthday method.
 	Spray Spray
+	// PreferIPv6 makes a path over IPv4 that answers first wait up to one Interval
+	// for one over IPv6 among the targets, which wins if it answers in that time: a
+	// global IPv6 address crosses no NAT (only stateful firewalls), so the path needs
+	// no mapping kept alive and survives a NAT's reboot.
+	PreferIPv6 bool
 }
 
 // Spray is the easy side of the birthday method: the friend sits behind a NAT that
@@ -196,6 +201,10 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	// v4 is an IPv4 path that answered while an IPv6 one may still (PreferIPv6);
+	// grace ends the wait for it.
+	var v4 *Path
+	var grace <-chan time.Time
 	// The spray starts after Spray.After (sprayStart), then goes on every Spray.Every
 	// (sprayTick) until the ports run out or one answers.
 	var sprayStart, sprayTick <-chan time.Time
@@ -223,7 +232,12 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 	}
 	for {
 		select {
+		case <-grace:
+			return *v4, nil
 		case <-ctx.Done():
+			if v4 != nil {
+				return *v4, nil
+			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return Path{}, fmt.Errorf("%w: tried %v for %v", ErrNoPath, targets, timeout)
 			}
@@ -233,8 +247,17 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 		case ev := <-s.events:
 			// An if per rule, not a tagless switch, so that gremlins can see them tested.
 			if ev.kind == Pong && !sent[ev.tx].IsZero() {
-				return Path{Local: m.LocalAddr(), Remote: ev.from, PeerReflexive: !slices.Contains(candidates, ev.from),
-					RTT: ev.at.Sub(sent[ev.tx])}, nil
+				p := Path{Local: m.LocalAddr(), Remote: ev.from, PeerReflexive: !slices.Contains(candidates, ev.from),
+					RTT: ev.at.Sub(sent[ev.tx])}
+				if !cfg.PreferIPv6 || !ev.from.Addr().Is4() || !slices.ContainsFunc(targets, is6) {
+					return p, nil
+				}
+				if v4 == nil {
+					v4 = &p
+					t := time.NewTimer(interval)
+					defer t.Stop()
+					grace = t.C
+				}
 			}
 			if ev.kind == Ping && !heard[ev.from] {
 				// The friend's ping came through: our side may now ping it at full
@@ -296,6 +319,8 @@ func (m *Mux) handlePunch(b []byte, from netip.AddrPort) {
 	default:
 	}
 }
+
+func is6(a netip.AddrPort) bool { return a.Addr().Is6() && !a.Addr().Is4In6() }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {

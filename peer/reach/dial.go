@@ -285,7 +285,7 @@ func (a *Agent) punch(ctx context.Context, k identity.PublicKey, o offered) (*pa
 // punchFor punches towards o's candidates for at most timeout, with the birthday
 // method when the two NATs call for it.
 func (a *Agent) punchFor(ctx context.Context, k identity.PublicKey, o offered, timeout time.Duration) (*path, error) {
-	pc := nat.PunchConfig{Nonce: o.secret, Candidates: o.cands, Timeout: timeout}
+	pc := nat.PunchConfig{Nonce: o.secret, Candidates: o.cands, Timeout: timeout, PreferIPv6: true}
 	return a.punchPath(ctx, pc, a.birthdayFor(a.friendly(k), o.mapping, o.observed, o.cands, false))
 }
 

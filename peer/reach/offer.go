@@ -161,7 +161,7 @@ func (a *Agent) onOffer(o discovery.Offer) {
 	a.spawn(func(ctx context.Context) {
 		relay := offer.GetKind() == rendezvousv1.OfferKind_OFFER_KIND_RELAY
 		pc := nat.PunchConfig{Nonce: offer.GetPunchSecret(), Candidates: addrs(offer.GetCandidates(), directTypes...),
-			Timeout: max(a.cfg.PunchTimeout, time.Second) + answerWait}
+			Timeout: max(a.cfg.PunchTimeout, time.Second) + answerWait, PreferIPv6: true}
 		if relay {
 			// The relay is a public server: pinging it at full TTL plants nothing.
 			pc.Candidates, pc.Timeout = addrs(offer.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY), a.cfg.RelayTimeout
