@@ -49,8 +49,9 @@ type PunchConfig struct {
 	Opened func()
 	// Spray, when its Count is set, makes this the easy side of the birthday method.
 	Spray Spray
-	// PreferIPv6 makes a path over IPv4 that answers first wait up to one Interval
-	// for one over IPv6 among the targets, which wins if it answers in that time: a
+	// PreferIPv6 makes a path over IPv4 that answers first wait up to two Intervals
+	// (the next round of pings, if the first was lost) for one over IPv6 among the
+	// targets, which wins if it answers in that time: a
 	// global IPv6 address crosses no NAT (only stateful firewalls), so the path needs
 	// no mapping kept alive and survives a NAT's reboot.
 	PreferIPv6 bool
@@ -254,7 +255,7 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 				}
 				if v4 == nil {
 					v4 = &p
-					t := time.NewTimer(interval)
+					t := time.NewTimer(2 * interval)
 					defer t.Stop()
 					grace = t.C
 				}
