@@ -24,8 +24,9 @@ func relayBind(ip net.IP) string {
 	return "0.0.0.0"
 }
 
-// uris are the stun: and turn: URIs handed to peers.
-func uris(cfg Config, relay net.IP, stun net.Addr) (stunURIs, turnURIs []string) {
+// uris are the stun: and turn: URIs handed to peers; a second STUN address (alt, nil
+// when none) comes second, so peers that use only the first are unaffected.
+func uris(cfg Config, relay net.IP, stun, alt net.Addr) (stunURIs, turnURIs []string) {
 	host := cfg.PublicHost
 	if host == "" {
 		host = relay.String()
@@ -36,6 +37,9 @@ func uris(cfg Config, relay net.IP, stun net.Addr) (stunURIs, turnURIs []string)
 	}
 	hp := net.JoinHostPort(host, port)
 	stunURIs = []string{"stun:" + hp}
+	if u, ok := alt.(*net.UDPAddr); ok {
+		stunURIs = append(stunURIs, "stun:"+net.JoinHostPort(host, strconv.Itoa(u.Port)))
+	}
 	if cfg.TURNSecret != "" {
 		turnURIs = []string{"turn:" + hp + "?transport=udp"}
 	}

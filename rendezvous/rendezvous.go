@@ -31,6 +31,10 @@ type Config struct {
 	Listen string
 	// STUN is the UDP STUN/TURN address (--stun); ":3478" by default.
 	STUN string
+	// STUNAlt is a second UDP STUN/TURN address on the same host (--stun-alt); empty:
+	// none. Peers bind to both from one socket and compare the mapped ports, which tells
+	// an endpoint-dependent (symmetric) NAT from an endpoint-independent one (issue 20).
+	STUNAlt string
 	// RedisURL is redis://… or rediss://… (--redis); with master_name=… it names a
 	// Sentinel deployment. Empty with no RedisCluster: the in-memory store.
 	RedisURL string
@@ -89,6 +93,8 @@ type Config struct {
 type Instance struct {
 	// GRPCAddr, STUNAddr and MetricsAddr are the bound addresses (MetricsAddr nil when off).
 	GRPCAddr, STUNAddr, MetricsAddr net.Addr
+	// STUNAltAddr is the second STUN address, nil when off.
+	STUNAltAddr net.Addr
 
 	cfg     Config
 	log     *slog.Logger
@@ -100,6 +106,7 @@ type Instance struct {
 	http    *http.Server
 	lis     net.Listener   // bound, not yet served
 	pc      net.PacketConn // bound, not yet given to TURN
+	pcAlt   net.PacketConn // bound, not yet given to TURN (nil: no --stun-alt)
 	mlis    net.Listener   // bound, not yet served
 	wg      sync.WaitGroup
 	done    chan struct{} // closed by Stop, ends background loops
@@ -150,15 +157,15 @@ func Start(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	relayIP := relayIP(cfg, inst.STUNAddr)
 	grants := turn.NewGrants(0, cfg.Now)
 	inst.turn, err = turn.Start(turn.Config{
-		PacketConn: inst.pc, RelayIP: relayIP, RelayBind: relayBind(relayIP), Secret: cfg.TURNSecret,
+		PacketConn: inst.pc, AltPacketConn: inst.pcAlt, RelayIP: relayIP, RelayBind: relayBind(relayIP), Secret: cfg.TURNSecret,
 		AllowPrivate: cfg.TURNAllowPrivate, Quota: cfg.TURNQuota, PerIP: cfg.TURNPerIP, Total: cfg.TURNTotal,
 		Grants: grants, Now: cfg.Now, Logger: cfg.Logger, Metrics: m,
 	})
 	if err != nil {
 		return nil, err
 	}
-	inst.pc = nil // the TURN server owns it now
-	stunURIs, turnURIs := uris(cfg, relayIP, inst.STUNAddr)
+	inst.pc, inst.pcAlt = nil, nil // the TURN server owns them now
+	stunURIs, turnURIs := uris(cfg, relayIP, inst.STUNAddr, inst.STUNAltAddr)
 	inst.svc, err = server.New(server.Config{
 		Store: inst.store, Logger: cfg.Logger, Now: cfg.Now, Limits: cfg.Limits, RateLimit: cfg.RateLimit,
 		STUNURIs: stunURIs, TURNURIs: turnURIs, TURNSecret: cfg.TURNSecret, TURNGrants: grants, Keepalive: cfg.Keepalive, Metrics: m,
@@ -189,6 +196,12 @@ func (inst *Instance) bind() error {
 		return fmt.Errorf("--stun %s: %w", cfg.STUN, err)
 	}
 	inst.STUNAddr = inst.pc.LocalAddr()
+	if cfg.STUNAlt != "" {
+		if inst.pcAlt, err = net.ListenPacket("udp", cfg.STUNAlt); err != nil {
+			return fmt.Errorf("--stun-alt %s: %w", cfg.STUNAlt, err)
+		}
+		inst.STUNAltAddr = inst.pcAlt.LocalAddr()
+	}
 	if cfg.Metrics != "" {
 		if inst.mlis, err = net.Listen("tcp", cfg.Metrics); err != nil {
 			return fmt.Errorf("--metrics %s: %w", cfg.Metrics, err)
@@ -349,6 +362,9 @@ func (inst *Instance) Stop() error {
 func (inst *Instance) closeAll() {
 	if inst.lis != nil {
 		inst.lis.Close()
+	}
+	if inst.pcAlt != nil {
+		inst.pcAlt.Close()
 	}
 	if inst.pc != nil {
 		inst.pc.Close()

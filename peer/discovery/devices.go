@@ -118,8 +118,12 @@ func deviceConfig(cfg Config) (identity.PublicKey, error) {
 
 // offer starts an offer of ours: a device's names itself and carries its certificate.
 func (c *Client) offer(kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, secret []byte) *rendezvousv1.Offer {
-	return &rendezvousv1.Offer{Candidates: cands, Kind: kind, PunchSecret: secret,
+	o := &rendezvousv1.Offer{Candidates: cands, Kind: kind, PunchSecret: secret,
 		DeviceId: c.cfg.DeviceID, DeviceCertificate: c.cfg.DeviceCertificate}
+	if c.cfg.Mapping != nil {
+		o.Mapping = c.cfg.Mapping()
+	}
+	return o
 }
 
 // callerPerson is whom an offer's signer speaks for: itself, or the person whose

@@ -90,6 +90,9 @@ type Config struct {
 	// then registers and listens as that one device of the person (devices.go).
 	DeviceID          []byte
 	DeviceCertificate *signedv1.Envelope
+	// Mapping, when set, says in every offer and answer how this peer's NAT maps its
+	// socket (issue 20: the birthday method); nil: unspecified.
+	Mapping func() rendezvousv1.Mapping
 }
 
 // Status is what the client knows right now.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,8 +80,89 @@ func BenchmarkConnectBinaries(b *testing.B) {
 		}
 		ratio := throughput["relayed"] / throughput["direct"]
 		b.ReportMetric(ratio, "relay/direct-throughput")
-		fmt.Printf("relay throughput / direct throughput: %.2f\n", ratio)
+		fmt.Printf("relay throughput / direct throughput: %.2f (issue 20 asks >= 0.8; 0.45-0.52 before it)\n", ratio)
 	}
+}
+
+// anchors are the figures issue 20 sets beside each measurement: its targets and what
+// the same benchmark gave before it.
+var anchors = map[string]string{
+	"direct":  "issue 20 asks <= 3 RTT; 3.3 before it",
+	"relayed": "issue 20 asks <= 6 RTT; 85.7 before it",
+}
+
+// BenchmarkDirectRate runs real daemons over the lab's whole NAT matrix with 20 ms one
+// way on every internet link: every pair of the standard lab's kinds, plus routers
+// without an input firewall and a symmetric NAT behind a port-mapping router (real
+// miniupnpd). Each pair syncs both ways; a pair counts as direct when both sides report
+// a direct path within 20 s. The rate is printed beside its anchors: libp2p's DCUtR
+// (about 70% of hole punches succeed, measured in the wild) and Tailscale ("well over
+// 90%" of connections direct). Ours is a lab's matrix, one pair per kind, not a
+// population of real networks: it says which kinds go direct, not how common they are.
+func BenchmarkDirectRate(b *testing.B) {
+	const oneWay = 20 * time.Millisecond
+	cfg := natlab.Standard()
+	cfg.Homes = append(cfg.Homes,
+		natlab.Home{Name: "po1", NAT: natlab.PortRestricted, NoInputFirewall: true},
+		natlab.Home{Name: "po2", NAT: natlab.PortRestricted, NoInputFirewall: true},
+		natlab.Home{Name: "pm1", NAT: natlab.Symmetric, PortMap: natlab.AllPortMappers})
+	cfg.Netem = natlab.Netem{Delay: oneWay}
+	lab := natlab.New(b, cfg)
+	rv, _ := startRendezvous(b, lab, "rv", 7000, 3478)
+	pairs := [][2]string{
+		{"pr1", "pr2"}, {"pr1", "fc1"}, {"pr1", "sym1"}, {"pr1", "dbl1"}, {"fc1", "fc2"}, {"fc1", "sym1"}, {"fc1", "dbl1"},
+		{"sym1", "sym2"}, {"sym1", "dbl1"}, {"dbl1", "dbl2"}, {"lan1", "lan2"},
+		{"po1", "po2"}, {"po1", "sym2"}, {"pm1", "sym2"},
+	}
+	for range b.N {
+		peers := startLabPeers(b, lab, []string{"pr1", "pr2", "fc1", "fc2", "sym1", "sym2", "dbl1", "dbl2", "lan1", "lan2", "po1", "po2", "pm1"}, rv)
+		for _, pr := range pairs {
+			befriend(b, peers[pr[0]], peers[pr[1]], false)
+		}
+		for name, p := range peers {
+			p.post(b, "hello from "+name)
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		direct := 0
+		for _, pr := range pairs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				x, y := peers[pr[0]], peers[pr[1]]
+				ok := true
+				for _, s := range [][2]*labPeer{{x, y}, {y, x}} {
+					kithCLI("--home", s[0].home, "sync", s[1].id)
+					ok = ok && eventually(20*time.Second, func() bool { p, _ := s[0].path(s[1]); return p == "direct" })
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if ok {
+					direct++
+				}
+				fmt.Printf("  %s(%s) <-> %s(%s): direct %v\n", pr[0], labKind(pr[0]), pr[1], labKind(pr[1]), ok)
+			}()
+		}
+		wg.Wait()
+		rate := float64(direct) / float64(len(pairs))
+		b.ReportMetric(100*rate, "direct-%")
+		fmt.Printf("direct-path rate over the lab's matrix (%d pairs, %v one way): %d/%d = %.0f%%; anchors: libp2p DCUtR about 70%% (in the wild), Tailscale \"well over 90%%\"\n",
+			len(pairs), oneWay, direct, len(pairs), 100*rate)
+		for _, p := range peers {
+			_ = p.proc.Stop()
+		}
+	}
+}
+
+// labKind names the NAT of a host of BenchmarkDirectRate's lab.
+func labKind(host string) string {
+	switch host {
+	case "po1", "po2":
+		return "port-restricted, no input firewall"
+	case "pm1":
+		return "symmetric, port-mapping router"
+	}
+	return natlab.StandardKind(host)
 }
 
 // timedSync runs `kith sync` on cli for srv and returns the time to the handshake
@@ -116,6 +198,6 @@ func report(b *testing.B, name string, ds []time.Duration, rtt time.Duration) {
 	b.ReportMetric(float64(p90)/float64(time.Millisecond), name+"-p90-ms")
 	b.ReportMetric(float64(med)/float64(rtt), name+"-median-RTTs")
 	b.ReportMetric(float64(p90)/float64(rtt), name+"-p90-RTTs")
-	fmt.Printf("kith sync -> QUIC handshake done, %s, %d runs: median %v (%.1f RTT), p90 %v (%.1f RTT) at %v RTT\n",
-		name, len(ds), med.Round(time.Millisecond), float64(med)/float64(rtt), p90.Round(time.Millisecond), float64(p90)/float64(rtt), rtt)
+	fmt.Printf("kith sync -> QUIC handshake done, %s, %d runs: median %v (%.1f RTT), p90 %v (%.1f RTT) at %v RTT; %s\n",
+		name, len(ds), med.Round(time.Millisecond), float64(med)/float64(rtt), p90.Round(time.Millisecond), float64(p90)/float64(rtt), rtt, anchors[name])
 }

@@ -186,8 +186,11 @@ func startRendezvous(t testing.TB, lab *natlab.Lab, host string, grpcPort, stunP
 	t.Helper()
 	n := lab.Host(host)
 	grpc := netip.AddrPortFrom(n.Addr, uint16(grpcPort)).String()
+	// A second STUN port (stunPort+1000) lets peers tell a symmetric NAT (the birthday
+	// method, issue 20).
 	p := n.Start(t, filepath.Join(binDir, "kith-rendezvous"), "--listen", grpc,
 		"--stun", netip.AddrPortFrom(n.Addr, uint16(stunPort)).String(),
+		"--stun-alt", netip.AddrPortFrom(n.Addr, uint16(stunPort+1000)).String(),
 		"--turn-secret", "lab-secret", "--turn-relay-ip", n.Addr.String(), "--turn-allow-private", "--log-level", "warn")
 	ok := eventually(10*time.Second, func() bool {
 		return n.Do(func() error {

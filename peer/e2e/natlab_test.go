@@ -50,9 +50,9 @@ func TestNATMatrixBinaries(t *testing.T) {
 		a, b string
 		path string
 	}{
-		{"pr1", "pr2", "direct"}, {"pr1", "fc1", "direct"}, {"pr1", "sym1", "relay"}, {"pr1", "dbl1", "direct"},
+		{"pr1", "pr2", "direct"}, {"pr1", "fc1", "direct"}, {"pr1", "sym1", "direct"}, {"pr1", "dbl1", "direct"},
 		{"fc1", "fc2", "direct"}, {"fc1", "sym1", "direct"}, {"fc1", "dbl1", "direct"},
-		{"sym1", "sym2", "relay"}, {"sym1", "dbl1", "relay"}, {"dbl1", "dbl2", "direct"}, {"lan1", "lan2", "direct"},
+		{"sym1", "sym2", "relay"}, {"sym1", "dbl1", "direct"}, {"dbl1", "dbl2", "direct"}, {"lan1", "lan2", "direct"},
 	}
 	peers := startLabPeers(t, lab, []string{"pr1", "pr2", "fc1", "fc2", "sym1", "sym2", "dbl1", "dbl2", "lan1", "lan2"}, rv)
 	for _, pr := range pairs {

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -98,21 +101,23 @@ func assertNoEntryFrom(t *testing.T, lab *natlab.Lab, home string, from *labPeer
 	}
 }
 
-// TestReachWithoutRendezvous (issue 20): two friends that reached each other directly
-// keep their last direct addresses; with the rendezvous killed, both daemons restart
-// and still reach each other (each redials the other's last direct address) and
-// `kith sync` works.
+// TestReachWithoutRendezvous (issue 20): two friends behind port-restricted routers
+// without an input firewall (plain MASQUERADE) that reached each other directly keep
+// their last direct addresses; with the rendezvous killed, both daemons restart and
+// still reach each other (each redials the other's last direct address: their QUIC
+// Initials cross like punches) and `kith sync` works.
 func TestReachWithoutRendezvous(t *testing.T) {
 	t.Parallel()
 	lab := natlab.New(t, natlab.Config{
 		Public: []string{"rv"},
-		Homes:  []natlab.Home{{Name: "nr1", NAT: natlab.PortRestricted}, {Name: "nr2", NAT: natlab.PortRestricted}},
+		Homes: []natlab.Home{{Name: "nr1", NAT: natlab.PortRestricted, NoInputFirewall: true},
+			{Name: "nr2", NAT: natlab.PortRestricted, NoInputFirewall: true}},
 	})
 	rv, proc := startRendezvous(t, lab, "rv", 7000, 3478)
 	peers := startLabPeers(t, lab, []string{"nr1", "nr2"}, rv, "--keepalive", "2s")
 	a, b := peers["nr1"], peers["nr2"]
 	befriend(t, a, b, false)
-	syncBoth(t, "nr1<->nr2", a, b, "direct", 20*time.Second)
+	syncBoth(t, "nr1(port-restricted, open router)<->nr2(port-restricted, open router)", a, b, "direct", 20*time.Second)
 	_ = proc.Kill()
 	<-proc.Exited()
 	for _, p := range []*labPeer{a, b} {
@@ -135,5 +140,192 @@ func TestReachWithoutRendezvous(t *testing.T) {
 	var path, remote string
 	if !eventually(20*time.Second, func() bool { path, remote = b.path(a); return path == "direct" }) {
 		t.Errorf("without a rendezvous nr2 reaches nr1 by %q (remote %q), want direct", path, remote)
+	}
+}
+
+// TestReachBirthday (issue 20): a peer behind a symmetric NAT and one behind a
+// port-restricted NAT end on a direct path by the birthday method (the symmetric side
+// opens 256 spare sockets, the other sprays random ports of its public IP), routers with
+// and without an input firewall, in both orders of who adds whom first and who syncs
+// first. The symmetric side's log says the spray reached a spare socket, and the
+// port-restricted side reaches it at a port other than its STUN-mapped one.
+func TestReachBirthday(t *testing.T) {
+	t.Parallel()
+	home := func(name string, kind natlab.NAT, open bool) natlab.Home {
+		return natlab.Home{Name: name, NAT: kind, NoInputFirewall: open}
+	}
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			home("bs1", natlab.Symmetric, true), home("bp1", natlab.PortRestricted, true),
+			home("bs2", natlab.Symmetric, true), home("bp2", natlab.PortRestricted, true),
+			home("bs3", natlab.Symmetric, false), home("bp3", natlab.PortRestricted, false),
+			home("bs4", natlab.Symmetric, false), home("bp4", natlab.PortRestricted, false),
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct {
+		name         string
+		first, other string // first adds other, then other adds first; first syncs first
+		sym          string
+	}{
+		{"symmetric-port-restricted/open-routers/symmetric-first", "bs1", "bp1", "bs1"},
+		{"symmetric-port-restricted/open-routers/port-restricted-first", "bp2", "bs2", "bs2"},
+		{"symmetric-port-restricted/firewalled-routers/symmetric-first", "bs3", "bp3", "bs3"},
+		{"symmetric-port-restricted/firewalled-routers/port-restricted-first", "bp4", "bs4", "bs4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peers := startLabPeers(t, lab, []string{tc.first, tc.other}, rv)
+			a, b := peers[tc.first], peers[tc.other]
+			sym, easy := peers[tc.sym], a
+			if easy == sym {
+				easy = b
+			}
+			addFriend(t, a, b)
+			addFriend(t, b, a)
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				s[1].post(t, "hello from "+s[1].name)
+				if out, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
+					t.Errorf("%s: kith sync on %s: %v\n%s", tc.name, s[0].name, err, out)
+				}
+				if !eventually(20*time.Second, func() bool { return s[0].holds(s[1], "hello from "+s[1].name) }) {
+					t.Fatalf("%s: %s's timeline lacks %s's post after 20 s", tc.name, s[0].name, s[1].name)
+				}
+			}
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				var path, remote string
+				// 45 s: one upgrade round (35 s) more if the first attempt missed (1 in 3,400).
+				if !eventually(45*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == "direct" }) {
+					t.Errorf("%s: %s reaches %s by %q (remote %q), want direct", tc.name, s[0].name, s[1].name, path, remote)
+				}
+			}
+			if !strings.Contains(sym.proc.Output(), "birthday: the spray reached a spare socket") {
+				t.Errorf("%s: %s (symmetric) never had a spare socket reached:\n%s", tc.name, sym.name, sym.proc.Output())
+			}
+			st, err := sym.status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, remote := easy.path(sym); remote == st.Rendezvous.Reflexive {
+				t.Errorf("%s: %s reaches %s at its STUN-mapped address %s: not through a spare socket", tc.name, easy.name, sym.name, remote)
+			}
+		})
+	}
+}
+
+// TestReachPortMapped (issue 20): a peer whose router runs a real port-mapping daemon
+// (miniupnpd: UPnP-IGD, NAT-PMP and PCP) maps its socket and publishes the mapping as
+// a candidate; its router is a symmetric NAT, and so is the other peer's, so without
+// the mapping only the relay would do (sym1-sym2 in TestNATMatrixBinaries; this test
+// with --portmap=false ends relayed). Both end direct, the symmetric peer reaching the
+// mapped port, in both orders of who adds whom first and who syncs first. (miniupnpd
+// also sends the host's own traffic from the mapped port, so the peer's STUN-mapped
+// address becomes the mapped one and its NAT endpoint-independent: the reflexive
+// candidate then names the mapping too.)
+func TestReachPortMapped(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "pm1", NAT: natlab.Symmetric, PortMap: natlab.AllPortMappers}, {Name: "ps1", NAT: natlab.Symmetric},
+			{Name: "pm2", NAT: natlab.Symmetric, PortMap: natlab.AllPortMappers}, {Name: "ps2", NAT: natlab.Symmetric},
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct {
+		name         string
+		first, other string // first adds other, then other adds first; first syncs first
+		mapped       string
+	}{
+		{"port-mapped(symmetric)-symmetric/mapped-first", "pm1", "ps1", "pm1"},
+		{"port-mapped(symmetric)-symmetric/symmetric-first", "ps2", "pm2", "pm2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peers := startLabPeers(t, lab, []string{tc.first, tc.other}, rv)
+			a, b := peers[tc.first], peers[tc.other]
+			pm, sym := peers[tc.mapped], a
+			if sym == pm {
+				sym = b
+			}
+			if !eventually(10*time.Second, func() bool { return strings.Contains(pm.proc.Output(), "portmap: mapped") }) {
+				t.Errorf("%s: %s never logged a port mapping:\n%s", tc.name, pm.name, pm.proc.Output())
+			}
+			addFriend(t, a, b)
+			addFriend(t, b, a)
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				s[1].post(t, "hello from "+s[1].name)
+				if out, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
+					t.Errorf("%s: kith sync on %s: %v\n%s", tc.name, s[0].name, err, out)
+				}
+				if !eventually(20*time.Second, func() bool { return s[0].holds(s[1], "hello from "+s[1].name) }) {
+					t.Fatalf("%s: %s's timeline lacks %s's post after 20 s", tc.name, s[0].name, s[1].name)
+				}
+			}
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				var path, remote string
+				if !eventually(45*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == "direct" }) {
+					t.Errorf("%s: %s reaches %s by %q (remote %q), want direct", tc.name, s[0].name, s[1].name, path, remote)
+				}
+			}
+			_, remote := sym.path(pm)
+			ap, err := netip.ParseAddrPort(remote)
+			if err != nil {
+				t.Fatalf("%s: %s's remote for %s: %q: %v", tc.name, sym.name, pm.name, remote, err)
+			}
+			rules, err := lab.PortMappings(context.Background(), pm.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ap.Addr().Unmap() != pm.node.Public || !regexp.MustCompile(fmt.Sprintf(`dpt:%d\b`, ap.Port())).MatchString(rules) {
+				t.Errorf("%s: %s reaches %s at %s, want %s's mapped port (%s's rules:\n%s)", tc.name, sym.name, pm.name, remote, pm.node.Public, pm.name, rules)
+			}
+		})
+	}
+}
+
+// TestReachIPv6 (issue 20): dual-stack homes whose routers run a stateful ip6tables
+// firewall (only flows a LAN host started get in). Two daemons connect directly over
+// IPv6, punching through both firewalls, and prefer it: between two symmetric NATs,
+// where IPv4 has only the relay, and between two port-restricted ones, where IPv4
+// would work too.
+func TestReachIPv6(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "vs1", NAT: natlab.Symmetric, IPv6: true}, {Name: "vs2", NAT: natlab.Symmetric, IPv6: true},
+			{Name: "vp1", NAT: natlab.PortRestricted, IPv6: true}, {Name: "vp2", NAT: natlab.PortRestricted, IPv6: true},
+		},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct{ name, first, other string }{
+		{"ipv6-firewalled/symmetric-symmetric", "vs1", "vs2"},
+		{"ipv6-firewalled/port-restricted-port-restricted", "vp2", "vp1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peers := startLabPeers(t, lab, []string{tc.first, tc.other}, rv)
+			a, b := peers[tc.first], peers[tc.other]
+			addFriend(t, a, b)
+			addFriend(t, b, a)
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				s[1].post(t, "hello from "+s[1].name)
+				if out, err := kithCLI("--home", s[0].home, "sync", s[1].id); err != nil {
+					t.Errorf("%s: kith sync on %s: %v\n%s", tc.name, s[0].name, err, out)
+				}
+				if !eventually(20*time.Second, func() bool { return s[0].holds(s[1], "hello from "+s[1].name) }) {
+					t.Fatalf("%s: %s's timeline lacks %s's post after 20 s", tc.name, s[0].name, s[1].name)
+				}
+			}
+			for _, s := range [][2]*labPeer{{a, b}, {b, a}} {
+				want := netip.AddrPortFrom(s[1].node.Addr6, 4700).String()
+				var path, remote string
+				if !eventually(30*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == "direct" && remote == want }) {
+					t.Errorf("%s: %s reaches %s by %q at %q, want direct over IPv6 at %s", tc.name, s[0].name, s[1].name, path, remote, want)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package nat
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,57 @@ type PunchConfig struct {
 	// openers): the callee sends its ANSWER then, so the caller's pings find our NAT
 	// open.
 	Opened func()
+	// Spray, when its Count is set, makes this the easy side of the birthday method.
+	Spray Spray
+	// PreferIPv6 makes a path over IPv4 that answers first wait up to two Intervals
+	// (the next round of pings, if the first was lost) for one over IPv6 among the
+	// targets, which wins if it answers in that time: a
+	// global IPv6 address crosses no NAT (only stateful firewalls), so the path needs
+	// no mapping kept alive and survives a NAT's reboot.
+	PreferIPv6 bool
+}
+
+// Spray is the easy side of the birthday method: the friend sits behind a NAT that
+// maps every destination to a new random port (symmetric) and has opened many
+// mappings towards our one public address from sockets of its own; pings to random
+// ports of its public IP find one of them. Our own mapping must be
+// endpoint-independent, or the friend's mappings point at an address we do not use.
+type Spray struct {
+	// Addr is the friend's public IP.
+	Addr netip.Addr
+	// Count is how many distinct ports (in 1024-65535, where Linux draws a random
+	// mapping from) get a ping at most; 0: no spray.
+	Count int
+	// Burst pings go out every Every (zero: 20 every 10 ms), until one is answered.
+	Burst int
+	Every time.Duration
+	// After is how long to wait before the first burst: the time the friend needs to
+	// open its mappings.
+	After time.Duration
+}
+
+// SprayPorts are the ports a symmetric Linux NAT draws mappings from (1024-65535).
+const (
+	sprayLow  = 1024
+	sprayHigh = 65535
+	// SprayRange is how many ports a Spray draws from.
+	SprayRange = sprayHigh - sprayLow + 1
+)
+
+// sprayPorts returns n distinct random ports in [sprayLow, sprayHigh].
+func sprayPorts(n int) []uint16 {
+	n = min(n, SprayRange)
+	perm := make([]uint16, SprayRange)
+	for i := range perm {
+		perm[i] = uint16(sprayLow + i)
+	}
+	var b [8]byte
+	for i := 0; i < n; i++ { // a partial Fisher-Yates shuffle
+		_, _ = rand.Read(b[:])
+		j := i + int(binary.LittleEndian.Uint64(b[:])%uint64(SprayRange-i))
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	return perm[:n]
 }
 
 // Path is a direct path that answered.
@@ -150,13 +202,43 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	// v4 is an IPv4 path that answered while an IPv6 one may still (PreferIPv6);
+	// grace ends the wait for it.
+	var v4 *Path
+	var grace <-chan time.Time
+	// The spray starts after Spray.After (sprayStart), then goes on every Spray.Every
+	// (sprayTick) until the ports run out or one answers.
+	var sprayStart, sprayTick <-chan time.Time
+	var sprayTicker *time.Ticker
+	var ports []uint16
+	if sp := cfg.Spray; sp.Count > 0 && sp.Addr.IsValid() {
+		ports = sprayPorts(sp.Count)
+		start := time.NewTimer(sp.After)
+		defer start.Stop()
+		sprayStart = start.C
+	}
+	spray := func() {
+		burst := cfg.Spray.Burst
+		if burst <= 0 {
+			burst = 20
+		}
+		for i := 0; i < burst && len(ports) > 0; i++ {
+			ping(netip.AddrPortFrom(cfg.Spray.Addr.Unmap(), ports[0]), 0)
+			ports = ports[1:]
+		}
+	}
 	round()
 	if cfg.Opened != nil {
 		cfg.Opened()
 	}
 	for {
 		select {
+		case <-grace:
+			return *v4, nil
 		case <-ctx.Done():
+			if v4 != nil {
+				return *v4, nil
+			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return Path{}, fmt.Errorf("%w: tried %v for %v", ErrNoPath, targets, timeout)
 			}
@@ -166,8 +248,17 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 		case ev := <-s.events:
 			// An if per rule, not a tagless switch, so that gremlins can see them tested.
 			if ev.kind == Pong && !sent[ev.tx].IsZero() {
-				return Path{Local: m.LocalAddr(), Remote: ev.from, PeerReflexive: !slices.Contains(candidates, ev.from),
-					RTT: ev.at.Sub(sent[ev.tx])}, nil
+				p := Path{Local: m.LocalAddr(), Remote: ev.from, PeerReflexive: !slices.Contains(candidates, ev.from),
+					RTT: ev.at.Sub(sent[ev.tx])}
+				if !cfg.PreferIPv6 || !ev.from.Addr().Is4() || !slices.ContainsFunc(targets, is6) {
+					return p, nil
+				}
+				if v4 == nil {
+					v4 = &p
+					t := time.NewTimer(2 * interval)
+					defer t.Stop()
+					grace = t.C
+				}
 			}
 			if ev.kind == Ping && !heard[ev.from] {
 				// The friend's ping came through: our side may now ping it at full
@@ -183,6 +274,16 @@ func (m *Mux) Punch(ctx context.Context, cfg PunchConfig) (Path, error) {
 		case <-escalate:
 			full = true
 			round()
+		case <-sprayStart:
+			sprayTicker = time.NewTicker(orDefault(cfg.Spray.Every, 10*time.Millisecond))
+			defer sprayTicker.Stop()
+			sprayTick = sprayTicker.C
+			spray()
+		case <-sprayTick:
+			spray()
+			if len(ports) == 0 {
+				sprayTicker.Stop()
+			}
 		case <-tick.C:
 			round()
 		}
@@ -219,6 +320,8 @@ func (m *Mux) handlePunch(b []byte, from netip.AddrPort) {
 	default:
 	}
 }
+
+func is6(a netip.AddrPort) bool { return a.Addr().Is6() && !a.Addr().Is4In6() }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {

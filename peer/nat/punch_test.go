@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,7 +158,7 @@ func TestPunchLingers(t *testing.T) {
 	m := newMux(t)
 	friend := newRawPeer(t)
 	nonce := NewNonce()
-	const interval = 200 * time.Millisecond
+	const interval = 100 * time.Millisecond
 	done := make(chan error, 1)
 	go func() {
 		_, err := m.Punch(context.Background(), PunchConfig{Nonce: nonce, Candidates: []netip.AddrPort{friend.addr()},
@@ -331,4 +332,81 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestSprayPorts(t *testing.T) {
+	for _, n := range []int{0, 1, 2048, SprayRange, SprayRange + 5} {
+		ports := sprayPorts(n)
+		if want := min(n, SprayRange); len(ports) != want {
+			t.Fatalf("sprayPorts(%d): %d ports, want %d", n, len(ports), want)
+		}
+		seen := map[uint16]bool{}
+		for _, p := range ports {
+			if p < 1024 {
+				t.Fatalf("sprayPorts(%d) drew port %d, under 1024", n, p)
+			}
+			if seen[p] {
+				t.Fatalf("sprayPorts(%d) drew port %d twice", n, p)
+			}
+			seen[p] = true
+		}
+	}
+	if SprayRange != 64512 {
+		t.Errorf("SprayRange %d, want 64512 (1024-65535)", SprayRange)
+	}
+	a, b := sprayPorts(64), sprayPorts(64)
+	if slices.Equal(a, b) {
+		t.Errorf("two draws of 64 ports are equal: not random")
+	}
+}
+
+// TestPreferIPv6: with PreferIPv6 an IPv4 path that answers first waits up to two
+// intervals for an IPv6 one, which wins (here the IPv6 peer's session starts after
+// the first round, so IPv4 always answers first); without IPv6 targets, or when none
+// answers, the IPv4 path is returned (after the grace at most).
+func TestPreferIPv6(t *testing.T) {
+	listen := func(network string, ip net.IP) *Mux {
+		c, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
+		if err != nil {
+			t.Skipf("no %s loopback here: %v", network, err)
+		}
+		return muxOn(t, c)
+	}
+	a := listen("udp", net.IPv6unspecified)
+	v4, v6 := listen("udp4", net.IPv4(127, 0, 0, 1)), listen("udp6", net.IPv6loopback)
+	silent6 := netip.AddrPortFrom(netip.IPv6Loopback(), listen("udp6", net.IPv6loopback).LocalAddr().Port()) // no session: never answers
+	const interval = 100 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		cands  []netip.AddrPort
+		prefer bool
+		want   netip.AddrPort
+		within time.Duration
+	}{
+		{"ipv6 answers: it wins", []netip.AddrPort{v4.LocalAddr(), v6.LocalAddr()}, true, v6.LocalAddr(), 2 * interval},
+		{"not preferred: ipv4 at once", []netip.AddrPort{v4.LocalAddr(), v6.LocalAddr()}, false, v4.LocalAddr(), interval / 2},
+		{"no ipv6 target: ipv4 at once", []netip.AddrPort{v4.LocalAddr()}, true, v4.LocalAddr(), interval / 2},
+		{"ipv6 silent: ipv4 after the grace", []netip.AddrPort{v4.LocalAddr(), silent6}, true, v4.LocalAddr(), 3 * interval},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nonce := NewNonce()
+			go v4.Punch(context.Background(), PunchConfig{Nonce: nonce, Timeout: time.Second, Interval: interval})
+			time.Sleep(20 * time.Millisecond) // its session exists
+			go func() {
+				time.Sleep(interval / 2) // after a's first round: IPv6 answers only its second
+				v6.Punch(context.Background(), PunchConfig{Nonce: nonce, Timeout: time.Second, Interval: interval})
+			}()
+			start := time.Now()
+			p, err := a.Punch(context.Background(), PunchConfig{Nonce: nonce, Candidates: tc.cands, Timeout: time.Second,
+				Interval: interval, PreferIPv6: tc.prefer})
+			took := time.Since(start)
+			if err != nil || p.Remote != tc.want {
+				t.Fatalf("path %v, %v; want %v", p.Remote, err, tc.want)
+			}
+			if took > tc.within {
+				t.Errorf("took %v, want at most %v", took, tc.within)
+			}
+			time.Sleep(interval) // the IPv6 peer's session exists before the next case
+		})
+	}
 }

@@ -133,6 +133,15 @@ func (c relayConn) SetWriteBuffer(n int) error {
 	return nil
 }
 
+// Permit lets the peer at addr send to us through the relay (a CreatePermission for
+// its IP) without relaying it a single datagram: a datagram relayed to a router that
+// takes unsolicited input would leave a conntrack entry there on exactly the tuple the
+// peer's own packets to the relay need, and its NAT would move its mapping to another
+// port (issue 20). A refused permission (a private address) is an error.
+func (r *Relay) Permit(addr netip.AddrPort) error {
+	return r.client.CreatePermission(net.UDPAddrFromAddrPort(unmap(addr)))
+}
+
 // Close releases the allocation (a refresh with lifetime 0) and stops the client.
 func (r *Relay) Close() error {
 	var err error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kithnet/kith/peer/discovery"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -47,6 +48,11 @@ type Agent struct {
 	live       map[string]liveness // by connection (liveKey): when its received count last moved
 	relay      *relayed            // the node's TURN allocation, once made
 
+	mappingKind rendezvousv1.Mapping // how our NAT maps (measureMapping); unspecified until measured
+	mappingOf   netip.AddrPort       // the second STUN server mappingKind was measured with
+	birthdays   int                  // the hard side's birthday attempts running
+	spareSocks  []*spare             // spare sockets the birthday method kept, with their transports
+
 	strangerWindow time.Time // start of the minute strangers' offers are counted in
 	strangers      int       // strangers' offers answered in that minute
 
@@ -71,7 +77,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	disc, err := discovery.New(discovery.Config{Key: cfg.Key, DeviceID: cfg.DeviceID, DeviceCertificate: cfg.DeviceCertificate, Servers: cfg.Servers, Candidates: a.candidates,
 		OnOffer: a.onOffer, BeforeRegister: a.beforeRegister, Logger: cfg.Logger, MaxBackoff: 5 * time.Second, RootCAs: cfg.RootCAs,
-		ReachKey: a.reachKey, Public: a.publishes})
+		ReachKey: a.reachKey, Public: a.publishes, Mapping: a.mapping})
 	if err != nil {
 		return nil, fmt.Errorf("reach: %w", err)
 	}
@@ -114,6 +120,7 @@ func (a *Agent) Run(ctx context.Context) {
 	a.ctx = nil
 	a.mu.Unlock()
 	a.wg.Wait()
+	a.closeSpares()
 }
 
 // spawn runs f on a goroutine that Run waits for; it reports false once Run is over.
@@ -129,8 +136,11 @@ func (a *Agent) spawn(f func(ctx context.Context)) bool {
 	return true
 }
 
-// Close releases the relay.
-func (a *Agent) Close() { a.dropRelay(nil) }
+// Close releases the relay and the birthday method's spare sockets.
+func (a *Agent) Close() {
+	a.dropRelay(nil)
+	a.closeSpares()
+}
 
 // Status is the rendezvous part of `kith status`.
 func (a *Agent) Status() *localv1.RendezvousStatus {

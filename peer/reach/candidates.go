@@ -32,6 +32,7 @@ func (a *Agent) stun(ctx context.Context) {
 			if err == nil {
 				a.setReflexive(addr, server)
 				a.measureDepth(ctx, server)
+				a.measureMapping(ctx, a.stunServers(), addr)
 			} else if ctx.Err() == nil {
 				a.log.Warn("STUN binding failed", "stun", server, "err", err)
 			}
@@ -111,6 +112,20 @@ func (a *Agent) waitReflexive(ctx context.Context, d time.Duration) {
 // stunServer is the STUN server of the current registration, or, before the first
 // registration, the one the rendezvous named in its ServerInfo.
 func (a *Agent) stunServer() (netip.AddrPort, bool) {
+	uris, server := a.stunURIs()
+	addr, err := serviceAddr(uris, "stun:", discovery.Addr(server))
+	return addr, err == nil
+}
+
+// stunServers are all the STUN servers stunServer picks from, in order.
+func (a *Agent) stunServers() []netip.AddrPort {
+	uris, server := a.stunURIs()
+	return serviceAddrs(uris, "stun:", discovery.Addr(server))
+}
+
+// stunURIs are the stun: URIs of the current registration (or of the last ServerInfo)
+// and the server that gave them.
+func (a *Agent) stunURIs() ([]string, string) {
 	st := a.disc.Status()
 	uris, server := st.StunURIs, st.Server
 	if len(uris) == 0 {
@@ -118,8 +133,7 @@ func (a *Agent) stunServer() (netip.AddrPort, bool) {
 		uris, server = a.infoStun, a.infoServer
 		a.mu.Unlock()
 	}
-	addr, err := serviceAddr(uris, "stun:", discovery.Addr(server))
-	return addr, err == nil
+	return uris, server
 }
 
 // beforeRegister learns the reflexive address before a session's first registration
@@ -137,6 +151,7 @@ func (a *Agent) beforeRegister(ctx context.Context, server string, stunURIs []st
 	defer cancel()
 	if r, err := a.cfg.Mux.Binding(bctx, addr); err == nil {
 		a.setReflexive(r, addr)
+		a.measureMapping(ctx, serviceAddrs(stunURIs, "stun:", discovery.Addr(server)), r)
 	}
 }
 
@@ -195,6 +210,15 @@ func unmapped(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Add
 // serviceAddr is the address of the first usable URI with the scheme ("stun:" or
 // "turn:"); a loopback or unspecified host there means the rendezvous' own host.
 func serviceAddr(uris []string, scheme, rendezvous string) (netip.AddrPort, error) {
+	if all := serviceAddrs(uris, scheme, rendezvous); len(all) > 0 {
+		return all[0], nil
+	}
+	return netip.AddrPort{}, fmt.Errorf("the rendezvous offers no usable %s URI (%v)", strings.TrimSuffix(scheme, ":"), uris)
+}
+
+// serviceAddrs are the addresses of every usable URI with the scheme, in order.
+func serviceAddrs(uris []string, scheme, rendezvous string) []netip.AddrPort {
+	var out []netip.AddrPort
 	for _, u := range uris {
 		hp, _, _ := strings.Cut(strings.TrimPrefix(u, scheme), "?")
 		host, port, err := net.SplitHostPort(hp)
@@ -210,10 +234,10 @@ func serviceAddr(uris []string, scheme, rendezvous string) (netip.AddrPort, erro
 		}
 		a, err := net.ResolveUDPAddr("udp", net.JoinHostPort(host, port))
 		if err == nil {
-			return unmapped(a.AddrPort()), nil
+			out = append(out, unmapped(a.AddrPort()))
 		}
 	}
-	return netip.AddrPort{}, fmt.Errorf("the rendezvous offers no usable %s URI (%v)", strings.TrimSuffix(scheme, ":"), uris)
+	return out
 }
 
 // reachState is what the registration carries that can change without the candidates

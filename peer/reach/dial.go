@@ -243,7 +243,7 @@ var errStopped = errors.New("the node is stopping")
 // that answers. When the relay has won meanwhile, a direct path found still counts: it
 // is remembered and fires better.
 func (a *Agent) direct(ctx context.Context, k identity.PublicKey, o offered, better *signal, relayWon *atomic.Bool) attempt {
-	p, err := a.punch(ctx, o.secret, o.cands)
+	p, err := a.punch(ctx, k, o)
 	if err != nil {
 		if ap, ok := a.bestPath(k); ok && !ap.relayed() {
 			// Our punch found nothing, but the peer reached us meanwhile.
@@ -276,25 +276,20 @@ func (a *Agent) relayAttempt(ctx context.Context, k identity.PublicKey, permits 
 	return attempt{p: p, c: c}
 }
 
-// punch runs one punching attempt towards cands, when punching is on.
-func (a *Agent) punch(ctx context.Context, nonce []byte, cands []netip.AddrPort) (*path, error) {
+// punch runs one punching attempt towards the candidates peer k answered o with, when
+// punching is on.
+func (a *Agent) punch(ctx context.Context, k identity.PublicKey, o offered) (*path, error) {
 	if a.cfg.PunchTimeout < 0 {
 		return nil, nat.ErrNoPath
 	}
-	return a.punchFor(ctx, nonce, cands, a.cfg.PunchTimeout)
+	return a.punchFor(ctx, k, o, a.cfg.PunchTimeout)
 }
 
-// punchFor punches towards cands for at most timeout.
-func (a *Agent) punchFor(ctx context.Context, nonce []byte, cands []netip.AddrPort, timeout time.Duration) (*path, error) {
-	res, err := a.cfg.Mux.Punch(ctx, nat.PunchConfig{Nonce: nonce, Candidates: cands, Timeout: timeout})
-	if err != nil {
-		return nil, err
-	}
-	kind := Direct
-	if res.PeerReflexive {
-		kind = PeerReflexive
-	}
-	return &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(res.Remote), kind: kind, rtt: res.RTT}, nil
+// punchFor punches towards o's candidates for at most timeout, with the birthday
+// method when the two NATs call for it.
+func (a *Agent) punchFor(ctx context.Context, k identity.PublicKey, o offered, timeout time.Duration) (*path, error) {
+	pc := nat.PunchConfig{Nonce: o.secret, Candidates: o.cands, Timeout: timeout, PreferIPv6: true}
+	return a.punchPath(ctx, pc, a.birthdayFor(a.friendly(k), o.mapping, o.observed, o.cands, false))
 }
 
 // conn wraps the first QUIC connection of a proved path as a gRPC client, and, for a
@@ -335,7 +330,7 @@ func (a *Agent) upgrade(ctx context.Context, k identity.PublicKey) bool {
 		if err != nil || !o.answered {
 			continue
 		}
-		p, err := a.punchFor(ctx, o.secret, o.cands, max(a.cfg.PunchTimeout, 2*time.Second))
+		p, err := a.punchFor(ctx, k, o, max(a.cfg.PunchTimeout, 2*time.Second))
 		if err != nil {
 			continue
 		}

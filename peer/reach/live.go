@@ -21,8 +21,8 @@ func liveKey(p transport.Peer) string { return string(p.ID) + "|" + p.Path + "|"
 // arrive at least that often on a live path) and half of one for the round trip.
 func (a *Agent) stale() time.Duration { return a.cfg.KeepAlive + a.cfg.KeepAlive/2 }
 
-// allPeers lists the live connections on the node's transport and the relay's, each
-// marked with the path it takes.
+// allPeers lists the live connections on the node's transport, the relay's and the
+// spare sockets', each marked with the path it takes.
 func (a *Agent) allPeers() []transport.Peer {
 	ps := a.cfg.Transport.Peers()
 	a.mu.Lock()
@@ -35,7 +35,7 @@ func (a *Agent) allPeers() []transport.Peer {
 	if a.relay != nil {
 		ps = append(ps, a.relay.tr.Peers()...)
 	}
-	return ps
+	return append(ps, a.sparePeersLocked()...)
 }
 
 // Peers lists the connections that answered within the last keepalive interval, each

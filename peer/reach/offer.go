@@ -3,7 +3,6 @@ package reach
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -55,6 +54,10 @@ type offered struct {
 	permits []netip.AddrPort
 	// answered says the peer answered: only then may we send it anything.
 	answered bool
+	// mapping is how the peer's NAT maps, as its ANSWER says; observed is where the
+	// rendezvous saw the ANSWER come from (the birthday method needs both).
+	mapping  rendezvousv1.Mapping
+	observed string
 }
 
 // offer sends a CONNECT offer with a fresh punch secret to k and waits (at most
@@ -105,7 +108,7 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) 
 	defer timer.Stop()
 	select {
 	case ans := <-wait:
-		o.answered = true
+		o.answered, o.mapping, o.observed = true, ans.Offer.GetMapping(), ans.Observed
 		readable = append(ans.Offer.GetCandidates(), readable...)
 		if ap, err := netip.ParseAddrPort(ans.Observed); err == nil {
 			o.permits = append(o.permits, unmapped(ap))
@@ -212,7 +215,7 @@ func (a *Agent) onOffer(o discovery.Offer) {
 	a.spawn(func(ctx context.Context) {
 		relay := offer.GetKind() == rendezvousv1.OfferKind_OFFER_KIND_RELAY
 		pc := nat.PunchConfig{Nonce: offer.GetPunchSecret(), Candidates: addrs(offer.GetCandidates(), directTypes...),
-			Timeout: max(a.cfg.PunchTimeout, time.Second) + answerWait}
+			Timeout: max(a.cfg.PunchTimeout, time.Second) + answerWait, PreferIPv6: true}
 		if relay {
 			// The relay is a public server: pinging it at full TTL plants nothing.
 			pc.Candidates, pc.Timeout = addrs(offer.GetCandidates(), rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY), a.cfg.RelayTimeout
@@ -225,20 +228,20 @@ func (a *Agent) onOffer(o discovery.Offer) {
 				a.spawn(func(ctx context.Context) { a.answer(ctx, o, offer.GetPunchSecret()) })
 			}
 		}
-		res, err := a.cfg.Mux.Punch(ctx, pc)
+		var b birthday
+		if !relay {
+			b = a.birthdayFor(a.friendly(o.Person), offer.GetMapping(), o.Observed, pc.Candidates, true)
+		}
+		p, err := a.punchPath(ctx, pc, b)
 		if err != nil {
 			a.log.Info("answering an offer found no path", "friend", o.From.ID(), "relay", relay, "err", err)
 			return
 		}
-		p := &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(res.Remote), kind: Direct, rtt: res.RTT}
-		switch {
-		case relay:
+		if relay {
 			p.kind = Relayed
-		case res.PeerReflexive:
-			p.kind = PeerReflexive
 		}
 		a.remember(o.Person, p)
-		a.log.Info("answered an offer", "friend", o.Person.ID(), "relay", relay, "remote", res.Remote, "peer_reflexive", res.PeerReflexive)
+		a.log.Info("answered an offer", "friend", o.Person.ID(), "relay", relay, "remote", p.addr, "path", p.kind, "birthday", b.role)
 		if a.cfg.OnPath != nil {
 			a.cfg.OnPath(o.Person)
 		}

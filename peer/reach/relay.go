@@ -151,11 +151,16 @@ func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []
 	return r, addr, c, nil
 }
 
-// permit makes a TURN permission for each of the friend's IPs, by writing once to it.
+// permit makes a TURN permission for each of the friend's IPs, one request each (the
+// server refuses private ones, which must not take the others down), at once. Nothing
+// is relayed to the friend: see nat.Relay.Permit.
 func permit(r *relayed, cands []netip.AddrPort) {
+	var wg sync.WaitGroup
 	for _, c := range cands {
-		_, _ = r.relay.Conn.WriteTo([]byte{0}, net.UDPAddrFromAddrPort(c))
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = r.relay.Permit(c) }()
 	}
+	wg.Wait()
 }
 
 // answerPings answers punch pings that arrive through the relay from friends we wait

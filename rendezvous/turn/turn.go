@@ -18,6 +18,10 @@ import (
 type Config struct {
 	// PacketConn is the UDP socket STUN and TURN are served on; required. Close closes it.
 	PacketConn net.PacketConn
+	// AltPacketConn, when set, is a second socket that serves STUN only (the
+	// rendezvous' second STUN port, from which peers tell their NAT's mapping); Close
+	// closes it.
+	AltPacketConn net.PacketConn
 	// RelayIP is the address relays are announced at (--turn-relay-ip); required for TURN.
 	RelayIP net.IP
 	// RelayBind is the address relay sockets are bound to; "0.0.0.0" by default.
@@ -52,6 +56,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	srv    *pturn.Server
+	alt    *pturn.Server // STUN only on AltPacketConn; nil without one
 	mu     sync.Mutex
 	last   string             // guards last..total; user of the request being handled (pion handles one socket serially)
 	lastIP netip.Addr         // and its client address
@@ -106,11 +111,32 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("turn: %w", err)
 	}
 	s.srv = srv
+	if cfg.AltPacketConn != nil {
+		// STUN only: a server of its own whose every allocation is refused, so the
+		// quota bookkeeping (one socket, handled serially) stays with the main one.
+		alt, err := pturn.NewServer(pturn.ServerConfig{
+			Realm:         cfg.Realm,
+			AuthHandler:   func(string, string, net.Addr) ([]byte, bool) { return nil, false },
+			LoggerFactory: slogFactory{cfg.Logger},
+			PacketConnConfigs: []pturn.PacketConnConfig{{PacketConn: cfg.AltPacketConn,
+				RelayAddressGenerator: &pturn.RelayAddressGeneratorStatic{RelayAddress: cfg.RelayIP, Address: cfg.RelayBind}}},
+		})
+		if err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("turn: second STUN port: %w", err)
+		}
+		s.alt = alt
+	}
 	return s, nil
 }
 
-// Close stops the server and closes its socket and relays.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server and closes its sockets and relays.
+func (s *Server) Close() error {
+	if s.alt != nil {
+		s.alt.Close()
+	}
+	return s.srv.Close()
+}
 
 // Allocations returns how many allocations are alive.
 func (s *Server) Allocations() int { return s.srv.AllocationCount() }

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var cluster, level string
 	fs.StringVar(&cfg.Listen, "listen", ":7000", "gRPC `address`")
 	fs.StringVar(&cfg.STUN, "stun", ":3478", "UDP `address` of STUN and TURN")
+	fs.StringVar(&cfg.STUNAlt, "stun-alt", "", "second UDP `address` of STUN (and TURN) on this host, from which peers tell a symmetric NAT; empty: none")
 	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis `URL` (redis:// or rediss://; add ?master_name=NAME for Sentinel); empty: in-memory store")
 	fs.StringVar(&cluster, "redis-cluster", "", "Redis Cluster nodes, comma-separated `host:port,...`")
 	fs.StringVar(&cfg.Name, "name", "", "server `name` that peers' signed proofs must carry (default: random per process)")

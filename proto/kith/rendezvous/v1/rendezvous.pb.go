@@ -140,6 +140,61 @@ func (CandidateType) EnumDescriptor() ([]byte, []int) {
 	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{1}
 }
 
+// Mapping is how a peer's NAT maps its one UDP socket towards different destinations,
+// as the peer measured it (a binding to each of the rendezvous' two STUN ports).
+type Mapping int32
+
+const (
+	// MAPPING_UNSPECIFIED: not measured (the rendezvous offers one STUN port).
+	Mapping_MAPPING_UNSPECIFIED Mapping = 0
+	// MAPPING_ENDPOINT_INDEPENDENT: one public address whatever the destination (a cone
+	// or port-restricted NAT, or no NAT).
+	Mapping_MAPPING_ENDPOINT_INDEPENDENT Mapping = 1
+	// MAPPING_ENDPOINT_DEPENDENT: a new public port per destination (a symmetric NAT).
+	Mapping_MAPPING_ENDPOINT_DEPENDENT Mapping = 2
+)
+
+// Enum value maps for Mapping.
+var (
+	Mapping_name = map[int32]string{
+		0: "MAPPING_UNSPECIFIED",
+		1: "MAPPING_ENDPOINT_INDEPENDENT",
+		2: "MAPPING_ENDPOINT_DEPENDENT",
+	}
+	Mapping_value = map[string]int32{
+		"MAPPING_UNSPECIFIED":          0,
+		"MAPPING_ENDPOINT_INDEPENDENT": 1,
+		"MAPPING_ENDPOINT_DEPENDENT":   2,
+	}
+)
+
+func (x Mapping) Enum() *Mapping {
+	p := new(Mapping)
+	*p = x
+	return p
+}
+
+func (x Mapping) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Mapping) Descriptor() protoreflect.EnumDescriptor {
+	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[2].Descriptor()
+}
+
+func (Mapping) Type() protoreflect.EnumType {
+	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[2]
+}
+
+func (x Mapping) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Mapping.Descriptor instead.
+func (Mapping) EnumDescriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{2}
+}
+
 // OfferKind says what a signal asks of its target.
 type OfferKind int32
 
@@ -188,11 +243,11 @@ func (x OfferKind) String() string {
 }
 
 func (OfferKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[2].Descriptor()
+	return file_kith_rendezvous_v1_rendezvous_proto_enumTypes[3].Descriptor()
 }
 
 func (OfferKind) Type() protoreflect.EnumType {
-	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[2]
+	return &file_kith_rendezvous_v1_rendezvous_proto_enumTypes[3]
 }
 
 func (x OfferKind) Number() protoreflect.EnumNumber {
@@ -201,7 +256,7 @@ func (x OfferKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OfferKind.Descriptor instead.
 func (OfferKind) EnumDescriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{2}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{3}
 }
 
 // Candidate is one UDP address at which a peer may be reached.
@@ -766,6 +821,10 @@ type Offer struct {
 	DeviceId []byte `protobuf:"bytes,8,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
 	// device_certificate ties public_key to the caller's identity (issue 16).
 	DeviceCertificate *v1.Envelope `protobuf:"bytes,9,opt,name=device_certificate,json=deviceCertificate,proto3" json:"device_certificate,omitempty"`
+	// mapping is how the sender's NAT maps (issue 20): a CONNECT or ANSWER between an
+	// endpoint-dependent side and an endpoint-independent one starts the birthday method
+	// (docs/DESIGN.md). Older peers leave it unspecified, which changes nothing.
+	Mapping Mapping `protobuf:"varint,10,opt,name=mapping,proto3,enum=kith.rendezvous.v1.Mapping" json:"mapping,omitempty"`
 	// friend_request is a FRIEND_REQUEST's body: a kith.sync.v1.FriendRequest signed by
 	// the caller under kith/friend-request/v1, addressed to the target (issue 18). The
 	// number leaves room for the devices fields.
@@ -865,6 +924,13 @@ func (x *Offer) GetDeviceCertificate() *v1.Envelope {
 		return x.DeviceCertificate
 	}
 	return nil
+}
+
+func (x *Offer) GetMapping() Mapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return Mapping_MAPPING_UNSPECIFIED
 }
 
 func (x *Offer) GetFriendRequest() *v1.Envelope {
@@ -1908,7 +1974,7 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12\x16\n" +
 	"\x06server\x18\x04 \x01(\tR\x06server\x12\x1b\n" +
 	"\tdevice_id\x18\x05 \x01(\fR\bdeviceId\x12G\n" +
-	"\x12device_certificate\x18\x06 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\"\xd3\x03\n" +
+	"\x12device_certificate\x18\x06 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\"\x8a\x04\n" +
 	"\x05Offer\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12-\n" +
@@ -1921,7 +1987,9 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x04kind\x18\x06 \x01(\x0e2\x1d.kith.rendezvous.v1.OfferKindR\x04kind\x12!\n" +
 	"\fpunch_secret\x18\a \x01(\fR\vpunchSecret\x12\x1b\n" +
 	"\tdevice_id\x18\b \x01(\fR\bdeviceId\x12G\n" +
-	"\x12device_certificate\x18\t \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\x12?\n" +
+	"\x12device_certificate\x18\t \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\x125\n" +
+	"\amapping\x18\n" +
+	" \x01(\x0e2\x1b.kith.rendezvous.v1.MappingR\amapping\x12?\n" +
 	"\x0efriend_request\x18\x14 \x01(\v2\x18.kith.signed.v1.EnvelopeR\rfriendRequest\"\xfd\x01\n" +
 	"\vSealedOffer\x12;\n" +
 	"\aversion\x18\x01 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\x12-\n" +
@@ -1986,7 +2054,11 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x1fCANDIDATE_TYPE_SERVER_REFLEXIVE\x10\x02\x12\x18\n" +
 	"\x14CANDIDATE_TYPE_RELAY\x10\x03\x12\x1e\n" +
 	"\x1aCANDIDATE_TYPE_PORT_MAPPED\x10\x04\x12\"\n" +
-	"\x1eCANDIDATE_TYPE_OBSERVED_SOURCE\x10\x05*\x8b\x01\n" +
+	"\x1eCANDIDATE_TYPE_OBSERVED_SOURCE\x10\x05*d\n" +
+	"\aMapping\x12\x17\n" +
+	"\x13MAPPING_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cMAPPING_ENDPOINT_INDEPENDENT\x10\x01\x12\x1e\n" +
+	"\x1aMAPPING_ENDPOINT_DEPENDENT\x10\x02*\x8b\x01\n" +
 	"\tOfferKind\x12\x1a\n" +
 	"\x16OFFER_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OFFER_KIND_CONNECT\x10\x01\x12\x14\n" +
@@ -2018,87 +2090,89 @@ func file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP() []byte {
 	return file_kith_rendezvous_v1_rendezvous_proto_rawDescData
 }
 
-var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(RecordVersion)(0),              // 0: kith.rendezvous.v1.RecordVersion
 	(CandidateType)(0),              // 1: kith.rendezvous.v1.CandidateType
-	(OfferKind)(0),                  // 2: kith.rendezvous.v1.OfferKind
-	(*Candidate)(nil),               // 3: kith.rendezvous.v1.Candidate
-	(*Registration)(nil),            // 4: kith.rendezvous.v1.Registration
-	(*DeviceCertificate)(nil),       // 5: kith.rendezvous.v1.DeviceCertificate
-	(*DeviceRevocation)(nil),        // 6: kith.rendezvous.v1.DeviceRevocation
-	(*Reachability)(nil),            // 7: kith.rendezvous.v1.Reachability
-	(*SealedReachability)(nil),      // 8: kith.rendezvous.v1.SealedReachability
-	(*Auth)(nil),                    // 9: kith.rendezvous.v1.Auth
-	(*Offer)(nil),                   // 10: kith.rendezvous.v1.Offer
-	(*SealedOffer)(nil),             // 11: kith.rendezvous.v1.SealedOffer
-	(*ServerInfoRequest)(nil),       // 12: kith.rendezvous.v1.ServerInfoRequest
-	(*ServerInfoResponse)(nil),      // 13: kith.rendezvous.v1.ServerInfoResponse
-	(*RegisterRequest)(nil),         // 14: kith.rendezvous.v1.RegisterRequest
-	(*RegisterResponse)(nil),        // 15: kith.rendezvous.v1.RegisterResponse
-	(*LookupRequest)(nil),           // 16: kith.rendezvous.v1.LookupRequest
-	(*LookupResponse)(nil),          // 17: kith.rendezvous.v1.LookupResponse
-	(*LookupManyRequest)(nil),       // 18: kith.rendezvous.v1.LookupManyRequest
-	(*LookupManyResponse)(nil),      // 19: kith.rendezvous.v1.LookupManyResponse
-	(*FoundRecord)(nil),             // 20: kith.rendezvous.v1.FoundRecord
-	(*UnregisterRequest)(nil),       // 21: kith.rendezvous.v1.UnregisterRequest
-	(*UnregisterResponse)(nil),      // 22: kith.rendezvous.v1.UnregisterResponse
-	(*ListenRequest)(nil),           // 23: kith.rendezvous.v1.ListenRequest
-	(*ListenResponse)(nil),          // 24: kith.rendezvous.v1.ListenResponse
-	(*ConnectRequest)(nil),          // 25: kith.rendezvous.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 26: kith.rendezvous.v1.ConnectResponse
-	(*TurnCredentialsRequest)(nil),  // 27: kith.rendezvous.v1.TurnCredentialsRequest
-	(*TurnCredentialsResponse)(nil), // 28: kith.rendezvous.v1.TurnCredentialsResponse
-	(*v1.Envelope)(nil),             // 29: kith.signed.v1.Envelope
+	(Mapping)(0),                    // 2: kith.rendezvous.v1.Mapping
+	(OfferKind)(0),                  // 3: kith.rendezvous.v1.OfferKind
+	(*Candidate)(nil),               // 4: kith.rendezvous.v1.Candidate
+	(*Registration)(nil),            // 5: kith.rendezvous.v1.Registration
+	(*DeviceCertificate)(nil),       // 6: kith.rendezvous.v1.DeviceCertificate
+	(*DeviceRevocation)(nil),        // 7: kith.rendezvous.v1.DeviceRevocation
+	(*Reachability)(nil),            // 8: kith.rendezvous.v1.Reachability
+	(*SealedReachability)(nil),      // 9: kith.rendezvous.v1.SealedReachability
+	(*Auth)(nil),                    // 10: kith.rendezvous.v1.Auth
+	(*Offer)(nil),                   // 11: kith.rendezvous.v1.Offer
+	(*SealedOffer)(nil),             // 12: kith.rendezvous.v1.SealedOffer
+	(*ServerInfoRequest)(nil),       // 13: kith.rendezvous.v1.ServerInfoRequest
+	(*ServerInfoResponse)(nil),      // 14: kith.rendezvous.v1.ServerInfoResponse
+	(*RegisterRequest)(nil),         // 15: kith.rendezvous.v1.RegisterRequest
+	(*RegisterResponse)(nil),        // 16: kith.rendezvous.v1.RegisterResponse
+	(*LookupRequest)(nil),           // 17: kith.rendezvous.v1.LookupRequest
+	(*LookupResponse)(nil),          // 18: kith.rendezvous.v1.LookupResponse
+	(*LookupManyRequest)(nil),       // 19: kith.rendezvous.v1.LookupManyRequest
+	(*LookupManyResponse)(nil),      // 20: kith.rendezvous.v1.LookupManyResponse
+	(*FoundRecord)(nil),             // 21: kith.rendezvous.v1.FoundRecord
+	(*UnregisterRequest)(nil),       // 22: kith.rendezvous.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),      // 23: kith.rendezvous.v1.UnregisterResponse
+	(*ListenRequest)(nil),           // 24: kith.rendezvous.v1.ListenRequest
+	(*ListenResponse)(nil),          // 25: kith.rendezvous.v1.ListenResponse
+	(*ConnectRequest)(nil),          // 26: kith.rendezvous.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 27: kith.rendezvous.v1.ConnectResponse
+	(*TurnCredentialsRequest)(nil),  // 28: kith.rendezvous.v1.TurnCredentialsRequest
+	(*TurnCredentialsResponse)(nil), // 29: kith.rendezvous.v1.TurnCredentialsResponse
+	(*v1.Envelope)(nil),             // 30: kith.signed.v1.Envelope
 }
 var file_kith_rendezvous_v1_rendezvous_proto_depIdxs = []int32{
 	1,  // 0: kith.rendezvous.v1.Candidate.type:type_name -> kith.rendezvous.v1.CandidateType
 	0,  // 1: kith.rendezvous.v1.Registration.version:type_name -> kith.rendezvous.v1.RecordVersion
-	8,  // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
-	3,  // 3: kith.rendezvous.v1.Registration.public_candidates:type_name -> kith.rendezvous.v1.Candidate
-	29, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
-	3,  // 5: kith.rendezvous.v1.Reachability.candidates:type_name -> kith.rendezvous.v1.Candidate
-	29, // 6: kith.rendezvous.v1.Auth.device_certificate:type_name -> kith.signed.v1.Envelope
-	3,  // 7: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
-	2,  // 8: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
-	29, // 9: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
-	29, // 10: kith.rendezvous.v1.Offer.friend_request:type_name -> kith.signed.v1.Envelope
-	0,  // 11: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
-	0,  // 12: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
-	29, // 13: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
-	29, // 14: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
-	29, // 15: kith.rendezvous.v1.LookupResponse.devices:type_name -> kith.signed.v1.Envelope
-	20, // 16: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
-	29, // 17: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
-	29, // 18: kith.rendezvous.v1.FoundRecord.devices:type_name -> kith.signed.v1.Envelope
-	29, // 19: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
-	29, // 20: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
-	11, // 21: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	11, // 22: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	29, // 23: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
-	29, // 24: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
-	12, // 25: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
-	14, // 26: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
-	16, // 27: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
-	18, // 28: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
-	21, // 29: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
-	23, // 30: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
-	25, // 31: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
-	27, // 32: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
-	13, // 33: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
-	15, // 34: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
-	17, // 35: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
-	19, // 36: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
-	22, // 37: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
-	24, // 38: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
-	26, // 39: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
-	28, // 40: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
-	33, // [33:41] is the sub-list for method output_type
-	25, // [25:33] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	9,  // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
+	4,  // 3: kith.rendezvous.v1.Registration.public_candidates:type_name -> kith.rendezvous.v1.Candidate
+	30, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
+	4,  // 5: kith.rendezvous.v1.Reachability.candidates:type_name -> kith.rendezvous.v1.Candidate
+	30, // 6: kith.rendezvous.v1.Auth.device_certificate:type_name -> kith.signed.v1.Envelope
+	4,  // 7: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
+	3,  // 8: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
+	30, // 9: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
+	2,  // 10: kith.rendezvous.v1.Offer.mapping:type_name -> kith.rendezvous.v1.Mapping
+	30, // 11: kith.rendezvous.v1.Offer.friend_request:type_name -> kith.signed.v1.Envelope
+	0,  // 12: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
+	0,  // 13: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
+	30, // 14: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
+	30, // 15: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
+	30, // 16: kith.rendezvous.v1.LookupResponse.devices:type_name -> kith.signed.v1.Envelope
+	21, // 17: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
+	30, // 18: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
+	30, // 19: kith.rendezvous.v1.FoundRecord.devices:type_name -> kith.signed.v1.Envelope
+	30, // 20: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
+	30, // 21: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
+	12, // 22: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	12, // 23: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	30, // 24: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
+	30, // 25: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
+	13, // 26: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
+	15, // 27: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
+	17, // 28: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
+	19, // 29: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
+	22, // 30: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
+	24, // 31: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
+	26, // 32: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
+	28, // 33: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
+	14, // 34: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
+	16, // 35: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
+	18, // 36: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
+	20, // 37: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
+	23, // 38: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
+	25, // 39: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
+	27, // 40: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
+	29, // 41: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
+	34, // [34:42] is the sub-list for method output_type
+	26, // [26:34] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_kith_rendezvous_v1_rendezvous_proto_init() }
@@ -2111,7 +2185,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_rendezvous_v1_rendezvous_proto_rawDesc), len(file_kith_rendezvous_v1_rendezvous_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
