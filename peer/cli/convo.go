@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kithnet/kith/peer/post"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
 
@@ -19,7 +20,8 @@ conversation of their post and shows it to exactly the people who can see the po
 and goes out at the next sync with them. @NAME (a friend's name) or @ID mentions that
 person: they are notified if they can see the post.
 
-  --file F   attach a file (not supported yet: refused with a clear error)
+  --file F   attach a file (a photo, say; at most 16 MiB each, 8 in all): the post's
+             author keeps it with the reply and shows it to the same people
 
 Edit or delete your reply with 'kith reply edit' and 'kith reply rm'.`},
 		{name: "reply edit", args: "REPLY_ID TEXT", summary: "replace the text of my reply", run: runReplyEdit, help: `
@@ -157,7 +159,10 @@ func runReply(ctx context.Context, c *call) error {
 	if strings.TrimSpace(text) == "" {
 		return usagef("a reply needs some text")
 	}
-	paths, err := checkAttachments(files)
+	if len(files) > post.MaxReplyAttachments {
+		return usagef("%d files; a reply carries at most %d", len(files), post.MaxReplyAttachments)
+	}
+	paths, err := checkFiles(files, post.MaxReplyAttachmentSize, "16 MiB for a reply")
 	if err != nil {
 		return err
 	}
@@ -328,6 +333,7 @@ func printThread(w io.Writer, t *localv1.ThreadResponse, names map[string]string
 		if m := mentionLine(r.GetMentions(), names); m != "" {
 			fmt.Fprintf(w, "        %s\n", m)
 		}
+		printAttachments(w, "        ", r.GetAttachments())
 	}
 }
 

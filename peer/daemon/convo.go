@@ -36,7 +36,7 @@ func (n *Node) deliverOutbox(ctx context.Context, c syncv1.SyncServiceClient, f 
 		return
 	}
 	for _, rec := range recs {
-		err := syncer.Deliver(ctx, c, rec)
+		err := syncer.Deliver(ctx, c, n.st, rec)
 		switch status.Code(err) {
 		case codes.OK:
 		case codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument, codes.ResourceExhausted:
@@ -68,7 +68,7 @@ func (n *Node) deliverNow(ctx context.Context, host identity.PublicKey, rec stor
 		return false, fmt.Sprintf("%s is not reachable now (%v); it goes out at the next sync with them", cmp.Or(f.Name, f.Key.Short()), err), nil
 	}
 	defer cc.Close()
-	err = syncer.Deliver(ctx, syncv1.NewSyncServiceClient(cc), rec)
+	err = syncer.Deliver(ctx, syncv1.NewSyncServiceClient(cc), n.st, rec)
 	switch status.Code(err) {
 	case codes.OK:
 		return true, "", n.st.Delivered(rec.Reply, rec.Reaction)
@@ -195,17 +195,36 @@ func (c *Conversation) publish(ctx context.Context, me *identity.Key, host ident
 	return ok, note, nil
 }
 
-// Reply writes a reply and hands it to the post's author.
+// Reply writes a reply and hands it to the post's author. Its files are stored first;
+// a reply that is not written after all (a bad file, a refusal) takes them away again.
 func (c *Conversation) Reply(ctx context.Context, req *localv1.ReplyRequest) (*localv1.ReplyResponse, error) {
-	if len(req.GetAttachmentPaths()) > 0 {
-		return nil, status.Error(codes.Unimplemented, "attachments on replies are not supported yet")
+	var atts []*postv1.Attachment
+	resp, err := c.reply(ctx, req, &atts)
+	if err != nil {
+		if derr := c.l.st.DropUnreferenced(atts); derr != nil {
+			c.l.node.log.Warn("drop the files of a reply not written", "err", derr)
+		}
 	}
+	return resp, err
+}
+
+func (c *Conversation) reply(ctx context.Context, req *localv1.ReplyRequest, atts *[]*postv1.Attachment) (*localv1.ReplyResponse, error) {
 	if strings.TrimSpace(req.GetText()) == "" {
 		return nil, status.Error(codes.InvalidArgument, "a reply needs some text")
+	}
+	if n := len(req.GetAttachmentPaths()); n > post.MaxReplyAttachments {
+		return nil, status.Errorf(codes.InvalidArgument, "%d files; a reply carries at most %d", n, post.MaxReplyAttachments)
 	}
 	p, err := c.findPost(req.GetPostId())
 	if err != nil {
 		return nil, err
+	}
+	for _, path := range req.GetAttachmentPaths() {
+		att, err := c.l.attachUpTo(path, post.MaxReplyAttachmentSize)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		*atts = append(*atts, att)
 	}
 	me, err := c.me()
 	if err != nil {
@@ -217,7 +236,7 @@ func (c *Conversation) Reply(ctx context.Context, req *localv1.ReplyRequest) (*l
 	}
 	host := identity.PublicKey(p.Payload.GetAuthor())
 	env, r, err := post.SealReply(me, post.ReplyDraft{Now: time.Now(), PostAuthor: host, PostID: p.ID(), Text: req.GetText(),
-		Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC, Mentions: ms})
+		Attachments: *atts, Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC, Mentions: ms})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -249,7 +268,7 @@ func (c *Conversation) changeReply(ctx context.Context, rec store.Record, me *id
 	}
 	d := post.ReplyDraft{ID: post.ID(old.GetId()), Version: old.GetVersion() + 1, Created: time.UnixMilli(old.GetCreatedUnixMs()),
 		Now: time.Now(), PostAuthor: identity.PublicKey(old.GetPostAuthor()), PostID: post.ID(old.GetPostId()),
-		Text: old.GetText(), Public: old.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC}
+		Text: old.GetText(), Attachments: old.GetAttachments(), Public: old.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC}
 	for _, m := range old.GetMentions() {
 		d.Mentions = append(d.Mentions, identity.PublicKey(m))
 	}
@@ -301,7 +320,7 @@ func (c *Conversation) DeleteReply(ctx context.Context, req *localv1.DeleteReply
 	mine := me.Public()
 	switch {
 	case string(rec.Reply.GetAuthor()) == string(mine[:]):
-		ok, note, err := c.changeReply(ctx, rec, me, func(d *post.ReplyDraft) { d.Text, d.Mentions, d.Deleted = "", nil, true })
+		ok, note, err := c.changeReply(ctx, rec, me, func(d *post.ReplyDraft) { d.Text, d.Attachments, d.Mentions, d.Deleted = "", nil, nil, true })
 		if err != nil {
 			return nil, err
 		}
@@ -377,6 +396,7 @@ func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (
 		for _, m := range r.Reply.GetMentions() {
 			tr.Mentions = append(tr.Mentions, string(identity.PublicKey(m).ID()))
 		}
+		tr.Attachments = c.l.attachments(r.Reply.GetAttachments())
 		resp.Replies = append(resp.Replies, tr)
 	}
 	slices.SortStableFunc(resp.Replies, func(a, b *localv1.ThreadReply) int {
@@ -481,7 +501,7 @@ func convoError(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, store.ErrNotYours):
 		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, store.ErrRemoved):
+	case errors.Is(err, store.ErrRemoved), errors.Is(err, store.ErrBlobMissing):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, store.ErrConversationFull):
 		return status.Error(codes.ResourceExhausted, err.Error())

@@ -305,6 +305,11 @@ func (l *Local) CreatePost(ctx context.Context, req *localv1.CreatePostRequest) 
 
 // attach stores a file as a blob, streamed, and describes it.
 func (l *Local) attach(path string) (*postv1.Attachment, error) {
+	return l.attachUpTo(path, post.MaxAttachmentSize)
+}
+
+// attachUpTo is attach for files of at most limit bytes (a reply's are smaller).
+func (l *Local) attachUpTo(path string, limit int64) (*postv1.Attachment, error) {
 	if !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("attach %s: the daemon needs an absolute path", path)
 	}
@@ -320,8 +325,8 @@ func (l *Local) attach(path string) (*postv1.Attachment, error) {
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("attach %s: not a regular file", path)
 	}
-	if info.Size() > post.MaxAttachmentSize {
-		return nil, fmt.Errorf("attach %s: %d bytes; the limit is 1 GiB", path, info.Size())
+	if info.Size() > limit {
+		return nil, fmt.Errorf("attach %s: %d bytes; the limit is %s", path, info.Size(), sizeText(limit))
 	}
 	att, err := l.st.PutFile(f, path)
 	if err != nil {
@@ -475,11 +480,7 @@ func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.Tim
 		CreatedUnixMs: pl.GetCreatedUnixMs(), UpdatedUnixMs: pl.GetUpdatedUnixMs(),
 		Audience: audienceText(p, vis == "public", names),
 	}
-	for _, a := range pl.GetAttachments() {
-		present, _ := l.st.HasBlob(a.GetSha256())
-		tp.Attachments = append(tp.Attachments, &localv1.TimelineAttachment{Sha256: hex.EncodeToString(a.GetSha256()),
-			Size: a.GetSize(), MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: present})
-	}
+	tp.Attachments = l.attachments(pl.GetAttachments())
 	for _, m := range pl.GetMentions() {
 		tp.Mentions = append(tp.Mentions, string(identity.PublicKey(m).ID()))
 	}
@@ -677,4 +678,23 @@ func grpcError(err error) error {
 		return status.Error(codes.Canceled, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// attachments describes a post's or a reply's attachments, and whether each is here.
+func (l *Local) attachments(as []*postv1.Attachment) []*localv1.TimelineAttachment {
+	var out []*localv1.TimelineAttachment
+	for _, a := range as {
+		present, _ := l.st.HasBlob(a.GetSha256())
+		out = append(out, &localv1.TimelineAttachment{Sha256: hex.EncodeToString(a.GetSha256()),
+			Size: a.GetSize(), MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: present})
+	}
+	return out
+}
+
+// sizeText says a limit in the unit a person reads it in (1 GiB, 16 MiB).
+func sizeText(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }

@@ -1855,6 +1855,118 @@ func (*PutConversationResponse) Descriptor() ([]byte, []int) {
 	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{30}
 }
 
+// PutReplyBlobRequest is one message of a PutReplyBlob stream.
+type PutReplyBlobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reply is set in the first message only: an Envelope whose payload is the
+	// kith.post.v1.Reply that attaches the blob.
+	Reply *v1.Envelope `protobuf:"bytes,1,opt,name=reply,proto3" json:"reply,omitempty"`
+	// sha256 is set in the first message only: which of the reply's attachments follows.
+	Sha256 []byte `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// chunk is the next at most 256 KiB of the blob (none in the first message).
+	Chunk         []byte `protobuf:"bytes,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutReplyBlobRequest) Reset() {
+	*x = PutReplyBlobRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutReplyBlobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutReplyBlobRequest) ProtoMessage() {}
+
+func (x *PutReplyBlobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutReplyBlobRequest.ProtoReflect.Descriptor instead.
+func (*PutReplyBlobRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PutReplyBlobRequest) GetReply() *v1.Envelope {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *PutReplyBlobRequest) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+func (x *PutReplyBlobRequest) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+// PutReplyBlobResponse says the serving peer holds the blob.
+type PutReplyBlobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// held_already is true when the serving peer had the blob before this call (it may
+	// answer before reading the bytes).
+	HeldAlready   bool `protobuf:"varint,1,opt,name=held_already,json=heldAlready,proto3" json:"held_already,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutReplyBlobResponse) Reset() {
+	*x = PutReplyBlobResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutReplyBlobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutReplyBlobResponse) ProtoMessage() {}
+
+func (x *PutReplyBlobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutReplyBlobResponse.ProtoReflect.Descriptor instead.
+func (*PutReplyBlobResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PutReplyBlobResponse) GetHeldAlready() bool {
+	if x != nil {
+		return x.HeldAlready
+	}
+	return false
+}
+
 // FriendRequest is what a person signs (context kith/friend-request/v1) when they add
 // someone as a friend, so the other side sees who asks and may add them back.
 type FriendRequest struct {
@@ -1876,7 +1988,7 @@ type FriendRequest struct {
 
 func (x *FriendRequest) Reset() {
 	*x = FriendRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1888,7 +2000,7 @@ func (x *FriendRequest) String() string {
 func (*FriendRequest) ProtoMessage() {}
 
 func (x *FriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1901,7 +2013,7 @@ func (x *FriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
 func (*FriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FriendRequest) GetFrom() []byte {
@@ -1950,7 +2062,7 @@ type RequestFriendshipRequest struct {
 
 func (x *RequestFriendshipRequest) Reset() {
 	*x = RequestFriendshipRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2074,7 @@ func (x *RequestFriendshipRequest) String() string {
 func (*RequestFriendshipRequest) ProtoMessage() {}
 
 func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2087,7 @@ func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipRequest.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{32}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RequestFriendshipRequest) GetRequest() *v1.Envelope {
@@ -1997,7 +2109,7 @@ type RequestFriendshipResponse struct {
 
 func (x *RequestFriendshipResponse) Reset() {
 	*x = RequestFriendshipResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2121,7 @@ func (x *RequestFriendshipResponse) String() string {
 func (*RequestFriendshipResponse) ProtoMessage() {}
 
 func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2134,7 @@ func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipResponse.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{33}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RequestFriendshipResponse) GetAlreadyFriends() bool {
@@ -2136,7 +2248,13 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\x05reply\x126\n" +
 	"\breaction\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\breactionB\b\n" +
 	"\x06record\"\x19\n" +
-	"\x17PutConversationResponse\"\x89\x01\n" +
+	"\x17PutConversationResponse\"s\n" +
+	"\x13PutReplyBlobRequest\x12.\n" +
+	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x05reply\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\x12\x14\n" +
+	"\x05chunk\x18\x03 \x01(\fR\x05chunk\"9\n" +
+	"\x14PutReplyBlobResponse\x12!\n" +
+	"\fheld_already\x18\x01 \x01(\bR\vheldAlready\"\x89\x01\n" +
 	"\rFriendRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\fR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\fR\x02to\x12&\n" +
@@ -2151,7 +2269,7 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\x84\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xdd\n" +
 	"\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
@@ -2167,7 +2285,8 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"GetDevices\x12\x1f.kith.sync.v1.GetDevicesRequest\x1a .kith.sync.v1.GetDevicesResponse\x12c\n" +
 	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
-	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12d\n" +
+	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12W\n" +
+	"\fPutReplyBlob\x12!.kith.sync.v1.PutReplyBlobRequest\x1a\".kith.sync.v1.PutReplyBlobResponse(\x01\x12d\n" +
 	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponse\x12O\n" +
 	"\n" +
 	"GetParcels\x12\x1f.kith.sync.v1.GetParcelsRequest\x1a .kith.sync.v1.GetParcelsResponse\x12O\n" +
@@ -2187,7 +2306,7 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(ChangeKind)(0),                   // 0: kith.sync.v1.ChangeKind
 	(*Change)(nil),                    // 1: kith.sync.v1.Change
@@ -2221,69 +2340,74 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*GetConversationsResponse)(nil),  // 29: kith.sync.v1.GetConversationsResponse
 	(*PutConversationRequest)(nil),    // 30: kith.sync.v1.PutConversationRequest
 	(*PutConversationResponse)(nil),   // 31: kith.sync.v1.PutConversationResponse
-	(*FriendRequest)(nil),             // 32: kith.sync.v1.FriendRequest
-	(*RequestFriendshipRequest)(nil),  // 33: kith.sync.v1.RequestFriendshipRequest
-	(*RequestFriendshipResponse)(nil), // 34: kith.sync.v1.RequestFriendshipResponse
-	(*v1.Envelope)(nil),               // 35: kith.signed.v1.Envelope
-	(*GetParcelsRequest)(nil),         // 36: kith.sync.v1.GetParcelsRequest
-	(*AckParcelsRequest)(nil),         // 37: kith.sync.v1.AckParcelsRequest
-	(*GetParcelsResponse)(nil),        // 38: kith.sync.v1.GetParcelsResponse
-	(*AckParcelsResponse)(nil),        // 39: kith.sync.v1.AckParcelsResponse
+	(*PutReplyBlobRequest)(nil),       // 32: kith.sync.v1.PutReplyBlobRequest
+	(*PutReplyBlobResponse)(nil),      // 33: kith.sync.v1.PutReplyBlobResponse
+	(*FriendRequest)(nil),             // 34: kith.sync.v1.FriendRequest
+	(*RequestFriendshipRequest)(nil),  // 35: kith.sync.v1.RequestFriendshipRequest
+	(*RequestFriendshipResponse)(nil), // 36: kith.sync.v1.RequestFriendshipResponse
+	(*v1.Envelope)(nil),               // 37: kith.signed.v1.Envelope
+	(*GetParcelsRequest)(nil),         // 38: kith.sync.v1.GetParcelsRequest
+	(*AckParcelsRequest)(nil),         // 39: kith.sync.v1.AckParcelsRequest
+	(*GetParcelsResponse)(nil),        // 40: kith.sync.v1.GetParcelsResponse
+	(*AckParcelsResponse)(nil),        // 41: kith.sync.v1.AckParcelsResponse
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	35, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	37, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	35, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	35, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	35, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	35, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	37, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	37, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	37, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	37, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
 	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
 	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	35, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	37, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	35, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	35, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
-	35, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	35, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	35, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	35, // 17: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
-	2,  // 18: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 19: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 20: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 21: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 22: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 23: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 24: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	20, // 25: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	24, // 26: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	26, // 27: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
-	28, // 28: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	30, // 29: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	33, // 30: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	36, // 31: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
-	37, // 32: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
-	3,  // 33: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 34: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 35: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 36: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 37: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 38: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 39: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 40: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	25, // 41: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	27, // 42: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
-	29, // 43: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	31, // 44: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	34, // 45: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	38, // 46: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
-	39, // 47: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	37, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	37, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	37, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	37, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	37, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	37, // 17: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
+	37, // 18: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	2,  // 19: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 20: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 21: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 22: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 23: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 24: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 25: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	20, // 26: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	24, // 27: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	26, // 28: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
+	28, // 29: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	30, // 30: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	32, // 31: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
+	35, // 32: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	38, // 33: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
+	39, // 34: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
+	3,  // 35: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 36: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 37: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 38: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 39: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 40: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 41: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 42: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	25, // 43: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	27, // 44: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	29, // 45: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	31, // 46: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	33, // 47: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
+	36, // 48: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	40, // 49: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
+	41, // 50: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
+	35, // [35:51] is the sub-list for method output_type
+	19, // [19:35] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -2302,7 +2426,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
