@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -367,8 +368,13 @@ func (c *Conversation) React(ctx context.Context, req *localv1.ReactRequest) (*l
 	return &localv1.ReactResponse{Delivered: ok, Note: note}, nil
 }
 
-// Thread returns a post and its conversation.
+// Thread returns a post and its conversation: every reply oldest first, or with a
+// limit the newest limit replies older than before (a page; next_before leads on).
 func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (*localv1.ThreadResponse, error) {
+	before, err := parseCursor(req.GetBefore())
+	if err != nil {
+		return nil, err
+	}
 	p, err := c.findPost(req.GetPostId())
 	if err != nil {
 		return nil, err
@@ -381,31 +387,51 @@ func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	resp := &localv1.ThreadResponse{Post: c.l.toTimeline(p, names)}
 	me, err := c.me()
 	if err != nil {
 		return nil, err
 	}
+	resp := &localv1.ThreadResponse{Post: c.l.toTimelinePost(p, names)}
+	var replies []store.Record
 	for _, r := range recs {
-		if r.Reply == nil {
-			continue
+		if r.Reply != nil {
+			replies = append(replies, r)
 		}
-		author := identity.PublicKey(r.Reply.GetAuthor())
-		tr := &localv1.ThreadReply{Id: hex.EncodeToString(r.Reply.GetId()), Author: string(author.ID()), AuthorName: names[string(author.ID())],
-			CreatedUnixMs: r.Reply.GetCreatedUnixMs(), UpdatedUnixMs: r.Reply.GetUpdatedUnixMs(), Text: r.Reply.GetText(), Pending: r.Pending}
-		for _, m := range r.Reply.GetMentions() {
-			tr.Mentions = append(tr.Mentions, string(identity.PublicKey(m).ID()))
-		}
-		tr.Attachments = c.l.attachments(r.Reply.GetAttachments())
-		resp.Replies = append(resp.Replies, tr)
 	}
-	slices.SortStableFunc(resp.Replies, func(a, b *localv1.ThreadReply) int {
-		return cmp.Or(cmp.Compare(a.CreatedUnixMs, b.CreatedUnixMs), cmp.Compare(a.Id, b.Id))
+	slices.SortStableFunc(replies, func(a, b store.Record) int {
+		return cmp.Or(cmp.Compare(a.Reply.GetCreatedUnixMs(), b.Reply.GetCreatedUnixMs()), bytes.Compare(a.Reply.GetId(), b.Reply.GetId()))
 	})
 	resp.Reactions = summarize(recs, me.Public())
-	resp.Post.ReplyCount = uint32(len(resp.Replies))
+	resp.Post.ReplyCount = uint32(len(replies))
 	resp.Post.Reactions = resp.Reactions
+	if before != nil {
+		// Oldest first: the replies older than the cursor are a prefix.
+		n, _ := slices.BinarySearchFunc(replies, *before, func(r store.Record, c cursor) int {
+			return -c.compare(r.Reply.GetCreatedUnixMs(), r.Reply.GetId())
+		})
+		replies = replies[:n]
+	}
+	if n := int(req.GetLimit()); n > 0 && len(replies) > n {
+		replies = replies[len(replies)-n:]
+		first := replies[0].Reply
+		resp.NextBefore = cursor{ms: first.GetCreatedUnixMs(), id: post.ID(first.GetId())}.String()
+	}
+	for _, r := range replies {
+		resp.Replies = append(resp.Replies, c.threadReply(r, names))
+	}
 	return resp, nil
+}
+
+// threadReply is one reply as a thread shows it.
+func (c *Conversation) threadReply(r store.Record, names map[string]string) *localv1.ThreadReply {
+	author := identity.PublicKey(r.Reply.GetAuthor())
+	tr := &localv1.ThreadReply{Id: hex.EncodeToString(r.Reply.GetId()), Author: string(author.ID()), AuthorName: names[string(author.ID())],
+		CreatedUnixMs: r.Reply.GetCreatedUnixMs(), UpdatedUnixMs: r.Reply.GetUpdatedUnixMs(), Text: r.Reply.GetText(), Pending: r.Pending}
+	for _, m := range r.Reply.GetMentions() {
+		tr.Mentions = append(tr.Mentions, string(identity.PublicKey(m).ID()))
+	}
+	tr.Attachments = c.l.attachments(r.Reply.GetAttachments())
+	return tr
 }
 
 // summarize groups reactions by emoji, the most frequent first.

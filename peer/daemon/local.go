@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -411,25 +412,40 @@ func (l *Local) Timeline(ctx context.Context, req *localv1.TimelineRequest) (*lo
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	var out []*localv1.TimelinePost
+	before, err := parseCursor(req.GetBefore())
+	if err != nil {
+		return nil, err
+	}
+	// Order (newest first, by time then id) and page the stored posts first, so that
+	// only the page shown pays for its conversations and attachments.
+	var held []store.Stored
 	err = l.st.Posts(author, func(p store.Stored) bool {
 		pl := p.Payload
 		if pl.GetDeleted() || req.GetTag() != "" && !slices.Contains(pl.GetHashtags(), req.GetTag()) {
 			return true
 		}
-		out = append(out, l.toTimeline(p, names))
+		if before != nil && before.compare(pl.GetCreatedUnixMs(), pl.GetId()) <= 0 {
+			return true // not older than the previous page's last post
+		}
+		held = append(held, p)
 		return true
 	})
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	slices.SortStableFunc(out, func(a, b *localv1.TimelinePost) int {
-		return cmp.Or(cmp.Compare(b.CreatedUnixMs, a.CreatedUnixMs), cmp.Compare(a.Id, b.Id))
+	slices.SortStableFunc(held, func(a, b store.Stored) int {
+		return cmp.Or(cmp.Compare(b.Payload.GetCreatedUnixMs(), a.Payload.GetCreatedUnixMs()), bytes.Compare(b.Payload.GetId(), a.Payload.GetId()))
 	})
-	if n := int(req.GetLimit()); n > 0 && len(out) > n {
-		out = out[:n]
+	resp := &localv1.TimelineResponse{}
+	if n := int(req.GetLimit()); n > 0 && len(held) > n {
+		held = held[:n]
+		last := held[n-1].Payload
+		resp.NextBefore = cursor{ms: last.GetCreatedUnixMs(), id: post.ID(last.GetId())}.String()
 	}
-	return &localv1.TimelineResponse{Posts: out}, nil
+	for _, p := range held {
+		resp.Posts = append(resp.Posts, l.toTimeline(p, names))
+	}
+	return resp, nil
 }
 
 // names maps author IDs to what the person calls them; their own name for themselves.
@@ -468,6 +484,14 @@ func (l *Local) timelinePost(id post.ID) (*localv1.TimelinePost, error) {
 }
 
 func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.TimelinePost {
+	tp := l.toTimelinePost(p, names)
+	l.withConversation(tp, identity.PublicKey(p.Payload.GetAuthor()), p.ID())
+	return tp
+}
+
+// toTimelinePost is toTimeline without the conversation's counts (a thread counts its
+// own).
+func (l *Local) toTimelinePost(p store.Stored, names map[string]string) *localv1.TimelinePost {
 	pl := p.Payload
 	author, _ := identity.PublicKeyFromBytes(pl.GetAuthor())
 	vis := "private"
@@ -484,7 +508,6 @@ func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.Tim
 	for _, m := range pl.GetMentions() {
 		tp.Mentions = append(tp.Mentions, string(identity.PublicKey(m).ID()))
 	}
-	l.withConversation(tp, author, post.ID(pl.GetId()))
 	return tp
 }
 
