@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -289,18 +290,24 @@ func runThread(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
+		// A thread of 10,000 replies is tens of thousands of lines: one write, not one each.
+		w := bufio.NewWriterSize(c.env.Stdout, 64<<10)
 		if *asJSON {
-			j := threadJSON{Post: timelineJSON([]*localv1.TimelinePost{t.GetPost()})[0], Replies: []replyJSON{}, Reactions: reactionsJSON(t.GetReactions())}
+			j := threadJSON{Post: timelineJSON([]*localv1.TimelinePost{t.GetPost()})[0], Replies: make([]replyJSON, 0, len(t.GetReplies())),
+				Reactions: reactionsJSON(t.GetReactions())}
 			for _, r := range t.GetReplies() {
 				j.Replies = append(j.Replies, replyJSON{ID: r.GetId(), Author: r.GetAuthor(), AuthorName: r.GetAuthorName(),
 					Created: stamp(r.GetCreatedUnixMs()), Text: r.GetText(), Attachments: attachmentsJSON(r.GetAttachments())})
 			}
-			return writeJSON(c.env.Stdout, j)
+			if err := writeJSON(w, j); err != nil {
+				return err
+			}
+			return w.Flush()
 		}
 		names := map[string]string{}
 		c.withDaemon(ctx, func(lc localv1.LocalServiceClient) error { names = people(ctx, lc); return nil })
-		printThread(c.env.Stdout, t, names)
-		return nil
+		printThread(w, t, names)
+		return w.Flush()
 	})
 }
 

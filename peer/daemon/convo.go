@@ -96,21 +96,14 @@ func (c *Conversation) findPost(hexID string) (store.Stored, error) {
 	if err != nil {
 		return store.Stored{}, status.Error(codes.InvalidArgument, err.Error())
 	}
-	var found *store.Stored
-	err = c.l.st.Posts(nil, func(st store.Stored) bool {
-		if st.ID() == id {
-			found = &st
-			return false
-		}
-		return true
-	})
+	found, err := c.l.st.PostByID(id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && found.Payload.GetDeleted() {
+		return store.Stored{}, status.Errorf(codes.NotFound, "post %s: no such post here (unknown, deleted, or not shared with you)", id)
+	}
 	if err != nil {
 		return store.Stored{}, grpcError(err)
 	}
-	if found == nil || found.Payload.GetDeleted() {
-		return store.Stored{}, status.Errorf(codes.NotFound, "post %s: no such post here (unknown, deleted, or not shared with you)", id)
-	}
-	return *found, nil
+	return found, nil
 }
 
 func (c *Conversation) me() (*identity.Key, error) {
@@ -398,8 +391,10 @@ func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (
 			replies = append(replies, r)
 		}
 	}
-	slices.SortStableFunc(replies, func(a, b store.Record) int {
-		return cmp.Or(cmp.Compare(a.Reply.GetCreatedUnixMs(), b.Reply.GetCreatedUnixMs()), bytes.Compare(a.Reply.GetId(), b.Reply.GetId()))
+	// (time, id, author) orders any two replies, so an unstable sort gives one order.
+	slices.SortFunc(replies, func(a, b store.Record) int {
+		return cmp.Or(cmp.Compare(a.Reply.GetCreatedUnixMs(), b.Reply.GetCreatedUnixMs()), bytes.Compare(a.Reply.GetId(), b.Reply.GetId()),
+			bytes.Compare(a.Reply.GetAuthor(), b.Reply.GetAuthor()))
 	})
 	resp.Reactions = summarize(recs, me.Public())
 	resp.Post.ReplyCount = uint32(len(replies))
@@ -416,21 +411,40 @@ func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (
 		first := replies[0].Reply
 		resp.NextBefore = cursor{ms: first.GetCreatedUnixMs(), id: post.ID(first.GetId())}.String()
 	}
+	ids := idCache{}
+	resp.Replies = make([]*localv1.ThreadReply, 0, len(replies))
 	for _, r := range replies {
-		resp.Replies = append(resp.Replies, c.threadReply(r, names))
+		resp.Replies = append(resp.Replies, c.threadReply(r, names, ids))
 	}
 	return resp, nil
 }
 
+// idCache keeps the IDs of keys already seen: a thread of 10,000 replies has few
+// authors, and encoding an ID (base32 and check characters) for each reply was a fifth
+// of the thread's cost.
+type idCache map[identity.PublicKey]string
+
+func (ids idCache) of(k []byte) string {
+	pk := identity.PublicKey(k)
+	id, ok := ids[pk]
+	if !ok {
+		id = string(pk.ID())
+		ids[pk] = id
+	}
+	return id
+}
+
 // threadReply is one reply as a thread shows it.
-func (c *Conversation) threadReply(r store.Record, names map[string]string) *localv1.ThreadReply {
-	author := identity.PublicKey(r.Reply.GetAuthor())
-	tr := &localv1.ThreadReply{Id: hex.EncodeToString(r.Reply.GetId()), Author: string(author.ID()), AuthorName: names[string(author.ID())],
+func (c *Conversation) threadReply(r store.Record, names map[string]string, ids idCache) *localv1.ThreadReply {
+	author := ids.of(r.Reply.GetAuthor())
+	tr := &localv1.ThreadReply{Id: hex.EncodeToString(r.Reply.GetId()), Author: author, AuthorName: names[author],
 		CreatedUnixMs: r.Reply.GetCreatedUnixMs(), UpdatedUnixMs: r.Reply.GetUpdatedUnixMs(), Text: r.Reply.GetText(), Pending: r.Pending}
 	for _, m := range r.Reply.GetMentions() {
-		tr.Mentions = append(tr.Mentions, string(identity.PublicKey(m).ID()))
+		tr.Mentions = append(tr.Mentions, ids.of(m))
 	}
-	tr.Attachments = c.l.attachments(r.Reply.GetAttachments())
+	if len(r.Reply.GetAttachments()) > 0 {
+		tr.Attachments = c.l.attachments(r.Reply.GetAttachments())
+	}
 	return tr
 }
 
