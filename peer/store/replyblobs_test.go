@@ -206,13 +206,13 @@ func TestReplyBlobVisible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pp, pub := blobT(t, s, "private reply photo"), blobT(t, s, "public reply photo")
+	pp, pp2, pub := blobT(t, s, "private reply photo"), blobT(t, s, "its second photo"), blobT(t, s, "public reply photo")
 	for _, rec := range []struct {
 		pid    post.ID
 		public bool
-		att    *postv1.Attachment
-	}{{private, false, pp}, {public, true, pub}} {
-		env, r := replyT(t, bob, me.Public(), rec.pid, post.ID{5}, 1, rec.public, rec.att)
+		atts   []*postv1.Attachment
+	}{{private, false, []*postv1.Attachment{pp, pp2}}, {public, true, []*postv1.Attachment{pub}}} {
+		env, r := replyT(t, bob, me.Public(), rec.pid, post.ID{5}, 1, rec.public, rec.atts...)
 		if _, err := s.HostReply(bob.Public(), env, r); err != nil {
 			t.Fatal(err)
 		}
@@ -225,6 +225,8 @@ func TestReplyBlobVisible(t *testing.T) {
 	}{
 		{"the replier", bob.Public(), pp, true},
 		{"another member", carol.Public(), pp, true},
+		{"another member, the second photo", carol.Public(), pp2, true},
+		{"a stranger, the second photo", eve.Public(), pp2, false},
 		{"a friend outside the audience", dave.Public(), pp, false},
 		{"a stranger", eve.Public(), pp, false},
 		{"a friend, a public post's reply", dave.Public(), pub, true},
