@@ -58,9 +58,9 @@ func (s *Server) PutReplyBlob(stream syncv1.SyncService_PutReplyBlobServer) erro
 			w.Abort()
 			return err
 		}
-		if msg.GetReply() != nil || len(msg.GetSha256()) > 0 || len(msg.GetChunk()) > ChunkSize {
+		if msg.GetReply() != nil || len(msg.GetSha256()) > 0 || len(msg.GetChunk()) == 0 || len(msg.GetChunk()) > ChunkSize {
 			w.Abort()
-			return status.Errorf(codes.InvalidArgument, "after the first message only chunks of at most %d bytes", ChunkSize)
+			return status.Errorf(codes.InvalidArgument, "after the first message only chunks of 1 to %d bytes", ChunkSize)
 		}
 		if w.Size()+uint64(len(msg.GetChunk())) > att.GetSize() {
 			w.Abort()
@@ -96,7 +96,7 @@ func deliverBlobs(ctx context.Context, c syncv1.SyncServiceClient, blobs BlobOpe
 }
 
 func putReplyBlob(ctx context.Context, c syncv1.SyncServiceClient, blobs BlobOpener, env *signedv1.Envelope, a *postv1.Attachment) error {
-	f, size, err := blobs.OpenBlob(a.GetSha256())
+	f, _, err := blobs.OpenBlob(a.GetSha256())
 	if err != nil {
 		return err
 	}
@@ -109,23 +109,22 @@ func putReplyBlob(ctx context.Context, c syncv1.SyncServiceClient, blobs BlobOpe
 	}
 	// A Send that meets io.EOF means the host answered early (it holds the blob, or
 	// refused): CloseAndRecv tells which.
-	if err := stream.Send(&syncv1.PutReplyBlobRequest{Reply: env, Sha256: a.GetSha256()}); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	} else if err == nil {
-		buf := make([]byte, ChunkSize)
-		for off := uint64(0); off < size; {
-			n, rerr := f.ReadAt(buf, int64(off))
-			if n == 0 && rerr != nil {
-				return rerr
-			}
-			if err := stream.Send(&syncv1.PutReplyBlobRequest{Chunk: buf[:n]}); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return err
-			}
-			off += uint64(n)
+	err = stream.Send(&syncv1.PutReplyBlobRequest{Reply: env, Sha256: a.GetSha256()})
+	buf := make([]byte, ChunkSize)
+	for err == nil {
+		n, rerr := io.ReadFull(f, buf)
+		if n > 0 {
+			err = stream.Send(&syncv1.PutReplyBlobRequest{Chunk: buf[:n]})
 		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break // the whole file is sent
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
 	_, err = stream.CloseAndRecv()
 	return err

@@ -85,6 +85,14 @@ func TestReplyAttachments(t *testing.T) {
 	if err := Deliver(ctx, bc, bob.st, bob.replyWith(t, author, close, false, att)); err != nil {
 		t.Fatalf("a second reply with the same photo: %v", err)
 	}
+	// A photo of exactly one chunk, and an empty file: no empty chunk is ever sent.
+	sizes := author.publish(t, "sizes", feed.Audience{Groups: []string{"close"}})
+	for _, size := range []int{ChunkSize, 0} {
+		a := bob.blob(t, randomBytes(t, size))
+		if err := Deliver(ctx, bc, bob.st, bob.replyWith(t, author, sizes, false, a)); err != nil || !author.hasBlob(t, a) {
+			t.Fatalf("a reply with a file of %d bytes: %v (held %v)", size, err, author.hasBlob(t, a))
+		}
+	}
 	pubPhoto := randomBytes(t, 500)
 	pubAtt := bob.blob(t, pubPhoto)
 	if err := Deliver(ctx, bc, bob.st, bob.replyWith(t, author, public, true, pubAtt)); err != nil {
@@ -188,6 +196,7 @@ func TestReplyAttachmentsRefused(t *testing.T) {
 		code codes.Code
 	}{
 		{"other bytes of the same size", bc, &syncv1.PutReplyBlobRequest{Reply: rec.Envelope, Sha256: att.GetSha256()}, [][]byte{other}, codes.InvalidArgument},
+		{"an empty chunk", bc, &syncv1.PutReplyBlobRequest{Reply: rec.Envelope, Sha256: att.GetSha256()}, [][]byte{other[:10], {}, other[10:]}, codes.InvalidArgument},
 		{"one byte too many", bc, &syncv1.PutReplyBlobRequest{Reply: rec.Envelope, Sha256: att.GetSha256()}, [][]byte{append(other, 0)}, codes.InvalidArgument},
 		{"a blob the reply does not attach", bc, &syncv1.PutReplyBlobRequest{Reply: rec.Envelope, Sha256: make([]byte, 32)}, [][]byte{other}, codes.InvalidArgument},
 		{"a short sha256", bc, &syncv1.PutReplyBlobRequest{Reply: rec.Envelope, Sha256: att.GetSha256()[:31]}, nil, codes.InvalidArgument},
