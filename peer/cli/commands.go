@@ -585,6 +585,12 @@ const maxPostText = 1 << 20
 // checkAttachments refuses missing, unreadable, non-regular and too-big files before
 // anything is sent, and makes paths absolute for the daemon.
 func checkAttachments(paths []string) ([]string, error) {
+	return checkFiles(paths, MaxAttachment, "1 GiB")
+}
+
+// checkFiles checks that each of paths is a readable regular file of at most limit bytes
+// (limitText in a person's words) and returns their absolute paths.
+func checkFiles(paths []string, limit int64, limitText string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -594,8 +600,8 @@ func checkAttachments(paths []string) ([]string, error) {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("attach %s: not a regular file", p)
 		}
-		if st.Size() > MaxAttachment {
-			return nil, fmt.Errorf("attach %s: %s is too big; the limit is 1 GiB", p, humanBytes(uint64(st.Size())))
+		if st.Size() > limit {
+			return nil, fmt.Errorf("attach %s: %s is too big; the limit is %s", p, humanBytes(uint64(st.Size())), limitText)
 		}
 		f, err := os.Open(p)
 		if err != nil {

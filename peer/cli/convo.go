@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/kithnet/kith/peer/post"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
 
@@ -19,7 +21,8 @@ conversation of their post and shows it to exactly the people who can see the po
 and goes out at the next sync with them. @NAME (a friend's name) or @ID mentions that
 person: they are notified if they can see the post.
 
-  --file F   attach a file (not supported yet: refused with a clear error)
+  --file F   attach a file (a photo, say; at most 16 MiB each, 8 in all): the post's
+             author keeps it with the reply and shows it to the same people
 
 Edit or delete your reply with 'kith reply edit' and 'kith reply rm'.`},
 		{name: "reply edit", args: "REPLY_ID TEXT", summary: "replace the text of my reply", run: runReplyEdit, help: `
@@ -157,7 +160,10 @@ func runReply(ctx context.Context, c *call) error {
 	if strings.TrimSpace(text) == "" {
 		return usagef("a reply needs some text")
 	}
-	paths, err := checkAttachments(files)
+	if len(files) > post.MaxReplyAttachments {
+		return usagef("%d files; a reply carries at most %d", len(files), post.MaxReplyAttachments)
+	}
+	paths, err := checkFiles(files, post.MaxReplyAttachmentSize, "16 MiB for a reply")
 	if err != nil {
 		return err
 	}
@@ -284,18 +290,24 @@ func runThread(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
+		// A thread of 10,000 replies is tens of thousands of lines: one write, not one each.
+		w := bufio.NewWriterSize(c.env.Stdout, 64<<10)
 		if *asJSON {
-			j := threadJSON{Post: timelineJSON([]*localv1.TimelinePost{t.GetPost()})[0], Replies: []replyJSON{}, Reactions: reactionsJSON(t.GetReactions())}
+			j := threadJSON{Post: timelineJSON([]*localv1.TimelinePost{t.GetPost()})[0], Replies: make([]replyJSON, 0, len(t.GetReplies())),
+				Reactions: reactionsJSON(t.GetReactions())}
 			for _, r := range t.GetReplies() {
 				j.Replies = append(j.Replies, replyJSON{ID: r.GetId(), Author: r.GetAuthor(), AuthorName: r.GetAuthorName(),
 					Created: stamp(r.GetCreatedUnixMs()), Text: r.GetText(), Attachments: attachmentsJSON(r.GetAttachments())})
 			}
-			return writeJSON(c.env.Stdout, j)
+			if err := writeJSON(w, j); err != nil {
+				return err
+			}
+			return w.Flush()
 		}
 		names := map[string]string{}
 		c.withDaemon(ctx, func(lc localv1.LocalServiceClient) error { names = people(ctx, lc); return nil })
-		printThread(c.env.Stdout, t, names)
-		return nil
+		printThread(w, t, names)
+		return w.Flush()
 	})
 }
 
@@ -328,6 +340,7 @@ func printThread(w io.Writer, t *localv1.ThreadResponse, names map[string]string
 		if m := mentionLine(r.GetMentions(), names); m != "" {
 			fmt.Fprintf(w, "        %s\n", m)
 		}
+		printAttachments(w, "        ", r.GetAttachments())
 	}
 }
 

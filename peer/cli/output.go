@@ -209,13 +209,7 @@ func printTimeline(w io.Writer, ps []*localv1.TimelinePost, names map[string]str
 		if m := mentionLine(p.GetMentions(), names); m != "" {
 			fmt.Fprintf(w, "    %s\n", m)
 		}
-		for _, a := range p.GetAttachments() {
-			state := ""
-			if !a.GetPresent() {
-				state = " (not fetched yet)"
-			}
-			fmt.Fprintf(w, "    📎 %s  %s  %s%s\n", a.GetFileName(), a.GetMediaType(), humanBytes(a.GetSize()), state)
-		}
+		printAttachments(w, "    ", p.GetAttachments())
 		fmt.Fprintln(w)
 	}
 }
@@ -281,4 +275,15 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// printAttachments lists a post's or a reply's attachments, each on a line after indent.
+func printAttachments(w io.Writer, indent string, as []*localv1.TimelineAttachment) {
+	for _, a := range as {
+		state := ""
+		if !a.GetPresent() {
+			state = " (not fetched yet)"
+		}
+		fmt.Fprintf(w, "%s📎 %s  %s  %s%s\n", indent, a.GetFileName(), a.GetMediaType(), humanBytes(a.GetSize()), state)
+	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -36,7 +37,7 @@ func (n *Node) deliverOutbox(ctx context.Context, c syncv1.SyncServiceClient, f 
 		return
 	}
 	for _, rec := range recs {
-		err := syncer.Deliver(ctx, c, rec)
+		err := syncer.Deliver(ctx, c, n.st, rec)
 		switch status.Code(err) {
 		case codes.OK:
 		case codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument, codes.ResourceExhausted:
@@ -68,7 +69,7 @@ func (n *Node) deliverNow(ctx context.Context, host identity.PublicKey, rec stor
 		return false, fmt.Sprintf("%s is not reachable now (%v); it goes out at the next sync with them", cmp.Or(f.Name, f.Key.Short()), err), nil
 	}
 	defer cc.Close()
-	err = syncer.Deliver(ctx, syncv1.NewSyncServiceClient(cc), rec)
+	err = syncer.Deliver(ctx, syncv1.NewSyncServiceClient(cc), n.st, rec)
 	switch status.Code(err) {
 	case codes.OK:
 		return true, "", n.st.Delivered(rec.Reply, rec.Reaction)
@@ -95,21 +96,14 @@ func (c *Conversation) findPost(hexID string) (store.Stored, error) {
 	if err != nil {
 		return store.Stored{}, status.Error(codes.InvalidArgument, err.Error())
 	}
-	var found *store.Stored
-	err = c.l.st.Posts(nil, func(st store.Stored) bool {
-		if st.ID() == id {
-			found = &st
-			return false
-		}
-		return true
-	})
+	found, err := c.l.st.PostByID(id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && found.Payload.GetDeleted() {
+		return store.Stored{}, status.Errorf(codes.NotFound, "post %s: no such post here (unknown, deleted, or not shared with you)", id)
+	}
 	if err != nil {
 		return store.Stored{}, grpcError(err)
 	}
-	if found == nil || found.Payload.GetDeleted() {
-		return store.Stored{}, status.Errorf(codes.NotFound, "post %s: no such post here (unknown, deleted, or not shared with you)", id)
-	}
-	return *found, nil
+	return found, nil
 }
 
 func (c *Conversation) me() (*identity.Key, error) {
@@ -195,17 +189,36 @@ func (c *Conversation) publish(ctx context.Context, me *identity.Key, host ident
 	return ok, note, nil
 }
 
-// Reply writes a reply and hands it to the post's author.
+// Reply writes a reply and hands it to the post's author. Its files are stored first;
+// a reply that is not written after all (a bad file, a refusal) takes them away again.
 func (c *Conversation) Reply(ctx context.Context, req *localv1.ReplyRequest) (*localv1.ReplyResponse, error) {
-	if len(req.GetAttachmentPaths()) > 0 {
-		return nil, status.Error(codes.Unimplemented, "attachments on replies are not supported yet")
+	var atts []*postv1.Attachment
+	resp, err := c.reply(ctx, req, &atts)
+	if err != nil {
+		if derr := c.l.st.DropUnreferenced(atts); derr != nil {
+			c.l.node.log.Warn("drop the files of a reply not written", "err", derr)
+		}
 	}
+	return resp, err
+}
+
+func (c *Conversation) reply(ctx context.Context, req *localv1.ReplyRequest, atts *[]*postv1.Attachment) (*localv1.ReplyResponse, error) {
 	if strings.TrimSpace(req.GetText()) == "" {
 		return nil, status.Error(codes.InvalidArgument, "a reply needs some text")
+	}
+	if n := len(req.GetAttachmentPaths()); n > post.MaxReplyAttachments {
+		return nil, status.Errorf(codes.InvalidArgument, "%d files; a reply carries at most %d", n, post.MaxReplyAttachments)
 	}
 	p, err := c.findPost(req.GetPostId())
 	if err != nil {
 		return nil, err
+	}
+	for _, path := range req.GetAttachmentPaths() {
+		att, err := c.l.attachUpTo(path, post.MaxReplyAttachmentSize)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		*atts = append(*atts, att)
 	}
 	me, err := c.me()
 	if err != nil {
@@ -217,7 +230,7 @@ func (c *Conversation) Reply(ctx context.Context, req *localv1.ReplyRequest) (*l
 	}
 	host := identity.PublicKey(p.Payload.GetAuthor())
 	env, r, err := post.SealReply(me, post.ReplyDraft{Now: time.Now(), PostAuthor: host, PostID: p.ID(), Text: req.GetText(),
-		Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC, Mentions: ms})
+		Attachments: *atts, Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC, Mentions: ms})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -249,7 +262,7 @@ func (c *Conversation) changeReply(ctx context.Context, rec store.Record, me *id
 	}
 	d := post.ReplyDraft{ID: post.ID(old.GetId()), Version: old.GetVersion() + 1, Created: time.UnixMilli(old.GetCreatedUnixMs()),
 		Now: time.Now(), PostAuthor: identity.PublicKey(old.GetPostAuthor()), PostID: post.ID(old.GetPostId()),
-		Text: old.GetText(), Public: old.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC}
+		Text: old.GetText(), Attachments: old.GetAttachments(), Public: old.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC}
 	for _, m := range old.GetMentions() {
 		d.Mentions = append(d.Mentions, identity.PublicKey(m))
 	}
@@ -301,7 +314,7 @@ func (c *Conversation) DeleteReply(ctx context.Context, req *localv1.DeleteReply
 	mine := me.Public()
 	switch {
 	case string(rec.Reply.GetAuthor()) == string(mine[:]):
-		ok, note, err := c.changeReply(ctx, rec, me, func(d *post.ReplyDraft) { d.Text, d.Mentions, d.Deleted = "", nil, true })
+		ok, note, err := c.changeReply(ctx, rec, me, func(d *post.ReplyDraft) { d.Text, d.Attachments, d.Mentions, d.Deleted = "", nil, nil, true })
 		if err != nil {
 			return nil, err
 		}
@@ -348,8 +361,13 @@ func (c *Conversation) React(ctx context.Context, req *localv1.ReactRequest) (*l
 	return &localv1.ReactResponse{Delivered: ok, Note: note}, nil
 }
 
-// Thread returns a post and its conversation.
+// Thread returns a post and its conversation: every reply oldest first, or with a
+// limit the newest limit replies older than before (a page; next_before leads on).
 func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (*localv1.ThreadResponse, error) {
+	before, err := parseCursor(req.GetBefore())
+	if err != nil {
+		return nil, err
+	}
 	p, err := c.findPost(req.GetPostId())
 	if err != nil {
 		return nil, err
@@ -362,30 +380,72 @@ func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	resp := &localv1.ThreadResponse{Post: c.l.toTimeline(p, names)}
 	me, err := c.me()
 	if err != nil {
 		return nil, err
 	}
+	resp := &localv1.ThreadResponse{Post: c.l.toTimelinePost(p, names)}
+	var replies []store.Record
 	for _, r := range recs {
-		if r.Reply == nil {
-			continue
+		if r.Reply != nil {
+			replies = append(replies, r)
 		}
-		author := identity.PublicKey(r.Reply.GetAuthor())
-		tr := &localv1.ThreadReply{Id: hex.EncodeToString(r.Reply.GetId()), Author: string(author.ID()), AuthorName: names[string(author.ID())],
-			CreatedUnixMs: r.Reply.GetCreatedUnixMs(), UpdatedUnixMs: r.Reply.GetUpdatedUnixMs(), Text: r.Reply.GetText(), Pending: r.Pending}
-		for _, m := range r.Reply.GetMentions() {
-			tr.Mentions = append(tr.Mentions, string(identity.PublicKey(m).ID()))
-		}
-		resp.Replies = append(resp.Replies, tr)
 	}
-	slices.SortStableFunc(resp.Replies, func(a, b *localv1.ThreadReply) int {
-		return cmp.Or(cmp.Compare(a.CreatedUnixMs, b.CreatedUnixMs), cmp.Compare(a.Id, b.Id))
+	// (time, id, author) orders any two replies, so an unstable sort gives one order.
+	slices.SortFunc(replies, func(a, b store.Record) int {
+		return cmp.Or(cmp.Compare(a.Reply.GetCreatedUnixMs(), b.Reply.GetCreatedUnixMs()), bytes.Compare(a.Reply.GetId(), b.Reply.GetId()),
+			bytes.Compare(a.Reply.GetAuthor(), b.Reply.GetAuthor()))
 	})
 	resp.Reactions = summarize(recs, me.Public())
-	resp.Post.ReplyCount = uint32(len(resp.Replies))
+	resp.Post.ReplyCount = uint32(len(replies))
 	resp.Post.Reactions = resp.Reactions
+	if before != nil {
+		// Oldest first: the replies older than the cursor are a prefix.
+		n, _ := slices.BinarySearchFunc(replies, *before, func(r store.Record, c cursor) int {
+			return -c.compare(r.Reply.GetCreatedUnixMs(), r.Reply.GetId())
+		})
+		replies = replies[:n]
+	}
+	if n := int(req.GetLimit()); n > 0 && len(replies) > n {
+		replies = replies[len(replies)-n:]
+		first := replies[0].Reply
+		resp.NextBefore = cursor{ms: first.GetCreatedUnixMs(), id: post.ID(first.GetId())}.String()
+	}
+	ids := idCache{}
+	resp.Replies = make([]*localv1.ThreadReply, 0, len(replies))
+	for _, r := range replies {
+		resp.Replies = append(resp.Replies, c.threadReply(r, names, ids))
+	}
 	return resp, nil
+}
+
+// idCache keeps the IDs of keys already seen: a thread of 10,000 replies has few
+// authors, and encoding an ID (base32 and check characters) for each reply was a fifth
+// of the thread's cost.
+type idCache map[identity.PublicKey]string
+
+func (ids idCache) of(k []byte) string {
+	pk := identity.PublicKey(k)
+	id, ok := ids[pk]
+	if !ok {
+		id = string(pk.ID())
+		ids[pk] = id
+	}
+	return id
+}
+
+// threadReply is one reply as a thread shows it.
+func (c *Conversation) threadReply(r store.Record, names map[string]string, ids idCache) *localv1.ThreadReply {
+	author := ids.of(r.Reply.GetAuthor())
+	tr := &localv1.ThreadReply{Id: hex.EncodeToString(r.Reply.GetId()), Author: author, AuthorName: names[author],
+		CreatedUnixMs: r.Reply.GetCreatedUnixMs(), UpdatedUnixMs: r.Reply.GetUpdatedUnixMs(), Text: r.Reply.GetText(), Pending: r.Pending}
+	for _, m := range r.Reply.GetMentions() {
+		tr.Mentions = append(tr.Mentions, ids.of(m))
+	}
+	if len(r.Reply.GetAttachments()) > 0 {
+		tr.Attachments = c.l.attachments(r.Reply.GetAttachments())
+	}
+	return tr
 }
 
 // summarize groups reactions by emoji, the most frequent first.
@@ -481,7 +541,7 @@ func convoError(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, store.ErrNotYours):
 		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, store.ErrRemoved):
+	case errors.Is(err, store.ErrRemoved), errors.Is(err, store.ErrBlobMissing):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, store.ErrConversationFull):
 		return status.Error(codes.ResourceExhausted, err.Error())

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -304,6 +305,11 @@ func (l *Local) CreatePost(ctx context.Context, req *localv1.CreatePostRequest) 
 
 // attach stores a file as a blob, streamed, and describes it.
 func (l *Local) attach(path string) (*postv1.Attachment, error) {
+	return l.attachUpTo(path, post.MaxAttachmentSize)
+}
+
+// attachUpTo is attach for files of at most limit bytes (a reply's are smaller).
+func (l *Local) attachUpTo(path string, limit int64) (*postv1.Attachment, error) {
 	if !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("attach %s: the daemon needs an absolute path", path)
 	}
@@ -319,8 +325,8 @@ func (l *Local) attach(path string) (*postv1.Attachment, error) {
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("attach %s: not a regular file", path)
 	}
-	if info.Size() > post.MaxAttachmentSize {
-		return nil, fmt.Errorf("attach %s: %d bytes; the limit is 1 GiB", path, info.Size())
+	if info.Size() > limit {
+		return nil, fmt.Errorf("attach %s: %d bytes; the limit is %s", path, info.Size(), sizeText(limit))
 	}
 	att, err := l.st.PutFile(f, path)
 	if err != nil {
@@ -405,25 +411,40 @@ func (l *Local) Timeline(ctx context.Context, req *localv1.TimelineRequest) (*lo
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	var out []*localv1.TimelinePost
+	before, err := parseCursor(req.GetBefore())
+	if err != nil {
+		return nil, err
+	}
+	// Order (newest first, by time then id) and page the stored posts first, so that
+	// only the page shown pays for its conversations and attachments.
+	var held []store.Stored
 	err = l.st.Posts(author, func(p store.Stored) bool {
 		pl := p.Payload
 		if pl.GetDeleted() || req.GetTag() != "" && !slices.Contains(pl.GetHashtags(), req.GetTag()) {
 			return true
 		}
-		out = append(out, l.toTimeline(p, names))
+		if before != nil && before.compare(pl.GetCreatedUnixMs(), pl.GetId()) <= 0 {
+			return true // not older than the previous page's last post
+		}
+		held = append(held, p)
 		return true
 	})
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	slices.SortStableFunc(out, func(a, b *localv1.TimelinePost) int {
-		return cmp.Or(cmp.Compare(b.CreatedUnixMs, a.CreatedUnixMs), cmp.Compare(a.Id, b.Id))
+	slices.SortStableFunc(held, func(a, b store.Stored) int {
+		return cmp.Or(cmp.Compare(b.Payload.GetCreatedUnixMs(), a.Payload.GetCreatedUnixMs()), bytes.Compare(b.Payload.GetId(), a.Payload.GetId()))
 	})
-	if n := int(req.GetLimit()); n > 0 && len(out) > n {
-		out = out[:n]
+	resp := &localv1.TimelineResponse{}
+	if n := int(req.GetLimit()); n > 0 && len(held) > n {
+		held = held[:n]
+		last := held[n-1].Payload
+		resp.NextBefore = cursor{ms: last.GetCreatedUnixMs(), id: post.ID(last.GetId())}.String()
 	}
-	return &localv1.TimelineResponse{Posts: out}, nil
+	for _, p := range held {
+		resp.Posts = append(resp.Posts, l.toTimeline(p, names))
+	}
+	return resp, nil
 }
 
 // names maps author IDs to what the person calls them; their own name for themselves.
@@ -462,6 +483,14 @@ func (l *Local) timelinePost(id post.ID) (*localv1.TimelinePost, error) {
 }
 
 func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.TimelinePost {
+	tp := l.toTimelinePost(p, names)
+	l.withConversation(tp, identity.PublicKey(p.Payload.GetAuthor()), p.ID())
+	return tp
+}
+
+// toTimelinePost is toTimeline without the conversation's counts (a thread counts its
+// own).
+func (l *Local) toTimelinePost(p store.Stored, names map[string]string) *localv1.TimelinePost {
 	pl := p.Payload
 	author, _ := identity.PublicKeyFromBytes(pl.GetAuthor())
 	vis := "private"
@@ -474,15 +503,10 @@ func (l *Local) toTimeline(p store.Stored, names map[string]string) *localv1.Tim
 		CreatedUnixMs: pl.GetCreatedUnixMs(), UpdatedUnixMs: pl.GetUpdatedUnixMs(),
 		Audience: audienceText(p, vis == "public", names),
 	}
-	for _, a := range pl.GetAttachments() {
-		present, _ := l.st.HasBlob(a.GetSha256())
-		tp.Attachments = append(tp.Attachments, &localv1.TimelineAttachment{Sha256: hex.EncodeToString(a.GetSha256()),
-			Size: a.GetSize(), MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: present})
-	}
+	tp.Attachments = l.attachments(pl.GetAttachments())
 	for _, m := range pl.GetMentions() {
 		tp.Mentions = append(tp.Mentions, string(identity.PublicKey(m).ID()))
 	}
-	l.withConversation(tp, author, post.ID(pl.GetId()))
 	return tp
 }
 
@@ -676,4 +700,23 @@ func grpcError(err error) error {
 		return status.Error(codes.Canceled, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// attachments describes a post's or a reply's attachments, and whether each is here.
+func (l *Local) attachments(as []*postv1.Attachment) []*localv1.TimelineAttachment {
+	var out []*localv1.TimelineAttachment
+	for _, a := range as {
+		present, _ := l.st.HasBlob(a.GetSha256())
+		out = append(out, &localv1.TimelineAttachment{Sha256: hex.EncodeToString(a.GetSha256()),
+			Size: a.GetSize(), MediaType: a.GetMediaType(), FileName: a.GetFileName(), Present: present})
+	}
+	return out
+}
+
+// sizeText says a limit in the unit a person reads it in (1 GiB, 16 MiB).
+func sizeText(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }

@@ -21,6 +21,9 @@ const (
 	MaxReplyText = 16 << 10
 	// MaxReplyAttachments is the most attachments one reply may carry.
 	MaxReplyAttachments = 8
+	// MaxReplyAttachmentSize is the largest attachment of a reply, in bytes: the post's
+	// author stores and serves it for a friend, so a reply carries photos, not films.
+	MaxReplyAttachmentSize = 16 << 20
 	// MaxMentions is the most people one reply may mention.
 	MaxMentions = 32
 	// MaxEmoji bounds a reaction's emoji, in bytes.
@@ -139,6 +142,9 @@ func CheckReply(r *postv1.Reply) error {
 	for i, a := range r.GetAttachments() {
 		if err := checkAttachment(a); err != nil {
 			return bad("attachment %d: %v", i, err)
+		}
+		if a.GetSize() > MaxReplyAttachmentSize {
+			return bad("attachment %d is %d bytes, the limit for a reply is %d (16 MiB)", i, a.GetSize(), MaxReplyAttachmentSize)
 		}
 	}
 	return nil

@@ -176,6 +176,8 @@ func TestCheckReplyEdges(t *testing.T) {
 		{"a tombstone with an attachment", func(r *postv1.Reply) { r.Deleted = true; r.Text = ""; r.Attachments = atts(1) }, false},
 		{"a tombstone with a mention", func(r *postv1.Reply) { r.Deleted = true; r.Text = ""; r.Mentions = keys(1) }, false},
 		{"a bad attachment", func(r *postv1.Reply) { r.Attachments = []*postv1.Attachment{{Sha256: make([]byte, 31)}} }, false},
+		{"an attachment of exactly 16 MiB", func(r *postv1.Reply) { r.Attachments = atts(1); r.Attachments[0].Size = MaxReplyAttachmentSize }, true},
+		{"an attachment of 16 MiB + 1", func(r *postv1.Reply) { r.Attachments = atts(1); r.Attachments[0].Size = MaxReplyAttachmentSize + 1 }, false},
 	} {
 		r := valid()
 		tc.edit(r)

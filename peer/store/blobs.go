@@ -249,11 +249,11 @@ func dropHeld(tx *bolt.Tx, key []byte) ([][]byte, error) {
 }
 
 // unreferenced drops from the blob index every blob of shas that no post refers to any
-// more (no own post in blobrefs, no held post in heldrefs) and appends it to orphans,
+// more (no own post in blobrefs, no held post in heldrefs, no reply in convoblobs) and appends it to orphans,
 // whose files the caller removes once the transaction is committed.
 func unreferenced(tx *bolt.Tx, orphans, shas [][]byte) ([][]byte, error) {
 	for _, sha := range shas {
-		if hasKeyPrefix(tx.Bucket(bBlobRefs), sha) || hasKeyPrefix(tx.Bucket(bHeld), sha) {
+		if hasKeyPrefix(tx.Bucket(bBlobRefs), sha) || hasKeyPrefix(tx.Bucket(bHeld), sha) || hasKeyPrefix(tx.Bucket(bConvoBlobs), sha) {
 			continue
 		}
 		if tx.Bucket(bBlobs).Get(sha) == nil {

@@ -474,7 +474,7 @@ func (s *Store) storeCarried(tx *bolt.Tx, via identity.PublicKey, b ParcelBatch,
 		if orphans, err = unreferenced(tx, orphans, old); err != nil {
 			return nil, err
 		}
-		if err := dropConversation(tx, r.Author, r.ID); err != nil {
+		if err := dropConversation(tx, r.Author, r.ID, &orphans); err != nil {
 			return nil, err
 		}
 		res.Dropped++

@@ -56,7 +56,7 @@ var (
 )
 
 // convoBuckets are created on open when missing: additive, no schema step needed.
-var convoBuckets = [][]byte{bConvo, bOutbox, bRemoved, bReplyIdx, bNotes, bRequests, bReqSent, bConvRev, bLastPost}
+var convoBuckets = [][]byte{bConvo, bOutbox, bRemoved, bReplyIdx, bNotes, bRequests, bReqSent, bConvRev, bLastPost, bConvoBlobs}
 
 // ensureConvoBuckets adds the conversation buckets to a file that lacks them, writing
 // only when one is missing (a new file gets them in its first transaction).
@@ -112,12 +112,24 @@ type Record struct {
 	Pending bool
 }
 
-func putRecord(tx *bolt.Tx, key []byte, version uint64, env *signedv1.Envelope) error {
+// putRecord holds env (a verified record) at key, replacing what was there; blobs the
+// replaced version attached and nothing refers to any more are appended to orphans.
+func putRecord(tx *bolt.Tx, key []byte, version uint64, env *signedv1.Envelope, orphans *[][]byte) error {
 	b, err := proto.Marshal(env)
 	if err != nil {
 		return err
 	}
 	if key[48] == kindReply {
+		r := new(postv1.Reply)
+		if err := proto.Unmarshal(env.GetPayload(), r); err != nil {
+			return fmt.Errorf("reply at %x: %w", key, err)
+		}
+		if err := addRecordBlobs(tx, key, r); err != nil {
+			return err
+		}
+		if err := dropRecordBlobs(tx, key, r, orphans); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bReplyIdx).Put(append(append([]byte(nil), key[81:97]...), key[49:81]...), key); err != nil {
 			return err
 		}
@@ -125,7 +137,11 @@ func putRecord(tx *bolt.Tx, key []byte, version uint64, env *signedv1.Envelope) 
 	return tx.Bucket(bConvo).Put(key, append(u64(version), b...))
 }
 
-func deleteRecord(tx *bolt.Tx, key []byte) error {
+// deleteRecord forgets the record at key, as putRecord its replaced version.
+func deleteRecord(tx *bolt.Tx, key []byte, orphans *[][]byte) error {
+	if err := dropRecordBlobs(tx, key, nil, orphans); err != nil {
+		return err
+	}
 	if key[48] == kindReply {
 		if err := tx.Bucket(bReplyIdx).Delete(append(append([]byte(nil), key[81:97]...), key[49:81]...)); err != nil {
 			return err
@@ -164,7 +180,7 @@ func decodeRecord(key, v []byte) (Record, error) {
 // conversation again. It reports whether anything changed.
 func (s *Store) HostReply(from identity.PublicKey, env *signedv1.Envelope, r *postv1.Reply) (bool, error) {
 	changed := false
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.updateBlobs(func(tx *bolt.Tx, orphans *[][]byte) error {
 		pid, err := s.hostable(tx, from, r.GetAuthor(), r.GetPostAuthor(), r.GetPostId(), r.GetVisibility())
 		if err != nil {
 			return err
@@ -177,6 +193,9 @@ func (s *Store) HostReply(from identity.PublicKey, env *signedv1.Envelope, r *po
 		if getU64(prefix8(held)) >= r.GetVersion() {
 			return nil
 		}
+		if err := checkBlobs(tx, r.GetAttachments()); err != nil {
+			return fmt.Errorf("%w: %w", ErrBlobMissing, err)
+		}
 		if held == nil {
 			if err := checkRoom(tx, key[:81], MaxRepliesPerPerson); err != nil {
 				return err
@@ -185,7 +204,7 @@ func (s *Store) HostReply(from identity.PublicKey, env *signedv1.Envelope, r *po
 				return err
 			}
 		}
-		if err := putRecord(tx, key, r.GetVersion(), env); err != nil {
+		if err := putRecord(tx, key, r.GetVersion(), env, orphans); err != nil {
 			return err
 		}
 		changed = true
@@ -217,7 +236,7 @@ func (s *Store) HostReaction(from identity.PublicKey, env *signedv1.Envelope, r 
 				return err
 			}
 		}
-		if err := putRecord(tx, key, r.GetVersion(), env); err != nil {
+		if err := putRecord(tx, key, r.GetVersion(), env, new([][]byte)); err != nil { // a reaction attaches nothing
 			return err
 		}
 		changed = true
@@ -276,7 +295,7 @@ func checkRoom(tx *bolt.Tx, prefix []byte, max int) error {
 // RemoveReply takes someone's reply out of the conversation of an own post, for good:
 // the same reply handed over again is refused.
 func (s *Store) RemoveReply(pid post.ID, author identity.PublicKey, rid post.ID) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.updateBlobs(func(tx *bolt.Tx, orphans *[][]byte) error {
 		if !s.hasSelf {
 			return ErrNoIdentity
 		}
@@ -284,7 +303,7 @@ func (s *Store) RemoveReply(pid post.ID, author identity.PublicKey, rid post.ID)
 		if tx.Bucket(bConvo).Get(key) == nil {
 			return fmt.Errorf("reply %s: %w", rid, ErrNotFound)
 		}
-		if err := deleteRecord(tx, key); err != nil {
+		if err := deleteRecord(tx, key, orphans); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bRemoved).Put(key, nil); err != nil {
@@ -299,8 +318,11 @@ func (s *Store) RemoveReply(pid post.ID, author identity.PublicKey, rid post.ID)
 // until Delivered says the host holds it.
 func (s *Store) PutOwnRecord(env *signedv1.Envelope, reply *postv1.Reply, reaction *postv1.Reaction) error {
 	key, version := recordKey(reply, reaction)
-	return s.update(func(tx *bolt.Tx) error {
-		if err := putRecord(tx, key, version, env); err != nil {
+	return s.updateBlobs(func(tx *bolt.Tx, orphans *[][]byte) error {
+		if err := checkBlobs(tx, reply.GetAttachments()); err != nil {
+			return fmt.Errorf("%w: %w", ErrBlobMissing, err)
+		}
+		if err := putRecord(tx, key, version, env, orphans); err != nil {
 			return err
 		}
 		return tx.Bucket(bOutbox).Put(key, nil)
@@ -426,7 +448,7 @@ type VerifiedReaction struct {
 // applyConversations replaces the held copy of each conversation of host's posts by
 // what host served, keeping own records host has not acknowledged yet, inside a pull's
 // transaction. New records that mention this person become notifications.
-func (s *Store) applyConversations(tx *bolt.Tx, host identity.PublicKey, cs []HeldConversation) error {
+func (s *Store) applyConversations(tx *bolt.Tx, host identity.PublicKey, cs []HeldConversation, orphans *[][]byte) error {
 	for _, hc := range cs {
 		if tx.Bucket(bPosts).Get(postKey(host, hc.PostID)) == nil {
 			continue // a conversation without its post: nothing to hang it on
@@ -443,7 +465,10 @@ func (s *Store) applyConversations(tx *bolt.Tx, host identity.PublicKey, cs []He
 			if !bytes.HasPrefix(key, pfx) {
 				return fmt.Errorf("reply %x does not answer post %s", r.Reply.GetId(), hc.PostID)
 			}
-			if err := s.applyRecord(tx, key, r.Reply.GetVersion(), r.Envelope, old, keep); err != nil {
+			if err := checkBlobs(tx, r.Reply.GetAttachments()); err != nil {
+				return fmt.Errorf("reply %x: %w: %w", r.Reply.GetId(), ErrBlobMissing, err)
+			}
+			if err := s.applyRecord(tx, key, r.Reply.GetVersion(), r.Envelope, old, keep, orphans); err != nil {
 				return err
 			}
 			if _, had := old[string(key)]; !had && s.mentionsSelf(r.Reply) {
@@ -457,7 +482,7 @@ func (s *Store) applyConversations(tx *bolt.Tx, host identity.PublicKey, cs []He
 			if !bytes.HasPrefix(key, pfx) {
 				return fmt.Errorf("reaction does not answer post %s", hc.PostID)
 			}
-			if err := s.applyRecord(tx, key, r.Reaction.GetVersion(), r.Envelope, old, keep); err != nil {
+			if err := s.applyRecord(tx, key, r.Reaction.GetVersion(), r.Envelope, old, keep, orphans); err != nil {
 				return err
 			}
 		}
@@ -465,7 +490,7 @@ func (s *Store) applyConversations(tx *bolt.Tx, host identity.PublicKey, cs []He
 			if keep[k] || tx.Bucket(bOutbox).Get([]byte(k)) != nil {
 				continue
 			}
-			if err := deleteRecord(tx, []byte(k)); err != nil {
+			if err := deleteRecord(tx, []byte(k), orphans); err != nil {
 				return err
 			}
 		}
@@ -486,7 +511,7 @@ func (s *Store) mentionsSelf(r *postv1.Reply) bool {
 }
 
 // applyRecord stores a served record unless an own unacknowledged newer one is held.
-func (s *Store) applyRecord(tx *bolt.Tx, key []byte, version uint64, env *signedv1.Envelope, old map[string]uint64, keep map[string]bool) error {
+func (s *Store) applyRecord(tx *bolt.Tx, key []byte, version uint64, env *signedv1.Envelope, old map[string]uint64, keep map[string]bool, orphans *[][]byte) error {
 	keep[string(key)] = true
 	held, had := old[string(key)]
 	if tx.Bucket(bOutbox).Get(key) != nil {
@@ -500,11 +525,11 @@ func (s *Store) applyRecord(tx *bolt.Tx, key []byte, version uint64, env *signed
 	if had && held == version {
 		return nil
 	}
-	return putRecord(tx, key, version, env)
+	return putRecord(tx, key, version, env, orphans)
 }
 
 // dropConversation forgets the held copy of a post's conversation (the post was revoked).
-func dropConversation(tx *bolt.Tx, host identity.PublicKey, pid post.ID) error {
+func dropConversation(tx *bolt.Tx, host identity.PublicKey, pid post.ID, orphans *[][]byte) error {
 	pfx := convoPrefix(host, pid)
 	var keys [][]byte
 	c := tx.Bucket(bConvo).Cursor()
@@ -512,7 +537,7 @@ func dropConversation(tx *bolt.Tx, host identity.PublicKey, pid post.ID) error {
 		keys = append(keys, append([]byte(nil), k...))
 	}
 	for _, k := range keys {
-		if err := deleteRecord(tx, k); err != nil {
+		if err := deleteRecord(tx, k, orphans); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bOutbox).Delete(k); err != nil {
@@ -591,11 +616,11 @@ func (s *Store) Reaction(postAuthor identity.PublicKey, pid post.ID, who identit
 // part of the thread.
 func (s *Store) ForgetOwnRecord(reply *postv1.Reply, reaction *postv1.Reaction) error {
 	key, version := recordKey(reply, reaction)
-	return s.update(func(tx *bolt.Tx) error {
+	return s.updateBlobs(func(tx *bolt.Tx, orphans *[][]byte) error {
 		if getU64(prefix8(tx.Bucket(bConvo).Get(key))) != version {
 			return nil
 		}
-		if err := deleteRecord(tx, key); err != nil {
+		if err := deleteRecord(tx, key, orphans); err != nil {
 			return err
 		}
 		return tx.Bucket(bOutbox).Delete(key)

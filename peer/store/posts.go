@@ -410,6 +410,29 @@ func (s *Store) Posts(author *identity.PublicKey, fn func(Stored) bool) error {
 	})
 }
 
+// PostByID returns the held post with this id, whoever wrote it (the first in key
+// order), reading the keys alone until it is found: a thread or a reply names a post by
+// its id, and decoding every held post to find one would cost a full scan.
+func (s *Store) PostByID(id post.ID) (Stored, error) {
+	var st Stored
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bPosts).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 32+post.IDSize || string(k[32:]) != string(id[:]) {
+				continue
+			}
+			var err error
+			if st, err = decodeStored(v); err != nil {
+				return fmt.Errorf("post %x: %w", k, err)
+			}
+			s.withOwnMeta(tx, &st)
+			return nil
+		}
+		return fmt.Errorf("post %s: %w", id, ErrNotFound)
+	})
+	return st, err
+}
+
 // CountPosts returns how many posts (tombstones included) the store holds by author.
 func (s *Store) CountPosts(author identity.PublicKey) (int, error) {
 	n := 0

@@ -111,14 +111,14 @@ func (s *Store) Apply(friend identity.PublicKey, b Batch) (Applied, error) {
 			if orphans, err = unreferenced(tx, orphans, old); err != nil {
 				return err
 			}
-			if err := dropConversation(tx, friend, id); err != nil {
+			if err := dropConversation(tx, friend, id, &orphans); err != nil {
 				return err
 			}
 		}
 		if err := s.noteReturn(tx, friend, newest); err != nil {
 			return err
 		}
-		if err := s.applyConversations(tx, friend, b.Conversations); err != nil {
+		if err := s.applyConversations(tx, friend, b.Conversations, &orphans); err != nil {
 			return fmt.Errorf("apply pull from %s: %w", friend.Short(), err)
 		}
 		if cur := getU64(tx.Bucket(bCursors).Get(friend[:])); b.Cursor < cur && !b.Restart {

@@ -107,8 +107,9 @@ func (s *Store) VisiblePosts(viewer identity.PublicKey, ids []post.ID) ([]*signe
 }
 
 // BlobVisible reports whether viewer may fetch a blob: one of the own posts attaching it,
-// in its current version, is visible to them, or viewer is the author of a post held
-// here that attaches it (recovery gives an author their own photos back).
+// in its current version, is visible to them, or a reply in the conversation of an own
+// post that viewer is served attaches it (replyBlobVisible), or viewer is the author of
+// a post held here that attaches it (recovery gives an author their own photos back).
 func (s *Store) BlobVisible(viewer identity.PublicKey, sha []byte) (bool, error) {
 	ok := false
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -138,7 +139,12 @@ func (s *Store) BlobVisible(viewer identity.PublicKey, sha []byte) (bool, error)
 				}
 			}
 		}
-		return nil
+		if len(sha) != 32 || !s.hasSelf {
+			return nil
+		}
+		var err error
+		ok, err = s.replyBlobVisible(tx, v, sha)
+		return err
 	})
 	return ok, err
 }

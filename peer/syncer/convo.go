@@ -104,7 +104,7 @@ func toConvoStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, store.ErrNotYours), errors.Is(err, store.ErrNotFriend):
 		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, store.ErrRemoved):
+	case errors.Is(err, store.ErrRemoved), errors.Is(err, store.ErrBlobMissing):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, store.ErrConversationFull):
 		return status.Error(codes.ResourceExhausted, err.Error())
@@ -221,10 +221,14 @@ func answers(postAuthor, postID []byte, host identity.PublicKey, id post.ID, see
 	return nil
 }
 
-// Deliver hands one own record to the host of the post it answers.
-func Deliver(ctx context.Context, c syncv1.SyncServiceClient, rec store.Record) error {
+// Deliver hands one own record to the host of the post it answers: a reply's
+// attachments first (from blobs), then the record.
+func Deliver(ctx context.Context, c syncv1.SyncServiceClient, blobs BlobOpener, rec store.Record) error {
 	req := &syncv1.PutConversationRequest{}
 	if rec.Reply != nil {
+		if err := deliverBlobs(ctx, c, blobs, rec.Envelope, rec.Reply); err != nil {
+			return err
+		}
 		req.Record = &syncv1.PutConversationRequest_Reply{Reply: rec.Envelope}
 	} else {
 		req.Record = &syncv1.PutConversationRequest_Reaction{Reaction: rec.Envelope}

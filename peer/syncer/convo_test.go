@@ -56,15 +56,15 @@ func TestConversationsOverTheWire(t *testing.T) {
 		friend.react(t, author, private, "👍", false),
 		friend.reply(t, author, public, "a public reply", true),
 	} {
-		if err := Deliver(ctx, fc, rec); err != nil {
+		if err := Deliver(ctx, fc, nil, rec); err != nil {
 			t.Fatalf("a friend's record: %v", err)
 		}
 	}
 
 	// A stranger may not answer, even a public post.
-	err := Deliver(ctx, sc, stranger.reply(t, author, public, "a stranger's reply", true))
+	err := Deliver(ctx, sc, nil, stranger.reply(t, author, public, "a stranger's reply", true))
 	wantCode(t, "a stranger's reply", err, codes.PermissionDenied)
-	err = Deliver(ctx, sc, stranger.react(t, author, public, "👍", true))
+	err = Deliver(ctx, sc, nil, stranger.react(t, author, public, "👍", true))
 	wantCode(t, "a stranger's reaction", err, codes.PermissionDenied)
 
 	// Records that do not open are refused before the store sees them.
@@ -72,11 +72,11 @@ func TestConversationsOverTheWire(t *testing.T) {
 	bad.Envelope = proto.Clone(bad.Envelope).(*signedv1.Envelope)
 	bad.Envelope.Payload = append([]byte(nil), bad.Envelope.GetPayload()...)
 	bad.Envelope.Payload[len(bad.Envelope.Payload)-1] ^= 1
-	wantCode(t, "a reply with a broken signature", Deliver(ctx, fc, bad), codes.InvalidArgument)
+	wantCode(t, "a reply with a broken signature", Deliver(ctx, fc, nil, bad), codes.InvalidArgument)
 	badR := friend.react(t, author, private, "👍", false)
 	badR.Envelope = proto.Clone(badR.Envelope).(*signedv1.Envelope)
 	badR.Envelope.Signature[0] ^= 1
-	wantCode(t, "a reaction with a broken signature", Deliver(ctx, fc, badR), codes.InvalidArgument)
+	wantCode(t, "a reaction with a broken signature", Deliver(ctx, fc, nil, badR), codes.InvalidArgument)
 	_, err = fc.PutConversation(ctx, &syncv1.PutConversationRequest{})
 	wantCode(t, "no record", err, codes.InvalidArgument)
 
@@ -146,7 +146,7 @@ func TestGetConversationsArguments(t *testing.T) {
 	}
 	pid := author.publish(t, "the last one", feed.Default())
 	ids = append(ids, pid)
-	if err := Deliver(ctx, c, friend.reply(t, author, pid, "hello", false)); err != nil {
+	if err := Deliver(ctx, c, nil, friend.reply(t, author, pid, "hello", false)); err != nil {
 		t.Fatal(err)
 	}
 	held, err := FetchConversations(ctx, c, author.pub(), ids)
@@ -206,7 +206,7 @@ func TestFetchConversationsRefusesLies(t *testing.T) {
 	ctx := ctxT(t)
 	for _, rec := range []store.Record{friend.reply(t, author, p1, "hi", false), friend.react(t, author, p1, "👍", false),
 		friend.reply(t, author, p2, "ho", false)} {
-		if err := Deliver(ctx, c, rec); err != nil {
+		if err := Deliver(ctx, c, nil, rec); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -245,7 +245,23 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	if errors.Is(err, ErrTampered) {
 		p.log.Warn("rejected a conversation a friend served", "friend", friend.ID(), "err", err)
 	}
-	return b, blobs, err
+	if err != nil {
+		return b, blobs, err
+	}
+	n, err := p.fetchAttachments(ctx, c, friend, replyAttachments(b.Conversations))
+	return b, blobs + n, err
+}
+
+// replyAttachments are the attachments of the replies of cs, which their host serves
+// with them.
+func replyAttachments(cs []store.HeldConversation) []*postv1.Attachment {
+	var out []*postv1.Attachment
+	for _, hc := range cs {
+		for _, r := range hc.Replies {
+			out = append(out, r.Reply.GetAttachments()...)
+		}
+	}
+	return out
 }
 
 // liveIDs are the ids of the posts that are not tombstones: the ones that may have a
@@ -262,25 +278,32 @@ func liveIDs(vs []store.Verified) []post.ID {
 
 // fetchBlobs stores the attachments of posts that the store lacks, checking each.
 func (p *Puller) fetchBlobs(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, posts []store.Verified) (int, error) {
-	n := 0
+	var atts []*postv1.Attachment
 	for _, v := range posts {
-		for _, a := range v.Payload.GetAttachments() {
-			ok, err := p.cfg.Store.HasBlob(a.GetSha256())
-			if err != nil {
-				return n, err
-			}
-			if ok {
-				continue
-			}
-			if err := p.fetchBlob(ctx, c, a); err != nil {
-				if errors.Is(err, store.ErrBlobMismatch) {
-					p.log.Warn("rejected a blob a friend served", "friend", friend.ID(), "err", err)
-					return n, fmt.Errorf("%w: %w", ErrTampered, err)
-				}
-				return n, err
-			}
-			n++
+		atts = append(atts, v.Payload.GetAttachments()...)
+	}
+	return p.fetchAttachments(ctx, c, friend, atts)
+}
+
+// fetchAttachments stores each of atts that the store lacks, checking each.
+func (p *Puller) fetchAttachments(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, atts []*postv1.Attachment) (int, error) {
+	n := 0
+	for _, a := range atts {
+		ok, err := p.cfg.Store.HasBlob(a.GetSha256())
+		if err != nil {
+			return n, err
 		}
+		if ok {
+			continue
+		}
+		if err := p.fetchBlob(ctx, c, a); err != nil {
+			if errors.Is(err, store.ErrBlobMismatch) {
+				p.log.Warn("rejected a blob a friend served", "friend", friend.ID(), "err", err)
+				return n, fmt.Errorf("%w: %w", ErrTampered, err)
+			}
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }

@@ -125,7 +125,7 @@ func staticCopy(page string, blobs map[string]string) http.Handler {
 
 // seedTimeline publishes n own posts into a stopped home's store, photos of them with a
 // distinct PNG each, and returns the photos' files by SHA-256.
-func seedTimeline(b *testing.B, home string, n, photos int) map[string]string {
+func seedTimeline(b testing.TB, home string, n, photos int) map[string]string {
 	b.Helper()
 	st, err := store.Open(store.Config{Home: home, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

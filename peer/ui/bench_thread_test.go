@@ -15,15 +15,17 @@ import (
 
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/ui"
 	"github.com/kithnet/kith/shared/identity"
 )
 
 // BenchmarkThread10k measures a conversation of 10,000 replies (issue 18) beside a
 // timeline of 10,000 posts, in the same run: `kith thread POST_ID` against `kith
-// timeline` (the CLI process, start to exit, median of three), and the web app's first
-// render in Chromium (first contentful paint and load, cold cache) of the page that
-// shows the thread under its post against the page of the 10,000-post timeline. Each
-// figure is printed with its ratio to the timeline's.
+// timeline` (the CLI process, start to exit, median of three: every reply against
+// every post), and the web app's first render in Chromium (first contentful paint and
+// load, cold cache) of the thread's page (/post/ID: the post and its newest
+// ui.ThreadPageSize replies) against the timeline's (its newest ui.PageSize posts).
+// Each figure is printed with its ratio to the timeline's.
 func BenchmarkThread10k(b *testing.B) {
 	bctx := browser(b)
 	tl := newHome(b, "Tim")
@@ -40,20 +42,23 @@ func BenchmarkThread10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		cliThread := cliTime(b, th, "thread", pid)
 		cliTimeline := cliTime(b, tl, "timeline")
-		app := measure(b, thTab, th.url)
+		app := measure(b, thTab, th.url+"post/"+pid)
+		if n := countIn(b, thTab, `document.querySelectorAll("#post-`+pid+` .replies li.reply").length`); n != ui.ThreadPageSize {
+			b.Fatalf("the thread's first page shows %d replies, want %d", n, ui.ThreadPageSize)
+		}
 		base := measure(b, tlTab, tl.url)
-		if n := countIn(b, thTab, `document.querySelectorAll("#post-`+pid+` .replies li.reply").length`); n != 10_000 {
-			b.Fatalf("the thread's page shows %d replies, want 10000", n)
+		if n := countIn(b, tlTab, `document.querySelectorAll("article.post").length`); n != ui.PageSize {
+			b.Fatalf("the timeline's first page shows %d posts, want %d", n, ui.PageSize)
 		}
 		b.ReportMetric(float64(cliThread.Milliseconds()), "ms-kith-thread")
 		b.ReportMetric(app.fcp, "ms-thread-first-paint")
 		fmt.Printf("a thread of 10000 replies beside a timeline of 10000 posts (same run):\n"+
 			"  kith thread:   %6.0f ms   kith timeline: %6.0f ms   ratio %.2f\n"+
-			"  web app, thread page:   first paint %6.0f ms  load %6.0f ms  %9.0f bytes\n"+
-			"  web app, timeline page: first paint %6.0f ms  load %6.0f ms  %9.0f bytes\n"+
+			"  web app, thread page (first %d replies):  first paint %6.0f ms  load %6.0f ms  %9.0f bytes\n"+
+			"  web app, timeline page (first %d posts):  first paint %6.0f ms  load %6.0f ms  %9.0f bytes\n"+
 			"  ratio thread/timeline:  first paint %.2f  load %.2f  bytes %.2f\n",
 			ms(cliThread), ms(cliTimeline), ms(cliThread)/ms(cliTimeline),
-			app.fcp, app.load, app.bytes, base.fcp, base.load, base.bytes,
+			ui.ThreadPageSize, app.fcp, app.load, app.bytes, ui.PageSize, base.fcp, base.load, base.bytes,
 			app.fcp/base.fcp, app.load/base.load, app.bytes/base.bytes)
 	}
 }
@@ -99,8 +104,9 @@ func loginB(b *testing.B, tab context.Context, n *node) {
 }
 
 // seedThread publishes one own post in a stopped home and hosts n replies to it from
-// friends (1,000 each, the per-person bound), and returns the post's id.
-func seedThread(b *testing.B, home string, n int) string {
+// friends (1,000 each, the per-person bound), reply i written i ms after reply 0, and
+// returns the post's id.
+func seedThread(b testing.TB, home string, n int) string {
 	b.Helper()
 	st, err := store.Open(store.Config{Home: home, NoSync: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -116,6 +122,7 @@ func seedThread(b *testing.B, home string, n int) string {
 		b.Fatal(err)
 	}
 	var friend *identity.Key
+	start := time.Now().Add(-time.Duration(n) * time.Millisecond)
 	for i := range n {
 		if i%store.MaxRepliesPerPerson == 0 {
 			if friend, err = identity.Generate(rand.Reader); err != nil {
@@ -125,7 +132,7 @@ func seedThread(b *testing.B, home string, n int) string {
 				b.Fatal(err)
 			}
 		}
-		env, r, err := post.SealReply(friend, post.ReplyDraft{Now: time.Now(), PostAuthor: me.Public(), PostID: pid,
+		env, r, err := post.SealReply(friend, post.ReplyDraft{Now: start.Add(time.Duration(i) * time.Millisecond), PostAuthor: me.Public(), PostID: pid,
 			Text: fmt.Sprintf("reply %d: %s", i, strings.Repeat("a few words ", 4))})
 		if err != nil {
 			b.Fatal(err)

@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
@@ -13,6 +15,7 @@ var quickEmojis = []string{"👍", "❤️", "😂", "😮", "😢"}
 
 // conversationRoutes adds threads, replies, reactions, notifications and friend requests.
 func (s *Server) conversationRoutes(auth func(string, http.HandlerFunc)) {
+	auth("GET /post/{id}", s.threadPage)
 	auth("POST /post/{id}/reply", s.reply)
 	auth("POST /post/{id}/react", s.react)
 	auth("GET /notifications", s.notificationsPage)
@@ -33,25 +36,80 @@ func (s *Server) withThread(r *http.Request, v *postView) {
 	for _, re := range v.GetReactions() {
 		fmt.Fprintf(&sig, ".%s%d%t", re.GetEmoji(), re.GetCount(), re.GetMine())
 	}
-	if v.GetReplyCount() > 0 {
-		if t, err := s.cfg.Conversation.Thread(r.Context(), &localv1.ThreadRequest{PostId: v.GetId()}); err == nil {
+	if v.GetReplyCount() > 0 && v.Replies == nil {
+		if t, err := s.cfg.Conversation.Thread(r.Context(), &localv1.ThreadRequest{PostId: v.GetId(), Limit: CardReplies}); err == nil {
 			v.Replies = t.GetReplies()
-			for _, rp := range v.Replies {
-				fmt.Fprintf(&sig, ".%s%d%t", rp.GetId(), rp.GetUpdatedUnixMs(), rp.GetPending())
-			}
+			v.MoreReplies = int(v.GetReplyCount()) > len(v.Replies)
 		}
+	}
+	for _, rp := range v.Replies {
+		fmt.Fprintf(&sig, ".%s%d%t", rp.GetId(), rp.GetUpdatedUnixMs(), rp.GetPending())
 	}
 	v.Sig = sig.String()
 }
 
+// threadData is the thread page: one post and a page of its replies.
+type threadData struct {
+	Post postView
+	// Older links to the page of older replies; empty on the first page.
+	Older string
+	// Newest links back to the newest replies when this page is an older one.
+	Newest string
+}
+
+// threadPage shows a post with a page of its conversation: the newest ThreadPageSize
+// replies older than ?before (all the newest ones without it), oldest first.
+func (s *Server) threadPage(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Conversation == nil {
+		s.fail(w, r, http.StatusNotFound, errors.New("this web app shows no conversations"))
+		return
+	}
+	id := r.PathValue("id")
+	st, err := s.cfg.API.Status(r.Context(), &localv1.StatusRequest{})
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	before := r.URL.Query().Get("before")
+	t, err := s.cfg.Conversation.Thread(r.Context(), &localv1.ThreadRequest{PostId: id, Limit: ThreadPageSize, Before: before})
+	if err != nil {
+		s.fail(w, r, apiStatus(err), err)
+		return
+	}
+	v := s.view(r, t.GetPost(), st.GetId(), s.names(r, st.GetId()))
+	v.Replies, v.Thread = t.GetReplies(), true
+	if v.Replies == nil {
+		v.Replies = []*localv1.ThreadReply{} // not nil: withThread must not ask again
+	}
+	s.withThread(r, &v)
+	v.MoreReplies = false
+	d := threadData{Post: v}
+	if t.GetNextBefore() != "" {
+		d.Older = "/post/" + url.PathEscape(t.GetPost().GetId()) + "?" + url.Values{"before": {t.GetNextBefore()}}.Encode()
+	}
+	if before != "" {
+		d.Newest = "/post/" + url.PathEscape(t.GetPost().GetId())
+	}
+	s.pages.render(w, r, "thread", http.StatusOK, d)
+}
+
+// back is where a form about post id returns to: its thread page when the form was
+// there (back=thread), the timeline otherwise.
+func back(r *http.Request, id string) string {
+	if r.PostFormValue("back") == "thread" {
+		return "/post/" + url.PathEscape(id)
+	}
+	return "/"
+}
+
 func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	_, err := s.cfg.Conversation.Reply(r.Context(), &localv1.ReplyRequest{PostId: r.PathValue("id"), Text: r.PostFormValue("text")})
-	s.done(w, r, err, "/")
+	s.done(w, r, err, back(r, r.PathValue("id")))
 }
 
 func (s *Server) react(w http.ResponseWriter, r *http.Request) {
 	_, err := s.cfg.Conversation.React(r.Context(), &localv1.ReactRequest{PostId: r.PathValue("id"), Emoji: r.PostFormValue("emoji")})
-	s.done(w, r, err, "/")
+	s.done(w, r, err, back(r, r.PathValue("id")))
 }
 
 type notificationsData struct {

@@ -11,7 +11,8 @@ import (
 // TestWebAppConversation drives replies, reactions, the live unread count and friend
 // requests in headless Chromium against real daemons: Bea replies and reacts in place
 // under Ann's post; Ann's page shows the reply and the count without a reload; reading
-// clears it; Dee's friend request is accepted from the notifications page.
+// clears it; Dee's friend request is accepted from the notifications page; a reply's
+// photo shows on the post's thread page.
 func TestWebAppConversation(t *testing.T) {
 	bctx := browser(t)
 	a, b, d := startNode(t, "Ann"), startNode(t, "Bea"), startNode(t, "Dee")
@@ -79,4 +80,10 @@ func TestWebAppConversation(t *testing.T) {
 	if got := eval[string](t, tb, `document.querySelector("ul.notes").textContent`); !strings.Contains(got, "mentioned you") || !strings.Contains(got, "coffee with") {
 		t.Fatalf("Bea's notifications: %q, want the mention", got)
 	}
+
+	// A reply with a photo: Ann's thread page of the post shows it, loaded from her node.
+	photo := writePhoto(t, t.TempDir(), "sea.png", 64, 48)
+	b.kith(t, "reply", pid, "--file", photo, "the sea")
+	do(t, ta, "Ann's thread page", chromedp.Navigate(a.url+"post/"+pid), chromedp.WaitVisible(chromedp.CSS("#thread")))
+	until(t, ta, 10*time.Second, "the reply's photo, loaded", `(i => !!i && i.complete && i.naturalWidth > 0)(document.querySelector("`+card+` .replies .photos img"))`)
 }

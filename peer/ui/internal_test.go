@@ -131,6 +131,8 @@ func TestHostAndAuthChecks(t *testing.T) {
 		{"GET", "/events", "127.0.0.1" + port, http.StatusUnauthorized},
 		{"POST", "/post", "127.0.0.1" + port, http.StatusUnauthorized},
 		{"GET", "/blob/00", "127.0.0.1" + port, http.StatusSeeOther},
+		{"GET", "/post/00112233445566778899aabbccddeeff", "evil.example" + port, http.StatusMisdirectedRequest},
+		{"GET", "/?before=1.00112233445566778899aabbccddeeff", "evil.example" + port, http.StatusMisdirectedRequest},
 	} {
 		r := httptest.NewRequest(tc.method, tc.path, nil)
 		r.Host = tc.host

@@ -15,7 +15,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the templates/<name>.html pages, each rendered inside layout.html.
-var pageNames = []string{"login", "timeline", "posts", "friends", "connections", "backup", "error", "notifications", "devices"}
+var pageNames = []string{"login", "timeline", "posts", "friends", "connections", "backup", "error", "notifications", "devices", "thread"}
 
 type pages struct{ byName map[string]*template.Template }
 
@@ -53,6 +53,7 @@ var funcs = template.FuncMap{
 		return id
 	},
 	"emojis": func() []string { return quickEmojis },
+	"kind":   mediaKind,
 	"form": func(action, id, what, button, csrf string) passphraseForm {
 		return passphraseForm{Action: action, ID: id, What: what, Button: button, CSRF: csrf}
 	},
@@ -106,7 +107,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, code
 
 var titles = map[string]string{"login": "Log in", "timeline": "Timeline", "posts": "Posts",
 	"friends": "Friends and groups", "connections": "Connections", "backup": "Backups", "error": "Something went wrong",
-	"notifications": "Notifications", "devices": "Your devices"}
+	"notifications": "Notifications", "devices": "Your devices", "thread": "Conversation"}
 
 // fail shows an error page with what went wrong and a way back.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, err error) {

@@ -27,7 +27,7 @@
           headers: { "X-CSRF-Token": csrf } });
         if (resp.ok) {
           f.reset();
-          refresh();
+          if (posts) refresh(); else location.reload(); // the thread page: show the new page
         } else {
           alert(await resp.text());
         }

@@ -487,7 +487,12 @@ func (x *ReactResponse) GetNote() string {
 type ThreadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// post_id is the post, in hex.
-	PostId        string `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	PostId string `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	// limit, when not 0, keeps the newest limit replies (before before), still oldest
+	// first; the post's reply_count stays the whole conversation's.
+	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// before, when set, is a next_before of an earlier answer: only older replies.
+	Before        string `protobuf:"bytes,3,opt,name=before,proto3" json:"before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,6 +530,20 @@ func (*ThreadRequest) Descriptor() ([]byte, []int) {
 func (x *ThreadRequest) GetPostId() string {
 	if x != nil {
 		return x.PostId
+	}
+	return ""
+}
+
+func (x *ThreadRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ThreadRequest) GetBefore() string {
+	if x != nil {
+		return x.Before
 	}
 	return ""
 }
@@ -655,7 +674,9 @@ type ThreadResponse struct {
 	// replies are oldest first.
 	Replies []*ThreadReply `protobuf:"bytes,2,rep,name=replies,proto3" json:"replies,omitempty"`
 	// reactions are by emoji.
-	Reactions     []*ReactionSummary `protobuf:"bytes,3,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions []*ReactionSummary `protobuf:"bytes,3,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// next_before is set when limit left older replies out: the before of the next page.
+	NextBefore    string `protobuf:"bytes,4,opt,name=next_before,json=nextBefore,proto3" json:"next_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -709,6 +730,13 @@ func (x *ThreadResponse) GetReactions() []*ReactionSummary {
 		return x.Reactions
 	}
 	return nil
+}
+
+func (x *ThreadResponse) GetNextBefore() string {
+	if x != nil {
+		return x.NextBefore
+	}
+	return ""
 }
 
 // NotificationsRequest asks for notifications.
@@ -1318,9 +1346,11 @@ const file_kith_local_v1_convo_proto_rawDesc = "" +
 	"\x05emoji\x18\x02 \x01(\tR\x05emoji\"A\n" +
 	"\rReactResponse\x12\x1c\n" +
 	"\tdelivered\x18\x01 \x01(\bR\tdelivered\x12\x12\n" +
-	"\x04note\x18\x02 \x01(\tR\x04note\"(\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"V\n" +
 	"\rThreadRequest\x12\x17\n" +
-	"\apost_id\x18\x01 \x01(\tR\x06postId\"\xb5\x02\n" +
+	"\apost_id\x18\x01 \x01(\tR\x06postId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06before\x18\x03 \x01(\tR\x06before\"\xb5\x02\n" +
 	"\vThreadReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x1f\n" +
@@ -1331,11 +1361,13 @@ const file_kith_local_v1_convo_proto_rawDesc = "" +
 	"\x04text\x18\x06 \x01(\tR\x04text\x12C\n" +
 	"\vattachments\x18\a \x03(\v2!.kith.local.v1.TimelineAttachmentR\vattachments\x12\x18\n" +
 	"\apending\x18\b \x01(\bR\apending\x12\x1a\n" +
-	"\bmentions\x18\t \x03(\tR\bmentions\"\xb5\x01\n" +
+	"\bmentions\x18\t \x03(\tR\bmentions\"\xd6\x01\n" +
 	"\x0eThreadResponse\x12/\n" +
 	"\x04post\x18\x01 \x01(\v2\x1b.kith.local.v1.TimelinePostR\x04post\x124\n" +
 	"\areplies\x18\x02 \x03(\v2\x1a.kith.local.v1.ThreadReplyR\areplies\x12<\n" +
-	"\treactions\x18\x03 \x03(\v2\x1e.kith.local.v1.ReactionSummaryR\treactions\"(\n" +
+	"\treactions\x18\x03 \x03(\v2\x1e.kith.local.v1.ReactionSummaryR\treactions\x12\x1f\n" +
+	"\vnext_before\x18\x04 \x01(\tR\n" +
+	"nextBefore\"(\n" +
 	"\x14NotificationsRequest\x12\x10\n" +
 	"\x03all\x18\x01 \x01(\bR\x03all\"\xe7\x01\n" +
 	"\fNotification\x12\x0e\n" +

@@ -2274,7 +2274,10 @@ type TimelineRequest struct {
 	// from_id keeps posts by this author.
 	FromId string `protobuf:"bytes,2,opt,name=from_id,json=fromId,proto3" json:"from_id,omitempty"`
 	// limit caps the number of posts; 0 means all.
-	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// before, when set, is a next_before of an earlier answer: only posts that come after
+	// that page (older ones) are listed.
+	Before        string `protobuf:"bytes,4,opt,name=before,proto3" json:"before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2328,6 +2331,13 @@ func (x *TimelineRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *TimelineRequest) GetBefore() string {
+	if x != nil {
+		return x.Before
+	}
+	return ""
 }
 
 // TimelineAttachment is an attachment as the timeline shows it.
@@ -2654,7 +2664,9 @@ func (x *ReactionSummary) GetBy() []string {
 type TimelineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// posts are newest first.
-	Posts         []*TimelinePost `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	Posts []*TimelinePost `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	// next_before is set when limit left older posts out: the before of the next page.
+	NextBefore    string `protobuf:"bytes,2,opt,name=next_before,json=nextBefore,proto3" json:"next_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2694,6 +2706,13 @@ func (x *TimelineResponse) GetPosts() []*TimelinePost {
 		return x.Posts
 	}
 	return nil
+}
+
+func (x *TimelineResponse) GetNextBefore() string {
+	if x != nil {
+		return x.NextBefore
+	}
+	return ""
 }
 
 // SyncRequest names the friend to sync with, or none for all.
@@ -3633,11 +3652,12 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x04post\x18\x01 \x01(\v2\x1b.kith.local.v1.TimelinePostR\x04post\",\n" +
 	"\x11DeletePostRequest\x12\x17\n" +
 	"\apost_id\x18\x01 \x01(\tR\x06postId\"\x14\n" +
-	"\x12DeletePostResponse\"R\n" +
+	"\x12DeletePostResponse\"j\n" +
 	"\x0fTimelineRequest\x12\x10\n" +
 	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x17\n" +
 	"\afrom_id\x18\x02 \x01(\tR\x06fromId\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\x96\x01\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06before\x18\x04 \x01(\tR\x06before\"\x96\x01\n" +
 	"\x12TimelineAttachment\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x1d\n" +
@@ -3668,9 +3688,11 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x05emoji\x18\x01 \x01(\tR\x05emoji\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\x12\x12\n" +
 	"\x04mine\x18\x03 \x01(\bR\x04mine\x12\x0e\n" +
-	"\x02by\x18\x04 \x03(\tR\x02by\"E\n" +
+	"\x02by\x18\x04 \x03(\tR\x02by\"f\n" +
 	"\x10TimelineResponse\x121\n" +
-	"\x05posts\x18\x01 \x03(\v2\x1b.kith.local.v1.TimelinePostR\x05posts\"*\n" +
+	"\x05posts\x18\x01 \x03(\v2\x1b.kith.local.v1.TimelinePostR\x05posts\x12\x1f\n" +
+	"\vnext_before\x18\x02 \x01(\tR\n" +
+	"nextBefore\"*\n" +
 	"\vSyncRequest\x12\x1b\n" +
 	"\tfriend_id\x18\x01 \x01(\tR\bfriendId\"\x84\x02\n" +
 	"\n" +

@@ -1855,6 +1855,118 @@ func (*PutConversationResponse) Descriptor() ([]byte, []int) {
 	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{30}
 }
 
+// PutReplyBlobRequest is one message of a PutReplyBlob stream.
+type PutReplyBlobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reply is set in the first message only: an Envelope whose payload is the
+	// kith.post.v1.Reply that attaches the blob.
+	Reply *v1.Envelope `protobuf:"bytes,1,opt,name=reply,proto3" json:"reply,omitempty"`
+	// sha256 is set in the first message only: which of the reply's attachments follows.
+	Sha256 []byte `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// chunk is the next at most 256 KiB of the blob (none in the first message).
+	Chunk         []byte `protobuf:"bytes,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutReplyBlobRequest) Reset() {
+	*x = PutReplyBlobRequest{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutReplyBlobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutReplyBlobRequest) ProtoMessage() {}
+
+func (x *PutReplyBlobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutReplyBlobRequest.ProtoReflect.Descriptor instead.
+func (*PutReplyBlobRequest) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PutReplyBlobRequest) GetReply() *v1.Envelope {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *PutReplyBlobRequest) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+func (x *PutReplyBlobRequest) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+// PutReplyBlobResponse says the serving peer holds the blob.
+type PutReplyBlobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// held_already is true when the serving peer had the blob before this call (it may
+	// answer before reading the bytes).
+	HeldAlready   bool `protobuf:"varint,1,opt,name=held_already,json=heldAlready,proto3" json:"held_already,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutReplyBlobResponse) Reset() {
+	*x = PutReplyBlobResponse{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutReplyBlobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutReplyBlobResponse) ProtoMessage() {}
+
+func (x *PutReplyBlobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutReplyBlobResponse.ProtoReflect.Descriptor instead.
+func (*PutReplyBlobResponse) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PutReplyBlobResponse) GetHeldAlready() bool {
+	if x != nil {
+		return x.HeldAlready
+	}
+	return false
+}
+
 // FriendRequest is what a person signs (context kith/friend-request/v1) when they add
 // someone as a friend, so the other side sees who asks and may add them back.
 type FriendRequest struct {
@@ -1876,7 +1988,7 @@ type FriendRequest struct {
 
 func (x *FriendRequest) Reset() {
 	*x = FriendRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1888,7 +2000,7 @@ func (x *FriendRequest) String() string {
 func (*FriendRequest) ProtoMessage() {}
 
 func (x *FriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1901,7 +2013,7 @@ func (x *FriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
 func (*FriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FriendRequest) GetFrom() []byte {
@@ -1950,7 +2062,7 @@ type RequestFriendshipRequest struct {
 
 func (x *RequestFriendshipRequest) Reset() {
 	*x = RequestFriendshipRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2074,7 @@ func (x *RequestFriendshipRequest) String() string {
 func (*RequestFriendshipRequest) ProtoMessage() {}
 
 func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2087,7 @@ func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipRequest.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{32}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RequestFriendshipRequest) GetRequest() *v1.Envelope {
@@ -1997,7 +2109,7 @@ type RequestFriendshipResponse struct {
 
 func (x *RequestFriendshipResponse) Reset() {
 	*x = RequestFriendshipResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2121,7 @@ func (x *RequestFriendshipResponse) String() string {
 func (*RequestFriendshipResponse) ProtoMessage() {}
 
 func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2134,7 @@ func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipResponse.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{33}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RequestFriendshipResponse) GetAlreadyFriends() bool {
@@ -2043,7 +2155,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2167,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2180,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{34}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *JoinRequest) GetSecret() []byte {
@@ -2096,7 +2208,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2220,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2233,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{35}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *JoinResponse) GetCertificate() *v1.Envelope {
@@ -2165,7 +2277,7 @@ type OwnChangesRequest struct {
 
 func (x *OwnChangesRequest) Reset() {
 	*x = OwnChangesRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2289,7 @@ func (x *OwnChangesRequest) String() string {
 func (*OwnChangesRequest) ProtoMessage() {}
 
 func (x *OwnChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2302,7 @@ func (x *OwnChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnChangesRequest.ProtoReflect.Descriptor instead.
 func (*OwnChangesRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{36}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *OwnChangesRequest) GetSince() uint64 {
@@ -2220,7 +2332,7 @@ type OwnPost struct {
 
 func (x *OwnPost) Reset() {
 	*x = OwnPost{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2344,7 @@ func (x *OwnPost) String() string {
 func (*OwnPost) ProtoMessage() {}
 
 func (x *OwnPost) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2357,7 @@ func (x *OwnPost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnPost.ProtoReflect.Descriptor instead.
 func (*OwnPost) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{37}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *OwnPost) GetEnvelope() *v1.Envelope {
@@ -2284,7 +2396,7 @@ type OwnChangesResponse struct {
 
 func (x *OwnChangesResponse) Reset() {
 	*x = OwnChangesResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2408,7 @@ func (x *OwnChangesResponse) String() string {
 func (*OwnChangesResponse) ProtoMessage() {}
 
 func (x *OwnChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2421,7 @@ func (x *OwnChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnChangesResponse.ProtoReflect.Descriptor instead.
 func (*OwnChangesResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{38}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *OwnChangesResponse) GetPosts() []*OwnPost {
@@ -2465,7 +2577,13 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\x05reply\x126\n" +
 	"\breaction\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\breactionB\b\n" +
 	"\x06record\"\x19\n" +
-	"\x17PutConversationResponse\"\x89\x01\n" +
+	"\x17PutConversationResponse\"s\n" +
+	"\x13PutReplyBlobRequest\x12.\n" +
+	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x05reply\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\x12\x14\n" +
+	"\x05chunk\x18\x03 \x01(\fR\x05chunk\"9\n" +
+	"\x14PutReplyBlobResponse\x12!\n" +
+	"\fheld_already\x18\x01 \x01(\bR\vheldAlready\"\x89\x01\n" +
 	"\rFriendRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\fR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\fR\x02to\x12&\n" +
@@ -2501,7 +2619,7 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANGE_KIND_POST\x10\x01\x12\x17\n" +
-	"\x13CHANGE_KIND_REVOKED\x10\x022\x96\v\n" +
+	"\x13CHANGE_KIND_REVOKED\x10\x022\xef\v\n" +
 	"\vSyncService\x12F\n" +
 	"\aChanges\x12\x1c.kith.sync.v1.ChangesRequest\x1a\x1d.kith.sync.v1.ChangesResponse\x12I\n" +
 	"\bGetPosts\x12\x1d.kith.sync.v1.GetPostsRequest\x1a\x1e.kith.sync.v1.GetPostsResponse\x12H\n" +
@@ -2519,7 +2637,8 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"OwnChanges\x12\x1f.kith.sync.v1.OwnChangesRequest\x1a .kith.sync.v1.OwnChangesResponse\x12c\n" +
 	"\x10GetConversations\x12%.kith.sync.v1.GetConversationsRequest\x1a&.kith.sync.v1.GetConversationsResponse0\x01\x12^\n" +
-	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12d\n" +
+	"\x0fPutConversation\x12$.kith.sync.v1.PutConversationRequest\x1a%.kith.sync.v1.PutConversationResponse\x12W\n" +
+	"\fPutReplyBlob\x12!.kith.sync.v1.PutReplyBlobRequest\x1a\".kith.sync.v1.PutReplyBlobResponse(\x01\x12d\n" +
 	"\x11RequestFriendship\x12&.kith.sync.v1.RequestFriendshipRequest\x1a'.kith.sync.v1.RequestFriendshipResponse\x12O\n" +
 	"\n" +
 	"GetParcels\x12\x1f.kith.sync.v1.GetParcelsRequest\x1a .kith.sync.v1.GetParcelsResponse\x12O\n" +
@@ -2539,7 +2658,7 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(ChangeKind)(0),                   // 0: kith.sync.v1.ChangeKind
 	(*Change)(nil),                    // 1: kith.sync.v1.Change
@@ -2573,82 +2692,87 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*GetConversationsResponse)(nil),  // 29: kith.sync.v1.GetConversationsResponse
 	(*PutConversationRequest)(nil),    // 30: kith.sync.v1.PutConversationRequest
 	(*PutConversationResponse)(nil),   // 31: kith.sync.v1.PutConversationResponse
-	(*FriendRequest)(nil),             // 32: kith.sync.v1.FriendRequest
-	(*RequestFriendshipRequest)(nil),  // 33: kith.sync.v1.RequestFriendshipRequest
-	(*RequestFriendshipResponse)(nil), // 34: kith.sync.v1.RequestFriendshipResponse
-	(*JoinRequest)(nil),               // 35: kith.sync.v1.JoinRequest
-	(*JoinResponse)(nil),              // 36: kith.sync.v1.JoinResponse
-	(*OwnChangesRequest)(nil),         // 37: kith.sync.v1.OwnChangesRequest
-	(*OwnPost)(nil),                   // 38: kith.sync.v1.OwnPost
-	(*OwnChangesResponse)(nil),        // 39: kith.sync.v1.OwnChangesResponse
-	(*v1.Envelope)(nil),               // 40: kith.signed.v1.Envelope
-	(*GetParcelsRequest)(nil),         // 41: kith.sync.v1.GetParcelsRequest
-	(*AckParcelsRequest)(nil),         // 42: kith.sync.v1.AckParcelsRequest
-	(*GetParcelsResponse)(nil),        // 43: kith.sync.v1.GetParcelsResponse
-	(*AckParcelsResponse)(nil),        // 44: kith.sync.v1.AckParcelsResponse
+	(*PutReplyBlobRequest)(nil),       // 32: kith.sync.v1.PutReplyBlobRequest
+	(*PutReplyBlobResponse)(nil),      // 33: kith.sync.v1.PutReplyBlobResponse
+	(*FriendRequest)(nil),             // 34: kith.sync.v1.FriendRequest
+	(*RequestFriendshipRequest)(nil),  // 35: kith.sync.v1.RequestFriendshipRequest
+	(*RequestFriendshipResponse)(nil), // 36: kith.sync.v1.RequestFriendshipResponse
+	(*JoinRequest)(nil),               // 37: kith.sync.v1.JoinRequest
+	(*JoinResponse)(nil),              // 38: kith.sync.v1.JoinResponse
+	(*OwnChangesRequest)(nil),         // 39: kith.sync.v1.OwnChangesRequest
+	(*OwnPost)(nil),                   // 40: kith.sync.v1.OwnPost
+	(*OwnChangesResponse)(nil),        // 41: kith.sync.v1.OwnChangesResponse
+	(*v1.Envelope)(nil),               // 42: kith.signed.v1.Envelope
+	(*GetParcelsRequest)(nil),         // 43: kith.sync.v1.GetParcelsRequest
+	(*AckParcelsRequest)(nil),         // 44: kith.sync.v1.AckParcelsRequest
+	(*GetParcelsResponse)(nil),        // 45: kith.sync.v1.GetParcelsResponse
+	(*AckParcelsResponse)(nil),        // 46: kith.sync.v1.AckParcelsResponse
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	40, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	42, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	40, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	40, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	40, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	40, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	42, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	42, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	42, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	42, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
 	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
 	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	40, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	42, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
 	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	40, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	40, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
-	40, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	40, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	40, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	40, // 17: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
-	40, // 18: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
-	40, // 19: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
-	38, // 20: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
-	40, // 21: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	2,  // 22: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 23: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 24: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 25: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 26: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 27: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 28: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	20, // 29: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	24, // 30: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	26, // 31: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
-	35, // 32: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
-	37, // 33: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
-	28, // 34: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	30, // 35: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	33, // 36: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	41, // 37: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
-	42, // 38: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
-	3,  // 39: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 40: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 41: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 42: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 43: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 44: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 45: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 46: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	25, // 47: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	27, // 48: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
-	36, // 49: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
-	39, // 50: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
-	29, // 51: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	31, // 52: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	34, // 53: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	43, // 54: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
-	44, // 55: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
-	39, // [39:56] is the sub-list for method output_type
-	22, // [22:39] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	42, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	42, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	42, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	42, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	42, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	42, // 17: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
+	42, // 18: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	42, // 19: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
+	42, // 20: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
+	40, // 21: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
+	42, // 22: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	2,  // 23: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 24: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 25: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 26: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 27: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 28: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 29: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	20, // 30: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	24, // 31: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	26, // 32: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
+	37, // 33: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
+	39, // 34: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
+	28, // 35: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	30, // 36: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	32, // 37: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
+	35, // 38: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	43, // 39: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
+	44, // 40: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
+	3,  // 41: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 42: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 43: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 44: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 45: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 46: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 47: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	21, // 48: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	25, // 49: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	27, // 50: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	38, // 51: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
+	41, // 52: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
+	29, // 53: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	31, // 54: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	33, // 55: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
+	36, // 56: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	45, // 57: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
+	46, // 58: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
+	41, // [41:59] is the sub-list for method output_type
+	23, // [23:41] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -2667,7 +2791,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	SyncService_OwnChanges_FullMethodName        = "/kith.sync.v1.SyncService/OwnChanges"
 	SyncService_GetConversations_FullMethodName  = "/kith.sync.v1.SyncService/GetConversations"
 	SyncService_PutConversation_FullMethodName   = "/kith.sync.v1.SyncService/PutConversation"
+	SyncService_PutReplyBlob_FullMethodName      = "/kith.sync.v1.SyncService/PutReplyBlob"
 	SyncService_RequestFriendship_FullMethodName = "/kith.sync.v1.SyncService/RequestFriendship"
 	SyncService_GetParcels_FullMethodName        = "/kith.sync.v1.SyncService/GetParcels"
 	SyncService_AckParcels_FullMethodName        = "/kith.sync.v1.SyncService/AckParcels"
@@ -90,6 +91,12 @@ type SyncServiceClient interface {
 	// PutConversation hands the serving peer (the post's author, who hosts its
 	// conversation) a reply or reaction signed by the caller, to a post the caller may see.
 	PutConversation(ctx context.Context, in *PutConversationRequest, opts ...grpc.CallOption) (*PutConversationResponse, error)
+	// PutReplyBlob hands the serving peer (the post's author) one attachment of a reply
+	// signed by the caller, before the reply itself (PutConversation): the first message
+	// names the reply and the attachment, the next ones carry its bytes in order. The
+	// serving peer takes it under the same rules as the reply, and only bytes that hash
+	// to one of the reply's attachments.
+	PutReplyBlob(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutReplyBlobRequest, PutReplyBlobResponse], error)
 	// RequestFriendship delivers a signed friend request from the caller, who added the
 	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
 	RequestFriendship(ctx context.Context, in *RequestFriendshipRequest, opts ...grpc.CallOption) (*RequestFriendshipResponse, error)
@@ -293,6 +300,19 @@ func (c *syncServiceClient) PutConversation(ctx context.Context, in *PutConversa
 	return out, nil
 }
 
+func (c *syncServiceClient) PutReplyBlob(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutReplyBlobRequest, PutReplyBlobResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[5], SyncService_PutReplyBlob_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PutReplyBlobRequest, PutReplyBlobResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_PutReplyBlobClient = grpc.ClientStreamingClient[PutReplyBlobRequest, PutReplyBlobResponse]
+
 func (c *syncServiceClient) RequestFriendship(ctx context.Context, in *RequestFriendshipRequest, opts ...grpc.CallOption) (*RequestFriendshipResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RequestFriendshipResponse)
@@ -371,6 +391,12 @@ type SyncServiceServer interface {
 	// PutConversation hands the serving peer (the post's author, who hosts its
 	// conversation) a reply or reaction signed by the caller, to a post the caller may see.
 	PutConversation(context.Context, *PutConversationRequest) (*PutConversationResponse, error)
+	// PutReplyBlob hands the serving peer (the post's author) one attachment of a reply
+	// signed by the caller, before the reply itself (PutConversation): the first message
+	// names the reply and the attachment, the next ones carry its bytes in order. The
+	// serving peer takes it under the same rules as the reply, and only bytes that hash
+	// to one of the reply's attachments.
+	PutReplyBlob(grpc.ClientStreamingServer[PutReplyBlobRequest, PutReplyBlobResponse]) error
 	// RequestFriendship delivers a signed friend request from the caller, who added the
 	// serving peer as a friend. Anyone may call it (strangers above all); it is bounded.
 	RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error)
@@ -430,6 +456,9 @@ func (UnimplementedSyncServiceServer) GetConversations(*GetConversationsRequest,
 }
 func (UnimplementedSyncServiceServer) PutConversation(context.Context, *PutConversationRequest) (*PutConversationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutConversation not implemented")
+}
+func (UnimplementedSyncServiceServer) PutReplyBlob(grpc.ClientStreamingServer[PutReplyBlobRequest, PutReplyBlobResponse]) error {
+	return status.Error(codes.Unimplemented, "method PutReplyBlob not implemented")
 }
 func (UnimplementedSyncServiceServer) RequestFriendship(context.Context, *RequestFriendshipRequest) (*RequestFriendshipResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RequestFriendship not implemented")
@@ -678,6 +707,13 @@ func _SyncService_PutConversation_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_PutReplyBlob_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SyncServiceServer).PutReplyBlob(&grpc.GenericServerStream[PutReplyBlobRequest, PutReplyBlobResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_PutReplyBlobServer = grpc.ClientStreamingServer[PutReplyBlobRequest, PutReplyBlobResponse]
+
 func _SyncService_RequestFriendship_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RequestFriendshipRequest)
 	if err := dec(in); err != nil {
@@ -813,6 +849,11 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "GetConversations",
 			Handler:       _SyncService_GetConversations_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "PutReplyBlob",
+			Handler:       _SyncService_PutReplyBlob_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "kith/sync/v1/sync.proto",
