@@ -34,7 +34,7 @@ func browse(t *testing.T, n *node) *http.Client {
 	return c
 }
 
-func page(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
+func devicePage(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
 	t.Helper()
 	var resp *http.Response
 	var err error
@@ -57,7 +57,7 @@ func page(t *testing.T, c *http.Client, u string, form url.Values) (int, string)
 func TestDevicesPage(t *testing.T) {
 	alice := startNode(t, "alice")
 	c := browse(t, alice)
-	code, body := page(t, c, alice.url+"devices", nil)
+	code, body := devicePage(t, c, alice.url+"devices", nil)
 	if code != http.StatusOK || !strings.Contains(body, "(this device)") {
 		t.Fatalf("GET /devices: %d\n%s", code, body)
 	}
@@ -66,10 +66,10 @@ func TestDevicesPage(t *testing.T) {
 		t.Fatal("the devices page has no CSRF field")
 	}
 	csrf := m[1]
-	if code, _ := page(t, c, alice.url+"devices/add", url.Values{"name": {"laptop"}}); code != http.StatusForbidden {
+	if code, _ := devicePage(t, c, alice.url+"devices/add", url.Values{"name": {"laptop"}}); code != http.StatusForbidden {
 		t.Fatalf("adding a device without the CSRF token: %d, want 403", code)
 	}
-	code, body = page(t, c, alice.url+"devices/add", url.Values{"csrf": {csrf}, "name": {"laptop"}})
+	code, body = devicePage(t, c, alice.url+"devices/add", url.Values{"csrf": {csrf}, "name": {"laptop"}})
 	jm := joinCode.FindStringSubmatch(body)
 	if code != http.StatusOK || jm == nil {
 		t.Fatalf("POST /devices/add: %d, no join command in\n%s", code, body)
@@ -79,13 +79,13 @@ func TestDevicesPage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kith init --join with the page's code: %v\n%s", err, out)
 	}
-	if _, body = page(t, c, alice.url+"devices", nil); !strings.Contains(body, ">laptop<") && !strings.Contains(body, "laptop</th>") {
+	if _, body = devicePage(t, c, alice.url+"devices", nil); !strings.Contains(body, ">laptop<") && !strings.Contains(body, "laptop</th>") {
 		t.Fatalf("the devices page does not list the laptop after it joined:\n%s", body)
 	}
-	if code, _ := page(t, c, alice.url+"devices/remove", url.Values{"csrf": {"wrong"}, "name": {"laptop"}}); code != http.StatusForbidden {
+	if code, _ := devicePage(t, c, alice.url+"devices/remove", url.Values{"csrf": {"wrong"}, "name": {"laptop"}}); code != http.StatusForbidden {
 		t.Fatalf("removing with a wrong CSRF token: %d, want 403", code)
 	}
-	if code, body := page(t, c, alice.url+"devices/remove", url.Values{"csrf": {csrf}, "name": {"laptop"}}); code != http.StatusOK {
+	if code, body := devicePage(t, c, alice.url+"devices/remove", url.Values{"csrf": {csrf}, "name": {"laptop"}}); code != http.StatusOK {
 		t.Fatalf("POST /devices/remove: %d\n%s", code, body)
 	}
 	var ls struct {
