@@ -70,6 +70,12 @@ func TestVerifyDeviceRecords(t *testing.T) {
 		record(desktop, now, func(r *rendezvousv1.Registration) { r.DeviceCertificate = nil }),
 		identityRecord, // not a device record
 	}
+	// Two records of one device with the same time: the first is kept (a tie never
+	// replaces).
+	tie := record(desktop, now, func(r *rendezvousv1.Registration) { r.TtlSeconds = 99 })
+	if got, _ := VerifyDeviceRecords([]*signedv1.Envelope{record(desktop, now, nil), tie}, alice.Public(), nil, now); len(got) != 1 || got[0].Registration.GetTtlSeconds() == 99 {
+		t.Fatalf("a tie: kept %d records, the second's ttl %v; want the first alone", len(got), got)
+	}
 	got, err := VerifyDeviceRecords(envs, alice.Public(), []device.Revocation{rev}, now)
 	if len(got) != 2 || string(got[0].Cert.ID) != "laptop01" || got[0].Registration.GetTtlSeconds() != 77 ||
 		string(got[1].Cert.ID) != "desktop1" {
@@ -117,8 +123,12 @@ func TestTwoDevicesStayReachable(t *testing.T) {
 		t.Fatalf("Bob found %d of Alice's devices (%v), want 2", len(found), err)
 	}
 	for _, d := range found {
-		if _, err := b.ConnectDevice(context.Background(), alice.Public(), d, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, host("192.0.2.2:4700"), make([]byte, 16)); err != nil {
+		rec, err := b.ConnectDevice(context.Background(), alice.Public(), d, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, host("192.0.2.2:4700"), make([]byte, 16))
+		if err != nil {
 			t.Fatalf("connect to %s: %v", d.Cert.ID, err)
+		}
+		if !bytes.Equal(rec.Cert.ID, d.Cert.ID) || rec.Registration == nil {
+			t.Fatalf("connect to %s answered with the record of device %q", d.Cert.ID, rec.Cert.ID)
 		}
 		select {
 		case o := <-offers[string(d.Cert.ID)]:

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+	"google.golang.org/protobuf/proto"
+
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
@@ -268,5 +271,63 @@ func TestServerEntries(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Errorf("warned for loopback and TLS servers: %s", buf.String())
+	}
+}
+
+// TestOpenOfferRules: an offer whose signed body names a key other than its signer's, or
+// a target other than the key it is sealed to, or whose frame names another target, is
+// refused; the same offer made honestly opens.
+func TestOpenOfferRules(t *testing.T) {
+	alice, bob, carol := newKey(t), newKey(t), newKey(t)
+	now := time.Now()
+	offer := func() *rendezvousv1.Offer {
+		return &rendezvousv1.Offer{Kind: rendezvousv1.OfferKind_OFFER_KIND_CONNECT, PunchSecret: []byte("0123456789abcdef")}
+	}
+	// sealRaw seals a body signed by signer as it is, to alice.
+	sealRaw := func(signer *identity.Key, o *rendezvousv1.Offer) *rendezvousv1.SealedOffer {
+		t.Helper()
+		o.TargetFingerprint, o.TimestampUnixMs, o.Nonce = string(alice.Public().Fingerprint()), now.UnixMilli(), []byte("nonce-0123456789")
+		env, err := signed.Seal(signer, identity.ContextOffer, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inner, _ := proto.Marshal(env)
+		r, err := recipient(alice.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		w, _ := age.Encrypt(&buf, r)
+		w.Write(inner)
+		w.Close()
+		return &rendezvousv1.SealedOffer{TargetFingerprint: o.TargetFingerprint, TimestampUnixMs: o.TimestampUnixMs, Nonce: o.Nonce, Sealed: buf.Bytes()}
+	}
+	honest := offer()
+	honest.PublicKey = bob.Public().Bytes()
+	if from, _, err := OpenOffer(alice, sealRaw(bob, honest)); err != nil || from != bob.Public() {
+		t.Fatalf("an honest offer: from %s, %v", from.Short(), err)
+	}
+	lying := offer()
+	lying.PublicKey = carol.Public().Bytes() // signed by Bob, naming Carol
+	if _, _, err := OpenOffer(alice, sealRaw(bob, lying)); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("a body naming another key than its signer's: %v, want ErrBadOffer", err)
+	}
+	// Sealed to Alice's key, addressed in the signed body to Carol.
+	elsewhere, err := sealOfferTo(bob, alice.Public(), carol.Public().Fingerprint(), offer(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere.TargetFingerprint = string(alice.Public().Fingerprint())
+	if _, _, err := OpenOffer(alice, elsewhere); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("a body addressed to another person: %v, want ErrBadOffer", err)
+	}
+	// The frame names Carol around a body for Alice.
+	reframed, err := sealOfferTo(bob, alice.Public(), alice.Public().Fingerprint(), offer(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reframed.TargetFingerprint = string(carol.Public().Fingerprint())
+	if _, _, err := OpenOffer(alice, reframed); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("a frame naming another target: %v, want ErrBadOffer", err)
 	}
 }

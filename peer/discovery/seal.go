@@ -176,10 +176,11 @@ func openOfferAs(self *identity.Key, person identity.PublicKey, so *rendezvousv1
 	if err != nil {
 		return from, nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
-	switch {
-	case o.GetTargetFingerprint() != string(person.Fingerprint()) || so.GetTargetFingerprint() != o.GetTargetFingerprint():
+	// An if a rule, not a tagless switch, so that gremlins sees each one tested.
+	if o.GetTargetFingerprint() != string(person.Fingerprint()) || so.GetTargetFingerprint() != o.GetTargetFingerprint() {
 		return from, nil, fmt.Errorf("%w: it is for someone else", ErrBadOffer)
-	case o.GetTimestampUnixMs() != so.GetTimestampUnixMs() || !bytes.Equal(o.GetNonce(), so.GetNonce()):
+	}
+	if o.GetTimestampUnixMs() != so.GetTimestampUnixMs() || !bytes.Equal(o.GetNonce(), so.GetNonce()) {
 		return from, nil, fmt.Errorf("%w: the frame's timestamp or nonce differs from the signed one", ErrBadOffer)
 	}
 	return from, &o, nil
