@@ -227,3 +227,24 @@ func sortMutants(ms []Mutant) {
 		return a.Type < b.Type
 	})
 }
+
+// InFiles keeps the equivalents that a run over only files of pkg can meet: those of
+// other packages, and those of pkg in one of files (all of pkg's when files is empty).
+// Without it a run scoped to some files would call the others' entries stale.
+func InFiles(eqs []Equivalent, pkg string, files []string) []Equivalent {
+	if len(files) == 0 {
+		return eqs
+	}
+	keep := map[string]bool{}
+	for _, f := range files {
+		keep[f] = true
+	}
+	pkg = path.Clean(pkg)
+	var out []Equivalent
+	for _, e := range eqs {
+		if e.Pkg != pkg || keep[e.File] {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -133,3 +133,27 @@ func TestEmptyReportFails(t *testing.T) {
 		}
 	}
 }
+
+// TestInFiles: a run over some files of a package expects only their equivalents.
+func TestInFiles(t *testing.T) {
+	eqs := []Equivalent{
+		{Mutant: Mutant{Pkg: "peer/ui", File: "session.go", Line: 1, Column: 1, Type: "CONDITIONALS_BOUNDARY"}},
+		{Mutant: Mutant{Pkg: "peer/ui", File: "pages.go", Line: 2, Column: 1, Type: "CONDITIONALS_BOUNDARY"}},
+		{Mutant: Mutant{Pkg: "peer/post", File: "post.go", Line: 3, Column: 1, Type: "CONDITIONALS_BOUNDARY"}},
+	}
+	if got := InFiles(eqs, "peer/ui", nil); len(got) != 3 {
+		t.Errorf("no scope: %d kept, want all 3", len(got))
+	}
+	got := InFiles(eqs, "peer/ui/", []string{"session.go"})
+	if len(got) != 2 || got[0].File != "session.go" || got[1].Pkg != "peer/post" {
+		t.Errorf("scoped to session.go: kept %+v; want session.go's and the other package's", got)
+	}
+	// A scoped run with a stale entry in its own file still fails.
+	rep, err := ParseReport(strings.NewReader(`{"files":[{"file_name":"session.go","mutations":[{"type":"CONDITIONALS_BOUNDARY","status":"KILLED","line":9,"column":9}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Score("peer/ui", rep, got); !errors.Is(err, ErrStaleEquivalent) {
+		t.Errorf("a stale entry of a scoped file: %v, want ErrStaleEquivalent", err)
+	}
+}

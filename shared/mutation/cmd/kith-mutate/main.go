@@ -103,7 +103,11 @@ func (r runner) all(ctx context.Context, args []string, eqFile, figFile string, 
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", pkg, err)
 		}
-		fig, err := mutation.Score(pkg, rep, eq)
+		var only []string
+		if files != "" {
+			only = strings.Split(files, ",")
+		}
+		fig, err := mutation.Score(pkg, rep, mutation.InFiles(eq, pkg, only))
 		if err != nil {
 			return false, err
 		}
