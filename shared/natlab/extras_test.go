@@ -131,19 +131,19 @@ func TestIPv6Firewall(t *testing.T) {
 		if src.Addr() != a.Addr6 {
 			t.Errorf("x saw source %s, want a's own %s (no NAT on IPv6)", src.Addr(), a.Addr6)
 		}
-		if !receives(t, cx, src, ca) {
+		if !receivesWithin(t, cx, src, ca) {
 			t.Error("x's reply to a's flow was dropped")
 		}
 	})
 	t.Run("unsolicited is dropped", func(t *testing.T) {
-		if receives(t, cx, pb, cb) {
+		if receivesWithin(t, cx, pb, cb) {
 			t.Error("x reached b without b sending to it first")
 		}
 		other := listen6(t, x)
-		if receives(t, other, pa, ca) {
+		if receivesWithin(t, other, pa, ca) {
 			t.Error("x from another port reached a, which had sent only to x's first port")
 		}
-		if receives(t, cb, pa, ca) {
+		if receivesWithin(t, cb, pa, ca) {
 			t.Error("b reached a before a sent anything to b")
 		}
 		fw, _ := lab.Firewall6(ctx, "a-nat")
@@ -161,13 +161,30 @@ func TestIPv6Firewall(t *testing.T) {
 		}
 		// A fresh socket: a's first subtest opened a's flow to cx's port on purpose.
 		stranger := listen6(t, x)
-		if receives(t, stranger, pa, ca) || receives(t, stranger, pb, cb) {
+		if receivesWithin(t, stranger, pa, ca) || receivesWithin(t, stranger, pb, cb) {
 			t.Error("after the punch a stranger reaches a or b")
 		}
-		if !receives(t, ca, pb, cb) || !receives(t, cb, pa, ca) {
+		if !receivesWithin(t, ca, pb, cb) || !receivesWithin(t, cb, pa, ca) {
 			t.Error("after the punch a and b cannot keep talking")
 		}
 	})
+}
+
+// receivesWithin sends from "from" to "to" every 200 ms for up to 2 s and reports
+// whether conn got one of them. A fresh dual-stack lab's first packet on a path may wait
+// out a neighbour-discovery retry (1 s, see above), in either direction: a single try
+// with a short wait would call a flow the firewall lets through dropped, and would let a
+// check that something is dropped pass on that latency alone. Resending cannot open a
+// stateful firewall from the outside, so the negative checks lose nothing.
+func receivesWithin(t *testing.T, from *net.UDPConn, to netip.AddrPort, conn *net.UDPConn) bool {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if receivesIn(t, from, to, conn, 200*time.Millisecond) {
+			return true
+		}
+	}
+	return false
 }
 
 // punch sends to peer every 50 ms for up to 2 s and reports whether a datagram from

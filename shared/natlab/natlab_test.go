@@ -83,12 +83,18 @@ func bind(conn *net.UDPConn, server netip.AddrPort) (netip.AddrPort, error) {
 // receives sends a datagram from `from` to `to` and reports whether conn got it.
 func receives(t *testing.T, from *net.UDPConn, to netip.AddrPort, conn *net.UDPConn) bool {
 	t.Helper()
+	return receivesIn(t, from, to, conn, 400*time.Millisecond)
+}
+
+// receivesIn is receives with a wait of d.
+func receivesIn(t *testing.T, from *net.UDPConn, to netip.AddrPort, conn *net.UDPConn, d time.Duration) bool {
+	t.Helper()
 	msg := []byte("unsolicited " + strconv.FormatInt(time.Now().UnixNano(), 36))
 	if _, err := from.WriteToUDPAddrPort(msg, to); err != nil {
 		t.Fatalf("send to %s: %v", to, err)
 	}
 	buf := make([]byte, 1500)
-	_ = conn.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+	_ = conn.SetReadDeadline(time.Now().Add(d))
 	defer conn.SetReadDeadline(time.Time{})
 	for {
 		n, _, err := conn.ReadFromUDPAddrPort(buf)
