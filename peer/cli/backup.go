@@ -18,6 +18,7 @@ import (
 func runKeyExport(ctx context.Context, c *call) error {
 	fs := newFlags("key export")
 	out := fs.String("out", "", "")
+	fs.StringVar(&c.passFile, "passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
@@ -48,6 +49,7 @@ func runKeyExport(ctx context.Context, c *call) error {
 func runExport(ctx context.Context, c *call) error {
 	fs := newFlags("export")
 	out := fs.String("out", "", "")
+	fs.StringVar(&c.passFile, "passphrase-file", "", "")
 	if _, err := parse(fs, c.args, 0, 0); err != nil {
 		return err
 	}
@@ -129,7 +131,9 @@ func writeEncrypted(path string, pass []byte, workFactor int,
 }
 
 func runImport(ctx context.Context, c *call) error {
-	pos, err := parse(newFlags("import"), c.args, 1, 1)
+	fs := newFlags("import")
+	fs.StringVar(&c.passFile, "passphrase-file", "", "")
+	pos, err := parse(fs, c.args, 1, 1)
 	if err != nil {
 		return err
 	}

@@ -152,6 +152,8 @@ type call struct {
 	env  Env
 	home string
 	args []string
+	// passFile is --passphrase-file of a command that takes a backup passphrase.
+	passFile string
 }
 
 // Run runs one kith command line and returns its exit code.

@@ -154,16 +154,19 @@ its extension. Prints each file written.`},
 		{name: "sync", args: "[ID]", summary: "sync now with one or all friends", run: runSync, help: `
 Pulls new posts from one friend (ID or name) or all of them, and returns when done.
 Exits with 4 when a friend could not be reached.`},
-		{name: "key export", args: "--out FILE", summary: "back up my identity key, passphrase-encrypted", run: runKeyExport, help: `
-Writes your identity key to FILE, encrypted with a passphrase (asked twice, or read from
-KITH_PASSPHRASE). With it, 'kith init --key FILE' and 'kith recover' bring you back after
+		{name: "key export", args: "--out FILE [--passphrase-file FILE]", summary: "back up my identity key, passphrase-encrypted", run: runKeyExport, help: `
+Writes your identity key to FILE, encrypted with a passphrase (asked twice, or the first
+line of --passphrase-file, mode 0600, or KITH_PASSPHRASE, which other processes of
+yours can read). With it, 'kith init --key FILE' and 'kith recover' bring you back after
 a lost disk. Keep it somewhere other than this machine.`},
-		{name: "export", args: "--out FILE", summary: "back up the whole home, encrypted", run: runExport, help: `
+		{name: "export", args: "--out FILE [--passphrase-file FILE]", summary: "back up the whole home, encrypted", run: runExport, help: `
 Writes everything (identity, friends, groups, posts, photos) to FILE, encrypted with age
-under a passphrase (asked twice, or read from KITH_PASSPHRASE). Restore with 'kith import'.`},
-		{name: "import", args: "FILE", summary: "restore a home from 'kith export'", run: runImport, help: `
-Restores a home made by 'kith export' into an empty --home. A wrong passphrase, or a
-corrupted or truncated file, is refused and nothing is written.`},
+under a passphrase (asked twice, or the first line of --passphrase-file, mode 0600, or
+KITH_PASSPHRASE). Restore with 'kith import'.`},
+		{name: "import", args: "FILE [--passphrase-file FILE]", summary: "restore a home from 'kith export'", run: runImport, help: `
+Restores a home made by 'kith export' into an empty --home; the passphrase is asked, or
+read from --passphrase-file (mode 0600, first line) or KITH_PASSPHRASE. A wrong
+passphrase, or a corrupted or truncated file, is refused and nothing is written.`},
 		{name: "recover", args: "[--from ID [--addr HOST:PORT]]", summary: "get my posts and friends back from friends", run: runRecover, help: `
 After a lost disk, with the key restored ('kith init --key FILE') and the daemon running:
 asks one friend, then every friend your recovery kit lists, for their copy of the kit

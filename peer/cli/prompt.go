@@ -13,9 +13,11 @@ import (
 	"github.com/kithnet/kith/peer/backup"
 )
 
-// passphrase reads KITH_PASSPHRASE, or asks on the terminal (twice when confirm is set,
-// for a new passphrase). Without either it says what to do. A new passphrase (confirm)
-// must pass backup.CheckPassphrase, the web app's rule too.
+// passphrase reads the command's --passphrase-file, or KITH_PASSPHRASE, or asks on the
+// terminal (twice when confirm is set, for a new passphrase). Without any it says what
+// to do. A new passphrase (confirm) must pass backup.CheckPassphrase, the web app's rule
+// too. The file is the way that puts no secret in the environment, where the process's
+// own user (and root) can read it in /proc.
 func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
 	p, err := c.readPassphrase(prompt, confirm)
 	if err != nil {
@@ -30,11 +32,14 @@ func (c *call) passphrase(prompt string, confirm bool) ([]byte, error) {
 }
 
 func (c *call) readPassphrase(prompt string, confirm bool) ([]byte, error) {
+	if c.passFile != "" {
+		return readPassphraseFile(c.passFile)
+	}
 	if p := c.env.Getenv("KITH_PASSPHRASE"); p != "" {
 		return []byte(p), nil
 	}
 	if c.env.ReadPassword == nil || c.env.IsTerminal == nil || !c.env.IsTerminal(int(os.Stdin.Fd())) {
-		return nil, errors.New("a passphrase is needed: run in a terminal, or set KITH_PASSPHRASE")
+		return nil, errors.New("a passphrase is needed: run in a terminal, or give --passphrase-file FILE (mode 0600, first line)")
 	}
 	p, err := c.env.ReadPassword(prompt)
 	if err != nil {
