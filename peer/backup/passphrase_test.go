@@ -46,3 +46,22 @@ func TestWorkFactor(t *testing.T) {
 		}
 	}
 }
+
+// The length rule at its edge: ten random characters pass (about 10^10 guesses), nine
+// are refused for their length; the guess count is written as a power of ten.
+func TestCheckPassphraseEdges(t *testing.T) {
+	if err := CheckPassphrase([]byte("Kq7#vX2!mZ")); err != nil {
+		t.Errorf("ten random characters refused: %v", err)
+	}
+	if err := CheckPassphrase([]byte("Kq7#vX2!m")); !errors.Is(err, ErrWeakPassphrase) || !strings.Contains(err.Error(), "9 characters") {
+		t.Errorf("nine characters: %v, want refused for its length", err)
+	}
+	for _, tc := range []struct {
+		g    float64
+		want string
+	}{{1, "10^0"}, {9.9, "10^0"}, {10, "10^1"}, {99, "10^1"}, {1e10, "10^10"}} {
+		if got := roughly(tc.g); got != tc.want {
+			t.Errorf("roughly(%v) = %s, want %s", tc.g, got, tc.want)
+		}
+	}
+}
