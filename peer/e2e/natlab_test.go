@@ -76,7 +76,9 @@ func TestNATMatrixBinaries(t *testing.T) {
 					t.Errorf("%s: %s's timeline lacks %s's post after 20 s", pair, s[0].name, s[1].name)
 				}
 				var path, remote string
-				if !eventually(10*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == pr.path }) {
+				// 45 s: one upgrade round (every 35 s) may pass first, as in TestReachBirthday;
+				// a birthday attempt that runs out its probes is tried again there.
+				if !eventually(45*time.Second, func() bool { path, remote = s[0].path(s[1]); return path == pr.path }) {
 					t.Errorf("%s: %s reports path %q (remote %q) to %s, want %q", pair, s[0].name, path, remote, s[1].name, pr.path)
 				} else {
 					t.Logf("%s: %s reaches %s %s at %s", pair, s[0].name, s[1].name, path, remote)
