@@ -95,7 +95,7 @@ MUTATE_PKGS ?= shared/identity shared/signed peer/feed peer/post peer/store peer
 	peer/ui=session.go,server.go,compose.go,token.go peer/public peer/backup rendezvous/server rendezvous/store \
 	shared/device peer/device peer/carry peer/reach=offer.go,dial.go,paths.go,live.go peer/portmap \
 	peer/discovery=seal.go,devices.go peer/recovery
-MUTATE_WORKERS ?= 1
+MUTATE_WORKERS ?= 2
 # Tests left out of a package's mutant runs (each run would take minutes): the Chromium
 # tests of peer/ui drive the same handlers the fast CSRF, session and Host tests check;
 # TestOpenerSeesNoToken builds and runs bin/kith (12 s) for what TestLoginLinks checks

@@ -6,6 +6,12 @@
 // A package may be given as DIR or DIR=FILE,FILE to mutate only those files of it (the
 // package's tests all still run). Files of sub-packages are never mutated with their
 // parent: each package is judged by its own tests.
+//
+// Each mutant runs only the tests that run its line (see mutation.CoverMap): before
+// gremlins starts, kith-mutate takes one coverage profile a test, then puts itself first
+// on gremlins' PATH as `go`, and narrows each `go test` gremlins starts for a mutant with
+// -run. gremlins still finds, applies and judges every mutant. --select=false turns this
+// off (every mutant runs all the package's tests, as gremlins alone does).
 package main
 
 import (
@@ -26,6 +32,10 @@ import (
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "go" {
+		asGo()
+		return
+	}
 	var (
 		equivalent = flag.String("equivalent", "mutate-equivalent.txt", "the equivalent-mutants file (package file:line:column MUTATOR reason)")
 		figures    = flag.String("figures", "mutate-figures.txt", "where to write the per-package figures too")
@@ -34,6 +44,7 @@ func main() {
 		workers    = flag.Int("workers", 1, "gremlins workers (the tests of one mutant run at a time per worker)")
 		coeff      = flag.Int("timeout-coefficient", 5, "gremlins' test timeout as a multiple of the plain test run's time")
 		verbose    = flag.Bool("v", false, "show gremlins' own output")
+		selectT    = flag.Bool("select", true, "run each mutant against only the tests whose coverage holds its line")
 		skips      = skipFlag{}
 	)
 	flag.Var(skips, "skip", "DIR:REGEX: leave out DIR's tests matching REGEX (go test -skip) in its runs, e.g. a browser test that takes minutes; repeatable")
@@ -44,7 +55,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := runner{workers: *workers, coeff: *coeff, verbose: *verbose, skips: skips}
+	r := runner{workers: *workers, coeff: *coeff, verbose: *verbose, skips: skips, selectTests: *selectT}
 	ok, err := r.all(ctx, flag.Args(), *equivalent, *figures, *efficacy, *coverage)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kith-mutate:", err)
@@ -60,6 +71,7 @@ type runner struct {
 	workers, coeff int
 	verbose        bool
 	skips          skipFlag // package -> go test -skip pattern
+	selectTests    bool
 }
 
 // skipFlag maps a package directory to the tests its runs leave out.
@@ -145,17 +157,32 @@ func (r runner) unleash(ctx context.Context, pkg, files string) (mutation.Report
 		return mutation.Report{}, err
 	}
 	report := filepath.Join(tmp, "report.json")
-	args := []string{"tool", "gremlins", "unleash", "--workers", fmt.Sprint(r.workers),
+	realGo, err := exec.LookPath("go")
+	if err != nil {
+		return mutation.Report{}, err
+	}
+	gremlins, err := toolPath(ctx, realGo, "gremlins")
+	if err != nil {
+		return mutation.Report{}, err
+	}
+	args := []string{"unleash", "--workers", fmt.Sprint(r.workers),
 		"--timeout-coefficient", fmt.Sprint(r.coeff), "-o", report}
 	for _, e := range exclude {
 		args = append(args, "-E", e)
 	}
 	args = append(args, "./"+pkg)
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, gremlins, args...)
 	// gremlins copies the module per worker under TMPDIR: keep that inside tmp.
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	if re := r.skips[pkg]; re != "" {
 		cmd.Env = append(cmd.Env, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -skip="+re))
+	}
+	if r.selectTests {
+		env, err := r.selection(ctx, realGo, pkg, tmp)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kith-mutate: %s: every mutant runs every test: %v\n", pkg, err)
+		}
+		cmd.Env = append(cmd.Env, env...)
 	}
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -165,6 +192,9 @@ func (r runner) unleash(ctx context.Context, pkg, files string) (mutation.Report
 	fmt.Fprintf(os.Stderr, "kith-mutate: %s ...\n", pkg)
 	if err := cmd.Run(); err != nil {
 		return mutation.Report{}, fmt.Errorf("gremlins: %w\n%s", err, log.String())
+	}
+	if b, err := os.ReadFile(filepath.Join(tmp, "fallbacks.txt")); err == nil {
+		fmt.Fprintf(os.Stderr, "kith-mutate: %s: runs that fell back to every test:\n%s", pkg, b)
 	}
 	f, err := os.Open(report)
 	if errors.Is(err, os.ErrNotExist) {
