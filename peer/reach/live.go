@@ -82,9 +82,15 @@ func (a *Agent) sample(now time.Time) []transport.Peer {
 	return ps
 }
 
+// liveEvery is how often connections are sampled: four times a keepalive interval,
+// never more often than every 250 ms.
+func liveEvery(keepAlive time.Duration) time.Duration {
+	return max(keepAlive/4, 250*time.Millisecond)
+}
+
 // watchLive samples the connections often enough that Peers knows which went quiet.
 func (a *Agent) watchLive(ctx context.Context) {
-	every := max(a.cfg.KeepAlive/4, 250*time.Millisecond)
+	every := liveEvery(a.cfg.KeepAlive)
 	for {
 		select {
 		case <-ctx.Done():
