@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -290,6 +292,23 @@ func TestTURNReachesEachInstance(t *testing.T) {
 	}
 	if !spec.HostNetwork && stun.HostPort != stunPort {
 		t.Errorf("STUN/TURN port %d is neither on the host network nor a hostPort: a Service would spread one peer's TURN packets over several instances", stunPort)
+	}
+	// The second STUN port (--stun-alt) lets a peer tell a symmetric NAT; its port must
+	// reach the instance the same way.
+	alt := envOf(c)["KITH_RENDEZVOUS_STUN_ALT"]
+	if alt == nil || alt.Value == "" {
+		t.Error("no KITH_RENDEZVOUS_STUN_ALT: peers behind a symmetric NAT cannot tell so, and are relayed where the birthday method would punch")
+	} else {
+		_, port, err := net.SplitHostPort(alt.Value)
+		n, perr := strconv.Atoi(port)
+		found := false
+		for _, p := range c.Ports {
+			found = found || (err == nil && perr == nil && p.ContainerPort == int32(n) && p.Protocol == corev1.ProtocolUDP &&
+				(spec.HostNetwork || p.HostPort == int32(n)))
+		}
+		if !found {
+			t.Errorf("KITH_RENDEZVOUS_STUN_ALT %q is not a UDP container port reachable on the node", alt.Value)
+		}
 	}
 	if spec.HostNetwork && spec.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
 		t.Errorf("hostNetwork with dnsPolicy %q: the Redis Service name would not resolve; want ClusterFirstWithHostNet", spec.DNSPolicy)
