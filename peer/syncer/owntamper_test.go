@@ -1,0 +1,110 @@
+package syncer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kithnet/kith/peer/feed"
+	"github.com/kithnet/kith/peer/store"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+)
+
+// tamperOwn is a device of the person that alters its OwnChanges answers with how.
+type tamperOwn struct {
+	*Server
+	how *func(*syncv1.OwnChangesResponse)
+}
+
+func (d tamperOwn) OwnChanges(ctx context.Context, req *syncv1.OwnChangesRequest) (*syncv1.OwnChangesResponse, error) {
+	resp, err := d.Server.OwnChanges(ctx, req)
+	if err == nil && *d.how != nil {
+		resp = proto.Clone(resp).(*syncv1.OwnChangesResponse)
+		(*d.how)(resp)
+	}
+	return resp, err
+}
+
+// TestOwnChangesTampered: a device of one's own that serves altered own changes (a
+// post whose signature fails, an audience, friends, devices or revocations that do not
+// parse or verify, more revocations than allowed) gets them refused, and the pulling
+// device stores nothing of the page and keeps its cursor; a revocation signed by the
+// person is learned whatever else the answer holds. Each case is checked against an honest pull afterwards.
+func TestOwnChangesTampered(t *testing.T) {
+	var how func(*syncv1.OwnChangesResponse)
+	alice := newNode(t, "alice", func(s *Server) syncv1.SyncServiceServer { return tamperOwn{s, &how} })
+	laptop := joinDevice(t, alice, "laptop")
+	phone := joinDevice(t, alice, "phone")
+	id := alice.publish(t, "after the laptop joined", feed.Default())
+	if _, err := alice.st.RevokeDevice("phone"); err != nil {
+		t.Fatal(err)
+	}
+	_ = phone
+	revs, err := alice.st.RevocationEnvelopes(alice.pub())
+	if err != nil || len(revs) != 1 {
+		t.Fatalf("alice's revocations: %d, %v", len(revs), err)
+	}
+	lc := ownClient(t, laptop, alice, alice.pub())
+	garbage := &signedv1.Envelope{Signer: alice.pub().Bytes(), Payload: []byte("not a revocation"), Signature: make([]byte, 64)}
+	for _, tc := range []struct {
+		name    string
+		how     func(*syncv1.OwnChangesResponse)
+	}{
+		{"an audience that is not JSON", func(r *syncv1.OwnChangesResponse) { r.Posts[0].Audience = []byte("{") }},
+		{"friends that do not parse", func(r *syncv1.OwnChangesResponse) { r.Friends = []byte{0xff, 0x01} }},
+		{"devices that do not parse", func(r *syncv1.OwnChangesResponse) { r.Devices = []byte{0xff, 0x01} }},
+		{"a forged revocation", func(r *syncv1.OwnChangesResponse) { r.Revocations = append(r.Revocations, garbage) }},
+		{"too many revocations", func(r *syncv1.OwnChangesResponse) {
+			for range 1000 {
+				r.Revocations = append(r.Revocations, revs[0])
+			}
+		}},
+	} {
+		how = tc.how
+		before := laptop.cursor(t, alice)
+		_, err := NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctxT(t), lc, alice.key.Public())
+		if !errors.Is(err, ErrTampered) {
+			t.Errorf("%s: %v, want ErrTampered", tc.name, err)
+		}
+		if c := laptop.cursor(t, alice); c != before {
+			t.Errorf("%s: the cursor moved from %d to %d", tc.name, before, c)
+		}
+		if laptop.holds(t, alice, id) != 0 {
+			t.Fatalf("%s: the laptop stored the post", tc.name)
+		}
+		// The phone's revocation is alice's own signature: kept from any answer. Nothing
+		// else is.
+		if r, _ := laptop.st.Revocations(alice.pub()); len(r) > 1 {
+			t.Fatalf("%s: the laptop kept %d revocations", tc.name, len(r))
+		}
+	}
+	// An honest answer may hold as many revocations as a store keeps.
+	how = func(r *syncv1.OwnChangesResponse) {
+		for len(r.Revocations) < store.MaxRevocations {
+			r.Revocations = append(r.Revocations, revs[0])
+		}
+	}
+	res, err := NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctxT(t), lc, alice.key.Public())
+	if err != nil || res.Stored == 0 || laptop.holds(t, alice, id) == 0 {
+		t.Fatalf("the honest pull: %+v, %v; want the post", res, err)
+	}
+	if r, _ := laptop.st.Revocations(alice.pub()); len(r) != 1 {
+		t.Fatalf("the laptop learned %d revocations, want the phone's", len(r))
+	}
+
+	// A post whose signature fails is left out and counted; the rest of the page stands.
+	id2 := alice.publish(t, "altered on the way", feed.Default())
+	how = func(r *syncv1.OwnChangesResponse) {
+		e := r.Posts[0].Envelope
+		e.Payload = bytes.Clone(e.Payload)
+		e.Payload[len(e.Payload)/2] ^= 1
+	}
+	res, err = NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctxT(t), lc, alice.key.Public())
+	if err != nil || res.Dropped != 1 || res.Stored != 0 || laptop.holds(t, alice, id2) != 0 {
+		t.Fatalf("an altered own post: %+v, %v; want it refused and counted", res, err)
+	}
+}
