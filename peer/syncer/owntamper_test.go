@@ -51,8 +51,8 @@ func TestOwnChangesTampered(t *testing.T) {
 	lc := ownClient(t, laptop, alice, alice.pub())
 	garbage := &signedv1.Envelope{Signer: alice.pub().Bytes(), Payload: []byte("not a revocation"), Signature: make([]byte, 64)}
 	for _, tc := range []struct {
-		name    string
-		how     func(*syncv1.OwnChangesResponse)
+		name string
+		how  func(*syncv1.OwnChangesResponse)
 	}{
 		{"an audience that is not JSON", func(r *syncv1.OwnChangesResponse) { r.Posts[0].Audience = []byte("{") }},
 		{"friends that do not parse", func(r *syncv1.OwnChangesResponse) { r.Friends = []byte{0xff, 0x01} }},
