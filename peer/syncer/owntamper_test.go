@@ -38,12 +38,11 @@ func TestOwnChangesTampered(t *testing.T) {
 	var how func(*syncv1.OwnChangesResponse)
 	alice := newNode(t, "alice", func(s *Server) syncv1.SyncServiceServer { return tamperOwn{s, &how} })
 	laptop := joinDevice(t, alice, "laptop")
-	phone := joinDevice(t, alice, "phone")
+	joinDevice(t, alice, "phone")
 	id := alice.publish(t, "after the laptop joined", feed.Default())
 	if _, err := alice.st.RevokeDevice("phone"); err != nil {
 		t.Fatal(err)
 	}
-	_ = phone
 	revs, err := alice.st.RevocationEnvelopes(alice.pub())
 	if err != nil || len(revs) != 1 {
 		t.Fatalf("alice's revocations: %d, %v", len(revs), err)
@@ -106,5 +105,70 @@ func TestOwnChangesTampered(t *testing.T) {
 	res, err = NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctxT(t), lc, alice.key.Public())
 	if err != nil || res.Dropped != 1 || res.Stored != 0 || laptop.holds(t, alice, id2) != 0 {
 		t.Fatalf("an altered own post: %+v, %v; want it refused and counted", res, err)
+	}
+}
+
+// tamperDevices is a friend that alters its GetDevices answers with how.
+type tamperDevices struct {
+	*Server
+	how *func(*syncv1.GetDevicesResponse)
+}
+
+func (d tamperDevices) GetDevices(ctx context.Context, req *syncv1.GetDevicesRequest) (*syncv1.GetDevicesResponse, error) {
+	resp, err := d.Server.GetDevices(ctx, req)
+	if err == nil && *d.how != nil {
+		resp = proto.Clone(resp).(*syncv1.GetDevicesResponse)
+		(*d.how)(resp)
+	}
+	return resp, err
+}
+
+// TestFetchDevicesTampered: a friend's revocation that does not verify is reported and
+// the ones that do are kept; past MaxRevocations the answer is called tampered; an
+// answer of exactly MaxRevocations is taken.
+func TestFetchDevicesTampered(t *testing.T) {
+	var how func(*syncv1.GetDevicesResponse)
+	alice := newNode(t, "alice", func(s *Server) syncv1.SyncServiceServer { return tamperDevices{s, &how} })
+	bob := newNode(t, "bob", nil)
+	befriend(t, alice, bob)
+	befriend(t, bob, alice)
+	joinDevice(t, alice, "phone")
+	if _, err := alice.st.RevokeDevice("phone"); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPuller(PullerConfig{Store: bob.st, Logger: quiet()})
+	bc := bob.client(t, alice)
+	kept := func() int {
+		r, err := bob.st.Revocations(alice.pub())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(r)
+	}
+
+	forged := &signedv1.Envelope{Signer: alice.pub().Bytes(), Payload: []byte("not a revocation"), Signature: make([]byte, 64)}
+	how = func(r *syncv1.GetDevicesResponse) { r.Revocations = append([]*signedv1.Envelope{forged}, r.Revocations...) }
+	if err := p.FetchDevices(ctxT(t), bc, alice.pub()); err == nil {
+		t.Error("a forged revocation was not reported")
+	}
+	if n := kept(); n != 1 {
+		t.Fatalf("after a forged and an honest revocation bob keeps %d, want the honest one", n)
+	}
+
+	how = func(r *syncv1.GetDevicesResponse) {
+		for len(r.Revocations) < store.MaxRevocations {
+			r.Revocations = append(r.Revocations, r.Revocations[0])
+		}
+	}
+	if err := p.FetchDevices(ctxT(t), bc, alice.pub()); err != nil {
+		t.Errorf("%d revocations: %v", store.MaxRevocations, err)
+	}
+	how = func(r *syncv1.GetDevicesResponse) {
+		for len(r.Revocations) <= store.MaxRevocations {
+			r.Revocations = append(r.Revocations, r.Revocations[0])
+		}
+	}
+	if err := p.FetchDevices(ctxT(t), bc, alice.pub()); !errors.Is(err, ErrTampered) {
+		t.Errorf("%d revocations: %v, want ErrTampered", store.MaxRevocations+1, err)
 	}
 }
