@@ -147,7 +147,9 @@ func TestFetchDevicesTampered(t *testing.T) {
 	}
 
 	forged := &signedv1.Envelope{Signer: alice.pub().Bytes(), Payload: []byte("not a revocation"), Signature: make([]byte, 64)}
-	how = func(r *syncv1.GetDevicesResponse) { r.Revocations = append([]*signedv1.Envelope{forged}, r.Revocations...) }
+	how = func(r *syncv1.GetDevicesResponse) {
+		r.Revocations = append([]*signedv1.Envelope{forged}, r.Revocations...)
+	}
 	if err := p.FetchDevices(ctxT(t), bc, alice.pub()); err == nil {
 		t.Error("a forged revocation was not reported")
 	}
