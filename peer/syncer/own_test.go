@@ -228,21 +228,36 @@ func TestOwnChangesRefused(t *testing.T) {
 func TestJoinRefusals(t *testing.T) {
 	alice, bob := newNode(t, "alice", nil), newNode(t, "bob", nil)
 	befriend(t, alice, bob)
-	joinDevice(t, alice, "laptop")
+	stranger := func() *node { return newNode(t, "eve", nil) }
+	recv := func(s syncv1.SyncService_JoinClient, err error) error {
+		if err != nil {
+			return err
+		}
+		_, err = s.Recv()
+		return err
+	}
+	join := func(n *node, secret []byte) error {
+		return recv(n.client(t, alice).Join(ctxT(t), &syncv1.JoinRequest{Secret: secret}))
+	}
+	if err := join(stranger(), make([]byte, 16)); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("joining a node that takes no codes = %v, want FailedPrecondition", err)
+	}
+	laptop := joinDevice(t, alice, "laptop")
 	iv := device.NewInvites(nil)
 	alice.srv.SetInvites(iv)
 	code, _, err := iv.Add(alice.pub(), "phone")
 	if err != nil {
 		t.Fatal(err)
 	}
-	stranger := func() *node { return newNode(t, "eve", nil) }
-	join := func(n *node, secret []byte) error {
-		s, err := n.client(t, alice).Join(ctxT(t), &syncv1.JoinRequest{Secret: secret})
-		if err != nil {
-			return err
-		}
-		_, err = s.Recv()
-		return err
+	again, _, err := iv.Add(alice.pub(), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := join(stranger(), again.Secret[:]); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("a code for a device name taken = %v, want AlreadyExists", err)
+	}
+	if err := recv(ownClient(t, laptop, alice, alice.pub()).Join(ctxT(t), &syncv1.JoinRequest{Secret: code.Secret[:]})); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("an own device's key joining again = %v, want PermissionDenied", err)
 	}
 	if err := join(bob, code.Secret[:]); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a friend's key joining = %v, want PermissionDenied", err)
