@@ -66,6 +66,17 @@ func TestCarryQuotaExact(t *testing.T) {
 	if u := usage(t, st, alice.Public()); u.Parcels != 2 || u.Bytes != want {
 		t.Errorf("usage after a replacement: %+v, want 2 parcels of %d bytes", u, want)
 	}
+	// Replacing one of two held parcels takes the older one's bytes off the count.
+	var id1 post.ID
+	copy(id1[:], p1.post.Payload.GetId())
+	p1b := sealPost(t, alice, id1, 2, 12, false, bob)
+	if res := apply(st, pol, p1b); res.Kept != 1 {
+		t.Fatalf("a newer parcel: kept %d, want 1", res.Kept)
+	}
+	want = usageOf(t, newer) + usageOf(t, p1b)
+	if u := usage(t, st, alice.Public()); u.Parcels != 2 || u.Bytes != want {
+		t.Errorf("usage after replacing one of two: %+v, want 2 parcels of %d bytes", u, want)
+	}
 }
 
 // The parcel log pages by count and by bytes (always at least one parcel), and serves
