@@ -48,11 +48,15 @@ func TestFriendAndGroupChanges(t *testing.T) {
 	}
 	k := newKey(t)
 	rev, _ := s.KitRevision()
+	seq, _ := s.LastSeq()
 	if err := s.PutFriend(Friend{Key: k.Public(), Name: "Ann"}); err != nil {
 		t.Fatal(err)
 	}
 	if seq, err := s.LastSeqFor(k.Public()); err != nil || seq == 0 {
 		t.Errorf("a new friend's view: head %d, %v; want the post meant for friends", seq, err)
+	}
+	if now, _ := s.LastSeq(); now <= seq {
+		t.Errorf("a new friend who may now see a post gave it no new changes entry")
 	}
 	after, _ := s.KitRevision()
 	if !after.After(rev) {
