@@ -72,3 +72,42 @@ func TestPulledConversationApplied(t *testing.T) {
 		t.Errorf("thread %v after the host served none; want empty", got)
 	}
 }
+
+// TestRevokedPostDropsConversation: a post its author withdraws from us takes its held
+// conversation with it, own waiting records included.
+func TestRevokedPostDropsConversation(t *testing.T) {
+	s, me := initT(t)
+	friend, other := newKey(t), newKey(t)
+	if err := s.PutFriend(Friend{Key: friend.Public(), Name: "Friend"}); err != nil {
+		t.Fatal(err)
+	}
+	penv, p, err := post.Seal(friend, post.Draft{Text: "a friend's post"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := post.ID(p.GetId())
+	host := friend.Public()
+	if _, err := s.Apply(host, Batch{Posts: []Verified{{penv, p}}, Cursor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	oe, or := sealReply(t, other, post.ReplyDraft{PostAuthor: host, PostID: pid, Text: "other"})
+	if _, err := s.Apply(host, Batch{Cursor: 2, Conversations: []HeldConversation{{PostID: pid, Replies: []VerifiedReply{{oe, or}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	me1, mr := sealReply(t, me, post.ReplyDraft{PostAuthor: host, PostID: pid, Text: "mine"})
+	if err := s.PutOwnRecord(me1, mr, nil); err != nil {
+		t.Fatal(err)
+	}
+	if th, _ := s.Thread(host, pid); len(th) != 2 {
+		t.Fatalf("thread before the revocation: %d records, want 2", len(th))
+	}
+	if _, err := s.Apply(host, Batch{Cursor: 3, Revoked: []post.ID{pid}}); err != nil {
+		t.Fatal(err)
+	}
+	if th, _ := s.Thread(host, pid); len(th) != 0 {
+		t.Errorf("thread of a revoked post: %d records, want none", len(th))
+	}
+	if n := bucketLen(t, s, bOutbox); n != 0 {
+		t.Errorf("the outbox holds %d records of a revoked post", n)
+	}
+}
