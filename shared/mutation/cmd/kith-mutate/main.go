@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -185,7 +186,8 @@ func (r runner) unleash(ctx context.Context, pkg, files string) (mutation.Report
 		cmd.Env = append(cmd.Env, env...)
 	}
 	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
+	prog := &progress{pkg: pkg, every: 50, out: os.Stderr}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&log, prog), &log
 	if r.verbose {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	}
@@ -235,4 +237,35 @@ func excludes(pkg, files string) ([]string, error) {
 		return nil, fmt.Errorf("%s has no file %s", pkg, f)
 	}
 	return out, nil
+}
+
+// progress tells the operator, every so many mutants gremlins judged, how far a
+// package's run is (gremlins' own lines are kept for an error report only).
+type progress struct {
+	pkg     string
+	every   int
+	out     io.Writer
+	n       int
+	partial []byte
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := string(p.partial[:i])
+		p.partial = p.partial[i+1:]
+		for _, st := range []string{"KILLED", "LIVED", "TIMED OUT", "NOT VIABLE"} {
+			if strings.Contains(line, st) {
+				p.n++
+				if p.n%p.every == 0 {
+					fmt.Fprintf(p.out, "kith-mutate: %s: %d mutants judged\n", p.pkg, p.n)
+				}
+				break
+			}
+		}
+	}
 }
