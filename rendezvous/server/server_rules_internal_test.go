@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/peer"
 	"time"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
@@ -150,5 +153,32 @@ func TestLookupManyCharge(t *testing.T) {
 	}
 	if err := ask(s, lookupManyPerRequest+1); !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("second lookup of %d: err %v, want ErrRateLimited", lookupManyPerRequest+1, err)
+	}
+}
+
+// TestLookupManySmallCostsNoRoundTrip: a LookupMany of at most 16 fingerprints adds
+// nothing to the shared IP count, so it is not refused when another instance has spent
+// the shared budget while this instance's interceptor still passes calls from its
+// chunk (ipBudget lets up to chunk-1 calls past the shared count).
+func TestLookupManySmallCostsNoRoundTrip(t *testing.T) {
+	st := store.NewMemory(time.Now)
+	t.Cleanup(func() { _ = st.Close() })
+	s := newT(t, Config{Store: st, RateLimit: RateLimit{PerIP: 100, Window: time.Hour}})
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 9), Port: 4242}})
+	// Another instance spent the shared budget of this IP.
+	if _, err := st.AllowN(ctx, "ip:192.0.2.9", 101, 100, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	fp := string(keyT(t).Public().Fingerprint())
+	if _, err := s.LookupMany(ctx, &rendezvousv1.LookupManyRequest{Fingerprints: []string{fp}}); err != nil {
+		t.Fatalf("lookup of one fingerprint: %v (want no charge beyond the interceptor's)", err)
+	}
+	// The budget is spent: a batch that costs extra is refused.
+	many := make([]string, lookupManyPerRequest+1)
+	for i := range many {
+		many[i] = string(keyT(t).Public().Fingerprint())
+	}
+	if _, err := s.LookupMany(ctx, &rendezvousv1.LookupManyRequest{Fingerprints: many}); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("lookup of %d on a spent budget: err %v, want ErrRateLimited", len(many), err)
 	}
 }
