@@ -7,21 +7,14 @@ import (
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // TestConversationChangeReachesAudience: a hosted reply or reaction and a removal give
 // the post a new changes entry and a new entry in the view of a friend who may see it; a
 // friend's reaction is noted.
 func TestConversationChangeReachesAudience(t *testing.T) {
-	s, me := initT(t)
-	bob := newKey(t)
-	if err := s.PutFriend(Friend{Key: bob.Public(), Name: "Bob"}); err != nil {
-		t.Fatal(err)
-	}
-	pid, err := s.Publish(NewPost{Text: "hi", Audience: feed.Default()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, me, bob, pid := hostsFriendsPost(t)
 	own := me.Public()
 	step := func(what string, do func() error) {
 		t.Helper()
@@ -66,15 +59,8 @@ func TestDecodeRecordShortest(t *testing.T) {
 // TestThreadAndFindReply: a tombstone stays out of the thread; FindReply finds a
 // friend's reply and prefers the own one of two with the same id.
 func TestThreadAndFindReply(t *testing.T) {
-	s, me := initT(t)
-	bob := newKey(t)
-	if err := s.PutFriend(Friend{Key: bob.Public(), Name: "Bob"}); err != nil {
-		t.Fatal(err)
-	}
-	pid, err := s.Publish(NewPost{Text: "hi", Audience: feed.Default()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, me, bob, pid := hostsFriendsPost(t)
+	var err error
 	own := me.Public()
 	env, r := sealReply(t, bob, post.ReplyDraft{PostAuthor: own, PostID: pid, Text: "hello"})
 	if _, err := s.HostReply(bob.Public(), env, r); err != nil {
@@ -139,4 +125,19 @@ func bucketLen(t *testing.T, s *Store, name []byte) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// hostsFriendsPost is a home with a friend Bob and one own post to all friends.
+func hostsFriendsPost(t *testing.T) (s *Store, me, bob *identity.Key, pid post.ID) {
+	t.Helper()
+	s, me = initT(t)
+	bob = newKey(t)
+	if err := s.PutFriend(Friend{Key: bob.Public(), Name: "Bob"}); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := s.Publish(NewPost{Text: "hi", Audience: feed.Default()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, me, bob, pid
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -17,15 +16,8 @@ import (
 // and a reader's held copy of a conversation is replaced by what the host serves while
 // its own unacknowledged record stays.
 func TestHostAndRemoveReply(t *testing.T) {
-	s, me := initT(t)
-	bob := newKey(t)
-	if err := s.PutFriend(Friend{Key: bob.Public(), Name: "Bob"}); err != nil {
-		t.Fatal(err)
-	}
-	pid, err := s.Publish(NewPost{Text: "hi", Audience: feed.Default()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, me, bob, pid := hostsFriendsPost(t)
+	var err error
 	env, r, err := post.SealReply(bob, post.ReplyDraft{Now: time.Now(), PostAuthor: me.Public(), PostID: pid, Text: "hello"})
 	if err != nil {
 		t.Fatal(err)

@@ -53,15 +53,7 @@ func hasBlobT(t *testing.T, s *Store, a *postv1.Attachment) bool {
 // new version that keeps it keeps it, one without it lets it go, unless a post or
 // another reply still attaches it; DropUnreferenced takes only what nothing refers to.
 func TestReplyBlobRefs(t *testing.T) {
-	s, me := initT(t)
-	bob := newKey(t)
-	if err := s.PutFriend(Friend{Key: bob.Public(), Name: "Bob"}); err != nil {
-		t.Fatal(err)
-	}
-	pid, err := s.Publish(NewPost{Text: "hi", Audience: feed.Default()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, me, bob, pid := hostsFriendsPost(t)
 	photo := blobT(t, s, "a photo of the sea")
 	rid := post.ID{1}
 
