@@ -214,3 +214,33 @@ func TestQuietConnectionKept(t *testing.T) {
 		t.Fatal("nothing delivered after a quiet period")
 	}
 }
+
+// closeFails is a real connection whose Close reports the error of closing it twice,
+// as a socket the system failed to release would.
+type closeFails struct{ net.Conn }
+
+func (c closeFails) Close() error { c.Conn.Close(); return c.Conn.Close() }
+
+// TestCloseReportsFailure: Close reports a client that failed to close; closing a
+// store twice is quiet.
+func TestCloseReportsFailure(t *testing.T) {
+	srv := redistest.Start(t)
+	r := NewRedis(redis.NewClient(&redis.Options{
+		Addr: srv.Addr(),
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return closeFails{c}, nil
+		},
+	}))
+	must(t, r.Ping(t.Context()))
+	if err := r.Close(); err == nil {
+		t.Fatal("Close hid the failure to close a connection")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("second Close: %v, want nil", err)
+	}
+}
