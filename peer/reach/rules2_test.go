@@ -178,4 +178,7 @@ func TestUpgradePunchesLonger(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upgrade rounds found no direct path in 10 s")
 	}
+	if p, ok := a.agent.bestPath(b.key.Public()); !ok || p.relayed() {
+		t.Fatalf("Better fired, but the best path known is %+v (known %v), not a direct one", p, ok)
+	}
 }
