@@ -162,7 +162,8 @@ func TestDirectAfterRelayFailed(t *testing.T) {
 }
 
 // TestUpgradePunchesLonger: an upgrade round punches for at least 2 s, even when the
-// first punch was given almost no time (and the relay won).
+// first punch was given almost no time (and the relay won): the first round proves
+// the direct path.
 func TestUpgradePunchesLonger(t *testing.T) {
 	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
 	servers := []string{rv.GRPC}
@@ -173,8 +174,15 @@ func TestUpgradePunchesLonger(t *testing.T) {
 	if !c.Relayed() {
 		t.Fatal("a punch of a nanosecond found a direct path: the relay should have won")
 	}
+	// The first round (after 300 ms) proves the path in about 30 ms here; a round that
+	// punched for a nanosecond only, as the first punch did, would need luck, round
+	// after round (1.5 to 6 s measured).
+	dialled := time.Now()
 	select {
 	case <-c.Better():
+		if d := time.Since(dialled); d > 1200*time.Millisecond {
+			t.Fatalf("the direct path took %v: the first upgrade rounds did not punch long enough", d)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upgrade rounds found no direct path in 10 s")
 	}
