@@ -244,3 +244,50 @@ func TestCloseReportsFailure(t *testing.T) {
 		t.Fatalf("second Close: %v, want nil", err)
 	}
 }
+
+// TestHungConnectionRebuilt: a connection that stays silent and does not answer the
+// probe either (here Redis pauses every client) is rebuilt, and the subscription it
+// carried delivers again once Redis answers.
+func TestHungConnectionRebuilt(t *testing.T) {
+	srv := redistest.Start(t)
+	r, err := Dial(srv.URL(), nil)
+	must(t, err)
+	t.Cleanup(func() { r.Close() })
+	if q := r.hub.quiet; q != 15*time.Second {
+		t.Fatalf("a store's connections are probed after %v of silence, want 15s", q)
+	}
+	r.hub.quiet = 100 * time.Millisecond
+	fp := fingerprint(t)
+	sub, err := r.Subscribe(t.Context(), fp)
+	must(t, err)
+	defer sub.Close()
+	shardOf := func() *shard {
+		r.hub.mu.RLock()
+		defer r.hub.mu.RUnlock()
+		return r.hub.shards[""]
+	}
+	before := shardOf()
+	if _, err := srv.Do("CLIENT", "PAUSE", "1000", "ALL"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(900 * time.Millisecond); shardOf() == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a connection that did not answer its probe was not rebuilt while Redis paused")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Publish(t.Context(), fp, []byte("back")) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscription was not made again after the pause")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case m := <-sub.Messages():
+		if string(m) != "back" {
+			t.Fatalf("got %q, want back", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing delivered after the rebuild")
+	}
+}
