@@ -68,12 +68,15 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// newNode starts a node in rendezvous mode until t ends.
+// newNode starts a node in rendezvous mode until t ends, with cfg.Key when set (a
+// device's), else a fresh identity.
 func newNode(t *testing.T, name string, servers []string, cfg Config) *node {
 	t.Helper()
-	key, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	key, err := cfg.Key, error(nil)
+	if key == nil {
+		if key, err = identity.Generate(rand.Reader); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st, err := store.Open(store.Config{Home: t.TempDir(), Logger: testLogger()})
 	if err != nil {

@@ -74,12 +74,13 @@ return 0`)
 func (r *Redis) PutDevice(ctx context.Context, fp identity.Fingerprint, device []byte, rec Record, ttl time.Duration) error {
 	n, err := putDeviceScript.Run(ctx, r.c, []string{devicesKey(fp)},
 		device, rec.TimestampMs, rec.Envelope, ttl.Milliseconds(), MaxDevices).Int()
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("redis put device %s: %w", fp, err)
-	case n == 0:
+	}
+	if n == 0 {
 		return ErrNotNewer
-	case n < 0:
+	}
+	if n < 0 {
 		return ErrTooManyDevices
 	}
 	return nil

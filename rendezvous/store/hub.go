@@ -26,6 +26,9 @@ type hub struct {
 	c       redis.UniversalClient
 	cluster *redis.ClusterClient // nil unless a Cluster: then channels are placed per node
 	dropped atomic.Uint64        // messages a full subscriber queue refused
+	// quiet is how long a shard's connection may stay silent before it is asked to
+	// prove it is alive (a PING); one more such silence rebuilds it. Set before use.
+	quiet time.Duration
 
 	// cmdMu orders map changes with the (UN)SUBSCRIBE commands that follow them, so
 	// that a channel left and joined again is subscribed in the end. It may be held
@@ -68,7 +71,7 @@ const subQueue = 16
 const confirmTimeout = 5 * time.Second
 
 func newHub(c redis.UniversalClient) *hub {
-	h := &hub{c: c, shards: map[string]*shard{}, subs: map[string]*channelSubs{}, leaving: map[string][]chan struct{}{}}
+	h := &hub{c: c, quiet: 15 * time.Second, shards: map[string]*shard{}, subs: map[string]*channelSubs{}, leaving: map[string][]chan struct{}{}}
 	h.cluster, _ = c.(*redis.ClusterClient)
 	return h
 }
@@ -229,7 +232,7 @@ func (h *hub) read(sh *shard) {
 	}()
 	idle := 0
 	for {
-		m, err := sh.ps.ReceiveTimeout(ctx, 15*time.Second)
+		m, err := sh.ps.ReceiveTimeout(ctx, h.quiet)
 		if ctx.Err() != nil {
 			return
 		}

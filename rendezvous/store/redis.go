@@ -31,8 +31,7 @@ func (r *Redis) Client() redis.UniversalClient { return r.c }
 // Unset timeouts default to one second so an outage is reported quickly.
 func Dial(url string, cluster []string) (*Redis, error) {
 	var c redis.UniversalClient
-	switch {
-	case len(cluster) > 0:
+	if len(cluster) > 0 {
 		o := &redis.ClusterOptions{Addrs: cluster}
 		if url != "" {
 			so, err := redis.ParseURL(url)
@@ -47,14 +46,14 @@ func Dial(url string, cluster []string) (*Redis, error) {
 		// second (only while there is traffic) follows a promoted replica within ~1 s.
 		o.ClusterStateReloadInterval = time.Second
 		c = redis.NewClusterClient(o)
-	case strings.Contains(url, "master_name="):
+	} else if strings.Contains(url, "master_name=") {
 		o, err := redis.ParseFailoverURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("redis sentinel URL: %w", err)
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = orSecond(o.DialTimeout), orSecond(o.ReadTimeout), orSecond(o.WriteTimeout)
 		c = redis.NewFailoverClient(o)
-	default:
+	} else {
 		o, err := redis.ParseURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("redis URL: %w", err)
