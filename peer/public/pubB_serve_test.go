@@ -61,7 +61,8 @@ func TestServePlainHTTP(t *testing.T) {
 }
 
 // TestServeListenerReportsBadCertificate: a certificate that cannot be loaded is an
-// error, even when ctx is done by the time it shows: it is no shutdown ctx asked for.
+// error, even when ctx is done by the time it shows: it is no shutdown ctx asked for. The listener is closed
+// either way.
 func TestServeListenerReportsBadCertificate(t *testing.T) {
 	f := newFixture(t, public.Config{})
 	missing := filepath.Join(t.TempDir(), "missing.pem")
@@ -75,6 +76,9 @@ func TestServeListenerReportsBadCertificate(t *testing.T) {
 		cancel()
 		if err := public.ServeListener(ctx, ln, public.NewServer("", f.h), missing, missing); err == nil {
 			t.Fatal("ServeListener with a missing certificate returned nil")
+		}
+		if ln.Close() == nil {
+			t.Error("ServeListener left its listener open")
 		}
 	}
 }
