@@ -82,17 +82,25 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	switch {
-	case p == "/":
+	switch p {
+	case "/":
 		s.serveIndex(w, r)
-	case p == "/robots.txt":
+	case "/robots.txt":
 		s.serveRobots(w, r)
-	case p == "/sitemap.xml":
+	case "/sitemap.xml":
 		s.serveSitemap(w, r)
-	case p == "/feed.atom":
+	case "/feed.atom":
 		s.serveAtom(w, r)
-	case p == "/feed.json":
+	case "/feed.json":
 		s.serveJSONFeed(w, r)
+	default:
+		s.routeTree(w, r, p)
+	}
+}
+
+// routeTree routes the paths under /p/, /tags/ and /blob/.
+func (s *server) routeTree(w http.ResponseWriter, r *http.Request, p string) {
+	switch {
 	case strings.HasPrefix(p, "/p/"):
 		rest := p[len("/p/"):]
 		if id, ok := strings.CutSuffix(rest, ".json"); ok {

@@ -17,10 +17,12 @@ func checkPath(path, rawPath string) error {
 		return errors.New("encoded '/' or '\\' in path")
 	}
 	for i := 0; i < len(path); i++ {
-		switch c := path[i]; {
-		case c < 0x20 || c == 0x7f:
+		// An if per rule, not a switch: gremlins counts a case's condition as not covered.
+		c := path[i]
+		if c < 0x20 || c == 0x7f {
 			return errors.New("control character in path")
-		case c == '\\' || c == '%':
+		}
+		if c == '\\' || c == '%' {
 			return errors.New("'\\' or a doubly encoded character in path")
 		}
 	}

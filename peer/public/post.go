@@ -36,17 +36,21 @@ func OpenPost(env *signedv1.Envelope) (Post, error) {
 // not verify the signature: its callers do (onePost through OpenPost, keepPublic through
 // verified).
 func checkPublic(p Post, author identity.PublicKey) error {
+	// An if per rule, not a switch: gremlins counts a case's condition as not covered.
 	pl := p.Payload
-	switch {
-	case pl == nil || p.Envelope == nil:
+	if pl == nil || p.Envelope == nil {
 		return fmt.Errorf("%w: missing payload or envelope", errNotPublic)
-	case pl.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC:
+	}
+	if pl.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC {
 		return fmt.Errorf("%w: visibility %v", errNotPublic, pl.GetVisibility())
-	case pl.GetDeleted():
+	}
+	if pl.GetDeleted() {
 		return fmt.Errorf("%w: deleted", errNotPublic)
-	case string(pl.GetAuthor()) != string(author[:]) || string(p.Envelope.GetSigner()) != string(author[:]):
+	}
+	if string(pl.GetAuthor()) != string(author[:]) || string(p.Envelope.GetSigner()) != string(author[:]) {
 		return fmt.Errorf("%w: not by this node's person", errNotPublic)
-	case len(pl.GetId()) != len(PostID{}):
+	}
+	if len(pl.GetId()) != len(PostID{}) {
 		return fmt.Errorf("%w: malformed id", errNotPublic)
 	}
 	return nil

@@ -32,9 +32,10 @@ func serveRendered(w http.ResponseWriter, r *http.Request, contentType string, m
 // for a bad cursor, 503 when the Source was too slow, 500 (logged) for the rest, and
 // nothing when the client has gone.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case r.Context().Err() != nil:
+	if r.Context().Err() != nil {
 		return // the client went away: nobody to answer
+	}
+	switch {
 	case errors.Is(err, ErrNotFound):
 		refuse(w, http.StatusNotFound, "not found")
 	case errors.Is(err, ErrGone):
@@ -61,10 +62,10 @@ func (s *server) base(*http.Request) string { return s.cfg.BaseURL }
 // afterParam reads the one query parameter the lists take: the pagination cursor.
 func afterParam(r *http.Request) (string, error) {
 	vals := r.URL.Query()["after"]
-	switch {
-	case len(vals) == 0:
+	if len(vals) == 0 {
 		return "", nil
-	case len(vals) > 1 || !validCursor(vals[0]):
+	}
+	if len(vals) > 1 || !validCursor(vals[0]) {
 		return "", ErrBadCursor
 	}
 	return vals[0], nil

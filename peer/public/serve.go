@@ -53,6 +53,9 @@ func Serve(ctx context.Context, addr, tlsCert, tlsKey string, h http.Handler) er
 // ServeListener is Serve on a listener and server the caller made (for tests, or to
 // change the timeouts). It closes ln.
 func ServeListener(ctx context.Context, ln net.Listener, srv *http.Server, tlsCert, tlsKey string) error {
+	// srv.Serve closes ln, but ServeTLS returns before serving when the certificate does
+	// not load; closing twice is harmless.
+	defer ln.Close()
 	errc := make(chan error, 1)
 	go func() {
 		if tlsCert != "" {
