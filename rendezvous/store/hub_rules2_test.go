@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/redistest"
 )
 
@@ -185,34 +186,33 @@ func TestClosedSubscriptionReleased(t *testing.T) {
 // TestQuietConnectionKept: a connection that stays silent but answers the probe is
 // kept (rebuilding it would lose what is published meanwhile), and delivers.
 func TestQuietConnectionKept(t *testing.T) {
-	srv := redistest.Start(t)
-	r, err := Dial(srv.URL(), nil)
-	must(t, err)
-	t.Cleanup(func() { r.Close() })
-	r.hub.quiet = 100 * time.Millisecond
-	fp := fingerprint(t)
-	sub, err := r.Subscribe(t.Context(), fp)
-	must(t, err)
-	defer sub.Close()
-	shardOf := func() *shard {
-		r.hub.mu.RLock()
-		defer r.hub.mu.RUnlock()
-		return r.hub.shards[""]
-	}
+	r, fp, sub, shardOf := quietSub(t, redistest.Start(t), 100*time.Millisecond)
 	before := shardOf()
 	time.Sleep(700 * time.Millisecond) // several quiet periods
 	if after := shardOf(); after != before {
 		t.Fatal("a quiet connection that answers its probe was rebuilt")
 	}
-	must(t, r.Publish(t.Context(), fp, []byte("still here")))
-	select {
-	case m := <-sub.Messages():
-		if string(m) != "still here" {
-			t.Fatalf("got %q", m)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("nothing delivered after a quiet period")
+	checkDelivery(t, r, []identity.Fingerprint{fp}, []Subscription{sub}, 0)
+}
+
+// quietSub dials srv with connections probed after quiet of silence and subscribes one
+// fingerprint; shardOf returns the connection that carries it now.
+func quietSub(t *testing.T, srv *redistest.Server, quiet time.Duration) (r *Redis, fp identity.Fingerprint, sub Subscription, shardOf func() *shard) {
+	t.Helper()
+	r, err := Dial(srv.URL(), nil)
+	must(t, err)
+	t.Cleanup(func() { r.Close() })
+	r.hub.quiet = quiet
+	fp = fingerprint(t)
+	sub, err = r.Subscribe(t.Context(), fp)
+	must(t, err)
+	t.Cleanup(func() { sub.Close() })
+	shardOf = func() *shard {
+		r.hub.mu.RLock()
+		defer r.hub.mu.RUnlock()
+		return r.hub.shards[""]
 	}
+	return r, fp, sub, shardOf
 }
 
 // closeFails is a real connection whose Close reports the error of closing it twice,
@@ -249,23 +249,11 @@ func TestCloseReportsFailure(t *testing.T) {
 // probe either (here Redis pauses every client) is rebuilt, and the subscription it
 // carried delivers again once Redis answers.
 func TestHungConnectionRebuilt(t *testing.T) {
-	srv := redistest.Start(t)
-	r, err := Dial(srv.URL(), nil)
-	must(t, err)
-	t.Cleanup(func() { r.Close() })
-	if q := r.hub.quiet; q != 15*time.Second {
+	if q := newHub(nil).quiet; q != 15*time.Second { // the hub every store is made with
 		t.Fatalf("a store's connections are probed after %v of silence, want 15s", q)
 	}
-	r.hub.quiet = 100 * time.Millisecond
-	fp := fingerprint(t)
-	sub, err := r.Subscribe(t.Context(), fp)
-	must(t, err)
-	defer sub.Close()
-	shardOf := func() *shard {
-		r.hub.mu.RLock()
-		defer r.hub.mu.RUnlock()
-		return r.hub.shards[""]
-	}
+	srv := redistest.Start(t)
+	r, fp, sub, shardOf := quietSub(t, srv, 100*time.Millisecond)
 	before := shardOf()
 	if _, err := srv.Do("CLIENT", "PAUSE", "1000", "ALL"); err != nil {
 		t.Fatal(err)
@@ -275,19 +263,6 @@ func TestHungConnectionRebuilt(t *testing.T) {
 			t.Fatal("a connection that did not answer its probe was not rebuilt while Redis paused")
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for r.Publish(t.Context(), fp, []byte("back")) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the subscription was not made again after the pause")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	select {
-	case m := <-sub.Messages():
-		if string(m) != "back" {
-			t.Fatalf("got %q, want back", m)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("nothing delivered after the rebuild")
-	}
+	// Publishing fails until the subscription is made again after the pause.
+	checkDelivery(t, r, []identity.Fingerprint{fp}, []Subscription{sub}, 5*time.Second)
 }
