@@ -89,19 +89,8 @@ func TestThreadAndFindReply(t *testing.T) {
 
 // TestForgetOwnRecordEmptiesOutbox: a forgotten own record leaves the outbox bucket.
 func TestForgetOwnRecordEmptiesOutbox(t *testing.T) {
-	s, me := initT(t)
-	friend := newKey(t)
-	if err := s.PutFriend(Friend{Key: friend.Public(), Name: "F"}); err != nil {
-		t.Fatal(err)
-	}
-	penv, p, err := post.Seal(friend, post.Draft{Text: "a friend's post"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Apply(friend.Public(), Batch{Posts: []Verified{{penv, p}}, Cursor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	e, r := sealReply(t, me, post.ReplyDraft{PostAuthor: friend.Public(), PostID: post.ID(p.GetId()), Text: "mine"})
+	s, me, host, pid := holdsFriendsPost(t)
+	e, r := sealReply(t, me, post.ReplyDraft{PostAuthor: host, PostID: pid, Text: "mine"})
 	if err := s.PutOwnRecord(e, r, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -140,4 +129,24 @@ func hostsFriendsPost(t *testing.T) (s *Store, me, bob *identity.Key, pid post.I
 		t.Fatal(err)
 	}
 	return s, me, bob, pid
+}
+
+// holdsFriendsPost is a home with a friend whose post it holds (applied from the friend
+// at cursor 1): host, that friend, hosts the post's conversation.
+func holdsFriendsPost(t *testing.T) (s *Store, me *identity.Key, host identity.PublicKey, pid post.ID) {
+	t.Helper()
+	s, me = initT(t)
+	friend := newKey(t)
+	host = friend.Public()
+	if err := s.PutFriend(Friend{Key: host, Name: "Friend"}); err != nil {
+		t.Fatal(err)
+	}
+	penv, p, err := post.Seal(friend, post.Draft{Text: "a friend's post"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(host, Batch{Posts: []Verified{{penv, p}}, Cursor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return s, me, host, post.ID(p.GetId())
 }

@@ -171,20 +171,8 @@ func TestConversationRules(t *testing.T) {
 // serves replaces the held copy except own records it has not acknowledged; a reply that
 // mentions this person is noted once.
 func TestOwnRecordsAndPulledConversations(t *testing.T) {
-	s, me := initT(t)
-	friend, other := newKey(t), newKey(t)
-	if err := s.PutFriend(Friend{Key: friend.Public(), Name: "Friend"}); err != nil {
-		t.Fatal(err)
-	}
-	penv, p, err := post.Seal(friend, post.Draft{Text: "a friend's post"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := post.ID(p.GetId())
-	if _, err := s.Apply(friend.Public(), Batch{Posts: []Verified{{penv, p}}, Cursor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	host := friend.Public()
+	s, me, host, pid := holdsFriendsPost(t)
+	other := newKey(t)
 
 	e1, r1 := sealReply(t, me, post.ReplyDraft{PostAuthor: host, PostID: pid, Text: "mine v1"})
 	e2, r2 := sealReply(t, me, post.ReplyDraft{ID: post.ID(r1.GetId()), Version: 2, PostAuthor: host, PostID: pid, Text: "mine v2"})
@@ -236,7 +224,7 @@ func TestOwnRecordsAndPulledConversations(t *testing.T) {
 	oe, or := sealReply(t, other, post.ReplyDraft{PostAuthor: host, PostID: pid, Text: "hi @me", Mentions: []identity.PublicKey{me.Public()}})
 	served := HeldConversation{PostID: pid, Replies: []VerifiedReply{{e2, r2}, {oe, or}}}
 	for i := 0; i < 2; i++ {
-		if _, err := s.Apply(friend.Public(), Batch{Cursor: uint64(2 + i), Conversations: []HeldConversation{served}}); err != nil {
+		if _, err := s.Apply(host, Batch{Cursor: uint64(2 + i), Conversations: []HeldConversation{served}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,7 +237,7 @@ func TestOwnRecordsAndPulledConversations(t *testing.T) {
 	}
 	// The host no longer serves the other's reply: it goes; the unacknowledged reaction stays.
 	served.Replies = served.Replies[:1]
-	if _, err := s.Apply(friend.Public(), Batch{Cursor: 4, Conversations: []HeldConversation{served}}); err != nil {
+	if _, err := s.Apply(host, Batch{Cursor: 4, Conversations: []HeldConversation{served}}); err != nil {
 		t.Fatal(err)
 	}
 	if th, _ := s.Thread(host, pid); len(th) != 2 || th[len(th)-1].Reaction == nil || !th[len(th)-1].Pending {
@@ -259,7 +247,7 @@ func TestOwnRecordsAndPulledConversations(t *testing.T) {
 	bad := HeldConversation{PostID: pid, Replies: []VerifiedReply{{oe, or}}}
 	bad.Replies[0].Reply = proto.Clone(or).(*postv1.Reply)
 	bad.Replies[0].Reply.PostId = make([]byte, post.IDSize)
-	if _, err := s.Apply(friend.Public(), Batch{Cursor: 5, Conversations: []HeldConversation{bad}}); err == nil {
+	if _, err := s.Apply(host, Batch{Cursor: 5, Conversations: []HeldConversation{bad}}); err == nil {
 		t.Error("a conversation holding another post's reply was applied")
 	}
 	// A refused own record is forgotten, only at the version refused.

@@ -11,20 +11,8 @@ import (
 // a newer version replaces the held one, an own record served at its version leaves the
 // outbox, and records no longer served all go.
 func TestPulledConversationApplied(t *testing.T) {
-	s, me := initT(t)
-	friend, other, third := newKey(t), newKey(t), newKey(t)
-	if err := s.PutFriend(Friend{Key: friend.Public(), Name: "Friend"}); err != nil {
-		t.Fatal(err)
-	}
-	penv, p, err := post.Seal(friend, post.Draft{Text: "a friend's post"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := post.ID(p.GetId())
-	if _, err := s.Apply(friend.Public(), Batch{Posts: []Verified{{penv, p}}, Cursor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	host := friend.Public()
+	s, me, host, pid := holdsFriendsPost(t)
+	other, third := newKey(t), newKey(t)
 	cursor := uint64(1)
 	serve := func(rs ...VerifiedReply) {
 		t.Helper()
@@ -76,20 +64,8 @@ func TestPulledConversationApplied(t *testing.T) {
 // TestRevokedPostDropsConversation: a post its author withdraws from us takes its held
 // conversation with it, own waiting records included.
 func TestRevokedPostDropsConversation(t *testing.T) {
-	s, me := initT(t)
-	friend, other := newKey(t), newKey(t)
-	if err := s.PutFriend(Friend{Key: friend.Public(), Name: "Friend"}); err != nil {
-		t.Fatal(err)
-	}
-	penv, p, err := post.Seal(friend, post.Draft{Text: "a friend's post"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := post.ID(p.GetId())
-	host := friend.Public()
-	if _, err := s.Apply(host, Batch{Posts: []Verified{{penv, p}}, Cursor: 1}); err != nil {
-		t.Fatal(err)
-	}
+	s, me, host, pid := holdsFriendsPost(t)
+	other := newKey(t)
 	oe, or := sealReply(t, other, post.ReplyDraft{PostAuthor: host, PostID: pid, Text: "other"})
 	if _, err := s.Apply(host, Batch{Cursor: 2, Conversations: []HeldConversation{{PostID: pid, Replies: []VerifiedReply{{oe, or}}}}}); err != nil {
 		t.Fatal(err)
