@@ -185,6 +185,16 @@ func put(t testing.TB, src *publictest.Memory, key *identity.Key, p *postv1.Payl
 	return post
 }
 
+// newKey is a fresh identity.
+func newKey(t *testing.T) *identity.Key {
+	t.Helper()
+	k, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newRequest(method, target string) *http.Request {

@@ -2,7 +2,6 @@ package public_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/url"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/public/publictest"
-	"github.com/kithnet/kith/shared/identity"
 )
 
 // cursorSource is a Memory that takes any cursor the handler lets through and hands out
@@ -32,16 +30,6 @@ func (s *cursorSource) PublicPosts(ctx context.Context, q public.Query) (public.
 	page, err := s.Memory.PublicPosts(ctx, q)
 	page.Next = s.next
 	return page, err
-}
-
-// newPerson is a fresh identity for a test's node.
-func newPerson(t *testing.T) *identity.Key {
-	t.Helper()
-	k, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func (s *cursorSource) reached() []string {
@@ -72,7 +60,7 @@ var cursorCases = []struct {
 // is 1 to MaxCursor characters of [a-zA-Z0-9._-]; any other answers 400 and the Source
 // is never asked.
 func TestCursorBounds(t *testing.T) {
-	key := newPerson(t)
+	key := newKey(t)
 	for _, tc := range cursorCases {
 		src := &cursorSource{Memory: publictest.NewMemory(key.Public())}
 		h, err := public.NewHandler(public.Config{Source: src, Logger: discardLogger(), RatePerSecond: -1})
@@ -101,7 +89,7 @@ func TestCursorBounds(t *testing.T) {
 // TestNextCursorFromSource: a next cursor the Source hands out is linked only if a
 // client could send it back; otherwise the page has no next link (and is not broken).
 func TestNextCursorFromSource(t *testing.T) {
-	key := newPerson(t)
+	key := newKey(t)
 	for _, tc := range cursorCases {
 		src := &cursorSource{Memory: publictest.NewMemory(key.Public()), next: tc.cursor}
 		h, err := public.NewHandler(public.Config{Source: src, Logger: discardLogger(), RatePerSecond: -1})

@@ -16,10 +16,7 @@ import (
 // the envelope that would go past it starts the cache afresh, and below the bound
 // nothing is forgotten. A hit gives the payload verifying produced.
 func TestVerifiedCacheBound(t *testing.T) {
-	key, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := genKey(t)
 	seal := func(text string) *signedv1.Envelope {
 		t.Helper()
 		p := &postv1.Payload{Id: make([]byte, 16), Author: key.Public().Bytes(), Version: 1, Text: text,

@@ -25,7 +25,7 @@ func between(body, start, end string) string {
 // with "…". A post without text is titled by its id.
 func TestPostTitleExcerpt(t *testing.T) {
 	a, b, e := strings.Repeat("a", 100), strings.Repeat("b", 100), strings.Repeat("é", 100)
-	key := newPerson(t)
+	key := newKey(t)
 	src := publictest.NewMemory(key.Public())
 	h, err := public.NewHandler(public.Config{Source: src, Logger: discardLogger(), RatePerSecond: -1})
 	if err != nil {
@@ -69,7 +69,7 @@ func TestPostTitleExcerpt(t *testing.T) {
 
 // TestEditedOnlyFromVersion2: a post shows "edited" only when its version is past 1.
 func TestEditedOnlyFromVersion2(t *testing.T) {
-	key := newPerson(t)
+	key := newKey(t)
 	src := publictest.NewMemory(key.Public())
 	h, err := public.NewHandler(public.Config{Source: src, Logger: discardLogger(), RatePerSecond: -1})
 	if err != nil {

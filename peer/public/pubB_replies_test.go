@@ -2,7 +2,6 @@ package public_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -88,15 +87,6 @@ func (rf *replyFixture) handler(t *testing.T, base string, repErr error) http.Ha
 		t.Fatal(err)
 	}
 	return h
-}
-
-func newKey(t *testing.T) *identity.Key {
-	t.Helper()
-	k, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func sealReply(t *testing.T, k *identity.Key, d post.ReplyDraft) (*signedv1.Envelope, post.ID) {
