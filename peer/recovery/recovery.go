@@ -1,7 +1,8 @@
-// Package recovery seals and opens recovery kits: a person's friend list, groups and the
-// audience of every own post, encrypted to their own key and signed by it, that each of
-// their friends keeps. With only their key, a person who lost everything gets the kit
-// back from any friend, finds the others, and gives every post back its own audience.
+// Package recovery seals and opens recovery kits: a person's friend list, groups,
+// devices and the audience of every own post, encrypted to their own key and signed by
+// it, that each of their friends keeps. With only their key, a person who lost
+// everything gets the kit back from any friend, finds the others, gives every post back
+// its own audience, and can revoke a lost device.
 package recovery
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
 )
@@ -38,8 +40,16 @@ var (
 	ErrTooLarge = errors.New("recovery kit too large")
 )
 
-// Version is the kit format Seal writes and Open reads.
-const Version = 2
+// Version is the kit format Seal writes and Open reads: 3 adds the owner's devices and
+// revocations (issue 16), so that a recovered identity can revoke a lost device.
+const Version = 3
+
+// MaxDevices and MaxRevocations bound the devices and revocations a kit carries (the
+// store keeps no more: store.MaxDevices, store.MaxRevocations).
+const (
+	MaxDevices     = 64
+	MaxRevocations = 256
+)
 
 // MaxContents bounds a kit's padded plaintext, under gRPC's 4 MiB message limit: about
 // 60,000 posts with their audiences, or a few thousand friends.
@@ -72,6 +82,15 @@ type Post struct {
 	Summary string
 }
 
+// Device is one of the owner's devices in a kit.
+type Device struct {
+	Key  identity.PublicKey
+	Name string
+	// Certificate is its marshalled device certificate, nil for the identity holder.
+	Certificate []byte
+	Revoked     bool
+}
+
 // Kit is what a person needs to find their friends again and give every post back its
 // audience.
 type Kit struct {
@@ -87,6 +106,9 @@ type Kit struct {
 	Created time.Time
 	// LastSeq is the owner's changes-feed sequence number when the kit was made.
 	LastSeq uint64
+	// Devices are the owner's devices; Revocations the owner's signed revocations.
+	Devices     []Device
+	Revocations []*signedv1.Envelope
 }
 
 // Seal encrypts kit to k's own key and signs it with k.
@@ -95,6 +117,11 @@ func Seal(k *identity.Key, kit Kit) (*signedv1.Envelope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal recovery kit: %w", err)
 	}
+	return sealPlain(k, kit.Created, plain)
+}
+
+// sealPlain encrypts marshalled contents to k's own key and signs the kit with k.
+func sealPlain(k *identity.Key, created time.Time, plain []byte) (*signedv1.Envelope, error) {
 	sshKey, err := ssh.NewPublicKey(ed25519.PublicKey(k.Public().Bytes()))
 	if err != nil {
 		return nil, fmt.Errorf("seal recovery kit: %w", err)
@@ -115,13 +142,19 @@ func Seal(k *identity.Key, kit Kit) (*signedv1.Envelope, error) {
 		return nil, fmt.Errorf("seal recovery kit: %w", err)
 	}
 	return signed.Seal(k, identity.ContextRecoveryKit, &syncv1.RecoveryKit{
-		Owner: k.Public().Bytes(), CreatedUnixMs: kit.Created.UnixMilli(), Ciphertext: ct.Bytes(), Version: Version})
+		Owner: k.Public().Bytes(), CreatedUnixMs: created.UnixMilli(), Ciphertext: ct.Bytes(), Version: Version})
 }
 
 // marshalContents encodes kit and pads it to its size class (a power of two from 4 KiB
 // to 1 MiB, then a multiple of 256 KiB), so the ciphertext's size says little.
 func marshalContents(kit Kit) ([]byte, error) {
-	contents := &syncv1.RecoveryKitContents{Name: kit.Name, Groups: kit.Groups, LastSeq: kit.LastSeq}
+	if len(kit.Devices) > MaxDevices || len(kit.Revocations) > MaxRevocations {
+		return nil, fmt.Errorf("%w: %d devices, %d revocations (at most %d and %d)", ErrTooLarge, len(kit.Devices), len(kit.Revocations), MaxDevices, MaxRevocations)
+	}
+	contents := &syncv1.RecoveryKitContents{Name: kit.Name, Groups: kit.Groups, LastSeq: kit.LastSeq, Revocations: kit.Revocations}
+	for _, d := range kit.Devices {
+		contents.Devices = append(contents.Devices, &syncv1.KitDevice{Key: d.Key.Bytes(), Name: d.Name, Certificate: d.Certificate, Revoked: d.Revoked})
+	}
 	for _, f := range kit.Friends {
 		contents.Friends = append(contents.Friends, &syncv1.KitFriend{Key: f.Key.Bytes(), Name: f.Name, Address: f.Addr, Groups: f.Groups})
 	}
@@ -239,7 +272,61 @@ func Open(env *signedv1.Envelope, k *identity.Key) (Kit, error) {
 		}
 		kit.Posts = append(kit.Posts, p)
 	}
+	if err := openDevices(&kit, &contents, k.Public()); err != nil {
+		return Kit{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
 	return kit, nil
+}
+
+// openDevices reads a kit's devices and revocations, checking each against the owner:
+// a certificate must be the owner's for exactly the listed key, a revocation signed by
+// the owner. The kit is signed by the owner too; the checks keep a damaged kit from
+// handing a recovered home a device it would then trust.
+func openDevices(kit *Kit, contents *syncv1.RecoveryKitContents, owner identity.PublicKey) error {
+	if len(contents.GetDevices()) > MaxDevices || len(contents.GetRevocations()) > MaxRevocations {
+		return fmt.Errorf("%d devices, %d revocations (at most %d and %d)", len(contents.GetDevices()), len(contents.GetRevocations()), MaxDevices, MaxRevocations)
+	}
+	for _, kd := range contents.GetDevices() {
+		key, err := identity.PublicKeyFromBytes(kd.GetKey())
+		if err != nil {
+			return fmt.Errorf("device %q: %v", kd.GetName(), err)
+		}
+		d := Device{Key: key, Name: kd.GetName(), Certificate: kd.GetCertificate(), Revoked: kd.GetRevoked()}
+		if err := checkDevice(d, owner); err != nil {
+			return err
+		}
+		kit.Devices = append(kit.Devices, d)
+	}
+	for _, env := range contents.GetRevocations() {
+		if _, err := device.OpenRevocation(env, owner); err != nil {
+			return fmt.Errorf("revocation: %v", err)
+		}
+		kit.Revocations = append(kit.Revocations, env)
+	}
+	return nil
+}
+
+// checkDevice checks that d is the owner's: the identity itself without a certificate,
+// any other key with the owner's certificate for exactly that key.
+func checkDevice(d Device, owner identity.PublicKey) error {
+	if d.Certificate == nil {
+		if d.Key != owner {
+			return fmt.Errorf("device %q: no certificate", d.Name)
+		}
+		return nil
+	}
+	var env signedv1.Envelope
+	if err := proto.Unmarshal(d.Certificate, &env); err != nil {
+		return fmt.Errorf("device %q: certificate: %v", d.Name, err)
+	}
+	c, err := device.Open(&env, owner)
+	if err != nil {
+		return fmt.Errorf("device %q: %v", d.Name, err)
+	}
+	if c.Key != d.Key {
+		return fmt.Errorf("device %q: the certificate is for another key", d.Name)
+	}
+	return nil
 }
 
 // openPost decodes one post's entry of a kit.

@@ -42,26 +42,31 @@ func (s *Store) AddRevocation(person identity.PublicKey, env *signedv1.Envelope)
 	}
 	changed := false
 	err = s.update(func(tx *bolt.Tx) error {
-		changed = false
 		if !(s.hasSelf && person == s.self) && tx.Bucket(bFriends).Get(person[:]) == nil {
 			return fmt.Errorf("revocation for %s: %w", person.Short(), ErrNotFriend)
 		}
-		b, err := tx.CreateBucketIfNotExists(bRevoked)
-		if err != nil {
-			return err
-		}
-		k := append(append([]byte(nil), person[:]...), r.Key[:]...)
-		if old := b.Get(k); old != nil {
-			if held, err := openHeldRevocation(old, person); err == nil && !held.At.After(r.At) {
-				return nil
-			}
-		} else if countPrefix(b, person[:]) >= MaxRevocations {
-			return fmt.Errorf("revocation for %s: %w", person.Short(), ErrTooManyRevocations)
-		}
-		changed = true
-		return b.Put(k, raw)
+		changed, err = putRevocationLocked(tx, person, r, raw)
+		return err
 	})
 	return changed, err
+}
+
+// putRevocationLocked keeps person's verified revocation r (raw as signed) unless one
+// for the same device, taking effect no later, is held. It reports whether it wrote.
+func putRevocationLocked(tx *bolt.Tx, person identity.PublicKey, r device.Revocation, raw []byte) (bool, error) {
+	b, err := tx.CreateBucketIfNotExists(bRevoked)
+	if err != nil {
+		return false, err
+	}
+	k := append(append([]byte(nil), person[:]...), r.Key[:]...)
+	if old := b.Get(k); old != nil {
+		if held, err := openHeldRevocation(old, person); err == nil && !held.At.After(r.At) {
+			return false, nil
+		}
+	} else if countPrefix(b, person[:]) >= MaxRevocations {
+		return false, fmt.Errorf("revocation for %s: %w", person.Short(), ErrTooManyRevocations)
+	}
+	return true, b.Put(k, raw)
 }
 
 // Revocations returns person's revocations held here, each verified again.

@@ -208,7 +208,10 @@ func (s *Store) AddDevice(name string, dev identity.PublicKey, devID []byte, val
 		if b.Stats().KeyN >= MaxDevices {
 			return fmt.Errorf("add device %q: %w", name, ErrTooManyDevices)
 		}
-		return putDevice(b, Device{Key: dev, Name: name, Certificate: raw, LastSeen: s.now()})
+		if err := putDevice(b, Device{Key: dev, Name: name, Certificate: raw, LastSeen: s.now()}); err != nil {
+			return err
+		}
+		return s.touchKitLocked(tx) // the recovery kit lists devices
 	})
 	if err != nil {
 		return nil, err
@@ -376,7 +379,10 @@ func (s *Store) RevokeDevice(name string) (*signedv1.Envelope, error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bDevices)
 		d.Revoked = true
-		return putDevice(b, d)
+		if err := putDevice(b, d); err != nil {
+			return err
+		}
+		return s.touchKitLocked(tx) // the recovery kit lists devices and revocations
 	})
 	return env, err
 }

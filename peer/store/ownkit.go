@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,7 +14,11 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/recovery"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
+	"google.golang.org/protobuf/proto"
+
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 )
 
 // summaryRunes is how much of a lost post's text a kit keeps to name it.
@@ -71,6 +76,9 @@ func (s *Store) OwnKit() (recovery.Kit, error) {
 		for _, f := range fs {
 			kit.Friends = append(kit.Friends, recovery.Friend{Key: f.Key, Name: f.Name, Addr: f.Addr, Groups: f.Groups})
 		}
+		if err := s.kitDevices(tx, &kit); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bOwnMeta).ForEach(func(k, v []byte) error {
 			p, err := s.ownKitPost(tx, k, v)
 			kit.Posts = append(kit.Posts, p)
@@ -92,6 +100,78 @@ func (s *Store) OwnKit() (recovery.Kit, error) {
 		return recovery.Kit{}, fmt.Errorf("recovery kit: %w", err)
 	}
 	return kit, nil
+}
+
+// kitDevices adds the device list and this person's revocations to kit (issue 16), so
+// that a recovered identity knows its devices: it can revoke a lost one.
+func (s *Store) kitDevices(tx *bolt.Tx, kit *recovery.Kit) error {
+	if b := tx.Bucket(bDevices); b != nil {
+		if err := b.ForEach(func(k, v []byte) error {
+			d, err := decodeDevice(k, v)
+			kit.Devices = append(kit.Devices, recovery.Device{Key: d.Key, Name: d.Name, Certificate: d.Certificate, Revoked: d.Revoked})
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	b := tx.Bucket(bRevoked)
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(s.self[:]); k != nil && bytes.HasPrefix(k, s.self[:]); k, v = c.Next() {
+		env := &signedv1.Envelope{}
+		if err := proto.Unmarshal(v, env); err != nil {
+			return fmt.Errorf("held revocation %x: %w: %v", k, ErrCorrupt, err)
+		}
+		kit.Revocations = append(kit.Revocations, env)
+	}
+	return nil
+}
+
+// restoreDevices keeps the devices and revocations a restored kit names: a device this
+// home lists already keeps its entry (but a kit's revoked mark sticks), a new one is
+// added while the list has room. Kit.Open checked every certificate and revocation.
+func (s *Store) restoreDevices(tx *bolt.Tx, kit recovery.Kit) error {
+	for _, env := range kit.Revocations {
+		r, err := device.OpenRevocation(env, s.self)
+		if err != nil {
+			continue // not this person's: a kit is the person's own, but skip, not stop
+		}
+		raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(env)
+		if err != nil {
+			return err
+		}
+		if _, err := putRevocationLocked(tx, s.self, r, raw); err != nil {
+			return err
+		}
+	}
+	b, err := tx.CreateBucketIfNotExists(bDevices)
+	if err != nil {
+		return err
+	}
+	for _, d := range kit.Devices {
+		held := b.Get(d.Key[:])
+		switch {
+		case held != nil:
+			h, err := decodeDevice(d.Key[:], held)
+			if err != nil || !d.Revoked || h.Revoked {
+				continue
+			}
+			h.Revoked = true
+			if err := putDevice(b, h); err != nil {
+				return err
+			}
+		case b.Stats().KeyN < MaxDevices:
+			if _, taken := deviceNamed(b, d.Name); taken {
+				d.Name += " (recovered)"
+			}
+			if err := putDevice(b, Device{Key: d.Key, Name: d.Name, Certificate: d.Certificate, Revoked: d.Revoked}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ownKitPost is a held own post's kit entry.
@@ -179,6 +259,9 @@ func (s *Store) RestoreKit(kit recovery.Kit, helper identity.PublicKey, helperAd
 			if err := tx.Bucket(bKitPosts).Put(p.ID[:], v); err != nil {
 				return err
 			}
+		}
+		if err := s.restoreDevices(tx, kit); err != nil {
+			return err
 		}
 		// The kit made now must be newer than the one restored, even when this machine's
 		// clock is behind the lost one's: friends keep only a newer kit.

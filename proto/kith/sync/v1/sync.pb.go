@@ -872,7 +872,8 @@ type RecoveryKit struct {
 	CreatedUnixMs int64 `protobuf:"varint,2,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
 	// ciphertext is an age file, encrypted to owner's key, holding RecoveryKitContents.
 	Ciphertext []byte `protobuf:"bytes,3,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
-	// version is the kit format: 2 (v1 kits carried no audiences and are refused).
+	// version is the kit format: 3 (v3 adds the owner's devices and revocations; v1 kits
+	// carried no audiences; both older formats are refused).
 	Version       uint32 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -952,7 +953,13 @@ type RecoveryKitContents struct {
 	Padding []byte `protobuf:"bytes,5,opt,name=padding,proto3" json:"padding,omitempty"`
 	// last_seq is the owner's changes-feed sequence number: a recovered home continues
 	// after it, so friends' cursors stay behind its new entries.
-	LastSeq       uint64 `protobuf:"varint,6,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq uint64 `protobuf:"varint,6,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// devices are the owner's devices (kit version 3): a recovered identity knows them,
+	// so it can revoke a lost one and add new ones.
+	Devices []*KitDevice `protobuf:"bytes,7,rep,name=devices,proto3" json:"devices,omitempty"`
+	// revocations are the owner's device revocations, each a signed
+	// kith/device-revocation/v1 envelope (kit version 3).
+	Revocations   []*v1.Envelope `protobuf:"bytes,8,rep,name=revocations,proto3" json:"revocations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1029,6 +1036,94 @@ func (x *RecoveryKitContents) GetLastSeq() uint64 {
 	return 0
 }
 
+func (x *RecoveryKitContents) GetDevices() []*KitDevice {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
+func (x *RecoveryKitContents) GetRevocations() []*v1.Envelope {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
+// KitDevice is one device of the owner in a recovery kit.
+type KitDevice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the device's raw 32-byte public key.
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// name is what the owner called it.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// certificate is its device certificate (a marshalled kith.signed.v1.Envelope),
+	// empty for the identity holder itself.
+	Certificate []byte `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// revoked is set once the owner removed it.
+	Revoked       bool `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KitDevice) Reset() {
+	*x = KitDevice{}
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KitDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KitDevice) ProtoMessage() {}
+
+func (x *KitDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KitDevice.ProtoReflect.Descriptor instead.
+func (*KitDevice) Descriptor() ([]byte, []int) {
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *KitDevice) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KitDevice) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *KitDevice) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *KitDevice) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
 // KitPost is what a recovery kit keeps about one own post.
 type KitPost struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1055,7 +1150,7 @@ type KitPost struct {
 
 func (x *KitPost) Reset() {
 	*x = KitPost{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1162,7 @@ func (x *KitPost) String() string {
 func (*KitPost) ProtoMessage() {}
 
 func (x *KitPost) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[17]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1175,7 @@ func (x *KitPost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KitPost.ProtoReflect.Descriptor instead.
 func (*KitPost) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{17}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KitPost) GetId() []byte {
@@ -1170,7 +1265,7 @@ type KitFriend struct {
 
 func (x *KitFriend) Reset() {
 	*x = KitFriend{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1277,7 @@ func (x *KitFriend) String() string {
 func (*KitFriend) ProtoMessage() {}
 
 func (x *KitFriend) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[18]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1290,7 @@ func (x *KitFriend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KitFriend.ProtoReflect.Descriptor instead.
 func (*KitFriend) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{18}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *KitFriend) GetKey() []byte {
@@ -1235,7 +1330,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1342,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[19]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1355,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{19}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{20}
 }
 
 // GetProfileResponse carries the serving peer's public profile.
@@ -1275,7 +1370,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1382,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[20]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1395,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{20}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetProfileResponse) GetProfile() *v1.Envelope {
@@ -1328,7 +1423,7 @@ type PublicProfile struct {
 
 func (x *PublicProfile) Reset() {
 	*x = PublicProfile{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1435,7 @@ func (x *PublicProfile) String() string {
 func (*PublicProfile) ProtoMessage() {}
 
 func (x *PublicProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[21]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1448,7 @@ func (x *PublicProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicProfile.ProtoReflect.Descriptor instead.
 func (*PublicProfile) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{21}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PublicProfile) GetOwner() []byte {
@@ -1399,7 +1494,7 @@ type PublicFollow struct {
 
 func (x *PublicFollow) Reset() {
 	*x = PublicFollow{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1506,7 @@ func (x *PublicFollow) String() string {
 func (*PublicFollow) ProtoMessage() {}
 
 func (x *PublicFollow) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[22]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1519,7 @@ func (x *PublicFollow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicFollow.ProtoReflect.Descriptor instead.
 func (*PublicFollow) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{22}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PublicFollow) GetKey() []byte {
@@ -1450,7 +1545,7 @@ type GetReachabilityRequest struct {
 
 func (x *GetReachabilityRequest) Reset() {
 	*x = GetReachabilityRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1557,7 @@ func (x *GetReachabilityRequest) String() string {
 func (*GetReachabilityRequest) ProtoMessage() {}
 
 func (x *GetReachabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[23]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1570,7 @@ func (x *GetReachabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReachabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetReachabilityRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{23}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{24}
 }
 
 // GetReachabilityResponse carries the serving peer's reachability key.
@@ -1490,7 +1585,7 @@ type GetReachabilityResponse struct {
 
 func (x *GetReachabilityResponse) Reset() {
 	*x = GetReachabilityResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1597,7 @@ func (x *GetReachabilityResponse) String() string {
 func (*GetReachabilityResponse) ProtoMessage() {}
 
 func (x *GetReachabilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[24]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1610,7 @@ func (x *GetReachabilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReachabilityResponse.ProtoReflect.Descriptor instead.
 func (*GetReachabilityResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{24}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetReachabilityResponse) GetKey() []byte {
@@ -1534,7 +1629,7 @@ type GetDevicesRequest struct {
 
 func (x *GetDevicesRequest) Reset() {
 	*x = GetDevicesRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1546,7 +1641,7 @@ func (x *GetDevicesRequest) String() string {
 func (*GetDevicesRequest) ProtoMessage() {}
 
 func (x *GetDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[25]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1559,7 +1654,7 @@ func (x *GetDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevicesRequest.ProtoReflect.Descriptor instead.
 func (*GetDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{25}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{26}
 }
 
 // GetDevicesResponse carries the serving person's device revocations.
@@ -1575,7 +1670,7 @@ type GetDevicesResponse struct {
 
 func (x *GetDevicesResponse) Reset() {
 	*x = GetDevicesResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1682,7 @@ func (x *GetDevicesResponse) String() string {
 func (*GetDevicesResponse) ProtoMessage() {}
 
 func (x *GetDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[26]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1695,7 @@ func (x *GetDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevicesResponse.ProtoReflect.Descriptor instead.
 func (*GetDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{26}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetDevicesResponse) GetRevocations() []*v1.Envelope {
@@ -1621,7 +1716,7 @@ type GetConversationsRequest struct {
 
 func (x *GetConversationsRequest) Reset() {
 	*x = GetConversationsRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1728,7 @@ func (x *GetConversationsRequest) String() string {
 func (*GetConversationsRequest) ProtoMessage() {}
 
 func (x *GetConversationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[27]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1741,7 @@ func (x *GetConversationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationsRequest.ProtoReflect.Descriptor instead.
 func (*GetConversationsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{27}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetConversationsRequest) GetPostIds() [][]byte {
@@ -1675,7 +1770,7 @@ type GetConversationsResponse struct {
 
 func (x *GetConversationsResponse) Reset() {
 	*x = GetConversationsResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1782,7 @@ func (x *GetConversationsResponse) String() string {
 func (*GetConversationsResponse) ProtoMessage() {}
 
 func (x *GetConversationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[28]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1795,7 @@ func (x *GetConversationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationsResponse.ProtoReflect.Descriptor instead.
 func (*GetConversationsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{28}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetConversationsResponse) GetPostId() []byte {
@@ -1747,7 +1842,7 @@ type PutConversationRequest struct {
 
 func (x *PutConversationRequest) Reset() {
 	*x = PutConversationRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1759,7 +1854,7 @@ func (x *PutConversationRequest) String() string {
 func (*PutConversationRequest) ProtoMessage() {}
 
 func (x *PutConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[29]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1772,7 +1867,7 @@ func (x *PutConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutConversationRequest.ProtoReflect.Descriptor instead.
 func (*PutConversationRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{29}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PutConversationRequest) GetRecord() isPutConversationRequest_Record {
@@ -1827,7 +1922,7 @@ type PutConversationResponse struct {
 
 func (x *PutConversationResponse) Reset() {
 	*x = PutConversationResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1934,7 @@ func (x *PutConversationResponse) String() string {
 func (*PutConversationResponse) ProtoMessage() {}
 
 func (x *PutConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[30]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1947,7 @@ func (x *PutConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutConversationResponse.ProtoReflect.Descriptor instead.
 func (*PutConversationResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{30}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
 }
 
 // PutReplyBlobRequest is one message of a PutReplyBlob stream.
@@ -1871,7 +1966,7 @@ type PutReplyBlobRequest struct {
 
 func (x *PutReplyBlobRequest) Reset() {
 	*x = PutReplyBlobRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +1978,7 @@ func (x *PutReplyBlobRequest) String() string {
 func (*PutReplyBlobRequest) ProtoMessage() {}
 
 func (x *PutReplyBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[31]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +1991,7 @@ func (x *PutReplyBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutReplyBlobRequest.ProtoReflect.Descriptor instead.
 func (*PutReplyBlobRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{31}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PutReplyBlobRequest) GetReply() *v1.Envelope {
@@ -1932,7 +2027,7 @@ type PutReplyBlobResponse struct {
 
 func (x *PutReplyBlobResponse) Reset() {
 	*x = PutReplyBlobResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1944,7 +2039,7 @@ func (x *PutReplyBlobResponse) String() string {
 func (*PutReplyBlobResponse) ProtoMessage() {}
 
 func (x *PutReplyBlobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[32]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1957,7 +2052,7 @@ func (x *PutReplyBlobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutReplyBlobResponse.ProtoReflect.Descriptor instead.
 func (*PutReplyBlobResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{32}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PutReplyBlobResponse) GetHeldAlready() bool {
@@ -1988,7 +2083,7 @@ type FriendRequest struct {
 
 func (x *FriendRequest) Reset() {
 	*x = FriendRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2095,7 @@ func (x *FriendRequest) String() string {
 func (*FriendRequest) ProtoMessage() {}
 
 func (x *FriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[33]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2108,7 @@ func (x *FriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
 func (*FriendRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{33}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FriendRequest) GetFrom() []byte {
@@ -2062,7 +2157,7 @@ type RequestFriendshipRequest struct {
 
 func (x *RequestFriendshipRequest) Reset() {
 	*x = RequestFriendshipRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2169,7 @@ func (x *RequestFriendshipRequest) String() string {
 func (*RequestFriendshipRequest) ProtoMessage() {}
 
 func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[34]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2182,7 @@ func (x *RequestFriendshipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipRequest.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{34}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RequestFriendshipRequest) GetRequest() *v1.Envelope {
@@ -2109,7 +2204,7 @@ type RequestFriendshipResponse struct {
 
 func (x *RequestFriendshipResponse) Reset() {
 	*x = RequestFriendshipResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2216,7 @@ func (x *RequestFriendshipResponse) String() string {
 func (*RequestFriendshipResponse) ProtoMessage() {}
 
 func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[35]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2229,7 @@ func (x *RequestFriendshipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestFriendshipResponse.ProtoReflect.Descriptor instead.
 func (*RequestFriendshipResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{35}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RequestFriendshipResponse) GetAlreadyFriends() bool {
@@ -2155,7 +2250,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2167,7 +2262,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[36]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2180,7 +2275,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{36}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *JoinRequest) GetSecret() []byte {
@@ -2208,7 +2303,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2315,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[37]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2328,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{37}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *JoinResponse) GetCertificate() *v1.Envelope {
@@ -2277,7 +2372,7 @@ type OwnChangesRequest struct {
 
 func (x *OwnChangesRequest) Reset() {
 	*x = OwnChangesRequest{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2289,7 +2384,7 @@ func (x *OwnChangesRequest) String() string {
 func (*OwnChangesRequest) ProtoMessage() {}
 
 func (x *OwnChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[38]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2302,7 +2397,7 @@ func (x *OwnChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnChangesRequest.ProtoReflect.Descriptor instead.
 func (*OwnChangesRequest) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{38}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *OwnChangesRequest) GetSince() uint64 {
@@ -2332,7 +2427,7 @@ type OwnPost struct {
 
 func (x *OwnPost) Reset() {
 	*x = OwnPost{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[39]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2439,7 @@ func (x *OwnPost) String() string {
 func (*OwnPost) ProtoMessage() {}
 
 func (x *OwnPost) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[39]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2452,7 @@ func (x *OwnPost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnPost.ProtoReflect.Descriptor instead.
 func (*OwnPost) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{39}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *OwnPost) GetEnvelope() *v1.Envelope {
@@ -2396,7 +2491,7 @@ type OwnChangesResponse struct {
 
 func (x *OwnChangesResponse) Reset() {
 	*x = OwnChangesResponse{}
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[40]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2408,7 +2503,7 @@ func (x *OwnChangesResponse) String() string {
 func (*OwnChangesResponse) ProtoMessage() {}
 
 func (x *OwnChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_sync_v1_sync_proto_msgTypes[40]
+	mi := &file_kith_sync_v1_sync_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2421,7 +2516,7 @@ func (x *OwnChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnChangesResponse.ProtoReflect.Descriptor instead.
 func (*OwnChangesResponse) Descriptor() ([]byte, []int) {
-	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{40}
+	return file_kith_sync_v1_sync_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *OwnChangesResponse) GetPosts() []*OwnPost {
@@ -2524,14 +2619,21 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"ciphertext\x18\x03 \x01(\fR\n" +
 	"ciphertext\x12\x18\n" +
-	"\aversion\x18\x04 \x01(\rR\aversion\"\xd6\x01\n" +
+	"\aversion\x18\x04 \x01(\rR\aversion\"\xc5\x02\n" +
 	"\x13RecoveryKitContents\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\afriends\x18\x02 \x03(\v2\x17.kith.sync.v1.KitFriendR\afriends\x12\x16\n" +
 	"\x06groups\x18\x03 \x03(\tR\x06groups\x12+\n" +
 	"\x05posts\x18\x04 \x03(\v2\x15.kith.sync.v1.KitPostR\x05posts\x12\x18\n" +
 	"\apadding\x18\x05 \x01(\fR\apadding\x12\x19\n" +
-	"\blast_seq\x18\x06 \x01(\x04R\alastSeq\"\x97\x02\n" +
+	"\blast_seq\x18\x06 \x01(\x04R\alastSeq\x121\n" +
+	"\adevices\x18\a \x03(\v2\x17.kith.sync.v1.KitDeviceR\adevices\x12:\n" +
+	"\vrevocations\x18\b \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\"m\n" +
+	"\tKitDevice\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
+	"\vcertificate\x18\x03 \x01(\fR\vcertificate\x12\x18\n" +
+	"\arevoked\x18\x04 \x01(\bR\arevoked\"\x97\x02\n" +
 	"\aKitPost\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x0e\n" +
 	"\x02me\x18\x02 \x01(\bR\x02me\x12\x18\n" +
@@ -2658,7 +2760,7 @@ func file_kith_sync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_sync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_kith_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(ChangeKind)(0),                   // 0: kith.sync.v1.ChangeKind
 	(*Change)(nil),                    // 1: kith.sync.v1.Change
@@ -2678,101 +2780,104 @@ var file_kith_sync_v1_sync_proto_goTypes = []any{
 	(*PushRecoveryKitResponse)(nil),   // 15: kith.sync.v1.PushRecoveryKitResponse
 	(*RecoveryKit)(nil),               // 16: kith.sync.v1.RecoveryKit
 	(*RecoveryKitContents)(nil),       // 17: kith.sync.v1.RecoveryKitContents
-	(*KitPost)(nil),                   // 18: kith.sync.v1.KitPost
-	(*KitFriend)(nil),                 // 19: kith.sync.v1.KitFriend
-	(*GetProfileRequest)(nil),         // 20: kith.sync.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),        // 21: kith.sync.v1.GetProfileResponse
-	(*PublicProfile)(nil),             // 22: kith.sync.v1.PublicProfile
-	(*PublicFollow)(nil),              // 23: kith.sync.v1.PublicFollow
-	(*GetReachabilityRequest)(nil),    // 24: kith.sync.v1.GetReachabilityRequest
-	(*GetReachabilityResponse)(nil),   // 25: kith.sync.v1.GetReachabilityResponse
-	(*GetDevicesRequest)(nil),         // 26: kith.sync.v1.GetDevicesRequest
-	(*GetDevicesResponse)(nil),        // 27: kith.sync.v1.GetDevicesResponse
-	(*GetConversationsRequest)(nil),   // 28: kith.sync.v1.GetConversationsRequest
-	(*GetConversationsResponse)(nil),  // 29: kith.sync.v1.GetConversationsResponse
-	(*PutConversationRequest)(nil),    // 30: kith.sync.v1.PutConversationRequest
-	(*PutConversationResponse)(nil),   // 31: kith.sync.v1.PutConversationResponse
-	(*PutReplyBlobRequest)(nil),       // 32: kith.sync.v1.PutReplyBlobRequest
-	(*PutReplyBlobResponse)(nil),      // 33: kith.sync.v1.PutReplyBlobResponse
-	(*FriendRequest)(nil),             // 34: kith.sync.v1.FriendRequest
-	(*RequestFriendshipRequest)(nil),  // 35: kith.sync.v1.RequestFriendshipRequest
-	(*RequestFriendshipResponse)(nil), // 36: kith.sync.v1.RequestFriendshipResponse
-	(*JoinRequest)(nil),               // 37: kith.sync.v1.JoinRequest
-	(*JoinResponse)(nil),              // 38: kith.sync.v1.JoinResponse
-	(*OwnChangesRequest)(nil),         // 39: kith.sync.v1.OwnChangesRequest
-	(*OwnPost)(nil),                   // 40: kith.sync.v1.OwnPost
-	(*OwnChangesResponse)(nil),        // 41: kith.sync.v1.OwnChangesResponse
-	(*v1.Envelope)(nil),               // 42: kith.signed.v1.Envelope
-	(*GetParcelsRequest)(nil),         // 43: kith.sync.v1.GetParcelsRequest
-	(*AckParcelsRequest)(nil),         // 44: kith.sync.v1.AckParcelsRequest
-	(*GetParcelsResponse)(nil),        // 45: kith.sync.v1.GetParcelsResponse
-	(*AckParcelsResponse)(nil),        // 46: kith.sync.v1.AckParcelsResponse
+	(*KitDevice)(nil),                 // 18: kith.sync.v1.KitDevice
+	(*KitPost)(nil),                   // 19: kith.sync.v1.KitPost
+	(*KitFriend)(nil),                 // 20: kith.sync.v1.KitFriend
+	(*GetProfileRequest)(nil),         // 21: kith.sync.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),        // 22: kith.sync.v1.GetProfileResponse
+	(*PublicProfile)(nil),             // 23: kith.sync.v1.PublicProfile
+	(*PublicFollow)(nil),              // 24: kith.sync.v1.PublicFollow
+	(*GetReachabilityRequest)(nil),    // 25: kith.sync.v1.GetReachabilityRequest
+	(*GetReachabilityResponse)(nil),   // 26: kith.sync.v1.GetReachabilityResponse
+	(*GetDevicesRequest)(nil),         // 27: kith.sync.v1.GetDevicesRequest
+	(*GetDevicesResponse)(nil),        // 28: kith.sync.v1.GetDevicesResponse
+	(*GetConversationsRequest)(nil),   // 29: kith.sync.v1.GetConversationsRequest
+	(*GetConversationsResponse)(nil),  // 30: kith.sync.v1.GetConversationsResponse
+	(*PutConversationRequest)(nil),    // 31: kith.sync.v1.PutConversationRequest
+	(*PutConversationResponse)(nil),   // 32: kith.sync.v1.PutConversationResponse
+	(*PutReplyBlobRequest)(nil),       // 33: kith.sync.v1.PutReplyBlobRequest
+	(*PutReplyBlobResponse)(nil),      // 34: kith.sync.v1.PutReplyBlobResponse
+	(*FriendRequest)(nil),             // 35: kith.sync.v1.FriendRequest
+	(*RequestFriendshipRequest)(nil),  // 36: kith.sync.v1.RequestFriendshipRequest
+	(*RequestFriendshipResponse)(nil), // 37: kith.sync.v1.RequestFriendshipResponse
+	(*JoinRequest)(nil),               // 38: kith.sync.v1.JoinRequest
+	(*JoinResponse)(nil),              // 39: kith.sync.v1.JoinResponse
+	(*OwnChangesRequest)(nil),         // 40: kith.sync.v1.OwnChangesRequest
+	(*OwnPost)(nil),                   // 41: kith.sync.v1.OwnPost
+	(*OwnChangesResponse)(nil),        // 42: kith.sync.v1.OwnChangesResponse
+	(*v1.Envelope)(nil),               // 43: kith.signed.v1.Envelope
+	(*GetParcelsRequest)(nil),         // 44: kith.sync.v1.GetParcelsRequest
+	(*AckParcelsRequest)(nil),         // 45: kith.sync.v1.AckParcelsRequest
+	(*GetParcelsResponse)(nil),        // 46: kith.sync.v1.GetParcelsResponse
+	(*AckParcelsResponse)(nil),        // 47: kith.sync.v1.AckParcelsResponse
 }
 var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
-	42, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	43, // 2: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
 	1,  // 3: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	42, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	42, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	42, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	42, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
-	19, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
-	18, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	42, // 10: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
-	23, // 11: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	42, // 12: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	42, // 13: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
-	42, // 14: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	42, // 15: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	42, // 16: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	42, // 17: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
-	42, // 18: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
-	42, // 19: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
-	42, // 20: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
-	40, // 21: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
-	42, // 22: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	2,  // 23: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 24: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 25: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 26: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 27: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 28: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 29: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	20, // 30: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	24, // 31: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	26, // 32: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
-	37, // 33: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
-	39, // 34: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
-	28, // 35: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	30, // 36: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	32, // 37: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
-	35, // 38: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	43, // 39: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
-	44, // 40: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
-	3,  // 41: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 42: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 43: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 44: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 45: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 46: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 47: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	21, // 48: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	25, // 49: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	27, // 50: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
-	38, // 51: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
-	41, // 52: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
-	29, // 53: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	31, // 54: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	33, // 55: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
-	36, // 56: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	45, // 57: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
-	46, // 58: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
-	41, // [41:59] is the sub-list for method output_type
-	23, // [23:41] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	43, // 4: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	43, // 5: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	43, // 6: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	43, // 7: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	20, // 8: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
+	19, // 9: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
+	18, // 10: kith.sync.v1.RecoveryKitContents.devices:type_name -> kith.sync.v1.KitDevice
+	43, // 11: kith.sync.v1.RecoveryKitContents.revocations:type_name -> kith.signed.v1.Envelope
+	43, // 12: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	24, // 13: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
+	43, // 14: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	43, // 15: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	43, // 16: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	43, // 17: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	43, // 18: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	43, // 19: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
+	43, // 20: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	43, // 21: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
+	43, // 22: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
+	41, // 23: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
+	43, // 24: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	2,  // 25: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 26: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 27: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 28: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 29: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 30: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 31: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	21, // 32: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	25, // 33: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	27, // 34: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
+	38, // 35: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
+	40, // 36: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
+	29, // 37: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	31, // 38: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	33, // 39: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
+	36, // 40: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	44, // 41: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
+	45, // 42: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
+	3,  // 43: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 44: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 45: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 46: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 47: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 48: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 49: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	22, // 50: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	26, // 51: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	28, // 52: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	39, // 53: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
+	42, // 54: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
+	30, // 55: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	32, // 56: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	34, // 57: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
+	37, // 58: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	46, // 59: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
+	47, // 60: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
+	43, // [43:61] is the sub-list for method output_type
+	25, // [25:43] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
@@ -2781,7 +2886,7 @@ func file_kith_sync_v1_sync_proto_init() {
 		return
 	}
 	file_kith_sync_v1_carry_proto_init()
-	file_kith_sync_v1_sync_proto_msgTypes[29].OneofWrappers = []any{
+	file_kith_sync_v1_sync_proto_msgTypes[30].OneofWrappers = []any{
 		(*PutConversationRequest_Reply)(nil),
 		(*PutConversationRequest_Reaction)(nil),
 	}
@@ -2791,7 +2896,7 @@ func file_kith_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_sync_v1_sync_proto_rawDesc), len(file_kith_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
