@@ -12,8 +12,8 @@ import (
 
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
-	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
