@@ -79,9 +79,13 @@ func (s *Server) withRevocations(msg *syncv1.GetConversationsResponse, r store.R
 	if r.Envelope.GetCertificate() == nil {
 		return nil
 	}
-	author := identity.PublicKey(r.Reply.GetAuthor())
+	raw := r.Reply.GetAuthor()
 	if r.Reply == nil {
-		author = identity.PublicKey(r.Reaction.GetAuthor())
+		raw = r.Reaction.GetAuthor()
+	}
+	author, err := identity.PublicKeyFromBytes(raw)
+	if err != nil {
+		return fmt.Errorf("held record: %w", err)
 	}
 	if sent[author] {
 		return nil
