@@ -134,3 +134,45 @@ func TestDeviceSpeaksInConversation(t *testing.T) {
 		t.Fatal("Bob's thread holds a reply a2 signed after its removal")
 	}
 }
+
+// TestDeviceFriendRequestThroughRendezvous (issue 16): Alice's joined device A2, with A1
+// off, adds Dave by ID alone; Dave's node answers no stranger, so A2's request goes to
+// him sealed through a real rendezvous, signed by A2's key with its certificate, and
+// Dave sees it as Alice's.
+func TestDeviceFriendRequestThroughRendezvous(t *testing.T) {
+	rdv := startRendezvous(t)
+	a1, alice := newHome(t, "alice")
+	dave, daveID := newHome(t, "dave")
+	registered := func(home string) {
+		t.Helper()
+		eventually(t, 30*time.Second, filepath.Base(home)+" registered", func() bool {
+			out, _, _ := kithErr(t, home, "status")
+			return strings.Contains(out, "registered, seen as")
+		})
+	}
+	A1 := startDaemon(t, a1, "127.0.0.1:0", "--ui", "", "--rendezvous", rdv, "--portmap=false")
+	registered(a1)
+	code, joined := addDevice(t, a1, "a2")
+	a2 := filepath.Join(t.TempDir(), "a2")
+	if id := kith(t, a2, "init", "--join", code, "--rendezvous", rdv); id != alice {
+		t.Fatalf("joined as %q, want %s", id, alice)
+	}
+	joined()
+	A1.stop(t)
+	D := startDaemon(t, dave, "127.0.0.1:0", "--ui", "", "--rendezvous", rdv, "--portmap=false")
+	startDaemon(t, a2, "127.0.0.1:0", "--ui", "", "--rendezvous", rdv, "--portmap=false")
+	registered(dave)
+	registered(a2)
+	kith(t, a2, "friend", "add", daveID, "--name", "dave")
+	out, _, rc := kithErr(t, a2, "sync", daveID)
+	if rc == 0 || !strings.Contains(out, "your friend request went to them through the rendezvous") {
+		t.Fatalf("a2's sync with Dave: exit %d, %q; want the request sent through the rendezvous", rc, out)
+	}
+	eventually(t, 30*time.Second, "Dave sees Alice's request from a2", func() bool {
+		out, _, rc := kithErr(t, dave, "friend", "requests")
+		return rc == 0 && strings.Contains(out, alice)
+	})
+	if !strings.Contains(D.log.String(), "took a friend request through the rendezvous") {
+		t.Fatalf("Dave's log does not say the request came through the rendezvous:\n%s", D.log)
+	}
+}
