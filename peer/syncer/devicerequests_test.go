@@ -2,10 +2,12 @@ package syncer
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
@@ -135,4 +137,68 @@ func TestDeviceFriendRequestOverTheWire(t *testing.T) {
 	}
 	_, err = alice.srv.TakeFriendRequest(laptop.Public(), req)
 	wantCode(t, "a third request from Dave within the minute", err, codes.ResourceExhausted)
+}
+
+// TestFriendRequestBounds: each bound of a friend request takes its limit exactly and
+// refuses one past it: the payload's size, the clock window on both sides, the name's
+// and the address's length.
+func TestFriendRequestBounds(t *testing.T) {
+	dave, alice := newKey(t), newKey(t)
+	now := time.UnixMilli(1_800_000_000_000)
+	base := func() *syncv1.FriendRequest {
+		return &syncv1.FriendRequest{From: dave.Public().Bytes(), To: alice.Public().Bytes(), CreatedUnixMs: now.UnixMilli()}
+	}
+	// raw signs payload bytes as they are (unknown fields included).
+	raw := func(p []byte) *syncv1.RequestFriendshipRequest {
+		return &syncv1.RequestFriendshipRequest{Request: &signedv1.Envelope{Signer: dave.Public().Bytes(), Payload: p,
+			Signature: dave.Sign(identity.ContextFriendRequest, p)}}
+	}
+	// padded is base marshalled and padded with an unknown bytes field to n bytes.
+	padded := func(n int) *syncv1.RequestFriendshipRequest {
+		p, err := proto.Marshal(base())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// field 15, wire type 2: tag 0x7a, a two-byte length, then the filler.
+		fill := n - len(p) - 3
+		p = append(p, 0x7a, byte(fill&0x7f|0x80), byte(fill>>7))
+		p = append(p, make([]byte, fill)...)
+		if len(p) != n {
+			t.Fatalf("padded to %d, want %d", len(p), n)
+		}
+		return raw(p)
+	}
+	signedReq := func(edit func(*syncv1.FriendRequest)) *syncv1.RequestFriendshipRequest {
+		fr := base()
+		edit(fr)
+		req, err := SignFriendRequest(dave, alice.Public(), fr.GetName(), fr.GetAddress(), time.UnixMilli(fr.GetCreatedUnixMs()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	window := int64(RequestClockWindow / time.Millisecond)
+	host := strings.Repeat("h", 250)
+	cases := []struct {
+		name string
+		req  *syncv1.RequestFriendshipRequest
+		ok   bool
+	}{
+		{"payload at the limit", padded(MaxRequestPayload), true},
+		{"payload one byte over", padded(MaxRequestPayload + 1), false},
+		{"signed a window ago", signedReq(func(r *syncv1.FriendRequest) { r.CreatedUnixMs -= window }), true},
+		{"signed a window and 1 ms ago", signedReq(func(r *syncv1.FriendRequest) { r.CreatedUnixMs -= window + 1 }), false},
+		{"signed a window ahead", signedReq(func(r *syncv1.FriendRequest) { r.CreatedUnixMs += window }), true},
+		{"signed a window and 1 ms ahead", signedReq(func(r *syncv1.FriendRequest) { r.CreatedUnixMs += window + 1 }), false},
+		{"a 64-byte name", signedReq(func(r *syncv1.FriendRequest) { r.Name = strings.Repeat("n", 64) }), true},
+		{"a 65-byte name", signedReq(func(r *syncv1.FriendRequest) { r.Name = strings.Repeat("n", 65) }), false},
+		{"a 255-byte address", signedReq(func(r *syncv1.FriendRequest) { r.Address = host + ":1234" }), true},
+		{"a 256-byte address", signedReq(func(r *syncv1.FriendRequest) { r.Address = host + ":12345" }), false},
+	}
+	for _, tc := range cases {
+		_, err := ParseFriendRequest(tc.req, dave.Public(), alice.Public(), now, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v; want accepted %v", tc.name, err, tc.ok)
+		}
+	}
 }
