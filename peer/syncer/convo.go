@@ -229,7 +229,7 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 			delete(want, id)
 			cur = &store.HeldConversation{PostID: id}
 		}
-		if err := served.take(msg.GetRevocations(), deviceRecords(msg)); err != nil {
+		if err := served.take(msg.GetRevocations(), deviceAuthors(msg)); err != nil {
 			return nil, tampered("%v", err)
 		}
 		for _, env := range msg.GetReplies() {

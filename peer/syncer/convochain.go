@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/device"
@@ -22,21 +25,25 @@ type servedRevocations struct {
 	of   map[identity.PublicKey][]device.Revocation
 }
 
-// take verifies the revocations one message carries; records is how many device
-// records the message holds. A person's revocations come in one message of the
-// stream, at most store.MaxRevocations per device record of that message.
-func (s *servedRevocations) take(envs []*signedv1.Envelope, records int) error {
-	if len(envs) > records*store.MaxRevocations {
-		return fmt.Errorf("%d revocations beside %d device records", len(envs), records)
-	}
+// take verifies the revocations one message carries. authors are the persons the
+// message's device records name (deviceAuthors): a revocation must be one of theirs, so
+// a host cannot make a reader check signatures of persons nothing asks about. A person's
+// revocations come in one message of the stream, at most store.MaxRevocations of them.
+func (s *servedRevocations) take(envs []*signedv1.Envelope, authors map[identity.PublicKey]bool) error {
 	persons := map[identity.PublicKey]bool{}
 	for _, env := range envs {
 		person, err := identity.PublicKeyFromBytes(env.GetSigner())
 		if err != nil {
 			return fmt.Errorf("a served revocation: %w", err)
 		}
+		if !authors[person] {
+			return fmt.Errorf("a revocation of %s, who signed no device record beside it", person.Short())
+		}
 		if _, ok := s.of[person]; ok && !persons[person] {
 			return fmt.Errorf("revocations of %s served twice", person.Short())
+		}
+		if len(s.of[person]) >= store.MaxRevocations {
+			return fmt.Errorf("more than %d revocations of %s", store.MaxRevocations, person.Short())
 		}
 		r, err := device.OpenRevocation(env, person)
 		if err != nil {
@@ -48,17 +55,29 @@ func (s *servedRevocations) take(envs []*signedv1.Envelope, records int) error {
 	return nil
 }
 
-// deviceRecords counts the records of msg that carry a device certificate.
-func deviceRecords(msg *syncv1.GetConversationsResponse) int {
-	n := 0
-	for _, envs := range [][]*signedv1.Envelope{msg.GetReplies(), msg.GetReactions()} {
-		for _, env := range envs {
-			if env.GetCertificate() != nil {
-				n++
-			}
+// deviceAuthors are the persons the device records (those carrying a certificate) of
+// msg name as their authors, read from the payloads before any verification: they
+// only bound which revocations take checks, the records are verified after.
+func deviceAuthors(msg *syncv1.GetConversationsResponse) map[identity.PublicKey]bool {
+	out := map[identity.PublicKey]bool{}
+	add := func(env *signedv1.Envelope, m interface {
+		proto.Message
+		GetAuthor() []byte
+	}) {
+		if env.GetCertificate() == nil || proto.Unmarshal(env.GetPayload(), m) != nil {
+			return
+		}
+		if k, err := identity.PublicKeyFromBytes(m.GetAuthor()); err == nil {
+			out[k] = true
 		}
 	}
-	return n
+	for _, env := range msg.GetReplies() {
+		add(env, new(postv1.Reply))
+	}
+	for _, env := range msg.GetReactions() {
+		add(env, new(postv1.Reaction))
+	}
+	return out
 }
 
 // logRevokedRecord says why a reader left out a record of host's post id: a device its

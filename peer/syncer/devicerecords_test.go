@@ -226,6 +226,9 @@ func TestServedRevocationsRefusesLies(t *testing.T) {
 	if _, err := bob.st.AddRevocation(alice.pub(), laptop.rev); err != nil {
 		t.Fatal(err)
 	}
+	// A revocation, valid, of someone who wrote nothing here.
+	stranger := newLaptop(t, carol)
+	strangerRevocation := stranger.rev
 	// The honest answer: p1 {reply + revocation}, p1 complete, p2 {reply}, p2 complete.
 	lies := map[string]func([]*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse{
 		"a revocation's signature broken": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
@@ -236,7 +239,7 @@ func TestServedRevocationsRefusesLies(t *testing.T) {
 			ms[2].Revocations = append(ms[2].Revocations, ms[0].Revocations[0])
 			return ms
 		},
-		"more revocations than device records allow": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
+		"more than MaxRevocations of one person": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
 			for len(ms[0].Revocations) <= store.MaxRevocations {
 				ms[0].Revocations = append(ms[0].Revocations, ms[0].Revocations[0])
 			}
@@ -245,6 +248,10 @@ func TestServedRevocationsRefusesLies(t *testing.T) {
 		"revocations beside no device record": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
 			ms[1].Revocations = ms[0].Revocations
 			ms[0].Revocations = nil
+			return ms
+		},
+		"a revocation of someone with no device record beside it": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
+			ms[0].Revocations = append(ms[0].Revocations, strangerRevocation)
 			return ms
 		},
 		"a revocation whose signer is no key": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
