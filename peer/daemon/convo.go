@@ -106,12 +106,14 @@ func (c *Conversation) findPost(hexID string) (store.Stored, error) {
 	return found, nil
 }
 
-func (c *Conversation) me() (*identity.Key, error) {
-	k, err := c.l.st.Key()
+// me is what the person signs conversation records with here: the identity key, or on
+// a joined device its device key and certificate (records v2, issue 16).
+func (c *Conversation) me() (store.Signer, error) {
+	g, err := c.l.st.Signer()
 	if err != nil {
-		return nil, grpcError(err)
+		return g, grpcError(err)
 	}
-	return k, nil
+	return g, nil
 }
 
 // mentions finds the people a text mentions: @ID, or @NAME of a friend.
@@ -165,8 +167,8 @@ func MentionWords(text string) []string {
 
 // publish stores an own record and hands it to its host: the daemon itself when the
 // post is the person's own.
-func (c *Conversation) publish(ctx context.Context, me *identity.Key, host identity.PublicKey, rec store.Record) (bool, string, error) {
-	if host == me.Public() {
+func (c *Conversation) publish(ctx context.Context, me store.Signer, host identity.PublicKey, rec store.Record) (bool, string, error) {
+	if host == me.Person {
 		var err error
 		if rec.Reply != nil {
 			_, err = c.l.st.HostReply(host, rec.Envelope, rec.Reply)
@@ -229,7 +231,7 @@ func (c *Conversation) reply(ctx context.Context, req *localv1.ReplyRequest, att
 		return nil, grpcError(err)
 	}
 	host := identity.PublicKey(p.Payload.GetAuthor())
-	env, r, err := post.SealReply(me, post.ReplyDraft{Now: time.Now(), PostAuthor: host, PostID: p.ID(), Text: req.GetText(),
+	env, r, err := post.SealReplyAs(me.Key, me.Person, me.Certificate, post.ReplyDraft{Now: time.Now(), PostAuthor: host, PostID: p.ID(), Text: req.GetText(),
 		Attachments: *atts, Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC, Mentions: ms})
 	if err != nil {
 		return nil, grpcError(err)
@@ -255,7 +257,7 @@ func (c *Conversation) findReply(hexID string) (store.Record, error) {
 }
 
 // changeReply re-signs an own reply with edit applied.
-func (c *Conversation) changeReply(ctx context.Context, rec store.Record, me *identity.Key, edit func(*post.ReplyDraft)) (bool, string, error) {
+func (c *Conversation) changeReply(ctx context.Context, rec store.Record, me store.Signer, edit func(*post.ReplyDraft)) (bool, string, error) {
 	old := rec.Reply
 	if old.GetDeleted() {
 		return false, "", status.Error(codes.FailedPrecondition, "that reply is deleted")
@@ -267,7 +269,7 @@ func (c *Conversation) changeReply(ctx context.Context, rec store.Record, me *id
 		d.Mentions = append(d.Mentions, identity.PublicKey(m))
 	}
 	edit(&d)
-	env, r, err := post.SealReply(me, d)
+	env, r, err := post.SealReplyAs(me.Key, me.Person, me.Certificate, d)
 	if err != nil {
 		return false, "", grpcError(err)
 	}
@@ -287,7 +289,7 @@ func (c *Conversation) EditReply(ctx context.Context, req *localv1.EditReplyRequ
 	if err != nil {
 		return nil, err
 	}
-	if string(rec.Reply.GetAuthor()) != string(me.Public().Bytes()) {
+	if string(rec.Reply.GetAuthor()) != string(me.Person.Bytes()) {
 		return nil, status.Error(codes.PermissionDenied, "only its author can edit a reply")
 	}
 	ms, err := c.mentions(req.GetText())
@@ -311,7 +313,7 @@ func (c *Conversation) DeleteReply(ctx context.Context, req *localv1.DeleteReply
 	if err != nil {
 		return nil, err
 	}
-	mine := me.Public()
+	mine := me.Person
 	switch {
 	case string(rec.Reply.GetAuthor()) == string(mine[:]):
 		ok, note, err := c.changeReply(ctx, rec, me, func(d *post.ReplyDraft) { d.Text, d.Attachments, d.Mentions, d.Deleted = "", nil, nil, true })
@@ -342,14 +344,14 @@ func (c *Conversation) React(ctx context.Context, req *localv1.ReactRequest) (*l
 		return nil, err
 	}
 	host := identity.PublicKey(p.Payload.GetAuthor())
-	old, err := c.l.st.Reaction(host, p.ID(), me.Public())
+	old, err := c.l.st.Reaction(host, p.ID(), me.Person)
 	if err != nil {
 		return nil, grpcError(err)
 	}
 	if req.GetEmoji() == "" && (old == nil || old.GetEmoji() == "") {
 		return nil, status.Error(codes.FailedPrecondition, "you have no reaction to this post")
 	}
-	env, r, err := post.SealReaction(me, post.ReactionDraft{PostAuthor: host, PostID: p.ID(), Version: old.GetVersion() + 1,
+	env, r, err := post.SealReactionAs(me.Key, me.Person, me.Certificate, post.ReactionDraft{PostAuthor: host, PostID: p.ID(), Version: old.GetVersion() + 1,
 		Now: time.Now(), Emoji: req.GetEmoji(), Public: p.Payload.GetVisibility() == postv1.Visibility_VISIBILITY_PUBLIC})
 	if err != nil {
 		return nil, grpcError(err)
@@ -396,7 +398,7 @@ func (c *Conversation) Thread(ctx context.Context, req *localv1.ThreadRequest) (
 		return cmp.Or(cmp.Compare(a.Reply.GetCreatedUnixMs(), b.Reply.GetCreatedUnixMs()), bytes.Compare(a.Reply.GetId(), b.Reply.GetId()),
 			bytes.Compare(a.Reply.GetAuthor(), b.Reply.GetAuthor()))
 	})
-	resp.Reactions = summarize(recs, me.Public())
+	resp.Reactions = summarize(recs, me.Person)
 	resp.Post.ReplyCount = uint32(len(replies))
 	resp.Post.Reactions = resp.Reactions
 	if before != nil {

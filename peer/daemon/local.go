@@ -692,6 +692,8 @@ func grpcError(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, store.ErrNeedIdentity): // a joined device: run it where the identity is
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotFriend):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, feed.ErrBadAudience), errors.Is(err, post.ErrInvalid):

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/profile"
+	"github.com/kithnet/kith/peer/store"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
 
@@ -22,6 +23,12 @@ func (l *Local) GetProfile(ctx context.Context, _ *localv1.GetProfileRequest) (*
 
 // SetProfile changes the public profile settings given in the request.
 func (l *Local) SetProfile(ctx context.Context, req *localv1.SetProfileRequest) (*localv1.SetProfileResponse, error) {
+	// The public profile is signed by the identity (strangers verify it with the ID
+	// alone), so a joined device can neither sign nor serve it: refuse before changing
+	// anything.
+	if _, err := l.st.Key(); errors.Is(err, store.ErrNeedIdentity) {
+		return nil, grpcError(err)
+	}
 	if req.GetSetFollows() {
 		var fs []profile.Follow
 		for _, w := range req.GetPublicFollows() {

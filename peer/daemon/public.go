@@ -16,6 +16,7 @@ import (
 	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -167,6 +168,12 @@ func (p *PublicSource) PublicBlob(ctx context.Context, sum [32]byte) (public.Blo
 		}
 	}
 	return public.Blob{}, public.ErrNotFound
+}
+
+// DeviceRevocations gives the revocations this home holds for person, so the public
+// face checks a device-signed reply's chain (public.RevocationSource).
+func (p *PublicSource) DeviceRevocations(_ context.Context, person identity.PublicKey) ([]device.Revocation, error) {
+	return p.st.Revocations(person)
 }
 
 // PublicReplies returns the public replies to a post while it is public: the records a

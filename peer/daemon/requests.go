@@ -27,12 +27,12 @@ func (n *Node) introduce(ctx context.Context, c syncv1.SyncServiceClient, f stor
 	if err != nil || state != "" {
 		return
 	}
-	key, err := n.st.Key()
+	g, err := n.st.Signer()
 	if err != nil {
 		return
 	}
 	name, _ := n.st.Name()
-	req, err := syncer.SignFriendRequest(key, f.Key, name, n.advertised(), time.Now())
+	req, err := syncer.SignFriendRequestAs(g.Key, g.Person, g.Certificate, f.Key, name, n.advertised(), time.Now())
 	if err != nil {
 		n.log.Warn("sign a friend request", "err", err)
 		return
@@ -49,7 +49,7 @@ func (n *Node) introduce(ctx context.Context, c syncv1.SyncServiceClient, f stor
 
 // takeFriendRequest keeps a friend request that came sealed through the rendezvous
 // (onOffer), under the same checks and bounds as one handed over directly; the offer's
-// signer must be the request's. Refusals are only logged: the rendezvous waits for no
+// signer (from: a device's key for a device) must be the request's. Refusals are only logged: the rendezvous waits for no
 // answer, and the sender learns nothing it could probe with.
 func (n *Node) takeFriendRequest(from identity.PublicKey, env *signedv1.Envelope) {
 	if _, err := n.ssrv.TakeFriendRequest(from, &syncv1.RequestFriendshipRequest{Request: env}); err != nil {
@@ -73,12 +73,12 @@ func (n *Node) unanswered(ctx context.Context, f store.Friend, err error) error 
 		return err
 	}
 	if state == "" {
-		key, kerr := n.st.Key()
+		g, kerr := n.st.Signer()
 		if kerr != nil {
 			return err
 		}
 		name, _ := n.st.Name()
-		req, rerr := syncer.SignFriendRequest(key, f.Key, name, "", time.Now())
+		req, rerr := syncer.SignFriendRequestAs(g.Key, g.Person, g.Certificate, f.Key, name, "", time.Now())
 		if rerr != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -20,6 +21,24 @@ import (
 // order; nothing for a post that is not public. The handler verifies each again.
 type ReplySource interface {
 	PublicReplies(ctx context.Context, id PostID) ([]*signedv1.Envelope, error)
+}
+
+// RevocationSource is a Source that also gives the device revocations it holds for a
+// person (issue 16): with it, the handler shows a public reply one of the replier's
+// devices signed (kith/reply/v2) when its chain holds against them. Without it, only
+// replies their author's identity signed are shown: the handler never takes a device
+// without knowing its person's revocations.
+type RevocationSource interface {
+	DeviceRevocations(ctx context.Context, person identity.PublicKey) ([]device.Revocation, error)
+}
+
+// openReply verifies a reply as the handler may show it.
+func (s *server) openReply(ctx context.Context, env *signedv1.Envelope) (*postv1.Reply, error) {
+	rs, ok := s.cfg.Source.(RevocationSource)
+	if !ok {
+		return post.OpenReply(env)
+	}
+	return post.OpenReplyChain(env, func(p identity.PublicKey) ([]device.Revocation, error) { return rs.DeviceRevocations(ctx, p) })
 }
 
 // replyView is one reply as the post page shows it.
@@ -45,7 +64,7 @@ func (s *server) replies(ctx context.Context, prof Profile, id PostID) []replyVi
 	}
 	var out []replyView
 	for _, env := range envs {
-		r, err := post.OpenReply(env)
+		r, err := s.openReply(ctx, env)
 		if err != nil || r.GetDeleted() || r.GetVisibility() != postv1.Visibility_VISIBILITY_PUBLIC ||
 			string(r.GetPostAuthor()) != string(prof.ID[:]) || string(r.GetPostId()) != string(id[:]) {
 			s.log.Error("public: source returned a reply it must not; left out", "id", id, "err", err)

@@ -54,10 +54,11 @@ func (s *Store) Key() (*identity.Key, error) {
 		return k, nil
 	}
 	var seed []byte
-	var enc bool
+	var enc, dev bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		seed = append([]byte(nil), tx.Bucket(bMeta).Get(metaSeed)...)
 		enc = tx.Bucket(bMeta).Get(metaSeedEnc) != nil
+		dev = tx.Bucket(bMeta).Get(metaDevSeed) != nil
 		return nil
 	})
 	switch {
@@ -67,8 +68,23 @@ func (s *Store) Key() (*identity.Key, error) {
 		return identity.FromSeed(seed)
 	case enc:
 		return nil, ErrKeyLocked
+	case dev:
+		return nil, errDeviceHoldsNoIdentity{}
 	}
 	return nil, ErrNoIdentity
+}
+
+// errDeviceHoldsNoIdentity is Key's error on a joined device: what needs the identity
+// key itself (recovery, the key backup, the public profile, device certificates) must
+// run where it lives. It reads as ErrNeedIdentity, and is ErrNoIdentity as well, so
+// callers that fall back to the device key (Signer) keep working.
+type errDeviceHoldsNoIdentity struct{}
+
+func (errDeviceHoldsNoIdentity) Error() string { return ErrNeedIdentity.Error() }
+
+// Is makes errors.Is match both ErrNeedIdentity and ErrNoIdentity.
+func (errDeviceHoldsNoIdentity) Is(target error) bool {
+	return target == ErrNeedIdentity || target == ErrNoIdentity
 }
 
 // Name returns the profile name.

@@ -35,7 +35,12 @@ func (s *Server) GetParcels(ctx context.Context, req *syncv1.GetParcelsRequest) 
 	if _, err := s.st.Friend(k); err != nil {
 		return nil, status.Error(codes.PermissionDenied, "sealed parcels are handed to friends only")
 	}
-	if _, err := s.sealer.Refresh(); err != nil {
+	if _, err := s.sealer.Refresh(); errors.Is(err, store.ErrNeedIdentity) {
+		// A joined device: parcels are sealed with keys derived from the identity's
+		// seed, so the device that holds it seals the person's posts (DESIGN.md, "A
+		// joined device speaks for its person in conversation").
+		s.log.Debug("own parcels are sealed on the device that holds the identity", "err", err)
+	} else if err != nil {
 		s.log.Warn("could not seal own parcels", "err", err)
 	}
 	limit := int(req.GetLimit())

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
 )
@@ -38,6 +41,7 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 		}
 		ids = append(ids, id)
 	}
+	sent := map[identity.PublicKey]bool{} // authors whose revocations went out already
 	for _, id := range ids {
 		err := s.st.Conversation(k, id, ConversationChunk, func(recs []store.Record) error {
 			msg := &syncv1.GetConversationsResponse{PostId: id[:]}
@@ -46,6 +50,9 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 					msg.Replies = append(msg.Replies, r.Envelope)
 				} else {
 					msg.Reactions = append(msg.Reactions, r.Envelope)
+				}
+				if err := s.withRevocations(msg, r, sent); err != nil {
+					return err
 				}
 			}
 			return stream.Send(msg)
@@ -63,8 +70,48 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 	return nil
 }
 
+// withRevocations adds to msg the revocations held for the author of r when a device of
+// theirs signed r and they were not sent in this stream yet, so that a reader who is
+// not the author's friend can check r's chain (docs/DESIGN.md "A joined device speaks
+// for its person in conversation"). The identity signed them: the host cannot forge
+// one, only leave one out, which it could do as well by serving an older copy.
+func (s *Server) withRevocations(msg *syncv1.GetConversationsResponse, r store.Record, sent map[identity.PublicKey]bool) error {
+	if r.Envelope.GetCertificate() == nil {
+		return nil
+	}
+	raw := r.Reply.GetAuthor()
+	if r.Reply == nil {
+		raw = r.Reaction.GetAuthor()
+	}
+	author, err := identity.PublicKeyFromBytes(raw)
+	if err != nil {
+		return fmt.Errorf("held record: %w", err)
+	}
+	if sent[author] {
+		return nil
+	}
+	sent[author] = true
+	envs, err := s.st.RevocationEnvelopes(author)
+	if err != nil {
+		return err
+	}
+	msg.Revocations = append(msg.Revocations, envs...)
+	return nil
+}
+
+// refused logs a record PutConversation or PutReplyBlob refuses: a revoked device's
+// with its person and device key, so the person reading the log sees why.
+func (s *Server) refused(what string, from identity.PublicKey, env *signedv1.Envelope, err error) {
+	if errors.Is(err, device.ErrRevoked) {
+		s.log.Warn("refused a "+what+" signed by a revoked device", "person", from.ID(), "device_key", identity.PublicKey(env.GetSigner()).Short(), "err", err)
+		return
+	}
+	s.log.Warn("refused a "+what, "from", from.ID(), "err", err)
+}
+
 // PutConversation takes a reply or reaction the caller signed into the conversation of
-// one of our posts that the caller may see.
+// one of our posts that the caller may see. A record a device of the caller signed
+// (v2) is checked against the revocations held for the caller.
 func (s *Server) PutConversation(ctx context.Context, req *syncv1.PutConversationRequest) (*syncv1.PutConversationResponse, error) {
 	k, err := s.who(ctx)
 	if err != nil {
@@ -72,9 +119,9 @@ func (s *Server) PutConversation(ctx context.Context, req *syncv1.PutConversatio
 	}
 	// An if per kind of record, not a tagless switch, so that gremlins can see them tested.
 	if env := req.GetReply(); env != nil {
-		r, err := post.OpenReply(env)
+		r, err := post.OpenReplyChain(env, s.st.Revocations)
 		if err != nil {
-			s.log.Warn("refused a reply", "from", k.ID(), "err", err)
+			s.refused("reply", k, env, err)
 			return nil, toConvoStatus(err)
 		}
 		if _, err := s.st.HostReply(k, env, r); err != nil {
@@ -83,9 +130,9 @@ func (s *Server) PutConversation(ctx context.Context, req *syncv1.PutConversatio
 		return &syncv1.PutConversationResponse{}, nil
 	}
 	if env := req.GetReaction(); env != nil {
-		r, err := post.OpenReaction(env)
+		r, err := post.OpenReactionChain(env, s.st.Revocations)
 		if err != nil {
-			s.log.Warn("refused a reaction", "from", k.ID(), "err", err)
+			s.refused("reaction", k, env, err)
 			return nil, toConvoStatus(err)
 		}
 		if _, err := s.st.HostReaction(k, env, r); err != nil {
@@ -102,13 +149,14 @@ func toConvoStatus(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNoSuchPost):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, store.ErrNotYours), errors.Is(err, store.ErrNotFriend):
+	case errors.Is(err, store.ErrNotYours), errors.Is(err, store.ErrNotFriend), errors.Is(err, device.ErrRevoked),
+		errors.Is(err, device.ErrNotCertified), errors.Is(err, device.ErrExpired), errors.Is(err, device.ErrNotValidYet):
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, store.ErrRemoved), errors.Is(err, store.ErrBlobMissing):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, store.ErrConversationFull):
 		return status.Error(codes.ResourceExhausted, err.Error())
-	case errors.Is(err, post.ErrInvalid), errors.Is(err, post.ErrWrongAuthor), errors.Is(err, signed.ErrMissing),
+	case errors.Is(err, post.ErrInvalid), errors.Is(err, post.ErrWrongAuthor), errors.Is(err, post.ErrIdentityV2), errors.Is(err, signed.ErrMissing),
 		errors.Is(err, signed.ErrTooLarge), errors.Is(err, signed.ErrMalformedPayload), errors.Is(err, identity.ErrBadSignature),
 		errors.Is(err, identity.ErrMalformedKey):
 		return status.Error(codes.InvalidArgument, err.Error())
@@ -117,16 +165,20 @@ func toConvoStatus(err error) error {
 }
 
 // FetchConversations asks host for the conversations of ids and verifies every record
-// with its own author's key (post.OpenReply, post.OpenReaction), as answering the post
-// it came with, asked for and served complete, each record at most once. Anything that
-// does not verify fails the fetch with ErrTampered. A host that does not serve
-// conversations (an older kith) gives none.
-func FetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host identity.PublicKey, ids []post.ID) ([]store.HeldConversation, error) {
+// with its own author's key or, signed by a device, its chain to the author
+// (post.OpenReplyChain, post.OpenReactionChain) with the revocations held gives and
+// those the host serves with the records, as answering the post it came with, asked
+// for and served complete, each record at most once. Anything that does not verify
+// fails the fetch with ErrTampered, but a record a revoked device signed at or after its
+// revocation (or outside its certificate) is left out with a log line on log (nil: no
+// log), as a pull leaves out such a post. A host that does not serve conversations (an
+// older kith) gives none.
+func FetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host identity.PublicKey, ids []post.ID, held post.Revocations, log *slog.Logger) ([]store.HeldConversation, error) {
 	var out []store.HeldConversation
 	for len(ids) > 0 {
 		asked := ids[:min(len(ids), MaxIDs)]
 		ids = ids[len(asked):]
-		got, err := fetchConversations(ctx, c, host, asked)
+		got, err := fetchConversations(ctx, c, host, asked, held, log)
 		if status.Code(err) == codes.Unimplemented {
 			return nil, nil
 		}
@@ -138,7 +190,7 @@ func FetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 	return out, nil
 }
 
-func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host identity.PublicKey, asked []post.ID) ([]store.HeldConversation, error) {
+func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host identity.PublicKey, asked []post.ID, held post.Revocations, log *slog.Logger) ([]store.HeldConversation, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	want := make(map[post.ID]bool, len(asked))
@@ -157,6 +209,7 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 	tampered := func(format string, a ...any) error {
 		return fmt.Errorf("%w: conversation: %s", ErrTampered, fmt.Sprintf(format, a...))
 	}
+	served := servedRevocations{held: held, of: map[identity.PublicKey][]device.Revocation{}}
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -176,8 +229,15 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 			delete(want, id)
 			cur = &store.HeldConversation{PostID: id}
 		}
+		if err := served.take(msg.GetRevocations(), deviceAuthors(msg)); err != nil {
+			return nil, tampered("%v", err)
+		}
 		for _, env := range msg.GetReplies() {
-			r, err := post.OpenReply(env)
+			r, err := post.OpenReplyChain(env, served.revocations)
+			if revokedPost(err) {
+				logRevokedRecord(log, "reply", host, id, env, err)
+				continue
+			}
 			if err != nil {
 				return nil, tampered("%v", err)
 			}
@@ -187,7 +247,11 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 			cur.Replies = append(cur.Replies, store.VerifiedReply{Envelope: env, Reply: r})
 		}
 		for _, env := range msg.GetReactions() {
-			r, err := post.OpenReaction(env)
+			r, err := post.OpenReactionChain(env, served.revocations)
+			if revokedPost(err) {
+				logRevokedRecord(log, "reaction", host, id, env, err)
+				continue
+			}
 			if err != nil {
 				return nil, tampered("%v", err)
 			}

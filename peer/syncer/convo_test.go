@@ -81,7 +81,7 @@ func TestConversationsOverTheWire(t *testing.T) {
 	wantCode(t, "no record", err, codes.InvalidArgument)
 
 	// The friend gets back exactly what it sent, verified.
-	held, err := FetchConversations(ctx, fc, author.pub(), []post.ID{private, public})
+	held, err := FetchConversations(ctx, fc, author.pub(), []post.ID{private, public}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestConversationsOverTheWire(t *testing.T) {
 	}
 
 	// The stranger: nothing of the friends-only post, the public post's reply.
-	held, err = FetchConversations(ctx, sc, author.pub(), []post.ID{private, public})
+	held, err = FetchConversations(ctx, sc, author.pub(), []post.ID{private, public}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestGetConversationsArguments(t *testing.T) {
 	if err := Deliver(ctx, c, nil, friend.reply(t, author, pid, "hello", false)); err != nil {
 		t.Fatal(err)
 	}
-	held, err := FetchConversations(ctx, c, author.pub(), ids)
+	held, err := FetchConversations(ctx, c, author.pub(), ids, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,17 +262,17 @@ func TestFetchConversationsRefusesLies(t *testing.T) {
 	}
 	for name, lie := range lies {
 		liar.send = lie
-		held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1, p2})
+		held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1, p2}, nil, nil)
 		if !errors.Is(err, ErrTampered) || held != nil {
 			t.Errorf("%s: %d conversations, %v; want none and ErrTampered", name, len(held), err)
 		}
 	}
 	liar.send = func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse { return ms }
-	if held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1, p2}); err != nil || len(held) != 2 {
+	if held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1, p2}, nil, nil); err != nil || len(held) != 2 {
 		t.Errorf("the honest answer: %d conversations, %v; want 2", len(held), err)
 	}
 	liar.send = nil
-	if held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1}); err != nil || held != nil {
+	if held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1}, nil, nil); err != nil || held != nil {
 		t.Errorf("a host without conversations: %v, %v; want nothing and no error", held, err)
 	}
 }

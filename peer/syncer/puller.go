@@ -241,7 +241,7 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	if err != nil {
 		return b, blobs, err
 	}
-	b.Conversations, err = FetchConversations(ctx, c, friend, liveIDs(b.Posts))
+	b.Conversations, err = FetchConversations(ctx, c, friend, liveIDs(b.Posts), p.cfg.Store.Revocations, p.log)
 	if errors.Is(err, ErrTampered) {
 		p.log.Warn("rejected a conversation a friend served", "friend", friend.ID(), "err", err)
 	}

@@ -33,9 +33,9 @@ func (s *Server) PutReplyBlob(stream syncv1.SyncService_PutReplyBlobServer) erro
 	if len(first.GetSha256()) != 32 || len(first.GetChunk()) > 0 {
 		return status.Error(codes.InvalidArgument, "the first message names the reply and the 32-byte sha256 of its attachment, and carries no bytes")
 	}
-	r, err := post.OpenReply(first.GetReply())
+	r, err := post.OpenReplyChain(first.GetReply(), s.st.Revocations)
 	if err != nil {
-		s.log.Warn("refused a reply's attachment", "from", k.ID(), "err", err)
+		s.refused("reply's attachment", k, first.GetReply(), err)
 		return toConvoStatus(err)
 	}
 	att, held, err := s.st.ReplyBlobWanted(k, r, first.GetSha256())

@@ -12,8 +12,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
 )
@@ -66,9 +71,14 @@ func (l *requestLimiter) allow(k identity.PublicKey, now time.Time) bool {
 	return true
 }
 
-// ParseFriendRequest verifies a friend request signed by caller and addressed to self,
-// signed within RequestClockWindow of now.
-func ParseFriendRequest(env *syncv1.RequestFriendshipRequest, caller, self identity.PublicKey, now time.Time) (store.FriendRequest, error) {
+// ParseFriendRequest verifies a friend request addressed to self, signed within
+// RequestClockWindow of now, that caller sent: signed by caller itself (v1), or (v2,
+// issue 16) by a device of the person it names as from, with that device's certificate,
+// where caller is that person (a device's TLS connection authenticates its person) or
+// the device itself (an offer it signed through the rendezvous). The device's chain is
+// checked with device.Check and the revocations revoked holds for the person (nil: none;
+// a stranger's are not known).
+func ParseFriendRequest(env *syncv1.RequestFriendshipRequest, caller, self identity.PublicKey, now time.Time, revoked post.Revocations) (store.FriendRequest, error) {
 	var r store.FriendRequest
 	var fr syncv1.FriendRequest
 	e := env.GetRequest()
@@ -78,10 +88,8 @@ func ParseFriendRequest(env *syncv1.RequestFriendshipRequest, caller, self ident
 	if len(e.GetPayload()) > MaxRequestPayload {
 		return r, fmt.Errorf("%w: %d bytes, limit %d", signed.ErrTooLarge, len(e.GetPayload()), MaxRequestPayload)
 	}
-	if err := signed.OpenFrom(e, identity.ContextFriendRequest, caller, &fr); err != nil {
-		return r, err
-	}
-	if err := signed.CheckKeyField(caller, fr.GetFrom()); err != nil {
+	from, err := openFriendRequest(e, caller, &fr, revoked)
+	if err != nil {
 		return r, err
 	}
 	if string(fr.GetTo()) != string(self[:]) {
@@ -104,7 +112,46 @@ func ParseFriendRequest(env *syncv1.RequestFriendshipRequest, caller, self ident
 			return r, fmt.Errorf("address %q is not HOST:PORT", a)
 		}
 	}
-	return store.FriendRequest{From: caller, Name: fr.GetName(), Addr: fr.GetAddress(), Created: created}, nil
+	return store.FriendRequest{From: from, Name: fr.GetName(), Addr: fr.GetAddress(), Created: created}, nil
+}
+
+// openFriendRequest verifies e as ParseFriendRequest says and returns the person it is
+// from. The clock window is checked by the caller on the same created time the chain
+// is checked at.
+func openFriendRequest(e *signedv1.Envelope, caller identity.PublicKey, fr *syncv1.FriendRequest, revoked post.Revocations) (identity.PublicKey, error) {
+	if e.GetCertificate() == nil {
+		if err := signed.OpenFrom(e, identity.ContextFriendRequest, caller, fr); err != nil {
+			return identity.PublicKey{}, err
+		}
+		return caller, signed.CheckKeyField(caller, fr.GetFrom())
+	}
+	signer, err := signed.Verify(e, identity.ContextDeviceFriendRequest, MaxRequestPayload)
+	if err != nil {
+		return identity.PublicKey{}, err
+	}
+	if err := proto.Unmarshal(e.GetPayload(), fr); err != nil {
+		return identity.PublicKey{}, fmt.Errorf("%w: %v", signed.ErrMalformedPayload, err)
+	}
+	person, err := identity.PublicKeyFromBytes(fr.GetFrom())
+	if err != nil {
+		return identity.PublicKey{}, fmt.Errorf("from: %w", err)
+	}
+	if person == signer {
+		return identity.PublicKey{}, errors.New("a device's request (v2) signed by the identity itself")
+	}
+	if caller != person && caller != signer {
+		return identity.PublicKey{}, fmt.Errorf("%w: the request is from %s, the sender is %s", signed.ErrWrongSigner, person.Short(), caller.Short())
+	}
+	var revs []device.Revocation
+	if revoked != nil {
+		if revs, err = revoked(person); err != nil {
+			return identity.PublicKey{}, err
+		}
+	}
+	if _, err := device.Check(person, signer, e.GetCertificate(), revs, time.UnixMilli(fr.GetCreatedUnixMs())); err != nil {
+		return identity.PublicKey{}, err
+	}
+	return person, nil
 }
 
 // RequestFriendship takes a signed friend request from the caller. Anyone may send one,
@@ -122,20 +169,22 @@ func (s *Server) RequestFriendship(ctx context.Context, req *syncv1.RequestFrien
 	return &syncv1.RequestFriendshipResponse{AlreadyFriends: already}, nil
 }
 
-// TakeFriendRequest checks and keeps a friend request signed by from, however it came
-// (a connection authenticated as from, or an offer signed by from through the
-// rendezvous), under RequestFriendship's bounds, which both ways share. It reports
-// whether this node counts from as a friend already; errors are gRPC statuses.
+// TakeFriendRequest checks and keeps a friend request from sent, however it came (a
+// connection authenticated as the person from, or an offer signed by from through the
+// rendezvous: from is then the key that signed the offer, a device's for a device),
+// under RequestFriendship's bounds, which both ways share and count per person. It
+// reports whether this node counts the requester as a friend already; errors are gRPC
+// statuses.
 func (s *Server) TakeFriendRequest(from identity.PublicKey, req *syncv1.RequestFriendshipRequest) (bool, error) {
 	self, err := s.st.Self()
 	if err != nil {
 		return false, toStatus(err)
 	}
-	r, err := ParseFriendRequest(req, from, self, s.now())
+	r, err := ParseFriendRequest(req, from, self, s.now(), s.st.Revocations)
 	if err != nil {
 		return false, status.Errorf(codes.InvalidArgument, "friend request: %v", err)
 	}
-	if !s.requests.allow(from, s.now()) {
+	if !s.requests.allow(r.From, s.now()) {
 		return false, status.Error(codes.ResourceExhausted, "too many friend requests now; try again in a minute")
 	}
 	already, err := s.st.PutFriendRequest(r)
@@ -150,10 +199,23 @@ func (s *Server) TakeFriendRequest(from identity.PublicKey, req *syncv1.RequestF
 
 // SignFriendRequest signs the request self sends to the person whose key is to.
 func SignFriendRequest(self *identity.Key, to identity.PublicKey, name, addr string, now time.Time) (*syncv1.RequestFriendshipRequest, error) {
-	fr := &syncv1.FriendRequest{From: self.Public().Bytes(), To: to.Bytes(), CreatedUnixMs: now.UnixMilli(), Name: name, Address: addr}
-	env, err := signed.Seal(self, identity.ContextFriendRequest, fr)
+	return SignFriendRequestAs(self, self.Public(), nil, to, name, addr, now)
+}
+
+// SignFriendRequestAs signs the request person sends to to with key: person's identity
+// (v1), or a device key of person's whose certificate is cert (v2, issue 16).
+func SignFriendRequestAs(key *identity.Key, person identity.PublicKey, cert *signedv1.Envelope, to identity.PublicKey, name, addr string, now time.Time) (*syncv1.RequestFriendshipRequest, error) {
+	fr := &syncv1.FriendRequest{From: person.Bytes(), To: to.Bytes(), CreatedUnixMs: now.UnixMilli(), Name: name, Address: addr}
+	ctx := identity.ContextFriendRequest
+	if key.Public() != person {
+		ctx = identity.ContextDeviceFriendRequest
+	}
+	env, err := signed.Seal(key, ctx, fr)
 	if err != nil {
 		return nil, err
+	}
+	if key.Public() != person {
+		env.Certificate = cert
 	}
 	return &syncv1.RequestFriendshipRequest{Request: env}, nil
 }

@@ -33,7 +33,7 @@ func TestParseFriendRequest(t *testing.T) {
 	good := func() *syncv1.FriendRequest {
 		return &syncv1.FriendRequest{From: dave.Public().Bytes(), To: alice.Public().Bytes(), CreatedUnixMs: now.UnixMilli(), Name: "Dave", Address: "127.0.0.1:4700"}
 	}
-	ok, err := ParseFriendRequest(sign(dave, good()), dave.Public(), alice.Public(), now)
+	ok, err := ParseFriendRequest(sign(dave, good()), dave.Public(), alice.Public(), now, nil)
 	if err != nil || ok.From != dave.Public() || ok.Name != "Dave" || ok.Addr != "127.0.0.1:4700" {
 		t.Fatalf("a good request: %+v, %v", ok, err)
 	}
@@ -55,7 +55,7 @@ func TestParseFriendRequest(t *testing.T) {
 		{"huge", sign(dave, edit(func(r *syncv1.FriendRequest) { r.Address = strings.Repeat("x", 2000) + ":1" })), dave.Public()},
 	}
 	for _, tc := range cases {
-		if _, err := ParseFriendRequest(tc.req, tc.caller, alice.Public(), now); err == nil {
+		if _, err := ParseFriendRequest(tc.req, tc.caller, alice.Public(), now, nil); err == nil {
 			t.Errorf("%s: accepted", tc.name)
 		}
 	}

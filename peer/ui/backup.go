@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/backup"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
@@ -78,6 +80,10 @@ func (s *Server) exportKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := s.cfg.API.ExportKey(r.Context(), &localv1.ExportKeyRequest{})
+	if status.Code(err) == codes.FailedPrecondition { // a joined device holds no identity key
+		s.fail(w, r, http.StatusConflict, err)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return

@@ -179,6 +179,11 @@ const (
 	ContextReply         Context = "kith/reply/v1"
 	ContextReaction      Context = "kith/reaction/v1"
 	ContextFriendRequest Context = "kith/friend-request/v1"
+	// The same records written on a joined device (issue 16): the payload names the
+	// person, the device key signs, the envelope carries the device certificate.
+	ContextDeviceReply         Context = "kith/reply/v2"
+	ContextDeviceReaction      Context = "kith/reaction/v2"
+	ContextDeviceFriendRequest Context = "kith/friend-request/v2"
 	// Devices (issue 16): the identity certifies a device key, and withdraws it.
 	ContextDeviceCertificate Context = "kith/device-certificate/v1"
 	ContextDeviceRevocation  Context = "kith/device-revocation/v1"
@@ -194,6 +199,7 @@ var Contexts = []Context{
 	ContextRegistration, ContextUnregister, ContextListen, ContextOffer,
 	ContextTurnCredentials, ContextPost, ContextRecoveryKit, ContextPublicProfile,
 	ContextReply, ContextReaction, ContextFriendRequest,
+	ContextDeviceReply, ContextDeviceReaction, ContextDeviceFriendRequest,
 	ContextDeviceCertificate, ContextDeviceRevocation,
 	ContextParcel, ContextCarriedRevocation,
 }

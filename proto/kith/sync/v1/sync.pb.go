@@ -1758,12 +1758,20 @@ type GetConversationsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// post_id is the post the records answer.
 	PostId []byte `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
-	// replies are Envelopes whose payload is a kith.post.v1.Reply (context kith/reply/v1).
+	// replies are Envelopes whose payload is a kith.post.v1.Reply (context kith/reply/v1,
+	// or kith/reply/v2 with a device certificate when a device of the author signed it).
 	Replies []*v1.Envelope `protobuf:"bytes,2,rep,name=replies,proto3" json:"replies,omitempty"`
-	// reactions are Envelopes whose payload is a kith.post.v1.Reaction.
+	// reactions are Envelopes whose payload is a kith.post.v1.Reaction (v1, or v2 from a
+	// device).
 	Reactions []*v1.Envelope `protobuf:"bytes,3,rep,name=reactions,proto3" json:"reactions,omitempty"`
 	// complete marks the post's last chunk.
-	Complete      bool `protobuf:"varint,4,opt,name=complete,proto3" json:"complete,omitempty"`
+	Complete bool `protobuf:"varint,4,opt,name=complete,proto3" json:"complete,omitempty"`
+	// revocations (issue 16) are the device revocations the serving peer holds for the
+	// authors of the device-signed (v2) records of this message, each signed by that
+	// author's identity (context kith/device-revocation/v1), sent once per author per
+	// stream and at most 256 per author: a reader who is not the replier's friend checks
+	// the records' chains with them.
+	Revocations   []*v1.Envelope `protobuf:"bytes,5,rep,name=revocations,proto3" json:"revocations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1824,6 +1832,13 @@ func (x *GetConversationsResponse) GetComplete() bool {
 		return x.Complete
 	}
 	return false
+}
+
+func (x *GetConversationsResponse) GetRevocations() []*v1.Envelope {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
 }
 
 // PutConversationRequest carries one record signed by the caller.
@@ -2066,7 +2081,9 @@ func (x *PutReplyBlobResponse) GetHeldAlready() bool {
 // someone as a friend, so the other side sees who asks and may add them back.
 type FriendRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// from is the requester's raw 32-byte key; it signs the request.
+	// from is the requester's raw 32-byte key; it signs the request (context
+	// kith/friend-request/v1), or a device of from's signs it (kith/friend-request/v2, the
+	// envelope carrying the device certificate).
 	From []byte `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
 	// to is the raw key of the person asked.
 	To []byte `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
@@ -2669,12 +2686,13 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x12GetDevicesResponse\x12:\n" +
 	"\vrevocations\x18\x01 \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\"4\n" +
 	"\x17GetConversationsRequest\x12\x19\n" +
-	"\bpost_ids\x18\x01 \x03(\fR\apostIds\"\xbb\x01\n" +
+	"\bpost_ids\x18\x01 \x03(\fR\apostIds\"\xf7\x01\n" +
 	"\x18GetConversationsResponse\x12\x17\n" +
 	"\apost_id\x18\x01 \x01(\fR\x06postId\x122\n" +
 	"\areplies\x18\x02 \x03(\v2\x18.kith.signed.v1.EnvelopeR\areplies\x126\n" +
 	"\treactions\x18\x03 \x03(\v2\x18.kith.signed.v1.EnvelopeR\treactions\x12\x1a\n" +
-	"\bcomplete\x18\x04 \x01(\bR\bcomplete\"\x8c\x01\n" +
+	"\bcomplete\x18\x04 \x01(\bR\bcomplete\x12:\n" +
+	"\vrevocations\x18\x05 \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\"\x8c\x01\n" +
 	"\x16PutConversationRequest\x120\n" +
 	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\x05reply\x126\n" +
 	"\breaction\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\breactionB\b\n" +
@@ -2829,55 +2847,56 @@ var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	43, // 14: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
 	43, // 15: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
 	43, // 16: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	43, // 17: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	43, // 18: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	43, // 19: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
-	43, // 20: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
-	43, // 21: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
-	43, // 22: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
-	41, // 23: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
-	43, // 24: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	2,  // 25: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 26: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 27: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 28: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 29: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 30: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 31: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	21, // 32: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	25, // 33: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	27, // 34: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
-	38, // 35: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
-	40, // 36: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
-	29, // 37: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	31, // 38: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	33, // 39: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
-	36, // 40: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	44, // 41: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
-	45, // 42: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
-	3,  // 43: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 44: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 45: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 46: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 47: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 48: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 49: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	22, // 50: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	26, // 51: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	28, // 52: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
-	39, // 53: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
-	42, // 54: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
-	30, // 55: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	32, // 56: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	34, // 57: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
-	37, // 58: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	46, // 59: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
-	47, // 60: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
-	43, // [43:61] is the sub-list for method output_type
-	25, // [25:43] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	43, // 17: kith.sync.v1.GetConversationsResponse.revocations:type_name -> kith.signed.v1.Envelope
+	43, // 18: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	43, // 19: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	43, // 20: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
+	43, // 21: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	43, // 22: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
+	43, // 23: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
+	41, // 24: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
+	43, // 25: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	2,  // 26: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 27: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 28: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 29: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 30: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 31: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 32: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	21, // 33: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	25, // 34: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	27, // 35: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
+	38, // 36: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
+	40, // 37: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
+	29, // 38: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	31, // 39: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	33, // 40: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
+	36, // 41: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	44, // 42: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
+	45, // 43: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
+	3,  // 44: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 45: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 46: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 47: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 48: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 49: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 50: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	22, // 51: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	26, // 52: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	28, // 53: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	39, // 54: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
+	42, // 55: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
+	30, // 56: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	32, // 57: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	34, // 58: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
+	37, // 59: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	46, // 60: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
+	47, // 61: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
+	44, // [44:62] is the sub-list for method output_type
+	26, // [26:44] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
