@@ -3,8 +3,12 @@ package syncer
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -54,7 +58,16 @@ func TestOwnChangesTampered(t *testing.T) {
 		how  func(*syncv1.OwnChangesResponse)
 	}{
 		{"an audience that is not JSON", func(r *syncv1.OwnChangesResponse) { r.Posts[0].Audience = []byte("{") }},
-		{"friends that do not parse", func(r *syncv1.OwnChangesResponse) { r.Friends = []byte{0xff, 0x01} }},
+		{"lists that do not parse", func(r *syncv1.OwnChangesResponse) { r.Lists = []byte{0xff, 0x01} }},
+		{"lists of version 1", func(r *syncv1.OwnChangesResponse) { r.ListsVersion = 1 }},
+		{"no lists version", func(r *syncv1.OwnChangesResponse) { r.ListsVersion = 0 }},
+		{"a removal without a stamp", func(r *syncv1.OwnChangesResponse) {
+			r.Lists = []byte(`{"friends":[{"key":"` + b64(alice.pub().Bytes()) + `","removed":true}],"groups":[]}`)
+		}},
+		{"a stamp a week ahead", func(r *syncv1.OwnChangesResponse) {
+			ms := time.Now().Add(7 * 24 * time.Hour).UnixMilli()
+			r.Lists = []byte(fmt.Sprintf(`{"friends":[],"groups":[{"name":"family","stamp":{"ms":%d,"dev":"%s"}}]}`, ms, b64(alice.pub().Bytes())))
+		}},
 		{"devices that do not parse", func(r *syncv1.OwnChangesResponse) { r.Devices = []byte{0xff, 0x01} }},
 		{"a forged revocation", func(r *syncv1.OwnChangesResponse) { r.Revocations = append(r.Revocations, garbage) }},
 		{"too many revocations", func(r *syncv1.OwnChangesResponse) {
@@ -65,6 +78,7 @@ func TestOwnChangesTampered(t *testing.T) {
 	} {
 		how = tc.how
 		before := laptop.cursor(t, alice)
+		groupsBefore, _ := laptop.st.Groups()
 		_, err := NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctxT(t), lc, alice.key.Public())
 		if !errors.Is(err, ErrTampered) {
 			t.Errorf("%s: %v, want ErrTampered", tc.name, err)
@@ -74,6 +88,9 @@ func TestOwnChangesTampered(t *testing.T) {
 		}
 		if laptop.holds(t, alice, id) != 0 {
 			t.Fatalf("%s: the laptop stored the post", tc.name)
+		}
+		if gs, _ := laptop.st.Groups(); !slices.Equal(gs, groupsBefore) {
+			t.Errorf("%s: the laptop's groups went from %v to %v", tc.name, groupsBefore, gs)
 		}
 		// The phone's revocation is alice's own signature: kept from any answer. Nothing
 		// else is.
@@ -174,3 +191,5 @@ func TestFetchDevicesTampered(t *testing.T) {
 		t.Errorf("%d revocations: %v, want ErrTampered", store.MaxRevocations+1, err)
 	}
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
