@@ -239,8 +239,9 @@ func (s *Store) AddGroup(name string) error {
 		return err
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bGroups).Get([]byte(name)) != nil {
-			return nil
+		r, ok := stampOf(tx, groupStampKey(name))
+		if tx.Bucket(bGroups).Get([]byte(name)) != nil && !(ok && r.Removed) {
+			return nil // there already (a group removed elsewhere but kept by a friend is added again)
 		}
 		if err := tx.Bucket(bGroups).Put([]byte(name), nil); err != nil {
 			return err

@@ -470,9 +470,25 @@ func TestRemoveGroup(t *testing.T) {
 	if gs, _ := s.Groups(); !slices.Contains(gs, "family") {
 		t.Fatalf("family went while bob is in it: %v", gs)
 	}
+	// Adding the group here again makes it a present write: it stays with no one in it.
+	must(t, s.AddGroup("family"))
+	must(t, s.AddGroup("family")) // a second time changes nothing
 	must(t, s.PutFriend(Friend{Key: bob, Name: "bob"}))
+	if gs, _ := s.Groups(); !slices.Contains(gs, "family") {
+		t.Fatalf("family, added again here, went when bob left it: %v", gs)
+	}
+	must2(t, s, devs[0], OwnBatch{Lists: Lists{Groups: []GroupEntry{{Name: "family", Stamp: Stamp{MS: ahead + 10, Dev: devs[0]}, Removed: true}}}})
 	if gs, _ := s.Groups(); slices.Contains(gs, "family") {
-		t.Fatalf("family stayed after its last friend left: %v", gs)
+		t.Fatalf("family stayed after a later removal with no friend in it: %v", gs)
+	}
+	// work, removed elsewhere while carol is in it, goes when carol leaves it here.
+	must2(t, s, devs[0], OwnBatch{Lists: Lists{Groups: []GroupEntry{{Name: "work", Stamp: Stamp{MS: ahead + 20, Dev: devs[0]}, Removed: true}}}})
+	if gs, _ := s.Groups(); !slices.Contains(gs, "work") {
+		t.Fatalf("work went while carol is in it: %v", gs)
+	}
+	must(t, s.PutFriend(Friend{Key: carol, Name: "carol"}))
+	if gs, _ := s.Groups(); slices.Contains(gs, "work") {
+		t.Fatalf("work stayed after its last friend left: %v", gs)
 	}
 }
 
