@@ -559,3 +559,30 @@ func TestParseListsRefuses(t *testing.T) {
 		t.Fatalf("a removal carries the friend's name: %s", raw)
 	}
 }
+
+// TestListsEdges: an entry naming the person itself is never taken as a friend; a list
+// of exactly MaxListEntries entries of each kind parses, one more group is refused.
+func TestListsEdges(t *testing.T) {
+	s, me := initT(t)
+	devs := twoDevs(t)
+	must2(t, s, devs[0], OwnBatch{Lists: Lists{Friends: []FriendEntry{{Friend: Friend{Key: me.Public(), Name: "me"}, Stamp: Stamp{MS: 5, Dev: devs[0]}}}}})
+	if fs, _ := s.Friends(); len(fs) != 0 {
+		t.Fatalf("the person's own key became a friend: %+v", fs)
+	}
+	now := time.Now()
+	dev := b64(devs[0][:])
+	var fs, gs []string
+	for i := 0; i <= MaxListEntries; i++ {
+		k := newKey(t).Public()
+		fs = append(fs, `{"key":"`+b64(k[:])+`","stamp":{"ms":1,"dev":"`+dev+`"}}`)
+		gs = append(gs, fmt.Sprintf(`{"name":"g%d"}`, i))
+	}
+	full := `{"friends":[` + strings.Join(fs[:MaxListEntries], ",") + `],"groups":[` + strings.Join(gs[:MaxListEntries], ",") + `]}`
+	if l, err := ParseLists(ListsVersion, []byte(full), now); err != nil || len(l.Friends) != MaxListEntries || len(l.Groups) != MaxListEntries {
+		t.Fatalf("exactly MaxListEntries of each: %d friends, %d groups, %v", len(l.Friends), len(l.Groups), err)
+	}
+	over := `{"groups":[` + strings.Join(gs, ",") + `]}`
+	if _, err := ParseLists(ListsVersion, []byte(over), now); !errors.Is(err, ErrBadLists) {
+		t.Fatalf("MaxListEntries+1 groups: %v, want ErrBadLists", err)
+	}
+}
