@@ -193,3 +193,26 @@ func TestFetchDevicesTampered(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestOwnChangesNoProgress: a device that says there is more but does not move past
+// the cursor asked (or moves back) ends the pull at once instead of being asked the
+// same page for ever.
+func TestOwnChangesNoProgress(t *testing.T) {
+	var how func(*syncv1.OwnChangesResponse)
+	alice := newNode(t, "alice", func(s *Server) syncv1.SyncServiceServer { return tamperOwn{s, &how} })
+	laptop := joinDevice(t, alice, "laptop")
+	lc := ownClient(t, laptop, alice, alice.pub())
+	calls := 0
+	how = func(r *syncv1.OwnChangesResponse) { calls++; r.Posts, r.Last, r.More = nil, 1, true }
+	// From cursor 0 the answer moves to 1 (asked again), then stays at 1: the pull ends;
+	// from cursor 1 it ends at the first answer.
+	for _, want := range []int{2, 1} {
+		calls = 0
+		ctx, cancel := context.WithTimeout(ctxT(t), 5*time.Second)
+		res, err := NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctx, lc, alice.key.Public())
+		cancel()
+		if err != nil || calls != want {
+			t.Fatalf("a device that makes no progress: %+v, %v after %d calls; want the pull to end after %d", res, err, calls, want)
+		}
+	}
+}
