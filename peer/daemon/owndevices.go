@@ -196,8 +196,11 @@ func (n *Node) SyncDevices(ctx context.Context) {
 			n.log.Debug("could not sync an own device", "device", d.Name, "addr", d.Addr, "err", err)
 			continue
 		}
-		if res.Stored+res.Dropped > 0 {
-			n.log.Info("synced own device", "device", d.Name, "stored", res.Stored, "dropped", res.Dropped, "blobs", res.Blobs, "cursor", res.Cursor)
+		if res.Stored+res.Dropped+res.Removed > 0 {
+			n.log.Info("synced own device", "device", d.Name, "stored", res.Stored, "dropped", res.Dropped, "blobs", res.Blobs, "removed_friends", res.Removed, "cursor", res.Cursor)
+		}
+		if res.Removed > 0 {
+			n.Reregister() // the reachability key rotated, as on a local removal
 		}
 	}
 }

@@ -142,10 +142,32 @@ func (s *Store) PutFriend(f Friend) error {
 	if s.hasSelf && f.Key == s.self {
 		return fmt.Errorf("add friend: that is this home's own ID")
 	}
-	return s.update(func(tx *bolt.Tx) error { return s.putFriendLocked(tx, f) })
+	return s.update(func(tx *bolt.Tx) error {
+		if err := s.putFriendLocal(tx, f); err != nil {
+			return err
+		}
+		return s.settleGroups(tx) // the friend may have left a group removed on another device
+	})
 }
 
-// putFriendLocked is PutFriend inside a write transaction; f is checked.
+// putFriendLocal is a write of f made on this device: it dates the entry, and the
+// groups f brings into being, with this device's stamp (liststamps.go), then stores it.
+func (s *Store) putFriendLocal(tx *bolt.Tx, f Friend) error {
+	for _, g := range f.Groups {
+		if r, ok := stampOf(tx, groupStampKey(g)); tx.Bucket(bGroups).Get([]byte(g)) == nil || ok && r.Removed {
+			if err := s.stampLocal(tx, groupStampKey(g), false); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.stampLocal(tx, friendStampKey(f.Key), false); err != nil {
+		return err
+	}
+	return s.putFriendLocked(tx, f)
+}
+
+// putFriendLocked stores f inside a write transaction, with every effect of adding or
+// changing a friend; f is checked. Local writes and other devices' writes both end here.
 func (s *Store) putFriendLocked(tx *bolt.Tx, f Friend) error {
 	before := s.viewerOf(tx, f.Key)
 	v, err := json.Marshal(f)
@@ -172,21 +194,34 @@ func (s *Store) RemoveFriend(k identity.PublicKey) error {
 		if tx.Bucket(bFriends).Get(k[:]) == nil {
 			return fmt.Errorf("remove friend %s: %w", k.Short(), ErrNotFriend)
 		}
-		before := s.viewerOf(tx, k)
-		if err := tx.Bucket(bFriends).Delete(k[:]); err != nil {
+		if err := s.stampLocal(tx, friendStampKey(k), true); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bCursors).Delete(k[:]); err != nil {
+		if err := s.removeFriendLocked(tx, k); err != nil {
 			return err
 		}
-		if err := rotateReachKey(tx, k); err != nil {
-			return err
-		}
-		if err := s.touchKitLocked(tx); err != nil {
-			return err
-		}
-		return s.resequenceFor(tx, before, s.viewerOf(tx, k))
+		return pruneTombstones(tx)
 	})
+}
+
+// removeFriendLocked forgets friend k inside a write transaction, with every effect of
+// a removal: cursor, reachability key rotated, kit revision, revocations of what k may
+// no longer see. Local removals and other devices' removals both end here.
+func (s *Store) removeFriendLocked(tx *bolt.Tx, k identity.PublicKey) error {
+	before := s.viewerOf(tx, k)
+	if err := tx.Bucket(bFriends).Delete(k[:]); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bCursors).Delete(k[:]); err != nil {
+		return err
+	}
+	if err := rotateReachKey(tx, k); err != nil {
+		return err
+	}
+	if err := s.touchKitLocked(tx); err != nil {
+		return err
+	}
+	return s.resequenceFor(tx, before, s.viewerOf(tx, k))
 }
 
 // Friends lists every friend.
@@ -220,14 +255,70 @@ func (s *Store) AddGroup(name string) error {
 		return err
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bGroups).Get([]byte(name)) != nil {
-			return nil
+		r, ok := stampOf(tx, groupStampKey(name))
+		if tx.Bucket(bGroups).Get([]byte(name)) != nil && !(ok && r.Removed) {
+			return nil // there already (a group removed elsewhere but kept by a friend is added again)
 		}
 		if err := tx.Bucket(bGroups).Put([]byte(name), nil); err != nil {
 			return err
 		}
+		if err := s.stampLocal(tx, groupStampKey(name), false); err != nil {
+			return err
+		}
 		return s.touchKitLocked(tx)
 	})
+}
+
+// RemoveGroup deletes a group: every friend in it leaves it (each a write of its
+// entry, so audiences naming the group reach nobody now), and the group is kept as a
+// tombstone so the person's other devices remove it too.
+func (s *Store) RemoveGroup(name string) error {
+	return s.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bGroups).Get([]byte(name)) == nil {
+			return fmt.Errorf("remove group %q: %w", name, ErrNotFound)
+		}
+		fs, err := friends(tx)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			if !slices.Contains(f.Groups, name) {
+				continue
+			}
+			f.Groups = slices.DeleteFunc(f.Groups, func(g string) bool { return g == name })
+			if err := s.putFriendLocal(tx, f); err != nil {
+				return err
+			}
+		}
+		if err := s.stampLocal(tx, groupStampKey(name), true); err != nil {
+			return err
+		}
+		if err := s.removeGroupLocked(tx, name); err != nil {
+			return err
+		}
+		return pruneTombstones(tx)
+	})
+}
+
+// removeGroupLocked deletes group name unless a friend is still in it (a later write
+// on another device put them there: the group lives on through them).
+func (s *Store) removeGroupLocked(tx *bolt.Tx, name string) error {
+	fs, err := friends(tx)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if slices.Contains(f.Groups, name) {
+			return nil
+		}
+	}
+	if tx.Bucket(bGroups).Get([]byte(name)) == nil {
+		return nil
+	}
+	if err := tx.Bucket(bGroups).Delete([]byte(name)); err != nil {
+		return err
+	}
+	return s.touchKitLocked(tx)
 }
 
 // Groups lists the group names.

@@ -242,7 +242,7 @@ func TestApplyOwn(t *testing.T) {
 	}
 	batch := func(pg OwnPage) OwnBatch {
 		t.Helper()
-		b := OwnBatch{Friends: pg.Friends, Groups: pg.Groups, Devices: pg.Devices, Cursor: pg.Last}
+		b := OwnBatch{Lists: pg.Lists, Devices: pg.Devices, Cursor: pg.Last}
 		for _, e := range pg.Posts {
 			p, _, err := post.OpenChain(e.Envelope, alice.Public(), nil)
 			if err != nil {
@@ -254,14 +254,14 @@ func TestApplyOwn(t *testing.T) {
 	}
 	carol := newKey(t)
 	b := batch(pg)
-	b.Friends = append(b.Friends, Friend{Key: carol.Public(), Name: "carol", Groups: []string{"family"}})
-	b.Groups = append(b.Groups, "work")
+	b.Lists.Friends = append(b.Lists.Friends, FriendEntry{Friend: Friend{Key: carol.Public(), Name: "carol", Groups: []string{"family"}}, Stamp: Stamp{MS: 1, Dev: dev.Public()}})
+	b.Lists.Groups = append(b.Lists.Groups, GroupEntry{Name: "work", Stamp: Stamp{MS: 1, Dev: dev.Public()}})
 	n, err := first.ApplyOwn(dev.Public(), b)
-	if err != nil || n != 1 {
+	if err != nil || n.Posts != 1 {
 		t.Fatalf("ApplyOwn = %d, %v; want the laptop's one new post", n, err)
 	}
 	before, _ := first.LastSeq()
-	if n, err := first.ApplyOwn(dev.Public(), b); err != nil || n != 0 {
+	if n, err := first.ApplyOwn(dev.Public(), b); err != nil || n.Posts != 0 {
 		t.Fatalf("the same answer again: %d, %v; want nothing stored", n, err)
 	}
 	if after, _ := first.LastSeq(); after != before {
@@ -285,11 +285,11 @@ func TestApplyOwn(t *testing.T) {
 	}
 	old := batch(pg)
 	old.Cursor = pg.Last - 1
-	if n, err := first.ApplyOwn(dev.Public(), old); err != nil || n != 0 {
+	if n, err := first.ApplyOwn(dev.Public(), old); err != nil || n.Posts != 0 {
 		t.Fatalf("an older answer: %d, %v; want nothing stored", n, err)
 	}
 	newer, _ := laptop.OwnSince(pg.Last, 100)
-	if n, err := first.ApplyOwn(dev.Public(), batch(newer)); err != nil || n != 1 {
+	if n, err := first.ApplyOwn(dev.Public(), batch(newer)); err != nil || n.Posts != 1 {
 		t.Fatalf("the edit: %d, %v", n, err)
 	}
 	if got, _ := first.Post(alice.Public(), id); got.Payload.GetVersion() != 2 {
@@ -324,13 +324,13 @@ func TestApplyOwn(t *testing.T) {
 // TestOwnListsParse: the wire lists round-trip and bad entries are refused.
 func TestOwnListsParse(t *testing.T) {
 	k := newKey(t).Public()
-	fb, err := MarshalFriends([]Friend{{Key: k, Name: "bob", Groups: []string{"family"}, Addr: "127.0.0.1:1"}})
+	fb, err := MarshalLists(Lists{Friends: []FriendEntry{{Friend: Friend{Key: k, Name: "bob", Groups: []string{"family"}, Addr: "127.0.0.1:1"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, err := ParseFriends(fb)
-	if err != nil || len(fs) != 1 || fs[0].Key != k || fs[0].Name != "bob" {
-		t.Fatalf("ParseFriends = %+v, %v", fs, err)
+	l, err := ParseLists(ListsVersion, fb, time.Now())
+	if err != nil || len(l.Friends) != 1 || l.Friends[0].Key != k || l.Friends[0].Name != "bob" {
+		t.Fatalf("ParseLists = %+v, %v", l, err)
 	}
 	db, err := MarshalDevices([]Device{{Key: k, Name: "laptop", Revoked: true}})
 	if err != nil {
@@ -346,12 +346,6 @@ func TestOwnListsParse(t *testing.T) {
 	}
 	mb, _ := MarshalDevices(many)
 	for name, f := range map[string]func() error{
-		"friends: not JSON":  func() error { _, err := ParseFriends([]byte("{")); return err },
-		"friends: short key": func() error { _, err := ParseFriends([]byte(`[{"key":"AAE="}]`)); return err },
-		"friends: bad address": func() error {
-			_, err := ParseFriends([]byte(`[{"key":"` + b64(k[:]) + `","addr":"nowhere"}]`))
-			return err
-		},
 		"devices: not JSON":        func() error { _, err := ParseDevices([]byte("[")); return err },
 		"devices: short key":       func() error { _, err := ParseDevices([]byte(`[{"key":"AAE="}]`)); return err },
 		"devices: more than a max": func() error { _, err := ParseDevices(mb); return err },

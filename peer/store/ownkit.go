@@ -244,7 +244,7 @@ func (s *Store) RestoreKit(kit recovery.Kit, helper identity.PublicKey, helperAd
 			if _, ok := friendOf(tx, f.Key); ok || (s.hasSelf && f.Key == s.self) || CheckFriend(f) != nil {
 				continue
 			}
-			if err := s.putFriendLocked(tx, f); err != nil {
+			if err := s.putFriendLocal(tx, f); err != nil {
 				return err
 			}
 		}

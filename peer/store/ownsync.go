@@ -36,29 +36,14 @@ type OwnPage struct {
 	Posts   []OwnEntry
 	Last    uint64
 	More    bool
-	Friends []Friend
-	Groups  []string
+	Lists   Lists
 	Devices []Device
 }
 
-// wireFriend and wireDevice carry the keys the store's JSON leaves out.
-type wireFriend struct {
-	Key []byte `json:"key"`
-	Friend
-}
-
+// wireDevice carries the key the store's JSON leaves out.
 type wireDevice struct {
 	Key []byte `json:"key"`
 	Device
-}
-
-// MarshalFriends and MarshalDevices encode lists for OwnChanges.
-func MarshalFriends(fs []Friend) ([]byte, error) {
-	w := make([]wireFriend, len(fs))
-	for i, f := range fs {
-		w[i] = wireFriend{Key: f.Key[:], Friend: f}
-	}
-	return json.Marshal(w)
 }
 
 // MarshalDevices encodes a device list for OwnChanges.
@@ -69,27 +54,6 @@ func MarshalDevices(ds []Device) ([]byte, error) {
 		w[i] = wireDevice{Key: d.Key[:], Device: d}
 	}
 	return json.Marshal(w)
-}
-
-// ParseFriends and ParseDevices decode them, checking every entry.
-func ParseFriends(b []byte) ([]Friend, error) {
-	var w []wireFriend
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("friend list: %w", err)
-	}
-	out := make([]Friend, 0, len(w))
-	for _, f := range w {
-		k, err := identity.PublicKeyFromBytes(f.Key)
-		if err != nil {
-			return nil, fmt.Errorf("friend list: %w", err)
-		}
-		f.Friend.Key = k
-		if err := CheckFriend(f.Friend); err != nil {
-			return nil, err
-		}
-		out = append(out, f.Friend)
-	}
-	return out, nil
 }
 
 // ParseDevices decodes a device list of OwnChanges.
@@ -119,10 +83,9 @@ func (s *Store) OwnSince(since uint64, limit int) (OwnPage, error) {
 	var pg OwnPage
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		if pg.Friends, err = friends(tx); err != nil {
+		if pg.Lists, err = lists(tx); err != nil {
 			return err
 		}
-		pg.Groups = groups(tx)
 		pg.Last = since
 		if since == math.MaxUint64 {
 			return nil
@@ -168,28 +131,39 @@ type OwnVerified struct {
 // OwnBatch is what ApplyOwn stores from device dev.
 type OwnBatch struct {
 	Posts   []OwnVerified
-	Friends []Friend
-	Groups  []string
+	Lists   Lists
 	Devices []Device
 	// Cursor is the serving device's Last.
 	Cursor uint64
 }
 
-// ApplyOwn stores what another device of the person served, in one transaction: friends
-// and groups it does not hold (or holds otherwise), devices it does not know and
-// revoked marks, the posts that supersede what it holds, and the cursor for dev. It
-// returns how many posts it stored.
-func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (int, error) {
+// OwnApplied says what one ApplyOwn changed.
+type OwnApplied struct {
+	// Posts is how many posts it stored.
+	Posts int
+	// Removed is how many friends it removed (each rotated the reachability key).
+	Removed int
+}
+
+// ApplyOwn stores what another device of the person served, in one transaction: the
+// friend and group writes later than those it holds, removals included (mergeLists),
+// devices it does not know and revoked marks, the posts that supersede what it holds,
+// and the cursor for dev.
+func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (OwnApplied, error) {
 	if !s.hasSelf {
-		return 0, ErrNoIdentity
+		return OwnApplied{}, ErrNoIdentity
 	}
-	stored := 0
+	var res OwnApplied
 	err := s.update(func(tx *bolt.Tx) error {
-		stored = 0
+		res = OwnApplied{}
 		if cur := getU64(tx.Bucket(bCursors).Get(dev[:])); b.Cursor < cur {
 			return nil // an older answer than one applied already
 		}
-		if err := s.mergeLists(tx, b); err != nil {
+		var err error
+		if res.Removed, err = s.mergeLists(tx, b.Lists); err != nil {
+			return err
+		}
+		if err := mergeDevices(tx, b.Devices); err != nil {
 			return err
 		}
 		for _, v := range b.Posts {
@@ -206,11 +180,11 @@ func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (int, error) {
 			if err := s.putOwn(tx, s.self, v.Envelope, v.Payload, v.Audience, shared); err != nil {
 				return err
 			}
-			stored++
+			res.Posts++
 		}
 		return tx.Bucket(bCursors).Put(dev[:], u64(b.Cursor))
 	})
-	return stored, err
+	return res, err
 }
 
 func mustViewers(tx *bolt.Tx) []feed.Viewer {
@@ -218,41 +192,28 @@ func mustViewers(tx *bolt.Tx) []feed.Viewer {
 	return vs
 }
 
-// mergeLists applies another device's friends, groups and devices.
-func (s *Store) mergeLists(tx *bolt.Tx, b OwnBatch) error {
-	for _, g := range b.Groups {
-		if CheckGroupName(g) != nil {
-			continue
-		}
-		if err := tx.Bucket(bGroups).Put([]byte(g), nil); err != nil {
-			return err
-		}
-	}
-	for _, f := range b.Friends {
-		if f.Key == s.self {
-			continue
-		}
-		if held, ok := friendOf(tx, f.Key); ok && sameFriend(held, f) {
-			continue
-		}
-		if err := s.putFriendLocked(tx, f); err != nil {
-			return err
-		}
-	}
+// mergeDevices applies another device's device list: devices it does not know and
+// revoked marks (a revocation is never undone).
+func mergeDevices(tx *bolt.Tx, ds []Device) error {
 	db, err := tx.CreateBucketIfNotExists(bDevices)
 	if err != nil {
 		return err
 	}
-	for _, d := range b.Devices {
+	// Counted by hand: bucket statistics leave out what this transaction wrote, so a
+	// single answer could otherwise grow the list past MaxDevices.
+	n := 0
+	db.ForEach(func(_, _ []byte) error { n++; return nil })
+	for _, d := range ds {
 		held, herr := decodeDevice(d.Key[:], db.Get(d.Key[:]))
 		switch {
 		case db.Get(d.Key[:]) == nil:
-			if db.Stats().KeyN >= MaxDevices {
+			if n >= MaxDevices {
 				continue
 			}
 			if err := putDevice(db, Device{Key: d.Key, Name: d.Name, Certificate: d.Certificate, Revoked: d.Revoked, Addr: d.Addr}); err != nil {
 				return err
 			}
+			n++
 		case herr == nil && d.Revoked && !held.Revoked:
 			held.Revoked = true
 			if err := putDevice(db, held); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/shared/identity"
@@ -25,15 +26,19 @@ func TestApplyOwnMergesEveryEntry(t *testing.T) {
 	if _, err := s.ApplyOwn(dev, OwnBatch{Cursor: 5}); err != nil {
 		t.Fatal(err)
 	}
+	later := Stamp{MS: uint64(time.Now().Add(time.Hour).UnixMilli()), Dev: dev}
+	want := []Friend{
+		{Key: bob, Name: "bob", Groups: []string{"family"}},
+		{Key: carol, Name: "carol", Groups: []string{"family", "work"}},            // one more group
+		{Key: dan, Name: "dan", Groups: []string{"work"}},                          // another group
+		{Key: erin, Name: "erin", Addr: "127.0.0.1:2", Groups: []string{"family"}}, // new address
+	}
 	b := OwnBatch{
-		Cursor: 5, // the cursor held already: still merged
-		Friends: []Friend{
-			{Key: bob, Name: "bob", Groups: []string{"family"}},
-			{Key: carol, Name: "carol", Groups: []string{"family", "work"}},            // one more group
-			{Key: dan, Name: "dan", Groups: []string{"work"}},                          // another group
-			{Key: erin, Name: "erin", Addr: "127.0.0.1:2", Groups: []string{"family"}}, // new address
-		},
+		Cursor:  5, // the cursor held already: still merged
 		Devices: []Device{{Key: d1, Name: "one"}, {Key: d2, Name: "two"}},
+	}
+	for _, f := range want {
+		b.Lists.Friends = append(b.Lists.Friends, FriendEntry{Friend: f, Stamp: later})
 	}
 	if _, err := s.ApplyOwn(dev, b); err != nil {
 		t.Fatal(err)
@@ -45,11 +50,12 @@ func TestApplyOwnMergesEveryEntry(t *testing.T) {
 			t.Errorf("friend %s = %+v, %v; want %+v", k.Name, f, err, k)
 		}
 	}
-	for _, f := range b.Friends {
+	for _, f := range want {
 		check(f)
 	}
 	// A rename alone is taken too.
-	must2(t, s, dev, OwnBatch{Cursor: 6, Friends: []Friend{{Key: bob, Name: "robert", Groups: []string{"family"}}}})
+	later.MS++
+	must2(t, s, dev, OwnBatch{Cursor: 6, Lists: Lists{Friends: []FriendEntry{{Friend: Friend{Key: bob, Name: "robert", Groups: []string{"family"}}, Stamp: later}}}})
 	check(Friend{Key: bob, Name: "robert", Groups: []string{"family"}})
 
 	revoked := func() map[string]bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -50,7 +51,7 @@ func (s *Server) OwnChanges(ctx context.Context, req *syncv1.OwnChangesRequest) 
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &syncv1.OwnChangesResponse{Last: pg.Last, More: pg.More, Groups: pg.Groups}
+	resp := &syncv1.OwnChangesResponse{Last: pg.Last, More: pg.More, ListsVersion: store.ListsVersion}
 	for _, e := range pg.Posts {
 		a, err := json.Marshal(e.Audience)
 		if err != nil {
@@ -58,7 +59,7 @@ func (s *Server) OwnChanges(ctx context.Context, req *syncv1.OwnChangesRequest) 
 		}
 		resp.Posts = append(resp.Posts, &syncv1.OwnPost{Envelope: e.Envelope, Audience: a})
 	}
-	if resp.Friends, err = store.MarshalFriends(pg.Friends); err != nil {
+	if resp.Lists, err = store.MarshalLists(pg.Lists); err != nil {
 		return nil, toStatus(err)
 	}
 	if resp.Devices, err = store.MarshalDevices(pg.Devices); err != nil {
@@ -85,7 +86,10 @@ func (s *Server) seenDevice(ctx context.Context, dev identity.PublicKey) {
 // OwnResult says what one PullOwn stored.
 type OwnResult struct {
 	Stored, Dropped, Blobs int
-	Cursor                 uint64
+	// Removed is how many friends the other device's removals took away here (each
+	// rotated the reachability key: the node registers again).
+	Removed int
+	Cursor  uint64
 }
 
 // PullOwn pulls another device dev of this person to the end: its revocations first
@@ -124,11 +128,12 @@ func (p *Puller) PullOwn(ctx context.Context, c syncv1.SyncServiceClient, dev id
 		if err != nil {
 			return res, err
 		}
-		stored, err := p.cfg.Store.ApplyOwn(dev, b)
+		applied, err := p.cfg.Store.ApplyOwn(dev, b)
 		if err != nil {
 			return res, err
 		}
-		res.Stored += stored
+		res.Stored += applied.Posts
+		res.Removed += applied.Removed
 		res.Cursor = b.Cursor
 		if !resp.GetMore() || resp.GetLast() <= since {
 			return res, nil
@@ -155,10 +160,13 @@ func (p *Puller) keepRevocations(self identity.PublicKey, envs []*signedv1.Envel
 // ownBatch verifies one OwnChanges answer: every post's chain (one a revoked or
 // uncertified key signed is left out and counted), audiences and lists.
 func (p *Puller) ownBatch(self identity.PublicKey, resp *syncv1.OwnChangesResponse) (store.OwnBatch, int, error) {
-	b := store.OwnBatch{Groups: resp.GetGroups(), Cursor: resp.GetLast()}
+	b := store.OwnBatch{Cursor: resp.GetLast()}
 	revoked, err := p.cfg.Store.Revocations(self)
 	if err != nil {
 		return b, 0, err
+	}
+	if b.Lists, err = store.ParseLists(resp.GetListsVersion(), resp.GetLists(), time.Now()); err != nil {
+		return b, 0, fmt.Errorf("%w: %w", ErrTampered, err)
 	}
 	envs := make([]*signedv1.Envelope, len(resp.GetPosts()))
 	for i, op := range resp.GetPosts() {
@@ -177,9 +185,6 @@ func (p *Puller) ownBatch(self identity.PublicKey, resp *syncv1.OwnChangesRespon
 			return b, dropped, fmt.Errorf("%w: audience: %v", ErrTampered, err)
 		}
 		b.Posts = append(b.Posts, store.OwnVerified{Envelope: envs[i], Payload: payloads[i], Audience: a})
-	}
-	if b.Friends, err = store.ParseFriends(resp.GetFriends()); err != nil {
-		return b, dropped, fmt.Errorf("%w: %w", ErrTampered, err)
 	}
 	if b.Devices, err = store.ParseDevices(resp.GetDevices()); err != nil {
 		return b, dropped, fmt.Errorf("%w: %w", ErrTampered, err)

@@ -3,8 +3,12 @@ package syncer
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -54,7 +58,16 @@ func TestOwnChangesTampered(t *testing.T) {
 		how  func(*syncv1.OwnChangesResponse)
 	}{
 		{"an audience that is not JSON", func(r *syncv1.OwnChangesResponse) { r.Posts[0].Audience = []byte("{") }},
-		{"friends that do not parse", func(r *syncv1.OwnChangesResponse) { r.Friends = []byte{0xff, 0x01} }},
+		{"lists that do not parse", func(r *syncv1.OwnChangesResponse) { r.Lists = []byte{0xff, 0x01} }},
+		{"lists of version 1", func(r *syncv1.OwnChangesResponse) { r.ListsVersion = 1 }},
+		{"no lists version", func(r *syncv1.OwnChangesResponse) { r.ListsVersion = 0 }},
+		{"a removal without a stamp", func(r *syncv1.OwnChangesResponse) {
+			r.Lists = []byte(`{"friends":[{"key":"` + b64(alice.pub().Bytes()) + `","removed":true}],"groups":[]}`)
+		}},
+		{"a stamp a week ahead", func(r *syncv1.OwnChangesResponse) {
+			ms := time.Now().Add(7 * 24 * time.Hour).UnixMilli()
+			r.Lists = []byte(fmt.Sprintf(`{"friends":[],"groups":[{"name":"family","stamp":{"ms":%d,"dev":"%s"}}]}`, ms, b64(alice.pub().Bytes())))
+		}},
 		{"devices that do not parse", func(r *syncv1.OwnChangesResponse) { r.Devices = []byte{0xff, 0x01} }},
 		{"a forged revocation", func(r *syncv1.OwnChangesResponse) { r.Revocations = append(r.Revocations, garbage) }},
 		{"too many revocations", func(r *syncv1.OwnChangesResponse) {
@@ -65,6 +78,7 @@ func TestOwnChangesTampered(t *testing.T) {
 	} {
 		how = tc.how
 		before := laptop.cursor(t, alice)
+		groupsBefore, _ := laptop.st.Groups()
 		_, err := NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctxT(t), lc, alice.key.Public())
 		if !errors.Is(err, ErrTampered) {
 			t.Errorf("%s: %v, want ErrTampered", tc.name, err)
@@ -74,6 +88,9 @@ func TestOwnChangesTampered(t *testing.T) {
 		}
 		if laptop.holds(t, alice, id) != 0 {
 			t.Fatalf("%s: the laptop stored the post", tc.name)
+		}
+		if gs, _ := laptop.st.Groups(); !slices.Equal(gs, groupsBefore) {
+			t.Errorf("%s: the laptop's groups went from %v to %v", tc.name, groupsBefore, gs)
 		}
 		// The phone's revocation is alice's own signature: kept from any answer. Nothing
 		// else is.
@@ -172,5 +189,30 @@ func TestFetchDevicesTampered(t *testing.T) {
 	}
 	if err := p.FetchDevices(ctxT(t), bc, alice.pub()); !errors.Is(err, ErrTampered) {
 		t.Errorf("%d revocations: %v, want ErrTampered", store.MaxRevocations+1, err)
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestOwnChangesNoProgress: a device that says there is more but does not move past
+// the cursor asked (or moves back) ends the pull at once instead of being asked the
+// same page for ever.
+func TestOwnChangesNoProgress(t *testing.T) {
+	var how func(*syncv1.OwnChangesResponse)
+	alice := newNode(t, "alice", func(s *Server) syncv1.SyncServiceServer { return tamperOwn{s, &how} })
+	laptop := joinDevice(t, alice, "laptop")
+	lc := ownClient(t, laptop, alice, alice.pub())
+	calls := 0
+	how = func(r *syncv1.OwnChangesResponse) { calls++; r.Posts, r.Last, r.More = nil, 1, true }
+	// From cursor 0 the answer moves to 1 (asked again), then stays at 1: the pull ends;
+	// from cursor 1 it ends at the first answer.
+	for _, want := range []int{2, 1} {
+		calls = 0
+		ctx, cancel := context.WithTimeout(ctxT(t), 5*time.Second)
+		res, err := NewPuller(PullerConfig{Store: laptop.st, Logger: quiet()}).PullOwn(ctx, lc, alice.key.Public())
+		cancel()
+		if err != nil || calls != want {
+			t.Fatalf("a device that makes no progress: %+v, %v after %d calls; want the pull to end after %d", res, err, calls, want)
+		}
 	}
 }

@@ -2494,14 +2494,17 @@ type OwnChangesResponse struct {
 	// last is the sequence number to ask from next; more says whether to ask now.
 	Last uint64 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
 	More bool   `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
-	// friends is the friend list (JSON list of the store's Friend with its key).
-	Friends []byte `protobuf:"bytes,4,opt,name=friends,proto3" json:"friends,omitempty"`
-	// groups are the group names.
-	Groups []string `protobuf:"bytes,5,rep,name=groups,proto3" json:"groups,omitempty"`
 	// devices is the device list (JSON list of the store's Device with its key).
 	Devices []byte `protobuf:"bytes,6,opt,name=devices,proto3" json:"devices,omitempty"`
 	// revocations are the person's device revocations (as GetDevices answers them).
-	Revocations   []*v1.Envelope `protobuf:"bytes,7,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	Revocations []*v1.Envelope `protobuf:"bytes,7,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	// lists_version is the version of lists' encoding; the caller refuses any other
+	// than the one it reads (2: store.ListsVersion).
+	ListsVersion uint32 `protobuf:"varint,8,opt,name=lists_version,json=listsVersion,proto3" json:"lists_version,omitempty"`
+	// lists are the person's friends and groups, each with the stamp of its last write,
+	// removals as tombstones, and the horizon of pruned tombstones (JSON, version 2;
+	// docs/DESIGN.md "Removals reach every device").
+	Lists         []byte `protobuf:"bytes,9,opt,name=lists,proto3" json:"lists,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2557,20 +2560,6 @@ func (x *OwnChangesResponse) GetMore() bool {
 	return false
 }
 
-func (x *OwnChangesResponse) GetFriends() []byte {
-	if x != nil {
-		return x.Friends
-	}
-	return nil
-}
-
-func (x *OwnChangesResponse) GetGroups() []string {
-	if x != nil {
-		return x.Groups
-	}
-	return nil
-}
-
 func (x *OwnChangesResponse) GetDevices() []byte {
 	if x != nil {
 		return x.Devices
@@ -2581,6 +2570,20 @@ func (x *OwnChangesResponse) GetDevices() []byte {
 func (x *OwnChangesResponse) GetRevocations() []*v1.Envelope {
 	if x != nil {
 		return x.Revocations
+	}
+	return nil
+}
+
+func (x *OwnChangesResponse) GetListsVersion() uint32 {
+	if x != nil {
+		return x.ListsVersion
+	}
+	return 0
+}
+
+func (x *OwnChangesResponse) GetLists() []byte {
+	if x != nil {
+		return x.Lists
 	}
 	return nil
 }
@@ -2726,15 +2729,15 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"[\n" +
 	"\aOwnPost\x124\n" +
 	"\benvelope\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeR\benvelope\x12\x1a\n" +
-	"\baudience\x18\x02 \x01(\fR\baudience\"\xf1\x01\n" +
+	"\baudience\x18\x02 \x01(\fR\baudience\"\x97\x02\n" +
 	"\x12OwnChangesResponse\x12+\n" +
 	"\x05posts\x18\x01 \x03(\v2\x15.kith.sync.v1.OwnPostR\x05posts\x12\x12\n" +
 	"\x04last\x18\x02 \x01(\x04R\x04last\x12\x12\n" +
 	"\x04more\x18\x03 \x01(\bR\x04more\x12\x18\n" +
-	"\afriends\x18\x04 \x01(\fR\afriends\x12\x16\n" +
-	"\x06groups\x18\x05 \x03(\tR\x06groups\x12\x18\n" +
 	"\adevices\x18\x06 \x01(\fR\adevices\x12:\n" +
-	"\vrevocations\x18\a \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations*X\n" +
+	"\vrevocations\x18\a \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\x12#\n" +
+	"\rlists_version\x18\b \x01(\rR\flistsVersion\x12\x14\n" +
+	"\x05lists\x18\t \x01(\fR\x05listsJ\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\afriendsR\x06groups*X\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
