@@ -32,12 +32,16 @@ type JoinResult struct {
 
 func deviceCommands() []*command {
 	return []*command{
-		{name: "device add", args: "NAME", summary: "add a device of yours: print a one-time join code and wait", run: runDeviceAdd, help: `
+		{name: "device add", args: "NAME [--valid DURATION]", summary: "add a device of yours: print a one-time join code and wait", run: runDeviceAdd, help: `
 Prints a one-time join code for a new device called NAME (valid 10 minutes) and waits
 until the device joins with 'kith init --join CODE' (Ctrl-C withdraws the code). Runs
 on the device that holds your identity key (the one 'kith init' made). The new device
 gets its own key, certified by your identity, and a copy of your friends, groups,
-posts, attachments, profile and settings; your friends still see one person.`},
+posts, attachments, profile and settings; your friends still see one person.
+
+  --valid DURATION  how long the code may be used, e.g. 2m or 90s (default 10m; more
+                    than 0 and at most 10m): when you join the new device at once, a
+                    shorter time leaves a code seen over your shoulder less time to work`},
 		{name: "device ls", args: "[--json]", summary: "list your devices", run: runDeviceLs, help: `
 Lists your devices: name, key fingerprint, when this device last heard from it, and
 whether it is connected now. The device you are on is marked with *.
@@ -54,15 +58,24 @@ revocation already refuse.`},
 }
 
 func runDeviceAdd(ctx context.Context, c *call) error {
-	pos, err := parse(newFlags("device add"), c.args, 1, 1)
+	fs := newFlags("device add")
+	valid := fs.Duration("valid", device.CodeTTL, "")
+	pos, err := parse(fs, c.args, 1, 1)
 	if err != nil {
 		return err
 	}
 	if err := device.CheckName(pos[0]); err != nil {
 		return usagef("device name %q: %v", pos[0], err)
 	}
+	if err := device.CheckValid(*valid); err != nil {
+		return usagef("--valid %v: %v", *valid, device.ErrValidity)
+	}
+	req := &localv1.AddDeviceRequest{Name: pos[0]}
+	if *valid != device.CodeTTL {
+		req.ValidMs = max(valid.Milliseconds(), 1)
+	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
-		stream, err := cl.AddDevice(ctx, &localv1.AddDeviceRequest{Name: pos[0]})
+		stream, err := cl.AddDevice(ctx, req)
 		if err != nil {
 			return err
 		}

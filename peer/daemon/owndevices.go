@@ -40,11 +40,22 @@ func (l *Local) AddDevice(req *localv1.AddDeviceRequest, stream localv1.LocalSer
 	if _, ok := l.deviceNamed(req.GetName()); ok {
 		return status.Errorf(codes.AlreadyExists, "a device called %q exists already; pick another name", req.GetName())
 	}
-	code, done, err := l.node.invites.Add(k.Public(), req.GetName())
+	valid := device.CodeTTL
+	if ms := req.GetValidMs(); ms != 0 {
+		// Checked in milliseconds first: a huge value must not overflow into a short one.
+		if ms < 0 || ms > device.CodeTTL.Milliseconds() {
+			return status.Errorf(codes.InvalidArgument, "%v (asked for %d ms)", device.ErrValidity, ms)
+		}
+		valid = time.Duration(ms) * time.Millisecond
+	}
+	expires := time.Now().Add(valid)
+	code, done, err := l.node.invites.AddValid(k.Public(), req.GetName(), valid)
+	if errors.Is(err, device.ErrValidity) {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
 	if err != nil {
 		return grpcError(err)
 	}
-	expires := time.Now().Add(device.CodeTTL)
 	if err := stream.Send(&localv1.AddDeviceResponse{Code: code.String(), ExpiresUnixMs: expires.UnixMilli()}); err != nil {
 		l.node.invites.Cancel(code.Secret)
 		return err
