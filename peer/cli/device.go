@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/kithnet/kith/peer/backup"
 	"github.com/kithnet/kith/peer/device"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
@@ -23,6 +24,11 @@ type JoinConfig struct {
 	Addr string
 	// Rendezvous are the rendezvous servers (--rendezvous or $KITH_RENDEZVOUS).
 	Rendezvous []string
+	// AtRest, when set, returns the passphrase that encrypts the device key in the
+	// home (empty: stored plain), as InitConfig.AtRest does the identity key; asked
+	// before anything is fetched. ScryptWorkFactor is its cost; 0 is the default.
+	AtRest           func() ([]byte, error)
+	ScryptWorkFactor int
 }
 
 // JoinResult is what joined: the person's ID, the device's name and key fingerprint.
@@ -165,7 +171,7 @@ func runDeviceRm(ctx context.Context, c *call) error {
 }
 
 // runJoin is `kith init --join CODE`.
-func runJoin(ctx context.Context, c *call, code, addr, rdv string) error {
+func runJoin(ctx context.Context, c *call, code, addr, rdv, passFile string) error {
 	parsed, err := device.ParseCode(code)
 	if err != nil {
 		return usageError{err.Error()}
@@ -185,12 +191,24 @@ func runJoin(ctx context.Context, c *call, code, addr, rdv string) error {
 	if c.env.Join == nil {
 		return errors.New("init --join is not available in this build")
 	}
+	encrypted := false
+	cfg := JoinConfig{Home: c.home, Code: parsed, Addr: addr, Rendezvous: servers, ScryptWorkFactor: backup.WorkFactor(),
+		AtRest: func() ([]byte, error) {
+			p, err := c.atRestPassphrase(passFile)
+			encrypted = len(p) > 0
+			return p, err
+		}}
 	fmt.Fprintf(c.env.Stderr, "kith: joining %s...\n", parsed.Person.ID())
-	res, err := c.env.Join(ctx, JoinConfig{Home: c.home, Code: parsed, Addr: addr, Rendezvous: servers})
+	res, err := c.env.Join(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.env.Stdout, res.ID)
+	if encrypted {
+		fmt.Fprintf(c.env.Stderr, "kith: this device's key is encrypted on this disk; the daemon asks for its passphrase (or reads --passphrase-file)\n")
+	} else {
+		fmt.Fprintf(c.env.Stderr, "kith: this device's key is stored unencrypted in %s (protect it with 'kith init --join CODE --passphrase-file FILE', or run init in a terminal)\n", c.home)
+	}
 	fmt.Fprintf(c.env.Stderr, "kith: this home is now device %q (key %s) of %s; start it with 'kith --home %s daemon'\n", res.Name, res.Fingerprint, res.ID, c.home)
 	return nil
 }

@@ -118,6 +118,7 @@ type Store struct {
 
 	mu         sync.Mutex
 	key        *identity.Key // guarded by mu; the unlocked key of an encrypted home
+	devKey     *identity.Key // guarded by mu; the unlocked device key of a joined device encrypted at rest (devkey.go)
 	changed    chan struct{} // guarded by mu; closed and replaced whenever the changes log grows
 	kitChanged chan struct{} // guarded by mu; closed and replaced whenever the kit revision moves
 	notesCh    chan struct{} // guarded by mu; closed at the next change of notifications (convo)
