@@ -10,6 +10,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
 
 // TestJoinCodeExpired: `kith device add NAME --valid 2s` prints a code that works for
@@ -28,6 +35,21 @@ func TestJoinCodeExpired(t *testing.T) {
 	}
 	if out, errOut, _ := kithErr(t, a1, "device", "add", "--help"); !strings.Contains(out+errOut, "--valid DURATION") {
 		t.Errorf("device add --help does not explain --valid:\n%s%s", out, errOut)
+	}
+	// The daemon checks the validity itself (a client other than the CLI).
+	cc, err := grpc.NewClient("unix://"+filepath.Join(a1, "kith.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	for _, ms := range []int64{-1, 10*60*1000 + 1, 1 << 62} {
+		stream, err := localv1.NewLocalServiceClient(cc).AddDevice(t.Context(), &localv1.AddDeviceRequest{Name: "a2", ValidMs: ms})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "at most 10 minutes") {
+			t.Errorf("AddDevice valid_ms %d: %v, want InvalidArgument", ms, err)
+		}
 	}
 
 	cmd := exec.Command(kithBin, "--home", a1, "device", "add", "a2", "--valid", "2s")
