@@ -143,3 +143,24 @@ func TestDeviceKeyAtRestExportImport(t *testing.T) {
 		t.Fatalf("Unlock on a plain device = %v, want errNotEncrypted", err)
 	}
 }
+
+// TestInitEncryptedRefusesAHomeWithAKey: InitEncrypted on a home that holds an identity,
+// or a device key encrypted at rest, fails with ErrHasIdentity and leaves the key this
+// process uses as it was.
+func TestInitEncryptedRefusesAHomeWithAKey(t *testing.T) {
+	opts := identity.KeyFileOptions{Passphrase: []byte("laptop passphrase"), ScryptWorkFactor: 10}
+	first, alice := initT(t)
+	if err := first.InitEncrypted(newKey(t), "again", opts); !errors.Is(err, ErrHasIdentity) {
+		t.Fatalf("InitEncrypted on an identity home = %v, want ErrHasIdentity", err)
+	}
+	if k, err := first.Key(); err != nil || k.Public() != alice.Public() {
+		t.Fatalf("Key after a refused InitEncrypted = %v, %v; want the first identity", k, err)
+	}
+	_, laptop, _, _, _ := joinAtRestT(t, opts)
+	if err := laptop.InitEncrypted(newKey(t), "again", opts); !errors.Is(err, ErrHasIdentity) {
+		t.Fatalf("InitEncrypted on a device home = %v, want ErrHasIdentity", err)
+	}
+	if _, err := laptop.Key(); !errors.Is(err, ErrNoIdentity) {
+		t.Fatalf("Key on a device after a refused InitEncrypted = %v, want ErrNoIdentity", err)
+	}
+}
