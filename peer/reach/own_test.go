@@ -219,15 +219,7 @@ func TestAnswerFromThatDevice(t *testing.T) {
 // off, so no record of the identity) whose sealed candidates we cannot open (we lack
 // its reachability key) is still offered to, and its answer brings the candidates.
 func TestOfferOnlyDevicesUnreadable(t *testing.T) {
-	rv := rendezvoustest.Start(t, rendezvous.Config{})
-	alice, laptopKey := mustKey(t), mustKey(t)
-	cert, err := device.Issue(alice, laptopKey.Public(), []byte("laptop01"), time.Now().Add(-time.Hour), 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	laptop := newNode(t, "alice-laptop", []string{rv.GRPC}, Config{Key: laptopKey, DeviceID: []byte("laptop01"), DeviceCertificate: cert})
-	bob := newNode(t, "bob", []string{rv.GRPC}, Config{})
-	befriendPerson(t, bob, alice.Public(), laptop)
+	bob, alice, _ := personOnDevice(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	o, err := bob.agent.offer(ctx, alice.Public(), nil)
@@ -239,14 +231,24 @@ func TestOfferOnlyDevicesUnreadable(t *testing.T) {
 	}
 }
 
-// befriendPerson makes bob a friend of the person dev runs for, and the person bob's,
-// without giving bob the person's reachability key.
-func befriendPerson(t *testing.T, bob *node, person identity.PublicKey, dev *node) {
+// personOnDevice starts a rendezvous, Alice online only on her laptop (a device; her
+// identity holder is off, so the identity has no record) and Bob; each is the other's
+// friend, and Bob does not hold Alice's reachability key.
+func personOnDevice(t *testing.T) (bob *node, alice *identity.Key, laptop *node) {
 	t.Helper()
-	if err := bob.st.PutFriend(store.Friend{Key: person, Name: "alice"}); err != nil {
+	rv := rendezvoustest.Start(t, rendezvous.Config{})
+	alice, laptopKey := mustKey(t), mustKey(t)
+	cert, err := device.Issue(alice, laptopKey.Public(), []byte("laptop01"), time.Now().Add(-time.Hour), 24*time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dev.st.PutFriend(store.Friend{Key: bob.key.Public(), Name: "bob"}); err != nil {
+	laptop = newNode(t, "alice-laptop", []string{rv.GRPC}, Config{Key: laptopKey, DeviceID: []byte("laptop01"), DeviceCertificate: cert})
+	bob = newNode(t, "bob", []string{rv.GRPC}, Config{})
+	if err := bob.st.PutFriend(store.Friend{Key: alice.Public(), Name: "alice"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := laptop.st.PutFriend(store.Friend{Key: bob.key.Public(), Name: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	return bob, alice, laptop
 }
