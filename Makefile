@@ -93,7 +93,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 # make mutate MUTATE_PKGS=peer/feed
 MUTATE_PKGS ?= shared/identity shared/signed peer/feed peer/post peer/store peer/syncer peer/nat=punch.go,packet.go \
 	peer/ui=session.go,server.go,compose.go,token.go peer/public peer/backup rendezvous/server rendezvous/store \
-	shared/device peer/device peer/carry peer/reach=offer.go,dial.go,paths.go,live.go peer/portmap \
+	shared/device peer/device peer/carry peer/reach=offer.go,dial.go,paths.go,live.go,own.go peer/portmap \
 	peer/discovery=seal.go,devices.go peer/recovery
 MUTATE_WORKERS ?= 2
 # Tests left out of a package's mutant runs (each run would take minutes): the Chromium

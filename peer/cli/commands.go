@@ -27,7 +27,7 @@ const MaxAttachment = 1 << 30
 
 func commands() []*command {
 	return append([]*command{
-		{name: "init", args: "[--name NAME] [--key FILE] [--passphrase-file FILE] | --join CODE [--addr HOST:PORT] [--rendezvous LIST]", summary: "make a new identity, restore one from a key backup, or join as a new device", run: runInit, help: `
+		{name: "init", args: "[--name NAME] [--key FILE] [--passphrase-file FILE] | --join CODE [--addr HOST:PORT] [--rendezvous LIST] [--passphrase-file FILE]", summary: "make a new identity, restore one from a key backup, or join as a new device", run: runInit, help: `
 Creates the home directory and your identity: a new key, or the one in FILE (a backup
 made by 'kith key export'; its passphrase is asked, or read from KITH_PASSPHRASE).
 Refuses to touch a home that already has an identity.
@@ -41,6 +41,9 @@ daemon then needs that passphrase to start. Back up the key with 'kith key expor
                      (valid 10 minutes, once). This device gets its own key, certified
                      by your identity, and a copy of your friends, groups, posts,
                      attachments, profile and settings; your identity key stays there.
+                     The device's own key is encrypted on this disk as above: asked
+                     in a terminal, or --passphrase-file FILE; the daemon unlocks it
+                     the same way.
   --addr HOST:PORT   with --join: the other device's address (direct mode)
   --rendezvous LIST  with --join: reach the other device through these rendezvous
                      servers (default $KITH_RENDEZVOUS) when --addr is not given`},
@@ -237,7 +240,7 @@ func runInit(ctx context.Context, c *call) error {
 		if *key != "" || *name != "" {
 			return usagef("init --join takes neither --key nor --name: the device gets both from the other device")
 		}
-		return runJoin(ctx, c, *join, *addr, *rdv)
+		return runJoin(ctx, c, *join, *addr, *rdv, *passFile)
 	}
 	if *addr != "" {
 		return usagef("--addr goes with --join")

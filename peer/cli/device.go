@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/kithnet/kith/peer/backup"
 	"github.com/kithnet/kith/peer/device"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 )
@@ -23,6 +24,11 @@ type JoinConfig struct {
 	Addr string
 	// Rendezvous are the rendezvous servers (--rendezvous or $KITH_RENDEZVOUS).
 	Rendezvous []string
+	// AtRest, when set, returns the passphrase that encrypts the device key in the
+	// home (empty: stored plain), as InitConfig.AtRest does the identity key; asked
+	// before anything is fetched. ScryptWorkFactor is its cost; 0 is the default.
+	AtRest           func() ([]byte, error)
+	ScryptWorkFactor int
 }
 
 // JoinResult is what joined: the person's ID, the device's name and key fingerprint.
@@ -32,12 +38,16 @@ type JoinResult struct {
 
 func deviceCommands() []*command {
 	return []*command{
-		{name: "device add", args: "NAME", summary: "add a device of yours: print a one-time join code and wait", run: runDeviceAdd, help: `
+		{name: "device add", args: "NAME [--valid DURATION]", summary: "add a device of yours: print a one-time join code and wait", run: runDeviceAdd, help: `
 Prints a one-time join code for a new device called NAME (valid 10 minutes) and waits
 until the device joins with 'kith init --join CODE' (Ctrl-C withdraws the code). Runs
 on the device that holds your identity key (the one 'kith init' made). The new device
 gets its own key, certified by your identity, and a copy of your friends, groups,
-posts, attachments, profile and settings; your friends still see one person.`},
+posts, attachments, profile and settings; your friends still see one person.
+
+  --valid DURATION  how long the code may be used, e.g. 2m or 90s (default 10m; more
+                    than 0 and at most 10m): when you join the new device at once, a
+                    shorter time leaves a code seen over your shoulder less time to work`},
 		{name: "device ls", args: "[--json]", summary: "list your devices", run: runDeviceLs, help: `
 Lists your devices: name, key fingerprint, when this device last heard from it, and
 whether it is connected now. The device you are on is marked with *.
@@ -54,15 +64,24 @@ revocation already refuse.`},
 }
 
 func runDeviceAdd(ctx context.Context, c *call) error {
-	pos, err := parse(newFlags("device add"), c.args, 1, 1)
+	fs := newFlags("device add")
+	valid := fs.Duration("valid", device.CodeTTL, "")
+	pos, err := parse(fs, c.args, 1, 1)
 	if err != nil {
 		return err
 	}
 	if err := device.CheckName(pos[0]); err != nil {
 		return usagef("device name %q: %v", pos[0], err)
 	}
+	if err := device.CheckValid(*valid); err != nil {
+		return usagef("--valid %v: %v", *valid, device.ErrValidity)
+	}
+	req := &localv1.AddDeviceRequest{Name: pos[0]}
+	if *valid != device.CodeTTL {
+		req.ValidMs = max(valid.Milliseconds(), 1)
+	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
-		stream, err := cl.AddDevice(ctx, &localv1.AddDeviceRequest{Name: pos[0]})
+		stream, err := cl.AddDevice(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -152,7 +171,7 @@ func runDeviceRm(ctx context.Context, c *call) error {
 }
 
 // runJoin is `kith init --join CODE`.
-func runJoin(ctx context.Context, c *call, code, addr, rdv string) error {
+func runJoin(ctx context.Context, c *call, code, addr, rdv, passFile string) error {
 	parsed, err := device.ParseCode(code)
 	if err != nil {
 		return usageError{err.Error()}
@@ -172,12 +191,24 @@ func runJoin(ctx context.Context, c *call, code, addr, rdv string) error {
 	if c.env.Join == nil {
 		return errors.New("init --join is not available in this build")
 	}
+	encrypted := false
+	cfg := JoinConfig{Home: c.home, Code: parsed, Addr: addr, Rendezvous: servers, ScryptWorkFactor: backup.WorkFactor(),
+		AtRest: func() ([]byte, error) {
+			p, err := c.atRestPassphrase(passFile)
+			encrypted = len(p) > 0
+			return p, err
+		}}
 	fmt.Fprintf(c.env.Stderr, "kith: joining %s...\n", parsed.Person.ID())
-	res, err := c.env.Join(ctx, JoinConfig{Home: c.home, Code: parsed, Addr: addr, Rendezvous: servers})
+	res, err := c.env.Join(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.env.Stdout, res.ID)
+	if encrypted {
+		fmt.Fprintf(c.env.Stderr, "kith: this device's key is encrypted on this disk; the daemon asks for its passphrase (or reads --passphrase-file)\n")
+	} else {
+		fmt.Fprintf(c.env.Stderr, "kith: this device's key is stored unencrypted in %s (protect it with 'kith init --join CODE --passphrase-file FILE', or run init in a terminal)\n", c.home)
+	}
 	fmt.Fprintf(c.env.Stderr, "kith: this home is now device %q (key %s) of %s; start it with 'kith --home %s daemon'\n", res.Name, res.Fingerprint, res.ID, c.home)
 	return nil
 }

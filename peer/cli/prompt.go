@@ -106,7 +106,7 @@ func (c *call) unlockPassphrase(file string) ([]byte, error) {
 		return readPassphraseFile(file)
 	}
 	if c.env.ReadPassword == nil || c.env.IsTerminal == nil || !c.env.IsTerminal(int(os.Stdin.Fd())) {
-		return nil, errors.New("the identity key is encrypted: give its passphrase with --passphrase-file FILE (mode 0600), or start the daemon in a terminal")
+		return nil, errors.New("the key is encrypted: give its passphrase with --passphrase-file FILE (mode 0600), or start the daemon in a terminal")
 	}
 	p, err := c.env.ReadPassword("Passphrase of your key: ")
 	if err != nil {

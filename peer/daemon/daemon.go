@@ -127,6 +127,7 @@ func Start(cfg Config) (*Node, error) {
 	rc.Transport, rc.Book, rc.Serve, rc.Limits = tr, book{n}, n.serve, transport.Limits{Friend: isFriend}
 	rc.Revoked = revokedIn(cfg.Store, cfg.Logger)
 	rc.JoinOffer = invites.OfferProof
+	rc.OwnDevice = cfg.Store.IsOwnDevice
 	rc.OnPath = func(identity.PublicKey) { n.Wake() }
 	if rc.Logger == nil {
 		rc.Logger = cfg.Logger

@@ -53,6 +53,11 @@ type JoinConfig struct {
 	Logger *slog.Logger
 	// Timeout bounds reaching the other device and the transfer; 10 minutes when zero.
 	Timeout time.Duration
+	// AtRest, when set, returns the passphrase that encrypts the device key in the home
+	// (empty: stored plain), as InitConfig.AtRest; it is asked before anything is
+	// fetched. ScryptWorkFactor is its cost; 0 is the default.
+	AtRest           func() ([]byte, error)
+	ScryptWorkFactor int
 }
 
 // JoinResult says what joined.
@@ -76,6 +81,15 @@ func Join(ctx context.Context, cfg JoinConfig) (JoinResult, error) {
 	}
 	if cfg.Addr == "" && len(cfg.Rendezvous) == 0 {
 		return JoinResult{}, ErrJoinNeedsAddr
+	}
+	var atRest identity.KeyFileOptions
+	if cfg.AtRest != nil {
+		// Asked first: a prompt that fails must not have spent the code.
+		pass, err := cfg.AtRest()
+		if err != nil {
+			return JoinResult{}, err
+		}
+		atRest = identity.KeyFileOptions{Passphrase: pass, ScryptWorkFactor: cfg.ScryptWorkFactor}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -106,7 +120,7 @@ func Join(ctx context.Context, cfg JoinConfig) (JoinResult, error) {
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(copyChunks(stream, pw)) }()
-	if err := store.ImportDevice(cfg.Home, pr, dev, cert); err != nil {
+	if err := store.ImportDeviceAtRest(cfg.Home, pr, dev, cert, atRest); err != nil {
 		pr.CloseWithError(err)
 		return JoinResult{}, fmt.Errorf("join: %w", err)
 	}

@@ -3,19 +3,15 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/kithnet/kith/peer/device"
+	"github.com/kithnet/kith/peer/reach"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/syncer"
-	"github.com/kithnet/kith/peer/transport"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -44,11 +40,22 @@ func (l *Local) AddDevice(req *localv1.AddDeviceRequest, stream localv1.LocalSer
 	if _, ok := l.deviceNamed(req.GetName()); ok {
 		return status.Errorf(codes.AlreadyExists, "a device called %q exists already; pick another name", req.GetName())
 	}
-	code, done, err := l.node.invites.Add(k.Public(), req.GetName())
+	valid := device.CodeTTL
+	if ms := req.GetValidMs(); ms != 0 {
+		// Checked in milliseconds first: a huge value must not overflow into a short one.
+		if ms < 0 || ms > device.CodeTTL.Milliseconds() {
+			return status.Errorf(codes.InvalidArgument, "%v (asked for %d ms)", device.ErrValidity, ms)
+		}
+		valid = time.Duration(ms) * time.Millisecond
+	}
+	expires := time.Now().Add(valid)
+	code, done, err := l.node.invites.AddValid(k.Public(), req.GetName(), valid)
+	if errors.Is(err, device.ErrValidity) {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
 	if err != nil {
 		return grpcError(err)
 	}
-	expires := time.Now().Add(device.CodeTTL)
 	if err := stream.Send(&localv1.AddDeviceResponse{Code: code.String(), ExpiresUnixMs: expires.UnixMilli()}); err != nil {
 		l.node.invites.Cancel(code.Secret)
 		return err
@@ -171,8 +178,9 @@ func (n *Node) FollowDevices(ctx context.Context) {
 	}
 }
 
-// SyncDevices pulls every other own device this node knows an address of, once. A
-// device that does not answer is logged at debug level: devices come and go.
+// SyncDevices pulls every other own device once: at its known address, and in
+// rendezvous mode through an offer to that device when the address fails or none is
+// known. A device that does not answer is logged at debug level: devices come and go.
 func (n *Node) SyncDevices(ctx context.Context) {
 	self, err := n.st.Self()
 	if err != nil {
@@ -188,7 +196,7 @@ func (n *Node) SyncDevices(ctx context.Context) {
 		return
 	}
 	for _, d := range ds {
-		if d.Key == me || d.Revoked || d.Addr == "" || ctx.Err() != nil {
+		if d.Key == me || d.Revoked || (d.Addr == "" && !n.reach.Rendezvous()) || ctx.Err() != nil {
 			continue
 		}
 		res, err := n.pullDevice(ctx, self, d)
@@ -205,32 +213,28 @@ func (n *Node) SyncDevices(ctx context.Context) {
 	}
 }
 
-// pullDevice dials own device d at its address, checks in the handshake that it is
-// exactly that device of the person, and pulls it.
+// pullDevice reaches own device d (reach.Agent.DialDevice checks in the handshake that
+// it is exactly that device of the person) and pulls it. An address found through the
+// rendezvous replaces the one kept for it.
 func (n *Node) pullDevice(ctx context.Context, self identity.PublicKey, d store.Device) (syncer.OwnResult, error) {
-	addr, err := net.ResolveUDPAddr("udp", d.Addr)
+	cert, err := d.CertificateEnvelope()
 	if err != nil {
 		return syncer.OwnResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := n.tr.Dial(ctx, addr, self)
+	cc, err := n.reach.DialDevice(ctx, reach.Device{Key: d.Key, Certificate: cert, Addr: d.Addr, Name: d.Name})
 	if err != nil {
-		return syncer.OwnResult{}, err
-	}
-	if conn.DeviceKey() != d.Key {
-		conn.Close()
-		return syncer.OwnResult{}, fmt.Errorf("%s answered with another key of ours (%s), not device %s", d.Addr, conn.DeviceKey().Short(), d.Name)
-	}
-	cc, err := grpc.NewClient("passthrough:///"+string(self.ID()), grpc.WithTransportCredentials(transport.Credentials()),
-		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return conn, nil }))
-	if err != nil {
-		conn.Close()
 		return syncer.OwnResult{}, err
 	}
 	defer cc.Close()
 	if err := n.st.SeenDevice(d.Key, time.Now()); err != nil {
 		n.log.Debug("could not note an own device's visit", "err", err)
+	}
+	if at := n.reach.Remote(d.Key); at != "" && at != d.Addr {
+		if err := n.st.SetDeviceAddr(d.Key, at); err != nil {
+			n.log.Debug("could not keep an own device's address", "device", d.Name, "err", err)
+		}
 	}
 	return n.puller.PullOwn(ctx, syncv1.NewSyncServiceClient(cc), d.Key)
 }

@@ -220,14 +220,15 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	return nil
 }
 
-// unlock decrypts an identity key encrypted at rest with the passphrase cfg gives.
+// unlock decrypts the home's key encrypted at rest (the identity's, or a joined
+// device's own) with the passphrase cfg gives.
 func unlock(st *store.Store, cfg RunConfig) error {
 	enc, err := st.KeyEncrypted()
 	if err != nil || !enc {
 		return err
 	}
 	if cfg.Passphrase == nil {
-		return fmt.Errorf("the identity key in %s is encrypted and no passphrase was given", cfg.Home)
+		return fmt.Errorf("the key in %s is encrypted and no passphrase was given", cfg.Home)
 	}
 	pass, err := cfg.Passphrase()
 	if err != nil {
@@ -235,7 +236,7 @@ func unlock(st *store.Store, cfg RunConfig) error {
 	}
 	if err := st.Unlock(pass); err != nil {
 		if errors.Is(err, identity.ErrWrongPassphrase) {
-			return fmt.Errorf("wrong passphrase for the identity key in %s; nothing was changed", cfg.Home)
+			return fmt.Errorf("wrong passphrase for the key in %s; nothing was changed", cfg.Home)
 		}
 		return err
 	}

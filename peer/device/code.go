@@ -21,12 +21,16 @@ var (
 	ErrMalformedCode = errors.New("not a join code: copy it again from `kith device add` on your other device")
 	// ErrUnknownCode means a well-formed code that the device does not hold.
 	ErrUnknownCode = errors.New("join code is not known to this device (wrong code, or another device made it)")
-	// ErrExpiredCode means the code was not redeemed within its 10 minutes.
+	// ErrExpiredCode means the code was not redeemed while it was valid (10 minutes, or
+	// the shorter time `kith device add --valid` asked for).
 	ErrExpiredCode = errors.New("join code expired: run `kith device add` again for a new one")
 	// ErrUsedCode means the code was redeemed already; a code joins one device once.
 	ErrUsedCode = errors.New("join code was used already: run `kith device add` again for a new one")
 	// ErrBadName means a device name is empty, too long, or holds control characters or '/'.
 	ErrBadName = errors.New("device name must be 1 to 64 printable characters without '/'")
+	// ErrValidity means a code was asked to stay valid for no time, or for longer than
+	// CodeTTL.
+	ErrValidity = errors.New("a join code stays valid for more than 0 and at most 10 minutes")
 )
 
 // codePrefix starts every join code, so a person (and an error message) can tell one.

@@ -190,3 +190,70 @@ func TestOfferProof(t *testing.T) {
 		t.Error("an expired code's proof still answered")
 	}
 }
+
+// TestAddValid: a code asked to stay valid for d redeems until just before d and is
+// expired from d on (and its offer proof with it); d must be more than zero and at
+// most CodeTTL, and a refused d hands out no code.
+func TestAddValid(t *testing.T) {
+	p := person(t)
+	for _, tt := range []struct {
+		valid time.Duration
+		ok    bool
+	}{
+		{-time.Second, false}, {0, false}, {time.Nanosecond, true}, {2 * time.Second, true},
+		{CodeTTL, true}, {CodeTTL + time.Nanosecond, false}, {time.Hour, false},
+	} {
+		if err := CheckValid(tt.valid); (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrValidity)) {
+			t.Errorf("CheckValid(%v) = %v, want ok %v", tt.valid, err, tt.ok)
+		}
+		iv := NewInvites(nil)
+		_, _, err := iv.AddValid(p, "a2", tt.valid)
+		if (err == nil) != tt.ok {
+			t.Errorf("AddValid(%v) = %v, want ok %v", tt.valid, err, tt.ok)
+		}
+		if !tt.ok && len(iv.pending) != 0 {
+			t.Errorf("AddValid(%v) refused, yet keeps a code", tt.valid)
+		}
+	}
+	if _, _, err := NewInvites(nil).AddValid(p, "", time.Second); !errors.Is(err, ErrBadName) {
+		t.Errorf("AddValid with no name: %v, want ErrBadName", err)
+	}
+
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	iv := NewInvites(clk.Now)
+	short, _, err := iv.AddValid(p, "a2", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	soon, _, err := iv.AddValid(p, "a3", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2*time.Second - time.Millisecond)
+	if name, err := iv.Redeem(soon.Secret); err != nil || name != "a3" {
+		t.Fatalf("redeem a 2 s code after 1.999 s = %q, %v", name, err)
+	}
+	if !iv.OfferProof(JoinProof(short.Secret)) {
+		t.Fatal("a 2 s code's offer proof refused after 1.999 s")
+	}
+	clk.Add(time.Millisecond)
+	if iv.OfferProof(JoinProof(short.Secret)) {
+		t.Fatal("a 2 s code's offer proof taken after 2 s")
+	}
+	if _, err := iv.Redeem(short.Secret); !errors.Is(err, ErrExpiredCode) {
+		t.Fatalf("redeem a 2 s code after 2 s: %v, want ErrExpiredCode", err)
+	}
+	// Add is AddValid for CodeTTL.
+	long, _, err := iv.Add(p, "a4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(CodeTTL - time.Millisecond)
+	if !iv.OfferProof(JoinProof(long.Secret)) {
+		t.Fatal("Add's code expired before CodeTTL")
+	}
+	clk.Add(time.Millisecond)
+	if iv.OfferProof(JoinProof(long.Secret)) {
+		t.Fatal("Add's code outlived CodeTTL")
+	}
+}

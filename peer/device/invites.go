@@ -41,9 +41,19 @@ func NewInvites(now func() time.Time) *Invites {
 	return &Invites{now: now, pending: map[[32]byte]*invite{}}
 }
 
-// Add makes a one-time code for a new device of person to be called name. done is
-// closed when the code is redeemed.
+// Add makes a one-time code for a new device of person to be called name, valid
+// CodeTTL. done is closed when the code is redeemed.
 func (iv *Invites) Add(person identity.PublicKey, name string) (c Code, done <-chan struct{}, err error) {
+	return iv.AddValid(person, name, CodeTTL)
+}
+
+// AddValid is Add with a code valid for valid, more than zero and at most CodeTTL
+// (ErrValidity otherwise): a person who joins the device at once can make the window
+// a guessed or overheard code is good for shorter.
+func (iv *Invites) AddValid(person identity.PublicKey, name string, valid time.Duration) (c Code, done <-chan struct{}, err error) {
+	if err := CheckValid(valid); err != nil {
+		return c, nil, err
+	}
 	if err := CheckName(name); err != nil {
 		return c, nil, err
 	}
@@ -53,9 +63,18 @@ func (iv *Invites) Add(person identity.PublicKey, name string) (c Code, done <-c
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	iv.sweepLocked()
-	in := &invite{proof: JoinProof(c.Secret), name: name, expires: iv.now().Add(CodeTTL), done: make(chan struct{})}
+	in := &invite{proof: JoinProof(c.Secret), name: name, expires: iv.now().Add(valid), done: make(chan struct{})}
 	iv.pending[sha256.Sum256(c.Secret[:])] = in
 	return c, in.done, nil
+}
+
+// CheckValid checks how long a join code is asked to stay valid: more than zero and
+// at most CodeTTL.
+func CheckValid(valid time.Duration) error {
+	if valid <= 0 || valid > CodeTTL {
+		return fmt.Errorf("%w (asked for %v)", ErrValidity, valid)
+	}
+	return nil
 }
 
 // Redeem spends the code with secret and returns the name it was made for.

@@ -13,6 +13,7 @@ import (
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -29,9 +30,10 @@ var ErrDirectMode = errors.New("no rendezvous: the node runs in direct mode")
 
 // Agent owns the paths to every remote key and hands out connections over the best.
 type Agent struct {
-	cfg  Config
-	disc *discovery.Client // nil in direct mode
-	log  *slog.Logger
+	cfg    Config
+	person identity.PublicKey // whom Key speaks for: itself, or its certificate's identity
+	disc   *discovery.Client  // nil in direct mode
+	log    *slog.Logger
 
 	relayMu sync.Mutex // held while allocating; lock order: relayMu, then mu
 
@@ -67,7 +69,22 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Key == nil || cfg.Transport == nil {
 		return nil, errors.New("reach: Config.Key and Config.Transport are required")
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, endpoints: map[identity.PublicKey]*endpoint{},
+	person := cfg.Key.Public()
+	if cfg.DeviceCertificate != nil {
+		signer, err := identity.PublicKeyFromBytes(cfg.DeviceCertificate.GetSigner())
+		if err != nil {
+			return nil, fmt.Errorf("reach: Config.DeviceCertificate: %w", err)
+		}
+		c, err := device.Open(cfg.DeviceCertificate, signer)
+		if err != nil {
+			return nil, fmt.Errorf("reach: Config.DeviceCertificate: %w", err)
+		}
+		if c.Key != person {
+			return nil, errors.New("reach: Config.DeviceCertificate certifies another key than Config.Key")
+		}
+		person = c.Identity
+	}
+	a := &Agent{cfg: cfg, person: person, log: cfg.Logger, endpoints: map[identity.PublicKey]*endpoint{},
 		reflexive: make(chan struct{}), depth: -1, answers: map[string]answerWaiter{}, helpers: map[identity.PublicKey]int{}}
 	if len(cfg.Servers) == 0 {
 		return a, nil

@@ -70,6 +70,9 @@ type Config struct {
 	// proof of a join code this node handed out and still waits for (issue 16): such an
 	// offer is answered. nil: none is.
 	JoinOffer func(punchSecret []byte) bool
+	// OwnDevice reports whether k is one of this person's devices that the device list
+	// holds, not revoked (issue 16): such a device's offers are answered. nil: none is.
+	OwnDevice func(k identity.PublicKey) bool
 	// Serve serves the sync API on a listener of the relay's transport, so friends
 	// pull through it too; nil serves nothing there.
 	Serve func(net.Listener)

@@ -40,7 +40,10 @@ const strangerOffersPerMinute = 20
 // answerWaiter is an attempt waiting for the ANSWER of the peer it offered to.
 type answerWaiter struct {
 	from identity.PublicKey
-	ch   chan discovery.Offer
+	// device, when not zero, is the one key whose answer counts (an offer to one of
+	// our own devices: another device of ours must not take its place).
+	device identity.PublicKey
+	ch     chan discovery.Offer
 }
 
 // offered is a CONNECT offer sent and what came back.
@@ -83,27 +86,43 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) 
 	if o.secret == nil {
 		o.secret = newNonce()
 	}
-	wait := make(chan discovery.Offer, 1)
-	a.mu.Lock()
-	a.answers[string(o.secret)] = answerWaiter{from: k, ch: wait}
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		delete(a.answers, string(o.secret))
-		a.mu.Unlock()
-	}()
+	wait, done := a.expectAnswer(o.secret, k, identity.PublicKey{})
+	defer done()
 	// The offer goes to the person's identity and to each of its devices online (issue
-	// 16): whichever answers first is the one we reach.
+	// 16): whichever answers first is the one we reach. The identity may have no record
+	// (its holder is offline) and the devices' candidates may be sealed to a key we
+	// lack: an offer that reached any record is still worth waiting for an answer to.
 	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
-	devs := a.offerDevices(ctx, k, o.secret)
-	if err != nil && len(devs) == 0 {
+	devs, sent := a.offerDevices(ctx, k, o.secret)
+	if err != nil && sent == 0 {
 		return offered{}, err
 	}
 	var readable []*rendezvousv1.Candidate
 	if err == nil {
 		readable = a.peerCandidates(k, reg)
 	}
-	readable = append(readable, devs...)
+	return a.awaitAnswer(ctx, k, o, wait, append(readable, devs...))
+}
+
+// expectAnswer registers an attempt waiting for the ANSWER to an offer with secret:
+// from person k, and when dev is not zero from exactly that device key. done
+// unregisters it.
+func (a *Agent) expectAnswer(secret []byte, k, dev identity.PublicKey) (<-chan discovery.Offer, func()) {
+	wait := make(chan discovery.Offer, 1)
+	a.mu.Lock()
+	a.answers[string(secret)] = answerWaiter{from: k, device: dev, ch: wait}
+	a.mu.Unlock()
+	return wait, func() {
+		a.mu.Lock()
+		delete(a.answers, string(secret))
+		a.mu.Unlock()
+	}
+}
+
+// awaitAnswer waits (at most answerWait) for k's ANSWER on wait and completes o: the
+// candidates to punch (the answer's first, then readable, those of its records we may
+// read) and the addresses a relay must let in.
+func (a *Agent) awaitAnswer(ctx context.Context, k identity.PublicKey, o offered, wait <-chan discovery.Offer, readable []*rendezvousv1.Candidate) (offered, error) {
 	timer := time.NewTimer(answerWait)
 	defer timer.Stop()
 	select {
@@ -129,7 +148,7 @@ func (a *Agent) answered(o discovery.Offer) {
 	a.mu.Lock()
 	w, ok := a.answers[string(o.Offer.GetPunchSecret())]
 	a.mu.Unlock()
-	if !ok || w.from != o.Person {
+	if !ok || w.from != o.Person || (w.device != identity.PublicKey{} && w.device != o.From) {
 		a.log.Debug("ignored an answer nobody waits for", "from", o.From.ID())
 		return
 	}
@@ -159,20 +178,22 @@ func (a *Agent) answer(ctx context.Context, o discovery.Offer, secret []byte) {
 }
 
 // offerDevices sends the CONNECT offer with secret to every device of k registered
-// now (but this node itself) and returns the candidates of theirs we may read.
-func (a *Agent) offerDevices(ctx context.Context, k identity.PublicKey, secret []byte) []*rendezvousv1.Candidate {
+// now (but this node itself) and returns the candidates of theirs we may read and how
+// many offers it sent.
+func (a *Agent) offerDevices(ctx context.Context, k identity.PublicKey, secret []byte) ([]*rendezvousv1.Candidate, int) {
 	var revoked []device.Revocation
 	if a.cfg.Revoked != nil {
 		var err error
 		if revoked, err = a.cfg.Revoked(k); err != nil {
-			return nil
+			return nil, 0
 		}
 	}
 	ds, err := a.disc.LookupDevices(ctx, k, revoked)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	var out []*rendezvousv1.Candidate
+	sent := 0
 	for _, d := range ds {
 		if d.Cert.Key == a.cfg.Key.Public() {
 			continue
@@ -182,9 +203,10 @@ func (a *Agent) offerDevices(ctx context.Context, k identity.PublicKey, secret [
 			a.log.Debug("could not offer to a device", "person", k.ID(), "device", fmt.Sprintf("%x", d.Cert.ID), "err", err)
 			continue
 		}
+		sent++
 		out = append(out, a.peerCandidates(k, r.Registration)...)
 	}
-	return out
+	return out, sent
 }
 
 // onOffer answers a verified offer from the Listen stream: punch towards the caller's
@@ -208,7 +230,14 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		a.log.Warn("ignored an offer from a revoked device", "person", o.Person.ID(), "device_key", o.From.Short())
 		return
 	}
-	if !a.cfg.Book.IsFriend(o.Person) && !a.joinOffer(offer.GetPunchSecret()) && !a.answerStranger() {
+	own := o.Person == a.person
+	if own && !a.ownDevice(o.From) {
+		// A device of ours that our list does not hold, or holds revoked, learns none of
+		// our addresses: its certificate alone is not enough.
+		a.log.Warn("ignored an offer from a device of ours that is not in the device list, or is revoked", "device_key", o.From.Short())
+		return
+	}
+	if !own && !a.cfg.Book.IsFriend(o.Person) && !a.joinOffer(offer.GetPunchSecret()) && !a.answerStranger() {
 		a.log.Info("ignored an offer from a stranger (no published addresses or nothing public here, or too many strangers this minute)", "from", o.From.ID())
 		return
 	}
@@ -230,7 +259,7 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		}
 		var b birthday
 		if !relay {
-			b = a.birthdayFor(a.friendly(o.Person), offer.GetMapping(), o.Observed, pc.Candidates, true)
+			b = a.birthdayFor(own || a.friendly(o.Person), offer.GetMapping(), o.Observed, pc.Candidates, true)
 		}
 		p, err := a.punchPath(ctx, pc, b)
 		if err != nil {
@@ -240,7 +269,12 @@ func (a *Agent) onOffer(o discovery.Offer) {
 		if relay {
 			p.kind = Relayed
 		}
-		a.remember(o.Person, p)
+		// Paths to our own devices are kept per device key: each is a peer of its own.
+		at := o.Person
+		if own {
+			at = o.From
+		}
+		a.remember(at, p)
 		a.log.Info("answered an offer", "friend", o.Person.ID(), "relay", relay, "remote", p.addr, "path", p.kind, "birthday", b.role)
 		if a.cfg.OnPath != nil {
 			a.cfg.OnPath(o.Person)

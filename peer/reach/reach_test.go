@@ -93,7 +93,7 @@ func newNode(t *testing.T, name string, servers []string, cfg Config) *node {
 	drops := &dropLog{from: map[string]int{}}
 	mux := nat.NewMux(udp, nat.MuxConfig{Logger: slog.New(drops)})
 	t.Cleanup(func() { mux.Close() })
-	tr, err := transport.New(transport.Config{Key: key, PacketConn: mux.PacketConn(), Logger: testLogger()})
+	tr, err := transport.New(transport.Config{Key: key, DeviceCertificate: cfg.DeviceCertificate, PacketConn: mux.PacketConn(), Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
-	"github.com/kithnet/kith/shared/device"
 )
 
 // TestWaitListening: an offer made before our Listen stream is open waits for it (up
@@ -93,20 +92,7 @@ func TestOfferCandidates(t *testing.T) {
 // TestOfferReachesDevice: an offer to a person whose identity is not online reaches
 // a device of theirs that is (whose addresses we may read), and that device answers.
 func TestOfferReachesDevice(t *testing.T) {
-	rv := rendezvoustest.Start(t, rendezvous.Config{})
-	alice, laptopKey := mustKey(t), mustKey(t)
-	cert, err := device.Issue(alice, laptopKey.Public(), []byte("laptop01"), time.Now().Add(-time.Hour), 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	laptop := newNode(t, "alice-laptop", []string{rv.GRPC}, Config{Key: laptopKey, DeviceID: []byte("laptop01"), DeviceCertificate: cert})
-	bob := newNode(t, "bob", []string{rv.GRPC}, Config{})
-	if err := bob.st.PutFriend(store.Friend{Key: alice.Public(), Name: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := laptop.st.PutFriend(store.Friend{Key: bob.key.Public(), Name: "bob"}); err != nil {
-		t.Fatal(err)
-	}
+	bob, alice, laptop := personOnDevice(t)
 	// Bob holds the reachability key Alice's devices seal their addresses with.
 	rk, err := laptop.st.ReachKey()
 	if err != nil {

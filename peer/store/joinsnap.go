@@ -17,7 +17,7 @@ import (
 // (bbolt leaves deleted values in free pages), so they are never written at all.
 
 // secretMeta are the meta keys a join snapshot leaves out.
-var secretMeta = [][]byte{metaSeed, metaSeedEnc, metaDevSeed, metaDevCert}
+var secretMeta = [][]byte{metaSeed, metaSeedEnc, metaDevSeed, metaDevSeedEnc, metaDevCert}
 
 // JoinSnapshot writes a snapshot of the home for a new device of the person, as Export
 // does, without the identity key.
@@ -96,6 +96,12 @@ func copyBucket(src, dst *bolt.Bucket, skip func([]byte) bool) error {
 // and makes it the device dev of the person cert certifies. As with Import, nothing is
 // left behind on any error.
 func ImportDevice(home string, r io.Reader, dev *identity.Key, cert *signedv1.Envelope) error {
+	return ImportDeviceAtRest(home, r, dev, cert, identity.KeyFileOptions{})
+}
+
+// ImportDeviceAtRest is ImportDevice with the device key encrypted under
+// opts.Passphrase when it is set (Store.BecomeDeviceAtRest).
+func ImportDeviceAtRest(home string, r io.Reader, dev *identity.Key, cert *signedv1.Envelope, opts identity.KeyFileOptions) error {
 	return importHome(home, r, func(st *Store) error {
 		person, err := identity.PublicKeyFromBytes(cert.GetSigner())
 		if err != nil {
@@ -104,6 +110,6 @@ func ImportDevice(home string, r io.Reader, dev *identity.Key, cert *signedv1.En
 		if self, err := st.Self(); err != nil || self != person {
 			return fmt.Errorf("%w: the snapshot is not of the person that certified this device", ErrBadExport)
 		}
-		return st.BecomeDevice(dev, cert)
+		return st.BecomeDeviceAtRest(dev, cert, opts)
 	})
 }

@@ -55,28 +55,34 @@ func (s *Store) InitEncrypted(k *identity.Key, name string, opts identity.KeyFil
 	return nil
 }
 
-// KeyEncrypted reports whether the identity key is encrypted at rest.
+// KeyEncrypted reports whether the home's key is encrypted at rest: the identity key,
+// or on a joined device the device key.
 func (s *Store) KeyEncrypted() (bool, error) {
 	var enc bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		enc = tx.Bucket(bMeta).Get(metaSeedEnc) != nil
+		enc = tx.Bucket(bMeta).Get(metaSeedEnc) != nil || tx.Bucket(bMeta).Get(metaDevSeedEnc) != nil
 		return nil
 	})
 	return enc, err
 }
 
-// Unlock decrypts the identity key with passphrase and keeps it in memory for Key. A
-// wrong passphrase is identity.ErrWrongPassphrase; nothing is written either way.
+// Unlock decrypts the home's key with passphrase and keeps it in memory: the identity
+// key for Key, or on a joined device the device key for Signer. A wrong passphrase is
+// identity.ErrWrongPassphrase; nothing is written either way.
 func (s *Store) Unlock(passphrase []byte) error {
-	var sealed []byte
+	var sealed, devSealed []byte
 	if err := s.db.View(func(tx *bolt.Tx) error {
 		sealed = append([]byte(nil), tx.Bucket(bMeta).Get(metaSeedEnc)...)
+		devSealed = append([]byte(nil), tx.Bucket(bMeta).Get(metaDevSeedEnc)...)
 		return nil
 	}); err != nil {
 		return err
 	}
+	if len(sealed) == 0 && len(devSealed) > 0 {
+		return s.unlockDevice(devSealed, passphrase)
+	}
 	if len(sealed) == 0 {
-		return errors.New("unlock: the identity key is not encrypted")
+		return errNotEncrypted
 	}
 	k, err := identity.UnmarshalKey(sealed, passphrase)
 	if err != nil {
@@ -100,7 +106,7 @@ func (s *Store) Self() (identity.PublicKey, error) {
 }
 
 func hasIdentity(meta *bolt.Bucket) bool {
-	return meta.Get(metaSeed) != nil || meta.Get(metaSeedEnc) != nil || meta.Get(metaDevSeed) != nil
+	return meta.Get(metaSeed) != nil || meta.Get(metaSeedEnc) != nil || isDeviceMeta(meta)
 }
 
 // selfFromMeta reads the home's public key: from the plain seed or from "pub".

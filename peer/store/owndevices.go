@@ -115,24 +115,13 @@ func (s *Store) Signer() (Signer, error) {
 	if !errors.Is(err, ErrNoIdentity) {
 		return Signer{}, err
 	}
-	var seed, cert []byte
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		seed = append([]byte(nil), tx.Bucket(bMeta).Get(metaDevSeed)...)
-		cert = append([]byte(nil), tx.Bucket(bMeta).Get(metaDevCert)...)
-		return nil
-	}); err != nil {
+	dk, err := s.deviceKey()
+	if err != nil {
 		return Signer{}, err
 	}
-	if len(seed) == 0 || !s.hasSelf {
-		return Signer{}, ErrNoIdentity
-	}
-	dk, err := identity.FromSeed(seed)
+	env, _, err := s.deviceCertificate()
 	if err != nil {
-		return Signer{}, fmt.Errorf("device key: %w: %v", ErrCorrupt, err)
-	}
-	env := &signedv1.Envelope{}
-	if err := proto.Unmarshal(cert, env); err != nil {
-		return Signer{}, fmt.Errorf("device certificate: %w: %v", ErrCorrupt, err)
+		return Signer{}, err
 	}
 	if _, err := device.Check(s.self, dk.Public(), env, nil, s.now()); err != nil {
 		return Signer{}, fmt.Errorf("this device's certificate: %w", err)
@@ -144,7 +133,7 @@ func (s *Store) Signer() (Signer, error) {
 func (s *Store) IsDevice() bool {
 	var dev bool
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		dev = tx.Bucket(bMeta).Get(metaDevSeed) != nil
+		dev = isDeviceMeta(tx.Bucket(bMeta))
 		return nil
 	})
 	return dev
@@ -153,21 +142,18 @@ func (s *Store) IsDevice() bool {
 // SigningKey is the public key this home signs with (the identity's or the device's),
 // readable without unlocking the identity.
 func (s *Store) SigningKey() (identity.PublicKey, error) {
-	var seed []byte
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		seed = append([]byte(nil), tx.Bucket(bMeta).Get(metaDevSeed)...)
-		return nil
-	}); err != nil {
-		return identity.PublicKey{}, err
-	}
-	if len(seed) == 0 {
+	dk, err := s.deviceKey()
+	switch {
+	case err == nil:
+		return dk.Public(), nil
+	case errors.Is(err, ErrKeyLocked):
+		// Encrypted at rest: the certificate names the key.
+		_, c, err := s.deviceCertificate()
+		return c.Key, err
+	case errors.Is(err, ErrNoIdentity):
 		return s.Self()
 	}
-	dk, err := identity.FromSeed(seed)
-	if err != nil {
-		return identity.PublicKey{}, fmt.Errorf("device key: %w: %v", ErrCorrupt, err)
-	}
-	return dk.Public(), nil
+	return identity.PublicKey{}, err
 }
 
 // AddDevice certifies the device key dev under name with the identity key and keeps it
@@ -223,7 +209,7 @@ func (s *Store) AddDevice(name string, dev identity.PublicKey, devID []byte, val
 // plus " (identity)" when it is not listed yet: the list then always shows where the
 // identity key lives.
 func (s *Store) ensureSelfDeviceLocked(tx *bolt.Tx, b *bolt.Bucket) error {
-	if !s.hasSelf || b.Get(s.self[:]) != nil || tx.Bucket(bMeta).Get(metaDevSeed) != nil {
+	if !s.hasSelf || b.Get(s.self[:]) != nil || isDeviceMeta(tx.Bucket(bMeta)) {
 		return nil
 	}
 	return putDevice(b, Device{Key: s.self, Name: "first"})
@@ -406,8 +392,15 @@ func (s *Store) IsOwnDevice(k identity.PublicKey) bool {
 }
 
 // BecomeDevice makes a home that holds no identity the device dev of the person cert
-// names: meta "pub" and the device key and certificate. The profile name is name.
+// names: meta "pub" and the device key, plain, and certificate.
 func (s *Store) BecomeDevice(dev *identity.Key, cert *signedv1.Envelope) error {
+	return s.BecomeDeviceAtRest(dev, cert, identity.KeyFileOptions{})
+}
+
+// BecomeDeviceAtRest is BecomeDevice with the device key encrypted under
+// opts.Passphrase when it is set (devkey.go); the key stays usable in this process, a
+// later Open needs Unlock.
+func (s *Store) BecomeDeviceAtRest(dev *identity.Key, cert *signedv1.Envelope, opts identity.KeyFileOptions) error {
 	person, err := identity.PublicKeyFromBytes(cert.GetSigner())
 	if err != nil {
 		return fmt.Errorf("device certificate: %w", err)
@@ -419,6 +412,10 @@ func (s *Store) BecomeDevice(dev *identity.Key, cert *signedv1.Envelope) error {
 	if err != nil {
 		return err
 	}
+	seedKV, err := devSeedEntry(dev, opts)
+	if err != nil {
+		return err
+	}
 	err = s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if hasIdentity(meta) {
@@ -427,7 +424,7 @@ func (s *Store) BecomeDevice(dev *identity.Key, cert *signedv1.Envelope) error {
 		if pub := meta.Get(metaPub); pub != nil && !bytes.Equal(pub, person[:]) {
 			return fmt.Errorf("become a device of %s: the home belongs to another person: %w", person.Short(), ErrHasIdentity)
 		}
-		for _, kv := range [][2][]byte{{metaPub, person[:]}, {metaDevSeed, dev.Seed()}, {metaDevCert, raw}} {
+		for _, kv := range [][2][]byte{{metaPub, person[:]}, seedKV, {metaDevCert, raw}} {
 			if err := meta.Put(kv[0], kv[1]); err != nil {
 				return err
 			}
@@ -438,5 +435,8 @@ func (s *Store) BecomeDevice(dev *identity.Key, cert *signedv1.Envelope) error {
 		return err
 	}
 	s.self, s.hasSelf = person, true
+	s.mu.Lock()
+	s.devKey = dev
+	s.mu.Unlock()
 	return nil
 }

@@ -21,6 +21,14 @@ import (
 // certifies it, snapshots, and the device imports the snapshot.
 func joinT(t *testing.T) (first, laptop *Store, alice, dev *identity.Key) {
 	t.Helper()
+	first, laptop, alice, dev, _ = joinAtRestT(t, identity.KeyFileOptions{})
+	return first, laptop, alice, dev
+}
+
+// joinAtRestT is joinT with the device key kept under opts (devkey.go); it also
+// returns the laptop's home.
+func joinAtRestT(t *testing.T, opts identity.KeyFileOptions) (first, laptop *Store, alice, dev *identity.Key, home string) {
+	t.Helper()
 	first, alice = initT(t)
 	if _, err := first.Publish(NewPost{Text: "before the laptop joined"}); err != nil {
 		t.Fatal(err)
@@ -51,16 +59,16 @@ func joinT(t *testing.T) (first, laptop *Store, alice, dev *identity.Key) {
 	if bytes.Contains(snap.Bytes(), alice.Seed()) {
 		t.Fatal("the join snapshot carries the identity seed")
 	}
-	home := t.TempDir()
+	home = t.TempDir()
 	d := Device{Certificate: lc}
 	env, err := d.CertificateEnvelope()
 	if err != nil || env == nil {
 		t.Fatalf("laptop's certificate: %v", err)
 	}
-	if err := ImportDevice(home, &snap, dev, env); err != nil {
+	if err := ImportDeviceAtRest(home, &snap, dev, env, opts); err != nil {
 		t.Fatal(err)
 	}
-	return first, openT(t, home), alice, dev
+	return first, openT(t, home), alice, dev, home
 }
 
 // TestJoinedDeviceSignsAsThePerson: a joined home has the person's ID, no identity key,

@@ -116,11 +116,11 @@ type Store struct {
 	// same blob being committed; lock order: blobMu, then a bbolt transaction, then mu.
 	blobMu sync.Mutex
 
-	mu         sync.Mutex
-	key        *identity.Key // guarded by mu; the unlocked key of an encrypted home
-	changed    chan struct{} // guarded by mu; closed and replaced whenever the changes log grows
-	kitChanged chan struct{} // guarded by mu; closed and replaced whenever the kit revision moves
-	notesCh    chan struct{} // guarded by mu; closed at the next change of notifications (convo)
+	mu          sync.Mutex
+	key, devKey *identity.Key // guarded by mu; the unlocked identity key of an encrypted home, or device key of a joined device encrypted at rest (devkey.go)
+	changed     chan struct{} // guarded by mu; closed and replaced whenever the changes log grows
+	kitChanged  chan struct{} // guarded by mu; closed and replaced whenever the kit revision moves
+	notesCh     chan struct{} // guarded by mu; closed at the next change of notifications (convo)
 }
 
 // Home resolves the home directory: flag when set, then $KITH_HOME, then ~/.kith.

@@ -43,7 +43,8 @@ func main() {
 			return string(id), err
 		},
 		Join: func(ctx context.Context, c cli.JoinConfig) (cli.JoinResult, error) {
-			r, err := daemon.Join(ctx, daemon.JoinConfig{Home: c.Home, Code: c.Code, Addr: c.Addr, Rendezvous: c.Rendezvous, Logger: logger("warn")})
+			r, err := daemon.Join(ctx, daemon.JoinConfig{Home: c.Home, Code: c.Code, Addr: c.Addr, Rendezvous: c.Rendezvous, Logger: logger("warn"),
+				AtRest: c.AtRest, ScryptWorkFactor: c.ScryptWorkFactor})
 			return cli.JoinResult{ID: string(r.ID), Name: r.Name, Fingerprint: string(r.Fingerprint)}, err
 		},
 		Stranger: func(key *identity.Key, servers []string, listen string, log *slog.Logger) (cli.StrangerDialer, error) {

@@ -3140,7 +3140,10 @@ func (x *SyncProgressResponse) GetFriends() []*FriendProgress {
 type AddDeviceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name is what the device will be called: 1 to 64 printable characters, no '/'.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// valid_ms is how long the code may be redeemed, in milliseconds: 0 means 10 minutes
+	// (the default); negative or more than 10 minutes is refused (issue 16).
+	ValidMs       int64 `protobuf:"varint,2,opt,name=valid_ms,json=validMs,proto3" json:"valid_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3182,10 +3185,17 @@ func (x *AddDeviceRequest) GetName() string {
 	return ""
 }
 
+func (x *AddDeviceRequest) GetValidMs() int64 {
+	if x != nil {
+		return x.ValidMs
+	}
+	return 0
+}
+
 // AddDeviceResponse is the code (first message) or the news that it was redeemed.
 type AddDeviceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// code is the one-time join code, valid 10 minutes.
+	// code is the one-time join code, valid 10 minutes unless valid_ms asked for less.
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// expires_unix_ms is when the code stops working.
 	ExpiresUnixMs int64 `protobuf:"varint,2,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
@@ -3719,9 +3729,10 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x06stored\x18\x02 \x01(\x04R\x06stored\x12\x16\n" +
 	"\x06cursor\x18\x03 \x01(\x04R\x06cursor\"O\n" +
 	"\x14SyncProgressResponse\x127\n" +
-	"\afriends\x18\x01 \x03(\v2\x1d.kith.local.v1.FriendProgressR\afriends\"&\n" +
+	"\afriends\x18\x01 \x03(\v2\x1d.kith.local.v1.FriendProgressR\afriends\"A\n" +
 	"\x10AddDeviceRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x89\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
+	"\bvalid_ms\x18\x02 \x01(\x03R\avalidMs\"\x89\x01\n" +
 	"\x11AddDeviceResponse\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x02 \x01(\x03R\rexpiresUnixMs\x12\x16\n" +
