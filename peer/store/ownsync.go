@@ -171,6 +171,9 @@ type OwnBatch struct {
 	Friends []Friend
 	Groups  []string
 	Devices []Device
+	// Conversations are the serving device's conversations of posts of this batch
+	// (convosync.go), merged after the posts.
+	Conversations []HeldConversation
 	// Cursor is the serving device's Last.
 	Cursor uint64
 }
@@ -184,7 +187,7 @@ func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (int, error) {
 		return 0, ErrNoIdentity
 	}
 	stored := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.updateBlobs(func(tx *bolt.Tx, orphans *[][]byte) error {
 		stored = 0
 		if cur := getU64(tx.Bucket(bCursors).Get(dev[:])); b.Cursor < cur {
 			return nil // an older answer than one applied already
@@ -207,6 +210,9 @@ func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (int, error) {
 				return err
 			}
 			stored++
+		}
+		if err := s.mergeOwnConversations(tx, b.Conversations, orphans); err != nil {
+			return err
 		}
 		return tx.Bucket(bCursors).Put(dev[:], u64(b.Cursor))
 	})
