@@ -180,8 +180,9 @@ type OwnBatch struct {
 
 // ApplyOwn stores what another device of the person served, in one transaction: friends
 // and groups it does not hold (or holds otherwise), devices it does not know and
-// revoked marks, the posts that supersede what it holds, and the cursor for dev. It
-// returns how many posts it stored.
+// revoked marks, the posts that supersede what it holds, the conversations of own posts
+// merged record by record (convosync.go), and the cursor for dev. It returns how many
+// posts it stored.
 func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (int, error) {
 	if !s.hasSelf {
 		return 0, ErrNoIdentity
