@@ -271,3 +271,36 @@ func TestOwnConversationsPerPersonLimit(t *testing.T) {
 		t.Fatalf("another person's reply: %v", err)
 	}
 }
+
+// TestOwnConversationsEveryPost: one batch merges the conversations of every post in
+// it, not only the first that changed; a post may name up to MaxRecordsPerPost
+// removals.
+func TestOwnConversationsEveryPost(t *testing.T) {
+	first, _, alice, _, bob, pid := devicesWithBobT(t)
+	me := alice.Public()
+	other, err := first.Publish(NewPost{Text: "another", Audience: feed.Default()})
+	must(t, err)
+	var cs []HeldConversation
+	for _, id := range []post.ID{pid, other} {
+		env, r := replyT(t, bob, me, id, post.ID{4}, 1, false)
+		cs = append(cs, HeldConversation{PostID: id, Replies: []VerifiedReply{{Envelope: env, Reply: r}}})
+	}
+	if _, err := first.ApplyOwn(alice.Public(), OwnBatch{Cursor: 1, Conversations: cs}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []post.ID{pid, other} {
+		if got := threadT(t, first, me, id); len(got) != 1 {
+			t.Errorf("post %s after a batch of two conversations: %v, want Bob's reply", id, got)
+		}
+	}
+	refs := make([]ReplyRef, MaxRecordsPerPost)
+	for i := range refs {
+		refs[i] = ReplyRef{Author: bob.Public(), ID: post.ID{byte(i), byte(i >> 8), byte(i >> 16), 9}}
+	}
+	if _, err := first.ApplyOwn(alice.Public(), OwnBatch{Cursor: 2, Conversations: []HeldConversation{{PostID: pid, Removed: refs}}}); err != nil {
+		t.Fatalf("%d removals: %v", MaxRecordsPerPost, err)
+	}
+	if got, _ := first.RemovedReplies(me, pid); len(got) != MaxRecordsPerPost {
+		t.Fatalf("%d removals held, want %d", len(got), MaxRecordsPerPost)
+	}
+}
