@@ -19,9 +19,6 @@ import (
 // removedChunk is how many removed replies one GetConversations message names at most.
 const removedChunk = 1000
 
-// refLen is the length of a removed reply on the wire: author key || reply id.
-const refLen = len(identity.PublicKey{}) + len(post.ID{})
-
 // sendRemoved streams the replies removed from own post id's conversation to the
 // caller k: the store names them to the person alone, so nobody else gets a message.
 func (s *Server) sendRemoved(stream syncv1.SyncService_GetConversationsServer, k identity.PublicKey, id post.ID) error {
@@ -50,10 +47,10 @@ func takeRemoved(cur *store.HeldConversation, raw [][]byte) error {
 		return fmt.Errorf("too many removed replies of post %s", cur.PostID)
 	}
 	for _, b := range raw {
-		if len(b) != refLen {
+		var r store.ReplyRef
+		if len(b) != len(r.Author)+len(r.ID) {
 			return fmt.Errorf("a removed reply of post %s is %d bytes, not an author key and a reply id", cur.PostID, len(b))
 		}
-		var r store.ReplyRef
 		copy(r.Author[:], b)
 		copy(r.ID[:], b[len(r.Author):])
 		cur.Removed = append(cur.Removed, r)

@@ -114,6 +114,24 @@ func TestOwnDevicesShareConversations(t *testing.T) {
 	}
 }
 
+// TestOwnRemovalsInChunks: more removals than one message holds reach the person whole.
+func TestOwnRemovalsInChunks(t *testing.T) {
+	alice := newNode(t, "alice", nil)
+	pid := alice.publish(t, "mine", feed.Default())
+	laptop := joinDevice(t, alice, "laptop")
+	refs := make([]store.ReplyRef, removedChunk+1)
+	for i := range refs {
+		refs[i] = store.ReplyRef{Author: alice.pub(), ID: post.ID{byte(i), byte(i >> 8), 7}}
+	}
+	if _, err := alice.st.ApplyOwn(laptop.key.Public(), store.OwnBatch{Cursor: 1, Conversations: []store.HeldConversation{{PostID: pid, Removed: refs}}}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := FetchConversations(ctxT(t), ownClient(t, laptop, alice, alice.pub()), alice.pub(), []post.ID{pid}, nil, nil)
+	if err != nil || len(held) != 1 || len(held[0].Removed) != len(refs) {
+		t.Fatalf("the person's fetch: %d conversations, %v; want one naming %d removals", len(held), err, len(refs))
+	}
+}
+
 // TestOwnConversationsRefuseBadRemovals: a removed entry of the wrong length, or more
 // than removedChunk in one message, fails the fetch with ErrTampered.
 func TestOwnConversationsRefuseBadRemovals(t *testing.T) {
@@ -121,6 +139,7 @@ func TestOwnConversationsRefuseBadRemovals(t *testing.T) {
 	alice := newNode(t, "alice", func(s *Server) syncv1.SyncServiceServer { liar.Server = s; return &liar })
 	pid := alice.publish(t, "mine", feed.Default())
 	laptop := joinDevice(t, alice, "laptop")
+	const refLen = 32 + 16 // author key || reply id
 	ref := make([]byte, refLen)
 	c := ownClient(t, laptop, alice, alice.pub())
 	for name, removed := range map[string][][]byte{
