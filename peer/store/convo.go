@@ -431,6 +431,9 @@ type HeldConversation struct {
 	PostID    post.ID
 	Replies   []VerifiedReply
 	Reactions []VerifiedReaction
+	// Removed names the replies the host removed from its conversation: served only to
+	// the host's own devices (convosync.go), ignored from anyone else.
+	Removed []ReplyRef
 }
 
 // VerifiedReply is a reply whose envelope the caller verified (post.OpenReply).

@@ -133,6 +133,9 @@ type OwnBatch struct {
 	Posts   []OwnVerified
 	Lists   Lists
 	Devices []Device
+	// Conversations are the serving device's conversations of posts of this batch
+	// (convosync.go), merged after the posts.
+	Conversations []HeldConversation
 	// Cursor is the serving device's Last.
 	Cursor uint64
 }
@@ -148,13 +151,14 @@ type OwnApplied struct {
 // ApplyOwn stores what another device of the person served, in one transaction: the
 // friend and group writes later than those it holds, removals included (mergeLists),
 // devices it does not know and revoked marks, the posts that supersede what it holds,
-// and the cursor for dev.
+// the conversations of own posts merged record by record (convosync.go), and the
+// cursor for dev.
 func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (OwnApplied, error) {
 	if !s.hasSelf {
 		return OwnApplied{}, ErrNoIdentity
 	}
 	var res OwnApplied
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.updateBlobs(func(tx *bolt.Tx, orphans *[][]byte) error {
 		res = OwnApplied{}
 		if cur := getU64(tx.Bucket(bCursors).Get(dev[:])); b.Cursor < cur {
 			return nil // an older answer than one applied already
@@ -181,6 +185,9 @@ func (s *Store) ApplyOwn(dev identity.PublicKey, b OwnBatch) (OwnApplied, error)
 				return err
 			}
 			res.Posts++
+		}
+		if err := s.mergeOwnConversations(tx, b.Conversations, orphans); err != nil {
+			return err
 		}
 		return tx.Bucket(bCursors).Put(dev[:], u64(b.Cursor))
 	})

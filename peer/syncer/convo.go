@@ -63,6 +63,9 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 		if err != nil {
 			return toConvoStatus(err)
 		}
+		if err := s.sendRemoved(stream, k, id); err != nil {
+			return toConvoStatus(err)
+		}
 		if err := stream.Send(&syncv1.GetConversationsResponse{PostId: id[:], Complete: true}); err != nil {
 			return err
 		}
@@ -230,6 +233,9 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 			cur = &store.HeldConversation{PostID: id}
 		}
 		if err := served.take(msg.GetRevocations(), deviceAuthors(msg)); err != nil {
+			return nil, tampered("%v", err)
+		}
+		if err := takeRemoved(cur, msg.GetRemoved()); err != nil {
 			return nil, tampered("%v", err)
 		}
 		for _, env := range msg.GetReplies() {

@@ -128,6 +128,11 @@ func (p *Puller) PullOwn(ctx context.Context, c syncv1.SyncServiceClient, dev id
 		if err != nil {
 			return res, err
 		}
+		b.Conversations, n, err = p.ownConversations(ctx, c, self, vs)
+		res.Blobs += n
+		if err != nil {
+			return res, err
+		}
 		applied, err := p.cfg.Store.ApplyOwn(dev, b)
 		if err != nil {
 			return res, err

@@ -1771,7 +1771,13 @@ type GetConversationsResponse struct {
 	// author's identity (context kith/device-revocation/v1), sent once per author per
 	// stream and at most 256 per author: a reader who is not the replier's friend checks
 	// the records' chains with them.
-	Revocations   []*v1.Envelope `protobuf:"bytes,5,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	Revocations []*v1.Envelope `protobuf:"bytes,5,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	// removed (issue 16) names the replies the serving peer removed from this post's
+	// conversation, each author key (32 bytes) || reply id (16 bytes), at most 1,000 per
+	// message, in the messages just before the one with complete set. Served only to the
+	// person themselves (another device of theirs), so that a removal made on one device
+	// holds on every device; any other caller gets none.
+	Removed       [][]byte `protobuf:"bytes,6,rep,name=removed,proto3" json:"removed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1837,6 +1843,13 @@ func (x *GetConversationsResponse) GetComplete() bool {
 func (x *GetConversationsResponse) GetRevocations() []*v1.Envelope {
 	if x != nil {
 		return x.Revocations
+	}
+	return nil
+}
+
+func (x *GetConversationsResponse) GetRemoved() [][]byte {
+	if x != nil {
+		return x.Removed
 	}
 	return nil
 }
@@ -2689,13 +2702,14 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x12GetDevicesResponse\x12:\n" +
 	"\vrevocations\x18\x01 \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\"4\n" +
 	"\x17GetConversationsRequest\x12\x19\n" +
-	"\bpost_ids\x18\x01 \x03(\fR\apostIds\"\xf7\x01\n" +
+	"\bpost_ids\x18\x01 \x03(\fR\apostIds\"\x91\x02\n" +
 	"\x18GetConversationsResponse\x12\x17\n" +
 	"\apost_id\x18\x01 \x01(\fR\x06postId\x122\n" +
 	"\areplies\x18\x02 \x03(\v2\x18.kith.signed.v1.EnvelopeR\areplies\x126\n" +
 	"\treactions\x18\x03 \x03(\v2\x18.kith.signed.v1.EnvelopeR\treactions\x12\x1a\n" +
 	"\bcomplete\x18\x04 \x01(\bR\bcomplete\x12:\n" +
-	"\vrevocations\x18\x05 \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\"\x8c\x01\n" +
+	"\vrevocations\x18\x05 \x03(\v2\x18.kith.signed.v1.EnvelopeR\vrevocations\x12\x18\n" +
+	"\aremoved\x18\x06 \x03(\fR\aremoved\"\x8c\x01\n" +
 	"\x16PutConversationRequest\x120\n" +
 	"\x05reply\x18\x01 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\x05reply\x126\n" +
 	"\breaction\x18\x02 \x01(\v2\x18.kith.signed.v1.EnvelopeH\x00R\breactionB\b\n" +
