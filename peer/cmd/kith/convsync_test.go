@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -15,29 +14,10 @@ import (
 // threadIDs reads a post's replies on home as text -> reply id, and its reactions.
 func threadIDs(t *testing.T, home, postID string) (map[string]string, []string) {
 	t.Helper()
-	out, errOut, code := kithErr(t, home, "thread", postID, "--json")
-	if code != 0 {
-		t.Fatalf("kith thread on %s: exit %d, %s", home, code, errOut)
-	}
-	var th struct {
-		Replies []struct {
-			ID   string `json:"id"`
-			Text string `json:"text"`
-		} `json:"replies"`
-		Reactions []struct {
-			Emoji string `json:"emoji"`
-		} `json:"reactions"`
-	}
-	if err := json.Unmarshal([]byte(out), &th); err != nil {
-		t.Fatalf("kith thread --json: %v\n%s", err, out)
-	}
+	rs, emoji := readThread(t, home, postID)
 	replies := map[string]string{}
-	for _, r := range th.Replies {
+	for _, r := range rs {
 		replies[r.Text] = r.ID
-	}
-	var emoji []string
-	for _, r := range th.Reactions {
-		emoji = append(emoji, r.Emoji)
 	}
 	return replies, emoji
 }

@@ -9,19 +9,22 @@ import (
 	"time"
 )
 
-// threadOf reads a post's conversation on home: reply texts by author ID, and the
-// reactions' emoji.
-func threadOf(t *testing.T, home, postID string) (map[string]string, []string) {
+// threadReply is one reply as `kith thread --json` shows it.
+type threadReply struct {
+	ID     string `json:"id"`
+	Author string `json:"author"`
+	Text   string `json:"text"`
+}
+
+// readThread reads a post's conversation on home: its replies and the reactions' emoji.
+func readThread(t *testing.T, home, postID string) ([]threadReply, []string) {
 	t.Helper()
 	out, errOut, code := kithErr(t, home, "thread", postID, "--json")
 	if code != 0 {
 		t.Fatalf("kith thread on %s: exit %d, %s", home, code, errOut)
 	}
 	var th struct {
-		Replies []struct {
-			Author string `json:"author"`
-			Text   string `json:"text"`
-		} `json:"replies"`
+		Replies   []threadReply `json:"replies"`
 		Reactions []struct {
 			Emoji string `json:"emoji"`
 		} `json:"reactions"`
@@ -29,13 +32,21 @@ func threadOf(t *testing.T, home, postID string) (map[string]string, []string) {
 	if err := json.Unmarshal([]byte(out), &th); err != nil {
 		t.Fatalf("kith thread --json: %v\n%s", err, out)
 	}
-	replies := map[string]string{}
-	for _, r := range th.Replies {
-		replies[r.Text] = r.Author
-	}
 	var emoji []string
 	for _, r := range th.Reactions {
 		emoji = append(emoji, r.Emoji)
+	}
+	return th.Replies, emoji
+}
+
+// threadOf reads a post's conversation on home: reply texts by author ID, and the
+// reactions' emoji.
+func threadOf(t *testing.T, home, postID string) (map[string]string, []string) {
+	t.Helper()
+	rs, emoji := readThread(t, home, postID)
+	replies := map[string]string{}
+	for _, r := range rs {
+		replies[r.Text] = r.Author
 	}
 	return replies, emoji
 }
