@@ -22,20 +22,30 @@ func kithPass(t *testing.T, home, pass string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// deviceNames returns `kith device ls --json` on home as name -> this.
-func deviceNames(t *testing.T, home string) map[string]bool {
+// lsDevice is one device as `kith device ls --json` prints it.
+type lsDevice struct {
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+	This        bool   `json:"this"`
+}
+
+// deviceList returns `kith device ls --json` on home.
+func deviceList(t *testing.T, home string) []lsDevice {
 	t.Helper()
 	var ls struct {
-		Devices []struct {
-			Name string `json:"name"`
-			This bool   `json:"this"`
-		} `json:"devices"`
+		Devices []lsDevice `json:"devices"`
 	}
 	if err := json.Unmarshal([]byte(kith(t, home, "device", "ls", "--json")), &ls); err != nil {
 		t.Fatal(err)
 	}
+	return ls.Devices
+}
+
+// deviceNames returns `kith device ls --json` on home as name -> this.
+func deviceNames(t *testing.T, home string) map[string]bool {
+	t.Helper()
 	out := map[string]bool{}
-	for _, d := range ls.Devices {
+	for _, d := range deviceList(t, home) {
 		out[d.Name] = d.This
 	}
 	return out

@@ -207,17 +207,8 @@ func TestDevicesEditApart(t *testing.T) {
 	code, joined := addDevice(t, a1, "a2")
 	kith(t, a2, "init", "--join", code, "--addr", p1)
 	joined()
-	var ls struct {
-		Devices []struct {
-			Name        string `json:"name"`
-			Fingerprint string `json:"fingerprint"`
-		} `json:"devices"`
-	}
-	if err := json.Unmarshal([]byte(kith(t, a1, "device", "ls", "--json")), &ls); err != nil {
-		t.Fatal(err)
-	}
 	fps := map[string]string{}
-	for _, d := range ls.Devices {
+	for _, d := range deviceList(t, a1) {
 		fps[d.Name] = d.Fingerprint
 	}
 	A2 := startDaemon(t, a2, p2, "--ui", "")
