@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/kithnet/kith/peer/discovery"
@@ -55,7 +56,7 @@ func (a *Agent) ownDevice(k identity.PublicKey) bool {
 // DialDevice connects to d, another device of this person: on the best path proved to
 // it earlier, at d.Addr, and (in rendezvous mode) through an offer to that device
 // alone. Every path is proved by a handshake that shows the person's chain for exactly
-// d.Key. Relays are not used between own devices.
+// d.Key; when no direct path is found, a TURN relay (relayOwn).
 func (a *Agent) DialDevice(ctx context.Context, d Device) (*Conn, error) {
 	if d.Key == a.cfg.Key.Public() {
 		return nil, fmt.Errorf("%s %w", d, ErrSelf)
@@ -106,20 +107,65 @@ func (a *Agent) findOwn(ctx context.Context, d Device, rec *discovery.DeviceReco
 	if !o.answered {
 		return nil, errors.New("did not answer through the rendezvous (offline, or it does not list this device)")
 	}
+	p, perr := a.punchOwn(ctx, o)
+	if perr == nil {
+		c, err := a.dialOwn(ctx, d.Key, p)
+		if err == nil {
+			a.log.Info("connected to an own device through the rendezvous", "device", d.Key.Short(), "path", p.kind, "remote", p.addr, "elapsed_ms", time.Since(start).Milliseconds())
+			return c, nil
+		}
+		perr = fmt.Errorf("punched %s, but QUIC did not follow: %w", p.addr, err)
+	}
+	c, err := a.relayOwn(ctx, d, rec, o.permits)
+	if err != nil {
+		return nil, fmt.Errorf("punching towards %v: %w; through the relay: %w", o.cands, perr, err)
+	}
+	a.log.Info("connected to an own device through the rendezvous", "device", d.Key.Short(), "path", Relayed, "elapsed_ms", time.Since(start).Milliseconds())
+	return c, nil
+}
+
+// punchOwn punches towards the candidates an own device answered o with, when
+// punching is on.
+func (a *Agent) punchOwn(ctx context.Context, o offered) (*path, error) {
 	if a.cfg.PunchTimeout < 0 {
 		return nil, nat.ErrNoPath
 	}
 	pc := nat.PunchConfig{Nonce: o.secret, Candidates: o.cands, Timeout: a.cfg.PunchTimeout, PreferIPv6: true}
-	p, err := a.punchPath(ctx, pc, a.birthdayFor(true, o.mapping, o.observed, o.cands, false))
-	if err != nil {
-		return nil, fmt.Errorf("punching towards %v: %w", o.cands, err)
+	return a.punchPath(ctx, pc, a.birthdayFor(true, o.mapping, o.observed, o.cands, false))
+}
+
+// relayOwn reaches own device d through this node's TURN relay when no direct path
+// was found (both behind NATs that map per destination, say): a RELAY offer routed to
+// d alone (rec; nil: the identity's record), d's ping through the relay, and a
+// handshake that must show exactly d. The connection serves one pull; it is not
+// upgraded.
+func (a *Agent) relayOwn(ctx context.Context, d Device, rec *discovery.DeviceRecord, permits []netip.AddrPort) (*Conn, error) {
+	rctx, cancel := context.WithTimeout(ctx, a.cfg.RelayTimeout)
+	defer cancel()
+	send := func(ctx context.Context, relay *rendezvousv1.Candidate, nonce []byte) error {
+		cands := []*rendezvousv1.Candidate{relay}
+		if rec == nil {
+			_, err := a.disc.Connect(ctx, a.person, rendezvousv1.OfferKind_OFFER_KIND_RELAY, cands, nonce)
+			return err
+		}
+		_, err := a.disc.ConnectDevice(ctx, a.person, *rec, rendezvousv1.OfferKind_OFFER_KIND_RELAY, cands, nonce)
+		return err
 	}
-	c, err := a.dialOwn(ctx, d.Key, p)
+	r, addr, c, err := a.relayVia(rctx, d.Key, a.person, permits, send)
 	if err != nil {
-		return nil, fmt.Errorf("punched %s, but QUIC did not follow: %w", p.addr, err)
+		return nil, err
 	}
-	a.log.Info("connected to an own device through the rendezvous", "device", d.Key.Short(), "path", p.kind, "remote", p.addr, "elapsed_ms", time.Since(start).Milliseconds())
-	return c, nil
+	if got := c.DeviceKey(); got != d.Key {
+		c.Close()
+		return nil, fmt.Errorf("through relay %s: %w (%s)", addr, ErrOtherDevice, got.Short())
+	}
+	p := &path{tr: r.tr, addr: addr, kind: Relayed, proved: time.Now()}
+	a.remember(d.Key, p)
+	cc, err := clientOn(p.tr, p.addr, a.person, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{ClientConn: cc, kind: Relayed, better: newSignal(), stop: func() {}}, nil
 }
 
 // ownRecord checks d before anything is sent: the identity holder has no

@@ -103,6 +103,17 @@ func (a *Agent) ensureRelay(ctx context.Context) (*relayed, error) {
 // friend's ping through it, which tells where the relay sees the friend; QUIC is
 // dialled there.
 func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []netip.AddrPort) (*relayed, net.Addr, *transport.Conn, error) {
+	send := func(ctx context.Context, relay *rendezvousv1.Candidate, nonce []byte) error {
+		_, err := a.disc.Connect(ctx, friend, rendezvousv1.OfferKind_OFFER_KIND_RELAY, []*rendezvousv1.Candidate{relay}, nonce)
+		return err
+	}
+	return a.relayVia(ctx, friend, friend, cands, send)
+}
+
+// relayVia is relayTo with the RELAY offer sent by send: it waits for a ping through
+// the relay (giving up when a direct path to watch appears) and dials QUIC there,
+// checking the handshake shows want.
+func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, cands []netip.AddrPort, send func(context.Context, *rendezvousv1.Candidate, []byte) error) (*relayed, net.Addr, *transport.Conn, error) {
 	r, err := a.ensureRelay(ctx)
 	if err != nil {
 		return nil, nil, nil, err
@@ -120,7 +131,7 @@ func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []
 		r.mu.Unlock()
 	}()
 	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
-	if _, err := a.disc.Connect(ctx, friend, rendezvousv1.OfferKind_OFFER_KIND_RELAY, []*rendezvousv1.Candidate{cand}, nonce); err != nil {
+	if err := send(ctx, cand, nonce); err != nil {
 		return nil, nil, nil, fmt.Errorf("sending the relay address: %w", err)
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -130,7 +141,7 @@ func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []
 		select {
 		case addr = <-w.seen:
 		case <-tick.C:
-			if p, ok := a.bestPath(friend); ok && !p.relayed() {
+			if p, ok := a.bestPath(watch); ok && !p.relayed() {
 				return nil, nil, nil, errDirectAppeared
 			}
 		case <-ctx.Done():
@@ -143,7 +154,7 @@ func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []
 			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
 		}
 	}
-	c, err := r.tr.Dial(ctx, addr, friend)
+	c, err := r.tr.Dial(ctx, addr, want)
 	if err != nil {
 		a.dropRelay(r) // the friend answered through it but QUIC did not follow: maybe the allocation is gone
 		return nil, nil, nil, err
