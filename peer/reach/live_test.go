@@ -64,19 +64,7 @@ func TestStatusConnectedOnlyWhileAnswering(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tb.Close() })
-	ln, err := tb.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { b := make([]byte, 16); c.Read(b) }()
-		}
-	}()
+	acceptAndHold(t, tb)
 	a, err := New(Config{Key: ka, Transport: ta, Logger: quiet, KeepAlive: keepalive})
 	if err != nil {
 		t.Fatal(err)
@@ -124,4 +112,23 @@ func mustKey(t *testing.T) *identity.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// acceptAndHold accepts every QUIC connection tr's listener gets and keeps each open
+// until its peer closes it: a peer that answers handshakes and nothing else.
+func acceptAndHold(t *testing.T, tr *transport.Transport) {
+	t.Helper()
+	ln, err := tr.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { b := make([]byte, 64); c.Read(b) }()
+		}
+	}()
 }

@@ -91,19 +91,7 @@ func directDevice(t *testing.T, key *identity.Key, cert *signedv1.Envelope) (*Ag
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	ln, err := tr.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { b := make([]byte, 64); c.Read(b) }()
-		}
-	}()
+	acceptAndHold(t, tr)
 	a, err := New(Config{Key: key, DeviceCertificate: cert, Transport: tr, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)

@@ -63,19 +63,7 @@ func easyPeer(t *testing.T, nonce []byte) (*nat.Mux, identity.PublicKey) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	ln, err := tr.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { b := make([]byte, 1); c.Read(b) }()
-		}
-	}()
+	acceptAndHold(t, tr)
 	go m.Punch(context.Background(), nat.PunchConfig{Nonce: nonce, Timeout: 5 * time.Second})
 	time.Sleep(20 * time.Millisecond) // its session exists
 	return m, k.Public()
