@@ -105,6 +105,7 @@ type peerJSON struct {
 	Name     string `json:"name"`
 	Path     string `json:"path"`
 	Remote   string `json:"remote"`
+	Local    string `json:"local"`
 	LastSync string `json:"last_sync"`
 }
 

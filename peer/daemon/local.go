@@ -77,7 +77,7 @@ func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.
 		}
 		seen[p.ID] = true
 		resp.Peers = append(resp.Peers, &localv1.PeerStatus{Id: string(p.ID), Name: names[p.ID], Path: p.Path,
-			Remote: p.Remote, LastSyncUnixMs: l.synced.Get(p.ID)})
+			Remote: p.Remote, Local: p.Local, LastSyncUnixMs: l.synced.Get(p.ID)})
 	}
 	slices.SortFunc(resp.Peers, func(a, b *localv1.PeerStatus) int { return cmp.Compare(a.Id, b.Id) })
 	if resp.Carry, err = l.node.carryStatus(names); err != nil {

@@ -36,7 +36,9 @@ type labStatus struct {
 		Name   string `json:"name"`
 		Path   string `json:"path"`
 		Remote string `json:"remote"`
+		Local  string `json:"local"`
 	} `json:"peers"`
+	Listen string `json:"listen"`
 }
 
 // kithCLI runs the kith binary with args and returns its output.
@@ -156,16 +158,22 @@ func (p *labPeer) holds(author *labPeer, text string) bool {
 
 // path is how p's status says it is connected to friend: "direct", "relay" or "".
 func (p *labPeer) path(friend *labPeer) (path, remote string) {
+	path, remote, _ = p.pathFrom(friend)
+	return path, remote
+}
+
+// pathFrom is path, with the local socket the connection uses.
+func (p *labPeer) pathFrom(friend *labPeer) (path, remote, local string) {
 	s, err := p.status()
 	if err != nil {
-		return "", ""
+		return "", "", ""
 	}
 	for _, c := range s.Peers {
 		if c.ID == friend.id {
-			return c.Path, c.Remote
+			return c.Path, c.Remote, c.Local
 		}
 	}
-	return "", ""
+	return "", "", ""
 }
 
 // eventually polls ok every 200 ms for up to d.

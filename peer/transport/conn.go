@@ -34,7 +34,8 @@ func (c *Conn) DeviceKey() identity.PublicKey { return c.device }
 
 // Info describes the connection.
 func (c *Conn) Info() Peer {
-	return Peer{ID: c.peer.ID(), Device: c.device, Path: c.path, Remote: c.qc.RemoteAddr().String(), Inbound: c.inbound,
+	return Peer{ID: c.peer.ID(), Device: c.device, Path: c.path, Remote: c.qc.RemoteAddr().String(),
+		Local: c.qc.LocalAddr().String(), Inbound: c.inbound,
 		Received: c.qc.ConnectionStats().PacketsReceived}
 }
 

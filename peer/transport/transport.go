@@ -173,6 +173,9 @@ type Peer struct {
 	Path string `json:"path"`
 	// Remote is the other end's address as this socket sees it.
 	Remote string `json:"remote"`
+	// Local is this end's socket address: the node's listening socket, the relay's,
+	// or a spare socket a birthday punch opened.
+	Local string `json:"local"`
 	// Inbound is true when the other end dialled.
 	Inbound bool `json:"inbound"`
 	// Received counts the packets received on the connection so far: when it stops

@@ -1296,8 +1296,11 @@ type PeerStatus struct {
 	Remote string `protobuf:"bytes,4,opt,name=remote,proto3" json:"remote,omitempty"`
 	// last_sync_unix_ms is when the last pull from this friend completed.
 	LastSyncUnixMs int64 `protobuf:"varint,5,opt,name=last_sync_unix_ms,json=lastSyncUnixMs,proto3" json:"last_sync_unix_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// local is this node's socket the connection uses: the listening socket, the
+	// relay's, or a spare socket that a birthday punch opened.
+	Local         string `protobuf:"bytes,6,opt,name=local,proto3" json:"local,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PeerStatus) Reset() {
@@ -1363,6 +1366,13 @@ func (x *PeerStatus) GetLastSyncUnixMs() int64 {
 		return x.LastSyncUnixMs
 	}
 	return 0
+}
+
+func (x *PeerStatus) GetLocal() string {
+	if x != nil {
+		return x.Local
+	}
+	return ""
 }
 
 // Friend is one entry of the friend list.
@@ -3610,14 +3620,15 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"registered\x18\x03 \x01(\bR\n" +
 	"registered\x12+\n" +
 	"\x11reflexive_address\x18\x04 \x01(\tR\x10reflexiveAddress\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"\x87\x01\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\x9d\x01\n" +
 	"\n" +
 	"PeerStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12\x16\n" +
 	"\x06remote\x18\x04 \x01(\tR\x06remote\x12)\n" +
-	"\x11last_sync_unix_ms\x18\x05 \x01(\x03R\x0elastSyncUnixMs\"^\n" +
+	"\x11last_sync_unix_ms\x18\x05 \x01(\x03R\x0elastSyncUnixMs\x12\x14\n" +
+	"\x05local\x18\x06 \x01(\tR\x05local\"^\n" +
 	"\x06Friend\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
