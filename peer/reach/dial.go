@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/kithnet/kith/peer/nat"
 	"github.com/kithnet/kith/peer/transport"
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -162,6 +164,10 @@ type attempt struct {
 	p   *path
 	c   *transport.Conn
 	err error
+	// how names the way, for the log: "quic-first" (QUIC at an answered candidate
+	// before any ping), "punch", "reached-us" (the peer's punch found us first),
+	// "relay".
+	how string
 }
 
 // find looks for a path through the rendezvous: an offer, and once the peer answered
@@ -227,7 +233,7 @@ func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
 				late.c.Close()
 			}
 		}
-		a.log.Info("connected", "friend", t.Key.ID(), "path", at.p.kind, "remote", at.p.addr, "elapsed_ms", time.Since(start).Milliseconds())
+		a.log.Info("connected", "friend", t.Key.ID(), "path", at.p.kind, "remote", at.p.addr, "how", at.how, "elapsed_ms", time.Since(start).Milliseconds())
 		return a.conn(t.Key, at.p, at.c, better)
 	}
 	return nil, fmt.Errorf("%s: no direct path (%v candidates) and no relay: %w", t, o.cands, errors.Join(errs...))
@@ -239,16 +245,102 @@ const relayHeadStart = 100 * time.Millisecond
 // errStopped means the agent is not running (Run has not started or has returned).
 var errStopped = errors.New("the node is stopping")
 
-// direct punches towards the peer's answered candidates and dials QUIC on the path
-// that answers. When the relay has won meanwhile, a direct path found still counts: it
-// is remembered and fires better.
+// direct reaches the peer's answered candidates two ways at once: QUIC at each of them
+// straight away where both NATs map endpoint-independently (eagerTargets: the peer's
+// openers have opened its NAT for us, and our QUIC Initial is the punch), and a punch
+// followed by QUIC on the path that answers. The first handshake wins; the other is
+// stopped, and a connection it still makes is closed. When the relay has won
+// meanwhile, a direct path found still counts: it is remembered and fires better.
 func (a *Agent) direct(ctx context.Context, k identity.PublicKey, o offered, better *signal, relayWon *atomic.Bool) attempt {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ways := []func() attempt{func() attempt { return a.punchAndDial(ctx, k, o) }}
+	if eager := a.eagerTargets(o); len(eager) > 0 {
+		ways = append(ways, func() attempt { return a.dialFirst(ctx, k, eager) })
+	}
+	at := first(ways)
+	if at.err == nil && relayWon.Load() {
+		at.c.Close()
+		better.fire()
+	}
+	return at
+}
+
+// first runs every way at once and returns the first success, or, when all fail,
+// their errors joined. Connections made by the others after it are closed.
+func first(ways []func() attempt) attempt {
+	out := make(chan attempt, len(ways))
+	for _, w := range ways {
+		go func() { out <- w() }()
+	}
+	var errs []error
+	for i := range ways {
+		at := <-out
+		if at.err != nil {
+			errs = append(errs, at.err)
+			continue
+		}
+		go func(left int) {
+			for range left {
+				if late := <-out; late.c != nil {
+					late.c.Close()
+				}
+			}
+		}(len(ways) - i - 1)
+		return at
+	}
+	return attempt{err: errors.Join(errs...)}
+}
+
+// maxEager bounds the candidates dialled at once without a punch first.
+const maxEager = 8
+
+// eagerTargets are the answered candidates worth a QUIC dial before any ping: unless
+// either side is known to map endpoint-dependently (a symmetric NAT gives the Initial
+// a mapping the other side's openers did not open: the punch's peer-reflexive
+// addresses or the birthday method are needed), and, where the peer has IPv6
+// candidates, only those (the punch prefers IPv6 too; an IPv4 dial winning the race
+// would undo that). The Initials go to the addresses the punch's first round pings,
+// from the same socket, after the answer: they touch no router the pings do not.
+func (a *Agent) eagerTargets(o offered) []netip.AddrPort {
+	const ed = rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT
+	if a.cfg.PunchTimeout < 0 || !o.answered || o.mapping == ed || a.mapping() == ed {
+		return nil
+	}
+	cands := o.cands
+	if v6 := slices.DeleteFunc(slices.Clone(cands), func(c netip.AddrPort) bool { return !c.Addr().Is6() }); len(v6) > 0 {
+		cands = v6
+	}
+	return cands[:min(len(cands), maxEager)]
+}
+
+// dialFirst dials QUIC at every target at once and returns the first handshake.
+func (a *Agent) dialFirst(ctx context.Context, k identity.PublicKey, targets []netip.AddrPort) attempt {
+	ways := make([]func() attempt, len(targets))
+	for i, t := range targets {
+		p := &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(t), kind: Direct}
+		ways[i] = func() attempt {
+			q, c, err := a.dialQUIC(ctx, k, p)
+			return attempt{p: q, c: c, err: err, how: "quic-first"}
+		}
+	}
+	return first(ways)
+}
+
+// punchAndDial punches towards the peer's answered candidates and dials QUIC on the
+// path that answers.
+func (a *Agent) punchAndDial(ctx context.Context, k identity.PublicKey, o offered) attempt {
 	p, err := a.punch(ctx, k, o)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped: another way won (its path is remembered, not to be forgotten
+			// by a dial on a cancelled context), or the caller gave up.
+			return attempt{err: err}
+		}
 		if ap, ok := a.bestPath(k); ok && !ap.relayed() {
 			// Our punch found nothing, but the peer reached us meanwhile.
 			if q, c, err := a.dialQUIC(ctx, k, ap); err == nil {
-				return attempt{p: q, c: c}
+				return attempt{p: q, c: c, how: "reached-us"}
 			}
 			a.forget(k, ap)
 		}
@@ -258,11 +350,7 @@ func (a *Agent) direct(ctx context.Context, k identity.PublicKey, o offered, bet
 	if err != nil {
 		return attempt{err: fmt.Errorf("punched %s, but QUIC did not follow: %w", p.addr, err)}
 	}
-	if relayWon.Load() {
-		c.Close()
-		better.fire()
-	}
-	return attempt{p: q, c: c}
+	return attempt{p: q, c: c, how: "punch"}
 }
 
 // relayAttempt reaches the peer through the node's TURN relay.
@@ -273,7 +361,7 @@ func (a *Agent) relayAttempt(ctx context.Context, k identity.PublicKey, permits 
 	}
 	p := &path{tr: r.tr, addr: addr, kind: Relayed, proved: time.Now()}
 	a.remember(k, p)
-	return attempt{p: p, c: c}
+	return attempt{p: p, c: c, how: "relay"}
 }
 
 // punch runs one punching attempt towards the candidates peer k answered o with, when

@@ -92,8 +92,20 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) 
 	// 16): whichever answers first is the one we reach. The identity may have no record
 	// (its holder is offline) and the devices' candidates may be sealed to a key we
 	// lack: an offer that reached any record is still worth waiting for an answer to.
+	// Both at once: the devices' lookup is a round trip to the rendezvous of its own,
+	// which would otherwise come after the CONNECT's and delay the wait for the answer.
+	type devOffers struct {
+		cands []*rendezvousv1.Candidate
+		sent  int
+	}
+	devCh := make(chan devOffers, 1)
+	go func() {
+		c, n := a.offerDevices(ctx, k, o.secret)
+		devCh <- devOffers{c, n}
+	}()
 	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
-	devs, sent := a.offerDevices(ctx, k, o.secret)
+	d := <-devCh
+	devs, sent := d.cands, d.sent
 	if err != nil && sent == 0 {
 		return offered{}, err
 	}

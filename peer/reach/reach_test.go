@@ -169,7 +169,8 @@ func dial(t *testing.T, a, b *node) *Conn {
 }
 
 // TestDialThroughRendezvous: friends known only by ID connect through the rendezvous:
-// directly when punching works, through the relay when it is off, and from the relay
+// directly when punching works or QUIC at the answered candidates does, through the
+// relay when punching is off, and from the relay
 // to a direct path (Better fires) once an upgrade round punches.
 func TestDialThroughRendezvous(t *testing.T) {
 	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
@@ -181,6 +182,9 @@ func TestDialThroughRendezvous(t *testing.T) {
 		better  bool
 	}{
 		{"punched", Config{}, false, false}, // (or relayed first under load, then Better)
+		// A punch that gives up at once leaves only QUIC at the answered candidates
+		// (both ends map endpoint-independently on loopback) to beat the relay.
+		{"quic-first", Config{PunchTimeout: time.Nanosecond}, false, false},
 		{"relayed", Config{PunchTimeout: -1}, true, false},
 		{"relayed-then-direct", Config{PunchTimeout: -1, UpgradeEvery: 300 * time.Millisecond}, true, true},
 	} {

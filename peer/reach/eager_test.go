@@ -1,0 +1,84 @@
+package reach
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+)
+
+// TestEagerTargets: QUIC goes to answered candidates before any ping only where
+// neither NAT is known to map endpoint-dependently, only after an answer, never with punching off, at
+// most maxEager of them, and only the IPv6 ones when the peer has any.
+func TestEagerTargets(t *testing.T) {
+	v4 := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.2:4700"), netip.MustParseAddrPort("198.51.100.7:4700")}
+	v6 := netip.MustParseAddrPort("[2001:db8::5]:4700")
+	var many []netip.AddrPort
+	for i := range maxEager + 3 {
+		many = append(many, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), uint16(4700+i)))
+	}
+	for _, tc := range []struct {
+		name      string
+		own, peer rendezvousv1.Mapping
+		answered  bool
+		punchOff  bool
+		cands     []netip.AddrPort
+		want      []netip.AddrPort
+	}{
+		{"both endpoint-independent", ei, ei, true, false, v4, v4},
+		{"not answered: nothing", ei, ei, false, false, v4, nil},
+		{"punching off: nothing", ei, ei, true, true, v4, nil},
+		{"peer symmetric: punch only", ei, ed, true, false, v4, nil},
+		{"we are symmetric: punch only", ed, ei, true, false, v4, nil},
+		{"peer's mapping unknown", ei, unknown, true, false, v4, v4},
+		{"our mapping unknown", unknown, ei, true, false, v4, v4},
+		{"both symmetric: punch only (the relay, in the end)", ed, ed, true, false, v4, nil},
+		{"IPv6 only when the peer has it", ei, ei, true, false, append(slices.Clone(v4), v6), []netip.AddrPort{v6}},
+		{"at most maxEager", ei, ei, true, false, many, many[:maxEager]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &Agent{mappingKind: tc.own}
+			if tc.punchOff {
+				a.cfg.PunchTimeout = -1
+			}
+			got := a.eagerTargets(offered{answered: tc.answered, mapping: tc.peer, cands: tc.cands})
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("eagerTargets = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFirst: the first success wins; all failures are reported together.
+func TestFirst(t *testing.T) {
+	errA, errB := errors.New("a failed"), errors.New("b failed")
+	fail := func(err error) func() attempt { return func() attempt { return attempt{err: err} } }
+	t.Run("all fail: every error", func(t *testing.T) {
+		at := first([]func() attempt{fail(errA), fail(errB)})
+		if !errors.Is(at.err, errA) || !errors.Is(at.err, errB) {
+			t.Errorf("first of two failures = %v, want both errors", at.err)
+		}
+	})
+	t.Run("a success beats failures in any order", func(t *testing.T) {
+		win := &path{kind: Direct}
+		slow := func() attempt { time.Sleep(20 * time.Millisecond); return attempt{p: win} }
+		for _, ways := range [][]func() attempt{{fail(errA), slow}, {slow, fail(errA)}} {
+			if at := first(ways); at.err != nil || at.p != win {
+				t.Errorf("first = %+v, want the success", at)
+			}
+		}
+	})
+	t.Run("the earlier success wins", func(t *testing.T) {
+		early, late := &path{kind: Direct}, &path{kind: Relayed}
+		at := first([]func() attempt{
+			func() attempt { time.Sleep(200 * time.Millisecond); return attempt{p: late} },
+			func() attempt { return attempt{p: early} },
+		})
+		if at.p != early {
+			t.Errorf("first took %+v, want the earlier success", at.p)
+		}
+	})
+}
