@@ -14,19 +14,34 @@ import (
 )
 
 // TestReachOwnDevices (issue 16): Alice's two devices, each behind its own
-// port-restricted NAT with an input firewall. a2 joins through the rendezvous; the
-// address it kept for a1 is the one a1 answered the join from, which a1's router lets
-// in only from the join's socket, not from a2's daemon. The devices still exchange
-// posts both ways: each reaches the other through the rendezvous, an offer to that one
-// device.
+// port-restricted NAT, routers with an input firewall and routers without one (plain
+// MASQUERADE, where a stray packet to the kept address leaves a conntrack entry). a2
+// joins through the rendezvous; the address it kept for a1 is the one a1 answered the
+// join from, which a1's router lets in only from the join's socket, not from a2's
+// daemon. The devices still exchange posts both ways: each reaches the other through
+// the rendezvous, an offer to that one device, on a direct path.
 func TestReachOwnDevices(t *testing.T) {
 	t.Parallel()
 	lab := natlab.New(t, natlab.Config{
 		Public: []string{"rv"},
-		Homes:  []natlab.Home{{Name: "dv1", NAT: natlab.PortRestricted}, {Name: "dv2", NAT: natlab.PortRestricted}},
+		Homes: []natlab.Home{{Name: "dv1", NAT: natlab.PortRestricted}, {Name: "dv2", NAT: natlab.PortRestricted},
+			{Name: "do1", NAT: natlab.PortRestricted, NoInputFirewall: true}, {Name: "do2", NAT: natlab.PortRestricted, NoInputFirewall: true}},
 	})
 	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
-	a1 := startLabPeer(t, lab, "dv1", rv)
+	for _, tc := range []struct{ name, h1, h2 string }{
+		{"firewalled-routers", "dv1", "dv2"},
+		{"open-routers", "do1", "do2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ownDevicesReach(t, lab, rv, tc.h1, tc.h2)
+		})
+	}
+}
+
+// ownDevicesReach is TestReachOwnDevices between homes h1 and h2 of lab.
+func ownDevicesReach(t *testing.T, lab *natlab.Lab, rv, h1, h2 string) {
+	a1 := startLabPeer(t, lab, h1, rv)
 
 	add := exec.Command(filepath.Join(binDir, "kith"), "--home", a1.home, "device", "add", "a2")
 	stdout, err := add.StdoutPipe()
@@ -47,20 +62,20 @@ func TestReachOwnDevices(t *testing.T) {
 	if err != nil {
 		t.Fatalf("device add: %v", err)
 	}
-	home, err := os.MkdirTemp("", "kith-lab-dv2-")
+	home, err := os.MkdirTemp("", "kith-lab-"+h2+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(home) })
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	if out, err := lab.Host("dv2").Exec(ctx, filepath.Join(binDir, "kith"), "--home", home, "init", "--join", strings.TrimSpace(code), "--rendezvous", rv); err != nil {
+	if out, err := lab.Host(h2).Exec(ctx, filepath.Join(binDir, "kith"), "--home", home, "init", "--join", strings.TrimSpace(code), "--rendezvous", rv); err != nil {
 		t.Fatalf("join through the rendezvous from behind a NAT: %v\n%s", err, out)
 	}
 	if err := add.Wait(); err != nil {
 		t.Fatalf("device add after the join: %v", err)
 	}
-	a2 := &labPeer{name: "dv2", home: home, id: a1.id, node: lab.Host("dv2")}
+	a2 := &labPeer{name: h2, home: home, id: a1.id, node: lab.Host(h2)}
 	a2.start(t, rv)
 
 	a2.post(t, "from a2 behind its NAT")
@@ -74,6 +89,9 @@ func TestReachOwnDevices(t *testing.T) {
 	const line = "connected to an own device through the rendezvous"
 	if !strings.Contains(a1.proc.Output()+a2.proc.Output(), line) {
 		t.Fatalf("neither device says %q\na1:\n%s\na2:\n%s", line, a1.proc.Output(), a2.proc.Output())
+	}
+	if strings.Contains(a1.proc.Output()+a2.proc.Output(), "path=relay") {
+		t.Errorf("two port-restricted NATs, and an own device went through the relay\na1:\n%s\na2:\n%s", a1.proc.Output(), a2.proc.Output())
 	}
 }
 

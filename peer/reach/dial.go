@@ -100,9 +100,12 @@ func (a *Agent) Dial(ctx context.Context, t Target) (*Conn, error) {
 			a.log.Info("a known path to a friend stopped working; looking again", "friend", t.Key.ID(), "remote", p.addr, "err", err)
 		}
 	}
-	if !a.disc.Status().Registered {
+	if a.rendezvousDown() {
 		// The rendezvous is unreachable: redial the last direct address that worked
 		// (the friend, restarted too, dials ours: QUIC's Initials cross like punches).
+		// Not merely before the first registration: a stray Initial there, before the
+		// friend answered anything, can leave a conntrack entry on its router that
+		// spoils the punch the offer would have made (callee first).
 		if last, ok := a.cfg.Book.LastPath(t.Key); ok {
 			p := &path{tr: a.cfg.Transport, addr: net.UDPAddrFromAddrPort(last), kind: Direct}
 			if c, err := a.dialPath(ctx, t.Key, p); err == nil {
@@ -112,6 +115,13 @@ func (a *Agent) Dial(ctx context.Context, t Target) (*Conn, error) {
 		}
 	}
 	return a.find(ctx, t)
+}
+
+// rendezvousDown reports whether the rendezvous failed us: not registered now, and the
+// last session with it failed. A node still making its first registration is not down.
+func (a *Agent) rendezvousDown() bool {
+	s := a.disc.Status()
+	return !s.Registered && s.Err != ""
 }
 
 // dialAddr is direct mode: the peer's given address, dialled lazily.

@@ -54,8 +54,8 @@ func (a *Agent) ownDevice(k identity.PublicKey) bool {
 }
 
 // DialDevice connects to d, another device of this person: on the best path proved to
-// it earlier, at d.Addr, and (in rendezvous mode) through an offer to that device
-// alone. Every path is proved by a handshake that shows the person's chain for exactly
+// it earlier, then (while a rendezvous answers) through an offer to that device alone,
+// then at d.Addr. Every path is proved by a handshake that shows the person's chain for exactly
 // d.Key; when no direct path is found, a TURN relay (relayOwn).
 func (a *Agent) DialDevice(ctx context.Context, d Device) (*Conn, error) {
 	if d.Key == a.cfg.Key.Public() {
@@ -74,6 +74,20 @@ func (a *Agent) DialDevice(ctx context.Context, d Device) (*Conn, error) {
 		a.forget(d.Key, p)
 		errs = append(errs, err)
 	}
+	// Callee first, for our own devices too: while the rendezvous answers, the kept
+	// address (where the device was at the join, or last time) gets no packet before
+	// the device answers an offer. A stray Initial there can leave a conntrack entry on
+	// the device's router (one without an input firewall) that moves the device's
+	// mapping towards us to another port, and the punch that follows fails. The kept
+	// address is tried only without a rendezvous, with one that is down, or when the
+	// offer found nothing.
+	if a.disc != nil && !a.rendezvousDown() {
+		c, err := a.findOwn(ctx, d, rec)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
 	if d.Addr != "" {
 		addr, err := net.ResolveUDPAddr("udp", d.Addr)
 		if err == nil {
@@ -84,17 +98,10 @@ func (a *Agent) DialDevice(ctx context.Context, d Device) (*Conn, error) {
 		}
 		errs = append(errs, fmt.Errorf("at %s: %w", d.Addr, err))
 	}
-	if a.disc == nil {
-		if len(errs) == 0 {
-			return nil, fmt.Errorf("%s %w", d, ErrNoAddress)
-		}
-		return nil, fmt.Errorf("%s: %w", d, errors.Join(errs...))
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("%s %w", d, ErrNoAddress)
 	}
-	c, err := a.findOwn(ctx, d, rec)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d, errors.Join(append(errs, err)...))
-	}
-	return c, nil
+	return nil, fmt.Errorf("%s: %w", d, errors.Join(errs...))
 }
 
 // findOwn offers to device d through the rendezvous and punches towards its answer.

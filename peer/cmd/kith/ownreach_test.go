@@ -36,8 +36,10 @@ func TestOwnDevicesStaleAddress(t *testing.T) {
 	kith(t, a1, "post", "from a1 at a new address")
 	eventually(t, 60*time.Second, "a1 has a2's post", func() bool { return timelineHas(t, a1, "from a2 at a new address") })
 	eventually(t, 60*time.Second, "a2 has a1's post", func() bool { return timelineHas(t, a2, "from a1 at a new address") })
-	if !strings.Contains(A2.log.String(), "connected to an own device through the rendezvous") {
-		t.Fatalf("a2 did not reach a1 through the rendezvous (its kept address is stale):\n%s", A2.log)
+	// Whichever device dials first goes through the rendezvous (callee first: the kept
+	// address is not tried while the rendezvous answers); the other then uses the path
+	// that offer proved.
+	if !strings.Contains(A1.log.String()+A2.log.String(), "connected to an own device through the rendezvous") {
+		t.Fatalf("neither device reached the other through the rendezvous:\na1:\n%s\na2:\n%s", A1.log, A2.log)
 	}
-	_ = A1
 }
