@@ -164,6 +164,12 @@ func (r *Report) printGoals(w io.Writer) {
 		fmt.Fprintf(w, "  instance %d: %.1f KB RSS per held Listen stream (%.0f streams; goal ≤ 15 KB): %s; RSS %.0f MB (goal ≤ 2048 MB at 100k): %s\n",
 			i, per/1024, streams, check(per <= 15*1024), float64(r.InstanceRSSListening[i])/(1<<20),
 			check(r.InstanceRSSListening[i] <= 2<<30))
+		if i < len(r.InstanceRSSSteady) {
+			// Idle streams' live memory hardly changes, but the heap grows towards the GC's
+			// goal (twice the live heap by default) under the steady phase's garbage.
+			fmt.Fprintf(w, "    after the steady phase: %.1f KB RSS per held Listen stream\n",
+				float64(r.InstanceRSSSteady[i]-r.InstanceRSSRegistered[i])/streams/1024)
+		}
 		if i < len(r.InstanceGoListening) && i < len(r.InstanceGoRegistered) {
 			fmt.Fprintf(w, "    of which, per stream: %s\n", perStream(r.InstanceGoRegistered[i], r.InstanceGoListening[i], streams))
 		}
