@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -78,6 +81,11 @@ type Config struct {
 	// HealthInterval is how often the store is pinged to set the gRPC health status
 	// (NOT_SERVING while Redis is unreachable); 2 s by default.
 	HealthInterval time.Duration
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (--memory-limit), set by
+	// Run for the whole process (the runtime has one): MemoryLimitAuto (0) keeps
+	// GOMEMLIMIT when the environment sets it, else takes 90 % of the container's cgroup
+	// limit, else none; MemoryLimitOff none at all. Start alone leaves it be.
+	MemoryLimit int64
 	// DrainTimeout bounds a graceful stop; 10 s by default.
 	DrainTimeout time.Duration
 	// Logger receives structured logs; slog.Default() when nil.
@@ -115,11 +123,21 @@ type Instance struct {
 	stop    sync.Once
 }
 
-// Run serves cfg until ctx ends, then drains streams and stops.
+// Run sets the process's memory limit from cfg.MemoryLimit, serves cfg until ctx
+// ends, then drains streams and stops.
 func Run(ctx context.Context, cfg Config) error {
+	limit, set, source := chooseMemoryLimit(cfg.MemoryLimit, os.Getenv("GOMEMLIMIT") != "", cgroupMemoryLimit(cgroupFiles))
+	if set {
+		debug.SetMemoryLimit(limit)
+	}
 	inst, err := Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if limit = debug.SetMemoryLimit(-1); limit == math.MaxInt64 {
+		inst.log.Info("rendezvous: no memory limit; the heap may grow to twice what is live", "source", source)
+	} else {
+		inst.log.Info("rendezvous: memory limit", "bytes", limit, "source", source)
 	}
 	<-ctx.Done()
 	inst.log.Info("rendezvous: shutting down")

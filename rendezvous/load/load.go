@@ -145,6 +145,7 @@ func (r *Report) fill(ctx context.Context, cfg Config, s *swarm, m *meter) error
 	r.RedisBytesPerPeer = float64(registered.redis["used_memory"]-idle.redis["used_memory"]) / float64(cfg.Peers)
 	r.RedisKeys = registered.redis["dbsize"]
 	r.InstanceRSSRegistered = registered.instanceRSS()
+	r.InstanceGoRegistered = registered.goMem
 
 	fmt.Fprintf(cfg.Log, "opening %d Listen streams\n", cfg.Listeners)
 	lctx, stopListen := context.WithCancel(ctx)
@@ -160,6 +161,7 @@ func (r *Report) fill(ctx context.Context, cfg Config, s *swarm, m *meter) error
 		return err
 	}
 	r.InstanceRSSListening = listening.instanceRSS()
+	r.InstanceGoListening = listening.goMem
 	r.RedisClients = listening.redis["connected_clients"]
 	r.RedisUsedListening = listening.redis["used_memory"]
 	r.RedisBytesPerListener = float64(listening.redis["used_memory"]-registered.redis["used_memory"]) / float64(cfg.Listeners)

@@ -23,6 +23,8 @@ type process struct {
 	name string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// metrics is the host:port of its /metrics (kith-rendezvous only; "" for Redis).
+	metrics string
 }
 
 // spawn starts bin with args, its output in dir/name.log.
@@ -134,11 +136,17 @@ func startRendezvous(ctx context.Context, bin, dir, name, redisAddr string) (*pr
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := spawn(dir, name, bin, "--listen", grpcAddr, "--stun", stunAddr, "--redis", "redis://"+redisAddr,
-		"--rate-limit-ip", "-1", "--max-listen-per-ip", "-1", "--log-level", "warn", "--name", serverName)
+	metricsAddr, err := freeAddr()
 	if err != nil {
 		return nil, "", err
 	}
+	p, err := spawn(dir, name, bin, "--listen", grpcAddr, "--stun", stunAddr, "--redis", "redis://"+redisAddr,
+		"--rate-limit-ip", "-1", "--max-listen-per-ip", "-1", "--log-level", "warn", "--name", serverName,
+		"--metrics", metricsAddr)
+	if err != nil {
+		return nil, "", err
+	}
+	p.metrics = metricsAddr
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		p.stop()

@@ -58,6 +58,9 @@ type Report struct {
 	RedisUsedListening    int64
 	// Instance RSS after registering, with the streams open, and after the steady phase.
 	InstanceRSSRegistered, InstanceRSSListening, InstanceRSSSteady []int64
+	// InstanceGoRegistered and InstanceGoListening are what each instance's Go runtime
+	// said about its heap, stacks and goroutines at the same two moments.
+	InstanceGoRegistered, InstanceGoListening []goMem
 
 	// Achieved is the steady phase's successful operations per second; Dropped the
 	// operations the workers could not start in time; Failed the failed calls
@@ -161,9 +164,31 @@ func (r *Report) printGoals(w io.Writer) {
 		fmt.Fprintf(w, "  instance %d: %.1f KB RSS per held Listen stream (%.0f streams; goal ≤ 15 KB): %s; RSS %.0f MB (goal ≤ 2048 MB at 100k): %s\n",
 			i, per/1024, streams, check(per <= 15*1024), float64(r.InstanceRSSListening[i])/(1<<20),
 			check(r.InstanceRSSListening[i] <= 2<<30))
+		if i < len(r.InstanceRSSSteady) {
+			// Idle streams' live memory hardly changes, but the heap grows towards the GC's
+			// goal (twice the live heap by default) under the steady phase's garbage.
+			fmt.Fprintf(w, "    after the steady phase: %.1f KB RSS per held Listen stream\n",
+				float64(r.InstanceRSSSteady[i]-r.InstanceRSSRegistered[i])/streams/1024)
+		}
+		if i < len(r.InstanceGoListening) && i < len(r.InstanceGoRegistered) {
+			fmt.Fprintf(w, "    of which, per stream: %s\n", perStream(r.InstanceGoRegistered[i], r.InstanceGoListening[i], streams))
+		}
 	}
 	fmt.Fprintf(w, "  offer delivery p99 at %d ops/s: %v (goal ≤ 50 ms): %s\n", r.Rate, r.Offers.P99.Round(time.Millisecond),
 		check(r.Offers.N > 0 && r.Offers.P99 <= 50*time.Millisecond))
+}
+
+// perStream splits the growth of an instance's Go memory from before to after over
+// streams: live heap, heap spans, stacks, goroutines; and the GC's next target.
+func perStream(before, after goMem, streams float64) string {
+	kb := func(a, b int64) float64 { return float64(b-a) / streams / 1024 }
+	limit := "none"
+	if after.limit > 0 && after.limit < 1<<62 {
+		limit = fmt.Sprintf("%.0f MB", float64(after.limit)/(1<<20))
+	}
+	return fmt.Sprintf("heap live at the last GC %.1f KB, heap allocated %.1f KB, heap spans %.1f KB, stacks %.1f KB, %.2f goroutines; next GC at %.0f MB, memory limit %s",
+		kb(before.heapLive, after.heapLive), kb(before.heapAlloc, after.heapAlloc), kb(before.heapInuse, after.heapInuse), kb(before.stacks, after.stacks),
+		float64(after.goroutines-before.goroutines)/streams, float64(after.nextGC)/(1<<20), limit)
 }
 
 // meter samples the processes.
@@ -176,6 +201,7 @@ type meter struct {
 type sample struct {
 	at        time.Time
 	instances []usage
+	goMem     []goMem // per instance, from its /metrics
 	redisProc usage
 	redis     map[string]int64
 }
@@ -196,6 +222,11 @@ func (m *meter) sample(ctx context.Context) (sample, error) {
 			return s, fmt.Errorf("%s: %w", p.name, err)
 		}
 		s.instances = append(s.instances, u)
+		g, err := scrapeGoMem(ctx, p.metrics)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", p.name, err)
+		}
+		s.goMem = append(s.goMem, g)
 	}
 	var err error
 	if s.redisProc, err = m.redis.stats(); err != nil {

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,9 +56,17 @@ func New() *Metrics {
 		}),
 	}
 	m.reg.MustRegister(m.registrations, m.lookups, m.offers, m.refusals, m.allocations, m.allocActive,
-		m.storeLatency, m.listens, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.storeLatency, m.listens, collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(memoryWhere)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// memoryWhere adds to the Go collector's defaults the runtime/metrics that say where an
+// instance's memory goes (issue 14): the heap live after the last GC
+// (go_gc_heap_live_bytes; RSS is up to about twice it, by GOGC and the memory limit)
+// and the goroutine stacks (go_memory_classes_heap_stacks_bytes), a goroutine or more
+// per held Listen stream.
+var memoryWhere = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$|^/memory/classes/heap/stacks:bytes$`)}
 
 // Handler serves the series in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

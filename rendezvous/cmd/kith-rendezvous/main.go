@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("kith-rendezvous", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg rendezvous.Config
-	var cluster, level string
+	var cluster, level, memLimit string
 	fs.StringVar(&cfg.Listen, "listen", ":7000", "gRPC `address`")
 	fs.StringVar(&cfg.STUN, "stun", ":3478", "UDP `address` of STUN and TURN")
 	fs.StringVar(&cfg.STUNAlt, "stun-alt", "", "second UDP `address` of STUN (and TURN) on this host, from which peers tell a symmetric NAT; empty: none")
@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.RateLimit.PerTarget, "rate-limit-target", 0, "sealed offers per minute to one target (0: 120; negative: no limit)")
 	fs.IntVar(&cfg.ListensPerIP, "max-listen-per-ip", 100, "most Listen streams held at once for one client IP (negative: no bound)")
 	fs.StringVar(&level, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&memLimit, "memory-limit", "auto", "soft memory `limit` of the Go runtime: a size (1800MiB, 2GiB, bytes), off, or auto: GOMEMLIMIT if set, else 90% of the container's cgroup memory limit, else none")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, usage)
 		fs.SetOutput(w)
@@ -95,6 +96,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		fmt.Fprintf(stderr, "kith-rendezvous: --log-level %q: want debug, info, warn or error\n", level)
+		return 2
+	}
+	var err error
+	if cfg.MemoryLimit, err = rendezvous.ParseMemoryLimit(memLimit); err != nil {
+		fmt.Fprintln(stderr, "kith-rendezvous:", err)
 		return 2
 	}
 	if cluster != "" {

@@ -69,6 +69,15 @@ func TestUsageErrors(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out, &errb); code != 0 || !strings.Contains(out.String(), "--turn-allow-private") && !strings.Contains(out.String(), "-turn-allow-private") {
 		t.Errorf("-h: exit %d, output %q", code, out.String())
 	}
+	if !strings.Contains(out.String(), "-memory-limit") {
+		t.Errorf("-h does not name --memory-limit: %q", out.String())
+	}
+	for _, bad := range []string{"2GB", "0", "lots"} {
+		errb.Reset()
+		if code := run(context.Background(), []string{"--memory-limit", bad}, func(string) string { return "" }, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--memory-limit") {
+			t.Errorf("--memory-limit %s: exit %d, stderr %q; want 2 and a message naming the flag", bad, code, errb.String())
+		}
+	}
 }
 
 func freeTCP(t *testing.T) string {
@@ -104,6 +113,7 @@ func TestBinary(t *testing.T) {
 	grpcAddr, metricsAddr := freeTCP(t), freeTCP(t)
 	cmd := exec.Command(bin, "--stun", "127.0.0.1:0", "--metrics", metricsAddr)
 	cmd.Env = append(os.Environ(), "KITH_RENDEZVOUS_LISTEN="+grpcAddr, "KITH_RENDEZVOUS_TURN_SECRET=s3cret",
+		"KITH_RENDEZVOUS_MEMORY_LIMIT=1500MiB",      // the runtime's limit, which /metrics shows
 		"KITH_RENDEZVOUS_NAME="+rendezvoustest.Name) // the name its proofs are signed for
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
@@ -153,6 +163,7 @@ func TestBinary(t *testing.T) {
 		for _, series := range []string{
 			"kith_rendezvous_registrations_total 1", `kith_rendezvous_refusals_total{reason="malformed_fingerprint"} 1`,
 			"kith_rendezvous_store_latency_seconds_bucket", "kith_rendezvous_turn_allocations_active 0",
+			"go_gc_gomemlimit_bytes 1.572864e+09", "go_gc_heap_live_bytes ", "go_memory_classes_heap_stacks_bytes ",
 		} {
 			if !strings.Contains(string(body), series) {
 				t.Errorf("/metrics lacks %q", series)
