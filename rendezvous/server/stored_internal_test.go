@@ -2,16 +2,20 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
+	"github.com/kithnet/kith/rendezvous/store"
 	"github.com/kithnet/kith/shared/identity"
 	"github.com/kithnet/kith/shared/signed"
 )
@@ -164,4 +168,27 @@ func FuzzDecodeStored(f *testing.F) {
 			t.Fatalf("read back %v re-encodes to %x, %v; want %x", env, again, err, b)
 		}
 	})
+}
+
+// TestStoredCorruptIsInternal: a stored value this version cannot read (another
+// version's, or damaged) fails Lookup and LookupMany as Internal, not as a retryable
+// store outage, and nothing is returned.
+func TestStoredCorruptIsInternal(t *testing.T) {
+	st := store.NewMemory(time.Now)
+	t.Cleanup(func() { _ = st.Close() })
+	s := newT(t, Config{Store: st})
+	k := keyT(t)
+	fp := k.Public().Fingerprint()
+	v2, _ := proto.Marshal(storedReg(t, k)) // what layout v2 stored
+	if err := st.Put(context.Background(), fp, store.Record{Envelope: v2, TimestampMs: 1}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.Lookup(context.Background(), &rendezvousv1.LookupRequest{Fingerprint: string(fp)})
+	if st, reason := Status(err); st.Code() != codes.Internal || reason != "stored_record" || resp != nil {
+		t.Fatalf("Lookup = %v, %v (%q); want Internal, stored_record", resp, st, reason)
+	}
+	many, err := s.LookupMany(context.Background(), &rendezvousv1.LookupManyRequest{Fingerprints: []string{string(fp)}})
+	if st, reason := Status(err); st.Code() != codes.Internal || reason != "stored_record" || many != nil {
+		t.Fatalf("LookupMany = %v, %v (%q); want Internal, stored_record", many, st, reason)
+	}
 }
