@@ -72,24 +72,16 @@ func decodeStored(b []byte) (*signedv1.Envelope, error) {
 func payloadKey(payload []byte) ([]byte, error) {
 	var key []byte
 	for len(payload) > 0 {
-		num, typ, n := protowire.ConsumeTag(payload)
+		num, typ, n := protowire.ConsumeField(payload)
 		if n < 0 {
 			return nil, fmt.Errorf("%w: payload: %v", ErrStoredRecord, protowire.ParseError(n))
 		}
-		payload = payload[n:]
 		if num == keyField && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(payload)
-			if m < 0 {
-				return nil, fmt.Errorf("%w: payload key: %v", ErrStoredRecord, protowire.ParseError(m))
-			}
-			key, payload = v, payload[m:]
-			continue
+			// The field parsed whole, so its tag and value do too.
+			_, _, tag := protowire.ConsumeTag(payload)
+			key, _ = protowire.ConsumeBytes(payload[tag:n])
 		}
-		m := protowire.ConsumeFieldValue(num, typ, payload)
-		if m < 0 {
-			return nil, fmt.Errorf("%w: payload: %v", ErrStoredRecord, protowire.ParseError(m))
-		}
-		payload = payload[m:]
+		payload = payload[n:]
 	}
 	if len(key) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: payload key of %d bytes", ErrStoredRecord, len(key))

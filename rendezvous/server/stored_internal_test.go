@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,19 +125,20 @@ func TestStoredRefuses(t *testing.T) {
 	wrongVersion := bytes.Clone(b)
 	wrongVersion[0] = 2
 	for _, tc := range []struct {
-		name string
-		b    []byte
+		name, why string
+		b         []byte
 	}{
-		{"empty", nil},
-		{"header only, one byte short", b[:storedHead-1]},
-		{"other version", wrongVersion},
-		{"a marshalled envelope (layout v2)", v2},
-		{"payload cut in its key", b[:storedHead+10]},
-		{"header and no payload", b[:storedHead]},
+		{"empty", "no v3 header", nil},
+		{"header only, one byte short", "no v3 header", b[:storedHead-1]},
+		{"other version", "no v3 header", wrongVersion},
+		{"a marshalled envelope (layout v2)", "no v3 header", v2},
+		{"payload cut in its key", "payload: unexpected EOF", b[:storedHead+10]},
+		{"header and no payload", "payload key of 0 bytes", b[:storedHead]},
 	} {
 		t.Run("decode "+tc.name, func(t *testing.T) {
-			if env, err := decodeStored(tc.b); !errors.Is(err, ErrStoredRecord) {
-				t.Fatalf("decode = %v, %v; want ErrStoredRecord", env, err)
+			env, err := decodeStored(tc.b)
+			if !errors.Is(err, ErrStoredRecord) || !strings.Contains(err.Error(), tc.why) {
+				t.Fatalf("decode = %v, %v; want ErrStoredRecord, %q", env, err, tc.why)
 			}
 		})
 	}
