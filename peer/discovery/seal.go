@@ -40,7 +40,7 @@ const maxSealed = 8 << 10
 // reachAD is the associated data of a SealedReachability: it binds the ciphertext to the
 // record's key and timestamp.
 func reachAD(signer []byte, tsMs int64) []byte {
-	ad := append([]byte("kith/reachability/v1"), signer...)
+	ad := append([]byte("kith/reachability/v2"), signer...)
 	return binary.BigEndian.AppendUint64(ad, uint64(tsMs))
 }
 
@@ -50,7 +50,11 @@ func SealReachability(key []byte, signer identity.PublicKey, tsMs int64, cands [
 	if err != nil {
 		return nil, fmt.Errorf("reachability key: %w", err)
 	}
-	plain, err := proto.Marshal(&rendezvousv1.Reachability{Candidates: cands})
+	eps, err := endpoints(cands)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := proto.Marshal(&rendezvousv1.Reachability{Endpoints: eps})
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +81,7 @@ func OpenReachability(key []byte, reg *rendezvousv1.Registration) ([]*rendezvous
 	if err := proto.Unmarshal(plain, &r); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoReachability, err)
 	}
-	return r.GetCandidates(), nil
+	return candidates(r.GetEndpoints())
 }
 
 // NewReachKey makes a fresh reachability key.

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
@@ -109,15 +110,23 @@ func (s *swarm) client(instance, i int) rendezvousv1.RendezvousServiceClient {
 // serverName is the --name of the instances the load runs: every signed proof names it.
 const serverName = "kith-load"
 
-// registration signs peer i's record at ts with sealed candidates of the size three
-// candidates make (host, server-reflexive, IPv6), as a dual-stack peer behind a NAT
-// sends: the server never opens them, so random bytes of that size stand in.
+// sealedCandidates is the ciphertext's length of three candidates (host,
+// server-reflexive, IPv6), as a dual-stack peer behind a NAT seals them
+// (peer/discovery, Reachability v2), with the 16-byte tag.
+var sealedCandidates = proto.Size(&rendezvousv1.Reachability{Endpoints: []*rendezvousv1.Endpoint{
+	{Ip: make([]byte, 4), Port: 41641, Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST},
+	{Ip: make([]byte, 4), Port: 41641, Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_SERVER_REFLEXIVE},
+	{Ip: make([]byte, 16), Port: 41641, Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_HOST},
+}}) + 16
+
+// registration signs peer i's record at ts with sealed candidates of the size
+// sealedCandidates: the server never opens them, so random bytes of that size stand in.
 func (s *swarm) registration(i int, ts time.Time, ttl time.Duration) (*signedv1.Envelope, error) {
 	k := s.keys[i]
 	return signed.Seal(k, identity.ContextRegistration, &rendezvousv1.Registration{
 		PublicKey: k.Public().Bytes(), TimestampUnixMs: ts.UnixMilli(), TtlSeconds: uint32(ttl / time.Second),
 		Version: rendezvousv1.RecordVersion_RECORD_VERSION_2, Server: serverName,
-		Reachability: &rendezvousv1.SealedReachability{Nonce: randomBytes(24), Ciphertext: randomBytes(92)},
+		Reachability: &rendezvousv1.SealedReachability{Nonce: randomBytes(24), Ciphertext: randomBytes(sealedCandidates)},
 	})
 }
 

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/rendezvous/store"
 	"github.com/kithnet/kith/shared/device"
@@ -88,13 +86,13 @@ func (s *Server) devices(ctx context.Context, fp identity.Fingerprint) ([]store.
 	return all[0], nil
 }
 
-// envelopes unmarshals stored device records.
+// envelopes rebuilds stored device records.
 func envelopes(fp identity.Fingerprint, ds []store.DeviceRecord) ([]*signedv1.Envelope, error) {
 	out := make([]*signedv1.Envelope, 0, len(ds))
 	for _, d := range ds {
-		env := &signedv1.Envelope{}
-		if err := proto.Unmarshal(d.Envelope, env); err != nil {
-			return nil, fmt.Errorf("%s/%x: stored device record is corrupt: %v", fp, d.Device, err)
+		env, err := decodeStored(d.Envelope)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%x: device record: %w", fp, d.Device, err)
 		}
 		out = append(out, env)
 	}

@@ -76,6 +76,7 @@ var kinds = []struct {
 	{device.ErrBadValidity, codes.InvalidArgument, "device_certificate_validity"},
 	{store.ErrTooManyDevices, codes.ResourceExhausted, "too_many_devices"},
 	{ErrReplayedNonce, codes.AlreadyExists, "replayed_nonce"},
+	{ErrStoredRecord, codes.Internal, "stored_record"},
 	{store.ErrNotFound, codes.NotFound, "not_found"},
 	{ErrNotRegistered, codes.FailedPrecondition, "not_registered"},
 	{store.ErrNoListener, codes.FailedPrecondition, "not_listening"},

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -60,9 +57,8 @@ func (s *Server) LookupMany(ctx context.Context, req *rendezvousv1.LookupManyReq
 		}
 		env := newestOf(devs[i], denvs)
 		if rec.Envelope != nil {
-			env = &signedv1.Envelope{}
-			if err := proto.Unmarshal(rec.Envelope, env); err != nil {
-				return nil, fmt.Errorf("lookup many: %s: stored record is corrupt: %v", fps[i], err)
+			if env, err = decodeStored(rec.Envelope); err != nil {
+				return nil, fmt.Errorf("lookup many: %s: %w", fps[i], err)
 			}
 		}
 		if env == nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/peer"
-	"google.golang.org/protobuf/proto"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
@@ -242,7 +241,7 @@ func (s *Server) Register(ctx context.Context, req *rendezvousv1.RegisterRequest
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", fp, err)
 	}
-	env, err := marshalEnvelope(req.GetRecord())
+	env, err := encodeStored(req.GetRecord())
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", p, err)
 	}
@@ -258,24 +257,13 @@ func (s *Server) Register(ctx context.Context, req *rendezvousv1.RegisterRequest
 	}, nil
 }
 
-// marshalEnvelope keeps exactly the signed fields, so a lookup returns them byte for byte.
-func marshalEnvelope(env *signedv1.Envelope) ([]byte, error) {
-	return proto.MarshalOptions{Deterministic: true}.Marshal(&signedv1.Envelope{
-		Signer: env.GetSigner(), Payload: env.GetPayload(), Signature: env.GetSignature(),
-	})
-}
-
 // record loads fp's stored envelope.
 func (s *Server) record(ctx context.Context, fp identity.Fingerprint) (*signedv1.Envelope, error) {
 	rec, err := s.store.Get(ctx, fp)
 	if err != nil {
 		return nil, err
 	}
-	env := &signedv1.Envelope{}
-	if err := proto.Unmarshal(rec.Envelope, env); err != nil {
-		return nil, fmt.Errorf("stored record is corrupt: %v", err)
-	}
-	return env, nil
+	return decodeStored(rec.Envelope)
 }
 
 // Lookup implements RendezvousServiceServer.

@@ -14,9 +14,9 @@ import (
 
 // Device records on Redis: one hash per person, "kith:d:" + the fingerprint's 32
 // bytes, a field per device id whose value is timestamp_ms and expires_ms (int64
-// big-endian, Redis server time) then the envelope. Redis 7.0 has no per-field TTL,
-// so each field carries its own expiry, every write prunes expired fields, reads
-// skip them, and the key lives as long as its longest-lived field.
+// big-endian, Redis server time) then the record (Record.Envelope). Redis 7.0 has no
+// per-field TTL, so each field carries its own expiry, every write prunes expired
+// fields, reads skip them, and the key lives as long as its longest-lived field.
 const (
 	devicesPrefix    = "kith:d:"
 	deviceHeaderLen  = 16

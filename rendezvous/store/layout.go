@@ -11,15 +11,16 @@ import (
 )
 
 // The Redis layout, v2 (kith:r:): one string key per peer holds its record and its
-// per-key rate counter, so a registered peer costs one key (about 400 bytes of
-// used_memory) where v1 used a hash, which an envelope longer than
-// hash-max-listpack-value turned into a hashtable, and a second key for the counter
-// (760 bytes together).
+// per-key rate counter, so a registered peer costs one key (378 bytes of used_memory
+// at 100k peers with the server's stored form v3, docs/DESIGN.md "Redis bytes per
+// peer") where v1 used a hash, which an envelope longer than hash-max-listpack-value
+// turned into a hashtable, and a second key for the counter (760 bytes together).
 //
 //	key   "kith:r:" + the 32 bytes of the fingerprint (52 characters of base32 for
 //	      anything that is not a fingerprint, as in tests)
 //	value header: timestamp_ms int64, window_end_ms int64, count uint32 (big-endian),
-//	      then the envelope. timestamp_ms -1: no record, only a live counter.
+//	      then the record (Record.Envelope, opaque here). timestamp_ms -1: no record,
+//	      only a live counter.
 //
 // Every operation touches one key, so no hash tag is needed for a Cluster. The key's
 // TTL is the record's; a counter alone lives for its window. A record that expires

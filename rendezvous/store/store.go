@@ -25,10 +25,12 @@ var (
 	ErrClosed = errors.New("store closed")
 )
 
-// Record is one stored registration: the signed envelope exactly as received, and the
-// timestamp taken from its verified payload, which orders records.
+// Record is one stored registration: what the server keeps of the signed envelope
+// (opaque here; rendezvous/server's stored.go, v3: signature and payload, from which
+// the envelope is rebuilt exactly), and the timestamp taken from its verified payload,
+// which orders records.
 type Record struct {
-	// Envelope is the marshalled signed envelope, returned byte for byte.
+	// Envelope is the server's stored form of the signed envelope, returned byte for byte.
 	Envelope []byte
 	// TimestampMs is the registration's timestamp_unix_ms.
 	TimestampMs int64

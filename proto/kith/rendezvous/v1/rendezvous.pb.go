@@ -600,11 +600,12 @@ func (x *DeviceRevocation) GetRevokedUnixMs() int64 {
 	return 0
 }
 
-// Reachability is what a SealedReachability holds: the candidates for friends.
+// Reachability is what a SealedReachability holds: the candidates for friends, in
+// binary (v2; docs/DESIGN.md "Redis bytes per peer (issue 14, stop 18)").
 type Reachability struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// candidates are at most 16 addresses, most preferred first.
-	Candidates    []*Candidate `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	// endpoints are at most 16 candidates, most preferred first.
+	Endpoints     []*Endpoint `protobuf:"bytes,2,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,16 +640,80 @@ func (*Reachability) Descriptor() ([]byte, []int) {
 	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *Reachability) GetCandidates() []*Candidate {
+func (x *Reachability) GetEndpoints() []*Endpoint {
 	if x != nil {
-		return x.Candidates
+		return x.Endpoints
 	}
 	return nil
 }
 
+// Endpoint is a candidate in binary.
+type Endpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ip is 4 bytes for an IPv4 address, 16 for IPv6 (an IPv4-mapped address stays 16).
+	Ip []byte `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	// port is the UDP port, 1 to 65535.
+	Port uint32 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// type says how the address was learned.
+	Type          CandidateType `protobuf:"varint,3,opt,name=type,proto3,enum=kith.rendezvous.v1.CandidateType" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Endpoint) Reset() {
+	*x = Endpoint{}
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Endpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Endpoint) ProtoMessage() {}
+
+func (x *Endpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
+func (*Endpoint) Descriptor() ([]byte, []int) {
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Endpoint) GetIp() []byte {
+	if x != nil {
+		return x.Ip
+	}
+	return nil
+}
+
+func (x *Endpoint) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *Endpoint) GetType() CandidateType {
+	if x != nil {
+		return x.Type
+	}
+	return CandidateType_CANDIDATE_TYPE_UNSPECIFIED
+}
+
 // SealedReachability is a Reachability encrypted with XChaCha20-Poly1305 under the
 // person's 32-byte reachability key (rotated when a friend is removed; friends get it
-// over kith.sync.v1 GetReachability). The associated data is "kith/reachability/v1" ||
+// over kith.sync.v1 GetReachability). The associated data is "kith/reachability/v2" ||
 // the record's public_key || timestamp_unix_ms (8 bytes big-endian), so a sealed blob
 // cannot be moved into another record. It names no key id: a rotation is not visible.
 type SealedReachability struct {
@@ -663,7 +728,7 @@ type SealedReachability struct {
 
 func (x *SealedReachability) Reset() {
 	*x = SealedReachability{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +740,7 @@ func (x *SealedReachability) String() string {
 func (*SealedReachability) ProtoMessage() {}
 
 func (x *SealedReachability) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[5]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +753,7 @@ func (x *SealedReachability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedReachability.ProtoReflect.Descriptor instead.
 func (*SealedReachability) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{5}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SealedReachability) GetNonce() []byte {
@@ -727,7 +792,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +804,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[6]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +817,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{6}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Auth) GetPublicKey() []byte {
@@ -835,7 +900,7 @@ type Offer struct {
 
 func (x *Offer) Reset() {
 	*x = Offer{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +912,7 @@ func (x *Offer) String() string {
 func (*Offer) ProtoMessage() {}
 
 func (x *Offer) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[7]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +925,7 @@ func (x *Offer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offer.ProtoReflect.Descriptor instead.
 func (*Offer) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{7}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Offer) GetPublicKey() []byte {
@@ -966,7 +1031,7 @@ type SealedOffer struct {
 
 func (x *SealedOffer) Reset() {
 	*x = SealedOffer{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1043,7 @@ func (x *SealedOffer) String() string {
 func (*SealedOffer) ProtoMessage() {}
 
 func (x *SealedOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[8]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1056,7 @@ func (x *SealedOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedOffer.ProtoReflect.Descriptor instead.
 func (*SealedOffer) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{8}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SealedOffer) GetVersion() RecordVersion {
@@ -1045,7 +1110,7 @@ type ServerInfoRequest struct {
 
 func (x *ServerInfoRequest) Reset() {
 	*x = ServerInfoRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1122,7 @@ func (x *ServerInfoRequest) String() string {
 func (*ServerInfoRequest) ProtoMessage() {}
 
 func (x *ServerInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[9]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1135,7 @@ func (x *ServerInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerInfoRequest.ProtoReflect.Descriptor instead.
 func (*ServerInfoRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{9}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
 }
 
 // ServerInfoResponse names the server.
@@ -1090,7 +1155,7 @@ type ServerInfoResponse struct {
 
 func (x *ServerInfoResponse) Reset() {
 	*x = ServerInfoResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1167,7 @@ func (x *ServerInfoResponse) String() string {
 func (*ServerInfoResponse) ProtoMessage() {}
 
 func (x *ServerInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[10]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1180,7 @@ func (x *ServerInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerInfoResponse.ProtoReflect.Descriptor instead.
 func (*ServerInfoResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{10}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServerInfoResponse) GetName() string {
@@ -1150,7 +1215,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1227,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[11]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1240,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{11}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterRequest) GetRecord() *v1.Envelope {
@@ -1202,7 +1267,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1279,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[12]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1292,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{12}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterResponse) GetObservedAddress() string {
@@ -1269,7 +1334,7 @@ type LookupRequest struct {
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1346,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[13]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1359,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{13}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LookupRequest) GetFingerprint() string {
@@ -1319,7 +1384,7 @@ type LookupResponse struct {
 
 func (x *LookupResponse) Reset() {
 	*x = LookupResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1396,7 @@ func (x *LookupResponse) String() string {
 func (*LookupResponse) ProtoMessage() {}
 
 func (x *LookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[14]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1409,7 @@ func (x *LookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupResponse.ProtoReflect.Descriptor instead.
 func (*LookupResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{14}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LookupResponse) GetRecord() *v1.Envelope {
@@ -1372,7 +1437,7 @@ type LookupManyRequest struct {
 
 func (x *LookupManyRequest) Reset() {
 	*x = LookupManyRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1449,7 @@ func (x *LookupManyRequest) String() string {
 func (*LookupManyRequest) ProtoMessage() {}
 
 func (x *LookupManyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[15]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1462,7 @@ func (x *LookupManyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupManyRequest.ProtoReflect.Descriptor instead.
 func (*LookupManyRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{15}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LookupManyRequest) GetFingerprints() []string {
@@ -1419,7 +1484,7 @@ type LookupManyResponse struct {
 
 func (x *LookupManyResponse) Reset() {
 	*x = LookupManyResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1496,7 @@ func (x *LookupManyResponse) String() string {
 func (*LookupManyResponse) ProtoMessage() {}
 
 func (x *LookupManyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[16]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1509,7 @@ func (x *LookupManyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupManyResponse.ProtoReflect.Descriptor instead.
 func (*LookupManyResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{16}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LookupManyResponse) GetRecords() []*FoundRecord {
@@ -1469,7 +1534,7 @@ type FoundRecord struct {
 
 func (x *FoundRecord) Reset() {
 	*x = FoundRecord{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1546,7 @@ func (x *FoundRecord) String() string {
 func (*FoundRecord) ProtoMessage() {}
 
 func (x *FoundRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[17]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1559,7 @@ func (x *FoundRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FoundRecord.ProtoReflect.Descriptor instead.
 func (*FoundRecord) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{17}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FoundRecord) GetFingerprint() string {
@@ -1529,7 +1594,7 @@ type UnregisterRequest struct {
 
 func (x *UnregisterRequest) Reset() {
 	*x = UnregisterRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1606,7 @@ func (x *UnregisterRequest) String() string {
 func (*UnregisterRequest) ProtoMessage() {}
 
 func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[18]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1619,7 @@ func (x *UnregisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterRequest.ProtoReflect.Descriptor instead.
 func (*UnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{18}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UnregisterRequest) GetAuth() *v1.Envelope {
@@ -1573,7 +1638,7 @@ type UnregisterResponse struct {
 
 func (x *UnregisterResponse) Reset() {
 	*x = UnregisterResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1650,7 @@ func (x *UnregisterResponse) String() string {
 func (*UnregisterResponse) ProtoMessage() {}
 
 func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[19]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1663,7 @@ func (x *UnregisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterResponse.ProtoReflect.Descriptor instead.
 func (*UnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{19}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{20}
 }
 
 // ListenRequest carries a signed Auth of the listening peer.
@@ -1612,7 +1677,7 @@ type ListenRequest struct {
 
 func (x *ListenRequest) Reset() {
 	*x = ListenRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1689,7 @@ func (x *ListenRequest) String() string {
 func (*ListenRequest) ProtoMessage() {}
 
 func (x *ListenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[20]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1702,7 @@ func (x *ListenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenRequest.ProtoReflect.Descriptor instead.
 func (*ListenRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{20}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListenRequest) GetAuth() *v1.Envelope {
@@ -1661,7 +1726,7 @@ type ListenResponse struct {
 
 func (x *ListenResponse) Reset() {
 	*x = ListenResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +1738,7 @@ func (x *ListenResponse) String() string {
 func (*ListenResponse) ProtoMessage() {}
 
 func (x *ListenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[21]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +1751,7 @@ func (x *ListenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenResponse.ProtoReflect.Descriptor instead.
 func (*ListenResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{21}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListenResponse) GetObservedAddress() string {
@@ -1716,7 +1781,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1793,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[22]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1806,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{22}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConnectRequest) GetTargetFingerprint() string {
@@ -1770,7 +1835,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1847,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[23]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1860,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{23}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConnectResponse) GetRecord() *v1.Envelope {
@@ -1816,7 +1881,7 @@ type TurnCredentialsRequest struct {
 
 func (x *TurnCredentialsRequest) Reset() {
 	*x = TurnCredentialsRequest{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +1893,7 @@ func (x *TurnCredentialsRequest) String() string {
 func (*TurnCredentialsRequest) ProtoMessage() {}
 
 func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[24]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +1906,7 @@ func (x *TurnCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{24}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TurnCredentialsRequest) GetAuth() *v1.Envelope {
@@ -1868,7 +1933,7 @@ type TurnCredentialsResponse struct {
 
 func (x *TurnCredentialsResponse) Reset() {
 	*x = TurnCredentialsResponse{}
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[25]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +1945,7 @@ func (x *TurnCredentialsResponse) String() string {
 func (*TurnCredentialsResponse) ProtoMessage() {}
 
 func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[25]
+	mi := &file_kith_rendezvous_v1_rendezvous_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +1958,7 @@ func (x *TurnCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*TurnCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{25}
+	return file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TurnCredentialsResponse) GetUsername() string {
@@ -1957,11 +2022,13 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\n" +
 	"device_key\x18\x02 \x01(\fR\tdeviceKey\x12\x1b\n" +
 	"\tdevice_id\x18\x03 \x01(\fR\bdeviceId\x12&\n" +
-	"\x0frevoked_unix_ms\x18\x04 \x01(\x03R\rrevokedUnixMs\"M\n" +
-	"\fReachability\x12=\n" +
-	"\n" +
-	"candidates\x18\x01 \x03(\v2\x1d.kith.rendezvous.v1.CandidateR\n" +
-	"candidates\"J\n" +
+	"\x0frevoked_unix_ms\x18\x04 \x01(\x03R\rrevokedUnixMs\"P\n" +
+	"\fReachability\x12:\n" +
+	"\tendpoints\x18\x02 \x03(\v2\x1c.kith.rendezvous.v1.EndpointR\tendpointsJ\x04\b\x01\x10\x02\"e\n" +
+	"\bEndpoint\x12\x0e\n" +
+	"\x02ip\x18\x01 \x01(\fR\x02ip\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\rR\x04port\x125\n" +
+	"\x04type\x18\x03 \x01(\x0e2!.kith.rendezvous.v1.CandidateTypeR\x04type\"J\n" +
 	"\x12SealedReachability\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\fR\x05nonce\x12\x1e\n" +
 	"\n" +
@@ -2091,7 +2158,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_rawDescGZIP() []byte {
 }
 
 var file_kith_rendezvous_v1_rendezvous_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_kith_rendezvous_v1_rendezvous_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(RecordVersion)(0),              // 0: kith.rendezvous.v1.RecordVersion
 	(CandidateType)(0),              // 1: kith.rendezvous.v1.CandidateType
@@ -2102,77 +2169,79 @@ var file_kith_rendezvous_v1_rendezvous_proto_goTypes = []any{
 	(*DeviceCertificate)(nil),       // 6: kith.rendezvous.v1.DeviceCertificate
 	(*DeviceRevocation)(nil),        // 7: kith.rendezvous.v1.DeviceRevocation
 	(*Reachability)(nil),            // 8: kith.rendezvous.v1.Reachability
-	(*SealedReachability)(nil),      // 9: kith.rendezvous.v1.SealedReachability
-	(*Auth)(nil),                    // 10: kith.rendezvous.v1.Auth
-	(*Offer)(nil),                   // 11: kith.rendezvous.v1.Offer
-	(*SealedOffer)(nil),             // 12: kith.rendezvous.v1.SealedOffer
-	(*ServerInfoRequest)(nil),       // 13: kith.rendezvous.v1.ServerInfoRequest
-	(*ServerInfoResponse)(nil),      // 14: kith.rendezvous.v1.ServerInfoResponse
-	(*RegisterRequest)(nil),         // 15: kith.rendezvous.v1.RegisterRequest
-	(*RegisterResponse)(nil),        // 16: kith.rendezvous.v1.RegisterResponse
-	(*LookupRequest)(nil),           // 17: kith.rendezvous.v1.LookupRequest
-	(*LookupResponse)(nil),          // 18: kith.rendezvous.v1.LookupResponse
-	(*LookupManyRequest)(nil),       // 19: kith.rendezvous.v1.LookupManyRequest
-	(*LookupManyResponse)(nil),      // 20: kith.rendezvous.v1.LookupManyResponse
-	(*FoundRecord)(nil),             // 21: kith.rendezvous.v1.FoundRecord
-	(*UnregisterRequest)(nil),       // 22: kith.rendezvous.v1.UnregisterRequest
-	(*UnregisterResponse)(nil),      // 23: kith.rendezvous.v1.UnregisterResponse
-	(*ListenRequest)(nil),           // 24: kith.rendezvous.v1.ListenRequest
-	(*ListenResponse)(nil),          // 25: kith.rendezvous.v1.ListenResponse
-	(*ConnectRequest)(nil),          // 26: kith.rendezvous.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 27: kith.rendezvous.v1.ConnectResponse
-	(*TurnCredentialsRequest)(nil),  // 28: kith.rendezvous.v1.TurnCredentialsRequest
-	(*TurnCredentialsResponse)(nil), // 29: kith.rendezvous.v1.TurnCredentialsResponse
-	(*v1.Envelope)(nil),             // 30: kith.signed.v1.Envelope
+	(*Endpoint)(nil),                // 9: kith.rendezvous.v1.Endpoint
+	(*SealedReachability)(nil),      // 10: kith.rendezvous.v1.SealedReachability
+	(*Auth)(nil),                    // 11: kith.rendezvous.v1.Auth
+	(*Offer)(nil),                   // 12: kith.rendezvous.v1.Offer
+	(*SealedOffer)(nil),             // 13: kith.rendezvous.v1.SealedOffer
+	(*ServerInfoRequest)(nil),       // 14: kith.rendezvous.v1.ServerInfoRequest
+	(*ServerInfoResponse)(nil),      // 15: kith.rendezvous.v1.ServerInfoResponse
+	(*RegisterRequest)(nil),         // 16: kith.rendezvous.v1.RegisterRequest
+	(*RegisterResponse)(nil),        // 17: kith.rendezvous.v1.RegisterResponse
+	(*LookupRequest)(nil),           // 18: kith.rendezvous.v1.LookupRequest
+	(*LookupResponse)(nil),          // 19: kith.rendezvous.v1.LookupResponse
+	(*LookupManyRequest)(nil),       // 20: kith.rendezvous.v1.LookupManyRequest
+	(*LookupManyResponse)(nil),      // 21: kith.rendezvous.v1.LookupManyResponse
+	(*FoundRecord)(nil),             // 22: kith.rendezvous.v1.FoundRecord
+	(*UnregisterRequest)(nil),       // 23: kith.rendezvous.v1.UnregisterRequest
+	(*UnregisterResponse)(nil),      // 24: kith.rendezvous.v1.UnregisterResponse
+	(*ListenRequest)(nil),           // 25: kith.rendezvous.v1.ListenRequest
+	(*ListenResponse)(nil),          // 26: kith.rendezvous.v1.ListenResponse
+	(*ConnectRequest)(nil),          // 27: kith.rendezvous.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 28: kith.rendezvous.v1.ConnectResponse
+	(*TurnCredentialsRequest)(nil),  // 29: kith.rendezvous.v1.TurnCredentialsRequest
+	(*TurnCredentialsResponse)(nil), // 30: kith.rendezvous.v1.TurnCredentialsResponse
+	(*v1.Envelope)(nil),             // 31: kith.signed.v1.Envelope
 }
 var file_kith_rendezvous_v1_rendezvous_proto_depIdxs = []int32{
 	1,  // 0: kith.rendezvous.v1.Candidate.type:type_name -> kith.rendezvous.v1.CandidateType
 	0,  // 1: kith.rendezvous.v1.Registration.version:type_name -> kith.rendezvous.v1.RecordVersion
-	9,  // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
+	10, // 2: kith.rendezvous.v1.Registration.reachability:type_name -> kith.rendezvous.v1.SealedReachability
 	4,  // 3: kith.rendezvous.v1.Registration.public_candidates:type_name -> kith.rendezvous.v1.Candidate
-	30, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
-	4,  // 5: kith.rendezvous.v1.Reachability.candidates:type_name -> kith.rendezvous.v1.Candidate
-	30, // 6: kith.rendezvous.v1.Auth.device_certificate:type_name -> kith.signed.v1.Envelope
-	4,  // 7: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
-	3,  // 8: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
-	30, // 9: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
-	2,  // 10: kith.rendezvous.v1.Offer.mapping:type_name -> kith.rendezvous.v1.Mapping
-	30, // 11: kith.rendezvous.v1.Offer.friend_request:type_name -> kith.signed.v1.Envelope
-	0,  // 12: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
-	0,  // 13: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
-	30, // 14: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
-	30, // 15: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
-	30, // 16: kith.rendezvous.v1.LookupResponse.devices:type_name -> kith.signed.v1.Envelope
-	21, // 17: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
-	30, // 18: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
-	30, // 19: kith.rendezvous.v1.FoundRecord.devices:type_name -> kith.signed.v1.Envelope
-	30, // 20: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
-	30, // 21: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
-	12, // 22: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	12, // 23: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
-	30, // 24: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
-	30, // 25: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
-	13, // 26: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
-	15, // 27: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
-	17, // 28: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
-	19, // 29: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
-	22, // 30: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
-	24, // 31: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
-	26, // 32: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
-	28, // 33: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
-	14, // 34: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
-	16, // 35: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
-	18, // 36: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
-	20, // 37: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
-	23, // 38: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
-	25, // 39: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
-	27, // 40: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
-	29, // 41: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
-	34, // [34:42] is the sub-list for method output_type
-	26, // [26:34] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	31, // 4: kith.rendezvous.v1.Registration.device_certificate:type_name -> kith.signed.v1.Envelope
+	9,  // 5: kith.rendezvous.v1.Reachability.endpoints:type_name -> kith.rendezvous.v1.Endpoint
+	1,  // 6: kith.rendezvous.v1.Endpoint.type:type_name -> kith.rendezvous.v1.CandidateType
+	31, // 7: kith.rendezvous.v1.Auth.device_certificate:type_name -> kith.signed.v1.Envelope
+	4,  // 8: kith.rendezvous.v1.Offer.candidates:type_name -> kith.rendezvous.v1.Candidate
+	3,  // 9: kith.rendezvous.v1.Offer.kind:type_name -> kith.rendezvous.v1.OfferKind
+	31, // 10: kith.rendezvous.v1.Offer.device_certificate:type_name -> kith.signed.v1.Envelope
+	2,  // 11: kith.rendezvous.v1.Offer.mapping:type_name -> kith.rendezvous.v1.Mapping
+	31, // 12: kith.rendezvous.v1.Offer.friend_request:type_name -> kith.signed.v1.Envelope
+	0,  // 13: kith.rendezvous.v1.SealedOffer.version:type_name -> kith.rendezvous.v1.RecordVersion
+	0,  // 14: kith.rendezvous.v1.ServerInfoResponse.version:type_name -> kith.rendezvous.v1.RecordVersion
+	31, // 15: kith.rendezvous.v1.RegisterRequest.record:type_name -> kith.signed.v1.Envelope
+	31, // 16: kith.rendezvous.v1.LookupResponse.record:type_name -> kith.signed.v1.Envelope
+	31, // 17: kith.rendezvous.v1.LookupResponse.devices:type_name -> kith.signed.v1.Envelope
+	22, // 18: kith.rendezvous.v1.LookupManyResponse.records:type_name -> kith.rendezvous.v1.FoundRecord
+	31, // 19: kith.rendezvous.v1.FoundRecord.record:type_name -> kith.signed.v1.Envelope
+	31, // 20: kith.rendezvous.v1.FoundRecord.devices:type_name -> kith.signed.v1.Envelope
+	31, // 21: kith.rendezvous.v1.UnregisterRequest.auth:type_name -> kith.signed.v1.Envelope
+	31, // 22: kith.rendezvous.v1.ListenRequest.auth:type_name -> kith.signed.v1.Envelope
+	13, // 23: kith.rendezvous.v1.ListenResponse.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	13, // 24: kith.rendezvous.v1.ConnectRequest.offer:type_name -> kith.rendezvous.v1.SealedOffer
+	31, // 25: kith.rendezvous.v1.ConnectResponse.record:type_name -> kith.signed.v1.Envelope
+	31, // 26: kith.rendezvous.v1.TurnCredentialsRequest.auth:type_name -> kith.signed.v1.Envelope
+	14, // 27: kith.rendezvous.v1.RendezvousService.ServerInfo:input_type -> kith.rendezvous.v1.ServerInfoRequest
+	16, // 28: kith.rendezvous.v1.RendezvousService.Register:input_type -> kith.rendezvous.v1.RegisterRequest
+	18, // 29: kith.rendezvous.v1.RendezvousService.Lookup:input_type -> kith.rendezvous.v1.LookupRequest
+	20, // 30: kith.rendezvous.v1.RendezvousService.LookupMany:input_type -> kith.rendezvous.v1.LookupManyRequest
+	23, // 31: kith.rendezvous.v1.RendezvousService.Unregister:input_type -> kith.rendezvous.v1.UnregisterRequest
+	25, // 32: kith.rendezvous.v1.RendezvousService.Listen:input_type -> kith.rendezvous.v1.ListenRequest
+	27, // 33: kith.rendezvous.v1.RendezvousService.Connect:input_type -> kith.rendezvous.v1.ConnectRequest
+	29, // 34: kith.rendezvous.v1.RendezvousService.TurnCredentials:input_type -> kith.rendezvous.v1.TurnCredentialsRequest
+	15, // 35: kith.rendezvous.v1.RendezvousService.ServerInfo:output_type -> kith.rendezvous.v1.ServerInfoResponse
+	17, // 36: kith.rendezvous.v1.RendezvousService.Register:output_type -> kith.rendezvous.v1.RegisterResponse
+	19, // 37: kith.rendezvous.v1.RendezvousService.Lookup:output_type -> kith.rendezvous.v1.LookupResponse
+	21, // 38: kith.rendezvous.v1.RendezvousService.LookupMany:output_type -> kith.rendezvous.v1.LookupManyResponse
+	24, // 39: kith.rendezvous.v1.RendezvousService.Unregister:output_type -> kith.rendezvous.v1.UnregisterResponse
+	26, // 40: kith.rendezvous.v1.RendezvousService.Listen:output_type -> kith.rendezvous.v1.ListenResponse
+	28, // 41: kith.rendezvous.v1.RendezvousService.Connect:output_type -> kith.rendezvous.v1.ConnectResponse
+	30, // 42: kith.rendezvous.v1.RendezvousService.TurnCredentials:output_type -> kith.rendezvous.v1.TurnCredentialsResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_kith_rendezvous_v1_rendezvous_proto_init() }
@@ -2186,7 +2255,7 @@ func file_kith_rendezvous_v1_rendezvous_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kith_rendezvous_v1_rendezvous_proto_rawDesc), len(file_kith_rendezvous_v1_rendezvous_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
