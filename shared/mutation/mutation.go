@@ -150,8 +150,9 @@ func (f Figures) String() string {
 }
 
 // Score computes pkg's figures from its report, setting aside the listed equivalent
-// mutants of pkg. A listed mutant of pkg that the report does not show as lived or not
-// covered is an error (ErrStaleEquivalent): the list must stay true.
+// mutants of pkg. A listed mutant of pkg that the report shows killed, or does not show
+// at all, is an error (ErrStaleEquivalent): the list must stay true. One that timed out
+// has no verdict and counts as timed out.
 func Score(pkg string, rep Report, equivalents []Equivalent) (Figures, error) {
 	pkg = path.Clean(pkg)
 	listed := map[Mutant]bool{}
@@ -168,6 +169,11 @@ func Score(pkg string, rep Report, equivalents []Equivalent) (Figures, error) {
 				listed[id] = true
 				f.Equiv++
 				continue
+			}
+			if _, ok := listed[id]; ok && m.Status == StatusTimedOut {
+				// No verdict (a loaded machine): the entry is neither confirmed nor
+				// refuted, so it is not called stale; the mutant counts as timed out.
+				listed[id] = true
 			}
 			switch m.Status {
 			case StatusKilled:
