@@ -142,6 +142,20 @@ func (r *Relay) Permit(addr netip.AddrPort) error {
 	return r.client.CreatePermission(net.UDPAddrFromAddrPort(unmap(addr)))
 }
 
+// PermitAll is Permit for several peers in one CreatePermission request (one round
+// trip whatever their number). A server refuses the whole request when it refuses any
+// address in it, so a caller that cannot tell which it allows sends those apart.
+func (r *Relay) PermitAll(addrs []netip.AddrPort) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	as := make([]net.Addr, len(addrs))
+	for i, a := range addrs {
+		as[i] = net.UDPAddrFromAddrPort(unmap(a))
+	}
+	return r.client.CreatePermission(as...)
+}
+
 // Close releases the allocation (a refresh with lifetime 0) and stops the client.
 func (r *Relay) Close() error {
 	var err error

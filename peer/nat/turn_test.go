@@ -197,3 +197,54 @@ func TestTURNAgainstCoturn(t *testing.T) {
 		})
 	}
 }
+
+// TestPermitAll: one CreatePermission request lets every address given in through the
+// relay (real coturn), and no other.
+func TestPermitAll(t *testing.T) {
+	srv := startCoturn(t)
+	user, pass := srv.credentials("fingerprintoftheallocatingpeer", time.Now().Add(time.Hour))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	relay, err := newMux(t).AllocateTURN(ctx, srv.config(user, pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	peers := map[string]*net.UDPConn{}
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		peers[ip] = c
+	}
+	addr := func(ip string) netip.AddrPort { return unmap(peers[ip].LocalAddr().(*net.UDPAddr).AddrPort()) }
+	if err := relay.PermitAll([]netip.AddrPort{addr("127.0.0.2"), addr("127.0.0.3")}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	buf := make([]byte, 100)
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && len(got) < 3; {
+		for ip, c := range peers {
+			_, _ = c.WriteToUDPAddrPort([]byte("hello from "+ip), relay.Addr)
+		}
+		_ = relay.Conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		for {
+			n, from, err := relay.Conn.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			got[from.(*net.UDPAddr).IP.String()] = string(buf[:n]) == "hello from "+from.(*net.UDPAddr).IP.String()
+		}
+	}
+	if !got["127.0.0.2"] || !got["127.0.0.3"] {
+		t.Errorf("through the relay came %v; want both permitted peers", got)
+	}
+	if _, ok := got["127.0.0.4"]; ok {
+		t.Error("a peer outside the permission reached us through the relay")
+	}
+	if err := relay.PermitAll(nil); err != nil {
+		t.Errorf("PermitAll of nothing: %v", err)
+	}
+}

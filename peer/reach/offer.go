@@ -93,7 +93,13 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) 
 	// (its holder is offline) and the devices' candidates may be sealed to a key we
 	// lack: an offer that reached any record is still worth waiting for an answer to.
 	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
+	if err == nil {
+		relayGranted(ctx) // relayprep.go: the rendezvous lets us allocate now
+	}
 	devs, sent := a.offerDevices(ctx, k, o.secret)
+	if sent > 0 {
+		relayGranted(ctx)
+	}
 	if err != nil && sent == 0 {
 		return offered{}, err
 	}
