@@ -131,3 +131,60 @@ func TestSplitPermits(t *testing.T) {
 		t.Errorf("splitPermits: public %v, private %v; want %v, %v", public, private, wantPublic, wantPrivate)
 	}
 }
+
+// TestPrepares: a find starts the relay beside its offer only towards a friend, only in
+// rendezvous mode, and not when our NAT maps endpoint-independently.
+func TestPrepares(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
+	a := newNode(t, "alice", []string{rv.GRPC}, Config{})
+	friend, stranger := mustKey(t).Public(), mustKey(t).Public()
+	if err := a.st.PutFriend(store.Friend{Key: friend, Name: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		to      bool // friend
+		mapping rendezvousv1.Mapping
+		want    bool
+	}{
+		{"friend, mapping unknown", true, rendezvousv1.Mapping_MAPPING_UNSPECIFIED, true},
+		{"friend, endpoint-dependent", true, rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT, true},
+		{"friend, endpoint-independent", true, rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT, false},
+		{"stranger, endpoint-dependent", false, rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT, false},
+		{"stranger, mapping unknown", false, rendezvousv1.Mapping_MAPPING_UNSPECIFIED, false},
+	} {
+		a.agent.mu.Lock()
+		a.agent.mappingKind = tc.mapping
+		a.agent.mu.Unlock()
+		k := stranger
+		if tc.to {
+			k = friend
+		}
+		if got := a.agent.prepares(k); got != tc.want {
+			t.Errorf("%s: prepares %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	direct := &Agent{cfg: Config{Book: a.agent.cfg.Book}}
+	if direct.prepares(friend) {
+		t.Error("a node in direct mode (no rendezvous) prepares a relay")
+	}
+	// A node that holds an allocation already prepares none.
+	a.agent.mu.Lock()
+	a.agent.mappingKind = rendezvousv1.Mapping_MAPPING_UNSPECIFIED
+	a.agent.relay = &relayed{}
+	a.agent.mu.Unlock()
+	if _, p := a.agent.prepareRelay(context.Background(), friend); p != nil {
+		t.Error("a node with an allocation prepared another")
+	}
+	a.agent.mu.Lock()
+	a.agent.relay = nil
+	a.agent.mu.Unlock()
+	ctx, p := a.agent.prepareRelay(context.Background(), friend)
+	if p == nil || ctx.Value(prepKey{}) != p {
+		t.Fatal("a node without an allocation prepared none for a friend")
+	}
+	a.agent.finishPrep(p, false) // no grant came: nothing allocated, nothing left
+	if p.r != nil || rv.Instance.TURNAllocations() != 0 {
+		t.Errorf("a prep whose offer was never delivered allocated (%d allocations)", rv.Instance.TURNAllocations())
+	}
+}
