@@ -332,8 +332,8 @@ func TestRelayWritesAtOnce(t *testing.T) {
 	}
 	start := time.Now()
 	for _, m := range []string{"first", "second"} {
-		if _, err := relay.Conn.WriteTo([]byte(m), to); err != nil {
-			t.Fatal(err)
+		if n, err := relay.Conn.WriteTo([]byte(m), to); err != nil || n != len(m) {
+			t.Fatalf("WriteTo(%q) = %d, %v; want %d, nil", m, n, err, len(m))
 		}
 	}
 	read("first", 2*delay+delay/2)
