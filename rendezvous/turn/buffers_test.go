@@ -2,6 +2,9 @@ package turn
 
 import (
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	pturn "github.com/pion/turn/v2"
@@ -61,5 +64,34 @@ func TestBuffers(t *testing.T) {
 	defer relay.Close()
 	if rcv, snd := bufferSizes(t, relay.(*relayConn).PacketConn.(*net.UDPConn)); rcv < relayBuffer || snd < relayBuffer {
 		t.Errorf("relay socket buffers %d / %d bytes, want at least %d", rcv, snd, relayBuffer)
+	}
+}
+
+// TestGrowBuffersPastTheCeiling: as root, growBuffers goes past net.core.rmem_max and
+// wmem_max (SO_RCVBUFFORCE), where SetReadBuffer alone stops.
+func TestGrowBuffersPastTheCeiling(t *testing.T) {
+	testenv.Root(t)
+	ceiling := 0
+	for _, f := range []string{"/proc/sys/net/core/rmem_max", "/proc/sys/net/core/wmem_max"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ceiling = max(ceiling, v)
+	}
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	// The kernel reports twice what it grants: without the force it grants at most the
+	// ceiling, so it reports at most 2 x ceiling.
+	growBuffers(pc, 2*ceiling)
+	if rcv, snd := bufferSizes(t, pc); rcv <= 2*ceiling || snd <= 2*ceiling {
+		t.Errorf("buffers %d / %d bytes after asking %d: no more than the ceiling (%d) grants", rcv, snd, 2*ceiling, ceiling)
 	}
 }
