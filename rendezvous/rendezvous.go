@@ -349,6 +349,9 @@ func (inst *Instance) fail(err error) {
 	inst.log.Error("rendezvous: server failed", "err", err)
 }
 
+// TURNAllocations is how many TURN allocations the instance holds now.
+func (inst *Instance) TURNAllocations() int { return inst.turn.Allocations() }
+
 // Stop drains Listen streams, stops gracefully (forcibly after DrainTimeout), closes
 // TURN, metrics and the store, and waits for every goroutine. It is idempotent.
 func (inst *Instance) Stop() error {

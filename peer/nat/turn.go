@@ -35,6 +35,7 @@ type Relay struct {
 	Addr netip.AddrPort
 
 	client *turn.Client
+	conn   *relayConn
 	under  net.PacketConn // the diverted queue, or nil on a caller's own socket
 	once   sync.Once
 }
@@ -104,33 +105,9 @@ func allocate(ctx context.Context, conn, socket net.PacketConn, cfg TURNConfig) 
 		client.Close()
 		return nil, errors.New("nat: TURN relayed address is not UDP")
 	}
-	return &Relay{Conn: relayConn{res.conn, socket}, Addr: unmap(relayed.AddrPort()), client: client}, nil
-}
-
-// relayConn is pion's relayed PacketConn with the buffer setters quic-go looks for,
-// applied to the socket that really carries the relay's datagrams.
-type relayConn struct {
-	net.PacketConn
-	socket net.PacketConn
-}
-
-type bufferSetter interface {
-	SetReadBuffer(int) error
-	SetWriteBuffer(int) error
-}
-
-func (c relayConn) SetReadBuffer(n int) error {
-	if s, ok := c.socket.(bufferSetter); ok {
-		return s.SetReadBuffer(n)
-	}
-	return nil
-}
-
-func (c relayConn) SetWriteBuffer(n int) error {
-	if s, ok := c.socket.(bufferSetter); ok {
-		return s.SetWriteBuffer(n)
-	}
-	return nil
+	rc := &relayConn{PacketConn: res.conn, socket: socket, client: client, server: net.UDPAddrFromAddrPort(unmap(cfg.Server)),
+		early: map[netip.Addr]bool{}}
+	return &Relay{Conn: rc, Addr: unmap(relayed.AddrPort()), client: client, conn: rc}, nil
 }
 
 // Permit lets the peer at addr send to us through the relay (a CreatePermission for
@@ -139,7 +116,31 @@ func (c relayConn) SetWriteBuffer(n int) error {
 // peer's own packets to the relay need, and its NAT would move its mapping to another
 // port (issue 20). A refused permission (a private address) is an error.
 func (r *Relay) Permit(addr netip.AddrPort) error {
-	return r.client.CreatePermission(net.UDPAddrFromAddrPort(unmap(addr)))
+	if err := r.client.CreatePermission(net.UDPAddrFromAddrPort(unmap(addr))); err != nil {
+		return err
+	}
+	r.conn.permitted(addr.Addr())
+	return nil
+}
+
+// PermitAll is Permit for several peers in one CreatePermission request (one round
+// trip whatever their number). A server refuses the whole request when it refuses any
+// address in it, so a caller that cannot tell which it allows sends those apart.
+func (r *Relay) PermitAll(addrs []netip.AddrPort) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	as := make([]net.Addr, len(addrs))
+	for i, a := range addrs {
+		as[i] = net.UDPAddrFromAddrPort(unmap(a))
+	}
+	if err := r.client.CreatePermission(as...); err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		r.conn.permitted(a.Addr())
+	}
+	return nil
 }
 
 // Close releases the allocation (a refresh with lifetime 0) and stops the client.

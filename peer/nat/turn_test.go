@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,5 +196,165 @@ func TestTURNAgainstCoturn(t *testing.T) {
 				t.Errorf("error %q does not say the credentials were refused", err)
 			}
 		})
+	}
+}
+
+// TestPermitAll: one CreatePermission request lets every address given in through the
+// relay (real coturn), and no other.
+func TestPermitAll(t *testing.T) {
+	srv := startCoturn(t)
+	user, pass := srv.credentials("fingerprintoftheallocatingpeer", time.Now().Add(time.Hour))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	relay, err := newMux(t).AllocateTURN(ctx, srv.config(user, pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	peers := map[string]*net.UDPConn{}
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		peers[ip] = c
+	}
+	addr := func(ip string) netip.AddrPort { return unmap(peers[ip].LocalAddr().(*net.UDPAddr).AddrPort()) }
+	if err := relay.PermitAll([]netip.AddrPort{addr("127.0.0.2"), addr("127.0.0.3")}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	buf := make([]byte, 100)
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && len(got) < 3; {
+		for ip, c := range peers {
+			_, _ = c.WriteToUDPAddrPort([]byte("hello from "+ip), relay.Addr)
+		}
+		_ = relay.Conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		for {
+			n, from, err := relay.Conn.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			got[from.(*net.UDPAddr).IP.String()] = string(buf[:n]) == "hello from "+from.(*net.UDPAddr).IP.String()
+		}
+	}
+	if !got["127.0.0.2"] || !got["127.0.0.3"] {
+		t.Errorf("through the relay came %v; want both permitted peers", got)
+	}
+	if _, ok := got["127.0.0.4"]; ok {
+		t.Error("a peer outside the permission reached us through the relay")
+	}
+	if err := relay.PermitAll(nil); err != nil {
+		t.Errorf("PermitAll of nothing: %v", err)
+	}
+}
+
+// delayedPath forwards datagrams between one client and server, delay each way: a far
+// TURN server for a client on loopback. The address it returns stands for the server.
+func delayedPath(t *testing.T, server netip.AddrPort, delay time.Duration) netip.AddrPort {
+	t.Helper()
+	front, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { front.Close(); back.Close() })
+	var client atomic.Pointer[netip.AddrPort]
+	forward := func(from, to *net.UDPConn, dst func() *netip.AddrPort) {
+		buf := make([]byte, 2048)
+		for {
+			n, src, err := from.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if from == front {
+				client.Store(&src)
+			}
+			b := append([]byte(nil), buf[:n]...)
+			time.AfterFunc(delay, func() {
+				if d := dst(); d != nil {
+					_, _ = to.WriteToUDPAddrPort(b, *d)
+				}
+			})
+		}
+	}
+	go forward(front, back, func() *netip.AddrPort { return &server })
+	go forward(back, front, client.Load)
+	return unmap(front.LocalAddr().(*net.UDPAddr).AddrPort())
+}
+
+// TestRelayWritesAtOnce: to a peer Permit let in, the first datagrams leave at once
+// (our own Send indications) rather than after pion's CreatePermission round trip to
+// the server, and the later ones reach the peer too (over pion's channel). The TURN
+// server (real coturn) is 100 ms away each way: a datagram relayed at once reaches the
+// peer about 100 ms after it was written, one that waited for pion's permission 300.
+func TestRelayWritesAtOnce(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	srv := startCoturn(t)
+	user, pass := srv.credentials("fingerprintoftheallocatingpeer", time.Now().Add(time.Hour))
+	cfg := srv.config(user, pass)
+	cfg.Server = delayedPath(t, srv.addr, delay)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	relay, err := newMux(t).AllocateTURN(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	to := peer.LocalAddr()
+	if err := relay.Permit(unmap(peer.LocalAddr().(*net.UDPAddr).AddrPort())); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	buf := make([]byte, 100)
+	read := func(want string, within time.Duration) {
+		t.Helper()
+		_ = peer.SetReadDeadline(time.Now().Add(within))
+		for !got[want] {
+			n, from, err := peer.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("%q did not reach the peer within %v (got %v)", want, within, got)
+			}
+			if unmap(from) != relay.Addr {
+				t.Fatalf("the peer got a datagram from %s, not from the relay %s", from, relay.Addr)
+			}
+			got[string(buf[:n])] = true
+		}
+	}
+	start := time.Now()
+	for _, m := range []string{"first", "second"} {
+		if n, err := relay.Conn.WriteTo([]byte(m), to); err != nil || n != len(m) {
+			t.Fatalf("WriteTo(%q) = %d, %v; want %d, nil", m, n, err, len(m))
+		}
+	}
+	read("first", 2*delay+delay/2)
+	read("second", delay)
+	if d := time.Since(start); d > 2*delay+delay/2 {
+		t.Errorf("the first datagrams reached a permitted peer after %v: they waited for a permission round trip", d)
+	}
+	// Later datagrams go by pion, once its permission and channel exist.
+	time.Sleep(4 * delay)
+	if _, err := relay.Conn.WriteTo([]byte("third"), to); err != nil {
+		t.Fatal(err)
+	}
+	read("third", 4*delay)
+	// A peer not let in goes pion's way: its own permission first.
+	other, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3)})
+	defer other.Close()
+	if _, err := relay.Conn.WriteTo([]byte("fourth"), other.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	_ = other.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := other.ReadFrom(buf); err != nil || string(buf[:n]) != "fourth" {
+		t.Errorf("a peer pion let in itself got %q, %v", buf[:n], err)
 	}
 }

@@ -183,7 +183,9 @@ type attempt struct {
 // find looks for a path through the rendezvous: an offer, and once the peer answered
 // it, punching and a relay at once; whichever carries QUIC first is used. When the relay
 // wins, the punch goes on, and a direct path it proves closes the Conn's Better.
-func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
+func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
+	ctx, prep := a.prepareRelay(ctx, t.Key) // relayprep.go: the allocation beside the offer
+	defer func() { a.finishPrep(prep, c != nil && c.Relayed()) }()
 	start := time.Now()
 	o, err := a.offer(ctx, t.Key, t.PunchSecret)
 	if status.Code(err) == codes.NotFound {
@@ -216,7 +218,7 @@ func (a *Agent) find(ctx context.Context, t Target) (*Conn, error) {
 		// The punch gets a head start of one ping interval: where both work, the
 		// direct path should usually win without a switch.
 		select {
-		case <-time.After(relayHeadStart):
+		case <-time.After(a.headStart(o)):
 		case <-rctx.Done():
 		}
 		relay <- a.relayAttempt(rctx, t.Key, o.permits)

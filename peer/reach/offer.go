@@ -104,8 +104,14 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) 
 		devCh <- devOffers{c, n}
 	}()
 	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
+	if err == nil {
+		relayGranted(ctx) // relayprep.go: the rendezvous lets us allocate now
+	}
 	d := <-devCh
 	devs, sent := d.cands, d.sent
+	if sent > 0 {
+		relayGranted(ctx)
+	}
 	if err != nil && sent == 0 {
 		return offered{}, err
 	}

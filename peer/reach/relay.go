@@ -20,6 +20,19 @@ import (
 // reached us directly meanwhile.
 var errDirectAppeared = errors.New("a direct path to the friend appeared")
 
+// headStart is how long the relay attempt waits for the punch after the peer
+// answered o: relayHeadStart, so that where both work the direct path usually wins
+// without a switch; none when both NATs map endpoint-dependently, where punching can
+// only work on a short path (a shared LAN) that beats the relay's round trips to the
+// rendezvous anyway.
+func (a *Agent) headStart(o offered) time.Duration {
+	const hard = rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT
+	if o.mapping == hard && a.mapping() == hard {
+		return 0
+	}
+	return relayHeadStart
+}
+
 // relayed is the node's one TURN allocation (a second one from the same socket would
 // be refused), with a transport (path "relay") that dials and serves the sync API
 // through it for every friend that needs it.
@@ -51,32 +64,45 @@ func (r *relayed) close() {
 
 // ensureRelay returns the node's allocation, making it on first use.
 func (a *Agent) ensureRelay(ctx context.Context) (*relayed, error) {
+	r, _, err := a.ensureRelayWith(ctx, nil, nil)
+	return r, err
+}
+
+// ensureRelayWith is ensureRelay with credentials already fetched (nil: fetch them),
+// reporting whether it made the allocation. hold, when set, runs on the allocation
+// before the lock is released, so releaseIdle cannot drop it in between.
+func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCredentialsResponse, hold func(*relayed)) (*relayed, bool, error) {
 	a.relayMu.Lock()
 	defer a.relayMu.Unlock()
 	a.mu.Lock()
 	r := a.relay
 	a.mu.Unlock()
 	if r != nil {
-		return r, nil
+		if hold != nil {
+			hold(r)
+		}
+		return r, false, nil
 	}
-	creds, err := a.disc.TurnCredentials(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("TURN credentials: %w", err)
+	if creds == nil {
+		var err error
+		if creds, err = a.disc.TurnCredentials(ctx); err != nil {
+			return nil, false, fmt.Errorf("TURN credentials: %w", err)
+		}
 	}
 	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(a.disc.Status().Server))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword()})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tr, err := transport.New(transport.Config{Key: a.cfg.Key, DeviceCertificate: a.cfg.DeviceCertificate, PacketConn: rl.Conn, Path: transport.Relay, Logger: a.log,
 		KeepAlive: a.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*a.cfg.KeepAlive), Limits: a.cfg.Limits,
 		Revoked: a.cfg.Revoked})
 	if err != nil {
 		rl.Close()
-		return nil, err
+		return nil, false, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r = &relayed{relay: rl, tr: tr, cancel: cancel, waiting: map[[8]byte]waiter{}}
@@ -84,7 +110,7 @@ func (a *Agent) ensureRelay(ctx context.Context) (*relayed, error) {
 		ln, err := tr.Listen()
 		if err != nil {
 			r.close()
-			return nil, err
+			return nil, false, err
 		}
 		a.cfg.Serve(ln) // friends pull from us through the relay too
 	}
@@ -93,9 +119,12 @@ func (a *Agent) ensureRelay(ctx context.Context) (*relayed, error) {
 	a.mu.Lock()
 	a.relay = r
 	a.mu.Unlock()
+	if hold != nil {
+		hold(r)
+	}
 	a.disc.Refresh()
 	a.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
-	return r, nil
+	return r, true, nil
 }
 
 // relayTo reaches a friend through the node's TURN relay: it lets the friend's
@@ -114,22 +143,28 @@ func (a *Agent) relayTo(ctx context.Context, friend identity.PublicKey, cands []
 // the relay (giving up when a direct path to watch appears) and dials QUIC there,
 // checking the handshake shows want.
 func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, cands []netip.AddrPort, send func(context.Context, *rendezvousv1.Candidate, []byte) error) (*relayed, net.Addr, *transport.Conn, error) {
-	r, err := a.ensureRelay(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	permit(r, cands)
 	nonce := newNonce()
 	w := waiter{nonce: nonce, seen: make(chan net.Addr, 1)}
 	id := nat.SessionID(nonce)
-	r.mu.Lock()
-	r.waiting[id] = w
-	r.mu.Unlock()
+	r, _, err := a.ensureRelayWith(ctx, nil, func(r *relayed) {
+		r.mu.Lock()
+		r.waiting[id] = w
+		r.mu.Unlock()
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	defer func() {
 		r.mu.Lock()
 		delete(r.waiting, id)
 		r.mu.Unlock()
 	}()
+	// The permissions and the RELAY offer go at once: the friend's first ping reaches
+	// the relay after the offer has crossed the rendezvous to it, later than the
+	// permission request (and a ping that came too early is followed by others).
+	permitted := make(chan struct{})
+	go func() { defer close(permitted); permit(r, cands) }()
+	defer func() { <-permitted }()
 	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
 	if err := send(ctx, cand, nonce); err != nil {
 		return nil, nil, nil, fmt.Errorf("sending the relay address: %w", err)
@@ -162,16 +197,56 @@ func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, ca
 	return r, addr, c, nil
 }
 
-// permit makes a TURN permission for each of the friend's IPs, one request each (the
-// server refuses private ones, which must not take the others down), at once. Nothing
-// is relayed to the friend: see nat.Relay.Permit.
+// permit lets each of the friend's IPs in through the relay. Public IPs go in one
+// CreatePermission request (one round trip for all), the others (host candidates on
+// private networks, which a rendezvous refuses unless its operator allows them, and a
+// refusal fails the whole request) one request each, all at once; a refused batch is
+// retried one address at a time. Nothing is relayed to the friend: see
+// nat.Relay.Permit.
 func permit(r *relayed, cands []netip.AddrPort) {
+	public, private := splitPermits(cands)
 	var wg sync.WaitGroup
-	for _, c := range cands {
+	one := func(c netip.AddrPort) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = r.relay.Permit(c) }()
 	}
+	for _, c := range private {
+		one(c)
+	}
+	if err := r.relay.PermitAll(public); err != nil {
+		for _, c := range public {
+			one(c)
+		}
+	}
 	wg.Wait()
+}
+
+// splitPermits sorts the addresses to let in by IP (a permission is per IP, so one
+// address of each): public ones, and those a rendezvous may refuse.
+func splitPermits(cands []netip.AddrPort) (public, private []netip.AddrPort) {
+	seen := map[netip.Addr]bool{}
+	for _, c := range cands {
+		ip := c.Addr().Unmap()
+		if !ip.IsValid() || seen[ip] {
+			continue
+		}
+		seen[ip] = true
+		if publicIP(ip) {
+			public = append(public, c)
+		} else {
+			private = append(private, c)
+		}
+	}
+	return public, private
+}
+
+// cgnat is the shared address space of carrier-grade NATs (RFC 6598).
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// publicIP reports whether ip is a global unicast address outside the private,
+// shared and local ranges: one a rendezvous relays to by default.
+func publicIP(ip netip.Addr) bool {
+	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !cgnat.Contains(ip)
 }
 
 // answerPings answers punch pings that arrive through the relay from friends we wait
@@ -193,13 +268,16 @@ func (r *relayed) answerPings(ctx context.Context) {
 		if !ok || !p.Verify(w.nonce) {
 			continue
 		}
-		pong := nat.Packet{Kind: nat.Pong, Tx: p.Tx}
-		pong.Sign(w.nonce)
-		_, _ = r.tr.WriteTo(pong.Marshal(), from)
+		// The waiter learns first: the first datagram to a new IP waits for the TURN
+		// client's CreatePermission (a round trip to the server), and the QUIC dial the
+		// waiter starts waits for that same permission rather than for it twice.
 		select {
 		case w.seen <- from:
 		default:
 		}
+		pong := nat.Packet{Kind: nat.Pong, Tx: p.Tx}
+		pong.Sign(w.nonce)
+		_, _ = r.tr.WriteTo(pong.Marshal(), from)
 	}
 }
 

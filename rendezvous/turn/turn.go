@@ -95,6 +95,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, held: map[string]int{}, heldIP: map[netip.Addr]int{}}
+	growBuffers(cfg.PacketConn, mainBuffer)
 	srv, err := pturn.NewServer(pturn.ServerConfig{
 		Realm:         cfg.Realm,
 		AuthHandler:   s.auth,
@@ -205,6 +206,7 @@ func (g *quotaGenerator) AllocatePacketConn(network string, port int) (net.Packe
 		s.release(user, ip)
 		return nil, nil, err
 	}
+	growBuffers(conn, relayBuffer)
 	s.cfg.Metrics.Allocated()
 	return &relayConn{PacketConn: conn, release: func() { s.release(user, ip); s.cfg.Metrics.Released() }}, addr, nil
 }
