@@ -258,8 +258,8 @@ const relayHeadStart = 100 * time.Millisecond
 var errStopped = errors.New("the node is stopping")
 
 // direct reaches the peer's answered candidates two ways at once: QUIC at each of them
-// straight away where both NATs map endpoint-independently (eagerTargets: the peer's
-// openers have opened its NAT for us, and our QUIC Initial is the punch), and a punch
+// straight away unless a NAT is known to map endpoint-dependently (eagerTargets: the
+// peer's openers have opened its NAT for us, and our QUIC Initial is the punch), and a punch
 // followed by QUIC on the path that answers. The first handshake wins; the other is
 // stopped, and a connection it still makes is closed. When the relay has won
 // meanwhile, a direct path found still counts: it is remembered and fires better.
