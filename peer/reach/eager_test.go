@@ -8,6 +8,8 @@ import (
 	"time"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/rendezvous"
+	"github.com/kithnet/kith/rendezvous/rendezvoustest"
 )
 
 // TestEagerTargets: QUIC goes to answered candidates before any ping only where
@@ -81,4 +83,19 @@ func TestFirst(t *testing.T) {
 			t.Errorf("first took %+v, want the earlier success", at.p)
 		}
 	})
+}
+
+// TestRendezvousDown: a registered node's rendezvous is not down; once the rendezvous
+// is gone (its session failed, not merely unfinished) it is, and only then do friends'
+// last direct addresses and own devices' kept ones get a packet before an answer.
+func TestRendezvousDown(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{})
+	n := newNode(t, "alice", []string{rv.GRPC}, Config{})
+	if n.agent.rendezvousDown() {
+		t.Fatal("a registered node calls its rendezvous down")
+	}
+	if err := rv.Instance.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the rendezvous is down", n.agent.rendezvousDown)
 }

@@ -228,6 +228,11 @@ func TestDialThroughRendezvous(t *testing.T) {
 			if tc.relayed && !tc.better {
 				path = transport.Relay
 			}
+			// The way that lost the race (stopped by the winner) must not forget the
+			// path the winner proved: the next dial starts from it.
+			if p, ok := a.agent.bestPath(b.key.Public()); !ok || (p.kind == Direct) != (path == transport.Direct) {
+				t.Errorf("best path known after the dial: %v, %v; want one on path %s", p, ok, path)
+			}
 			waitUntil(t, "alice lists bob on path "+path, func() bool {
 				for _, p := range a.agent.Peers() {
 					if p.ID == b.key.ID() && p.Path == path {
