@@ -28,15 +28,7 @@ var connectedAt = regexp.MustCompile(`time=(\S+) level=INFO msg=connected friend
 func BenchmarkConnectBinaries(b *testing.B) {
 	const oneWay, runs, size = 20 * time.Millisecond, 20, 50 << 20
 	rtt := 2 * oneWay
-	lab := natlab.New(b, natlab.Config{
-		Public: []string{"rv"},
-		Homes: []natlab.Home{
-			{Name: "pr1", NAT: natlab.PortRestricted}, {Name: "pr2", NAT: natlab.PortRestricted},
-			{Name: "sym1", NAT: natlab.Symmetric}, {Name: "sym2", NAT: natlab.Symmetric},
-		},
-		Netem: natlab.Netem{Delay: oneWay},
-	})
-	rv, _ := startRendezvous(b, lab, "rv", 7000, 3478)
+	lab, rv := pairsLab(b, oneWay)
 	attachment := filepath.Join(b.TempDir(), "big.bin")
 	big := make([]byte, size)
 	rand.Read(big)
@@ -103,15 +95,7 @@ func transferRate(b *testing.B, rv string, srv, cli *labPeer, name, want, attach
 // the two paths better than one run each.
 func BenchmarkRelayThroughput(b *testing.B) {
 	const oneWay, rounds, size = 20 * time.Millisecond, 3, 50 << 20
-	lab := natlab.New(b, natlab.Config{
-		Public: []string{"rv"},
-		Homes: []natlab.Home{
-			{Name: "pr1", NAT: natlab.PortRestricted}, {Name: "pr2", NAT: natlab.PortRestricted},
-			{Name: "sym1", NAT: natlab.Symmetric}, {Name: "sym2", NAT: natlab.Symmetric},
-		},
-		Netem: natlab.Netem{Delay: oneWay},
-	})
-	rv, _ := startRendezvous(b, lab, "rv", 7000, 3478)
+	lab, rv := pairsLab(b, oneWay)
 	flags := []string{"--follow=false"}
 	peers := startLabPeers(b, lab, []string{"pr1", "pr2", "sym1", "sym2"}, rv, flags...)
 	befriend(b, peers["pr1"], peers["pr2"], false)
@@ -139,6 +123,21 @@ func BenchmarkRelayThroughput(b *testing.B) {
 		fmt.Printf("median of %d alternating runs: direct %.1f MiB/s, relayed %.1f MiB/s: relay/direct %.2f (issue 20 asks >= 0.8)\n",
 			rounds, d/(1<<20), r/(1<<20), r/d)
 	}
+}
+
+// pairsLab is the benchmarks' lab: two port-restricted homes (pr1, pr2) and two
+// symmetric ones (sym1, sym2), oneWay on every internet link, and a rendezvous.
+func pairsLab(b *testing.B, oneWay time.Duration) (*natlab.Lab, string) {
+	lab := natlab.New(b, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{
+			{Name: "pr1", NAT: natlab.PortRestricted}, {Name: "pr2", NAT: natlab.PortRestricted},
+			{Name: "sym1", NAT: natlab.Symmetric}, {Name: "sym2", NAT: natlab.Symmetric},
+		},
+		Netem: natlab.Netem{Delay: oneWay},
+	})
+	rv, _ := startRendezvous(b, lab, "rv", 7000, 3478)
+	return lab, rv
 }
 
 // anchors are the figures issue 20 sets beside each measurement: its targets and what
