@@ -125,17 +125,9 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	}
 }
 
-// pairsLab is the benchmarks' lab: two port-restricted homes (pr1, pr2) and two
-// symmetric ones (sym1, sym2), oneWay on every internet link, and a rendezvous.
+// pairsLab is natlab.Pairs with a rendezvous on rv.
 func pairsLab(b *testing.B, oneWay time.Duration) (*natlab.Lab, string) {
-	lab := natlab.New(b, natlab.Config{
-		Public: []string{"rv"},
-		Homes: []natlab.Home{
-			{Name: "pr1", NAT: natlab.PortRestricted}, {Name: "pr2", NAT: natlab.PortRestricted},
-			{Name: "sym1", NAT: natlab.Symmetric}, {Name: "sym2", NAT: natlab.Symmetric},
-		},
-		Netem: natlab.Netem{Delay: oneWay},
-	})
+	lab := natlab.New(b, natlab.Pairs(oneWay))
 	rv, _ := startRendezvous(b, lab, "rv", 7000, 3478)
 	return lab, rv
 }

@@ -23,14 +23,7 @@ import (
 func BenchmarkConnect(b *testing.B) {
 	const oneWay, runs = 20 * time.Millisecond, 20
 	rtt := 2 * oneWay
-	lab := natlab.New(b, natlab.Config{
-		Public: []string{"rv"},
-		Homes: []natlab.Home{
-			{Name: "pr1", NAT: natlab.PortRestricted}, {Name: "pr2", NAT: natlab.PortRestricted},
-			{Name: "sym1", NAT: natlab.Symmetric}, {Name: "sym2", NAT: natlab.Symmetric},
-		},
-		Netem: natlab.Netem{Delay: oneWay},
-	})
+	lab := natlab.New(b, natlab.Pairs(oneWay))
 	stunServer := startReflector(b, lab)
 	turnServer := startCoturnIn(b, lab.Host("rv"))
 	serverTLS, clientTLS := tlsConfigs(b)

@@ -155,6 +155,19 @@ func Standard() Config {
 	}
 }
 
+// Pairs is the benchmarks' lab: two port-restricted homes (pr1, pr2), two symmetric
+// ones (sym1, sym2), a public host "rv", and oneWay of delay on every internet link.
+func Pairs(oneWay time.Duration) Config {
+	return Config{
+		Public: []string{"rv"},
+		Homes: []Home{
+			{Name: "pr1", NAT: PortRestricted}, {Name: "pr2", NAT: PortRestricted},
+			{Name: "sym1", NAT: Symmetric}, {Name: "sym2", NAT: Symmetric},
+		},
+		Netem: Netem{Delay: oneWay},
+	}
+}
+
 // StandardKind names the NAT in front of a host of Standard, for assertions that say
 // which pair failed: "port-restricted", "full-cone", "symmetric", "double-NAT", or
 // "same-NAT" for the two hosts behind one NAT; "?" for a host Standard does not have.
