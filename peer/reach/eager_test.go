@@ -1,7 +1,10 @@
 package reach
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
+	"github.com/kithnet/kith/shared/identity"
 )
 
 // TestEagerTargets: QUIC goes to answered candidates before any ping only where
@@ -98,4 +102,27 @@ func TestRendezvousDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the rendezvous is down", n.agent.rendezvousDown)
+}
+
+// TestStoppedPunchKeepsTheWinnersPath: a punch stopped because another way won (its
+// context cancelled) returns at once and leaves the path that way proved; it does not
+// dial it on the dead context and forget it.
+func TestStoppedPunchKeepsTheWinnersPath(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{})
+	a := newNode(t, "alice", []string{rv.GRPC}, Config{})
+	peer, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	won := &path{tr: a.tr, addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, kind: Direct, proved: time.Now()}
+	a.agent.remember(peer.Public(), won)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o := offered{secret: newNonce(), answered: true, cands: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}}
+	if at := a.agent.punchAndDial(ctx, peer.Public(), o); at.err == nil {
+		t.Fatal("a punch on a cancelled context succeeded")
+	}
+	if p, ok := a.agent.bestPath(peer.Public()); !ok || !p.same(won) {
+		t.Errorf("after a stopped punch the proved path is %v, %v; want it kept", p, ok)
+	}
 }
