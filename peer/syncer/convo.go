@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,7 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 		}
 		ids = append(ids, id)
 	}
-	sent := map[identity.PublicKey]bool{} // authors whose revocations went out already
+	sent := revocationsSent{devices: map[identity.PublicKey]bool{}, revs: map[string]bool{}}
 	for _, id := range ids {
 		err := s.st.Conversation(k, id, ConversationChunk, func(recs []store.Record) error {
 			msg := &syncv1.GetConversationsResponse{PostId: id[:]}
@@ -73,12 +74,15 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 	return nil
 }
 
-// withRevocations adds to msg the revocations held for the author of r when a device of
-// theirs signed r and they were not sent in this stream yet, so that a reader who is
-// not the author's friend can check r's chain (docs/DESIGN.md "A joined device speaks
-// for its person in conversation"). The identity signed them: the host cannot forge
-// one, only leave one out, which it could do as well by serving an older copy.
-func (s *Server) withRevocations(msg *syncv1.GetConversationsResponse, r store.Record, sent map[identity.PublicKey]bool) error {
+// withRevocations adds to msg the revocations held for the author of r that name the
+// device which signed r (by key or by device id: what device.Check looks at), when a
+// device signed r and that device's were not sent in this stream yet, so that a reader
+// who is not the author's friend can check r's chain (docs/DESIGN.md "A joined device
+// speaks for its person in conversation"). Only that device's: a reader, a stranger
+// too when the post is public, learns nothing of the person's other devices. The
+// identity signed them: the host cannot forge one, only leave one out, which it could
+// do as well by serving an older copy.
+func (s *Server) withRevocations(msg *syncv1.GetConversationsResponse, r store.Record, sent revocationsSent) error {
 	if r.Envelope.GetCertificate() == nil {
 		return nil
 	}
@@ -90,16 +94,38 @@ func (s *Server) withRevocations(msg *syncv1.GetConversationsResponse, r store.R
 	if err != nil {
 		return fmt.Errorf("held record: %w", err)
 	}
-	if sent[author] {
+	dev, err := device.Open(r.Envelope.GetCertificate(), author)
+	if err != nil {
+		return fmt.Errorf("held record: %w", err)
+	}
+	if sent.devices[dev.Key] {
 		return nil
 	}
-	sent[author] = true
+	sent.devices[dev.Key] = true
 	envs, err := s.st.RevocationEnvelopes(author)
 	if err != nil {
 		return err
 	}
-	msg.Revocations = append(msg.Revocations, envs...)
+	for _, env := range envs {
+		rev, err := device.OpenRevocation(env, author)
+		if err != nil {
+			return fmt.Errorf("held revocation: %w", err)
+		}
+		if (rev.Key == dev.Key || bytes.Equal(rev.ID, dev.ID)) && !sent.revs[string(env.GetSignature())] {
+			sent.revs[string(env.GetSignature())] = true
+			msg.Revocations = append(msg.Revocations, env)
+		}
+	}
 	return nil
+}
+
+// revocationsSent is what one GetConversations stream has served of revocations: the
+// device keys whose revocations went out, and each revocation (by signature), which a
+// reader takes once per stream (a revocation may name two devices: by key the old
+// one, by id a new one with the same id).
+type revocationsSent struct {
+	devices map[identity.PublicKey]bool
+	revs    map[string]bool
 }
 
 // refused logs a record PutConversation or PutReplyBlob refuses: a revoked device's
@@ -212,7 +238,7 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 	tampered := func(format string, a ...any) error {
 		return fmt.Errorf("%w: conversation: %s", ErrTampered, fmt.Sprintf(format, a...))
 	}
-	served := servedRevocations{held: held, of: map[identity.PublicKey][]device.Revocation{}}
+	served := servedRevocations{held: held, of: map[identity.PublicKey][]device.Revocation{}, seen: map[string]bool{}}
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -232,7 +258,7 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 			delete(want, id)
 			cur = &store.HeldConversation{PostID: id}
 		}
-		if err := served.take(msg.GetRevocations(), deviceAuthors(msg)); err != nil {
+		if err := served.take(msg.GetRevocations(), recordDevices(msg)); err != nil {
 			return nil, tampered("%v", err)
 		}
 		if err := takeRemoved(cur, msg.GetRemoved()); err != nil {

@@ -1,8 +1,10 @@
 package syncer
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -23,24 +25,27 @@ import (
 type servedRevocations struct {
 	held post.Revocations
 	of   map[identity.PublicKey][]device.Revocation
+	seen map[string]bool // signatures of the revocations served so far in the stream
 }
 
-// take verifies the revocations one message carries. authors are the persons the
-// message's device records name (deviceAuthors): a revocation must be one of theirs, so
-// a host cannot make a reader check signatures of persons nothing asks about. A person's
-// revocations come in one message of the stream, at most store.MaxRevocations of them.
-func (s *servedRevocations) take(envs []*signedv1.Envelope, authors map[identity.PublicKey]bool) error {
-	persons := map[identity.PublicKey]bool{}
+// take verifies the revocations one message carries. devices are the devices the
+// message's device records were signed by, per person (recordDevices): a revocation
+// must name one of them, by key or by device id, so a host cannot make a reader check
+// signatures nothing asks about, and an honest host serves nothing of a person's
+// other devices. Each revocation comes once per stream, at most store.MaxRevocations
+// of a person.
+func (s *servedRevocations) take(envs []*signedv1.Envelope, devices map[identity.PublicKey][]device.Certificate) error {
 	for _, env := range envs {
 		person, err := identity.PublicKeyFromBytes(env.GetSigner())
 		if err != nil {
 			return fmt.Errorf("a served revocation: %w", err)
 		}
-		if !authors[person] {
+		devs, ok := devices[person]
+		if !ok {
 			return fmt.Errorf("a revocation of %s, who signed no device record beside it", person.Short())
 		}
-		if _, ok := s.of[person]; ok && !persons[person] {
-			return fmt.Errorf("revocations of %s served twice", person.Short())
+		if s.seen[string(env.GetSignature())] {
+			return fmt.Errorf("a revocation of %s served twice", person.Short())
 		}
 		if len(s.of[person]) >= store.MaxRevocations {
 			return fmt.Errorf("more than %d revocations of %s", store.MaxRevocations, person.Short())
@@ -49,17 +54,22 @@ func (s *servedRevocations) take(envs []*signedv1.Envelope, authors map[identity
 		if err != nil {
 			return fmt.Errorf("a served revocation: %w", err)
 		}
-		persons[person] = true
+		if !slices.ContainsFunc(devs, func(c device.Certificate) bool { return c.Key == r.Key || bytes.Equal(c.ID, r.ID) }) {
+			return fmt.Errorf("a revocation of a device of %s that signed no record beside it", person.Short())
+		}
+		s.seen[string(env.GetSignature())] = true
 		s.of[person] = append(s.of[person], r)
 	}
 	return nil
 }
 
-// deviceAuthors are the persons the device records (those carrying a certificate) of
-// msg name as their authors, read from the payloads before any verification: they
-// only bound which revocations take checks, the records are verified after.
-func deviceAuthors(msg *syncv1.GetConversationsResponse) map[identity.PublicKey]bool {
-	out := map[identity.PublicKey]bool{}
+// recordDevices are the devices that signed msg's device records (those carrying a
+// certificate), per person the payload names as author: the certificates opened, the
+// records themselves not yet verified. They only bound which revocations take
+// accepts; a record whose certificate does not open names no device here, and fails
+// its own verification after.
+func recordDevices(msg *syncv1.GetConversationsResponse) map[identity.PublicKey][]device.Certificate {
+	out := map[identity.PublicKey][]device.Certificate{}
 	add := func(env *signedv1.Envelope, m interface {
 		proto.Message
 		GetAuthor() []byte
@@ -67,8 +77,12 @@ func deviceAuthors(msg *syncv1.GetConversationsResponse) map[identity.PublicKey]
 		if env.GetCertificate() == nil || proto.Unmarshal(env.GetPayload(), m) != nil {
 			return
 		}
-		if k, err := identity.PublicKeyFromBytes(m.GetAuthor()); err == nil {
-			out[k] = true
+		k, err := identity.PublicKeyFromBytes(m.GetAuthor())
+		if err != nil {
+			return
+		}
+		if c, err := device.Open(env.GetCertificate(), k); err == nil {
+			out[k] = append(out[k], c)
 		}
 	}
 	for _, env := range msg.GetReplies() {

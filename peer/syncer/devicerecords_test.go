@@ -30,9 +30,15 @@ type laptopOf struct {
 
 func newLaptop(t testing.TB, owner *node) laptopOf {
 	t.Helper()
+	return newDeviceOf(t, owner, "laptop01")
+}
+
+// newDeviceOf is newLaptop with the device id id (8 bytes).
+func newDeviceOf(t testing.TB, owner *node, id string) laptopOf {
+	t.Helper()
 	l := laptopOf{owner: owner, key: newKey(t), revokedAt: time.Now().Add(-10 * time.Minute)}
 	var err error
-	if l.cert, err = device.Issue(owner.key, l.key.Public(), []byte("laptop01"), time.Now().Add(-time.Hour), 24*time.Hour); err != nil {
+	if l.cert, err = device.Issue(owner.key, l.key.Public(), []byte(id), time.Now().Add(-time.Hour), 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	c, err := device.Open(l.cert, owner.pub())
@@ -124,6 +130,11 @@ func TestDeviceRecordsHostedAndPulled(t *testing.T) {
 	if _, err := bob.st.AddRevocation(alice.pub(), laptop.rev); err != nil {
 		t.Fatal(err)
 	}
+	// Another device of Alice's, revoked too, that wrote nothing here: a reader learns
+	// nothing of it.
+	if _, err := bob.st.AddRevocation(alice.pub(), newDeviceOf(t, alice, "phone001").rev); err != nil {
+		t.Fatal(err)
+	}
 	wantCode(t, "a reply the revoked laptop signs", Deliver(ctx, ac, nil, laptop.reply(t, alice.pub(), bob, p, "after", false, time.Now())), codes.PermissionDenied)
 	wantCode(t, "a reaction the revoked laptop signs", Deliver(ctx, ac, nil, laptop.react(t, bob, p, "🎉", time.Now())), codes.PermissionDenied)
 	if l := bobLog.String(); !strings.Contains(l, "refused a reply signed by a revoked device") || !strings.Contains(l, "refused a reaction signed by a revoked device") ||
@@ -156,7 +167,7 @@ func TestDeviceRecordsHostedAndPulled(t *testing.T) {
 		t.Fatal(err)
 	}
 	if served != 1 {
-		t.Fatalf("Bob served %d revocations with the conversation; want Alice's one, once", served)
+		t.Fatalf("Bob served %d revocations with the conversation; want the laptop's one, once (not the phone's)", served)
 	}
 
 	// A host that keeps the revocation back: the late reply gets past Carol.
@@ -204,7 +215,8 @@ func newLaptopCertBy(t testing.TB, l laptopOf, by *node) laptopOf {
 }
 
 // TestServedRevocationsRefusesLies: revocations a host serves beside device records
-// must verify, come once per person and stay within their bound; otherwise the fetch
+// must verify, name a device that signed a record beside them, come once per stream
+// and stay within their bound; otherwise the fetch
 // fails with ErrTampered.
 func TestServedRevocationsRefusesLies(t *testing.T) {
 	var liar convoLiar
@@ -229,6 +241,8 @@ func TestServedRevocationsRefusesLies(t *testing.T) {
 	// A revocation, valid, of someone who wrote nothing here.
 	stranger := newLaptop(t, carol)
 	strangerRevocation := stranger.rev
+	// A revocation, valid, of another device of Alice's that wrote nothing here.
+	otherRevocation := newDeviceOf(t, alice, "phone001").rev
 	// The honest answer: p1 {reply + revocation}, p1 complete, p2 {reply}, p2 complete.
 	lies := map[string]func([]*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse{
 		"a revocation's signature broken": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
@@ -252,6 +266,10 @@ func TestServedRevocationsRefusesLies(t *testing.T) {
 		},
 		"a revocation of someone with no device record beside it": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
 			ms[0].Revocations = append(ms[0].Revocations, strangerRevocation)
+			return ms
+		},
+		"a revocation of the author's other device, which signed nothing beside it": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
+			ms[0].Revocations = append(ms[0].Revocations, otherRevocation)
 			return ms
 		},
 		"a revocation whose signer is no key": func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
