@@ -259,9 +259,9 @@ var errStopped = errors.New("the node is stopping")
 
 // direct reaches the peer's answered candidates two ways at once: QUIC at each of them
 // straight away unless a NAT is known to map endpoint-dependently (eagerTargets: the
-// peer's openers have opened its NAT for us, and our QUIC Initial is the punch), and a punch
-// followed by QUIC on the path that answers. The first handshake wins; the other is
-// stopped, and a connection it still makes is closed. When the relay has won
+// peer's openers have opened its NAT for us, and our QUIC Initial is the punch), and
+// a punch followed by QUIC on the path that answers. The first handshake wins; the
+// other is stopped, and a connection it still makes is closed. When the relay has won
 // meanwhile, a direct path found still counts: it is remembered and fires better.
 func (a *Agent) direct(ctx context.Context, k identity.PublicKey, o offered, better *signal, relayWon *atomic.Bool) attempt {
 	ctx, cancel := context.WithCancel(ctx)
