@@ -86,6 +86,10 @@ func TestFirst(t *testing.T) {
 		if at.p != early {
 			t.Errorf("first took %+v, want the earlier success", at.p)
 		}
+		// The late success is drained (and, had it a connection, closed) after first
+		// returned: give it the time to come, so that a drain that mishandles it (a
+		// nil connection closed) fails here.
+		time.Sleep(300 * time.Millisecond)
 	})
 }
 
@@ -124,5 +128,30 @@ func TestStoppedPunchKeepsTheWinnersPath(t *testing.T) {
 	}
 	if p, ok := a.agent.bestPath(peer.Public()); !ok || !p.same(won) {
 		t.Errorf("after a stopped punch the proved path is %v, %v; want it kept", p, ok)
+	}
+}
+
+// TestDialPunchedWithoutQuicFirst: where quic-first does not run (our NAT maps
+// endpoint-dependently), the punch alone connects, and its QUIC handshake is used.
+func TestDialPunchedWithoutQuicFirst(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{}) // no TURN: only a direct path can do
+	a, b := newNode(t, "alice", []string{rv.GRPC}, Config{}), newNode(t, "bob", []string{rv.GRPC}, Config{})
+	befriend(t, a, b)
+	a.agent.mu.Lock()
+	a.agent.mappingKind = ed
+	a.agent.mu.Unlock()
+	for _, n := range []*node{a, b} {
+		waitUntil(t, n.name+" listening", func() bool { return n.agent.disc.Status().Listening })
+	}
+	// One dial, no retry: a retry would start from the path the first one proved.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := a.agent.Dial(ctx, Target{Key: b.key.Public(), Name: b.name})
+	if err != nil {
+		t.Fatalf("alice dials bob, the punch alone: %v", err)
+	}
+	defer c.Close()
+	if c.Relayed() {
+		t.Fatal("relayed without a relay")
 	}
 }
