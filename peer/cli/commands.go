@@ -106,7 +106,9 @@ user of the machine can read the token from its command line.`},
 		{name: "status", args: "[--json]", summary: "show my node, its rendezvous and connected friends", run: runStatus, help: `
 Shows your ID, the rendezvous in use and, for each connected friend, whether the path is
 direct or through a relay. --json prints
-{"id", "rendezvous": {...}, "peers": [{"id", "name", "path", "remote"}]}.`},
+{"id", "rendezvous": {...}, "peers": [{"id", "name", "path", "remote", "local", "last_sync"}]}
+(remote: the friend's address as this socket sees it; local: this node's socket, the
+listening one or, after a birthday punch, a spare one).`},
 		{name: "friend add", args: "ID [--name N] [--addr HOST:PORT] [--group G]...", summary: "add a friend (or update one)", run: runFriendAdd, help: `
 Adds the person with this ID as a friend: they may see your posts for friends and you pull
 theirs. On a known ID it updates the name, address and groups given.
