@@ -47,7 +47,13 @@ type ownDevice struct {
 
 func newOwnDevice(t *testing.T, rv string, alice *identity.Key, name string, id string, list *deviceList) ownDevice {
 	t.Helper()
-	cfg := Config{OwnDevice: list.has, PunchTimeout: 3 * time.Second}
+	return startOwnDevice(t, []string{rv}, alice, name, id, Config{OwnDevice: list.has, PunchTimeout: 3 * time.Second})
+}
+
+// startOwnDevice starts a node of alice's with cfg: her identity itself when id is
+// empty, else a device key she certifies with that id.
+func startOwnDevice(t *testing.T, servers []string, alice *identity.Key, name, id string, cfg Config) ownDevice {
+	t.Helper()
 	var cert *signedv1.Envelope
 	if id == "" {
 		cfg.Key = alice
@@ -59,7 +65,7 @@ func newOwnDevice(t *testing.T, rv string, alice *identity.Key, name string, id 
 		}
 		cfg.DeviceID, cfg.DeviceCertificate = []byte(id), cert
 	}
-	n := newNode(t, name, []string{rv}, cfg)
+	n := newNode(t, name, servers, cfg)
 	return ownDevice{node: n, as: Device{Key: cfg.Key.Public(), Certificate: cert, Name: name}}
 }
 

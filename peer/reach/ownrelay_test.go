@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
-	"github.com/kithnet/kith/shared/device"
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -18,19 +16,7 @@ import (
 // as behind a NAT no punch crosses: only a relay reaches it or it reaches anyone.
 func relayOnlyDevice(t *testing.T, servers []string, alice *identity.Key, name, id string, list *deviceList) ownDevice {
 	t.Helper()
-	cfg := Config{OwnDevice: list.has, PunchTimeout: -1, RelayTimeout: 10 * time.Second}
-	var cert *signedv1.Envelope
-	if id == "" {
-		cfg.Key = alice
-	} else {
-		cfg.Key = mustKey(t)
-		var err error
-		if cert, err = device.Issue(alice, cfg.Key.Public(), []byte(id), time.Now().Add(-time.Hour), 24*time.Hour); err != nil {
-			t.Fatal(err)
-		}
-		cfg.DeviceID, cfg.DeviceCertificate = []byte(id), cert
-	}
-	return ownDevice{node: newNode(t, name, servers, cfg), as: Device{Key: cfg.Key.Public(), Certificate: cert, Name: name}}
+	return startOwnDevice(t, servers, alice, name, id, Config{OwnDevice: list.has, PunchTimeout: -1, RelayTimeout: 10 * time.Second})
 }
 
 // TestDialOwnDeviceRelayed: when no punch finds a path, own devices reach each other
