@@ -36,23 +36,7 @@ func kithErr(t *testing.T, home string, args ...string) (string, string, int) {
 // it prints and a function that waits for it to report the join.
 func addDevice(t *testing.T, home, name string) (string, func() string) {
 	t.Helper()
-	cmd := exec.Command(kithBin, "--home", home, "device", "add", name)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	r := bufio.NewReader(out)
+	cmd, r, stderr := startDeviceAdd(t, home, name)
 	code, err := r.ReadString('\n')
 	if err != nil {
 		t.Fatalf("device add: %v\n%s", err, stderr.String())
@@ -64,6 +48,30 @@ func addDevice(t *testing.T, home, name string) (string, func() string) {
 		}
 		return rest
 	}
+}
+
+// startDeviceAdd starts `kith device add` in home with args (the name, options) and
+// returns it with its standard output (the join code comes first) and error output;
+// it is killed when t ends if it still runs.
+func startDeviceAdd(t *testing.T, home string, args ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(kithBin, append([]string{"--home", home, "device", "add"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, bufio.NewReader(out), stderr
 }
 
 // eventually polls cond every 200ms for up to d.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -52,24 +50,9 @@ func TestJoinCodeExpired(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command(kithBin, "--home", a1, "device", "add", "a2", "--valid", "2s")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	code, err := bufio.NewReader(stdout).ReadString('\n')
+	cmd, stdout, stderr := startDeviceAdd(t, a1, "a2", "--valid", "2s")
+	code, err := stdout.ReadString('\n')
 	if err != nil {
 		t.Fatalf("device add --valid 2s: %v\n%s", err, stderr.String())
 	}
