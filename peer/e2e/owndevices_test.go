@@ -43,25 +43,7 @@ func TestReachOwnDevices(t *testing.T) {
 func ownDevicesReach(t *testing.T, lab *natlab.Lab, rv, h1, h2 string) {
 	a1 := startLabPeer(t, lab, h1, rv)
 
-	add := exec.Command(filepath.Join(binDir, "kith"), "--home", a1.home, "device", "add", "a2")
-	stdout, err := add.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := add.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if add.ProcessState == nil {
-			add.Process.Kill()
-			add.Wait()
-		}
-	})
-	lines := bufio.NewReader(stdout)
-	code, err := lines.ReadString('\n')
-	if err != nil {
-		t.Fatalf("device add: %v", err)
-	}
+	code, add := startDeviceAdd(t, a1.home, "a2")
 	home, err := os.MkdirTemp("", "kith-lab-"+h2+"-")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +51,7 @@ func ownDevicesReach(t *testing.T, lab *natlab.Lab, rv, h1, h2 string) {
 	t.Cleanup(func() { os.RemoveAll(home) })
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	if out, err := lab.Host(h2).Exec(ctx, filepath.Join(binDir, "kith"), "--home", home, "init", "--join", strings.TrimSpace(code), "--rendezvous", rv); err != nil {
+	if out, err := lab.Host(h2).Exec(ctx, filepath.Join(binDir, "kith"), "--home", home, "init", "--join", code, "--rendezvous", rv); err != nil {
 		t.Fatalf("join through the rendezvous from behind a NAT: %v\n%s", err, out)
 	}
 	if err := add.Wait(); err != nil {
@@ -185,7 +167,21 @@ func joinOnLoopback(t *testing.T, home1, home2, name string) {
 			break
 		}
 	}
-	add := exec.Command(kith, "--home", home1, "device", "add", name)
+	code, add := startDeviceAdd(t, home1, name)
+	if out, err := kithCLI("--home", home2, "init", "--join", code, "--addr", addr); err != nil {
+		t.Fatalf("join on loopback: %v\n%s", err, out)
+	}
+	if err := add.Wait(); err != nil {
+		t.Fatalf("device add after the join: %v", err)
+	}
+}
+
+// startDeviceAdd starts `kith device add name` in home and returns the join code it
+// printed and the running command (the caller waits for it after the join); it is
+// killed when t ends if it still runs.
+func startDeviceAdd(t *testing.T, home, name string) (string, *exec.Cmd) {
+	t.Helper()
+	add := exec.Command(filepath.Join(binDir, "kith"), "--home", home, "device", "add", name)
 	stdout, err := add.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -193,16 +189,15 @@ func joinOnLoopback(t *testing.T, home1, home2, name string) {
 	if err := add.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if add.ProcessState == nil {
+			add.Process.Kill()
+			add.Wait()
+		}
+	})
 	code, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		add.Process.Kill()
-		add.Wait()
 		t.Fatalf("device add: %v", err)
 	}
-	if out, err := kithCLI("--home", home2, "init", "--join", strings.TrimSpace(code), "--addr", addr); err != nil {
-		t.Fatalf("join on loopback: %v\n%s", err, out)
-	}
-	if err := add.Wait(); err != nil {
-		t.Fatalf("device add after the join: %v", err)
-	}
+	return strings.TrimSpace(code), add
 }
