@@ -94,14 +94,20 @@ func (s *Server) withRevocations(msg *syncv1.GetConversationsResponse, r store.R
 	if err != nil {
 		return fmt.Errorf("held record: %w", err)
 	}
+	// The record's signer is its certificate's device key (checked when it was taken):
+	// once that device's revocations went out, nothing more is opened for it.
+	signer, err := identity.PublicKeyFromBytes(r.Envelope.GetSigner())
+	if err != nil {
+		return fmt.Errorf("held record: %w", err)
+	}
+	if sent.devices[signer] {
+		return nil
+	}
+	sent.devices[signer] = true
 	dev, err := device.Open(r.Envelope.GetCertificate(), author)
 	if err != nil {
 		return fmt.Errorf("held record: %w", err)
 	}
-	if sent.devices[dev.Key] {
-		return nil
-	}
-	sent.devices[dev.Key] = true
 	envs, err := s.st.RevocationEnvelopes(author)
 	if err != nil {
 		return err

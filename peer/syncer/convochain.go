@@ -11,6 +11,7 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/device"
@@ -64,25 +65,27 @@ func (s *servedRevocations) take(envs []*signedv1.Envelope, devices map[identity
 }
 
 // recordDevices are the devices that signed msg's device records (those carrying a
-// certificate), per person the payload names as author: the certificates opened, the
-// records themselves not yet verified. They only bound which revocations take
-// accepts; a record whose certificate does not open names no device here, and fails
-// its own verification after.
+// certificate), per person the payload names as author, read from the payloads and
+// certificates before any verification: they only bound which revocations take
+// accepts (each of which is verified as the person's); the records and their
+// certificates are verified after, and a forged one fails the step.
 func recordDevices(msg *syncv1.GetConversationsResponse) map[identity.PublicKey][]device.Certificate {
 	out := map[identity.PublicKey][]device.Certificate{}
 	add := func(env *signedv1.Envelope, m interface {
 		proto.Message
 		GetAuthor() []byte
 	}) {
-		if env.GetCertificate() == nil || proto.Unmarshal(env.GetPayload(), m) != nil {
+		var c rendezvousv1.DeviceCertificate
+		if env.GetCertificate() == nil || proto.Unmarshal(env.GetPayload(), m) != nil ||
+			proto.Unmarshal(env.GetCertificate().GetPayload(), &c) != nil {
 			return
 		}
 		k, err := identity.PublicKeyFromBytes(m.GetAuthor())
 		if err != nil {
 			return
 		}
-		if c, err := device.Open(env.GetCertificate(), k); err == nil {
-			out[k] = append(out[k], c)
+		if key, err := identity.PublicKeyFromBytes(c.GetDeviceKey()); err == nil {
+			out[k] = append(out[k], device.Certificate{Identity: k, Key: key, ID: c.GetDeviceId()})
 		}
 	}
 	for _, env := range msg.GetReplies() {
