@@ -70,15 +70,12 @@ func Issue(id *identity.Key, dev identity.PublicKey, devID []byte, notBefore tim
 // look at time: Check does, against the time of what the device signed.
 func Open(env *signedv1.Envelope, person identity.PublicKey) (Certificate, error) {
 	var c rendezvousv1.DeviceCertificate
-	signer, err := signed.Verify(env, identity.ContextDeviceCertificate, MaxRecord)
+	signer, err := signed.OpenWithin(env, identity.ContextDeviceCertificate, MaxRecord, &c)
 	if err != nil {
 		return Certificate{}, fmt.Errorf("device certificate: %w", err)
 	}
 	if signer != person {
 		return Certificate{}, fmt.Errorf("device certificate signed by %s, not %s: %w", signer.Short(), person.Short(), ErrNotCertified)
-	}
-	if _, err := signed.Open(env, identity.ContextDeviceCertificate, &c); err != nil {
-		return Certificate{}, fmt.Errorf("device certificate: %w", err)
 	}
 	if err := signed.CheckKeyField(signer, c.GetIdentityKey()); err != nil {
 		return Certificate{}, fmt.Errorf("device certificate: %w", err)
@@ -123,15 +120,12 @@ func Revoke(id *identity.Key, c Certificate, at time.Time) (*signedv1.Envelope, 
 // OpenRevocation verifies a revocation envelope signed by person and returns it.
 func OpenRevocation(env *signedv1.Envelope, person identity.PublicKey) (Revocation, error) {
 	var r rendezvousv1.DeviceRevocation
-	signer, err := signed.Verify(env, identity.ContextDeviceRevocation, MaxRecord)
+	signer, err := signed.OpenWithin(env, identity.ContextDeviceRevocation, MaxRecord, &r)
 	if err != nil {
 		return Revocation{}, fmt.Errorf("device revocation: %w", err)
 	}
 	if signer != person {
 		return Revocation{}, fmt.Errorf("device revocation signed by %s, not %s: %w", signer.Short(), person.Short(), signed.ErrWrongSigner)
-	}
-	if _, err := signed.Open(env, identity.ContextDeviceRevocation, &r); err != nil {
-		return Revocation{}, fmt.Errorf("device revocation: %w", err)
 	}
 	if err := signed.CheckKeyField(signer, r.GetIdentityKey()); err != nil {
 		return Revocation{}, fmt.Errorf("device revocation: %w", err)

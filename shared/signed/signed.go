@@ -99,7 +99,13 @@ func precheck(env *signedv1.Envelope, max int) (identity.PublicKey, error) {
 // Open verifies env under ctx and only then unmarshals its payload into msg. It returns
 // the signer; callers compare it with whom they expected (or use OpenFrom).
 func Open(env *signedv1.Envelope, ctx identity.Context, msg proto.Message) (identity.PublicKey, error) {
-	signer, err := Verify(env, ctx, 0)
+	return OpenWithin(env, ctx, 0, msg)
+}
+
+// OpenWithin is Open for a record bounded by max (Verify's bound) instead of the
+// default: one verification, then the payload.
+func OpenWithin(env *signedv1.Envelope, ctx identity.Context, max int, msg proto.Message) (identity.PublicKey, error) {
+	signer, err := Verify(env, ctx, max)
 	if err != nil {
 		return signer, err
 	}
