@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +30,7 @@ var connectedAt = regexp.MustCompile(`time=(\S+) level=INFO msg=connected friend
 func BenchmarkConnectBinaries(b *testing.B) {
 	const oneWay, runs, size = 20 * time.Millisecond, 20, 50 << 20
 	rtt := 2 * oneWay
-	lab, rv := pairsLab(b, oneWay)
+	lab, rv, rvProc := pairsLab(b, oneWay)
 	attachment := filepath.Join(b.TempDir(), "big.bin")
 	big := make([]byte, size)
 	rand.Read(big)
@@ -55,8 +57,9 @@ func BenchmarkConnectBinaries(b *testing.B) {
 			}
 			report(b, pc.name, times, rtt)
 
-			throughput[pc.name] = transferRate(b, rv, srv, cli, pc.name, pc.path, attachment, flags)
-			b.ReportMetric(throughput[pc.name]/(1<<20), pc.name+"-MiB/s")
+			tr := transferRate(b, rv, rvProc, srv, cli, pc.name, pc.path, attachment, flags)
+			throughput[pc.name] = tr.rate
+			b.ReportMetric(tr.rate/(1<<20), pc.name+"-MiB/s")
 			for _, p := range []*labPeer{srv, cli} {
 				_ = p.proc.Stop()
 			}
@@ -67,10 +70,22 @@ func BenchmarkConnectBinaries(b *testing.B) {
 	}
 }
 
+// transfer is one attachment's sync: its rate in bytes a second (the sync's time less
+// the time to the handshake), and the CPU time the lab's processes spent on the whole
+// sync, per MiB.
+type transfer struct {
+	rate   float64
+	cpuMiB time.Duration
+}
+
 // transferRate posts the file at attachment on srv, restarts cli (cold) and syncs it
-// over the path want, and returns the transfer's rate in bytes a second (the sync's
-// time less the time to the handshake).
-func transferRate(b *testing.B, rv string, srv, cli *labPeer, name, want, attachment string, flags []string) float64 {
+// over the path want. Beside the rate it measures the CPU time of both daemons, the
+// rendezvous (rvProc: the TURN relay) and this process (the lab's delayers): on a
+// shared machine with two cores the two paths compete for the same CPU, so the
+// relayed path's extra CPU (a relay in user space, and a second delayed link) bounds
+// its rate as much as the network does; CPU time, unlike the rate, hardly moves with
+// the machine's load.
+func transferRate(b *testing.B, rv string, rvProc *natlab.Process, srv, cli *labPeer, name, want, attachment string, flags []string) transfer {
 	b.Helper()
 	fi, err := os.Stat(attachment)
 	if err != nil {
@@ -81,12 +96,54 @@ func transferRate(b *testing.B, rv string, srv, cli *labPeer, name, want, attach
 	}
 	_ = cli.proc.Stop()
 	cli.start(b, rv, append(flags, "--listen", ":0")...)
+	procs := []struct {
+		name string
+		pid  int
+	}{{"server", srv.proc.Cmd.Process.Pid}, {"client", cli.proc.Cmd.Process.Pid}, {"rendezvous", rvProc.Cmd.Process.Pid}, {"lab", os.Getpid()}}
+	before := make([]time.Duration, len(procs))
+	for i, p := range procs {
+		before[i] = cpuTime(b, p.pid)
+	}
 	connect, total := timedSync(b, cli, srv, want)
-	transfer := total - connect
-	rate := float64(fi.Size()) / transfer.Seconds()
-	fmt.Printf("%d MiB %s: connected in %v, transferred in %v: %.1f MiB/s\n", fi.Size()>>20, name, connect.Round(time.Millisecond),
-		transfer.Round(time.Millisecond), rate/(1<<20))
-	return rate
+	took := total - connect
+	rate := float64(fi.Size()) / took.Seconds()
+	var cpu time.Duration
+	used := ""
+	for i, p := range procs {
+		d := cpuTime(b, p.pid) - before[i]
+		cpu += d
+		used += fmt.Sprintf(" %s %v", p.name, d.Round(10*time.Millisecond))
+	}
+	mib := float64(fi.Size()) / (1 << 20)
+	fmt.Printf("%d MiB %s: connected in %v, transferred in %v: %.1f MiB/s; CPU%s = %v (%.1f ms/MiB)\n", fi.Size()>>20, name, connect.Round(time.Millisecond),
+		took.Round(time.Millisecond), rate/(1<<20), used, cpu.Round(10*time.Millisecond), float64(cpu)/float64(time.Millisecond)/mib)
+	return transfer{rate: rate, cpuMiB: time.Duration(float64(cpu) / mib)}
+}
+
+// cpuTime is the user and system CPU time process pid has used so far, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms: USER_HZ is 100 on
+// Linux).
+func cpuTime(b testing.TB, pid int) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces: count fields after its ')'.
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %d fields after the name", pid, len(f))
+	}
+	var ticks time.Duration
+	for _, v := range f[11:13] { // utime, stime: fields 14 and 15 of the line
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += time.Duration(n)
+	}
+	return ticks * 10 * time.Millisecond
 }
 
 // BenchmarkRelayThroughput is BenchmarkConnectBinaries' throughput part alone, with
@@ -95,13 +152,14 @@ func transferRate(b *testing.B, rv string, srv, cli *labPeer, name, want, attach
 // the two paths better than one run each.
 func BenchmarkRelayThroughput(b *testing.B) {
 	const oneWay, rounds, size = 20 * time.Millisecond, 3, 50 << 20
-	lab, rv := pairsLab(b, oneWay)
+	lab, rv, rvProc := pairsLab(b, oneWay)
 	flags := []string{"--follow=false"}
 	peers := startLabPeers(b, lab, []string{"pr1", "pr2", "sym1", "sym2"}, rv, flags...)
 	befriend(b, peers["pr1"], peers["pr2"], false)
 	befriend(b, peers["sym1"], peers["sym2"], false)
 	for range b.N {
 		rates := map[string][]float64{}
+		cpus := map[string][]time.Duration{}
 		for i := range rounds {
 			for _, pc := range []struct{ name, server, client, path string }{
 				{"direct", "pr1", "pr2", "direct"}, {"relayed", "sym1", "sym2", "relay"},
@@ -112,7 +170,9 @@ func BenchmarkRelayThroughput(b *testing.B) {
 				if err := os.WriteFile(attachment, big, 0o600); err != nil {
 					b.Fatal(err)
 				}
-				rates[pc.name] = append(rates[pc.name], transferRate(b, rv, peers[pc.server], peers[pc.client], pc.name, pc.path, attachment, flags))
+				tr := transferRate(b, rv, rvProc, peers[pc.server], peers[pc.client], pc.name, pc.path, attachment, flags)
+				rates[pc.name] = append(rates[pc.name], tr.rate)
+				cpus[pc.name] = append(cpus[pc.name], tr.cpuMiB)
 			}
 		}
 		med := func(xs []float64) float64 { slices.Sort(xs); return xs[len(xs)/2] }
@@ -122,14 +182,21 @@ func BenchmarkRelayThroughput(b *testing.B) {
 		b.ReportMetric(r/d, "relay/direct-throughput")
 		fmt.Printf("median of %d alternating runs: direct %.1f MiB/s, relayed %.1f MiB/s: relay/direct %.2f (issue 20 asks >= 0.8)\n",
 			rounds, d/(1<<20), r/(1<<20), r/d)
+		dc, rc := slices.Min(cpus["direct"]), slices.Min(cpus["relayed"])
+		b.ReportMetric(float64(dc)/float64(time.Millisecond), "direct-cpu-ms/MiB")
+		b.ReportMetric(float64(rc)/float64(time.Millisecond), "relayed-cpu-ms/MiB")
+		b.ReportMetric(float64(dc)/float64(rc), "direct/relayed-cpu")
+		fmt.Printf("least CPU per MiB over the runs, all lab processes: direct %v, relayed %v: the relayed path costs %.2f times the CPU; where the two cores are the limit, relay/direct throughput cannot pass %.2f\n",
+			dc.Round(time.Microsecond), rc.Round(time.Microsecond), float64(rc)/float64(dc), float64(dc)/float64(rc))
 	}
 }
 
-// pairsLab is natlab.Pairs with a rendezvous on rv.
-func pairsLab(b *testing.B, oneWay time.Duration) (*natlab.Lab, string) {
+// pairsLab is natlab.Pairs with a rendezvous on rv; it returns the rendezvous's
+// address and process.
+func pairsLab(b *testing.B, oneWay time.Duration) (*natlab.Lab, string, *natlab.Process) {
 	lab := natlab.New(b, natlab.Pairs(oneWay))
-	rv, _ := startRendezvous(b, lab, "rv", 7000, 3478)
-	return lab, rv
+	rv, p := startRendezvous(b, lab, "rv", 7000, 3478)
+	return lab, rv, p
 }
 
 // anchors are the figures issue 20 sets beside each measurement: its targets and what
