@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn"
+	"github.com/kithnet/kith/peer/backup/strength"
 )
 
 // Passphrase rule for every new export or key backup, whichever face (CLI or web app)
@@ -16,8 +16,8 @@ import (
 const (
 	// MinPassphraseLen is the fewest characters (not bytes) a new passphrase may have.
 	MinPassphraseLen = 10
-	// MinPassphraseGuesses is the fewest guesses zxcvbn must estimate an attacker needs
-	// (its score 4: "very unguessable").
+	// MinPassphraseGuesses is the fewest guesses the zxcvbn estimate (package strength)
+	// must find an attacker needs (zxcvbn's score 4: "very unguessable").
 	MinPassphraseGuesses = 1e10
 )
 
@@ -32,10 +32,10 @@ func CheckPassphrase(pass []byte, hints ...string) error {
 		return fmt.Errorf("%w: %d characters; use at least %d, for example four or five unrelated words",
 			ErrWeakPassphrase, n, MinPassphraseLen)
 	}
-	est := zxcvbn.PasswordStrength(string(pass), append([]string{"kith", "export", "backup", "passphrase"}, hints...))
-	if est.Guesses < MinPassphraseGuesses {
+	guesses := strength.Guesses(string(pass), append([]string{"kith", "export", "backup", "passphrase"}, hints...))
+	if guesses < MinPassphraseGuesses {
 		return fmt.Errorf("%w: it would fall to about %s guesses (%s needed); avoid common words, names, dates and patterns, or add more unrelated words",
-			ErrWeakPassphrase, roughly(est.Guesses), roughly(MinPassphraseGuesses))
+			ErrWeakPassphrase, roughly(guesses), roughly(MinPassphraseGuesses))
 	}
 	return nil
 }
