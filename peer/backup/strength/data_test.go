@@ -22,13 +22,19 @@ func TestWordsMatchReference(t *testing.T) {
 		}
 	}
 	loadOnce.Do(load)
-	for _, w := range []string{"password", "123456", "troubadour", "smith", "mary", "jennifer", "kith"} {
-		want := 0 // the best rank over the reference's lists, 0 for none
-		for _, l := range frequency.FrequencyLists {
-			if i := slices.Index(l, w); i >= 0 && (want == 0 || i+1 < want) {
-				want = i + 1
+	best := map[string]int{} // each word's rank in the one list that has it
+	for name, l := range frequency.FrequencyLists {
+		for i, w := range l {
+			if _, ok := best[w]; ok {
+				t.Errorf("%q is in list %s and another", w, name)
 			}
+			best[w] = i + 1
 		}
+	}
+	if len(words.rank) != len(best) {
+		t.Errorf("%d words ranked, the reference lists %d", len(words.rank), len(best))
+	}
+	for w, want := range best {
 		if got := words.rank[w]; got != want {
 			t.Errorf("rank of %q = %d, want %d (its best rank over the lists)", w, got, want)
 		}

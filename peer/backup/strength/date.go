@@ -1,6 +1,7 @@
 package strength
 
 import (
+	"math"
 	"strconv"
 	"unicode"
 )
@@ -47,8 +48,8 @@ func dateMatches(ms []match, pw []rune, year int) []match {
 	var found []match
 	for i := range pw {
 		for j := i + 3; j <= i+7 && j < len(pw); j++ {
-			if y, ok := undelimitedDate(pw[i:j+1], year); ok {
-				found = append(found, match{pattern: "date", i: i, j: j, guesses: float64(yearSpace(y, year) * 365)})
+			if space, ok := undelimitedDate(pw[i:j+1], year); ok {
+				found = append(found, match{pattern: "date", i: i, j: j, guesses: float64(space * 365)})
 			}
 		}
 		for j := i + 5; j <= i+9 && j < len(pw); j++ {
@@ -86,26 +87,25 @@ var dateSplits = map[int][][2]int{
 }
 
 // undelimitedDate reads s, all digits, as a date: of its readings, the one whose year is
-// nearest the reference year. It returns the year.
+// nearest the reference year. It returns that year's yearSpace.
 func undelimitedDate(s []rune, year int) (int, bool) {
 	if !allDigits(s) {
 		return 0, false
 	}
-	best, found := 0, false
+	best, found := math.MaxInt, false
 	for _, c := range dateSplits[len(s)] {
-		y, ok := readDate(string(s[:c[0]]), string(s[c[0]:c[1]]), string(s[c[1]:]))
-		if ok && (!found || yearSpace(y, year) < yearSpace(best, year)) {
-			best, found = y, true
+		if y, ok := readDate(string(s[:c[0]]), string(s[c[0]:c[1]]), string(s[c[1]:])); ok {
+			best, found = min(best, yearSpace(y, year)), true
 		}
 	}
 	return best, found
 }
 
-// delimitedDate reads s as up to 4 digits, a separator, 1 or 2 digits, the same
-// separator, up to 4 digits. It returns the year.
+// delimitedDate reads s (6 to 10 runes) as up to 4 digits, a separator, 1 or 2 digits,
+// the same separator, up to 4 digits. It returns the year.
 func delimitedDate(s []rune) (int, bool) {
 	a := leadingDigits(s)
-	if a < 1 || a > 4 || a >= len(s) || !isSeparator(s[a]) {
+	if a < 1 || a > 4 || !isSeparator(s[a]) {
 		return 0, false
 	}
 	rest := s[a+1:]
@@ -132,39 +132,36 @@ func leadingDigits(s []rune) int {
 	return n
 }
 
-func allDigits(s []rune) bool { return len(s) > 0 && leadingDigits(s) == len(s) }
+// allDigits tells whether s is all digits; callers never pass an empty s.
+func allDigits(s []rune) bool { return leadingDigits(s) == len(s) }
 
 // readDate takes three numbers as a day, month and year in some order, the year first
 // or last, and returns the year (two digits read as 1951-2050). Rules out: a middle
-// number that is 0 or over 31; a number over 2050, or over 99 and under 1000; two over
-// 31; all three over 12; two zeros; a day and month that do not fit.
+// number that is 0 or over 31; a number over 2050, or over 99 and under 1000; all three
+// over 12; two zeros; a day and month that do not fit. (zxcvbn also rules out two
+// numbers over 31, and tries a four-digit year before the rest: neither changes which
+// dates a day and month fit, as a number over 31 is neither.)
 func readDate(s1, s2, s3 string) (int, bool) {
 	n := [3]int{atoi(s1), atoi(s2), atoi(s3)}
 	if n[1] > 31 || n[1] <= 0 {
 		return 0, false
 	}
-	over12, over31, zero := 0, 0, 0
+	over12, zero := 0, 0
 	for _, v := range n {
 		if (v > 99 && v < dateMinYear) || v > dateMaxYear {
 			return 0, false
 		}
 		over12 += btoi(v > 12)
-		over31 += btoi(v > 31)
 		zero += btoi(v <= 0)
 	}
-	if over31 >= 2 || over12 == 3 || zero >= 2 {
+	if over12 == 3 || zero >= 2 {
 		return 0, false
 	}
-	splits := [2][3]int{{n[2], n[0], n[1]}, {n[0], n[1], n[2]}} // year last, year first
-	for _, s := range splits {
-		if dateMinYear <= s[0] && s[0] <= dateMaxYear {
-			return s[0], dayMonth(s[1], s[2])
-		}
+	if dayMonth(n[0], n[1]) {
+		return twoDigitYear(n[2]), true // year last
 	}
-	for _, s := range splits {
-		if dayMonth(s[1], s[2]) {
-			return twoDigitYear(s[0]), true
-		}
+	if dayMonth(n[1], n[2]) {
+		return twoDigitYear(n[0]), true // year first
 	}
 	return 0, false
 }
@@ -174,15 +171,15 @@ func dayMonth(a, b int) bool {
 	return (a <= 31 && b <= 12) || (b <= 31 && a <= 12)
 }
 
+// twoDigitYear reads 51-99 as 1951-1999 and 0-50 as 2000-2050; larger years are kept.
 func twoDigitYear(y int) int {
-	switch {
-	case y > 99:
+	if y > 99 {
 		return y
-	case y > 50:
-		return y + 1900
-	default:
-		return y + 2000
 	}
+	if y > 50 {
+		return y + 1900
+	}
+	return y + 2000
 }
 
 func atoi(s string) int {

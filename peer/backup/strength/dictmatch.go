@@ -6,20 +6,24 @@ import (
 	"unicode/utf8"
 )
 
-// l33tTable lists the characters people type for a letter (4 for a, $ for s).
-var l33tTable = map[rune][]rune{
-	'a': {'4', '@'},
-	'b': {'8'},
-	'c': {'(', '{', '[', '<'},
-	'e': {'3'},
-	'g': {'6', '9'},
-	'i': {'1', '!', '|'},
-	'l': {'1', '|', '7'},
-	'o': {'0'},
-	's': {'$', '5'},
-	't': {'+', '7'},
-	'x': {'%'},
-	'z': {'2'},
+// l33tTable lists the characters people type for a letter (4 for a, $ for s), in
+// alphabetical order of the letters, the order zxcvbn enumerates readings in.
+var l33tTable = []struct {
+	letter rune
+	chars  []rune
+}{
+	{'a', []rune{'4', '@'}},
+	{'b', []rune{'8'}},
+	{'c', []rune{'(', '{', '[', '<'}},
+	{'e', []rune{'3'}},
+	{'g', []rune{'6', '9'}},
+	{'i', []rune{'1', '!', '|'}},
+	{'l', []rune{'1', '|', '7'}},
+	{'o', []rune{'0'}},
+	{'s', []rune{'$', '5'}},
+	{'t', []rune{'+', '7'}},
+	{'x', []rune{'%'}},
+	{'z', []rune{'2'}},
 }
 
 // dictionaryMatches finds the words of the frequency lists and of the hints in pw, as
@@ -40,7 +44,7 @@ func (e *estimator) wordMatches(ms []match, pw, text []rune, sub map[rune]rune, 
 	longest := max(words.maxLen, e.hints.maxLen)
 	n := len(text)
 	for i := range n {
-		for j := i; j < n && j-i < longest; j++ {
+		for j := i; j < min(n, i+longest); j++ {
 			rank, ok := e.rank(low[at[i]:at[j+1]])
 			if !ok {
 				continue
@@ -70,7 +74,10 @@ func (e *estimator) wordMatches(ms []match, pw, text []rune, sub map[rune]rune, 
 // rank is a word's best rank in the frequency lists and the hints.
 func (e *estimator) rank(word []byte) (int, bool) {
 	r, ok := words.rank[string(word)]
-	if h, hok := e.hints.rank[string(word)]; hok && (!ok || h < r) {
+	if h, hok := e.hints.rank[string(word)]; hok {
+		if ok {
+			h = min(h, r)
+		}
 		return h, true
 	}
 	return r, ok
@@ -80,12 +87,13 @@ func (e *estimator) rank(word []byte) (int, bool) {
 // the end), so that any run of runes is a byte slice to look up without copying.
 func lowered(text []rune) ([]byte, []int) {
 	low := make([]byte, 0, len(text))
-	at := make([]int, 0, len(text)+1)
-	for _, r := range text {
-		at = append(at, len(low))
+	at := make([]int, len(text)+1)
+	for k, r := range text {
+		at[k] = len(low)
 		low = utf8.AppendRune(low, unicode.ToLower(r))
 	}
-	return low, append(at, len(low))
+	at[len(text)] = len(low)
+	return low, at
 }
 
 func reversed(pw []rune) []rune {
@@ -127,15 +135,11 @@ func l33tSubs(pw []rune) []map[rune]rune {
 	for _, r := range pw {
 		in[r] = true
 	}
-	letters := make([]rune, 0, len(l33tTable))
-	for l := range l33tTable {
-		letters = append(letters, l)
-	}
-	sort.Slice(letters, func(a, b int) bool { return letters[a] < letters[b] })
 	subs := []l33tSub{{}}
-	for _, letter := range letters {
+	for _, row := range l33tTable {
+		letter := row.letter
 		var next []l33tSub
-		for _, c := range l33tTable[letter] {
+		for _, c := range row.chars {
 			if !in[c] {
 				continue
 			}
@@ -188,7 +192,7 @@ func (s l33tSub) with(c, letter rune) l33tSub {
 }
 
 func (s l33tSub) key() string {
-	b := make([]rune, 0, 2*len(s))
+	var b []rune
 	for _, p := range s {
 		b = append(b, p.c, p.letter)
 	}

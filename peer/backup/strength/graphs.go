@@ -1,33 +1,35 @@
 package strength
 
-import "strings"
-
-// Keyboard layouts as drawn in zxcvbn's build_keyboard_adjacency_graphs.py: each key is
-// a token of its characters (unshifted, then shifted); on the slanted keyboards each row
-// sits one column further right than the row above it.
-const (
-	qwertyLayout = "\n" +
-		"`~ 1! 2@ 3# 4$ 5% 6^ 7& 8* 9( 0) -_ =+\n" +
-		"    qQ wW eE rR tT yY uU iI oO pP [{ ]} \\|\n" +
-		"     aA sS dD fF gG hH jJ kK lL ;: '\"\n" +
-		"      zZ xX cC vV bB nN mM ,< .> /?\n"
-	dvorakLayout = "\n" +
-		"`~ 1! 2@ 3# 4$ 5% 6^ 7& 8* 9( 0) [{ ]}\n" +
-		"    '\" ,< .> pP yY fF gG cC rR lL /? =+ \\|\n" +
-		"     aA oO eE uU iI dD hH tT nN sS -_\n" +
-		"      ;: qQ jJ kK xX bB mM wW vV zZ\n"
-	keypadLayout = "\n" +
-		"  / * -\n" +
-		"7 8 9 +\n" +
-		"4 5 6\n" +
-		"1 2 3\n" +
-		"  0 .\n"
-	macKeypadLayout = "\n" +
-		"  = / *\n" +
-		"7 8 9 -\n" +
-		"4 5 6 +\n" +
-		"1 2 3\n" +
-		"  0 .\n"
+// Keyboard layouts as drawn in zxcvbn's build_keyboard_adjacency_graphs.py, a row a
+// line: each key is a token of its characters (unshifted, then shifted); on the slanted
+// keyboards each row sits one column further right than the row above it.
+var (
+	qwertyLayout = []string{
+		"`~ 1! 2@ 3# 4$ 5% 6^ 7& 8* 9( 0) -_ =+",
+		"    qQ wW eE rR tT yY uU iI oO pP [{ ]} \\|",
+		"     aA sS dD fF gG hH jJ kK lL ;: '\"",
+		"      zZ xX cC vV bB nN mM ,< .> /?",
+	}
+	dvorakLayout = []string{
+		"`~ 1! 2@ 3# 4$ 5% 6^ 7& 8* 9( 0) [{ ]}",
+		"    '\" ,< .> pP yY fF gG cC rR lL /? =+ \\|",
+		"     aA oO eE uU iI dD hH tT nN sS -_",
+		"      ;: qQ jJ kK xX bB mM wW vV zZ",
+	}
+	keypadLayout = []string{
+		"  / * -",
+		"7 8 9 +",
+		"4 5 6",
+		"1 2 3",
+		"  0 .",
+	}
+	macKeypadLayout = []string{
+		"  = / *",
+		"7 8 9 -",
+		"4 5 6 +",
+		"1 2 3",
+		"  0 .",
+	}
 )
 
 // graph is a keyboard's adjacency: for each character, the keys around its key in a
@@ -53,20 +55,20 @@ func keyboards() []*graph {
 
 type point struct{ x, y int }
 
-// Neighbour directions: on a slanted keyboard only near-diagonal keys touch (g touches t,
-// y, b, v but not r, u, n, c); a keypad's rows are aligned, so all eight touch.
-var (
-	slantedAround = []point{{-1, 0}, {0, -1}, {1, -1}, {1, 0}, {0, 1}, {-1, 1}}
-	alignedAround = []point{{-1, 0}, {-1, -1}, {0, -1}, {1, -1}, {1, 0}, {1, 1}, {0, 1}, {-1, 1}}
-)
+// around lists the directions to a key's neighbours, clockwise from the left: on a
+// slanted keyboard only near-diagonal keys touch (g touches t, y, b, v but not r, u, n,
+// c); a keypad's rows are aligned, so all eight touch.
+func around(slanted bool) []point {
+	if slanted {
+		return []point{{-1, 0}, {0, -1}, {1, -1}, {1, 0}, {0, 1}, {-1, 1}}
+	}
+	return []point{{-1, 0}, {-1, -1}, {0, -1}, {1, -1}, {1, 0}, {1, 1}, {0, 1}, {-1, 1}}
+}
 
 // newGraph reads a layout into its adjacency graph.
-func newGraph(name, layout string, slanted bool) *graph {
+func newGraph(name string, layout []string, slanted bool) *graph {
 	keys := keyPositions(layout, slanted)
-	around := alignedAround
-	if slanted {
-		around = slantedAround
-	}
+	around := around(slanted)
 	g := &graph{name: name, adj: make(map[rune][]string), shifted: make(map[rune]bool), slanted: slanted}
 	for at, key := range keys {
 		next := make([]string, len(around))
@@ -91,12 +93,12 @@ func newGraph(name, layout string, slanted bool) *graph {
 }
 
 // keyPositions places each key token of a layout on a grid of columns and rows.
-func keyPositions(layout string, slanted bool) map[point]string {
+func keyPositions(layout []string, slanted bool) map[point]string {
 	keys := make(map[point]string)
-	for y, line := range strings.Split(layout, "\n") {
+	for y, line := range layout {
 		slant := 0
 		if slanted {
-			slant = y - 1
+			slant = y
 		}
 		for start := 0; start < len(line); {
 			if line[start] == ' ' {

@@ -1,6 +1,9 @@
 package strength
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+)
 
 // match is a part of a password, runes i to j inclusive, and the guesses an attacker
 // needs for it as one pattern (before the search's floor for parts of a password).
@@ -26,14 +29,8 @@ func (e *estimator) matches(pw []rune) []match {
 // cheapestPerPart orders matches by where they end, then where they start (the order the
 // search takes them in), keeping the cheapest match of each part.
 func cheapestPerPart(ms []match) []match {
-	sort.SliceStable(ms, func(a, b int) bool {
-		if ms[a].j != ms[b].j {
-			return ms[a].j < ms[b].j
-		}
-		if ms[a].i != ms[b].i {
-			return ms[a].i < ms[b].i
-		}
-		return ms[a].guesses < ms[b].guesses
+	slices.SortStableFunc(ms, func(a, b match) int {
+		return cmp.Or(cmp.Compare(a.j, b.j), cmp.Compare(a.i, b.i), cmp.Compare(a.guesses, b.guesses))
 	})
 	out := ms[:0]
 	for _, m := range ms {

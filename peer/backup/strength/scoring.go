@@ -33,20 +33,23 @@ func (e *estimator) guesses(pw []rune) float64 {
 	}
 	g := math.Inf(1)
 	for _, st := range s.best[n-1] {
-		g = min(g, st.g)
+		if st.l > 0 {
+			g = min(g, st.g)
+		}
 	}
 	return g
 }
 
-// step is the best known sequence of l parts covering a prefix of the password.
+// step is the best known sequence of l parts covering a prefix of the password; l is 0
+// where none is known.
 type step struct {
 	l          int
 	pi, g      float64 // the product of the parts' guesses; the sequence's guesses
 	bruteforce bool    // its last part is brute force
 }
 
-// search holds, for each prefix end k, the sequences of each length that may still be
-// part of the best one: best[k] sorted by length.
+// search holds, for each prefix end k, the sequences that may still be part of the best
+// one: best[k][l] for l parts.
 type search struct {
 	n    int
 	best [][]step
@@ -60,7 +63,7 @@ func (s *search) extendWith(m match, g float64, brute bool) {
 		return
 	}
 	for _, prev := range s.best[m.i-1] {
-		if brute && prev.bruteforce {
+		if prev.l == 0 || (brute && prev.bruteforce) {
 			continue // two brute-force parts in a row are one cheaper part
 		}
 		s.update(m.j, step{l: prev.l + 1, pi: prev.pi * g, bruteforce: brute})
@@ -78,22 +81,17 @@ func (s *search) bruteforce(pw []rune, k int) {
 // and no worse is known.
 func (s *search) update(k int, st step) {
 	st.g = factorial(st.l)*st.pi + math.Pow(minGuessesBeforeGrow, float64(st.l-1))
-	at := len(s.best[k])
-	for x, o := range s.best[k] {
-		if o.l <= st.l && o.g <= st.g {
+	best := s.best[k]
+	for _, o := range best[:min(len(best), st.l+1)] {
+		if o.l > 0 && o.g <= st.g {
 			return
 		}
-		if o.l >= st.l && x < at {
-			at = x
-		}
 	}
-	if at < len(s.best[k]) && s.best[k][at].l == st.l {
-		s.best[k][at] = st
-		return
+	for len(best) <= st.l {
+		best = append(best, step{})
 	}
-	s.best[k] = append(s.best[k], step{})
-	copy(s.best[k][at+1:], s.best[k][at:])
-	s.best[k][at] = st
+	best[st.l] = st
+	s.best[k] = best
 }
 
 // partGuesses is a match's guesses as a part of an n-rune password: a part shorter than
@@ -110,14 +108,11 @@ func partGuesses(m match, n int) float64 {
 	return max(m.guesses, floor)
 }
 
-// bruteforceGuesses prices n characters no pattern explains, at least one more than a
-// match of the same length, so a match wins.
+// bruteforceGuesses prices n characters no pattern explains, at least one more than the
+// floor of a match of the same length, so a match wins. (Two or more characters cost
+// 100 or more, above the longer parts' floor of 51.)
 func bruteforceGuesses(n int) float64 {
-	floor := float64(minGuessesMultiChar + 1)
-	if n == 1 {
-		floor = minGuessesSingleChar + 1
-	}
-	return max(math.Pow(bruteforceCardinality, float64(n)), floor)
+	return max(math.Pow(bruteforceCardinality, float64(n)), minGuessesSingleChar+1)
 }
 
 // uppercaseVariations is how many ways to capitalize a word an attacker tries before
@@ -130,12 +125,10 @@ func uppercaseVariations(token []rune) float64 {
 		lower += btoi(r >= 'a' && r <= 'z')
 	}
 	n := len(token)
-	switch {
-	case upper == 0:
+	if upper == 0 {
 		return 1
-	case upper == 1 && n > 1 && (isUpper(token[0]) || isUpper(token[n-1])):
-		return 2
-	case lower == 0:
+	}
+	if lower == 0 || (upper == 1 && (isUpper(token[0]) || isUpper(token[n-1]))) {
 		return 2
 	}
 	g := 0.0
@@ -174,11 +167,8 @@ func variations(changed, unchanged int) float64 {
 	return g
 }
 
-// nCk is the binomial coefficient.
+// nCk is the binomial coefficient; callers have k < n.
 func nCk(n, k int) float64 {
-	if k > n {
-		return 0
-	}
 	r := 1.0
 	for d := 1; d <= k; d++ {
 		r = r * float64(n) / float64(d)

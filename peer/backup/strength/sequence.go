@@ -1,5 +1,7 @@
 package strength
 
+import "strings"
+
 // sequenceMatches finds runs like abcd, 9753 or ZYX: characters whose codes step by the
 // same amount (at most 5 either way). A run of two counts only with a step of one.
 func sequenceMatches(ms []match, pw []rune) []match {
@@ -25,16 +27,13 @@ func sequence(ms []match, pw []rune, i, j, delta int) []match {
 		return ms
 	}
 	// Fewer guesses for the obvious starting points.
-	var base float64
-	switch first := pw[i]; {
-	case first == 'a' || first == 'A' || first == 'z' || first == 'Z' || first == '0' || first == '1' || first == '9':
+	base := 26.0
+	if first := pw[i]; strings.ContainsRune("aAzZ019", first) {
 		base = 4
-	case first >= '0' && first <= '9':
+	} else if strings.ContainsRune("2345678", first) {
 		base = 10
-	default:
-		base = 26
 	}
-	if delta < 0 {
+	if delta != size {
 		base *= 2 // descending runs are tried after the ascending ones
 	}
 	return append(ms, match{pattern: "sequence", i: i, j: j, guesses: base * float64(j-i+1)})

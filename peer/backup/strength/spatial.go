@@ -16,7 +16,7 @@ func spatialMatches(ms []match, pw []rune) []match {
 // walks finds the longest walks on g, left to right, counting the walk's turns (changes
 // of direction) and its shifted characters.
 func walks(ms []match, pw []rune, g *graph) []match {
-	for i := 0; i < len(pw)-1; {
+	for i := 0; i < len(pw); {
 		j, dir, turns, shifted := i+1, -1, 0, 0
 		if g.shifted[pw[i]] {
 			shifted++

@@ -42,9 +42,7 @@ func Guesses(pass string, hints []string) float64 {
 	}
 	loadOnce.Do(load)
 	pw := []rune(pass)
-	if len(pw) > MaxRunes {
-		pw = pw[:MaxRunes]
-	}
+	pw = pw[:min(len(pw), MaxRunes)]
 	e := estimator{year: time.Now().Year(), hints: rankWords(hints)}
 	return e.guesses(pw)
 }

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	_ "embed"
 	"fmt"
+	"maps"
 	"strings"
 	"unicode/utf8"
 )
@@ -64,8 +65,9 @@ func parseWordLists(gz []byte) ([]wordList, error) {
 	return lists, zr.Close()
 }
 
-// rankLists ranks every word by its place in its list; a word in several lists keeps its
-// best rank, the only one an estimate can use.
+// rankLists ranks every word by its place in its list. No word is in two lists (zxcvbn's
+// build script keeps each word in the list where it ranks best; TestWordsMatchReference
+// checks it), so one map holds them all.
 func rankLists(lists []wordList) rankedWords {
 	n := 0
 	for _, l := range lists {
@@ -74,11 +76,7 @@ func rankLists(lists []wordList) rankedWords {
 	r := rankedWords{rank: make(map[string]int, n)}
 	for _, l := range lists {
 		one := rankWords(l.words)
-		for w, rank := range one.rank {
-			if old, ok := r.rank[w]; !ok || rank < old {
-				r.rank[w] = rank
-			}
-		}
+		maps.Copy(r.rank, one.rank)
 		r.maxLen = max(r.maxLen, one.maxLen)
 	}
 	return r
