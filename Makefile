@@ -85,6 +85,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFollow$$' -fuzztime $(FUZZTIME) ./peer/profile
 	$(GO) test -run '^$$' -fuzz '^FuzzParseChanges$$' -fuzztime $(FUZZTIME) ./peer/syncer
 	$(GO) test -run '^$$' -fuzz '^FuzzSegments$$' -fuzztime $(FUZZTIME) ./peer/ui
+	$(GO) test -run '^$$' -fuzz '^FuzzGuesses$$' -fuzztime $(FUZZTIME) ./peer/backup/strength
 
 # The packages holding rules of who may see, sign, verify or reach what. DIR=FILE,... mutates
 # only those files of a large package (its tests all run): peer/nat's punch packets (HMAC,
@@ -92,7 +93,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 # login-token files (the rest renders pages). One package alone:
 # make mutate MUTATE_PKGS=peer/feed
 MUTATE_PKGS ?= shared/identity shared/signed peer/feed peer/post peer/store peer/syncer peer/nat=punch.go,packet.go \
-	peer/ui=session.go,server.go,compose.go,token.go peer/public peer/backup rendezvous/server rendezvous/store \
+	peer/ui=session.go,server.go,compose.go,token.go peer/public peer/backup peer/backup/strength rendezvous/server rendezvous/store \
 	shared/device peer/device peer/carry peer/reach=offer.go,dial.go,paths.go,live.go,own.go peer/portmap \
 	peer/discovery=seal.go,devices.go peer/recovery
 MUTATE_WORKERS ?= 2

@@ -23,13 +23,13 @@ func (e *estimator) guesses(pw []rune) float64 {
 		return 1
 	}
 	ms := e.matches(pw)
-	s := search{n: n, best: make([][]step, n)}
+	s := search{best: make([][]step, n)}
 	next := 0
 	for k := range n {
 		for ; next < len(ms) && ms[next].j == k; next++ {
 			s.extendWith(ms[next], partGuesses(ms[next], n), false)
 		}
-		s.bruteforce(pw, k)
+		s.bruteforce(k)
 	}
 	g := math.Inf(1)
 	for _, st := range s.best[n-1] {
@@ -51,7 +51,6 @@ type step struct {
 // search holds, for each prefix end k, the sequences that may still be part of the best
 // one: best[k][l] for l parts.
 type search struct {
-	n    int
 	best [][]step
 }
 
@@ -71,7 +70,7 @@ func (s *search) extendWith(m match, g float64, brute bool) {
 }
 
 // bruteforce tries brute force for every part ending at k.
-func (s *search) bruteforce(pw []rune, k int) {
+func (s *search) bruteforce(k int) {
 	for i := 0; i <= k; i++ {
 		s.extendWith(match{i: i, j: k}, bruteforceGuesses(k-i+1), true)
 	}
