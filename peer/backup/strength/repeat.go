@@ -6,7 +6,8 @@ import "slices"
 // left to right, as zxcvbn's pair of regular expressions /(.+)\1+/ and /(.+?)\1+/ find
 // them: at the leftmost place where anything repeats, the longer of the greedy and the
 // lazy reading, its piece being the shortest one that builds it. The piece is priced by a
-// whole estimate of its own.
+// whole estimate of its own, hints included (as zxcvbn's JavaScript does; the Go port
+// drops them, so it can only price a repeat higher).
 func (e *estimator) repeatMatches(ms []match, pw []rune) []match {
 	for from := 0; ; {
 		at, long, short := firstRepeat(pw, from)
