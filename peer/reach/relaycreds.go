@@ -1,0 +1,125 @@
+package reach
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+)
+
+// A node that may need a relay keeps TURN credentials at hand (issue 20, stop 20): a
+// find towards a friend then allocates without first spending a round trip to the
+// rendezvous on them. The rendezvous hands out REST credentials valid for an hour by
+// default; the node fetches new ones when half of that is gone, so the ones it holds
+// always outlive the allocation's first half hour, as fresh ones would.
+//
+// Only a node whose NAT is not known to map endpoint-independently keeps them: behind
+// such a NAT a find nearly always ends direct (see prepares), and a credentials call
+// every half hour from every such node would cost the rendezvous for nothing.
+
+// credsRetry is how soon a failed fetch of TURN credentials is tried again.
+const credsRetry = 5 * time.Second
+
+// credsRecheck is how often the node looks again whether it should keep credentials,
+// beside the wake-up measureMapping gives it.
+const credsRecheck = time.Minute
+
+// heldCreds is a set of TURN credentials the node keeps, and when to replace it.
+type heldCreds struct {
+	resp    *rendezvousv1.TurnCredentialsResponse
+	refresh time.Time // about half their lifetime: fetch new ones from then on
+	expires time.Time // no longer good for an allocation
+}
+
+// credsLife says when credentials fetched at now expire (the expiry in their
+// username, "expiry:fingerprint"; failing that, now plus their TTL) and when to fetch
+// new ones: halfway there.
+func credsLife(resp *rendezvousv1.TurnCredentialsResponse, now time.Time) heldCreds {
+	expires := now.Add(time.Duration(resp.GetTtlSeconds()) * time.Second)
+	if s, _, ok := strings.Cut(resp.GetUsername(), ":"); ok {
+		if unix, err := strconv.ParseInt(s, 10, 64); err == nil {
+			expires = time.Unix(unix, 0)
+		}
+	}
+	return heldCreds{resp: resp, refresh: now.Add(expires.Sub(now) / 2), expires: expires}
+}
+
+// keepsCreds reports whether the node keeps TURN credentials at hand: in rendezvous
+// mode, unless its NAT is known to map endpoint-independently.
+func (a *Agent) keepsCreds() bool {
+	return a.disc != nil && a.mapping() != rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT
+}
+
+// turnCreds returns the credentials the node holds when they are still good, else
+// fetches new ones (and holds them, when it keeps credentials).
+func (a *Agent) turnCreds(ctx context.Context) (*rendezvousv1.TurnCredentialsResponse, error) {
+	a.mu.Lock()
+	h := a.creds
+	a.mu.Unlock()
+	if h.resp != nil && time.Now().Before(h.expires) {
+		return h.resp, nil
+	}
+	resp, err := a.disc.TurnCredentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a.keepsCreds() {
+		a.holdCreds(credsLife(resp, time.Now()))
+	}
+	return resp, nil
+}
+
+func (a *Agent) holdCreds(h heldCreds) {
+	a.mu.Lock()
+	a.creds = h
+	a.mu.Unlock()
+}
+
+// keepCreds keeps the node's TURN credentials fresh, or none, until ctx ends.
+func (a *Agent) keepCreds(ctx context.Context) {
+	// The NAT's mapping is usually known a round trip after the first STUN answer:
+	// wait for it (a little), so a node behind an endpoint-independent NAT fetches
+	// nothing.
+	select {
+	case <-ctx.Done():
+		return
+	case <-a.mappingKnown:
+	case <-time.After(reflexiveWait):
+	}
+	for {
+		wait := a.keepCredsOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.mappingKnown:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// keepCredsOnce fetches credentials when the node keeps them and those it holds are
+// due for refresh, or drops them when it does not keep them; it returns how long to
+// wait before it looks again.
+func (a *Agent) keepCredsOnce(ctx context.Context) time.Duration {
+	if !a.keepsCreds() {
+		a.holdCreds(heldCreds{})
+		return credsRecheck
+	}
+	a.mu.Lock()
+	h := a.creds
+	a.mu.Unlock()
+	if h.resp == nil || !time.Now().Before(h.refresh) {
+		resp, err := a.disc.TurnCredentials(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Debug("reach: fetching TURN credentials ahead failed; trying again", "err", err, "in", credsRetry)
+			}
+			return credsRetry
+		}
+		h = credsLife(resp, time.Now())
+		a.holdCreds(h)
+	}
+	return min(credsRecheck, time.Until(h.refresh))
+}
