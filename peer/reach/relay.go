@@ -193,6 +193,7 @@ func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, ca
 			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
 		}
 	}
+	stage(ctx, "ping through the relay")
 	c, err := r.tr.Dial(ctx, addr, want)
 	if err != nil {
 		a.dropRelay(r) // the friend answered through it but QUIC did not follow: maybe the allocation is gone

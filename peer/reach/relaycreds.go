@@ -22,6 +22,10 @@ import (
 // credsRetry is how soon a failed fetch of TURN credentials is tried again.
 const credsRetry = 5 * time.Second
 
+// credsUnregistered is how soon the node looks again when it is not registered (yet):
+// a sync right after the start should find credentials at hand.
+const credsUnregistered = 20 * time.Millisecond
+
 // credsRecheck is how often the node looks again whether it should keep credentials,
 // beside the wake-up measureMapping gives it.
 const credsRecheck = time.Minute
@@ -79,15 +83,10 @@ func (a *Agent) holdCreds(h heldCreds) {
 
 // keepCreds keeps the node's TURN credentials fresh, or none, until ctx ends.
 func (a *Agent) keepCreds(ctx context.Context) {
-	// The NAT's mapping is usually known a round trip after the first STUN answer:
-	// wait for it (a little), so a node behind an endpoint-independent NAT fetches
-	// nothing.
-	select {
-	case <-ctx.Done():
-		return
-	case <-a.mappingKnown:
-	case <-time.After(reflexiveWait):
-	}
+	// No wait for the NAT's mapping (known a round trip after the first STUN
+	// answer): a sync right after the start would find no credentials at hand. A node
+	// behind an endpoint-independent NAT fetches them once, and drops them when it
+	// learns its mapping.
 	for {
 		wait := a.keepCredsOnce(ctx)
 		select {
@@ -106,6 +105,9 @@ func (a *Agent) keepCredsOnce(ctx context.Context) time.Duration {
 	if !a.keepsCreds() {
 		a.holdCreds(heldCreds{})
 		return credsRecheck
+	}
+	if !a.disc.Status().Registered {
+		return credsUnregistered // the rendezvous hands credentials only to a registered key
 	}
 	a.mu.Lock()
 	h := a.creds

@@ -9,8 +9,8 @@ import (
 )
 
 // findStages logs, at debug, each stage a find reaches (offer sent, delivered, answer
-// received, TURN credentials ready, allocation ready, permissions made, handshake
-// done) with the time since the find started, so an operator sees where a slow
+// received, TURN credentials ready, allocation ready, permissions made, the peer's
+// ping through the relay, handshake done) with the time since the find started, so an operator sees where a slow
 // connect spent its time. Each line reads "reach: STAGE", with peer and elapsed_ms.
 type findStages struct {
 	log   *slog.Logger
