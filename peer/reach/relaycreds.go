@@ -115,9 +115,7 @@ func (a *Agent) keepCredsOnce(ctx context.Context) time.Duration {
 	if h.resp == nil || !time.Now().Before(h.refresh) {
 		resp, err := a.disc.TurnCredentials(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				a.log.Debug("reach: fetching TURN credentials ahead failed; trying again", "err", err, "in", credsRetry)
-			}
+			a.log.Debug("reach: fetching TURN credentials ahead failed; trying again", "err", err, "in", credsRetry)
 			return credsRetry
 		}
 		h = credsLife(resp, time.Now())

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -191,34 +190,12 @@ func TestPrepares(t *testing.T) {
 	}
 }
 
-// msgLog counts the log records a component wrote, by message.
-type msgLog struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (l *msgLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *msgLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *msgLog) WithGroup(string) slog.Handler            { return l }
-func (l *msgLog) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.n[r.Message]++
-	return nil
-}
-
-func (l *msgLog) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.n[msg]
-}
-
 // TestEarlyAllocationWaitsForTheOffer: the early allocation starts before the offer is
 // delivered, but its authenticated Allocate waits for the delivery: the rendezvous
 // refuses nothing meanwhile (it would, without a grant) and allocates at once after
 // it. Nothing reaches the peer, who never answered.
 func TestEarlyAllocationWaitsForTheOffer(t *testing.T) {
-	rvLog := &msgLog{n: map[string]int{}}
+	rvLog := &recordLog{}
 	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true, Logger: slog.New(rvLog)})
 	servers := []string{rv.GRPC}
 	a, b := newNode(t, "alice", servers, Config{}), newNode(t, "bob", servers, Config{})
