@@ -98,6 +98,9 @@ func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCre
 	}
 	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword(), Gate: gate})
 	if err != nil {
+		if ctx.Err() == nil {
+			a.forgetCreds(creds) // the next allocation fetches afresh
+		}
 		return nil, false, err
 	}
 	tr, err := transport.New(transport.Config{Key: a.cfg.Key, DeviceCertificate: a.cfg.DeviceCertificate, PacketConn: rl.Conn, Path: transport.Relay, Logger: a.log,

@@ -32,22 +32,25 @@ const credsRecheck = time.Minute
 
 // heldCreds is a set of TURN credentials the node keeps, and when to replace it.
 type heldCreds struct {
-	resp    *rendezvousv1.TurnCredentialsResponse
+	resp *rendezvousv1.TurnCredentialsResponse
+	// server is the rendezvous they came from: its TURN server is the one they work on
+	// (their URIs), so after a failover to another instance they are not used.
+	server  string
 	refresh time.Time // about half their lifetime: fetch new ones from then on
 	expires time.Time // no longer good for an allocation
 }
 
-// credsLife says when credentials fetched at now expire (the expiry in their
+// credsLife says when credentials fetched from server at now expire (the expiry in their
 // username, "expiry:fingerprint"; failing that, now plus their TTL) and when to fetch
 // new ones: halfway there.
-func credsLife(resp *rendezvousv1.TurnCredentialsResponse, now time.Time) heldCreds {
+func credsLife(resp *rendezvousv1.TurnCredentialsResponse, server string, now time.Time) heldCreds {
 	expires := now.Add(time.Duration(resp.GetTtlSeconds()) * time.Second)
 	if s, _, ok := strings.Cut(resp.GetUsername(), ":"); ok {
 		if unix, err := strconv.ParseInt(s, 10, 64); err == nil {
 			expires = time.Unix(unix, 0)
 		}
 	}
-	return heldCreds{resp: resp, refresh: now.Add(expires.Sub(now) / 2), expires: expires}
+	return heldCreds{resp: resp, server: server, refresh: now.Add(expires.Sub(now) / 2), expires: expires}
 }
 
 // keepsCreds reports whether the node keeps TURN credentials at hand: in rendezvous
@@ -62,7 +65,8 @@ func (a *Agent) turnCreds(ctx context.Context) (*rendezvousv1.TurnCredentialsRes
 	a.mu.Lock()
 	h := a.creds
 	a.mu.Unlock()
-	if h.resp != nil && time.Now().Before(h.expires) {
+	server := a.disc.Status().Server
+	if h.resp != nil && h.server == server && time.Now().Before(h.expires) {
 		return h.resp, nil
 	}
 	resp, err := a.disc.TurnCredentials(ctx)
@@ -70,9 +74,20 @@ func (a *Agent) turnCreds(ctx context.Context) (*rendezvousv1.TurnCredentialsRes
 		return nil, err
 	}
 	if a.keepsCreds() {
-		a.holdCreds(credsLife(resp, time.Now()))
+		a.holdCreds(credsLife(resp, server, time.Now()))
 	}
 	return resp, nil
+}
+
+// forgetCreds drops the credentials held when they are resp: an allocation with them
+// failed (the instance that gave them is gone, or they are refused), so the next one
+// fetches afresh.
+func (a *Agent) forgetCreds(resp *rendezvousv1.TurnCredentialsResponse) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.creds.resp == resp {
+		a.creds = heldCreds{}
+	}
 }
 
 func (a *Agent) holdCreds(h heldCreds) {
@@ -99,26 +114,27 @@ func (a *Agent) keepCreds(ctx context.Context) {
 }
 
 // keepCredsOnce fetches credentials when the node keeps them and those it holds are
-// due for refresh, or drops them when it does not keep them; it returns how long to
+// due for refresh or came from another rendezvous than the one in use, or drops them when it does not keep them; it returns how long to
 // wait before it looks again.
 func (a *Agent) keepCredsOnce(ctx context.Context) time.Duration {
 	if !a.keepsCreds() {
 		a.holdCreds(heldCreds{})
 		return credsRecheck
 	}
-	if !a.disc.Status().Registered {
+	st := a.disc.Status()
+	if !st.Registered {
 		return credsUnregistered // the rendezvous hands credentials only to a registered key
 	}
 	a.mu.Lock()
 	h := a.creds
 	a.mu.Unlock()
-	if h.resp == nil || !time.Now().Before(h.refresh) {
+	if h.resp == nil || h.server != st.Server || !time.Now().Before(h.refresh) {
 		resp, err := a.disc.TurnCredentials(ctx)
 		if err != nil {
 			a.log.Debug("reach: fetching TURN credentials ahead failed; trying again", "err", err, "in", credsRetry)
 			return credsRetry
 		}
-		h = credsLife(resp, time.Now())
+		h = credsLife(resp, st.Server, time.Now())
 		a.holdCreds(h)
 	}
 	return min(credsRecheck, time.Until(h.refresh))
