@@ -46,16 +46,19 @@ func BenchmarkConnectBinaries(b *testing.B) {
 			peers := startLabPeers(b, lab, []string{pc.server, pc.client}, rv, flags...)
 			srv, cli := peers[pc.server], peers[pc.client]
 			befriend(b, srv, cli, false)
-			var times []time.Duration
+			var times, agent []time.Duration
 			for i := range runs {
 				if i > 0 { // cold: a fresh daemon (on a fresh port: a TURN allocation outlives its process)
 					_ = cli.proc.Stop()
 					cli.start(b, rv, append(flags, "--listen", ":0")...)
 				}
+				mark := len(cli.proc.Output())
 				d, _ := timedSync(b, cli, srv, pc.path)
 				times = append(times, d)
+				agent = append(agent, agentElapsed(b, cli.proc.Output()[mark:]))
 			}
 			report(b, pc.name, times, rtt)
+			reportAgent(b, pc.name, agent, rtt)
 
 			tr := transferRate(b, rv, rvProc, srv, cli, pc.name, pc.path, attachment, flags)
 			throughput[pc.name] = tr.rate
@@ -302,6 +305,37 @@ func timedSync(b testing.TB, cli, srv *labPeer, want string) (connect, total tim
 		b.Fatal(err)
 	}
 	return at.Sub(start), total
+}
+
+// connectedElapsed finds the time the daemon's find took, from its start to the
+// handshake, in the "connected" line.
+var connectedElapsed = regexp.MustCompile(`msg=connected .*elapsed_ms=(\d+)`)
+
+// agentElapsed is the agent's part of one sync: from the daemon's find start to the
+// QUIC handshake (the "connected" line's elapsed_ms in log, the daemon's output since
+// the sync began), without the CLI's start and its call to the daemon.
+func agentElapsed(b testing.TB, log string) time.Duration {
+	b.Helper()
+	m := connectedElapsed.FindStringSubmatch(log)
+	if m == nil {
+		b.Fatalf("no 'connected' line with elapsed_ms in the daemon's log:\n%s", log)
+	}
+	ms, err := strconv.Atoi(m[1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// reportAgent adds the median and p90 of the agent's part of each connect (ds, from
+// agentElapsed), in round trips, to b's results and prints them.
+func reportAgent(b *testing.B, name string, ds []time.Duration, rtt time.Duration) {
+	slices.Sort(ds)
+	med, p90 := ds[len(ds)/2], ds[len(ds)*9/10]
+	b.ReportMetric(float64(med)/float64(rtt), name+"-agent-median-RTTs")
+	b.ReportMetric(float64(p90)/float64(rtt), name+"-agent-p90-RTTs")
+	fmt.Printf("the daemon's find -> QUIC handshake done, %s, %d runs: median %v (%.1f RTT), p90 %v (%.1f RTT)\n",
+		name, len(ds), med.Round(time.Millisecond), float64(med)/float64(rtt), p90.Round(time.Millisecond), float64(p90)/float64(rtt))
 }
 
 // report adds the median and p90 of ds, in ms and in round trips, to b's results and

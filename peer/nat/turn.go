@@ -24,6 +24,12 @@ type TURNConfig struct {
 	Realm string
 	// LoggerFactory receives pion's logs; nil: pion's default (errors to stderr).
 	LoggerFactory logging.LoggerFactory
+	// Gate, when set, holds the authenticated Allocate request back until it closes,
+	// while the unauthenticated one before it (answered with the realm and a nonce)
+	// goes at once: a server that allocates only after something else happened (the
+	// rendezvous, after one of our offers reached a listening peer) is asked the
+	// moment it would agree, one round trip from the relay. nil: no wait.
+	Gate <-chan struct{}
 }
 
 // Relay is a TURN allocation.
@@ -63,6 +69,9 @@ func AllocateTURN(ctx context.Context, conn net.PacketConn, cfg TURNConfig) (*Re
 // buffers QUIC on the relay may size.
 func allocate(ctx context.Context, conn, socket net.PacketConn, cfg TURNConfig) (*Relay, error) {
 	server := unmap(cfg.Server).String()
+	if cfg.Gate != nil {
+		conn = &gatedConn{PacketConn: conn, ctx: ctx, gate: cfg.Gate}
+	}
 	client, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: server, TURNServerAddr: server,
 		Username: cfg.Username, Password: cfg.Password, Realm: cfg.Realm,

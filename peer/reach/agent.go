@@ -34,6 +34,9 @@ type Agent struct {
 	person identity.PublicKey // whom Key speaks for: itself, or its certificate's identity
 	disc   *discovery.Client  // nil in direct mode
 	log    *slog.Logger
+	// mappingKnown wakes keepCreds up when the NAT's mapping was measured (a send that
+	// never blocks; buffered 1).
+	mappingKnown chan struct{}
 
 	relayMu sync.Mutex // held while allocating; lock order: relayMu, then mu
 
@@ -52,6 +55,7 @@ type Agent struct {
 
 	mappingKind rendezvousv1.Mapping // how our NAT maps (measureMapping); unspecified until measured
 	mappingOf   netip.AddrPort       // the second STUN server mappingKind was measured with
+	creds       heldCreds            // TURN credentials kept at hand (relaycreds.go); zero when none
 	birthdays   int                  // the hard side's birthday attempts running
 	spareSocks  []*spare             // spare sockets the birthday method kept, with their transports
 
@@ -85,7 +89,7 @@ func New(cfg Config) (*Agent, error) {
 		person = c.Identity
 	}
 	a := &Agent{cfg: cfg, person: person, log: cfg.Logger, endpoints: map[identity.PublicKey]*endpoint{},
-		reflexive: make(chan struct{}), depth: -1, answers: map[string]answerWaiter{}, helpers: map[identity.PublicKey]int{}}
+		reflexive: make(chan struct{}), mappingKnown: make(chan struct{}, 1), depth: -1, answers: map[string]answerWaiter{}, helpers: map[identity.PublicKey]int{}}
 	if len(cfg.Servers) == 0 {
 		return a, nil
 	}
@@ -127,8 +131,9 @@ func (a *Agent) Run(ctx context.Context) {
 	a.mu.Unlock()
 	var wg sync.WaitGroup
 	a.refreshReach() // before the first registration, so it is not sent twice
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); a.watchLive(ctx) }()
+	go func() { defer wg.Done(); a.keepCreds(ctx) }()
 	go func() { defer wg.Done(); a.disc.Run(ctx) }() // calls beforeRegister: STUN first
 	go func() { defer wg.Done(); a.stun(ctx) }()
 	go func() { defer wg.Done(); a.watchReach(ctx) }()

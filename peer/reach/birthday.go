@@ -157,6 +157,10 @@ func (a *Agent) measureMapping(ctx context.Context, servers []netip.AddrPort, fi
 	a.mu.Lock()
 	a.mappingKind, a.mappingOf = m, servers[1]
 	a.mu.Unlock()
+	select {
+	case a.mappingKnown <- struct{}{}: // keepCreds looks again
+	default:
+	}
 	a.log.Info("NAT mapping", "mapping", m, "first", first, "second", second)
 }
 

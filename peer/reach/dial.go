@@ -184,6 +184,7 @@ type attempt struct {
 // it, punching and a relay at once; whichever carries QUIC first is used. When the relay
 // wins, the punch goes on, and a direct path it proves closes the Conn's Better.
 func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
+	ctx = a.traceFind(ctx, t.Key)           // stages.go: the debug lines of each stage
 	ctx, prep := a.prepareRelay(ctx, t.Key) // relayprep.go: the allocation beside the offer
 	defer func() { a.finishPrep(prep, c != nil && c.Relayed()) }()
 	start := time.Now()
@@ -245,6 +246,7 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 				late.c.Close()
 			}
 		}
+		stage(ctx, "handshake done")
 		a.log.Info("connected", "friend", t.Key.ID(), "path", at.p.kind, "remote", at.p.addr, "how", at.how, "elapsed_ms", time.Since(start).Milliseconds())
 		return a.conn(t.Key, at.p, at.c, better)
 	}

@@ -103,8 +103,10 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) 
 		c, n := a.offerDevices(ctx, k, o.secret)
 		devCh <- devOffers{c, n}
 	}()
+	stage(ctx, "offer sent")
 	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
 	if err == nil {
+		stage(ctx, "offer delivered")
 		relayGranted(ctx) // relayprep.go: the rendezvous lets us allocate now
 	}
 	d := <-devCh
@@ -145,6 +147,7 @@ func (a *Agent) awaitAnswer(ctx context.Context, k identity.PublicKey, o offered
 	defer timer.Stop()
 	select {
 	case ans := <-wait:
+		stage(ctx, "answer received")
 		o.answered, o.mapping, o.observed = true, ans.Offer.GetMapping(), ans.Observed
 		readable = append(ans.Offer.GetCandidates(), readable...)
 		if ap, err := netip.ParseAddrPort(ans.Observed); err == nil {

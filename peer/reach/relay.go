@@ -64,14 +64,16 @@ func (r *relayed) close() {
 
 // ensureRelay returns the node's allocation, making it on first use.
 func (a *Agent) ensureRelay(ctx context.Context) (*relayed, error) {
-	r, _, err := a.ensureRelayWith(ctx, nil, nil)
+	r, _, err := a.ensureRelayWith(ctx, nil, nil, nil)
 	return r, err
 }
 
-// ensureRelayWith is ensureRelay with credentials already fetched (nil: fetch them),
-// reporting whether it made the allocation. hold, when set, runs on the allocation
-// before the lock is released, so releaseIdle cannot drop it in between.
-func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCredentialsResponse, hold func(*relayed)) (*relayed, bool, error) {
+// ensureRelayWith is ensureRelay with credentials already fetched (nil: those the node
+// holds, or fetched), reporting whether it made the allocation. gate, when set, holds
+// the authenticated Allocate back until it closes (nat.TURNConfig.Gate). hold, when
+// set, runs on the allocation before the lock is released, so releaseIdle cannot drop
+// it in between.
+func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCredentialsResponse, gate <-chan struct{}, hold func(*relayed)) (*relayed, bool, error) {
 	a.relayMu.Lock()
 	defer a.relayMu.Unlock()
 	a.mu.Lock()
@@ -85,16 +87,20 @@ func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCre
 	}
 	if creds == nil {
 		var err error
-		if creds, err = a.disc.TurnCredentials(ctx); err != nil {
+		if creds, err = a.turnCreds(ctx); err != nil {
 			return nil, false, fmt.Errorf("TURN credentials: %w", err)
 		}
+		stage(ctx, "credentials ready")
 	}
 	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(a.disc.Status().Server))
 	if err != nil {
 		return nil, false, err
 	}
-	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword()})
+	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword(), Gate: gate})
 	if err != nil {
+		if ctx.Err() == nil {
+			a.forgetCreds(creds) // the next allocation fetches afresh
+		}
 		return nil, false, err
 	}
 	tr, err := transport.New(transport.Config{Key: a.cfg.Key, DeviceCertificate: a.cfg.DeviceCertificate, PacketConn: rl.Conn, Path: transport.Relay, Logger: a.log,
@@ -124,6 +130,7 @@ func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCre
 	}
 	a.disc.Refresh()
 	a.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
+	stage(ctx, "allocation ready")
 	return r, true, nil
 }
 
@@ -146,7 +153,7 @@ func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, ca
 	nonce := newNonce()
 	w := waiter{nonce: nonce, seen: make(chan net.Addr, 1)}
 	id := nat.SessionID(nonce)
-	r, _, err := a.ensureRelayWith(ctx, nil, func(r *relayed) {
+	r, _, err := a.ensureRelayWith(ctx, nil, nil, func(r *relayed) {
 		r.mu.Lock()
 		r.waiting[id] = w
 		r.mu.Unlock()
@@ -163,7 +170,7 @@ func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, ca
 	// the relay after the offer has crossed the rendezvous to it, later than the
 	// permission request (and a ping that came too early is followed by others).
 	permitted := make(chan struct{})
-	go func() { defer close(permitted); permit(r, cands) }()
+	go func() { defer close(permitted); permit(r, cands); stage(ctx, "permissions made") }()
 	defer func() { <-permitted }()
 	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
 	if err := send(ctx, cand, nonce); err != nil {
@@ -189,6 +196,7 @@ func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, ca
 			return nil, nil, nil, fmt.Errorf("the friend did not answer through relay %s: %w", r.relay.Addr, ctx.Err())
 		}
 	}
+	stage(ctx, "ping through the relay")
 	c, err := r.tr.Dial(ctx, addr, want)
 	if err != nil {
 		a.dropRelay(r) // the friend answered through it but QUIC did not follow: maybe the allocation is gone

@@ -12,7 +12,9 @@ import (
 // that it is ready when the peer's ANSWER comes (issue 20, stop 18). It fetches TURN
 // credentials at once (in parallel with the CONNECT offer) and allocates as soon as
 // the offer was delivered: the rendezvous lets a client allocate only after one of its
-// Connects reached a listening peer (rendezvous/turn/grants.go).
+// Connects reached a listening peer (rendezvous/turn/grants.go). Since stop 20 the
+// credentials are usually at hand (relaycreds.go) and the allocation starts at once,
+// only its authenticated request waiting for the delivery (nat.TURNConfig.Gate).
 //
 // Nothing of it reaches the peer: the allocation is made at our own rendezvous, and
 // permissions and the RELAY offer still wait for the ANSWER (callee first). An
@@ -65,20 +67,18 @@ func (a *Agent) prepareRelay(ctx context.Context, k identity.PublicKey) (context
 	return context.WithValue(ctx, prepKey{}, p), p
 }
 
-// allocateWhenGranted fetches TURN credentials at once, waits until granted closes
-// (our offer was delivered) and allocates. It returns the allocation when it made it.
+// allocateWhenGranted allocates at once with the credentials the node holds (or
+// fetches), its authenticated Allocate held until granted closes (our offer was
+// delivered: nat.TURNConfig.Gate), so the unauthenticated round trip goes beside the
+// offer. It returns the allocation when it made it.
 func (a *Agent) allocateWhenGranted(ctx context.Context, granted <-chan struct{}) *relayed {
-	creds, err := a.disc.TurnCredentials(ctx)
+	creds, err := a.turnCreds(ctx)
 	if err != nil {
 		a.log.Debug("TURN credentials for an early relay", "err", err)
 		return nil
 	}
-	select {
-	case <-granted:
-	case <-ctx.Done():
-		return nil
-	}
-	r, made, err := a.ensureRelayWith(ctx, creds, nil)
+	stage(ctx, "credentials ready")
+	r, made, err := a.ensureRelayWith(ctx, creds, granted, nil)
 	if err != nil {
 		a.log.Debug("early relay allocation failed; the relay attempt will try again", "err", err)
 		return nil

@@ -2,6 +2,7 @@ package reach
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -186,5 +187,47 @@ func TestPrepares(t *testing.T) {
 	a.agent.finishPrep(p, false) // no grant came: nothing allocated, nothing left
 	if p.r != nil || rv.Instance.TURNAllocations() != 0 {
 		t.Errorf("a prep whose offer was never delivered allocated (%d allocations)", rv.Instance.TURNAllocations())
+	}
+}
+
+// TestEarlyAllocationWaitsForTheOffer: the early allocation starts before the offer is
+// delivered, but its authenticated Allocate waits for the delivery: the rendezvous
+// refuses nothing meanwhile (it would, without a grant) and allocates at once after
+// it. Nothing reaches the peer, who never answered.
+func TestEarlyAllocationWaitsForTheOffer(t *testing.T) {
+	rvLog := &recordLog{}
+	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true, Logger: slog.New(rvLog)})
+	servers := []string{rv.GRPC}
+	a, b := newNode(t, "alice", servers, Config{}), newNode(t, "bob", servers, Config{})
+	// alice counts bob as a friend; bob has not added her: he never answers.
+	if err := a.st.PutFriend(store.Friend{Key: b.key.Public(), Name: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, p := a.agent.prepareRelay(context.Background(), b.key.Public())
+	if p == nil {
+		t.Fatal("no early relay towards a friend")
+	}
+	defer a.agent.finishPrep(p, false)
+	time.Sleep(300 * time.Millisecond) // the credentials, the 401, and an Allocate that must wait
+	if n := rvLog.count("turn: refused allocation"); n > 0 || rv.Instance.TURNAllocations() > 0 {
+		t.Fatalf("before the offer was delivered: %d allocations refused, %d made; want none", n, rv.Instance.TURNAllocations())
+	}
+	if _, err := a.agent.disc.Connect(ctx, b.key.Public(), rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.agent.candidates(), newNonce()); err != nil {
+		t.Fatal(err)
+	}
+	relayGranted(ctx)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no allocation 5 s after the offer was delivered")
+	}
+	if p.r == nil || rv.Instance.TURNAllocations() != 1 {
+		t.Fatalf("after the offer was delivered: allocation %v, %d at the rendezvous; want one", p.r, rv.Instance.TURNAllocations())
+	}
+	if n := rvLog.count("turn: refused allocation"); n > 0 {
+		t.Errorf("%d allocations refused", n)
+	}
+	if n := b.drops.count(a.agent.cfg.Mux.LocalAddr().String()); n > 0 || len(b.tr.Peers()) > 0 {
+		t.Fatalf("the caller reached a peer that never answered (%d punch packets)", n)
 	}
 }
