@@ -761,7 +761,7 @@ func runStatus(ctx context.Context, c *call) error {
 		r := st.GetRendezvous()
 		j := statusJSON{ID: st.GetId(), Listen: st.GetListenAddress(), Peers: []peerJSON{},
 			Rendezvous: rendezvousJSON{Mode: r.GetMode(), Address: r.GetAddress(), Registered: r.GetRegistered(),
-				Reflexive: r.GetReflexiveAddress(), Error: r.GetError()}}
+				Reflexive: r.GetReflexiveAddress(), Published: r.GetPublished(), Error: r.GetError()}}
 		for _, p := range st.GetPeers() {
 			j.Peers = append(j.Peers, peerJSON{ID: p.GetId(), Name: p.GetName(), Path: p.GetPath(), Remote: p.GetRemote(), Local: p.GetLocal(), LastSync: stamp(p.GetLastSyncUnixMs())})
 		}

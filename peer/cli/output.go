@@ -85,12 +85,15 @@ type rendezvousJSON struct {
 	Address    string `json:"address"`
 	Registered bool   `json:"registered"`
 	Reflexive  string `json:"reflexive"`
+	Published  bool   `json:"published"`
 	Error      string `json:"error,omitempty"`
 }
 
 // printRendezvous is the rendezvous line of 'kith status': where, and whether it works.
 func printRendezvous(w io.Writer, r rendezvousJSON) {
 	switch {
+	case r.Registered && r.Published:
+		fmt.Fprintf(w, "rendezvous:  %s (registered, seen as %s; addresses published to strangers)\n", r.Address, orDash(r.Reflexive))
 	case r.Registered:
 		fmt.Fprintf(w, "rendezvous:  %s (registered, seen as %s)\n", r.Address, orDash(r.Reflexive))
 	case r.Error != "":

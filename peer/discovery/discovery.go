@@ -106,6 +106,9 @@ type Status struct {
 	Listening bool
 	// Observed is this peer's address as the rendezvous saw it.
 	Observed string
+	// Public is true when the current registration carries candidates in plain, so a
+	// stranger can look this peer up (--publish-addresses and a public post).
+	Public bool
 	// StunURIs and TurnURIs came with the last registration.
 	StunURIs, TurnURIs []string
 	// Tried is the server of the last failed session and Err why it failed (kept until
@@ -381,7 +384,7 @@ func (c *Client) register(ctx context.Context, cl rendezvousv1.RendezvousService
 	}
 	c.setStatus(func(s *Status) {
 		*s = Status{Server: server, Registered: true, Observed: resp.GetObservedAddress(),
-			StunURIs: resp.GetStunUris(), TurnURIs: resp.GetTurnUris(), Listening: s.Listening && s.Server == server}
+			Public: len(reg.PublicCandidates) > 0, StunURIs: resp.GetStunUris(), TurnURIs: resp.GetTurnUris(), Listening: s.Listening && s.Server == server}
 	})
 	c.cfg.Logger.Debug("registered", "server", server, "sealed", reg.Reachability != nil, "public", len(reg.PublicCandidates) > 0, "observed", resp.GetObservedAddress())
 	return nil

@@ -172,7 +172,8 @@ func (a *Agent) Status() *localv1.RendezvousStatus {
 	st := a.disc.Status()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := &localv1.RendezvousStatus{Mode: "rendezvous", Address: st.Server, Registered: st.Registered}
+	out := &localv1.RendezvousStatus{Mode: "rendezvous", Address: st.Server, Registered: st.Registered,
+		Published: st.Registered && st.Public}
 	if !st.Registered && st.Err != "" {
 		out.Address, out.Error = st.Tried, st.Err
 	}

@@ -1213,7 +1213,10 @@ type RendezvousStatus struct {
 	ReflexiveAddress string `protobuf:"bytes,4,opt,name=reflexive_address,json=reflexiveAddress,proto3" json:"reflexive_address,omitempty"`
 	// error is why the last attempt to register failed (address then names the server
 	// tried); empty while registered.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// published is true while the registration carries this peer's addresses in plain,
+	// so strangers can find it (--publish-addresses and at least one public post).
+	Published     bool `protobuf:"varint,6,opt,name=published,proto3" json:"published,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1281,6 +1284,13 @@ func (x *RendezvousStatus) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *RendezvousStatus) GetPublished() bool {
+	if x != nil {
+		return x.Published
+	}
+	return false
 }
 
 // PeerStatus is one connected friend.
@@ -3612,7 +3622,7 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aparcels\x18\x03 \x01(\rR\aparcels\x12\x14\n" +
 	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12\x18\n" +
-	"\arefused\x18\x05 \x01(\rR\arefused\"\xa3\x01\n" +
+	"\arefused\x18\x05 \x01(\rR\arefused\"\xc1\x01\n" +
 	"\x10RendezvousStatus\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1e\n" +
@@ -3620,7 +3630,8 @@ const file_kith_local_v1_local_proto_rawDesc = "" +
 	"registered\x18\x03 \x01(\bR\n" +
 	"registered\x12+\n" +
 	"\x11reflexive_address\x18\x04 \x01(\tR\x10reflexiveAddress\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"\x9d\x01\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1c\n" +
+	"\tpublished\x18\x06 \x01(\bR\tpublished\"\x9d\x01\n" +
 	"\n" +
 	"PeerStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
