@@ -50,7 +50,14 @@ func credsLife(resp *rendezvousv1.TurnCredentialsResponse, server string, now ti
 			expires = time.Unix(unix, 0)
 		}
 	}
-	return heldCreds{resp: resp, server: server, refresh: now.Add(expires.Sub(now) / 2), expires: expires}
+	refresh := now.Add(expires.Sub(now) / 2)
+	return heldCreds{resp: resp, server: server, refresh: refresh, expires: expires}
+}
+
+// good reports whether h holds credentials from server and now is before bound (its
+// expiry, to use them; its refresh time, to keep them).
+func (h heldCreds) good(server string, bound time.Time) bool {
+	return h.resp != nil && h.server == server && time.Now().Before(bound)
 }
 
 // keepsCreds reports whether the node keeps TURN credentials at hand: in rendezvous
@@ -62,11 +69,8 @@ func (a *Agent) keepsCreds() bool {
 // turnCreds returns the credentials the node holds when they are still good, else
 // fetches new ones (and holds them, when it keeps credentials).
 func (a *Agent) turnCreds(ctx context.Context) (*rendezvousv1.TurnCredentialsResponse, error) {
-	a.mu.Lock()
-	h := a.creds
-	a.mu.Unlock()
 	server := a.disc.Status().Server
-	if h.resp != nil && h.server == server && time.Now().Before(h.expires) {
+	if h := a.held(); h.good(server, h.expires) {
 		return h.resp, nil
 	}
 	resp, err := a.disc.TurnCredentials(ctx)
@@ -90,6 +94,14 @@ func (a *Agent) forgetCreds(resp *rendezvousv1.TurnCredentialsResponse) {
 	}
 }
 
+// held returns the credentials the node holds now.
+func (a *Agent) held() heldCreds {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.creds
+}
+
+// holdCreds makes h the credentials the node holds.
 func (a *Agent) holdCreds(h heldCreds) {
 	a.mu.Lock()
 	a.creds = h
@@ -114,8 +126,8 @@ func (a *Agent) keepCreds(ctx context.Context) {
 }
 
 // keepCredsOnce fetches credentials when the node keeps them and those it holds are
-// due for refresh or came from another rendezvous than the one in use, or drops them when it does not keep them; it returns how long to
-// wait before it looks again.
+// due for refresh or came from another rendezvous than the one in use, or drops them
+// when it does not keep them; it returns how long to wait before it looks again.
 func (a *Agent) keepCredsOnce(ctx context.Context) time.Duration {
 	if !a.keepsCreds() {
 		a.holdCreds(heldCreds{})
@@ -125,13 +137,12 @@ func (a *Agent) keepCredsOnce(ctx context.Context) time.Duration {
 	if !st.Registered {
 		return credsUnregistered // the rendezvous hands credentials only to a registered key
 	}
-	a.mu.Lock()
-	h := a.creds
-	a.mu.Unlock()
-	if h.resp == nil || h.server != st.Server || !time.Now().Before(h.refresh) {
+	h := a.held()
+	if !h.good(st.Server, h.refresh) {
 		resp, err := a.disc.TurnCredentials(ctx)
 		if err != nil {
-			a.log.Debug("reach: fetching TURN credentials ahead failed; trying again", "err", err, "in", credsRetry)
+			a.log.Debug("reach: fetching TURN credentials ahead failed; trying again",
+				"err", err, "in", credsRetry)
 			return credsRetry
 		}
 		h = credsLife(resp, st.Server, time.Now())

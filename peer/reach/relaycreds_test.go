@@ -19,12 +19,6 @@ func (a *Agent) setMapping(m rendezvousv1.Mapping) {
 	a.mu.Unlock()
 }
 
-func (a *Agent) held() heldCreds {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.creds
-}
-
 // credsNode is a node with a rendezvous that hands out TURN credentials.
 func credsNode(t *testing.T, cfg Config) (*node, *rendezvoustest.Server) {
 	t.Helper()

@@ -10,8 +10,9 @@ import (
 
 // findStages logs, at debug, each stage a find reaches (offer sent, delivered, answer
 // received, TURN credentials ready, allocation ready, permissions made, the peer's
-// ping through the relay, handshake done) with the time since the find started, so an operator sees where a slow
-// connect spent its time. Each line reads "reach: STAGE", with peer and elapsed_ms.
+// ping through the relay, handshake done) with the time since the find started, so an
+// operator sees where a slow connect spent its time. Each line reads "reach: STAGE",
+// with peer and elapsed_ms.
 type findStages struct {
 	log   *slog.Logger
 	peer  identity.ID
@@ -24,7 +25,8 @@ type stagesKey struct{}
 
 // traceFind returns ctx carrying a find towards k that starts now.
 func (a *Agent) traceFind(ctx context.Context, k identity.PublicKey) context.Context {
-	return context.WithValue(ctx, stagesKey{}, &findStages{log: a.log, peer: k.ID(), start: time.Now()})
+	f := &findStages{log: a.log, peer: k.ID(), start: time.Now()}
+	return context.WithValue(ctx, stagesKey{}, f)
 }
 
 // stage logs that the find of ctx reached what; nothing outside a find.
@@ -33,5 +35,6 @@ func stage(ctx context.Context, what string) {
 	if !ok {
 		return
 	}
-	f.log.Debug("reach: "+what, "peer", f.peer, "elapsed_ms", float64(time.Since(f.start).Microseconds())/1000)
+	ms := float64(time.Since(f.start).Microseconds()) / 1000
+	f.log.Debug("reach: "+what, "peer", f.peer, "elapsed_ms", ms)
 }
