@@ -122,12 +122,13 @@ type Client struct {
 	// person is whom the client speaks for: Key's own, or the identity of Key's device.
 	person identity.PublicKey
 
-	mu     sync.Mutex // guards status, conns, names, seen
+	mu     sync.Mutex // guards status, conns, names, seen, lastTs
 	status Status
 	conns  map[string]*grpc.ClientConn
 	names  map[string]string    // server -> the name it announced (ServerInfo)
 	seen   map[string]time.Time // sealed offers' nonces already delivered -> when to forget them
 	kick   chan struct{}
+	lastTs int64 // the newest registration's timestamp (ms): the next one is newer
 }
 
 // offerWindow is how far an offer's timestamp may lie from our clock, and half of how
@@ -339,6 +340,17 @@ func (c *Client) forgetName(server string, err error) {
 	}
 }
 
+// nextTimestamp is the time for a new registration in ms: now, or one past the last
+// one when that is not older. The rendezvous keeps only a strictly newer record, so two
+// registrations within one millisecond (a refresh right after the first, when the
+// candidates changed) would otherwise end the session with "record is not newer".
+func (c *Client) nextTimestamp() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastTs = max(c.cfg.Now().UnixMilli(), c.lastTs+1)
+	return c.lastTs
+}
+
 // registration signs our record for the server named name: candidates sealed under the
 // reachability key for friends, and in plain only when the person publishes them.
 func (c *Client) registration(name string) (*rendezvousv1.Registration, *signedv1.Envelope, error) {
@@ -346,7 +358,7 @@ func (c *Client) registration(name string) (*rendezvousv1.Registration, *signedv
 	self := c.cfg.Key.Public()
 	reg := &rendezvousv1.Registration{
 		PublicKey:         self.Bytes(),
-		TimestampUnixMs:   c.cfg.Now().UnixMilli(),
+		TimestampUnixMs:   c.nextTimestamp(),
 		TtlSeconds:        uint32(c.cfg.TTL / time.Second),
 		Version:           rendezvousv1.RecordVersion_RECORD_VERSION_2,
 		Server:            name,

@@ -331,3 +331,21 @@ func TestOpenOfferRules(t *testing.T) {
 		t.Errorf("a frame naming another target: %v, want ErrBadOffer", err)
 	}
 }
+
+// TestRegisterTwiceInOneMillisecond: a refresh right after a registration, with the
+// clock still on the same millisecond, registers a newer record instead of being
+// refused as "not newer" (which ended the session and moved the node to the next
+// server).
+func TestRegisterTwiceInOneMillisecond(t *testing.T) {
+	srv := rendezvoustest.Start(t, rendezvous.Config{})
+	frozen := time.Now()
+	a := run(t, Config{Key: newKey(t), Servers: []string{srv.GRPC}, Now: func() time.Time { return frozen }})
+	waitRegistered(t, a, srv.GRPC)
+	for range 3 {
+		a.Refresh()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st := a.Status(); !st.Registered || st.Err != "" {
+		t.Fatalf("after refreshes within one millisecond: registered %v, err %q", st.Registered, st.Err)
+	}
+}
