@@ -62,9 +62,10 @@ type Agent struct {
 	strangerWindow time.Time // start of the minute strangers' offers are counted in
 	strangers      int       // strangers' offers answered in that minute
 
-	answers map[string]answerWaiter    // by punch secret: attempts waiting for a friend's ANSWER
-	helpers map[identity.PublicKey]int // peers that count us as a friend though the Book does not list them (a recovery asks them)
-	reach   reachState                 // as last registered (refreshReach)
+	answers      map[string]answerWaiter      // by punch secret: attempts waiting for a friend's ANSWER
+	relayAnswers map[string]relayAnswerWaiter // by punch secret: finds waiting for the callee's relay (relayanswer.go)
+	helpers      map[identity.PublicKey]int   // peers that count us as a friend though the Book does not list them (a recovery asks them)
+	reach        reachState                   // as last registered (refreshReach)
 }
 
 // New makes an Agent; Run starts its work in rendezvous mode.
@@ -89,7 +90,7 @@ func New(cfg Config) (*Agent, error) {
 		person = c.Identity
 	}
 	a := &Agent{cfg: cfg, person: person, log: cfg.Logger, endpoints: map[identity.PublicKey]*endpoint{},
-		reflexive: make(chan struct{}), mappingKnown: make(chan struct{}, 1), depth: -1, answers: map[string]answerWaiter{}, helpers: map[identity.PublicKey]int{}}
+		reflexive: make(chan struct{}), mappingKnown: make(chan struct{}, 1), depth: -1, answers: map[string]answerWaiter{}, relayAnswers: map[string]relayAnswerWaiter{}, helpers: map[identity.PublicKey]int{}}
 	if len(cfg.Servers) == 0 {
 		return a, nil
 	}

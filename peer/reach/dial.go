@@ -176,7 +176,7 @@ type attempt struct {
 	err error
 	// how names the way, for the log: "quic-first" (QUIC at an answered candidate
 	// before any ping), "punch", "reached-us" (the peer's punch found us first),
-	// "relay".
+	// "relay" (ours), "relay-answer" (the callee's).
 	how string
 }
 
@@ -186,9 +186,33 @@ type attempt struct {
 func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	ctx = a.traceFind(ctx, t.Key)           // stages.go: the debug lines of each stage
 	ctx, prep := a.prepareRelay(ctx, t.Key) // relayprep.go: the allocation beside the offer
-	defer func() { a.finishPrep(prep, c != nil && c.Relayed()) }()
+	onOurRelay := false                     // the find ended on our own allocation
+	defer func() { a.finishPrep(prep, onOurRelay) }()
 	start := time.Now()
-	o, err := a.offer(ctx, t.Key, t.PunchSecret)
+	secret := t.PunchSecret
+	if secret == nil {
+		secret = newNonce()
+	}
+	relayAnswer, doneRelayAnswer := a.expectRelayAnswer(secret, t.Key) // relayanswer.go
+	defer doneRelayAnswer()
+	// Between two endpoint-dependent NATs the callee sends its own relay too, maybe
+	// before its ANSWER arrives (it is the callee's answer as well): dialled at once.
+	vctx, cancelVia := context.WithTimeout(ctx, answerWait+a.cfg.RelayTimeout)
+	defer cancelVia()
+	var viaCallee chan attempt
+	if a.disc != nil && a.mapping() == rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT {
+		viaCallee = make(chan attempt, 1)
+		go func() { viaCallee <- a.viaRelayAnswer(vctx, t.Key, relayAnswer) }()
+	}
+	o, err := a.offer(ctx, t.Key, secret)
+	if err != nil || !o.answered {
+		cancelVia()
+		if viaCallee != nil {
+			if late := <-viaCallee; late.c != nil {
+				late.c.Close()
+			}
+		}
+	}
 	if status.Code(err) == codes.NotFound {
 		// The rendezvous names the missing record by fingerprint, a hash the person has
 		// never seen: say who, and what it means.
@@ -208,6 +232,9 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 		}
 		return nil, fmt.Errorf("%s did not answer (offline, or has not added you as a friend yet)", t)
 	}
+	if o.mapping != rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT {
+		cancelVia() // the callee sends a relay of its own only when both map so
+	}
 	better, relayWon := newSignal(), &atomic.Bool{}
 	direct, relay := make(chan attempt, 1), make(chan attempt, 1)
 	rctx, cancelRelay := context.WithTimeout(ctx, a.cfg.RelayTimeout)
@@ -225,13 +252,15 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 		relay <- a.relayAttempt(rctx, t.Key, o.permits)
 	}()
 	var errs []error
-	for range 2 {
+	for direct != nil || relay != nil || viaCallee != nil {
 		var at attempt
 		select {
 		case at = <-direct:
 			direct = nil
 		case at = <-relay:
 			relay = nil
+		case at = <-viaCallee:
+			viaCallee = nil
 		}
 		if at.err != nil {
 			a.log.Debug("a way to a peer failed", "peer", t.Key.ID(), "err", at.err)
@@ -239,18 +268,42 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 			continue
 		}
 		if at.p.relayed() {
-			relayWon.Store(true)
-		} else if relay != nil {
-			cancelRelay()
-			if late := <-relay; late.c != nil {
-				late.c.Close()
-			}
+			relayWon.Store(true) // the punch goes on, to move to a direct path it proves
 		}
+		// The relayed ways that did not win stop, in the background (our relay's
+		// permissions are not cut short): a connection one still makes is closed, and
+		// an allocation of ours that nothing uses then is released.
+		cancelRelay()
+		cancelVia()
+		go a.dropLosers(relay, viaCallee)
 		stage(ctx, "handshake done")
 		a.log.Info("connected", "friend", t.Key.ID(), "path", at.p.kind, "remote", at.p.addr, "how", at.how, "elapsed_ms", time.Since(start).Milliseconds())
+		onOurRelay = at.how == "relay"
 		return a.conn(t.Key, at.p, at.c, better)
 	}
 	return nil, fmt.Errorf("%s: no direct path (%v candidates) and no relay: %w", t, o.cands, errors.Join(errs...))
+}
+
+// dropLosers waits for the relayed ways that lost a find (nil: none, or it already
+// ended), closes a connection one still made, and releases our allocation when our own
+// way lost and nothing else uses it.
+func (a *Agent) dropLosers(ours, callee chan attempt) {
+	for _, late := range []chan attempt{ours, callee} {
+		if late != nil {
+			if l := <-late; l.c != nil {
+				l.c.Close()
+			}
+		}
+	}
+	if ours == nil {
+		return
+	}
+	a.mu.Lock()
+	r := a.relay
+	a.mu.Unlock()
+	if r != nil {
+		a.releaseIdle(r)
+	}
 }
 
 // relayHeadStart is how long the relay waits for the punch before it starts.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/kithnet/kith/peer/discovery"
@@ -183,19 +184,25 @@ func (a *Agent) answered(o discovery.Offer) {
 // it, with the offer's punch secret: a friend may not hold our current reachability key
 // (new, or we rotated it since), and the caller sends nothing before it has this.
 func (a *Agent) answer(ctx context.Context, o discovery.Offer, secret []byte) {
-	var err error
-	if o.From == o.Person {
-		_, err = a.disc.Connect(ctx, o.From, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret)
-	} else {
-		// A device's offer is answered to that device alone, by its id.
-		var c device.Certificate
-		if c, err = device.Open(o.Offer.GetDeviceCertificate(), o.Person); err == nil {
-			_, err = a.disc.ConnectDevice(ctx, o.Person, discovery.DeviceRecord{Cert: c}, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret)
-		}
-	}
+	err := a.reply(ctx, o, rendezvousv1.OfferKind_OFFER_KIND_ANSWER, a.candidates(), secret)
 	if err != nil && ctx.Err() == nil {
 		a.log.Info("could not answer a friend's offer", "friend", o.Person.ID(), "err", err)
 	}
+}
+
+// reply sends the sender of o an offer of kind with cands: to its person's identity,
+// or, when a device of it offered, to that device alone, by its id.
+func (a *Agent) reply(ctx context.Context, o discovery.Offer, kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, secret []byte) error {
+	if o.From == o.Person {
+		_, err := a.disc.Connect(ctx, o.From, kind, cands, secret)
+		return err
+	}
+	c, err := device.Open(o.Offer.GetDeviceCertificate(), o.Person)
+	if err != nil {
+		return err
+	}
+	_, err = a.disc.ConnectDevice(ctx, o.Person, discovery.DeviceRecord{Cert: c}, kind, cands, secret)
+	return err
 }
 
 // offerDevices sends the CONNECT offer with secret to every device of k registered
@@ -213,20 +220,32 @@ func (a *Agent) offerDevices(ctx context.Context, k identity.PublicKey, secret [
 	if err != nil {
 		return nil, 0
 	}
-	var out []*rendezvousv1.Candidate
-	sent := 0
+	// All at once: each offer is a round trip to the rendezvous, and a person's
+	// devices in series would hold the wait for the answer back by one per device.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		out  []*rendezvousv1.Candidate
+		sent int
+	)
 	for _, d := range ds {
 		if d.Cert.Key == a.cfg.Key.Public() {
 			continue
 		}
-		r, err := a.disc.ConnectDevice(ctx, k, d, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), secret)
-		if err != nil {
-			a.log.Debug("could not offer to a device", "person", k.ID(), "device", fmt.Sprintf("%x", d.Cert.ID), "err", err)
-			continue
-		}
-		sent++
-		out = append(out, a.peerCandidates(k, r.Registration)...)
+		wg.Go(func() {
+			r, err := a.disc.ConnectDevice(ctx, k, d, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), secret)
+			if err != nil {
+				a.log.Debug("could not offer to a device", "person", k.ID(), "device", fmt.Sprintf("%x", d.Cert.ID), "err", err)
+				return
+			}
+			cs := a.peerCandidates(k, r.Registration)
+			mu.Lock()
+			defer mu.Unlock()
+			sent++
+			out = append(out, cs...)
+		})
 	}
+	wg.Wait()
 	return out, sent
 }
 
@@ -238,6 +257,9 @@ func (a *Agent) onOffer(o discovery.Offer) {
 	switch offer.GetKind() {
 	case rendezvousv1.OfferKind_OFFER_KIND_ANSWER:
 		a.answered(o)
+		return
+	case rendezvousv1.OfferKind_OFFER_KIND_RELAY_ANSWER:
+		a.relayAnswered(o)
 		return
 	case rendezvousv1.OfferKind_OFFER_KIND_FRIEND_REQUEST: // issue 18: the node keeps it
 		a.cfg.Book.FriendRequest(o.From, offer.GetFriendRequest())
@@ -276,6 +298,9 @@ func (a *Agent) onOffer(o discovery.Offer) {
 			pc.OpenerTTL, pc.Escalate = a.openerTTL(), escalateAfter
 			pc.Opened = func() {
 				a.spawn(func(ctx context.Context) { a.answer(ctx, o, offer.GetPunchSecret()) })
+			}
+			if a.answersWithRelay(o) {
+				a.spawn(func(ctx context.Context) { a.relayAnswer(ctx, o) }) // relayanswer.go
 			}
 		}
 		var b birthday

@@ -43,8 +43,16 @@ type relayed struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	mu      sync.Mutex         // guards waiting; taken after Agent.mu
+	mu      sync.Mutex         // guards waiting and offered; taken after Agent.mu
 	waiting map[[8]byte]waiter // by punch session: friends whose ping we wait for
+	offered int                // relay answers whose caller may still come (relayanswer.go)
+}
+
+// busy reports whether an attempt waits on r or a caller we sent it to may still come.
+func (r *relayed) busy() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiting) > 0 || r.offered > 0
 }
 
 // waiter is a friend's expected ping through the relay.

@@ -34,11 +34,15 @@ type prepKey struct{}
 
 // prepares reports whether a find towards k starts the relay beside its offer: only
 // towards a friend (or one of our devices: friendly), never a stranger (the crawler
-// dials many; the relay there stays lazy), and only when our own NAT is not known to
-// map endpoint-independently (with such a mapping punching or the birthday method
-// nearly always ends direct, so an allocation would mostly be wasted).
+// dials many; the relay there stays lazy), and only while our own NAT's mapping is not
+// known yet. With an endpoint-independent mapping punching or the birthday method
+// nearly always ends direct; with an endpoint-dependent one, a callee that needs a relay
+// (endpoint-dependent too) answers with its own, which is faster than ours
+// (relayanswer.go), and towards any other callee the punch or the birthday method
+// nearly always ends direct: an allocation of ours would mostly be wasted. Our relay
+// still follows the ANSWER lazily when everything else fails.
 func (a *Agent) prepares(k identity.PublicKey) bool {
-	return a.disc != nil && a.friendly(k) && a.mapping() != rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT
+	return a.disc != nil && a.friendly(k) && a.mapping() == rendezvousv1.Mapping_MAPPING_UNSPECIFIED
 }
 
 // prepareRelay starts, when prepares(k) says so, the node's TURN allocation beside the
@@ -97,8 +101,9 @@ func relayGranted(ctx context.Context) {
 	}
 }
 
-// finishPrep ends the prep after its find: unless the find ended on the relay
-// (relayed), an allocation the prep made that nobody uses is released. Safe on nil.
+// finishPrep ends the prep after its find: unless the find ended on this allocation
+// (relayed; not when it ended on the callee's relay), an allocation the prep made that
+// nobody uses is released. Safe on nil.
 func (a *Agent) finishPrep(p *relayPrep, relayed bool) {
 	if p == nil {
 		return
@@ -111,17 +116,14 @@ func (a *Agent) finishPrep(p *relayPrep, relayed bool) {
 }
 
 // releaseIdle drops r when it is still the node's allocation and carries no
-// connection and no attempt. It decides under relayMu, which an attempt holds while
+// connection, no attempt and no relay answer whose caller may still come. It decides under relayMu, which an attempt holds while
 // it takes the allocation and registers itself on it (ensureRelayWith's hold).
 func (a *Agent) releaseIdle(r *relayed) {
 	a.relayMu.Lock()
 	a.mu.Lock()
 	current := a.relay == r
 	a.mu.Unlock()
-	r.mu.Lock()
-	busy := len(r.waiting) > 0
-	r.mu.Unlock()
-	if !current || busy || len(r.tr.Peers()) > 0 {
+	if !current || r.busy() || len(r.tr.Peers()) > 0 {
 		a.relayMu.Unlock()
 		return
 	}

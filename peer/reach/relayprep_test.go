@@ -134,7 +134,7 @@ func TestSplitPermits(t *testing.T) {
 }
 
 // TestPrepares: a find starts the relay beside its offer only towards a friend, only in
-// rendezvous mode, and not when our NAT maps endpoint-independently.
+// rendezvous mode, and only while our NAT's mapping is unknown.
 func TestPrepares(t *testing.T) {
 	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
 	a := newNode(t, "alice", []string{rv.GRPC}, Config{})
@@ -149,7 +149,7 @@ func TestPrepares(t *testing.T) {
 		want    bool
 	}{
 		{"friend, mapping unknown", true, rendezvousv1.Mapping_MAPPING_UNSPECIFIED, true},
-		{"friend, endpoint-dependent", true, rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT, true},
+		{"friend, endpoint-dependent", true, rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT, false},
 		{"friend, endpoint-independent", true, rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT, false},
 		{"stranger, endpoint-dependent", false, rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT, false},
 		{"stranger, mapping unknown", false, rendezvousv1.Mapping_MAPPING_UNSPECIFIED, false},

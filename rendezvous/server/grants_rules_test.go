@@ -103,6 +103,51 @@ func TestGrantRelay(t *testing.T) {
 	})
 }
 
+// TestGrantListener: an offer handed to a Listen stream grants the listener's address
+// an allocation and relaying towards the offer's sender, and nothing else; an offer
+// without a sender address, a stream without a source or a server without TURN grants
+// nothing.
+func TestGrantListener(t *testing.T) {
+	listener := netip.MustParseAddr("10.0.0.2")
+	sender := netip.MustParseAddr("10.0.0.1")
+	other := netip.MustParseAddr("10.0.0.9")
+	withPeer := func(addr string) context.Context {
+		ap := netip.MustParseAddrPort(addr)
+		return peer.NewContext(context.Background(), &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
+	}
+	t.Run("granted", func(t *testing.T) {
+		g := turn.NewGrants(time.Minute, nil)
+		s := &Server{cfg: Config{TURNGrants: g}}
+		s.grantListener(withPeer("10.0.0.2:2000"), "10.0.0.1:1000")
+		if !g.MayAllocate(listener) || !g.MayRelay(listener, sender) {
+			t.Fatal("the listener may not allocate and relay towards the offer's sender")
+		}
+		if g.MayRelay(listener, other) || g.MayAllocate(sender) {
+			t.Error("the grant names more than the listener towards the sender")
+		}
+	})
+	for _, tc := range []struct{ name, stream, sender string }{
+		{"no sender address", "10.0.0.2:2000", ""},
+		{"no stream address", "", "10.0.0.1:1000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := turn.NewGrants(time.Minute, nil)
+			s := &Server{cfg: Config{TURNGrants: g}}
+			ctx := context.Background()
+			if tc.stream != "" {
+				ctx = withPeer(tc.stream)
+			}
+			s.grantListener(ctx, tc.sender)
+			if g.MayAllocate(listener) || g.MayAllocate(netip.Addr{}) {
+				t.Fatal("granted without both addresses")
+			}
+		})
+	}
+	t.Run("no TURN", func(t *testing.T) {
+		(&Server{}).grantListener(withPeer("10.0.0.2:2000"), "10.0.0.1:1000") // must not panic
+	})
+}
+
 // TestNewestOf: the record a plain client reads is the newest; on a tie the first.
 func TestNewestOf(t *testing.T) {
 	env := func(n byte) *signedv1.Envelope { return &signedv1.Envelope{Payload: []byte{n}} }

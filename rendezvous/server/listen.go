@@ -144,6 +144,9 @@ func (s *Server) serveListen(ctx context.Context, stream rendezvousv1.Rendezvous
 					s.log.Warn("listen: dropping a malformed frame", "fingerprint", fp, "err", err)
 					continue
 				}
+				if resp.GetOffer() != nil {
+					s.grantListener(ctx, resp.GetObservedAddress())
+				}
 				if err := stream.Send(resp); err != nil {
 					return err
 				}

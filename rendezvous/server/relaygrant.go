@@ -82,3 +82,25 @@ func (s *Server) grantRelay(ctx context.Context, target identity.Fingerprint, re
 	}
 	s.cfg.TURNGrants.Grant(caller.Addr(), peers)
 }
+
+// grantListener tells this instance's TURN server that the peer listening on ctx's
+// stream is being connected to from sender (the observed source of the offer it is
+// handed): it may allocate, and relay towards sender's IP. A callee between two
+// endpoint-dependent NATs answers with a relay of its own (OFFER_KIND_RELAY_ANSWER),
+// and its allocation then serves a peer a registered peer is actually connecting to.
+// A stranger's offers can make the listener's grants no larger than
+// turn.Grants bounds per client; the listener allocates only when it chooses to.
+func (s *Server) grantListener(ctx context.Context, sender string) {
+	if s.cfg.TURNGrants == nil {
+		return
+	}
+	listener, err := netip.ParseAddrPort(observed(ctx))
+	if err != nil {
+		return
+	}
+	from, err := netip.ParseAddrPort(sender)
+	if err != nil {
+		return
+	}
+	s.cfg.TURNGrants.Grant(listener.Addr(), []netip.Addr{from.Addr()})
+}

@@ -212,6 +212,12 @@ const (
 	// the signed request (the same envelope as kith.sync.v1 RequestFriendship carries).
 	// Nothing is punched; the target keeps the request for its person to accept or ignore.
 	OfferKind_OFFER_KIND_FRIEND_REQUEST OfferKind = 4
+	// OFFER_KIND_RELAY_ANSWER is the target's TURN relay address (in candidates), sent
+	// after its ANSWER when both NATs map endpoint-dependently, with the CONNECT's
+	// punch_secret: the caller dials QUIC at it from its own socket. The target's relay
+	// lets the caller's IP in, so no ping is needed first; the caller ignores one that
+	// answers no connect of its own in progress.
+	OfferKind_OFFER_KIND_RELAY_ANSWER OfferKind = 5
 )
 
 // Enum value maps for OfferKind.
@@ -222,6 +228,7 @@ var (
 		2: "OFFER_KIND_RELAY",
 		3: "OFFER_KIND_ANSWER",
 		4: "OFFER_KIND_FRIEND_REQUEST",
+		5: "OFFER_KIND_RELAY_ANSWER",
 	}
 	OfferKind_value = map[string]int32{
 		"OFFER_KIND_UNSPECIFIED":    0,
@@ -229,6 +236,7 @@ var (
 		"OFFER_KIND_RELAY":          2,
 		"OFFER_KIND_ANSWER":         3,
 		"OFFER_KIND_FRIEND_REQUEST": 4,
+		"OFFER_KIND_RELAY_ANSWER":   5,
 	}
 )
 
@@ -2125,13 +2133,14 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\aMapping\x12\x17\n" +
 	"\x13MAPPING_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cMAPPING_ENDPOINT_INDEPENDENT\x10\x01\x12\x1e\n" +
-	"\x1aMAPPING_ENDPOINT_DEPENDENT\x10\x02*\x8b\x01\n" +
+	"\x1aMAPPING_ENDPOINT_DEPENDENT\x10\x02*\xa8\x01\n" +
 	"\tOfferKind\x12\x1a\n" +
 	"\x16OFFER_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12OFFER_KIND_CONNECT\x10\x01\x12\x14\n" +
 	"\x10OFFER_KIND_RELAY\x10\x02\x12\x15\n" +
 	"\x11OFFER_KIND_ANSWER\x10\x03\x12\x1d\n" +
-	"\x19OFFER_KIND_FRIEND_REQUEST\x10\x042\xe5\x05\n" +
+	"\x19OFFER_KIND_FRIEND_REQUEST\x10\x04\x12\x1b\n" +
+	"\x17OFFER_KIND_RELAY_ANSWER\x10\x052\xe5\x05\n" +
 	"\x11RendezvousService\x12[\n" +
 	"\n" +
 	"ServerInfo\x12%.kith.rendezvous.v1.ServerInfoRequest\x1a&.kith.rendezvous.v1.ServerInfoResponse\x12U\n" +
