@@ -37,6 +37,9 @@ type Agent struct {
 	// mappingKnown wakes keepCreds up when the NAT's mapping was measured (a send that
 	// never blocks; buffered 1).
 	mappingKnown chan struct{}
+	// primeWake wakes keepCreds up to prime an allocation afresh (the node's was
+	// released, or the primed one was taken); a send that never blocks, buffered 1.
+	primeWake chan struct{}
 
 	relayMu sync.Mutex // held while allocating; lock order: relayMu, then mu
 
@@ -52,6 +55,7 @@ type Agent struct {
 	endpoints  map[identity.PublicKey]*endpoint
 	live       map[string]liveness // by connection (liveKey): when its received count last moved
 	relay      *relayed            // the node's TURN allocation, once made
+	primed     *primed             // an allocation with its 401 done, while there is no relay (relayprime.go)
 
 	mappingKind rendezvousv1.Mapping // how our NAT maps (measureMapping); unspecified until measured
 	mappingOf   netip.AddrPort       // the second STUN server mappingKind was measured with
@@ -90,7 +94,7 @@ func New(cfg Config) (*Agent, error) {
 		person = c.Identity
 	}
 	a := &Agent{cfg: cfg, person: person, log: cfg.Logger, endpoints: map[identity.PublicKey]*endpoint{},
-		reflexive: make(chan struct{}), mappingKnown: make(chan struct{}, 1), depth: -1, answers: map[string]answerWaiter{}, relayAnswers: map[string]relayAnswerWaiter{}, helpers: map[identity.PublicKey]int{}}
+		reflexive: make(chan struct{}), mappingKnown: make(chan struct{}, 1), primeWake: make(chan struct{}, 1), depth: -1, answers: map[string]answerWaiter{}, relayAnswers: map[string]relayAnswerWaiter{}, helpers: map[identity.PublicKey]int{}}
 	if len(cfg.Servers) == 0 {
 		return a, nil
 	}

@@ -93,23 +93,16 @@ func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCre
 		}
 		return r, false, nil
 	}
-	if creds == nil {
+	rl, primedUsed := a.takePrimed(ctx, gate), true // relayprime.go: the 401 done ahead
+	if rl == nil {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		primedUsed = false
 		var err error
-		if creds, err = a.turnCreds(ctx); err != nil {
-			return nil, false, fmt.Errorf("TURN credentials: %w", err)
+		if rl, err = a.allocate(ctx, creds, gate); err != nil {
+			return nil, false, err
 		}
-		stage(ctx, "credentials ready")
-	}
-	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(a.disc.Status().Server))
-	if err != nil {
-		return nil, false, err
-	}
-	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword(), Gate: gate})
-	if err != nil {
-		if ctx.Err() == nil {
-			a.forgetCreds(creds) // the next allocation fetches afresh
-		}
-		return nil, false, err
 	}
 	tr, err := transport.New(transport.Config{Key: a.cfg.Key, DeviceCertificate: a.cfg.DeviceCertificate, PacketConn: rl.Conn, Path: transport.Relay, Logger: a.log,
 		KeepAlive: a.cfg.KeepAlive, IdleTimeout: max(30*time.Second, 3*a.cfg.KeepAlive), Limits: a.cfg.Limits,
@@ -137,9 +130,33 @@ func (a *Agent) ensureRelayWith(ctx context.Context, creds *rendezvousv1.TurnCre
 		hold(r)
 	}
 	a.disc.Refresh()
-	a.log.Info("TURN relay allocated", "relay", rl.Addr, "server", server)
+	a.log.Info("TURN relay allocated", "relay", rl.Addr, "primed", primedUsed)
 	stage(ctx, "allocation ready")
 	return r, true, nil
+}
+
+// allocate makes a TURN allocation with creds (nil: those the node holds, or fetched),
+// its authenticated request held until gate closes (nil: at once).
+func (a *Agent) allocate(ctx context.Context, creds *rendezvousv1.TurnCredentialsResponse, gate <-chan struct{}) (*nat.Relay, error) {
+	if creds == nil {
+		var err error
+		if creds, err = a.turnCreds(ctx); err != nil {
+			return nil, fmt.Errorf("TURN credentials: %w", err)
+		}
+		stage(ctx, "credentials ready")
+	}
+	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(a.disc.Status().Server))
+	if err != nil {
+		return nil, err
+	}
+	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword(), Gate: gate})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.forgetCreds(creds) // the next allocation fetches afresh
+		}
+		return nil, err
+	}
+	return rl, nil
 }
 
 // relayTo reaches a friend through the node's TURN relay: it lets the friend's
@@ -312,6 +329,7 @@ func (a *Agent) dropRelay(old *relayed) {
 	a.mu.Unlock()
 	if r != nil {
 		r.close()
+		a.wakePrimer()
 		if a.disc != nil {
 			a.disc.Refresh()
 		}

@@ -108,18 +108,22 @@ func (a *Agent) holdCreds(h heldCreds) {
 	a.mu.Unlock()
 }
 
-// keepCreds keeps the node's TURN credentials fresh, or none, until ctx ends.
+// keepCreds keeps the node's TURN credentials fresh, or none, and with them a primed
+// allocation while the node has none (relayprime.go), until ctx ends.
 func (a *Agent) keepCreds(ctx context.Context) {
 	// No wait for the NAT's mapping (known a round trip after the first STUN
 	// answer): a sync right after the start would find no credentials at hand. A node
 	// behind an endpoint-independent NAT fetches them once, and drops them when it
 	// learns its mapping.
+	defer a.dropPrimed()
 	for {
 		wait := a.keepCredsOnce(ctx)
+		a.keepPrimed(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.mappingKnown:
+		case <-a.primeWake:
 		case <-time.After(wait):
 		}
 	}

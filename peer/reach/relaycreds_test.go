@@ -122,6 +122,7 @@ func TestCredsServer(t *testing.T) {
 	user, pass := turn.Credentials("s3cret", "fp", time.Now().Add(-time.Minute))
 	refused := &rendezvousv1.TurnCredentialsResponse{Username: user, Password: pass, Uris: fetched.GetUris()}
 	a.agent.holdCreds(heldCreds{resp: refused, server: h.server, refresh: h.refresh, expires: h.expires})
+	a.agent.dropPrimed() // primed with the good ones; a new one (if made) uses the refused
 	if c := dial(t, a, b); !c.Relayed() {
 		t.Fatal("punching is off, yet the connection is not relayed")
 	}

@@ -134,4 +134,5 @@ func (a *Agent) releaseIdle(r *relayed) {
 	a.log.Debug("released a TURN allocation its find did not use", "relay", r.relay.Addr)
 	r.close()
 	a.disc.Refresh()
+	a.wakePrimer()
 }
