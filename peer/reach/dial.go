@@ -242,11 +242,18 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	if !a.spawn(func(run context.Context) { direct <- a.direct(run, t.Key, o, better, relayWon) }) {
 		return nil, fmt.Errorf("%s: %w", t, errStopped)
 	}
+	wait := a.headStart(o)
+	if viaCallee != nil && o.mapping == rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT {
+		// The callee answers with its relay: ours is only the fallback, and an
+		// allocation made for nothing costs the rendezvous a port and two
+		// registrations of ours.
+		wait = relayAnswerHeadStart
+	}
 	go func() {
 		// The punch gets a head start of one ping interval: where both work, the
 		// direct path should usually win without a switch.
 		select {
-		case <-time.After(a.headStart(o)):
+		case <-time.After(wait):
 		case <-rctx.Done():
 		}
 		relay <- a.relayAttempt(rctx, t.Key, o.permits)
@@ -308,6 +315,11 @@ func (a *Agent) dropLosers(ours, callee chan attempt) {
 
 // relayHeadStart is how long the relay waits for the punch before it starts.
 const relayHeadStart = 100 * time.Millisecond
+
+// relayAnswerHeadStart is how long our relay waits for the callee's before it starts,
+// when the callee answers with one: a primed allocation, the relay answer's way and a
+// QUIC handshake through it take about five round trips.
+const relayAnswerHeadStart = time.Second
 
 // errStopped means the agent is not running (Run has not started or has returned).
 var errStopped = errors.New("the node is stopping")
