@@ -116,8 +116,9 @@ func (a *Agent) finishPrep(p *relayPrep, relayed bool) {
 }
 
 // releaseIdle drops r when it is still the node's allocation and carries no
-// connection, no attempt and no relay answer whose caller may still come. It decides under relayMu, which an attempt holds while
-// it takes the allocation and registers itself on it (ensureRelayWith's hold).
+// connection, no attempt and no relay answer whose caller may still come. It decides
+// under relayMu, which an attempt holds while it takes the allocation and registers
+// itself on it (ensureRelayWith's hold).
 func (a *Agent) releaseIdle(r *relayed) {
 	a.relayMu.Lock()
 	a.mu.Lock()

@@ -130,6 +130,7 @@ func (a *Agent) takePrimed(ctx context.Context, gate <-chan struct{}) *nat.Relay
 	}
 	if p.server != a.disc.Status().Server {
 		a.dropPrimedLocked(p)
+		a.wakePrimer()
 		return nil
 	}
 	go func() {
@@ -160,6 +161,7 @@ func (a *Agent) takePrimed(ctx context.Context, gate <-chan struct{}) *nat.Relay
 			a.forgetCreds(p.creds) // refused, or their server is gone: fetch afresh
 		}
 		a.log.Debug("the primed TURN allocation failed; allocating afresh", "err", p.err)
+		a.wakePrimer() // should this attempt fail too, the next one finds a primed one
 		return nil
 	}
 	return p.rl

@@ -9,6 +9,7 @@ import (
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
+	"github.com/kithnet/kith/rendezvous/turn"
 )
 
 // TestPrimedAllocation: a registered node that keeps TURN credentials keeps a primed
@@ -57,4 +58,82 @@ func TestPrimedAllocation(t *testing.T) {
 	a.agent.setMapping(ei)
 	a.agent.mappingKnown <- struct{}{}
 	waitUntil(t, "the primed allocation dropped once the mapping is endpoint-independent", func() bool { return !primedNow() })
+}
+
+// TestPrimedRefused: a primed allocation whose credentials the server refuses drops
+// them, and the allocation that took it still succeeds on fresh ones at once; a prime
+// that nothing changed is kept, not made again.
+func TestPrimedRefused(t *testing.T) {
+	rvLog := &recordLog{}
+	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true, Logger: slog.New(rvLog)})
+	servers := []string{rv.GRPC}
+	a, b := newNode(t, "alice", servers, Config{PunchTimeout: -1}), newNode(t, "bob", servers, Config{})
+	befriend(t, a, b)
+	a.agent.setMapping(ed)
+	ctx := context.Background()
+	waitUntil(t, "a primed allocation", func() bool {
+		a.agent.mu.Lock()
+		defer a.agent.mu.Unlock()
+		return a.agent.primed != nil
+	})
+	a.agent.mu.Lock()
+	first := a.agent.primed
+	a.agent.mu.Unlock()
+	a.agent.keepPrimed(ctx)
+	a.agent.mu.Lock()
+	again := a.agent.primed
+	a.agent.mu.Unlock()
+	if again != first {
+		t.Error("a prime nothing changed was made again")
+	}
+	h := a.agent.held()
+	user, pass := turn.Credentials("s3cret", "fp", time.Now().Add(-time.Minute))
+	refused := &rendezvousv1.TurnCredentialsResponse{Username: user, Password: pass, Uris: h.resp.GetUris()}
+	a.agent.holdCreds(heldCreds{resp: refused, server: h.server, refresh: h.refresh, expires: h.expires})
+	a.agent.dropPrimed()
+	a.agent.keepPrimed(ctx) // primed with the refused credentials
+	if _, err := a.agent.disc.Connect(ctx, b.key.Public(), rendezvousv1.OfferKind_OFFER_KIND_CONNECT, nil, newNonce()); err != nil {
+		t.Fatal(err)
+	}
+	if _, made, err := a.agent.ensureRelayWith(ctx, nil, nil, nil); err != nil || !made {
+		t.Fatalf("allocation after a refused prime: made %v, err %v", made, err)
+	}
+	if rvLog.count("turn: refused") == 0 {
+		t.Error("the server refused nothing: the prime did not use the credentials held")
+	}
+	if got := a.agent.held().resp; got == refused {
+		t.Error("the refused credentials are still held")
+	}
+}
+
+// TestDialThroughRelayAnswer: between two endpoint-dependent nodes with punching off,
+// a dial connects through the callee's relay (its relay answer), not ours: the path's
+// remote is the callee's allocation, and the caller allocated nothing.
+func TestDialThroughRelayAnswer(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
+	servers := []string{rv.GRPC}
+	a, b := newNode(t, "alice", servers, Config{PunchTimeout: -1}), newNode(t, "bob", servers, Config{PunchTimeout: -1})
+	befriend(t, a, b)
+	a.agent.setMapping(ed)
+	b.agent.setMapping(ed)
+	c := dial(t, a, b)
+	if !c.Relayed() {
+		t.Fatal("punching is off, yet the connection is not relayed")
+	}
+	b.agent.mu.Lock()
+	r := b.agent.relay
+	b.agent.mu.Unlock()
+	if r == nil {
+		t.Fatal("the callee made no allocation")
+	}
+	p, ok := a.agent.bestPath(b.key.Public())
+	if !ok || p.addr.String() != r.relay.Addr.String() || p.tr != a.agent.cfg.Transport {
+		t.Fatalf("path %v (ok %v), want the callee's relay %v from our own socket", p, ok, r.relay.Addr)
+	}
+	a.agent.mu.Lock()
+	ours := a.agent.relay
+	a.agent.mu.Unlock()
+	if ours != nil {
+		t.Errorf("the caller allocated %v too", ours.relay.Addr)
+	}
 }
