@@ -12,22 +12,33 @@ import (
 	"github.com/kithnet/kith/rendezvous/turn"
 )
 
+// primedPair is alice (punching off) and bob, friends on a rendezvous with TURN whose
+// log is recorded.
+func primedPair(t *testing.T) (*recordLog, *node, *node) {
+	t.Helper()
+	rvLog := &recordLog{}
+	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true, Logger: slog.New(rvLog)})
+	servers := []string{rv.GRPC}
+	a, b := newNode(t, "alice", servers, Config{PunchTimeout: -1}), newNode(t, "bob", servers, Config{})
+	befriend(t, a, b)
+	return rvLog, a, b
+}
+
+// primedNow is the node's primed allocation; nil when none.
+func (a *Agent) primedNow() *primed {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.primed
+}
+
 // TestPrimedAllocation: a registered node that keeps TURN credentials keeps a primed
 // allocation while it has none; the primed client asks the server nothing it would
 // refuse (no grant exists: no refused allocation is logged); an allocation takes it
 // (the 401 was done ahead) once the rendezvous grants one; a released allocation is
 // primed again; an endpoint-independent mapping drops it.
 func TestPrimedAllocation(t *testing.T) {
-	rvLog := &recordLog{}
-	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true, Logger: slog.New(rvLog)})
-	servers := []string{rv.GRPC}
-	a, b := newNode(t, "alice", servers, Config{PunchTimeout: -1}), newNode(t, "bob", servers, Config{})
-	befriend(t, a, b)
-	primedNow := func() bool {
-		a.agent.mu.Lock()
-		defer a.agent.mu.Unlock()
-		return a.agent.primed != nil
-	}
+	rvLog, a, b := primedPair(t)
+	primedNow := func() bool { return a.agent.primedNow() != nil }
 	waitUntil(t, "a primed allocation", primedNow)
 	time.Sleep(200 * time.Millisecond) // time for a refusal to come, were the Allocate sent
 	if n := rvLog.count("turn: refused allocation"); n != 0 {
@@ -37,9 +48,7 @@ func TestPrimedAllocation(t *testing.T) {
 	if _, err := a.agent.disc.Connect(context.Background(), b.key.Public(), rendezvousv1.OfferKind_OFFER_KIND_CONNECT, nil, newNonce()); err != nil {
 		t.Fatal(err)
 	}
-	a.agent.mu.Lock()
-	p := a.agent.primed
-	a.agent.mu.Unlock()
+	p := a.agent.primedNow()
 	r, made, err := a.agent.ensureRelayWith(context.Background(), nil, nil, nil)
 	if err != nil || !made {
 		t.Fatalf("allocation: made %v, err %v", made, err)
@@ -64,26 +73,13 @@ func TestPrimedAllocation(t *testing.T) {
 // them, and the allocation that took it still succeeds on fresh ones at once; a prime
 // that nothing changed is kept, not made again.
 func TestPrimedRefused(t *testing.T) {
-	rvLog := &recordLog{}
-	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true, Logger: slog.New(rvLog)})
-	servers := []string{rv.GRPC}
-	a, b := newNode(t, "alice", servers, Config{PunchTimeout: -1}), newNode(t, "bob", servers, Config{})
-	befriend(t, a, b)
+	rvLog, a, b := primedPair(t)
 	a.agent.setMapping(ed)
 	ctx := context.Background()
-	waitUntil(t, "a primed allocation", func() bool {
-		a.agent.mu.Lock()
-		defer a.agent.mu.Unlock()
-		return a.agent.primed != nil
-	})
-	a.agent.mu.Lock()
-	first := a.agent.primed
-	a.agent.mu.Unlock()
+	waitUntil(t, "a primed allocation", func() bool { return a.agent.primedNow() != nil })
+	first := a.agent.primedNow()
 	a.agent.keepPrimed(ctx)
-	a.agent.mu.Lock()
-	again := a.agent.primed
-	a.agent.mu.Unlock()
-	if again != first {
+	if a.agent.primedNow() != first {
 		t.Error("a prime nothing changed was made again")
 	}
 	h := a.agent.held()

@@ -47,6 +47,12 @@ func TestListenAddrsTrack(t *testing.T) {
 	}
 }
 
+// withPeer is a call's context from addr, as gRPC gives a server.
+func withPeer(addr string) context.Context {
+	ap := netip.MustParseAddrPort(addr)
+	return peer.NewContext(context.Background(), &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
+}
+
 // TestGrantRelay: a Connect grants its caller's address an allocation and relaying
 // towards the target's Listen source and its valid public candidates, nothing more.
 func TestGrantRelay(t *testing.T) {
@@ -64,11 +70,6 @@ func TestGrantRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &signedv1.Envelope{Payload: payload}
-	withPeer := func(addr string) context.Context {
-		ap := netip.MustParseAddrPort(addr)
-		return peer.NewContext(context.Background(), &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
-	}
-
 	t.Run("granted", func(t *testing.T) {
 		g := turn.NewGrants(time.Minute, nil)
 		s := &Server{cfg: Config{TURNGrants: g}}
@@ -111,10 +112,6 @@ func TestGrantListener(t *testing.T) {
 	listener := netip.MustParseAddr("10.0.0.2")
 	sender := netip.MustParseAddr("10.0.0.1")
 	other := netip.MustParseAddr("10.0.0.9")
-	withPeer := func(addr string) context.Context {
-		ap := netip.MustParseAddrPort(addr)
-		return peer.NewContext(context.Background(), &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
-	}
 	t.Run("granted", func(t *testing.T) {
 		g := turn.NewGrants(time.Minute, nil)
 		s := &Server{cfg: Config{TURNGrants: g}}
