@@ -1,9 +1,11 @@
 package reach
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/kithnet/kith/peer/discovery"
 	"github.com/kithnet/kith/peer/store"
@@ -91,4 +93,33 @@ func TestAnswersWithRelay(t *testing.T) {
 	if direct.answersWithRelay(discovery.Offer{From: friend, Person: friend, Offer: &rendezvousv1.Offer{Mapping: ed}}) {
 		t.Error("a node in direct mode (no rendezvous) answers with a relay")
 	}
+}
+
+// TestRelayAnswerKeepsItsAllocation: the allocation a callee answered with is not
+// released while its caller may still come (RelayTimeout), whatever else ends, and is
+// released once that wait is over with nobody on it.
+func TestRelayAnswerKeepsItsAllocation(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{TURNSecret: "s3cret", TURNAllowPrivate: true})
+	servers := []string{rv.GRPC}
+	a, b := newNode(t, "alice", servers, Config{}), newNode(t, "bob", servers, Config{RelayTimeout: time.Second})
+	befriend(t, a, b)
+	a.agent.setMapping(ed)
+	b.agent.setMapping(ed)
+	// A CONNECT that no find of alice's waits on: bob answers it with his relay, and
+	// alice never comes.
+	if _, err := a.agent.disc.Connect(context.Background(), b.key.Public(), rendezvousv1.OfferKind_OFFER_KIND_CONNECT, nil, newNonce()); err != nil {
+		t.Fatal(err)
+	}
+	relay := func() *relayed {
+		b.agent.mu.Lock()
+		defer b.agent.mu.Unlock()
+		return b.agent.relay
+	}
+	waitUntil(t, "bob's relay answer allocated", func() bool { return relay() != nil })
+	r := relay()
+	b.agent.releaseIdle(r)
+	if relay() != r {
+		t.Fatal("the allocation was released while the caller may still come")
+	}
+	waitUntil(t, "the allocation released after the wait", func() bool { return relay() == nil })
 }
