@@ -195,12 +195,13 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	}
 	relayAnswer, doneRelayAnswer := a.expectRelayAnswer(secret, t.Key) // relayanswer.go
 	defer doneRelayAnswer()
-	// Between two endpoint-dependent NATs the callee sends its own relay too, maybe
+	// Between two endpoint-dependent NATs a friend sends its own relay too, maybe
 	// before its ANSWER arrives (it is the callee's answer as well): dialled at once.
+	// A stranger never does.
 	vctx, cancelVia := context.WithTimeout(ctx, answerWait+a.cfg.RelayTimeout)
 	defer cancelVia()
 	var viaCallee chan attempt
-	if a.disc != nil && a.mapping() == rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT {
+	if a.disc != nil && a.mapping() == rendezvousv1.Mapping_MAPPING_ENDPOINT_DEPENDENT && a.friendly(t.Key) {
 		viaCallee = make(chan attempt, 1)
 		go func() { viaCallee <- a.viaRelayAnswer(vctx, t.Key, relayAnswer) }()
 	}
