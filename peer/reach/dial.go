@@ -186,8 +186,7 @@ type attempt struct {
 func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	ctx = a.traceFind(ctx, t.Key)           // stages.go: the debug lines of each stage
 	ctx, prep := a.prepareRelay(ctx, t.Key) // relayprep.go: the allocation beside the offer
-	onOurRelay := false                     // the find ended on our own allocation
-	defer func() { a.finishPrep(prep, onOurRelay) }()
+	defer a.finishPrep(prep)
 	start := time.Now()
 	secret := t.PunchSecret
 	if secret == nil {
@@ -286,7 +285,6 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 		go a.dropLosers(relay, viaCallee)
 		stage(ctx, "handshake done")
 		a.log.Info("connected", "friend", t.Key.ID(), "path", at.p.kind, "remote", at.p.addr, "how", at.how, "elapsed_ms", time.Since(start).Milliseconds())
-		onOurRelay = at.how == "relay"
 		return a.conn(t.Key, at.p, at.c, better)
 	}
 	return nil, fmt.Errorf("%s: no direct path (%v candidates) and no relay: %w", t, o.cands, errors.Join(errs...))

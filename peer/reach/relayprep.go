@@ -101,16 +101,16 @@ func relayGranted(ctx context.Context) {
 	}
 }
 
-// finishPrep ends the prep after its find: unless the find ended on this allocation
-// (relayed; not when it ended on the callee's relay), an allocation the prep made that
-// nobody uses is released. Safe on nil.
-func (a *Agent) finishPrep(p *relayPrep, relayed bool) {
+// finishPrep ends the prep after its find: an allocation the prep made is released
+// unless something uses it (releaseIdle: the connection the find ended on through it,
+// another friend's, an attempt). Safe on nil.
+func (a *Agent) finishPrep(p *relayPrep) {
 	if p == nil {
 		return
 	}
 	p.cancel()
 	<-p.done
-	if p.r != nil && !relayed {
+	if p.r != nil {
 		a.releaseIdle(p.r)
 	}
 }

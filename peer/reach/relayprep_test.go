@@ -184,7 +184,7 @@ func TestPrepares(t *testing.T) {
 	if p == nil || ctx.Value(prepKey{}) != p {
 		t.Fatal("a node without an allocation prepared none for a friend")
 	}
-	a.agent.finishPrep(p, false) // no grant came: nothing allocated, nothing left
+	a.agent.finishPrep(p) // no grant came: nothing allocated, nothing left
 	if p.r != nil || rv.Instance.TURNAllocations() != 0 {
 		t.Errorf("a prep whose offer was never delivered allocated (%d allocations)", rv.Instance.TURNAllocations())
 	}
@@ -207,7 +207,7 @@ func TestEarlyAllocationWaitsForTheOffer(t *testing.T) {
 	if p == nil {
 		t.Fatal("no early relay towards a friend")
 	}
-	defer a.agent.finishPrep(p, false)
+	defer a.agent.finishPrep(p)
 	time.Sleep(300 * time.Millisecond) // the credentials, the 401, and an Allocate that must wait
 	if n := rvLog.count("turn: refused allocation"); n > 0 || rv.Instance.TURNAllocations() > 0 {
 		t.Fatalf("before the offer was delivered: %d allocations refused, %d made; want none", n, rv.Instance.TURNAllocations())

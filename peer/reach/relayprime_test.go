@@ -133,3 +133,47 @@ func TestDialThroughRelayAnswer(t *testing.T) {
 		t.Errorf("the caller allocated %v too", ours.relay.Addr)
 	}
 }
+
+// TestDropLosers: the ways that lost a find are drained, a nil one (already ended)
+// skipped, and our allocation released when our own way lost and nothing uses it;
+// when ours was not among the losers (it won, or never ran) it is left alone.
+func TestDropLosers(t *testing.T) {
+	_, a, b := primedPair(t)
+	ctx := context.Background()
+	if _, err := a.agent.disc.Connect(ctx, b.key.Public(), rendezvousv1.OfferKind_OFFER_KIND_CONNECT, nil, newNonce()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.agent.ensureRelayWith(ctx, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	lost := func() chan attempt {
+		ch := make(chan attempt, 1)
+		ch <- attempt{err: errNoRelayAnswer}
+		return ch
+	}
+	done := make(chan struct{})
+	callee := lost()
+	go func() { defer close(done); a.agent.dropLosers(nil, callee) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("dropLosers blocked on a way that had already ended (nil)")
+	}
+	if len(callee) != 0 {
+		t.Error("the callee's way was not drained")
+	}
+	a.agent.mu.Lock()
+	kept := a.agent.relay != nil
+	a.agent.mu.Unlock()
+	if !kept {
+		t.Fatal("our allocation was released though our way was not among the losers")
+	}
+	ours := lost()
+	a.agent.dropLosers(ours, nil)
+	a.agent.mu.Lock()
+	released := a.agent.relay == nil
+	a.agent.mu.Unlock()
+	if len(ours) != 0 || !released {
+		t.Errorf("our lost way drained %v, our idle allocation released %v; want both", len(ours) == 0, released)
+	}
+}
