@@ -145,11 +145,11 @@ func (a *Agent) allocate(ctx context.Context, creds *rendezvousv1.TurnCredential
 		}
 		stage(ctx, "credentials ready")
 	}
-	server, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(a.disc.Status().Server))
+	cfg, err := turnConfig(creds, a.disc.Status().Server, gate)
 	if err != nil {
 		return nil, err
 	}
-	rl, err := a.cfg.Mux.AllocateTURN(ctx, nat.TURNConfig{Server: server, Username: creds.GetUsername(), Password: creds.GetPassword(), Gate: gate})
+	rl, err := a.cfg.Mux.AllocateTURN(ctx, cfg)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.forgetCreds(creds) // the next allocation fetches afresh
@@ -157,6 +157,22 @@ func (a *Agent) allocate(ctx context.Context, creds *rendezvousv1.TurnCredential
 		return nil, err
 	}
 	return rl, nil
+}
+
+// turnConfig is an allocation with creds on the TURN server of the rendezvous at
+// server (the one in creds' URIs, else that host), its authenticated request held
+// until gate closes (nil: at once).
+func turnConfig(creds *rendezvousv1.TurnCredentialsResponse, server string, gate <-chan struct{}) (nat.TURNConfig, error) {
+	turnServer, err := serviceAddr(creds.GetUris(), "turn:", discovery.Addr(server))
+	if err != nil {
+		return nat.TURNConfig{}, err
+	}
+	return nat.TURNConfig{Server: turnServer, Username: creds.GetUsername(), Password: creds.GetPassword(), Gate: gate}, nil
+}
+
+// candidate is r's relay address as a candidate of an offer.
+func (r *relayed) candidate() *rendezvousv1.Candidate {
+	return &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
 }
 
 // relayTo reaches a friend through the node's TURN relay: it lets the friend's
@@ -197,8 +213,7 @@ func (a *Agent) relayVia(ctx context.Context, watch, want identity.PublicKey, ca
 	permitted := make(chan struct{})
 	go func() { defer close(permitted); permit(r, cands); stage(ctx, "permissions made") }()
 	defer func() { <-permitted }()
-	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
-	if err := send(ctx, cand, nonce); err != nil {
+	if err := send(ctx, r.candidate(), nonce); err != nil {
 		return nil, nil, nil, fmt.Errorf("sending the relay address: %w", err)
 	}
 	tick := time.NewTicker(200 * time.Millisecond)

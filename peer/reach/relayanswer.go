@@ -100,8 +100,7 @@ func (a *Agent) relayAnswer(ctx context.Context, o discovery.Offer) {
 	// request (QUIC resends an Initial that came too early).
 	permitted := make(chan struct{})
 	go func() { defer close(permitted); permit(r, permits) }()
-	cand := &rendezvousv1.Candidate{Address: r.relay.Addr.String(), Type: rendezvousv1.CandidateType_CANDIDATE_TYPE_RELAY}
-	err = a.reply(ctx, o, rendezvousv1.OfferKind_OFFER_KIND_RELAY_ANSWER, []*rendezvousv1.Candidate{cand}, o.Offer.GetPunchSecret())
+	err = a.reply(ctx, o, rendezvousv1.OfferKind_OFFER_KIND_RELAY_ANSWER, []*rendezvousv1.Candidate{r.candidate()}, o.Offer.GetPunchSecret())
 	<-permitted
 	if err != nil {
 		a.log.Info("could not send a friend our relay", "friend", o.Person.ID(), "err", err)

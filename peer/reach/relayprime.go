@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kithnet/kith/peer/discovery"
 	"github.com/kithnet/kith/peer/nat"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 )
@@ -67,7 +66,7 @@ func (a *Agent) keepPrimed(ctx context.Context) {
 	if !keeps || !h.good(st.Server, h.expires) {
 		return
 	}
-	server, err := serviceAddr(h.resp.GetUris(), "turn:", discovery.Addr(st.Server))
+	cfg, err := turnConfig(h.resp, st.Server, nil)
 	if err != nil {
 		return
 	}
@@ -76,7 +75,7 @@ func (a *Agent) keepPrimed(ctx context.Context) {
 	a.mu.Lock()
 	a.primed = p
 	a.mu.Unlock()
-	cfg := nat.TURNConfig{Server: server, Username: h.resp.GetUsername(), Password: h.resp.GetPassword(), Gate: p.gate}
+	cfg.Gate = p.gate
 	go func() {
 		defer close(p.done)
 		p.rl, p.err = a.cfg.Mux.AllocateTURN(pctx, cfg)
