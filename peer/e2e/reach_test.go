@@ -201,12 +201,18 @@ func TestReachBirthday(t *testing.T) {
 					t.Errorf("%s: %s reaches %s by %q (remote %q), want direct", tc.name, s[0].name, s[1].name, path, remote)
 				}
 			}
-			if !strings.Contains(sym.proc.Output(), "birthday: the spray reached a spare socket") {
-				t.Errorf("%s: %s (symmetric) never had a spare socket reached:\n%s", tc.name, sym.name, sym.proc.Output())
+			// The spray finds one of the hard side's mappings: a spare socket's, or (1 in
+			// 257) the listening socket's own mapping towards the easy side.
+			out := sym.proc.Output()
+			onListener := strings.Contains(out, "birthday: the spray reached the listening socket")
+			onSpare := strings.Contains(out, "birthday: the spray reached a spare socket")
+			if !onSpare && !onListener {
+				t.Errorf("%s: %s (symmetric) never had a spare socket reached:\n%s", tc.name, sym.name, out)
 			}
-			// The symmetric side's direct connection is on a spare socket, not on its
-			// listening one. (The port the easy side sees proves nothing: through a
-			// symmetric NAT every socket's port towards it is a fresh random one.)
+			// The symmetric side's direct connection is on the socket the spray reached:
+			// a spare one unless the log says the listening one. (The port the easy side
+			// sees proves nothing: through a symmetric NAT every socket's port towards
+			// it is a fresh random one.)
 			st, err := sym.status()
 			if err != nil {
 				t.Fatal(err)
@@ -216,9 +222,10 @@ func TestReachBirthday(t *testing.T) {
 			if !eventually(10*time.Second, func() bool {
 				path, _, local = sym.pathFrom(easy)
 				_, port, _ := net.SplitHostPort(local)
-				return path == "direct" && port != "" && port != listenPort
+				return path == "direct" && port != "" && (onSpare && port != listenPort || onListener && port == listenPort)
 			}) {
-				t.Errorf("%s: %s reaches %s by %q from %q, want direct from a spare socket (listening on %s)", tc.name, sym.name, easy.name, path, local, st.Listen)
+				t.Errorf("%s: %s reaches %s by %q from %q, want direct from the socket the spray reached (listening on %s; spare reached: %v, listening reached: %v)",
+					tc.name, sym.name, easy.name, path, local, st.Listen, onSpare, onListener)
 			}
 		})
 	}

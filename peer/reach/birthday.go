@@ -196,9 +196,10 @@ func (a *Agent) punchPath(ctx context.Context, pc nat.PunchConfig, b birthday) (
 	var errs []error
 	for range 2 {
 		var r result
+		own := false
 		select {
 		case r = <-main:
-			main = nil
+			main, own = nil, true
 		case r = <-spares:
 			spares = nil
 		}
@@ -208,6 +209,11 @@ func (a *Agent) punchPath(ctx context.Context, pc nat.PunchConfig, b birthday) (
 				if late := <-spares; late.p != nil {
 					a.closeSpareOf(late.p.tr)
 				}
+			}
+			if own {
+				// Our socket's mapping towards the easy peer is one more random port
+				// among the spares': the spray can find it first (1 in spareCount+1).
+				a.log.Info("birthday: the spray reached the listening socket", "remote", r.p.addr)
 			}
 			return r.p, nil
 		}
