@@ -497,7 +497,21 @@ func (c *Client) Lookup(ctx context.Context, peer identity.PublicKey) (*rendezvo
 // peer's verified registration. secret identifies the attempt on both sides and keys its
 // punch packets; only peer can read it.
 func (c *Client) Connect(ctx context.Context, peer identity.PublicKey, kind rendezvousv1.OfferKind, cands []*rendezvousv1.Candidate, secret []byte) (*rendezvousv1.Registration, error) {
-	offer, err := SealOffer(c.cfg.Key, peer, c.offer(kind, cands, secret), c.cfg.Now())
+	return c.connect(ctx, peer, c.offer(kind, cands, secret))
+}
+
+// ConnectOpened is Connect's CONNECT saying that the caller's openers went to opened,
+// an address of the peer's (Offer.opened_towards): the peer may dial back at once.
+func (c *Client) ConnectOpened(ctx context.Context, peer identity.PublicKey, cands []*rendezvousv1.Candidate, secret []byte, opened netip.AddrPort) (*rendezvousv1.Registration, error) {
+	o := c.offer(rendezvousv1.OfferKind_OFFER_KIND_CONNECT, cands, secret)
+	o.OpenedTowards = opened.String()
+	return c.connect(ctx, peer, o)
+}
+
+// connect seals o to peer and hands it to the rendezvous, which answers with peer's
+// record.
+func (c *Client) connect(ctx context.Context, peer identity.PublicKey, o *rendezvousv1.Offer) (*rendezvousv1.Registration, error) {
+	offer, err := SealOffer(c.cfg.Key, peer, o, c.cfg.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,7 @@ func BenchmarkConnectBinaries(b *testing.B) {
 			srv, cli := peers[pc.server], peers[pc.client]
 			befriend(b, srv, cli, false)
 			var times, agent []time.Duration
+			var ways []string
 			for i := range runs {
 				if i > 0 { // cold: a fresh daemon (on a fresh port: a TURN allocation outlives its process)
 					_ = cli.proc.Stop()
@@ -55,8 +56,10 @@ func BenchmarkConnectBinaries(b *testing.B) {
 				mark := len(cli.proc.Output())
 				d, _ := timedSync(b, cli, srv, pc.path)
 				times = append(times, d)
-				agent = append(agent, agentElapsed(b, cli.proc.Output()[mark:]))
+				d, how := agentElapsed(b, cli.proc.Output()[mark:])
+				agent, ways = append(agent, d), append(ways, how)
 			}
+			reportWays(pc.name, agent, ways)
 			report(b, pc.name, times, rtt)
 			reportAgent(b, pc.name, agent, rtt)
 
@@ -309,22 +312,33 @@ func timedSync(b testing.TB, cli, srv *labPeer, want string) (connect, total tim
 
 // connectedElapsed finds the time the daemon's find took, from its start to the
 // handshake, in the "connected" line.
-var connectedElapsed = regexp.MustCompile(`msg=connected .*elapsed_ms=(\d+)`)
+var connectedElapsed = regexp.MustCompile(`msg=connected .*how=(\S+) elapsed_ms=(\d+)`)
 
 // agentElapsed is the agent's part of one sync: from the daemon's find start to the
 // QUIC handshake (the "connected" line's elapsed_ms in log, the daemon's output since
-// the sync began), without the CLI's start and its call to the daemon.
-func agentElapsed(b testing.TB, log string) time.Duration {
+// the sync began), without the CLI's start and its call to the daemon; and the way that
+// won (the line's how).
+func agentElapsed(b testing.TB, log string) (time.Duration, string) {
 	b.Helper()
 	m := connectedElapsed.FindStringSubmatch(log)
 	if m == nil {
-		b.Fatalf("no 'connected' line with elapsed_ms in the daemon's log:\n%s", log)
+		b.Fatalf("no 'connected' line with how and elapsed_ms in the daemon's log:\n%s", log)
 	}
-	ms, err := strconv.Atoi(m[1])
+	ms, err := strconv.Atoi(m[2])
 	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ms) * time.Millisecond
+	return time.Duration(ms) * time.Millisecond, m[1]
+}
+
+// reportWays prints, run by run, the agent's part of each connect and the way that
+// won it.
+func reportWays(name string, ds []time.Duration, ways []string) {
+	var runs []string
+	for i, d := range ds {
+		runs = append(runs, fmt.Sprintf("%d %s", d.Milliseconds(), ways[i]))
+	}
+	fmt.Printf("%s, run by run (the agent's ms, the way that won): %s\n", name, strings.Join(runs, ", "))
 }
 
 // reportAgent adds the median and p90 of the agent's part of each connect (ds, from

@@ -346,3 +346,65 @@ func TestReachIPv6(t *testing.T) {
 		})
 	}
 }
+
+// TestReachDialBack (issue 20): two friends behind port-restricted routers without an
+// input firewall have reached each other directly. The caller's daemon restarts on
+// another port: its next `kith sync` is carried by the friend's dial-back (the caller's
+// log says how=dial-back, the friend's "dialled a friend back"), on a direct path. Then
+// the friend restarts on another port: the caller's last address of it is stale, the
+// friend does not dial back, and the sync still ends direct the ordinary way (the
+// caller's opener towards the stale address spoilt nothing on the open routers).
+func TestReachDialBack(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Config{
+		Public: []string{"rv"},
+		Homes: []natlab.Home{{Name: "db1", NAT: natlab.PortRestricted, NoInputFirewall: true},
+			{Name: "db2", NAT: natlab.PortRestricted, NoInputFirewall: true}},
+	})
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	// Without following, only the syncs below connect the two.
+	peers := startLabPeers(t, lab, []string{"db1", "db2"}, rv, "--follow=false")
+	caller, friend := peers["db1"], peers["db2"]
+	befriend(t, caller, friend, false)
+	restart := func(p *labPeer) {
+		_ = p.proc.Stop()
+		<-p.proc.Exited()
+		p.start(t, rv, "--follow=false", "--listen", ":0")
+	}
+	// syncOnce posts on the friend, syncs the caller, checks that it connected on a
+	// direct path, and returns what each daemon logged meanwhile and the way the
+	// caller's "connected" line names.
+	syncOnce := func(text string) (callerLog, friendLog, how string) {
+		friend.post(t, text)
+		cm, fm := len(caller.proc.Output()), len(friend.proc.Output())
+		if out, err := kithCLI("--home", caller.home, "sync", friend.id); err != nil {
+			t.Fatalf("kith sync (%s): %v\n%s", text, err, out)
+		}
+		if !eventually(20*time.Second, func() bool { return caller.holds(friend, text) }) {
+			t.Fatalf("%s: the caller lacks the friend's post after 20 s", text)
+		}
+		callerLog, friendLog = caller.proc.Output()[cm:], friend.proc.Output()[fm:]
+		// (Not `kith status`: without following, the connection closes after the sync.)
+		m := regexp.MustCompile(`msg=connected .*path=(\S+) .*how=(\S+)`).FindStringSubmatch(callerLog)
+		if m == nil || m[1] != "direct" {
+			t.Fatalf("%s: the caller connected %q, want a direct path; its log:\n%s", text, m, callerLog)
+		}
+		return callerLog, friendLog, m[2]
+	}
+
+	if _, _, how := syncOnce("before any restart"); how == "dial-back" {
+		t.Errorf("the first sync was a dial-back: the caller knew no address of the friend's yet")
+	}
+
+	restart(caller)
+	callerLog, friendLog, how := syncOnce("after the caller restarted")
+	if how != "dial-back" || !strings.Contains(friendLog, "dialled a friend back") {
+		t.Errorf("the caller restarted: connected by %q, want dial-back; the caller's log:\n%s\nthe friend's:\n%s", how, callerLog, friendLog)
+	}
+
+	restart(friend)
+	callerLog, friendLog, how = syncOnce("after the friend restarted")
+	if how == "dial-back" || strings.Contains(friendLog, "dialling a friend back") {
+		t.Errorf("the friend restarted on another port, yet it dialled back (connected by %q); the caller's log:\n%s\nthe friend's:\n%s", how, callerLog, friendLog)
+	}
+}

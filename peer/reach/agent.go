@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kithnet/kith/peer/discovery"
+	"github.com/kithnet/kith/peer/transport"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
@@ -66,10 +67,11 @@ type Agent struct {
 	strangerWindow time.Time // start of the minute strangers' offers are counted in
 	strangers      int       // strangers' offers answered in that minute
 
-	answers      map[string]answerWaiter      // by punch secret: attempts waiting for a friend's ANSWER
-	relayAnswers map[string]relayAnswerWaiter // by punch secret: finds waiting for the callee's relay (relayanswer.go)
-	helpers      map[identity.PublicKey]int   // peers that count us as a friend though the Book does not list them (a recovery asks them)
-	reach        reachState                   // as last registered (refreshReach)
+	answers      map[string]answerWaiter                     // by punch secret: attempts waiting for a friend's ANSWER
+	relayAnswers map[string]relayAnswerWaiter                // by punch secret: finds waiting for the callee's relay (relayanswer.go)
+	backs        map[identity.PublicKey]chan *transport.Conn // finds waiting for a friend's dial-back (dialback.go)
+	helpers      map[identity.PublicKey]int                  // peers that count us as a friend though the Book does not list them (a recovery asks them)
+	reach        reachState                                  // as last registered (refreshReach)
 }
 
 // New makes an Agent; Run starts its work in rendezvous mode.
@@ -94,7 +96,9 @@ func New(cfg Config) (*Agent, error) {
 		person = c.Identity
 	}
 	a := &Agent{cfg: cfg, person: person, log: cfg.Logger, endpoints: map[identity.PublicKey]*endpoint{},
-		reflexive: make(chan struct{}), mappingKnown: make(chan struct{}, 1), primeWake: make(chan struct{}, 1), depth: -1, answers: map[string]answerWaiter{}, relayAnswers: map[string]relayAnswerWaiter{}, helpers: map[identity.PublicKey]int{}}
+		reflexive: make(chan struct{}), mappingKnown: make(chan struct{}, 1), primeWake: make(chan struct{}, 1), depth: -1, answers: map[string]answerWaiter{}, relayAnswers: map[string]relayAnswerWaiter{}, helpers: map[identity.PublicKey]int{},
+		backs: map[identity.PublicKey]chan *transport.Conn{}}
+	cfg.Transport.OnDialBack(a.dialledBack)
 	if len(cfg.Servers) == 0 {
 		return a, nil
 	}

@@ -194,6 +194,17 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	}
 	relayAnswer, doneRelayAnswer := a.expectRelayAnswer(secret, t.Key) // relayanswer.go
 	defer doneRelayAnswer()
+	// Where we last reached the friend directly, our openers go first and the CONNECT
+	// says so: the friend may dial back as it answers (dialback.go).
+	opened, back, doneBack := a.openTowards(t.Key, secret)
+	defer doneBack()
+	bctx, cancelBack := context.WithTimeout(ctx, answerWait+backDialWait)
+	defer cancelBack()
+	var viaBack chan attempt
+	if back != nil {
+		viaBack = make(chan attempt, 1)
+		go func() { viaBack <- a.awaitBack(bctx, t.Key, back) }()
+	}
 	// Between two endpoint-dependent NATs a friend sends its own relay too, maybe
 	// before its ANSWER arrives (it is the callee's answer as well): dialled at once.
 	// A stranger never does.
@@ -204,12 +215,15 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 		viaCallee = make(chan attempt, 1)
 		go func() { viaCallee <- a.viaRelayAnswer(vctx, t.Key, relayAnswer) }()
 	}
-	o, err := a.offer(ctx, t.Key, secret)
+	o, err := a.offer(ctx, t.Key, secret, opened)
 	if err != nil || !o.answered {
 		cancelVia()
-		if viaCallee != nil {
-			if late := <-viaCallee; late.c != nil {
-				late.c.Close()
+		cancelBack()
+		for _, ch := range []chan attempt{viaCallee, viaBack} {
+			if ch != nil {
+				if late := <-ch; late.c != nil {
+					late.c.Close()
+				}
 			}
 		}
 	}
@@ -239,7 +253,15 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	direct, relay := make(chan attempt, 1), make(chan attempt, 1)
 	rctx, cancelRelay := context.WithTimeout(ctx, a.cfg.RelayTimeout)
 	defer cancelRelay()
-	if !a.spawn(func(run context.Context) { direct <- a.direct(run, t.Key, o, better, relayWon) }) {
+	// The punch outlives the find when the relay wins (to move to a direct path), but
+	// not a dial-back's win.
+	dctx, cancelDirect := context.WithCancel(context.Background())
+	if !a.spawn(func(run context.Context) {
+		defer cancelDirect()
+		defer context.AfterFunc(run, cancelDirect)()
+		direct <- a.direct(dctx, t.Key, o, better, relayWon)
+	}) {
+		cancelDirect()
 		return nil, fmt.Errorf("%s: %w", t, errStopped)
 	}
 	wait := a.headStart(o)
@@ -259,7 +281,7 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 		relay <- a.relayAttempt(rctx, t.Key, o.permits)
 	}()
 	var errs []error
-	for direct != nil || relay != nil || viaCallee != nil {
+	for direct != nil || relay != nil || viaCallee != nil || viaBack != nil {
 		var at attempt
 		select {
 		case at = <-direct:
@@ -268,6 +290,8 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 			relay = nil
 		case at = <-viaCallee:
 			viaCallee = nil
+		case at = <-viaBack:
+			viaBack = nil
 		}
 		if at.err != nil {
 			a.log.Debug("a way to a peer failed", "peer", t.Key.ID(), "err", at.err)
@@ -282,7 +306,13 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 		// an allocation of ours that nothing uses then is released.
 		cancelRelay()
 		cancelVia()
-		go a.dropLosers(relay, viaCallee)
+		cancelBack()
+		if at.how == "dial-back" {
+			cancelDirect()
+		} else {
+			direct = nil // still looking for a direct path when the relay won; else done
+		}
+		go a.dropLosers(relay, viaCallee, viaBack, direct)
 		stage(ctx, "handshake done")
 		a.log.Info("connected", "friend", t.Key.ID(), "path", at.p.kind, "remote", at.p.addr, "how", at.how, "elapsed_ms", time.Since(start).Milliseconds())
 		return a.conn(t.Key, at.p, at.c, better)
@@ -290,11 +320,11 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	return nil, fmt.Errorf("%s: no direct path (%v candidates) and no relay: %w", t, o.cands, errors.Join(errs...))
 }
 
-// dropLosers waits for the relayed ways that lost a find (nil: none, or it already
-// ended), closes a connection one still made, and releases our allocation when our own
-// way lost and nothing else uses it.
-func (a *Agent) dropLosers(ours, callee chan attempt) {
-	for _, late := range []chan attempt{ours, callee} {
+// dropLosers waits for the ways that lost a find (ours: our relay; nil: none, or it
+// already ended), closes a connection one still made, and releases our allocation when
+// our own way lost and nothing else uses it.
+func (a *Agent) dropLosers(ours chan attempt, others ...chan attempt) {
+	for _, late := range append([]chan attempt{ours}, others...) {
 		if late != nil {
 			if l := <-late; l.c != nil {
 				l.c.Close()
@@ -385,7 +415,12 @@ func (a *Agent) eagerTargets(o offered) []netip.AddrPort {
 	if a.cfg.PunchTimeout < 0 || !o.answered || o.mapping == ed || a.mapping() == ed {
 		return nil
 	}
-	cands := o.cands
+	return dialTargets(o.cands)
+}
+
+// dialTargets are the candidates of cands a QUIC dial goes to without a punch first:
+// where there are IPv6 ones, only those; at most maxEager.
+func dialTargets(cands []netip.AddrPort) []netip.AddrPort {
 	if v6 := slices.DeleteFunc(slices.Clone(cands), func(c netip.AddrPort) bool { return !c.Addr().Is6() }); len(v6) > 0 {
 		cands = v6
 	}
@@ -492,7 +527,7 @@ func (a *Agent) upgrade(ctx context.Context, k identity.PublicKey) bool {
 		if !a.Relayed(k) {
 			return true
 		}
-		o, err := a.offer(ctx, k, nil)
+		o, err := a.offer(ctx, k, nil, netip.AddrPort{})
 		if err != nil || !o.answered {
 			continue
 		}

@@ -67,7 +67,7 @@ type offered struct {
 // offer sends a CONNECT offer with a fresh punch secret to k and waits (at most
 // answerWait) for k's ANSWER, signed and sealed, with fresh candidates. A stranger
 // whose record publishes nothing is not even offered to: ErrPrivate.
-func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) (offered, error) {
+func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte, opened netip.AddrPort) (offered, error) {
 	if !a.friendly(k) {
 		reg, err := a.disc.Lookup(ctx, k)
 		if err != nil {
@@ -105,7 +105,15 @@ func (a *Agent) offer(ctx context.Context, k identity.PublicKey, secret []byte) 
 		devCh <- devOffers{c, n}
 	}()
 	stage(ctx, "offer sent")
-	reg, err := a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
+	var (
+		reg *rendezvousv1.Registration
+		err error
+	)
+	if opened.IsValid() { // dialback.go: our openers went there
+		reg, err = a.disc.ConnectOpened(ctx, k, a.candidates(), o.secret, opened)
+	} else {
+		reg, err = a.disc.Connect(ctx, k, rendezvousv1.OfferKind_OFFER_KIND_CONNECT, a.candidates(), o.secret)
+	}
 	if err == nil {
 		stage(ctx, "offer delivered")
 		relayGranted(ctx) // relayprep.go: the rendezvous lets us allocate now
@@ -298,6 +306,9 @@ func (a *Agent) onOffer(o discovery.Offer) {
 			pc.OpenerTTL, pc.Escalate = a.openerTTL(), escalateAfter
 			pc.Opened = func() {
 				a.spawn(func(ctx context.Context) { a.answer(ctx, o, offer.GetPunchSecret()) })
+				if a.dialsBack(o) {
+					a.spawn(func(ctx context.Context) { a.dialBack(ctx, o) }) // dialback.go
+				}
 			}
 			if a.answersWithRelay(o) {
 				a.spawn(func(ctx context.Context) { a.relayAnswer(ctx, o) }) // relayanswer.go

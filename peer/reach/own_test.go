@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -228,7 +229,7 @@ func TestOfferOnlyDevicesUnreadable(t *testing.T) {
 	bob, alice, _ := personOnDevice(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	o, err := bob.agent.offer(ctx, alice.Public(), nil)
+	o, err := bob.agent.offer(ctx, alice.Public(), nil, netip.AddrPort{})
 	if err != nil {
 		t.Fatalf("offer to a person online only on a device, its candidates sealed: %v", err)
 	}

@@ -65,7 +65,7 @@ func TestOfferCandidates(t *testing.T) {
 	bob := netip.MustParseAddrPort(b.agent.cfg.Mux.LocalAddr().String())
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	o, err := a.agent.offer(ctx, b.key.Public(), nil)
+	o, err := a.agent.offer(ctx, b.key.Public(), nil, netip.AddrPort{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestOfferCandidates(t *testing.T) {
 	if err := b.st.PutFriend(store.Friend{Key: a.key.Public(), Name: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	o, err = a.agent.offer(ctx, b.key.Public(), nil)
+	o, err = a.agent.offer(ctx, b.key.Public(), nil, netip.AddrPort{})
 	if err != nil || !o.answered {
 		t.Fatalf("offer to a friend: answered %v, %v", o.answered, err)
 	}
@@ -105,7 +105,7 @@ func TestOfferReachesDevice(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	o, err := bob.agent.offer(ctx, alice.Public(), nil)
+	o, err := bob.agent.offer(ctx, alice.Public(), nil, netip.AddrPort{})
 	if err != nil {
 		t.Fatalf("offer to a person online only on a device: %v", err)
 	}
@@ -194,7 +194,7 @@ func relayedConn(t *testing.T, a, b *node) *Conn {
 	defer cancel()
 	var errs []error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		o, err := a.agent.offer(ctx, b.key.Public(), nil)
+		o, err := a.agent.offer(ctx, b.key.Public(), nil, netip.AddrPort{})
 		if err != nil || !o.answered {
 			errs = append(errs, fmt.Errorf("offer: answered %v, %v", o.answered, err))
 			continue

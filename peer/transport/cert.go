@@ -78,10 +78,14 @@ func peerKey(rawCerts [][]byte) (identity.PublicKey, *signedv1.Envelope, error) 
 // person when dialling (its identity key, or one of its devices); nil when accepting
 // (any key; the caller decides what it may see).
 func (t *Transport) tlsConfig(want *identity.PublicKey) *tls.Config {
+	protos := []string{alpn}
+	if want == nil {
+		protos = append(protos, alpnBack) // a listener takes a dial-back too (back.go)
+	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{t.cert},
-		NextProtos:   []string{alpn},
+		NextProtos:   protos,
 		ClientAuth:   tls.RequireAnyClientCert,
 		// The chain is not checked against any CA: identity is the key itself, checked
 		// below, and TLS 1.3 checks the handshake signature against that key.

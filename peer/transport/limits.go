@@ -46,6 +46,9 @@ func (l Limits) withDefaults() Limits {
 // closeTooMany is the QUIC application error a refused connection is closed with.
 const closeTooMany = 0x4b01
 
+// closeUnexpected closes a dial-back nobody waits for.
+const closeUnexpected = 0x4b02
+
 // trackInbound records an inbound connection from k when it fits the limits, counting
 // the live inbound connections; nil when it does not.
 func (t *Transport) trackInbound(qc *quic.Conn, st *quic.Stream, k identity.PublicKey) *Conn {

@@ -84,6 +84,10 @@ func (l *listener) firstStream(qc *quic.Conn) {
 		qc.CloseWithError(closeTooMany, "too many connections")
 		return
 	}
+	if qc.ConnectionState().TLS.NegotiatedProtocol == alpnBack {
+		l.t.dialledBack(c)
+		return
+	}
 	select {
 	case l.conns <- c:
 	case <-l.ctx.Done():

@@ -75,8 +75,9 @@ type Transport struct {
 	limits Limits
 
 	mu    sync.Mutex
-	conns map[*Conn]struct{} // guards conns, ln
+	conns map[*Conn]struct{} // guards conns, ln, back
 	ln    *listener
+	back  func(*Conn) bool // OnDialBack's taker
 }
 
 // New starts a transport on cfg.PacketConn.
@@ -139,7 +140,12 @@ func (t *Transport) ID() identity.ID { return t.person.ID() }
 
 // Dial connects to the peer at addr, which must prove it holds want's key.
 func (t *Transport) Dial(ctx context.Context, addr net.Addr, want identity.PublicKey) (*Conn, error) {
-	qc, err := t.qt.Dial(ctx, addr, t.tlsConfig(&want), t.quicConfig())
+	return t.dial(ctx, addr, want, t.tlsConfig(&want))
+}
+
+// dial connects to want at addr with conf and opens the connection's one stream.
+func (t *Transport) dial(ctx context.Context, addr net.Addr, want identity.PublicKey, conf *tls.Config) (*Conn, error) {
+	qc, err := t.qt.Dial(ctx, addr, conf, t.quicConfig())
 	if err != nil {
 		return nil, fmt.Errorf("dial %s at %s: %w", want.Short(), addr, err)
 	}

@@ -898,6 +898,16 @@ type Offer struct {
 	// endpoint-dependent side and an endpoint-independent one starts the birthday method
 	// (docs/DESIGN.md). Older peers leave it unspecified, which changes nothing.
 	Mapping Mapping `protobuf:"varint,10,opt,name=mapping,proto3,enum=kith.rendezvous.v1.Mapping" json:"mapping,omitempty"`
+	// opened_towards (issue 20), in a CONNECT to a friend, is the target's address
+	// ("ip:port") that the caller's low-TTL openers have opened the caller's own NATs
+	// towards: the last direct address that carried a connection to it. When that is
+	// still the target's own address and both NATs map endpoint-independently, the
+	// target dials QUIC back at the caller's candidates at once (ALPN
+	// "kith-sync-back/1": the caller is the gRPC client on that connection), a round
+	// trip before the caller's own dial after the ANSWER could finish. Empty: the
+	// caller opened nothing; the target never dials back then (its Initial could reach
+	// the caller's router before anything of the caller's, callee first).
+	OpenedTowards string `protobuf:"bytes,11,opt,name=opened_towards,json=openedTowards,proto3" json:"opened_towards,omitempty"`
 	// friend_request is a FRIEND_REQUEST's body: a kith.sync.v1.FriendRequest signed by
 	// the caller under kith/friend-request/v1, addressed to the target (issue 18). The
 	// number leaves room for the devices fields.
@@ -1004,6 +1014,13 @@ func (x *Offer) GetMapping() Mapping {
 		return x.Mapping
 	}
 	return Mapping_MAPPING_UNSPECIFIED
+}
+
+func (x *Offer) GetOpenedTowards() string {
+	if x != nil {
+		return x.OpenedTowards
+	}
+	return ""
 }
 
 func (x *Offer) GetFriendRequest() *v1.Envelope {
@@ -2049,7 +2066,7 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12\x16\n" +
 	"\x06server\x18\x04 \x01(\tR\x06server\x12\x1b\n" +
 	"\tdevice_id\x18\x05 \x01(\fR\bdeviceId\x12G\n" +
-	"\x12device_certificate\x18\x06 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\"\x8a\x04\n" +
+	"\x12device_certificate\x18\x06 \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\"\xb1\x04\n" +
 	"\x05Offer\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12-\n" +
@@ -2064,7 +2081,8 @@ const file_kith_rendezvous_v1_rendezvous_proto_rawDesc = "" +
 	"\tdevice_id\x18\b \x01(\fR\bdeviceId\x12G\n" +
 	"\x12device_certificate\x18\t \x01(\v2\x18.kith.signed.v1.EnvelopeR\x11deviceCertificate\x125\n" +
 	"\amapping\x18\n" +
-	" \x01(\x0e2\x1b.kith.rendezvous.v1.MappingR\amapping\x12?\n" +
+	" \x01(\x0e2\x1b.kith.rendezvous.v1.MappingR\amapping\x12%\n" +
+	"\x0eopened_towards\x18\v \x01(\tR\ropenedTowards\x12?\n" +
 	"\x0efriend_request\x18\x14 \x01(\v2\x18.kith.signed.v1.EnvelopeR\rfriendRequest\"\xfd\x01\n" +
 	"\vSealedOffer\x12;\n" +
 	"\aversion\x18\x01 \x01(\x0e2!.kith.rendezvous.v1.RecordVersionR\aversion\x12-\n" +

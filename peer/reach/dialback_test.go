@@ -1,0 +1,67 @@
+package reach
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
+	"github.com/kithnet/kith/rendezvous"
+	"github.com/kithnet/kith/rendezvous/rendezvoustest"
+)
+
+// TestDialBack: a friend reached directly before is reached again by its dial-back:
+// alice's opener goes to bob's last direct address, her CONNECT says so, and bob, for
+// whom that is still his address, dials QUIC back as he answers; alice holds that
+// connection (inbound on her socket) as her client. Alice's own ways are off (no punch,
+// no QUIC at the answered candidates, no relay on this rendezvous), so the dial-back is
+// the only way that can work. Where her last address of bob's is stale, bob does not
+// dial back and the dial fails.
+func TestDialBack(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{STUNAlt: "127.0.0.1:0"}) // the mapping measured: endpoint-independent
+	servers := []string{rv.GRPC}
+	off := Config{PunchTimeout: -1}
+	a, b := newNode(t, "alice", servers, off), newNode(t, "bob", servers, off)
+	befriend(t, a, b)
+	for _, n := range []*node{a, b} {
+		waitUntil(t, n.name+"'s mapping measured", func() bool {
+			return n.agent.mapping() == rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT
+		})
+	}
+	bobAt := netip.MustParseAddrPort(b.agent.Status().GetReflexiveAddress())
+
+	// A stale last address: bob does not dial back, and alice has no other way.
+	if err := a.st.SetLastPath(b.key.Public(), netip.AddrPortFrom(bobAt.Addr(), bobAt.Port()+1)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if c, err := a.agent.Dial(ctx, Target{Key: b.key.Public(), Name: "bob"}); err == nil {
+		c.Close()
+		t.Fatal("alice reached bob with every way of hers off and a stale address of his")
+	}
+	for _, p := range a.tr.Peers() {
+		if p.ID == b.key.ID() {
+			t.Fatalf("bob dialled back towards an address alice never opened: %+v", p)
+		}
+	}
+
+	if err := a.st.SetLastPath(b.key.Public(), bobAt); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, a, b)
+	if c.Relayed() {
+		t.Fatal("the dial-back came through a relay")
+	}
+	inbound := false
+	for _, p := range a.tr.Peers() {
+		inbound = inbound || (p.ID == b.key.ID() && p.Inbound && p.Path == "direct")
+	}
+	if !inbound {
+		t.Fatalf("alice's connection to bob is not the one bob dialled back: %+v", a.tr.Peers())
+	}
+	if p, ok := a.agent.bestPath(b.key.Public()); !ok || p.kind != Direct || p.addr.String() != bobAt.String() {
+		t.Fatalf("best path after the dial-back: %v, %v; want direct at %s", p, ok, bobAt)
+	}
+}
