@@ -94,8 +94,8 @@ fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 # make mutate MUTATE_PKGS=peer/feed
 MUTATE_PKGS ?= shared/identity shared/signed peer/feed peer/post peer/store peer/syncer peer/nat=punch.go,packet.go,gate.go \
 	peer/ui=session.go,server.go,compose.go,token.go peer/public peer/backup peer/backup/strength rendezvous/server rendezvous/store \
-	shared/device peer/device peer/carry peer/reach=offer.go,dial.go,paths.go,live.go,own.go,relayanswer.go,relayprime.go,relayprep.go,relaycreds.go \
-	peer/portmap peer/discovery=seal.go,devices.go peer/recovery
+	shared/device peer/device peer/carry peer/reach=offer.go,dial.go,paths.go,live.go,own.go,relayanswer.go,relayprime.go,relayprep.go,relaycreds.go,dialback.go \
+	peer/portmap peer/discovery=seal.go,devices.go peer/recovery peer/transport=back.go
 MUTATE_WORKERS ?= 2
 # Tests left out of a package's mutant runs (each run would take minutes): the Chromium
 # tests of peer/ui drive the same handlers the fast CSRF, session and Host tests check;

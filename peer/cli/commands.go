@@ -789,6 +789,9 @@ func runStatus(ctx context.Context, c *call) error {
 // syncMeter shows, on a terminal, how many posts the running sync has stored so far, by
 // asking the daemon every half second; the returned func stops it.
 func (c *call) syncMeter(ctx context.Context, cl localv1.LocalServiceClient) func() {
+	if _, ok := c.stderrTerminal(); !ok {
+		return func() {} // nothing to draw: no call to the daemon before the sync
+	}
 	draw := c.meter("sync", func(done, _ uint64) string { return fmt.Sprintf("%d new or updated posts", done) })
 	base, err := cl.SyncProgress(ctx, &localv1.SyncProgressRequest{})
 	if err != nil {

@@ -147,12 +147,21 @@ func (c *call) progress(label string) func(done, total uint64) {
 	return c.meter(label, func(done, _ uint64) string { return humanBytes(done) })
 }
 
+// stderrTerminal is standard error when it is a terminal (progress is drawn there).
+func (c *call) stderrTerminal() (*os.File, bool) {
+	f, ok := c.env.Stderr.(*os.File)
+	if !ok || c.env.IsTerminal == nil || !c.env.IsTerminal(int(f.Fd())) {
+		return nil, false
+	}
+	return f, true
+}
+
 // meter returns a progress callback that draws on stderr when stderr is a terminal, at
 // most ten times a second, and does nothing otherwise: a bar when the total is known,
 // the count alone when it is not. what says what the count is.
 func (c *call) meter(label string, what func(done, total uint64) string) func(done, total uint64) {
-	f, ok := c.env.Stderr.(*os.File)
-	if !ok || c.env.IsTerminal == nil || !c.env.IsTerminal(int(f.Fd())) {
+	f, ok := c.stderrTerminal()
+	if !ok {
 		return func(uint64, uint64) {}
 	}
 	var last time.Time
