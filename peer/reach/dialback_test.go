@@ -50,6 +50,9 @@ func TestDialBack(t *testing.T) {
 	if err := a.st.SetLastPath(b.key.Public(), bobAt); err != nil {
 		t.Fatal(err)
 	}
+	if n := b.served.count(a.key.ID()); n != 0 {
+		t.Fatalf("bob served %d connections of alice's before she dialled", n)
+	}
 	c := dial(t, a, b)
 	if c.Relayed() {
 		t.Fatal("the dial-back came through a relay")
@@ -61,6 +64,9 @@ func TestDialBack(t *testing.T) {
 	if !inbound {
 		t.Fatalf("alice's connection to bob is not the one bob dialled back: %+v", a.tr.Peers())
 	}
+	// Bob serves the connection he dialled back: his side of it is where alice's
+	// calls go.
+	waitUntil(t, "bob serves his dial-back", func() bool { return b.served.count(a.key.ID()) == 1 })
 	if p, ok := a.agent.bestPath(b.key.Public()); !ok || p.kind != Direct || p.addr.String() != bobAt.String() {
 		t.Fatalf("best path after the dial-back: %v, %v; want direct at %s", p, ok, bobAt)
 	}

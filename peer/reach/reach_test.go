@@ -28,6 +28,27 @@ type node struct {
 	agent *Agent
 	tr    *transport.Transport
 	drops *dropLog // punch packets the node's socket received and dropped
+	// served counts, by peer, the connections the node's listener handed on (the
+	// sync API's place): those peers dialled, and those it dialled back.
+	served *servedLog
+}
+
+// servedLog counts the connections a node's listener handed on, by peer.
+type servedLog struct {
+	mu   sync.Mutex
+	from map[identity.ID]int
+}
+
+func (s *servedLog) add(id identity.ID) {
+	s.mu.Lock()
+	s.from[id]++
+	s.mu.Unlock()
+}
+
+func (s *servedLog) count(id identity.ID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.from[id]
 }
 
 // dropLog records, from the Mux's debug log, where the punch packets it dropped (no
@@ -98,12 +119,16 @@ func newNode(t *testing.T, name string, servers []string, cfg Config) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
+	served := &servedLog{from: map[identity.ID]int{}}
 	accept := func(ln net.Listener) {
 		go func() {
 			for {
 				c, err := ln.Accept()
 				if err != nil {
 					return
+				}
+				if tc, ok := c.(*transport.Conn); ok {
+					served.add(tc.PeerKey().ID())
 				}
 				go func() { b := make([]byte, 64); c.Read(b) }()
 			}
@@ -124,7 +149,7 @@ func newNode(t *testing.T, name string, servers []string, cfg Config) *node {
 	wg.Add(1)
 	go func() { defer wg.Done(); a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait(); a.Close() })
-	n := &node{name: name, key: key, st: st, agent: a, tr: tr, drops: drops}
+	n := &node{name: name, key: key, st: st, agent: a, tr: tr, drops: drops, served: served}
 	waitUntil(t, name+" registered with a reflexive address", func() bool {
 		s := a.Status()
 		return s.GetRegistered() && s.GetReflexiveAddress() != ""

@@ -46,7 +46,7 @@ func TestDialBack(t *testing.T) {
 	if srv != back {
 		t.Fatal("Serve did not hand the dial-back to the callee's listener")
 	}
-	if _, err := srv.Write([]byte("s")); err != nil { // the stream is announced by its data
+	if _, err := srv.Write([]byte("s")); err != nil { // the served side may speak first, as gRPC's server does
 		t.Fatal(err)
 	}
 	var got *Conn
