@@ -256,10 +256,11 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	// The punch outlives the find when the relay wins (to move to a direct path), but
 	// not a dial-back's win.
 	dctx, cancelDirect := context.WithCancel(context.Background())
+	directOut := direct // the loop below forgets direct when another way wins; this send must not
 	if !a.spawn(func(run context.Context) {
 		defer cancelDirect()
 		defer context.AfterFunc(run, cancelDirect)()
-		direct <- a.direct(dctx, t.Key, o, better, relayWon)
+		directOut <- a.direct(dctx, t.Key, o, better, relayWon)
 	}) {
 		cancelDirect()
 		return nil, fmt.Errorf("%s: %w", t, errStopped)
