@@ -353,13 +353,17 @@ func TestReachIPv6(t *testing.T) {
 // log says how=dial-back, the friend's "dialled a friend back"), on a direct path. Then
 // the friend restarts on another port: the caller's last address of it is stale, the
 // friend does not dial back, and the sync still ends direct the ordinary way (the
-// caller's opener towards the stale address spoilt nothing on the open routers).
+// caller's opener towards the stale address spoilt nothing on the open routers). 30 ms
+// one way on every internet link, so the dial-back's half round trip shows.
 func TestReachDialBack(t *testing.T) {
 	t.Parallel()
 	lab := natlab.New(t, natlab.Config{
 		Public: []string{"rv"},
 		Homes: []natlab.Home{{Name: "db1", NAT: natlab.PortRestricted, NoInputFirewall: true},
 			{Name: "db2", NAT: natlab.PortRestricted, NoInputFirewall: true}},
+		// With no delay the punch and the dial-back finish together; with 30 ms one
+		// way the dial-back is 30 ms ahead (2.5 round trips against 3).
+		Netem: natlab.Netem{Delay: 30 * time.Millisecond},
 	})
 	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
 	// Without following, only the syncs below connect the two.
