@@ -60,6 +60,24 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	}
 }
 
+// doRerendered is do for steps on a part of the page that a live update may render
+// afresh between chromedp finding a node and acting on it ("Could not find node with
+// given id"): the steps run again on the fresh page, at most three times in all.
+func doRerendered(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	for try := 1; ; try++ {
+		c, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := chromedp.Do(c, steps...)
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 3 || !strings.Contains(err.Error(), "Could not find node with given id") {
+			t.Fatalf("%s (try %d): %v", what, try, err)
+		}
+	}
+}
+
 // eval evaluates a JavaScript expression in the tab.
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
@@ -296,13 +314,13 @@ func TestWebApp(t *testing.T) {
 		do(t, ta, "post a second one", chromedp.SetValue(chromedp.CSS("#text"), "typo pots"),
 			chromedp.Click(chromedp.CSS(`#compose button[type=submit]`)))
 		until(t, ta, 10*time.Second, "the second post", `document.querySelectorAll("#posts article.post").length === 2`)
-		do(t, ta, "edit it",
+		doRerendered(t, ta, "edit it",
 			chromedp.Click(chromedp.CSS(`#posts article.post details.own summary`)),
 			chromedp.SetValue(chromedp.CSS(`#posts article.post form.edit textarea`), "typo fixed #edited"),
 			chromedp.Click(chromedp.CSS(`#posts article.post form.edit button`)))
 		until(t, ta, 10*time.Second, "the edited text", `document.querySelector("#posts article.post .text").textContent === "typo fixed #edited" && !!document.querySelector("#posts article.post .edited")`)
 		eval[bool](t, ta, `(window.confirm = () => true, true)`)
-		do(t, ta, "delete it", chromedp.Click(chromedp.CSS(`#posts article.post details.own summary`)),
+		doRerendered(t, ta, "delete it", chromedp.Click(chromedp.CSS(`#posts article.post details.own summary`)),
 			chromedp.Click(chromedp.CSS(`#posts article.post form.delete button`)))
 		until(t, ta, 10*time.Second, "one post left", `document.querySelectorAll("#posts article.post").length === 1`)
 		if tl := a.kith(t, "timeline", "--json"); strings.Contains(tl, "typo") {
