@@ -378,6 +378,9 @@ func (a *Agent) direct(ctx context.Context, k identity.PublicKey, o offered, bet
 // first runs every way at once and returns the first success, or, when all fail,
 // their errors joined. Connections made by the others after it are closed.
 func first(ways []func() attempt) attempt {
+	if len(ways) == 0 {
+		return attempt{err: errors.New("reach: no way to try")} // errors.Join() of none is nil
+	}
 	out := make(chan attempt, len(ways))
 	for _, w := range ways {
 		go func() { out <- w() }()

@@ -130,6 +130,9 @@ func (a *Agent) dialsBack(o discovery.Offer) bool {
 // node's socket, as a dial-back, and serves the sync API on the first connection made.
 func (a *Agent) dialBack(ctx context.Context, o discovery.Offer) {
 	targets := dialTargets(addrs(o.Offer.GetCandidates(), directTypes...))
+	if len(targets) == 0 {
+		return // an offer without candidates: nowhere to dial (first would report no error)
+	}
 	a.log.Info("dialling a friend back", "friend", o.Person.ID(), "opened_towards", o.Offer.GetOpenedTowards(), "targets", targets)
 	ctx, cancel := context.WithTimeout(ctx, backDialWait)
 	defer cancel()

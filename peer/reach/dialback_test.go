@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kithnet/kith/peer/discovery"
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
@@ -69,5 +70,19 @@ func TestDialBack(t *testing.T) {
 	waitUntil(t, "bob serves his dial-back", func() bool { return b.served.count(a.key.ID()) == 1 })
 	if p, ok := a.agent.bestPath(b.key.Public()); !ok || p.kind != Direct || p.addr.String() != bobAt.String() {
 		t.Fatalf("best path after the dial-back: %v, %v; want direct at %s", p, ok, bobAt)
+	}
+}
+
+// TestDialBackNowhere: a friend's CONNECT that names an opened address of ours but no
+// candidate of its own gets no dial-back, and does not bring the node down.
+func TestDialBackNowhere(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{})
+	a, b := newNode(t, "alice", []string{rv.GRPC}, Config{}), newNode(t, "bob", []string{rv.GRPC}, Config{})
+	befriend(t, a, b)
+	o := discovery.Offer{From: a.key.Public(), Person: a.key.Public(), Offer: &rendezvousv1.Offer{
+		Kind: rendezvousv1.OfferKind_OFFER_KIND_CONNECT, OpenedTowards: b.agent.Status().GetReflexiveAddress()}}
+	b.agent.dialBack(context.Background(), o)
+	if n := a.served.count(b.key.ID()); n != 0 {
+		t.Fatalf("alice got %d connections from bob", n)
 	}
 }

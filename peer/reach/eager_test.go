@@ -62,6 +62,11 @@ func TestEagerTargets(t *testing.T) {
 func TestFirst(t *testing.T) {
 	errA, errB := errors.New("a failed"), errors.New("b failed")
 	fail := func(err error) func() attempt { return func() attempt { return attempt{err: err} } }
+	t.Run("no way: an error, not a nil connection", func(t *testing.T) {
+		if at := first(nil); at.err == nil || at.c != nil {
+			t.Fatalf("first of no ways: %+v", at)
+		}
+	})
 	t.Run("all fail: every error", func(t *testing.T) {
 		at := first([]func() attempt{fail(errA), fail(errB)})
 		if !errors.Is(at.err, errA) || !errors.Is(at.err, errB) {
