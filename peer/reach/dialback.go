@@ -34,14 +34,16 @@ import (
 const backDialWait = 3 * time.Second
 
 // openTowards prepares a find to k for a dial-back: when k is a friend (its identity,
-// not one of our devices), our NAT maps endpoint-independently and k has a last direct
-// address, it sends an opener there from the node's socket and registers the find as
+// not one of our devices), we speak as our identity (not as a device), our NAT maps
+// endpoint-independently and k has a last direct address, it sends an opener there from the node's socket and registers the find as
 // waiting for k's dial-back. It returns the address opened (zero when none) and the
 // channel the dial-back comes on; done unregisters it and closes a dial-back nobody
 // took. One find per key waits at a time.
 func (a *Agent) openTowards(k identity.PublicKey, secret []byte) (opened netip.AddrPort, back <-chan *transport.Conn, done func()) {
 	done = func() {}
-	if a.disc == nil || k == a.person || !a.cfg.Book.IsFriend(k) || a.mapping() != rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT {
+	// A device key is never dialled back (dialsBack): its openers would be for nothing.
+	if a.disc == nil || a.cfg.DeviceCertificate != nil || k == a.person || !a.cfg.Book.IsFriend(k) ||
+		a.mapping() != rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT {
 		return netip.AddrPort{}, nil, done
 	}
 	last, ok := a.cfg.Book.LastPath(k)

@@ -10,6 +10,7 @@ import (
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
 	"github.com/kithnet/kith/rendezvous"
 	"github.com/kithnet/kith/rendezvous/rendezvoustest"
+	"github.com/kithnet/kith/shared/device"
 )
 
 // TestDialBack: a friend reached directly before is reached again by its dial-back:
@@ -84,5 +85,55 @@ func TestDialBackNowhere(t *testing.T) {
 	b.agent.dialBack(context.Background(), o)
 	if n := a.served.count(b.key.ID()); n != 0 {
 		t.Fatalf("alice got %d connections from bob", n)
+	}
+}
+
+// TestOpenTowards: a find opens towards a friend's last direct address, and says so,
+// only for a friend's identity whose last address it keeps, one find per friend at a
+// time, and never when it speaks as a device (a friend dials no device back).
+func TestOpenTowards(t *testing.T) {
+	rv := rendezvoustest.Start(t, rendezvous.Config{STUNAlt: "127.0.0.1:0"})
+	servers := []string{rv.GRPC}
+	a, b, c := newNode(t, "alice", servers, Config{}), newNode(t, "bob", servers, Config{}), newNode(t, "carol", servers, Config{})
+	devKey := mustKey(t)
+	cert, err := device.Issue(a.key, devKey.Public(), []byte("laptop01"), time.Now().Add(-time.Hour), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop := newNode(t, "laptop", servers, Config{Key: devKey, DeviceID: []byte("laptop01"), DeviceCertificate: cert})
+	befriend(t, a, b)
+	befriend(t, a, c)
+	befriend(t, laptop, b)
+	for _, n := range []*node{a, laptop} {
+		waitUntil(t, n.name+"'s mapping measured", func() bool {
+			return n.agent.mapping() == rendezvousv1.Mapping_MAPPING_ENDPOINT_INDEPENDENT
+		})
+	}
+	bobAt := netip.MustParseAddrPort(b.agent.Status().GetReflexiveAddress())
+	for _, n := range []*node{a, laptop} {
+		if err := n.st.SetLastPath(b.key.Public(), bobAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret := newNonce()
+	opened, back, done := a.agent.openTowards(b.key.Public(), secret)
+	if opened != bobAt || back == nil {
+		t.Fatalf("towards bob: opened %v, waiting %v; want %v", opened, back != nil, bobAt)
+	}
+	if o, w, d := a.agent.openTowards(b.key.Public(), secret); o.IsValid() || w != nil {
+		d()
+		t.Fatal("a second find to bob also waits for his dial-back")
+	}
+	done()
+	if o, w, d := a.agent.openTowards(b.key.Public(), secret); !o.IsValid() || w == nil {
+		t.Fatal("after the first find ended, a new one does not wait for bob's dial-back")
+	} else {
+		d()
+	}
+	if o, w, _ := a.agent.openTowards(c.key.Public(), secret); o.IsValid() || w != nil {
+		t.Fatal("alice opened towards carol, whose last address she does not keep")
+	}
+	if o, w, _ := laptop.agent.openTowards(b.key.Public(), secret); o.IsValid() || w != nil {
+		t.Fatal("a device key opened towards bob and said so: he never dials a device back")
 	}
 }
