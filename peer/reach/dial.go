@@ -219,13 +219,7 @@ func (a *Agent) find(ctx context.Context, t Target) (c *Conn, err error) {
 	if err != nil || !o.answered {
 		cancelVia()
 		cancelBack()
-		for _, ch := range []chan attempt{viaCallee, viaBack} {
-			if ch != nil {
-				if late := <-ch; late.c != nil {
-					late.c.Close()
-				}
-			}
-		}
+		a.dropLosers(nil, viaCallee, viaBack) // no relay of ours was tried: nothing to release
 	}
 	if status.Code(err) == codes.NotFound {
 		// The rendezvous names the missing record by fingerprint, a hash the person has

@@ -35,8 +35,8 @@ const backDialWait = 3 * time.Second
 
 // openTowards prepares a find to k for a dial-back: when k is a friend (its identity,
 // not one of our devices), we speak as our identity (not as a device), our NAT maps
-// endpoint-independently and k has a last direct address, it sends an opener there from the node's socket and registers the find as
-// waiting for k's dial-back. It returns the address opened (zero when none) and the
+// endpoint-independently and k has a last direct address, it sends an opener there
+// from the node's socket and registers the find as waiting for k's dial-back. It returns the address opened (zero when none) and the
 // channel the dial-back comes on; done unregisters it and closes a dial-back nobody
 // took. One find per key waits at a time.
 func (a *Agent) openTowards(k identity.PublicKey, secret []byte) (opened netip.AddrPort, back <-chan *transport.Conn, done func()) {
