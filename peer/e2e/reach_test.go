@@ -353,22 +353,37 @@ func TestReachIPv6(t *testing.T) {
 // log says how=dial-back, the friend's "dialled a friend back"), on a direct path. Then
 // the friend restarts on another port: the caller's last address of it is stale, the
 // friend does not dial back, and the sync still ends direct the ordinary way (the
-// caller's opener towards the stale address spoilt nothing on the open routers). 30 ms
-// one way on every internet link, so the dial-back's half round trip shows.
+// caller's opener towards the stale address spoilt nothing on the open routers). The
+// same on routers with an input firewall. 30 ms one way on every internet link, so the
+// dial-back's half round trip shows.
 func TestReachDialBack(t *testing.T) {
 	t.Parallel()
 	lab := natlab.New(t, natlab.Config{
 		Public: []string{"rv"},
 		Homes: []natlab.Home{{Name: "db1", NAT: natlab.PortRestricted, NoInputFirewall: true},
-			{Name: "db2", NAT: natlab.PortRestricted, NoInputFirewall: true}},
+			{Name: "db2", NAT: natlab.PortRestricted, NoInputFirewall: true},
+			{Name: "df1", NAT: natlab.PortRestricted}, {Name: "df2", NAT: natlab.PortRestricted}},
 		// With no delay the punch and the dial-back finish together; with 30 ms one
 		// way the dial-back is 30 ms ahead (2.5 round trips against 3).
 		Netem: natlab.Netem{Delay: 30 * time.Millisecond},
 	})
 	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, tc := range []struct{ name, caller, friend string }{
+		{"open-routers", "db1", "db2"},
+		{"firewalled-routers", "df1", "df2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dialBackLab(t, lab, rv, tc.caller, tc.friend)
+		})
+	}
+}
+
+// dialBackLab is TestReachDialBack for one pair of homes.
+func dialBackLab(t *testing.T, lab *natlab.Lab, rv, callerHost, friendHost string) {
 	// Without following, only the syncs below connect the two.
-	peers := startLabPeers(t, lab, []string{"db1", "db2"}, rv, "--follow=false")
-	caller, friend := peers["db1"], peers["db2"]
+	peers := startLabPeers(t, lab, []string{callerHost, friendHost}, rv, "--follow=false")
+	caller, friend := peers[callerHost], peers[friendHost]
 	befriend(t, caller, friend, false)
 	restart := func(p *labPeer) {
 		_ = p.proc.Stop()
