@@ -89,9 +89,8 @@ func (d *Direct) DialAny(want identity.PublicKey, addrs []string) (*grpc.ClientC
 		return nil, errors.Join(errs...)
 	}
 	return grpc.NewClient("passthrough:///"+string(want.ID()),
-		grpc.WithTransportCredentials(transport.Credentials()),
-		grpc.WithContextDialer(dial),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+		transport.ClientOptions(grpc.WithContextDialer(dial),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))...)
 }
 
 // Close closes the transport and its socket.

@@ -556,7 +556,7 @@ func clientOn(tr *transport.Transport, addr net.Addr, want identity.PublicKey, f
 		return tr.Dial(ctx, addr, want)
 	}
 	cc, err := grpc.NewClient("passthrough:///"+string(want.ID()),
-		grpc.WithTransportCredentials(transport.Credentials()), grpc.WithContextDialer(dial))
+		transport.ClientOptions(grpc.WithContextDialer(dial))...)
 	if err != nil {
 		first.Close()
 	}

@@ -82,14 +82,26 @@ func (c creds) Clone() credentials.TransportCredentials { return c }
 
 func (creds) OverrideServerName(string) error { return nil }
 
+// ClientOptions are what every gRPC client over a kith connection uses: Credentials,
+// and fixed flow-control windows the size of the QUIC stream's. gRPC's default starts
+// at 64 KiB and grows by measuring the bandwidth-delay product a round trip at a time,
+// which kept an attachment's first megabytes waiting for window updates on a long
+// path; the fixed window is no larger than what that estimate may reach (16 MiB).
+func ClientOptions(opts ...grpc.DialOption) []grpc.DialOption {
+	return append([]grpc.DialOption{
+		grpc.WithTransportCredentials(Credentials()),
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(connWindow),
+	}, opts...)
+}
+
 // Client returns a gRPC client connection to the peer want at addr. Each connection
 // attempt dials a fresh authenticated QUIC connection.
 func (t *Transport) Client(addr net.Addr, want identity.PublicKey, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts = append([]grpc.DialOption{
-		grpc.WithTransportCredentials(Credentials()),
+	opts = ClientOptions(append([]grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return t.Dial(ctx, addr, want)
 		}),
-	}, opts...)
+	}, opts...)...)
 	return grpc.NewClient("passthrough:///"+string(want.ID()), opts...)
 }
