@@ -38,9 +38,9 @@ func (n *Node) deliverOutbox(ctx context.Context, c syncv1.SyncServiceClient, f 
 	}
 	for _, rec := range recs {
 		err := syncer.Deliver(ctx, c, n.st, rec)
-		switch status.Code(err) {
-		case codes.OK:
-		case codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument, codes.ResourceExhausted:
+		switch {
+		case err == nil:
+		case refusedForGood(err):
 			n.log.Warn("a friend refused a reply or reaction; it stays here only", "friend", f.Key.ID(), "err", err)
 		default:
 			n.log.Info("could not deliver a reply or reaction yet", "friend", f.Key.ID(), "err", err)
@@ -70,14 +70,26 @@ func (n *Node) deliverNow(ctx context.Context, host identity.PublicKey, rec stor
 	}
 	defer cc.Close()
 	err = syncer.Deliver(ctx, syncv1.NewSyncServiceClient(cc), n.st, rec)
-	switch status.Code(err) {
-	case codes.OK:
+	switch {
+	case err == nil:
 		return true, "", n.st.Delivered(rec.Reply, rec.Reaction)
-	case codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument, codes.ResourceExhausted:
-		// Refused for good: take it back out so nothing pretends it was sent.
+	case refusedForGood(err):
+		// Take it back out so nothing pretends it was sent.
 		return false, "", fmt.Errorf("%s refused it: %s", cmp.Or(f.Name, f.Key.Short()), status.Convert(err).Message())
 	}
 	return false, fmt.Sprintf("%s did not take it now (%v); it goes out at the next sync with them", cmp.Or(f.Name, f.Key.Short()), err), nil
+}
+
+// refusedForGood tells a host's refusal of a reply or reaction, which trying again
+// cannot change (the post is gone, the conversation full, the record invalid), from a
+// failure worth another try: a lost connection, or a host busy with our other calls
+// (errTooManyCalls, Unavailable).
+func refusedForGood(err error) bool {
+	switch status.Code(err) {
+	case codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument, codes.ResourceExhausted:
+		return true
+	}
+	return false
 }
 
 // Conversation serves kith.local.v1.ConversationService.

@@ -23,8 +23,10 @@ const (
 	strangerStreams       = 64 // all strangers together
 )
 
-// errTooManyCalls is what a call past the bounds gets.
-var errTooManyCalls = status.Error(codes.ResourceExhausted, "too many concurrent calls from this peer; retry later")
+// errTooManyCalls is what a call past the bounds gets: Unavailable, a code callers try
+// again after, unlike ResourceExhausted, which a host answers a reply past a
+// conversation's bounds with, for good (refusedForGood).
+var errTooManyCalls = status.Error(codes.Unavailable, "too many concurrent calls from this peer; retry later")
 
 // callLimiter counts the calls in progress per caller key and for strangers in all.
 type callLimiter struct {
