@@ -224,18 +224,47 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	}
 	defer cc.Close()
 	c := syncv1.NewSyncServiceClient(cc)
-	n.introduce(ctx, c, f)
-	n.fetchDevices(ctx, c, f) // before the pull: it refuses what a revoked device signed
-	res, err := n.puller.Pull(ctx, c, f.Key)
+	// A sync's calls go out side by side where they need nothing of each other, each
+	// group at most syncCalls at once: a round trip per group, not per call.
+	var introduced sync.WaitGroup
+	introduced.Go(func() { n.introduce(ctx, c, f) })
+	devices := make(chan struct{})
+	go func() {
+		defer close(devices)
+		n.fetchDevices(ctx, c, f) // the pull verifies nothing before: it refuses what a revoked device signed
+	}()
+	res, err := n.puller.PullAfter(ctx, c, f.Key, devices)
+	introduced.Wait()
+	<-devices
 	if err == nil {
 		n.answeredAsFriend(f, res)
-		res.Carry = n.pullParcels(ctx, c, f)
-		n.fetchKit(ctx, c, f)
-		n.fetchReach(ctx, c, f)
-		n.deliverOutbox(ctx, c, f)
+		concurrently(syncCalls,
+			func() { res.Carry = n.pullParcels(ctx, c, f) },
+			func() { n.fetchKit(ctx, c, f) },
+			func() { n.fetchReach(ctx, c, f) },
+			func() { n.deliverOutbox(ctx, c, f) })
 		n.notePath(f.Key.ID()) // while the sync's connection is still up
 	}
 	return res, err
+}
+
+// syncCalls bounds the calls one sync makes at once: with a Watch of the same friend
+// on another connection, within the calls a node answers a stranger at once
+// (strangerStreamsPerKey), for a friend who has not added us back.
+const syncCalls = strangerStreamsPerKey - 1
+
+// concurrently runs fns, at most limit at a time, and returns when all have.
+func concurrently(limit int, fns ...func()) {
+	slots := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			fn()
+		})
+	}
+	wg.Wait()
 }
 
 // SyncAll pulls every friend that has an address, once. It returns the friends that

@@ -21,12 +21,12 @@ type logBuf struct {
 func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
 func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// TestRevokedDevicePostsRefused: Alice revokes her laptop. Bob learns the revocation
-// from Alice's node (GetDevices) and then, in one pull, keeps the laptop's post signed
-// before the revocation and refuses the one signed after it, with a log line naming
-// Alice and the post; the pull itself succeeds and a later pull does not ask again.
-func TestRevokedDevicePostsRefused(t *testing.T) {
-	alice, bob := newNode(t, "alice", nil), newNode(t, "bob", nil)
+// revokedLaptop makes Alice and Bob friends; Alice's laptop, revoked half an hour
+// after its certificate, wrote one public post before its revocation and one after,
+// and Alice's node holds both and the revocation.
+func revokedLaptop(t *testing.T) (alice, bob *node, before, after post.ID) {
+	t.Helper()
+	alice, bob = newNode(t, "alice", nil), newNode(t, "bob", nil)
 	befriend(t, alice, bob)
 	befriend(t, bob, alice)
 	laptop := newKey(t)
@@ -56,12 +56,21 @@ func TestRevokedDevicePostsRefused(t *testing.T) {
 		}
 		return post.ID(p.GetId())
 	}
-	before := write("written on the laptop before", revokedAt.Add(-time.Minute))
-	after := write("written on the laptop after", revokedAt.Add(time.Minute))
+	before = write("written on the laptop before", revokedAt.Add(-time.Minute))
+	after = write("written on the laptop after", revokedAt.Add(time.Minute))
 	if _, err := alice.st.AddRevocation(alice.pub(), rev); err != nil {
 		t.Fatal(err)
 	}
 
+	return alice, bob, before, after
+}
+
+// TestRevokedDevicePostsRefused: Alice revokes her laptop. Bob learns the revocation
+// from Alice's node (GetDevices) and then, in one pull, keeps the laptop's post signed
+// before the revocation and refuses the one signed after it, with a log line naming
+// Alice and the post; the pull itself succeeds and a later pull does not ask again.
+func TestRevokedDevicePostsRefused(t *testing.T) {
+	alice, bob, before, after := revokedLaptop(t)
 	logs := &logBuf{}
 	p := NewPuller(PullerConfig{Store: bob.st, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	cl := bob.client(t, alice)
@@ -85,6 +94,34 @@ func TestRevokedDevicePostsRefused(t *testing.T) {
 	}
 	if _, err := p.Pull(ctxT(t), cl, alice.pub()); err != nil {
 		t.Fatalf("second pull: %v", err)
+	}
+}
+
+// TestPullAfterWaitsForRevocations: the pull that starts while the revocations are on
+// their way (PullAfter, as a sync does) verifies nothing before they are kept: the post
+// the laptop signed after its revocation is refused, however late they come.
+func TestPullAfterWaitsForRevocations(t *testing.T) {
+	alice, bob, before, after := revokedLaptop(t)
+	p := NewPuller(PullerConfig{Store: bob.st, Logger: quiet()})
+	cl := bob.client(t, alice)
+	ready := make(chan struct{})
+	fetched := make(chan error, 1)
+	go func() {
+		defer close(ready)
+		time.Sleep(200 * time.Millisecond) // the pull has read its changes and posts by then
+		fetched <- p.FetchDevices(ctxT(t), cl, alice.pub())
+	}()
+	if _, err := p.PullAfter(ctxT(t), cl, alice.pub(), ready); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	if err := <-fetched; err != nil {
+		t.Fatalf("fetch devices: %v", err)
+	}
+	if v := bob.holds(t, alice, before); v != 1 {
+		t.Fatalf("the post signed before the revocation: version %d, want 1", v)
+	}
+	if v := bob.holds(t, alice, after); v != 0 {
+		t.Fatal("Bob stored a post the laptop signed after its revocation: the pull verified before the revocations came")
 	}
 }
 

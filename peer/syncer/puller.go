@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -79,19 +80,20 @@ type Result struct {
 // Changes and GetPosts answers are read ahead (readAhead), the current step is verified
 // on every core, and the previous step is being stored.
 func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey) (Result, error) {
+	return p.PullAfter(ctx, c, friend, nil)
+}
+
+// PullAfter is Pull with the friend's device revocations still on their way: it asks
+// for the first changes and posts at once, and verifies nothing before ready is closed
+// (nil: at once), so a post a device revoked by then is refused as in Pull, without a
+// round trip of its own.
+func (p *Puller) PullAfter(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, ready <-chan struct{}) (Result, error) {
 	var res Result
 	cursor, err := p.cfg.Store.Cursor(friend)
 	if err != nil {
 		return res, err
 	}
 	res.Cursor = cursor
-	revoked, err := p.cfg.Store.Revocations(friend)
-	if err != nil {
-		return res, err
-	}
-	author := Author{Key: friend, Revoked: revoked, Refused: func(id []byte, err error) {
-		p.log.Warn("refused a post signed by a revoked device", "friend", friend.ID(), "post", fmt.Sprintf("%x", id), "err", err)
-	}}
 	type stored struct {
 		n      store.Applied
 		cursor uint64
@@ -120,12 +122,26 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 	defer wait()
 	ctx, cancel := context.WithCancel(ctx)
 	ahead := make(chan readStep, readAheadSteps)
-	go p.readAhead(ctx, c, author, cursor, ahead)
+	go p.readAhead(ctx, c, friend, cursor, ahead)
 	defer func() {
 		cancel()
 		for range ahead { // the reader has stopped when the channel closes
 		}
 	}()
+	if ready != nil {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+	revoked, err := p.cfg.Store.Revocations(friend)
+	if err != nil {
+		return res, err
+	}
+	author := Author{Key: friend, Revoked: revoked, Refused: func(id []byte, err error) {
+		p.log.Warn("refused a post signed by a revoked device", "friend", friend.ID(), "post", fmt.Sprintf("%x", id), "err", err)
+	}}
 	for rs := range ahead {
 		if rs.first {
 			res.Stranger = rs.stranger
@@ -133,7 +149,7 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		if rs.err != nil {
 			return res, errors.Join(fmt.Errorf("pull %s: %w", friend.Short(), rs.err), wait())
 		}
-		batch, blobs, err := p.step(ctx, c, friend, rs)
+		batch, blobs, err := p.step(ctx, c, author, rs)
 		if err != nil {
 			return res, errors.Join(fmt.Errorf("pull %s: %w", friend.Short(), err), wait())
 		}
@@ -156,7 +172,7 @@ func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend id
 const readAheadSteps = 2
 
 // readStep is one step read ahead: the Changes answer, checked, and the first answer to
-// its GetPosts, not yet verified.
+// its GetPosts, not yet verified (its fetch knows no Author yet: step gives it one).
 type readStep struct {
 	step  Step
 	fetch *postFetch
@@ -171,7 +187,7 @@ type readStep struct {
 // end), without waiting for the steps to be verified or stored: the cursor of the next
 // Changes call is in the previous answer. It stops at the feed's end, at the first error
 // (sent as the last step), or when ctx ends.
-func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, author Author, cursor uint64, out chan<- readStep) {
+func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, cursor uint64, out chan<- readStep) {
 	defer close(out)
 	send := func(rs readStep) bool {
 		select {
@@ -196,7 +212,7 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, auth
 			send(rs)
 			return
 		}
-		rs.fetch = newPostFetch(author, rs.step.Fetch)
+		rs.fetch = newPostFetch(Author{}, rs.step.Fetch)
 		if len(rs.fetch.next()) > 0 {
 			if rs.asked, rs.got, rs.err = rs.fetch.ask(ctx, c); rs.err != nil {
 				send(rs)
@@ -210,7 +226,7 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, auth
 		if rs.step.Restart && !restarted {
 			// Once a pull: a peer that claims a restart at every call costs one extra call.
 			restarted = true
-			p.log.Info("friend's feed ends before our cursor (home rebuilt?): reading it again from the start", "friend", author.Key.Short())
+			p.log.Info("friend's feed ends before our cursor (home rebuilt?): reading it again from the start", "friend", friend.Short())
 			continue
 		}
 		if !resp.GetMore() {
@@ -219,9 +235,11 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, auth
 	}
 }
 
-// step turns one step read ahead into a verified batch.
-func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, rs readStep) (store.Batch, int, error) {
+// step turns one step read ahead into a verified batch of author's.
+func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, author Author, rs readStep) (store.Batch, int, error) {
+	friend := author.Key
 	b := store.Batch{Cursor: rs.step.Cursor, Revoked: rs.step.Revoked, Restart: rs.step.Restart}
+	rs.fetch.author = author
 	err := func() error {
 		if rs.got != nil {
 			if err := rs.fetch.take(rs.asked, rs.got); err != nil {
@@ -237,19 +255,36 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, friend id
 		return b, 0, err
 	}
 	b.Posts = rs.fetch.out
-	blobs, err := p.fetchBlobs(ctx, c, friend, b.Posts)
-	if err != nil {
-		return b, blobs, err
+	// The posts' attachments and their conversations (then the replies' attachments)
+	// need nothing of each other: asked for side by side, the conversations cost no
+	// round trip after a long attachment.
+	var (
+		blobs    int
+		blobsErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { blobs, blobsErr = p.fetchBlobs(ctx, c, friend, b.Posts) })
+	var n int
+	b.Conversations, n, err = p.conversations(ctx, c, friend, b.Posts)
+	wg.Wait()
+	if blobsErr != nil {
+		return b, blobs, blobsErr
 	}
-	b.Conversations, err = FetchConversations(ctx, c, friend, liveIDs(b.Posts), p.cfg.Store.Revocations, p.log)
+	return b, blobs + n, err
+}
+
+// conversations fetches the conversations of friend's posts that live, then the
+// attachments of their replies; it returns how many attachments it stored.
+func (p *Puller) conversations(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, posts []store.Verified) ([]store.HeldConversation, int, error) {
+	cs, err := FetchConversations(ctx, c, friend, liveIDs(posts), p.cfg.Store.Revocations, p.log)
 	if errors.Is(err, ErrTampered) {
 		p.log.Warn("rejected a conversation a friend served", "friend", friend.ID(), "err", err)
 	}
 	if err != nil {
-		return b, blobs, err
+		return cs, 0, err
 	}
-	n, err := p.fetchAttachments(ctx, c, friend, replyAttachments(b.Conversations))
-	return b, blobs + n, err
+	n, err := p.fetchAttachments(ctx, c, friend, replyAttachments(cs))
+	return cs, n, err
 }
 
 // replyAttachments are the attachments of the replies of cs, which their host serves
