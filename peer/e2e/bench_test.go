@@ -24,9 +24,10 @@ var connectedAt = regexp.MustCompile(`time=(\S+) level=INFO msg=connected friend
 // handshake done (the daemon's "connected" log line), cold (the syncing daemon is
 // restarted before each run, so it knows no path), direct between two port-restricted
 // NATs and relayed between two symmetric ones, median and p90 over 20 runs, in round
-// trips; then a 50 MiB attachment synced over each path, and the relay's throughput as
-// a fraction of the direct one. Daemons run with --follow=false so only the sync
-// connects.
+// trips; the rest of each sync (a new post each run: the sync's calls), in the path's
+// round trips; then a 50 MiB attachment synced over each path, and the relay's
+// throughput as a fraction of the direct one. Daemons run with --follow=false so only
+// the sync connects.
 func BenchmarkConnectBinaries(b *testing.B) {
 	const oneWay, runs, size = 20 * time.Millisecond, 20, 50 << 20
 	rtt := 2 * oneWay
@@ -39,29 +40,33 @@ func BenchmarkConnectBinaries(b *testing.B) {
 	}
 	for range b.N {
 		throughput := map[string]float64{}
-		for _, pc := range []struct{ name, server, client, path string }{
+		for _, pc := range []pathCase{
 			{"direct", "pr1", "pr2", "direct"}, {"relayed", "sym1", "sym2", "relay"},
 		} {
 			flags := []string{"--follow=false"}
 			peers := startLabPeers(b, lab, []string{pc.server, pc.client}, rv, flags...)
 			srv, cli := peers[pc.server], peers[pc.client]
 			befriend(b, srv, cli, false)
-			var times, agent []time.Duration
+			var times, agent, calls []time.Duration
 			var ways []string
 			for i := range runs {
 				if i > 0 { // cold: a fresh daemon (on a fresh port: a TURN allocation outlives its process)
 					_ = cli.proc.Stop()
 					cli.start(b, rv, append(flags, "--listen", ":0")...)
 				}
+				if _, err := kithCLI("--home", srv.home, "post", fmt.Sprintf("run %d", i)); err != nil {
+					b.Fatal(err)
+				}
 				mark := len(cli.proc.Output())
-				d, _ := timedSync(b, cli, srv, pc.path)
-				times = append(times, d)
+				d, total := timedSync(b, cli, srv, pc.path)
+				times, calls = append(times, d), append(calls, total-d)
 				d, how := agentElapsed(b, cli.proc.Output()[mark:])
 				agent, ways = append(agent, d), append(ways, how)
 			}
 			reportWays(pc.name, agent, ways)
 			report(b, pc.name, times, rtt)
 			reportAgent(b, pc.name, agent, rtt)
+			reportCalls(b, pc.name, calls, pc.rtt(oneWay))
 
 			tr := transferRate(b, rv, rvProc, srv, cli, pc.name, pc.path, attachment, flags)
 			throughput[pc.name] = tr.rate
@@ -74,6 +79,30 @@ func BenchmarkConnectBinaries(b *testing.B) {
 		b.ReportMetric(ratio, "relay/direct-throughput")
 		fmt.Printf("relay throughput / direct throughput: %.2f (issue 20 asks >= 0.8; 0.45-0.52 before it)\n", ratio)
 	}
+}
+
+// pathCase is a pair of the lab synced over one path: the server's and the client's
+// home, and the path the daemon's "connected" line must name.
+type pathCase struct{ name, server, client, path string }
+
+// rtt is the path's round trip with oneWay on every internet link: two links between
+// two homes, four through the relay.
+func (pc pathCase) rtt(oneWay time.Duration) time.Duration {
+	if pc.path == "relay" {
+		return 4 * oneWay
+	}
+	return 2 * oneWay
+}
+
+// reportCalls reports the sync's part after the handshake (the CLI's whole run less
+// the time to the "connected" line): a feed with one new post (without attachment), so
+// mostly the sync's round trips, counted in the path's own round trip.
+func reportCalls(b *testing.B, name string, ds []time.Duration, rtt time.Duration) {
+	slices.Sort(ds)
+	med, p90 := ds[len(ds)/2], ds[len(ds)*9/10]
+	b.ReportMetric(float64(med)/float64(rtt), name+"-sync-after-handshake-RTTs")
+	fmt.Printf("QUIC handshake -> kith sync done (the sync's calls), %s, %d runs: median %v (%.1f of the path's RTT, %v), p90 %v (%.1f)\n",
+		name, len(ds), med.Round(time.Millisecond), float64(med)/float64(rtt), rtt, p90.Round(time.Millisecond), float64(p90)/float64(rtt))
 }
 
 // transfer is one attachment's sync: its rate in bytes a second (the sync's time less
