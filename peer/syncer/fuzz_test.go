@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
@@ -185,6 +187,7 @@ func (w *fuzzWorld) checkChanges(t *testing.T, r role, since uint64, limit uint3
 		return
 	}
 	posts, revoked := w.want(r)
+	w.checkIncluded(t, r, since, limit, resp, posts)
 	gotPosts, gotRevoked := map[post.ID]bool{}, map[post.ID]bool{}
 	prev := since
 	for _, c := range resp.Changes {
@@ -231,6 +234,41 @@ func TestChangesOracle(t *testing.T) {
 	w := newFuzzWorld(t)
 	for r := range nRoles {
 		t.Run(r.String(), func(t *testing.T) { w.checkChanges(t, r, 0, 0) })
+	}
+}
+
+// checkIncluded asks Changes again as r, with its posts included: the same entries, and
+// an envelope for each of their posts (a post entry's post, one the oracle lets r see,
+// each once), no other.
+func (w *fuzzWorld) checkIncluded(t *testing.T, r role, since uint64, limit uint32, plain *syncv1.ChangesResponse, may map[post.ID]bool) {
+	t.Helper()
+	resp, err := w.srv.Changes(context.Background(), &syncv1.ChangesRequest{Since: since, Limit: limit, IncludePosts: true})
+	if err != nil {
+		t.Fatalf("Changes(%d, %d) with posts as %s: %v", since, limit, r, err)
+	}
+	if !proto.Equal(&syncv1.ChangesResponse{Changes: resp.Changes, LastSeq: resp.LastSeq, More: resp.More}, plain) {
+		t.Fatalf("as %s: the entries differ with posts included", r)
+	}
+	entries := map[post.ID]bool{}
+	for _, c := range resp.Changes {
+		if c.Kind == syncv1.ChangeKind_CHANGE_KIND_POST {
+			entries[post.ID(c.PostId)] = true
+		}
+	}
+	got := map[post.ID]bool{}
+	for _, env := range resp.Posts {
+		pl, err := post.OpenFrom(env, w.keys[rAuthor])
+		if err != nil {
+			t.Fatalf("included an envelope that does not open: %v", err)
+		}
+		id := post.ID(pl.GetId())
+		if !may[id] || !entries[id] || got[id] {
+			t.Fatalf("the %s got a %q post included (may see it: %v, an entry: %v, twice: %v)", r, w.class[id].name, may[id], entries[id], got[id])
+		}
+		got[id] = true
+	}
+	if len(got) != len(entries) {
+		t.Fatalf("the %s got %d posts included for %d post entries", r, len(got), len(entries))
 	}
 }
 

@@ -172,7 +172,8 @@ func (p *Puller) PullAfter(ctx context.Context, c syncv1.SyncServiceClient, frie
 const readAheadSteps = 2
 
 // readStep is one step read ahead: the Changes answer, checked, and the first answer to
-// its GetPosts, not yet verified (its fetch knows no Author yet: step gives it one).
+// its GetPosts (the posts the Changes answer included, or a GetPosts call's), not yet
+// verified (its fetch knows no Author yet: step gives it one).
 type readStep struct {
 	step  Step
 	fetch *postFetch
@@ -201,7 +202,7 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, frie
 	for first := true; ; first = false {
 		var hdr metadata.MD
 		rs := readStep{first: first}
-		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize)}, grpc.Header(&hdr))
+		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize), IncludePosts: true}, grpc.Header(&hdr))
 		if err != nil {
 			rs.err = fmt.Errorf("changes since %d: %w", cursor, err)
 			send(rs)
@@ -213,7 +214,11 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, frie
 			return
 		}
 		rs.fetch = newPostFetch(Author{}, rs.step.Fetch)
-		if len(rs.fetch.next()) > 0 {
+		switch {
+		case len(rs.fetch.next()) == 0:
+		case len(resp.GetPosts()) > 0: // the answer's own posts, as GetPosts would answer them
+			rs.asked, rs.got = rs.fetch.next(), &syncv1.GetPostsResponse{Posts: resp.GetPosts()}
+		default:
 			if rs.asked, rs.got, rs.err = rs.fetch.ask(ctx, c); rs.err != nil {
 				send(rs)
 				return

@@ -22,6 +22,7 @@ import (
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
 	"github.com/kithnet/kith/peer/transport"
+	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	syncv1 "github.com/kithnet/kith/proto/kith/sync/v1"
 	"github.com/kithnet/kith/shared/identity"
 )
@@ -92,7 +93,36 @@ func (s *Server) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*sync
 		// pull, instead of wondering why nothing private arrives any more.
 		grpc.SetHeader(ctx, metadata.Pairs(RelationHeader, RelationStranger))
 	}
-	return s.changes(k, req.GetSince(), int(req.GetLimit()))
+	resp, err := s.changes(k, req.GetSince(), int(req.GetLimit()))
+	if err != nil || !req.GetIncludePosts() {
+		return resp, err
+	}
+	return resp, s.includePosts(k, resp)
+}
+
+// includePosts adds to resp what GetPosts would answer k for the first MaxIDs distinct
+// post ids of its changes.
+func (s *Server) includePosts(k identity.PublicKey, resp *syncv1.ChangesResponse) error {
+	var ids []post.ID
+	seen := map[post.ID]bool{}
+	for _, c := range resp.GetChanges() {
+		if c.GetKind() != syncv1.ChangeKind_CHANGE_KIND_POST || len(ids) == MaxIDs {
+			continue
+		}
+		if id := post.ID(c.GetPostId()); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	envs, err := s.st.VisiblePosts(k, ids)
+	if err != nil {
+		return toStatus(err)
+	}
+	resp.Posts = fitAnswer(envs)
+	return nil
 }
 
 // Header of a Changes answer that tells the caller how this node sees it.
@@ -157,14 +187,19 @@ func (s *Server) GetPosts(ctx context.Context, req *syncv1.GetPostsRequest) (*sy
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	return &syncv1.GetPostsResponse{Posts: fitAnswer(envs)}, nil
+}
+
+// fitAnswer is the first of envs that fit MaxAnswer bytes, at least one: the caller
+// asks again for the rest.
+func fitAnswer(envs []*signedv1.Envelope) []*signedv1.Envelope {
 	size := 0
 	for i, env := range envs {
 		if size += proto.Size(env) + 8; size > MaxAnswer && i > 0 {
-			envs = envs[:i]
-			break
+			return envs[:i]
 		}
 	}
-	return &syncv1.GetPostsResponse{Posts: envs}, nil
+	return envs
 }
 
 // GetBlob streams a blob attached to a post the caller may see. A blob the caller may

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -21,9 +22,14 @@ import (
 type liar struct {
 	*Server
 	changes func(*syncv1.ChangesResponse)
-	posts   func(*syncv1.GetPostsResponse)
-	chunks  func([]*syncv1.GetBlobResponse) []*syncv1.GetBlobResponse
-	kit     func(*syncv1.GetRecoveryKitResponse)
+	// posts alters the posts of every answer that carries them: GetPosts', and those a
+	// Changes answer includes, unless noInline leaves those out (a server that does not
+	// include them: the puller asks GetPosts).
+	posts    func(*syncv1.GetPostsResponse)
+	noInline bool
+	getPosts atomic.Int32 // GetPosts calls answered
+	chunks   func([]*syncv1.GetBlobResponse) []*syncv1.GetBlobResponse
+	kit      func(*syncv1.GetRecoveryKitResponse)
 }
 
 func (l *liar) GetRecoveryKit(ctx context.Context, req *syncv1.GetRecoveryKitRequest) (*syncv1.GetRecoveryKitResponse, error) {
@@ -36,13 +42,25 @@ func (l *liar) GetRecoveryKit(ctx context.Context, req *syncv1.GetRecoveryKitReq
 
 func (l *liar) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*syncv1.ChangesResponse, error) {
 	resp, err := l.Server.Changes(ctx, req)
-	if err == nil && l.changes != nil {
+	if err != nil {
+		return resp, err
+	}
+	if l.noInline {
+		resp.Posts = nil
+	}
+	if l.posts != nil && len(resp.Posts) > 0 {
+		inline := &syncv1.GetPostsResponse{Posts: resp.Posts}
+		l.posts(inline)
+		resp.Posts = inline.Posts
+	}
+	if l.changes != nil {
 		l.changes(resp)
 	}
 	return resp, err
 }
 
 func (l *liar) GetPosts(ctx context.Context, req *syncv1.GetPostsRequest) (*syncv1.GetPostsResponse, error) {
+	l.getPosts.Add(1)
 	resp, err := l.Server.GetPosts(ctx, req)
 	if err == nil && l.posts != nil {
 		l.posts(resp)
@@ -143,39 +161,47 @@ func TestPullRefusesLies(t *testing.T) {
 			l.changes = func(r *syncv1.ChangesResponse) { r.Changes[0].PostId = r.Changes[0].PostId[:15] }
 		}, ErrProtocol},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := &liar{}
-			author := newNode(t, "author", func(s *Server) syncv1.SyncServiceServer { l.Server = s; return l })
-			reader := newNode(t, "reader", nil)
-			befriend(t, author, reader)
-			befriend(t, reader, author)
-			att := author.blob(t, randomBytes(t, ChunkSize+10))
-			ids := []post.ID{
-				author.publish(t, "with a photo", feed.Default(), att),
-				author.publish(t, "plain words", feed.Default()),
-			}
-			tc.lie(l, author)
-			var logged bytes.Buffer
-			p := NewPuller(PullerConfig{Store: reader.st, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
-			res, err := p.Pull(ctxT(t), reader.client(t, author), author.pub())
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("pull from a liar: %v, want %v", err, tc.want)
-			}
-			if tc.want == ErrTampered && !strings.Contains(logged.String(), "rejected a") {
-				t.Errorf("a forgery was not logged; the log says %q", logged.String())
-			}
-			if res.Stored != 0 || reader.cursor(t, author) != 0 || reader.count(t, author) != 0 {
-				t.Errorf("a lie stored something: %+v, cursor %d, %d posts", res, reader.cursor(t, author), reader.count(t, author))
-			}
-			for _, id := range ids {
-				if reader.holds(t, author, id) != 0 {
-					t.Errorf("reader holds %s", id)
-				}
-			}
-			if ok, err := reader.st.HasBlob(att.GetSha256()); ok || err != nil {
-				t.Errorf("a lie left a blob stored (%v)", err)
-			}
-		})
+		for _, inline := range []bool{true, false} {
+			name := tc.name + map[bool]string{true: "/posts in changes", false: "/posts by GetPosts"}[inline]
+			t.Run(name, func(t *testing.T) { pullFromLiar(t, tc.lie, tc.want, !inline) })
+		}
+	}
+}
+
+// pullFromLiar has a reader pull an author whose server lies as lie makes it, and
+// checks that the pull fails with want and stores nothing.
+func pullFromLiar(t *testing.T, lie func(*liar, *node), want error, noInline bool) {
+	t.Helper()
+	l := &liar{noInline: noInline}
+	author := newNode(t, "author", func(s *Server) syncv1.SyncServiceServer { l.Server = s; return l })
+	reader := newNode(t, "reader", nil)
+	befriend(t, author, reader)
+	befriend(t, reader, author)
+	att := author.blob(t, randomBytes(t, ChunkSize+10))
+	ids := []post.ID{
+		author.publish(t, "with a photo", feed.Default(), att),
+		author.publish(t, "plain words", feed.Default()),
+	}
+	lie(l, author)
+	var logged bytes.Buffer
+	p := NewPuller(PullerConfig{Store: reader.st, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	res, err := p.Pull(ctxT(t), reader.client(t, author), author.pub())
+	if !errors.Is(err, want) {
+		t.Fatalf("pull from a liar: %v, want %v", err, want)
+	}
+	if want == ErrTampered && !strings.Contains(logged.String(), "rejected a") {
+		t.Errorf("a forgery was not logged; the log says %q", logged.String())
+	}
+	if res.Stored != 0 || reader.cursor(t, author) != 0 || reader.count(t, author) != 0 {
+		t.Errorf("a lie stored something: %+v, cursor %d, %d posts", res, reader.cursor(t, author), reader.count(t, author))
+	}
+	for _, id := range ids {
+		if reader.holds(t, author, id) != 0 {
+			t.Errorf("reader holds %s", id)
+		}
+	}
+	if ok, err := reader.st.HasBlob(att.GetSha256()); ok || err != nil {
+		t.Errorf("a lie left a blob stored (%v)", err)
 	}
 }
 
