@@ -224,34 +224,52 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	}
 	defer cc.Close()
 	c := syncv1.NewSyncServiceClient(cc)
-	// A sync's calls go out side by side where they need nothing of each other, each
-	// group at most syncCalls at once: a round trip per group, not per call.
-	var introduced sync.WaitGroup
+	// A sync's calls go out side by side where they need nothing of each other: a round
+	// trip per group, not per call. The friend request and the device revocations go
+	// with the first changes; the parcels, kit, reachability and outbox calls (the
+	// tail) go as soon as the first changes say the friend counts us as one, beside the
+	// rest of the pull.
+	var introduced, early sync.WaitGroup
 	introduced.Go(func() { n.introduce(ctx, c, f) })
 	devices := make(chan struct{})
 	go func() {
 		defer close(devices)
 		n.fetchDevices(ctx, c, f) // the pull verifies nothing before: it refuses what a revoked device signed
 	}()
-	res, err := n.puller.PullAfter(ctx, c, f.Key, devices)
-	introduced.Wait()
-	<-devices
-	if err == nil {
-		n.answeredAsFriend(f, res)
-		concurrently(syncCalls,
-			func() { res.Carry = n.pullParcels(ctx, c, f) },
+	var carry *syncer.CarryResult
+	tail := func(limit int) {
+		concurrently(limit,
+			func() { carry = n.pullParcels(ctx, c, f) },
 			func() { n.fetchKit(ctx, c, f) },
 			func() { n.fetchReach(ctx, c, f) },
 			func() { n.deliverOutbox(ctx, c, f) })
+	}
+	started := false
+	res, err := n.puller.PullWith(ctx, c, f.Key, syncer.PullHooks{Ready: devices, Answered: func(stranger bool) {
+		if !stranger {
+			started = true
+			early.Go(func() { tail(tailCalls) })
+		}
+	}})
+	introduced.Wait()
+	<-devices
+	if !started && err == nil {
+		// A node that counts us a stranger answers 4 calls of ours at once
+		// (strangerStreamsPerKey): with a Watch of ours on another connection, 3.
+		tail(strangerStreamsPerKey - 1)
+	}
+	early.Wait()
+	res.Carry = carry
+	if err == nil {
+		n.answeredAsFriend(f, res)
 		n.notePath(f.Key.ID()) // while the sync's connection is still up
 	}
 	return res, err
 }
 
-// syncCalls bounds the calls one sync makes at once: with a Watch of the same friend
-// on another connection, within the calls a node answers a stranger at once
-// (strangerStreamsPerKey), for a friend who has not added us back.
-const syncCalls = strangerStreamsPerKey - 1
+// tailCalls is how many of a sync's tail calls go at once to a friend who counts us as
+// one: all four, beside at most three of the pull's, within friendStreamsPerKey.
+const tailCalls = 4
 
 // concurrently runs fns, at most limit at a time, and returns when all have.
 func concurrently(limit int, fns ...func()) {

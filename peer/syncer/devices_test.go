@@ -98,7 +98,7 @@ func TestRevokedDevicePostsRefused(t *testing.T) {
 }
 
 // TestPullAfterWaitsForRevocations: the pull that starts while the revocations are on
-// their way (PullAfter, as a sync does) verifies nothing before they are kept: the post
+// their way (PullWith, as a sync does) verifies nothing before they are kept: the post
 // the laptop signed after its revocation is refused, however late they come.
 func TestPullAfterWaitsForRevocations(t *testing.T) {
 	alice, bob, before, after := revokedLaptop(t)
@@ -111,7 +111,7 @@ func TestPullAfterWaitsForRevocations(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // the pull has read its changes and posts by then
 		fetched <- p.FetchDevices(ctxT(t), cl, alice.pub())
 	}()
-	if _, err := p.PullAfter(ctxT(t), cl, alice.pub(), ready); err != nil {
+	if _, err := p.PullWith(ctxT(t), cl, alice.pub(), PullHooks{Ready: ready}); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
 	if err := <-fetched; err != nil {

@@ -80,14 +80,23 @@ type Result struct {
 // Changes and GetPosts answers are read ahead (readAhead), the current step is verified
 // on every core, and the previous step is being stored.
 func (p *Puller) Pull(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey) (Result, error) {
-	return p.PullAfter(ctx, c, friend, nil)
+	return p.PullWith(ctx, c, friend, PullHooks{})
 }
 
-// PullAfter is Pull with the friend's device revocations still on their way: it asks
-// for the first changes and posts at once, and verifies nothing before ready is closed
-// (nil: at once), so a post a device revoked by then is refused as in Pull, without a
-// round trip of its own.
-func (p *Puller) PullAfter(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, ready <-chan struct{}) (Result, error) {
+// PullHooks let a caller overlap a pull with calls of its own on the same connection.
+type PullHooks struct {
+	// Ready, when set, is closed once the friend's device revocations are kept: the pull
+	// asks for the first changes and posts at once but verifies nothing before, so a post
+	// a device revoked by then is refused as in Pull, without a round trip of its own.
+	Ready <-chan struct{}
+	// Answered, when set, is called once, after Ready, with what the first Changes answer
+	// said: whether the friend's node counts us a stranger. It runs on the pull's
+	// goroutine, the caller's.
+	Answered func(stranger bool)
+}
+
+// PullWith is Pull with hooks.
+func (p *Puller) PullWith(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, h PullHooks) (Result, error) {
 	var res Result
 	cursor, err := p.cfg.Store.Cursor(friend)
 	if err != nil {
@@ -128,9 +137,9 @@ func (p *Puller) PullAfter(ctx context.Context, c syncv1.SyncServiceClient, frie
 		for range ahead { // the reader has stopped when the channel closes
 		}
 	}()
-	if ready != nil {
+	if h.Ready != nil {
 		select {
-		case <-ready:
+		case <-h.Ready:
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
@@ -143,8 +152,11 @@ func (p *Puller) PullAfter(ctx context.Context, c syncv1.SyncServiceClient, frie
 		p.log.Warn("refused a post signed by a revoked device", "friend", friend.ID(), "post", fmt.Sprintf("%x", id), "err", err)
 	}}
 	for rs := range ahead {
-		if rs.first {
+		if rs.first && rs.err == nil {
 			res.Stranger = rs.stranger
+			if h.Answered != nil {
+				h.Answered(rs.stranger)
+			}
 		}
 		if rs.err != nil {
 			return res, errors.Join(fmt.Errorf("pull %s: %w", friend.Short(), rs.err), wait())
