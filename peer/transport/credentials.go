@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -67,7 +68,38 @@ func (creds) handshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 }
 
 func (c creds) ClientHandshake(_ context.Context, _ string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	return c.handshake(raw)
+	conn, info, err := c.handshake(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &noPrefaceWait{Conn: conn, pending: slices.Clone(emptySettings)}, info, nil
+}
+
+// emptySettings is an HTTP/2 SETTINGS frame without settings: length 0, type 4, no
+// flags, stream 0.
+var emptySettings = []byte{0, 0, 0, 4, 0, 0, 0, 0, 0}
+
+// noPrefaceWait is a gRPC client's connection that reads an empty SETTINGS frame before
+// the server's first byte. HTTP/2 lets a client send its requests right after its own
+// preface, without waiting for the server's, using the protocol's default settings until
+// the server's arrive (RFC 9113 section 3.4); grpc-go waits for the server's preface all
+// the same, a round trip on every connection before its first call. The empty frame says
+// "the defaults" and ends that wait at once; the server's own SETTINGS come next, as a
+// second SETTINGS frame, which HTTP/2 allows at any time, and apply from then on. The
+// client acknowledges both; a server takes an acknowledgement it did not ask for as
+// nothing (grpc-go's does).
+type noPrefaceWait struct {
+	net.Conn
+	pending []byte // read by gRPC's one reader goroutine only
+}
+
+func (c *noPrefaceWait) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 func (c creds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
