@@ -67,19 +67,63 @@ func TestChangesIncludePosts(t *testing.T) {
 		}
 	}
 
+	// One post a step: three steps, each with its posts included, or each asking GetPosts.
 	for _, noInline := range []bool{false, true} {
 		reader := newNode(t, "reader", nil)
 		befriend(t, author, reader)
 		befriend(t, reader, author)
 		l.noInline = noInline
 		l.getPosts.Store(0)
-		res, err := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()}).Pull(ctxT(t), reader.client(t, author), author.pub())
+		p := NewPuller(PullerConfig{Store: reader.st, Logger: quiet(), BatchSize: 1})
+		res, err := p.Pull(ctxT(t), reader.client(t, author), author.pub())
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[bool]int32{false: 0, true: 1}[noInline]
+		want := map[bool]int32{false: 0, true: 3}[noInline]
 		if got := l.getPosts.Load(); res.Stored != 3 || got != want {
 			t.Errorf("server includes none: %v: stored %d posts with %d GetPosts calls, want 3 with %d", noInline, res.Stored, got, want)
+		}
+	}
+	l.noInline = false
+
+	// A Changes answer with only some of its posts included (past the answer's size):
+	// the rest are asked for.
+	reader := newNode(t, "reader", nil)
+	befriend(t, author, reader)
+	befriend(t, reader, author)
+	l.posts = func(r *syncv1.GetPostsResponse) { r.Posts = r.Posts[:min(1, len(r.Posts))] }
+	l.getPosts.Store(0)
+	res, err := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()}).Pull(ctxT(t), reader.client(t, author), author.pub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.getPosts.Load(); res.Stored != 3 || got != 2 {
+		t.Errorf("one post of three included: stored %d with %d GetPosts calls, want 3 with 2 (one post each)", res.Stored, got)
+	}
+}
+
+// TestPullAnswered: PullHooks.Answered says, once, what the first Changes answer said:
+// a friend's node counts us as one, a stranger's does not; Result.Stranger agrees.
+func TestPullAnswered(t *testing.T) {
+	author := newNode(t, "author", nil)
+	friend, stranger := newNode(t, "friend", nil), newNode(t, "stranger", nil)
+	befriend(t, author, friend)
+	befriend(t, friend, author)
+	befriend(t, stranger, author)
+	author.publish(t, "for everyone", feed.Audience{Public: true})
+	author.publish(t, "for everyone too", feed.Audience{Public: true})
+	for _, c := range []struct {
+		reader *node
+		want   bool
+	}{{friend, false}, {stranger, true}} {
+		var calls []bool
+		p := NewPuller(PullerConfig{Store: c.reader.st, Logger: quiet(), BatchSize: 1})
+		res, err := p.PullWith(ctxT(t), c.reader.client(t, author), author.pub(), PullHooks{Answered: func(s bool) { calls = append(calls, s) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 1 || calls[0] != c.want || res.Stranger != c.want || res.Stored != 2 {
+			t.Errorf("%s: Answered %v, Result.Stranger %v, stored %d; want [%v] once, %v, 2", c.reader.name, calls, res.Stranger, res.Stored, c.want, c.want)
 		}
 	}
 }

@@ -124,11 +124,13 @@ func TestReplyAttachments(t *testing.T) {
 
 	// Carol pulls: the post, the reply and its photo arrive, verified.
 	p := NewPuller(PullerConfig{Store: carol.st, Logger: quiet()})
-	if _, err := p.Pull(ctx, cc, author.pub()); err != nil {
+	res, err := p.Pull(ctx, cc, author.pub())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !carol.hasBlob(t, att) {
-		t.Error("carol pulled the conversation without the reply's photo")
+	// The photo (once for its two replies), the two files of "sizes", the public photo.
+	if !carol.hasBlob(t, att) || res.Blobs != 4 {
+		t.Errorf("carol pulled the conversations with %d blobs stored (holds the reply's photo: %v), want the 4 replies' files, each once", res.Blobs, carol.hasBlob(t, att))
 	}
 	recs, err := carol.st.Thread(author.pub(), close)
 	if err != nil || len(recs) != 2 || len(recs[0].Reply.GetAttachments()) != 1 || len(recs[1].Reply.GetAttachments()) != 1 {
