@@ -40,17 +40,25 @@ func (c *carrying) refusedFor(k identity.PublicKey) uint32 {
 // authors' signatures verified), the rest kept sealed for others within the policy.
 // Failures are logged: parcels are a second path, the sync itself succeeded.
 func (n *Node) pullParcels(ctx context.Context, c syncv1.SyncServiceClient, f store.Friend) *syncer.CarryResult {
+	res, acks := n.readParcels(ctx, c, f)
+	n.puller.AckCarrier(ctx, c, acks)
+	return res
+}
+
+// readParcels is pullParcels that returns the acknowledgements f is still to be shown
+// (Puller.AckCarrier) instead of waiting a round trip for them.
+func (n *Node) readParcels(ctx context.Context, c syncv1.SyncServiceClient, f store.Friend) (*syncer.CarryResult, []*syncv1.ParcelAck) {
 	key, err := n.st.Key()
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	pol := n.cfg.Carry.WithDefaults()
-	res, err := n.puller.PullParcels(ctx, c, key, f.Key, pol)
+	res, acks, err := n.puller.ReadParcels(ctx, c, key, f.Key, pol)
 	if err != nil {
 		if ctx.Err() == nil {
 			n.log.Warn("reading a friend's sealed parcels", "friend", f.Key.ID(), "err", err)
 		}
-		return nil
+		return nil, acks
 	}
 	if res.OverQuota != "" {
 		n.carry.noteRefused(f.Key, len(res.CarryResult.Refused))
@@ -58,7 +66,7 @@ func (n *Node) pullParcels(ctx context.Context, c syncv1.SyncServiceClient, f st
 	for author, k := range res.Stored {
 		n.log.Info("carried posts stored", "author", author.ID(), "carrier", f.Key.ID(), "posts", k)
 	}
-	return &res
+	return &res, acks
 }
 
 // followParcels reads f's parcel log at once and then every parcelPoll, until ctx ends.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -155,5 +156,44 @@ func TestPhotoThroughCarrier(t *testing.T) {
 	}
 	if has, err := reader.st.HasBlob(att.GetSha256()); err != nil || !has {
 		t.Fatalf("the reader holds the post but not its photo (%v)", err)
+	}
+}
+
+// TestSyncAcknowledgesParcels: a sync reads a carrier's parcels without waiting for
+// the acknowledgement's round trip, and the carrier is still shown it: the parcel it
+// carried for the reader (and itself) goes once the reader has synced.
+func TestSyncAcknowledgesParcels(t *testing.T) {
+	author, carrier, reader := newPeer(t, "author"), newPeer(t, "carrier"), newPeer(t, "reader")
+	for _, pair := range [][2]*peer{{author, carrier}, {carrier, author}, {author, reader}, {reader, author}, {carrier, reader}, {reader, carrier}} {
+		befriend(t, pair[0], pair[1])
+	}
+	if _, err := author.st.Publish(store.NewPost{Text: "for my friends", Audience: feed.Default()}); err != nil {
+		t.Fatal(err)
+	}
+	carried := func() int {
+		t.Helper()
+		use, err := carrier.st.CarriedUsage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, u := range use {
+			if !u.Own {
+				n += u.Parcels
+			}
+		}
+		return n
+	}
+	carrier.sync(t, author)
+	if n := carried(); n == 0 {
+		t.Fatal("the carrier keeps no parcel of the author's")
+	}
+	if res := reader.sync(t, carrier); res.Carry == nil || len(res.Carry.Stored) == 0 {
+		t.Fatalf("the reader stored no carried post: %+v", res.Carry)
+	}
+	for deadline := time.Now().Add(5 * time.Second); carried() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the carrier still holds %d parcels 5 s after their last reader synced", carried())
+		}
 	}
 }

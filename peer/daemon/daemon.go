@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -222,8 +223,9 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	if err != nil {
 		return syncer.Result{}, n.unanswered(ctx, f, err)
 	}
-	defer cc.Close()
 	c := syncv1.NewSyncServiceClient(cc)
+	var acks []*syncv1.ParcelAck
+	defer func() { n.closeAfterAcks(cc, c, acks) }()
 	// A sync's calls go out side by side where they need nothing of each other: a round
 	// trip per group, not per call. The friend request and the device revocations go
 	// with the first changes; the parcels, kit, reachability and outbox calls (the
@@ -239,7 +241,7 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	var carry *syncer.CarryResult
 	tail := func(limit int) {
 		concurrently(limit,
-			func() { carry = n.pullParcels(ctx, c, f) },
+			func() { carry, acks = n.readParcels(ctx, c, f) },
 			func() { n.fetchKit(ctx, c, f) },
 			func() { n.fetchReach(ctx, c, f) },
 			func() { n.deliverOutbox(ctx, c, f) })
@@ -266,6 +268,26 @@ func (n *Node) Sync(ctx context.Context, f store.Friend) (syncer.Result, error) 
 	}
 	return res, err
 }
+
+// closeAfterAcks closes a sync's connection once the friend has been shown the
+// acknowledgements of the parcels the sync read (at most ackTimeout later): the sync
+// does not wait the round trip, the connection outlives it a little. The goroutine
+// touches no store; the node's Close ends it with the transport.
+func (n *Node) closeAfterAcks(cc io.Closer, c syncv1.SyncServiceClient, acks []*syncv1.ParcelAck) {
+	if len(acks) == 0 {
+		cc.Close()
+		return
+	}
+	go func() {
+		defer cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+		defer cancel()
+		n.puller.AckCarrier(ctx, c, acks)
+	}()
+}
+
+// ackTimeout bounds how long a sync's connection stays up for its parcels' acknowledgements.
+const ackTimeout = 10 * time.Second
 
 // tailCalls is how many of a sync's tail calls go at once to a friend who counts us as
 // one: all four, beside at most three of the pull's, within friendStreamsPerKey.

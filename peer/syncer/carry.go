@@ -87,32 +87,42 @@ type CarryResult struct {
 // when it is addressed to this node (the author's signature verified, attachments
 // checked), kept sealed for other readers within policy, and acknowledged to via.
 func (p *Puller) PullParcels(ctx context.Context, c syncv1.SyncServiceClient, me *identity.Key, via identity.PublicKey, pol store.CarryPolicy) (CarryResult, error) {
+	res, acks, err := p.ReadParcels(ctx, c, me, via, pol)
+	p.AckCarrier(ctx, c, acks)
+	return res, err
+}
+
+// ReadParcels is PullParcels without showing via the acknowledgements: it returns them,
+// for AckCarrier, so a caller need not wait the round trip (copies kept here are
+// acknowledged at once).
+func (p *Puller) ReadParcels(ctx context.Context, c syncv1.SyncServiceClient, me *identity.Key, via identity.PublicKey, pol store.CarryPolicy) (CarryResult, []*syncv1.ParcelAck, error) {
 	res := CarryResult{CarryResult: store.CarryResult{Stored: map[identity.PublicKey]int{}}}
+	var all []*syncv1.ParcelAck
 	if _, err := p.cfg.Store.ExpireCarried(pol.Retention); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	cursor, err := p.cfg.Store.ParcelCursor(via)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	for {
 		resp, err := c.GetParcels(ctx, &syncv1.GetParcelsRequest{Since: cursor})
 		if err != nil {
-			return res, fmt.Errorf("parcels of %s since %d: %w", via.Short(), cursor, err)
+			return res, all, fmt.Errorf("parcels of %s since %d: %w", via.Short(), cursor, err)
 		}
 		if resp.GetLastSeq() < cursor && cursor > 0 {
 			cursor = 0 // the carrier's home was rebuilt: read its log again
 			continue
 		}
 		if resp.GetMore() && resp.GetLastSeq() <= cursor {
-			return res, fmt.Errorf("parcels of %s: %w: more to come, but last_seq did not move from %d", via.Short(), ErrProtocol, cursor)
+			return res, all, fmt.Errorf("parcels of %s: %w: more to come, but last_seq did not move from %d", via.Short(), ErrProtocol, cursor)
 		}
 		b, acks, refused := p.openParcels(me, via, resp.GetParcels())
 		res.Refused += refused
 		b.Cursor = resp.GetLastSeq()
 		n, err := p.cfg.Store.ApplyParcels(via, b, pol)
 		if err != nil {
-			return res, fmt.Errorf("parcels of %s: %w", via.Short(), err)
+			return res, all, fmt.Errorf("parcels of %s: %w", via.Short(), err)
 		}
 		res.Kept += n.Kept
 		res.Ignored += n.Ignored
@@ -127,19 +137,25 @@ func (p *Puller) PullParcels(ctx context.Context, c syncv1.SyncServiceClient, me
 			}
 			p.log.Warn("not carrying sealed parcels", "friend", via.ID(), "refused", len(n.Refused), "reason", n.Refused[0])
 		}
-		p.ack(ctx, c, acks)
+		p.ackHere(acks)
+		all = append(all, acks...)
 		cursor = b.Cursor
 		if !resp.GetMore() || len(resp.GetParcels()) == 0 {
-			return res, nil
+			return res, all, nil
 		}
 	}
 }
 
-// ack presents this node's acknowledgement secrets to the carrier and to its own copies.
-func (p *Puller) ack(ctx context.Context, c syncv1.SyncServiceClient, acks []*syncv1.ParcelAck) {
+// ackHere presents this node's acknowledgement secrets to its own copies.
+func (p *Puller) ackHere(acks []*syncv1.ParcelAck) {
 	if _, _, err := p.cfg.Store.AckParcels(storeAcks(acks)); err != nil {
 		p.log.Warn("acknowledging parcels kept here", "err", err)
 	}
+}
+
+// AckCarrier presents this node's acknowledgement secrets (from ReadParcels) to the
+// carrier; failures are logged.
+func (p *Puller) AckCarrier(ctx context.Context, c syncv1.SyncServiceClient, acks []*syncv1.ParcelAck) {
 	for len(acks) > 0 {
 		n := min(len(acks), MaxParcels)
 		if _, err := c.AckParcels(ctx, &syncv1.AckParcelsRequest{Acks: acks[:n]}); err != nil {
