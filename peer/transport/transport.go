@@ -132,8 +132,10 @@ func (t *Transport) quicConfig() *quic.Config {
 		// Start at the windows quic-go would otherwise reach by doubling, a round trip
 		// at a time, only after the first megabytes: on a relayed path (twice the
 		// round trip) that ramp held a 50 MiB attachment's sender below its congestion
-		// window for its first second. The maxima stay quic-go's, so no peer can make
-		// a connection hold more than before.
+		// window for its first second. The maxima stay quic-go's. A peer may have 4 MiB
+		// sent to us unread from its first byte (512 KiB before); the gRPC server reads
+		// continuously, so that is held only while the daemon is not scheduled
+		// (docs/DESIGN.md, "A sync in three round trips").
 		InitialStreamReceiveWindow:     streamWindow,
 		InitialConnectionReceiveWindow: connWindow,
 	}
