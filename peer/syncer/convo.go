@@ -228,37 +228,16 @@ func FetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host identity.PublicKey, asked []post.ID, held post.Revocations, log *slog.Logger) ([]store.HeldConversation, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	return askConversations(ctx, c, asked).read(host, held, log)
-}
-
-// convoAsk is a GetConversations call on its way: asked before its answer is read, it
-// costs no round trip of its own after what it waited for.
-type convoAsk struct {
-	asked  []post.ID
-	want   map[post.ID]bool
-	stream syncv1.SyncService_GetConversationsClient
-	err    error
-}
-
-// askConversations sends the call for asked (at most MaxIDs); read verifies its answer.
-// The call lives as long as ctx.
-func askConversations(ctx context.Context, c syncv1.SyncServiceClient, asked []post.ID) *convoAsk {
-	a := &convoAsk{asked: asked, want: make(map[post.ID]bool, len(asked))}
+	want := make(map[post.ID]bool, len(asked))
 	raw := make([][]byte, 0, len(asked))
 	for _, id := range asked {
-		a.want[id] = true
+		want[id] = true
 		raw = append(raw, id[:])
 	}
-	a.stream, a.err = c.GetConversations(ctx, &syncv1.GetConversationsRequest{PostIds: raw})
-	return a
-}
-
-// read reads and verifies the answer to a, as FetchConversations does.
-func (a *convoAsk) read(host identity.PublicKey, held post.Revocations, log *slog.Logger) ([]store.HeldConversation, error) {
-	if a.err != nil {
-		return nil, fmt.Errorf("get conversations: %w", a.err)
+	stream, err := c.GetConversations(ctx, &syncv1.GetConversationsRequest{PostIds: raw})
+	if err != nil {
+		return nil, fmt.Errorf("get conversations: %w", err)
 	}
-	stream, want := a.stream, a.want
 	var out []store.HeldConversation
 	var cur *store.HeldConversation
 	seen := map[string]bool{}

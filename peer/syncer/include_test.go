@@ -1,9 +1,7 @@
 package syncer
 
 import (
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -127,78 +125,5 @@ func TestPullAnswered(t *testing.T) {
 		if len(calls) != 1 || calls[0] != c.want || res.Stranger != c.want || res.Stored != 2 {
 			t.Errorf("%s: Answered %v, Result.Stranger %v, stored %d; want [%v] once, %v, 2", c.reader.name, calls, res.Stranger, res.Stored, c.want, c.want)
 		}
-	}
-}
-
-// convoWatch is a friend's real server that reports each GetConversations call.
-type convoWatch struct {
-	*Server
-	called func()
-}
-
-func (w *convoWatch) GetConversations(req *syncv1.GetConversationsRequest, stream syncv1.SyncService_GetConversationsServer) error {
-	w.called()
-	return w.Server.GetConversations(req, stream)
-}
-
-// TestConversationsAskedWithChanges: a friend's first step asks for the conversations of
-// its posts as soon as the changes answer, before the posts are verified (here, before
-// the revocations the pull waits for have come), and keeps only those of the posts
-// that live: a deleted post's conversation is not stored.
-func TestConversationsAskedWithChanges(t *testing.T) {
-	ready := make(chan struct{})
-	var early, calls atomic.Int32
-	w := &convoWatch{called: func() {
-		calls.Add(1)
-		select {
-		case <-ready:
-		default:
-			early.Add(1)
-		}
-	}}
-	author := newNode(t, "author", func(s *Server) syncv1.SyncServiceServer { w.Server = s; return w })
-	reader, bob := newNode(t, "reader", nil), newNode(t, "bob", nil)
-	for _, p := range [][2]*node{{author, reader}, {reader, author}, {author, bob}, {bob, author}} {
-		befriend(t, p[0], p[1])
-	}
-	live := author.publish(t, "stays", feed.Default())
-	gone := author.publish(t, "goes", feed.Default())
-	for _, id := range []post.ID{live, gone} {
-		if err := Deliver(ctxT(t), bob.client(t, author), bob.st, bob.replyWith(t, author, id, false)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := author.st.Delete(gone); err != nil {
-		t.Fatal(err)
-	}
-	go func() { time.Sleep(200 * time.Millisecond); close(ready) }()
-	p := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()})
-	if _, err := p.PullWith(ctxT(t), reader.client(t, author), author.pub(), PullHooks{Ready: ready}); err != nil {
-		t.Fatal(err)
-	}
-	if early.Load() != 1 || calls.Load() != 1 {
-		t.Errorf("%d GetConversations calls, %d of them before the pull could verify a post; want one, early", calls.Load(), early.Load())
-	}
-	if recs, err := reader.st.Thread(author.pub(), live); err != nil || len(recs) != 1 {
-		t.Errorf("the live post's thread: %d records, %v; want bob's reply", len(recs), err)
-	}
-	if recs, _ := reader.st.Thread(author.pub(), gone); len(recs) != 0 {
-		t.Errorf("the reader holds %d records of a deleted post's conversation", len(recs))
-	}
-
-	// A node that counts us a stranger answers few calls at once: asked after the posts.
-	author.publish(t, "for everyone", feed.Audience{Public: true})
-	stranger := newNode(t, "stranger", nil)
-	befriend(t, stranger, author)
-	ready = make(chan struct{})
-	early.Store(0)
-	calls.Store(0)
-	go func() { time.Sleep(200 * time.Millisecond); close(ready) }()
-	p = NewPuller(PullerConfig{Store: stranger.st, Logger: quiet()})
-	if _, err := p.PullWith(ctxT(t), stranger.client(t, author), author.pub(), PullHooks{Ready: ready}); err != nil {
-		t.Fatal(err)
-	}
-	if early.Load() != 0 || calls.Load() != 1 {
-		t.Errorf("a stranger's pull: %d GetConversations calls, %d before its posts were verified; want one, after", calls.Load(), early.Load())
 	}
 }

@@ -10,9 +10,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kithnet/kith/peer/post"
@@ -195,10 +193,7 @@ type readStep struct {
 	got   *syncv1.GetPostsResponse
 	// first marks the first step; stranger is what its answer's header said.
 	first, stranger bool
-	// convs, on a friend's first step, is the call for the conversations of its posts,
-	// sent with the changes' answer in hand, read once the posts are verified.
-	convs *convoAsk
-	err   error
+	err             error
 }
 
 // readAhead reads friend's feed from cursor, step after step, into out (closed at the
@@ -240,11 +235,6 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, frie
 				send(rs)
 				return
 			}
-		}
-		if first && !rs.stranger && len(rs.step.Fetch) > 0 && len(rs.step.Fetch) <= MaxIDs {
-			// A round trip earlier than the verified posts could ask it, in one call; a
-			// stranger's calls at once are few (step asks it then).
-			rs.convs = askConversations(ctx, c, rs.step.Fetch)
 		}
 		if !send(rs) {
 			return
@@ -292,7 +282,7 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, author Au
 	)
 	wg.Go(func() { blobs, blobsErr = p.fetchBlobs(ctx, c, friend, b.Posts) })
 	var n int
-	b.Conversations, n, err = p.conversations(ctx, c, friend, b.Posts, rs.convs)
+	b.Conversations, n, err = p.conversations(ctx, c, friend, b.Posts)
 	wg.Wait()
 	if blobsErr != nil {
 		return b, blobs, blobsErr
@@ -301,10 +291,9 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, author Au
 }
 
 // conversations fetches the conversations of friend's posts that live, then the
-// attachments of their replies; it returns how many attachments it stored. early, when
-// set, is a call already asked for some of them.
-func (p *Puller) conversations(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, posts []store.Verified, early *convoAsk) ([]store.HeldConversation, int, error) {
-	cs, err := p.fetchConversations(ctx, c, friend, liveIDs(posts), early)
+// attachments of their replies; it returns how many attachments it stored.
+func (p *Puller) conversations(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, posts []store.Verified) ([]store.HeldConversation, int, error) {
+	cs, err := FetchConversations(ctx, c, friend, liveIDs(posts), p.cfg.Store.Revocations, p.log)
 	if errors.Is(err, ErrTampered) {
 		p.log.Warn("rejected a conversation a friend served", "friend", friend.ID(), "err", err)
 	}
@@ -313,28 +302,6 @@ func (p *Puller) conversations(ctx context.Context, c syncv1.SyncServiceClient, 
 	}
 	n, err := p.fetchAttachments(ctx, c, friend, replyAttachments(cs))
 	return cs, n, err
-}
-
-// fetchConversations is FetchConversations of live, or, when early is set (asked for
-// every post id of the step's changes, before their posts were verified), early's
-// answer less the conversations of posts that turned out deleted or refused: the same
-// records as asking for live alone.
-func (p *Puller) fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, live []post.ID, early *convoAsk) ([]store.HeldConversation, error) {
-	if early == nil {
-		return FetchConversations(ctx, c, friend, live, p.cfg.Store.Revocations, p.log)
-	}
-	got, err := early.read(friend, p.cfg.Store.Revocations, p.log)
-	if status.Code(err) == codes.Unimplemented {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	keep := make(map[post.ID]bool, len(live))
-	for _, id := range live {
-		keep[id] = true
-	}
-	return slices.DeleteFunc(got, func(hc store.HeldConversation) bool { return !keep[hc.PostID] }), nil
 }
 
 // replyAttachments are the attachments of the replies of cs, which their host serves
