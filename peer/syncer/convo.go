@@ -42,6 +42,14 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 		}
 		ids = append(ids, id)
 	}
+	return s.conversations(k, ids, stream.Send)
+}
+
+// conversations sends, for each of ids, the conversation of it that k may see, in
+// messages of at most ConversationChunk records, its removed replies (to k's own
+// devices only), and a message with complete set; nothing for a post it does not hold.
+// An error of send ends it.
+func (s *Server) conversations(k identity.PublicKey, ids []post.ID, send func(*syncv1.GetConversationsResponse) error) error {
 	sent := revocationsSent{devices: map[identity.PublicKey]bool{}, revs: map[string]bool{}}
 	for _, id := range ids {
 		err := s.st.Conversation(k, id, ConversationChunk, func(recs []store.Record) error {
@@ -56,7 +64,7 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 					return err
 				}
 			}
-			return stream.Send(msg)
+			return send(msg)
 		})
 		if errors.Is(err, store.ErrNoSuchPost) {
 			continue
@@ -64,10 +72,10 @@ func (s *Server) GetConversations(req *syncv1.GetConversationsRequest, stream sy
 		if err != nil {
 			return toConvoStatus(err)
 		}
-		if err := s.sendRemoved(stream, k, id); err != nil {
+		if err := s.sendRemoved(send, k, id); err != nil {
 			return toConvoStatus(err)
 		}
-		if err := stream.Send(&syncv1.GetConversationsResponse{PostId: id[:], Complete: true}); err != nil {
+		if err := send(&syncv1.GetConversationsResponse{PostId: id[:], Complete: true}); err != nil {
 			return err
 		}
 	}
@@ -238,6 +246,27 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 	if err != nil {
 		return nil, fmt.Errorf("get conversations: %w", err)
 	}
+	return takeConversations(stream.Recv, want, host, held, log)
+}
+
+// includedConversations verifies the conversations a Changes answer included for the
+// posts of want, as FetchConversations verifies GetConversations' answer; every one
+// must be whole.
+func includedConversations(msgs []*syncv1.GetConversationsResponse, want map[post.ID]bool, host identity.PublicKey, held post.Revocations, log *slog.Logger) ([]store.HeldConversation, error) {
+	next := func() (*syncv1.GetConversationsResponse, error) {
+		if len(msgs) == 0 {
+			return nil, io.EOF
+		}
+		m := msgs[0]
+		msgs = msgs[1:]
+		return m, nil
+	}
+	return takeConversations(next, want, host, held, log)
+}
+
+// takeConversations reads the messages next gives (io.EOF at the end) as the answer to
+// a GetConversations call for the posts of want (which it empties).
+func takeConversations(next func() (*syncv1.GetConversationsResponse, error), want map[post.ID]bool, host identity.PublicKey, held post.Revocations, log *slog.Logger) ([]store.HeldConversation, error) {
 	var out []store.HeldConversation
 	var cur *store.HeldConversation
 	seen := map[string]bool{}
@@ -246,7 +275,7 @@ func fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, host id
 	}
 	served := servedRevocations{held: held, of: map[identity.PublicKey][]device.Revocation{}, seen: map[string]bool{}}
 	for {
-		msg, err := stream.Recv()
+		msg, err := next()
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -1,9 +1,12 @@
 package syncer
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -159,10 +162,25 @@ func TestGetConversationsArguments(t *testing.T) {
 }
 
 // convoLiar is a host that answers GetConversations with what send makes of the real
-// answer's messages.
+// answer's messages, and includes in a Changes answer what included makes of the
+// conversations the real one includes (nil: none at all).
 type convoLiar struct {
 	*Server
-	send func([]*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse
+	send     func([]*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse
+	included func([]*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse
+}
+
+func (l *convoLiar) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*syncv1.ChangesResponse, error) {
+	resp, err := l.Server.Changes(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if l.included == nil {
+		resp.Conversations = nil
+	} else if len(resp.Conversations) > 0 {
+		resp.Conversations = l.included(resp.Conversations)
+	}
+	return resp, nil
 }
 
 type convoRecorder struct {
@@ -275,6 +293,47 @@ func TestFetchConversationsRefusesLies(t *testing.T) {
 	if held, err := FetchConversations(ctx, c, author.pub(), []post.ID{p1}, nil, nil); err != nil || held != nil {
 		t.Errorf("a host without conversations: %v, %v; want nothing and no error", held, err)
 	}
+
+	// The same lies in the conversations a Changes answer includes fail the pull, and
+	// nothing of it is kept; GetConversations answers honestly meanwhile.
+	liar.send = func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse { return ms }
+	reader := newNode(t, "reader", nil) // a refused pull keeps nothing: one reader serves every lie
+	befriend(t, author, reader)
+	befriend(t, reader, author)
+	rc := reader.client(t, author)
+	for name, lie := range lies {
+		liar.included = func(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
+			// In feed order the replies moved p1 after p2: put p1's first, as the lies expect.
+			ms = cloneConvo(ms)
+			slices.SortStableFunc(ms, func(a, b *syncv1.GetConversationsResponse) int {
+				return cmp.Compare(btoi(!bytes.Equal(a.PostId, p1[:])), btoi(!bytes.Equal(b.PostId, p1[:])))
+			})
+			return lie(ms)
+		}
+		res, err := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()}).Pull(ctx, rc, author.pub())
+		if !errors.Is(err, ErrTampered) || res.Stored != 0 || reader.count(t, author) != 0 {
+			t.Errorf("%s, in the changes: stored %d (%d held), %v; want nothing and ErrTampered", name, res.Stored, reader.count(t, author), err)
+		}
+		if recs, _ := reader.st.Thread(author.pub(), p1); len(recs) != 0 {
+			t.Errorf("%s, in the changes: %d records of p1 kept", name, len(recs))
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cloneConvo deep-copies messages a lie will alter, so the server's own stay whole.
+func cloneConvo(ms []*syncv1.GetConversationsResponse) []*syncv1.GetConversationsResponse {
+	out := make([]*syncv1.GetConversationsResponse, len(ms))
+	for i, m := range ms {
+		out[i] = proto.Clone(m).(*syncv1.GetConversationsResponse)
+	}
+	return out
 }
 
 // TestServerWithoutLogger: NewServer with no logger logs where slog's default logger

@@ -1,6 +1,8 @@
 package syncer
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -124,6 +126,104 @@ func TestPullAnswered(t *testing.T) {
 		}
 		if len(calls) != 1 || calls[0] != c.want || res.Stranger != c.want || res.Stored != 2 {
 			t.Errorf("%s: Answered %v, Result.Stranger %v, stored %d; want [%v] once, %v, 2", c.reader.name, calls, res.Stranger, res.Stored, c.want, c.want)
+		}
+	}
+}
+
+// convoWatch is a friend's real server that counts GetConversations calls and, with
+// strip set, includes no conversations in its Changes answers (an older kith's).
+type convoWatch struct {
+	*Server
+	calls atomic.Int32
+	strip bool
+}
+
+func (w *convoWatch) GetConversations(req *syncv1.GetConversationsRequest, stream syncv1.SyncService_GetConversationsServer) error {
+	w.calls.Add(1)
+	return w.Server.GetConversations(req, stream)
+}
+
+func (w *convoWatch) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*syncv1.ChangesResponse, error) {
+	resp, err := w.Server.Changes(ctx, req)
+	if err == nil && w.strip {
+		resp.Conversations = nil
+	}
+	return resp, err
+}
+
+// TestChangesIncludeConversations: a pull takes the conversations its Changes answer
+// includes without asking GetConversations, keeps none of a deleted post's, and asks
+// for them when the server includes none.
+func TestChangesIncludeConversations(t *testing.T) {
+	w := &convoWatch{}
+	author := newNode(t, "author", func(s *Server) syncv1.SyncServiceServer { w.Server = s; return w })
+	bob := newNode(t, "bob", nil)
+	befriend(t, author, bob)
+	befriend(t, bob, author)
+	live := author.publish(t, "stays", feed.Default())
+	gone := author.publish(t, "goes", feed.Default())
+	for _, id := range []post.ID{live, gone} {
+		if err := Deliver(ctxT(t), bob.client(t, author), bob.st, bob.replyWith(t, author, id, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := author.st.Delete(gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, strip := range []bool{false, true} {
+		reader := newNode(t, "reader", nil)
+		befriend(t, author, reader)
+		befriend(t, reader, author)
+		w.strip = strip
+		w.calls.Store(0)
+		if _, err := NewPuller(PullerConfig{Store: reader.st, Logger: quiet()}).Pull(ctxT(t), reader.client(t, author), author.pub()); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int32{false: 0, true: 1}[strip]; w.calls.Load() != want {
+			t.Errorf("none included: %v: %d GetConversations calls, want %d", strip, w.calls.Load(), want)
+		}
+		if recs, err := reader.st.Thread(author.pub(), live); err != nil || len(recs) != 1 {
+			t.Errorf("none included: %v: the live post's thread: %d records, %v; want bob's reply", strip, len(recs), err)
+		}
+		if recs, _ := reader.st.Thread(author.pub(), gone); len(recs) != 0 {
+			t.Errorf("none included: %v: %d records of a deleted post's conversation kept", strip, len(recs))
+		}
+	}
+}
+
+// TestIncludedConversationsFitTheAnswer: a Changes answer includes whole conversations
+// only, in order, as many as fit: none when the first does not, the first alone when
+// the second does not.
+func TestIncludedConversationsFitTheAnswer(t *testing.T) {
+	author, bob := newNode(t, "author", nil), newNode(t, "bob", nil)
+	befriend(t, author, bob)
+	befriend(t, bob, author)
+	ids := []post.ID{author.publish(t, "one", feed.Default()), author.publish(t, "two", feed.Default())}
+	bc := bob.client(t, author)
+	for _, id := range ids {
+		for range 3 {
+			if err := Deliver(ctxT(t), bc, bob.st, bob.replyWith(t, author, id, false)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	all := &syncv1.ChangesResponse{}
+	if err := author.srv.includeConversations(bob.pub(), ids, all, MaxAnswer); err != nil || len(all.Conversations) != 4 {
+		t.Fatalf("everything fits: %d messages, %v; want 4 (records and end, twice)", len(all.Conversations), err)
+	}
+	first := proto.Size(all.Conversations[0]) + proto.Size(all.Conversations[1]) + 16
+	for _, c := range []struct {
+		budget int
+		want   int
+	}{{first - 1, 0}, {first, 2}, {first + proto.Size(all.Conversations[2]) + 8, 2}} {
+		resp := &syncv1.ChangesResponse{}
+		if err := author.srv.includeConversations(bob.pub(), ids, resp, c.budget); err != nil || len(resp.Conversations) != c.want {
+			t.Errorf("budget %d: %d messages, %v; want %d", c.budget, len(resp.Conversations), err, c.want)
+		}
+		for i, m := range resp.Conversations {
+			if !proto.Equal(m, all.Conversations[i]) {
+				t.Errorf("budget %d: message %d differs from the whole answer's", c.budget, i)
+			}
 		}
 	}
 }

@@ -21,7 +21,7 @@ const removedChunk = 1000
 
 // sendRemoved streams the replies removed from own post id's conversation to the
 // caller k: the store names them to the person alone, so nobody else gets a message.
-func (s *Server) sendRemoved(stream syncv1.SyncService_GetConversationsServer, k identity.PublicKey, id post.ID) error {
+func (s *Server) sendRemoved(send func(*syncv1.GetConversationsResponse) error, k identity.PublicKey, id post.ID) error {
 	refs, err := s.st.RemovedReplies(k, id)
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func (s *Server) sendRemoved(stream syncv1.SyncService_GetConversationsServer, k
 		for _, r := range refs[:n] {
 			msg.Removed = append(msg.Removed, append(append([]byte(nil), r.Author[:]...), r.ID[:]...))
 		}
-		if err := stream.Send(msg); err != nil {
+		if err := send(msg); err != nil {
 			return err
 		}
 		refs = refs[n:]

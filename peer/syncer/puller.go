@@ -193,7 +193,9 @@ type readStep struct {
 	got   *syncv1.GetPostsResponse
 	// first marks the first step; stranger is what its answer's header said.
 	first, stranger bool
-	err             error
+	// convs are the conversations the Changes answer included, not yet verified.
+	convs []*syncv1.GetConversationsResponse
+	err   error
 }
 
 // readAhead reads friend's feed from cursor, step after step, into out (closed at the
@@ -214,7 +216,7 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, frie
 	for first := true; ; first = false {
 		var hdr metadata.MD
 		rs := readStep{first: first}
-		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize), IncludePosts: true}, grpc.Header(&hdr))
+		resp, err := c.Changes(ctx, &syncv1.ChangesRequest{Since: cursor, Limit: uint32(p.cfg.BatchSize), IncludePosts: true, IncludeConversations: true}, grpc.Header(&hdr))
 		if err != nil {
 			rs.err = fmt.Errorf("changes since %d: %w", cursor, err)
 			send(rs)
@@ -226,6 +228,7 @@ func (p *Puller) readAhead(ctx context.Context, c syncv1.SyncServiceClient, frie
 			return
 		}
 		rs.fetch = newPostFetch(Author{}, rs.step.Fetch)
+		rs.convs = resp.GetConversations()
 		switch {
 		case len(rs.fetch.next()) == 0:
 		case len(resp.GetPosts()) > 0: // the answer's own posts, as GetPosts would answer them
@@ -282,7 +285,7 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, author Au
 	)
 	wg.Go(func() { blobs, blobsErr = p.fetchBlobs(ctx, c, friend, b.Posts) })
 	var n int
-	b.Conversations, n, err = p.conversations(ctx, c, friend, b.Posts)
+	b.Conversations, n, err = p.conversations(ctx, c, friend, b.Posts, rs)
 	wg.Wait()
 	if blobsErr != nil {
 		return b, blobs, blobsErr
@@ -292,8 +295,8 @@ func (p *Puller) step(ctx context.Context, c syncv1.SyncServiceClient, author Au
 
 // conversations fetches the conversations of friend's posts that live, then the
 // attachments of their replies; it returns how many attachments it stored.
-func (p *Puller) conversations(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, posts []store.Verified) ([]store.HeldConversation, int, error) {
-	cs, err := FetchConversations(ctx, c, friend, liveIDs(posts), p.cfg.Store.Revocations, p.log)
+func (p *Puller) conversations(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, posts []store.Verified, rs readStep) ([]store.HeldConversation, int, error) {
+	cs, err := p.fetchConversations(ctx, c, friend, liveIDs(posts), rs)
 	if errors.Is(err, ErrTampered) {
 		p.log.Warn("rejected a conversation a friend served", "friend", friend.ID(), "err", err)
 	}
@@ -302,6 +305,40 @@ func (p *Puller) conversations(ctx context.Context, c syncv1.SyncServiceClient, 
 	}
 	n, err := p.fetchAttachments(ctx, c, friend, replyAttachments(cs))
 	return cs, n, err
+}
+
+// fetchConversations is FetchConversations of live, taking first what the step's
+// Changes answer included: verified as GetConversations' answer for the step's posts,
+// less the conversations of posts that turned out deleted or refused. The posts whose
+// conversation it did not include are asked for.
+func (p *Puller) fetchConversations(ctx context.Context, c syncv1.SyncServiceClient, friend identity.PublicKey, live []post.ID, rs readStep) ([]store.HeldConversation, error) {
+	held := p.cfg.Store.Revocations
+	var out []store.HeldConversation
+	covered := map[post.ID]bool{}
+	if len(rs.convs) > 0 {
+		fetch := rs.step.Fetch[:min(len(rs.step.Fetch), MaxIDs)]
+		want := make(map[post.ID]bool, len(fetch))
+		for _, id := range fetch {
+			want[id] = true
+		}
+		got, err := includedConversations(rs.convs, want, friend, held, p.log)
+		if err != nil {
+			return nil, err
+		}
+		keep := make(map[post.ID]bool, len(live))
+		for _, id := range live {
+			keep[id] = true
+		}
+		for _, hc := range got {
+			covered[hc.PostID] = true
+			if keep[hc.PostID] {
+				out = append(out, hc)
+			}
+		}
+	}
+	rest := slices.DeleteFunc(slices.Clone(live), func(id post.ID) bool { return covered[id] })
+	more, err := FetchConversations(ctx, c, friend, rest, held, p.log)
+	return append(out, more...), err
 }
 
 // replyAttachments are the attachments of the replies of cs, which their host serves

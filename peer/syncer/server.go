@@ -94,15 +94,31 @@ func (s *Server) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*sync
 		grpc.SetHeader(ctx, metadata.Pairs(RelationHeader, RelationStranger))
 	}
 	resp, err := s.changes(k, req.GetSince(), int(req.GetLimit()))
-	if err != nil || !req.GetIncludePosts() {
-		return resp, err
+	if err != nil {
+		return nil, err
 	}
-	return resp, s.includePosts(k, resp)
+	ids := includedIDs(resp)
+	if len(ids) == 0 {
+		return resp, nil
+	}
+	if req.GetIncludePosts() {
+		envs, err := s.st.VisiblePosts(k, ids)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		resp.Posts = fitAnswer(envs)
+	}
+	if req.GetIncludeConversations() {
+		if err := s.includeConversations(k, ids, resp, MaxAnswer); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
 }
 
-// includePosts adds to resp what GetPosts would answer k for the first MaxIDs distinct
-// post ids of its changes.
-func (s *Server) includePosts(k identity.PublicKey, resp *syncv1.ChangesResponse) error {
+// includedIDs are the posts a Changes answer may include: the first MaxIDs distinct
+// post ids of its changes (CHANGE_KIND_POST), in their order.
+func includedIDs(resp *syncv1.ChangesResponse) []post.ID {
 	var ids []post.ID
 	seen := map[post.ID]bool{}
 	for _, c := range resp.GetChanges() {
@@ -114,16 +130,33 @@ func (s *Server) includePosts(k identity.PublicKey, resp *syncv1.ChangesResponse
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
+	return ids
+}
+
+// includeConversations adds to resp what GetConversations would answer k for ids, as
+// many whole conversations, in order, as fit budget bytes with the rest of resp.
+func (s *Server) includeConversations(k identity.PublicKey, ids []post.ID, resp *syncv1.ChangesResponse, budget int) error {
+	used, whole, full := proto.Size(resp), 0, false
+	err := s.conversations(k, ids, func(msg *syncv1.GetConversationsResponse) error {
+		if used += proto.Size(msg) + 8; used > budget {
+			full = true
+			return errAnswerFull
+		}
+		resp.Conversations = append(resp.Conversations, msg)
+		if msg.GetComplete() {
+			whole = len(resp.Conversations)
+		}
+		return nil
+	})
+	resp.Conversations = resp.Conversations[:whole]
+	if full {
 		return nil
 	}
-	envs, err := s.st.VisiblePosts(k, ids)
-	if err != nil {
-		return toStatus(err)
-	}
-	resp.Posts = fitAnswer(envs)
-	return nil
+	return err
 }
+
+// errAnswerFull stops includeConversations at the answer's size.
+var errAnswerFull = errors.New("the answer is full")
 
 // Header of a Changes answer that tells the caller how this node sees it.
 const (

@@ -160,9 +160,12 @@ type ChangesRequest struct {
 	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	// include_posts asks for the posts of the answer in the answer itself, as
 	// CouchDB's include_docs does: one round trip where Changes then GetPosts take two.
-	IncludePosts  bool `protobuf:"varint,3,opt,name=include_posts,json=includePosts,proto3" json:"include_posts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IncludePosts bool `protobuf:"varint,3,opt,name=include_posts,json=includePosts,proto3" json:"include_posts,omitempty"`
+	// include_conversations asks for the conversations of the answer's posts in the
+	// answer too (after its posts, within the same answer size).
+	IncludeConversations bool `protobuf:"varint,4,opt,name=include_conversations,json=includeConversations,proto3" json:"include_conversations,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ChangesRequest) Reset() {
@@ -216,6 +219,13 @@ func (x *ChangesRequest) GetIncludePosts() bool {
 	return false
 }
 
+func (x *ChangesRequest) GetIncludeConversations() bool {
+	if x != nil {
+		return x.IncludeConversations
+	}
+	return false
+}
+
 // ChangesResponse holds visible entries in sequence order.
 type ChangesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -230,7 +240,12 @@ type ChangesResponse struct {
 	// first 1000 distinct post ids of changes (CHANGE_KIND_POST), in their order: the
 	// envelopes the caller may see, as many as fit the server's answer size. The caller
 	// asks GetPosts for any left out; none at all means the server did not include them.
-	Posts         []*v1.Envelope `protobuf:"bytes,4,rep,name=posts,proto3" json:"posts,omitempty"`
+	Posts []*v1.Envelope `protobuf:"bytes,4,rep,name=posts,proto3" json:"posts,omitempty"`
+	// conversations, when the request asked for them, are what GetConversations would
+	// answer for the same post ids, as many whole conversations (each ending with its
+	// complete message) as fit the answer size after posts. The caller asks
+	// GetConversations for the posts whose conversation is not here.
+	Conversations []*GetConversationsResponse `protobuf:"bytes,5,rep,name=conversations,proto3" json:"conversations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -289,6 +304,13 @@ func (x *ChangesResponse) GetMore() bool {
 func (x *ChangesResponse) GetPosts() []*v1.Envelope {
 	if x != nil {
 		return x.Posts
+	}
+	return nil
+}
+
+func (x *ChangesResponse) GetConversations() []*GetConversationsResponse {
+	if x != nil {
+		return x.Conversations
 	}
 	return nil
 }
@@ -2632,16 +2654,18 @@ const file_kith_sync_v1_sync_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.kith.sync.v1.ChangeKindR\x04kind\x12\x17\n" +
 	"\apost_id\x18\x03 \x01(\fR\x06postId\x12\x18\n" +
-	"\aversion\x18\x04 \x01(\x04R\aversion\"a\n" +
+	"\aversion\x18\x04 \x01(\x04R\aversion\"\x96\x01\n" +
 	"\x0eChangesRequest\x12\x14\n" +
 	"\x05since\x18\x01 \x01(\x04R\x05since\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x12#\n" +
-	"\rinclude_posts\x18\x03 \x01(\bR\fincludePosts\"\xa0\x01\n" +
+	"\rinclude_posts\x18\x03 \x01(\bR\fincludePosts\x123\n" +
+	"\x15include_conversations\x18\x04 \x01(\bR\x14includeConversations\"\xee\x01\n" +
 	"\x0fChangesResponse\x12.\n" +
 	"\achanges\x18\x01 \x03(\v2\x14.kith.sync.v1.ChangeR\achanges\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12\x12\n" +
 	"\x04more\x18\x03 \x01(\bR\x04more\x12.\n" +
-	"\x05posts\x18\x04 \x03(\v2\x18.kith.signed.v1.EnvelopeR\x05posts\"#\n" +
+	"\x05posts\x18\x04 \x03(\v2\x18.kith.signed.v1.EnvelopeR\x05posts\x12L\n" +
+	"\rconversations\x18\x05 \x03(\v2&.kith.sync.v1.GetConversationsResponseR\rconversations\"#\n" +
 	"\x0fGetPostsRequest\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\fR\x03ids\"B\n" +
 	"\x10GetPostsResponse\x12.\n" +
@@ -2874,71 +2898,72 @@ var file_kith_sync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: kith.sync.v1.Change.kind:type_name -> kith.sync.v1.ChangeKind
 	1,  // 1: kith.sync.v1.ChangesResponse.changes:type_name -> kith.sync.v1.Change
 	43, // 2: kith.sync.v1.ChangesResponse.posts:type_name -> kith.signed.v1.Envelope
-	43, // 3: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
-	1,  // 4: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
-	43, // 5: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
-	43, // 6: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
-	43, // 7: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
-	43, // 8: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
-	20, // 9: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
-	19, // 10: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
-	18, // 11: kith.sync.v1.RecoveryKitContents.devices:type_name -> kith.sync.v1.KitDevice
-	43, // 12: kith.sync.v1.RecoveryKitContents.revocations:type_name -> kith.signed.v1.Envelope
-	43, // 13: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
-	24, // 14: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
-	43, // 15: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	43, // 16: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
-	43, // 17: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
-	43, // 18: kith.sync.v1.GetConversationsResponse.revocations:type_name -> kith.signed.v1.Envelope
-	43, // 19: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
-	43, // 20: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
-	43, // 21: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
-	43, // 22: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
-	43, // 23: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
-	43, // 24: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
-	41, // 25: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
-	43, // 26: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
-	2,  // 27: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
-	4,  // 28: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
-	6,  // 29: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
-	8,  // 30: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
-	10, // 31: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
-	12, // 32: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
-	14, // 33: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
-	21, // 34: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
-	25, // 35: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
-	27, // 36: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
-	38, // 37: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
-	40, // 38: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
-	29, // 39: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
-	31, // 40: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
-	33, // 41: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
-	36, // 42: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
-	44, // 43: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
-	45, // 44: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
-	3,  // 45: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
-	5,  // 46: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
-	7,  // 47: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
-	9,  // 48: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
-	11, // 49: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
-	13, // 50: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
-	15, // 51: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
-	22, // 52: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
-	26, // 53: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
-	28, // 54: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
-	39, // 55: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
-	42, // 56: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
-	30, // 57: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
-	32, // 58: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
-	34, // 59: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
-	37, // 60: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
-	46, // 61: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
-	47, // 62: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
-	45, // [45:63] is the sub-list for method output_type
-	27, // [27:45] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	30, // 3: kith.sync.v1.ChangesResponse.conversations:type_name -> kith.sync.v1.GetConversationsResponse
+	43, // 4: kith.sync.v1.GetPostsResponse.posts:type_name -> kith.signed.v1.Envelope
+	1,  // 5: kith.sync.v1.WatchResponse.changes:type_name -> kith.sync.v1.Change
+	43, // 6: kith.sync.v1.RecoverResponse.post:type_name -> kith.signed.v1.Envelope
+	43, // 7: kith.sync.v1.RecoverResponse.recovery_kit:type_name -> kith.signed.v1.Envelope
+	43, // 8: kith.sync.v1.GetRecoveryKitResponse.kit:type_name -> kith.signed.v1.Envelope
+	43, // 9: kith.sync.v1.PushRecoveryKitRequest.kit:type_name -> kith.signed.v1.Envelope
+	20, // 10: kith.sync.v1.RecoveryKitContents.friends:type_name -> kith.sync.v1.KitFriend
+	19, // 11: kith.sync.v1.RecoveryKitContents.posts:type_name -> kith.sync.v1.KitPost
+	18, // 12: kith.sync.v1.RecoveryKitContents.devices:type_name -> kith.sync.v1.KitDevice
+	43, // 13: kith.sync.v1.RecoveryKitContents.revocations:type_name -> kith.signed.v1.Envelope
+	43, // 14: kith.sync.v1.GetProfileResponse.profile:type_name -> kith.signed.v1.Envelope
+	24, // 15: kith.sync.v1.PublicProfile.follows:type_name -> kith.sync.v1.PublicFollow
+	43, // 16: kith.sync.v1.GetDevicesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	43, // 17: kith.sync.v1.GetConversationsResponse.replies:type_name -> kith.signed.v1.Envelope
+	43, // 18: kith.sync.v1.GetConversationsResponse.reactions:type_name -> kith.signed.v1.Envelope
+	43, // 19: kith.sync.v1.GetConversationsResponse.revocations:type_name -> kith.signed.v1.Envelope
+	43, // 20: kith.sync.v1.PutConversationRequest.reply:type_name -> kith.signed.v1.Envelope
+	43, // 21: kith.sync.v1.PutConversationRequest.reaction:type_name -> kith.signed.v1.Envelope
+	43, // 22: kith.sync.v1.PutReplyBlobRequest.reply:type_name -> kith.signed.v1.Envelope
+	43, // 23: kith.sync.v1.RequestFriendshipRequest.request:type_name -> kith.signed.v1.Envelope
+	43, // 24: kith.sync.v1.JoinResponse.certificate:type_name -> kith.signed.v1.Envelope
+	43, // 25: kith.sync.v1.OwnPost.envelope:type_name -> kith.signed.v1.Envelope
+	41, // 26: kith.sync.v1.OwnChangesResponse.posts:type_name -> kith.sync.v1.OwnPost
+	43, // 27: kith.sync.v1.OwnChangesResponse.revocations:type_name -> kith.signed.v1.Envelope
+	2,  // 28: kith.sync.v1.SyncService.Changes:input_type -> kith.sync.v1.ChangesRequest
+	4,  // 29: kith.sync.v1.SyncService.GetPosts:input_type -> kith.sync.v1.GetPostsRequest
+	6,  // 30: kith.sync.v1.SyncService.GetBlob:input_type -> kith.sync.v1.GetBlobRequest
+	8,  // 31: kith.sync.v1.SyncService.Watch:input_type -> kith.sync.v1.WatchRequest
+	10, // 32: kith.sync.v1.SyncService.Recover:input_type -> kith.sync.v1.RecoverRequest
+	12, // 33: kith.sync.v1.SyncService.GetRecoveryKit:input_type -> kith.sync.v1.GetRecoveryKitRequest
+	14, // 34: kith.sync.v1.SyncService.PushRecoveryKit:input_type -> kith.sync.v1.PushRecoveryKitRequest
+	21, // 35: kith.sync.v1.SyncService.GetProfile:input_type -> kith.sync.v1.GetProfileRequest
+	25, // 36: kith.sync.v1.SyncService.GetReachability:input_type -> kith.sync.v1.GetReachabilityRequest
+	27, // 37: kith.sync.v1.SyncService.GetDevices:input_type -> kith.sync.v1.GetDevicesRequest
+	38, // 38: kith.sync.v1.SyncService.Join:input_type -> kith.sync.v1.JoinRequest
+	40, // 39: kith.sync.v1.SyncService.OwnChanges:input_type -> kith.sync.v1.OwnChangesRequest
+	29, // 40: kith.sync.v1.SyncService.GetConversations:input_type -> kith.sync.v1.GetConversationsRequest
+	31, // 41: kith.sync.v1.SyncService.PutConversation:input_type -> kith.sync.v1.PutConversationRequest
+	33, // 42: kith.sync.v1.SyncService.PutReplyBlob:input_type -> kith.sync.v1.PutReplyBlobRequest
+	36, // 43: kith.sync.v1.SyncService.RequestFriendship:input_type -> kith.sync.v1.RequestFriendshipRequest
+	44, // 44: kith.sync.v1.SyncService.GetParcels:input_type -> kith.sync.v1.GetParcelsRequest
+	45, // 45: kith.sync.v1.SyncService.AckParcels:input_type -> kith.sync.v1.AckParcelsRequest
+	3,  // 46: kith.sync.v1.SyncService.Changes:output_type -> kith.sync.v1.ChangesResponse
+	5,  // 47: kith.sync.v1.SyncService.GetPosts:output_type -> kith.sync.v1.GetPostsResponse
+	7,  // 48: kith.sync.v1.SyncService.GetBlob:output_type -> kith.sync.v1.GetBlobResponse
+	9,  // 49: kith.sync.v1.SyncService.Watch:output_type -> kith.sync.v1.WatchResponse
+	11, // 50: kith.sync.v1.SyncService.Recover:output_type -> kith.sync.v1.RecoverResponse
+	13, // 51: kith.sync.v1.SyncService.GetRecoveryKit:output_type -> kith.sync.v1.GetRecoveryKitResponse
+	15, // 52: kith.sync.v1.SyncService.PushRecoveryKit:output_type -> kith.sync.v1.PushRecoveryKitResponse
+	22, // 53: kith.sync.v1.SyncService.GetProfile:output_type -> kith.sync.v1.GetProfileResponse
+	26, // 54: kith.sync.v1.SyncService.GetReachability:output_type -> kith.sync.v1.GetReachabilityResponse
+	28, // 55: kith.sync.v1.SyncService.GetDevices:output_type -> kith.sync.v1.GetDevicesResponse
+	39, // 56: kith.sync.v1.SyncService.Join:output_type -> kith.sync.v1.JoinResponse
+	42, // 57: kith.sync.v1.SyncService.OwnChanges:output_type -> kith.sync.v1.OwnChangesResponse
+	30, // 58: kith.sync.v1.SyncService.GetConversations:output_type -> kith.sync.v1.GetConversationsResponse
+	32, // 59: kith.sync.v1.SyncService.PutConversation:output_type -> kith.sync.v1.PutConversationResponse
+	34, // 60: kith.sync.v1.SyncService.PutReplyBlob:output_type -> kith.sync.v1.PutReplyBlobResponse
+	37, // 61: kith.sync.v1.SyncService.RequestFriendship:output_type -> kith.sync.v1.RequestFriendshipResponse
+	46, // 62: kith.sync.v1.SyncService.GetParcels:output_type -> kith.sync.v1.GetParcelsResponse
+	47, // 63: kith.sync.v1.SyncService.AckParcels:output_type -> kith.sync.v1.AckParcelsResponse
+	46, // [46:64] is the sub-list for method output_type
+	28, // [28:46] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_kith_sync_v1_sync_proto_init() }
