@@ -135,7 +135,7 @@ func (t *Transport) quicConfig() *quic.Config {
 		// window for its first second. The maxima stay quic-go's. A peer may have 4 MiB
 		// sent to us unread from its first byte (512 KiB before); the gRPC server reads
 		// continuously, so that is held only while the daemon is not scheduled
-		// (docs/DESIGN.md, "A sync in three round trips").
+		// (docs/DESIGN.md, "A sync in two round trips").
 		InitialStreamReceiveWindow:     streamWindow,
 		InitialConnectionReceiveWindow: connWindow,
 	}
