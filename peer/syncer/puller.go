@@ -316,19 +316,12 @@ func (p *Puller) fetchConversations(ctx context.Context, c syncv1.SyncServiceCli
 	var out []store.HeldConversation
 	covered := map[post.ID]bool{}
 	if len(rs.convs) > 0 {
-		fetch := rs.step.Fetch[:min(len(rs.step.Fetch), MaxIDs)]
-		want := make(map[post.ID]bool, len(fetch))
-		for _, id := range fetch {
-			want[id] = true
-		}
+		want := idSet(rs.step.Fetch[:min(len(rs.step.Fetch), MaxIDs)])
 		got, err := includedConversations(rs.convs, want, friend, held, p.log)
 		if err != nil {
 			return nil, err
 		}
-		keep := make(map[post.ID]bool, len(live))
-		for _, id := range live {
-			keep[id] = true
-		}
+		keep := idSet(live)
 		for _, hc := range got {
 			covered[hc.PostID] = true
 			if keep[hc.PostID] {
@@ -339,6 +332,15 @@ func (p *Puller) fetchConversations(ctx context.Context, c syncv1.SyncServiceCli
 	rest := slices.DeleteFunc(slices.Clone(live), func(id post.ID) bool { return covered[id] })
 	more, err := FetchConversations(ctx, c, friend, rest, held, p.log)
 	return append(out, more...), err
+}
+
+// idSet is ids as a set.
+func idSet(ids []post.ID) map[post.ID]bool {
+	set := make(map[post.ID]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
 }
 
 // replyAttachments are the attachments of the replies of cs, which their host serves

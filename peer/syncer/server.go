@@ -97,7 +97,7 @@ func (s *Server) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*sync
 	if err != nil {
 		return nil, err
 	}
-	ids := includedIDs(resp)
+	ids := includedIDs(req.GetSince(), resp)
 	if len(ids) == 0 {
 		return resp, nil
 	}
@@ -116,21 +116,14 @@ func (s *Server) Changes(ctx context.Context, req *syncv1.ChangesRequest) (*sync
 	return resp, nil
 }
 
-// includedIDs are the posts a Changes answer may include: the first MaxIDs distinct
-// post ids of its changes (CHANGE_KIND_POST), in their order.
-func includedIDs(resp *syncv1.ChangesResponse) []post.ID {
-	var ids []post.ID
-	seen := map[post.ID]bool{}
-	for _, c := range resp.GetChanges() {
-		if c.GetKind() != syncv1.ChangeKind_CHANGE_KIND_POST || len(ids) == MaxIDs {
-			continue
-		}
-		if id := post.ID(c.GetPostId()); !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
+// includedIDs are the posts a Changes answer for since may include: the first MaxIDs
+// of what a puller fetches for it (ParseChanges' Step.Fetch), so both ends name the same.
+func includedIDs(since uint64, resp *syncv1.ChangesResponse) []post.ID {
+	st, err := ParseChanges(since, resp)
+	if err != nil {
+		return nil
 	}
-	return ids
+	return st.Fetch[:min(len(st.Fetch), MaxIDs)]
 }
 
 // includeConversations adds to resp what GetConversations would answer k for ids, as
