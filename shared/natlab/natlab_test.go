@@ -2,6 +2,7 @@ package natlab_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -259,6 +260,48 @@ func TestNATKinds(t *testing.T) {
 		}
 		if _, err := bind(conn, s2); err != nil {
 			t.Errorf("after link up: %v", err)
+		}
+	})
+
+	t.Run("delay holds a burst, in order", func(t *testing.T) {
+		const delay, burst = 30 * time.Millisecond, 2000
+		ctx := context.Background()
+		if err := lab.SetNetem(ctx, "s2", natlab.Netem{Delay: delay}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = lab.SetNetem(ctx, "s2", natlab.Netem{}) })
+		from := listen(t, lab.Host("x"), 0)
+		to := listen(t, lab.Host("s2"), 4002)
+		_ = to.SetReadBuffer(4 << 20)
+		dst := netip.AddrPortFrom(lab.Host("s2").Addr, 4002)
+		sent := make([]time.Time, burst)
+		for i := range burst {
+			sent[i] = time.Now()
+			if _, err := from.WriteToUDPAddrPort(binary.BigEndian.AppendUint32(nil, uint32(i)), dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+		buf := make([]byte, 64)
+		var late []time.Duration
+		for want := range burst {
+			_ = to.SetReadDeadline(time.Now().Add(time.Second))
+			n, _, err := to.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("datagram %d of %d: %v", want, burst, err)
+			}
+			got := time.Now()
+			if n != 4 || binary.BigEndian.Uint32(buf) != uint32(want) {
+				t.Fatalf("datagram %d arrived as %x: the delay reordered or dropped the burst", want, buf[:n])
+			}
+			if held := got.Sub(sent[want]); held < delay {
+				t.Fatalf("datagram %d arrived after %v, want at least %v", want, held, delay)
+			} else {
+				late = append(late, held-delay)
+			}
+		}
+		slices.Sort(late)
+		if med := late[len(late)/2]; med > 20*time.Millisecond {
+			t.Errorf("median datagram arrived %v after its delay of %v", med, delay)
 		}
 	})
 
