@@ -62,7 +62,7 @@ func TestBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer relay.Close()
-	if rcv, snd := bufferSizes(t, relay.(*relayConn).PacketConn.(*net.UDPConn)); rcv < relayBuffer || snd < relayBuffer {
+	if rcv, snd := bufferSizes(t, relay.(*relayConn).PacketConn.(*batchConn).UDPConn); rcv < relayBuffer || snd < relayBuffer {
 		t.Errorf("relay socket buffers %d / %d bytes, want at least %d", rcv, snd, relayBuffer)
 	}
 }

@@ -96,6 +96,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, held: map[string]int{}, heldIP: map[netip.Addr]int{}}
 	growBuffers(cfg.PacketConn, mainBuffer)
+	if uc, ok := cfg.PacketConn.(*net.UDPConn); ok && batchWrites {
+		cfg.PacketConn = newBatchConn(uc, sendGSO) // Close closes uc
+	}
 	srv, err := pturn.NewServer(pturn.ServerConfig{
 		Realm:         cfg.Realm,
 		AuthHandler:   s.auth,
@@ -207,6 +210,9 @@ func (g *quotaGenerator) AllocatePacketConn(network string, port int) (net.Packe
 		return nil, nil, err
 	}
 	growBuffers(conn, relayBuffer)
+	if uc, ok := conn.(*net.UDPConn); ok && batchWrites {
+		conn = newBatchConn(uc, sendGSO)
+	}
 	s.cfg.Metrics.Allocated()
 	return &relayConn{PacketConn: conn, release: func() { s.release(user, ip); s.cfg.Metrics.Released() }}, addr, nil
 }

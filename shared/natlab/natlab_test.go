@@ -1,6 +1,7 @@
 package natlab_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -13,8 +14,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/stun"
+	"golang.org/x/sys/unix"
 
 	"github.com/kithnet/kith/shared/natlab"
 	"github.com/kithnet/kith/shared/testenv"
@@ -302,6 +305,45 @@ func TestNATKinds(t *testing.T) {
 		slices.Sort(late)
 		if med := late[len(late)/2]; med > 20*time.Millisecond {
 			t.Errorf("median datagram arrived %v after its delay of %v", med, delay)
+		}
+	})
+
+	t.Run("delay holds a GSO run whole", func(t *testing.T) {
+		const delay, segments, size = 30 * time.Millisecond, 20, 1000
+		ctx := context.Background()
+		if err := lab.SetNetem(ctx, "s2", natlab.Netem{Delay: delay}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = lab.SetNetem(ctx, "s2", natlab.Netem{}) })
+		from := listen(t, lab.Host("x"), 0)
+		to := listen(t, lab.Host("s2"), 4003)
+		run := make([]byte, segments*size-300) // the last datagram shorter
+		for i := range run {
+			run[i] = byte(i / size)
+		}
+		oob := make([]byte, unix.CmsgSpace(2))
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+		h.SetLen(unix.CmsgLen(2))
+		binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], size)
+		sent := time.Now()
+		if _, _, err := from.WriteMsgUDPAddrPort(run, oob, netip.AddrPortFrom(lab.Host("s2").Addr, 4003)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 2*size)
+		for i := range segments {
+			_ = to.SetReadDeadline(time.Now().Add(time.Second))
+			n, _, err := to.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("datagram %d of the run: %v", i, err)
+			}
+			if held := time.Since(sent); held < delay {
+				t.Fatalf("datagram %d of the run arrived after %v, want at least %v", i, held, delay)
+			}
+			want := run[i*size : min(len(run), (i+1)*size)]
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("datagram %d of the run: %d bytes of %d, want %d bytes of %d", i, n, buf[0], len(want), want[0])
+			}
 		}
 	})
 

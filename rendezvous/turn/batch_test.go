@@ -1,0 +1,191 @@
+package turn
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// udpPair is a batchConn on loopback (sending runs with gso) and two receivers.
+func udpPair(t *testing.T, gso gsoFunc) (*batchConn, [2]*net.UDPConn) {
+	t.Helper()
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		growBuffers(c, 8<<20)
+		return c
+	}
+	b := newBatchConn(listen(), gso)
+	t.Cleanup(func() { b.Close() })
+	var to [2]*net.UDPConn
+	for i := range to {
+		to[i] = listen()
+		t.Cleanup(func() { to[i].Close() })
+	}
+	return b, to
+}
+
+// burst writes n datagrams through b, in runs of 1 to 20 to one receiver then the
+// other, most of 1,284 bytes (a relayed QUIC packet in ChannelData) and some
+// shorter, each numbered; it returns what each receiver should get, in order.
+func burst(t *testing.T, b *batchConn, to [2]*net.UDPConn, n int) [2][][]byte {
+	t.Helper()
+	var want [2][][]byte
+	dst := 0
+	for i := 0; i < n; {
+		for run := 1 + i%20; run > 0 && i < n; run-- {
+			size := 1284
+			if i%7 == 3 {
+				size = 100 + i%1000
+			}
+			p := bytes.Repeat([]byte{byte(i)}, size)
+			binary.BigEndian.PutUint32(p, uint32(i))
+			if _, err := b.WriteTo(p, to[dst].LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			want[dst] = append(want[dst], p)
+			i++
+		}
+		dst = 1 - dst
+	}
+	return want
+}
+
+// receive checks that c gets exactly want, in order.
+func receive(t *testing.T, c *net.UDPConn, want [][]byte) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for i, w := range want {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("datagram %d of %d: %v", i, len(want), err)
+		}
+		if !bytes.Equal(buf[:n], w) {
+			t.Fatalf("datagram %d of %d: got %d bytes numbered %d, want %d bytes numbered %d", i, len(want),
+				n, binary.BigEndian.Uint32(buf), len(w), binary.BigEndian.Uint32(w))
+		}
+	}
+}
+
+// TestBatchConnKeepsEveryDatagram: a burst written through a batchConn arrives whole,
+// each datagram as written, in order for each address, and some of it left in GSO
+// batches.
+func TestBatchConnKeepsEveryDatagram(t *testing.T) {
+	b, to := udpPair(t, sendGSO)
+	want := burst(t, b, to, 3000)
+	receive(t, to[0], want[0])
+	receive(t, to[1], want[1])
+	if b.gsoSends.Load() == 0 {
+		t.Error("3,000 datagrams written at once all left one by one: no GSO batch")
+	}
+}
+
+// TestBatchConnWithoutGSO: where the kernel refuses GSO, the refused run and every
+// later datagram still leave, one by one.
+func TestBatchConnWithoutGSO(t *testing.T) {
+	var refused atomic.Int32
+	b, to := udpPair(t, func(*net.UDPConn, []byte, int, netip.AddrPort) error {
+		refused.Add(1)
+		return errors.New("EIO")
+	})
+	want := burst(t, b, to, 3000)
+	receive(t, to[0], want[0])
+	receive(t, to[1], want[1])
+	if refused.Load() != 1 || b.gsoSends.Load() != 0 {
+		t.Errorf("GSO tried %d times, %d sends; want one refusal, then none", refused.Load(), b.gsoSends.Load())
+	}
+}
+
+// TestBatchConnRun: a GSO run is consecutive datagrams to one address, none longer
+// than the first, only the last shorter, within the kernel's limits.
+func TestBatchConnRun(t *testing.T) {
+	a, z := netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("192.0.2.2:1")
+	d := func(to netip.AddrPort, sizes ...int) []datagram {
+		var q []datagram
+		for _, s := range sizes {
+			q = append(q, datagram{make([]byte, s), to})
+		}
+		return q
+	}
+	many := func(n, size int) []int {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = size
+		}
+		return s
+	}
+	c := &batchConn{gso: sendGSO}
+	for _, tc := range []struct {
+		name string
+		q    []datagram
+		want int
+	}{
+		{"one", d(a, 1284), 1},
+		{"equal", d(a, 1284, 1284, 1284), 3},
+		{"shorter last", d(a, 1284, 1284, 500, 1284), 3},
+		{"longer stops", d(a, 500, 500, 1284), 2},
+		{"other address", append(d(a, 1284, 1284), d(z, 1284)...), 2},
+		{"segments", d(a, many(100, 200)...), batchSegments},
+		{"bytes", d(a, many(60, 1400)...), batchBytes / 1400},
+	} {
+		if got := c.run(tc.q); got != tc.want {
+			t.Errorf("%s: run of %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	c.gso = nil
+	if got := c.run(d(a, 1284, 1284)); got != 1 {
+		t.Errorf("without GSO: run of %d, want 1", got)
+	}
+}
+
+// TestBatchConnClose: a write after Close fails, and so does one waiting for room
+// when Close comes.
+func TestBatchConnClose(t *testing.T) {
+	stuck := make(chan struct{})
+	var once sync.Once
+	unstick := func() { once.Do(func() { close(stuck) }) }
+	b, to := udpPair(t, func(*net.UDPConn, []byte, int, netip.AddrPort) error {
+		<-stuck
+		return nil
+	})
+	t.Cleanup(unstick) // before udpPair's Close, which waits for the sender
+	errs := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := b.WriteTo(make([]byte, 1284), to[0].LocalAddr()); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	// The sender sits in a GSO send that never returns until stuck closes, so the
+	// writer fills the queue and waits for room.
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-errs:
+		t.Fatalf("writer stopped before Close: %v", err)
+	default:
+	}
+	time.AfterFunc(50*time.Millisecond, unstick) // Close waits for the sender to come back
+	b.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("write waiting at Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a write waiting for room did not return at Close")
+	}
+	if _, err := b.WriteTo([]byte("x"), to[0].LocalAddr()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write after Close: %v, want net.ErrClosed", err)
+	}
+}
