@@ -2,6 +2,7 @@ package turn
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -21,8 +22,9 @@ import (
 // one buffer, cut into the original datagrams at the last hop. When nothing queues (a
 // light load) each datagram leaves alone, as before, one goroutine hand-off later.
 //
-// In the lab (BenchmarkRelayThroughput) this took the rendezvous from about 16 ms to
-// about 10 ms of CPU per relayed MiB.
+// In the lab (BenchmarkRelayThroughput) this took the rendezvous from 15-19 ms to
+// 11-14 ms of CPU per relayed MiB (docs/DESIGN.md, "The lab's links and the relay,
+// cheaper per packet").
 
 const (
 	// batchSegments is the most datagrams one GSO send carries (the kernel's
@@ -55,6 +57,7 @@ type batchConn struct {
 	sent   chan struct{} // closed when the sender has stopped
 
 	gso      gsoFunc      // the sender's own; nil once the kernel refused GSO, and then every datagram goes alone
+	out      []byte       // the sender's own: the run being sent
 	gsoSends atomic.Int64 // GSO sends that carried more than one datagram
 }
 
@@ -112,8 +115,9 @@ func (c *batchConn) Close() error {
 	c.room.Broadcast()
 	c.mu.Unlock()
 	close(c.done)
+	err := c.UDPConn.Close() // ends a send in progress
 	<-c.sent
-	return c.UDPConn.Close()
+	return err
 }
 
 // send is the sender: it takes the whole queue whenever kicked and sends it.
@@ -163,23 +167,38 @@ func (c *batchConn) run(q []datagram) int {
 	return n
 }
 
-// sendRun sends one run: alone, or in one GSO send, or alone after all when the
-// kernel refuses GSO (then never again on this socket).
+// sendRun sends one run: alone, or in one GSO send, or one by one after all when
+// that send fails; when the kernel refuses GSO itself, it is not tried again on this
+// socket.
 func (c *batchConn) sendRun(run []datagram) {
 	if len(run) > 1 {
-		b := make([]byte, 0, len(run)*len(run[0].b))
+		c.out = c.out[:0]
 		for _, d := range run {
-			b = append(b, d.b...)
+			c.out = append(c.out, d.b...)
 		}
-		if err := c.gso(c.UDPConn, b, len(run[0].b), run[0].to); err == nil {
+		err := c.gso(c.UDPConn, c.out, len(run[0].b), run[0].to)
+		if err == nil {
 			c.gsoSends.Add(1)
 			return
 		}
-		c.gso = nil
+		if gsoRefused(err) {
+			c.gso = nil
+		}
 	}
 	for _, d := range run {
 		_, _ = c.UDPConn.WriteToUDPAddrPort(d.b, d.to)
 	}
+}
+
+// gsoRefused tells a kernel or device that cannot segment UDP (no checksum offload,
+// no UDP_SEGMENT) from an error of the send itself.
+func gsoRefused(err error) bool {
+	for _, e := range []error{unix.EIO, unix.EINVAL, unix.ENOPROTOOPT, unix.EOPNOTSUPP} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // sendGSO sends b to `to` from c as datagrams of size bytes (the last may be

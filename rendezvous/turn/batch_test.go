@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // udpPair is a batchConn on loopback (sending runs with gso) and two receivers.
@@ -90,18 +92,26 @@ func TestBatchConnKeepsEveryDatagram(t *testing.T) {
 }
 
 // TestBatchConnWithoutGSO: where the kernel refuses GSO, the refused run and every
-// later datagram still leave, one by one.
+// later datagram still leave, one by one; where one GSO send fails for another
+// reason, its run leaves one by one and GSO is tried again.
 func TestBatchConnWithoutGSO(t *testing.T) {
-	var refused atomic.Int32
-	b, to := udpPair(t, func(*net.UDPConn, []byte, int, netip.AddrPort) error {
-		refused.Add(1)
-		return errors.New("EIO")
-	})
-	want := burst(t, b, to, 3000)
-	receive(t, to[0], want[0])
-	receive(t, to[1], want[1])
-	if refused.Load() != 1 || b.gsoSends.Load() != 0 {
-		t.Errorf("GSO tried %d times, %d sends; want one refusal, then none", refused.Load(), b.gsoSends.Load())
+	for _, tc := range []struct {
+		err   error
+		again bool
+	}{{unix.EIO, false}, {unix.ENOBUFS, true}} {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			var tried atomic.Int32
+			b, to := udpPair(t, func(*net.UDPConn, []byte, int, netip.AddrPort) error {
+				tried.Add(1)
+				return tc.err
+			})
+			want := burst(t, b, to, 3000)
+			receive(t, to[0], want[0])
+			receive(t, to[1], want[1])
+			if again := tried.Load() > 1; again != tc.again || b.gsoSends.Load() != 0 {
+				t.Errorf("GSO failing with %v was tried %d times, %d sends; want tried again: %v", tc.err, tried.Load(), b.gsoSends.Load(), tc.again)
+			}
+		})
 	}
 }
 

@@ -24,9 +24,9 @@ import (
 // little CPU as it can: one recvmmsg reads up to delayerBatch queued packets, and one
 // batch verdict accepts every packet that is due at once (the kernel accepts every
 // queued ID up to the one given, and the queue is in arrival order), and a GSO run
-// is held whole (configure). Its CPU once
-// showed as a third of what a 50 MiB transfer cost on the two cores the whole lab
-// shares, twice as much on a relayed path (two links) as on a direct one.
+// is held whole (configure). Its CPU once showed as a third of what a 50 MiB transfer
+// cost on the two cores the whole lab shares, more on a relayed path (two links) than
+// on a direct one.
 
 // nfnetlink_queue constants (linux/netfilter/nfnetlink_queue.h).
 const (
@@ -183,8 +183,7 @@ func (d *delayer) receive() {
 // only on some architectures.
 type mmsghdr struct {
 	Hdr unix.Msghdr
-	Len uint32
-	_   [4]byte
+	Len uint32 // Go pads the struct to Msghdr's alignment, as C does
 }
 
 // packetIDs returns the queue's packet IDs of the NFQNL_MSG_PACKET messages in one
