@@ -1,6 +1,7 @@
 package nat
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"os"
@@ -35,13 +36,16 @@ func newQueueConn(m *Mux, n int, onClose func()) *queueConn {
 		closed: make(chan struct{}), changed: make(chan struct{})}
 }
 
-// deliver queues a datagram, dropping it when the reader lags (UDP semantics).
+// deliver queues a datagram, dropping it when the reader lags (UDP semantics). The
+// queue owns b (a pooled buffer, see getBuffer) from here on.
 func (c *queueConn) deliver(b []byte, from net.Addr) {
 	select {
 	case <-c.closed:
 	case c.in <- datagram{b, from}:
+		return
 	default:
 	}
+	putBuffer(b)
 }
 
 func (c *queueConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -64,7 +68,9 @@ func (c *queueConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			timer.Stop()
 		}
 		if err != errDeadlineMoved {
-			return copy(p, d.b), d.from, err
+			n := copy(p, d.b)
+			putBuffer(d.b)
+			return n, d.from, err
 		}
 	}
 }
@@ -129,3 +135,31 @@ func (c *queueConn) SetReadBuffer(n int) error { return c.mux.conn.SetReadBuffer
 
 // SetWriteBuffer sizes the shared socket's send buffer.
 func (c *queueConn) SetWriteBuffer(n int) error { return c.mux.conn.SetWriteBuffer(n) }
+
+// Received datagrams wait in pooled buffers: a transfer receives tens of thousands a
+// second, and a fresh one each made garbage at the rate of the transfer, collected
+// on the cores the receiving connection needs (docs/DESIGN.md, stop 24).
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// bufferSize is the capacity of a pooled buffer: a full-size datagram on an Ethernet
+// path. Longer datagrams get buffers of their own.
+const bufferSize = 1500
+
+// getBuffer returns a copy of b in a pooled buffer.
+func getBuffer(b []byte) []byte {
+	if len(b) > bufferSize {
+		return bytes.Clone(b)
+	}
+	buf := *buffers.Get().(*[]byte)
+	if cap(buf) < bufferSize {
+		buf = make([]byte, 0, bufferSize)
+	}
+	return append(buf[:0], b...)
+}
+
+// putBuffer returns b to the pool once it has been read.
+func putBuffer(b []byte) {
+	if cap(b) == bufferSize {
+		buffers.Put(&b)
+	}
+}

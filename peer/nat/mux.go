@@ -1,7 +1,6 @@
 package nat
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,10 +124,12 @@ func (m *Mux) read() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		m.route(bytes.Clone(buf[:n]), unmap(from))
+		m.route(buf[:n], unmap(from))
 	}
 }
 
+// route hands b, which the next read overwrites, to where it goes: the queues get a
+// copy of their own, the rest is handled before route returns.
 func (m *Mux) route(b []byte, from netip.AddrPort) {
 	class := Classify(b)
 	if class == STUN && m.deliverBinding(b) {
@@ -139,11 +140,11 @@ func (m *Mux) route(b []byte, from netip.AddrPort) {
 	m.mu.Unlock()
 	switch {
 	case d != nil:
-		d.deliver(b, net.UDPAddrFromAddrPort(from))
+		d.deliver(getBuffer(b), net.UDPAddrFromAddrPort(from))
 	case class == Punch:
 		m.handlePunch(b, from)
 	case class == QUIC:
-		m.quic.deliver(b, net.UDPAddrFromAddrPort(from))
+		m.quic.deliver(getBuffer(b), net.UDPAddrFromAddrPort(from))
 	default:
 		m.log.Debug("nat: dropped datagram", "from", from, "len", len(b), "class", class)
 	}
