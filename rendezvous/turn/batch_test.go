@@ -17,19 +17,30 @@ import (
 // udpPair is a batchConn on loopback (sending runs with gso) and two receivers.
 func udpPair(t *testing.T, gso gsoFunc) (*batchConn, [2]*net.UDPConn) {
 	t.Helper()
-	listen := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return udpPairOn(t, "udp4", gso)
+}
+
+// udpPairOn is udpPair with the batchConn's socket on network: "udp4" on
+// 127.0.0.1, or "udp" on every address, dual-stack, as the rendezvous binds it.
+func udpPairOn(t *testing.T, network string, gso gsoFunc) (*batchConn, [2]*net.UDPConn) {
+	t.Helper()
+	listen := func(network string, ip net.IP) *net.UDPConn {
+		c, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
 		if err != nil {
 			t.Fatal(err)
 		}
 		growBuffers(c, 8<<20)
 		return c
 	}
-	b := newBatchConn(listen(), gso)
+	var own net.IP
+	if network == "udp4" {
+		own = net.IPv4(127, 0, 0, 1)
+	}
+	b := newBatchConn(listen(network, own), gso)
 	t.Cleanup(func() { b.Close() })
 	var to [2]*net.UDPConn
 	for i := range to {
-		to[i] = listen()
+		to[i] = listen("udp4", net.IPv4(127, 0, 0, 1))
 		t.Cleanup(func() { to[i].Close() })
 	}
 	return b, to
@@ -80,14 +91,19 @@ func receive(t *testing.T, c *net.UDPConn, want [][]byte) {
 
 // TestBatchConnKeepsEveryDatagram: a burst written through a batchConn arrives whole,
 // each datagram as written, in order for each address, and some of it left in GSO
-// batches.
+// batches, from an IPv4 socket and from a dual-stack one (IPv4 destinations then
+// travel as IPv4-mapped addresses).
 func TestBatchConnKeepsEveryDatagram(t *testing.T) {
-	b, to := udpPair(t, sendGSO)
-	want := burst(t, b, to, 3000)
-	receive(t, to[0], want[0])
-	receive(t, to[1], want[1])
-	if b.gsoSends.Load() == 0 {
-		t.Error("3,000 datagrams written at once all left one by one: no GSO batch")
+	for _, network := range []string{"udp4", "udp"} {
+		t.Run(network, func(t *testing.T) {
+			b, to := udpPairOn(t, network, sendGSO)
+			want := burst(t, b, to, 3000)
+			receive(t, to[0], want[0])
+			receive(t, to[1], want[1])
+			if b.gsoSends.Load() == 0 {
+				t.Error("3,000 datagrams written at once all left one by one: no GSO batch")
+			}
+		})
 	}
 }
 
