@@ -111,6 +111,19 @@ func receivesIn(t *testing.T, from *net.UDPConn, to netip.AddrPort, conn *net.UD
 	}
 }
 
+// delayedLink delays s2's internet link by delay until t ends, and returns a socket
+// on x, one on s2 at port and its address: datagrams from the first to the second
+// cross the delayed link.
+func delayedLink(t *testing.T, lab *natlab.Lab, delay time.Duration, port int) (from, to *net.UDPConn, dst netip.AddrPort) {
+	t.Helper()
+	ctx := context.Background()
+	if err := lab.SetNetem(ctx, "s2", natlab.Netem{Delay: delay}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lab.SetNetem(ctx, "s2", natlab.Netem{}) })
+	return listen(t, lab.Host("x"), 0), listen(t, lab.Host("s2"), port), netip.AddrPortFrom(lab.Host("s2").Addr, uint16(port))
+}
+
 // TestNATKinds proves that every kind of NAT the lab makes maps and filters as its
 // name claims, with STUN reflectors and a stranger on the lab's internet.
 func TestNATKinds(t *testing.T) {
@@ -268,15 +281,8 @@ func TestNATKinds(t *testing.T) {
 
 	t.Run("delay holds a burst, in order", func(t *testing.T) {
 		const delay, burst = 30 * time.Millisecond, 2000
-		ctx := context.Background()
-		if err := lab.SetNetem(ctx, "s2", natlab.Netem{Delay: delay}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = lab.SetNetem(ctx, "s2", natlab.Netem{}) })
-		from := listen(t, lab.Host("x"), 0)
-		to := listen(t, lab.Host("s2"), 4002)
+		from, to, dst := delayedLink(t, lab, delay, 4002)
 		_ = to.SetReadBuffer(4 << 20)
-		dst := netip.AddrPortFrom(lab.Host("s2").Addr, 4002)
 		sent := make([]time.Time, burst)
 		for i := range burst {
 			sent[i] = time.Now()
@@ -310,13 +316,7 @@ func TestNATKinds(t *testing.T) {
 
 	t.Run("delay holds a GSO run whole", func(t *testing.T) {
 		const delay, segments, size = 30 * time.Millisecond, 20, 1000
-		ctx := context.Background()
-		if err := lab.SetNetem(ctx, "s2", natlab.Netem{Delay: delay}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = lab.SetNetem(ctx, "s2", natlab.Netem{}) })
-		from := listen(t, lab.Host("x"), 0)
-		to := listen(t, lab.Host("s2"), 4003)
+		from, to, dst := delayedLink(t, lab, delay, 4003)
 		run := make([]byte, segments*size-300) // the last datagram shorter
 		for i := range run {
 			run[i] = byte(i / size)
@@ -327,7 +327,7 @@ func TestNATKinds(t *testing.T) {
 		h.SetLen(unix.CmsgLen(2))
 		binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], size)
 		sent := time.Now()
-		if _, _, err := from.WriteMsgUDPAddrPort(run, oob, netip.AddrPortFrom(lab.Host("s2").Addr, 4003)); err != nil {
+		if _, _, err := from.WriteMsgUDPAddrPort(run, oob, dst); err != nil {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 2*size)
