@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,6 +163,7 @@ func TestBatchConnRun(t *testing.T) {
 		{"other address", append(d(a, 1284, 1284), d(z, 1284)...), 2},
 		{"segments", d(a, many(100, 200)...), batchSegments},
 		{"bytes", d(a, many(60, 1400)...), batchBytes / 1400},
+		{"bytes exactly", d(a, many(60, 1300)...), batchBytes / 1300},
 	} {
 		if got := c.run(tc.q); got != tc.want {
 			t.Errorf("%s: run of %d, want %d", tc.name, got, tc.want)
@@ -213,5 +215,55 @@ func TestBatchConnClose(t *testing.T) {
 	}
 	if _, err := b.WriteTo([]byte("x"), to[0].LocalAddr()); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("write after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestBatchConnQueueBound: a batchConn holds at most batchQueue datagrams unsent; the
+// next write waits for room, and Close ends the wait.
+func TestBatchConnQueueBound(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No sender: nothing takes the queue.
+	b := &batchConn{UDPConn: c, kick: make(chan struct{}, 1), done: make(chan struct{}), sent: make(chan struct{}), gso: sendGSO}
+	b.room = sync.NewCond(&b.mu)
+	close(b.sent)
+	to := c.LocalAddr()
+	for i := range batchQueue {
+		if _, err := b.WriteTo([]byte{byte(i)}, to); err != nil {
+			t.Fatalf("write %d of %d: %v", i+1, batchQueue, err)
+		}
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := b.WriteTo([]byte("one more"), to)
+		errs <- err
+	}()
+	select {
+	case err := <-errs:
+		t.Fatalf("write %d returned (%v) with the queue full", batchQueue+1, err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	b.Close()
+	if err := <-errs; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the waiting write at Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestBatchConnBuffers: a queued datagram's buffer has room for a full-size datagram
+// (so that the pool can reuse it for any), or for a longer one its own length; a
+// longer one does not go back to the pool.
+func TestBatchConnBuffers(t *testing.T) {
+	runtime.GC() // twice: a sync.Pool keeps its items one collection more
+	runtime.GC()
+	putBuffer(make([]byte, 0, 3000))
+	for _, n := range []int{0, 100, bufferSize} {
+		if b := getBuffer(n); len(b) != 0 || cap(b) != bufferSize {
+			t.Errorf("getBuffer(%d): len %d cap %d, want 0 and %d", n, len(b), cap(b), bufferSize)
+		}
+	}
+	if b := getBuffer(3000); len(b) != 0 || cap(b) < 3000 {
+		t.Errorf("getBuffer(3000): len %d cap %d, want 0 and at least 3000", len(b), cap(b))
 	}
 }
