@@ -1,12 +1,13 @@
 package nat
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/kithnet/kith/shared/bufpool"
 )
 
 // datagram is one received packet waiting in a queue.
@@ -37,7 +38,7 @@ func newQueueConn(m *Mux, n int, onClose func()) *queueConn {
 }
 
 // deliver queues a datagram, dropping it when the reader lags (UDP semantics). The
-// queue owns b (a pooled buffer, see getBuffer) from here on.
+// queue owns b (a buffer from bufpool) from here on.
 func (c *queueConn) deliver(b []byte, from net.Addr) {
 	select {
 	case <-c.closed:
@@ -45,7 +46,7 @@ func (c *queueConn) deliver(b []byte, from net.Addr) {
 		return
 	default:
 	}
-	putBuffer(b)
+	bufpool.Put(b)
 }
 
 func (c *queueConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -69,7 +70,7 @@ func (c *queueConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		if err != errDeadlineMoved {
 			n := copy(p, d.b)
-			putBuffer(d.b)
+			bufpool.Put(d.b)
 			return n, d.from, err
 		}
 	}
@@ -135,31 +136,3 @@ func (c *queueConn) SetReadBuffer(n int) error { return c.mux.conn.SetReadBuffer
 
 // SetWriteBuffer sizes the shared socket's send buffer.
 func (c *queueConn) SetWriteBuffer(n int) error { return c.mux.conn.SetWriteBuffer(n) }
-
-// Received datagrams wait in pooled buffers: a transfer receives tens of thousands a
-// second, and a fresh one each made garbage at the rate of the transfer, collected
-// on the cores the receiving connection needs (docs/DESIGN.md, stop 24).
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// bufferSize is the capacity of a pooled buffer: a full-size datagram on an Ethernet
-// path. Longer datagrams get buffers of their own.
-const bufferSize = 1500
-
-// getBuffer returns a copy of b in a pooled buffer.
-func getBuffer(b []byte) []byte {
-	if len(b) > bufferSize {
-		return bytes.Clone(b)
-	}
-	buf := *buffers.Get().(*[]byte)
-	if cap(buf) < bufferSize {
-		buf = make([]byte, 0, bufferSize)
-	}
-	return append(buf[:0], b...)
-}
-
-// putBuffer returns b to the pool once it has been read.
-func putBuffer(b []byte) {
-	if cap(b) == bufferSize {
-		buffers.Put(&b)
-	}
-}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/kithnet/kith/shared/bufpool"
 )
 
 // MuxConfig configures a Mux. The zero value is usable.
@@ -140,11 +142,11 @@ func (m *Mux) route(b []byte, from netip.AddrPort) {
 	m.mu.Unlock()
 	switch {
 	case d != nil:
-		d.deliver(getBuffer(b), net.UDPAddrFromAddrPort(from))
+		d.deliver(bufpool.Copy(b), net.UDPAddrFromAddrPort(from))
 	case class == Punch:
 		m.handlePunch(b, from)
 	case class == QUIC:
-		m.quic.deliver(getBuffer(b), net.UDPAddrFromAddrPort(from))
+		m.quic.deliver(bufpool.Copy(b), net.UDPAddrFromAddrPort(from))
 	default:
 		m.log.Debug("nat: dropped datagram", "from", from, "len", len(b), "class", class)
 	}

@@ -1,6 +1,7 @@
 package nat
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -201,5 +202,88 @@ func TestKeepaliveSendsEveryInterval(t *testing.T) {
 	}
 	if n < 3 || n > 5 {
 		t.Errorf("%d keepalives in 350 ms at a 100 ms interval, want 4 (3 to 5)", n)
+	}
+}
+
+// sendNumbered sends n datagrams of different lengths with the QUIC fixed bit from a
+// new socket to m and returns what was sent.
+func sendNumbered(t *testing.T, m *Mux, n int) [][]byte {
+	t.Helper()
+	from, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { from.Close() })
+	var sent [][]byte
+	for i := range n {
+		p := bytes.Repeat([]byte{0x40 | byte(i%16)}, 100+i)
+		if _, err := from.WriteToUDPAddrPort(p, m.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, p)
+	}
+	return sent
+}
+
+// readAll reads len(want) datagrams from pc and checks each against want, in order.
+func readAll(t *testing.T, pc net.PacketConn, want [][]byte) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for i, w := range want {
+		_ = pc.SetReadDeadline(time.Now().Add(time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("datagram %d of %d: %v", i+1, len(want), err)
+		}
+		if !bytes.Equal(buf[:n], w) {
+			t.Fatalf("datagram %d of %d: %d bytes, want %d", i+1, len(want), n, len(w))
+		}
+	}
+}
+
+// TestMuxQueuesWhileNobodyReads: with the default configuration, datagrams that
+// arrive while nobody reads wait in the queue (1,024 of them), each as it arrived.
+func TestMuxQueuesWhileNobodyReads(t *testing.T) {
+	m := newMux(t)
+	sent := sendNumbered(t, m, 300)
+	time.Sleep(100 * time.Millisecond) // all routed, none read
+	readAll(t, m.PacketConn(), sent)
+}
+
+// TestDivertReplaced: a second Divert of an address replaces the first, and closing
+// the first then leaves the second in place.
+func TestDivertReplaced(t *testing.T) {
+	m := newMux(t)
+	from, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	addr := from.LocalAddr().(*net.UDPAddr).AddrPort()
+	first := m.Divert(addr)
+	second := m.Divert(addr)
+	defer second.Close()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte{0x40, 1, 2, 3}
+	if _, err := from.WriteToUDPAddrPort(p, m.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, second, [][]byte{p})
+}
+
+// TestPacketConnClose: closing the QUIC side (which has no close hook) ends its reads
+// and leaves the socket to the Mux.
+func TestPacketConnClose(t *testing.T) {
+	m := newMux(t)
+	if err := m.PacketConn().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.PacketConn().ReadFrom(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("ReadFrom after Close: %v, want net.ErrClosed", err)
+	}
+	if _, err := m.WriteTo([]byte("x"), net.UDPAddrFromAddrPort(m.LocalAddr())); err != nil {
+		t.Errorf("the Mux's socket after its QUIC side closed: %v", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kithnet/kith/shared/bufpool"
 )
 
 // Relayed datagrams leave in batches (issue 20). pion writes each relayed datagram
@@ -86,7 +88,7 @@ func (c *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !ok {
 		return c.UDPConn.WriteTo(p, addr)
 	}
-	d := datagram{append(getBuffer(len(p)), p...), ua.AddrPort()}
+	d := datagram{append(bufpool.Get(len(p)), p...), ua.AddrPort()}
 	c.mu.Lock()
 	for len(c.queue) >= batchQueue && !c.closed {
 		c.room.Wait()
@@ -141,7 +143,7 @@ func (c *batchConn) send() {
 			q = q[n:]
 		}
 		for i := range taken {
-			putBuffer(taken[i].b)
+			bufpool.Put(taken[i].b)
 			taken[i] = datagram{}
 		}
 		spare = taken
@@ -211,31 +213,4 @@ func sendGSO(c *net.UDPConn, b []byte, size int, to netip.AddrPort) error {
 	binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], uint16(size))
 	_, _, err := c.WriteMsgUDPAddrPort(b, oob, to)
 	return err
-}
-
-// buffers holds the queue's datagram buffers for reuse: a relay queues tens of
-// thousands a second.
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// bufferSize is the capacity of a pooled buffer: a full-size datagram on an
-// Ethernet path. Longer datagrams get buffers of their own.
-const bufferSize = 1500
-
-// getBuffer returns an empty buffer for n bytes.
-func getBuffer(n int) []byte {
-	if n > bufferSize {
-		return make([]byte, 0, n)
-	}
-	b := *buffers.Get().(*[]byte)
-	if cap(b) < bufferSize {
-		b = make([]byte, 0, bufferSize)
-	}
-	return b[:0]
-}
-
-// putBuffer returns b to the pool once its datagram is sent.
-func putBuffer(b []byte) {
-	if cap(b) == bufferSize {
-		buffers.Put(&b)
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -248,22 +247,5 @@ func TestBatchConnQueueBound(t *testing.T) {
 	b.Close()
 	if err := <-errs; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("the waiting write at Close: %v, want net.ErrClosed", err)
-	}
-}
-
-// TestBatchConnBuffers: a queued datagram's buffer has room for a full-size datagram
-// (so that the pool can reuse it for any), or for a longer one its own length; a
-// longer one does not go back to the pool.
-func TestBatchConnBuffers(t *testing.T) {
-	runtime.GC() // twice: a sync.Pool keeps its items one collection more
-	runtime.GC()
-	putBuffer(make([]byte, 0, 3000))
-	for _, n := range []int{0, 100, bufferSize} {
-		if b := getBuffer(n); len(b) != 0 || cap(b) != bufferSize {
-			t.Errorf("getBuffer(%d): len %d cap %d, want 0 and %d", n, len(b), cap(b), bufferSize)
-		}
-	}
-	if b := getBuffer(3000); len(b) != 0 || cap(b) < 3000 {
-		t.Errorf("getBuffer(3000): len %d cap %d, want 0 and at least 3000", len(b), cap(b))
 	}
 }
