@@ -20,9 +20,11 @@ import (
 // takes pion's writes into a short queue and a goroutine of its own sends them: the
 // reading goroutine goes back to reading at once, and the datagrams that queued
 // meanwhile for one address leave in one sendmsg with UDP generic segmentation
-// offload (GSO, UDP_SEGMENT): the kernel and a router that forwards it keep the run as
-// one buffer, cut into the original datagrams at the last hop. When nothing queues (a
-// light load) each datagram leaves alone, as before, one goroutine hand-off later.
+// offload (GSO, UDP_SEGMENT): the host's stack carries the run as one buffer and cuts
+// it into the original datagrams as late as it can (in the network card, or just
+// before the driver), so the wire and every router see the same datagrams as before.
+// When nothing queues (a light load) each datagram leaves alone, as before, one
+// goroutine hand-off later.
 //
 // In the lab (BenchmarkRelayThroughput) this took the rendezvous from 15-19 ms to
 // 11-14 ms of CPU per relayed MiB (docs/DESIGN.md, "The lab's links and the relay,
