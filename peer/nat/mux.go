@@ -140,16 +140,20 @@ func (m *Mux) route(b []byte, from netip.AddrPort) {
 	m.mu.Lock()
 	d := m.diverts[from]
 	m.mu.Unlock()
-	switch {
-	case d != nil:
+	// An if per way, not a tagless switch, so that gremlins can see these are tested.
+	if d != nil {
 		d.deliver(bufpool.Copy(b), net.UDPAddrFromAddrPort(from))
-	case class == Punch:
-		m.handlePunch(b, from)
-	case class == QUIC:
-		m.quic.deliver(bufpool.Copy(b), net.UDPAddrFromAddrPort(from))
-	default:
-		m.log.Debug("nat: dropped datagram", "from", from, "len", len(b), "class", class)
+		return
 	}
+	if class == Punch {
+		m.handlePunch(b, from)
+		return
+	}
+	if class == QUIC {
+		m.quic.deliver(bufpool.Copy(b), net.UDPAddrFromAddrPort(from))
+		return
+	}
+	m.log.Debug("nat: dropped datagram", "from", from, "len", len(b), "class", class)
 }
 
 // unmap turns an IPv4-mapped IPv6 address into plain IPv4, so addresses compare.
