@@ -21,6 +21,7 @@ import (
 	"github.com/kithnet/kith/peer/feed"
 	"github.com/kithnet/kith/peer/post"
 	"github.com/kithnet/kith/peer/store"
+	"github.com/kithnet/kith/peer/transport"
 	localv1 "github.com/kithnet/kith/proto/kith/local/v1"
 	postv1 "github.com/kithnet/kith/proto/kith/post/v1"
 	"github.com/kithnet/kith/shared/identity"
@@ -70,12 +71,10 @@ func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.
 	}
 	me, _ := l.st.Name()
 	resp := &localv1.StatusResponse{Id: string(k.ID()), Name: me, Rendezvous: l.status(), ListenAddress: l.node.Addr().String()}
-	seen := map[identity.ID]bool{}
-	for _, p := range l.node.Peers() {
-		if seen[p.ID] || l.isRemovedBy(p.ID) {
+	for _, p := range onePerPeer(l.node.Peers()) {
+		if l.isRemovedBy(p.ID) {
 			continue
 		}
-		seen[p.ID] = true
 		resp.Peers = append(resp.Peers, &localv1.PeerStatus{Id: string(p.ID), Name: names[p.ID], Path: p.Path,
 			Remote: p.Remote, Local: p.Local, LastSyncUnixMs: l.synced.Get(p.ID)})
 	}
@@ -85,6 +84,26 @@ func (l *Local) Status(ctx context.Context, _ *localv1.StatusRequest) (*localv1.
 	}
 	slices.SortFunc(resp.Carry.Friends, func(a, b *localv1.CarriedFor) int { return cmp.Compare(a.Id, b.Id) })
 	return resp, nil
+}
+
+// onePerPeer keeps one live connection per peer, in first-seen order: a direct one
+// where the peer has one, else the first. Two finds crossing (each side syncing the
+// other at once) can leave a peer with a direct and a relayed connection, listed in no
+// particular order; status names the path a person would want to see, the direct one.
+func onePerPeer(ps []transport.Peer) []transport.Peer {
+	at := map[identity.ID]int{}
+	var out []transport.Peer
+	for _, p := range ps {
+		i, ok := at[p.ID]
+		switch {
+		case !ok:
+			at[p.ID] = len(out)
+			out = append(out, p)
+		case out[i].Path != transport.Direct && p.Path == transport.Direct:
+			out[i] = p
+		}
+	}
+	return out
 }
 
 // AddFriend adds a friend or updates the given fields of a known one.
