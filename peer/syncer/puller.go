@@ -316,7 +316,7 @@ func (p *Puller) fetchConversations(ctx context.Context, c syncv1.SyncServiceCli
 	var out []store.HeldConversation
 	covered := map[post.ID]bool{}
 	if len(rs.convs) > 0 {
-		want := idSet(rs.step.Fetch[:min(len(rs.step.Fetch), MaxIDs)])
+		want := idSet(rs.step.included())
 		got, err := includedConversations(rs.convs, want, friend, held, p.log)
 		if err != nil {
 			return nil, err

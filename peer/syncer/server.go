@@ -123,7 +123,7 @@ func includedIDs(since uint64, resp *syncv1.ChangesResponse) []post.ID {
 	if err != nil {
 		return nil
 	}
-	return st.Fetch[:min(len(st.Fetch), MaxIDs)]
+	return st.included()
 }
 
 // includeConversations adds to resp what GetConversations would answer k for ids, as
@@ -132,7 +132,7 @@ func (s *Server) includeConversations(k identity.PublicKey, ids []post.ID, resp 
 	used, whole, full := proto.Size(resp), 0, false
 	err := s.conversations(k, ids, func(msg *syncv1.GetConversationsResponse) error {
 		if used += proto.Size(msg) + 8; used > budget {
-			full = true
+			full = true // conversations turns the store's errors into a status: errAnswerFull does not come back as itself
 			return errAnswerFull
 		}
 		resp.Conversations = append(resp.Conversations, msg)

@@ -25,6 +25,10 @@ type Step struct {
 	Restart bool
 }
 
+// included are the posts a Changes answer may include with it (include_posts,
+// include_conversations): the first MaxIDs of Fetch, which server and puller both name.
+func (s Step) included() []post.ID { return s.Fetch[:min(len(s.Fetch), MaxIDs)] }
+
 // ParseChanges checks a Changes answer to a request since a sequence number: entries in
 // (since, last_seq], well-formed ids, known kinds, a cursor that does not move back.
 func ParseChanges(since uint64, resp *syncv1.ChangesResponse) (Step, error) {

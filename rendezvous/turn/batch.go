@@ -45,6 +45,14 @@ const (
 // BenchmarkRelayBatches' baseline turns it off.
 var batchWrites = true
 
+// batched is pc sending through a batchConn when it is a UDP socket (and batchWrites).
+func batched(pc net.PacketConn) net.PacketConn {
+	if uc, ok := pc.(*net.UDPConn); ok && batchWrites {
+		return newBatchConn(uc, sendGSO)
+	}
+	return pc
+}
+
 // batchConn is a UDP socket whose writes a goroutine of its own sends, in GSO batches
 // where consecutive datagrams go to one address. Reads and everything else go to the
 // socket. A write returns once the datagram is queued; its error, if sending fails,

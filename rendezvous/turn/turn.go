@@ -96,9 +96,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, held: map[string]int{}, heldIP: map[netip.Addr]int{}}
 	growBuffers(cfg.PacketConn, mainBuffer)
-	if uc, ok := cfg.PacketConn.(*net.UDPConn); ok && batchWrites {
-		cfg.PacketConn = newBatchConn(uc, sendGSO) // Close closes uc
-	}
+	cfg.PacketConn = batched(cfg.PacketConn) // Close closes the socket
 	srv, err := pturn.NewServer(pturn.ServerConfig{
 		Realm:         cfg.Realm,
 		AuthHandler:   s.auth,
@@ -210,9 +208,7 @@ func (g *quotaGenerator) AllocatePacketConn(network string, port int) (net.Packe
 		return nil, nil, err
 	}
 	growBuffers(conn, relayBuffer)
-	if uc, ok := conn.(*net.UDPConn); ok && batchWrites {
-		conn = newBatchConn(uc, sendGSO)
-	}
+	conn = batched(conn)
 	s.cfg.Metrics.Allocated()
 	return &relayConn{PacketConn: conn, release: func() { s.release(user, ip); s.cfg.Metrics.Released() }}, addr, nil
 }

@@ -32,7 +32,6 @@ import (
 const (
 	nfnlSubsysQueue   = 3
 	nfqnlMsgPacket    = 0
-	nfqnlMsgVerdict   = 1
 	nfqnlMsgConfig    = 2
 	nfqnlMsgBatch     = 3
 	nfqaPacketHdr     = 1
