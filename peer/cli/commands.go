@@ -15,6 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/kithnet/kith/peer/backup"
 	"github.com/kithnet/kith/peer/public"
 	"github.com/kithnet/kith/peer/ui"
@@ -717,21 +720,47 @@ func runSync(ctx context.Context, c *call) error {
 		return err
 	}
 	return c.withDaemon(ctx, func(cl localv1.LocalServiceClient) error {
+		// The friends list only names the results, unless a name must be resolved
+		// first: for every friend or for an ID the sync starts at once, the list
+		// beside it (a local round trip less before the first packet leaves).
 		req := &localv1.SyncRequest{}
-		friends, err := cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
-		if err != nil {
-			return err
+		var (
+			friends *localv1.ListFriendsResponse
+			listErr error
+			listed  = make(chan struct{})
+		)
+		list := func() {
+			defer close(listed)
+			friends, listErr = cl.ListFriends(ctx, &localv1.ListFriendsRequest{})
 		}
-		if len(pos) == 1 {
+		var byID identity.PublicKey
+		named := len(pos) == 1
+		if k, err := identity.ParseID(strings.Join(pos, "")); named && err == nil {
+			byID, req.FriendId, named = k, string(k.ID()), false
+		}
+		if named {
+			if list(); listErr != nil {
+				return listErr
+			}
+			var err error
 			if req.FriendId, err = resolveFriend(friends.GetFriends(), pos[0]); err != nil {
 				return err
 			}
+		} else {
+			go list()
 		}
 		stopMeter := c.syncMeter(ctx, cl)
 		resp, err := cl.Sync(ctx, req)
 		stopMeter()
+		<-listed
+		if status.Code(err) == codes.NotFound && byID != (identity.PublicKey{}) {
+			return errNotFriend(byID)
+		}
 		if err != nil {
 			return err
+		}
+		if listErr != nil {
+			return listErr
 		}
 		return printSync(c.env.Stdout, resp.GetResults(), friends.GetFriends())
 	})

@@ -18,7 +18,7 @@ func resolveFriend(friends []*localv1.Friend, who string) (string, error) {
 				return f.GetId(), nil
 			}
 		}
-		return "", fmt.Errorf("%s is not one of your friends: add them with 'kith friend add %s'", k.ID(), k.ID())
+		return "", errNotFriend(k)
 	}
 	var match []string
 	for _, f := range friends {
@@ -36,6 +36,11 @@ func resolveFriend(friends []*localv1.Friend, who string) (string, error) {
 		return "", fmt.Errorf("no friend is called %q and it is not an ID (see 'kith friend ls')", who)
 	}
 	return "", fmt.Errorf("%d friends are called %q; use the ID instead: %s", len(match), who, quoteList(match))
+}
+
+// errNotFriend says that k is not a friend, and how to make it one.
+func errNotFriend(k identity.PublicKey) error {
+	return fmt.Errorf("%s is not one of your friends: add them with 'kith friend add %s'", k.ID(), k.ID())
 }
 
 // resolveAuthor is resolveFriend that also accepts the person's own ID, their own name

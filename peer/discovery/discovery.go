@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -121,6 +122,8 @@ type Client struct {
 	cfg Config
 	// person is whom the client speaks for: Key's own, or the identity of Key's device.
 	person identity.PublicKey
+	// self is Key as the age identity sealed offers open with (ageIdentity).
+	self age.Identity
 
 	mu     sync.Mutex // guards status, conns, names, seen, lastTs
 	status Status
@@ -214,7 +217,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, person: person, conns: map[string]*grpc.ClientConn{}, names: map[string]string{},
+	self, err := ageIdentity(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	return &Client{cfg: cfg, person: person, self: self, conns: map[string]*grpc.ClientConn{}, names: map[string]string{},
 		seen: map[string]time.Time{}, kick: make(chan struct{}, 1)}, nil
 }
 
@@ -444,7 +451,7 @@ func (c *Client) listen(ctx context.Context, cl rendezvousv1.RendezvousServiceCl
 // claims each nonce too, but it could not tell a re-stamped frame around an old body
 // (only we can read the signed timestamp and nonce inside).
 func (c *Client) open(so *rendezvousv1.SealedOffer) (identity.PublicKey, *rendezvousv1.Offer, error) {
-	from, offer, err := openOfferAs(c.cfg.Key, c.person, so)
+	from, offer, err := openOfferAs(c.self, c.person, so)
 	if err != nil {
 		return from, nil, err
 	}

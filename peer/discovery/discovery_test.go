@@ -236,6 +236,27 @@ func TestOpenOffer(t *testing.T) {
 	}
 }
 
+// TestClientWarm: the warm-up seals to and opens with the client's own key (the age
+// identity New made), leaves no nonce behind as seen, and a key whose identity was
+// swapped fails it.
+func TestClientWarm(t *testing.T) {
+	c, err := New(Config{Key: newKey(t), Servers: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Warm(); err != nil || len(c.seen) != 0 {
+		t.Fatalf("Warm: %v, %d nonces seen; want nil, none", err, len(c.seen))
+	}
+	other, err := ageIdentity(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.self = other
+	if err := c.Warm(); err == nil {
+		t.Fatal("Warm with another key's age identity: no error")
+	}
+}
+
 // TestServerEntries: tls:// and plain entries parse; a plaintext one beyond loopback
 // is warned about once.
 func TestServerEntries(t *testing.T) {

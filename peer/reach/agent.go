@@ -132,6 +132,7 @@ func (a *Agent) RequestFriend(ctx context.Context, k identity.PublicKey, req *si
 // connections still answer.
 func (a *Agent) Run(ctx context.Context) {
 	if a.disc == nil {
+		go a.warm(ctx)
 		a.watchLive(ctx)
 		return
 	}
@@ -140,7 +141,8 @@ func (a *Agent) Run(ctx context.Context) {
 	a.mu.Unlock()
 	var wg sync.WaitGroup
 	a.refreshReach() // before the first registration, so it is not sent twice
-	wg.Add(5)
+	wg.Add(6)
+	go func() { defer wg.Done(); a.warm(ctx) }()
 	go func() { defer wg.Done(); a.watchLive(ctx) }()
 	go func() { defer wg.Done(); a.keepCreds(ctx) }()
 	go func() { defer wg.Done(); a.disc.Run(ctx) }() // calls beforeRegister: STUN first
@@ -152,6 +154,19 @@ func (a *Agent) Run(ctx context.Context) {
 	a.mu.Unlock()
 	a.wg.Wait()
 	a.closeSpares()
+}
+
+// warm makes the node's first connect after it starts as quick as the later ones: the
+// transport's handshake (Transport.Warm) and the offers' sealing (Client.Warm) each run
+// once in memory.
+func (a *Agent) warm(ctx context.Context) {
+	err := a.cfg.Transport.Warm(ctx)
+	if a.disc != nil {
+		err = errors.Join(err, a.disc.Warm())
+	}
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("reach: the warm-up failed (the first connect may be slower)", "err", err)
+	}
 }
 
 // spawn runs f on a goroutine that Run waits for; it reports false once Run is over.

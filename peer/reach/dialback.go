@@ -26,8 +26,9 @@ import (
 // after the ANSWER would have reached it, where its own dial would only start.
 //
 // Callee first holds: the caller's openers reach no router but its own, and the
-// callee's Initial goes out after its ANSWER, towards a NAT the caller has opened for
-// exactly the address it comes from (when the friend moved, it does not dial back).
+// callee's Initial goes out (first, beside its openers and its ANSWER) only towards a
+// NAT the caller has opened for exactly the address it comes from (when the friend
+// moved, it does not dial back).
 
 // backDialWait bounds the callee's dial-back, and how long after the ANSWER's deadline
 // the caller still waits for it.

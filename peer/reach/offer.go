@@ -304,11 +304,14 @@ func (a *Agent) onOffer(o discovery.Offer) {
 			// then the ANSWER; full pings only to where the caller's pings come from,
 			// or, after escalateAfter, to every candidate.
 			pc.OpenerTTL, pc.Escalate = a.openerTTL(), escalateAfter
+			if a.dialsBack(o) {
+				// First: the dial-back needs none of our openers (its Initial leaves from
+				// the address the caller opened its NAT towards, and opens ours), and the
+				// caller's connection waits on nothing else.
+				a.spawn(func(ctx context.Context) { a.dialBack(ctx, o) }) // dialback.go
+			}
 			pc.Opened = func() {
 				a.spawn(func(ctx context.Context) { a.answer(ctx, o, offer.GetPunchSecret()) })
-				if a.dialsBack(o) {
-					a.spawn(func(ctx context.Context) { a.dialBack(ctx, o) }) // dialback.go
-				}
 			}
 			if a.answersWithRelay(o) {
 				a.spawn(func(ctx context.Context) { a.relayAnswer(ctx, o) }) // relayanswer.go
