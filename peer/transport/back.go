@@ -81,6 +81,7 @@ func (t *Transport) dialledBack(c *Conn) {
 	var mark [1]byte
 	c.st.SetReadDeadline(time.Now().Add(backMarkWait))
 	if _, err := io.ReadFull(c.st, mark[:]); err != nil || mark[0] != backMark {
+		t.log.Debug("closed a dial-back without its mark", "peer", c.peer.Short(), "remote", c.RemoteAddr().String(), "err", err)
 		c.qc.CloseWithError(closeUnexpected, "no dial-back mark")
 		c.Close()
 		return

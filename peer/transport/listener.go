@@ -57,6 +57,7 @@ func (l *listener) firstStream(qc *quic.Conn) {
 	defer cancel()
 	st, err := qc.AcceptStream(ctx)
 	if err != nil {
+		l.t.log.Debug("closed a connection that opened no stream", "remote", qc.RemoteAddr().String(), "err", err)
 		qc.CloseWithError(0, "no stream")
 		return
 	}
@@ -66,12 +67,14 @@ func (l *listener) firstStream(qc *quic.Conn) {
 	}
 	k, devCert, err := peerKey(raw)
 	if err != nil {
+		l.t.log.Debug("closed a connection with a bad certificate", "remote", qc.RemoteAddr().String(), "err", err)
 		qc.CloseWithError(0, "bad certificate")
 		return
 	}
 	// Already checked in the handshake; asked again for the person it stands for.
 	person, dev, err := l.t.who(k, devCert, nil)
 	if err != nil {
+		l.t.log.Debug("closed a connection with a bad device certificate", "peer", k.Short(), "remote", qc.RemoteAddr().String(), "err", err)
 		qc.CloseWithError(0, "bad device certificate")
 		return
 	}
