@@ -735,8 +735,10 @@ func runSync(ctx context.Context, c *call) error {
 		}
 		var byID identity.PublicKey
 		named := len(pos) == 1
-		if k, err := identity.ParseID(strings.Join(pos, "")); named && err == nil {
-			byID, req.FriendId, named = k, string(k.ID()), false
+		if named {
+			if k, err := identity.ParseID(pos[0]); err == nil {
+				byID, req.FriendId, named = k, string(k.ID()), false
+			}
 		}
 		if named {
 			if list(); listErr != nil {
