@@ -8,6 +8,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/kithnet/kith/shared/identity"
 )
 
@@ -15,35 +17,78 @@ import (
 // answers a friend's offer may dial QUIC at the caller itself, under alpnBack, and
 // serve its sync API on that connection; the caller's listener hands such a connection
 // to whoever waits for one from that peer (OnDialBack), to be used as a gRPC client,
-// and closes it when nobody does.
+// and closes it at once when nobody does.
+//
+// The caller opens the connection's stream (it speaks first: it is the gRPC client) and
+// writes backMark on it as soon as its handshake ends, so its find holds the
+// connection then, not half a round trip later when a stream of the dialler's would
+// have arrived (version 1 of the ALPN had the dialler open it).
 
 // alpnBack names a connection dialled back: the dialler serves, the listener's side is
-// the gRPC client.
-const alpnBack = "kith-sync-back/1"
+// the gRPC client and opens the stream.
+const alpnBack = "kith-sync-back/2"
 
-// backMarkWait bounds the wait for a dial-back's mark.
+// backMarkWait bounds the dialler's wait for the listener's stream and its mark when
+// its context sets no deadline.
 const backMarkWait = 5 * time.Second
 
 // backMark is the byte a dial-back's stream starts with: a QUIC stream is announced by
-// its first data, and the dialler's side (a server) need not speak first. The listener
-// reads it before handing the stream on.
+// its first data, and the stream's first user (a gRPC client) may not write at once.
+// The dialler reads it before it serves the stream.
 const backMark = 0x6b
 
 // DialBack dials the peer want at addr as a dial-back: the handshake proves want's key
-// as Dial's does, and the returned connection is to be served (Serve), not used as a
-// client.
+// as Dial's does, then it waits (within ctx, or backMarkWait) for the stream want opens
+// and its mark. The returned connection is to be served (Serve), not used as a client.
 func (t *Transport) DialBack(ctx context.Context, addr net.Addr, want identity.PublicKey) (*Conn, error) {
 	conf := t.tlsConfig(&want)
 	conf.NextProtos = []string{alpnBack}
-	c, err := t.dial(ctx, addr, want, conf)
+	qc, err := t.handshake(ctx, addr, want, conf)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Write([]byte{backMark}); err != nil {
-		c.Close()
+	st, err := acceptBack(ctx, qc)
+	if err != nil {
+		qc.CloseWithError(closeUnexpected, "no dial-back stream")
 		return nil, fmt.Errorf("dial %s back at %s: %w", want.Short(), addr, err)
 	}
+	c := t.track(qc, st, want, false)
+	c.device = dialledDevice(qc)
 	return c, nil
+}
+
+// acceptBack waits for the stream the listener of a dial-back opens, and its mark.
+func acceptBack(ctx context.Context, qc *quic.Conn) (*quic.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, backMarkWait)
+	defer cancel()
+	st, err := qc.AcceptStream(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the peer opened no stream: %w", err)
+	}
+	deadline, _ := ctx.Deadline()
+	st.SetReadDeadline(deadline)
+	var mark [1]byte
+	if _, err := io.ReadFull(st, mark[:]); err != nil {
+		return nil, fmt.Errorf("no dial-back mark: %w", err)
+	}
+	if mark[0] != backMark {
+		return nil, fmt.Errorf("the stream starts with %#x, not the dial-back mark", mark[0])
+	}
+	st.SetReadDeadline(time.Time{})
+	return st, nil
+}
+
+// openBack opens a dial-back's stream on the listener's side and writes the mark, which
+// announces it to the dialler.
+func openBack(qc *quic.Conn) (*quic.Stream, error) {
+	st, err := qc.OpenStream()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Write([]byte{backMark}); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // Serve hands c, a DialBack connection, to the listener: its Accept returns c, and the
@@ -78,15 +123,6 @@ func (t *Transport) OnDialBack(take func(*Conn) bool) {
 // dialledBack gives c, which its peer dialled back, to the OnDialBack taker, and
 // closes it when there is none or it is not taken.
 func (t *Transport) dialledBack(c *Conn) {
-	var mark [1]byte
-	c.st.SetReadDeadline(time.Now().Add(backMarkWait))
-	if _, err := io.ReadFull(c.st, mark[:]); err != nil || mark[0] != backMark {
-		t.log.Debug("closed a dial-back without its mark", "peer", c.peer.Short(), "remote", c.RemoteAddr().String(), "err", err)
-		c.qc.CloseWithError(closeUnexpected, "no dial-back mark")
-		c.Close()
-		return
-	}
-	c.st.SetReadDeadline(time.Time{})
 	t.mu.Lock()
 	take := t.back
 	t.mu.Unlock()

@@ -3,13 +3,17 @@ package transport
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/quic-go/quic-go"
 )
 
 // TestDialBack: a connection dialled back goes to the OnDialBack taker, not to the
 // listener's Accept, and carries bytes both ways; the dialler's Serve hands its side to
-// its own listener's Accept. One nobody takes is closed; a plain dial still reaches
+// its own listener's Accept. One nobody takes is closed; the dialler refuses a stream
+// without the mark and gives up on one that never opens; a plain dial still reaches
 // Accept.
 func TestDialBack(t *testing.T) {
 	caller, callee := key(t), key(t)
@@ -78,15 +82,10 @@ func TestDialBack(t *testing.T) {
 	if _, err := ot.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	stray, err := ot.DialBack(ctx, ct.Addr(), caller.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stray.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stray.Read(buf); err == nil {
-		t.Fatal("a dial-back nobody waits for stayed open")
+	if stray, err := ot.DialBack(ctx, ct.Addr(), caller.Public()); err == nil {
+		if _, err := stray.Read(buf); err == nil {
+			t.Fatal("a dial-back nobody waits for stayed open")
+		}
 	}
 	select {
 	case c := <-accepted:
@@ -94,25 +93,37 @@ func TestDialBack(t *testing.T) {
 	default:
 	}
 
-	// A dial-back whose stream does not start with the mark is closed before any
-	// taker sees it.
-	want := caller.Public()
-	conf := bt.tlsConfig(&want)
-	conf.NextProtos = []string{alpnBack}
-	unmarked, err := bt.dial(ctx, ct.Addr(), caller.Public(), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := unmarked.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := unmarked.Read(buf); err == nil {
-		t.Fatal("a dial-back without the mark stayed open")
-	}
-	select {
-	case c := <-taken:
-		t.Fatalf("a dial-back without the mark was taken: %v", c)
-	default:
+	// The dialler serves only a stream that the other end opened with the mark, and
+	// waits for one no longer than its context.
+	for _, tc := range []struct {
+		name, want string
+		open       func(*quic.Conn)
+	}{
+		{"a stream without the mark", "not the dial-back mark", func(qc *quic.Conn) {
+			if st, err := qc.OpenStream(); err == nil {
+				st.Write([]byte("x"))
+			}
+		}},
+		{"no stream", "opened no stream", func(*quic.Conn) {}},
+	} {
+		fk := key(t)
+		ft, _ := newTransport(t, fk, false)
+		ql, err := ft.qt.Listen(ft.tlsConfig(nil), ft.quicConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			if qc, err := ql.Accept(ctx); err == nil {
+				tc.open(qc)
+			}
+		}()
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		_, err = bt.DialBack(short, ft.Addr(), fk.Public())
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: DialBack = %v, want an error saying %q", tc.name, err, tc.want)
+		}
+		ql.Close()
 	}
 
 	// A plain dial still reaches Accept.

@@ -49,17 +49,23 @@ func (l *listener) acceptLoop() {
 	}
 }
 
-// firstStream waits (briefly) for the dialler's stream, so one slow dialler cannot hold
-// up the others.
+// firstStream waits (briefly, on its own goroutine, so one slow dialler cannot hold up
+// the others) for the dialler's stream; a dial-back's stream is ours to open, once the
+// dialler's key has been checked (back.go).
 func (l *listener) firstStream(qc *quic.Conn) {
 	defer l.wg.Done()
-	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-	defer cancel()
-	st, err := qc.AcceptStream(ctx)
-	if err != nil {
-		l.t.log.Debug("closed a connection that opened no stream", "remote", qc.RemoteAddr().String(), "err", err)
-		qc.CloseWithError(0, "no stream")
-		return
+	back := qc.ConnectionState().TLS.NegotiatedProtocol == alpnBack
+	var st *quic.Stream
+	if !back {
+		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+		var err error
+		st, err = qc.AcceptStream(ctx)
+		cancel()
+		if err != nil {
+			l.t.log.Debug("closed a connection that opened no stream", "remote", qc.RemoteAddr().String(), "err", err)
+			qc.CloseWithError(0, "no stream")
+			return
+		}
 	}
 	var raw [][]byte
 	for _, c := range qc.ConnectionState().TLS.PeerCertificates {
@@ -78,6 +84,13 @@ func (l *listener) firstStream(qc *quic.Conn) {
 		qc.CloseWithError(0, "bad device certificate")
 		return
 	}
+	if back {
+		if st, err = openBack(qc); err != nil {
+			l.t.log.Debug("closed a dial-back whose stream did not open", "peer", k.Short(), "remote", qc.RemoteAddr().String(), "err", err)
+			qc.CloseWithError(0, "no stream")
+			return
+		}
+	}
 	c := l.t.trackInbound(qc, st, person)
 	if c != nil {
 		c.device = dev
@@ -87,7 +100,7 @@ func (l *listener) firstStream(qc *quic.Conn) {
 		qc.CloseWithError(closeTooMany, "too many connections")
 		return
 	}
-	if qc.ConnectionState().TLS.NegotiatedProtocol == alpnBack {
+	if back {
 		l.t.dialledBack(c)
 		return
 	}

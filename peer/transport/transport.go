@@ -162,9 +162,9 @@ func (t *Transport) Dial(ctx context.Context, addr net.Addr, want identity.Publi
 
 // dial connects to want at addr with conf and opens the connection's one stream.
 func (t *Transport) dial(ctx context.Context, addr net.Addr, want identity.PublicKey, conf *tls.Config) (*Conn, error) {
-	qc, err := t.qt.Dial(ctx, addr, conf, t.quicConfig())
+	qc, err := t.handshake(ctx, addr, want, conf)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s at %s: %w", want.Short(), addr, err)
+		return nil, err
 	}
 	st, err := qc.OpenStreamSync(ctx)
 	if err != nil {
@@ -174,6 +174,15 @@ func (t *Transport) dial(ctx context.Context, addr net.Addr, want identity.Publi
 	c := t.track(qc, st, want, false)
 	c.device = dialledDevice(qc)
 	return c, nil
+}
+
+// handshake dials QUIC at addr with conf, whose certificate check wants want's key.
+func (t *Transport) handshake(ctx context.Context, addr net.Addr, want identity.PublicKey, conf *tls.Config) (*quic.Conn, error) {
+	qc, err := t.qt.Dial(ctx, addr, conf, t.quicConfig())
+	if err != nil {
+		return nil, fmt.Errorf("dial %s at %s: %w", want.Short(), addr, err)
+	}
+	return qc, nil
 }
 
 // ReadNonQUICPacket returns the next packet on the PacketConn that is not QUIC (STUN,
