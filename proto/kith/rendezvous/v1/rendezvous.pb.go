@@ -903,10 +903,11 @@ type Offer struct {
 	// towards: the last direct address that carried a connection to it. When that is
 	// still the target's own address and both NATs map endpoint-independently, the
 	// target dials QUIC back at the caller's candidates at once (ALPN
-	// "kith-sync-back/1": the caller is the gRPC client on that connection), a round
-	// trip before the caller's own dial after the ANSWER could finish. Empty: the
-	// caller opened nothing; the target never dials back then (its Initial could reach
-	// the caller's router before anything of the caller's, callee first).
+	// "kith-sync-back/2": the caller is the gRPC client on that connection and opens
+	// its stream), a round trip before the caller's own dial after the ANSWER could
+	// finish. Empty: the caller opened nothing; the target never dials back then (its
+	// Initial could reach the caller's router before anything of the caller's, callee
+	// first).
 	OpenedTowards string `protobuf:"bytes,11,opt,name=opened_towards,json=openedTowards,proto3" json:"opened_towards,omitempty"`
 	// friend_request is a FRIEND_REQUEST's body: a kith.sync.v1.FriendRequest signed by
 	// the caller under kith/friend-request/v1, addressed to the target (issue 18). The
