@@ -21,8 +21,9 @@ import (
 //
 // The caller opens the connection's stream (it speaks first: it is the gRPC client) and
 // writes backMark on it as soon as its handshake ends, so its find holds the
-// connection then, not half a round trip later when a stream of the dialler's would
-// have arrived (version 1 of the ALPN had the dialler open it).
+// connection then. Version 1 of the ALPN had the dialler open it, once its own Dial
+// returned: the stream came in a datagram of its own after the dialler's Finished, and
+// the caller waited for it.
 
 // alpnBack names a connection dialled back: the dialler serves, the listener's side is
 // the gRPC client and opens the stream.
