@@ -46,7 +46,8 @@ func (l Limits) withDefaults() Limits {
 // closeTooMany is the QUIC application error a refused connection is closed with.
 const closeTooMany = 0x4b01
 
-// closeUnexpected closes a dial-back nobody waits for.
+// closeUnexpected closes a dial-back that cannot go on: on the listener's side, nobody
+// waits for it; on the dialler's, the listener opened no stream with the mark.
 const closeUnexpected = 0x4b02
 
 // trackInbound records an inbound connection from k when it fits the limits, counting
