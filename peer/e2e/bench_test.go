@@ -115,11 +115,13 @@ type transfer struct {
 
 // transferRate posts the file at attachment on srv, restarts cli (cold) and syncs it
 // over the path want. Beside the rate it measures the CPU time of both daemons, the
-// rendezvous (rvProc: the TURN relay) and this process (the lab's delayers): on a
-// shared machine with two cores the two paths compete for the same CPU, so the
-// relayed path's extra CPU (a relay in user space, and a second delayed link) bounds
-// its rate as much as the network does; CPU time, unlike the rate, hardly moves with
-// the machine's load.
+// rendezvous (rvProc: the TURN relay) and this process (the lab's delayers), and
+// prints the sender's view of the connection (its "connection ended" line: the round
+// trip and the packets lost, which show a queue or loss on the path). On a shared
+// machine with two cores the two paths compete for the same CPU, so the relayed
+// path's extra CPU (a relay in user space, and a second delayed link) bounds its rate
+// as much as the network does; CPU time, unlike the rate, hardly moves with the
+// machine's load.
 func transferRate(b *testing.B, rv string, rvProc *natlab.Process, srv, cli *labPeer, name, want, attachment string, flags []string) transfer {
 	b.Helper()
 	fi, err := os.Stat(attachment)
@@ -139,6 +141,7 @@ func transferRate(b *testing.B, rv string, rvProc *natlab.Process, srv, cli *lab
 	for i, p := range procs {
 		before[i] = cpuTime(b, p.pid)
 	}
+	mark := len(srv.proc.Output())
 	connect, total := timedSync(b, cli, srv, want)
 	took := total - connect
 	rate := float64(fi.Size()) / took.Seconds()
@@ -149,11 +152,28 @@ func transferRate(b *testing.B, rv string, rvProc *natlab.Process, srv, cli *lab
 		cpu += d
 		used += fmt.Sprintf(" %s %v", p.name, d.Round(10*time.Millisecond))
 	}
+	// The connection that carried the file is the one that sent the most packets (an
+	// earlier one may end in the same while).
+	sender := "no 'connection ended' line from the sender within 5 s"
+	eventually(5*time.Second, func() bool {
+		most := 0
+		for _, m := range connectionEnded.FindAllStringSubmatch(srv.proc.Output()[mark:], -1) {
+			if n, _ := strconv.Atoi(m[3]); n > most {
+				most = n
+				sender = fmt.Sprintf("the sender's round trip %s ms (least %s), %s of %s packets lost", m[1], m[2], m[4], m[3])
+			}
+		}
+		return int64(most) > fi.Size()/1500 // every packet of the file, at most 1500 bytes each
+	})
 	mib := float64(fi.Size()) / (1 << 20)
-	fmt.Printf("%d MiB %s: connected in %v, transferred in %v: %.1f MiB/s; CPU%s = %v (%.1f ms/MiB)\n", fi.Size()>>20, name, connect.Round(time.Millisecond),
-		took.Round(time.Millisecond), rate/(1<<20), used, cpu.Round(10*time.Millisecond), float64(cpu)/float64(time.Millisecond)/mib)
+	fmt.Printf("%d MiB %s: connected in %v, transferred in %v: %.1f MiB/s; CPU%s = %v (%.1f ms/MiB); %s\n", fi.Size()>>20, name, connect.Round(time.Millisecond),
+		took.Round(time.Millisecond), rate/(1<<20), used, cpu.Round(10*time.Millisecond), float64(cpu)/float64(time.Millisecond)/mib, sender)
 	return transfer{rate: rate, cpuMiB: time.Duration(float64(cpu) / mib)}
 }
+
+// connectionEnded finds a daemon's "connection ended" line (peer/transport): the
+// connection's smoothed and least round trip, its packets sent and lost.
+var connectionEnded = regexp.MustCompile(`msg="connection ended" .*rtt_ms=(\S+) min_rtt_ms=(\S+) sent_packets=(\d+) lost_packets=(\d+)`)
 
 // cpuTime is the user and system CPU time process pid has used so far, from
 // /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms: USER_HZ is 100 on

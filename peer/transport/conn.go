@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"net"
 	"sync"
 	"time"
@@ -72,3 +73,23 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.st.SetReadDeadline(
 
 // SetWriteDeadline sets the write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.st.SetWriteDeadline(t) }
+
+// logEnd waits for c's connection to end, then logs what it carried: its round trip,
+// the packets it lost and the bytes each way, the figures an operator needs when a
+// sync was slow (a lossy or queued path shows here, not in "connected"). One goroutine
+// per connection, for as long as the connection lives.
+func (t *Transport) logEnd(c *Conn, start time.Time) {
+	ctx := c.qc.Context()
+	<-ctx.Done()
+	s := c.qc.ConnectionStats()
+	t.log.Info("connection ended", "peer", c.peer.ID(), "path", c.path, "remote", c.qc.RemoteAddr().String(),
+		"inbound", c.inbound, "lasted_ms", time.Since(start).Milliseconds(),
+		"rtt_ms", ms(s.SmoothedRTT), "min_rtt_ms", ms(s.MinRTT),
+		"sent_packets", s.PacketsSent, "lost_packets", s.PacketsLost,
+		"sent_bytes", s.BytesSent, "received_bytes", s.BytesReceived, "cause", context.Cause(ctx))
+}
+
+// ms is d in milliseconds, to a tenth.
+func ms(d time.Duration) float64 {
+	return float64(d.Round(100*time.Microsecond)) / float64(time.Millisecond)
+}

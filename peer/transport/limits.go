@@ -3,6 +3,7 @@ package transport
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/quic-go/quic-go"
 
@@ -61,6 +62,7 @@ func (t *Transport) trackInbound(qc *quic.Conn, st *quic.Stream, k identity.Publ
 	}
 	c := &Conn{qc: qc, st: st, peer: k, path: t.cfg.Path, inbound: true, stranger: !friend, t: t}
 	t.conns[c] = struct{}{}
+	go t.logEnd(c, time.Now())
 	return c
 }
 

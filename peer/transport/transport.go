@@ -235,6 +235,7 @@ func (t *Transport) track(qc *quic.Conn, st *quic.Stream, peer identity.PublicKe
 	t.mu.Lock()
 	t.conns[c] = struct{}{}
 	t.mu.Unlock()
+	go t.logEnd(c, time.Now())
 	return c
 }
 

@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kithnet/kith/shared/identity"
+)
+
+// TestConnectionEndLogged: when a connection ends, each end logs "connection ended"
+// with the other end's ID, the path, which end dialled, and what the connection
+// carried (the round trip, packets sent and lost, bytes each way).
+func TestConnectionEndLogged(t *testing.T) {
+	ks, kc := key(t), key(t)
+	var slog1, slog2 syncBuf
+	server := loggedTransport(t, ks, &slog1)
+	client := loggedTransport(t, kc, &slog2)
+	ln, err := server.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := accept(t, ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := client.Dial(ctx, server.Addr(), ks.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 200 << 10
+	go func() { _, _ = out.Write(make([]byte, size)) }()
+	in := <-got
+	if in == nil {
+		t.Fatal("no inbound connection")
+	}
+	if _, err := io.ReadFull(in, make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	for _, c := range []struct {
+		name    string
+		log     *syncBuf
+		peer    string
+		inbound bool
+		bytes   string // the counter that carried the 200 KiB
+	}{{"server", &slog1, string(kc.Public().ID()), true, "received_bytes"}, {"client", &slog2, string(ks.Public().ID()), false, "sent_bytes"}} {
+		var rec map[string]any
+		deadline := time.Now().Add(10 * time.Second)
+		for rec == nil && time.Now().Before(deadline) {
+			rec = ended(c.log.String())
+			time.Sleep(20 * time.Millisecond)
+		}
+		if rec == nil {
+			t.Fatalf("%s: no 'connection ended' line in:\n%s", c.name, c.log.String())
+		}
+		if rec["peer"] != c.peer || rec["path"] != Direct || rec["inbound"] != c.inbound || rec["remote"] == "" {
+			t.Errorf("%s: %v: want peer %s, path %s, inbound %v, a remote", c.name, rec, c.peer, Direct, c.inbound)
+		}
+		if n, _ := rec[c.bytes].(float64); n < size {
+			t.Errorf("%s: %s = %v, want at least %d", c.name, c.bytes, rec[c.bytes], size)
+		}
+		if r, _ := rec["rtt_ms"].(float64); r <= 0 {
+			t.Errorf("%s: rtt_ms = %v, want a round trip", c.name, rec["rtt_ms"])
+		}
+		if n, _ := rec["sent_packets"].(float64); n < 1 {
+			t.Errorf("%s: sent_packets = %v", c.name, rec["sent_packets"])
+		}
+		if _, ok := rec["lost_packets"].(float64); !ok {
+			t.Errorf("%s: no lost_packets in %v", c.name, rec)
+		}
+	}
+}
+
+// ended is the first "connection ended" record in the JSON log s, or nil.
+func ended(s string) map[string]any {
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == "connection ended" {
+			return rec
+		}
+	}
+	return nil
+}
+
+// loggedTransport is a transport for k on loopback logging JSON to log.
+func loggedTransport(t *testing.T, k *identity.Key, log *syncBuf) *Transport {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	tr, err := New(Config{Key: k, PacketConn: pc, Logger: slog.New(slog.NewJSONHandler(log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
