@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +105,32 @@ func loggedTransport(t *testing.T, k *identity.Key, log *syncBuf) *Transport {
 	}
 	t.Cleanup(func() { tr.Close() })
 	return tr
+}
+
+// TestQlogDir: with QLOGDIR set, each end of a connection writes a qlog trace of it
+// there (what an engineer reads to see a slow transfer's congestion window, losses and
+// round trips).
+func TestQlogDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("QLOGDIR", dir)
+	c := connect(t)
+	c.out.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	var names []string
+	for time.Now().Before(deadline) {
+		names, _ = filepath.Glob(filepath.Join(dir, "*.sqlog"))
+		if len(names) == 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(names) != 2 {
+		t.Fatalf("QLOGDIR holds %q, want a trace of each end", names)
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil || !strings.Contains(string(b), "quic-go qlog") {
+			t.Errorf("%s: %v, not a qlog trace: %.200q", n, err, b)
+		}
+	}
 }

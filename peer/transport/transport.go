@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/qlog"
 
 	signedv1 "github.com/kithnet/kith/proto/kith/signed/v1"
 	"github.com/kithnet/kith/shared/device"
@@ -124,6 +125,11 @@ func New(cfg Config) (*Transport, error) {
 
 func (t *Transport) quicConfig() *quic.Config {
 	return &quic.Config{
+		// With QLOGDIR set in its environment, a process writes a qlog trace of each
+		// connection there (quic-go's own tracer; nothing at all without it): what a
+		// slow transfer's congestion window, losses and round trips did, for an
+		// engineer to read (docs/DESIGN.md, "What holds a relayed transfer").
+		Tracer:          qlog.DefaultConnectionTracer,
 		MaxIdleTimeout:  t.cfg.IdleTimeout,
 		KeepAlivePeriod: t.cfg.KeepAlive,
 		// One bidirectional stream carries gRPC; a second is never needed.
