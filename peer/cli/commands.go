@@ -95,7 +95,10 @@ home directory. Only one daemon may run per home.
                        it links are relative and there is no sitemap; the request's Host
                        header is never used
   --batch N            changes per pull step (default: what the friend's node offers)
-  --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr
+  --log-level LEVEL    debug, info (the default), warn or error; logs go to stderr. Each
+                       connection's end is logged with its round trip, packets lost and
+                       bytes each way; with $QLOGDIR set, a qlog trace of each connection
+                       is written there
   --passphrase-file FILE
                        the passphrase of a key encrypted at init (mode 0600, first line);
                        without it the daemon asks on the terminal
