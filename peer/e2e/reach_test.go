@@ -144,6 +144,43 @@ func TestReachWithoutRendezvous(t *testing.T) {
 	}
 }
 
+// TestRendezvousRestart: a community's rendezvous restarts (an upgrade), in-memory, so
+// it forgets every registration. Friends that were registered with it register again
+// on their own, and a friend started after the restart finds them through it, over
+// the path their NATs allow: direct between port-restricted NATs, relayed between
+// symmetric ones. The callees are not restarted: only their own re-registration lets
+// the offers reach them.
+func TestRendezvousRestart(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t, natlab.Pairs(0))
+	rv, proc := startRendezvous(t, lab, "rv", 7000, 3478)
+	flags := []string{"--follow=false"}
+	peers := startLabPeers(t, lab, []string{"pr1", "pr2", "sym1", "sym2"}, rv, flags...)
+	befriend(t, peers["pr1"], peers["pr2"], false)
+	befriend(t, peers["sym1"], peers["sym2"], false)
+	_ = proc.Kill()
+	<-proc.Exited()
+	startRendezvous(t, lab, "rv", 7000, 3478)
+	for _, pc := range []struct{ callee, caller, path string }{{"pr1", "pr2", "direct"}, {"sym1", "sym2", "relay"}} {
+		callee, caller := peers[pc.callee], peers[pc.caller]
+		_ = caller.proc.Stop()
+		<-caller.proc.Exited()
+		caller.start(t, rv, flags...) // waits until it is registered with the new instance
+		callee.post(t, "after the rendezvous restarted")
+		var out string
+		ok := eventually(30*time.Second, func() bool {
+			out, _ = kithCLI("--home", caller.home, "sync", callee.id)
+			return caller.holds(callee, "after the rendezvous restarted")
+		})
+		if !ok {
+			t.Fatalf("%s -> %s after a rendezvous restart: no post within 30 s; last sync said %q\n%s", pc.caller, pc.callee, out, callee.proc.Output())
+		}
+		if !strings.Contains(out, "("+pc.path+")") {
+			t.Errorf("%s -> %s after a rendezvous restart: sync said %q, want the %s path", pc.caller, pc.callee, out, pc.path)
+		}
+	}
+}
+
 // TestReachBirthday (issue 20): a peer behind a symmetric NAT and one behind a
 // port-restricted NAT end on a direct path by the birthday method (the symmetric side
 // opens 256 spare sockets, the other sprays random ports of its public IP), routers with
