@@ -20,9 +20,11 @@ import (
 
 	"filippo.io/age"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	rendezvousv1 "github.com/kithnet/kith/proto/kith/rendezvous/v1"
@@ -614,12 +616,38 @@ func (c *Client) client(server string) (rendezvousv1.RendezvousServiceClient, er
 				opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(c.cfg.RootCAs, ""))}
 			}
 		}
-		if conn, err = grpc.NewClient(addr, opts...); err != nil {
+		if conn, err = grpc.NewClient(addr, append(opts, c.liveness()...)...); err != nil {
 			return nil, fmt.Errorf("rendezvous %s: %w", server, err)
 		}
 		c.conns[server] = conn
 	}
 	return rendezvousv1.NewRendezvousServiceClient(conn), nil
+}
+
+// Keepalives on the connection to a rendezvous: a ping after keepaliveIdle without
+// traffic, and the connection dropped when a ping or any data goes unanswered for
+// keepaliveWait (gRPC sets TCP_USER_TIMEOUT to it). The server's enforcement policy
+// allows a ping every 10 s (rendezvous.go).
+const (
+	keepaliveIdle = 20 * time.Second
+	keepaliveWait = 10 * time.Second
+)
+
+// liveness are the dial options that notice a dead connection and reconnect soon after
+// the network comes back. Without them a session whose connection died while its
+// link was down (an ISP outage, a laptop asleep) waits on that connection until TCP's
+// retransmission, backed off for as long as the link was down, reaches the server
+// again, and gRPC's own reconnection backs off to two minutes. With them, the
+// connection is dropped keepaliveIdle+keepaliveWait into an outage at most, and
+// connection attempts come at most MaxBackoff apart, as the sessions do.
+func (c *Client) liveness() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveIdle, Timeout: keepaliveWait, PermitWithoutStream: true}),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: c.cfg.MinBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: c.cfg.MaxBackoff},
+			MinConnectTimeout: keepaliveWait,
+		}),
+	}
 }
 
 func (c *Client) closeConns() {

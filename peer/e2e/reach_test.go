@@ -181,6 +181,43 @@ func TestRendezvousRestart(t *testing.T) {
 	}
 }
 
+// TestReachAfterOutage: a home's internet goes down for longer than a connection's
+// idle timeout (an ISP outage, a laptop asleep), then comes back. While it is down
+// the friend's status stops saying "connected" within a few keepalives; once it is
+// back, the node registers again and the friend, following it, has its new post
+// within reachAfterOutage without anyone running a command. Before the rendezvous
+// client had keepalives of its own, its session sat on the dead TCP connection until
+// TCP's backed-off retransmission found the link again (17-20 s after a 40 s outage,
+// minutes after longer ones).
+func TestReachAfterOutage(t *testing.T) {
+	t.Parallel()
+	const outage, reachAfterOutage = 45 * time.Second, 12 * time.Second
+	lab := natlab.New(t, natlab.Pairs(0))
+	rv, _ := startRendezvous(t, lab, "rv", 7000, 3478)
+	peers := startLabPeers(t, lab, []string{"pr1", "pr2"}, rv, "--keepalive", "2s")
+	a, b := peers["pr1"], peers["pr2"]
+	befriend(t, a, b, false)
+	syncBoth(t, "pr1<->pr2", a, b, "direct", 20*time.Second)
+	ctx := context.Background()
+	if err := lab.LinkDown(ctx, "pr1"); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	if !eventually(10*time.Second, func() bool { p, _ := b.path(a); return p == "" }) {
+		t.Errorf("pr1's link down: pr2's status still says connected after 10 s (keepalive 2 s)")
+	}
+	time.Sleep(outage - time.Since(down))
+	if err := lab.LinkUp(ctx, "pr1"); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	a.post(t, "after the outage")
+	if !eventually(reachAfterOutage, func() bool { return b.holds(a, "after the outage") }) {
+		t.Fatalf("pr1's link back after a %v outage: pr2 (following it) lacks its new post after %v\npr1:\n%s", outage, reachAfterOutage, a.proc.Output())
+	}
+	t.Logf("pr1's link back after a %v outage: pr2 had its new post %v later", outage, time.Since(up).Round(100*time.Millisecond))
+}
+
 // TestReachBirthday (issue 20): a peer behind a symmetric NAT and one behind a
 // port-restricted NAT end on a direct path by the birthday method (the symmetric side
 // opens 256 spare sockets, the other sprays random ports of its public IP), routers with
