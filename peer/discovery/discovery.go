@@ -627,10 +627,14 @@ func (c *Client) client(server string) (rendezvousv1.RendezvousServiceClient, er
 // Keepalives on the connection to a rendezvous: a ping after keepaliveIdle without
 // traffic, and the connection dropped when a ping or any data goes unanswered for
 // keepaliveWait (gRPC sets TCP_USER_TIMEOUT to it). The server's enforcement policy
-// allows a ping every 10 s (rendezvous.go).
+// allows a ping every 10 s (rendezvous.go). A connection attempt (TCP, TLS, HTTP/2's
+// prefaces) gives up after connectWait: a server that is listed first but silent (its
+// host down, its network black-holing) holds a node's first registration no longer
+// than that before the next server is tried; gRPC's default is 20 s.
 const (
 	keepaliveIdle = 20 * time.Second
 	keepaliveWait = 10 * time.Second
+	connectWait   = 5 * time.Second
 )
 
 // liveness are the dial options that notice a dead connection and reconnect soon after
@@ -638,14 +642,15 @@ const (
 // link was down (an ISP outage, a laptop asleep) waits on that connection until TCP's
 // retransmission, backed off for as long as the link was down, reaches the server
 // again, and gRPC's own reconnection backs off to two minutes. With them, the
-// connection is dropped keepaliveIdle+keepaliveWait into an outage at most, and
-// connection attempts come at most MaxBackoff apart, as the sessions do.
+// connection is dropped keepaliveIdle+keepaliveWait into an outage at most,
+// connection attempts come at most MaxBackoff apart, as the sessions do, and each gives
+// up after connectWait.
 func (c *Client) liveness() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveIdle, Timeout: keepaliveWait, PermitWithoutStream: true}),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: c.cfg.MinBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: c.cfg.MaxBackoff},
-			MinConnectTimeout: keepaliveWait,
+			MinConnectTimeout: connectWait,
 		}),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -368,5 +369,33 @@ func TestRegisterTwiceInOneMillisecond(t *testing.T) {
 	}
 	if st := a.Status(); !st.Registered || st.Err != "" {
 		t.Fatalf("after refreshes within one millisecond: registered %v, err %q", st.Registered, st.Err)
+	}
+}
+
+// TestSilentServerFailover: the first server listed accepts TCP connections and never
+// answers (a hung process, a black-holing network); the client gives up on it after
+// connectWait and registers with the second, well before the 10 s an RPC would wait
+// (and gRPC's 20 s for a connection).
+func TestSilentServerFailover(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, never answered
+		}
+	}()
+	live := rendezvoustest.Start(t, rendezvous.Config{})
+	start := time.Now()
+	c := run(t, Config{Key: newKey(t), Servers: []string{silent.Addr().String(), live.GRPC}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	waitRegistered(t, c, live.GRPC)
+	if took := time.Since(start); took > connectWait+2*time.Second {
+		t.Errorf("registered with the second server %v after start, want within %v of a silent first one", took.Round(100*time.Millisecond), connectWait+2*time.Second)
 	}
 }
