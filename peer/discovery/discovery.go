@@ -80,7 +80,8 @@ type Config struct {
 	// TTL is the registration's lifetime; it is refreshed at half of it. Default 2 min.
 	TTL time.Duration
 	// DialOptions replace the default gRPC dial options (plaintext, or TLS for tls://
-	// servers), e.g. for tests.
+	// servers), e.g. for tests; keepalive and connection parameters given here override
+	// the client's own (Client.liveness).
 	DialOptions []grpc.DialOption
 	// Backoff bounds the wait before retrying after a failure. Default 1 s to 30 s.
 	MinBackoff, MaxBackoff time.Duration
@@ -616,7 +617,8 @@ func (c *Client) client(server string) (rendezvousv1.RendezvousServiceClient, er
 				opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(c.cfg.RootCAs, ""))}
 			}
 		}
-		if conn, err = grpc.NewClient(addr, append(opts, c.liveness()...)...); err != nil {
+		// The liveness defaults first: DialOptions of the caller's override them.
+		if conn, err = grpc.NewClient(addr, append(c.liveness(), opts...)...); err != nil {
 			return nil, fmt.Errorf("rendezvous %s: %w", server, err)
 		}
 		c.conns[server] = conn
