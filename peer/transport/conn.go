@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -77,12 +78,18 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { return c.st.SetWriteDeadlin
 // logEnd waits for c's connection to end, then logs what it carried: its round trip,
 // the packets it lost and the bytes each way, the figures an operator needs when a
 // sync was slow (a lossy or queued path shows here, not in "connected"). One goroutine
-// per connection, for as long as the connection lives.
+// per connection, for as long as the connection lives. A stranger's connection (a
+// crawler, anyone with a key) ends at debug level: strangers choose how many
+// connections they make, and must not choose how much an operator's log says.
 func (t *Transport) logEnd(c *Conn, start time.Time) {
 	ctx := c.qc.Context()
 	<-ctx.Done()
 	s := c.qc.ConnectionStats()
-	t.log.Info("connection ended", "peer", c.peer.ID(), "path", c.path, "remote", c.qc.RemoteAddr().String(),
+	level := slog.LevelInfo
+	if c.stranger {
+		level = slog.LevelDebug
+	}
+	t.log.Log(context.Background(), level, "connection ended", "peer", c.peer.ID(), "path", c.path, "remote", c.qc.RemoteAddr().String(),
 		"inbound", c.inbound, "lasted_ms", time.Since(start).Milliseconds(),
 		"rtt_ms", ms(s.SmoothedRTT), "min_rtt_ms", ms(s.MinRTT),
 		"sent_packets", s.PacketsSent, "lost_packets", s.PacketsLost,

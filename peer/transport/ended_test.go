@@ -22,8 +22,8 @@ import (
 func TestConnectionEndLogged(t *testing.T) {
 	ks, kc := key(t), key(t)
 	var slog1, slog2 syncBuf
-	server := loggedTransport(t, ks, &slog1)
-	client := loggedTransport(t, kc, &slog2)
+	server := loggedTransport(t, ks, &slog1, func(k identity.PublicKey) bool { return k == kc.Public() })
+	client := loggedTransport(t, kc, &slog2, nil)
 	ln, err := server.Listen()
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +61,8 @@ func TestConnectionEndLogged(t *testing.T) {
 		if rec == nil {
 			t.Fatalf("%s: no 'connection ended' line in:\n%s", c.name, c.log.String())
 		}
-		if rec["peer"] != c.peer || rec["path"] != Direct || rec["inbound"] != c.inbound || rec["remote"] == "" {
-			t.Errorf("%s: %v: want peer %s, path %s, inbound %v, a remote", c.name, rec, c.peer, Direct, c.inbound)
+		if rec["peer"] != c.peer || rec["path"] != Direct || rec["inbound"] != c.inbound || rec["remote"] == "" || rec["level"] != "INFO" {
+			t.Errorf("%s: %v: want peer %s, path %s, inbound %v, a remote, at INFO (a friend)", c.name, rec, c.peer, Direct, c.inbound)
 		}
 		if n, _ := rec[c.bytes].(float64); n < size {
 			t.Errorf("%s: %s = %v, want at least %d", c.name, c.bytes, rec[c.bytes], size)
@@ -79,6 +79,40 @@ func TestConnectionEndLogged(t *testing.T) {
 	}
 }
 
+// TestStrangerEndAtDebug: a stranger's connection ends at debug level, a friend's at
+// info: strangers choose how many connections they make, not how much the log says.
+func TestStrangerEndAtDebug(t *testing.T) {
+	ks, kc := key(t), key(t)
+	var log, quiet syncBuf
+	server := loggedTransport(t, ks, &log, func(identity.PublicKey) bool { return false })
+	client := loggedTransport(t, kc, &quiet, nil)
+	ln, err := server.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := accept(t, ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := client.Dial(ctx, server.Addr(), ks.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Write([]byte("h")); err != nil {
+		t.Fatal(err)
+	}
+	if <-got == nil {
+		t.Fatal("no inbound connection")
+	}
+	out.Close()
+	var rec map[string]any
+	for deadline := time.Now().Add(10 * time.Second); rec == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		rec = ended(log.String())
+	}
+	if rec == nil || rec["level"] != "DEBUG" {
+		t.Fatalf("a stranger's connection ended with %v, want one line at DEBUG:\n%s", rec, log.String())
+	}
+}
+
 // ended is the first "connection ended" record in the JSON log s, or nil.
 func ended(s string) map[string]any {
 	sc := bufio.NewScanner(strings.NewReader(s))
@@ -91,15 +125,17 @@ func ended(s string) map[string]any {
 	return nil
 }
 
-// loggedTransport is a transport for k on loopback logging JSON to log.
-func loggedTransport(t *testing.T, k *identity.Key, log *syncBuf) *Transport {
+// loggedTransport is a transport for k on loopback logging JSON to log, at every
+// level, that counts the keys friend says are friends as friends.
+func loggedTransport(t *testing.T, k *identity.Key, log *syncBuf, friend func(identity.PublicKey) bool) *Transport {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	tr, err := New(Config{Key: k, PacketConn: pc, Logger: slog.New(slog.NewJSONHandler(log, nil))})
+	tr, err := New(Config{Key: k, PacketConn: pc, Logger: slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Limits: Limits{Friend: friend}})
 	if err != nil {
 		t.Fatal(err)
 	}
