@@ -170,3 +170,15 @@ func TestQlogDir(t *testing.T) {
 		}
 	}
 }
+
+// TestMillis: a round trip is logged in milliseconds, to a tenth.
+func TestMillis(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want float64
+	}{{0, 0}, {1234567 * time.Nanosecond, 1.2}, {40*time.Millisecond + 560*time.Microsecond, 40.6}, {2 * time.Second, 2000}} {
+		if got := ms(c.d); got != c.want {
+			t.Errorf("ms(%v) = %v, want %v", c.d, got, c.want)
+		}
+	}
+}
