@@ -24,17 +24,7 @@ func TestConnectionEndLogged(t *testing.T) {
 	var slog1, slog2 syncBuf
 	server := loggedTransport(t, ks, &slog1, func(k identity.PublicKey) bool { return k == kc.Public() })
 	client := loggedTransport(t, kc, &slog2, nil)
-	ln, err := server.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := accept(t, ln)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := client.Dial(ctx, server.Addr(), ks.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, got := dialLogged(t, server, client, ks.Public())
 	const size = 200 << 10
 	go func() { _, _ = out.Write(make([]byte, size)) }()
 	in := <-got
@@ -52,12 +42,7 @@ func TestConnectionEndLogged(t *testing.T) {
 		inbound bool
 		bytes   string // the counter that carried the 200 KiB
 	}{{"server", &slog1, string(kc.Public().ID()), true, "received_bytes"}, {"client", &slog2, string(ks.Public().ID()), false, "sent_bytes"}} {
-		var rec map[string]any
-		deadline := time.Now().Add(10 * time.Second)
-		for rec == nil && time.Now().Before(deadline) {
-			rec = ended(c.log.String())
-			time.Sleep(20 * time.Millisecond)
-		}
+		rec := waitEnded(c.log)
 		if rec == nil {
 			t.Fatalf("%s: no 'connection ended' line in:\n%s", c.name, c.log.String())
 		}
@@ -86,17 +71,7 @@ func TestStrangerEndAtDebug(t *testing.T) {
 	var log, quiet syncBuf
 	server := loggedTransport(t, ks, &log, func(identity.PublicKey) bool { return false })
 	client := loggedTransport(t, kc, &quiet, nil)
-	ln, err := server.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := accept(t, ln)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := client.Dial(ctx, server.Addr(), ks.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, got := dialLogged(t, server, client, ks.Public())
 	if _, err := out.Write([]byte("h")); err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +79,37 @@ func TestStrangerEndAtDebug(t *testing.T) {
 		t.Fatal("no inbound connection")
 	}
 	out.Close()
-	var rec map[string]any
-	for deadline := time.Now().Add(10 * time.Second); rec == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		rec = ended(log.String())
-	}
-	if rec == nil || rec["level"] != "DEBUG" {
+	if rec := waitEnded(&log); rec == nil || rec["level"] != "DEBUG" {
 		t.Fatalf("a stranger's connection ended with %v, want one line at DEBUG:\n%s", rec, log.String())
 	}
+}
+
+// dialLogged has client dial server (whose key is want) and returns the dialled
+// connection and the channel its inbound side arrives on.
+func dialLogged(t *testing.T, server, client *Transport, want identity.PublicKey) (*Conn, chan *Conn) {
+	t.Helper()
+	ln, err := server.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := accept(t, ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := client.Dial(ctx, server.Addr(), want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, got
+}
+
+// waitEnded waits up to 10 s for a "connection ended" record in log; nil if none came.
+func waitEnded(log *syncBuf) map[string]any {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if rec := ended(log.String()); rec != nil {
+			return rec
+		}
+	}
+	return nil
 }
 
 // ended is the first "connection ended" record in the JSON log s, or nil.
